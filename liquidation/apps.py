@@ -1,0 +1,5 @@
+from django.apps import AppConfig
+
+
+class LiquidationConfig(AppConfig):
+    name = 'liquidation'

@@ -1,0 +1,93 @@
+from django.contrib import admin, messages
+from django.utils.translation import gettext_lazy as _
+from guardian.admin import GuardedModelAdmin
+
+from . import services
+from .models import Account, AccountRisk, CashBalance, Desk, FxRate, Instrument, Position, RuleSet
+
+
+def _recompute(request, **changes):
+    result = services.recompute_accounts(account_ids=services.affected_accounts(**changes))
+    if result.failed:
+        messages.warning(
+            request,
+            _("%(count)d account(s) could not be recomputed: %(why)s")
+            % {"count": len(result.failed), "why": "; ".join(sorted(set(result.failed.values())))},
+        )
+
+
+@admin.register(Desk)
+class DeskAdmin(GuardedModelAdmin):
+    list_display = ["code", "name"]
+    search_fields = ["code", "name"]
+
+
+class CashBalanceInline(admin.TabularInline):
+    model = CashBalance
+    extra = 0
+
+
+class PositionInline(admin.TabularInline):
+    model = Position
+    extra = 0
+    autocomplete_fields = ["instrument"]
+
+
+@admin.register(Account)
+class AccountAdmin(admin.ModelAdmin):
+    list_display = ["account_no", "name", "kind", "desk"]
+    list_filter = ["kind", "desk"]
+    search_fields = ["account_no", "name"]
+    list_select_related = ["desk"]
+    inlines = [CashBalanceInline, PositionInline]
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        _recompute(request, account_ids=[form.instance.pk])
+
+
+@admin.register(Instrument)
+class InstrumentAdmin(admin.ModelAdmin):
+    list_display = ["symbol", "name", "kind", "currency", "price", "status", "im_rate", "mm_rate", "fm_rate"]
+    list_filter = ["kind", "status", "currency"]
+    search_fields = ["symbol", "name"]
+    autocomplete_fields = ["underlying"]
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        _recompute(request, instrument_ids=[obj.pk])
+
+
+@admin.register(FxRate)
+class FxRateAdmin(admin.ModelAdmin):
+    list_display = ["currency", "rate", "as_of"]
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        _recompute(request, currencies=[obj.currency])
+
+
+@admin.register(RuleSet)
+class RuleSetAdmin(admin.ModelAdmin):
+    list_display = ["account_kind", "call_coefficient", "deadline_sessions", "long_outstanding_days", "updated_at"]
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        _recompute(request, account_ids=Account.objects.filter(kind=obj.account_kind).values_list("pk", flat=True))
+
+
+@admin.register(AccountRisk)
+class AccountRiskAdmin(admin.ModelAdmin):
+    list_display = ["account", "call_type", "call_amount", "nav_ratio", "equity", "computed_at"]
+    list_filter = ["call_type"]
+    search_fields = ["account__account_no"]
+    list_select_related = ["account"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [field.name for field in self.model._meta.fields]
+
+    def has_add_permission(self, request):
+        return False

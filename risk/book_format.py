@@ -1,0 +1,458 @@
+"""The book file (docs/book-format.md): parsing and validation, with no database access.
+
+Every problem is reported with the path of the record and field, e.g.
+``accounts[12].positions[3].quantity: must be a whole number, got '1.5'``. Checks that need the
+database (does this symbol exist?) are made by :mod:`risk.book_import`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Context, Decimal, InvalidOperation
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+
+from . import models as m
+
+HONG_KONG = ZoneInfo("Asia/Hong_Kong")
+CURRENCY_CODE = re.compile(r"^[A-Z]{3}$")
+MAX_ERRORS = 100
+
+
+class BookInvalid(Exception):
+    def __init__(self, errors: list[str]):
+        super().__init__("\n".join(errors))
+        self.errors = errors
+
+
+class FieldError(ValueError):
+    """A value that cannot be used; the message says why, without the path."""
+
+
+def _describe(value: Any) -> str:
+    text = json.dumps(value, default=str, ensure_ascii=False)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def parse_decimal(
+    value: Any, *, digits: int, places: int, minimum: Decimal | None = None, maximum: Decimal | None = None
+) -> Decimal:
+    """A number that fits a DecimalField(max_digits=digits, decimal_places=places), never rounded."""
+    if isinstance(value, bool) or not isinstance(value, (str, int, Decimal, float)):
+        raise FieldError(f"must be a number or a numeric string, got {_describe(value)}")
+    try:
+        number = Decimal(value.strip() if isinstance(value, str) else str(value))
+    except InvalidOperation:
+        raise FieldError(f"must be a number, got {_describe(value)}") from None
+    if not number.is_finite():
+        raise FieldError(f"must be a finite number, got {_describe(value)}")
+    if not number.is_zero() and number.adjusted() >= digits - places:
+        raise FieldError(f"is too large: {_describe(value)}")
+    unit = Decimal(1).scaleb(-places)
+    exact = number.quantize(unit, context=Context(prec=digits + places + 2))
+    if exact != number:
+        raise FieldError(f"has more than {places} decimal places: {_describe(value)}")
+    if minimum is not None and exact < minimum:
+        raise FieldError(f"must be at least {minimum}, got {_describe(value)}")
+    if maximum is not None and exact > maximum:
+        raise FieldError(f"must be at most {maximum}, got {_describe(value)}")
+    return exact
+
+
+def parse_integer(value: Any, *, minimum: int | None = None) -> int:
+    if isinstance(value, bool):
+        raise FieldError(f"must be a whole number, got {_describe(value)}")
+    if isinstance(value, int):
+        number = value
+    else:
+        try:
+            decimal = Decimal(value.strip() if isinstance(value, str) else value)
+        except (InvalidOperation, TypeError, ValueError):
+            raise FieldError(f"must be a whole number, got {_describe(value)}") from None
+        if not decimal.is_finite() or decimal != decimal.to_integral_value():
+            raise FieldError(f"must be a whole number, got {_describe(value)}")
+        number = int(decimal)
+    if abs(number) >= 2**63:
+        raise FieldError(f"is too large: {_describe(value)}")
+    if minimum is not None and number < minimum:
+        raise FieldError(f"must be at least {minimum}, got {_describe(value)}")
+    return number
+
+
+def parse_text(value: Any, *, max_length: int, required: bool = False) -> str:
+    if not isinstance(value, str):
+        raise FieldError(f"must be a string, got {_describe(value)}")
+    text = value.strip()
+    if required and not text:
+        raise FieldError("must not be empty")
+    if len(text) > max_length:
+        raise FieldError(f"is longer than {max_length} characters")
+    return text
+
+
+def parse_choice(value: Any, *, choices: type) -> str:
+    if value not in choices.values:
+        allowed = ", ".join(repr(choice) for choice in choices.values)
+        raise FieldError(f"must be one of {allowed}, got {_describe(value)}")
+    return value
+
+
+def parse_currency(value: Any) -> str:
+    if not isinstance(value, str) or not CURRENCY_CODE.match(value):
+        raise FieldError(f"must be a 3-letter upper-case currency code, got {_describe(value)}")
+    return value
+
+
+def parse_datetime(value: Any) -> dt.datetime:
+    if not isinstance(value, str):
+        raise FieldError(f"must be an ISO 8601 date and time, got {_describe(value)}")
+    try:
+        moment = dt.datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise FieldError(f"must be an ISO 8601 date and time, got {_describe(value)}") from None
+    # A time without an offset is Hong Kong time.
+    return moment if moment.tzinfo else moment.replace(tzinfo=HONG_KONG)
+
+
+def parse_date(value: Any) -> dt.date:
+    if not isinstance(value, str):
+        raise FieldError(f"must be a date YYYY-MM-DD, got {_describe(value)}")
+    try:
+        return dt.date.fromisoformat(value.strip())
+    except ValueError:
+        raise FieldError(f"must be a date YYYY-MM-DD, got {_describe(value)}") from None
+
+
+def parse_email(value: Any) -> str:
+    text = parse_text(value, max_length=254)
+    if text:
+        try:
+            validate_email(text)
+        except ValidationError:
+            raise FieldError(f"is not an email address: {_describe(value)}") from None
+    return text
+
+
+def _amount(minimum: Decimal | None = None) -> Callable[[Any], Decimal]:
+    return lambda value: parse_decimal(value, digits=m.AMOUNT_DIGITS, places=m.AMOUNT_PLACES, minimum=minimum)
+
+
+def _rate(value: Any) -> Decimal:
+    return parse_decimal(value, digits=m.RATE_DIGITS, places=m.RATE_PLACES, minimum=Decimal(0), maximum=Decimal(1))
+
+
+def _price(value: Any) -> Decimal:
+    return parse_decimal(value, digits=m.PRICE_DIGITS, places=m.PRICE_PLACES, minimum=Decimal(0))
+
+
+ZERO = Decimal(0)
+
+DESK_FIELDS: dict[str, Callable[[Any], Any]] = {
+    "name": lambda value: parse_text(value, max_length=200),
+}
+INSTRUMENT_FIELDS: dict[str, Callable[[Any], Any]] = {
+    "name": lambda value: parse_text(value, max_length=200),
+    "kind": lambda value: parse_choice(value, choices=m.InstrumentKind),
+    "currency": parse_currency,
+    "lot_size": lambda value: parse_integer(value, minimum=1),
+    "multiplier": lambda value: parse_integer(value, minimum=1),
+    "status": lambda value: parse_choice(value, choices=m.InstrumentStatus),
+    "price": _price,
+    "im_rate": _rate,
+    "mm_rate": _rate,
+    "fm_rate": _rate,
+    "short_im_rate": _rate,
+    "short_mm_rate": _rate,
+    "short_fm_rate": _rate,
+    "option_type": lambda value: parse_choice(value, choices=m.OptionType),
+    "strike": _price,
+    "expiry": parse_date,
+}
+ACCOUNT_FIELDS: dict[str, Callable[[Any], Any]] = {
+    "name": lambda value: parse_text(value, max_length=200),
+    "kind": lambda value: parse_choice(value, choices=m.AccountKind),
+    "credit_limit": _amount(minimum=ZERO),
+    "accrued_interest": _amount(minimum=ZERO),
+    "debt_margin": _amount(minimum=ZERO),
+    "trading_limit": _amount(minimum=ZERO),
+    "email": parse_email,
+    "phone": lambda value: parse_text(value, max_length=32),
+    "language": lambda value: parse_choice(value, choices=m.Language),
+}
+
+
+@dataclass
+class DeskRecord:
+    code: str
+    values: dict[str, Any]
+
+
+@dataclass
+class InstrumentRecord:
+    path: str
+    symbol: str
+    values: dict[str, Any]
+    underlying: str | None = None  # symbol, when given
+
+
+@dataclass
+class PositionRecord:
+    path: str
+    symbol: str
+    quantity: int
+
+
+@dataclass
+class AccountRecord:
+    path: str
+    account_no: str
+    values: dict[str, Any]
+    desk: str | None = None  # desk code, when given; "" clears it
+    cash: dict[str, tuple[str, Decimal]] | None = None  # currency -> (path, amount); None: not given
+    positions: list[PositionRecord] | None = None
+
+
+@dataclass
+class LendingRecord:
+    path: str
+    symbol: str
+    lendable: int
+
+
+@dataclass
+class Book:
+    as_of: dt.datetime | None = None
+    fx_rates: dict[str, tuple[str, Decimal]] = field(default_factory=dict)
+    desks: list[DeskRecord] = field(default_factory=list)
+    instruments: list[InstrumentRecord] = field(default_factory=list)
+    accounts: list[AccountRecord] = field(default_factory=list)
+    lending: list[LendingRecord] = field(default_factory=list)
+
+
+class _Errors:
+    def __init__(self):
+        self.messages: list[str] = []
+
+    def add(self, path: str, message: str) -> None:
+        self.messages.append(f"{path}: {message}")
+        if len(self.messages) >= MAX_ERRORS:
+            self.messages.append(f"(stopped after {MAX_ERRORS} errors)")
+            raise BookInvalid(self.messages)
+
+
+def load_book_json(text: str | bytes) -> Any:
+    try:
+        return json.loads(text, parse_float=Decimal)
+    except json.JSONDecodeError as error:
+        raise BookInvalid([f"not valid JSON: {error.msg} at line {error.lineno} column {error.colno}"]) from None
+    except UnicodeDecodeError as error:
+        raise BookInvalid([f"not UTF-8 text: {error.reason} at byte {error.start}"]) from None
+
+
+def _object(value: Any, path: str, errors: _Errors) -> dict | None:
+    if not isinstance(value, dict):
+        errors.add(path, f"must be an object, got {_describe(value)}")
+        return None
+    return value
+
+
+def _list(value: Any, path: str, errors: _Errors) -> list:
+    if not isinstance(value, list):
+        errors.add(path, f"must be a list, got {_describe(value)}")
+        return []
+    return value
+
+
+def _fields(
+    record: dict, path: str, specs: dict[str, Callable], known: set[str], errors: _Errors
+) -> dict[str, Any]:
+    values = {}
+    for key, raw in record.items():
+        if key in specs:
+            try:
+                values[key] = specs[key](raw)
+            except FieldError as error:
+                errors.add(f"{path}.{key}", str(error))
+        elif key not in known:
+            errors.add(f"{path}.{key}", "unknown key")
+    return values
+
+
+def _identifier(record: dict, key: str, path: str, max_length: int, errors: _Errors) -> str | None:
+    if key not in record:
+        errors.add(f"{path}.{key}", "is required")
+        return None
+    try:
+        return parse_text(record[key], max_length=max_length, required=True)
+    except FieldError as error:
+        errors.add(f"{path}.{key}", str(error))
+        return None
+
+
+def parse_book(data: Any) -> Book:
+    """Check a decoded book file and return it as records; raise :class:`BookInvalid` listing every problem."""
+    errors = _Errors()
+    book = Book()
+    top = _object(data, "book", errors)
+    if top is None:
+        raise BookInvalid(errors.messages)
+    for key in top:
+        if key not in {"as_of", "fx_rates", "desks", "instruments", "accounts", "lending"}:
+            errors.add(key, "unknown key")
+
+    if "as_of" in top:
+        try:
+            book.as_of = parse_datetime(top["as_of"])
+        except FieldError as error:
+            errors.add("as_of", str(error))
+
+    fx = _object(top.get("fx_rates", {}), "fx_rates", errors) or {}
+    for currency, raw in fx.items():
+        path = f"fx_rates.{currency}"
+        try:
+            parse_currency(currency)
+            rate = parse_decimal(raw, digits=m.FX_DIGITS, places=m.FX_PLACES)
+            if rate <= 0:
+                raise FieldError(f"must be a positive number, got {_describe(raw)}")
+            if currency == m.HKD and rate != 1:
+                raise FieldError("HKD is always 1")
+        except FieldError as error:
+            errors.add(path, str(error))
+            continue
+        book.fx_rates[currency] = (path, rate)
+
+    seen: set[str] = set()
+    for index, raw in enumerate(_list(top.get("desks", []), "desks", errors)):
+        path = f"desks[{index}]"
+        record = _object(raw, path, errors)
+        if record is None:
+            continue
+        code = _identifier(record, "code", path, 32, errors)
+        values = _fields(record, path, DESK_FIELDS, {"code"}, errors)
+        if code is None:
+            continue
+        if code in seen:
+            errors.add(f"{path}.code", f"desk {code!r} appears twice")
+        seen.add(code)
+        book.desks.append(DeskRecord(code, values))
+
+    seen = set()
+    for index, raw in enumerate(_list(top.get("instruments", []), "instruments", errors)):
+        path = f"instruments[{index}]"
+        record = _object(raw, path, errors)
+        if record is None:
+            continue
+        symbol = _identifier(record, "symbol", path, 32, errors)
+        values = _fields(record, path, INSTRUMENT_FIELDS, {"symbol", "underlying"}, errors)
+        underlying = None
+        if "underlying" in record and record["underlying"] is not None:
+            try:
+                underlying = parse_text(record["underlying"], max_length=32)
+            except FieldError as error:
+                errors.add(f"{path}.underlying", str(error))
+            if underlying and underlying == symbol:
+                errors.add(f"{path}.underlying", "an instrument cannot be its own underlying")
+        if symbol is None:
+            continue
+        if symbol in seen:
+            errors.add(f"{path}.symbol", f"instrument {symbol!r} appears twice")
+        seen.add(symbol)
+        book.instruments.append(InstrumentRecord(path, symbol, values, underlying))
+
+    seen = set()
+    for index, raw in enumerate(_list(top.get("accounts", []), "accounts", errors)):
+        path = f"accounts[{index}]"
+        record = _object(raw, path, errors)
+        if record is None:
+            continue
+        account_no = _identifier(record, "account_no", path, 32, errors)
+        values = _fields(record, path, ACCOUNT_FIELDS, {"account_no", "desk", "cash", "positions"}, errors)
+        account = AccountRecord(path, account_no or "", values)
+        if "desk" in record:
+            desk = record["desk"]
+            if desk is None:
+                account.desk = ""
+            else:
+                try:
+                    account.desk = parse_text(desk, max_length=32)
+                except FieldError as error:
+                    errors.add(f"{path}.desk", str(error))
+        if "cash" in record:
+            cash = _object(record["cash"], f"{path}.cash", errors)
+            if cash is not None:
+                account.cash = {}
+                for currency, amount in cash.items():
+                    cash_path = f"{path}.cash.{currency}"
+                    try:
+                        parse_currency(currency)
+                        account.cash[currency] = (cash_path, _amount()(amount))
+                    except FieldError as error:
+                        errors.add(cash_path, str(error))
+        if "positions" in record:
+            account.positions = []
+            symbols: set[str] = set()
+            for position_index, raw_position in enumerate(_list(record["positions"], f"{path}.positions", errors)):
+                position_path = f"{path}.positions[{position_index}]"
+                position = _object(raw_position, position_path, errors)
+                if position is None:
+                    continue
+                for key in position:
+                    if key not in {"symbol", "quantity"}:
+                        errors.add(f"{position_path}.{key}", "unknown key")
+                symbol = _identifier(position, "symbol", position_path, 32, errors)
+                if "quantity" not in position:
+                    errors.add(f"{position_path}.quantity", "is required")
+                    continue
+                try:
+                    quantity = parse_integer(position["quantity"])
+                except FieldError as error:
+                    errors.add(f"{position_path}.quantity", str(error))
+                    continue
+                if symbol is None:
+                    continue
+                if symbol in symbols:
+                    errors.add(f"{position_path}.symbol", f"{symbol!r} appears twice in this account")
+                symbols.add(symbol)
+                account.positions.append(PositionRecord(position_path, symbol, quantity))
+        if account_no is None:
+            continue
+        if account_no in seen:
+            errors.add(f"{path}.account_no", f"account {account_no!r} appears twice")
+        seen.add(account_no)
+        book.accounts.append(account)
+
+    seen = set()
+    for index, raw in enumerate(_list(top.get("lending", []), "lending", errors)):
+        path = f"lending[{index}]"
+        record = _object(raw, path, errors)
+        if record is None:
+            continue
+        for key in record:
+            if key not in {"symbol", "lendable"}:
+                errors.add(f"{path}.{key}", "unknown key")
+        symbol = _identifier(record, "symbol", path, 32, errors)
+        if "lendable" not in record:
+            errors.add(f"{path}.lendable", "is required")
+            continue
+        try:
+            lendable = parse_integer(record["lendable"], minimum=0)
+        except FieldError as error:
+            errors.add(f"{path}.lendable", str(error))
+            continue
+        if symbol is None:
+            continue
+        if symbol in seen:
+            errors.add(f"{path}.symbol", f"{symbol!r} appears twice")
+        seen.add(symbol)
+        book.lending.append(LendingRecord(path, symbol, lendable))
+
+    if errors.messages:
+        raise BookInvalid(errors.messages)
+    return book

@@ -1,0 +1,240 @@
+"""The margin engine: SPEC §3 as pure functions over plain data.
+
+No ORM, no clock, no floats. Every figure the console shows comes from here. Figures are computed
+exactly and rounded once, by :func:`round_figures`, when they are stored or shown.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, fields, replace
+from decimal import ROUND_HALF_UP, Context, Decimal, localcontext
+
+ZERO = Decimal("0")
+ONE = Decimal("1")
+CENT = Decimal("0.01")
+RATIO_UNIT = Decimal("0.0001")
+HKD = "HKD"
+
+# Enough digits that no realistic book loses precision before the final rounding.
+ENGINE_CONTEXT = Context(prec=50, rounding=ROUND_HALF_UP)
+
+ILLIQUID_STATUSES = frozenset({"delisted", "long_suspended"})
+
+DEBIT = "debit"
+FORCE_CALL = "force_call"
+MARGIN_CALL = "margin_call"
+EXCESS_FINANCING = "excess_financing"
+
+
+class MissingFxRate(KeyError):
+    def __init__(self, currency: str):
+        super().__init__(currency)
+        self.currency = currency
+
+    def __str__(self):
+        return f"no FX rate for currency {self.currency!r}"
+
+
+@dataclass(frozen=True, slots=True)
+class InstrumentTerms:
+    """What the engine needs of an instrument."""
+
+    price: Decimal
+    currency: str = HKD
+    multiplier: int = 1
+    status: str = "normal"
+    im_rate: Decimal = ZERO
+    mm_rate: Decimal = ZERO
+    fm_rate: Decimal = ZERO
+    short_im_rate: Decimal | None = None
+    short_mm_rate: Decimal | None = None
+    short_fm_rate: Decimal | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AccountTerms:
+    credit_limit: Decimal = ZERO
+    accrued_interest: Decimal = ZERO
+    debt_margin: Decimal = ZERO
+    trading_limit: Decimal = ZERO
+
+
+@dataclass(frozen=True, slots=True)
+class Valuation:
+    """An instrument priced in HKD per unit held, with the rates that apply to longs and shorts."""
+
+    unit_value: Decimal
+    illiquid: bool
+    long_rates: tuple[Decimal, Decimal, Decimal]
+    short_rates: tuple[Decimal, Decimal, Decimal]
+
+
+@dataclass(frozen=True, slots=True)
+class Figures:
+    total_cash: Decimal
+    long_mv: Decimal
+    short_mv: Decimal
+    equity: Decimal
+    illiquid_mv: Decimal
+    liquid_nav: Decimal
+    exposure: Decimal
+    nav_ratio: Decimal | None
+    im: Decimal
+    mm: Decimal
+    fm: Decimal
+    loan: Decimal
+    excess_financing: Decimal
+    margin_shortfall: Decimal
+    force_shortfall: Decimal
+    call_amount: Decimal
+    call_type: str | None
+
+    def as_dict(self) -> dict:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+def fx_rate(fx: Mapping[str, Decimal], currency: str) -> Decimal:
+    if currency == HKD:
+        return ONE
+    try:
+        return fx[currency]
+    except KeyError:
+        raise MissingFxRate(currency) from None
+
+
+def value_instrument(terms: InstrumentTerms, fx: Mapping[str, Decimal]) -> Valuation:
+    with localcontext(ENGINE_CONTEXT):
+        unit_value = terms.price * terms.multiplier * fx_rate(fx, terms.currency)
+    if terms.status in ILLIQUID_STATUSES:
+        # Delisted and long-suspended stock lends nothing: every rate is 1.
+        return Valuation(unit_value, True, (ONE, ONE, ONE), (ONE, ONE, ONE))
+    long_rates = (terms.im_rate, terms.mm_rate, terms.fm_rate)
+    short_rates = (
+        terms.im_rate if terms.short_im_rate is None else terms.short_im_rate,
+        terms.mm_rate if terms.short_mm_rate is None else terms.short_mm_rate,
+        terms.fm_rate if terms.short_fm_rate is None else terms.short_fm_rate,
+    )
+    return Valuation(unit_value, False, long_rates, short_rates)
+
+
+def total_cash_hkd(cash: Mapping[str, Decimal], fx: Mapping[str, Decimal]) -> Decimal:
+    with localcontext(ENGINE_CONTEXT):
+        return sum((amount * fx_rate(fx, currency) for currency, amount in cash.items()), ZERO)
+
+
+def figures_from_valuations(
+    *,
+    account: AccountTerms,
+    total_cash: Decimal,
+    holdings: Iterable[tuple[Valuation, int]],
+    call_coefficient: Decimal = ONE,
+) -> Figures:
+    """The core of the engine: an account's figures from its HKD cash and valued holdings.
+
+    The bulk recompute values each instrument once and calls this per account.
+    """
+    with localcontext(ENGINE_CONTEXT):
+        long_mv = short_mv = illiquid_mv = im = mm = fm = ZERO
+        has_open_position = False
+        for valuation, quantity in holdings:
+            if not quantity:
+                continue
+            has_open_position = True
+            mv = valuation.unit_value * quantity
+            if quantity > 0:
+                long_mv += mv
+                if valuation.illiquid:
+                    illiquid_mv += mv
+                im_rate, mm_rate, fm_rate = valuation.long_rates
+                gross = mv
+            else:
+                short_mv += mv
+                im_rate, mm_rate, fm_rate = valuation.short_rates
+                gross = -mv
+            im += gross * im_rate
+            mm += gross * mm_rate
+            fm += gross * fm_rate
+
+        equity = total_cash + long_mv + short_mv
+        liquid_nav = equity - illiquid_mv
+        exposure = long_mv - illiquid_mv - short_mv
+        denominator = max(liquid_nav, exposure)
+        nav_ratio = liquid_nav / denominator if denominator > 0 else None
+        loan = max(ZERO, -total_cash)
+        excess_financing = max(ZERO, loan - account.credit_limit)
+        charges = account.accrued_interest + account.debt_margin - account.trading_limit
+        margin_shortfall = mm * call_coefficient - equity + charges
+        force_shortfall = fm - equity + charges
+        call_amount = max(ZERO, margin_shortfall, excess_financing)
+
+        if not has_open_position and equity - account.accrued_interest < 0:
+            call_type = DEBIT
+        elif force_shortfall > 0:
+            call_type = FORCE_CALL
+        elif margin_shortfall > 0:
+            call_type = MARGIN_CALL
+        elif excess_financing > 0:
+            call_type = EXCESS_FINANCING
+        else:
+            call_type = None
+
+    return Figures(
+        total_cash=total_cash,
+        long_mv=long_mv,
+        short_mv=short_mv,
+        equity=equity,
+        illiquid_mv=illiquid_mv,
+        liquid_nav=liquid_nav,
+        exposure=exposure,
+        nav_ratio=nav_ratio,
+        im=im,
+        mm=mm,
+        fm=fm,
+        loan=loan,
+        excess_financing=excess_financing,
+        margin_shortfall=margin_shortfall,
+        force_shortfall=force_shortfall,
+        call_amount=call_amount,
+        call_type=call_type,
+    )
+
+
+def compute_figures(
+    *,
+    account: AccountTerms,
+    cash: Mapping[str, Decimal],
+    positions: Iterable[tuple[InstrumentTerms, int]],
+    fx: Mapping[str, Decimal],
+    call_coefficient: Decimal = ONE,
+) -> Figures:
+    """An account's exact figures. ``fx`` maps currency to HKD per unit (HKD itself is always 1)."""
+    return figures_from_valuations(
+        account=account,
+        total_cash=total_cash_hkd(cash, fx),
+        holdings=[(value_instrument(terms, fx), quantity) for terms, quantity in positions],
+        call_coefficient=call_coefficient,
+    )
+
+
+def round_money(amount: Decimal) -> Decimal:
+    """The one rounding of money: 2 decimals, half up (and never a negative zero)."""
+    rounded = amount.quantize(CENT, rounding=ROUND_HALF_UP, context=ENGINE_CONTEXT)
+    return rounded.copy_abs() if rounded.is_zero() else rounded
+
+
+def round_ratio(ratio: Decimal | None) -> Decimal | None:
+    if ratio is None:
+        return None
+    rounded = ratio.quantize(RATIO_UNIT, rounding=ROUND_HALF_UP, context=ENGINE_CONTEXT)
+    return rounded.copy_abs() if rounded.is_zero() else rounded
+
+
+def round_figures(figures: Figures) -> Figures:
+    """Figures as stored and shown: money to the cent, the ratio to 4 places."""
+    changes = {
+        f.name: round_money(getattr(figures, f.name))
+        for f in fields(figures)
+        if f.name not in ("nav_ratio", "call_type")
+    }
+    return replace(figures, nav_ratio=round_ratio(figures.nav_ratio), **changes)

@@ -1,0 +1,58 @@
+"""Who may see and do what in the console (SPEC §2), decided in one place.
+
+- ``risk.view_console``: see console pages (groups RiskWarningFull and RiskWarningReadOnly).
+- ``risk.act_console``: take actions (group RiskWarningFull only).
+- Desk scope: a user with the global ``risk.view_desk`` permission sees every desk; otherwise only
+  the desks granted to them (or their groups) as django-guardian object permissions.
+"""
+
+from django.contrib.auth.mixins import AccessMixin
+from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
+from guardian.shortcuts import get_objects_for_user
+
+from .models import Account, Desk
+
+VIEW_CONSOLE = "risk.view_console"
+ACT_CONSOLE = "risk.act_console"
+VIEW_DESK = "risk.view_desk"
+FULL_GROUP = "RiskWarningFull"
+READ_ONLY_GROUP = "RiskWarningReadOnly"
+
+
+def can_view(user) -> bool:
+    return user.is_authenticated and user.has_perm(VIEW_CONSOLE)
+
+
+def can_act(user) -> bool:
+    return user.is_authenticated and user.has_perm(ACT_CONSOLE)
+
+
+def visible_desks(user) -> QuerySet:
+    if user.has_perm(VIEW_DESK):
+        return Desk.objects.all()
+    return get_objects_for_user(user, VIEW_DESK, klass=Desk, accept_global_perms=False)
+
+
+def visible_accounts(user, queryset: QuerySet | None = None) -> QuerySet:
+    """Narrow accounts to the user's desks; an account outside them is, for this user, not there (404)."""
+    queryset = queryset if queryset is not None else Account.objects.all()
+    if user.has_perm(VIEW_DESK):
+        return queryset
+    return queryset.filter(desk__in=visible_desks(user))
+
+
+class ConsoleMixin(AccessMixin):
+    """Console views: anonymous users go to login; users without console permission get 403;
+    unsafe methods need the act permission."""
+
+    SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+
+    def dispatch(self, request, *args, **kwargs):
+        if not request.user.is_authenticated:
+            return self.handle_no_permission()
+        if not can_view(request.user):
+            raise PermissionDenied
+        if request.method not in self.SAFE_METHODS and not can_act(request.user):
+            raise PermissionDenied
+        return super().dispatch(request, *args, **kwargs)

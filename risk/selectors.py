@@ -1,0 +1,84 @@
+"""Reads of the book. Querysets where a caller may narrow further; plain data for the engine."""
+
+from collections.abc import Iterable
+from decimal import Decimal
+
+from django.db.models import QuerySet
+
+from .calculations import ONE, InstrumentTerms
+from .models import Account, AccountKind, FxRate, Instrument, Position, RuleSet
+
+
+def fx_rates_current() -> dict[str, Decimal]:
+    return dict(FxRate.objects.values_list("currency", "rate"))
+
+
+def call_coefficients() -> dict[str, Decimal]:
+    """Call coefficient per account kind; a kind without a rule set uses 1."""
+    coefficients = {kind: ONE for kind in AccountKind.values}
+    coefficients.update(RuleSet.objects.values_list("account_kind", "call_coefficient"))
+    return coefficients
+
+
+INSTRUMENT_TERM_FIELDS = (
+    "price",
+    "currency",
+    "multiplier",
+    "status",
+    "im_rate",
+    "mm_rate",
+    "fm_rate",
+    "short_im_rate",
+    "short_mm_rate",
+    "short_fm_rate",
+)
+
+
+def instrument_terms(instrument_ids: Iterable[int]) -> dict[int, InstrumentTerms]:
+    rows = Instrument.objects.filter(pk__in=list(instrument_ids)).values_list("pk", *INSTRUMENT_TERM_FIELDS)
+    return {row[0]: InstrumentTerms(*row[1:]) for row in rows}
+
+
+def accounts_holding(instrument_ids: Iterable[int]) -> QuerySet:
+    """Ids of the accounts with a position in any of these instruments."""
+    return Position.objects.filter(instrument_id__in=list(instrument_ids)).values_list("account_id", flat=True)
+
+
+def account_with_book(account_no: str, *, accounts: QuerySet | None = None) -> Account:
+    """One account with its figures, cash and positions (with instruments) in a fixed number of queries."""
+    queryset = (accounts if accounts is not None else Account.objects.all()).select_related("desk", "risk")
+    return queryset.prefetch_related("cash_balances", "positions__instrument").get(account_no=account_no)
+
+
+EXPORT_MONEY_FIELDS = (
+    "total_cash",
+    "long_mv",
+    "short_mv",
+    "equity",
+    "illiquid_mv",
+    "liquid_nav",
+    "exposure",
+)
+EXPORT_MARGIN_FIELDS = ("im", "mm", "fm", "loan", "excess_financing", "margin_shortfall", "force_shortfall", "call_amount")
+EXPORT_FIGURES = (*EXPORT_MONEY_FIELDS, "nav_ratio", *EXPORT_MARGIN_FIELDS, "call_type")
+
+
+def risk_export_rows(accounts: QuerySet) -> Iterable[dict]:
+    """Stored figures as plain JSON values: amounts as 2-decimal strings, the ratio with 4 or null."""
+    rows = (
+        accounts.filter(risk__isnull=False)
+        .order_by("account_no")
+        .values_list("account_no", "kind", *[f"risk__{name}" for name in EXPORT_FIGURES])
+    )
+    for account_no, kind, *values in rows.iterator(chunk_size=5000):
+        figures = dict(zip(EXPORT_FIGURES, values, strict=True))
+        row = {"account_no": account_no, "kind": kind}
+        for name in EXPORT_FIGURES:
+            value = figures[name]
+            if name == "call_type":
+                row[name] = value or None
+            elif name == "nav_ratio":
+                row[name] = None if value is None else f"{value:.4f}"
+            else:
+                row[name] = f"{value:.2f}"
+        yield row

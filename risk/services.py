@@ -1,0 +1,146 @@
+"""Writes to the book and to the stored figures. Every function here runs in a transaction."""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from . import calculations, selectors
+from .models import Account, AccountRisk, CashBalance, Instrument, Position
+
+logger = logging.getLogger(__name__)
+
+RECOMPUTE_CHUNK = 5000
+STORED_FIELDS = [name for name in AccountRisk.FIGURE_FIELDS] + ["computed_at"]
+
+
+@dataclass
+class RecomputeResult:
+    accounts: int = 0
+    positions: int = 0
+    failed: dict[str, str] = field(default_factory=dict)  # account_no -> why
+
+    def add(self, other: RecomputeResult) -> None:
+        self.accounts += other.accounts
+        self.positions += other.positions
+        self.failed.update(other.failed)
+
+
+def _account_chunks(account_ids: Iterable[int] | None, chunk_size: int) -> Iterator[Q]:
+    """Filters on ``account_id`` that cover the accounts to recompute, a chunk at a time."""
+    if account_ids is None:
+        ids = Account.objects.order_by("pk").values_list("pk", flat=True)
+        last = 0
+        while True:
+            chunk = list(ids.filter(pk__gt=last)[:chunk_size])
+            if not chunk:
+                return
+            # A contiguous key range keeps the position and cash reads on their (account, ...) indexes.
+            yield Q(account_id__gte=chunk[0], account_id__lte=chunk[-1])
+            last = chunk[-1]
+    else:
+        ordered = sorted(set(account_ids))
+        for start in range(0, len(ordered), chunk_size):
+            yield Q(account_id__in=ordered[start : start + chunk_size])
+
+
+def recompute_accounts(
+    *, account_ids: Iterable[int] | None = None, now: datetime | None = None, chunk_size: int = RECOMPUTE_CHUNK
+) -> RecomputeResult:
+    """Recompute and store the figures of these accounts (all when ``account_ids`` is None)."""
+    now = now or timezone.now()
+    fx = selectors.fx_rates_current()
+    coefficients = selectors.call_coefficients()
+    valuations: dict[int, calculations.Valuation | Exception] = {}
+    result = RecomputeResult()
+    for account_filter in _account_chunks(account_ids, chunk_size):
+        with transaction.atomic():
+            result.add(_recompute_chunk(account_filter, fx, coefficients, valuations, now))
+    return result
+
+
+def _recompute_chunk(account_filter, fx, coefficients, valuations, now) -> RecomputeResult:
+    pk_filter = _as_pk_filter(account_filter)
+    accounts = list(
+        Account.objects.filter(pk_filter).values_list(
+            "pk", "account_no", "kind", "credit_limit", "accrued_interest", "debt_margin", "trading_limit"
+        )
+    )
+    holdings: dict[int, list] = defaultdict(list)
+    positions = list(Position.objects.filter(account_filter).values_list("account_id", "instrument_id", "quantity"))
+    missing = {instrument_id for _, instrument_id, _ in positions if instrument_id not in valuations}
+    for instrument_id, terms in selectors.instrument_terms(missing).items():
+        try:
+            valuations[instrument_id] = calculations.value_instrument(terms, fx)
+        except calculations.MissingFxRate as error:
+            valuations[instrument_id] = error
+    for account_id, instrument_id, quantity in positions:
+        holdings[account_id].append((valuations[instrument_id], quantity))
+    cash: dict[int, dict] = defaultdict(dict)
+    for account_id, currency, amount in CashBalance.objects.filter(account_filter).values_list(
+        "account_id", "currency", "amount"
+    ):
+        cash[account_id][currency] = amount
+
+    result = RecomputeResult()
+    rows = []
+    for pk, account_no, kind, credit_limit, accrued_interest, debt_margin, trading_limit in accounts:
+        account_holdings = holdings.get(pk, ())
+        try:
+            for valuation, _quantity in account_holdings:
+                if isinstance(valuation, Exception):
+                    raise valuation
+            figures = calculations.figures_from_valuations(
+                account=calculations.AccountTerms(credit_limit, accrued_interest, debt_margin, trading_limit),
+                total_cash=calculations.total_cash_hkd(cash.get(pk, {}), fx),
+                holdings=account_holdings,
+                call_coefficient=coefficients[kind],
+            )
+        except calculations.MissingFxRate as error:
+            result.failed[account_no] = str(error)
+            logger.error("account %s not recomputed: %s", account_no, error)
+            continue
+        stored = calculations.round_figures(figures).as_dict()
+        stored["call_type"] = stored["call_type"] or ""
+        rows.append(AccountRisk(account_id=pk, computed_at=now, **stored))
+        result.accounts += 1
+        result.positions += len(account_holdings)
+    AccountRisk.objects.bulk_create(
+        rows,
+        batch_size=2000,
+        update_conflicts=True,
+        unique_fields=["account"],
+        update_fields=STORED_FIELDS,
+    )
+    return result
+
+
+def _as_pk_filter(account_filter: Q) -> Q:
+    """The same chunk filter, on Account itself (``account_id__x`` becomes ``pk__x``)."""
+    return Q(*[(key.replace("account_id", "pk", 1), value) for key, value in account_filter.children])
+
+
+def affected_accounts(
+    *,
+    account_ids: Iterable[int] = (),
+    instrument_ids: Iterable[int] = (),
+    currencies: Iterable[str] = (),
+) -> set[int]:
+    """Accounts whose figures depend on what changed: the accounts themselves, holders of the
+    instruments, and anyone with cash or holdings in the currencies."""
+    affected = set(account_ids)
+    instrument_ids = set(instrument_ids)
+    currencies = set(currencies)
+    if currencies:
+        instrument_ids |= set(Instrument.objects.filter(currency__in=currencies).values_list("pk", flat=True))
+        affected |= set(CashBalance.objects.filter(currency__in=currencies).values_list("account_id", flat=True))
+    if instrument_ids:
+        affected |= set(selectors.accounts_holding(instrument_ids))
+    return affected
