@@ -1,0 +1,37 @@
+import json
+import os
+from pathlib import Path
+
+import pytest
+from django.db import connection
+
+BOOKS = Path(__file__).parent / "books"
+
+
+def pytest_collection_modifyitems(config, items):
+    on_postgres = bool(os.environ.get("DATABASE_URL", "").startswith(("postgres", "postgresql")))
+    skip_postgres = pytest.mark.skip(reason="needs PostgreSQL: set DATABASE_URL=postgres://... to run")
+    for item in items:
+        if "postgres" in item.keywords and not on_postgres:
+            item.add_marker(skip_postgres)
+
+
+@pytest.fixture
+def worked_book() -> dict:
+    return json.loads((BOOKS / "worked_example.json").read_text())
+
+
+@pytest.fixture
+def import_book(db):
+    """Import a book given as a dict; return the result."""
+    from risk.book_import import import_book_text
+
+    def run(book: dict):
+        return import_book_text(json.dumps(book))
+
+    return run
+
+
+@pytest.fixture
+def is_postgres():
+    return connection.vendor == "postgresql"
