@@ -1,0 +1,50 @@
+import json
+import secrets
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group, Permission
+from django.core.management.base import BaseCommand
+
+from risk.book_import import import_book_text
+from risk.demo import demo_book
+from risk.permissions import FULL_GROUP, READ_ONLY_GROUP
+
+
+class Command(BaseCommand):
+    help = "Load a realistic demo book; in demo mode (MARGINCALL_DEMO=1) also create the demo users."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--accounts", type=int, default=2000)
+        parser.add_argument("--seed", type=int, default=2026)
+
+    def handle(self, *args, accounts, seed, **options):
+        result = import_book_text(json.dumps(demo_book(accounts=accounts, seed=seed)))
+        self.stdout.write(result.summary())
+        if not settings.DEMO:
+            self.stdout.write("Not in demo mode (MARGINCALL_DEMO=1): no users created.")
+            return
+        logins = self.create_users()
+        path = settings.VAR_DIR / "demo-logins.txt"
+        path.write_text("".join(f"{user} / {password}\n" for user, password in logins))
+        path.chmod(0o600)
+        self.stdout.write("Demo logins (also in var/demo-logins.txt):")
+        for user, password in logins:
+            self.stdout.write(f"  {user} / {password}")
+
+    def create_users(self):
+        User = get_user_model()
+        view_all_desks = Permission.objects.get(content_type__app_label="risk", codename="view_desk")
+        logins = []
+        for username, group in (("trader", FULL_GROUP), ("viewer", READ_ONLY_GROUP), ("admin", None)):
+            password = secrets.token_urlsafe(9)
+            user, _ = User.objects.get_or_create(username=username)
+            user.set_password(password)
+            if group:
+                user.groups.add(Group.objects.get(name=group))
+                user.user_permissions.add(view_all_desks)
+            else:
+                user.is_staff = user.is_superuser = True
+            user.save()
+            logins.append((username, password))
+        return logins
