@@ -182,18 +182,18 @@ def demo_book(accounts: int = 2000, seed: int = 2026) -> dict:
         elif kind == "cash":
             hkd_cash = Decimal(rng.randint(0, 500_000))
         else:
-            pick, target = rng.random(), None
+            pick, target, over_credit = rng.random(), None, False
             for share, (low, high) in STRESS:
                 if pick < share:
                     target = Decimal(str(round(rng.uniform(low, high), 3)))
                     break
                 pick -= share
             if target is None:  # the rest: healthy margin but borrowing past the credit limit
-                target = Decimal(str(round(rng.uniform(2.5, 4.0), 3)))
+                target, over_credit = Decimal(str(round(rng.uniform(2.5, 4.0), 3))), True
             equity = base.mm * target + accrued_interest
             hkd_cash = (equity - base.long_mv - base.short_mv - usd_cash * fx["USD"]).quantize(Decimal(1))
             loan = -(hkd_cash + usd_cash * fx["USD"])
-            if target > Decimal("2.4") and loan > 0:
+            if over_credit and loan > 0:
                 credit_limit = (loan * Decimal("0.8")).quantize(Decimal(1000))
             elif loan > credit_limit:
                 credit_limit = (loan * Decimal("1.25")).quantize(Decimal(1000))
