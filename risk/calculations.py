@@ -238,3 +238,55 @@ def round_figures(figures: Figures) -> Figures:
         if f.name not in ("nav_ratio", "call_type")
     }
     return replace(figures, nav_ratio=round_ratio(figures.nav_ratio), **changes)
+
+
+@dataclass(frozen=True, slots=True)
+class CashLine:
+    currency: str
+    amount: Decimal
+    fx_rate: Decimal
+    hkd_value: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class PositionLine:
+    quantity: int
+    market_value: Decimal  # HKD, negative for a short
+    im_rate: Decimal
+    mm_rate: Decimal
+    fm_rate: Decimal
+    im: Decimal
+    mm: Decimal
+    fm: Decimal
+    illiquid: bool
+
+
+def cash_lines(cash: Mapping[str, Decimal], fx: Mapping[str, Decimal]) -> list[CashLine]:
+    """Cash by currency with its HKD value, rounded for display."""
+    lines = []
+    with localcontext(ENGINE_CONTEXT):
+        for currency, amount in sorted(cash.items(), key=lambda item: (item[0] != HKD, item[0])):
+            rate = fx_rate(fx, currency)
+            lines.append(CashLine(currency, amount, rate, round_money(amount * rate)))
+    return lines
+
+
+def position_line(terms: InstrumentTerms, quantity: int, fx: Mapping[str, Decimal]) -> PositionLine:
+    """One holding's value and margins, as the engine counts them, rounded for display."""
+    valuation = value_instrument(terms, fx)
+    with localcontext(ENGINE_CONTEXT):
+        market_value = valuation.unit_value * quantity
+        rates = valuation.long_rates if quantity >= 0 else valuation.short_rates
+        gross = abs(market_value)
+        im, mm, fm = (gross * rate for rate in rates)
+    return PositionLine(
+        quantity=quantity,
+        market_value=round_money(market_value),
+        im_rate=rates[0],
+        mm_rate=rates[1],
+        fm_rate=rates[2],
+        im=round_money(im),
+        mm=round_money(mm),
+        fm=round_money(fm),
+        illiquid=valuation.illiquid,
+    )

@@ -39,6 +39,10 @@ def instrument_terms(instrument_ids: Iterable[int]) -> dict[int, InstrumentTerms
     return {row[0]: InstrumentTerms(*row[1:]) for row in rows}
 
 
+def terms_of(instrument: Instrument) -> InstrumentTerms:
+    return InstrumentTerms(*(getattr(instrument, name) for name in INSTRUMENT_TERM_FIELDS))
+
+
 def accounts_holding(instrument_ids: Iterable[int]) -> QuerySet:
     """Ids of the accounts with a position in any of these instruments."""
     return Position.objects.filter(instrument_id__in=list(instrument_ids)).values_list("account_id", flat=True)

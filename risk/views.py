@@ -1,3 +1,70 @@
-from django.shortcuts import render
+from django.db.models import Count, Q, Sum
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views import View
 
-# Create your views here.
+from . import calculations, selectors
+from .models import Account, AccountRisk, CallType
+from .permissions import ConsoleMixin, visible_accounts
+
+SEARCH_LIMIT = 50
+
+
+class HomeView(ConsoleMixin, View):
+    """Account lookup, with the book's call counts for the desks the user sees."""
+
+    def get(self, request):
+        query = request.GET.get("q", "").strip()
+        accounts = visible_accounts(request.user)
+        matches = None
+        if query:
+            exact = accounts.filter(account_no__iexact=query).values_list("account_no", flat=True).first()
+            if exact:
+                return redirect("risk:account", account_no=exact)
+            matches = list(
+                accounts.filter(Q(account_no__istartswith=query) | Q(name__icontains=query))
+                .select_related("desk", "risk")
+                .order_by("account_no")[:SEARCH_LIMIT]
+            )
+        totals = AccountRisk.objects.filter(account__in=accounts).aggregate(
+            accounts=Count("pk"),
+            **{f"count_{kind}": Count("pk", filter=Q(call_type=kind)) for kind in CallType.values},
+            call_amount=Sum("call_amount", filter=~Q(call_type="")),
+        )
+        summary = [
+            {"type": kind, "count": totals[f"count_{kind}"]} for kind in CallType.values
+        ]
+        context = {
+            "query": query,
+            "matches": matches,
+            "search_limit": SEARCH_LIMIT,
+            "summary": summary,
+            "total_accounts": totals["accounts"],
+            "total_call_amount": totals["call_amount"],
+        }
+        return render(request, "risk/home.html", context)
+
+
+class AccountView(ConsoleMixin, View):
+    def get(self, request, account_no):
+        try:
+            account = selectors.account_with_book(account_no, accounts=visible_accounts(request.user))
+        except Account.DoesNotExist:
+            raise Http404(_("No account %(account_no)s.") % {"account_no": account_no}) from None
+        fx = selectors.fx_rates_current()
+        positions = []
+        for position in account.positions.all():
+            instrument = position.instrument
+            try:
+                line = calculations.position_line(selectors.terms_of(instrument), position.quantity, fx)
+            except calculations.MissingFxRate:
+                line = None
+            positions.append((instrument, line, position.quantity))
+        try:
+            cash = calculations.cash_lines({c.currency: c.amount for c in account.cash_balances.all()}, fx)
+        except calculations.MissingFxRate:
+            cash = None
+        figures = getattr(account, "risk", None)
+        context = {"account": account, "figures": figures, "positions": positions, "cash": cash}
+        return render(request, "risk/account.html", context)
