@@ -73,10 +73,7 @@ def build_book(accounts: int, per_account: int, instruments: int, rng: random.Ra
     )
     instrument_ids = list(Instrument.objects.values_list("pk", flat=True))
     Account.objects.bulk_create(
-        [
-            Account(account_no=f"B{n:07d}", desk=desks[n % 10], credit_limit=Decimal(500_000))
-            for n in range(accounts)
-        ],
+        [Account(account_no=f"B{n:07d}", desk=desks[n % 10], credit_limit=Decimal(500_000)) for n in range(accounts)],
         batch_size=5000,
     )
     account_ids = list(Account.objects.values_list("pk", flat=True))
@@ -99,7 +96,9 @@ def build_book(accounts: int, per_account: int, instruments: int, rng: random.Ra
                     copy.write_row(row)
             cursor.execute("ANALYZE")
     else:
-        CashBalance.objects.bulk_create([CashBalance(account_id=a, currency=c, amount=x) for a, c, x in cash_rows], batch_size=5000)
+        CashBalance.objects.bulk_create(
+            [CashBalance(account_id=a, currency=c, amount=x) for a, c, x in cash_rows], batch_size=5000
+        )
         Position.objects.bulk_create(
             [Position(account_id=a, instrument_id=i, quantity=q) for a, i, q in position_rows], batch_size=5000
         )

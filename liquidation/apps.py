@@ -2,4 +2,4 @@ from django.apps import AppConfig
 
 
 class LiquidationConfig(AppConfig):
-    name = 'liquidation'
+    name = "liquidation"

@@ -4,7 +4,8 @@ Everything that differs between a laptop demo and production comes from the envi
 
 - ``DATABASE_URL``: e.g. ``postgres://user@127.0.0.1:5432/margincall``. Unset: SQLite in ``var/``.
 - ``REDIS_URL``: e.g. ``redis://127.0.0.1:6379/0``. Unset: no Redis; Celery runs tasks in-process.
-- ``SECRET_KEY`` (unset: one is made and kept in ``var/secret_key``), ``DEBUG``, ``ALLOWED_HOSTS`` (comma separated), ``CSRF_TRUSTED_ORIGINS``.
+- ``SECRET_KEY`` (unset: one is made and kept in ``var/secret_key``).
+- ``DEBUG``, ``ALLOWED_HOSTS`` (comma separated), ``CSRF_TRUSTED_ORIGINS``, ``LOG_LEVEL``.
 - ``MARGINCALL_DEMO=1``: demo mode (``seed_demo`` may create demo users).
 """
 
@@ -12,7 +13,6 @@ import os
 from pathlib import Path
 
 import dj_database_url
-from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("MARGINCALL_VAR_DIR", BASE_DIR / "var"))

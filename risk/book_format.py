@@ -270,9 +270,7 @@ def _list(value: Any, path: str, errors: _Errors) -> list:
     return value
 
 
-def _fields(
-    record: dict, path: str, specs: dict[str, Callable], known: set[str], errors: _Errors
-) -> dict[str, Any]:
+def _fields(record: dict, path: str, specs: dict[str, Callable], known: set[str], errors: _Errors) -> dict[str, Any]:
     values = {}
     for key, raw in record.items():
         if key in specs:

@@ -15,19 +15,53 @@ from . import services
 from .book_format import Book, BookInvalid, load_book_json, parse_book
 from .models import HKD, Account, AccountRisk, CashBalance, Desk, FxRate, Instrument, Position
 
-INSTRUMENT_DEFAULTS: dict[str, Any] = {field: Instrument._meta.get_field(field).get_default() for field in (
-    "name", "kind", "currency", "lot_size", "multiplier", "status", "price",
-    "im_rate", "mm_rate", "fm_rate", "short_im_rate", "short_mm_rate", "short_fm_rate",
-    "option_type", "strike", "expiry",
-)}
-ACCOUNT_DEFAULTS: dict[str, Any] = {field: Account._meta.get_field(field).get_default() for field in (
-    "name", "kind", "credit_limit", "accrued_interest", "debt_margin", "trading_limit", "email", "phone",
-    "language",
-)}
+INSTRUMENT_DEFAULTS: dict[str, Any] = {
+    field: Instrument._meta.get_field(field).get_default()
+    for field in (
+        "name",
+        "kind",
+        "currency",
+        "lot_size",
+        "multiplier",
+        "status",
+        "price",
+        "im_rate",
+        "mm_rate",
+        "fm_rate",
+        "short_im_rate",
+        "short_mm_rate",
+        "short_fm_rate",
+        "option_type",
+        "strike",
+        "expiry",
+    )
+}
+ACCOUNT_DEFAULTS: dict[str, Any] = {
+    field: Account._meta.get_field(field).get_default()
+    for field in (
+        "name",
+        "kind",
+        "credit_limit",
+        "accrued_interest",
+        "debt_margin",
+        "trading_limit",
+        "email",
+        "phone",
+        "language",
+    )
+}
 # What moves an account's figures when it changes on an instrument.
 INSTRUMENT_RISK_FIELDS = {
-    "currency", "multiplier", "status", "price",
-    "im_rate", "mm_rate", "fm_rate", "short_im_rate", "short_mm_rate", "short_fm_rate",
+    "currency",
+    "multiplier",
+    "status",
+    "price",
+    "im_rate",
+    "mm_rate",
+    "fm_rate",
+    "short_im_rate",
+    "short_mm_rate",
+    "short_fm_rate",
 }
 ACCOUNT_RISK_FIELDS = {"kind", "credit_limit", "accrued_interest", "debt_margin", "trading_limit"}
 
@@ -205,9 +239,7 @@ def _import_accounts(
     numbers = [record.account_no for record in book.accounts]
     accounts: dict[str, Account] = {}
     for start in range(0, len(numbers), 5000):
-        accounts.update(
-            (a.account_no, a) for a in Account.objects.filter(account_no__in=numbers[start : start + 5000])
-        )
+        accounts.update((a.account_no, a) for a in Account.objects.filter(account_no__in=numbers[start : start + 5000]))
     to_create, to_update, changed, update_fields = [], [], set(), set()
     for record in book.accounts:
         values = dict(record.values)
@@ -245,9 +277,7 @@ def _import_accounts(
         for r in book.accounts
         if r.positions is not None
     }
-    changed |= _replace_rows(
-        CashBalance, "currency", "amount", [a.pk for a in with_cash], cash_wanted, "cash", result
-    )
+    changed |= _replace_rows(CashBalance, "currency", "amount", [a.pk for a in with_cash], cash_wanted, "cash", result)
     changed |= _replace_rows(
         Position, "instrument_id", "quantity", [a.pk for a in with_positions], positions_wanted, "positions", result
     )

@@ -68,10 +68,53 @@ US_OPTIONS = [
     ("AAPL270319C240", "AAPL Mar27 240 C", "AAPL", "call", "240", "7.35", 100),
     ("NVDA270319C140", "NVDA Mar27 140 C", "NVDA", "call", "140", "6.10", 100),
 ]
-SURNAMES = ["Chan", "Wong", "Lee", "Cheung", "Lau", "Ng", "Ho", "Leung", "Lam", "Tsang", "Chow", "Yip", "Kwok",
-            "Tang", "Lai", "Mak", "Fung", "Siu", "Cheng", "Yeung", "Choi", "Poon", "Tam", "Law", "Hui"]
-GIVEN = ["Tai Man", "Siu Ming", "Ka Yan", "Wing Sze", "Chi Keung", "Mei Ling", "Ka Ho", "Hoi Yan", "Kwok Wai",
-         "Pui Shan", "Chun Kit", "Suet Ying", "Wai Lun", "Hiu Tung", "Man Kit", "Yuk Ling", "Sze Wing", "Tsz Hin"]
+SURNAMES = [
+    "Chan",
+    "Wong",
+    "Lee",
+    "Cheung",
+    "Lau",
+    "Ng",
+    "Ho",
+    "Leung",
+    "Lam",
+    "Tsang",
+    "Chow",
+    "Yip",
+    "Kwok",
+    "Tang",
+    "Lai",
+    "Mak",
+    "Fung",
+    "Siu",
+    "Cheng",
+    "Yeung",
+    "Choi",
+    "Poon",
+    "Tam",
+    "Law",
+    "Hui",
+]
+GIVEN = [
+    "Tai Man",
+    "Siu Ming",
+    "Ka Yan",
+    "Wing Sze",
+    "Chi Keung",
+    "Mei Ling",
+    "Ka Ho",
+    "Hoi Yan",
+    "Kwok Wai",
+    "Pui Shan",
+    "Chun Kit",
+    "Suet Ying",
+    "Wai Lun",
+    "Hiu Tung",
+    "Man Kit",
+    "Yuk Ling",
+    "Sze Wing",
+    "Tsz Hin",
+]
 DESKS = [
     ("HK1", "Central desk"),
     ("HK2", "Causeway Bay desk"),
@@ -110,22 +153,51 @@ def demo_book(accounts: int = 2000, seed: int = 2026) -> dict:
     fx = {"USD": Decimal("7.8"), "CNY": Decimal("1.08")}
     instruments = []
     for symbol, name, lot, price in HK_STOCKS:
-        instruments.append({"symbol": symbol, "name": name, "lot_size": lot, "price": price,
-                            **rates_for(Decimal(price), rng)})
+        instruments.append(
+            {"symbol": symbol, "name": name, "lot_size": lot, "price": price, **rates_for(Decimal(price), rng)}
+        )
     for symbol, name, lot, price, status in ILLIQUID_HK:
-        instruments.append({"symbol": symbol, "name": name, "lot_size": lot, "price": price, "status": status,
-                            **rates_for(Decimal(price), rng)})
+        instruments.append(
+            {
+                "symbol": symbol,
+                "name": name,
+                "lot_size": lot,
+                "price": price,
+                "status": status,
+                **rates_for(Decimal(price), rng),
+            }
+        )
     for symbol, name, price in US_STOCKS:
-        instruments.append({"symbol": symbol, "name": name, "currency": "USD", "lot_size": 1, "price": price,
-                            **rates_for(Decimal(price), rng)})
+        instruments.append(
+            {
+                "symbol": symbol,
+                "name": name,
+                "currency": "USD",
+                "lot_size": 1,
+                "price": price,
+                **rates_for(Decimal(price), rng),
+            }
+        )
     for options, currency in ((HK_OPTIONS, "HKD"), (US_OPTIONS, "USD")):
         for symbol, name, underlying, option_type, strike, price, size in options:
-            instruments.append({
-                "symbol": symbol, "name": name, "kind": "option", "currency": currency, "lot_size": 1,
-                "multiplier": size, "price": price, "underlying": underlying, "option_type": option_type,
-                "strike": strike, "expiry": "2027-03-30" if currency == "HKD" else "2027-03-19",
-                "im_rate": "1", "mm_rate": "1", "fm_rate": "1",
-            })
+            instruments.append(
+                {
+                    "symbol": symbol,
+                    "name": name,
+                    "kind": "option",
+                    "currency": currency,
+                    "lot_size": 1,
+                    "multiplier": size,
+                    "price": price,
+                    "underlying": underlying,
+                    "option_type": option_type,
+                    "strike": strike,
+                    "expiry": "2027-03-30" if currency == "HKD" else "2027-03-19",
+                    "im_rate": "1",
+                    "mm_rate": "1",
+                    "fm_rate": "1",
+                }
+            )
     terms = {
         item["symbol"]: InstrumentTerms(
             price=Decimal(item["price"]),
@@ -197,19 +269,21 @@ def demo_book(accounts: int = 2000, seed: int = 2026) -> dict:
                 credit_limit = (loan * Decimal("0.8")).quantize(Decimal(1000))
             elif loan > credit_limit:
                 credit_limit = (loan * Decimal("1.25")).quantize(Decimal(1000))
-        book_accounts.append({
-            "account_no": f"{prefix}{100001 + n}",
-            "name": name,
-            "kind": kind,
-            "desk": desk,
-            "credit_limit": str(credit_limit),
-            "accrued_interest": str(accrued_interest),
-            "email": f"{name.lower().replace(' ', '.')}.{n}@example.com",
-            "phone": f"+852{rng.randint(51000000, 99999999)}",
-            "language": language,
-            "cash": {"HKD": str(hkd_cash), **({"USD": str(usd_cash)} if usd_cash else {})},
-            "positions": [{"symbol": s, "quantity": q} for s, q in positions.items()],
-        })
+        book_accounts.append(
+            {
+                "account_no": f"{prefix}{100001 + n}",
+                "name": name,
+                "kind": kind,
+                "desk": desk,
+                "credit_limit": str(credit_limit),
+                "accrued_interest": str(accrued_interest),
+                "email": f"{name.lower().replace(' ', '.')}.{n}@example.com",
+                "phone": f"+852{rng.randint(51000000, 99999999)}",
+                "language": language,
+                "cash": {"HKD": str(hkd_cash), **({"USD": str(usd_cash)} if usd_cash else {})},
+                "positions": [{"symbol": s, "quantity": q} for s, q in positions.items()],
+            }
+        )
     lending = [{"symbol": symbol, "lendable": rng.choice([0, 50_000, 200_000, 1_000_000])} for symbol in liquid_hk[:12]]
     return {
         "fx_rates": {currency: str(rate) for currency, rate in fx.items()},

@@ -150,12 +150,8 @@ class Instrument(models.Model):
     currency = models.CharField(_("currency"), max_length=3, default=HKD)
     lot_size = models.PositiveIntegerField(_("lot size"), default=1, validators=[MinValueValidator(1)])
     multiplier = models.PositiveIntegerField(_("multiplier"), default=1, validators=[MinValueValidator(1)])
-    status = models.CharField(
-        _("status"), max_length=16, choices=InstrumentStatus, default=InstrumentStatus.NORMAL
-    )
-    price = models.DecimalField(
-        _("price"), max_digits=PRICE_DIGITS, decimal_places=PRICE_PLACES, default=Decimal("0")
-    )
+    status = models.CharField(_("status"), max_length=16, choices=InstrumentStatus, default=InstrumentStatus.NORMAL)
+    price = models.DecimalField(_("price"), max_digits=PRICE_DIGITS, decimal_places=PRICE_PLACES, default=Decimal("0"))
     price_time = models.DateTimeField(_("price time"), null=True, blank=True)
     im_rate = rate_field(_("initial margin rate"), default=Decimal("0"))
     mm_rate = rate_field(_("maintenance margin rate"), default=Decimal("0"))
@@ -209,6 +205,9 @@ class CashBalance(models.Model):
             models.UniqueConstraint(fields=["account", "currency"], name="cash_one_row_per_currency"),
         ]
 
+    def __str__(self):
+        return f"{self.currency} {self.amount}"
+
 
 class Position(models.Model):
     """A holding; a short position has a negative quantity."""
@@ -226,6 +225,9 @@ class Position(models.Model):
         ]
         # The unique constraint indexes (account, instrument); holders of an instrument need this one.
         indexes = [models.Index(fields=["instrument", "account"], name="position_by_instrument")]
+
+    def __str__(self):
+        return f"{self.quantity} {self.instrument}"
 
 
 class RuleSet(models.Model):
@@ -300,6 +302,9 @@ class AccountRisk(models.Model):
         verbose_name = _("account figures")
         verbose_name_plural = _("account figures")
         indexes = [models.Index(fields=["call_type"], name="account_risk_call_type")]
+
+    def __str__(self):
+        return f"{self.account_id}: {self.call_type or '-'} {self.call_amount}"
 
     FIGURE_FIELDS = (
         "total_cash",

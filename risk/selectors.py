@@ -63,7 +63,16 @@ EXPORT_MONEY_FIELDS = (
     "liquid_nav",
     "exposure",
 )
-EXPORT_MARGIN_FIELDS = ("im", "mm", "fm", "loan", "excess_financing", "margin_shortfall", "force_shortfall", "call_amount")
+EXPORT_MARGIN_FIELDS = (
+    "im",
+    "mm",
+    "fm",
+    "loan",
+    "excess_financing",
+    "margin_shortfall",
+    "force_shortfall",
+    "call_amount",
+)
 EXPORT_FIGURES = (*EXPORT_MONEY_FIELDS, "nav_ratio", *EXPORT_MARGIN_FIELDS, "call_type")
 
 

@@ -32,9 +32,7 @@ class HomeView(ConsoleMixin, View):
             **{f"count_{kind}": Count("pk", filter=Q(call_type=kind)) for kind in CallType.values},
             call_amount=Sum("call_amount", filter=~Q(call_type="")),
         )
-        summary = [
-            {"type": kind, "count": totals[f"count_{kind}"]} for kind in CallType.values
-        ]
+        summary = [{"type": kind, "count": totals[f"count_{kind}"]} for kind in CallType.values]
         context = {
             "query": query,
             "matches": matches,

@@ -70,7 +70,8 @@ def test_export_lists_every_account_sorted(import_book, worked_book):
     rows = export()
 
     assert [row["account_no"] for row in rows] == ["C300001", "I200001", "M100001", "M100002"]
-    assert rows[0]["nav_ratio"] is None and rows[0]["call_type"] is None
+    assert rows[0]["nav_ratio"] is None
+    assert rows[0]["call_type"] is None
     assert rows[1]["call_type"] == "debit"
 
 
@@ -134,25 +135,40 @@ def test_an_fx_change_recomputes_accounts_with_that_currency(import_book, worked
             "accounts[0].positions[3].symbol: unknown instrument 'XYZ'",
         ),
         (lambda b: b["accounts"][1].update(desk="NOPE"), "accounts[1].desk: unknown desk 'NOPE'"),
-        (lambda b: b["instruments"][0].update(mm_rate="1.5"), "instruments[0].mm_rate: must be at most 1, got \"1.5\""),
+        (lambda b: b["instruments"][0].update(mm_rate="1.5"), 'instruments[0].mm_rate: must be at most 1, got "1.5"'),
         (lambda b: b["instruments"][1].update(price="-1"), "instruments[1].price: must be at least 0"),
         (lambda b: b["instruments"][1].update(price="abc"), "instruments[1].price: must be a number"),
         (lambda b: b["instruments"][1].update(lot_size=0), "instruments[1].lot_size: must be at least 1"),
         (lambda b: b["instruments"][1].update(status="gone"), "instruments[1].status: must be one of"),
         (lambda b: b["accounts"][0]["cash"].update(JPY="5"), "accounts[0].cash.JPY: no FX rate for 'JPY'"),
         (lambda b: b["accounts"][0]["cash"].update(HKD="1.23456"), "accounts[0].cash.HKD: has more than 4 decimal"),
-        (lambda b: b["accounts"][0]["positions"][0].update(quantity=1.5), "accounts[0].positions[0].quantity: must be a whole number"),
-        (lambda b: b["accounts"][0]["positions"][0].update(quantity=True), "accounts[0].positions[0].quantity: must be a whole number"),
+        (
+            lambda b: b["accounts"][0]["positions"][0].update(quantity=1.5),
+            "accounts[0].positions[0].quantity: must be a whole number",
+        ),
+        (
+            lambda b: b["accounts"][0]["positions"][0].update(quantity=True),
+            "accounts[0].positions[0].quantity: must be a whole number",
+        ),
         (lambda b: b["accounts"][2].update(email="not-an-email"), "accounts[2].email: is not an email address"),
         (lambda b: b["accounts"][2].update(kind="loan"), "accounts[2].kind: must be one of"),
         (lambda b: b["accounts"].append({"name": "x"}), "accounts[4].account_no: is required"),
-        (lambda b: b["accounts"].append({"account_no": "M100001"}), "accounts[4].account_no: account 'M100001' appears twice"),
+        (
+            lambda b: b["accounts"].append({"account_no": "M100001"}),
+            "accounts[4].account_no: account 'M100001' appears twice",
+        ),
         (lambda b: b["accounts"][0].update(positons=[]), "accounts[0].positons: unknown key"),
         (lambda b: b.update(fx_rates={"USD": "0"}), "fx_rates.USD: must be a positive number"),
         (lambda b: b.update(fx_rates={"HKD": "2", "USD": "7.8"}), "fx_rates.HKD: HKD is always 1"),
         (lambda b: b.update(as_of="yesterday"), "as_of: must be an ISO 8601 date and time"),
-        (lambda b: b["lending"].append({"symbol": "700.HK", "lendable": -1}), "lending[1].lendable: must be at least 0"),
-        (lambda b: b["instruments"][4].update(underlying="NOPE.HK"), "instruments[4].underlying: unknown instrument 'NOPE.HK'"),
+        (
+            lambda b: b["lending"].append({"symbol": "700.HK", "lendable": -1}),
+            "lending[1].lendable: must be at least 0",
+        ),
+        (
+            lambda b: b["instruments"][4].update(underlying="NOPE.HK"),
+            "instruments[4].underlying: unknown instrument 'NOPE.HK'",
+        ),
     ],
 )
 def test_an_invalid_value_names_record_and_field_and_writes_nothing(import_book, worked_book, change, message):

@@ -126,11 +126,17 @@ def test_long_suspended_counts_like_delisted_but_suspended_does_not():
 
 
 def test_short_uses_short_rates_and_long_rates_when_none_set():
-    no_short_rates = InstrumentTerms(price=Decimal("10"), im_rate=Decimal(".5"), mm_rate=Decimal(".4"), fm_rate=Decimal(".3"))
+    no_short_rates = InstrumentTerms(
+        price=Decimal("10"), im_rate=Decimal(".5"), mm_rate=Decimal(".4"), fm_rate=Decimal(".3")
+    )
     with_short_rates = STOCK_B
 
-    plain = compute_figures(account=AccountTerms(), cash={"HKD": Decimal("5000")}, positions=[(no_short_rates, -100)], fx={})
-    short = compute_figures(account=AccountTerms(), cash={"HKD": Decimal("5000")}, positions=[(with_short_rates, -10)], fx={})
+    plain = compute_figures(
+        account=AccountTerms(), cash={"HKD": Decimal("5000")}, positions=[(no_short_rates, -100)], fx={}
+    )
+    short = compute_figures(
+        account=AccountTerms(), cash={"HKD": Decimal("5000")}, positions=[(with_short_rates, -10)], fx={}
+    )
 
     assert plain.short_mv == Decimal("-1000")
     assert (plain.im, plain.mm, plain.fm) == (Decimal("500"), Decimal("400"), Decimal("300"))
@@ -140,7 +146,12 @@ def test_short_uses_short_rates_and_long_rates_when_none_set():
 
 def test_option_value_uses_multiplier_and_currency():
     option = InstrumentTerms(
-        price=Decimal("1.25"), currency="USD", multiplier=100, im_rate=Decimal("1"), mm_rate=Decimal("1"), fm_rate=Decimal("1")
+        price=Decimal("1.25"),
+        currency="USD",
+        multiplier=100,
+        im_rate=Decimal("1"),
+        mm_rate=Decimal("1"),
+        fm_rate=Decimal("1"),
     )
     figures = compute_figures(account=AccountTerms(), cash={"USD": Decimal("100")}, positions=[(option, 3)], fx=FX)
 
@@ -182,7 +193,11 @@ def test_excess_financing_alone_is_its_own_call_type():
 def test_coefficient_scales_maintenance_margin():
     stock = InstrumentTerms(price=Decimal("100"), mm_rate=Decimal(".5"))
     figures = compute_figures(
-        account=AccountTerms(), cash={"HKD": Decimal("-6000")}, positions=[(stock, 100)], fx={}, call_coefficient=Decimal("1.5")
+        account=AccountTerms(),
+        cash={"HKD": Decimal("-6000")},
+        positions=[(stock, 100)],
+        fx={},
+        call_coefficient=Decimal("1.5"),
     )
 
     # MM 5000 * 1.5 - equity 4000
@@ -198,7 +213,9 @@ def test_rounding_is_half_up_and_never_negative_zero():
     assert round_ratio(None) is None
 
 
-money = st.decimals(min_value=Decimal("-1e9"), max_value=Decimal("1e9"), places=2, allow_nan=False, allow_infinity=False)
+money = st.decimals(
+    min_value=Decimal("-1e9"), max_value=Decimal("1e9"), places=2, allow_nan=False, allow_infinity=False
+)
 rate = st.decimals(min_value=0, max_value=1, places=2)
 instruments = st.builds(
     InstrumentTerms,
@@ -239,7 +256,9 @@ def test_call_amount_is_never_negative(account, hkd, usd, holdings, coefficient)
     coefficient=coefficients,
 )
 def test_more_cash_never_raises_the_call_amount(account, hkd, deposit, holdings, coefficient):
-    before = compute_figures(account=account, cash={"HKD": hkd}, positions=holdings, fx=FX, call_coefficient=coefficient)
+    before = compute_figures(
+        account=account, cash={"HKD": hkd}, positions=holdings, fx=FX, call_coefficient=coefficient
+    )
     after = compute_figures(
         account=account, cash={"HKD": hkd + deposit}, positions=holdings, fx=FX, call_coefficient=coefficient
     )

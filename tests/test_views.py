@@ -94,7 +94,9 @@ def test_account_page_shows_the_stored_figures(trader, django_assert_max_num_que
     assert "Force call" in html
     assert [line.hkd_value for line in response.context["cash"]] == [-600000, 7800]
     assert [str(line.mm) for _instrument, line, _quantity in response.context["positions"]] == [
-        "190000.00", "32000.00", "5000.00",
+        "190000.00",
+        "32000.00",
+        "5000.00",
     ]
 
 
@@ -123,11 +125,14 @@ def test_pages_are_translated(trader):
 
     html = client.get(reverse("risk:account", args=["M100001"])).content.decode()
 
-    assert "應追繳保證金" in html and "強制平倉" in html and "淨資產比率" in html
+    assert "應追繳保證金" in html
+    assert "強制平倉" in html
+    assert "淨資產比率" in html
 
     client.post(reverse("set_language"), {"language": "zh-hans", "next": "/"})
     html = client.get(reverse("risk:account", args=["M100001"])).content.decode()
-    assert "应追缴保证金" in html and "强制平仓" in html
+    assert "应追缴保证金" in html
+    assert "强制平仓" in html
 
 
 def test_groups_carry_the_console_permissions(db):
@@ -146,8 +151,17 @@ def test_admin_refuses_a_margin_rate_outside_0_to_1(book):
     instrument = Instrument.objects.get(symbol="A.HK")
     url = reverse("admin:risk_instrument_change", args=[instrument.pk])
     form = {
-        "symbol": "A.HK", "name": "Stock A", "kind": "stock", "currency": "HKD", "lot_size": 100, "multiplier": 1,
-        "status": "normal", "price": "380", "im_rate": "0.3", "mm_rate": "1.25", "fm_rate": "0.2",
+        "symbol": "A.HK",
+        "name": "Stock A",
+        "kind": "stock",
+        "currency": "HKD",
+        "lot_size": 100,
+        "multiplier": 1,
+        "status": "normal",
+        "price": "380",
+        "im_rate": "0.3",
+        "mm_rate": "1.25",
+        "fm_rate": "0.2",
     }
 
     response = client.post(url, form)

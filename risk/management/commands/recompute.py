@@ -25,8 +25,6 @@ class Command(BaseCommand):
         elapsed = time.perf_counter() - started
         for account_no, why in sorted(result.failed.items()):
             self.stderr.write(f"{account_no}: {why}")
-        self.stdout.write(
-            f"Recomputed {result.accounts} accounts ({result.positions} positions) in {elapsed:.2f} s."
-        )
+        self.stdout.write(f"Recomputed {result.accounts} accounts ({result.positions} positions) in {elapsed:.2f} s.")
         if result.failed:
             raise CommandError(f"{len(result.failed)} account(s) could not be recomputed.")
