@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
 from django.utils.translation import gettext_lazy as _
 
 
@@ -6,3 +7,8 @@ class RiskConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "risk"
     verbose_name = _("Risk")
+
+    def ready(self):
+        from .bootstrap import on_post_migrate
+
+        post_migrate.connect(on_post_migrate, sender=self, dispatch_uid="risk.bootstrap")

@@ -1,9 +1,6 @@
 from django.db import migrations
 
-GROUPS = {
-    "RiskWarningFull": ["view_console", "act_console"],
-    "RiskWarningReadOnly": ["view_console"],
-}
+from risk.bootstrap import GROUPS, ensure_groups_and_rule_sets
 
 
 def create_groups_and_rule_sets(apps, schema_editor):
@@ -14,16 +11,7 @@ def create_groups_and_rule_sets(apps, schema_editor):
         app_config.models_module = True
         create_permissions(app_config, apps=apps, verbosity=0)
         app_config.models_module = None
-
-    Group = apps.get_model("auth", "Group")
-    Permission = apps.get_model("auth", "Permission")
-    for name, codenames in GROUPS.items():
-        group, _ = Group.objects.get_or_create(name=name)
-        group.permissions.add(*Permission.objects.filter(content_type__app_label="risk", codename__in=codenames))
-
-    RuleSet = apps.get_model("risk", "RuleSet")
-    for kind in ("margin", "intraday", "cash"):
-        RuleSet.objects.get_or_create(account_kind=kind)
+    ensure_groups_and_rule_sets(apps)
 
 
 def remove_groups(apps, schema_editor):

@@ -1,0 +1,9 @@
+FROM python:3.12-slim
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 MARGINCALL_VAR_DIR=/var/lib/margincall
+WORKDIR /app
+COPY requirements.lock .
+RUN pip install --no-cache-dir -r requirements.lock
+COPY . .
+RUN mkdir -p /var/lib/margincall && SECRET_KEY=build python manage.py collectstatic --noinput -v0
+EXPOSE 8000
+CMD ["gunicorn", "margincall.wsgi", "--bind", "0.0.0.0:8000", "--workers", "3"]
