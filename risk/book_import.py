@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from recovery.models import LendingAvailability
 
-from . import services
+from . import selectors, services
 from .book_format import Book, BookInvalid, load_book_json, parse_book
 from .models import HKD, Account, AccountRisk, CashBalance, Desk, FxRate, Instrument, Position
 
@@ -51,18 +51,7 @@ ACCOUNT_DEFAULTS: dict[str, Any] = {
     )
 }
 # What moves an account's figures when it changes on an instrument.
-INSTRUMENT_RISK_FIELDS = {
-    "currency",
-    "multiplier",
-    "status",
-    "price",
-    "im_rate",
-    "mm_rate",
-    "fm_rate",
-    "short_im_rate",
-    "short_mm_rate",
-    "short_fm_rate",
-}
+INSTRUMENT_RISK_FIELDS = set(selectors.INSTRUMENT_TERM_FIELDS)
 ACCOUNT_RISK_FIELDS = {"kind", "credit_limit", "accrued_interest", "debt_margin", "trading_limit"}
 
 

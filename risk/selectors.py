@@ -6,7 +6,7 @@ from decimal import Decimal
 from django.db.models import QuerySet
 
 from .calculations import ONE, InstrumentTerms
-from .models import Account, AccountKind, FxRate, Instrument, Position, RuleSet
+from .models import Account, AccountKind, AccountRisk, FxRate, Instrument, Position, RuleSet
 
 
 def fx_rates_current() -> dict[str, Decimal]:
@@ -54,26 +54,8 @@ def account_with_book(account_no: str, *, accounts: QuerySet | None = None) -> A
     return queryset.prefetch_related("cash_balances", "positions__instrument").get(account_no=account_no)
 
 
-EXPORT_MONEY_FIELDS = (
-    "total_cash",
-    "long_mv",
-    "short_mv",
-    "equity",
-    "illiquid_mv",
-    "liquid_nav",
-    "exposure",
-)
-EXPORT_MARGIN_FIELDS = (
-    "im",
-    "mm",
-    "fm",
-    "loan",
-    "excess_financing",
-    "margin_shortfall",
-    "force_shortfall",
-    "call_amount",
-)
-EXPORT_FIGURES = (*EXPORT_MONEY_FIELDS, "nav_ratio", *EXPORT_MARGIN_FIELDS, "call_type")
+# The export keys, in order, after account_no and kind.
+EXPORT_FIGURES = AccountRisk.FIGURE_FIELDS
 
 
 def risk_export_rows(accounts: QuerySet) -> Iterable[dict]:
