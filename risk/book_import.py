@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
@@ -15,41 +14,6 @@ from . import selectors, services
 from .book_format import Book, BookInvalid, load_book_json, parse_book
 from .models import HKD, Account, AccountRisk, CashBalance, Desk, FxRate, Instrument, Position
 
-INSTRUMENT_DEFAULTS: dict[str, Any] = {
-    field: Instrument._meta.get_field(field).get_default()
-    for field in (
-        "name",
-        "kind",
-        "currency",
-        "lot_size",
-        "multiplier",
-        "status",
-        "price",
-        "im_rate",
-        "mm_rate",
-        "fm_rate",
-        "short_im_rate",
-        "short_mm_rate",
-        "short_fm_rate",
-        "option_type",
-        "strike",
-        "expiry",
-    )
-}
-ACCOUNT_DEFAULTS: dict[str, Any] = {
-    field: Account._meta.get_field(field).get_default()
-    for field in (
-        "name",
-        "kind",
-        "credit_limit",
-        "accrued_interest",
-        "debt_margin",
-        "trading_limit",
-        "email",
-        "phone",
-        "language",
-    )
-}
 # What moves an account's figures when it changes on an instrument.
 INSTRUMENT_RISK_FIELDS = set(selectors.INSTRUMENT_TERM_FIELDS)
 ACCOUNT_RISK_FIELDS = {"kind", "credit_limit", "accrued_interest", "debt_margin", "trading_limit"}
@@ -188,7 +152,6 @@ def _import_instruments(
         values = dict(record.values)
         instrument = instruments.get(record.symbol)
         if instrument is None:
-            values = {**INSTRUMENT_DEFAULTS, **values}
             if "price" in record.values:
                 values["price_time"] = as_of
             instrument = Instrument(symbol=record.symbol, **values)
@@ -236,7 +199,7 @@ def _import_accounts(
             values["desk_id"] = desks[record.desk].pk if record.desk else None
         account = accounts.get(record.account_no)
         if account is None:
-            account = Account(account_no=record.account_no, **{**ACCOUNT_DEFAULTS, **values})
+            account = Account(account_no=record.account_no, **values)
             accounts[record.account_no] = account
             to_create.append(account)
             continue

@@ -18,7 +18,7 @@ from .models import Account, AccountRisk, CashBalance, Instrument, Position
 logger = logging.getLogger(__name__)
 
 RECOMPUTE_CHUNK = 5000
-STORED_FIELDS = [name for name in AccountRisk.FIGURE_FIELDS] + ["computed_at"]
+STORED_FIELDS = [*AccountRisk.FIGURE_FIELDS, "computed_at"]
 
 
 @dataclass
@@ -33,8 +33,9 @@ class RecomputeResult:
         self.failed.update(other.failed)
 
 
-def _account_chunks(account_ids: Iterable[int] | None, chunk_size: int) -> Iterator[Q]:
-    """Filters on ``account_id`` that cover the accounts to recompute, a chunk at a time."""
+def _account_chunks(account_ids: Iterable[int] | None, chunk_size: int) -> Iterator[dict]:
+    """Lookups on account ids (``{"gte": .., "lte": ..}`` or ``{"in": [..]}``) covering the accounts to
+    recompute, a chunk at a time."""
     if account_ids is None:
         ids = Account.objects.order_by("pk").values_list("pk", flat=True)
         last = 0
@@ -43,12 +44,12 @@ def _account_chunks(account_ids: Iterable[int] | None, chunk_size: int) -> Itera
             if not chunk:
                 return
             # A contiguous key range keeps the position and cash reads on their (account, ...) indexes.
-            yield Q(account_id__gte=chunk[0], account_id__lte=chunk[-1])
+            yield {"gte": chunk[0], "lte": chunk[-1]}
             last = chunk[-1]
     else:
         ordered = sorted(set(account_ids))
         for start in range(0, len(ordered), chunk_size):
-            yield Q(account_id__in=ordered[start : start + chunk_size])
+            yield {"in": ordered[start : start + chunk_size]}
 
 
 def recompute_accounts(
@@ -60,14 +61,15 @@ def recompute_accounts(
     coefficients = selectors.call_coefficients()
     valuations: dict[int, calculations.Valuation | Exception] = {}
     result = RecomputeResult()
-    for account_filter in _account_chunks(account_ids, chunk_size):
+    for lookups in _account_chunks(account_ids, chunk_size):
         with transaction.atomic():
-            result.add(_recompute_chunk(account_filter, fx, coefficients, valuations, now))
+            result.add(_recompute_chunk(lookups, fx, coefficients, valuations, now))
     return result
 
 
-def _recompute_chunk(account_filter, fx, coefficients, valuations, now) -> RecomputeResult:
-    pk_filter = _as_pk_filter(account_filter)
+def _recompute_chunk(lookups, fx, coefficients, valuations, now) -> RecomputeResult:
+    pk_filter = Q(**{f"pk__{lookup}": value for lookup, value in lookups.items()})
+    account_filter = Q(**{f"account_id__{lookup}": value for lookup, value in lookups.items()})
     accounts = list(
         Account.objects.filter(pk_filter).values_list(
             "pk", "account_no", "kind", "credit_limit", "accrued_interest", "debt_margin", "trading_limit"
@@ -120,11 +122,6 @@ def _recompute_chunk(account_filter, fx, coefficients, valuations, now) -> Recom
         update_fields=STORED_FIELDS,
     )
     return result
-
-
-def _as_pk_filter(account_filter: Q) -> Q:
-    """The same chunk filter, on Account itself (``account_id__x`` becomes ``pk__x``)."""
-    return Q(*[(key.replace("account_id", "pk", 1), value) for key, value in account_filter.children])
 
 
 def affected_accounts(

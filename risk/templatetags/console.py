@@ -5,6 +5,8 @@ from decimal import Decimal
 from django import template
 from django.utils.translation import gettext as _
 
+from risk.models import CallType
+
 register = template.Library()
 
 
@@ -45,13 +47,7 @@ def sign_class(value):
 
 @register.simple_tag
 def call_type_label(call_type):
-    labels = {
-        "debit": _("Debit"),
-        "force_call": _("Force call"),
-        "margin_call": _("Margin call"),
-        "excess_financing": _("Excess financing"),
-    }
-    return labels.get(call_type or "", _("No call"))
+    return CallType(call_type).label if call_type else _("No call")
 
 
 @register.filter
