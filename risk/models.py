@@ -1,9 +1,13 @@
 """The broker's book (desks, accounts, instruments, cash, positions, FX), the rule sets risk admins
 edit, and each account's latest computed figures."""
 
+import datetime as dt
+import hashlib
+import secrets
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
+from django.conf import settings
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import Q
@@ -26,8 +30,10 @@ def amount_field(verbose_name, **kwargs):
     return models.DecimalField(verbose_name, max_digits=AMOUNT_DIGITS, decimal_places=AMOUNT_PLACES, **kwargs)
 
 
-def figure_field(verbose_name):
-    return models.DecimalField(verbose_name, max_digits=FIGURE_DIGITS, decimal_places=FIGURE_PLACES)
+def figure_field(verbose_name, *, null=False):
+    return models.DecimalField(
+        verbose_name, max_digits=FIGURE_DIGITS, decimal_places=FIGURE_PLACES, null=null, blank=null
+    )
 
 
 def validate_rate(value):
@@ -251,6 +257,11 @@ class RuleSet(models.Model):
     long_outstanding_days = models.PositiveSmallIntegerField(
         _("long outstanding after (days)"), default=90, validators=[MinValueValidator(1)]
     )
+    snapshot_time = models.TimeField(
+        _("daily snapshot time"),
+        default=dt.time(16, 30),
+        help_text=_("Hong Kong time at which every open call's daily snapshot is taken."),
+    )
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
@@ -325,3 +336,201 @@ class AccountRisk(models.Model):
         "call_amount",
         "call_type",
     )
+
+
+# Accounts of these kinds have margin calls, each listed on its own console page.
+CALL_KINDS = (AccountKind.MARGIN, AccountKind.INTRADAY)
+
+
+class CallStatus(models.TextChoices):
+    OPEN = "open", _("Open")
+    EXCEPTION = "exception", _("Exception")
+    CLOSED = "closed", _("Closed")
+
+
+class CloseCause(models.TextChoices):
+    DEPOSIT = "deposit", _("Deposit")
+    LIQUIDATION = "liquidation", _("Liquidation")
+    MARKET = "market", _("Market")
+
+
+class MarginCall(models.Model):
+    """A margin call (SPEC §4): opened when an account gets a call type, closed when its call amount
+    reaches 0. Its live figures are the account's (AccountRisk); what it keeps is its own history."""
+
+    account = models.ForeignKey(Account, verbose_name=_("account"), on_delete=models.PROTECT, related_name="calls")
+    status = models.CharField(_("status"), max_length=16, choices=CallStatus, default=CallStatus.OPEN)
+    call_type = models.CharField(_("call type"), max_length=20, choices=CallType)
+    trigger_type = models.CharField(_("type at trigger"), max_length=20, choices=CallType)
+    triggered_at = models.DateTimeField(_("trigger time"))
+    deadline = models.DateTimeField(_("deadline"))
+    call_amount_at_trigger = figure_field(_("call amount at trigger"))
+    nav_ratio_at_trigger = models.DecimalField(
+        _("net asset ratio at trigger"), max_digits=RATIO_DIGITS, decimal_places=RATIO_PLACES, null=True, blank=True
+    )
+    exception_reason = models.TextField(_("exception reason"), blank=True)
+    exception_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("exception marked by"), on_delete=models.PROTECT,
+        null=True, blank=True, related_name="+",
+    )
+    exception_at = models.DateTimeField(_("exception marked at"), null=True, blank=True)
+    remark = models.TextField(_("remark"), blank=True, help_text=_("The latest remark, for the lists."))
+    auto_liquidate_at = models.DateTimeField(_("auto-liquidation time"), null=True, blank=True)
+    closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
+    close_cause = models.CharField(_("close cause"), max_length=16, choices=CloseCause, blank=True)
+    call_amount_at_close = figure_field(_("call amount before close"), null=True)
+    updated_at = models.DateTimeField(_("updated at"), db_index=True)
+
+    class Meta:
+        ordering = ["-triggered_at"]
+        verbose_name = _("margin call")
+        verbose_name_plural = _("margin calls")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account"], condition=Q(closed_at__isnull=True), name="margin_call_one_open_per_account"
+            ),
+            models.CheckConstraint(
+                condition=(Q(status="closed") & Q(closed_at__isnull=False) & ~Q(close_cause=""))
+                | (~Q(status="closed") & Q(closed_at__isnull=True) & Q(close_cause="")),
+                name="margin_call_closed_iff_closed_at",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["status", "call_type"], name="margin_call_status_type"),
+            models.Index(fields=["-closed_at"], name="margin_call_closed_at"),
+        ]
+
+    def __str__(self):
+        return f"{self.account_id} {self.call_type} {self.triggered_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.closed_at is None
+
+
+class CallRemark(models.Model):
+    call = models.ForeignKey(MarginCall, on_delete=models.CASCADE, related_name="remarks")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("author"), on_delete=models.PROTECT, related_name="+"
+    )
+    text = models.TextField(_("remark"))
+    created_at = models.DateTimeField(_("written at"), default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name = _("remark")
+        verbose_name_plural = _("remarks")
+
+
+class DeadlineChange(models.Model):
+    call = models.ForeignKey(MarginCall, on_delete=models.CASCADE, related_name="deadline_changes")
+    old_deadline = models.DateTimeField(_("old deadline"))
+    new_deadline = models.DateTimeField(_("new deadline"))
+    reason = models.TextField(_("reason"))
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("changed by"), on_delete=models.PROTECT, related_name="+"
+    )
+    changed_at = models.DateTimeField(_("changed at"), default=timezone.now)
+
+    class Meta:
+        ordering = ["-changed_at", "-pk"]
+        verbose_name = _("deadline change")
+        verbose_name_plural = _("deadline changes")
+
+
+class SnapshotKind(models.TextChoices):
+    TRIGGER = "trigger", _("At trigger")
+    FORCE_CALL = "force_call", _("At force call")
+    DAILY = "daily", _("Daily")
+    CLOSE = "close", _("At close")
+
+
+class CallSnapshot(models.Model):
+    """A call's account as it stood at a moment: figures, cash, positions, prices and FX used.
+    Kept for compliance: never updated or deleted (the database refuses it too)."""
+
+    call = models.ForeignKey(MarginCall, on_delete=models.PROTECT, related_name="snapshots")
+    kind = models.CharField(_("kind"), max_length=16, choices=SnapshotKind)
+    # What makes a snapshot unique for its call (e.g. "trigger", "daily:2026-11-20"), so a task that
+    # runs twice writes one snapshot.
+    key = models.CharField(max_length=64)
+    taken_at = models.DateTimeField(_("taken at"))
+    nav_ratio = models.DecimalField(
+        _("net asset ratio"), max_digits=RATIO_DIGITS, decimal_places=RATIO_PLACES, null=True, blank=True
+    )
+    call_amount = figure_field(_("call amount"))
+    call_type = models.CharField(_("call type"), max_length=20, choices=CallType, blank=True)
+    book = models.JSONField(_("figures, cash, positions, prices and FX"))
+
+    class Meta:
+        ordering = ["taken_at", "pk"]
+        verbose_name = _("snapshot")
+        verbose_name_plural = _("snapshots")
+        constraints = [models.UniqueConstraint(fields=["call", "key"], name="call_snapshot_once_per_key")]
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise ImmutableRecord(_("A snapshot is never changed."))
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ImmutableRecord(_("A snapshot is never deleted."))
+
+
+class ImmutableRecord(Exception):
+    pass
+
+
+class AuditEntry(models.Model):
+    """One action in the console: who, when, what, on which objects, with what outcome. Append-only."""
+
+    at = models.DateTimeField(_("time"), default=timezone.now, db_index=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("user"), on_delete=models.PROTECT, null=True, related_name="+"
+    )
+    action = models.CharField(_("action"), max_length=64)
+    targets = models.JSONField(_("on"), default=list)
+    detail = models.JSONField(_("detail"), default=dict)
+    outcome = models.CharField(_("outcome"), max_length=200)
+
+    class Meta:
+        ordering = ["-at", "-pk"]
+        verbose_name = _("audit entry")
+        verbose_name_plural = _("audit log")
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise ImmutableRecord(_("An audit entry is never changed."))
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ImmutableRecord(_("An audit entry is never deleted."))
+
+
+class ApiToken(models.Model):
+    """A token upstream systems send as ``Authorization: Bearer <token>``. Only its SHA-256 is kept."""
+
+    name = models.CharField(_("name"), max_length=100, unique=True)
+    prefix = models.CharField(_("prefix"), max_length=8, editable=False)
+    digest = models.CharField(max_length=64, unique=True, editable=False)
+    active = models.BooleanField(_("active"), default=True)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
+    last_used_at = models.DateTimeField(_("last used at"), null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("API token")
+        verbose_name_plural = _("API tokens")
+
+    def __str__(self):
+        return f"{self.name} ({self.prefix}…)"
+
+    @staticmethod
+    def hash(token: str) -> str:
+        return hashlib.sha256(token.encode()).hexdigest()
+
+    def issue(self) -> str:
+        """Give this token a new secret and return it; it is shown once and never stored."""
+        token = secrets.token_urlsafe(32)
+        self.prefix, self.digest = token[:8], self.hash(token)
+        return token
