@@ -12,7 +12,7 @@ from recovery.models import LendingAvailability
 
 from . import selectors, services
 from .book_format import Book, BookInvalid, load_book_json, parse_book
-from .models import HKD, Account, AccountRisk, CashBalance, Desk, FxRate, Instrument, Position
+from .models import HKD, Account, AccountRisk, CashBalance, CloseCause, Desk, FxRate, Instrument, Position
 
 # What moves an account's figures when it changes on an instrument.
 INSTRUMENT_RISK_FIELDS = set(selectors.INSTRUMENT_TERM_FIELDS)
@@ -52,7 +52,7 @@ def book_import(*, book: Book, now: dt.datetime | None = None) -> ImportResult:
         _check_references(book)
         desks = _import_desks(book, result)
         instruments, changed_instruments = _import_instruments(book, as_of, explicit_time, result)
-        changed_accounts = _import_accounts(book, desks, instruments, result)
+        changed_accounts, cash_changed = _import_accounts(book, desks, instruments, result)
         _import_lending(book, instruments, as_of, result)
         affected = services.affected_accounts(
             account_ids=changed_accounts, instrument_ids=changed_instruments, currencies=changed_currencies
@@ -61,7 +61,14 @@ def book_import(*, book: Book, now: dt.datetime | None = None) -> ImportResult:
         named = Account.objects.filter(account_no__in=[a.account_no for a in book.accounts])
         affected |= set(named.exclude(pk__in=AccountRisk.objects.values("pk")).values_list("pk", flat=True))
         if affected:
-            result.recomputed = services.recompute_accounts(account_ids=affected, now=now)
+            # A call opened or closed by a book happens at the book's time (a replayed statement or a
+            # scenario); a call its cash closes is closed by a deposit, any other by the market.
+            result.recomputed = services.recompute_accounts(
+                account_ids=affected,
+                now=now,
+                at=as_of,
+                causes=dict.fromkeys(cash_changed, CloseCause.DEPOSIT),
+            )
         if result.recomputed.failed:
             raise BookInvalid([f"accounts.{no}: {why}" for no, why in sorted(result.recomputed.failed.items())])
     return result
@@ -187,7 +194,9 @@ def _import_instruments(
 
 def _import_accounts(
     book: Book, desks: dict[str, Desk], instruments: dict[str, Instrument], result: ImportResult
-) -> set[int]:
+) -> tuple[set[int], set[int]]:
+    """Write the accounts, their cash and positions; return the accounts whose figures may have moved
+    and those whose cash changed (a call those close is closed by a deposit)."""
     numbers = [record.account_no for record in book.accounts]
     accounts: dict[str, Account] = {}
     for start in range(0, len(numbers), 5000):
@@ -229,11 +238,14 @@ def _import_accounts(
         for r in book.accounts
         if r.positions is not None
     }
-    changed |= _replace_rows(CashBalance, "currency", "amount", [a.pk for a in with_cash], cash_wanted, "cash", result)
+    cash_changed = _replace_rows(
+        CashBalance, "currency", "amount", [a.pk for a in with_cash], cash_wanted, "cash", result
+    )
+    changed |= cash_changed
     changed |= _replace_rows(
         Position, "instrument_id", "quantity", [a.pk for a in with_positions], positions_wanted, "positions", result
     )
-    return changed
+    return changed, cash_changed
 
 
 def _replace_rows(model, key_field, value_field, account_ids, wanted, label, result) -> set[int]:

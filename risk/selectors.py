@@ -4,9 +4,10 @@ from collections.abc import Iterable
 from decimal import Decimal
 
 from django.db.models import QuerySet
+from django.utils import timezone
 
 from .calculations import ONE, InstrumentTerms
-from .models import Account, AccountKind, AccountRisk, FxRate, Instrument, Position, RuleSet
+from .models import Account, AccountKind, AccountRisk, FxRate, Instrument, MarginCall, Position, RuleSet
 
 
 def fx_rates_current() -> dict[str, Decimal]:
@@ -58,14 +59,32 @@ def account_with_book(account_no: str, *, accounts: QuerySet | None = None) -> A
 EXPORT_FIGURES = AccountRisk.FIGURE_FIELDS
 
 
+def export_call(status, call_type, triggered_at, deadline, call_amount_at_trigger) -> dict:
+    """An open call as exported: times in Hong Kong time, ISO 8601 with their offset."""
+    return {
+        "status": status,
+        "type": call_type,
+        "triggered_at": timezone.localtime(triggered_at).isoformat(),
+        "deadline": timezone.localtime(deadline).isoformat(),
+        "call_amount_at_trigger": f"{call_amount_at_trigger:.2f}",
+    }
+
+
 def risk_export_rows(accounts: QuerySet) -> Iterable[dict]:
-    """Stored figures as plain JSON values: amounts as 2-decimal strings, the ratio with 4 or null."""
+    """Stored figures as plain JSON values: amounts as 2-decimal strings, the ratio with 4 or null;
+    then the account's open call, or null."""
+    open_calls = {
+        account_id: export_call(*values)
+        for account_id, *values in MarginCall.objects.filter(closed_at__isnull=True, account__in=accounts).values_list(
+            "account_id", "status", "call_type", "triggered_at", "deadline", "call_amount_at_trigger"
+        )
+    }
     rows = (
         accounts.filter(risk__isnull=False)
         .order_by("account_no")
-        .values_list("account_no", "kind", *[f"risk__{name}" for name in EXPORT_FIGURES])
+        .values_list("pk", "account_no", "kind", *[f"risk__{name}" for name in EXPORT_FIGURES])
     )
-    for account_no, kind, *values in rows.iterator(chunk_size=5000):
+    for pk, account_no, kind, *values in rows.iterator(chunk_size=5000):
         figures = dict(zip(EXPORT_FIGURES, values, strict=True))
         row = {"account_no": account_no, "kind": kind}
         for name in EXPORT_FIGURES:
@@ -76,4 +95,5 @@ def risk_export_rows(accounts: QuerySet) -> Iterable[dict]:
                 row[name] = None if value is None else f"{value:.4f}"
             else:
                 row[name] = f"{value:.2f}"
+        row["call"] = open_calls.get(pk)
         yield row

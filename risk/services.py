@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from . import calculations, selectors
+from . import calculations, calls, selectors
+from .calls import CallChanges
 from .models import Account, AccountRisk, CashBalance, Instrument, Position
 
 logger = logging.getLogger(__name__)
@@ -26,11 +27,15 @@ class RecomputeResult:
     accounts: int = 0
     positions: int = 0
     failed: dict[str, str] = field(default_factory=dict)  # account_no -> why
+    moved: int = 0  # accounts whose stored figures changed
+    calls: CallChanges = field(default_factory=CallChanges)
 
     def add(self, other: RecomputeResult) -> None:
         self.accounts += other.accounts
         self.positions += other.positions
         self.failed.update(other.failed)
+        self.moved += other.moved
+        self.calls.add(other.calls)
 
 
 def _account_chunks(account_ids: Iterable[int] | None, chunk_size: int) -> Iterator[dict]:
@@ -53,21 +58,44 @@ def _account_chunks(account_ids: Iterable[int] | None, chunk_size: int) -> Itera
 
 
 def recompute_accounts(
-    *, account_ids: Iterable[int] | None = None, now: datetime | None = None, chunk_size: int = RECOMPUTE_CHUNK
+    *,
+    account_ids: Iterable[int] | None = None,
+    now: datetime | None = None,
+    at: datetime | None = None,
+    causes: Mapping[int, str] | None = None,
+    chunk_size: int = RECOMPUTE_CHUNK,
 ) -> RecomputeResult:
-    """Recompute and store the figures of these accounts (all when ``account_ids`` is None)."""
+    """Recompute and store the figures of these accounts (all when ``account_ids`` is None), then
+    open, follow and close their margin calls. ``at`` is when the change that caused this happened
+    (default ``now``); ``causes`` gives a close cause per account (default: the market).
+
+    Each chunk is one transaction that holds the recompute lock from reading the book to storing
+    figures and calls, so a slower recompute never overwrites a newer one's figures."""
     now = now or timezone.now()
-    fx = selectors.fx_rates_current()
-    coefficients = selectors.call_coefficients()
-    valuations: dict[int, calculations.Valuation | Exception] = {}
+    at = at or now
     result = RecomputeResult()
     for lookups in _account_chunks(account_ids, chunk_size):
         with transaction.atomic():
-            result.add(_recompute_chunk(lookups, fx, coefficients, valuations, now))
+            _recompute_lock()
+            result.add(_recompute_chunk(lookups, now, at, causes))
     return result
 
 
-def _recompute_chunk(lookups, fx, coefficients, valuations, now) -> RecomputeResult:
+RECOMPUTE_LOCK_KEY = 0x6D63_7263  # "mcrc"
+
+
+def _recompute_lock() -> None:
+    """Serialise recomputes across processes (PostgreSQL: a transaction-level advisory lock; SQLite
+    serialises writers itself)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [RECOMPUTE_LOCK_KEY])
+
+
+def _recompute_chunk(lookups, now, at, causes) -> RecomputeResult:
+    fx = selectors.fx_rates_current()
+    coefficients = selectors.call_coefficients()
+    valuations: dict[int, calculations.Valuation | Exception] = {}
     pk_filter = Q(**{f"pk__{lookup}": value for lookup, value in lookups.items()})
     account_filter = Q(**{f"account_id__{lookup}": value for lookup, value in lookups.items()})
     accounts = list(
@@ -91,8 +119,13 @@ def _recompute_chunk(lookups, fx, coefficients, valuations, now) -> RecomputeRes
     ):
         cash[account_id][currency] = amount
 
+    before = {
+        row[0]: tuple(row[1:])
+        for row in AccountRisk.objects.filter(account_filter).values_list("account_id", *AccountRisk.FIGURE_FIELDS)
+    }
     result = RecomputeResult()
     rows = []
+    moved = []
     for pk, account_no, kind, credit_limit, accrued_interest, debt_margin, trading_limit in accounts:
         account_holdings = holdings.get(pk, ())
         try:
@@ -112,6 +145,8 @@ def _recompute_chunk(lookups, fx, coefficients, valuations, now) -> RecomputeRes
         stored = calculations.round_figures(figures).as_dict()
         stored["call_type"] = stored["call_type"] or ""
         rows.append(AccountRisk(account_id=pk, computed_at=now, **stored))
+        if before.get(pk) != tuple(stored[name] for name in AccountRisk.FIGURE_FIELDS):
+            moved.append(pk)
         result.accounts += 1
         result.positions += len(account_holdings)
     AccountRisk.objects.bulk_create(
@@ -121,6 +156,8 @@ def _recompute_chunk(lookups, fx, coefficients, valuations, now) -> RecomputeRes
         unique_fields=["account"],
         update_fields=STORED_FIELDS,
     )
+    result.moved = len(moved)
+    result.calls = calls.sync_calls([pk for pk, *_ in accounts], at=at, moved=moved, causes=causes, now=now)
     return result
 
 

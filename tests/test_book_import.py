@@ -61,6 +61,15 @@ def test_export_after_import_matches_the_spec_worked_example(worked_book, tmp_pa
         "force_shortfall": "89400.00",
         "call_amount": "135400.00",
         "call_type": "force_call",
+        # Opened at the book's as_of (Wed 23 Dec 2026, in session). Sessions after it: the 24th (a
+        # half day), then Christmas and the weekend are skipped, the 28th, the 29th.
+        "call": {
+            "status": "open",
+            "type": "force_call",
+            "triggered_at": "2026-12-23T10:00:00+08:00",
+            "deadline": "2026-12-29T16:00:00+08:00",
+            "call_amount_at_trigger": "135400.00",
+        },
     }
 
 

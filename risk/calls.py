@@ -1,0 +1,248 @@
+"""A margin call's life (SPEC §4): open, follow, escalate or ease, close; and the trader's actions on
+a call. The recompute calls :func:`sync_calls` for every chunk of accounts it stores, in the same
+transaction, so a call never disagrees with the figures it was decided from."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from . import audit, push, snapshots
+from .models import (
+    CALL_KINDS,
+    AccountRisk,
+    CallRemark,
+    CallStatus,
+    CallType,
+    CloseCause,
+    DeadlineChange,
+    MarginCall,
+    RuleSet,
+    SnapshotKind,
+)
+from .trading_calendar import call_deadline
+
+
+@dataclass
+class CallChanges:
+    opened: list[int] = field(default_factory=list)
+    escalated: list[int] = field(default_factory=list)
+    eased: list[int] = field(default_factory=list)
+    closed: list[int] = field(default_factory=list)
+    followed: list[int] = field(default_factory=list)  # open calls whose account's figures moved
+
+    def add(self, other: CallChanges) -> None:
+        for name in ("opened", "escalated", "eased", "closed", "followed"):
+            getattr(self, name).extend(getattr(other, name))
+
+    def call_ids(self) -> list[int]:
+        return sorted({*self.opened, *self.escalated, *self.eased, *self.closed, *self.followed})
+
+
+def rule_sets() -> dict[str, RuleSet]:
+    return {rules.account_kind: rules for rules in RuleSet.objects.all()}
+
+
+def sync_calls(
+    account_ids: Iterable[int],
+    *,
+    at: datetime,
+    moved: Iterable[int] = (),
+    causes: Mapping[int, str] | None = None,
+    default_cause: str = CloseCause.MARKET,
+    now: datetime | None = None,
+) -> CallChanges:
+    """Bring these accounts' calls in line with their stored figures: open a call for an account
+    that has a call type and none open, follow or re-type an open one, close one whose call amount
+    is 0 with its cause. ``at`` is when the change that caused this happened (a tick's time, a
+    book's as_of); ``moved`` are accounts whose figures changed; ``causes`` a close cause per account.
+    Runs inside the caller's transaction; open calls are locked so two workers never decide the
+    same call twice."""
+    now = now or timezone.now()
+    account_ids = sorted(set(account_ids))
+    moved = set(moved)
+    causes = causes or {}
+    changes = CallChanges()
+    if not account_ids:
+        return changes
+    open_calls = {
+        account_id: (call_id, call_type)
+        for call_id, account_id, call_type in MarginCall.objects.select_for_update()
+        .filter(account_id__in=account_ids, closed_at__isnull=True)
+        .order_by("account_id")
+        .values_list("pk", "account_id", "call_type")
+    }
+    figures = {
+        account_id: (kind, call_type, call_amount, nav_ratio)
+        for account_id, kind, call_type, call_amount, nav_ratio in AccountRisk.objects.filter(
+            account_id__in=account_ids
+        ).values_list("account_id", "account__kind", "call_type", "call_amount", "nav_ratio")
+    }
+    rules = None
+    to_open: list[MarginCall] = []
+    retype: dict[str, list[int]] = {}
+    to_close: dict[str, list[tuple[int, int]]] = {}
+    for account_id in account_ids:
+        kind, call_type, call_amount, nav_ratio = figures.get(account_id, (None, "", None, None))
+        has_call = bool(call_type) and kind in CALL_KINDS and call_amount > 0
+        current = open_calls.get(account_id)
+        if current is None:
+            if has_call:
+                rules = rules if rules is not None else rule_sets()
+                sessions = rules[kind].deadline_sessions if kind in rules else 3
+                to_open.append(
+                    MarginCall(
+                        account_id=account_id,
+                        call_type=call_type,
+                        trigger_type=call_type,
+                        triggered_at=at,
+                        deadline=call_deadline(at, sessions),
+                        call_amount_at_trigger=call_amount,
+                        nav_ratio_at_trigger=nav_ratio,
+                        updated_at=now,
+                    )
+                )
+            continue
+        call_id, open_type = current
+        if not has_call:
+            to_close.setdefault(causes.get(account_id, default_cause), []).append((call_id, account_id))
+        elif call_type != open_type:
+            retype.setdefault(call_type, []).append(call_id)
+            if call_type == CallType.FORCE_CALL:
+                changes.escalated.append(call_id)
+            elif open_type == CallType.FORCE_CALL:
+                changes.eased.append(call_id)
+        elif account_id in moved:
+            changes.followed.append(call_id)
+
+    if to_open:
+        MarginCall.objects.bulk_create(to_open, batch_size=1000, ignore_conflicts=True)
+        opened = list(
+            MarginCall.objects.filter(
+                account_id__in=[call.account_id for call in to_open],
+                closed_at__isnull=True,
+                triggered_at=at,
+                updated_at=now,
+            ).values_list("pk", "account_id")
+        )
+        changes.opened = [call_id for call_id, _ in opened]
+        snapshots.take(opened, kind=SnapshotKind.TRIGGER, key="trigger", at=at)
+    for call_type, call_ids in retype.items():
+        MarginCall.objects.filter(pk__in=call_ids).update(call_type=call_type, updated_at=now)
+    if changes.escalated:
+        pairs = MarginCall.objects.filter(pk__in=changes.escalated).values_list("pk", "account_id")
+        snapshots.take(pairs, kind=SnapshotKind.FORCE_CALL, key=f"force_call:{now.isoformat()}", at=at)
+    for cause, pairs in to_close.items():
+        call_ids = [call_id for call_id, _ in pairs]
+        # The final snapshot first: it records the figures the call closed on.
+        snapshots.take(pairs, kind=SnapshotKind.CLOSE, key="close", at=at)
+        MarginCall.objects.filter(pk__in=call_ids).update(
+            status=CallStatus.CLOSED, closed_at=at, close_cause=cause, updated_at=now
+        )
+        changes.closed.extend(call_ids)
+    if changes.followed:
+        MarginCall.objects.filter(pk__in=changes.followed).update(updated_at=now)
+    changed = changes.call_ids()
+    if changed:
+        transaction.on_commit(lambda: push.publish(changed))
+    return changes
+
+
+def elapsed_hours(triggered_at: datetime, now: datetime) -> int:
+    """Whole hours since the trigger, rounded up, at least 1."""
+    seconds = (now - triggered_at).total_seconds()
+    return max(1, math.ceil(seconds / 3600))
+
+
+def is_long_outstanding(triggered_at: datetime, now: datetime, days: int) -> bool:
+    return now - triggered_at > timedelta(days=days)
+
+
+def open_calls() -> Q:
+    return Q(closed_at__isnull=True)
+
+
+# Trader actions. Each runs in one transaction and writes its audit entry in it.
+
+
+class CallActionRefused(Exception):
+    """An action that cannot apply to a call as it is now (e.g. it has closed); the message says why."""
+
+
+def _locked_open(call_ids: Iterable[int]):
+    return MarginCall.objects.select_for_update().filter(pk__in=list(call_ids), closed_at__isnull=True)
+
+
+@transaction.atomic
+def mark_exception(call_ids: Iterable[int], *, reason: str, user, now: datetime | None = None) -> list[int]:
+    """Mark open calls as exception with a reason; returns the calls it changed."""
+    now = now or timezone.now()
+    reason = reason.strip()
+    if not reason:
+        raise CallActionRefused("a reason is required to mark an exception")
+    call_ids = list(call_ids)
+    changed = list(_locked_open(call_ids).filter(status=CallStatus.OPEN).values_list("pk", flat=True))
+    MarginCall.objects.filter(pk__in=changed).update(
+        status=CallStatus.EXCEPTION, exception_reason=reason, exception_by=user, exception_at=now, updated_at=now
+    )
+    audit.record(user, "mark_exception", calls=call_ids, detail={"reason": reason, "changed": changed}, at=now)
+    transaction.on_commit(lambda: push.publish(changed))
+    return changed
+
+
+@transaction.atomic
+def unmark_exception(call_ids: Iterable[int], *, user, now: datetime | None = None) -> list[int]:
+    now = now or timezone.now()
+    call_ids = list(call_ids)
+    changed = list(_locked_open(call_ids).filter(status=CallStatus.EXCEPTION).values_list("pk", flat=True))
+    MarginCall.objects.filter(pk__in=changed).update(
+        status=CallStatus.OPEN, exception_reason="", exception_by=None, exception_at=None, updated_at=now
+    )
+    audit.record(user, "unmark_exception", calls=call_ids, detail={"changed": changed}, at=now)
+    transaction.on_commit(lambda: push.publish(changed))
+    return changed
+
+
+@transaction.atomic
+def add_remark(call: MarginCall, *, text: str, user, now: datetime | None = None) -> CallRemark:
+    now = now or timezone.now()
+    text = text.strip()
+    if not text:
+        raise CallActionRefused("a remark cannot be empty")
+    remark = CallRemark.objects.create(call=call, author=user, text=text, created_at=now)
+    MarginCall.objects.filter(pk=call.pk).update(remark=text, updated_at=now)
+    audit.record(user, "add_remark", calls=[call.pk], detail={"text": text}, at=now)
+    transaction.on_commit(lambda: push.publish([call.pk]))
+    return remark
+
+
+@transaction.atomic
+def move_deadline(call: MarginCall, *, deadline: datetime, reason: str, user, now: datetime | None = None):
+    now = now or timezone.now()
+    reason = reason.strip()
+    if not reason:
+        raise CallActionRefused("a reason is required to move a deadline")
+    locked = _locked_open([call.pk]).first()
+    if locked is None:
+        raise CallActionRefused("the call has closed; its deadline can no longer move")
+    if deadline <= locked.triggered_at:
+        raise CallActionRefused("the new deadline must be after the call's trigger time")
+    change = DeadlineChange.objects.create(
+        call=locked, old_deadline=locked.deadline, new_deadline=deadline, reason=reason, changed_by=user, changed_at=now
+    )
+    MarginCall.objects.filter(pk=locked.pk).update(deadline=deadline, updated_at=now)
+    audit.record(
+        user,
+        "move_deadline",
+        calls=[locked.pk],
+        detail={"from": locked.deadline.isoformat(), "to": deadline.isoformat(), "reason": reason},
+        at=now,
+    )
+    transaction.on_commit(lambda: push.publish([locked.pk]))
+    return change

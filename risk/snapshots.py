@@ -1,0 +1,109 @@
+"""Snapshots of accounts (SPEC §6): figures, cash, positions, and the prices and FX used, as plain
+JSON strings so they read back exactly as they were."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import datetime
+
+from . import calculations, selectors
+from .models import AccountRisk, CallSnapshot, CashBalance, Position
+
+
+def _text(value) -> str | None:
+    return None if value is None else str(value)
+
+
+def account_books(account_ids: Iterable[int]) -> dict[int, dict]:
+    """The snapshot payload of each account, in four queries whatever the number of accounts."""
+    account_ids = list(account_ids)
+    fx = selectors.fx_rates_current()
+    books: dict[int, dict] = {}
+    for account_id, *values in AccountRisk.objects.filter(account_id__in=account_ids).values_list(
+        "account_id", *AccountRisk.FIGURE_FIELDS, "computed_at"
+    ):
+        figures = dict(zip([*AccountRisk.FIGURE_FIELDS, "computed_at"], values, strict=True))
+        books[account_id] = {
+            "figures": {name: _text(value) for name, value in figures.items() if name != "computed_at"},
+            "computed_at": figures["computed_at"].isoformat(),
+            "cash": [],
+            "positions": [],
+            "fx": {},
+        }
+    cash: dict[int, dict] = defaultdict(dict)
+    for account_id, currency, amount in CashBalance.objects.filter(account_id__in=books).values_list(
+        "account_id", "currency", "amount"
+    ):
+        cash[account_id][currency] = amount
+    currencies: dict[int, set] = defaultdict(set)
+    for account_id, lines in cash.items():
+        for line in calculations.cash_lines(lines, fx):
+            books[account_id]["cash"].append(
+                {
+                    "currency": line.currency,
+                    "amount": str(line.amount),
+                    "fx_rate": str(line.fx_rate),
+                    "hkd_value": str(line.hkd_value),
+                }
+            )
+            currencies[account_id].add(line.currency)
+    positions = (
+        Position.objects.filter(account_id__in=books)
+        .select_related("instrument")
+        .order_by("account_id", "instrument__symbol")
+    )
+    for position in positions:
+        instrument = position.instrument
+        line = calculations.position_line(selectors.terms_of(instrument), position.quantity, fx)
+        books[position.account_id]["positions"].append(
+            {
+                "symbol": instrument.symbol,
+                "name": instrument.name,
+                "status": instrument.status,
+                "currency": instrument.currency,
+                "quantity": position.quantity,
+                "price": str(instrument.price),
+                "price_time": _text(instrument.price_time and instrument.price_time.isoformat()),
+                "multiplier": instrument.multiplier,
+                "market_value": str(line.market_value),
+                "im_rate": str(line.im_rate),
+                "mm_rate": str(line.mm_rate),
+                "fm_rate": str(line.fm_rate),
+                "im": str(line.im),
+                "mm": str(line.mm),
+                "fm": str(line.fm),
+            }
+        )
+        currencies[position.account_id].add(instrument.currency)
+    for account_id, used in currencies.items():
+        books[account_id]["fx"] = {currency: str(calculations.fx_rate(fx, currency)) for currency in sorted(used)}
+    return books
+
+
+def take(calls: Iterable[tuple[int, int]], *, kind: str, key: str, at: datetime) -> int:
+    """Snapshot these (call id, account id) pairs. A call that already has a snapshot with this key
+    keeps it, so a task that runs twice writes nothing the second time."""
+    calls = list(calls)
+    if not calls:
+        return 0
+    books = account_books(account_id for _call_id, account_id in calls)
+    rows = []
+    for call_id, account_id in calls:
+        book = books.get(account_id)
+        if book is None:
+            continue
+        figures = book["figures"]
+        rows.append(
+            CallSnapshot(
+                call_id=call_id,
+                kind=kind,
+                key=key,
+                taken_at=at,
+                nav_ratio=figures["nav_ratio"],
+                call_amount=figures["call_amount"],
+                call_type=figures["call_type"] or "",
+                book=book,
+            )
+        )
+    return len(CallSnapshot.objects.bulk_create(rows, batch_size=1000, ignore_conflicts=True))
