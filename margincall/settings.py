@@ -159,7 +159,7 @@ if REDIS_URL:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
 else:
     # Embedded default: tasks run in the calling process, through the same task code.
-    CELERY_BROKER_URL = "memory://"
+    CELERY_BROKER_URL = "memory://localhost/"
     CELERY_TASK_ALWAYS_EAGER = True
     CELERY_TASK_EAGER_PROPAGATES = True
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
@@ -167,6 +167,15 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = TIME_ZONE
+CELERY_BEAT_SCHEDULE = {
+    # The safety net behind the tick-driven recompute.
+    "recompute-all": {
+        "task": "risk.tasks.recompute_all",
+        "schedule": float(os.environ.get("FULL_RECOMPUTE_SECONDS", 300)),
+    },
+    # Cheap when there is nothing to do; each rule set's snapshot time decides when it acts.
+    "daily-snapshots": {"task": "risk.tasks.daily_snapshots", "schedule": 60.0},
+}
 
 LOGGING = {
     "version": 1,

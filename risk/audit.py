@@ -8,8 +8,15 @@ from django.utils import timezone
 from .models import AuditEntry
 
 
-def record(user, action: str, *, calls: Iterable[int] = (), detail: dict | None = None, outcome: str = "ok",
-           at: datetime | None = None) -> AuditEntry:
+def record(
+    user,
+    action: str,
+    *,
+    calls: Iterable[int] = (),
+    detail: dict | None = None,
+    outcome: str = "ok",
+    at: datetime | None = None,
+) -> AuditEntry:
     return AuditEntry.objects.create(
         at=at or timezone.now(),
         user=user if user is not None and user.is_authenticated else None,

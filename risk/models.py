@@ -6,8 +6,8 @@ import hashlib
 import secrets
 from decimal import Decimal
 
-from django.core.exceptions import ValidationError
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import Q
@@ -370,8 +370,12 @@ class MarginCall(models.Model):
     )
     exception_reason = models.TextField(_("exception reason"), blank=True)
     exception_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, verbose_name=_("exception marked by"), on_delete=models.PROTECT,
-        null=True, blank=True, related_name="+",
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("exception marked by"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
     )
     exception_at = models.DateTimeField(_("exception marked at"), null=True, blank=True)
     remark = models.TextField(_("remark"), blank=True, help_text=_("The latest remark, for the lists."))
@@ -421,6 +425,9 @@ class CallRemark(models.Model):
         verbose_name = _("remark")
         verbose_name_plural = _("remarks")
 
+    def __str__(self):
+        return f"{self.author_id} {self.created_at:%Y-%m-%d %H:%M}: {self.text[:40]}"
+
 
 class DeadlineChange(models.Model):
     call = models.ForeignKey(MarginCall, on_delete=models.CASCADE, related_name="deadline_changes")
@@ -436,6 +443,9 @@ class DeadlineChange(models.Model):
         ordering = ["-changed_at", "-pk"]
         verbose_name = _("deadline change")
         verbose_name_plural = _("deadline changes")
+
+    def __str__(self):
+        return f"{self.old_deadline:%Y-%m-%d %H:%M} → {self.new_deadline:%Y-%m-%d %H:%M}"
 
 
 class SnapshotKind(models.TextChoices):
@@ -468,6 +478,9 @@ class CallSnapshot(models.Model):
         verbose_name_plural = _("snapshots")
         constraints = [models.UniqueConstraint(fields=["call", "key"], name="call_snapshot_once_per_key")]
 
+    def __str__(self):
+        return f"{self.kind} {self.taken_at:%Y-%m-%d %H:%M}"
+
     def save(self, *args, **kwargs):
         if self.pk is not None:
             raise ImmutableRecord(_("A snapshot is never changed."))
@@ -497,6 +510,9 @@ class AuditEntry(models.Model):
         ordering = ["-at", "-pk"]
         verbose_name = _("audit entry")
         verbose_name_plural = _("audit log")
+
+    def __str__(self):
+        return f"{self.at:%Y-%m-%d %H:%M:%S} {self.action} {self.outcome}"
 
     def save(self, *args, **kwargs):
         if self.pk is not None:

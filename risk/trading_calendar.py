@@ -38,3 +38,9 @@ def call_deadline(triggered_at: dt.datetime, sessions: int) -> dt.datetime:
     closes = _closes(moment.year - 1, last_year)
     base = int(closes.searchsorted(moment, side="right"))
     return closes.iloc[base + sessions].to_pydatetime().astimezone(HONG_KONG)
+
+
+def is_session(day: dt.date) -> bool:
+    """Whether HKEX trades on this day."""
+    closes = _closes(day.year, day.year)
+    return closes.index.isin([pd.Timestamp(day)]).any()

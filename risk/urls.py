@@ -1,9 +1,10 @@
 from django.urls import path
 
-from . import views
+from . import api, views
 
 app_name = "risk"
 urlpatterns = [
     path("", views.HomeView.as_view(), name="home"),
+    path("api/ticks", api.TicksView.as_view(), name="api-ticks"),
     path("accounts/<str:account_no>/", views.AccountView.as_view(), name="account"),
 ]

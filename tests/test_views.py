@@ -180,13 +180,14 @@ def test_admin_rule_set_change_recomputes_that_kind(book):
     url = reverse("admin:risk_ruleset_change", args=[rule_set.pk])
 
     client_for(admin).post(
-        url, {
-                "account_kind": "margin",
-                "call_coefficient": "2",
-                "deadline_sessions": 3,
-                "long_outstanding_days": 90,
-                "snapshot_time": "16:30",
-            }
+        url,
+        {
+            "account_kind": "margin",
+            "call_coefficient": "2",
+            "deadline_sessions": 3,
+            "long_outstanding_days": 90,
+            "snapshot_time": "16:30",
+        },
     )
 
     # MM 227,000 * 2 - equity 92,800 + interest 1,200

@@ -25,6 +25,10 @@ class Command(BaseCommand):
         elapsed = time.perf_counter() - started
         for account_no, why in sorted(result.failed.items()):
             self.stderr.write(f"{account_no}: {why}")
-        self.stdout.write(f"Recomputed {result.accounts} accounts ({result.positions} positions) in {elapsed:.2f} s.")
+        calls = result.calls
+        self.stdout.write(
+            f"Recomputed {result.accounts} accounts ({result.positions} positions) in {elapsed:.2f} s; "
+            f"calls opened {len(calls.opened)}, escalated {len(calls.escalated)}, closed {len(calls.closed)}."
+        )
         if result.failed:
             raise CommandError(f"{len(result.failed)} account(s) could not be recomputed.")

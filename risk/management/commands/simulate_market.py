@@ -1,0 +1,82 @@
+"""Random-walk prices, with occasional shocks, through the same path as ``POST /api/ticks``."""
+
+import math
+import random
+import signal
+import time
+from decimal import ROUND_HALF_UP, Decimal
+
+from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
+
+from risk import ticks
+from risk.models import Instrument, InstrumentStatus
+
+
+def tick_size(price: Decimal) -> Decimal:
+    """A price step close to HKEX's spread table."""
+    for limit, step in ((Decimal("0.25"), "0.001"), (Decimal("10"), "0.01"), (Decimal("100"), "0.05")):
+        if price < limit:
+            return Decimal(step)
+    return Decimal("0.1") if price < 1000 else Decimal("0.5")
+
+
+def next_price(price: Decimal, anchor: Decimal, rng: random.Random, *, volatility: float, shock: float) -> Decimal:
+    """One step: a small random move pulled gently back towards the anchor, plus an optional shock."""
+    drift = 0.05 * math.log(float(anchor) / float(price))
+    move = math.exp(rng.gauss(0, volatility) + drift + shock)
+    raw = Decimal(str(float(price) * move))
+    step = tick_size(raw)
+    return max(step, (raw / step).quantize(Decimal(1), rounding=ROUND_HALF_UP) * step)
+
+
+class Command(BaseCommand):
+    help = "Move prices by a random walk with occasional shocks, so calls open and close live."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--interval", type=float, default=1.0, help="seconds between rounds (default 1)")
+        parser.add_argument("--per-round", type=int, default=6, help="instruments moved per round (default 6)")
+        parser.add_argument("--volatility", type=float, default=0.006, help="per-step volatility (default 0.006)")
+        parser.add_argument("--shock-chance", type=float, default=0.04, help="chance of a shock per round")
+        parser.add_argument("--rounds", type=int, default=0, help="stop after this many rounds (0: run until stopped)")
+        parser.add_argument("--seed", type=int, help="random seed, for a repeatable run")
+
+    def handle(self, *args, **options):
+        rng = random.Random(options["seed"])
+        instruments = list(
+            Instrument.objects.filter(status=InstrumentStatus.NORMAL, price__gt=0, positions__isnull=False)
+            .distinct()
+            .values_list("symbol", "price")
+        )
+        if not instruments:
+            raise CommandError("no priced instrument with holders: load a book first (seed_demo or import_book)")
+        anchors = dict(instruments)
+        prices = dict(instruments)
+        symbols = sorted(prices)
+        stopping = []
+        signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
+        self.stdout.write(f"Moving {len(symbols)} instruments every {options['interval']} s. Ctrl-C to stop.")
+        rounds = 0
+        try:
+            while not stopping and (not options["rounds"] or rounds < options["rounds"]):
+                rounds += 1
+                chosen = rng.sample(symbols, min(options["per_round"], len(symbols)))
+                shocked = rng.random() < options["shock_chance"]
+                shock = rng.choice((-1, 1)) * rng.uniform(0.04, 0.09) if shocked else 0.0
+                now = timezone.now()
+                items = []
+                for symbol in chosen:
+                    prices[symbol] = next_price(
+                        prices[symbol], anchors[symbol], rng, volatility=options["volatility"], shock=shock
+                    )
+                    items.append({"symbol": symbol, "price": str(prices[symbol]), "time": now.isoformat()})
+                result = ticks.apply_and_recompute(items)
+                if shocked:
+                    self.stdout.write(f"{timezone.localtime(now):%H:%M:%S} shock {shock:+.1%} on {', '.join(chosen)}")
+                for outcome in result.outcomes:
+                    if not outcome.applied:
+                        self.stderr.write(f"{outcome.symbol}: {outcome.reason}")
+                time.sleep(options["interval"])
+        except KeyboardInterrupt:
+            pass
+        self.stdout.write(f"Stopped after {rounds} rounds.")

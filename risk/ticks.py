@@ -1,0 +1,153 @@
+"""Prices in: a list of ticks ``{"symbol", "price", "time"}``, each applied or refused with its reason.
+
+A tick is applied when its instrument exists, its price is a positive number that fits storage, its
+time is ISO 8601 (no offset means Hong Kong time), and it is not older than the stored price. The
+price is written at once; the holders are recomputed by the ``recompute_instruments`` task."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Q
+
+from . import models as m
+from .book_format import FieldError, parse_datetime, parse_decimal
+from .models import Instrument
+
+TICK_KEYS = {"symbol", "price", "time"}
+MAX_TICKS = 10_000
+
+
+class TicksMalformed(ValueError):
+    """The body is not a JSON list of ticks; nothing was applied."""
+
+
+@dataclass(frozen=True)
+class Tick:
+    symbol: str
+    price: Decimal
+    time: datetime
+
+
+@dataclass
+class TickOutcome:
+    index: int
+    symbol: Any
+    applied: bool
+    reason: str = ""
+
+    def as_dict(self) -> dict:
+        out = {"index": self.index, "symbol": self.symbol, "status": "applied" if self.applied else "refused"}
+        if self.reason:
+            out["reason"] = self.reason
+        return out
+
+
+def load_ticks(body: bytes | str) -> list:
+    try:
+        data = json.loads(body, parse_float=Decimal)
+    except (ValueError, UnicodeDecodeError) as error:
+        raise TicksMalformed(f"the body is not JSON: {error}") from None
+    if not isinstance(data, list):
+        raise TicksMalformed(f"the body must be a JSON list of ticks, got a JSON {type(data).__name__}")
+    if len(data) > MAX_TICKS:
+        raise TicksMalformed(f"at most {MAX_TICKS} ticks per request, got {len(data)}")
+    return data
+
+
+def parse_tick(item: Any) -> Tick:
+    """One tick, or FieldError naming what is wrong with it."""
+    if not isinstance(item, dict):
+        raise FieldError(f"a tick must be an object with symbol, price and time, got {type(item).__name__}")
+    missing = sorted(TICK_KEYS - item.keys())
+    if missing:
+        raise FieldError(f"missing {', '.join(missing)}")
+    unknown = sorted(item.keys() - TICK_KEYS)
+    if unknown:
+        raise FieldError(f"unknown key {', '.join(repr(key) for key in unknown)}")
+    symbol = item["symbol"]
+    if not isinstance(symbol, str) or not symbol.strip():
+        raise FieldError("symbol must be a non-empty string")
+    try:
+        price = parse_decimal(item["price"], digits=m.PRICE_DIGITS, places=m.PRICE_PLACES)
+    except FieldError as error:
+        raise FieldError(f"price {error}") from None
+    if price <= 0:
+        raise FieldError(f"price must be a positive number, got {price}")
+    try:
+        time = parse_datetime(item["time"])
+    except FieldError as error:
+        raise FieldError(f"time {error}") from None
+    return Tick(symbol.strip(), price, time)
+
+
+@dataclass
+class TicksResult:
+    outcomes: list[TickOutcome]
+    instrument_ids: set[int]
+    latest: datetime | None
+
+    @property
+    def applied(self) -> int:
+        return sum(outcome.applied for outcome in self.outcomes)
+
+
+def apply_ticks(items: list) -> TicksResult:
+    """Write each valid tick's price (unless a newer price is stored); report each item."""
+    outcomes: list[TickOutcome] = []
+    parsed: list[tuple[int, Tick]] = []
+    for index, item in enumerate(items):
+        try:
+            parsed.append((index, parse_tick(item)))
+        except FieldError as error:
+            symbol = item.get("symbol") if isinstance(item, dict) else None
+            outcomes.append(TickOutcome(index, symbol, False, str(error)))
+    instruments = dict(
+        Instrument.objects.filter(symbol__in={tick.symbol for _, tick in parsed}).values_list("symbol", "pk")
+    )
+    changed: set[int] = set()
+    latest = None
+    for index, tick in parsed:
+        instrument_id = instruments.get(tick.symbol)
+        if instrument_id is None:
+            outcomes.append(TickOutcome(index, tick.symbol, False, f"unknown symbol {tick.symbol!r}"))
+            continue
+        # Conditional on the stored time, so concurrent senders never move a price backwards.
+        updated = (
+            Instrument.objects.filter(pk=instrument_id)
+            .filter(Q(price_time__isnull=True) | Q(price_time__lte=tick.time))
+            .update(price=tick.price, price_time=tick.time)
+        )
+        if not updated:
+            stored = Instrument.objects.filter(pk=instrument_id).values_list("price_time", flat=True).first()
+            outcomes.append(
+                TickOutcome(
+                    index,
+                    tick.symbol,
+                    False,
+                    f"older than the stored price (tick {tick.time.isoformat()}, stored {stored.isoformat()})",
+                )
+            )
+            continue
+        outcomes.append(TickOutcome(index, tick.symbol, True))
+        changed.add(instrument_id)
+        latest = tick.time if latest is None else max(latest, tick.time)
+    outcomes.sort(key=lambda outcome: outcome.index)
+    return TicksResult(outcomes, changed, latest)
+
+
+def apply_and_recompute(items: list) -> TicksResult:
+    """The one path prices come in by (the API and the market simulator): write, then queue the
+    recompute of the holders."""
+    from .tasks import recompute_instruments
+
+    result = apply_ticks(items)
+    if result.instrument_ids:
+        ids, at = sorted(result.instrument_ids), result.latest.isoformat()
+        transaction.on_commit(lambda: recompute_instruments.delay(ids, at))
+    return result
