@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from . import audit, push, snapshots
 from .models import (
@@ -185,7 +186,7 @@ def mark_exception(call_ids: Iterable[int], *, reason: str, user, now: datetime 
     now = now or timezone.now()
     reason = reason.strip()
     if not reason:
-        raise CallActionRefused("a reason is required to mark an exception")
+        raise CallActionRefused(_("A reason is required to mark an exception."))
     call_ids = list(call_ids)
     changed = list(_locked_open(call_ids).filter(status=CallStatus.OPEN).values_list("pk", flat=True))
     MarginCall.objects.filter(pk__in=changed).update(
@@ -214,7 +215,7 @@ def add_remark(call: MarginCall, *, text: str, user, now: datetime | None = None
     now = now or timezone.now()
     text = text.strip()
     if not text:
-        raise CallActionRefused("a remark cannot be empty")
+        raise CallActionRefused(_("A remark cannot be empty."))
     remark = CallRemark.objects.create(call=call, author=user, text=text, created_at=now)
     MarginCall.objects.filter(pk=call.pk).update(remark=text, updated_at=now)
     audit.record(user, "add_remark", calls=[call.pk], detail={"text": text}, at=now)
@@ -227,12 +228,12 @@ def move_deadline(call: MarginCall, *, deadline: datetime, reason: str, user, no
     now = now or timezone.now()
     reason = reason.strip()
     if not reason:
-        raise CallActionRefused("a reason is required to move a deadline")
+        raise CallActionRefused(_("A reason is required to move a deadline."))
     locked = _locked_open([call.pk]).first()
     if locked is None:
-        raise CallActionRefused("the call has closed; its deadline can no longer move")
+        raise CallActionRefused(_("The call has closed; its deadline can no longer move."))
     if deadline <= locked.triggered_at:
-        raise CallActionRefused("the new deadline must be after the call's trigger time")
+        raise CallActionRefused(_("The new deadline must be after the call's trigger time."))
     change = DeadlineChange.objects.create(
         call=locked, old_deadline=locked.deadline, new_deadline=deadline, reason=reason, changed_by=user, changed_at=now
     )

@@ -30,10 +30,8 @@ def amount_field(verbose_name, **kwargs):
     return models.DecimalField(verbose_name, max_digits=AMOUNT_DIGITS, decimal_places=AMOUNT_PLACES, **kwargs)
 
 
-def figure_field(verbose_name, *, null=False):
-    return models.DecimalField(
-        verbose_name, max_digits=FIGURE_DIGITS, decimal_places=FIGURE_PLACES, null=null, blank=null
-    )
+def figure_field(verbose_name):
+    return models.DecimalField(verbose_name, max_digits=FIGURE_DIGITS, decimal_places=FIGURE_PLACES)
 
 
 def validate_rate(value):
@@ -382,7 +380,6 @@ class MarginCall(models.Model):
     auto_liquidate_at = models.DateTimeField(_("auto-liquidation time"), null=True, blank=True)
     closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
     close_cause = models.CharField(_("close cause"), max_length=16, choices=CloseCause, blank=True)
-    call_amount_at_close = figure_field(_("call amount before close"), null=True)
     updated_at = models.DateTimeField(_("updated at"), db_index=True)
 
     class Meta:

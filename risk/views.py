@@ -50,19 +50,23 @@ class AccountView(ConsoleMixin, View):
             account = selectors.account_with_book(account_no, accounts=visible_accounts(request.user))
         except Account.DoesNotExist:
             raise Http404(_("No account %(account_no)s.") % {"account_no": account_no}) from None
-        fx = selectors.fx_rates_current()
-        positions = []
-        for position in account.positions.all():
-            instrument = position.instrument
-            try:
-                line = calculations.position_line(selectors.terms_of(instrument), position.quantity, fx)
-            except calculations.MissingFxRate:
-                line = None
-            positions.append((instrument, line, position.quantity))
+        return render(request, "risk/account.html", book_context(account))
+
+
+def book_context(account: Account) -> dict:
+    """An account's figures, cash lines and position lines for ``risk/_book.html``; the account comes
+    from :func:`selectors.account_with_book`."""
+    fx = selectors.fx_rates_current()
+    positions = []
+    for position in account.positions.all():
+        instrument = position.instrument
         try:
-            cash = calculations.cash_lines({c.currency: c.amount for c in account.cash_balances.all()}, fx)
+            line = calculations.position_line(selectors.terms_of(instrument), position.quantity, fx)
         except calculations.MissingFxRate:
-            cash = None
-        figures = getattr(account, "risk", None)
-        context = {"account": account, "figures": figures, "positions": positions, "cash": cash}
-        return render(request, "risk/account.html", context)
+            line = None
+        positions.append((instrument, line, position.quantity))
+    try:
+        cash = calculations.cash_lines({c.currency: c.amount for c in account.cash_balances.all()}, fx)
+    except calculations.MissingFxRate:
+        cash = None
+    return {"account": account, "figures": getattr(account, "risk", None), "positions": positions, "cash": cash}

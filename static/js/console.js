@@ -1,0 +1,67 @@
+// Live call lists: an EventSource tells which calls changed; the list is fetched again (one request
+// at a time, bursts merged) with those ids, so the server marks them "updated". Selections survive.
+(function () {
+  "use strict";
+
+  function selectedIds() {
+    return Array.from(document.querySelectorAll('#call-list input[name="calls"]:checked')).map((box) => box.value);
+  }
+
+  function updateBatchBar() {
+    const bar = document.getElementById("batch");
+    if (!bar) return;
+    const count = selectedIds().length;
+    bar.querySelector(".selected-count b").textContent = count;
+    bar.querySelectorAll("button[type=submit]").forEach((button) => { button.disabled = count === 0; });
+  }
+
+  function restoreSelection(ids) {
+    const wanted = new Set(ids);
+    document.querySelectorAll('#call-list input[name="calls"]').forEach((box) => { box.checked = wanted.has(box.value); });
+    updateBatchBar();
+  }
+
+  function start() {
+    const list = document.getElementById("call-list");
+    if (!list || !window.EventSource) return;
+    const status = document.querySelector("[data-testid=live-status]");
+    const pending = new Set();
+    let timer = null;
+    let busy = false;
+
+    function refresh() {
+      timer = null;
+      if (busy) { schedule(); return; }
+      const current = document.getElementById("call-list");
+      const url = new URL(current.dataset.refresh, window.location.href);
+      url.searchParams.set("changed", Array.from(pending).join(","));
+      pending.clear();
+      const keep = selectedIds();
+      busy = true;
+      htmx.ajax("GET", url.pathname + url.search, { target: "#call-list", swap: "outerHTML" })
+        .then(() => restoreSelection(keep))
+        .finally(() => { busy = false; });
+    }
+
+    function schedule() {
+      if (!timer) timer = setTimeout(refresh, 100);
+    }
+
+    const source = new EventSource(list.dataset.stream);
+    source.addEventListener("calls", (event) => {
+      JSON.parse(event.data).calls.forEach((id) => pending.add(id));
+      schedule();
+    });
+    source.addEventListener("open", () => { if (status) status.classList.remove("offline"); });
+    source.addEventListener("error", () => { if (status) status.classList.add("offline"); });
+  }
+
+  document.addEventListener("change", (event) => {
+    const target = event.target;
+    if (target.matches("[data-pick-all]")) {
+      document.querySelectorAll('#call-list input[name="calls"]').forEach((box) => { box.checked = target.checked; });
+    }
+    if (target.matches('[data-pick-all], #call-list input[name="calls"]')) updateBatchBar();
+  });
+  document.addEventListener("DOMContentLoaded", () => { start(); updateBatchBar(); });
+})();
