@@ -35,3 +35,14 @@ def import_book(db):
 @pytest.fixture
 def is_postgres():
     return connection.vendor == "postgresql"
+
+
+@pytest.fixture(autouse=True)
+def celery_runs_tasks_in_process():
+    """Tasks run where they are sent, as in the embedded default; the worker test turns this off."""
+    from margincall.celery import app
+
+    saved = app.conf.task_always_eager, app.conf.task_eager_propagates
+    app.conf.task_always_eager, app.conf.task_eager_propagates = True, True
+    yield app
+    app.conf.task_always_eager, app.conf.task_eager_propagates = saved
