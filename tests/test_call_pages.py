@@ -1,0 +1,308 @@
+"""The call pages and actions: one permission matrix over every view, what the lists show, filters,
+CSV, batch exception, remarks and deadline moves through the forms, bad input, query counts."""
+
+import csv
+import io
+from decimal import Decimal
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from risk.models import Account, AuditEntry, MarginCall
+from tests.books import one_stock_book
+from tests.test_views import client_for, make_user
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def book(import_book, worked_book):
+    import_book(worked_book)
+    # A margin call on desk HK2 too, so desk scoping has something to hide.
+    import_book(one_stock_book(desk="HK2", account_no="T2"))
+
+
+@pytest.fixture
+def call(book):
+    return MarginCall.objects.get(account__account_no="M100001")  # desk HK1
+
+
+@pytest.fixture
+def trader(book):
+    return make_user("trader", "RiskWarningFull")
+
+
+@pytest.fixture
+def viewer(book):
+    return make_user("viewer", "RiskWarningReadOnly")
+
+
+@pytest.fixture
+def other_desk_trader(book):
+    return make_user("hk2trader", "RiskWarningFull", all_desks=False, desks=["HK2"])
+
+
+def views_of(call):
+    """Every console view of a call: pages (GET) and actions (POST with their data)."""
+    snapshot = call.snapshots.first()
+    pages = [
+        reverse("risk:warning"),
+        reverse("risk:warning") + "?tab=exception&type=force_call&overdue=on&q=M1",
+        reverse("risk:warning") + "?format=csv",
+        reverse("risk:intraday"),
+        reverse("risk:history"),
+        reverse("risk:call", args=[call.pk]),
+        reverse("risk:snapshot", args=[call.pk, snapshot.pk]),
+    ]
+    actions = [
+        (reverse("risk:exception-batch"), {"action": "mark", "reason": "r", "calls": [call.pk]}),
+        (reverse("risk:call-exception", args=[call.pk]), {"action": "mark", "reason": "r"}),
+        (reverse("risk:call-remark", args=[call.pk]), {"text": "hello"}),
+        (reverse("risk:call-deadline", args=[call.pk]), {"deadline": "2027-01-05T16:00", "reason": "r"}),
+    ]
+    return pages, actions
+
+
+def assert_permission_matrix(pages, actions, *, viewer, other_desk_user, object_prefix="/calls/"):
+    """The same matrix on every view: anonymous to login; viewer GET 200 and POST 403; a user of
+    another desk 404 on anything that names one call."""
+    anonymous, read_only, other = Client(), client_for(viewer), client_for(other_desk_user)
+    for url in pages:
+        response = anonymous.get(url)
+        assert (response.status_code, response.url.split("?")[0]) == (302, reverse("login")), url
+        assert read_only.get(url).status_code == 200, url
+        assert read_only.post(url, {}).status_code == 403, url
+        if url.startswith(object_prefix):
+            assert other.get(url).status_code == 404, url
+    for url, data in actions:
+        response = anonymous.post(url, data)
+        assert (response.status_code, response.url.split("?")[0]) == (302, reverse("login")), url
+        assert read_only.post(url, data).status_code == 403, url
+        if url.startswith(object_prefix):
+            assert other.post(url, data).status_code == 404, url
+
+
+def test_permission_matrix_on_every_view(call, viewer, other_desk_trader):
+    pages, actions = views_of(call)
+
+    assert_permission_matrix(pages, actions, viewer=viewer, other_desk_user=other_desk_trader)
+
+    # Nothing the refused requests sent was applied.
+    call.refresh_from_db()
+    assert (call.status, call.remark, call.remarks.count()) == ("open", "", 0)
+
+
+def test_the_viewer_sees_no_action_buttons(call, viewer):
+    client = client_for(viewer)
+    for url in (reverse("risk:warning"), reverse("risk:call", args=[call.pk])):
+        html = client.get(url).content.decode()
+        assert 'data-testid="mark-exception"' not in html
+        assert 'data-testid="add-remark"' not in html
+        assert 'data-testid="move-deadline"' not in html
+        assert 'name="calls"' not in html
+
+
+def test_a_desk_trader_lists_only_their_desks_calls(call, other_desk_trader, trader):
+    listed = lambda user: [c.account.account_no for c in client_for(user).get(reverse("risk:warning")).context["rows"]]  # noqa: E731
+
+    assert listed(other_desk_trader) == ["T2"]
+    assert sorted(listed(trader)) == ["M100001", "T2"]
+
+
+def test_the_risk_warning_list_shows_the_columns_and_totals(call, trader):
+    response = client_for(trader).get(reverse("risk:warning"))
+
+    assert response.status_code == 200
+    totals = response.context["totals"]
+    assert totals["count"] == 2
+    assert totals["call_amount"] == Decimal("135400.00") + Decimal("10000.00")
+    html = response.content.decode()
+    for text in (
+        "M100001",
+        "Chan Tai Man",
+        "Force call",
+        "2026-12-23 10:00",
+        "2026-12-29 16:00",
+        "10.45%",
+        "87,800.00",
+        "92,800.00",
+        "135,400.00",
+    ):
+        assert text in html, text
+    # The intraday account's call is on the Intraday page, not here.
+    assert "I200001" not in html
+    assert "I200001" in client_for(trader).get(reverse("risk:intraday")).content.decode()
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ({"type": "force_call"}, ["M100001"]),
+        ({"type": "margin_call"}, ["T2"]),
+        ({"desk": "HK2"}, ["T2"]),
+        ({"q": "m1000"}, ["M100001"]),
+        ({"q": "test client"}, ["T2"]),
+        ({"ratio_min": "20"}, ["T2"]),
+        ({"ratio_max": "20"}, ["M100001"]),
+        ({"sort": "amount"}, ["T2", "M100001"]),
+        ({"sort": "-amount"}, ["M100001", "T2"]),
+        ({"long": "on"}, []),
+    ],
+)
+def test_filters_search_and_sort(call, trader, query, expected):
+    response = client_for(trader).get(reverse("risk:warning"), query)
+
+    assert [c.account.account_no for c in response.context["rows"]] == expected
+
+
+def test_the_deadline_passed_filter(call, trader):
+    # The book's calls fall due on 29 Dec 2026, after today.
+    assert client_for(trader).get(reverse("risk:warning"), {"overdue": "on"}).context["rows"] == []
+    MarginCall.objects.filter(pk=call.pk).update(deadline="2026-01-02T08:00:00Z")
+    rows = client_for(trader).get(reverse("risk:warning"), {"overdue": "on"}).context["rows"]
+    assert [c.account.account_no for c in rows] == ["M100001"]
+
+
+@pytest.mark.parametrize(
+    "query", [{"ratio_min": "abc"}, {"type": "bogus"}, {"page": "-3"}, {"sort": "drop table"}, {"desk": "XX"}]
+)
+def test_a_bad_filter_value_is_named_and_ignored(call, trader, query):
+    response = client_for(trader).get(reverse("risk:warning"), query)
+
+    assert response.status_code == 200
+    assert response.context["form"].errors
+    assert 'class="error filter-errors"' in response.content.decode()
+    assert len(response.context["rows"]) == 2
+
+
+def test_csv_exports_what_the_filters_show(call, trader):
+    response = client_for(trader).get(reverse("risk:warning"), {"type": "force_call", "format": "csv"})
+
+    assert response["Content-Type"].startswith("text/csv")
+    rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
+    assert rows[0][:3] == ["Account", "Name", "Desk"]
+    assert [row[0] for row in rows[1:]] == ["M100001"]
+    assert rows[1][11] == "135400.00"
+    assert rows[1][6] == "2026-12-29T16:00:00+08:00"
+
+
+def test_marking_exception_moves_the_call_to_the_exception_tab(call, trader):
+    client = client_for(trader)
+    response = client.post(
+        reverse("risk:exception-batch"),
+        {"action": "mark", "reason": "client disputes", "calls": [call.pk], "next": reverse("risk:warning")},
+    )
+    assert response.status_code == 302
+
+    active = client.get(reverse("risk:warning")).context["rows"]
+    exception = client.get(reverse("risk:warning"), {"tab": "exception"}).context["rows"]
+    assert [c.pk for c in exception] == [call.pk]
+    assert call.pk not in [c.pk for c in active]
+    assert AuditEntry.objects.get(action="mark_exception").user == trader
+
+    client.post(reverse("risk:exception-batch"), {"action": "unmark", "calls": [call.pk]})
+    assert client.get(reverse("risk:warning"), {"tab": "exception"}).context["rows"] == []
+
+
+def test_marking_without_a_reason_is_refused_and_audited(call, trader):
+    response = client_for(trader).post(
+        reverse("risk:exception-batch"), {"action": "mark", "calls": [call.pk]}, follow=True
+    )
+
+    assert "A reason is required" in response.content.decode()
+    call.refresh_from_db()
+    assert call.status == "open"
+    assert AuditEntry.objects.get().outcome == "refused"
+
+
+@pytest.mark.parametrize("calls", [["abc"], ["999999"], []])
+def test_forged_batch_requests_change_nothing(call, trader, calls):
+    response = client_for(trader).post(
+        reverse("risk:exception-batch"), {"action": "mark", "reason": "x", "calls": calls}
+    )
+
+    assert response.status_code in (302, 404)
+    assert not MarginCall.objects.filter(status="exception").exists()
+
+
+def test_a_batch_with_another_desks_call_is_refused_whole(call, other_desk_trader):
+    mine = MarginCall.objects.get(account__account_no="T2")
+    response = client_for(other_desk_trader).post(
+        reverse("risk:exception-batch"), {"action": "mark", "reason": "x", "calls": [mine.pk, call.pk]}
+    )
+
+    assert response.status_code == 404
+    assert not MarginCall.objects.filter(status="exception").exists()
+
+
+def test_remark_and_deadline_forms(call, trader):
+    client = client_for(trader)
+    client.post(reverse("risk:call-remark", args=[call.pk]), {"text": "called the client"})
+    client.post(reverse("risk:call-deadline", args=[call.pk]), {"deadline": "2027-01-05T16:00", "reason": "agreed"})
+
+    call.refresh_from_db()
+    assert call.remark == "called the client"
+    assert call.deadline.isoformat() == "2027-01-05T08:00:00+00:00"
+    html = client.get(reverse("risk:call", args=[call.pk])).content.decode()
+    assert "called the client" in html
+    assert "agreed" in html
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"deadline": "not a date", "reason": "x"},
+        {"deadline": "2027-01-05T16:00"},
+        {"deadline": "2020-01-01T10:00", "reason": "x"},
+    ],
+)
+def test_a_bad_deadline_is_refused_with_a_message(call, trader, data):
+    response = client_for(trader).post(reverse("risk:call-deadline", args=[call.pk]), data, follow=True)
+
+    assert response.status_code == 200
+    assert 'class="message error"' in response.content.decode()
+    call.refresh_from_db()
+    assert call.deadline.isoformat() == "2026-12-29T08:00:00+00:00"
+
+
+def test_history_lists_closed_calls_with_the_cause_and_before_after(import_book, call, trader):
+    import_book(one_stock_book(desk="HK2", account_no="T2", as_of="2026-12-24T09:45:00+08:00", cash="-40000"))
+    closed = MarginCall.objects.get(account__account_no="T2")
+
+    response = client_for(trader).get(reverse("risk:history"), {"cause": "deposit"})
+    assert [c.pk for c in response.context["rows"]] == [closed.pk]
+    details = client_for(trader).get(reverse("risk:call", args=[closed.pk]))
+    compare = details.context["compare"]
+    assert (compare["before"].kind, compare["after"].kind) == ("trigger", "close")
+    assert ("call_amount", "10000.00", "0.00") in compare["rows"]
+
+
+def test_the_details_page_charts_the_ratio(call, trader):
+    response = client_for(trader).get(reverse("risk:call", args=[call.pk]))
+
+    chart = response.context["chart"]
+    assert len(chart["dots"]) == 2  # the trigger snapshot and now
+    assert 'data-testid="ratio-chart"' in response.content.decode()
+
+
+def test_the_event_stream_answers_with_server_sent_events(call, trader):
+    response = client_for(trader).get(reverse("risk:call-events", args=["margin"]))
+
+    assert response["Content-Type"] == "text/event-stream"
+    assert next(iter(response.streaming_content)).startswith(b"retry:")
+    response.close()
+
+
+def test_the_list_runs_a_constant_number_of_queries(book, trader, import_book, django_assert_num_queries):
+    client = client_for(trader)
+    client.get(reverse("risk:warning"))  # session and permission caches warm the same way each time
+    # Session, user, two permission reads, desks, rule set, tab counts, totals, rows.
+    with django_assert_num_queries(9) as few:
+        client.get(reverse("risk:warning"))
+    import_book({"accounts": [{"account_no": f"X{n}", "desk": "HK1", "cash": {"HKD": "-1000"}} for n in range(60)]})
+    assert MarginCall.objects.filter(closed_at__isnull=True, account__kind="margin").count() == 62
+    with django_assert_num_queries(len(few.captured_queries)):
+        response = client.get(reverse("risk:warning"))
+    assert len(response.context["rows"]) == 50
+    assert Account.objects.count() > 60
