@@ -211,7 +211,9 @@ class CallEventsView(ConsoleMixin, View):
 
     def stream(self, scope):
         cursor = timezone.now()
-        sent: dict[tuple[int, object], None] = {}
+        # Changes from just before the page connected are already on the page.
+        recent = scope.filter(updated_at__gt=cursor - self.OVERLAP).values_list("pk", "updated_at")
+        sent: dict[tuple[int, object], None] = dict.fromkeys(recent)
         started = time.monotonic()
         last_write = started
         yield "retry: 2000\n\n"
