@@ -1,0 +1,56 @@
+"""Shared by the benchmarks: a book of N accounts in its own database, a given number of them short."""
+
+import os
+import random
+import sys
+import time
+from decimal import Decimal
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def setup_django(database_url: str, *, fresh: bool) -> None:
+    from bench.recompute import prepare_database
+
+    if fresh:
+        prepare_database(database_url)
+    elif database_url:
+        os.environ["DATABASE_URL"] = database_url
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "margincall.settings")
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+
+
+def build_called_book(accounts: int, calls: int, *, per_account: int = 10, instruments: int = 2000, seed: int = 7):
+    """``accounts`` accounts of which about ``calls`` are margin-called, every call opened through the
+    recompute (so each has its trigger snapshot)."""
+    from django.core.management import call_command
+
+    from bench.recompute import build_book
+    from risk.models import Account, CashBalance, MarginCall
+    from risk.services import recompute_accounts
+
+    call_command("migrate", verbosity=0)
+    rng = random.Random(seed)
+    started = time.perf_counter()
+    build_book(accounts, per_account, instruments, rng)
+    ids = list(Account.objects.values_list("pk", flat=True))
+    short = set(rng.sample(ids, calls))
+    CashBalance.objects.exclude(account_id__in=short).update(amount=Decimal(5_000_000))
+    # Cash that leaves about a tenth of the positions' value as equity: a margin or force call.
+    CashBalance.objects.filter(account_id__in=short).update(amount=Decimal(-2_000_000))
+    result = recompute_accounts()
+    print(
+        f"built {accounts:,} accounts, {result.positions:,} positions; "
+        f"{MarginCall.objects.filter(closed_at__isnull=True).count():,} open calls "
+        f"({time.perf_counter() - started:.0f} s)"
+    )
+
+
+def percentile(values, fraction):
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(fraction * (len(ordered) - 1))))
+    return ordered[index]

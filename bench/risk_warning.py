@@ -1,0 +1,79 @@
+"""Server time of the Risk Warning page: ``python -m bench.risk_warning --database-url postgres://...``.
+
+Builds 100,000 accounts with about 10,000 open calls in its own database (emptied first), then
+requests the page as a trader who sees every desk: the default view, sorted, filtered, searched, a
+deep page, the Exception tab. Prints p50/p95/max server time per view and the queries each ran.
+Server time is the whole Django request in-process (middleware, queries, template), without network.
+"""
+
+import argparse
+import os
+import time
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", ""))
+    parser.add_argument("--accounts", type=int, default=100_000)
+    parser.add_argument("--calls", type=int, default=10_000)
+    parser.add_argument("--requests", type=int, default=60, help="requests per view (default 60)")
+    parser.add_argument("--reuse", action="store_true", help="use the book already in the database")
+    args = parser.parse_args()
+
+    from bench.common import build_called_book, percentile, setup_django
+
+    setup_django(args.database_url, fresh=not args.reuse)
+    if not args.reuse:
+        build_called_book(args.accounts, args.calls)
+
+    from django.conf import settings
+    from django.contrib.auth.models import Group, Permission, User
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    from risk.models import MarginCall
+
+    settings.ALLOWED_HOSTS = ["*"]
+    user, created = User.objects.get_or_create(username="bench-trader")
+    if created:
+        user.groups.add(Group.objects.get(name="RiskWarningFull"))
+        user.user_permissions.add(Permission.objects.get(codename="view_desk"))
+    client = Client()
+    client.force_login(user)
+    some = MarginCall.objects.filter(closed_at__isnull=True).order_by("pk").values_list("pk", flat=True)[:100]
+    MarginCall.objects.filter(pk__in=list(some)).update(status="exception", exception_reason="bench")
+    open_calls = MarginCall.objects.filter(closed_at__isnull=True, account__kind="margin").count()
+    views = {
+        "default (call amount desc)": "/risk-warning/",
+        "sorted by ratio": "/risk-warning/?sort=ratio",
+        "filter type + desk": "/risk-warning/?type=force_call&desk=D3",
+        "filter ratio range": "/risk-warning/?ratio_min=0&ratio_max=15",
+        "search": "/risk-warning/?q=B00012",
+        "page 100": "/risk-warning/?page=100",
+        "deadline passed + long": "/risk-warning/?overdue=on&long=on",
+        "exception tab": "/risk-warning/?tab=exception",
+        "live refresh (htmx)": "/risk-warning/?changed=1,2,3",
+    }
+    print(f"database: {connection.vendor}; open margin calls: {open_calls:,}; {args.requests} requests per view")
+    everything = []
+    for name, url in views.items():
+        headers = {"HTTP_HX_REQUEST": "true"} if "htmx" in name else {}
+        client.get(url, **headers)  # warm
+        times = []
+        for _ in range(args.requests):
+            with CaptureQueriesContext(connection) as queries:
+                started = time.perf_counter()
+                response = client.get(url, **headers)
+                times.append((time.perf_counter() - started) * 1000)
+            assert response.status_code == 200, (url, response.status_code)
+        everything += times
+        print(
+            f"  {name:28} p50 {percentile(times, .5):6.1f} ms  p95 {percentile(times, .95):6.1f} ms"
+            f"  max {max(times):6.1f} ms  queries {len(queries.captured_queries)}"
+        )
+    print(f"all views: p50 {percentile(everything, .5):.1f} ms, p95 {percentile(everything, .95):.1f} ms")
+
+
+if __name__ == "__main__":
+    main()
