@@ -69,10 +69,10 @@ def main():
             assert response.status_code == 200, (url, response.status_code)
         everything += times
         print(
-            f"  {name:28} p50 {percentile(times, .5):6.1f} ms  p95 {percentile(times, .95):6.1f} ms"
+            f"  {name:28} p50 {percentile(times, 0.5):6.1f} ms  p95 {percentile(times, 0.95):6.1f} ms"
             f"  max {max(times):6.1f} ms  queries {len(queries.captured_queries)}"
         )
-    print(f"all views: p50 {percentile(everything, .5):.1f} ms, p95 {percentile(everything, .95):.1f} ms")
+    print(f"all views: p50 {percentile(everything, 0.5):.1f} ms, p95 {percentile(everything, 0.95):.1f} ms")
 
 
 if __name__ == "__main__":

@@ -65,11 +65,11 @@ class CallListView(ConsoleMixin, View):
         days = long_outstanding_days(self.kind)
         long_before = now - timedelta(days=days)
         tab = values.get("tab") or "active"
-        calls_qs = scoped_calls(request.user).filter(closed_at__isnull=True, account__kind=self.kind)
+        calls_qs = scoped_calls(request.user).filter(closed_at__isnull=True, kind=self.kind)
         calls_qs = calls_qs.filter(status=CallStatus.EXCEPTION if tab == "exception" else CallStatus.OPEN)
         tab_counts = (
             scoped_calls(request.user)
-            .filter(closed_at__isnull=True, account__kind=self.kind)
+            .filter(closed_at__isnull=True, kind=self.kind)
             .aggregate(
                 active=Count("pk", filter=Q(status=CallStatus.OPEN)),
                 exception=Count("pk", filter=Q(status=CallStatus.EXCEPTION)),
@@ -78,15 +78,15 @@ class CallListView(ConsoleMixin, View):
         calls_qs = self.filter(calls_qs, values, now, long_before)
         totals = calls_qs.aggregate(
             count=Count("pk"),
-            call_amount=Sum("account__risk__call_amount"),
+            amount=Sum("call_amount"),
             long_count=Count("pk", filter=Q(triggered_at__lt=long_before)),
-            long_amount=Sum("account__risk__call_amount", filter=Q(triggered_at__lt=long_before)),
+            long_total=Sum("call_amount", filter=Q(triggered_at__lt=long_before)),
         )
         sort = values.get("sort") or DEFAULT_SORT
         field = SORTS[sort.lstrip("-")]
         descending = sort.startswith("-") != field.startswith("-")
         order = F(field.lstrip("-")).desc(nulls_last=True) if descending else F(field.lstrip("-")).asc(nulls_last=True)
-        ordered = calls_qs.select_related("account", "account__risk", "account__desk").order_by(order, "pk")
+        ordered = calls_qs.select_related("account", "account__desk").order_by(order, "pk")
         if request.GET.get("format") == "csv":
             return self.csv(ordered, now)
         pages = max(1, -(-totals["count"] // PAGE_SIZE))
@@ -132,9 +132,9 @@ class CallListView(ConsoleMixin, View):
         if values.get("long"):
             queryset = queryset.filter(triggered_at__lt=long_before)
         if values.get("ratio_min") is not None:
-            queryset = queryset.filter(account__risk__nav_ratio__gte=values["ratio_min"] / 100)
+            queryset = queryset.filter(nav_ratio__gte=values["ratio_min"] / 100)
         if values.get("ratio_max") is not None:
-            queryset = queryset.filter(account__risk__nav_ratio__lte=values["ratio_max"] / 100)
+            queryset = queryset.filter(nav_ratio__lte=values["ratio_max"] / 100)
         return _search(queryset, values.get("q", "").strip())
 
     def csv(self, ordered, now):
@@ -162,7 +162,6 @@ class CallListView(ConsoleMixin, View):
             ]
         )
         for call in ordered.iterator(chunk_size=2000):
-            risk = call.account.risk
             writer.writerow(
                 [
                     call.account.account_no,
@@ -173,10 +172,10 @@ class CallListView(ConsoleMixin, View):
                     timezone.localtime(call.triggered_at).isoformat(),
                     timezone.localtime(call.deadline).isoformat(),
                     calls.elapsed_hours(call.triggered_at, now),
-                    "" if risk.nav_ratio is None else f"{risk.nav_ratio:.4f}",
-                    f"{risk.liquid_nav:.2f}",
-                    f"{risk.equity:.2f}",
-                    f"{risk.call_amount:.2f}",
+                    "" if call.nav_ratio is None else f"{call.nav_ratio:.4f}",
+                    f"{call.liquid_nav:.2f}",
+                    f"{call.equity:.2f}",
+                    f"{call.call_amount:.2f}",
                     timezone.localtime(call.auto_liquidate_at).isoformat() if call.auto_liquidate_at else "",
                     call.remark,
                 ]
@@ -203,7 +202,7 @@ class CallEventsView(ConsoleMixin, View):
     def get(self, request, kind):
         if kind not in LIST_KINDS:
             raise Http404
-        scope = scoped_calls(request.user).filter(account__kind=kind)
+        scope = scoped_calls(request.user).filter(kind=kind)
         response = StreamingHttpResponse(self.stream(scope), content_type="text/event-stream")
         response["Cache-Control"] = "no-cache"
         response["X-Accel-Buffering"] = "no"
@@ -354,7 +353,7 @@ class HistoryView(ConsoleMixin, View):
         values = {name: value for name, value in form.cleaned_data.items() if name not in form.errors}
         queryset = scoped_calls(request.user).filter(closed_at__isnull=False)
         if values.get("kind"):
-            queryset = queryset.filter(account__kind=values["kind"])
+            queryset = queryset.filter(kind=values["kind"])
         if values.get("cause"):
             queryset = queryset.filter(close_cause=values["cause"])
         if values.get("type"):

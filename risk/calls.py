@@ -46,6 +46,10 @@ class CallChanges:
         return sorted({*self.opened, *self.escalated, *self.eased, *self.closed, *self.followed})
 
 
+# The figures a call follows while open, after its type.
+FOLLOWED = ("call_type", "call_amount", "nav_ratio", "liquid_nav", "equity")
+
+
 def rule_sets() -> dict[str, RuleSet]:
     return {rules.account_kind: rules for rules in RuleSet.objects.all()}
 
@@ -80,19 +84,23 @@ def sync_calls(
         .values_list("pk", "account_id", "call_type")
     }
     figures = {
-        account_id: (kind, call_type, call_amount, nav_ratio)
-        for account_id, kind, call_type, call_amount, nav_ratio in AccountRisk.objects.filter(
-            account_id__in=account_ids
-        ).values_list("account_id", "account__kind", "call_type", "call_amount", "nav_ratio")
+        row[0]: row[1:]
+        for row in AccountRisk.objects.filter(account_id__in=account_ids).values_list(
+            "account_id", "account__kind", *FOLLOWED
+        )
     }
     rules = None
     to_open: list[MarginCall] = []
-    retype: dict[str, list[int]] = {}
+    to_follow: list[MarginCall] = []
     to_close: dict[str, list[tuple[int, int]]] = {}
     for account_id in account_ids:
-        kind, call_type, call_amount, nav_ratio = figures.get(account_id, (None, "", None, None))
-        has_call = bool(call_type) and kind in CALL_KINDS and call_amount > 0
+        row = figures.get(account_id)
         current = open_calls.get(account_id)
+        if row is None:  # no figures (its recompute failed): any open call stays as it is
+            continue
+        kind, call_type, call_amount, nav_ratio, liquid_nav, equity = row
+        has_call = bool(call_type) and kind in CALL_KINDS and call_amount > 0
+        followed = {"call_amount": call_amount, "nav_ratio": nav_ratio, "liquid_nav": liquid_nav, "equity": equity}
         if current is None:
             if has_call:
                 rules = rules if rules is not None else rule_sets()
@@ -100,6 +108,7 @@ def sync_calls(
                 to_open.append(
                     MarginCall(
                         account_id=account_id,
+                        kind=kind,
                         call_type=call_type,
                         trigger_type=call_type,
                         triggered_at=at,
@@ -107,20 +116,27 @@ def sync_calls(
                         call_amount_at_trigger=call_amount,
                         nav_ratio_at_trigger=nav_ratio,
                         updated_at=now,
+                        **followed,
                     )
                 )
             continue
         call_id, open_type = current
         if not has_call:
             to_close.setdefault(causes.get(account_id, default_cause), []).append((call_id, account_id))
-        elif call_type != open_type:
-            retype.setdefault(call_type, []).append(call_id)
+            to_follow.append(MarginCall(pk=call_id, call_type=open_type, updated_at=now, **followed))
+            continue
+        if call_type != open_type:
             if call_type == CallType.FORCE_CALL:
                 changes.escalated.append(call_id)
             elif open_type == CallType.FORCE_CALL:
                 changes.eased.append(call_id)
+            else:
+                changes.followed.append(call_id)
         elif account_id in moved:
             changes.followed.append(call_id)
+        else:
+            continue
+        to_follow.append(MarginCall(pk=call_id, call_type=call_type, updated_at=now, **followed))
 
     if to_open:
         MarginCall.objects.bulk_create(to_open, batch_size=1000, ignore_conflicts=True)
@@ -134,8 +150,8 @@ def sync_calls(
         )
         changes.opened = [call_id for call_id, _ in opened]
         snapshots.take(opened, kind=SnapshotKind.TRIGGER, key="trigger", at=at)
-    for call_type, call_ids in retype.items():
-        MarginCall.objects.filter(pk__in=call_ids).update(call_type=call_type, updated_at=now)
+    if to_follow:
+        MarginCall.objects.bulk_update(to_follow, ["call_type", "updated_at", *FOLLOWED[1:]], batch_size=500)
     if changes.escalated:
         pairs = MarginCall.objects.filter(pk__in=changes.escalated).values_list("pk", "account_id")
         snapshots.take(pairs, kind=SnapshotKind.FORCE_CALL, key=f"force_call:{now.isoformat()}", at=at)
@@ -147,8 +163,6 @@ def sync_calls(
             status=CallStatus.CLOSED, closed_at=at, close_cause=cause, updated_at=now
         )
         changes.closed.extend(call_ids)
-    if changes.followed:
-        MarginCall.objects.filter(pk__in=changes.followed).update(updated_at=now)
     changed = changes.call_ids()
     if changed:
         transaction.on_commit(lambda: push.publish(changed))

@@ -357,6 +357,8 @@ class MarginCall(models.Model):
     reaches 0. Its live figures are the account's (AccountRisk); what it keeps is its own history."""
 
     account = models.ForeignKey(Account, verbose_name=_("account"), on_delete=models.PROTECT, related_name="calls")
+    # The account's kind, kept here so each page's list reads one table.
+    kind = models.CharField(_("kind"), max_length=16, choices=AccountKind)
     status = models.CharField(_("status"), max_length=16, choices=CallStatus, default=CallStatus.OPEN)
     call_type = models.CharField(_("call type"), max_length=20, choices=CallType)
     trigger_type = models.CharField(_("type at trigger"), max_length=20, choices=CallType)
@@ -366,6 +368,14 @@ class MarginCall(models.Model):
     nav_ratio_at_trigger = models.DecimalField(
         _("net asset ratio at trigger"), max_digits=RATIO_DIGITS, decimal_places=RATIO_PLACES, null=True, blank=True
     )
+    # The account's current figures, followed by every recompute while the call is open (at close:
+    # the figures it closed on), so the lists sort, filter and total on this table alone.
+    call_amount = figure_field(_("call amount"))
+    nav_ratio = models.DecimalField(
+        _("net asset ratio"), max_digits=RATIO_DIGITS, decimal_places=RATIO_PLACES, null=True, blank=True
+    )
+    liquid_nav = figure_field(_("liquid net assets"))
+    equity = figure_field(_("equity"))
     exception_reason = models.TextField(_("exception reason"), blank=True)
     exception_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -397,7 +407,11 @@ class MarginCall(models.Model):
             ),
         ]
         indexes = [
-            models.Index(fields=["status", "call_type"], name="margin_call_status_type"),
+            models.Index(
+                fields=["kind", "status", "-call_amount"],
+                condition=Q(closed_at__isnull=True),
+                name="margin_call_open_by_amount",
+            ),
             models.Index(fields=["-closed_at"], name="margin_call_closed_at"),
         ]
 

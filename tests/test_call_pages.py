@@ -116,7 +116,7 @@ def test_the_risk_warning_list_shows_the_columns_and_totals(call, trader):
     assert response.status_code == 200
     totals = response.context["totals"]
     assert totals["count"] == 2
-    assert totals["call_amount"] == Decimal("135400.00") + Decimal("10000.00")
+    assert totals["amount"] == Decimal("135400.00") + Decimal("10000.00")
     html = response.content.decode()
     for text in (
         "M100001",

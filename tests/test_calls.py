@@ -106,6 +106,12 @@ def test_a_tick_escalates_to_force_call_with_a_snapshot_then_eases(import_book, 
     call = the_call()
     assert call.call_type == "force_call"
     assert call.trigger_type == "margin_call"
+    # The open call follows the account's figures: equity 90,000 - 60,000; MM 45,000 - 30,000.
+    assert (call.equity, call.call_amount, call.nav_ratio) == (
+        Decimal("30000.00"),
+        Decimal("15000.00"),
+        Decimal("0.3333"),
+    )
     assert [s.kind for s in call.snapshots.all()] == ["trigger", "force_call"]
     assert call.snapshots.get(kind="force_call").call_type == "force_call"
 

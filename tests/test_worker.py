@@ -32,9 +32,7 @@ def test_a_tick_goes_through_the_broker_and_a_worker_closes_the_call(import_book
     app.control.purge()
 
     with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
-        result = ticks.apply_and_recompute(
-            [{"symbol": "S.HK", "price": "120", "time": "2026-12-23T11:00:00+08:00"}]
-        )
+        result = ticks.apply_and_recompute([{"symbol": "S.HK", "price": "120", "time": "2026-12-23T11:00:00+08:00"}])
         assert result.applied == 1
         assert wait_for(lambda: MarginCall.objects.filter(status="closed").exists())
 
