@@ -54,3 +54,14 @@ def percentile(values, fraction):
     ordered = sorted(values)
     index = min(len(ordered) - 1, max(0, round(fraction * (len(ordered) - 1))))
     return ordered[index]
+
+
+def bench_trader():
+    """A RiskWarningFull user who sees every desk, made once per database."""
+    from django.contrib.auth.models import Group, Permission, User
+
+    user, created = User.objects.get_or_create(username="bench-trader")
+    if created:
+        user.groups.add(Group.objects.get(name="RiskWarningFull"))
+        user.user_permissions.add(Permission.objects.get(codename="view_desk"))
+    return user

@@ -20,14 +20,13 @@ def main():
     parser.add_argument("--reuse", action="store_true", help="use the book already in the database")
     args = parser.parse_args()
 
-    from bench.common import build_called_book, percentile, setup_django
+    from bench.common import bench_trader, build_called_book, percentile, setup_django
 
     setup_django(args.database_url, fresh=not args.reuse)
     if not args.reuse:
         build_called_book(args.accounts, args.calls)
 
     from django.conf import settings
-    from django.contrib.auth.models import Group, Permission, User
     from django.db import connection
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
@@ -35,10 +34,7 @@ def main():
     from risk.models import MarginCall
 
     settings.ALLOWED_HOSTS = ["*"]
-    user, created = User.objects.get_or_create(username="bench-trader")
-    if created:
-        user.groups.add(Group.objects.get(name="RiskWarningFull"))
-        user.user_permissions.add(Permission.objects.get(codename="view_desk"))
+    user = bench_trader()
     client = Client()
     client.force_login(user)
     some = MarginCall.objects.filter(closed_at__isnull=True).order_by("pk").values_list("pk", flat=True)[:100]

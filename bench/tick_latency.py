@@ -32,22 +32,18 @@ def main():
     if not args.database_url.startswith("postgres"):
         sys.exit("--database-url postgres://... is needed: the worker and the server share it")
 
-    from bench.common import ROOT, build_called_book, percentile, setup_django
+    from bench.common import ROOT, bench_trader, build_called_book, percentile, setup_django
 
     os.environ["REDIS_URL"] = args.redis_url
     setup_django(args.database_url, fresh=not args.reuse)
     if not args.reuse:
         build_called_book(args.accounts, args.calls)
 
-    from django.contrib.auth.models import Group, Permission, User
     from django.test import Client
 
     from risk.models import ApiToken, Instrument, MarginCall, Position
 
-    user, created = User.objects.get_or_create(username="bench-trader")
-    if created:
-        user.groups.add(Group.objects.get(name="RiskWarningFull"))
-        user.user_permissions.add(Permission.objects.get(codename="view_desk"))
+    user = bench_trader()
     login = Client()
     login.force_login(user)
     cookie = f"sessionid={login.cookies['sessionid'].value}"

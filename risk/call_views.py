@@ -16,39 +16,58 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 from django.views import View
 
 from . import audit, calls, push, selectors
-from .forms import DEFAULT_SORT, SORTS, CallFilterForm, DeadlineForm, ExceptionForm, HistoryFilterForm, RemarkForm
-from .models import AccountKind, CallSnapshot, CallStatus, MarginCall, RuleSet
-from .permissions import VIEW_DESK, ConsoleMixin, visible_desks
+from .forms import (
+    DEFAULT_SORT,
+    SORTS,
+    CallFilterForm,
+    DeadlineForm,
+    ExceptionBatchForm,
+    ExceptionForm,
+    HistoryFilterForm,
+    RemarkForm,
+)
+from .models import AccountKind, CallSnapshot, CallStatus, MarginCall
+from .permissions import ConsoleMixin, visible_calls, visible_desks
 from .templatetags.console import percent
 from .views import book_context
 
 PAGE_SIZE = 50
 LIST_KINDS = {
-    AccountKind.MARGIN: {"url": "risk:warning", "title": "Risk Warning"},
-    AccountKind.INTRADAY: {"url": "risk:intraday", "title": "Intraday Margin Warning"},
+    AccountKind.MARGIN: {"url": "risk:warning", "title": _lazy("Risk Warning")},
+    AccountKind.INTRADAY: {"url": "risk:intraday", "title": _lazy("Intraday Margin Warning")},
 }
 
 
-def scoped_calls(user) -> QuerySet:
-    """The calls of the desks this user sees."""
-    queryset = MarginCall.objects.all()
-    if user.has_perm(VIEW_DESK):
-        return queryset
-    return queryset.filter(account__desk__in=visible_desks(user))
-
-
-def long_outstanding_days(kind: str) -> int:
-    days = RuleSet.objects.filter(account_kind=kind).values_list("long_outstanding_days", flat=True).first()
-    return days or 90
-
-
-def _search(queryset: QuerySet, query: str) -> QuerySet:
+def _search(query: str) -> Q:
     if not query:
-        return queryset
-    return queryset.filter(Q(account__account_no__istartswith=query) | Q(account__name__icontains=query))
+        return Q()
+    return Q(account__account_no__istartswith=query) | Q(account__name__icontains=query)
+
+
+def _ordering(sort: str):
+    """``sort`` is a key of SORTS, "-" first for descending; rows with no value go last."""
+    field = SORTS[sort.lstrip("-")]
+    descending = sort.startswith("-") != field.startswith("-")
+    expression = F(field.lstrip("-"))
+    return expression.desc(nulls_last=True) if descending else expression.asc(nulls_last=True)
+
+
+def _page(ordered: QuerySet, count: int, wanted: int | None) -> tuple[list, int, int]:
+    """One page of rows, the page number (clamped to the last page) and the number of pages."""
+    pages = max(1, -(-count // PAGE_SIZE))
+    page = min(wanted or 1, pages)
+    return list(ordered[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]), page, pages
+
+
+def _query_without(request, *names):
+    query = request.GET.copy()
+    for name in names:
+        query.pop(name, None)
+    return query
 
 
 class CallListView(ConsoleMixin, View):
@@ -62,52 +81,39 @@ class CallListView(ConsoleMixin, View):
         form.is_valid()  # a bad value is shown next to its filter and that filter is not applied
         values = {name: value for name, value in form.cleaned_data.items() if name not in form.errors}
         now = timezone.now()
-        days = long_outstanding_days(self.kind)
+        days = selectors.long_outstanding_days(self.kind)
         long_before = now - timedelta(days=days)
         tab = values.get("tab") or "active"
-        calls_qs = scoped_calls(request.user).filter(closed_at__isnull=True, kind=self.kind)
-        calls_qs = calls_qs.filter(status=CallStatus.EXCEPTION if tab == "exception" else CallStatus.OPEN)
-        tab_counts = (
-            scoped_calls(request.user)
-            .filter(closed_at__isnull=True, kind=self.kind)
-            .aggregate(
-                active=Count("pk", filter=Q(status=CallStatus.OPEN)),
-                exception=Count("pk", filter=Q(status=CallStatus.EXCEPTION)),
-            )
-        )
-        calls_qs = self.filter(calls_qs, values, now, long_before)
-        totals = calls_qs.aggregate(
-            count=Count("pk"),
-            amount=Sum("call_amount"),
-            long_count=Count("pk", filter=Q(triggered_at__lt=long_before)),
-            long_total=Sum("call_amount", filter=Q(triggered_at__lt=long_before)),
+        shown = Q(status=CallStatus.EXCEPTION if tab == "exception" else CallStatus.OPEN)
+        shown &= self.filters(values, now, long_before)
+        open_calls = visible_calls(request.user).filter(closed_at__isnull=True, kind=self.kind)
+        # Tab counts and totals in one query, so they always agree with each other.
+        totals = open_calls.aggregate(
+            active=Count("pk", filter=Q(status=CallStatus.OPEN)),
+            exception=Count("pk", filter=Q(status=CallStatus.EXCEPTION)),
+            count=Count("pk", filter=shown),
+            amount=Sum("call_amount", filter=shown),
+            long_count=Count("pk", filter=shown & Q(triggered_at__lt=long_before)),
+            long_total=Sum("call_amount", filter=shown & Q(triggered_at__lt=long_before)),
         )
         sort = values.get("sort") or DEFAULT_SORT
-        field = SORTS[sort.lstrip("-")]
-        descending = sort.startswith("-") != field.startswith("-")
-        order = F(field.lstrip("-")).desc(nulls_last=True) if descending else F(field.lstrip("-")).asc(nulls_last=True)
-        ordered = calls_qs.select_related("account", "account__desk").order_by(order, "pk")
+        ordered = open_calls.filter(shown).select_related("account", "account__desk").order_by(_ordering(sort), "pk")
         if request.GET.get("format") == "csv":
             return self.csv(ordered, now)
-        pages = max(1, -(-totals["count"] // PAGE_SIZE))
-        page = min(values.get("page") or 1, pages)
-        rows = list(ordered[(page - 1) * PAGE_SIZE : page * PAGE_SIZE])
+        rows, page, pages = _page(ordered, totals["count"], values.get("page"))
         changed = _ids(request.GET.get("changed", ""))
         for call in rows:
             call.elapsed_hours = calls.elapsed_hours(call.triggered_at, now)
             call.overdue = call.deadline < now
             call.long_outstanding = call.triggered_at < long_before
             call.changed = call.pk in changed
-        query = request.GET.copy()
-        for name in ("page", "changed", "format"):
-            query.pop(name, None)
+        query = _query_without(request, "page", "changed", "format")
         context = {
             "kind": self.kind,
-            "title": _(LIST_KINDS[self.kind]["title"]),
+            "title": LIST_KINDS[self.kind]["title"],
             "list_url": reverse(LIST_KINDS[self.kind]["url"]),
             "form": form,
             "tab": tab,
-            "tab_counts": tab_counts,
             "totals": totals,
             "long_days": days,
             "rows": rows,
@@ -116,26 +122,26 @@ class CallListView(ConsoleMixin, View):
             "sort": sort,
             "query": query,
             "querystring": query.urlencode(),
-            "now": now,
         }
-        template = "risk/_call_list.html" if request.htmx else "risk/call_list.html"
+        template = "risk/call_list.html#call-list" if request.htmx else "risk/call_list.html"
         return render(request, template, context)
 
     @staticmethod
-    def filter(queryset, values, now, long_before):
+    def filters(values, now, long_before) -> Q:
+        condition = _search(values.get("q", "").strip())
         if values.get("type"):
-            queryset = queryset.filter(call_type=values["type"])
+            condition &= Q(call_type=values["type"])
         if values.get("desk"):
-            queryset = queryset.filter(account__desk__code=values["desk"])
+            condition &= Q(account__desk__code=values["desk"])
         if values.get("overdue"):
-            queryset = queryset.filter(deadline__lt=now)
+            condition &= Q(deadline__lt=now)
         if values.get("long"):
-            queryset = queryset.filter(triggered_at__lt=long_before)
+            condition &= Q(triggered_at__lt=long_before)
         if values.get("ratio_min") is not None:
-            queryset = queryset.filter(nav_ratio__gte=values["ratio_min"] / 100)
+            condition &= Q(nav_ratio__gte=values["ratio_min"] / 100)
         if values.get("ratio_max") is not None:
-            queryset = queryset.filter(nav_ratio__lte=values["ratio_max"] / 100)
-        return _search(queryset, values.get("q", "").strip())
+            condition &= Q(nav_ratio__lte=values["ratio_max"] / 100)
+        return condition
 
     def csv(self, ordered, now):
         response = HttpResponse(content_type="text/csv; charset=utf-8")
@@ -202,7 +208,7 @@ class CallEventsView(ConsoleMixin, View):
     def get(self, request, kind):
         if kind not in LIST_KINDS:
             raise Http404
-        scope = scoped_calls(request.user).filter(kind=kind)
+        scope = visible_calls(request.user).filter(kind=kind)
         response = StreamingHttpResponse(self.stream(scope), content_type="text/event-stream")
         response["Cache-Control"] = "no-cache"
         response["X-Accel-Buffering"] = "no"
@@ -239,7 +245,7 @@ class CallEventsView(ConsoleMixin, View):
 
 
 def _call_or_404(request, pk: int) -> MarginCall:
-    call = scoped_calls(request.user).select_related("account", "account__desk", "exception_by").filter(pk=pk).first()
+    call = visible_calls(request.user).select_related("account", "account__desk", "exception_by").filter(pk=pk).first()
     if call is None:
         raise Http404(_("No such call."))
     return call
@@ -250,7 +256,7 @@ class CallDetailView(ConsoleMixin, View):
         call = _call_or_404(request, pk)
         account = selectors.account_with_book(call.account.account_no)
         now = timezone.now()
-        days = long_outstanding_days(account.kind)
+        days = selectors.long_outstanding_days(account.kind)
         snapshots = list(call.snapshots.defer("book"))
         context = book_context(account)
         context.update(
@@ -351,33 +357,24 @@ class HistoryView(ConsoleMixin, View):
         form = HistoryFilterForm(request.GET)
         form.is_valid()
         values = {name: value for name, value in form.cleaned_data.items() if name not in form.errors}
-        queryset = scoped_calls(request.user).filter(closed_at__isnull=False)
-        if values.get("kind"):
-            queryset = queryset.filter(kind=values["kind"])
-        if values.get("cause"):
-            queryset = queryset.filter(close_cause=values["cause"])
-        if values.get("type"):
-            queryset = queryset.filter(trigger_type=values["type"])
-        if values.get("closed_from"):
-            queryset = queryset.filter(closed_at__date__gte=values["closed_from"])
-        if values.get("closed_to"):
-            queryset = queryset.filter(closed_at__date__lte=values["closed_to"])
-        queryset = _search(queryset, (values.get("q") or "").strip())
+        shown = _search((values.get("q") or "").strip())
+        for name, lookup in (
+            ("kind", "kind"),
+            ("cause", "close_cause"),
+            ("type", "trigger_type"),
+            ("closed_from", "closed_at__date__gte"),
+            ("closed_to", "closed_at__date__lte"),
+        ):
+            if values.get(name):
+                shown &= Q(**{lookup: values[name]})
+        closed = visible_calls(request.user).filter(shown, closed_at__isnull=False)
         sort = values.get("sort") or "-closed"
-        field = SORTS[sort.lstrip("-")]
-        order = F(field).desc(nulls_last=True) if sort.startswith("-") else F(field).asc(nulls_last=True)
-        count = queryset.count()
-        pages = max(1, -(-count // PAGE_SIZE))
-        page = min(values.get("page") or 1, pages)
-        rows = list(
-            queryset.select_related("account", "account__desk").order_by(order, "-pk")[
-                (page - 1) * PAGE_SIZE : page * PAGE_SIZE
-            ]
-        )
+        count = closed.count()
+        ordered = closed.select_related("account", "account__desk").order_by(_ordering(sort), "-pk")
+        rows, page, pages = _page(ordered, count, values.get("page"))
         for call in rows:
             call.elapsed_hours = calls.elapsed_hours(call.triggered_at, call.closed_at)
-        query = request.GET.copy()
-        query.pop("page", None)
+        query = _query_without(request, "page")
         context = {
             "form": form,
             "rows": rows,
@@ -389,6 +386,10 @@ class HistoryView(ConsoleMixin, View):
             "querystring": query.urlencode(),
         }
         return render(request, "risk/history.html", context)
+
+
+def _form_errors(form) -> str:
+    return "; ".join(str(error) for errors in form.errors.values() for error in errors)
 
 
 def _back(request, default: str) -> str:
@@ -404,15 +405,15 @@ class ExceptionBatchView(ConsoleMixin, View):
     http_method_names = ["post"]
 
     def post(self, request):
-        form = ExceptionForm(request.POST)
+        form = ExceptionBatchForm(request.POST)
         back = _back(request, reverse("risk:warning"))
         if not form.is_valid():
-            errors = "; ".join(str(error) for errors in form.errors.values() for error in errors)
+            errors = _form_errors(form)
             audit.record(request.user, "exception", detail={"errors": errors}, outcome="refused")
             messages.error(request, errors)
             return redirect(back)
         wanted = form.cleaned_data["calls"]
-        allowed = list(scoped_calls(request.user).filter(pk__in=wanted).values_list("pk", flat=True))
+        allowed = list(visible_calls(request.user).filter(pk__in=wanted).values_list("pk", flat=True))
         if len(allowed) != len(set(wanted)):
             audit.record(request.user, "exception", calls=wanted, outcome="refused: unknown or other desk's call")
             raise Http404(_("No such call."))
@@ -441,7 +442,7 @@ class CallActionView(ConsoleMixin, View):
         back = reverse("risk:call", args=[call.pk])
         form = self.form_class(request.POST)
         if not form.is_valid():
-            errors = "; ".join(str(error) for errors in form.errors.values() for error in errors)
+            errors = _form_errors(form)
             audit.record(request.user, self.action, calls=[call.pk], detail={"errors": errors}, outcome="refused")
             messages.error(request, errors)
             return redirect(back)
@@ -458,10 +459,7 @@ class CallActionView(ConsoleMixin, View):
 class RemarkView(CallActionView):
     action = "add_remark"
     form_class = RemarkForm
-
-    @property
-    def done(self):
-        return _("Remark saved.")
+    done = _lazy("Remark saved.")
 
     def apply(self, call, data, user):
         calls.add_remark(call, text=data["text"], user=user)
@@ -470,10 +468,7 @@ class RemarkView(CallActionView):
 class DeadlineView(CallActionView):
     action = "move_deadline"
     form_class = DeadlineForm
-
-    @property
-    def done(self):
-        return _("Deadline moved.")
+    done = _lazy("Deadline moved.")
 
     def apply(self, call, data, user):
         calls.move_deadline(call, deadline=data["deadline"], reason=data["reason"], user=user)
@@ -482,16 +477,7 @@ class DeadlineView(CallActionView):
 class CallExceptionView(CallActionView):
     action = "exception"
     form_class = ExceptionForm
-
-    @property
-    def done(self):
-        return _("Exception updated.")
-
-    def post(self, request, pk):
-        data = request.POST.copy()
-        data.setlist("calls", [str(pk)])
-        request.POST = data
-        return super().post(request, pk)
+    done = _lazy("Exception updated.")
 
     def apply(self, call, data, user):
         if not call.is_open:

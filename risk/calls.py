@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -177,10 +176,6 @@ def elapsed_hours(triggered_at: datetime, now: datetime) -> int:
 
 def is_long_outstanding(triggered_at: datetime, now: datetime, days: int) -> bool:
     return now - triggered_at > timedelta(days=days)
-
-
-def open_calls() -> Q:
-    return Q(closed_at__isnull=True)
 
 
 # Trader actions. Each runs in one transaction and writes its audit entry in it.

@@ -24,6 +24,20 @@ SORTS = {
     "cause": "close_cause",
 }
 DEFAULT_SORT = "-amount"
+LIST_SORTS = (
+    "account",
+    "name",
+    "type",
+    "triggered",
+    "deadline",
+    "elapsed",
+    "ratio",
+    "liquid_nav",
+    "equity",
+    "amount",
+    "auto",
+)
+HISTORY_SORTS = ("closed", "triggered", "account", "type", "cause")
 
 
 def _sort_choices(keys):
@@ -41,7 +55,7 @@ class CallFilterForm(forms.Form):
     ratio_min = forms.DecimalField(label=_("Ratio from (%)"), required=False, max_digits=9, decimal_places=2)
     ratio_max = forms.DecimalField(label=_("Ratio to (%)"), required=False, max_digits=9, decimal_places=2)
     q = forms.CharField(label=_("Account or name"), required=False, max_length=100)
-    sort = forms.ChoiceField(choices=_sort_choices(list(SORTS)[:11]), required=False)
+    sort = forms.ChoiceField(choices=_sort_choices(LIST_SORTS), required=False)
     page = forms.IntegerField(min_value=1, required=False)
 
     def __init__(self, data, *, desks):
@@ -72,30 +86,34 @@ class HistoryFilterForm(forms.Form):
     )
     closed_to = forms.DateField(label=_("Closed to"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
     q = forms.CharField(label=_("Account or name"), required=False, max_length=100)
-    sort = forms.ChoiceField(choices=_sort_choices(["closed", "triggered", "account", "type", "cause"]), required=False)
+    sort = forms.ChoiceField(choices=_sort_choices(HISTORY_SORTS), required=False)
     page = forms.IntegerField(min_value=1, required=False)
 
 
 class ExceptionForm(forms.Form):
     action = forms.ChoiceField(choices=[("mark", _("Mark exception")), ("unmark", _("Unmark exception"))])
     reason = forms.CharField(label=_("Reason"), required=False, max_length=1000)
-    calls = forms.TypedMultipleChoiceField(coerce=int, choices=[], required=True)
-
-    def __init__(self, data):
-        super().__init__(data)
-        # Any integer is accepted here; which calls the user may touch is decided by the view.
-        values = data.getlist("calls") if hasattr(data, "getlist") else data.get("calls", [])
-        self.fields["calls"].choices = [(value, value) for value in values]
-        self.fields["calls"].error_messages["required"] = _("Select at least one call.")
-
-    def clean_calls(self):
-        return [int(value) for value in self.cleaned_data["calls"]]
 
     def clean(self):
         data = super().clean()
         if data.get("action") == "mark" and not (data.get("reason") or "").strip():
             self.add_error("reason", _("A reason is required to mark an exception."))
         return data
+
+
+class ExceptionBatchForm(ExceptionForm):
+    """The selected calls' ids; which of them the user may touch is the view's to decide."""
+
+    calls = forms.CharField(required=False)
+
+    def clean_calls(self):
+        values = self.data.getlist("calls")
+        if not values:
+            raise forms.ValidationError(_("Select at least one call."))
+        bad = [value for value in values if not value.isdigit()]
+        if bad:
+            raise forms.ValidationError(_("Not a call: %(value)s."), params={"value": bad[0][:20]})
+        return [int(value) for value in values]
 
 
 class RemarkForm(forms.Form):

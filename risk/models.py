@@ -459,6 +459,30 @@ class DeadlineChange(models.Model):
         return f"{self.old_deadline:%Y-%m-%d %H:%M} → {self.new_deadline:%Y-%m-%d %H:%M}"
 
 
+class ImmutableRecord(Exception):
+    pass
+
+
+class AppendOnly(models.Model):
+    """Rows written once and kept: saving an existing row or deleting one is refused (PostgreSQL
+    refuses it too, by a trigger)."""
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise ImmutableRecord(
+                _("%(record)s is kept as written and never changed.") % {"record": self._meta.verbose_name}
+            )
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ImmutableRecord(
+            _("%(record)s is kept as written and never deleted.") % {"record": self._meta.verbose_name}
+        )
+
+
 class SnapshotKind(models.TextChoices):
     TRIGGER = "trigger", _("At trigger")
     FORCE_CALL = "force_call", _("At force call")
@@ -466,7 +490,7 @@ class SnapshotKind(models.TextChoices):
     CLOSE = "close", _("At close")
 
 
-class CallSnapshot(models.Model):
+class CallSnapshot(AppendOnly):
     """A call's account as it stood at a moment: figures, cash, positions, prices and FX used.
     Kept for compliance: never updated or deleted (the database refuses it too)."""
 
@@ -492,20 +516,8 @@ class CallSnapshot(models.Model):
     def __str__(self):
         return f"{self.kind} {self.taken_at:%Y-%m-%d %H:%M}"
 
-    def save(self, *args, **kwargs):
-        if self.pk is not None:
-            raise ImmutableRecord(_("A snapshot is never changed."))
-        super().save(*args, **kwargs)
 
-    def delete(self, *args, **kwargs):
-        raise ImmutableRecord(_("A snapshot is never deleted."))
-
-
-class ImmutableRecord(Exception):
-    pass
-
-
-class AuditEntry(models.Model):
+class AuditEntry(AppendOnly):
     """One action in the console: who, when, what, on which objects, with what outcome. Append-only."""
 
     at = models.DateTimeField(_("time"), default=timezone.now, db_index=True)
@@ -524,14 +536,6 @@ class AuditEntry(models.Model):
 
     def __str__(self):
         return f"{self.at:%Y-%m-%d %H:%M:%S} {self.action} {self.outcome}"
-
-    def save(self, *args, **kwargs):
-        if self.pk is not None:
-            raise ImmutableRecord(_("An audit entry is never changed."))
-        super().save(*args, **kwargs)
-
-    def delete(self, *args, **kwargs):
-        raise ImmutableRecord(_("An audit entry is never deleted."))
 
 
 class ApiToken(models.Model):

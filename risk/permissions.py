@@ -11,7 +11,7 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from guardian.shortcuts import get_objects_for_user
 
-from .models import Account, Desk
+from .models import Account, Desk, MarginCall
 
 VIEW_CONSOLE = "risk.view_console"
 ACT_CONSOLE = "risk.act_console"
@@ -40,6 +40,13 @@ def visible_accounts(user, queryset: QuerySet | None = None) -> QuerySet:
     if user.has_perm(VIEW_DESK):
         return queryset
     return queryset.filter(desk__in=visible_desks(user))
+
+
+def visible_calls(user) -> QuerySet:
+    """The margin calls of the desks this user sees; another desk's call is, for them, not there."""
+    if user.has_perm(VIEW_DESK):
+        return MarginCall.objects.all()
+    return MarginCall.objects.filter(account__desk__in=visible_desks(user))
 
 
 class ConsoleMixin(AccessMixin):

@@ -37,19 +37,24 @@ def publish(call_ids) -> None:
 
 
 def wakeups(timeout: float) -> Iterator[None]:
-    """Yield whenever calls may have changed, and at least every ``timeout`` seconds."""
-    if not settings.REDIS_URL:
-        while True:
-            time.sleep(POLL_SECONDS)
-            yield
-    pubsub = _redis().pubsub(ignore_subscribe_messages=True)
-    try:
-        pubsub.subscribe(CHANNEL)
-        while True:
-            pubsub.get_message(timeout=timeout)
-            # Take whatever else is already queued: one wake-up per burst of changes.
-            while pubsub.get_message(timeout=0.01):
-                pass
-            yield
-    finally:
-        pubsub.close()
+    """Yield whenever calls may have changed, and at least every ``timeout`` seconds. If Redis is
+    unset or goes away, fall back to polling: the page stays live, only a little later."""
+    if settings.REDIS_URL:
+        import redis
+
+        pubsub = _redis().pubsub(ignore_subscribe_messages=True)
+        try:
+            pubsub.subscribe(CHANNEL)
+            while True:
+                pubsub.get_message(timeout=timeout)
+                # Take whatever else is already queued: one wake-up per burst of changes.
+                while pubsub.get_message(timeout=0.01):
+                    pass
+                yield
+        except redis.RedisError:
+            logger.warning("lost Redis; event streams poll the database", exc_info=True)
+        finally:
+            pubsub.close()
+    while True:
+        time.sleep(POLL_SECONDS)
+        yield

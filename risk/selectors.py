@@ -21,6 +21,12 @@ def call_coefficients() -> dict[str, Decimal]:
     return coefficients
 
 
+def long_outstanding_days(kind: str) -> int:
+    """After how many days an open call of this account kind is long outstanding."""
+    days = RuleSet.objects.filter(account_kind=kind).values_list("long_outstanding_days", flat=True).first()
+    return days or RuleSet._meta.get_field("long_outstanding_days").default
+
+
 INSTRUMENT_TERM_FIELDS = (
     "price",
     "currency",

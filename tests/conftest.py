@@ -5,6 +5,8 @@ from pathlib import Path
 import pytest
 from django.db import connection
 
+from tests.users import make_user
+
 BOOKS = Path(__file__).parent / "books"
 
 
@@ -46,3 +48,22 @@ def celery_runs_tasks_in_process():
     app.conf.task_always_eager, app.conf.task_eager_propagates = True, True
     yield app
     app.conf.task_always_eager, app.conf.task_eager_propagates = saved
+
+
+# Users of the console. Each test module defines the ``book`` they are created on.
+
+
+@pytest.fixture
+def trader(book):
+    return make_user("trader", "RiskWarningFull")
+
+
+@pytest.fixture
+def viewer(book):
+    return make_user("viewer", "RiskWarningReadOnly")
+
+
+@pytest.fixture
+def desk_trader(book):
+    """A trader granted only desk HK2."""
+    return make_user("hk2trader", "RiskWarningFull", all_desks=False, desks=["HK2"])

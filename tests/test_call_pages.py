@@ -11,7 +11,7 @@ from django.urls import reverse
 
 from risk.models import Account, AuditEntry, MarginCall
 from tests.books import one_stock_book
-from tests.test_views import client_for, make_user
+from tests.users import client_for
 
 pytestmark = pytest.mark.django_db
 
@@ -26,21 +26,6 @@ def book(import_book, worked_book):
 @pytest.fixture
 def call(book):
     return MarginCall.objects.get(account__account_no="M100001")  # desk HK1
-
-
-@pytest.fixture
-def trader(book):
-    return make_user("trader", "RiskWarningFull")
-
-
-@pytest.fixture
-def viewer(book):
-    return make_user("viewer", "RiskWarningReadOnly")
-
-
-@pytest.fixture
-def other_desk_trader(book):
-    return make_user("hk2trader", "RiskWarningFull", all_desks=False, desks=["HK2"])
 
 
 def views_of(call):
@@ -83,10 +68,10 @@ def assert_permission_matrix(pages, actions, *, viewer, other_desk_user, object_
             assert other.post(url, data).status_code == 404, url
 
 
-def test_permission_matrix_on_every_view(call, viewer, other_desk_trader):
+def test_permission_matrix_on_every_view(call, viewer, desk_trader):
     pages, actions = views_of(call)
 
-    assert_permission_matrix(pages, actions, viewer=viewer, other_desk_user=other_desk_trader)
+    assert_permission_matrix(pages, actions, viewer=viewer, other_desk_user=desk_trader)
 
     # Nothing the refused requests sent was applied.
     call.refresh_from_db()
@@ -103,10 +88,10 @@ def test_the_viewer_sees_no_action_buttons(call, viewer):
         assert 'name="calls"' not in html
 
 
-def test_a_desk_trader_lists_only_their_desks_calls(call, other_desk_trader, trader):
+def test_a_desk_trader_lists_only_their_desks_calls(call, desk_trader, trader):
     listed = lambda user: [c.account.account_no for c in client_for(user).get(reverse("risk:warning")).context["rows"]]  # noqa: E731
 
-    assert listed(other_desk_trader) == ["T2"]
+    assert listed(desk_trader) == ["T2"]
     assert sorted(listed(trader)) == ["M100001", "T2"]
 
 
@@ -226,9 +211,9 @@ def test_forged_batch_requests_change_nothing(call, trader, calls):
     assert not MarginCall.objects.filter(status="exception").exists()
 
 
-def test_a_batch_with_another_desks_call_is_refused_whole(call, other_desk_trader):
+def test_a_batch_with_another_desks_call_is_refused_whole(call, desk_trader):
     mine = MarginCall.objects.get(account__account_no="T2")
-    response = client_for(other_desk_trader).post(
+    response = client_for(desk_trader).post(
         reverse("risk:exception-batch"), {"action": "mark", "reason": "x", "calls": [mine.pk, call.pk]}
     )
 
@@ -297,8 +282,8 @@ def test_the_event_stream_answers_with_server_sent_events(call, trader):
 def test_the_list_runs_a_constant_number_of_queries(book, trader, import_book, django_assert_num_queries):
     client = client_for(trader)
     client.get(reverse("risk:warning"))  # session and permission caches warm the same way each time
-    # Session, user, two permission reads, desks, rule set, tab counts, totals, rows.
-    with django_assert_num_queries(9) as few:
+    # Session, user, two permission reads, desks, rule set, tab counts with totals, rows.
+    with django_assert_num_queries(8) as few:
         client.get(reverse("risk:warning"))
     import_book({"accounts": [{"account_no": f"X{n}", "desk": "HK1", "cash": {"HKD": "-1000"}} for n in range(60)]})
     assert MarginCall.objects.filter(closed_at__isnull=True, account__kind="margin").count() == 62

@@ -1,51 +1,18 @@
 """Console pages: who may see them, and what they show."""
 
 import pytest
-from django.contrib.auth.models import Group, Permission, User
+from django.contrib.auth.models import Group, User
 from django.test import Client
 from django.urls import reverse
-from guardian.shortcuts import assign_perm
 
-from risk.models import Desk
+from tests.users import client_for, make_user
 
 pytestmark = pytest.mark.django_db
-
-
-def make_user(username, group=None, *, all_desks=True, desks=()):
-    user = User.objects.create_user(username, password="pw-" + username)
-    if group:
-        user.groups.add(Group.objects.get(name=group))
-    if all_desks:
-        user.user_permissions.add(Permission.objects.get(codename="view_desk"))
-    for code in desks:
-        assign_perm("risk.view_desk", user, Desk.objects.get(code=code))
-    return user
-
-
-def client_for(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 @pytest.fixture
 def book(import_book, worked_book):
     import_book(worked_book)
-
-
-@pytest.fixture
-def trader(book):
-    return make_user("trader", "RiskWarningFull")
-
-
-@pytest.fixture
-def viewer(book):
-    return make_user("viewer", "RiskWarningReadOnly")
-
-
-@pytest.fixture
-def desk_trader(book):
-    return make_user("hk2trader", "RiskWarningFull", all_desks=False, desks=["HK2"])
 
 
 PAGES = [reverse("risk:home"), reverse("risk:home") + "?q=chan", reverse("risk:account", args=["M100001"])]

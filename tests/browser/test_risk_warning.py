@@ -1,21 +1,14 @@
 """The Risk Warning page in a real browser: live rows, exception tab, read-only view, Chinese."""
 
 import pytest
-from django.contrib.auth.models import Group, Permission, User
 from playwright.sync_api import Page, expect
 
 from risk import ticks
 from tests.books import one_stock_book
 from tests.browser.test_console import log_in
+from tests.users import make_user
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-def make_user(name, group):
-    user = User.objects.create_user(name, password=f"{name}-pass-1")
-    user.groups.add(Group.objects.get(name=group))
-    user.user_permissions.add(Permission.objects.get(codename="view_desk"))
-    return user
 
 
 @pytest.fixture
@@ -30,7 +23,7 @@ def row(page: Page, account_no: str):
 
 def test_a_tick_updates_the_row_live_with_its_mark(page: Page, live_server, book):
     make_user("trader", "RiskWarningFull")
-    log_in(page, live_server, "trader", "trader-pass-1")
+    log_in(page, live_server, "trader", "pw-trader")
     page.goto(f"{live_server.url}/risk-warning/")
     expect(row(page, "T1").locator('[data-figure="equity"]')).to_have_text("40,000.00")
     expect(row(page, "T1").get_by_test_id("updated-mark")).to_have_count(0)
@@ -54,7 +47,7 @@ def test_a_tick_updates_the_row_live_with_its_mark(page: Page, live_server, book
 
 def test_marking_exception_moves_the_row_to_the_exception_tab(page: Page, live_server, book):
     make_user("trader", "RiskWarningFull")
-    log_in(page, live_server, "trader", "trader-pass-1")
+    log_in(page, live_server, "trader", "pw-trader")
     page.goto(f"{live_server.url}/risk-warning/")
 
     expect(page.get_by_test_id("mark-exception")).to_be_disabled()
@@ -73,7 +66,7 @@ def test_marking_exception_moves_the_row_to_the_exception_tab(page: Page, live_s
 
 def test_the_viewer_sees_no_action_button(page: Page, live_server, book):
     make_user("viewer", "RiskWarningReadOnly")
-    log_in(page, live_server, "viewer", "viewer-pass-1")
+    log_in(page, live_server, "viewer", "pw-viewer")
     page.goto(f"{live_server.url}/risk-warning/")
 
     expect(row(page, "T1")).to_be_visible()
@@ -86,7 +79,7 @@ def test_the_viewer_sees_no_action_button(page: Page, live_server, book):
 
 def test_the_pages_in_chinese(page: Page, live_server, book):
     make_user("trader", "RiskWarningFull")
-    log_in(page, live_server, "trader", "trader-pass-1")
+    log_in(page, live_server, "trader", "pw-trader")
     page.goto(f"{live_server.url}/risk-warning/")
 
     page.get_by_role("button", name="繁體中文").click()
