@@ -13,7 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from . import audit, push, snapshots
+from . import audit, push, selectors, snapshots
 from .models import (
     CALL_KINDS,
     AccountRisk,
@@ -23,7 +23,6 @@ from .models import (
     CloseCause,
     DeadlineChange,
     MarginCall,
-    RuleSet,
     SnapshotKind,
 )
 from .trading_calendar import call_deadline
@@ -47,10 +46,6 @@ class CallChanges:
 
 # The figures a call follows while open, after its type.
 FOLLOWED = ("call_type", "call_amount", "nav_ratio", "liquid_nav", "equity")
-
-
-def rule_sets() -> dict[str, RuleSet]:
-    return {rules.account_kind: rules for rules in RuleSet.objects.all()}
 
 
 def sync_calls(
@@ -88,7 +83,7 @@ def sync_calls(
             "account_id", "account__kind", *FOLLOWED
         )
     }
-    rules = None
+    sessions = None
     to_open: list[MarginCall] = []
     to_follow: list[MarginCall] = []
     to_close: dict[str, list[tuple[int, int]]] = {}
@@ -102,8 +97,7 @@ def sync_calls(
         followed = {"call_amount": call_amount, "nav_ratio": nav_ratio, "liquid_nav": liquid_nav, "equity": equity}
         if current is None:
             if has_call:
-                rules = rules if rules is not None else rule_sets()
-                sessions = rules[kind].deadline_sessions if kind in rules else 3
+                sessions = sessions if sessions is not None else selectors.deadline_sessions()
                 to_open.append(
                     MarginCall(
                         account_id=account_id,
@@ -111,7 +105,7 @@ def sync_calls(
                         call_type=call_type,
                         trigger_type=call_type,
                         triggered_at=at,
-                        deadline=call_deadline(at, sessions),
+                        deadline=call_deadline(at, sessions[kind]),
                         call_amount_at_trigger=call_amount,
                         nav_ratio_at_trigger=nav_ratio,
                         updated_at=now,

@@ -21,6 +21,13 @@ def call_coefficients() -> dict[str, Decimal]:
     return coefficients
 
 
+def deadline_sessions() -> dict[str, int]:
+    """How many HKEX sessions a call of each account kind has; a kind without a rule set uses the default."""
+    sessions = dict.fromkeys(AccountKind.values, RuleSet._meta.get_field("deadline_sessions").default)
+    sessions.update(RuleSet.objects.values_list("account_kind", "deadline_sessions"))
+    return sessions
+
+
 def long_outstanding_days(kind: str) -> int:
     """After how many days an open call of this account kind is long outstanding."""
     days = RuleSet.objects.filter(account_kind=kind).values_list("long_outstanding_days", flat=True).first()
