@@ -6,4 +6,4 @@ RUN pip install --no-cache-dir -r requirements.lock
 COPY . .
 RUN mkdir -p /var/lib/margincall && SECRET_KEY=build python manage.py collectstatic --noinput -v0
 EXPOSE 8000
-CMD ["gunicorn", "margincall.wsgi", "--bind", "0.0.0.0:8000", "--workers", "3"]
+CMD ["python", "-m", "margincall.serve", "--host", "0.0.0.0", "--port", "8000"]

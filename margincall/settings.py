@@ -98,7 +98,18 @@ ASGI_APPLICATION = "margincall.asgi.application"
 
 DATABASE_URL = os.environ.get("DATABASE_URL", "")
 if DATABASE_URL:
-    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL)}
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        # Under ASGI every request runs in a thread of its own: a per-process pool lends each one a
+        # connection and takes it back at the end, instead of each thread keeping its own.
+        DATABASES["default"]["OPTIONS"] = {
+            **DATABASES["default"].get("OPTIONS", {}),
+            "pool": {
+                "min_size": int(os.environ.get("DB_POOL_MIN", 1)),
+                "max_size": int(os.environ.get("DB_POOL_MAX", 10)),
+                "timeout": float(os.environ.get("DB_POOL_TIMEOUT", 10)),
+            },
+        }
 else:
     VAR_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES = {
@@ -176,6 +187,9 @@ CELERY_BEAT_SCHEDULE = {
     # Cheap when there is nothing to do; each rule set's snapshot time decides when it acts.
     "daily-snapshots": {"task": "risk.tasks.daily_snapshots", "schedule": 60.0},
 }
+
+# Live event streams one user may hold open in one server process (each open list page holds one).
+EVENT_STREAMS_PER_USER = int(os.environ.get("EVENT_STREAMS_PER_USER", 10))
 
 LOGGING = {
     "version": 1,

@@ -3,12 +3,17 @@ event stream, and the trader's actions on calls."""
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import json
+import re
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
+from asgiref.sync import sync_to_async
 from django.contrib import messages
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
 from django.db.models import Count, F, Q, QuerySet, Sum
 from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
@@ -31,7 +36,7 @@ from .forms import (
     RemarkForm,
 )
 from .models import AccountKind, CallSnapshot, CallStatus, MarginCall
-from .permissions import ConsoleMixin, visible_calls, visible_desks
+from .permissions import ConsoleMixin, stream_desks, visible_calls, visible_desks
 from .templatetags.console import percent
 from .views import book_context
 
@@ -122,6 +127,7 @@ class CallListView(ConsoleMixin, View):
             "sort": sort,
             "query": query,
             "querystring": query.urlencode(),
+            "rendered_ms": int(now.timestamp() * 1000),
         }
         template = "risk/call_list.html#call-list" if request.htmx else "risk/call_list.html"
         return render(request, template, context)
@@ -197,51 +203,95 @@ def _ids(text: str) -> set[int]:
     return {int(part) for part in text.split(",") if part.strip().isdigit()}
 
 
-class CallEventsView(ConsoleMixin, View):
+STREAM_LIFETIME_SECONDS = 600  # then the browser reconnects by itself, and the reconnect re-checks permissions
+STREAM_KEEPALIVE_SECONDS = 15
+STREAM_CATCH_UP = timedelta(minutes=10)  # a page older than this refetches its rows whole
+
+
+async def call_events(request, kind):
     """Server-sent events: ``calls`` with the ids of this kind's calls that changed, as they change.
-    The page then fetches its rows again and marks the changed ones."""
+    The page then fetches its rows again and marks the changed ones. The stream is the process hub's
+    (:mod:`risk.push`): it waits without a thread or a database connection, and a closed tab ends it."""
+    if kind not in LIST_KINDS:
+        raise Http404
+    user = await request.auser()
+    if not user.is_authenticated:
+        return redirect_to_login(request.get_full_path())
+    desks = await sync_to_async(stream_desks)(user)
+    if desks is False:
+        raise PermissionDenied
+    hub = push.hub()
+    if not hub.has_room(user.pk):
+        return HttpResponse(
+            _("Too many open pages are following live updates; close some and reload this one."),
+            status=429,
+            content_type="text/plain; charset=utf-8",
+        )
+    since = _stream_since(request)
+    catch_up = await sync_to_async(_changed_for)(user, kind, since) if since else None
+    content = _EventStream(hub, hub.open(user.pk, kind, desks), catch_up)
+    response = StreamingHttpResponse(content, content_type="text/event-stream")
+    response["X-Accel-Buffering"] = "no"
+    return response
 
-    LIFETIME_SECONDS = 300  # the browser reconnects by itself; a reconnect re-checks permissions
-    KEEPALIVE_SECONDS = 15
-    OVERLAP = timedelta(seconds=2)  # a change committed a moment after a later-stamped one is not lost
 
-    def get(self, request, kind):
-        if kind not in LIST_KINDS:
-            raise Http404
-        scope = visible_calls(request.user).filter(kind=kind)
-        response = StreamingHttpResponse(self.stream(scope), content_type="text/event-stream")
-        response["Cache-Control"] = "no-cache"
-        response["X-Accel-Buffering"] = "no"
-        return response
+class _EventStream:
+    """A stream's response content. Django calls ``close()`` when the response ends, however it ended
+    (the page went away, the server stops), so the stream leaves the hub at once."""
 
-    def stream(self, scope):
-        cursor = timezone.now()
-        # Changes from just before the page connected are already on the page.
-        recent = scope.filter(updated_at__gt=cursor - self.OVERLAP).values_list("pk", "updated_at")
-        sent: dict[tuple[int, object], None] = dict.fromkeys(recent)
-        started = time.monotonic()
-        last_write = started
+    def __init__(self, hub, stream, catch_up):
+        self.hub, self.stream, self.catch_up = hub, stream, catch_up
+        self.loop = asyncio.get_running_loop()
+
+    def __aiter__(self):
+        return _events(self.hub, self.stream, self.catch_up)
+
+    def close(self):
+        if self.loop.is_closed():
+            return
+        # Django may call this from its sync thread; the hub belongs to the event loop's thread.
+        self.loop.call_soon_threadsafe(self.hub.close, self.stream)
+
+
+async def _events(hub, stream, catch_up):
+    def event(ids) -> str:
+        return f"id: {int(time.time() * 1000)}\nevent: calls\ndata: {json.dumps({'calls': sorted(ids)})}\n\n"
+
+    started = time.monotonic()
+    try:
         yield "retry: 2000\n\n"
-        for _wake in push.wakeups(timeout=self.KEEPALIVE_SECONDS):
-            changes = list(
-                scope.filter(updated_at__gt=cursor - self.OVERLAP)
-                .values_list("pk", "updated_at")
-                .order_by("updated_at")
-            )
-            fresh = [(pk, at) for pk, at in changes if (pk, at) not in sent]
-            if fresh:
-                for key in fresh:
-                    sent[key] = None
-                cursor = max(cursor, fresh[-1][1])
-                horizon = cursor - self.OVERLAP
-                sent = {key: None for key in sent if key[1] > horizon}
-                yield f"event: calls\ndata: {json.dumps({'calls': sorted({pk for pk, _ in fresh})})}\n\n"
-                last_write = time.monotonic()
-            elif time.monotonic() - last_write >= self.KEEPALIVE_SECONDS:
-                yield ": keepalive\n\n"
-                last_write = time.monotonic()
-            if time.monotonic() - started > self.LIFETIME_SECONDS:
-                return
+        if catch_up is not None:
+            yield event(catch_up)
+        while time.monotonic() - started < STREAM_LIFETIME_SECONDS:
+            ids = await stream.changed(timeout=STREAM_KEEPALIVE_SECONDS)
+            yield event(ids) if ids else ": keepalive\n\n"
+    finally:
+        hub.close(stream)
+
+
+# A ``since`` the stream cannot use: the page refetches its rows whole, without marks.
+REFETCH_ALL = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _stream_since(request) -> datetime | None:
+    """When the page last saw its rows: the last event's id on a reconnect, else the page's own time
+    (epoch milliseconds); None when it gave neither."""
+    text = request.headers.get("Last-Event-ID") or request.GET.get("since", "")
+    if not text:
+        return None
+    if not re.fullmatch(r"[0-9]{1,15}", text):
+        return REFETCH_ALL
+    moment = datetime.fromtimestamp(int(text) / 1000, tz=UTC)
+    return REFETCH_ALL if moment > timezone.now() + timedelta(minutes=1) else moment
+
+
+def _changed_for(user, kind, since) -> set[int] | None:
+    """The calls of this kind that this user sees and that changed since ``since``; None when none did.
+    An empty set (the page refetches its rows without marks) when ``since`` is too long ago."""
+    if since < timezone.now() - STREAM_CATCH_UP:
+        return set()
+    changed = visible_calls(user).filter(kind=kind, updated_at__gt=since - push.OVERLAP)
+    return set(changed.values_list("pk", flat=True)[:1000]) or None
 
 
 def _call_or_404(request, pk: int) -> MarginCall:

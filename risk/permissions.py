@@ -49,6 +49,16 @@ def visible_calls(user) -> QuerySet:
     return MarginCall.objects.filter(account__desk__in=visible_desks(user))
 
 
+def stream_desks(user) -> frozenset[int] | bool | None:
+    """What a live stream may tell this user about: None for every desk, else the ids of their desks;
+    False when they may not see the console."""
+    if not can_view(user):
+        return False
+    if user.has_perm(VIEW_DESK):
+        return None
+    return frozenset(visible_desks(user).values_list("pk", flat=True))
+
+
 class ConsoleMixin(AccessMixin):
     """Console views: anonymous users go to login; users without console permission get 403;
     unsafe methods need the act permission."""

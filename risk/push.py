@@ -1,23 +1,40 @@
 """Telling open pages that calls changed.
 
-The database is the record: every change to a call sets its ``updated_at``, and a page's event
-stream reads the calls changed since its cursor. With Redis, writers publish the changed call ids so
-streams wake at once; without Redis (the embedded default) streams poll the database."""
+The database is the record: every change to a call sets its ``updated_at``. After a commit, writers
+publish the changed calls (id, account kind, desk) on Redis. Each server process keeps one
+subscription, a :class:`Hub`, and fans the changes out to the event streams it holds, each filtered to
+its page's kind and its user's desks. Without Redis (the embedded default), or while Redis is away,
+the hub polls the database instead: one query per process, whatever the number of streams. A stream
+waiting for changes holds no thread and no database connection."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import contextvars
 import json
 import logging
 import time
-from collections.abc import Iterator
+import weakref
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import timedelta
 from functools import cache
 
+from asgiref.sync import sync_to_async
 from django.conf import settings
+from django.db import close_old_connections
+from django.utils import timezone
 
 logger = logging.getLogger(__name__)
 
 CHANNEL = "margincall:calls"
 POLL_SECONDS = 0.5
+REDIS_RETRY_SECONDS = 5.0
+PUBLISH_CHUNK = 1000
+# A change committed a moment after a later-stamped one is still seen by a database poll.
+OVERLAP = timedelta(seconds=2)
 
 
 @cache
@@ -27,34 +44,182 @@ def _redis():
     return redis.Redis.from_url(settings.REDIS_URL)
 
 
+def changes_of(call_ids: Iterable[int]) -> list[tuple[int, str, int | None]]:
+    """(call id, account kind, desk id) of these calls: what a stream filters on."""
+    from .models import MarginCall
+
+    ids = sorted(set(call_ids))
+    rows = []
+    for start in range(0, len(ids), PUBLISH_CHUNK):
+        rows += MarginCall.objects.filter(pk__in=ids[start : start + PUBLISH_CHUNK]).values_list(
+            "pk", "kind", "account__desk_id"
+        )
+    return rows
+
+
 def publish(call_ids) -> None:
+    """Tell every server process that these calls changed. Call after the change is committed."""
     if not settings.REDIS_URL or not call_ids:
         return
     try:
-        _redis().publish(CHANNEL, json.dumps(list(call_ids)[:1000]))
-    except Exception:  # a page that misses a wake-up still sees the change at its next poll
+        changes = changes_of(call_ids)
+        client = _redis()
+        for start in range(0, len(changes), PUBLISH_CHUNK):
+            client.publish(CHANNEL, json.dumps({"calls": changes[start : start + PUBLISH_CHUNK]}))
+    except Exception:  # a page that misses a wake-up still sees the change at its next refresh
         logger.warning("could not publish call changes", exc_info=True)
 
 
-def wakeups(timeout: float) -> Iterator[None]:
-    """Yield whenever calls may have changed, and at least every ``timeout`` seconds. If Redis is
-    unset or goes away, fall back to polling: the page stays live, only a little later."""
-    if settings.REDIS_URL:
-        import redis
+@dataclass(eq=False)
+class Stream:
+    """One open page's share of the hub: the calls of its kind and desks changed since it last looked."""
 
-        pubsub = _redis().pubsub(ignore_subscribe_messages=True)
+    user_id: int
+    kind: str
+    desks: frozenset[int] | None  # None: every desk
+    pending: set[int] = field(default_factory=set)
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def offer(self, changes: Iterable) -> None:
+        ids = {
+            call_id
+            for call_id, kind, desk in changes
+            if kind == self.kind and (self.desks is None or desk in self.desks)
+        }
+        if ids:
+            self.pending |= ids
+            self.wake.set()
+
+    async def changed(self, timeout: float) -> set[int]:
+        """The calls changed since the last call, waiting up to ``timeout`` seconds for one."""
+        if not self.pending:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.wake.wait(), timeout)
+        self.wake.clear()
+        ids, self.pending = self.pending, set()
+        return ids
+
+
+class StreamLimit(Exception):
+    """The user has as many streams open in this process as allowed."""
+
+
+class Hub:
+    """The streams of one server process (one event loop) and their one source of changes."""
+
+    def __init__(self):
+        self.streams: set[Stream] = set()
+        self.per_user: Counter[int] = Counter()
+        self.task: asyncio.Task | None = None
+        self.source = "none"
+
+    def has_room(self, user_id: int) -> bool:
+        return self.per_user[user_id] < settings.EVENT_STREAMS_PER_USER
+
+    def open(self, user_id: int, kind: str, desks: frozenset[int] | None) -> Stream:
+        if not self.has_room(user_id):
+            raise StreamLimit
+        stream = Stream(user_id, kind, desks)
+        self.streams.add(stream)
+        self.per_user[user_id] += 1
+        if self.task is None or self.task.done():
+            # A context of its own: the hub outlives the request that started it (and that request's
+            # thread for database work).
+            self.task = asyncio.get_running_loop().create_task(
+                self._run(), name="margincall-push-hub", context=contextvars.Context()
+            )
+        return stream
+
+    def close(self, stream: Stream) -> None:
+        if stream not in self.streams:
+            return
+        self.streams.discard(stream)
+        self.per_user[stream.user_id] -= 1
+        if self.per_user[stream.user_id] <= 0:
+            del self.per_user[stream.user_id]
+        if not self.streams and self.task is not None:
+            # Nobody listens: stop the subscription (or the poll) until the next page opens.
+            self.task.cancel()
+            self.task = None
+
+    def dispatch(self, changes: list) -> None:
+        for stream in list(self.streams):
+            stream.offer(changes)
+
+    async def _run(self) -> None:
+        while True:
+            if settings.REDIS_URL:
+                try:
+                    await self._listen()
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    logger.warning("lost Redis; event streams poll the database until it is back", exc_info=True)
+                await self._poll(seconds=REDIS_RETRY_SECONDS)
+            else:
+                await self._poll(seconds=None)
+
+    async def _listen(self) -> None:
+        import redis.asyncio
+
+        client = redis.asyncio.Redis.from_url(settings.REDIS_URL)
         try:
-            pubsub.subscribe(CHANNEL)
-            while True:
-                pubsub.get_message(timeout=timeout)
-                # Take whatever else is already queued: one wake-up per burst of changes.
-                while pubsub.get_message(timeout=0.01):
-                    pass
-                yield
-        except redis.RedisError:
-            logger.warning("lost Redis; event streams poll the database", exc_info=True)
+            async with client.pubsub(ignore_subscribe_messages=True) as pubsub:
+                await pubsub.subscribe(CHANNEL)
+                self.source = "redis"
+                while True:
+                    message = await pubsub.get_message(timeout=60.0)
+                    if message is None:
+                        continue
+                    try:
+                        changes = [tuple(change) for change in json.loads(message["data"])["calls"]]
+                    except (ValueError, KeyError, TypeError):
+                        logger.warning("ignored a malformed call-change message: %.200r", message["data"])
+                        continue
+                    self.dispatch(changes)
         finally:
-            pubsub.close()
-    while True:
-        time.sleep(POLL_SECONDS)
-        yield
+            self.source = "none"
+            await client.aclose()
+
+    async def _poll(self, seconds: float | None) -> None:
+        self.source = "database"
+        cursor = timezone.now()
+        # What changed just before the poll began is already on the pages (or in their catch-up).
+        seen: set[tuple[int, object]] = set()
+        with contextlib.suppress(Exception):
+            seen = {(row[0], row[3]) for row in await sync_to_async(_changed_since)(cursor - OVERLAP)}
+        until = None if seconds is None else time.monotonic() + seconds
+        while until is None or time.monotonic() < until:
+            await asyncio.sleep(POLL_SECONDS)
+            try:
+                rows = await sync_to_async(_changed_since)(cursor - OVERLAP)
+            except Exception:
+                logger.warning("could not read call changes", exc_info=True)
+                await sync_to_async(close_old_connections)()  # a broken connection is reopened next time
+                continue
+            fresh = [row for row in rows if (row[0], row[3]) not in seen]
+            if not fresh:
+                continue
+            cursor = max(cursor, max(row[3] for row in fresh))
+            seen = {(row[0], row[3]) for row in rows if row[3] > cursor - OVERLAP}
+            self.dispatch([row[:3] for row in fresh])
+
+
+def _changed_since(moment) -> list:
+    from .models import MarginCall
+
+    return list(
+        MarginCall.objects.filter(updated_at__gt=moment).values_list("pk", "kind", "account__desk_id", "updated_at")
+    )
+
+
+_hubs: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Hub] = weakref.WeakKeyDictionary()
+
+
+def hub() -> Hub:
+    """This process's hub (one per event loop)."""
+    loop = asyncio.get_running_loop()
+    found = _hubs.get(loop)
+    if found is None:
+        found = _hubs[loop] = Hub()
+    return found

@@ -271,14 +271,6 @@ def test_the_details_page_charts_the_ratio(call, trader):
     assert 'data-testid="ratio-chart"' in response.content.decode()
 
 
-def test_the_event_stream_answers_with_server_sent_events(call, trader):
-    response = client_for(trader).get(reverse("risk:call-events", args=["margin"]))
-
-    assert response["Content-Type"] == "text/event-stream"
-    assert next(iter(response.streaming_content)).startswith(b"retry:")
-    response.close()
-
-
 def test_the_list_runs_a_constant_number_of_queries(book, trader, import_book, django_assert_num_queries):
     client = client_for(trader)
     client.get(reverse("risk:warning"))  # session and permission caches warm the same way each time

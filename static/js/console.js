@@ -47,13 +47,22 @@
       if (!timer) timer = setTimeout(refresh, 100);
     }
 
-    const source = new EventSource(list.dataset.stream);
+    // "since": when these rows were rendered, so changes made before the stream opened are not lost.
+    const streamUrl = new URL(list.dataset.stream, window.location.href);
+    streamUrl.searchParams.set("since", list.dataset.since || "");
+    const source = new EventSource(streamUrl.pathname + streamUrl.search);
     source.addEventListener("calls", (event) => {
+      // An empty list means "refetch everything" (the page missed too much to mark it).
       JSON.parse(event.data).calls.forEach((id) => pending.add(id));
       schedule();
     });
-    source.addEventListener("open", () => { if (status) status.classList.remove("offline"); });
-    source.addEventListener("error", () => { if (status) status.classList.add("offline"); });
+    source.addEventListener("open", () => { if (status) status.classList.remove("offline", "stopped"); });
+    source.addEventListener("error", () => {
+      if (!status) return;
+      status.classList.add("offline");
+      // CLOSED: the server refused the stream (e.g. too many open pages); the browser will not retry.
+      if (source.readyState === EventSource.CLOSED) status.classList.add("stopped");
+    });
   }
 
   document.addEventListener("change", (event) => {

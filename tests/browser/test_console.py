@@ -18,15 +18,15 @@ def trader(import_book, worked_book):
     return user
 
 
-def log_in(page: Page, live_server, username: str, password: str) -> None:
-    page.goto(f"{live_server.url}/login/")
+def log_in(page: Page, console_server, username: str, password: str) -> None:
+    page.goto(f"{console_server.url}/login/")
     page.get_by_label("Username").fill(username)
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Log in").click()
 
 
-def test_trader_logs_in_switches_language_and_reads_an_account(page: Page, live_server, trader):
-    log_in(page, live_server, "trader", "trader-pass-1")
+def test_trader_logs_in_switches_language_and_reads_an_account(page: Page, console_server, trader):
+    log_in(page, console_server, "trader", "trader-pass-1")
     expect(page.get_by_role("heading", name="Accounts")).to_be_visible()
 
     page.get_by_role("button", name="繁體中文").click()
@@ -46,7 +46,7 @@ def test_trader_logs_in_switches_language_and_reads_an_account(page: Page, live_
     expect(page.get_by_test_id("call-type")).to_have_text("Force call")
 
 
-def test_wrong_password_says_so(page: Page, live_server, trader):
-    log_in(page, live_server, "trader", "wrong")
+def test_wrong_password_says_so(page: Page, console_server, trader):
+    log_in(page, console_server, "trader", "wrong")
 
     expect(page.get_by_role("alert")).to_have_text("The username or password is not right.")

@@ -21,10 +21,10 @@ def row(page: Page, account_no: str):
     return page.locator(f'tr[data-account="{account_no}"]')
 
 
-def test_a_tick_updates_the_row_live_with_its_mark(page: Page, live_server, book):
+def test_a_tick_updates_the_row_live_with_its_mark(page: Page, console_server, book):
     make_user("trader", "RiskWarningFull")
-    log_in(page, live_server, "trader", "pw-trader")
-    page.goto(f"{live_server.url}/risk-warning/")
+    log_in(page, console_server, "trader", "pw-trader")
+    page.goto(f"{console_server.url}/risk-warning/")
     expect(row(page, "T1").locator('[data-figure="equity"]')).to_have_text("40,000.00")
     expect(row(page, "T1").get_by_test_id("updated-mark")).to_have_count(0)
     page.wait_for_timeout(300)  # the event stream is open
@@ -45,10 +45,10 @@ def test_a_tick_updates_the_row_live_with_its_mark(page: Page, live_server, book
     expect(page.get_by_test_id("total-call-amount")).to_have_text("135,400.00")
 
 
-def test_marking_exception_moves_the_row_to_the_exception_tab(page: Page, live_server, book):
+def test_marking_exception_moves_the_row_to_the_exception_tab(page: Page, console_server, book):
     make_user("trader", "RiskWarningFull")
-    log_in(page, live_server, "trader", "pw-trader")
-    page.goto(f"{live_server.url}/risk-warning/")
+    log_in(page, console_server, "trader", "pw-trader")
+    page.goto(f"{console_server.url}/risk-warning/")
 
     expect(page.get_by_test_id("mark-exception")).to_be_disabled()
     row(page, "T1").get_by_role("checkbox").check()
@@ -64,10 +64,10 @@ def test_marking_exception_moves_the_row_to_the_exception_tab(page: Page, live_s
     expect(row(page, "T1").locator(".remark")).to_contain_text("client disputes the price")
 
 
-def test_the_viewer_sees_no_action_button(page: Page, live_server, book):
+def test_the_viewer_sees_no_action_button(page: Page, console_server, book):
     make_user("viewer", "RiskWarningReadOnly")
-    log_in(page, live_server, "viewer", "pw-viewer")
-    page.goto(f"{live_server.url}/risk-warning/")
+    log_in(page, console_server, "viewer", "pw-viewer")
+    page.goto(f"{console_server.url}/risk-warning/")
 
     expect(row(page, "T1")).to_be_visible()
     expect(page.get_by_test_id("batch-bar")).to_have_count(0)
@@ -77,10 +77,10 @@ def test_the_viewer_sees_no_action_button(page: Page, live_server, book):
     expect(page.get_by_role("button")).to_have_text(["English", "简体中文", "繁體中文", "Log out"])
 
 
-def test_the_pages_in_chinese(page: Page, live_server, book):
+def test_the_pages_in_chinese(page: Page, console_server, book):
     make_user("trader", "RiskWarningFull")
-    log_in(page, live_server, "trader", "pw-trader")
-    page.goto(f"{live_server.url}/risk-warning/")
+    log_in(page, console_server, "trader", "pw-trader")
+    page.goto(f"{console_server.url}/risk-warning/")
 
     page.get_by_role("button", name="繁體中文").click()
     expect(page.get_by_role("heading", name="風險預警")).to_be_visible()
