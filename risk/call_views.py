@@ -14,6 +14,7 @@ from asgiref.sync import sync_to_async
 from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
+from django.db import close_old_connections
 from django.db.models import Count, F, Q, QuerySet, Sum
 from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
@@ -205,6 +206,7 @@ def _ids(text: str) -> set[int]:
 
 STREAM_LIFETIME_SECONDS = 600  # then the browser reconnects by itself, and the reconnect re-checks permissions
 STREAM_KEEPALIVE_SECONDS = 15
+STREAM_EVENT_INTERVAL_SECONDS = 0.25
 STREAM_CATCH_UP = timedelta(minutes=10)  # a page older than this refetches its rows whole
 
 
@@ -229,6 +231,8 @@ async def call_events(request, kind):
         )
     since = _stream_since(request)
     catch_up = await sync_to_async(_changed_for)(user, kind, since) if since else None
+    # Done with the database until the stream ends: give the connection back now, not at the end.
+    await sync_to_async(close_old_connections)()
     content = _EventStream(hub, hub.open(user.pk, kind, desks), catch_up)
     response = StreamingHttpResponse(content, content_type="text/event-stream")
     response["X-Accel-Buffering"] = "no"
@@ -264,7 +268,12 @@ async def _events(hub, stream, catch_up):
             yield event(catch_up)
         while time.monotonic() - started < STREAM_LIFETIME_SECONDS:
             ids = await stream.changed(timeout=STREAM_KEEPALIVE_SECONDS)
-            yield event(ids) if ids else ": keepalive\n\n"
+            if not ids:
+                yield ": keepalive\n\n"
+                continue
+            yield event(ids)
+            # Changes in the next moment go out together: a page refetches at most this often.
+            await asyncio.sleep(STREAM_EVENT_INTERVAL_SECONDS)
     finally:
         hub.close(stream)
 

@@ -18,7 +18,9 @@ from risk.models import MarginCall
 from tests.books import one_stock_book
 from tests.users import client_for, make_user
 
-pytestmark = pytest.mark.django_db
+# A stream gives its database connection back as soon as it opens, as a request does when it ends:
+# the tests commit, as the server would.
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
