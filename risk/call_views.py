@@ -3,14 +3,14 @@ event stream, and the trader's actions on calls."""
 
 from __future__ import annotations
 
-import csv
 import json
 import time
 from datetime import timedelta
+from decimal import Decimal
 
 from django.contrib import messages
 from django.db.models import Count, F, Q, QuerySet, Sum
-from django.http import Http404, HttpResponse, StreamingHttpResponse
+from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -20,6 +20,7 @@ from django.utils.translation import gettext_lazy as _lazy
 from django.views import View
 
 from . import audit, calls, push, selectors
+from .exports import csv_response
 from .forms import (
     DEFAULT_SORT,
     SORTS,
@@ -36,6 +37,8 @@ from .templatetags.console import percent
 from .views import book_context
 
 PAGE_SIZE = 50
+MONEY_PLACES = Decimal("0.01")
+RATIO_PLACES = Decimal("0.0001")
 LIST_KINDS = {
     AccountKind.MARGIN: {"url": "risk:warning", "title": _lazy("Risk Warning")},
     AccountKind.INTRADAY: {"url": "risk:intraday", "title": _lazy("Intraday Margin Warning")},
@@ -144,49 +147,42 @@ class CallListView(ConsoleMixin, View):
         return condition
 
     def csv(self, ordered, now):
-        response = HttpResponse(content_type="text/csv; charset=utf-8")
-        name = f"{self.kind}-calls-{timezone.localtime(now):%Y%m%d-%H%M}.csv"
-        response["Content-Disposition"] = f'attachment; filename="{name}"'
-        response.write("\ufeff")  # so spreadsheet programs read the Chinese names as UTF-8
-        writer = csv.writer(response)
-        writer.writerow(
+        header = [
+            _("Account"),
+            _("Name"),
+            _("Desk"),
+            _("Status"),
+            _("Type"),
+            _("Trigger time"),
+            _("Deadline"),
+            _("Elapsed hours"),
+            _("Net asset ratio"),
+            _("Liquid net assets"),
+            _("Equity"),
+            _("Call amount"),
+            _("Auto-liquidation time"),
+            _("Remark"),
+        ]
+        rows = (
             [
-                _("Account"),
-                _("Name"),
-                _("Desk"),
-                _("Status"),
-                _("Type"),
-                _("Trigger time"),
-                _("Deadline"),
-                _("Elapsed hours"),
-                _("Net asset ratio"),
-                _("Liquid net assets"),
-                _("Equity"),
-                _("Call amount"),
-                _("Auto-liquidation time"),
-                _("Remark"),
+                call.account.account_no,
+                call.account.name,
+                call.account.desk.code if call.account.desk else "",
+                call.status,
+                call.call_type,
+                timezone.localtime(call.triggered_at).isoformat(),
+                timezone.localtime(call.deadline).isoformat(),
+                calls.elapsed_hours(call.triggered_at, now),
+                None if call.nav_ratio is None else call.nav_ratio.quantize(RATIO_PLACES),
+                call.liquid_nav.quantize(MONEY_PLACES),
+                call.equity.quantize(MONEY_PLACES),
+                call.call_amount.quantize(MONEY_PLACES),
+                timezone.localtime(call.auto_liquidate_at).isoformat() if call.auto_liquidate_at else "",
+                call.remark,
             ]
+            for call in ordered.iterator(chunk_size=2000)
         )
-        for call in ordered.iterator(chunk_size=2000):
-            writer.writerow(
-                [
-                    call.account.account_no,
-                    call.account.name,
-                    call.account.desk.code if call.account.desk else "",
-                    call.status,
-                    call.call_type,
-                    timezone.localtime(call.triggered_at).isoformat(),
-                    timezone.localtime(call.deadline).isoformat(),
-                    calls.elapsed_hours(call.triggered_at, now),
-                    "" if call.nav_ratio is None else f"{call.nav_ratio:.4f}",
-                    f"{call.liquid_nav:.2f}",
-                    f"{call.equity:.2f}",
-                    f"{call.call_amount:.2f}",
-                    timezone.localtime(call.auto_liquidate_at).isoformat() if call.auto_liquidate_at else "",
-                    call.remark,
-                ]
-            )
-        return response
+        return csv_response(f"{self.kind}-calls-{timezone.localtime(now):%Y%m%d-%H%M}.csv", header, rows)
 
 
 class IntradayListView(CallListView):

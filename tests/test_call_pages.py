@@ -291,3 +291,24 @@ def test_the_list_runs_a_constant_number_of_queries(book, trader, import_book, d
         response = client.get(reverse("risk:warning"))
     assert len(response.context["rows"]) == 50
     assert Account.objects.count() > 60
+
+
+def test_csv_cells_cannot_become_formulas_and_figures_stay_numbers(call, trader, import_book):
+    # Price 50: T2's equity is 50,000 - 60,000 = -10,000, a negative figure of an open call.
+    import_book(one_stock_book(desk="HK2", account_no="T2", price="50"))
+    MarginCall.objects.filter(pk=call.pk).update(remark='=HYPERLINK("http://x","y")')
+    Account.objects.filter(account_no="M100001").update(name="+1")
+    Account.objects.filter(account_no="T2").update(name="-2+3")
+    MarginCall.objects.filter(account__account_no="T2").update(remark="@SUM(A1)")
+
+    response = client_for(trader).get(reverse("risk:warning"), {"format": "csv"})
+
+    text = response.content.decode("utf-8-sig")
+    rows = {row[0]: row for row in csv.reader(io.StringIO(text))}
+    assert (rows["M100001"][1], rows["M100001"][13]) == ("'+1", '\'=HYPERLINK("http://x","y")')
+    assert (rows["T2"][1], rows["T2"][13]) == ("'-2+3", "'@SUM(A1)")
+    assert rows["T2"][10] == "-10000.00"
+    # Text is quoted; the program's own figures are bare numbers a spreadsheet adds up.
+    t2_line = next(line for line in text.splitlines() if line.startswith('"T2"'))
+    assert ",-10000.00," in t2_line
+    assert '"\'-2+3"' in t2_line
