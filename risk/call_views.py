@@ -206,7 +206,6 @@ class CallEventsView(ConsoleMixin, View):
             raise Http404
         scope = visible_calls(request.user).filter(kind=kind)
         response = StreamingHttpResponse(self.stream(scope), content_type="text/event-stream")
-        response["Cache-Control"] = "no-cache"
         response["X-Accel-Buffering"] = "no"
         return response
 

@@ -9,6 +9,7 @@
 from django.contrib.auth.mixins import AccessMixin
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
+from django.utils.cache import add_never_cache_headers
 from guardian.shortcuts import get_objects_for_user
 
 from .models import Account, Desk, MarginCall
@@ -51,7 +52,8 @@ def visible_calls(user) -> QuerySet:
 
 class ConsoleMixin(AccessMixin):
     """Console views: anonymous users go to login; users without console permission get 403;
-    unsafe methods need the act permission."""
+    unsafe methods need the act permission. No answer is kept by a browser or a proxy: every page,
+    fragment, event stream and CSV carries clients' figures (``Cache-Control: no-store``)."""
 
     SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 
@@ -62,4 +64,6 @@ class ConsoleMixin(AccessMixin):
             raise PermissionDenied
         if request.method not in self.SAFE_METHODS and not can_act(request.user):
             raise PermissionDenied
-        return super().dispatch(request, *args, **kwargs)
+        response = super().dispatch(request, *args, **kwargs)
+        add_never_cache_headers(response)
+        return response

@@ -312,3 +312,23 @@ def test_csv_cells_cannot_become_formulas_and_figures_stay_numbers(call, trader,
     t2_line = next(line for line in text.splitlines() if line.startswith('"T2"'))
     assert ",-10000.00," in t2_line
     assert '"\'-2+3"' in t2_line
+
+
+def test_no_page_fragment_stream_or_csv_is_kept_in_a_cache(call, trader):
+    client = client_for(trader)
+    answers = {
+        "list": client.get(reverse("risk:warning")),
+        "fragment": client.get(reverse("risk:warning"), headers={"HX-Request": "true"}),
+        "csv": client.get(reverse("risk:warning"), {"format": "csv"}),
+        "details": client.get(reverse("risk:call", args=[call.pk])),
+        "history": client.get(reverse("risk:history")),
+        "account": client.get(reverse("risk:account", args=["M100001"])),
+        "events": client.get(reverse("risk:call-events", args=["margin"])),
+        "action": client.post(reverse("risk:call-remark", args=[call.pk]), {"text": "x"}),
+    }
+    answers["events"].close()
+
+    for name, response in answers.items():
+        assert response.status_code in (200, 302), name
+        cache_control = {part.strip() for part in response["Cache-Control"].split(",")}
+        assert {"no-store", "private"} <= cache_control, name
