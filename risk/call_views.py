@@ -37,6 +37,7 @@ from .templatetags.console import percent
 from .views import book_context
 
 PAGE_SIZE = 50
+REFUSED_NOT_FOUND = "refused: unknown or other desk's call"
 MONEY_PLACES = Decimal("0.01")
 RATIO_PLACES = Decimal("0.0001")
 LIST_KINDS = {
@@ -398,19 +399,23 @@ class ExceptionBatchView(ConsoleMixin, View):
     """Mark or unmark the selected calls as exception."""
 
     http_method_names = ["post"]
+    action = "exception"
+
+    def targeted_calls(self, request) -> list[int]:
+        return [int(value) for value in request.POST.getlist("calls") if value.isdigit()]
 
     def post(self, request):
         form = ExceptionBatchForm(request.POST)
         back = _back(request, reverse("risk:warning"))
         if not form.is_valid():
             errors = _form_errors(form)
-            audit.record(request.user, "exception", detail={"errors": errors}, outcome="refused")
+            audit.record(request.user, self.action, detail={"errors": errors}, outcome="refused")
             messages.error(request, errors)
             return redirect(back)
         wanted = form.cleaned_data["calls"]
         allowed = list(visible_calls(request.user).filter(pk__in=wanted).values_list("pk", flat=True))
         if len(allowed) != len(set(wanted)):
-            audit.record(request.user, "exception", calls=wanted, outcome="refused: unknown or other desk's call")
+            self.audit_refusal(request, REFUSED_NOT_FOUND)
             raise Http404(_("No such call."))
         if form.cleaned_data["action"] == "mark":
             changed = calls.mark_exception(allowed, reason=form.cleaned_data["reason"], user=request.user)
@@ -430,10 +435,16 @@ class CallActionView(ConsoleMixin, View):
     """Base of the actions on one call: a form, a service call, an audit entry, back to the details."""
 
     http_method_names = ["post"]
-    action = ""
+
+    def targeted_calls(self, request) -> list[int]:
+        return [self.kwargs["pk"]]
 
     def post(self, request, pk):
-        call = _call_or_404(request, pk)
+        try:
+            call = _call_or_404(request, pk)
+        except Http404:
+            self.audit_refusal(request, REFUSED_NOT_FOUND)
+            raise
         back = reverse("risk:call", args=[call.pk])
         form = self.form_class(request.POST)
         if not form.is_valid():

@@ -4,6 +4,7 @@ CSV, batch exception, remarks and deadline moves through the forms, bad input, q
 import csv
 import io
 from decimal import Decimal
+from typing import NamedTuple
 
 import pytest
 from django.test import Client
@@ -11,7 +12,7 @@ from django.urls import reverse
 
 from risk.models import Account, AuditEntry, MarginCall
 from tests.books import one_stock_book
-from tests.users import client_for
+from tests.users import client_for, make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -28,6 +29,13 @@ def call(book):
     return MarginCall.objects.get(account__account_no="M100001")  # desk HK1
 
 
+class Action(NamedTuple):
+    url: str
+    data: dict
+    name: str  # the audit log's name for it
+    calls: list[int]  # the call ids it names
+
+
 def views_of(call):
     """Every console view of a call: pages (GET) and actions (POST with their data)."""
     snapshot = call.snapshots.first()
@@ -41,17 +49,40 @@ def views_of(call):
         reverse("risk:snapshot", args=[call.pk, snapshot.pk]),
     ]
     actions = [
-        (reverse("risk:exception-batch"), {"action": "mark", "reason": "r", "calls": [call.pk]}),
-        (reverse("risk:call-exception", args=[call.pk]), {"action": "mark", "reason": "r"}),
-        (reverse("risk:call-remark", args=[call.pk]), {"text": "hello"}),
-        (reverse("risk:call-deadline", args=[call.pk]), {"deadline": "2027-01-05T16:00", "reason": "r"}),
+        Action(
+            reverse("risk:exception-batch"),
+            {"action": "mark", "reason": "r", "calls": [call.pk]},
+            "exception",
+            [call.pk],
+        ),
+        Action(
+            reverse("risk:call-exception", args=[call.pk]), {"action": "mark", "reason": "r"}, "exception", [call.pk]
+        ),
+        Action(reverse("risk:call-remark", args=[call.pk]), {"text": "hello"}, "add_remark", [call.pk]),
+        Action(
+            reverse("risk:call-deadline", args=[call.pk]),
+            {"deadline": "2027-01-05T16:00", "reason": "r"},
+            "move_deadline",
+            [call.pk],
+        ),
     ]
     return pages, actions
 
 
+def assert_refused_and_audited(client, action: Action, status: int):
+    """The request is refused with ``status`` and leaves one audit row: the action, its calls, "refused..."."""
+    before = AuditEntry.objects.count()
+    assert client.post(action.url, action.data).status_code == status, action.url
+    assert AuditEntry.objects.count() == before + 1, action.url
+    entry = AuditEntry.objects.order_by("pk").last()
+    assert (entry.action, entry.targets) == (action.name, [{"call": pk} for pk in action.calls]), action.url
+    assert entry.outcome.startswith("refused"), (action.url, entry.outcome)
+    assert entry.user is not None
+
+
 def assert_permission_matrix(pages, actions, *, viewer, other_desk_user, object_prefix="/calls/"):
     """The same matrix on every view: anonymous to login; viewer GET 200 and POST 403; a user of
-    another desk 404 on anything that names one call."""
+    another desk 404 on anything that names one call. Every refused action is in the audit log."""
     anonymous, read_only, other = Client(), client_for(viewer), client_for(other_desk_user)
     for url in pages:
         response = anonymous.get(url)
@@ -60,22 +91,42 @@ def assert_permission_matrix(pages, actions, *, viewer, other_desk_user, object_
         assert read_only.post(url, {}).status_code == 403, url
         if url.startswith(object_prefix):
             assert other.get(url).status_code == 404, url
-    for url, data in actions:
-        response = anonymous.post(url, data)
-        assert (response.status_code, response.url.split("?")[0]) == (302, reverse("login")), url
-        assert read_only.post(url, data).status_code == 403, url
-        if url.startswith(object_prefix):
-            assert other.post(url, data).status_code == 404, url
+    for action in actions:
+        before = AuditEntry.objects.count()
+        response = anonymous.post(action.url, action.data)
+        assert (response.status_code, response.url.split("?")[0]) == (302, reverse("login")), action.url
+        assert AuditEntry.objects.count() == before, action.url  # nobody to name
+        assert_refused_and_audited(read_only, action, 403)
+        if action.url.startswith(object_prefix):
+            assert_refused_and_audited(other, action, 404)
 
 
-def test_permission_matrix_on_every_view(call, viewer, desk_trader):
-    pages, actions = views_of(call)
+@pytest.mark.parametrize(
+    ("endpoint", "data", "name"),
+    [
+        ("risk:call-remark", {"text": "hello"}, "add_remark"),
+        ("risk:call-deadline", {"deadline": "2027-01-05T16:00", "reason": "r"}, "move_deadline"),
+        ("risk:call-exception", {"action": "mark", "reason": "r"}, "exception"),
+    ],
+)
+def test_an_action_on_an_unknown_call_is_a_404_in_the_audit_log(call, trader, endpoint, data, name):
+    action = Action(reverse(endpoint, args=[999999]), data, name, [999999])
 
-    assert_permission_matrix(pages, actions, viewer=viewer, other_desk_user=desk_trader)
+    assert_refused_and_audited(client_for(trader), action, 404)
 
-    # Nothing the refused requests sent was applied.
-    call.refresh_from_db()
-    assert (call.status, call.remark, call.remarks.count()) == ("open", "", 0)
+
+def test_a_batch_naming_an_unknown_call_is_a_404_in_the_audit_log(call, trader):
+    data = {"action": "mark", "reason": "r", "calls": [call.pk, 999999]}
+    action = Action(reverse("risk:exception-batch"), data, "exception", [call.pk, 999999])
+
+    assert_refused_and_audited(client_for(trader), action, 404)
+    assert not MarginCall.objects.filter(status="exception").exists()
+
+
+def test_a_user_without_console_permission_is_refused_an_action_in_the_audit_log(call):
+    action = Action(reverse("risk:call-remark", args=[call.pk]), {"text": "x"}, "add_remark", [call.pk])
+
+    assert_refused_and_audited(client_for(make_user("nobody")), action, 403)
 
 
 def test_the_viewer_sees_no_action_buttons(call, viewer):
