@@ -30,6 +30,7 @@ from .forms import (
     ExceptionForm,
     HistoryFilterForm,
     RemarkForm,
+    is_id,
 )
 from .models import AccountKind, CallSnapshot, CallStatus, MarginCall
 from .permissions import ConsoleMixin, visible_calls, visible_desks
@@ -191,7 +192,7 @@ class IntradayListView(CallListView):
 
 
 def _ids(text: str) -> set[int]:
-    return {int(part) for part in text.split(",") if part.strip().isdigit()}
+    return {int(part) for part in text.split(",") if is_id(part.strip())}
 
 
 class CallEventsView(ConsoleMixin, View):
@@ -402,7 +403,7 @@ class ExceptionBatchView(ConsoleMixin, View):
     action = "exception"
 
     def targeted_calls(self, request) -> list[int]:
-        return [int(value) for value in request.POST.getlist("calls") if value.isdigit()]
+        return [int(value) for value in request.POST.getlist("calls") if is_id(value)]
 
     def post(self, request):
         form = ExceptionBatchForm(request.POST)

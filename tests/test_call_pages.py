@@ -383,3 +383,12 @@ def test_no_page_fragment_stream_or_csv_is_kept_in_a_cache(call, trader):
         assert response.status_code in (200, 302), name
         cache_control = {part.strip() for part in response["Cache-Control"].split(",")}
         assert {"no-store", "private"} <= cache_control, name
+
+
+def test_ids_that_are_not_ascii_digits_are_named_not_a_500(call, trader):
+    client = client_for(trader)
+
+    response = client.post(reverse("risk:exception-batch"), {"action": "mark", "reason": "x", "calls": ["²"]})
+    assert response.status_code == 302
+    assert client.get(reverse("risk:warning"), {"changed": "²,١"}).status_code == 200
+    assert not MarginCall.objects.filter(status="exception").exists()
