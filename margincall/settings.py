@@ -7,6 +7,18 @@ Everything that differs between a laptop demo and production comes from the envi
 - ``SECRET_KEY`` (unset: one is made and kept in ``var/secret_key``).
 - ``DEBUG``, ``ALLOWED_HOSTS`` (comma separated), ``CSRF_TRUSTED_ORIGINS``, ``LOG_LEVEL``.
 - ``MARGINCALL_DEMO=1``: demo mode (``seed_demo`` may create demo users).
+
+Served over HTTPS (``python manage.py check --deploy`` is clean with these):
+
+- ``HTTPS=1``: the console is reached only over HTTPS. Turns on, each overridable by its own variable:
+  ``SESSION_COOKIE_SECURE`` and ``CSRF_COOKIE_SECURE`` (cookies sent over HTTPS only),
+  ``SECURE_SSL_REDIRECT`` (plain HTTP requests are redirected to HTTPS), ``SECURE_HSTS_SECONDS``
+  (31536000, a year; ``0`` sends no HSTS header), ``SECURE_HSTS_INCLUDE_SUBDOMAINS`` and
+  ``SECURE_HSTS_PRELOAD``. Unset: all off, for the plain-HTTP demo and tests.
+- ``PROXY_SSL_HEADER``: the header a TLS-terminating proxy in front sets to ``https``, e.g.
+  ``X-Forwarded-Proto``. Set it only when that proxy sets it on every request and drops the client's
+  own: Django then trusts it to tell HTTPS requests. Unset: requests are HTTPS only when they reach
+  Django over TLS.
 """
 
 import os
@@ -23,6 +35,11 @@ def env_bool(name: str, default: bool) -> bool:
     if value is None:
         return default
     return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def env_int(name: str, default: int) -> int:
+    value = os.environ.get(name, "").strip()
+    return int(value) if value else default
 
 
 def env_list(name: str, default: str) -> list[str]:
@@ -45,6 +62,18 @@ if not SECRET_KEY:
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
+
+# Transport security: one switch for the safe set, each setting overridable on its own.
+HTTPS = env_bool("HTTPS", default=False)
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", default=HTTPS)
+CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", default=HTTPS)
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", default=HTTPS)
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", default=365 * 24 * 3600 if HTTPS else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=HTTPS)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", default=HTTPS)
+PROXY_SSL_HEADER = os.environ.get("PROXY_SSL_HEADER", "").strip()
+if PROXY_SSL_HEADER:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_" + PROXY_SSL_HEADER.upper().replace("-", "_"), "https")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
