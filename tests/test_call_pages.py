@@ -3,6 +3,7 @@ CSV, batch exception, remarks and deadline moves through the forms, bad input, q
 
 import csv
 import io
+import re
 from decimal import Decimal
 from typing import NamedTuple
 
@@ -392,3 +393,43 @@ def test_ids_that_are_not_ascii_digits_are_named_not_a_500(call, trader):
     assert response.status_code == 302
     assert client.get(reverse("risk:warning"), {"changed": "²,١"}).status_code == 200
     assert not MarginCall.objects.filter(status="exception").exists()
+
+
+def test_console_pages_carry_the_content_security_policy(call, trader):
+    response = client_for(trader).get(reverse("risk:warning"))
+
+    policy = dict(directive.split(" ", 1) for directive in response["Content-Security-Policy"].split("; "))
+    assert policy == {
+        "default-src": "'self'",
+        "script-src": "'self'",
+        "style-src": "'self'",
+        "img-src": "'self' data:",
+        "connect-src": "'self'",
+        "object-src": "'none'",
+        "base-uri": "'self'",
+        "frame-ancestors": "'none'",
+        "form-action": "'self'",
+    }
+
+
+INLINE = re.compile(r"<script(?![^>]*\bsrc=)[^>]*>|<style\b|\sstyle=|\son[a-z]+=|\shx-on|\shx-vars=|javascript:", re.I)
+
+
+def test_no_console_page_has_inline_script_style_or_handler(call, trader, viewer):
+    pages, _actions = views_of(call)
+    urls = [url for url in pages if "format=csv" not in url] + [
+        reverse("risk:home"),
+        reverse("risk:account", args=["M100001"]),
+        reverse("risk:call", args=[999999]),  # the 404 page
+    ]
+    for client in (client_for(trader), client_for(viewer)):
+        for url in urls:
+            html = client.get(url).content.decode()
+            assert not INLINE.search(html), (url, INLINE.search(html))
+        fragment = client.get(reverse("risk:warning"), headers={"HX-Request": "true"}).content.decode()
+        assert not INLINE.search(fragment)
+    login = Client().get(reverse("login")).content.decode()
+    refused = client_for(make_user("nobody")).get(reverse("risk:home")).content.decode()  # the 403 page
+    for html in (login, refused):
+        assert not INLINE.search(html), INLINE.search(html)
+    assert '<meta name="htmx-config" content=\'{"includeIndicatorStyles":false,"allowEval":false}\'>' in login
