@@ -15,13 +15,23 @@ Served over HTTPS (``python manage.py check --deploy`` is clean with these):
   ``SECURE_SSL_REDIRECT`` (plain HTTP requests are redirected to HTTPS), ``SECURE_HSTS_SECONDS``
   (31536000, a year; ``0`` sends no HSTS header), ``SECURE_HSTS_INCLUDE_SUBDOMAINS`` and
   ``SECURE_HSTS_PRELOAD``. Unset: all off, for the plain-HTTP demo and tests.
+- ``PROXY_COUNT``: how many reverse proxies in front of Django add the address they saw to
+  ``X-Forwarded-For``; the client's address for login throttling is the entry that many from the
+  right (the entries further left are the client's own word). Unset or ``0``: ``REMOTE_ADDR``.
 - ``PROXY_SSL_HEADER``: the header a TLS-terminating proxy in front sets to ``https``, e.g.
   ``X-Forwarded-Proto``. Set it only when that proxy sets it on every request and drops the client's
   own: Django then trusts it to tell HTTPS requests. Unset: requests are HTTPS only when they reach
   Django over TLS.
+
+Login throttling (django-axes, on the console login and the admin login alike): after
+``LOGIN_FAILURE_LIMIT`` failed logins (default 10) for one username, or from one address, that
+username or address is refused for ``LOGIN_COOLOFF_MINUTES`` (default 15) from its last attempt,
+with a 429 page. A risk admin lifts a lock by deleting its access attempts in Django admin, or with
+``python manage.py axes_reset``.
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -86,6 +96,7 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "django_htmx",
     "guardian",
+    "axes",
     "risk",
     "liquidation",
     "recovery",
@@ -103,6 +114,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last, as django-axes asks: turns a locked-out login into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 # Content-Security-Policy: scripts, styles, requests (htmx, the event stream) and forms from this site
@@ -161,6 +174,8 @@ else:
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTHENTICATION_BACKENDS = [
+    # First: refuses a locked-out username or address before any password is checked.
+    "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
     "guardian.backends.ObjectPermissionBackend",
 ]
@@ -172,6 +187,15 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Login throttling, per username and per address (either one over the limit is refused).
+PROXY_COUNT = env_int("PROXY_COUNT", default=0)
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", default=10)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_CLIENT_IP_CALLABLE = "margincall.security.client_ip"
+AXES_LOCKOUT_CALLABLE = "margincall.security.lockout_response"
+AXES_VERBOSE = False  # no start-up banner on every manage.py command; failures and lockouts are still logged
+
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "risk:home"
 LOGOUT_REDIRECT_URL = "login"

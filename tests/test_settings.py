@@ -1,4 +1,5 @@
-"""Settings read from the environment: HTTPS=1 turns on the transport security set, each part overridable."""
+"""Settings read from the environment: HTTPS=1 turns on the transport security set, each part
+overridable; the login throttle's limit, cool-off and proxies."""
 
 import json
 import os
@@ -19,10 +20,10 @@ NAMES = [
     "SECURE_PROXY_SSL_HEADER",
 ]
 OFF = [False, False, False, 0, False, False, None]
-VARIABLES = [*NAMES, "HTTPS", "PROXY_SSL_HEADER"]
+VARIABLES = [*NAMES, "HTTPS", "PROXY_SSL_HEADER", "PROXY_COUNT", "LOGIN_FAILURE_LIMIT", "LOGIN_COOLOFF_MINUTES"]
 SCRIPT = (
     "import json, sys; from django.conf import settings; "
-    "print(json.dumps([getattr(settings, name) for name in sys.argv[1:]]))"
+    "print(json.dumps([getattr(settings, name) for name in sys.argv[1:]], default=str))"
 )
 
 
@@ -30,12 +31,17 @@ SCRIPT = (
 def settings_under(tmp_path):
     """The settings a fresh process reads with these variables (and none of ours from this one)."""
 
-    def read(**variables):
+    def read(*names, **variables):
         env = {key: value for key, value in os.environ.items() if key not in VARIABLES}
         env.update(MARGINCALL_VAR_DIR=str(tmp_path), SECRET_KEY="x" * 50, DJANGO_SETTINGS_MODULE="margincall.settings")
         env.update(variables)
         done = subprocess.run(
-            [sys.executable, "-c", SCRIPT, *NAMES], env=env, cwd=ROOT, capture_output=True, text=True, check=True
+            [sys.executable, "-c", SCRIPT, *(names or NAMES)],
+            env=env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
         )
         return json.loads(done.stdout)
 
@@ -60,3 +66,14 @@ def test_the_proxy_header_is_trusted_only_when_named(settings_under):
     values = settings_under(HTTPS="1", PROXY_SSL_HEADER="X-Forwarded-Proto")
 
     assert values[-1] == ["HTTP_X_FORWARDED_PROTO", "https"]
+
+
+def test_the_login_throttle_reads_its_limit_cool_off_and_proxies(settings_under):
+    names = ("AXES_FAILURE_LIMIT", "AXES_COOLOFF_TIME", "PROXY_COUNT")
+
+    assert settings_under(*names) == [10, "0:15:00", 0]
+    assert settings_under(*names, LOGIN_FAILURE_LIMIT="5", LOGIN_COOLOFF_MINUTES="30", PROXY_COUNT="1") == [
+        5,
+        "0:30:00",
+        1,
+    ]
