@@ -15,9 +15,6 @@ Served over HTTPS (``python manage.py check --deploy`` is clean with these):
   ``SECURE_SSL_REDIRECT`` (plain HTTP requests are redirected to HTTPS), ``SECURE_HSTS_SECONDS``
   (31536000, a year; ``0`` sends no HSTS header), ``SECURE_HSTS_INCLUDE_SUBDOMAINS`` and
   ``SECURE_HSTS_PRELOAD``. Unset: all off, for the plain-HTTP demo and tests.
-- ``PROXY_COUNT``: how many reverse proxies in front of Django add the address they saw to
-  ``X-Forwarded-For``; the client's address for login throttling is the entry that many from the
-  right (the entries further left are the client's own word). Unset or ``0``: ``REMOTE_ADDR``.
 - ``PROXY_SSL_HEADER``: the header a TLS-terminating proxy in front sets to ``https``, e.g.
   ``X-Forwarded-Proto``. Set it only when that proxy sets it on every request and drops the client's
   own: Django then trusts it to tell HTTPS requests. Unset: requests are HTTPS only when they reach
@@ -28,6 +25,13 @@ Login throttling (django-axes, on the console login and the admin login alike): 
 username or address is refused for ``LOGIN_COOLOFF_MINUTES`` (default 15) from its last attempt,
 with a 429 page. A risk admin lifts a lock by deleting its access attempts in Django admin, or with
 ``python manage.py axes_reset``.
+
+- ``PROXY_COUNT``: how many reverse proxies in front of Django add the address they saw to
+  ``X-Forwarded-For``; the client's address is the entry that many from the right (the entries
+  further left are the client's own word). Unset or ``0``: ``REMOTE_ADDR``. Behind a proxy, leaving
+  it unset makes every user share the proxy's address.
+
+The Content-Security-Policy (``SECURE_CSP``) is fixed here, not read from the environment.
 """
 
 import os
@@ -189,8 +193,8 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 # Login throttling, per username and per address (either one over the limit is refused).
 PROXY_COUNT = env_int("PROXY_COUNT", default=0)
-AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", default=10)
-AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_COOLOFF_MINUTES", default=15))
+AXES_FAILURE_LIMIT = max(1, env_int("LOGIN_FAILURE_LIMIT", default=10))
+AXES_COOLOFF_TIME = timedelta(minutes=max(1, env_int("LOGIN_COOLOFF_MINUTES", default=15)))
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_CLIENT_IP_CALLABLE = "margincall.security.client_ip"
 AXES_LOCKOUT_CALLABLE = "margincall.security.lockout_response"
