@@ -7,12 +7,39 @@ Everything that differs between a laptop demo and production comes from the envi
 - ``SECRET_KEY`` (unset: one is made and kept in ``var/secret_key``).
 - ``DEBUG``, ``ALLOWED_HOSTS`` (comma separated), ``CSRF_TRUSTED_ORIGINS``, ``LOG_LEVEL``.
 - ``MARGINCALL_DEMO=1``: demo mode (``seed_demo`` may create demo users).
+
+Served over HTTPS (``python manage.py check --deploy`` is clean with these):
+
+- ``HTTPS=1``: the console is reached only over HTTPS. Turns on, each overridable by its own variable:
+  ``SESSION_COOKIE_SECURE`` and ``CSRF_COOKIE_SECURE`` (cookies sent over HTTPS only),
+  ``SECURE_SSL_REDIRECT`` (plain HTTP requests are redirected to HTTPS), ``SECURE_HSTS_SECONDS``
+  (31536000, a year; ``0`` sends no HSTS header), ``SECURE_HSTS_INCLUDE_SUBDOMAINS`` and
+  ``SECURE_HSTS_PRELOAD``. Unset: all off, for the plain-HTTP demo and tests.
+- ``PROXY_SSL_HEADER``: the header a TLS-terminating proxy in front sets to ``https``, e.g.
+  ``X-Forwarded-Proto``. Set it only when that proxy sets it on every request and drops the client's
+  own: Django then trusts it to tell HTTPS requests. Unset: requests are HTTPS only when they reach
+  Django over TLS.
+
+Login throttling (django-axes, on the console login and the admin login alike): after
+``LOGIN_FAILURE_LIMIT`` failed logins (default 10) for one username, or from one address, that
+username or address is refused for ``LOGIN_COOLOFF_MINUTES`` (default 15) from its last attempt,
+with a 429 page. A risk admin lifts a lock by deleting its access attempts in Django admin, or with
+``python manage.py axes_reset``.
+
+- ``PROXY_COUNT``: how many reverse proxies in front of Django add the address they saw to
+  ``X-Forwarded-For``; the client's address is the entry that many from the right (the entries
+  further left are the client's own word). Unset or ``0``: ``REMOTE_ADDR``. Behind a proxy, leaving
+  it unset makes every user share the proxy's address.
+
+The Content-Security-Policy (``SECURE_CSP``) is fixed here, not read from the environment.
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from django.utils.csp import CSP
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("MARGINCALL_VAR_DIR", BASE_DIR / "var"))
@@ -23,6 +50,11 @@ def env_bool(name: str, default: bool) -> bool:
     if value is None:
         return default
     return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def env_int(name: str, default: int) -> int:
+    value = os.environ.get(name, "").strip()
+    return int(value) if value else default
 
 
 def env_list(name: str, default: str) -> list[str]:
@@ -46,6 +78,18 @@ if not SECRET_KEY:
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
 
+# Transport security: one switch for the safe set, each setting overridable on its own.
+HTTPS = env_bool("HTTPS", default=False)
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", default=HTTPS)
+CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", default=HTTPS)
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", default=HTTPS)
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", default=365 * 24 * 3600 if HTTPS else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=HTTPS)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", default=HTTPS)
+PROXY_SSL_HEADER = os.environ.get("PROXY_SSL_HEADER", "").strip()
+if PROXY_SSL_HEADER:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_" + PROXY_SSL_HEADER.upper().replace("-", "_"), "https")
+
 INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",
@@ -56,6 +100,7 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "django_htmx",
     "guardian",
+    "axes",
     "risk",
     "liquidation",
     "recovery",
@@ -63,6 +108,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -72,7 +118,23 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last, as django-axes asks: turns a locked-out login into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
+
+# Content-Security-Policy: scripts, styles, requests (htmx, the event stream) and forms from this site
+# only; no inline script or style, no plugin, no framing. The favicon is a data: URL.
+SECURE_CSP = {
+    "default-src": [CSP.SELF],
+    "script-src": [CSP.SELF],
+    "style-src": [CSP.SELF],
+    "img-src": [CSP.SELF, "data:"],
+    "connect-src": [CSP.SELF],
+    "object-src": [CSP.NONE],
+    "base-uri": [CSP.SELF],
+    "frame-ancestors": [CSP.NONE],
+    "form-action": [CSP.SELF],
+}
 
 ROOT_URLCONF = "margincall.urls"
 
@@ -127,6 +189,8 @@ else:
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTHENTICATION_BACKENDS = [
+    # First: refuses a locked-out username or address before any password is checked.
+    "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
     "guardian.backends.ObjectPermissionBackend",
 ]
@@ -138,6 +202,15 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Login throttling, per username and per address (either one over the limit is refused).
+PROXY_COUNT = env_int("PROXY_COUNT", default=0)
+AXES_FAILURE_LIMIT = max(1, env_int("LOGIN_FAILURE_LIMIT", default=10))
+AXES_COOLOFF_TIME = timedelta(minutes=max(1, env_int("LOGIN_COOLOFF_MINUTES", default=15)))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_CLIENT_IP_CALLABLE = "margincall.security.client_ip"
+AXES_LOCKOUT_CALLABLE = "margincall.security.lockout_response"
+AXES_VERBOSE = False  # no start-up banner on every manage.py command; failures and lockouts are still logged
+
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "risk:home"
 LOGOUT_REDIRECT_URL = "login"

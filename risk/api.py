@@ -10,6 +10,7 @@ from django.http import JsonResponse
 from django.utils import timezone
 from django.utils.decorators import method_decorator
 from django.views import View
+from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 
 from . import ticks
@@ -33,7 +34,7 @@ def authenticate(request) -> ApiToken | None:
     return api_token
 
 
-@method_decorator(csrf_exempt, name="dispatch")
+@method_decorator([csrf_exempt, never_cache], name="dispatch")
 class TicksView(View):
     http_method_names = ["post"]
 

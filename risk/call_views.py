@@ -4,11 +4,11 @@ event stream, and the trader's actions on calls."""
 from __future__ import annotations
 
 import asyncio
-import csv
 import json
 import re
 import time
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 from asgiref.sync import sync_to_async
 from django.contrib import messages
@@ -20,12 +20,14 @@ from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.cache import add_never_cache_headers
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 from django.views import View
 
 from . import audit, calls, push, selectors
+from .exports import csv_response
 from .forms import (
     DEFAULT_SORT,
     SORTS,
@@ -35,6 +37,7 @@ from .forms import (
     ExceptionForm,
     HistoryFilterForm,
     RemarkForm,
+    is_id,
 )
 from .models import AccountKind, CallSnapshot, CallStatus, MarginCall
 from .permissions import ConsoleMixin, stream_desks, visible_calls, visible_desks
@@ -42,6 +45,9 @@ from .templatetags.console import percent
 from .views import book_context
 
 PAGE_SIZE = 50
+REFUSED_NOT_FOUND = "refused: unknown or other desk's call"
+MONEY_PLACES = Decimal("0.01")
+RATIO_PLACES = Decimal("0.0001")
 LIST_KINDS = {
     AccountKind.MARGIN: {"url": "risk:warning", "title": _lazy("Risk Warning")},
     AccountKind.INTRADAY: {"url": "risk:intraday", "title": _lazy("Intraday Margin Warning")},
@@ -151,49 +157,42 @@ class CallListView(ConsoleMixin, View):
         return condition
 
     def csv(self, ordered, now):
-        response = HttpResponse(content_type="text/csv; charset=utf-8")
-        name = f"{self.kind}-calls-{timezone.localtime(now):%Y%m%d-%H%M}.csv"
-        response["Content-Disposition"] = f'attachment; filename="{name}"'
-        response.write("\ufeff")  # so spreadsheet programs read the Chinese names as UTF-8
-        writer = csv.writer(response)
-        writer.writerow(
+        header = [
+            _("Account"),
+            _("Name"),
+            _("Desk"),
+            _("Status"),
+            _("Type"),
+            _("Trigger time"),
+            _("Deadline"),
+            _("Elapsed hours"),
+            _("Net asset ratio"),
+            _("Liquid net assets"),
+            _("Equity"),
+            _("Call amount"),
+            _("Auto-liquidation time"),
+            _("Remark"),
+        ]
+        rows = (
             [
-                _("Account"),
-                _("Name"),
-                _("Desk"),
-                _("Status"),
-                _("Type"),
-                _("Trigger time"),
-                _("Deadline"),
-                _("Elapsed hours"),
-                _("Net asset ratio"),
-                _("Liquid net assets"),
-                _("Equity"),
-                _("Call amount"),
-                _("Auto-liquidation time"),
-                _("Remark"),
+                call.account.account_no,
+                call.account.name,
+                call.account.desk.code if call.account.desk else "",
+                call.status,
+                call.call_type,
+                timezone.localtime(call.triggered_at).isoformat(),
+                timezone.localtime(call.deadline).isoformat(),
+                calls.elapsed_hours(call.triggered_at, now),
+                None if call.nav_ratio is None else call.nav_ratio.quantize(RATIO_PLACES),
+                call.liquid_nav.quantize(MONEY_PLACES),
+                call.equity.quantize(MONEY_PLACES),
+                call.call_amount.quantize(MONEY_PLACES),
+                timezone.localtime(call.auto_liquidate_at).isoformat() if call.auto_liquidate_at else "",
+                call.remark,
             ]
+            for call in ordered.iterator(chunk_size=2000)
         )
-        for call in ordered.iterator(chunk_size=2000):
-            writer.writerow(
-                [
-                    call.account.account_no,
-                    call.account.name,
-                    call.account.desk.code if call.account.desk else "",
-                    call.status,
-                    call.call_type,
-                    timezone.localtime(call.triggered_at).isoformat(),
-                    timezone.localtime(call.deadline).isoformat(),
-                    calls.elapsed_hours(call.triggered_at, now),
-                    "" if call.nav_ratio is None else f"{call.nav_ratio:.4f}",
-                    f"{call.liquid_nav:.2f}",
-                    f"{call.equity:.2f}",
-                    f"{call.call_amount:.2f}",
-                    timezone.localtime(call.auto_liquidate_at).isoformat() if call.auto_liquidate_at else "",
-                    call.remark,
-                ]
-            )
-        return response
+        return csv_response(f"{self.kind}-calls-{timezone.localtime(now):%Y%m%d-%H%M}.csv", header, rows)
 
 
 class IntradayListView(CallListView):
@@ -201,7 +200,7 @@ class IntradayListView(CallListView):
 
 
 def _ids(text: str) -> set[int]:
-    return {int(part) for part in text.split(",") if part.strip().isdigit()}
+    return {int(part) for part in text.split(",") if is_id(part.strip())}
 
 
 STREAM_LIFETIME_SECONDS = 600  # then the browser reconnects by itself, and the reconnect re-checks permissions
@@ -224,11 +223,13 @@ async def call_events(request, kind):
         raise PermissionDenied
     hub = push.hub()
     if not hub.has_room(user.pk):
-        return HttpResponse(
+        refused = HttpResponse(
             _("Too many open pages are following live updates; close some and reload this one."),
             status=429,
             content_type="text/plain; charset=utf-8",
         )
+        add_never_cache_headers(refused)
+        return refused
     since = _stream_since(request)
     catch_up = await sync_to_async(_changed_for)(user, kind, since) if since else None
     # Done with the database until the stream ends: give the connection back now, not at the end.
@@ -236,6 +237,7 @@ async def call_events(request, kind):
     content = _EventStream(hub, hub.open(user.pk, kind, desks), catch_up)
     response = StreamingHttpResponse(content, content_type="text/event-stream")
     response["X-Accel-Buffering"] = "no"
+    add_never_cache_headers(response)
     return response
 
 
@@ -462,19 +464,23 @@ class ExceptionBatchView(ConsoleMixin, View):
     """Mark or unmark the selected calls as exception."""
 
     http_method_names = ["post"]
+    action = "exception"
+
+    def targeted_calls(self, request) -> list[int]:
+        return [int(value) for value in request.POST.getlist("calls") if is_id(value)]
 
     def post(self, request):
         form = ExceptionBatchForm(request.POST)
         back = _back(request, reverse("risk:warning"))
         if not form.is_valid():
             errors = _form_errors(form)
-            audit.record(request.user, "exception", detail={"errors": errors}, outcome="refused")
+            audit.record(request.user, self.action, detail={"errors": errors}, outcome="refused")
             messages.error(request, errors)
             return redirect(back)
         wanted = form.cleaned_data["calls"]
         allowed = list(visible_calls(request.user).filter(pk__in=wanted).values_list("pk", flat=True))
         if len(allowed) != len(set(wanted)):
-            audit.record(request.user, "exception", calls=wanted, outcome="refused: unknown or other desk's call")
+            self.audit_refusal(request, REFUSED_NOT_FOUND)
             raise Http404(_("No such call."))
         if form.cleaned_data["action"] == "mark":
             changed = calls.mark_exception(allowed, reason=form.cleaned_data["reason"], user=request.user)
@@ -494,10 +500,16 @@ class CallActionView(ConsoleMixin, View):
     """Base of the actions on one call: a form, a service call, an audit entry, back to the details."""
 
     http_method_names = ["post"]
-    action = ""
+
+    def targeted_calls(self, request) -> list[int]:
+        return [self.kwargs["pk"]]
 
     def post(self, request, pk):
-        call = _call_or_404(request, pk)
+        try:
+            call = _call_or_404(request, pk)
+        except Http404:
+            self.audit_refusal(request, REFUSED_NOT_FOUND)
+            raise
         back = reverse("risk:call", args=[call.pk])
         form = self.form_class(request.POST)
         if not form.is_valid():

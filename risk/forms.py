@@ -24,6 +24,13 @@ SORTS = {
     "cause": "close_cause",
 }
 DEFAULT_SORT = "-amount"
+
+
+def is_id(value: str) -> bool:
+    """An id as a form sends it: ASCII digits only ("²" and "١" are digits to ``str.isdigit``)."""
+    return value.isascii() and value.isdigit()
+
+
 LIST_SORTS = (
     "account",
     "name",
@@ -110,7 +117,7 @@ class ExceptionBatchForm(ExceptionForm):
         values = self.data.getlist("calls")
         if not values:
             raise forms.ValidationError(_("Select at least one call."))
-        bad = [value for value in values if not value.isdigit()]
+        bad = [value for value in values if not is_id(value)]
         if bad:
             raise forms.ValidationError(_("Not a call: %(value)s."), params={"value": bad[0][:20]})
         return [int(value) for value in values]

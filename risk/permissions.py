@@ -9,8 +9,10 @@
 from django.contrib.auth.mixins import AccessMixin
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
+from django.utils.cache import add_never_cache_headers
 from guardian.shortcuts import get_objects_for_user
 
+from . import audit
 from .models import Account, Desk, MarginCall
 
 VIEW_CONSOLE = "risk.view_console"
@@ -18,6 +20,7 @@ ACT_CONSOLE = "risk.act_console"
 VIEW_DESK = "risk.view_desk"
 FULL_GROUP = "RiskWarningFull"
 READ_ONLY_GROUP = "RiskWarningReadOnly"
+REFUSED_NOT_PERMITTED = "refused: not permitted"
 
 
 def can_view(user) -> bool:
@@ -61,15 +64,29 @@ def stream_desks(user) -> frozenset[int] | bool | None:
 
 class ConsoleMixin(AccessMixin):
     """Console views: anonymous users go to login; users without console permission get 403;
-    unsafe methods need the act permission."""
+    unsafe methods need the act permission. A refused action is written to the audit log under the
+    view's ``action`` name with the calls it named. No answer is kept by a browser or a proxy: every
+    page, fragment, event stream and CSV carries clients' figures (``Cache-Control: no-store``)."""
 
     SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+    action = ""  # the audit log's name for what an unsafe request to this view does; pages have none
 
     def dispatch(self, request, *args, **kwargs):
         if not request.user.is_authenticated:
             return self.handle_no_permission()
-        if not can_view(request.user):
+        unsafe = request.method not in self.SAFE_METHODS
+        if not can_view(request.user) or (unsafe and not can_act(request.user)):
+            if unsafe:
+                self.audit_refusal(request, REFUSED_NOT_PERMITTED)
             raise PermissionDenied
-        if request.method not in self.SAFE_METHODS and not can_act(request.user):
-            raise PermissionDenied
-        return super().dispatch(request, *args, **kwargs)
+        response = super().dispatch(request, *args, **kwargs)
+        add_never_cache_headers(response)
+        return response
+
+    def targeted_calls(self, request) -> list[int]:
+        """The ids of the calls an unsafe request names, as sent (they may not exist)."""
+        return []
+
+    def audit_refusal(self, request, outcome: str) -> None:
+        if self.action:
+            audit.record(request.user, self.action, calls=self.targeted_calls(request), outcome=outcome)

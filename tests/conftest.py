@@ -16,6 +16,9 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "postgres" in item.keywords and not on_postgres:
             item.add_marker(skip_postgres)
+    # Browser tests last: Playwright keeps an event loop in the main thread from its first test on,
+    # and the async views' tests need a thread without one.
+    items.sort(key=lambda item: "browser" in item.keywords)
 
 
 @pytest.fixture

@@ -3,7 +3,9 @@ CSV, batch exception, remarks and deadline moves through the forms, bad input, q
 
 import csv
 import io
+import re
 from decimal import Decimal
+from typing import NamedTuple
 
 import pytest
 from django.test import Client
@@ -11,7 +13,7 @@ from django.urls import reverse
 
 from risk.models import Account, AuditEntry, MarginCall
 from tests.books import one_stock_book
-from tests.users import client_for
+from tests.users import client_for, make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -28,6 +30,13 @@ def call(book):
     return MarginCall.objects.get(account__account_no="M100001")  # desk HK1
 
 
+class Action(NamedTuple):
+    url: str
+    data: dict
+    name: str  # the audit log's name for it
+    calls: list[int]  # the call ids it names
+
+
 def views_of(call):
     """Every console view of a call: pages (GET) and actions (POST with their data)."""
     snapshot = call.snapshots.first()
@@ -41,17 +50,40 @@ def views_of(call):
         reverse("risk:snapshot", args=[call.pk, snapshot.pk]),
     ]
     actions = [
-        (reverse("risk:exception-batch"), {"action": "mark", "reason": "r", "calls": [call.pk]}),
-        (reverse("risk:call-exception", args=[call.pk]), {"action": "mark", "reason": "r"}),
-        (reverse("risk:call-remark", args=[call.pk]), {"text": "hello"}),
-        (reverse("risk:call-deadline", args=[call.pk]), {"deadline": "2027-01-05T16:00", "reason": "r"}),
+        Action(
+            reverse("risk:exception-batch"),
+            {"action": "mark", "reason": "r", "calls": [call.pk]},
+            "exception",
+            [call.pk],
+        ),
+        Action(
+            reverse("risk:call-exception", args=[call.pk]), {"action": "mark", "reason": "r"}, "exception", [call.pk]
+        ),
+        Action(reverse("risk:call-remark", args=[call.pk]), {"text": "hello"}, "add_remark", [call.pk]),
+        Action(
+            reverse("risk:call-deadline", args=[call.pk]),
+            {"deadline": "2027-01-05T16:00", "reason": "r"},
+            "move_deadline",
+            [call.pk],
+        ),
     ]
     return pages, actions
 
 
+def assert_refused_and_audited(client, action: Action, status: int):
+    """The request is refused with ``status`` and leaves one audit row: the action, its calls, "refused..."."""
+    before = AuditEntry.objects.count()
+    assert client.post(action.url, action.data).status_code == status, action.url
+    assert AuditEntry.objects.count() == before + 1, action.url
+    entry = AuditEntry.objects.order_by("pk").last()
+    assert (entry.action, entry.targets) == (action.name, [{"call": pk} for pk in action.calls]), action.url
+    assert entry.outcome.startswith("refused"), (action.url, entry.outcome)
+    assert entry.user is not None
+
+
 def assert_permission_matrix(pages, actions, *, viewer, other_desk_user, object_prefix="/calls/"):
     """The same matrix on every view: anonymous to login; viewer GET 200 and POST 403; a user of
-    another desk 404 on anything that names one call."""
+    another desk 404 on anything that names one call. Every refused action is in the audit log."""
     anonymous, read_only, other = Client(), client_for(viewer), client_for(other_desk_user)
     for url in pages:
         response = anonymous.get(url)
@@ -60,22 +92,42 @@ def assert_permission_matrix(pages, actions, *, viewer, other_desk_user, object_
         assert read_only.post(url, {}).status_code == 403, url
         if url.startswith(object_prefix):
             assert other.get(url).status_code == 404, url
-    for url, data in actions:
-        response = anonymous.post(url, data)
-        assert (response.status_code, response.url.split("?")[0]) == (302, reverse("login")), url
-        assert read_only.post(url, data).status_code == 403, url
-        if url.startswith(object_prefix):
-            assert other.post(url, data).status_code == 404, url
+    for action in actions:
+        before = AuditEntry.objects.count()
+        response = anonymous.post(action.url, action.data)
+        assert (response.status_code, response.url.split("?")[0]) == (302, reverse("login")), action.url
+        assert AuditEntry.objects.count() == before, action.url  # nobody to name
+        assert_refused_and_audited(read_only, action, 403)
+        if action.url.startswith(object_prefix):
+            assert_refused_and_audited(other, action, 404)
 
 
-def test_permission_matrix_on_every_view(call, viewer, desk_trader):
-    pages, actions = views_of(call)
+@pytest.mark.parametrize(
+    ("endpoint", "data", "name"),
+    [
+        ("risk:call-remark", {"text": "hello"}, "add_remark"),
+        ("risk:call-deadline", {"deadline": "2027-01-05T16:00", "reason": "r"}, "move_deadline"),
+        ("risk:call-exception", {"action": "mark", "reason": "r"}, "exception"),
+    ],
+)
+def test_an_action_on_an_unknown_call_is_a_404_in_the_audit_log(call, trader, endpoint, data, name):
+    action = Action(reverse(endpoint, args=[999999]), data, name, [999999])
 
-    assert_permission_matrix(pages, actions, viewer=viewer, other_desk_user=desk_trader)
+    assert_refused_and_audited(client_for(trader), action, 404)
 
-    # Nothing the refused requests sent was applied.
-    call.refresh_from_db()
-    assert (call.status, call.remark, call.remarks.count()) == ("open", "", 0)
+
+def test_a_batch_naming_an_unknown_call_is_a_404_in_the_audit_log(call, trader):
+    data = {"action": "mark", "reason": "r", "calls": [call.pk, 999999]}
+    action = Action(reverse("risk:exception-batch"), data, "exception", [call.pk, 999999])
+
+    assert_refused_and_audited(client_for(trader), action, 404)
+    assert not MarginCall.objects.filter(status="exception").exists()
+
+
+def test_a_user_without_console_permission_is_refused_an_action_in_the_audit_log(call):
+    action = Action(reverse("risk:call-remark", args=[call.pk]), {"text": "x"}, "add_remark", [call.pk])
+
+    assert_refused_and_audited(client_for(make_user("nobody")), action, 403)
 
 
 def test_the_viewer_sees_no_action_buttons(call, viewer):
@@ -283,3 +335,90 @@ def test_the_list_runs_a_constant_number_of_queries(book, trader, import_book, d
         response = client.get(reverse("risk:warning"))
     assert len(response.context["rows"]) == 50
     assert Account.objects.count() > 60
+
+
+def test_csv_cells_cannot_become_formulas_and_figures_stay_numbers(call, trader, import_book):
+    # Price 50: T2's equity is 50,000 - 60,000 = -10,000, a negative figure of an open call.
+    import_book(one_stock_book(desk="HK2", account_no="T2", price="50"))
+    MarginCall.objects.filter(pk=call.pk).update(remark='=HYPERLINK("http://x","y")')
+    Account.objects.filter(account_no="M100001").update(name="+1")
+    Account.objects.filter(account_no="T2").update(name="-2+3")
+    MarginCall.objects.filter(account__account_no="T2").update(remark="@SUM(A1)")
+
+    response = client_for(trader).get(reverse("risk:warning"), {"format": "csv"})
+
+    text = response.content.decode("utf-8-sig")
+    rows = {row[0]: row for row in csv.reader(io.StringIO(text))}
+    assert (rows["M100001"][1], rows["M100001"][13]) == ("'+1", '\'=HYPERLINK("http://x","y")')
+    assert (rows["T2"][1], rows["T2"][13]) == ("'-2+3", "'@SUM(A1)")
+    assert rows["T2"][10] == "-10000.00"
+    # Text is quoted; the program's own figures are bare numbers a spreadsheet adds up.
+    t2_line = next(line for line in text.splitlines() if line.startswith('"T2"'))
+    assert ",-10000.00," in t2_line
+    assert '"\'-2+3"' in t2_line
+
+
+def test_no_page_fragment_or_csv_is_kept_in_a_cache(call, trader):
+    client = client_for(trader)
+    answers = {
+        "list": client.get(reverse("risk:warning")),
+        "fragment": client.get(reverse("risk:warning"), headers={"HX-Request": "true"}),
+        "csv": client.get(reverse("risk:warning"), {"format": "csv"}),
+        "details": client.get(reverse("risk:call", args=[call.pk])),
+        "history": client.get(reverse("risk:history")),
+        "account": client.get(reverse("risk:account", args=["M100001"])),
+        "action": client.post(reverse("risk:call-remark", args=[call.pk]), {"text": "x"}),
+    }
+    for name, response in answers.items():
+        assert response.status_code in (200, 302), name
+        cache_control = {part.strip() for part in response["Cache-Control"].split(",")}
+        assert {"no-store", "private"} <= cache_control, name
+
+
+def test_ids_that_are_not_ascii_digits_are_named_not_a_500(call, trader):
+    client = client_for(trader)
+
+    response = client.post(reverse("risk:exception-batch"), {"action": "mark", "reason": "x", "calls": ["²"]})
+    assert response.status_code == 302
+    assert client.get(reverse("risk:warning"), {"changed": "²,١"}).status_code == 200
+    assert not MarginCall.objects.filter(status="exception").exists()
+
+
+def test_console_pages_carry_the_content_security_policy(call, trader):
+    response = client_for(trader).get(reverse("risk:warning"))
+
+    policy = dict(directive.split(" ", 1) for directive in response["Content-Security-Policy"].split("; "))
+    assert policy == {
+        "default-src": "'self'",
+        "script-src": "'self'",
+        "style-src": "'self'",
+        "img-src": "'self' data:",
+        "connect-src": "'self'",
+        "object-src": "'none'",
+        "base-uri": "'self'",
+        "frame-ancestors": "'none'",
+        "form-action": "'self'",
+    }
+
+
+INLINE = re.compile(r"<script(?![^>]*\bsrc=)[^>]*>|<style\b|\sstyle=|\son[a-z]+=|\shx-on|\shx-vars=|javascript:", re.I)
+
+
+def test_no_console_page_has_inline_script_style_or_handler(call, trader, viewer):
+    pages, _actions = views_of(call)
+    urls = [url for url in pages if "format=csv" not in url] + [
+        reverse("risk:home"),
+        reverse("risk:account", args=["M100001"]),
+        reverse("risk:call", args=[999999]),  # the 404 page
+    ]
+    for client in (client_for(trader), client_for(viewer)):
+        for url in urls:
+            html = client.get(url).content.decode()
+            assert not INLINE.search(html), (url, INLINE.search(html))
+        fragment = client.get(reverse("risk:warning"), headers={"HX-Request": "true"}).content.decode()
+        assert not INLINE.search(fragment)
+    login = Client().get(reverse("login")).content.decode()
+    refused = client_for(make_user("nobody")).get(reverse("risk:home")).content.decode()  # the 403 page
+    for html in (login, refused):
+        assert not INLINE.search(html), INLINE.search(html)
+    assert '<meta name="htmx-config" content=\'{"includeIndicatorStyles":false,"allowEval":false}\'>' in login

@@ -83,6 +83,7 @@ async def open_stream(user, kind="margin", **query) -> Reader:
     response = await client.get(events_url(kind, **query))
     assert response.status_code == 200, response.status_code
     assert response["Content-Type"] == "text/event-stream"
+    assert {"no-store", "private"} <= {part.strip() for part in response["Cache-Control"].split(",")}
     reader = Reader(response)
     first = await asyncio.wait_for(anext(reader.chunks), 5)
     assert first.startswith(b"retry:")
@@ -168,6 +169,7 @@ def test_streams_per_user_are_capped(book, trader, viewer, settings):
         await sync_to_async(client.force_login)(trader)
         refused = await client.get(events_url())
         assert refused.status_code == 429
+        assert "no-store" in refused["Cache-Control"]
         assert "Too many open pages" in refused.content.decode()
         other_user = await open_stream(viewer)  # the cap is per user
 

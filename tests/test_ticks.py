@@ -114,3 +114,11 @@ def test_a_redelivered_tick_changes_nothing(import_book, token, django_capture_o
 def test_get_is_not_allowed(token):
     response = Client().get(URL, HTTP_AUTHORIZATION=f"Bearer {token}")
     assert response.status_code == 405
+
+
+@pytest.mark.parametrize("with_token", [True, False])
+def test_api_answers_are_not_cached(token, with_token):
+    response = post([], token if with_token else None)
+
+    assert response.status_code == (200 if with_token else 401)
+    assert {"no-store", "private"} <= {part.strip() for part in response["Cache-Control"].split(",")}

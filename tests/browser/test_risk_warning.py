@@ -5,6 +5,7 @@ from playwright.sync_api import Page, expect
 
 from risk import ticks
 from tests.books import one_stock_book
+from tests.browser.csp import csp_violations
 from tests.browser.test_console import log_in
 from tests.users import make_user
 
@@ -43,6 +44,33 @@ def test_a_tick_updates_the_row_live_with_its_mark(page: Page, console_server, b
     ticks.apply_and_recompute([{"symbol": "S.HK", "price": "120", "time": "2026-11-20T11:01:00+08:00"}])
     expect(row(page, "T1")).to_have_count(0, timeout=5000)
     expect(page.get_by_test_id("total-call-amount")).to_have_text("135,400.00")
+
+
+def test_the_page_works_live_under_the_content_security_policy(page: Page, console_server, book):
+    violations = csp_violations(page)
+    make_user("trader", "RiskWarningFull")
+    log_in(page, console_server, "trader", "pw-trader")
+    response = page.goto(f"{console_server.url}/risk-warning/")
+    assert "script-src 'self'" in response.headers["content-security-policy"]
+    expect(row(page, "T1").locator('[data-figure="equity"]')).to_have_text("40,000.00")
+    page.wait_for_timeout(300)  # the event stream is open
+
+    ticks.apply_and_recompute([{"symbol": "S.HK", "price": "95", "time": "2026-11-20T11:00:00+08:00"}])
+
+    # The event stream, the htmx fetch and the swap all ran under the policy.
+    expect(row(page, "T1").locator('[data-figure="equity"]')).to_have_text("35,000.00", timeout=5000)
+    expect(row(page, "T1").get_by_test_id("updated-mark")).to_be_visible()
+    row(page, "T1").get_by_role("checkbox").check()
+    expect(page.get_by_test_id("mark-exception")).to_be_enabled()
+    page.get_by_role("button", name="繁體中文").click()
+    expect(page.get_by_role("heading", name="風險預警")).to_be_visible()
+    assert violations == []
+
+    # The check is not idle: an inline style is refused and reported.
+    page.evaluate("document.head.insertAdjacentHTML('beforeend', '<style>body { color: red; }</style>')")
+    page.wait_for_timeout(200)
+    assert len(violations) == 1
+    assert "style-src" in violations[0]
 
 
 def test_marking_exception_moves_the_row_to_the_exception_tab(page: Page, console_server, book):

@@ -1,0 +1,47 @@
+"""CSV exports, safe to open in a spreadsheet. Every CSV the console writes goes through
+:func:`csv_response`.
+
+A text cell that starts with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return is read by
+spreadsheet programs as a formula (``=HYPERLINK(...)`` in a remark would become a live link on the
+desk's screen). Such a cell gets a leading ``'`` (OWASP's rule for CSV injection) and every text cell
+is quoted. The type of a value says which it is: ``str`` is text, from a client, an upstream system
+or a trader, and is neutralised; ``int``, ``Decimal`` and ``float`` are figures the program formats
+itself and are written as plain, unquoted numbers (``-1234.50``), so spreadsheets still add them up.
+A figure passed as a string is text, and a negative one would get the ``'``: pass figures as numbers.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterable
+from decimal import Decimal
+
+from django.http import HttpResponse
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value):
+    """One cell as it is written: a number as it is, nothing as an empty cell, anything else as text
+    that cannot start a formula."""
+    if value is None:
+        return None
+    if isinstance(value, int | float | Decimal) and not isinstance(value, bool):
+        return value
+    text = str(value)
+    if text.startswith(FORMULA_STARTS):
+        return "'" + text
+    return text
+
+
+def csv_response(filename: str, header: Iterable, rows: Iterable[Iterable]) -> HttpResponse:
+    """An attachment ``filename`` with one header row and the rows, each cell through :func:`csv_cell`."""
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response.write("\ufeff")  # so spreadsheet programs read the Chinese names as UTF-8
+    # QUOTE_STRINGS: text in quotes, numbers and empty cells bare.
+    writer = csv.writer(response, quoting=csv.QUOTE_STRINGS)
+    writer.writerow([csv_cell(value) for value in header])
+    for row in rows:
+        writer.writerow([csv_cell(value) for value in row])
+    return response
