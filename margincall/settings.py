@@ -257,9 +257,19 @@ CELERY_BEAT_SCHEDULE = {
         "task": "risk.tasks.recompute_all",
         "schedule": float(os.environ.get("FULL_RECOMPUTE_SECONDS", 300)),
     },
+    # Prices whose recompute is late, lost or failing: recomputed, and alerted on.
+    "recompute-pending": {
+        "task": "risk.tasks.recompute_pending",
+        "schedule": float(os.environ.get("PENDING_SWEEP_SECONDS", 15)),
+    },
     # Cheap when there is nothing to do; each rule set's snapshot time decides when it acts.
     "daily-snapshots": {"task": "risk.tasks.daily_snapshots", "schedule": 60.0},
 }
+
+# A price whose holders' recompute has not run after this long is taken up by the sweep; after the
+# second, every sweep alerts on it (logger "margincall.alerts", level ERROR).
+PENDING_GRACE_SECONDS = float(os.environ.get("PENDING_GRACE_SECONDS", 10))
+PENDING_ALERT_SECONDS = float(os.environ.get("PENDING_ALERT_SECONDS", 30))
 
 # Live event streams one user may hold open in one server process (each open list page holds one).
 EVENT_STREAMS_PER_USER = int(os.environ.get("EVENT_STREAMS_PER_USER", 10))

@@ -16,6 +16,7 @@ from .models import (
     FxRate,
     Instrument,
     MarginCall,
+    PendingRecompute,
     Position,
     RuleSet,
 )
@@ -170,6 +171,14 @@ class AuditEntryAdmin(ReadOnlyAdmin):
     list_filter = ["action"]
     search_fields = ["user__username", "action"]
     list_select_related = ["user"]
+
+
+@admin.register(PendingRecompute)
+class PendingRecomputeAdmin(ReadOnlyAdmin):
+    """Prices whose holders' figures have not followed them yet: normally empty or a moment old."""
+
+    list_display = ["instrument", "since", "version", "attempts", "last_error"]
+    list_select_related = ["instrument"]
 
 
 @admin.register(ApiToken)

@@ -234,6 +234,31 @@ class Position(models.Model):
         return f"{self.quantity} {self.instrument}"
 
 
+class PendingRecompute(models.Model):
+    """An instrument whose price moved and whose holders' figures have not yet followed it.
+
+    Written in the same transaction as the price; removed by the recompute that follows it, and only
+    if no newer price came meanwhile (``version``). The sweep (``recompute_pending``) takes up any row
+    left too long, e.g. when a worker died between the two, so a price is never left without its
+    recompute. ``since`` is when the oldest price not yet followed was stored: the figures' lag."""
+
+    instrument = models.OneToOneField(
+        Instrument, verbose_name=_("instrument"), on_delete=models.CASCADE, primary_key=True, related_name="+"
+    )
+    since = models.DateTimeField(_("waiting since"))
+    version = models.BigIntegerField(_("prices since then"), default=1)
+    attempts = models.PositiveIntegerField(_("failed attempts"), default=0)
+    last_error = models.TextField(_("last error"), blank=True)
+
+    class Meta:
+        ordering = ["since"]
+        verbose_name = _("recompute waiting")
+        verbose_name_plural = _("recomputes waiting")
+
+    def __str__(self):
+        return f"{self.instrument_id} since {self.since:%Y-%m-%d %H:%M:%S}"
+
+
 class RuleSet(models.Model):
     """Risk settings for one account kind, edited by risk admins."""
 

@@ -12,7 +12,7 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from . import calculations, calls, selectors
+from . import calculations, calls, pending, selectors
 from .calls import CallChanges
 from .models import Account, AccountRisk, CashBalance, Instrument, Position
 
@@ -158,6 +158,22 @@ def _recompute_chunk(lookups, now, at, causes) -> RecomputeResult:
     )
     result.moved = len(moved)
     result.calls = calls.sync_calls([pk for pk, *_ in accounts], at=at, moved=moved, causes=causes, now=now)
+    return result
+
+
+def follow_prices(
+    *, instrument_ids: Iterable[int], at: datetime | None = None, now: datetime | None = None
+) -> RecomputeResult:
+    """After prices moved: recompute the instruments' holders, open, follow or close their calls, then
+    clear the instruments' pending marks (those no newer price has bumped meanwhile). A trigger is
+    never later than now: a price stamped a moment ahead of this clock happened now."""
+    now = now or timezone.now()
+    at = min(at or now, now)
+    instrument_ids = sorted(set(instrument_ids))
+    seen = pending.versions(instrument_ids)
+    holders = set(selectors.accounts_holding(instrument_ids))
+    result = recompute_accounts(account_ids=holders, at=at, now=now)
+    pending.clear(seen)
     return result
 
 

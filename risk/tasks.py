@@ -7,22 +7,73 @@ import datetime as dt
 import logging
 
 from celery import shared_task
+from django.conf import settings
+from django.db.models import Max
 from django.utils import timezone
 
-from . import selectors, services, snapshots
-from .models import CALL_KINDS, MarginCall, RuleSet, SnapshotKind
+from . import pending, services, snapshots
+from .models import CALL_KINDS, Instrument, MarginCall, RuleSet, SnapshotKind
 from .trading_calendar import is_session
 
 logger = logging.getLogger(__name__)
+# Operators route this logger to their alerting (mail, pager); see LOGGING in settings.
+alerts = logging.getLogger("margincall.alerts")
+
+
+RETRIES = 5  # then the sweep takes over, every PENDING_SWEEP_SECONDS
+
+
+@shared_task(bind=True, acks_late=True, max_retries=RETRIES)
+def recompute_instruments(self, instrument_ids: list[int], at: str | None = None) -> dict:
+    """After price ticks: recompute the holders, then open, follow or close their calls. A failure is
+    retried with a growing delay (and alerted on); the prices stay marked until a recompute succeeds."""
+    moment = dt.datetime.fromisoformat(at) if at else None
+    try:
+        return _summary(services.follow_prices(instrument_ids=instrument_ids, at=moment))
+    except Exception as error:
+        pending.failed(instrument_ids, error)
+        alerts.error(
+            "recompute of the holders of instruments %s failed (attempt %d): %s; retrying",
+            instrument_ids,
+            self.request.retries + 1,
+            error,
+            exc_info=True,
+        )
+        if self.request.retries >= RETRIES:
+            raise
+        raise self.retry(exc=error, countdown=min(60, 2**self.request.retries)) from None
 
 
 @shared_task(acks_late=True)
-def recompute_instruments(instrument_ids: list[int], at: str | None = None) -> dict:
-    """After price ticks: recompute the holders, then open, follow or close their calls."""
-    moment = dt.datetime.fromisoformat(at) if at else None
-    holders = set(selectors.accounts_holding(instrument_ids))
-    result = services.recompute_accounts(account_ids=holders, at=moment)
-    return _summary(result)
+def recompute_pending(older_than_seconds: float | None = None) -> dict:
+    """The sweep: prices whose holders' figures have not followed them for a while (a lost task, a
+    worker that died between the price and its recompute, a recompute that keeps failing) are
+    recomputed here. Each one late by more than ``PENDING_ALERT_SECONDS`` is alerted on."""
+    now = timezone.now()
+    grace = settings.PENDING_GRACE_SECONDS if older_than_seconds is None else older_than_seconds
+    late = pending.overdue(now - dt.timedelta(seconds=grace))
+    if not late:
+        return {"instruments": 0}
+    for row in late:
+        lag = (now - row.since).total_seconds()
+        if lag > settings.PENDING_ALERT_SECONDS:
+            alerts.error(
+                "the holders of instrument %s have not followed its price for %.0f s (%d failed attempts%s)",
+                row.instrument_id,
+                lag,
+                row.attempts,
+                f"; last error: {row.last_error}" if row.last_error else "",
+            )
+    ids = [row.instrument_id for row in late]
+    latest = Instrument.objects.filter(pk__in=ids).aggregate(latest=Max("price_time"))["latest"]
+    try:
+        result = services.follow_prices(instrument_ids=ids, at=latest, now=now)
+    except Exception as error:
+        pending.failed(ids, error)
+        alerts.error("the sweep could not recompute instruments %s: %s", ids, error, exc_info=True)
+        raise
+    logger.info("sweep: recomputed the holders of %d instrument(s) left pending", len(ids))
+    return {"instruments": len(ids), **_summary(result)}
 
 
 @shared_task(acks_late=True)

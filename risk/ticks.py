@@ -7,6 +7,7 @@ price is written at once; the holders are recomputed by the ``recompute_instrume
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -14,10 +15,14 @@ from typing import Any
 
 from django.db import transaction
 from django.db.models import Q
+from django.utils import timezone
 
 from . import models as m
+from . import pending
 from .book_format import FieldError, parse_datetime, parse_decimal
 from .models import Instrument
+
+logger = logging.getLogger(__name__)
 
 TICK_KEYS = {"symbol", "price", "time"}
 MAX_TICKS = 10_000
@@ -137,6 +142,8 @@ def apply_ticks(items: list) -> TicksResult:
         outcomes.append(TickOutcome(index, tick.symbol, True))
         changed.add(instrument_id)
         latest = tick.time if latest is None else max(latest, tick.time)
+    # In the prices' transaction: the holders' figures owe these prices a recompute until one runs.
+    pending.mark(changed, now=timezone.now())
     outcomes.sort(key=lambda outcome: outcome.index)
     return TicksResult(outcomes, changed, latest)
 
@@ -144,10 +151,20 @@ def apply_ticks(items: list) -> TicksResult:
 def apply_and_recompute(items: list) -> TicksResult:
     """The one path prices come in by (the API and the market simulator): write, then queue the
     recompute of the holders."""
-    from .tasks import recompute_instruments
-
     result = apply_ticks(items)
     if result.instrument_ids:
         ids, at = sorted(result.instrument_ids), result.latest.isoformat()
-        transaction.on_commit(lambda: recompute_instruments.delay(ids, at))
+        transaction.on_commit(lambda: _queue_recompute(ids, at))
     return result
+
+
+def _queue_recompute(instrument_ids: list[int], at: str) -> None:
+    """Queue the holders' recompute. If it cannot be queued (the broker is away) or, run in-process,
+    it fails, the prices stay marked pending and the sweep recomputes them: the caller is not failed
+    for prices already stored."""
+    from .tasks import recompute_instruments
+
+    try:
+        recompute_instruments.delay(instrument_ids, at)
+    except Exception:
+        logger.exception("the recompute of instruments %s was not done now; the sweep will do it", instrument_ids)

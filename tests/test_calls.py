@@ -5,6 +5,7 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
+import time_machine
 from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 
@@ -36,7 +37,11 @@ def the_call(account_no="T1") -> MarginCall:
 
 
 def tick(price, time, django_capture_on_commit_callbacks):
-    with django_capture_on_commit_callbacks(execute=True):
+    """A price as a live feed sends it: it arrives at its own time (the clock is moved there)."""
+    with (
+        time_machine.travel(at(time) + dt.timedelta(seconds=1), tick=False),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
         result = ticks.apply_and_recompute([{"symbol": "S.HK", "price": price, "time": time}])
     assert result.applied == 1, result.outcomes
 

@@ -9,7 +9,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from risk import ticks
+from risk import tasks, ticks
 from risk.models import Instrument, InstrumentStatus
 
 
@@ -71,6 +71,8 @@ class Command(BaseCommand):
                     )
                     items.append({"symbol": symbol, "price": str(prices[symbol]), "time": now.isoformat()})
                 result = ticks.apply_and_recompute(items)
+                if rounds % 10 == 0:
+                    tasks.recompute_pending.delay()  # as beat does in production
                 if shocked:
                     self.stdout.write(f"{timezone.localtime(now):%H:%M:%S} shock {shock:+.1%} on {', '.join(chosen)}")
                 for outcome in result.outcomes:

@@ -1,0 +1,57 @@
+"""Prices whose holders' figures have not yet followed them (:class:`~risk.models.PendingRecompute`).
+
+A price is marked pending in the transaction that stores it; the recompute that follows clears the
+mark, unless a newer price bumped it meanwhile; the sweep takes up marks left too long."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from django.db import connection
+from django.db.models import F, Q
+
+from .models import PendingRecompute
+
+
+def mark(instrument_ids: Iterable[int], *, now: datetime) -> None:
+    """Mark these instruments' new prices as not yet followed (in the caller's transaction)."""
+    ids = sorted(set(instrument_ids))
+    if not ids:
+        return
+    table = connection.ops.quote_name(PendingRecompute._meta.db_table)
+    # One statement per instrument, insert or bump: a mark keeps the time of its oldest price.
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            f"INSERT INTO {table} (instrument_id, since, version, attempts, last_error) VALUES (%s, %s, 1, 0, '') "
+            f"ON CONFLICT (instrument_id) DO UPDATE SET version = {table}.version + 1",
+            [(instrument_id, now) for instrument_id in ids],
+        )
+
+
+def versions(instrument_ids: Iterable[int]) -> dict[int, int]:
+    """The marks as they stand before a recompute reads the book."""
+    return dict(
+        PendingRecompute.objects.filter(instrument_id__in=list(instrument_ids)).values_list("instrument_id", "version")
+    )
+
+
+def clear(seen: dict[int, int]) -> int:
+    """Remove the marks a recompute has followed: those still at the version it saw."""
+    if not seen:
+        return 0
+    followed = Q()
+    for instrument_id, version in seen.items():
+        followed |= Q(instrument_id=instrument_id, version=version)
+    return PendingRecompute.objects.filter(followed).delete()[0]
+
+
+def failed(instrument_ids: Iterable[int], error: BaseException) -> None:
+    PendingRecompute.objects.filter(instrument_id__in=list(instrument_ids)).update(
+        attempts=F("attempts") + 1, last_error=f"{type(error).__name__}: {error}"[:2000]
+    )
+
+
+def overdue(before: datetime) -> list[PendingRecompute]:
+    """Marks older than ``before``: their recompute is late, lost or failing."""
+    return list(PendingRecompute.objects.filter(since__lt=before).order_by("since"))
