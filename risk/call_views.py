@@ -20,6 +20,7 @@ from django.utils.translation import gettext_lazy as _lazy
 from django.views import View
 
 from . import audit, calls, push, selectors
+from .book_format import printable
 from .forms import (
     DEFAULT_SORT,
     SORTS,
@@ -29,6 +30,7 @@ from .forms import (
     ExceptionForm,
     HistoryFilterForm,
     RemarkForm,
+    parse_id,
 )
 from .models import AccountKind, CallSnapshot, CallStatus, MarginCall
 from .permissions import ConsoleMixin, visible_calls, visible_desks
@@ -194,7 +196,8 @@ class IntradayListView(CallListView):
 
 
 def _ids(text: str) -> set[int]:
-    return {int(part) for part in text.split(",") if part.strip().isdigit()}
+    """The ``changed`` ids the page sends back: what is not an id is ignored (it only marks rows)."""
+    return {pk for pk in (parse_id(part.strip()) for part in text.split(",")) if pk is not None}
 
 
 class CallEventsView(ConsoleMixin, View):
@@ -389,7 +392,8 @@ class HistoryView(ConsoleMixin, View):
 
 
 def _form_errors(form) -> str:
-    return "; ".join(str(error) for errors in form.errors.values() for error in errors)
+    # Printable: an error may quote the value sent, and the audit log (JSON) cannot hold a NUL.
+    return printable("; ".join(str(error) for errors in form.errors.values() for error in errors))
 
 
 def _back(request, default: str) -> str:
