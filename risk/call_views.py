@@ -10,7 +10,7 @@ from datetime import timedelta
 
 from django.contrib import messages
 from django.db.models import Count, F, Q, QuerySet, Sum
-from django.http import Http404, HttpResponse, StreamingHttpResponse
+from django.http import Http404, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -397,8 +397,9 @@ def _form_errors(form) -> str:
 
 
 def _back(request, default: str) -> str:
+    """Where to go after an action: the page's own path when it sent a safe one, else ``default``."""
     target = request.POST.get("next", "")
-    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+    if target.startswith("/") and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
         return target
     return default
 
@@ -415,7 +416,7 @@ class ExceptionBatchView(ConsoleMixin, View):
             errors = _form_errors(form)
             audit.record(request.user, "exception", detail={"errors": errors}, outcome="refused")
             messages.error(request, errors)
-            return redirect(back)
+            return HttpResponseRedirect(back)
         wanted = form.cleaned_data["calls"]
         allowed = list(visible_calls(request.user).filter(pk__in=wanted).values_list("pk", flat=True))
         if len(allowed) != len(set(wanted)):
@@ -432,7 +433,7 @@ class ExceptionBatchView(ConsoleMixin, View):
             messages.warning(
                 request, _("%(count)d call(s) were already so or have closed; left as they are.") % {"count": skipped}
             )
-        return redirect(back)
+        return HttpResponseRedirect(back)
 
 
 class CallActionView(ConsoleMixin, View):

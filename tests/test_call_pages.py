@@ -389,3 +389,20 @@ def test_a_remark_may_span_lines(call, trader):
 
     call.refresh_from_db()
     assert call.remark == "called\r\n\tno answer"
+
+
+@pytest.mark.parametrize("pk", ["9" * 25, "9" * 5000])
+def test_a_call_id_past_any_key_is_a_404(call, trader, pk):
+    client = client_for(trader)
+
+    assert client.get(f"/calls/{pk}/").status_code == 404
+    assert client.get(f"/calls/{call.pk}/snapshots/{pk}/").status_code == 404
+    assert client.post(f"/calls/{pk}/remark/", {"text": "x"}).status_code == 404
+
+
+def test_a_next_that_is_not_a_path_goes_back_to_the_list(call, trader):
+    response = client_for(trader).post(
+        reverse("risk:exception-batch"), {"action": "unmark", "calls": [call.pk], "next": "A B"}
+    )
+
+    assert (response.status_code, response.url) == (302, reverse("risk:warning"))
