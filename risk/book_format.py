@@ -141,11 +141,12 @@ def parse_decimal(
     return exact
 
 
-# Whole numbers are stored in 64-bit integer columns.
+# Whole numbers are stored in 64-bit integer columns (lot size and multiplier in 32-bit ones).
 MAX_WHOLE_DIGITS = 19
+MAX_INT32 = 2**31 - 1
 
 
-def parse_integer(value: Any, *, minimum: int | None = None) -> int:
+def parse_integer(value: Any, *, minimum: int | None = None, maximum: int | None = None) -> int:
     if isinstance(value, int) and not isinstance(value, bool):
         number = value
     else:
@@ -165,6 +166,8 @@ def parse_integer(value: Any, *, minimum: int | None = None) -> int:
         raise FieldError(f"is too large: {describe(value)}")
     if minimum is not None and number < minimum:
         raise FieldError(f"must be at least {minimum}, got {describe(value)}")
+    if maximum is not None and number > maximum:
+        raise FieldError(f"must be at most {maximum}, got {describe(value)}")
     return number
 
 
@@ -266,8 +269,8 @@ INSTRUMENT_FIELDS: dict[str, Callable[[Any], Any]] = {
     "name": lambda value: parse_text(value, max_length=200),
     "kind": lambda value: parse_choice(value, choices=m.InstrumentKind),
     "currency": parse_currency,
-    "lot_size": lambda value: parse_integer(value, minimum=1),
-    "multiplier": lambda value: parse_integer(value, minimum=1),
+    "lot_size": lambda value: parse_integer(value, minimum=1, maximum=MAX_INT32),
+    "multiplier": lambda value: parse_integer(value, minimum=1, maximum=MAX_INT32),
     "status": lambda value: parse_choice(value, choices=m.InstrumentStatus),
     "price": _price,
     "im_rate": _rate,

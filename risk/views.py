@@ -69,11 +69,11 @@ def book_context(account: Account) -> dict:
         instrument = position.instrument
         try:
             line = calculations.position_line(selectors.terms_of(instrument), position.quantity, fx)
-        except calculations.MissingFxRate:
+        except (calculations.MissingFxRate, ArithmeticError):  # no rate, or figures past 50 digits
             line = None
         positions.append((instrument, line, position.quantity))
     try:
         cash = calculations.cash_lines({c.currency: c.amount for c in account.cash_balances.all()}, fx)
-    except calculations.MissingFxRate:
+    except (calculations.MissingFxRate, ArithmeticError):
         cash = None
     return {"account": account, "figures": getattr(account, "risk", None), "positions": positions, "cash": cash}

@@ -285,6 +285,19 @@ BAD_BOOKS = [
     ),
     (book_with().replace('"-1000"', "-" + "9" * 5000), "accounts[0].cash.HKD: is too large"),
     (book_with().replace('"-1000"', "1e99999999999999999999"), "not valid JSON: the number"),
+    (
+        json.dumps({"instruments": [{"symbol": "X", "lot_size": 2**31}]}),
+        "instruments[0].lot_size: must be at most 2147483647, got 2147483648",
+    ),
+    # Values that fit but multiply past what the figures can hold.
+    (
+        book_with(cash={"HKD": "-1" + "0" * 19}),
+        "accounts.A1: its nav_ratio (-263157894736841.1053) is too large to store",
+    ),
+    (
+        book_with(positions=[{"symbol": "700.HK", "quantity": 2**62}]).replace('"price": "380"', '"price": "1e13"'),
+        "accounts.A1: its long_mv (46116860184273879040000000000000.00) is too large to store",
+    ),
     # Nesting deeper than Python can read, and dates that are not dates.
     ("[" * 100_000, "not valid JSON: nested too deeply"),
     ('{"accounts": ' + "[" * 5000 + "]" * 5000 + "}", "not valid JSON: nested too deeply"),
