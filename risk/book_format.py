@@ -220,11 +220,20 @@ def parse_datetime(value: Any) -> dt.datetime:
         raise FieldError(refusal) from None
     # A time without an offset is Hong Kong time.
     moment = moment if moment.tzinfo else moment.replace(tzinfo=HONG_KONG)
-    try:
-        moment.astimezone(dt.UTC)  # stored in UTC: 0001-01-01T00:00+08:00 has no UTC time
-    except OverflowError:
-        raise FieldError(f"is out of range: {describe(value)}") from None
+    if not has_utc_and_local_time(moment):
+        raise FieldError(f"is out of range: {describe(value)}")
     return moment
+
+
+def has_utc_and_local_time(moment: dt.datetime) -> bool:
+    """Whether an aware time can be stored (in UTC) and shown (in Hong Kong time): at the ends of the
+    calendar it cannot, e.g. 0001-01-01T00:00+08:00 or 9999-12-31T23:00Z."""
+    try:
+        moment.astimezone(dt.UTC)
+        moment.astimezone(HONG_KONG)
+    except OverflowError:
+        return False
+    return True
 
 
 def parse_date(value: Any) -> dt.date:

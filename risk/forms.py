@@ -8,12 +8,13 @@ from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from .book_format import forbidden_character, printable
+from .book_format import forbidden_character, has_utc_and_local_time, printable
 from .models import CallType, CloseCause
 
 # A row id as the pages send it: ASCII digits, at most 18 of them (a 64-bit key).
 ID = re.compile(r"[0-9]{1,18}")
 MAX_BATCH_CALLS = 1000
+MAX_PAGE = 1_000_000  # a page past the last shows the last; past this it is not a page number
 
 
 def parse_id(text: str) -> int | None:
@@ -117,7 +118,7 @@ class CallFilterForm(forms.Form):
     ratio_max = DecimalField(label=_("Ratio to (%)"), required=False, max_digits=9, decimal_places=2)
     q = TextField(label=_("Account or name"), required=False, max_length=100)
     sort = forms.ChoiceField(choices=_sort_choices(LIST_SORTS), required=False)
-    page = IntegerField(min_value=1, required=False)
+    page = IntegerField(min_value=1, max_value=MAX_PAGE, required=False)
 
     def __init__(self, data, *, desks):
         super().__init__(data)
@@ -146,7 +147,7 @@ class HistoryFilterForm(forms.Form):
     closed_to = DateField(label=_("Closed to"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
     q = TextField(label=_("Account or name"), required=False, max_length=100)
     sort = forms.ChoiceField(choices=_sort_choices(HISTORY_SORTS), required=False)
-    page = IntegerField(min_value=1, required=False)
+    page = IntegerField(min_value=1, max_value=MAX_PAGE, required=False)
 
 
 class AccountSearchForm(forms.Form):
@@ -211,4 +212,7 @@ class DeadlineForm(forms.Form):
         deadline = self.cleaned_data["deadline"]
         if timezone.is_naive(deadline):
             deadline = timezone.make_aware(deadline)
-        return deadline
+        # An ISO time with any offset is read too: it must have a UTC time to store and one to show.
+        if not has_utc_and_local_time(deadline):
+            raise forms.ValidationError(self.fields["deadline"].error_messages["invalid"], code="invalid")
+        return timezone.localtime(deadline)  # Hong Kong time, whatever offset it came with

@@ -303,6 +303,7 @@ BAD_BOOKS = [
     ('{"accounts": ' + "[" * 5000 + "]" * 5000 + "}", "not valid JSON: nested too deeply"),
     (json.dumps({"as_of": "9999-99-99T99:99"}), 'as_of: must be an ISO 8601 date and time, got "9999-99-99T99:99"'),
     (json.dumps({"as_of": "0001-01-01T00:00+08:00"}), 'as_of: is out of range: "0001-01-01T00:00+08:00"'),
+    (json.dumps({"as_of": "9999-12-31T23:00Z"}), 'as_of: is out of range: "9999-12-31T23:00Z"'),
     (
         json.dumps({"instruments": [{"symbol": "O", "kind": "option", "expiry": "0000-00-00"}]}),
         'instruments[0].expiry: must be a date YYYY-MM-DD, got "0000-00-00"',

@@ -406,3 +406,23 @@ def test_a_next_that_is_not_a_path_goes_back_to_the_list(call, trader):
     )
 
     assert (response.status_code, response.url) == (302, reverse("risk:warning"))
+
+
+@pytest.mark.parametrize("deadline", ["9999-12-31T23:59:59-23:59", "9999-12-31T23:00:00+00:00", "0001-01-01T00:00"])
+def test_a_deadline_without_a_utc_or_hong_kong_time_is_refused(call, trader, deadline):
+    response = client_for(trader).post(
+        reverse("risk:call-deadline", args=[call.pk]), {"deadline": deadline, "reason": "x"}, follow=True
+    )
+
+    assert "Enter a valid date/time." in response.content.decode()
+    call.refresh_from_db()
+    assert call.deadline.isoformat() == "2026-12-29T08:00:00+00:00"
+
+
+def test_a_deadline_with_an_offset_is_kept_as_that_moment(call, trader):
+    client_for(trader).post(
+        reverse("risk:call-deadline", args=[call.pk]), {"deadline": "2027-01-05T08:00:00+00:00", "reason": "x"}
+    )
+
+    call.refresh_from_db()
+    assert call.deadline.isoformat() == "2027-01-05T08:00:00+00:00"

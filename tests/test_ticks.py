@@ -149,6 +149,7 @@ GOOD = {"symbol": "S.HK", "price": "120", "time": "2026-12-23T11:00:00+08:00"}
         ({"time": "9999-99-99T99:99"}, "time must be an ISO 8601 date and time"),
         ({"time": "0000-00-00"}, "time must be an ISO 8601 date and time"),
         ({"time": "0001-01-01T00:00+08:00"}, "time is out of range"),
+        ({"time": "9999-12-31T23:59:59-23:59"}, "time is out of range"),
         ({"time": "2026-12-23T11:00:00\u0000"}, "time must be an ISO 8601 date and time"),
     ],
 )
