@@ -195,3 +195,12 @@ def test_an_account_number_that_cannot_be_one_is_a_404(trader, account_no):
 
 def test_an_escaped_nul_in_the_account_path_is_a_404(trader):
     assert client_for(trader).get("/accounts/%00/").status_code == 404
+
+
+def test_a_bad_search_is_named_in_the_users_language(trader):
+    client = client_for(trader)
+    client.post(reverse("set_language"), {"language": "zh-hant", "next": "/"})
+
+    html = client.get(reverse("risk:home"), {"q": "M1\u0000"}).content.decode()
+
+    assert "含有不允許的字元（U+0000）。" in html
