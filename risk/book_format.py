@@ -499,7 +499,7 @@ def parse_book(data: Any) -> Book:
         underlying = None
         if "underlying" in record and record["underlying"] is not None:
             try:
-                underlying = parse_text(record["underlying"], max_length=32)
+                underlying = parse_text(record["underlying"], max_length=32, required=True)
             except FieldError as error:
                 errors.add(f"{path}.underlying", str(error))
             if underlying and underlying == symbol:

@@ -178,6 +178,7 @@ def test_an_fx_change_recomputes_accounts_with_that_currency(import_book, worked
             lambda b: b["instruments"][4].update(underlying="NOPE.HK"),
             "instruments[4].underlying: unknown instrument 'NOPE.HK'",
         ),
+        (lambda b: b["instruments"][4].update(underlying=" "), "instruments[4].underlying: must not be empty"),
     ],
 )
 def test_an_invalid_value_names_record_and_field_and_writes_nothing(import_book, worked_book, change, message):
