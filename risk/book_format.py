@@ -32,6 +32,9 @@ NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?"
 # Whole numbers in JSON longer than this are read as Decimal: int() refuses more than 4,300 digits,
 # and no field takes more than 19, so the field's own check says "is too large".
 MAX_INT_DIGITS = 30
+# Whole numbers are stored in 64-bit integer columns (lot size and multiplier in 32-bit ones).
+MAX_WHOLE_DIGITS = 19
+MAX_INT32 = 2**31 - 1
 # Characters no stored text may hold: the C0 controls (NUL among them), DEL, the C1 controls, and
 # lone surrogates (not Unicode at all; PostgreSQL cannot store them and UTF-8 cannot encode them).
 FORBIDDEN = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
@@ -141,11 +144,6 @@ def parse_decimal(
     return exact
 
 
-# Whole numbers are stored in 64-bit integer columns (lot size and multiplier in 32-bit ones).
-MAX_WHOLE_DIGITS = 19
-MAX_INT32 = 2**31 - 1
-
-
 def parse_integer(value: Any, *, minimum: int | None = None, maximum: int | None = None) -> int:
     if isinstance(value, int) and not isinstance(value, bool):
         number = value
@@ -171,13 +169,13 @@ def parse_integer(value: Any, *, minimum: int | None = None, maximum: int | None
     return number
 
 
-def parse_text(value: Any, *, max_length: int, required: bool = False, free_text: bool = False) -> str:
-    """Text to store, stripped. Refused: NUL, lone surrogates and other control characters (free text,
-    such as a remark, may hold tabs and line breaks)."""
+def parse_text(value: Any, *, max_length: int, required: bool = False) -> str:
+    """A name, symbol or other identifier to store, stripped: NUL, lone surrogates and other control
+    characters are refused (see :func:`forbidden_character`)."""
     if not isinstance(value, str):
         raise FieldError(f"must be a string, got {describe(value)}")
     text = value.strip()
-    char = forbidden_character(text, free_text=free_text)
+    char = forbidden_character(text)
     if char is not None:
         raise FieldError(f"contains {character_name(char)}: {describe(value)}")
     if required and not text:
