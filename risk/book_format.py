@@ -3,6 +3,9 @@
 Every problem is reported with the path of the record and field, e.g.
 ``accounts[12].positions[3].quantity: must be a whole number, got '1.5'``. Checks that need the
 database (does this symbol exist?) are made by :mod:`risk.book_import`.
+
+The rules for text and numbers here are the project's: the price API (:mod:`risk.ticks`) and the
+console's forms use them too, so a value refused in one place is refused in every other.
 """
 
 from __future__ import annotations
@@ -22,12 +25,28 @@ from django.core.validators import validate_email
 from . import models as m
 
 HONG_KONG = ZoneInfo("Asia/Hong_Kong")
-CURRENCY_CODE = re.compile(r"^[A-Z]{3}$")
+CURRENCY_CODE = re.compile(r"[A-Z]{3}")
 MAX_ERRORS = 100
+# A number as text: ASCII digits only, so '٣' or '１' is refused rather than read as 3 or 1.
+NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+# Whole numbers in JSON longer than this are read as Decimal: int() refuses more than 4,300 digits,
+# and no field takes more than 19, so the field's own check says "is too large".
+MAX_INT_DIGITS = 30
+# Whole numbers are stored in 64-bit integer columns (lot size and multiplier in 32-bit ones).
+MAX_WHOLE_DIGITS = 19
+MAX_INT32 = 2**31 - 1
+# Characters no stored text may hold: the C0 controls (NUL among them), DEL, the C1 controls, and
+# lone surrogates (not Unicode at all; PostgreSQL cannot store them and UTF-8 cannot encode them).
+FORBIDDEN = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+# Free text (a remark, a reason) may also hold tabs and line breaks.
+FORBIDDEN_IN_FREE_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+DESCRIBED_LENGTH = 40
 
 
 class BookInvalid(Exception):
     def __init__(self, errors: list[str]):
+        # The messages quote what the file holds; whatever it holds, they print.
+        errors = [printable(error) for error in errors]
         super().__init__("\n".join(errors))
         self.errors = errors
 
@@ -36,60 +55,129 @@ class FieldError(ValueError):
     """A value that cannot be used; the message says why, without the path."""
 
 
-def _describe(value: Any) -> str:
-    text = json.dumps(value, default=str, ensure_ascii=False)
-    return text if len(text) <= 40 else text[:37] + "..."
+class JsonMalformed(ValueError):
+    """Text that cannot be read as JSON; the message says why."""
+
+
+def printable(text: str) -> str:
+    """``text`` safe to print on one line and to encode: every character that is not printable
+    (controls, line breaks, lone surrogates, ...) becomes an escape such as ``\\x00`` or ``\\ud800``."""
+    if text.isprintable():
+        return text
+    return "".join(char if char.isprintable() else _escape(char) for char in text)
+
+
+def _escape(char: str) -> str:
+    code = ord(char)
+    if code < 0x100:
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+
+
+def describe(value: Any) -> str:
+    """A value as a message quotes it: JSON, printable, at most 40 characters."""
+    if isinstance(value, str) and len(value) > DESCRIBED_LENGTH:
+        value = value[: DESCRIBED_LENGTH + 1]  # the rest is cut anyway; a huge string need not be copied
+    try:
+        # A number read from JSON is a Decimal: shown as the number it is, not as a string.
+        text = str(value) if isinstance(value, Decimal) else json.dumps(value, default=str, ensure_ascii=False)
+    except ValueError:  # a whole number longer than Python prints
+        text = "a number too long to show"
+    except RecursionError:
+        text = f"a {type(value).__name__} nested too deeply to show"
+    text = printable(text)
+    return text if len(text) <= DESCRIBED_LENGTH else text[: DESCRIBED_LENGTH - 3] + "..."
+
+
+def forbidden_character(text: str, *, free_text: bool = False) -> str | None:
+    """The first character of ``text`` that no stored text may hold, or None. Free text may hold tabs
+    and line breaks; names, symbols and other identifiers may not."""
+    found = (FORBIDDEN_IN_FREE_TEXT if free_text else FORBIDDEN).search(text)
+    return found.group() if found else None
+
+
+def character_name(char: str) -> str:
+    """What a forbidden character is, for a message: ``a NUL character (U+0000)``."""
+    code = f"U+{ord(char):04X}"
+    if char == "\x00":
+        return f"a NUL character ({code})"
+    if "\ud800" <= char <= "\udfff":
+        return f"a lone surrogate ({code}), which is not Unicode text"
+    return f"a control character ({code})"
+
+
+def _exact_number(value: Any) -> Decimal:
+    """A JSON number or a numeric string as the exact Decimal it says; FieldError names what is wrong.
+    Never rounds, never reads a binary float's error, never converts to int (which may hang or refuse)."""
+    if isinstance(value, bool) or not isinstance(value, (str, int, Decimal, float)):
+        raise FieldError(f"must be a number or a numeric string, got {describe(value)}")
+    if isinstance(value, Decimal):
+        return value
+    if isinstance(value, int):
+        return Decimal(value)
+    text = value.strip() if isinstance(value, str) else str(value)
+    if isinstance(value, str) and not NUMBER.fullmatch(text):
+        raise FieldError(f"must be a number, got {describe(value)}")
+    try:
+        return Decimal(text)
+    except InvalidOperation:  # an exponent beyond what Decimal holds
+        raise FieldError(f"is out of range: {describe(value)}") from None
 
 
 def parse_decimal(
     value: Any, *, digits: int, places: int, minimum: Decimal | None = None, maximum: Decimal | None = None
 ) -> Decimal:
     """A number that fits a DecimalField(max_digits=digits, decimal_places=places), never rounded."""
-    if isinstance(value, bool) or not isinstance(value, (str, int, Decimal, float)):
-        raise FieldError(f"must be a number or a numeric string, got {_describe(value)}")
-    try:
-        number = Decimal(value.strip() if isinstance(value, str) else str(value))
-    except InvalidOperation:
-        raise FieldError(f"must be a number, got {_describe(value)}") from None
+    number = _exact_number(value)
     if not number.is_finite():
-        raise FieldError(f"must be a finite number, got {_describe(value)}")
+        raise FieldError(f"must be a finite number, got {describe(value)}")
     if not number.is_zero() and number.adjusted() >= digits - places:
-        raise FieldError(f"is too large: {_describe(value)}")
+        raise FieldError(f"is too large: {describe(value)}")
     unit = Decimal(1).scaleb(-places)
     exact = number.quantize(unit, context=Context(prec=digits + places + 2))
     if exact != number:
-        raise FieldError(f"has more than {places} decimal places: {_describe(value)}")
+        raise FieldError(f"has more than {places} decimal places: {describe(value)}")
     if minimum is not None and exact < minimum:
-        raise FieldError(f"must be at least {minimum}, got {_describe(value)}")
+        raise FieldError(f"must be at least {minimum}, got {describe(value)}")
     if maximum is not None and exact > maximum:
-        raise FieldError(f"must be at most {maximum}, got {_describe(value)}")
+        raise FieldError(f"must be at most {maximum}, got {describe(value)}")
     return exact
 
 
-def parse_integer(value: Any, *, minimum: int | None = None) -> int:
-    if isinstance(value, bool):
-        raise FieldError(f"must be a whole number, got {_describe(value)}")
-    if isinstance(value, int):
+def parse_integer(value: Any, *, minimum: int | None = None, maximum: int | None = None) -> int:
+    if isinstance(value, int) and not isinstance(value, bool):
         number = value
     else:
         try:
-            decimal = Decimal(value.strip() if isinstance(value, str) else value)
-        except (InvalidOperation, TypeError, ValueError):
-            raise FieldError(f"must be a whole number, got {_describe(value)}") from None
-        if not decimal.is_finite() or decimal != decimal.to_integral_value():
-            raise FieldError(f"must be a whole number, got {_describe(value)}")
+            decimal = _exact_number(value)
+        except FieldError:
+            raise FieldError(f"must be a whole number, got {describe(value)}") from None
+        if not decimal.is_finite():
+            raise FieldError(f"must be a whole number, got {describe(value)}")
+        # The size first: int(Decimal("1e999999999")) would build a billion-digit number.
+        if not decimal.is_zero() and decimal.adjusted() >= MAX_WHOLE_DIGITS:
+            raise FieldError(f"is too large: {describe(value)}")
+        if decimal != decimal.to_integral_value():
+            raise FieldError(f"must be a whole number, got {describe(value)}")
         number = int(decimal)
     if abs(number) >= 2**63:
-        raise FieldError(f"is too large: {_describe(value)}")
+        raise FieldError(f"is too large: {describe(value)}")
     if minimum is not None and number < minimum:
-        raise FieldError(f"must be at least {minimum}, got {_describe(value)}")
+        raise FieldError(f"must be at least {minimum}, got {describe(value)}")
+    if maximum is not None and number > maximum:
+        raise FieldError(f"must be at most {maximum}, got {describe(value)}")
     return number
 
 
 def parse_text(value: Any, *, max_length: int, required: bool = False) -> str:
+    """A name, symbol or other identifier to store, stripped: NUL, lone surrogates and other control
+    characters are refused (see :func:`forbidden_character`)."""
     if not isinstance(value, str):
-        raise FieldError(f"must be a string, got {_describe(value)}")
+        raise FieldError(f"must be a string, got {describe(value)}")
     text = value.strip()
+    char = forbidden_character(text)
+    if char is not None:
+        raise FieldError(f"contains {character_name(char)}: {describe(value)}")
     if required and not text:
         raise FieldError("must not be empty")
     if len(text) > max_length:
@@ -100,34 +188,61 @@ def parse_text(value: Any, *, max_length: int, required: bool = False) -> str:
 def parse_choice(value: Any, *, choices: type) -> str:
     if value not in choices.values:
         allowed = ", ".join(repr(choice) for choice in choices.values)
-        raise FieldError(f"must be one of {allowed}, got {_describe(value)}")
+        raise FieldError(f"must be one of {allowed}, got {describe(value)}")
     return value
 
 
 def parse_currency(value: Any) -> str:
-    if not isinstance(value, str) or not CURRENCY_CODE.match(value):
-        raise FieldError(f"must be a 3-letter upper-case currency code, got {_describe(value)}")
+    if not isinstance(value, str) or not CURRENCY_CODE.fullmatch(value):
+        raise FieldError(f"must be a 3-letter upper-case currency code, got {describe(value)}")
     return value
 
 
-def parse_datetime(value: Any) -> dt.datetime:
+def _iso_text(value: Any) -> str | None:
+    """The text of an ISO 8601 value, or None when it cannot be one. Plain ASCII is checked first:
+    fromisoformat reads "2026-12-23T11:00:00\\x00" as if the text ended at the NUL."""
     if not isinstance(value, str):
-        raise FieldError(f"must be an ISO 8601 date and time, got {_describe(value)}")
+        return None
+    text = value.strip()
+    return text if text.isascii() and text.isprintable() else None
+
+
+def parse_datetime(value: Any) -> dt.datetime:
+    refusal = f"must be an ISO 8601 date and time, got {describe(value)}"
+    text = _iso_text(value)
+    if text is None:
+        raise FieldError(refusal)
     try:
-        moment = dt.datetime.fromisoformat(value.strip())
+        moment = dt.datetime.fromisoformat(text)
     except ValueError:
-        raise FieldError(f"must be an ISO 8601 date and time, got {_describe(value)}") from None
+        raise FieldError(refusal) from None
     # A time without an offset is Hong Kong time.
-    return moment if moment.tzinfo else moment.replace(tzinfo=HONG_KONG)
+    moment = moment if moment.tzinfo else moment.replace(tzinfo=HONG_KONG)
+    if not has_utc_and_local_time(moment):
+        raise FieldError(f"is out of range: {describe(value)}")
+    return moment
+
+
+def has_utc_and_local_time(moment: dt.datetime) -> bool:
+    """Whether an aware time can be stored (in UTC) and shown (in Hong Kong time): at the ends of the
+    calendar it cannot, e.g. 0001-01-01T00:00+08:00 or 9999-12-31T23:00Z."""
+    try:
+        moment.astimezone(dt.UTC)
+        moment.astimezone(HONG_KONG)
+    except OverflowError:
+        return False
+    return True
 
 
 def parse_date(value: Any) -> dt.date:
-    if not isinstance(value, str):
-        raise FieldError(f"must be a date YYYY-MM-DD, got {_describe(value)}")
+    refusal = f"must be a date YYYY-MM-DD, got {describe(value)}"
+    text = _iso_text(value)
+    if text is None:
+        raise FieldError(refusal)
     try:
-        return dt.date.fromisoformat(value.strip())
+        return dt.date.fromisoformat(text)
     except ValueError:
-        raise FieldError(f"must be a date YYYY-MM-DD, got {_describe(value)}") from None
+        raise FieldError(refusal) from None
 
 
 def parse_email(value: Any) -> str:
@@ -136,7 +251,7 @@ def parse_email(value: Any) -> str:
         try:
             validate_email(text)
         except ValidationError:
-            raise FieldError(f"is not an email address: {_describe(value)}") from None
+            raise FieldError(f"is not an email address: {describe(value)}") from None
     return text
 
 
@@ -161,8 +276,8 @@ INSTRUMENT_FIELDS: dict[str, Callable[[Any], Any]] = {
     "name": lambda value: parse_text(value, max_length=200),
     "kind": lambda value: parse_choice(value, choices=m.InstrumentKind),
     "currency": parse_currency,
-    "lot_size": lambda value: parse_integer(value, minimum=1),
-    "multiplier": lambda value: parse_integer(value, minimum=1),
+    "lot_size": lambda value: parse_integer(value, minimum=1, maximum=MAX_INT32),
+    "multiplier": lambda value: parse_integer(value, minimum=1, maximum=MAX_INT32),
     "status": lambda value: parse_choice(value, choices=m.InstrumentStatus),
     "price": _price,
     "im_rate": _rate,
@@ -247,25 +362,55 @@ class _Errors:
             raise BookInvalid(self.messages)
 
 
+def _parse_int(text: str) -> int | Decimal:
+    return int(text) if len(text) <= MAX_INT_DIGITS else Decimal(text)
+
+
+def _parse_float(text: str) -> Decimal:
+    try:
+        return Decimal(text)
+    except InvalidOperation:  # an exponent past what Decimal holds (10**18): no field could take it
+        raise JsonMalformed(f"not valid JSON: the number {describe(text)} is out of range") from None
+
+
+def load_json(text: str | bytes) -> Any:
+    """Decode JSON exactly, the one way the project reads it (book files and ticks): numbers as Decimal,
+    never binary floats; whole numbers of any length without error; too deep nesting refused.
+    Raises :class:`JsonMalformed` saying why."""
+    try:
+        return json.loads(text, parse_float=_parse_float, parse_int=_parse_int, parse_constant=Decimal)
+    except json.JSONDecodeError as error:
+        raise JsonMalformed(f"not valid JSON: {error.msg} at line {error.lineno} column {error.colno}") from None
+    except UnicodeDecodeError as error:
+        raise JsonMalformed(f"not UTF-8 text: {error.reason} at byte {error.start}") from None
+    except RecursionError:
+        raise JsonMalformed("not valid JSON: nested too deeply") from None
+
+
 def load_book_json(text: str | bytes) -> Any:
     try:
-        return json.loads(text, parse_float=Decimal)
-    except json.JSONDecodeError as error:
-        raise BookInvalid([f"not valid JSON: {error.msg} at line {error.lineno} column {error.colno}"]) from None
-    except UnicodeDecodeError as error:
-        raise BookInvalid([f"not UTF-8 text: {error.reason} at byte {error.start}"]) from None
+        return load_json(text)
+    except JsonMalformed as error:
+        raise BookInvalid([str(error)]) from None
+
+
+def _at(path: str, key: str) -> str:
+    """The path of ``key`` in ``path``. A key that would not print plainly is quoted: ``cash["\\u0000"]``."""
+    if 0 < len(key) <= DESCRIBED_LENGTH and key.isprintable():
+        return f"{path}.{key}" if path else key
+    return f"{path}[{describe(key)}]"
 
 
 def _object(value: Any, path: str, errors: _Errors) -> dict | None:
     if not isinstance(value, dict):
-        errors.add(path, f"must be an object, got {_describe(value)}")
+        errors.add(path, f"must be an object, got {describe(value)}")
         return None
     return value
 
 
 def _list(value: Any, path: str, errors: _Errors) -> list:
     if not isinstance(value, list):
-        errors.add(path, f"must be a list, got {_describe(value)}")
+        errors.add(path, f"must be a list, got {describe(value)}")
         return []
     return value
 
@@ -277,9 +422,9 @@ def _fields(record: dict, path: str, specs: dict[str, Callable], known: set[str]
             try:
                 values[key] = specs[key](raw)
             except FieldError as error:
-                errors.add(f"{path}.{key}", str(error))
+                errors.add(_at(path, key), str(error))
         elif key not in known:
-            errors.add(f"{path}.{key}", "unknown key")
+            errors.add(_at(path, key), "unknown key")
     return values
 
 
@@ -303,7 +448,7 @@ def parse_book(data: Any) -> Book:
         raise BookInvalid(errors.messages)
     for key in top:
         if key not in {"as_of", "fx_rates", "desks", "instruments", "accounts", "lending"}:
-            errors.add(key, "unknown key")
+            errors.add(_at("", key), "unknown key")
 
     if "as_of" in top:
         try:
@@ -313,12 +458,12 @@ def parse_book(data: Any) -> Book:
 
     fx = _object(top.get("fx_rates", {}), "fx_rates", errors) or {}
     for currency, raw in fx.items():
-        path = f"fx_rates.{currency}"
+        path = _at("fx_rates", currency)
         try:
             parse_currency(currency)
             rate = parse_decimal(raw, digits=m.FX_DIGITS, places=m.FX_PLACES)
             if rate <= 0:
-                raise FieldError(f"must be a positive number, got {_describe(raw)}")
+                raise FieldError(f"must be a positive number, got {describe(raw)}")
             if currency == m.HKD and rate != 1:
                 raise FieldError("HKD is always 1")
         except FieldError as error:
@@ -352,7 +497,7 @@ def parse_book(data: Any) -> Book:
         underlying = None
         if "underlying" in record and record["underlying"] is not None:
             try:
-                underlying = parse_text(record["underlying"], max_length=32)
+                underlying = parse_text(record["underlying"], max_length=32, required=True)
             except FieldError as error:
                 errors.add(f"{path}.underlying", str(error))
             if underlying and underlying == symbol:
@@ -387,7 +532,7 @@ def parse_book(data: Any) -> Book:
             if cash is not None:
                 account.cash = {}
                 for currency, amount in cash.items():
-                    cash_path = f"{path}.cash.{currency}"
+                    cash_path = _at(f"{path}.cash", currency)
                     try:
                         parse_currency(currency)
                         account.cash[currency] = (cash_path, _amount()(amount))
@@ -403,7 +548,7 @@ def parse_book(data: Any) -> Book:
                     continue
                 for key in position:
                     if key not in {"symbol", "quantity"}:
-                        errors.add(f"{position_path}.{key}", "unknown key")
+                        errors.add(_at(position_path, key), "unknown key")
                 symbol = _identifier(position, "symbol", position_path, 32, errors)
                 if "quantity" not in position:
                     errors.add(f"{position_path}.quantity", "is required")
@@ -434,7 +579,7 @@ def parse_book(data: Any) -> Book:
             continue
         for key in record:
             if key not in {"symbol", "lendable"}:
-                errors.add(f"{path}.{key}", "unknown key")
+                errors.add(_at(path, key), "unknown key")
         symbol = _identifier(record, "symbol", path, 32, errors)
         if "lendable" not in record:
             errors.add(f"{path}.lendable", "is required")

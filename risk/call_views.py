@@ -16,7 +16,7 @@ from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.db import close_old_connections
 from django.db.models import Count, F, Q, QuerySet, Sum
-from django.http import Http404, HttpResponse, StreamingHttpResponse
+from django.http import Http404, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -27,6 +27,7 @@ from django.utils.translation import gettext_lazy as _lazy
 from django.views import View
 
 from . import audit, calls, push, selectors
+from .book_format import printable
 from .exports import csv_response
 from .forms import (
     DEFAULT_SORT,
@@ -37,7 +38,7 @@ from .forms import (
     ExceptionForm,
     HistoryFilterForm,
     RemarkForm,
-    is_id,
+    parse_id,
 )
 from .models import AccountKind, CallSnapshot, CallStatus, MarginCall
 from .permissions import ConsoleMixin, stream_desks, visible_calls, visible_desks
@@ -200,7 +201,8 @@ class IntradayListView(CallListView):
 
 
 def _ids(text: str) -> set[int]:
-    return {int(part) for part in text.split(",") if is_id(part.strip())}
+    """The ``changed`` ids the page sends back: what is not an id is ignored (it only marks rows)."""
+    return {pk for pk in (parse_id(part.strip()) for part in text.split(",")) if pk is not None}
 
 
 STREAM_LIFETIME_SECONDS = 600  # then the browser reconnects by itself, and the reconnect re-checks permissions
@@ -450,12 +452,14 @@ class HistoryView(ConsoleMixin, View):
 
 
 def _form_errors(form) -> str:
-    return "; ".join(str(error) for errors in form.errors.values() for error in errors)
+    # Printable: an error may quote the value sent, and the audit log (JSON) cannot hold a NUL.
+    return printable("; ".join(str(error) for errors in form.errors.values() for error in errors))
 
 
 def _back(request, default: str) -> str:
+    """Where to go after an action: the page's own path when it sent a safe one, else ``default``."""
     target = request.POST.get("next", "")
-    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+    if target.startswith("/") and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
         return target
     return default
 
@@ -467,7 +471,7 @@ class ExceptionBatchView(ConsoleMixin, View):
     action = "exception"
 
     def targeted_calls(self, request) -> list[int]:
-        return [int(value) for value in request.POST.getlist("calls") if is_id(value)]
+        return [pk for pk in map(parse_id, request.POST.getlist("calls")[:1000]) if pk is not None]
 
     def post(self, request):
         form = ExceptionBatchForm(request.POST)
@@ -476,7 +480,7 @@ class ExceptionBatchView(ConsoleMixin, View):
             errors = _form_errors(form)
             audit.record(request.user, self.action, detail={"errors": errors}, outcome="refused")
             messages.error(request, errors)
-            return redirect(back)
+            return HttpResponseRedirect(back)
         wanted = form.cleaned_data["calls"]
         allowed = list(visible_calls(request.user).filter(pk__in=wanted).values_list("pk", flat=True))
         if len(allowed) != len(set(wanted)):
@@ -493,7 +497,7 @@ class ExceptionBatchView(ConsoleMixin, View):
             messages.warning(
                 request, _("%(count)d call(s) were already so or have closed; left as they are.") % {"count": skipped}
             )
-        return redirect(back)
+        return HttpResponseRedirect(back)
 
 
 class CallActionView(ConsoleMixin, View):

@@ -2,11 +2,73 @@
 
 from __future__ import annotations
 
+import re
+
 from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from .book_format import forbidden_character, has_utc_and_local_time, printable
 from .models import CallType, CloseCause
+
+# A row id as the pages send it: ASCII digits, at most 18 of them (a 64-bit key).
+ID = re.compile(r"[0-9]{1,18}")
+MAX_BATCH_CALLS = 1000
+MAX_PAGE = 1_000_000  # a page past the last shows the last; past this it is not a page number
+
+
+def parse_id(text: str) -> int | None:
+    """A call's id from a query or a form, or None: '²', '٣', '-1' or 5,000 digits are not ids."""
+    return int(text) if ID.fullmatch(text) else None
+
+
+class TextField(forms.CharField):
+    """One line of text (a search, a name): NUL, lone surrogates and control characters are refused
+    by the same rule as the book file's."""
+
+    free_text = False
+
+    def validate(self, value):
+        super().validate(value)
+        char = forbidden_character(value, free_text=self.free_text)
+        if char is not None:
+            raise forms.ValidationError(
+                _("Contains a character that is not allowed (%(char)s)."),
+                code="forbidden_character",
+                params={"char": f"U+{ord(char):04X}"},
+            )
+
+
+class FreeTextField(TextField):
+    """A remark or a reason: tabs and line breaks are fine too."""
+
+    free_text = True
+
+
+class AsciiMixin:
+    """Numbers and dates in ASCII digits only: '٣' or '１' is refused rather than read as 3 or 1."""
+
+    def to_python(self, value):
+        if isinstance(value, str) and not value.isascii():
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
+        return super().to_python(value)
+
+
+class IntegerField(AsciiMixin, forms.IntegerField):
+    pass
+
+
+class DecimalField(AsciiMixin, forms.DecimalField):
+    pass
+
+
+class DateField(AsciiMixin, forms.DateField):
+    pass
+
+
+class DateTimeField(AsciiMixin, forms.DateTimeField):
+    pass
+
 
 SORTS = {
     "account": "account__account_no",
@@ -24,11 +86,6 @@ SORTS = {
     "cause": "close_cause",
 }
 DEFAULT_SORT = "-amount"
-
-
-def is_id(value: str) -> bool:
-    """An id as a form sends it: ASCII digits only ("²" and "١" are digits to ``str.isdigit``)."""
-    return value.isascii() and value.isdigit()
 
 
 LIST_SORTS = (
@@ -59,11 +116,11 @@ class CallFilterForm(forms.Form):
     desk = forms.ChoiceField(label=_("Desk"), choices=[("", _("All desks"))], required=False)
     overdue = forms.BooleanField(label=_("Deadline passed"), required=False)
     long = forms.BooleanField(label=_("Long outstanding"), required=False)
-    ratio_min = forms.DecimalField(label=_("Ratio from (%)"), required=False, max_digits=9, decimal_places=2)
-    ratio_max = forms.DecimalField(label=_("Ratio to (%)"), required=False, max_digits=9, decimal_places=2)
-    q = forms.CharField(label=_("Account or name"), required=False, max_length=100)
+    ratio_min = DecimalField(label=_("Ratio from (%)"), required=False, max_digits=9, decimal_places=2)
+    ratio_max = DecimalField(label=_("Ratio to (%)"), required=False, max_digits=9, decimal_places=2)
+    q = TextField(label=_("Account or name"), required=False, max_length=100)
     sort = forms.ChoiceField(choices=_sort_choices(LIST_SORTS), required=False)
-    page = forms.IntegerField(min_value=1, required=False)
+    page = IntegerField(min_value=1, max_value=MAX_PAGE, required=False)
 
     def __init__(self, data, *, desks):
         super().__init__(data)
@@ -88,18 +145,20 @@ class HistoryFilterForm(forms.Form):
     )
     cause = forms.ChoiceField(label=_("Cause"), choices=[("", _("All causes")), *CloseCause.choices], required=False)
     type = forms.ChoiceField(label=_("Type"), choices=[("", _("All types")), *CallType.choices], required=False)
-    closed_from = forms.DateField(
-        label=_("Closed from"), required=False, widget=forms.DateInput(attrs={"type": "date"})
-    )
-    closed_to = forms.DateField(label=_("Closed to"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    q = forms.CharField(label=_("Account or name"), required=False, max_length=100)
+    closed_from = DateField(label=_("Closed from"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    closed_to = DateField(label=_("Closed to"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    q = TextField(label=_("Account or name"), required=False, max_length=100)
     sort = forms.ChoiceField(choices=_sort_choices(HISTORY_SORTS), required=False)
-    page = forms.IntegerField(min_value=1, required=False)
+    page = IntegerField(min_value=1, max_value=MAX_PAGE, required=False)
+
+
+class AccountSearchForm(forms.Form):
+    q = TextField(label=_("Account number or name"), required=False, max_length=100)
 
 
 class ExceptionForm(forms.Form):
     action = forms.ChoiceField(choices=[("mark", _("Mark exception")), ("unmark", _("Unmark exception"))])
-    reason = forms.CharField(label=_("Reason"), required=False, max_length=1000)
+    reason = FreeTextField(label=_("Reason"), required=False, max_length=1000)
 
     def clean(self):
         data = super().clean()
@@ -108,35 +167,54 @@ class ExceptionForm(forms.Form):
         return data
 
 
+class CallIdsField(forms.Field):
+    """The ids of the selected calls, one form value each."""
+
+    widget = forms.MultipleHiddenInput
+    default_error_messages = {
+        "required": _("Select at least one call."),
+        "invalid": _("Not a call: %(value)s."),
+        "too_many": _("Select at most %(count)d calls at a time."),
+    }
+
+    def to_python(self, value):
+        values = [value] if isinstance(value, str) else list(value or ())
+        if len(values) > MAX_BATCH_CALLS:
+            raise forms.ValidationError(
+                self.error_messages["too_many"], code="too_many", params={"count": MAX_BATCH_CALLS}
+            )
+        ids = [parse_id(text) if isinstance(text, str) else None for text in values]
+        if None in ids:
+            bad = str(values[ids.index(None)])[:20]
+            raise forms.ValidationError(
+                self.error_messages["invalid"], code="invalid", params={"value": printable(bad)}
+            )
+        return ids
+
+
 class ExceptionBatchForm(ExceptionForm):
     """The selected calls' ids; which of them the user may touch is the view's to decide."""
 
-    calls = forms.CharField(required=False)
-
-    def clean_calls(self):
-        values = self.data.getlist("calls")
-        if not values:
-            raise forms.ValidationError(_("Select at least one call."))
-        bad = [value for value in values if not is_id(value)]
-        if bad:
-            raise forms.ValidationError(_("Not a call: %(value)s."), params={"value": bad[0][:20]})
-        return [int(value) for value in values]
+    calls = CallIdsField()
 
 
 class RemarkForm(forms.Form):
-    text = forms.CharField(label=_("Remark"), max_length=2000, widget=forms.Textarea(attrs={"rows": 2}))
+    text = FreeTextField(label=_("Remark"), max_length=2000, widget=forms.Textarea(attrs={"rows": 2}))
 
 
 class DeadlineForm(forms.Form):
-    deadline = forms.DateTimeField(
+    deadline = DateTimeField(
         label=_("New deadline"),
         input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S"],
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
     )
-    reason = forms.CharField(label=_("Reason"), max_length=1000)
+    reason = FreeTextField(label=_("Reason"), max_length=1000)
 
     def clean_deadline(self):
         deadline = self.cleaned_data["deadline"]
         if timezone.is_naive(deadline):
             deadline = timezone.make_aware(deadline)
-        return deadline
+        # An ISO time with any offset is read too: it must have a UTC time to store and one to show.
+        if not has_utc_and_local_time(deadline):
+            raise forms.ValidationError(self.fields["deadline"].error_messages["invalid"], code="invalid")
+        return timezone.localtime(deadline)  # Hong Kong time, whatever offset it came with

@@ -7,6 +7,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 
 from django.db import connection, transaction
 from django.db.models import Q
@@ -138,11 +139,17 @@ def _recompute_chunk(lookups, now, at, causes) -> RecomputeResult:
                 holdings=account_holdings,
                 call_coefficient=coefficients[kind],
             )
+            stored = calculations.round_figures(figures).as_dict()
         except calculations.MissingFxRate as error:
-            result.failed[account_no] = str(error)
-            logger.error("account %s not recomputed: %s", account_no, error)
+            why = str(error)
+        except ArithmeticError:  # a figure past the engine's 50 digits: rounding it is refused
+            why = "its figures are too large to compute"
+        else:
+            why = _too_large_to_store(stored)
+        if why:
+            result.failed[account_no] = why
+            logger.error("account %s not recomputed: %s", account_no, why)
             continue
-        stored = calculations.round_figures(figures).as_dict()
         stored["call_type"] = stored["call_type"] or ""
         rows.append(AccountRisk(account_id=pk, computed_at=now, **stored))
         if before.get(pk) != tuple(stored[name] for name in AccountRisk.FIGURE_FIELDS):
@@ -175,6 +182,18 @@ def follow_prices(
     result = recompute_accounts(account_ids=holders, at=at, now=now)
     pending.clear(seen)
     return result
+
+
+def _too_large_to_store(stored: dict) -> str:
+    """Why these figures cannot be stored (a figure wider than its column), or "" when they can. Inputs
+    that each fit (a huge cash amount at a huge FX rate) can still multiply past any column."""
+    for name in AccountRisk.FIGURE_FIELDS:
+        value = stored[name]
+        if isinstance(value, Decimal) and not value.is_zero():
+            column = AccountRisk._meta.get_field(name)
+            if value.adjusted() >= column.max_digits - column.decimal_places:
+                return f"its {name} ({value}) is too large to store"
+    return ""
 
 
 def affected_accounts(

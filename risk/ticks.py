@@ -6,7 +6,6 @@ price is written at once; the holders are recomputed by the ``recompute_instrume
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,13 +18,23 @@ from django.utils import timezone
 
 from . import models as m
 from . import pending
-from .book_format import FieldError, parse_datetime, parse_decimal
+from .book_format import (
+    DESCRIBED_LENGTH,
+    FieldError,
+    JsonMalformed,
+    load_json,
+    parse_datetime,
+    parse_decimal,
+    parse_text,
+    printable,
+)
 from .models import Instrument
 
 logger = logging.getLogger(__name__)
 
 TICK_KEYS = {"symbol", "price", "time"}
 MAX_TICKS = 10_000
+SYMBOL_LENGTH = 32  # Instrument.symbol
 
 
 class TicksMalformed(ValueError):
@@ -55,9 +64,9 @@ class TickOutcome:
 
 def load_ticks(body: bytes | str) -> list:
     try:
-        data = json.loads(body, parse_float=Decimal)
-    except (ValueError, UnicodeDecodeError) as error:
-        raise TicksMalformed(f"the body is not JSON: {error}") from None
+        data = load_json(body)
+    except JsonMalformed as error:
+        raise TicksMalformed(f"the body is {error}") from None
     if not isinstance(data, list):
         raise TicksMalformed(f"the body must be a JSON list of ticks, got a JSON {type(data).__name__}")
     if len(data) > MAX_TICKS:
@@ -74,10 +83,11 @@ def parse_tick(item: Any) -> Tick:
         raise FieldError(f"missing {', '.join(missing)}")
     unknown = sorted(item.keys() - TICK_KEYS)
     if unknown:
-        raise FieldError(f"unknown key {', '.join(repr(key) for key in unknown)}")
-    symbol = item["symbol"]
-    if not isinstance(symbol, str) or not symbol.strip():
-        raise FieldError("symbol must be a non-empty string")
+        raise FieldError(f"unknown key {', '.join(repr(key[:DESCRIBED_LENGTH]) for key in unknown[:5])}")
+    try:
+        symbol = parse_text(item["symbol"], max_length=SYMBOL_LENGTH, required=True)
+    except FieldError as error:
+        raise FieldError(f"symbol {error}") from None
     try:
         price = parse_decimal(item["price"], digits=m.PRICE_DIGITS, places=m.PRICE_PLACES)
     except FieldError as error:
@@ -88,7 +98,7 @@ def parse_tick(item: Any) -> Tick:
         time = parse_datetime(item["time"])
     except FieldError as error:
         raise FieldError(f"time {error}") from None
-    return Tick(symbol.strip(), price, time)
+    return Tick(symbol, price, time)
 
 
 @dataclass
@@ -102,6 +112,14 @@ class TicksResult:
         return sum(outcome.applied for outcome in self.outcomes)
 
 
+def _echoed_symbol(item: Any) -> str | None:
+    """The symbol a refused tick gave, as the answer repeats it: a string, printable and short."""
+    symbol = item.get("symbol") if isinstance(item, dict) else None
+    if not isinstance(symbol, str):
+        return None
+    return printable(symbol[: SYMBOL_LENGTH * 2])
+
+
 def apply_ticks(items: list) -> TicksResult:
     """Write each valid tick's price (unless a newer price is stored); report each item."""
     outcomes: list[TickOutcome] = []
@@ -110,8 +128,7 @@ def apply_ticks(items: list) -> TicksResult:
         try:
             parsed.append((index, parse_tick(item)))
         except FieldError as error:
-            symbol = item.get("symbol") if isinstance(item, dict) else None
-            outcomes.append(TickOutcome(index, symbol, False, str(error)))
+            outcomes.append(TickOutcome(index, _echoed_symbol(item), False, str(error)))
     instruments = dict(
         Instrument.objects.filter(symbol__in={tick.symbol for _, tick in parsed}).values_list("symbol", "pk")
     )

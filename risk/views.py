@@ -5,17 +5,21 @@ from django.utils.translation import gettext as _
 from django.views import View
 
 from . import calculations, selectors
+from .book_format import FieldError, parse_text, printable
+from .forms import AccountSearchForm
 from .models import Account, AccountRisk, CallType
 from .permissions import ConsoleMixin, visible_accounts
 
 SEARCH_LIMIT = 50
+ACCOUNT_NO_LENGTH = Account._meta.get_field("account_no").max_length
 
 
 class HomeView(ConsoleMixin, View):
     """Account lookup, with the book's call counts for the desks the user sees."""
 
     def get(self, request):
-        query = request.GET.get("q", "").strip()
+        form = AccountSearchForm(request.GET)
+        query = form.cleaned_data["q"] if form.is_valid() else ""  # a bad search is named next to the box
         accounts = visible_accounts(request.user)
         matches = None
         if query:
@@ -34,6 +38,7 @@ class HomeView(ConsoleMixin, View):
         )
         summary = [{"type": kind, "count": totals[f"count_{kind}"]} for kind in CallType.values]
         context = {
+            "form": form,
             "query": query,
             "matches": matches,
             "search_limit": SEARCH_LIMIT,
@@ -47,9 +52,11 @@ class HomeView(ConsoleMixin, View):
 class AccountView(ConsoleMixin, View):
     def get(self, request, account_no):
         try:
+            # Only what could be an account number reaches the database (NUL, for one, cannot).
+            account_no = parse_text(account_no, max_length=ACCOUNT_NO_LENGTH, required=True)
             account = selectors.account_with_book(account_no, accounts=visible_accounts(request.user))
-        except Account.DoesNotExist:
-            raise Http404(_("No account %(account_no)s.") % {"account_no": account_no}) from None
+        except (FieldError, Account.DoesNotExist):
+            raise Http404(_("No account %(account_no)s.") % {"account_no": printable(account_no[:40])}) from None
         return render(request, "risk/account.html", book_context(account))
 
 
@@ -62,11 +69,11 @@ def book_context(account: Account) -> dict:
         instrument = position.instrument
         try:
             line = calculations.position_line(selectors.terms_of(instrument), position.quantity, fx)
-        except calculations.MissingFxRate:
+        except (calculations.MissingFxRate, ArithmeticError):  # no rate, or figures past 50 digits
             line = None
         positions.append((instrument, line, position.quantity))
     try:
         cash = calculations.cash_lines({c.currency: c.amount for c in account.cash_balances.all()}, fx)
-    except calculations.MissingFxRate:
+    except (calculations.MissingFxRate, ArithmeticError):
         cash = None
     return {"account": account, "figures": getattr(account, "risk", None), "positions": positions, "cash": cash}

@@ -178,6 +178,7 @@ def test_an_fx_change_recomputes_accounts_with_that_currency(import_book, worked
             lambda b: b["instruments"][4].update(underlying="NOPE.HK"),
             "instruments[4].underlying: unknown instrument 'NOPE.HK'",
         ),
+        (lambda b: b["instruments"][4].update(underlying=" "), "instruments[4].underlying: must not be empty"),
     ],
 )
 def test_an_invalid_value_names_record_and_field_and_writes_nothing(import_book, worked_book, change, message):
@@ -241,3 +242,108 @@ def test_recompute_command_and_unknown_account(import_book, worked_book):
     assert list(AccountRisk.objects.values_list("account__account_no", flat=True)) == ["M100001"]
     with pytest.raises(CommandError, match="unknown account"):
         call_command("recompute", "--account", "NOPE")
+
+
+def book_with(**account) -> str:
+    """A small valid book whose one account takes ``account``'s keys; JSON text, escapes kept as given."""
+    base = {"account_no": "A1", "cash": {"HKD": "-1000"}, "positions": [{"symbol": "700.HK", "quantity": 100}]}
+    return json.dumps({"instruments": [{"symbol": "700.HK", "price": "380"}], "accounts": [base | account]})
+
+
+NUL = "\u0000"
+SURROGATE = "\ud800"
+BAD_BOOKS = [
+    # NUL bytes and lone surrogates in identifiers, names, keys: refused by name, whatever the database.
+    (book_with(account_no=f"A{NUL}1"), "accounts[0].account_no: contains a NUL character (U+0000)"),
+    (book_with(name=f"Chan{NUL}"), "accounts[0].name: contains a NUL character (U+0000)"),
+    (book_with(name=SURROGATE), "accounts[0].name: contains a lone surrogate (U+D800)"),
+    (book_with(phone="+852\u00079123"), "accounts[0].phone: contains a control character (U+0007)"),
+    (book_with(**{SURROGATE: 1}), 'accounts[0]["\\ud800"]: unknown key'),
+    (book_with(cash={f"HK{NUL}": "1"}), 'accounts[0].cash["HK\\u0000"]: must be a 3-letter upper-case currency code'),
+    (book_with(cash={"HKD\n": "1"}), 'accounts[0].cash["HKD\\n"]: must be a 3-letter upper-case currency code'),
+    (json.dumps({"fx_rates": {SURROGATE: "1"}}), 'fx_rates["\\ud800"]: must be a 3-letter upper-case currency code'),
+    (json.dumps({"desks": [{"code": SURROGATE}]}), "desks[0].code: contains a lone surrogate (U+D800)"),
+    (json.dumps({SURROGATE + NUL: 1}), '["\\ud800\\u0000"]: unknown key'),
+    # Numbers: ASCII digits only, never too long to read, never too large to convert.
+    (
+        book_with(positions=[{"symbol": "700.HK", "quantity": "٣"}]),
+        "accounts[0].positions[0].quantity: must be a whole",
+    ),
+    (book_with(credit_limit="１"), 'accounts[0].credit_limit: must be a number, got "１"'),
+    (book_with(credit_limit="²"), 'accounts[0].credit_limit: must be a number, got "²"'),
+    (book_with(credit_limit="1e99999999999999999999"), "accounts[0].credit_limit: is out of range"),
+    (
+        book_with().replace('"quantity": 100', '"quantity": ' + "9" * 5000),
+        "accounts[0].positions[0].quantity: is too large: 99999",
+    ),
+    (
+        book_with(positions=[{"symbol": "700.HK", "quantity": "1e999999999"}]),
+        'accounts[0].positions[0].quantity: is too large: "1e999999999"',
+    ),
+    (
+        book_with().replace('"quantity": 100', '"quantity": 1e999999999'),
+        "accounts[0].positions[0].quantity: is too large: 1E+999999999",
+    ),
+    (book_with().replace('"-1000"', "-" + "9" * 5000), "accounts[0].cash.HKD: is too large"),
+    (book_with().replace('"-1000"', "1e99999999999999999999"), "not valid JSON: the number"),
+    (
+        json.dumps({"instruments": [{"symbol": "X", "lot_size": 2**31}]}),
+        "instruments[0].lot_size: must be at most 2147483647, got 2147483648",
+    ),
+    # Values that fit but multiply past what the figures can hold.
+    (
+        book_with(cash={"HKD": "-1" + "0" * 19}),
+        "accounts.A1: its nav_ratio (-263157894736841.1053) is too large to store",
+    ),
+    (
+        book_with(positions=[{"symbol": "700.HK", "quantity": 2**62}]).replace('"price": "380"', '"price": "1e13"'),
+        "accounts.A1: its long_mv (46116860184273879040000000000000.00) is too large to store",
+    ),
+    # Nesting deeper than Python can read, and dates that are not dates.
+    ("[" * 100_000, "not valid JSON: nested too deeply"),
+    ('{"accounts": ' + "[" * 5000 + "]" * 5000 + "}", "not valid JSON: nested too deeply"),
+    (json.dumps({"as_of": "9999-99-99T99:99"}), 'as_of: must be an ISO 8601 date and time, got "9999-99-99T99:99"'),
+    (json.dumps({"as_of": "0001-01-01T00:00+08:00"}), 'as_of: is out of range: "0001-01-01T00:00+08:00"'),
+    (json.dumps({"as_of": "9999-12-31T23:00Z"}), 'as_of: is out of range: "9999-12-31T23:00Z"'),
+    (
+        json.dumps({"instruments": [{"symbol": "O", "kind": "option", "expiry": "0000-00-00"}]}),
+        'instruments[0].expiry: must be a date YYYY-MM-DD, got "0000-00-00"',
+    ),
+]
+
+
+@pytest.mark.parametrize(("text", "message"), BAD_BOOKS)
+def test_nasty_values_are_refused_by_the_command_with_path_and_reason(
+    import_book, worked_book, tmp_path, text, message
+):
+    import_book(worked_book)
+    before = book_state()
+    path = tmp_path / "book.json"
+    path.write_text(text, encoding="utf-8")
+    stderr = io.StringIO()
+
+    with pytest.raises(CommandError, match="nothing was written"):
+        call_command("import_book", str(path), stdout=io.StringIO(), stderr=stderr)
+
+    printed = stderr.getvalue()
+    assert message in printed, printed
+    printed.encode("utf-8")  # every message can be written out, whatever the file held
+    assert book_state() == before
+
+
+def test_a_lone_surrogate_encoded_in_the_file_bytes_is_refused(db, tmp_path):
+    path = tmp_path / "book.json"
+    path.write_bytes(b'{"desks": [{"code": "X", "name": "\xed\xa0\x80"}]}')
+    stderr = io.StringIO()
+
+    with pytest.raises(CommandError):
+        call_command("import_book", str(path), stdout=io.StringIO(), stderr=stderr)
+
+    assert "desks[0].name: contains a lone surrogate (U+D800)" in stderr.getvalue()
+    assert not Desk.objects.exists()
+
+
+def test_names_keep_spaces_and_chinese_letters(import_book):
+    import_book(json.loads(book_with(name="陳大文 Chan", phone="+852 9123 4567")))
+
+    assert Account.objects.get().name == "陳大文 Chan"

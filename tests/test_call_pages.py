@@ -422,3 +422,138 @@ def test_no_console_page_has_inline_script_style_or_handler(call, trader, viewer
     for html in (login, refused):
         assert not INLINE.search(html), INLINE.search(html)
     assert '<meta name="htmx-config" content=\'{"includeIndicatorStyles":false,"allowEval":false}\'>' in login
+
+
+@pytest.mark.parametrize("changed", ["²", "٣", "１", "9" * 5000, "-1", "x,,²,+", "\u0000"])
+def test_a_changed_id_that_is_not_an_id_is_ignored(call, trader, changed):
+    response = client_for(trader).get(reverse("risk:warning"), {"changed": changed})
+
+    assert response.status_code == 200
+    assert not any(row.changed for row in response.context["rows"])
+
+
+def test_changed_ids_still_mark_their_rows(call, trader):
+    response = client_for(trader).get(reverse("risk:warning"), {"changed": f"²,{call.pk}"})
+
+    assert [row.pk for row in response.context["rows"] if row.changed] == [call.pk]
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"q": "M1\u0000"},
+        {"q": "\u0007"},
+        {"ratio_min": "٣"},
+        {"ratio_max": "1e999999999"},
+        {"ratio_min": "9" * 5000},
+        {"page": "²"},
+        {"page": "9" * 5000},
+    ],
+)
+def test_nasty_filter_values_are_named_and_ignored(call, trader, query):
+    for name in ("risk:warning", "risk:intraday"):
+        response = client_for(trader).get(reverse(name), query)
+
+        assert response.status_code == 200
+        assert response.context["form"].errors
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"closed_from": "0000-00-00"},
+        {"closed_to": "9999-99-99"},
+        {"closed_from": "٢٠٢٦-١٢-٢٣"},
+        {"q": "\u0000"},
+        {"page": "１"},
+    ],
+)
+def test_nasty_history_filters_are_named_and_ignored(call, trader, query):
+    response = client_for(trader).get(reverse("risk:history"), query)
+
+    assert response.status_code == 200
+    assert response.context["form"].errors
+
+
+@pytest.mark.parametrize(
+    ("calls", "error"),
+    [(["²"], "Not a call: ²."), (["9" * 5000], "Not a call: 99999"), (["1", "\u0000"], "Not a call: \\x00.")],
+)
+def test_a_batch_naming_something_that_is_not_a_call_is_refused(call, trader, calls, error):
+    response = client_for(trader).post(
+        reverse("risk:exception-batch"), {"action": "mark", "reason": "x", "calls": calls}, follow=True
+    )
+
+    assert response.status_code == 200
+    assert error in response.content.decode()
+    assert not MarginCall.objects.filter(status="exception").exists()
+    assert AuditEntry.objects.get().outcome == "refused"
+
+
+@pytest.mark.parametrize(
+    ("action", "data"),
+    [
+        ("risk:call-exception", {"action": "mark\u0000", "reason": "x"}),
+        ("risk:call-exception", {"action": "mark", "reason": "client\u0000disputes"}),
+        ("risk:call-remark", {"text": "called\u0000"}),
+        ("risk:call-remark", {"text": "\u001b[2J"}),
+        ("risk:call-deadline", {"deadline": "9999-99-99T99:99", "reason": "x"}),
+        ("risk:call-deadline", {"deadline": "٢٠٢٧-01-05T16:00", "reason": "x"}),
+        ("risk:call-deadline", {"deadline": "2027-01-05T16:00", "reason": "agreed\u0000"}),
+    ],
+)
+def test_a_nasty_value_in_a_call_action_is_refused_with_a_message(call, trader, action, data):
+    before = MarginCall.objects.values().get(pk=call.pk)
+
+    response = client_for(trader).post(reverse(action, args=[call.pk]), data, follow=True)
+
+    assert response.status_code == 200
+    assert 'class="message error"' in response.content.decode()
+    assert MarginCall.objects.values().get(pk=call.pk) == before
+    entry = AuditEntry.objects.get()
+    assert entry.outcome == "refused"
+    assert "\u0000" not in entry.detail["errors"]
+
+
+def test_a_remark_may_span_lines(call, trader):
+    client_for(trader).post(reverse("risk:call-remark", args=[call.pk]), {"text": "called\r\n\tno answer"})
+
+    call.refresh_from_db()
+    assert call.remark == "called\r\n\tno answer"
+
+
+@pytest.mark.parametrize("pk", ["9" * 25, "9" * 5000])
+def test_a_call_id_past_any_key_is_a_404(call, trader, pk):
+    client = client_for(trader)
+
+    assert client.get(f"/calls/{pk}/").status_code == 404
+    assert client.get(f"/calls/{call.pk}/snapshots/{pk}/").status_code == 404
+    assert client.post(f"/calls/{pk}/remark/", {"text": "x"}).status_code == 404
+
+
+def test_a_next_that_is_not_a_path_goes_back_to_the_list(call, trader):
+    response = client_for(trader).post(
+        reverse("risk:exception-batch"), {"action": "unmark", "calls": [call.pk], "next": "A B"}
+    )
+
+    assert (response.status_code, response.url) == (302, reverse("risk:warning"))
+
+
+@pytest.mark.parametrize("deadline", ["9999-12-31T23:59:59-23:59", "9999-12-31T23:00:00+00:00", "0001-01-01T00:00"])
+def test_a_deadline_without_a_utc_or_hong_kong_time_is_refused(call, trader, deadline):
+    response = client_for(trader).post(
+        reverse("risk:call-deadline", args=[call.pk]), {"deadline": deadline, "reason": "x"}, follow=True
+    )
+
+    assert "Enter a valid date/time." in response.content.decode()
+    call.refresh_from_db()
+    assert call.deadline.isoformat() == "2026-12-29T08:00:00+00:00"
+
+
+def test_a_deadline_with_an_offset_is_kept_as_that_moment(call, trader):
+    client_for(trader).post(
+        reverse("risk:call-deadline", args=[call.pk]), {"deadline": "2027-01-05T08:00:00+00:00", "reason": "x"}
+    )
+
+    call.refresh_from_db()
+    assert call.deadline.isoformat() == "2027-01-05T08:00:00+00:00"

@@ -48,10 +48,10 @@ def test_a_deactivated_token_is_refused(token):
 @pytest.mark.parametrize(
     ("body", "message"),
     [
-        ("not json", "not JSON"),
+        ("not json", "not valid JSON"),
         ('{"symbol": "S.HK"}', "must be a JSON list"),
         ("42", "must be a JSON list"),
-        ("", "not JSON"),
+        ("", "not valid JSON"),
     ],
 )
 def test_a_body_that_is_not_a_list_is_400_with_a_reason(token, body, message):
@@ -122,3 +122,72 @@ def test_api_answers_are_not_cached(token, with_token):
 
     assert response.status_code == (200 if with_token else 401)
     assert {"no-store", "private"} <= {part.strip() for part in response["Cache-Control"].split(",")}
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ("[" * 100_000, "the body is not valid JSON: nested too deeply"),
+        ("[1e99999999999999999999]", "the body is not valid JSON: the number"),
+        (b"[\xff]", "the body is not UTF-8 text"),
+    ],
+)
+def test_a_body_python_cannot_read_is_400_with_a_reason(token, body, message):
+    response = post(body, token, raw=True)
+
+    assert response.status_code == 400
+    assert message in response.json()["error"]
+
+
+GOOD = {"symbol": "S.HK", "price": "120", "time": "2026-12-23T11:00:00+08:00"}
+
+
+@pytest.mark.parametrize(
+    ("bad", "reason"),
+    [
+        ({"symbol": "S.HK\u0000"}, "symbol contains a NUL character (U+0000)"),
+        ({"symbol": "\ud800"}, "symbol contains a lone surrogate (U+D800)"),
+        ({"symbol": "S.\u001bHK"}, "symbol contains a control character (U+001B)"),
+        ({"symbol": "S" * 33}, "symbol is longer than 32 characters"),
+        ({"symbol": ["S.HK"]}, "symbol must be a string"),
+        ({"price": "١٢٠"}, "price must be a number"),
+        ({"price": "1e999999999"}, "price is too large"),
+        ({"price": "9" * 5000}, "price is too large"),
+        ({"price": "NaN"}, "price must be a number"),
+        ({"time": "9999-99-99T99:99"}, "time must be an ISO 8601 date and time"),
+        ({"time": "0000-00-00"}, "time must be an ISO 8601 date and time"),
+        ({"time": "0001-01-01T00:00+08:00"}, "time is out of range"),
+        ({"time": "9999-12-31T23:59:59-23:59"}, "time is out of range"),
+        ({"time": "2026-12-23T11:00:00\u0000"}, "time must be an ISO 8601 date and time"),
+    ],
+)
+def test_one_bad_tick_is_refused_alone_and_the_rest_applied(import_book, token, bad, reason):
+    import_book(one_stock_book())
+
+    response = post([GOOD | bad, GOOD], token)
+
+    assert response.status_code == 200
+    answer = response.json()
+    assert (answer["applied"], answer["refused"]) == (1, 1)
+    refused, applied = answer["results"]
+    assert (refused["index"], refused["status"]) == (0, "refused")
+    assert refused["reason"].startswith(reason), refused["reason"]
+    assert applied == {"index": 1, "symbol": "S.HK", "status": "applied"}
+    assert Instrument.objects.get(symbol="S.HK").price == 120
+
+
+def test_a_number_too_long_for_int_is_refused_alone(import_book, token):
+    import_book(one_stock_book())
+    body = '[{"symbol": "S.HK", "price": ' + "9" * 5000 + ', "time": "2026-12-23T11:00:00+08:00"}]'
+
+    answer = post(body, token, raw=True).json()
+
+    assert answer["results"][0]["reason"].startswith("price is too large")
+
+
+def test_a_refused_tick_repeats_only_a_printable_symbol(token):
+    answer = post([{"symbol": "\ud800\u0000" + "S" * 100}, {"symbol": {"deep": [[[1]]]}}], token).json()
+
+    first, second = answer["results"]
+    assert first["symbol"] == "\\ud800\\x00" + "S" * 62
+    assert second["symbol"] is None

@@ -159,3 +159,48 @@ def test_admin_rule_set_change_recomputes_that_kind(book):
 
     # MM 227,000 * 2 - equity 92,800 + interest 1,200
     assert AccountRisk.objects.get(account__account_no="M100001").margin_shortfall == 362400
+
+
+@pytest.mark.parametrize(
+    ("query", "error"),
+    [
+        ("M1\u0000", "Contains a character that is not allowed (U+0000)."),
+        ("\u0007", "Contains a character that is not allowed (U+0007)."),
+        ("M" * 101, "Ensure this value has at most 100 characters"),
+    ],
+)
+def test_a_bad_search_is_named_next_to_the_box(trader, query, error):
+    response = client_for(trader).get(reverse("risk:home"), {"q": query})
+
+    assert response.status_code == 200
+    assert response.context["matches"] is None
+    html = response.content.decode()
+    assert 'class="error filter-errors"' in html
+    assert error in html
+
+
+def test_a_nul_in_the_raw_query_string_is_a_form_error(trader):
+    response = client_for(trader).get(reverse("risk:home") + "?q=%00")
+
+    assert response.status_code == 200
+    assert response.context["form"].errors
+
+
+@pytest.mark.parametrize("account_no", ["\u0000", "M10\u00000001", "\u001b[31m", "M" * 33])
+def test_an_account_number_that_cannot_be_one_is_a_404(trader, account_no):
+    response = client_for(trader).get(reverse("risk:account", args=[account_no]))
+
+    assert response.status_code == 404
+
+
+def test_an_escaped_nul_in_the_account_path_is_a_404(trader):
+    assert client_for(trader).get("/accounts/%00/").status_code == 404
+
+
+def test_a_bad_search_is_named_in_the_users_language(trader):
+    client = client_for(trader)
+    client.post(reverse("set_language"), {"language": "zh-hant", "next": "/"})
+
+    html = client.get(reverse("risk:home"), {"q": "M1\u0000"}).content.decode()
+
+    assert "含有不允許的字元（U+0000）。" in html
