@@ -266,6 +266,12 @@ CELERY_BEAT_SCHEDULE = {
     "daily-snapshots": {"task": "risk.tasks.daily_snapshots", "schedule": 60.0},
 }
 
+# Times from outside (risk/times.py). A live feed may be at most this far ahead of this clock, and
+# never before the floor; a book file's as_of may be this many days either side of now.
+FEED_MAX_AHEAD_SECONDS = float(os.environ.get("FEED_MAX_AHEAD_SECONDS", 300))
+FEED_TIME_FLOOR = os.environ.get("FEED_TIME_FLOOR", "2020-01-01")
+BOOK_AS_OF_WINDOW_DAYS = int(os.environ.get("BOOK_AS_OF_WINDOW_DAYS", 730))
+
 # A price whose holders' recompute has not run after this long is taken up by the sweep; after the
 # second, every sweep alerts on it (logger "margincall.alerts", level ERROR).
 PENDING_GRACE_SECONDS = float(os.environ.get("PENDING_GRACE_SECONDS", 10))

@@ -89,6 +89,7 @@ class RuleSetAdmin(admin.ModelAdmin):
         "account_kind",
         "call_coefficient",
         "deadline_sessions",
+        "deadline_move_sessions",
         "long_outstanding_days",
         "snapshot_time",
         "updated_at",

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from recovery.models import LendingAvailability
 
-from . import selectors, services
+from . import selectors, services, times
 from .book_format import Book, BookInvalid, load_book_json, parse_book
 from .models import HKD, Account, AccountRisk, CashBalance, CloseCause, Desk, FxRate, Instrument, Position
 
@@ -44,6 +44,8 @@ def import_book_text(text: str | bytes, *, now: dt.datetime | None = None) -> Im
 def book_import(*, book: Book, now: dt.datetime | None = None) -> ImportResult:
     """Write the book; raise :class:`BookInvalid` (writing nothing) if it refers to what does not exist."""
     now = now or timezone.now()
+    if book.as_of is not None and (problem := times.book_time_problem(book.as_of, now)):
+        raise BookInvalid([f"as_of: {problem}"])
     as_of = book.as_of or now
     explicit_time = book.as_of is not None
     result = ImportResult()

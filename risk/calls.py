@@ -25,7 +25,7 @@ from .models import (
     MarginCall,
     SnapshotKind,
 )
-from .trading_calendar import call_deadline
+from .trading_calendar import call_deadline, sessions_after
 
 
 @dataclass
@@ -237,6 +237,22 @@ def move_deadline(call: MarginCall, *, deadline: datetime, reason: str, user, no
         raise CallActionRefused(_("The call has closed; its deadline can no longer move."))
     if deadline <= locked.triggered_at:
         raise CallActionRefused(_("The new deadline must be after the call's trigger time."))
+    first_move = locked.deadline_changes.order_by("changed_at", "pk").values_list("old_deadline", flat=True).first()
+    original = first_move or locked.deadline
+    sessions = selectors.deadline_move_sessions(locked.kind)
+    latest = sessions_after(original, sessions)
+    if deadline > latest:
+        raise CallActionRefused(
+            _(
+                "A deadline may move at most %(sessions)d trading sessions past the original "
+                "(%(original)s): no later than %(latest)s."
+            )
+            % {
+                "sessions": sessions,
+                "original": timezone.localtime(original).strftime("%Y-%m-%d %H:%M"),
+                "latest": timezone.localtime(latest).strftime("%Y-%m-%d %H:%M"),
+            }
+        )
     change = DeadlineChange.objects.create(
         call=locked, old_deadline=locked.deadline, new_deadline=deadline, reason=reason, changed_by=user, changed_at=now
     )

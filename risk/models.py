@@ -8,11 +8,13 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import MinValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+
+from .times import EARLIEST, END, validate_possible_time
 
 # Storage precision. Book inputs keep what upstream sends; computed figures are stored rounded.
 AMOUNT_DIGITS, AMOUNT_PLACES = 24, 4
@@ -23,6 +25,14 @@ FIGURE_DIGITS, FIGURE_PLACES = 24, 2
 RATIO_DIGITS, RATIO_PLACES = 12, 4
 
 HKD = "HKD"
+
+
+def possible_time(field: str) -> models.CheckConstraint:
+    """The database refuses a time outside what the system keeps (risk/times.py), whatever the path."""
+    return models.CheckConstraint(
+        condition=Q(**{f"{field}__gte": EARLIEST, f"{field}__lt": END}) | Q(**{f"{field}__isnull": True}),
+        name=f"%(app_label)s_%(class)s_{field}_possible",
+    )
 
 
 def amount_field(verbose_name, **kwargs):
@@ -118,13 +128,13 @@ class FxRate(models.Model):
         decimal_places=FX_PLACES,
         validators=[MinValueValidator(Decimal("0.00000001"))],
     )
-    as_of = models.DateTimeField(_("as of"), default=timezone.now)
+    as_of = models.DateTimeField(_("as of"), default=timezone.now, validators=[validate_possible_time])
 
     class Meta:
         ordering = ["currency"]
         verbose_name = _("FX rate")
         verbose_name_plural = _("FX rates")
-        constraints = [models.CheckConstraint(condition=Q(rate__gt=0), name="fx_rate_positive")]
+        constraints = [models.CheckConstraint(condition=Q(rate__gt=0), name="fx_rate_positive"), possible_time("as_of")]
 
     def __str__(self):
         return f"{self.currency} {self.rate}"
@@ -156,7 +166,7 @@ class Instrument(models.Model):
     multiplier = models.PositiveIntegerField(_("multiplier"), default=1, validators=[MinValueValidator(1)])
     status = models.CharField(_("status"), max_length=16, choices=InstrumentStatus, default=InstrumentStatus.NORMAL)
     price = models.DecimalField(_("price"), max_digits=PRICE_DIGITS, decimal_places=PRICE_PLACES, default=Decimal("0"))
-    price_time = models.DateTimeField(_("price time"), null=True, blank=True)
+    price_time = models.DateTimeField(_("price time"), null=True, blank=True, validators=[validate_possible_time])
     im_rate = rate_field(_("initial margin rate"), default=Decimal("0"))
     mm_rate = rate_field(_("maintenance margin rate"), default=Decimal("0"))
     fm_rate = rate_field(_("force-liquidation margin rate"), default=Decimal("0"))
@@ -183,6 +193,7 @@ class Instrument(models.Model):
         verbose_name_plural = _("instruments")
         constraints = [
             models.CheckConstraint(condition=Q(price__gte=0), name="instrument_price_not_negative"),
+            possible_time("price_time"),
             *[
                 models.CheckConstraint(
                     condition=Q(**{f"{rate}__gte": 0, f"{rate}__lte": 1}) | Q(**{f"{rate}__isnull": True}),
@@ -245,7 +256,7 @@ class PendingRecompute(models.Model):
     instrument = models.OneToOneField(
         Instrument, verbose_name=_("instrument"), on_delete=models.CASCADE, primary_key=True, related_name="+"
     )
-    since = models.DateTimeField(_("waiting since"))
+    since = models.DateTimeField(_("waiting since"), validators=[validate_possible_time])
     version = models.BigIntegerField(_("prices since then"), default=1)
     attempts = models.PositiveIntegerField(_("failed attempts"), default=0)
     last_error = models.TextField(_("last error"), blank=True)
@@ -254,6 +265,7 @@ class PendingRecompute(models.Model):
         ordering = ["since"]
         verbose_name = _("recompute waiting")
         verbose_name_plural = _("recomputes waiting")
+        constraints = [possible_time("since")]
 
     def __str__(self):
         return f"{self.instrument_id} since {self.since:%Y-%m-%d %H:%M:%S}"
@@ -274,8 +286,14 @@ class RuleSet(models.Model):
     deadline_sessions = models.PositiveSmallIntegerField(
         _("deadline (trading sessions)"),
         default=3,
-        validators=[MinValueValidator(1)],
+        validators=[MinValueValidator(1), MaxValueValidator(250)],
         help_text=_("A call's deadline is the close of this many HKEX sessions after its trigger."),
+    )
+    deadline_move_sessions = models.PositiveSmallIntegerField(
+        _("deadline may move (trading sessions)"),
+        default=10,
+        validators=[MinValueValidator(1), MaxValueValidator(250)],
+        help_text=_("A trader may move a call's deadline to at most this many sessions past its original deadline."),
     )
     long_outstanding_days = models.PositiveSmallIntegerField(
         _("long outstanding after (days)"), default=90, validators=[MinValueValidator(1)]
@@ -293,7 +311,13 @@ class RuleSet(models.Model):
         verbose_name_plural = _("rule sets")
         constraints = [
             models.CheckConstraint(condition=Q(call_coefficient__gte=0), name="rule_set_coefficient_not_negative"),
-            models.CheckConstraint(condition=Q(deadline_sessions__gte=1), name="rule_set_deadline_at_least_1"),
+            models.CheckConstraint(
+                condition=Q(deadline_sessions__gte=1, deadline_sessions__lte=250), name="rule_set_deadline_1_to_250"
+            ),
+            models.CheckConstraint(
+                condition=Q(deadline_move_sessions__gte=1, deadline_move_sessions__lte=250),
+                name="rule_set_deadline_move_1_to_250",
+            ),
         ]
 
     def __str__(self):
@@ -387,8 +411,8 @@ class MarginCall(models.Model):
     status = models.CharField(_("status"), max_length=16, choices=CallStatus, default=CallStatus.OPEN)
     call_type = models.CharField(_("call type"), max_length=20, choices=CallType)
     trigger_type = models.CharField(_("type at trigger"), max_length=20, choices=CallType)
-    triggered_at = models.DateTimeField(_("trigger time"))
-    deadline = models.DateTimeField(_("deadline"))
+    triggered_at = models.DateTimeField(_("trigger time"), validators=[validate_possible_time])
+    deadline = models.DateTimeField(_("deadline"), validators=[validate_possible_time])
     call_amount_at_trigger = figure_field(_("call amount at trigger"))
     nav_ratio_at_trigger = models.DecimalField(
         _("net asset ratio at trigger"), max_digits=RATIO_DIGITS, decimal_places=RATIO_PLACES, null=True, blank=True
@@ -410,10 +434,14 @@ class MarginCall(models.Model):
         blank=True,
         related_name="+",
     )
-    exception_at = models.DateTimeField(_("exception marked at"), null=True, blank=True)
+    exception_at = models.DateTimeField(
+        _("exception marked at"), null=True, blank=True, validators=[validate_possible_time]
+    )
     remark = models.TextField(_("remark"), blank=True, help_text=_("The latest remark, for the lists."))
-    auto_liquidate_at = models.DateTimeField(_("auto-liquidation time"), null=True, blank=True)
-    closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
+    auto_liquidate_at = models.DateTimeField(
+        _("auto-liquidation time"), null=True, blank=True, validators=[validate_possible_time]
+    )
+    closed_at = models.DateTimeField(_("closed at"), null=True, blank=True, validators=[validate_possible_time])
     close_cause = models.CharField(_("close cause"), max_length=16, choices=CloseCause, blank=True)
     updated_at = models.DateTimeField(_("updated at"), db_index=True)
 
@@ -430,6 +458,10 @@ class MarginCall(models.Model):
                 | (~Q(status="closed") & Q(closed_at__isnull=True) & Q(close_cause="")),
                 name="margin_call_closed_iff_closed_at",
             ),
+            *[
+                possible_time(field)
+                for field in ("triggered_at", "deadline", "closed_at", "auto_liquidate_at", "exception_at")
+            ],
         ]
         indexes = [
             models.Index(
@@ -467,8 +499,8 @@ class CallRemark(models.Model):
 
 class DeadlineChange(models.Model):
     call = models.ForeignKey(MarginCall, on_delete=models.CASCADE, related_name="deadline_changes")
-    old_deadline = models.DateTimeField(_("old deadline"))
-    new_deadline = models.DateTimeField(_("new deadline"))
+    old_deadline = models.DateTimeField(_("old deadline"), validators=[validate_possible_time])
+    new_deadline = models.DateTimeField(_("new deadline"), validators=[validate_possible_time])
     reason = models.TextField(_("reason"))
     changed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, verbose_name=_("changed by"), on_delete=models.PROTECT, related_name="+"
@@ -479,6 +511,7 @@ class DeadlineChange(models.Model):
         ordering = ["-changed_at", "-pk"]
         verbose_name = _("deadline change")
         verbose_name_plural = _("deadline changes")
+        constraints = [possible_time("old_deadline"), possible_time("new_deadline")]
 
     def __str__(self):
         return f"{self.old_deadline:%Y-%m-%d %H:%M} → {self.new_deadline:%Y-%m-%d %H:%M}"
@@ -524,7 +557,7 @@ class CallSnapshot(AppendOnly):
     # What makes a snapshot unique for its call (e.g. "trigger", "daily:2026-11-20"), so a task that
     # runs twice writes one snapshot.
     key = models.CharField(max_length=64)
-    taken_at = models.DateTimeField(_("taken at"))
+    taken_at = models.DateTimeField(_("taken at"), validators=[validate_possible_time])
     nav_ratio = models.DecimalField(
         _("net asset ratio"), max_digits=RATIO_DIGITS, decimal_places=RATIO_PLACES, null=True, blank=True
     )
@@ -536,7 +569,10 @@ class CallSnapshot(AppendOnly):
         ordering = ["taken_at", "pk"]
         verbose_name = _("snapshot")
         verbose_name_plural = _("snapshots")
-        constraints = [models.UniqueConstraint(fields=["call", "key"], name="call_snapshot_once_per_key")]
+        constraints = [
+            models.UniqueConstraint(fields=["call", "key"], name="call_snapshot_once_per_key"),
+            possible_time("taken_at"),
+        ]
 
     def __str__(self):
         return f"{self.kind} {self.taken_at:%Y-%m-%d %H:%M}"

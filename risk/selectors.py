@@ -28,6 +28,12 @@ def deadline_sessions() -> dict[str, int]:
     return sessions
 
 
+def deadline_move_sessions(kind: str) -> int:
+    """How many sessions past its original deadline a call of this account kind may be moved to."""
+    sessions = RuleSet.objects.filter(account_kind=kind).values_list("deadline_move_sessions", flat=True).first()
+    return sessions or RuleSet._meta.get_field("deadline_move_sessions").default
+
+
 def long_outstanding_days(kind: str) -> int:
     """After how many days an open call of this account kind is long outstanding."""
     days = RuleSet.objects.filter(account_kind=kind).values_list("long_outstanding_days", flat=True).first()

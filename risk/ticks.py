@@ -17,7 +17,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from . import models as m
-from . import pending
+from . import pending, times
 from .book_format import (
     DESCRIBED_LENGTH,
     FieldError,
@@ -98,6 +98,9 @@ def parse_tick(item: Any) -> Tick:
         time = parse_datetime(item["time"])
     except FieldError as error:
         raise FieldError(f"time {error}") from None
+    problem = times.feed_time_problem(time)
+    if problem:
+        raise FieldError(f"time {problem}")
     return Tick(symbol, price, time)
 
 

@@ -19,11 +19,33 @@ HONG_KONG = ZoneInfo("Asia/Hong_Kong")
 EXCHANGE = "XHKG"
 
 
+CALENDAR = type(exchange_calendars.get_calendar(EXCHANGE))
+# The years whose holidays exchange-calendars knows (XHKG: 1960 to 2049).
+FIRST_YEAR, LAST_YEAR = CALENDAR.bound_min().year, CALENDAR.bound_max().year
+
+
+class OutsideCalendar(ValueError):
+    """A time the trading calendar cannot answer for (its holidays are not known that far)."""
+
+
 @lru_cache(maxsize=16)
 def _closes(first_year: int, last_year: int) -> pd.Series:
     """Session closes (UTC) of whole years; built explicitly so years past the default end work."""
     calendar = exchange_calendars.get_calendar(EXCHANGE, start=f"{first_year}-01-01", end=f"{last_year}-12-31")
     return calendar.closes.dt.tz_localize("UTC") if calendar.closes.dt.tz is None else calendar.closes
+
+
+def _closes_around(moment: pd.Timestamp, sessions: int) -> pd.Series:
+    if not FIRST_YEAR < moment.year <= LAST_YEAR:
+        raise OutsideCalendar(f"HKEX sessions are known from {FIRST_YEAR} to {LAST_YEAR}, not at {moment}")
+    # Enough whole years around the moment for any sane number of sessions (about 245 a year).
+    return _closes(moment.year - 1, min(LAST_YEAR, moment.year + 1 + sessions // 200))
+
+
+def _nth_close(closes: pd.Series, index: int, moment) -> dt.datetime:
+    if index >= len(closes):
+        raise OutsideCalendar(f"HKEX sessions are known to {LAST_YEAR}: too far after {moment}")
+    return closes.iloc[index].to_pydatetime().astimezone(HONG_KONG)
 
 
 def call_deadline(triggered_at: dt.datetime, sessions: int) -> dt.datetime:
@@ -33,14 +55,22 @@ def call_deadline(triggered_at: dt.datetime, sessions: int) -> dt.datetime:
     if triggered_at.tzinfo is None:
         raise ValueError("the trigger time must carry its time zone")
     moment = pd.Timestamp(triggered_at).tz_convert("UTC")
-    # Enough whole years around the trigger for any sane number of sessions (about 245 a year).
-    last_year = moment.year + 1 + sessions // 200
-    closes = _closes(moment.year - 1, last_year)
+    closes = _closes_around(moment, sessions)
     base = int(closes.searchsorted(moment, side="right"))
-    return closes.iloc[base + sessions].to_pydatetime().astimezone(HONG_KONG)
+    return _nth_close(closes, base + sessions, triggered_at)
+
+
+def sessions_after(moment: dt.datetime, sessions: int) -> dt.datetime:
+    """The close of the ``sessions``-th session after the one that closes at or after ``moment`` (for a
+    deadline, which is a close: that many sessions later)."""
+    timestamp = pd.Timestamp(moment).tz_convert("UTC")
+    closes = _closes_around(timestamp, sessions)
+    return _nth_close(closes, int(closes.searchsorted(timestamp, side="left")) + sessions, moment)
 
 
 def is_session(day: dt.date) -> bool:
     """Whether HKEX trades on this day."""
+    if not FIRST_YEAR <= day.year <= LAST_YEAR:
+        return False
     closes = _closes(day.year, day.year)
     return closes.index.isin([pd.Timestamp(day)]).any()

@@ -1,8 +1,11 @@
 import json
 import os
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
 from django.db import connection
 
 from tests.users import make_user
@@ -19,6 +22,18 @@ def pytest_collection_modifyitems(config, items):
     # Browser tests last: Playwright keeps an event loop in the main thread from its first test on,
     # and the async views' tests need a thread without one.
     items.sort(key=lambda item: "browser" in item.keywords)
+
+
+# The moment the tests run at: a Wednesday session before the Christmas half day, inside every window
+# the books and ticks of the tests need (a book's as_of within two years, a tick not in the future).
+TEST_NOW = datetime(2026, 12, 23, 11, 30, tzinfo=ZoneInfo("Asia/Hong_Kong"))
+
+
+@pytest.fixture(autouse=True)
+def clock():
+    """Tests run at TEST_NOW, whatever the day they run on; the clock moves on from there."""
+    with time_machine.travel(TEST_NOW, tick=True) as traveller:
+        yield traveller
 
 
 @pytest.fixture

@@ -448,7 +448,8 @@ control_times = itertools.count()
 @given(items=st.lists(tick_items, max_size=4), position=st.integers(min_value=0, max_value=4))
 def test_each_bad_tick_is_refused_alone_and_the_good_one_applied(token, items, position):
     # One good tick, newer each time; everything else is refused, and only the good one is written.
-    moment = datetime.fromisoformat("2026-12-24T00:00:00+08:00") + timedelta(seconds=next(control_times))
+    # After the book's as_of (10:00), before the tests' clock (11:30).
+    moment = datetime.fromisoformat("2026-12-23T10:30:00+08:00") + timedelta(seconds=next(control_times))
     good = {"symbol": "S.HK", "price": f"{100 + moment.second}.5", "time": moment.isoformat()}
     position = min(position, len(items))
     body = to_json([*items[:position], good, *items[position:]])

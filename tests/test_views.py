@@ -146,16 +146,18 @@ def test_admin_rule_set_change_recomputes_that_kind(book):
     rule_set = RuleSet.objects.get(account_kind="margin")
     url = reverse("admin:risk_ruleset_change", args=[rule_set.pk])
 
-    client_for(admin).post(
+    response = client_for(admin).post(
         url,
         {
             "account_kind": "margin",
             "call_coefficient": "2",
             "deadline_sessions": 3,
+            "deadline_move_sessions": 10,
             "long_outstanding_days": 90,
             "snapshot_time": "16:30",
         },
     )
+    assert response.status_code == 302, response.context["adminform"].form.errors
 
     # MM 227,000 * 2 - equity 92,800 + interest 1,200
     assert AccountRisk.objects.get(account__account_no="M100001").margin_shortfall == 362400

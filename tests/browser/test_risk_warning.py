@@ -1,5 +1,7 @@
 """The Risk Warning page in a real browser: live rows, exception tab, read-only view, Chinese."""
 
+import re
+
 import pytest
 from playwright.sync_api import Page, expect
 
@@ -36,7 +38,7 @@ def test_a_tick_updates_the_row_live_with_its_mark(page: Page, console_server, b
 
     expect(row(page, "T1").locator('[data-figure="equity"]')).to_have_text("35,000.00", timeout=5000)
     expect(row(page, "T1").get_by_test_id("updated-mark")).to_be_visible()
-    expect(row(page, "T1")).to_have_class("updated")
+    expect(row(page, "T1")).to_have_class(re.compile(r"\bupdated\b"))
     expect(row(page, "T1").locator(".pill")).to_have_text("Force call")
     expect(row(page, "M100001").get_by_test_id("updated-mark")).to_have_count(0)
 

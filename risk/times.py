@@ -1,0 +1,77 @@
+"""Times from outside are checked before they are stored.
+
+- Every stored time lies in ``[EARLIEST, END)``: the database refuses anything else (check
+  constraints), and the model fields' validator says so in forms and the admin.
+- A live feed (ticks, and any later feed) may not send a time more than ``FEED_MAX_AHEAD_SECONDS``
+  ahead of this server's clock, nor before ``FEED_TIME_FLOOR``: a feed never stores a future time.
+- A book file's ``as_of`` may replay a past statement or try a future scenario, within
+  ``BOOK_AS_OF_WINDOW_DAYS`` of now either side.
+- The trading calendar answers for every time these windows admit (a system check says so at start).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+EARLIEST = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+END = dt.datetime(2100, 1, 1, tzinfo=dt.UTC)
+
+
+def validate_possible_time(value: dt.datetime | None) -> None:
+    if value is not None and not (EARLIEST <= value < END):
+        raise ValidationError(
+            _("%(value)s is not a time this system keeps (from %(earliest)s to before %(end)s)."),
+            params={"value": value, "earliest": EARLIEST.date(), "end": END.date()},
+            code="impossible_time",
+        )
+
+
+def feed_floor() -> dt.datetime:
+    return dt.datetime.combine(dt.date.fromisoformat(settings.FEED_TIME_FLOOR), dt.time(), tzinfo=dt.UTC)
+
+
+def feed_time_problem(moment: dt.datetime, now: dt.datetime | None = None) -> str:
+    """Why a live feed's time is refused, or "" when it is fine."""
+    now = now or timezone.now()
+    ahead = (moment - now).total_seconds()
+    if ahead > settings.FEED_MAX_AHEAD_SECONDS:
+        return (
+            f"is {_duration(ahead)} ahead of the server's clock ({now.isoformat(timespec='seconds')}); "
+            f"a feed may be at most {settings.FEED_MAX_AHEAD_SECONDS:g} s ahead"
+        )
+    if moment < feed_floor():
+        return f"is before {settings.FEED_TIME_FLOOR}, the earliest time a feed may send (FEED_TIME_FLOOR)"
+    return ""
+
+
+def book_window(now: dt.datetime | None = None) -> tuple[dt.datetime, dt.datetime]:
+    now = now or timezone.now()
+    days = dt.timedelta(days=settings.BOOK_AS_OF_WINDOW_DAYS)
+    return max(now - days, EARLIEST), min(now + days, END - dt.timedelta(microseconds=1))
+
+
+def book_time_problem(moment: dt.datetime, now: dt.datetime | None = None) -> str:
+    """Why a book file's ``as_of`` is refused, or "" when it is fine."""
+    earliest, latest = book_window(now)
+    if earliest <= moment <= latest:
+        return ""
+    return (
+        f"must be within {settings.BOOK_AS_OF_WINDOW_DAYS} days of now, from "
+        f"{timezone.localtime(earliest).isoformat(timespec='seconds')} to "
+        f"{timezone.localtime(latest).isoformat(timespec='seconds')}; got {moment.isoformat()}"
+    )
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 2 * 3600:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 2 * 86400:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:,.0f} days"
