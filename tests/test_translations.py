@@ -1,0 +1,45 @@
+"""The compiled catalogs (.mo, what Django reads) say what the sources (.po) say, and nothing is left
+untranslated: a .po edited without recompiling, or a new string without its Chinese, fails here."""
+
+import ast
+import gettext
+import re
+from pathlib import Path
+
+import pytest
+
+LOCALE = Path(__file__).resolve().parent.parent / "locale"
+ENTRY = re.compile(
+    r'^(#, fuzzy\n)?(?:#.*\n)*msgid ((?:".*"\n)+)(?:msgid_plural ((?:".*"\n)+))?((?:msgstr.*\n(?:".*"\n)*)+)',
+    re.M,
+)
+
+
+def text(block: str) -> str:
+    return "".join(ast.literal_eval(line) for line in block.splitlines() if line.strip())
+
+
+def entries(po: Path):
+    for match in ENTRY.finditer(po.read_text() + "\n"):
+        fuzzy, msgid, plural, msgstrs = match.groups()
+        if not text(msgid):
+            continue  # the header
+        forms = [text(part) for part in re.split(r'^msgstr(?:\[\d+\])? ', msgstrs, flags=re.M) if part.strip()]
+        yield text(msgid), text(plural) if plural else None, forms, bool(fuzzy)
+
+
+@pytest.mark.parametrize("language", ["zh_Hans", "zh_Hant"])
+def test_every_message_is_translated_and_compiled(language):
+    po = LOCALE / language / "LC_MESSAGES" / "django.po"
+    with open(po.with_suffix(".mo"), "rb") as handle:
+        catalog = gettext.GNUTranslations(handle)
+    checked = 0
+    for msgid, plural, forms, fuzzy in entries(po):
+        assert not fuzzy, f"{language}: fuzzy translation of {msgid!r}"
+        assert all(forms), f"{language}: {msgid!r} is not translated"
+        if plural is None:
+            assert catalog.gettext(msgid) == forms[0], f"{language}: the .mo is older than the .po for {msgid!r}"
+        else:
+            assert catalog.ngettext(msgid, plural, 1) == forms[0], msgid
+        checked += 1
+    assert checked > 300
