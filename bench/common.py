@@ -20,8 +20,10 @@ def setup_django(database_url: str, *, fresh: bool) -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "margincall.settings")
     sys.path.insert(0, str(ROOT))
     import django
+    from django.core.management import call_command
 
     django.setup()
+    call_command("migrate", verbosity=0)  # a reused database may predate the newest migrations
 
 
 def build_called_book(accounts: int, calls: int, *, per_account: int = 10, instruments: int = 2000, seed: int = 7):

@@ -1,6 +1,6 @@
 """From a price tick to the changed row on an open page: ``python -m bench.tick_latency --database-url postgres://...``.
 
-Runs the real parts: the web server (runserver, threaded), a Celery worker on the Redis broker, the
+Runs the real parts: the console server (uvicorn, as production), a Celery worker on the Redis broker, the
 page's event stream. For each tick it times: POST /api/ticks -> the stream names the changed call ->
 the page's row fragment (what the browser fetches) comes back with the new figures and the "updated"
 mark. Prints p50/p95/p99/max. Uses its own database (emptied first, unless --reuse).
@@ -69,7 +69,7 @@ def main():
     env = {**os.environ, "ALLOWED_HOSTS": "127.0.0.1,localhost", "LOG_LEVEL": "WARNING"}
     python = sys.executable
     server = subprocess.Popen(
-        [python, "manage.py", "runserver", "--noreload", f"127.0.0.1:{args.port}"],
+        [python, "-m", "margincall.serve", "--port", str(args.port), "--workers", "1", "--no-access-log"],
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
