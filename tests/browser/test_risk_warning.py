@@ -30,6 +30,7 @@ def test_a_tick_updates_the_row_live_with_its_mark(page: Page, console_server, b
     page.goto(f"{console_server.url}/risk-warning/")
     expect(row(page, "T1").locator('[data-figure="equity"]')).to_have_text("40,000.00")
     expect(row(page, "T1").get_by_test_id("updated-mark")).to_have_count(0)
+    expect(page.locator("#count-active")).to_have_text("2")
     page.wait_for_timeout(300)  # the event stream is open
 
     # 100 -> 95: equity 35,000; still a margin call (FM 38,000 > equity -> force call).
@@ -46,6 +47,7 @@ def test_a_tick_updates_the_row_live_with_its_mark(page: Page, console_server, b
     ticks.apply_and_recompute([{"symbol": "S.HK", "price": "120", "time": "2026-11-20T11:01:00+08:00"}])
     expect(row(page, "T1")).to_have_count(0, timeout=5000)
     expect(page.get_by_test_id("total-call-amount")).to_have_text("135,400.00")
+    expect(page.locator("#count-active")).to_have_text("1")  # the tab counts follow too
 
 
 def test_the_page_works_live_under_the_content_security_policy(page: Page, console_server, book):
