@@ -8,7 +8,6 @@ import json
 import re
 import time
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 
 from asgiref.sync import sync_to_async
 from django.contrib import messages
@@ -28,6 +27,7 @@ from django.views import View
 
 from . import audit, calls, push, selectors
 from .book_format import printable
+from .calculations import round_money, round_ratio
 from .exports import csv_response
 from .forms import (
     DEFAULT_SORT,
@@ -47,8 +47,6 @@ from .views import book_context
 
 PAGE_SIZE = 50
 REFUSED_NOT_FOUND = "refused: unknown or other desk's call"
-MONEY_PLACES = Decimal("0.01")
-RATIO_PLACES = Decimal("0.0001")
 LIST_KINDS = {
     AccountKind.MARGIN: {"url": "risk:warning", "title": _lazy("Risk Warning")},
     AccountKind.INTRADAY: {"url": "risk:intraday", "title": _lazy("Intraday Margin Warning")},
@@ -184,10 +182,10 @@ class CallListView(ConsoleMixin, View):
                 timezone.localtime(call.triggered_at).isoformat(),
                 timezone.localtime(call.deadline).isoformat(),
                 calls.elapsed_hours(call.triggered_at, now),
-                None if call.nav_ratio is None else call.nav_ratio.quantize(RATIO_PLACES),
-                call.liquid_nav.quantize(MONEY_PLACES),
-                call.equity.quantize(MONEY_PLACES),
-                call.call_amount.quantize(MONEY_PLACES),
+                round_ratio(call.nav_ratio),
+                round_money(call.liquid_nav),
+                round_money(call.equity),
+                round_money(call.call_amount),
                 timezone.localtime(call.auto_liquidate_at).isoformat() if call.auto_liquidate_at else "",
                 call.remark,
             ]

@@ -6,6 +6,7 @@ from decimal import Decimal
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from . import formatting
 from .calculations import ONE, InstrumentTerms
 from .models import Account, AccountKind, AccountRisk, FxRate, Instrument, MarginCall, Position, RuleSet
 
@@ -85,7 +86,7 @@ def export_call(status, call_type, triggered_at, deadline, call_amount_at_trigge
         "type": call_type,
         "triggered_at": timezone.localtime(triggered_at).isoformat(),
         "deadline": timezone.localtime(deadline).isoformat(),
-        "call_amount_at_trigger": f"{call_amount_at_trigger:.2f}",
+        "call_amount_at_trigger": formatting.money(call_amount_at_trigger, grouping=False),
     }
 
 
@@ -111,8 +112,8 @@ def risk_export_rows(accounts: QuerySet) -> Iterable[dict]:
             if name == "call_type":
                 row[name] = value or None
             elif name == "nav_ratio":
-                row[name] = None if value is None else f"{value:.4f}"
+                row[name] = None if value is None else formatting.ratio(value)
             else:
-                row[name] = f"{value:.2f}"
+                row[name] = formatting.money(value, grouping=False)
         row["call"] = open_calls.get(pk)
         yield row

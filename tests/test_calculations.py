@@ -272,3 +272,26 @@ def test_ratio_when_defined_is_at_most_one(account, hkd, holdings):
 
     if figures.nav_ratio is not None:
         assert figures.nav_ratio <= 1
+
+
+@pytest.mark.parametrize(
+    ("value", "money", "percent"),
+    [
+        (Decimal("0.005"), "0.01", "0.50%"),
+        (Decimal("2.345"), "2.35", "234.50%"),
+        (Decimal("-2.345"), "-2.35", "-234.50%"),
+        (Decimal("1234567.125"), "1,234,567.13", "123,456,712.50%"),
+        (Decimal("0.000049"), "0.00", "0.00%"),
+        (Decimal("0.10455"), "0.10", "10.46%"),
+        (None, "—", "—"),
+    ],
+)
+def test_figures_are_written_half_up_as_the_engine_rounds(value, money, percent):
+    from risk import formatting
+    from risk.templatetags import console
+
+    assert formatting.money(value) == console.money(value) == money
+    assert formatting.percent(value) == console.percent(value) == percent
+    if value is not None:
+        assert formatting.money(value, grouping=False) == money.replace(",", "")
+        assert formatting.money(value) == f"{round_money(value):,.2f}"

@@ -8,6 +8,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 
+from risk import formatting
 from risk.models import CallType
 
 register = template.Library()
@@ -15,18 +16,14 @@ register = template.Library()
 
 @register.filter
 def money(value):
-    """2 decimals with thousands separators; a dash for no value."""
-    if value is None or value == "":
-        return "—"
-    return f"{Decimal(value):,.2f}"
+    """2 decimals (half up, as the engine rounds) with thousands separators; a dash for no value."""
+    return formatting.money(value)
 
 
 @register.filter
 def percent(value):
-    """A ratio as a percentage with 2 decimals."""
-    if value is None or value == "":
-        return "—"
-    return f"{Decimal(value) * 100:,.2f}%"
+    """A ratio as a percentage with 2 decimals, half up."""
+    return formatting.percent(value)
 
 
 @register.filter
