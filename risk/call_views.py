@@ -230,11 +230,9 @@ async def call_events(request, kind):
         )
         add_never_cache_headers(refused)
         return refused
-    since = _stream_since(request)
-    catch_up = await sync_to_async(_changed_for)(user, kind, since) if since else None
-    # Done with the database until the stream ends: give the connection back now, not at the end.
+    # Done with the database until the stream runs: give the connection back now, not at its end.
     await sync_to_async(close_old_connections)()
-    content = _EventStream(hub, hub.open(user.pk, kind, desks), catch_up)
+    content = _EventStream(hub, user, kind, desks, _stream_since(request))
     response = StreamingHttpResponse(content, content_type="text/event-stream")
     response["X-Accel-Buffering"] = "no"
     add_never_cache_headers(response)
@@ -242,42 +240,55 @@ async def call_events(request, kind):
 
 
 class _EventStream:
-    """A stream's response content. Django calls ``close()`` when the response ends, however it ended
-    (the page went away, the server stops), so the stream leaves the hub at once."""
+    """A stream's response content. It joins the hub only once the response is being sent (a client
+    gone before that leaves nothing behind), and Django calls ``close()`` when the response ends,
+    however it ended, so the stream leaves the hub at once."""
 
-    def __init__(self, hub, stream, catch_up):
-        self.hub, self.stream, self.catch_up = hub, stream, catch_up
+    def __init__(self, hub, user, kind, desks, since):
+        self.hub, self.user, self.kind, self.desks, self.since = hub, user, kind, desks, since
+        self.stream = None
         self.loop = asyncio.get_running_loop()
 
     def __aiter__(self):
-        return _events(self.hub, self.stream, self.catch_up)
+        return self.events()
 
     def close(self):
-        if self.loop.is_closed():
+        if self.stream is None or self.loop.is_closed():
             return
         # Django may call this from its sync thread; the hub belongs to the event loop's thread.
         self.loop.call_soon_threadsafe(self.hub.close, self.stream)
 
+    async def events(self):
+        try:
+            self.stream = self.hub.open(self.user.pk, self.kind, self.desks)
+        except push.StreamLimit:  # another tab of this user took the last place meanwhile
+            yield "retry: 60000\n\n"
+            yield "event: refused\ndata: {}\n\n"
+            return
+        started = time.monotonic()
+        try:
+            yield "retry: 2000\n\n"
+            if self.since is not None:
+                # Joined and listening first, then the catch-up: a change is in one or the other.
+                await self.hub.wait_ready(timeout=5.0)
+                catch_up = await sync_to_async(_changed_for)(self.user, self.kind, self.since)
+                await sync_to_async(close_old_connections)()
+                if catch_up is not None:
+                    yield _event(catch_up)
+            while time.monotonic() - started < STREAM_LIFETIME_SECONDS:
+                ids = await self.stream.changed(timeout=STREAM_KEEPALIVE_SECONDS)
+                if not ids:
+                    yield ": keepalive\n\n"
+                    continue
+                yield _event(ids)
+                # Changes in the next moment go out together: a page refetches at most this often.
+                await asyncio.sleep(STREAM_EVENT_INTERVAL_SECONDS)
+        finally:
+            self.hub.close(self.stream)
 
-async def _events(hub, stream, catch_up):
-    def event(ids) -> str:
-        return f"id: {int(time.time() * 1000)}\nevent: calls\ndata: {json.dumps({'calls': sorted(ids)})}\n\n"
 
-    started = time.monotonic()
-    try:
-        yield "retry: 2000\n\n"
-        if catch_up is not None:
-            yield event(catch_up)
-        while time.monotonic() - started < STREAM_LIFETIME_SECONDS:
-            ids = await stream.changed(timeout=STREAM_KEEPALIVE_SECONDS)
-            if not ids:
-                yield ": keepalive\n\n"
-                continue
-            yield event(ids)
-            # Changes in the next moment go out together: a page refetches at most this often.
-            await asyncio.sleep(STREAM_EVENT_INTERVAL_SECONDS)
-    finally:
-        hub.close(stream)
+def _event(ids) -> str:
+    return f"id: {int(time.time() * 1000)}\nevent: calls\ndata: {json.dumps({'calls': sorted(ids)})}\n\n"
 
 
 # A ``since`` the stream cannot use: the page refetches its rows whole, without marks.
@@ -290,7 +301,7 @@ def _stream_since(request) -> datetime | None:
     text = request.headers.get("Last-Event-ID") or request.GET.get("since", "")
     if not text:
         return None
-    if not re.fullmatch(r"[0-9]{1,15}", text):
+    if not re.fullmatch(r"[0-9]{1,13}", text):  # epoch milliseconds up to the year 2286
         return REFETCH_ALL
     moment = datetime.fromtimestamp(int(text) / 1000, tz=UTC)
     return REFETCH_ALL if moment > timezone.now() + timedelta(minutes=1) else moment

@@ -36,14 +36,18 @@ def versions(instrument_ids: Iterable[int]) -> dict[int, int]:
     )
 
 
-def clear(seen: dict[int, int]) -> int:
-    """Remove the marks a recompute has followed: those still at the version it saw."""
+def clear(seen: dict[int, int], *, read_at: datetime) -> int:
+    """After a recompute that read the book after ``read_at``: remove the marks it followed (those still
+    at the version it saw). A mark a newer price bumped meanwhile stays, but the figures now lag only
+    from that price on, so its ``since`` moves up to ``read_at``."""
     if not seen:
         return 0
     followed = Q()
     for instrument_id, version in seen.items():
         followed |= Q(instrument_id=instrument_id, version=version)
-    return PendingRecompute.objects.filter(followed).delete()[0]
+    removed = PendingRecompute.objects.filter(followed).delete()[0]
+    PendingRecompute.objects.filter(instrument_id__in=list(seen), since__lt=read_at).update(since=read_at)
+    return removed
 
 
 def failed(instrument_ids: Iterable[int], error: BaseException) -> None:

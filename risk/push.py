@@ -33,8 +33,11 @@ CHANNEL = "margincall:calls"
 POLL_SECONDS = 0.5
 REDIS_RETRY_SECONDS = 5.0
 PUBLISH_CHUNK = 1000
-# A change committed a moment after a later-stamped one is still seen by a database poll.
-OVERLAP = timedelta(seconds=2)
+# A change committed a while after its updated_at (a recompute that waited on the recompute lock) is
+# still seen by a database poll or a stream's catch-up.
+OVERLAP = timedelta(seconds=10)
+# After Redis comes back and goes again, the poll picks up from where it left, but never further back.
+POLL_RESUME_LIMIT = timedelta(seconds=60)
 
 
 @cache
@@ -112,6 +115,15 @@ class Hub:
         self.per_user: Counter[int] = Counter()
         self.task: asyncio.Task | None = None
         self.source = "none"
+        self.ready = asyncio.Event()  # set while subscribed (or polling): changes from then on arrive
+        # Where the database poll is: kept across Redis outages so no change falls between two polls.
+        self.poll_cursor = None
+        self.poll_seen: set[tuple[int, object]] = set()
+
+    async def wait_ready(self, timeout: float) -> bool:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.ready.wait(), timeout)
+        return self.ready.is_set()
 
     def has_room(self, user_id: int) -> bool:
         return self.per_user[user_id] < settings.EVENT_STREAMS_PER_USER
@@ -138,9 +150,12 @@ class Hub:
         if self.per_user[stream.user_id] <= 0:
             del self.per_user[stream.user_id]
         if not self.streams and self.task is not None:
-            # Nobody listens: stop the subscription (or the poll) until the next page opens.
+            # Nobody listens: stop the subscription (or the poll) until the next page opens; that page
+            # catches up by itself.
             self.task.cancel()
             self.task = None
+            self.ready.clear()
+            self.poll_cursor, self.poll_seen = None, set()
 
     def dispatch(self, changes: list) -> None:
         for stream in list(self.streams):
@@ -167,6 +182,7 @@ class Hub:
             async with client.pubsub(ignore_subscribe_messages=True) as pubsub:
                 await pubsub.subscribe(CHANNEL)
                 self.source = "redis"
+                self.ready.set()
                 while True:
                     message = await pubsub.get_message(timeout=60.0)
                     if message is None:
@@ -179,38 +195,49 @@ class Hub:
                     self.dispatch(changes)
         finally:
             self.source = "none"
+            self.ready.clear()
             await client.aclose()
 
     async def _poll(self, seconds: float | None) -> None:
+        now = timezone.now()
+        if self.poll_cursor is None or self.poll_cursor < now - POLL_RESUME_LIMIT:
+            # What changed before the poll began is already on the pages (or in their catch-up).
+            self.poll_cursor = now
+            with contextlib.suppress(Exception):
+                rows = await sync_to_async(_changed_since)(now - OVERLAP)
+                self.poll_seen = {(row[0], row[3]) for row in rows}
         self.source = "database"
-        cursor = timezone.now()
-        # What changed just before the poll began is already on the pages (or in their catch-up).
-        seen: set[tuple[int, object]] = set()
-        with contextlib.suppress(Exception):
-            seen = {(row[0], row[3]) for row in await sync_to_async(_changed_since)(cursor - OVERLAP)}
+        self.ready.set()
         until = None if seconds is None else time.monotonic() + seconds
-        while until is None or time.monotonic() < until:
-            await asyncio.sleep(POLL_SECONDS)
-            try:
-                rows = await sync_to_async(_changed_since)(cursor - OVERLAP)
-            except Exception:
-                logger.warning("could not read call changes", exc_info=True)
-                await sync_to_async(close_old_connections)()  # a broken connection is reopened next time
-                continue
-            fresh = [row for row in rows if (row[0], row[3]) not in seen]
-            if not fresh:
-                continue
-            cursor = max(cursor, max(row[3] for row in fresh))
-            seen = {(row[0], row[3]) for row in rows if row[3] > cursor - OVERLAP}
-            self.dispatch([row[:3] for row in fresh])
+        try:
+            while until is None or time.monotonic() < until:
+                await asyncio.sleep(POLL_SECONDS)
+                try:
+                    rows = await sync_to_async(_changed_since)(self.poll_cursor - OVERLAP)
+                except Exception:
+                    logger.warning("could not read call changes", exc_info=True)
+                    continue
+                fresh = [row for row in rows if (row[0], row[3]) not in self.poll_seen]
+                if not fresh:
+                    continue
+                self.poll_cursor = max(self.poll_cursor, max(row[3] for row in fresh))
+                horizon = self.poll_cursor - OVERLAP
+                self.poll_seen = {(row[0], row[3]) for row in rows if row[3] > horizon}
+                self.dispatch([row[:3] for row in fresh])
+        finally:
+            self.source = "none"
+            self.ready.clear()
 
 
 def _changed_since(moment) -> list:
     from .models import MarginCall
 
-    return list(
-        MarginCall.objects.filter(updated_at__gt=moment).values_list("pk", "kind", "account__desk_id", "updated_at")
-    )
+    try:
+        return list(
+            MarginCall.objects.filter(updated_at__gt=moment).values_list("pk", "kind", "account__desk_id", "updated_at")
+        )
+    finally:
+        close_old_connections()  # back to the pool between polls (and reopened if it broke)
 
 
 _hubs: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Hub] = weakref.WeakKeyDictionary()

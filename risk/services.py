@@ -18,6 +18,7 @@ from .calls import CallChanges
 from .models import Account, AccountRisk, CashBalance, Instrument, Position
 
 logger = logging.getLogger(__name__)
+alerts = logging.getLogger("margincall.alerts")
 
 RECOMPUTE_CHUNK = 5000
 STORED_FIELDS = [*AccountRisk.FIGURE_FIELDS, "computed_at"]
@@ -177,11 +178,26 @@ def follow_prices(
     now = now or timezone.now()
     at = min(at or now, now)
     instrument_ids = sorted(set(instrument_ids))
+    read_at = timezone.now()
     seen = pending.versions(instrument_ids)
     holders = set(selectors.accounts_holding(instrument_ids))
     result = recompute_accounts(account_ids=holders, at=at, now=now)
-    pending.clear(seen)
+    if result.failed:
+        # Some holders' figures did not follow (a missing FX rate, figures too large to store): the
+        # marks stay, so the sweep retries and alerts until the book is repaired.
+        failure = HoldersNotRecomputed(result.failed)
+        pending.failed(instrument_ids, failure)
+        alerts.error("%s", failure)
+        return result
+    pending.clear(seen, read_at=read_at)
     return result
+
+
+class HoldersNotRecomputed(Exception):
+    def __init__(self, failed: Mapping[str, str]):
+        shown = "; ".join(f"{no}: {why}" for no, why in sorted(failed.items())[:5])
+        more = f" (and {len(failed) - 5} more)" if len(failed) > 5 else ""
+        super().__init__(f"{len(failed)} holder(s) not recomputed: {shown}{more}")
 
 
 def _too_large_to_store(stored: dict) -> str:

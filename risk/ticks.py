@@ -171,7 +171,8 @@ def apply_ticks(items: list) -> TicksResult:
 def apply_and_recompute(items: list) -> TicksResult:
     """The one path prices come in by (the API and the market simulator): write, then queue the
     recompute of the holders."""
-    result = apply_ticks(items)
+    with transaction.atomic():  # each price with its pending mark, whoever calls
+        result = apply_ticks(items)
     if result.instrument_ids:
         ids, at = sorted(result.instrument_ids), result.latest.isoformat()
         transaction.on_commit(lambda: _queue_recompute(ids, at))

@@ -59,9 +59,33 @@ def test_a_newer_price_during_a_recompute_keeps_its_mark(book):
     seen = pending.versions([instrument.pk])
     pending.mark([instrument.pk], now=timezone.now())  # a price stored while the recompute ran
 
-    assert pending.clear(seen) == 0
-    assert PendingRecompute.objects.get().version == 2
-    assert pending.clear(pending.versions([instrument.pk])) == 1
+    read_at = timezone.now()
+    assert pending.clear(seen, read_at=read_at) == 0
+    mark = PendingRecompute.objects.get()
+    assert mark.version == 2
+    # The figures lag only from the newer price on: the mark's age restarts, so a busy stock whose
+    # every recompute overlaps a tick is not reported as ever further behind.
+    assert mark.since == read_at
+    assert pending.clear(pending.versions([instrument.pk]), read_at=timezone.now()) == 1
+
+
+def test_a_price_whose_holders_could_not_be_recomputed_stays_pending_and_is_alerted_on(
+    book, caplog, django_capture_on_commit_callbacks
+):
+    from risk.models import Account, CashBalance
+
+    account = Account.objects.get(account_no="T1")
+    CashBalance.objects.create(account=account, currency="EUR", amount=Decimal("1"))  # no EUR rate anywhere
+    with (
+        caplog.at_level(logging.ERROR, logger="margincall.alerts"),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        ticks.apply_and_recompute(tick("95"))
+
+    mark = PendingRecompute.objects.get()
+    assert mark.attempts == 1
+    assert "T1" in mark.last_error
+    assert "holder(s) not recomputed" in caplog.records[-1].getMessage()
 
 
 def test_a_failing_recompute_is_alerted_on_and_left_for_the_sweep(

@@ -196,7 +196,7 @@ def test_a_change_between_render_and_stream_is_not_lost(book, trader):
         # On a reconnect the browser sends the last event's id; a page that is up to date hears nothing.
         client = AsyncClient()
         await sync_to_async(client.force_login)(trader)
-        last_event = str(int(time.time() * 1000) + 5000)
+        last_event = str(int(time.time() * 1000) + 15_000)  # past the overlap a catch-up looks back
         again = Reader(await client.get(events_url(since=millis), headers={"Last-Event-ID": last_event}))
         assert await again.nothing(seconds=0.5)
         await again.close()
@@ -204,7 +204,7 @@ def test_a_change_between_render_and_stream_is_not_lost(book, trader):
     async_to_sync(scenario)()
 
 
-@pytest.mark.parametrize("since", ["0", "99999999999999", "abc", "1e5", "²", "-5"])
+@pytest.mark.parametrize("since", ["0", "99999999999999", "999999999999999", "9" * 400, "abc", "1e5", "²", "-5"])
 def test_a_since_the_stream_cannot_use_makes_the_page_refetch_whole(book, trader, since):
     async def scenario():
         reader = await open_stream(trader, since=since)
@@ -239,3 +239,63 @@ def test_who_may_open_a_stream(book, trader):
     assert (anonymous.status_code, anonymous.url.split("?")[0]) == (302, reverse("login"))
     assert client_for(make_user("nobody")).get(url).status_code == 403
     assert client_for(trader).get(events_url("cash")).status_code == 404
+
+
+def test_a_page_gone_before_its_stream_starts_leaves_nothing_behind(book, trader):
+    async def scenario():
+        client = AsyncClient()
+        await sync_to_async(client.force_login)(trader)
+        response = await client.get(events_url())  # answered, but the body is never sent
+        assert response.status_code == 200
+        assert push.hub().streams == set()
+        request_finished.disconnect(close_old_connections)
+        try:
+            response.close()
+        finally:
+            request_finished.connect(close_old_connections)
+
+    async_to_sync(scenario)()
+
+
+def test_two_pages_racing_for_the_last_place_get_one_stream_and_one_refusal(book, trader, settings):
+    settings.EVENT_STREAMS_PER_USER = 1
+
+    async def scenario():
+        client = AsyncClient()
+        await sync_to_async(client.force_login)(trader)
+        first, second = await client.get(events_url()), await client.get(events_url())  # both saw room
+        winner, loser = Reader(first), Reader(second)
+        assert (await anext(winner.chunks)).startswith(b"retry: 2000")
+        assert await anext(loser.chunks) == b"retry: 60000\n\n"  # no 500: told, and not to retry soon
+        assert (await anext(loser.chunks)).startswith(b"event: refused")
+        assert len(push.hub().streams) == 1
+        await winner.close()
+
+    async_to_sync(scenario)()
+
+
+@pytest.mark.parametrize("when", ["before the catch-up reads", "after the catch-up read"])
+def test_a_change_racing_the_catch_up_reaches_the_page(book, trader, monkeypatch, when):
+    from risk import call_views
+
+    m1 = call_of("M100001")
+    MarginCall.objects.update(updated_at=timezone.now() - timedelta(hours=1))
+    since = int((timezone.now() - timedelta(seconds=30)).timestamp() * 1000)
+    read = call_views._changed_for
+
+    def racing(*args):
+        if when.startswith("before"):
+            touch(m1)
+            return read(*args)
+        found = read(*args)
+        touch(m1)
+        return found
+
+    monkeypatch.setattr(call_views, "_changed_for", racing)
+
+    async def scenario():
+        reader = await open_stream(trader, since=since)  # a cold hub: the first page of the process
+        assert ids_in(await reader.event()) == [m1.pk]
+        await reader.close()
+
+    async_to_sync(scenario)()

@@ -56,6 +56,11 @@
       JSON.parse(event.data).calls.forEach((id) => pending.add(id));
       schedule();
     });
+    // "refused": this user has as many live pages open as allowed; stop rather than retry.
+    source.addEventListener("refused", () => {
+      source.close();
+      if (status) status.classList.add("offline", "stopped");
+    });
     source.addEventListener("open", () => { if (status) status.classList.remove("offline", "stopped"); });
     source.addEventListener("error", () => {
       if (!status) return;
