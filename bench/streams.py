@@ -254,9 +254,7 @@ class StreamHolder(SPAWN.Process):
         asyncio.run(self.main())
 
     async def main(self):
-        tasks = [
-            asyncio.create_task(self.hold(self.cookies[n // self.per_user], n * 0.002)) for n in range(self.count)
-        ]
+        tasks = [asyncio.create_task(self.hold(self.cookies[n // self.per_user], n * 0.002)) for n in range(self.count)]
         while not self._stopping.is_set():
             await asyncio.sleep(0.1)
         for task in tasks:

@@ -24,7 +24,7 @@ def entries(po: Path):
         fuzzy, msgid, plural, msgstrs = match.groups()
         if not text(msgid):
             continue  # the header
-        forms = [text(part) for part in re.split(r'^msgstr(?:\[\d+\])? ', msgstrs, flags=re.M) if part.strip()]
+        forms = [text(part) for part in re.split(r"^msgstr(?:\[\d+\])? ", msgstrs, flags=re.M) if part.strip()]
         yield text(msgid), text(plural) if plural else None, forms, bool(fuzzy)
 
 
