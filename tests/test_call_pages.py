@@ -1,5 +1,6 @@
-"""The call pages and actions: one permission matrix over every view, what the lists show, filters,
-CSV, batch exception, remarks and deadline moves through the forms, bad input, query counts."""
+"""The call pages and actions: what the lists show, filters, CSV, batch exception, remarks and deadline
+moves through the forms, bad input, query counts. The permission matrix over every URL is in
+test_permission_matrix."""
 
 import csv
 import io
@@ -79,27 +80,6 @@ def assert_refused_and_audited(client, action: Action, status: int):
     assert (entry.action, entry.targets) == (action.name, [{"call": pk} for pk in action.calls]), action.url
     assert entry.outcome.startswith("refused"), (action.url, entry.outcome)
     assert entry.user is not None
-
-
-def assert_permission_matrix(pages, actions, *, viewer, other_desk_user, object_prefix="/calls/"):
-    """The same matrix on every view: anonymous to login; viewer GET 200 and POST 403; a user of
-    another desk 404 on anything that names one call. Every refused action is in the audit log."""
-    anonymous, read_only, other = Client(), client_for(viewer), client_for(other_desk_user)
-    for url in pages:
-        response = anonymous.get(url)
-        assert (response.status_code, response.url.split("?")[0]) == (302, reverse("login")), url
-        assert read_only.get(url).status_code == 200, url
-        assert read_only.post(url, {}).status_code == 403, url
-        if url.startswith(object_prefix):
-            assert other.get(url).status_code == 404, url
-    for action in actions:
-        before = AuditEntry.objects.count()
-        response = anonymous.post(action.url, action.data)
-        assert (response.status_code, response.url.split("?")[0]) == (302, reverse("login")), action.url
-        assert AuditEntry.objects.count() == before, action.url  # nobody to name
-        assert_refused_and_audited(read_only, action, 403)
-        if action.url.startswith(object_prefix):
-            assert_refused_and_audited(other, action, 404)
 
 
 @pytest.mark.parametrize(
