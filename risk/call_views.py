@@ -41,7 +41,8 @@ from .forms import (
     parse_id,
 )
 from .models import AccountKind, CallSnapshot, CallStatus, MarginCall
-from .permissions import ConsoleMixin, stream_desks, visible_calls, visible_desks
+from .permissions import ConsoleMixin, stream_desks
+from .querysets import visible_desks
 from .templatetags.console import percent
 from .views import book_context
 
@@ -97,7 +98,7 @@ class CallListView(ConsoleMixin, View):
         tab = values.get("tab") or "active"
         shown = Q(status=CallStatus.EXCEPTION if tab == "exception" else CallStatus.OPEN)
         shown &= self.filters(values, now, long_before)
-        open_calls = visible_calls(request.user).filter(closed_at__isnull=True, kind=self.kind)
+        open_calls = MarginCall.objects.visible_to(request.user).filter(closed_at__isnull=True, kind=self.kind)
         # Tab counts and totals in one query, so they always agree with each other.
         totals = open_calls.aggregate(
             active=Count("pk", filter=Q(status=CallStatus.OPEN)),
@@ -312,12 +313,17 @@ def _changed_for(user, kind, since) -> set[int] | None:
     An empty set (the page refetches its rows without marks) when ``since`` is too long ago."""
     if since < timezone.now() - STREAM_CATCH_UP:
         return set()
-    changed = visible_calls(user).filter(kind=kind, updated_at__gt=since - push.OVERLAP)
+    changed = MarginCall.objects.visible_to(user).filter(kind=kind, updated_at__gt=since - push.OVERLAP)
     return set(changed.values_list("pk", flat=True)[:1000]) or None
 
 
 def _call_or_404(request, pk: int) -> MarginCall:
-    call = visible_calls(request.user).select_related("account", "account__desk", "exception_by").filter(pk=pk).first()
+    call = (
+        MarginCall.objects.visible_to(request.user)
+        .select_related("account", "account__desk", "exception_by")
+        .filter(pk=pk)
+        .first()
+    )
     if call is None:
         raise Http404(_("No such call."))
     return call
@@ -439,7 +445,7 @@ class HistoryView(ConsoleMixin, View):
         ):
             if values.get(name):
                 shown &= Q(**{lookup: values[name]})
-        closed = visible_calls(request.user).filter(shown, closed_at__isnull=False)
+        closed = MarginCall.objects.visible_to(request.user).filter(shown, closed_at__isnull=False)
         sort = values.get("sort") or "-closed"
         count = closed.count()
         ordered = closed.select_related("account", "account__desk").order_by(_ordering(sort), "-pk")
@@ -491,7 +497,7 @@ class ExceptionBatchView(ConsoleMixin, View):
             messages.error(request, errors)
             return HttpResponseRedirect(back)
         wanted = form.cleaned_data["calls"]
-        allowed = list(visible_calls(request.user).filter(pk__in=wanted).values_list("pk", flat=True))
+        allowed = list(MarginCall.objects.visible_to(request.user).filter(pk__in=wanted).values_list("pk", flat=True))
         if len(allowed) != len(set(wanted)):
             self.audit_refusal(request, REFUSED_NOT_FOUND)
             raise Http404(_("No such call."))

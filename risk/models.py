@@ -14,6 +14,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from .querysets import AccountQuerySet, MarginCallQuerySet
 from .times import EARLIEST, END, validate_possible_time
 
 # Storage precision. Book inputs keep what upstream sends; computed figures are stored rounded.
@@ -104,6 +105,8 @@ class Account(models.Model):
     email = models.EmailField(_("email"), blank=True)
     phone = models.CharField(_("phone"), max_length=32, blank=True)
     language = models.CharField(_("preferred language"), max_length=8, choices=Language, default=Language.EN)
+
+    objects = AccountQuerySet.as_manager()
 
     class Meta:
         ordering = ["account_no"]
@@ -444,6 +447,8 @@ class MarginCall(models.Model):
     closed_at = models.DateTimeField(_("closed at"), null=True, blank=True, validators=[validate_possible_time])
     close_cause = models.CharField(_("close cause"), max_length=16, choices=CloseCause, blank=True)
     updated_at = models.DateTimeField(_("updated at"), db_index=True)
+
+    objects = MarginCallQuerySet.as_manager()
 
     class Meta:
         ordering = ["-triggered_at"]

@@ -8,48 +8,35 @@
 
 from django.contrib.auth.mixins import AccessMixin
 from django.core.exceptions import PermissionDenied
-from django.db.models import QuerySet
 from django.utils.cache import add_never_cache_headers
-from guardian.shortcuts import get_objects_for_user
 
 from . import audit
-from .models import Account, Desk, MarginCall
+from .querysets import VIEW_DESK, visible_desks
 
 VIEW_CONSOLE = "risk.view_console"
 ACT_CONSOLE = "risk.act_console"
-VIEW_DESK = "risk.view_desk"
 FULL_GROUP = "RiskWarningFull"
 READ_ONLY_GROUP = "RiskWarningReadOnly"
 REFUSED_NOT_PERMITTED = "refused: not permitted"
 
 
+# The named actions of the console, each a permission granted to RiskWarningFull (by migration) and
+# never to RiskWarningReadOnly. A view declares the one it needs (ConsoleMixin.permission); templates
+# ask through the context processor. The liquidation, notice and recovery pages add theirs here.
+ACTIONS = {"act": ACT_CONSOLE}
+
+
+def can(user, permission: str) -> bool:
+    """The one question views and templates ask: may this user do this?"""
+    return user.is_authenticated and user.has_perm(permission)
+
+
 def can_view(user) -> bool:
-    return user.is_authenticated and user.has_perm(VIEW_CONSOLE)
+    return can(user, VIEW_CONSOLE)
 
 
 def can_act(user) -> bool:
-    return user.is_authenticated and user.has_perm(ACT_CONSOLE)
-
-
-def visible_desks(user) -> QuerySet:
-    if user.has_perm(VIEW_DESK):
-        return Desk.objects.all()
-    return get_objects_for_user(user, VIEW_DESK, klass=Desk, accept_global_perms=False)
-
-
-def visible_accounts(user, queryset: QuerySet | None = None) -> QuerySet:
-    """Narrow accounts to the user's desks; an account outside them is, for this user, not there (404)."""
-    queryset = queryset if queryset is not None else Account.objects.all()
-    if user.has_perm(VIEW_DESK):
-        return queryset
-    return queryset.filter(desk__in=visible_desks(user))
-
-
-def visible_calls(user) -> QuerySet:
-    """The margin calls of the desks this user sees; another desk's call is, for them, not there."""
-    if user.has_perm(VIEW_DESK):
-        return MarginCall.objects.all()
-    return MarginCall.objects.filter(account__desk__in=visible_desks(user))
+    return can(user, ACT_CONSOLE)
 
 
 def stream_desks(user) -> frozenset[int] | bool | None:
@@ -70,12 +57,13 @@ class ConsoleMixin(AccessMixin):
 
     SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
     action = ""  # the audit log's name for what an unsafe request to this view does; pages have none
+    permission = ACT_CONSOLE  # what an unsafe request to this view needs
 
     def dispatch(self, request, *args, **kwargs):
         if not request.user.is_authenticated:
             return self.handle_no_permission()
         unsafe = request.method not in self.SAFE_METHODS
-        if not can_view(request.user) or (unsafe and not can_act(request.user)):
+        if not can_view(request.user) or (unsafe and not can(request.user, self.permission)):
             if unsafe:
                 self.audit_refusal(request, REFUSED_NOT_PERMITTED)
             raise PermissionDenied

@@ -8,7 +8,7 @@ from . import calculations, selectors
 from .book_format import FieldError, parse_text, printable
 from .forms import AccountSearchForm
 from .models import Account, AccountRisk, CallType
-from .permissions import ConsoleMixin, visible_accounts
+from .permissions import ConsoleMixin
 
 SEARCH_LIMIT = 50
 ACCOUNT_NO_LENGTH = Account._meta.get_field("account_no").max_length
@@ -20,7 +20,7 @@ class HomeView(ConsoleMixin, View):
     def get(self, request):
         form = AccountSearchForm(request.GET)
         query = form.cleaned_data["q"] if form.is_valid() else ""  # a bad search is named next to the box
-        accounts = visible_accounts(request.user)
+        accounts = Account.objects.visible_to(request.user)
         matches = None
         if query:
             exact = accounts.filter(account_no__iexact=query).values_list("account_no", flat=True).first()
@@ -54,7 +54,7 @@ class AccountView(ConsoleMixin, View):
         try:
             # Only what could be an account number reaches the database (NUL, for one, cannot).
             account_no = parse_text(account_no, max_length=ACCOUNT_NO_LENGTH, required=True)
-            account = selectors.account_with_book(account_no, accounts=visible_accounts(request.user))
+            account = selectors.account_with_book(account_no, accounts=Account.objects.visible_to(request.user))
         except (FieldError, Account.DoesNotExist):
             raise Http404(_("No account %(account_no)s.") % {"account_no": printable(account_no[:40])}) from None
         return render(request, "risk/account.html", book_context(account))

@@ -156,3 +156,20 @@ def test_the_permission_matrix(name, call, viewer, desk_trader):
             assert entry.outcome.startswith("refused"), entry.outcome
         assert AuditEntry.objects.count() == audited + 3
         assert list(MarginCall.objects.values()) == before  # nothing a refused request sent was applied
+
+
+def test_desk_owned_records_are_narrowed_to_the_users_desks_in_one_place(book, trader, desk_trader):
+    from risk.models import Account
+
+    hk2 = set(Account.objects.filter(desk__code="HK2").values_list("account_no", flat=True))
+    assert "T2" in hk2
+    assert "M100001" not in hk2
+    assert set(Account.objects.visible_to(trader).values_list("account_no", flat=True)) == set(
+        Account.objects.values_list("account_no", flat=True)
+    )
+    assert set(Account.objects.visible_to(desk_trader).values_list("account_no", flat=True)) == hk2
+    called = set(MarginCall.objects.visible_to(desk_trader).values_list("account__account_no", flat=True))
+    assert "T2" in called
+    assert called <= hk2
+    # Narrowing composes with any other filter, in either order.
+    assert not MarginCall.objects.filter(account__account_no="M100001").visible_to(desk_trader).exists()
