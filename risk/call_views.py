@@ -28,6 +28,7 @@ from django.views import View
 from . import audit, calls, push, selectors
 from .book_format import printable
 from .calculations import round_money, round_ratio
+from .charts import ratio_chart
 from .exports import csv_response
 from .forms import (
     DEFAULT_SORT,
@@ -43,7 +44,6 @@ from .forms import (
 from .models import AccountKind, CallSnapshot, CallStatus, MarginCall
 from .permissions import ConsoleMixin, stream_desks
 from .querysets import visible_desks
-from .templatetags.console import percent
 from .views import book_context
 
 PAGE_SIZE = 50
@@ -114,10 +114,7 @@ class CallListView(ConsoleMixin, View):
             return self.csv(ordered, now)
         rows, page, pages = _page(ordered, totals["count"], values.get("page"))
         changed = _ids(request.GET.get("changed", ""))
-        for call in rows:
-            call.elapsed_hours = calls.elapsed_hours(call.triggered_at, now)
-            call.overdue = call.deadline < now
-            call.long_outstanding = call.triggered_at < long_before
+        for call in selectors.with_row_values(rows, now=now, long_before=long_before):
             call.changed = call.pk in changed
         query = _query_without(request, "page", "changed", "format")
         context = {
@@ -384,52 +381,6 @@ def compare_snapshots(call, snapshots):
     }
 
 
-def ratio_chart(snapshots, figures, now, *, width=640, height=180):
-    """An SVG polyline of the net asset ratio over the call's life, from its snapshots and, while it
-    is open, the current figures. Server-rendered: no script library."""
-    points = [(s.taken_at, s.nav_ratio, s.get_kind_display()) for s in snapshots if s.nav_ratio is not None]
-    if figures is not None and figures.nav_ratio is not None:
-        points.append((now, figures.nav_ratio, _("Now")))
-    if not points:
-        return None
-    pad_left, pad_right, pad_y = 48, 12, 16
-    times = [p[0].timestamp() for p in points]
-    ratios = [float(p[1]) for p in points]
-    t0, t1 = min(times), max(times)
-    low, high = min(0.0, *ratios), max(*ratios, 0.0)
-    if high - low < 0.05:
-        high = low + 0.05
-    span_t = (t1 - t0) or 1.0
-
-    def x(t):
-        return pad_left + (t - t0) / span_t * (width - pad_left - pad_right) if t1 > t0 else width / 2
-
-    def y(r):
-        return pad_y + (high - r) / (high - low) * (height - 2 * pad_y)
-
-    dots = [
-        {
-            "x": round(x(t), 1),
-            "y": round(y(r), 1),
-            "label": f"{label} {timezone.localtime(p[0]):%Y-%m-%d %H:%M} {percent(p[1])}",
-        }
-        for t, r, label, p in zip(times, ratios, [p[2] for p in points], points, strict=True)
-    ]
-    ticks = sorted({low, high, 0.0})
-    return {
-        "width": width,
-        "height": height,
-        "polyline": " ".join(f"{d['x']},{d['y']}" for d in dots),
-        "dots": dots,
-        "grid": [{"y": round(y(r), 1), "label": f"{r * 100:.0f}%"} for r in ticks],
-        "zero": round(y(0.0), 1),
-        "left": pad_left,
-        "right": width - pad_right,
-        "start": timezone.localtime(points[0][0]),
-        "end": timezone.localtime(points[-1][0]),
-    }
-
-
 class HistoryView(ConsoleMixin, View):
     def get(self, request):
         form = HistoryFilterForm(request.GET)
@@ -450,8 +401,7 @@ class HistoryView(ConsoleMixin, View):
         count = closed.count()
         ordered = closed.select_related("account", "account__desk").order_by(_ordering(sort), "-pk")
         rows, page, pages = _page(ordered, count, values.get("page"))
-        for call in rows:
-            call.elapsed_hours = calls.elapsed_hours(call.triggered_at, call.closed_at)
+        selectors.with_row_values(rows, now=timezone.now())
         query = _query_without(request, "page")
         context = {
             "form": form,

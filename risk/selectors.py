@@ -117,3 +117,15 @@ def risk_export_rows(accounts: QuerySet) -> Iterable[dict]:
                 row[name] = formatting.money(value, grouping=False)
         row["call"] = open_calls.get(pk)
         yield row
+
+
+def with_row_values(rows, *, now, long_before=None) -> list:
+    """The per-row values the call lists show, set on each call: elapsed hours (to its close, if closed),
+    deadline passed and long outstanding (open calls)."""
+    from .calls import elapsed_hours
+
+    for call in rows:
+        call.elapsed_hours = elapsed_hours(call.triggered_at, call.closed_at or now)
+        call.overdue = call.closed_at is None and call.deadline < now
+        call.long_outstanding = long_before is not None and call.closed_at is None and call.triggered_at < long_before
+    return rows
