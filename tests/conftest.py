@@ -13,6 +13,7 @@ from tests.users import make_user
 BOOKS = Path(__file__).parent / "books"
 
 
+@pytest.hookimpl(trylast=True)  # after pytest-randomly has shuffled them
 def pytest_collection_modifyitems(config, items):
     on_postgres = bool(os.environ.get("DATABASE_URL", "").startswith(("postgres", "postgresql")))
     skip_postgres = pytest.mark.skip(reason="needs PostgreSQL: set DATABASE_URL=postgres://... to run")
