@@ -32,7 +32,8 @@ def build_called_book(accounts: int, calls: int, *, per_account: int = 10, instr
     from django.core.management import call_command
 
     from bench.recompute import build_book
-    from risk.models import Account, CashBalance, MarginCall
+    from book.models import Account, CashBalance
+    from risk.models import MarginCall
     from risk.services import recompute_accounts
 
     call_command("migrate", verbosity=0)

@@ -50,7 +50,7 @@ def prepare_database(url: str) -> None:
 def build_book(accounts: int, per_account: int, instruments: int, rng: random.Random) -> None:
     from django.db import connection
 
-    from risk.models import Account, CashBalance, Desk, FxRate, Instrument, Position
+    from book.models import Account, CashBalance, Desk, FxRate, Instrument, Position
 
     FxRate.objects.create(currency="USD", rate=Decimal("7.8"))
     desks = Desk.objects.bulk_create([Desk(code=f"D{n}") for n in range(10)])
@@ -88,10 +88,10 @@ def build_book(accounts: int, per_account: int, instruments: int, rng: random.Ra
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             raw = cursor.cursor
-            with raw.copy("COPY risk_cashbalance (account_id, currency, amount) FROM STDIN") as copy:
+            with raw.copy("COPY book_cashbalance (account_id, currency, amount) FROM STDIN") as copy:
                 for row in cash_rows:
                     copy.write_row(row)
-            with raw.copy("COPY risk_position (account_id, instrument_id, quantity) FROM STDIN") as copy:
+            with raw.copy("COPY book_position (account_id, instrument_id, quantity) FROM STDIN") as copy:
                 for row in position_rows:
                     copy.write_row(row)
             cursor.execute("ANALYZE")
@@ -115,7 +115,7 @@ def main() -> None:
     from django.core.management import call_command
     from django.db import connection
 
-    from risk.models import Instrument
+    from book.models import Instrument
     from risk.selectors import accounts_holding
     from risk.services import recompute_accounts
 

@@ -214,7 +214,7 @@ class Changer(threading.Thread):
         from django.db import connections
         from django.utils import timezone
 
-        from risk import push
+        from risk import live
         from risk.models import MarginCall
 
         rng = random.Random(3)
@@ -222,7 +222,7 @@ class Changer(threading.Thread):
             while not self.stopping.wait(self.interval):
                 changed = rng.sample(self.call_ids, min(10, len(self.call_ids)))
                 MarginCall.objects.filter(pk__in=changed).update(updated_at=timezone.now())
-                push.publish(changed)
+                live.publish(changed)
                 self.published += 1
         finally:
             connections.close_all()

@@ -41,7 +41,8 @@ def main():
 
     from django.test import Client
 
-    from risk.models import ApiToken, Instrument, MarginCall, Position
+    from book.models import ApiToken, Instrument, Position
+    from risk.models import MarginCall
 
     user = bench_trader()
     login = Client()

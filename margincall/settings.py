@@ -91,6 +91,8 @@ if PROXY_SSL_HEADER:
     SECURE_PROXY_SSL_HEADER = ("HTTP_" + PROXY_SSL_HEADER.upper().replace("-", "_"), "https")
 
 INSTALLED_APPS = [
+    # First: its templates (the layout, login, the guardian admin page) override the libraries' own.
+    "console",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -101,6 +103,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "guardian",
     "axes",
+    "book",
     "risk",
     "liquidation",
     "recovery",
@@ -141,7 +144,7 @@ ROOT_URLCONF = "margincall.urls"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [BASE_DIR / "templates"],
+        "DIRS": [],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -149,7 +152,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.i18n",
-                "risk.context_processors.console",
+                "console.context_processors.console",
             ],
         },
     },
@@ -194,6 +197,9 @@ AUTHENTICATION_BACKENDS = [
     "django.contrib.auth.backends.ModelBackend",
     "guardian.backends.ObjectPermissionBackend",
 ]
+# The model whose rows scope what a user sees (console/querysets.py): django-guardian grants of its
+# view permission, per desk.
+CONSOLE_DESK_MODEL = "book.Desk"
 ANONYMOUS_USER_NAME = None  # guardian: no anonymous user object
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -227,7 +233,6 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = VAR_DIR / "staticfiles"
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 STORAGES = {

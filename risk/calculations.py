@@ -1,4 +1,4 @@
-"""The margin engine: SPEC §3 as pure functions over plain data.
+"""The margin engine: the figures of docs/domain.md as pure functions over plain data.
 
 No ORM, no clock, no floats. Every figure the console shows comes from here. Figures are computed
 exactly and rounded once, by :func:`round_figures`, when they are stored or shown.

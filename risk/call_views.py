@@ -14,7 +14,6 @@ from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.db import close_old_connections
-from django.db.models import Count, F, Q, QuerySet, Sum
 from django.http import Http404, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -25,11 +24,16 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 from django.views import View
 
-from . import audit, calls, push, selectors
-from .book_format import printable
+from book.book_format import printable
+from book.models import AccountKind
+from console import audit, push
+from console.lists import ListPage
+from console.permissions import ConsoleMixin, stream_desks
+from console.querysets import visible_desks
+
+from . import calls, live, selectors
 from .calculations import round_money, round_ratio
 from .charts import ratio_chart
-from .exports import csv_response
 from .forms import (
     DEFAULT_SORT,
     SORTS,
@@ -41,12 +45,9 @@ from .forms import (
     RemarkForm,
     parse_id,
 )
-from .models import AccountKind, CallSnapshot, CallStatus, MarginCall
-from .permissions import ConsoleMixin, stream_desks
-from .querysets import visible_desks
+from .models import CallSnapshot, MarginCall
 from .views import book_context
 
-PAGE_SIZE = 50
 REFUSED_NOT_FOUND = "refused: unknown or other desk's call"
 LIST_KINDS = {
     AccountKind.MARGIN: {"url": "risk:warning", "title": _lazy("Risk Warning")},
@@ -54,107 +55,41 @@ LIST_KINDS = {
 }
 
 
-def _search(query: str) -> Q:
-    if not query:
-        return Q()
-    return Q(account__account_no__istartswith=query) | Q(account__name__icontains=query)
-
-
-def _ordering(sort: str):
-    """``sort`` is a key of SORTS, "-" first for descending; rows with no value go last."""
-    field = SORTS[sort.lstrip("-")]
-    descending = sort.startswith("-") != field.startswith("-")
-    expression = F(field.lstrip("-"))
-    return expression.desc(nulls_last=True) if descending else expression.asc(nulls_last=True)
-
-
-def _page(ordered: QuerySet, count: int, wanted: int | None) -> tuple[list, int, int]:
-    """One page of rows, the page number (clamped to the last page) and the number of pages."""
-    pages = max(1, -(-count // PAGE_SIZE))
-    page = min(wanted or 1, pages)
-    return list(ordered[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]), page, pages
-
-
-def _query_without(request, *names):
-    query = request.GET.copy()
-    for name in names:
-        query.pop(name, None)
-    return query
-
-
-class CallListView(ConsoleMixin, View):
+class CallListView(ListPage):
     """Open calls of one account kind: totals, filters, sort, pages, CSV, live updates."""
 
     kind = AccountKind.MARGIN
+    template_name = "risk/call_list.html"
+    partial = "call-list"
+    sorts = SORTS
+    default_sort = DEFAULT_SORT
+    dropped_from_query = ("page", "changed", "format")
 
-    def get(self, request):
-        desks = list(visible_desks(request.user).only("code", "name"))
-        form = CallFilterForm(request.GET, desks=desks)
-        form.is_valid()  # a bad value is shown next to its filter and that filter is not applied
-        values = {name: value for name, value in form.cleaned_data.items() if name not in form.errors}
-        now = timezone.now()
-        days = selectors.long_outstanding_days(self.kind)
-        long_before = now - timedelta(days=days)
-        tab = values.get("tab") or "active"
-        shown = Q(status=CallStatus.EXCEPTION if tab == "exception" else CallStatus.OPEN)
-        shown &= self.filters(values, now, long_before)
-        open_calls = MarginCall.objects.visible_to(request.user).filter(closed_at__isnull=True, kind=self.kind)
-        # Tab counts and totals in one query, so they always agree with each other.
-        totals = open_calls.aggregate(
-            active=Count("pk", filter=Q(status=CallStatus.OPEN)),
-            exception=Count("pk", filter=Q(status=CallStatus.EXCEPTION)),
-            count=Count("pk", filter=shown),
-            amount=Sum("call_amount", filter=shown),
-            long_count=Count("pk", filter=shown & Q(triggered_at__lt=long_before)),
-            long_total=Sum("call_amount", filter=shown & Q(triggered_at__lt=long_before)),
-        )
-        sort = values.get("sort") or DEFAULT_SORT
-        ordered = open_calls.filter(shown).select_related("account", "account__desk").order_by(_ordering(sort), "pk")
-        if request.GET.get("format") == "csv":
-            return self.csv(ordered, now)
-        rows, page, pages = _page(ordered, totals["count"], values.get("page"))
-        changed = _ids(request.GET.get("changed", ""))
-        for call in selectors.with_row_values(rows, now=now, long_before=long_before):
+    @property
+    def csv_name(self):
+        return f"{self.kind}-calls"
+
+    def get_form(self, request):
+        return CallFilterForm(request.GET, desks=list(visible_desks(request.user).only("code", "name")))
+
+    def select(self, request, values, now):
+        return selectors.open_calls(request.user, self.kind, values, now)
+
+    def row_values(self, rows, values, now, selection):
+        changed = _ids(self.request.GET.get("changed", ""))
+        for call in selectors.with_row_values(rows, now=now, long_before=selection.extra["long_before"]):
             call.changed = call.pk in changed
-        query = _query_without(request, "page", "changed", "format")
-        context = {
+
+    def context(self, request, values, now, selection):
+        return {
             "kind": self.kind,
             "title": LIST_KINDS[self.kind]["title"],
             "list_url": reverse(LIST_KINDS[self.kind]["url"]),
-            "form": form,
-            "tab": tab,
-            "totals": totals,
-            "long_days": days,
-            "rows": rows,
-            "page": page,
-            "pages": pages,
-            "sort": sort,
-            "query": query,
-            "querystring": query.urlencode(),
             "rendered_ms": int(now.timestamp() * 1000),
         }
-        template = "risk/call_list.html#call-list" if request.htmx else "risk/call_list.html"
-        return render(request, template, context)
 
-    @staticmethod
-    def filters(values, now, long_before) -> Q:
-        condition = _search(values.get("q", "").strip())
-        if values.get("type"):
-            condition &= Q(call_type=values["type"])
-        if values.get("desk"):
-            condition &= Q(account__desk__code=values["desk"])
-        if values.get("overdue"):
-            condition &= Q(deadline__lt=now)
-        if values.get("long"):
-            condition &= Q(triggered_at__lt=long_before)
-        if values.get("ratio_min") is not None:
-            condition &= Q(nav_ratio__gte=values["ratio_min"] / 100)
-        if values.get("ratio_max") is not None:
-            condition &= Q(nav_ratio__lte=values["ratio_max"] / 100)
-        return condition
-
-    def csv(self, ordered, now):
-        header = [
+    def csv_header(self):
+        return [
             _("Account"),
             _("Name"),
             _("Desk"),
@@ -170,26 +105,24 @@ class CallListView(ConsoleMixin, View):
             _("Auto-liquidation time"),
             _("Remark"),
         ]
-        rows = (
-            [
-                call.account.account_no,
-                call.account.name,
-                call.account.desk.code if call.account.desk else "",
-                call.status,
-                call.call_type,
-                timezone.localtime(call.triggered_at).isoformat(),
-                timezone.localtime(call.deadline).isoformat(),
-                calls.elapsed_hours(call.triggered_at, now),
-                round_ratio(call.nav_ratio),
-                round_money(call.liquid_nav),
-                round_money(call.equity),
-                round_money(call.call_amount),
-                timezone.localtime(call.auto_liquidate_at).isoformat() if call.auto_liquidate_at else "",
-                call.remark,
-            ]
-            for call in ordered.iterator(chunk_size=2000)
-        )
-        return csv_response(f"{self.kind}-calls-{timezone.localtime(now):%Y%m%d-%H%M}.csv", header, rows)
+
+    def csv_row(self, call, now):
+        return [
+            call.account.account_no,
+            call.account.name,
+            call.account.desk.code if call.account.desk else "",
+            call.status,
+            call.call_type,
+            timezone.localtime(call.triggered_at).isoformat(),
+            timezone.localtime(call.deadline).isoformat(),
+            calls.elapsed_hours(call.triggered_at, now),
+            round_ratio(call.nav_ratio),
+            round_money(call.liquid_nav),
+            round_money(call.equity),
+            round_money(call.call_amount),
+            timezone.localtime(call.auto_liquidate_at).isoformat() if call.auto_liquidate_at else "",
+            call.remark,
+        ]
 
 
 class IntradayListView(CallListView):
@@ -210,7 +143,7 @@ STREAM_CATCH_UP = timedelta(minutes=10)  # a page older than this refetches its 
 async def call_events(request, kind):
     """Server-sent events: ``calls`` with the ids of this kind's calls that changed, as they change.
     The page then fetches its rows again and marks the changed ones. The stream is the process hub's
-    (:mod:`risk.push`): it waits without a thread or a database connection, and a closed tab ends it."""
+    (:mod:`console.push`): it waits without a thread or a database connection, and a closed tab ends it."""
     if kind not in LIST_KINDS:
         raise Http404
     user = await request.auser()
@@ -219,7 +152,7 @@ async def call_events(request, kind):
     desks = await sync_to_async(stream_desks)(user)
     if desks is False:
         raise PermissionDenied
-    hub = push.hub()
+    hub = live.hub()
     if not hub.has_room(user.pk):
         refused = HttpResponse(
             _("Too many open pages are following live updates; close some and reload this one."),
@@ -381,39 +314,53 @@ def compare_snapshots(call, snapshots):
     }
 
 
-class HistoryView(ConsoleMixin, View):
-    def get(self, request):
-        form = HistoryFilterForm(request.GET)
-        form.is_valid()
-        values = {name: value for name, value in form.cleaned_data.items() if name not in form.errors}
-        shown = _search((values.get("q") or "").strip())
-        for name, lookup in (
-            ("kind", "kind"),
-            ("cause", "close_cause"),
-            ("type", "trigger_type"),
-            ("closed_from", "closed_at__date__gte"),
-            ("closed_to", "closed_at__date__lte"),
-        ):
-            if values.get(name):
-                shown &= Q(**{lookup: values[name]})
-        closed = MarginCall.objects.visible_to(request.user).filter(shown, closed_at__isnull=False)
-        sort = values.get("sort") or "-closed"
-        count = closed.count()
-        ordered = closed.select_related("account", "account__desk").order_by(_ordering(sort), "-pk")
-        rows, page, pages = _page(ordered, count, values.get("page"))
-        selectors.with_row_values(rows, now=timezone.now())
-        query = _query_without(request, "page")
-        context = {
-            "form": form,
-            "rows": rows,
-            "count": count,
-            "page": page,
-            "pages": pages,
-            "sort": sort,
-            "query": query,
-            "querystring": query.urlencode(),
-        }
-        return render(request, "risk/history.html", context)
+class HistoryView(ListPage):
+    """Closed calls: filters, sort, pages, CSV."""
+
+    form_class = HistoryFilterForm
+    template_name = "risk/history.html"
+    sorts = SORTS
+    default_sort = "-closed"
+    tiebreak = "-pk"
+    csv_name = "call-history"
+
+    def select(self, request, values, now):
+        return selectors.closed_calls(request.user, values)
+
+    def row_values(self, rows, values, now, selection):
+        selectors.with_row_values(rows, now=now)
+
+    def csv_header(self):
+        return [
+            _("Account"),
+            _("Name"),
+            _("Desk"),
+            _("Kind"),
+            _("Type at trigger"),
+            _("Trigger time"),
+            _("Deadline"),
+            _("Closed at"),
+            _("Close cause"),
+            _("Elapsed hours"),
+            _("Call amount at trigger"),
+            _("Remark"),
+        ]
+
+    def csv_row(self, call, now):
+        return [
+            call.account.account_no,
+            call.account.name,
+            call.account.desk.code if call.account.desk else "",
+            call.kind,
+            call.trigger_type,
+            timezone.localtime(call.triggered_at).isoformat(),
+            timezone.localtime(call.deadline).isoformat(),
+            timezone.localtime(call.closed_at).isoformat(),
+            call.close_cause,
+            calls.elapsed_hours(call.triggered_at, call.closed_at),
+            round_money(call.call_amount_at_trigger),
+            call.remark,
+        ]
 
 
 def _form_errors(form) -> str:

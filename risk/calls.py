@@ -1,5 +1,5 @@
-"""A margin call's life (SPEC §4): open, follow, escalate or ease, close; and the trader's actions on
-a call. The recompute calls :func:`sync_calls` for every chunk of accounts it stores, in the same
+"""A margin call's life (docs/domain.md): open, follow, escalate or ease, close; and the trader's
+actions on a call. The recompute calls :func:`sync_calls` for every chunk of accounts it stores, in the same
 transaction, so a call never disagrees with the figures it was decided from."""
 
 from __future__ import annotations
@@ -13,7 +13,10 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from . import audit, push, selectors, snapshots
+from book.trading_calendar import call_deadline, sessions_after
+from console import audit
+
+from . import live, selectors, snapshots
 from .models import (
     CALL_KINDS,
     AccountRisk,
@@ -25,7 +28,6 @@ from .models import (
     MarginCall,
     SnapshotKind,
 )
-from .trading_calendar import call_deadline, sessions_after
 
 
 @dataclass
@@ -158,7 +160,7 @@ def sync_calls(
         changes.closed.extend(call_ids)
     changed = changes.call_ids()
     if changed:
-        transaction.on_commit(lambda: push.publish(changed))
+        transaction.on_commit(lambda: live.publish(changed))
     return changes
 
 
@@ -196,7 +198,7 @@ def mark_exception(call_ids: Iterable[int], *, reason: str, user, now: datetime 
         status=CallStatus.EXCEPTION, exception_reason=reason, exception_by=user, exception_at=now, updated_at=now
     )
     audit.record(user, "mark_exception", calls=call_ids, detail={"reason": reason, "changed": changed}, at=now)
-    transaction.on_commit(lambda: push.publish(changed))
+    transaction.on_commit(lambda: live.publish(changed))
     return changed
 
 
@@ -209,7 +211,7 @@ def unmark_exception(call_ids: Iterable[int], *, user, now: datetime | None = No
         status=CallStatus.OPEN, exception_reason="", exception_by=None, exception_at=None, updated_at=now
     )
     audit.record(user, "unmark_exception", calls=call_ids, detail={"changed": changed}, at=now)
-    transaction.on_commit(lambda: push.publish(changed))
+    transaction.on_commit(lambda: live.publish(changed))
     return changed
 
 
@@ -222,7 +224,7 @@ def add_remark(call: MarginCall, *, text: str, user, now: datetime | None = None
     remark = CallRemark.objects.create(call=call, author=user, text=text, created_at=now)
     MarginCall.objects.filter(pk=call.pk).update(remark=text, updated_at=now)
     audit.record(user, "add_remark", calls=[call.pk], detail={"text": text}, at=now)
-    transaction.on_commit(lambda: push.publish([call.pk]))
+    transaction.on_commit(lambda: live.publish([call.pk]))
     return remark
 
 
@@ -264,5 +266,5 @@ def move_deadline(call: MarginCall, *, deadline: datetime, reason: str, user, no
         detail={"from": locked.deadline.isoformat(), "to": deadline.isoformat(), "reason": reason},
         at=now,
     )
-    transaction.on_commit(lambda: push.publish([locked.pk]))
+    transaction.on_commit(lambda: live.publish([locked.pk]))
     return change

@@ -8,7 +8,8 @@ from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from .book_format import forbidden_character, has_utc_and_local_time, printable
+from book.book_format import forbidden_character, has_utc_and_local_time, printable
+
 from .models import CallType, CloseCause
 
 # A row id as the pages send it: ASCII digits, at most 18 of them (a 64-bit key).

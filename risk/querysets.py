@@ -1,35 +1,6 @@
-"""Querysets of desk-owned records (accounts and calls now; orders, notices and recovery items
-later). ``visible_to(user)`` narrows one to the desks the user may see: views fetch desk-owned
-records only through it, so another desk's record is, for that user, not there (a 404)."""
+"""Querysets of the risk app's desk-owned records (see :mod:`console.querysets`)."""
 
-from django.apps import apps
-from django.db import models
-
-VIEW_DESK = "risk.view_desk"
-
-
-def visible_desks(user) -> models.QuerySet:
-    """The desks a user sees: every desk with the global ``risk.view_desk`` permission, else the desks
-    granted to them or their groups (django-guardian object permissions)."""
-    from guardian.shortcuts import get_objects_for_user
-
-    desk = apps.get_model("risk", "Desk")
-    if user.has_perm(VIEW_DESK):
-        return desk.objects.all()
-    return get_objects_for_user(user, VIEW_DESK, klass=desk, accept_global_perms=False)
-
-
-class DeskScopedQuerySet(models.QuerySet):
-    desk_lookup = "desk"  # the path from the model to its desk
-
-    def visible_to(self, user) -> models.QuerySet:
-        if user.has_perm(VIEW_DESK):
-            return self
-        return self.filter(**{f"{self.desk_lookup}__in": visible_desks(user)})
-
-
-class AccountQuerySet(DeskScopedQuerySet):
-    desk_lookup = "desk"
+from console.querysets import DeskScopedQuerySet
 
 
 class MarginCallQuerySet(DeskScopedQuerySet):

@@ -1,14 +1,18 @@
 """Reads of the book. Querysets where a caller may narrow further; plain data for the engine."""
 
 from collections.abc import Iterable
+from datetime import datetime, timedelta
 from decimal import Decimal
 
-from django.db.models import QuerySet
+from django.db.models import Count, Q, QuerySet, Sum
 from django.utils import timezone
+
+from book.models import Account, AccountKind, FxRate, Instrument, Position
+from console.lists import Selection
 
 from . import formatting
 from .calculations import ONE, InstrumentTerms
-from .models import Account, AccountKind, AccountRisk, FxRate, Instrument, MarginCall, Position, RuleSet
+from .models import AccountRisk, CallStatus, MarginCall, RuleSet
 
 
 def fx_rates_current() -> dict[str, Decimal]:
@@ -41,18 +45,8 @@ def long_outstanding_days(kind: str) -> int:
     return days or RuleSet._meta.get_field("long_outstanding_days").default
 
 
-INSTRUMENT_TERM_FIELDS = (
-    "price",
-    "currency",
-    "multiplier",
-    "status",
-    "im_rate",
-    "mm_rate",
-    "fm_rate",
-    "short_im_rate",
-    "short_mm_rate",
-    "short_fm_rate",
-)
+# In the order of calculations.InstrumentTerms.
+INSTRUMENT_TERM_FIELDS = Instrument.TERM_FIELDS
 
 
 def instrument_terms(instrument_ids: Iterable[int]) -> dict[int, InstrumentTerms]:
@@ -129,3 +123,69 @@ def with_row_values(rows, *, now, long_before=None) -> list:
         call.overdue = call.closed_at is None and call.deadline < now
         call.long_outstanding = long_before is not None and call.closed_at is None and call.triggered_at < long_before
     return rows
+
+
+def _search(query: str) -> Q:
+    """An account number's start or a part of the client's name."""
+    if not query:
+        return Q()
+    return Q(account__account_no__istartswith=query) | Q(account__name__icontains=query)
+
+
+def open_calls(user, kind: str, values: dict, now: datetime) -> Selection:
+    """The Risk Warning (or Intraday) list: the user's open calls of one account kind on the chosen tab
+    (active or exception) that pass the filters, with the tab counts and the totals, all from one query
+    so they always agree."""
+    days = long_outstanding_days(kind)
+    long_before = now - timedelta(days=days)
+    tab = values.get("tab") or "active"
+    shown = Q(status=CallStatus.EXCEPTION if tab == "exception" else CallStatus.OPEN)
+    shown &= _search((values.get("q") or "").strip())
+    if values.get("type"):
+        shown &= Q(call_type=values["type"])
+    if values.get("desk"):
+        shown &= Q(account__desk__code=values["desk"])
+    if values.get("overdue"):
+        shown &= Q(deadline__lt=now)
+    if values.get("long"):
+        shown &= Q(triggered_at__lt=long_before)
+    if values.get("ratio_min") is not None:
+        shown &= Q(nav_ratio__gte=values["ratio_min"] / 100)
+    if values.get("ratio_max") is not None:
+        shown &= Q(nav_ratio__lte=values["ratio_max"] / 100)
+    calls = MarginCall.objects.visible_to(user).filter(closed_at__isnull=True, kind=kind)
+    totals = calls.aggregate(
+        active=Count("pk", filter=Q(status=CallStatus.OPEN)),
+        exception=Count("pk", filter=Q(status=CallStatus.EXCEPTION)),
+        count=Count("pk", filter=shown),
+        amount=Sum("call_amount", filter=shown),
+        long_count=Count("pk", filter=shown & Q(triggered_at__lt=long_before)),
+        long_total=Sum("call_amount", filter=shown & Q(triggered_at__lt=long_before)),
+    )
+    return Selection(
+        rows=calls.filter(shown).select_related("account", "account__desk"),
+        count=totals["count"],
+        extra={"tab": tab, "totals": totals, "long_days": days, "long_before": long_before},
+    )
+
+
+HISTORY_FILTERS = (
+    ("kind", "kind"),
+    ("cause", "close_cause"),
+    ("type", "trigger_type"),
+    ("closed_from", "closed_at__date__gte"),
+    ("closed_to", "closed_at__date__lte"),
+)
+
+
+def closed_calls(user, values: dict) -> Selection:
+    """The History list: the user's closed calls that pass the filters."""
+    shown = _search((values.get("q") or "").strip())
+    for name, lookup in HISTORY_FILTERS:
+        if values.get(name):
+            shown &= Q(**{lookup: values[name]})
+    return Selection(
+        rows=MarginCall.objects.visible_to(user)
+        .filter(shown, closed_at__isnull=False)
+        .select_related("account", "account__desk")
+    )

@@ -13,9 +13,12 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from . import calculations, calls, pending, selectors
+from book import pending
+from book.models import Account, CashBalance, Instrument, Position
+
+from . import calculations, calls, selectors
 from .calls import CallChanges
-from .models import Account, AccountRisk, CashBalance, Instrument, Position
+from .models import AccountRisk
 
 logger = logging.getLogger(__name__)
 alerts = logging.getLogger("margincall.alerts")

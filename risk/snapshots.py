@@ -1,5 +1,5 @@
-"""Snapshots of accounts (SPEC §6): figures, cash, positions, and the prices and FX used, as plain
-JSON strings so they read back exactly as they were."""
+"""Snapshots of accounts (docs/domain.md, A call's life): figures, cash, positions, and the prices
+and FX used, as plain JSON strings so they read back exactly as they were."""
 
 from __future__ import annotations
 
@@ -7,8 +7,10 @@ from collections import defaultdict
 from collections.abc import Iterable
 from datetime import datetime
 
+from book.models import CashBalance, Position
+
 from . import calculations, selectors
-from .models import AccountRisk, CallSnapshot, CashBalance, Position
+from .models import AccountRisk, CallSnapshot
 
 
 def _text(value) -> str | None:

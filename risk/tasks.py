@@ -11,9 +11,12 @@ from django.conf import settings
 from django.db.models import Max
 from django.utils import timezone
 
-from . import pending, services, snapshots
-from .models import CALL_KINDS, Instrument, MarginCall, RuleSet, SnapshotKind
-from .trading_calendar import is_session
+from book import pending
+from book.models import Instrument
+from book.trading_calendar import is_session
+
+from . import services, snapshots
+from .models import CALL_KINDS, MarginCall, RuleSet, SnapshotKind
 
 logger = logging.getLogger(__name__)
 # Operators route this logger to their alerting (mail, pager); see LOGGING in settings.

@@ -1,11 +1,10 @@
 from django.urls import path
 
-from . import api, call_views, views
+from . import call_views, views
 
 app_name = "risk"
 urlpatterns = [
     path("", views.HomeView.as_view(), name="home"),
-    path("api/ticks", api.TicksView.as_view(), name="api-ticks"),
     path("risk-warning/", call_views.CallListView.as_view(), name="warning"),
     path("intraday/", call_views.IntradayListView.as_view(), name="intraday"),
     path("history/", call_views.HistoryView.as_view(), name="history"),

@@ -4,11 +4,13 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views import View
 
+from book.book_format import FieldError, parse_text, printable
+from book.models import Account
+from console.permissions import ConsoleMixin
+
 from . import calculations, selectors
-from .book_format import FieldError, parse_text, printable
 from .forms import AccountSearchForm
-from .models import Account, AccountRisk, CallType
-from .permissions import ConsoleMixin
+from .models import AccountRisk, CallType
 
 SEARCH_LIMIT = 50
 ACCOUNT_NO_LENGTH = Account._meta.get_field("account_no").max_length

@@ -8,6 +8,7 @@ import pytest
 import time_machine
 from django.db import connection
 
+from tests.books import one_stock_book
 from tests.users import make_user
 
 BOOKS = Path(__file__).parent / "books"
@@ -45,7 +46,7 @@ def worked_book() -> dict:
 @pytest.fixture
 def import_book(db):
     """Import a book given as a dict; return the result."""
-    from risk.book_import import import_book_text
+    from book.book_import import import_book_text
 
     def run(book: dict):
         return import_book_text(json.dumps(book))
@@ -69,7 +70,16 @@ def celery_runs_tasks_in_process():
     app.conf.task_always_eager, app.conf.task_eager_propagates = saved
 
 
-# Users of the console. Each test module defines the ``book`` they are created on.
+@pytest.fixture
+def book(import_book, worked_book):
+    """The book most tests use: the SPEC worked example (M100001, desk HK1, a margin call) and one
+    call on desk HK2 (T2), so desk scoping has something to hide. A module that needs another book
+    defines its own ``book``."""
+    import_book(worked_book)
+    import_book(one_stock_book(desk="HK2", account_no="T2"))
+
+
+# Users of the console, on the book of the test.
 
 
 @pytest.fixture

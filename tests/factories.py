@@ -7,8 +7,9 @@ from decimal import Decimal
 
 import factory
 
+from book.models import Account, CashBalance, Desk, Instrument, Position
 from risk import services
-from risk.models import Account, CashBalance, Desk, Instrument, MarginCall, Position
+from risk.models import MarginCall
 
 
 class DeskFactory(factory.django.DjangoModelFactory):

@@ -28,11 +28,12 @@ from django.utils.html import escape
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from book.book_format import FieldError, forbidden_character, parse_datetime, printable
+from book.models import Account, CashBalance, Desk, Instrument
+from console.models import AuditEntry
 from risk import forms
-from risk.book_format import FieldError, forbidden_character, parse_datetime, printable
-from risk.models import Account, AuditEntry, CashBalance, Desk, Instrument, MarginCall
-from tests.books import one_stock_book
-from tests.test_book_import import book_state
+from risk.models import MarginCall
+from tests.book.test_book_import import book_state
 
 pytestmark = pytest.mark.django_db
 
@@ -174,12 +175,6 @@ def assert_prints(text: str) -> None:
 
 
 # --- The console: a book with open calls on two desks, a trader seeing them all -------------------
-
-
-@pytest.fixture
-def book(import_book, worked_book):
-    import_book(worked_book)
-    import_book(one_stock_book(desk="HK2", account_no="T2"))
 
 
 @pytest.fixture
@@ -405,7 +400,7 @@ def test_every_form_field_refuses_what_it_cannot_use_by_name(case):
 
 @pytest.fixture
 def token(book):
-    from risk.models import ApiToken
+    from book.models import ApiToken
 
     api_token = ApiToken(name="feed")
     secret = api_token.issue()
@@ -416,7 +411,7 @@ def token(book):
 def post_ticks(body: str | bytes, token: str):
     client = Client(raise_request_exception=False)
     return client.post(
-        reverse("risk:api-ticks"), data=body, content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {token}"
+        reverse("book:api-ticks"), data=body, content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {token}"
     )
 
 

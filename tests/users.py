@@ -4,7 +4,7 @@ from django.contrib.auth.models import Group, Permission, User
 from django.test import Client
 from guardian.shortcuts import assign_perm
 
-from risk.models import Desk
+from book.models import Desk
 
 
 def make_user(username, group=None, *, all_desks=True, desks=()):
@@ -14,7 +14,7 @@ def make_user(username, group=None, *, all_desks=True, desks=()):
     if all_desks:
         user.user_permissions.add(Permission.objects.get(codename="view_desk"))
     for code in desks:
-        assign_perm("risk.view_desk", user, Desk.objects.get(code=code))
+        assign_perm("book.view_desk", user, Desk.objects.get(code=code))
     return user
 
 

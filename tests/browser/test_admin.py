@@ -4,7 +4,7 @@ import pytest
 from django.contrib.auth.models import Group, User
 from playwright.sync_api import Page, expect
 
-from risk.models import Desk, Instrument
+from book.models import Desk, Instrument
 from tests.browser.csp import csp_violations
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -25,13 +25,13 @@ def test_admin_pages_work_with_no_csp_violation(page: Page, live_server, import_
     expect(page.get_by_role("heading", name="Site administration")).to_be_visible()
 
     for path, heading in [
-        ("/admin/risk/desk/", "Select desk to change"),
-        (f"/admin/risk/desk/{desk.pk}/change/", "Change desk"),
-        (f"/admin/risk/desk/{desk.pk}/permissions/", "Object permissions"),
-        (f"/admin/risk/desk/{desk.pk}/permissions/user-manage/{root.pk}/", "Object permissions"),
-        (f"/admin/risk/desk/{desk.pk}/permissions/group-manage/{group.pk}/", "Object permissions"),
-        (f"/admin/risk/instrument/{instrument.pk}/change/", "Change instrument"),
-        ("/admin/risk/auditentry/", "audit"),
+        ("/admin/book/desk/", "Select desk to change"),
+        (f"/admin/book/desk/{desk.pk}/change/", "Change desk"),
+        (f"/admin/book/desk/{desk.pk}/permissions/", "Object permissions"),
+        (f"/admin/book/desk/{desk.pk}/permissions/user-manage/{root.pk}/", "Object permissions"),
+        (f"/admin/book/desk/{desk.pk}/permissions/group-manage/{group.pk}/", "Object permissions"),
+        (f"/admin/book/instrument/{instrument.pk}/change/", "Change instrument"),
+        ("/admin/console/auditentry/", "audit"),
         ("/admin/auth/user/add/", "Add user"),
     ]:
         response = page.goto(live_server.url + path)
@@ -39,7 +39,7 @@ def test_admin_pages_work_with_no_csp_violation(page: Page, live_server, import_
         assert "default-src 'self'" in response.headers["content-security-policy"], path
         expect(page.locator("#content h1, #content h2").first).to_contain_text(heading, ignore_case=True)
     # The admin's own scripts run: the change list's "select all" box ticks every row.
-    page.goto(f"{live_server.url}/admin/risk/desk/")
+    page.goto(f"{live_server.url}/admin/book/desk/")
     page.locator("#action-toggle").check()
     expect(page.locator("input.action-select").first).to_be_checked()
 

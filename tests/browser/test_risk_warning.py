@@ -5,7 +5,7 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
-from risk import ticks
+from book import ticks
 from tests.books import one_stock_book
 from tests.browser.csp import csp_violations
 from tests.browser.test_console import log_in

@@ -2,7 +2,7 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from risk.models import Account
+from book.models import Account
 from risk.selectors import risk_export_rows
 from risk.services import recompute_accounts
 

@@ -6,9 +6,9 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
 from django.core.management.base import BaseCommand
 
-from risk.book_import import import_book_text
+from book.book_import import import_book_text
+from console.permissions import FULL_GROUP, READ_ONLY_GROUP
 from risk.demo import demo_book
-from risk.permissions import FULL_GROUP, READ_ONLY_GROUP
 
 
 class Command(BaseCommand):
@@ -34,7 +34,7 @@ class Command(BaseCommand):
 
     def create_users(self):
         User = get_user_model()
-        view_all_desks = Permission.objects.get(content_type__app_label="risk", codename="view_desk")
+        view_all_desks = Permission.objects.get(content_type__app_label="book", codename="view_desk")
         logins = []
         for username, group in (("trader", FULL_GROUP), ("viewer", READ_ONLY_GROUP), ("admin", None)):
             password = secrets.token_urlsafe(9)

@@ -9,8 +9,9 @@ from decimal import ROUND_HALF_UP, Decimal
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from risk import tasks, ticks
-from risk.models import Instrument, InstrumentStatus
+from book import ticks
+from book.models import Instrument, InstrumentStatus
+from risk import tasks
 
 
 def tick_size(price: Decimal) -> Decimal:

@@ -1,0 +1,294 @@
+"""``import_book``: upsert a book file into the database, all or nothing, then recompute what it moved."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from django.db import transaction
+from django.utils import timezone
+
+from . import times
+from .book_format import Book, BookInvalid, load_book_json, parse_book
+from .models import HKD, Account, CashBalance, Desk, FxRate, Instrument, LendingAvailability, Position
+from .signals import BookEffect, book_written
+
+# What moves an account's figures when it changes on an instrument.
+INSTRUMENT_RISK_FIELDS = set(Instrument.TERM_FIELDS)
+ACCOUNT_RISK_FIELDS = {"kind", "credit_limit", "accrued_interest", "debt_margin", "trading_limit"}
+
+
+@dataclass
+class ImportResult:
+    created: dict[str, int] = field(default_factory=dict)
+    updated: dict[str, int] = field(default_factory=dict)
+    recomputed: BookEffect = field(default_factory=BookEffect)
+
+    def count(self, kind: str, *, created: int = 0, updated: int = 0) -> None:
+        self.created[kind] = self.created.get(kind, 0) + created
+        self.updated[kind] = self.updated.get(kind, 0) + updated
+
+    def summary(self) -> str:
+        parts = [
+            f"{kind}: {self.created.get(kind, 0)} created, {self.updated.get(kind, 0)} updated"
+            for kind in ("fx_rates", "desks", "instruments", "accounts", "cash", "positions", "lending")
+        ]
+        return "; ".join(parts) + f". Recomputed {self.recomputed.recomputed} accounts."
+
+
+def import_book_text(text: str | bytes, *, now: dt.datetime | None = None) -> ImportResult:
+    return book_import(book=parse_book(load_book_json(text)), now=now)
+
+
+def book_import(*, book: Book, now: dt.datetime | None = None) -> ImportResult:
+    """Write the book; raise :class:`BookInvalid` (writing nothing) if it refers to what does not exist."""
+    now = now or timezone.now()
+    if book.as_of is not None and (problem := times.book_time_problem(book.as_of, now)):
+        raise BookInvalid([f"as_of: {problem}"])
+    as_of = book.as_of or now
+    explicit_time = book.as_of is not None
+    result = ImportResult()
+    with transaction.atomic():
+        changed_currencies = _import_fx(book, as_of, explicit_time, result)
+        _check_references(book)
+        desks = _import_desks(book, result)
+        instruments, changed_instruments = _import_instruments(book, as_of, explicit_time, result)
+        changed_accounts, cash_changed = _import_accounts(book, desks, instruments, result)
+        _import_lending(book, instruments, as_of, result)
+        # The apps above the book follow it in this transaction (the risk app recomputes the accounts
+        # it moved); what they cannot follow refuses the file.
+        for _receiver, effect in book_written.send(
+            sender=ImportResult,
+            account_ids=changed_accounts,
+            instrument_ids=changed_instruments,
+            currencies=changed_currencies,
+            account_nos=[a.account_no for a in book.accounts],
+            deposits=cash_changed,
+            at=as_of,
+            now=now,
+        ):
+            if isinstance(effect, BookEffect):
+                result.recomputed.recomputed += effect.recomputed
+                result.recomputed.failed.update(effect.failed)
+        if result.recomputed.failed:
+            raise BookInvalid([f"accounts.{no}: {why}" for no, why in sorted(result.recomputed.failed.items())])
+    return result
+
+
+def _check_references(book: Book) -> None:
+    """Symbols, desks and currencies named in the file must exist in the file or the database."""
+    symbols = {record.symbol for record in book.instruments}
+    referenced = {r.underlying for r in book.instruments if r.underlying}
+    referenced |= {p.symbol for a in book.accounts for p in a.positions or ()}
+    referenced |= {r.symbol for r in book.lending}
+    symbols |= set(Instrument.objects.filter(symbol__in=referenced - symbols).values_list("symbol", flat=True))
+    desk_codes = {record.code for record in book.desks}
+    wanted_desks = {a.desk for a in book.accounts if a.desk}
+    desk_codes |= set(Desk.objects.filter(code__in=wanted_desks - desk_codes).values_list("code", flat=True))
+    currencies = {HKD} | set(FxRate.objects.values_list("currency", flat=True)) | set(book.fx_rates)
+    in_file = {record.symbol for record in book.instruments}
+    stored_currency = dict(Instrument.objects.filter(symbol__in=in_file).values_list("symbol", "currency"))
+
+    errors = []
+    for record in book.instruments:
+        if record.underlying and record.underlying not in symbols:
+            errors.append(f"{record.path}.underlying: unknown instrument {record.underlying!r}")
+        currency = record.values.get("currency", stored_currency.get(record.symbol, HKD))
+        if currency not in currencies:
+            errors.append(f"{record.path}.currency: no FX rate for {currency!r} in the file or the database")
+    for account in book.accounts:
+        if account.desk and account.desk not in desk_codes:
+            errors.append(f"{account.path}.desk: unknown desk {account.desk!r}")
+        for currency, (path, _amount) in (account.cash or {}).items():
+            if currency not in currencies:
+                errors.append(f"{path}: no FX rate for {currency!r} in the file or the database")
+        for position in account.positions or ():
+            if position.symbol not in symbols:
+                errors.append(f"{position.path}.symbol: unknown instrument {position.symbol!r}")
+    for record in book.lending:
+        if record.symbol not in symbols:
+            errors.append(f"{record.path}.symbol: unknown instrument {record.symbol!r}")
+    if errors:
+        raise BookInvalid(errors)
+
+
+def _import_fx(book: Book, as_of: dt.datetime, explicit_time: bool, result: ImportResult) -> set[str]:
+    stored = {rate.currency: rate for rate in FxRate.objects.filter(currency__in=list(book.fx_rates))}
+    changed = set()
+    for currency, (_path, rate) in book.fx_rates.items():
+        if currency == HKD:
+            continue
+        current = stored.get(currency)
+        if current is None:
+            FxRate.objects.create(currency=currency, rate=rate, as_of=as_of)
+            result.count("fx_rates", created=1)
+            changed.add(currency)
+        elif current.rate != rate or (explicit_time and current.as_of != as_of):
+            if current.rate != rate:
+                changed.add(currency)
+            current.rate, current.as_of = rate, as_of
+            current.save(update_fields=["rate", "as_of"])
+            result.count("fx_rates", updated=1)
+    return changed
+
+
+def _import_desks(book: Book, result: ImportResult) -> dict[str, Desk]:
+    desks = {desk.code: desk for desk in Desk.objects.all()}
+    for record in book.desks:
+        desk = desks.get(record.code)
+        if desk is None:
+            desks[record.code] = Desk.objects.create(code=record.code, **record.values)
+            result.count("desks", created=1)
+        elif any(getattr(desk, key) != value for key, value in record.values.items()):
+            for key, value in record.values.items():
+                setattr(desk, key, value)
+            desk.save()
+            result.count("desks", updated=1)
+    return desks
+
+
+def _import_instruments(
+    book: Book, as_of: dt.datetime, explicit_time: bool, result: ImportResult
+) -> tuple[dict[str, Instrument], set[int]]:
+    symbols = {record.symbol for record in book.instruments}
+    symbols |= {r.underlying for r in book.instruments if r.underlying}
+    symbols |= {p.symbol for a in book.accounts for p in a.positions or ()}
+    symbols |= {r.symbol for r in book.lending}
+    instruments = {i.symbol: i for i in Instrument.objects.filter(symbol__in=symbols)}
+    to_create, to_update, changed_ids, update_fields = [], [], set(), set()
+    for record in book.instruments:
+        values = dict(record.values)
+        instrument = instruments.get(record.symbol)
+        if instrument is None:
+            if "price" in record.values:
+                values["price_time"] = as_of
+            instrument = Instrument(symbol=record.symbol, **values)
+            instruments[record.symbol] = instrument
+            to_create.append(instrument)
+            continue
+        changes = {key: value for key, value in values.items() if getattr(instrument, key) != value}
+        if "price" in values and ("price" in changes or (explicit_time and instrument.price_time != as_of)):
+            changes["price_time"] = as_of
+        if changes:
+            for key, value in changes.items():
+                setattr(instrument, key, value)
+            update_fields |= set(changes)
+            to_update.append(instrument)
+            if INSTRUMENT_RISK_FIELDS & set(changes):
+                changed_ids.add(instrument.pk)
+    Instrument.objects.bulk_create(to_create, batch_size=1000)
+    if to_update:
+        Instrument.objects.bulk_update(to_update, sorted(update_fields), batch_size=1000)
+    result.count("instruments", created=len(to_create), updated=len(to_update))
+
+    relinked = []
+    for record in book.instruments:
+        instrument = instruments[record.symbol]
+        underlying = instruments[record.underlying] if record.underlying else None
+        if record.underlying is not None and instrument.underlying_id != underlying.pk:
+            instrument.underlying = underlying
+            relinked.append(instrument)
+    if relinked:
+        Instrument.objects.bulk_update(relinked, ["underlying"], batch_size=1000)
+    return instruments, changed_ids
+
+
+def _import_accounts(
+    book: Book, desks: dict[str, Desk], instruments: dict[str, Instrument], result: ImportResult
+) -> tuple[set[int], set[int]]:
+    """Write the accounts, their cash and positions; return the accounts whose figures may have moved
+    and those whose cash changed (a call those close is closed by a deposit)."""
+    numbers = [record.account_no for record in book.accounts]
+    accounts: dict[str, Account] = {}
+    for start in range(0, len(numbers), 5000):
+        accounts.update((a.account_no, a) for a in Account.objects.filter(account_no__in=numbers[start : start + 5000]))
+    to_create, to_update, changed, update_fields = [], [], set(), set()
+    for record in book.accounts:
+        values = dict(record.values)
+        if record.desk is not None:
+            values["desk_id"] = desks[record.desk].pk if record.desk else None
+        account = accounts.get(record.account_no)
+        if account is None:
+            account = Account(account_no=record.account_no, **values)
+            accounts[record.account_no] = account
+            to_create.append(account)
+            continue
+        changes = {key: value for key, value in values.items() if getattr(account, key) != value}
+        if changes:
+            for key, value in changes.items():
+                setattr(account, key, value)
+            update_fields |= set(changes)
+            to_update.append(account)
+            if ACCOUNT_RISK_FIELDS & set(changes):
+                changed.add(account.pk)
+    Account.objects.bulk_create(to_create, batch_size=2000)
+    if to_update:
+        Account.objects.bulk_update(to_update, sorted(update_fields), batch_size=2000)
+    result.count("accounts", created=len(to_create), updated=len(to_update))
+    changed |= {account.pk for account in to_create}
+
+    with_cash = [accounts[r.account_no] for r in book.accounts if r.cash is not None]
+    with_positions = [accounts[r.account_no] for r in book.accounts if r.positions is not None]
+    cash_wanted = {
+        accounts[r.account_no].pk: {currency: amount for currency, (_path, amount) in r.cash.items()}
+        for r in book.accounts
+        if r.cash is not None
+    }
+    positions_wanted = {
+        accounts[r.account_no].pk: {instruments[p.symbol].pk: p.quantity for p in r.positions if p.quantity}
+        for r in book.accounts
+        if r.positions is not None
+    }
+    cash_changed = _replace_rows(
+        CashBalance, "currency", "amount", [a.pk for a in with_cash], cash_wanted, "cash", result
+    )
+    changed |= cash_changed
+    changed |= _replace_rows(
+        Position, "instrument_id", "quantity", [a.pk for a in with_positions], positions_wanted, "positions", result
+    )
+    return changed, cash_changed
+
+
+def _replace_rows(model, key_field, value_field, account_ids, wanted, label, result) -> set[int]:
+    """Make each account's rows exactly ``wanted[account_id]`` ({key: value}); return accounts changed."""
+    changed: set[int] = set()
+    stale, to_update, to_create = [], [], []
+    for start in range(0, len(account_ids), 5000):
+        chunk = account_ids[start : start + 5000]
+        existing: dict[int, dict] = {pk: {} for pk in chunk}
+        for row in model.objects.filter(account_id__in=chunk):
+            existing[row.account_id][getattr(row, key_field)] = row
+        for account_id in chunk:
+            rows, target = existing[account_id], wanted[account_id]
+            for key, row in rows.items():
+                if key not in target:
+                    stale.append(row.pk)
+                    changed.add(account_id)
+                elif getattr(row, value_field) != target[key]:
+                    setattr(row, value_field, target[key])
+                    to_update.append(row)
+                    changed.add(account_id)
+            for key, value in target.items():
+                if key not in rows:
+                    to_create.append(model(account_id=account_id, **{key_field: key, value_field: value}))
+                    changed.add(account_id)
+    for start in range(0, len(stale), 5000):
+        model.objects.filter(pk__in=stale[start : start + 5000]).delete()
+    model.objects.bulk_update(to_update, [value_field], batch_size=2000)
+    model.objects.bulk_create(to_create, batch_size=2000)
+    result.count(label, created=len(to_create), updated=len(to_update) + len(stale))
+    return changed
+
+
+def _import_lending(book: Book, instruments: dict[str, Instrument], as_of, result: ImportResult) -> None:
+    ids = {instruments[r.symbol].pk: r.lendable for r in book.lending}
+    stored = {row.pk: row for row in LendingAvailability.objects.filter(pk__in=list(ids))}
+    for instrument_id, lendable in ids.items():
+        row = stored.get(instrument_id)
+        if row is None:
+            LendingAvailability.objects.create(instrument_id=instrument_id, lendable=lendable, as_of=as_of)
+            result.count("lending", created=1)
+        elif row.lendable != lendable:
+            row.lendable, row.as_of = lendable, as_of
+            row.save(update_fields=["lendable", "as_of"])
+            result.count("lending", updated=1)

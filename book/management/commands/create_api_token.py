@@ -1,0 +1,30 @@
+from django.core.management.base import BaseCommand, CommandError
+from django.db import IntegrityError, transaction
+
+from book.book_format import FieldError, parse_text
+from book.models import ApiToken
+
+
+class Command(BaseCommand):
+    help = (
+        "Create an API token for an upstream system (Authorization: Bearer <token>) and print its secret "
+        "once, as the last word of the last line. Only its SHA-256 is kept."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("name", help="who the token is for, e.g. price-feed")
+
+    def handle(self, *args, name, **options):
+        try:
+            name = parse_text(name, max_length=ApiToken._meta.get_field("name").max_length, required=True)
+        except FieldError as error:
+            raise CommandError(f"name {error}") from None
+        token = ApiToken(name=name)
+        secret = token.issue()
+        try:
+            with transaction.atomic():
+                token.save()
+        except IntegrityError:
+            raise CommandError(f"a token named {name!r} exists: pick another name") from None
+        self.stdout.write(f"Created API token {name!r} (prefix {token.prefix}). Copy the secret now: it is not kept.")
+        self.stdout.write(f"Token: {secret}")

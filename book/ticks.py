@@ -1,0 +1,191 @@
+"""Prices in: a list of ticks ``{"symbol", "price", "time"}``, each applied or refused with its reason.
+
+A tick is applied when its instrument exists, its price is a positive number that fits storage, its
+time is ISO 8601 (no offset means Hong Kong time), and it is not older than the stored price. The
+price is written at once; the holders are recomputed by the ``recompute_instruments`` task."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from . import models as m
+from . import pending, times
+from .book_format import (
+    DESCRIBED_LENGTH,
+    FieldError,
+    JsonMalformed,
+    load_json,
+    parse_datetime,
+    parse_decimal,
+    parse_text,
+    printable,
+)
+from .models import Instrument
+from .signals import prices_changed
+
+logger = logging.getLogger(__name__)
+
+TICK_KEYS = {"symbol", "price", "time"}
+MAX_TICKS = 10_000
+SYMBOL_LENGTH = 32  # Instrument.symbol
+
+
+class TicksMalformed(ValueError):
+    """The body is not a JSON list of ticks; nothing was applied."""
+
+
+@dataclass(frozen=True)
+class Tick:
+    symbol: str
+    price: Decimal
+    time: datetime
+
+
+@dataclass
+class TickOutcome:
+    index: int
+    symbol: Any
+    applied: bool
+    reason: str = ""
+
+    def as_dict(self) -> dict:
+        out = {"index": self.index, "symbol": self.symbol, "status": "applied" if self.applied else "refused"}
+        if self.reason:
+            out["reason"] = self.reason
+        return out
+
+
+def load_ticks(body: bytes | str) -> list:
+    try:
+        data = load_json(body)
+    except JsonMalformed as error:
+        raise TicksMalformed(f"the body is {error}") from None
+    if not isinstance(data, list):
+        raise TicksMalformed(f"the body must be a JSON list of ticks, got a JSON {type(data).__name__}")
+    if len(data) > MAX_TICKS:
+        raise TicksMalformed(f"at most {MAX_TICKS} ticks per request, got {len(data)}")
+    return data
+
+
+def parse_tick(item: Any) -> Tick:
+    """One tick, or FieldError naming what is wrong with it."""
+    if not isinstance(item, dict):
+        raise FieldError(f"a tick must be an object with symbol, price and time, got {type(item).__name__}")
+    missing = sorted(TICK_KEYS - item.keys())
+    if missing:
+        raise FieldError(f"missing {', '.join(missing)}")
+    unknown = sorted(item.keys() - TICK_KEYS)
+    if unknown:
+        raise FieldError(f"unknown key {', '.join(repr(key[:DESCRIBED_LENGTH]) for key in unknown[:5])}")
+    try:
+        symbol = parse_text(item["symbol"], max_length=SYMBOL_LENGTH, required=True)
+    except FieldError as error:
+        raise FieldError(f"symbol {error}") from None
+    try:
+        price = parse_decimal(item["price"], digits=m.PRICE_DIGITS, places=m.PRICE_PLACES)
+    except FieldError as error:
+        raise FieldError(f"price {error}") from None
+    if price <= 0:
+        raise FieldError(f"price must be a positive number, got {price}")
+    try:
+        time = parse_datetime(item["time"])
+    except FieldError as error:
+        raise FieldError(f"time {error}") from None
+    problem = times.feed_time_problem(time)
+    if problem:
+        raise FieldError(f"time {problem}")
+    return Tick(symbol, price, time)
+
+
+@dataclass
+class TicksResult:
+    outcomes: list[TickOutcome]
+    instrument_ids: set[int]
+    latest: datetime | None
+
+    @property
+    def applied(self) -> int:
+        return sum(outcome.applied for outcome in self.outcomes)
+
+
+def _echoed_symbol(item: Any) -> str | None:
+    """The symbol a refused tick gave, as the answer repeats it: a string, printable and short."""
+    symbol = item.get("symbol") if isinstance(item, dict) else None
+    if not isinstance(symbol, str):
+        return None
+    return printable(symbol[: SYMBOL_LENGTH * 2])
+
+
+def apply_ticks(items: list) -> TicksResult:
+    """Write each valid tick's price (unless a newer price is stored); report each item."""
+    outcomes: list[TickOutcome] = []
+    parsed: list[tuple[int, Tick]] = []
+    for index, item in enumerate(items):
+        try:
+            parsed.append((index, parse_tick(item)))
+        except FieldError as error:
+            outcomes.append(TickOutcome(index, _echoed_symbol(item), False, str(error)))
+    instruments = dict(
+        Instrument.objects.filter(symbol__in={tick.symbol for _, tick in parsed}).values_list("symbol", "pk")
+    )
+    changed: set[int] = set()
+    latest = None
+    for index, tick in parsed:
+        instrument_id = instruments.get(tick.symbol)
+        if instrument_id is None:
+            outcomes.append(TickOutcome(index, tick.symbol, False, f"unknown symbol {tick.symbol!r}"))
+            continue
+        # Conditional on the stored time, so concurrent senders never move a price backwards.
+        updated = (
+            Instrument.objects.filter(pk=instrument_id)
+            .filter(Q(price_time__isnull=True) | Q(price_time__lte=tick.time))
+            .update(price=tick.price, price_time=tick.time)
+        )
+        if not updated:
+            stored = Instrument.objects.filter(pk=instrument_id).values_list("price_time", flat=True).first()
+            outcomes.append(
+                TickOutcome(
+                    index,
+                    tick.symbol,
+                    False,
+                    f"older than the stored price (tick {tick.time.isoformat()}, stored {stored.isoformat()})",
+                )
+            )
+            continue
+        outcomes.append(TickOutcome(index, tick.symbol, True))
+        changed.add(instrument_id)
+        latest = tick.time if latest is None else max(latest, tick.time)
+    # In the prices' transaction: the holders' figures owe these prices a recompute until one runs.
+    pending.mark(changed, now=timezone.now())
+    outcomes.sort(key=lambda outcome: outcome.index)
+    return TicksResult(outcomes, changed, latest)
+
+
+def apply_and_recompute(items: list) -> TicksResult:
+    """The one path prices come in by (the API and the market simulator): write, then queue the
+    recompute of the holders."""
+    with transaction.atomic():  # each price with its pending mark, whoever calls
+        result = apply_ticks(items)
+    if result.instrument_ids:
+        ids, at = sorted(result.instrument_ids), result.latest.isoformat()
+        transaction.on_commit(lambda: _announce(ids, at))
+    return result
+
+
+def _announce(instrument_ids: list[int], at: str) -> None:
+    """Tell the apps above the book that these prices changed (the risk app queues the holders'
+    recompute). Whatever a listener fails at, the prices stay marked pending and the sweep takes them
+    up: the caller is not failed for prices already stored."""
+    for listener, outcome in prices_changed.send_robust(sender=TicksResult, instrument_ids=instrument_ids, latest=at):
+        if isinstance(outcome, Exception):
+            logger.error(
+                "%s failed on prices %s; the sweep will take them up", listener, instrument_ids, exc_info=outcome
+            )

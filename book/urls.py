@@ -1,0 +1,8 @@
+from django.urls import path
+
+from . import api
+
+app_name = "book"
+urlpatterns = [
+    path("api/ticks", api.TicksView.as_view(), name="api-ticks"),
+]

@@ -1,0 +1,134 @@
+"""The list-page skeleton every console list follows: a filter form, then a selector, then the page,
+then the full page or the htmx partial; and CSV of the same filtered rows.
+
+A list page is a :class:`ListPage` with a filter form, a selector and a template:
+
+- the form cleans the query string; a bad value is shown next to its filter and that filter alone is
+  not applied;
+- the selector (:meth:`ListPage.select`) turns the clean values into a :class:`Selection`: the rows the
+  user may see that pass the filters (unordered), their count, and what else the page shows (totals,
+  tabs); it lives with the app's other queries, not in the view;
+- the skeleton sorts (the form's ``sort``, a key of :attr:`ListPage.sorts`, ``-`` first for
+  descending, rows with no value last), pages, asks the selector for the rows' own values
+  (:meth:`ListPage.row_values`), and renders the page, or its ``#partial`` for htmx;
+- ``?format=csv`` answers the same filtered, sorted rows as CSV (:mod:`console.exports`), every row,
+  not one page.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django import forms
+from django.db.models import F, QuerySet
+from django.http import HttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+from django.views import View
+
+from .exports import csv_response
+from .permissions import ConsoleMixin
+
+PAGE_SIZE = 50
+CSV_CHUNK = 2000
+
+
+@dataclass
+class Selection:
+    """What a selector found: ``rows`` (filtered, unordered), their ``count``, and ``extra`` context."""
+
+    rows: QuerySet
+    count: int | None = None
+    extra: dict = field(default_factory=dict)
+
+
+def ordering(sorts: dict[str, str], sort: str):
+    """``sort`` is a key of ``sorts`` (whose value is a field, ``-`` first when it reads best
+    descending), ``-`` first for descending; rows with no value go last either way."""
+    path = sorts[sort.lstrip("-")]
+    descending = sort.startswith("-") != path.startswith("-")
+    expression = F(path.lstrip("-"))
+    return expression.desc(nulls_last=True) if descending else expression.asc(nulls_last=True)
+
+
+def page_of(ordered: QuerySet, count: int, wanted: int | None, size: int = PAGE_SIZE) -> tuple[list, int, int]:
+    """One page of rows, the page number (clamped to the last page) and the number of pages."""
+    pages = max(1, -(-count // size))
+    page = min(wanted or 1, pages)
+    return list(ordered[(page - 1) * size : page * size]), page, pages
+
+
+def clean_values(form: forms.Form) -> dict:
+    """The form's clean values, without those that failed (shown next to their filter instead)."""
+    form.is_valid()
+    return {name: value for name, value in form.cleaned_data.items() if name not in form.errors}
+
+
+class ListPage(ConsoleMixin, View):
+    form_class: type[forms.Form]
+    template_name: str
+    partial: str = ""  # the template's partial for htmx requests ("" for the whole template)
+    sorts: dict[str, str]
+    default_sort: str
+    tiebreak: str = "pk"  # after the sort, so pages never overlap
+    page_size = PAGE_SIZE
+    csv_name: str = ""  # "" when the list has no CSV; else the file name's start
+    dropped_from_query: Sequence[str] = ("page", "format")  # what page links and sort links drop
+
+    def get_form(self, request) -> forms.Form:
+        return self.form_class(request.GET)
+
+    def select(self, request, values: dict, now: datetime) -> Selection:
+        raise NotImplementedError
+
+    def row_values(self, rows: list, values: dict, now: datetime, selection: Selection) -> None:
+        """Set the rows' own values (elapsed hours, flags) from the app's selector."""
+
+    def csv_header(self) -> list:
+        raise NotImplementedError
+
+    def csv_row(self, row, now: datetime) -> Iterable:
+        raise NotImplementedError
+
+    def context(self, request, values: dict, now: datetime, selection: Selection) -> dict:
+        """What the page shows beside the rows, past what the selector gave."""
+        return {}
+
+    def get(self, request):
+        form = self.get_form(request)
+        values = clean_values(form)
+        now = timezone.now()
+        selection = self.select(request, values, now)
+        sort = values.get("sort") or self.default_sort
+        ordered = selection.rows.order_by(ordering(self.sorts, sort), self.tiebreak)
+        if self.csv_name and request.GET.get("format") == "csv":
+            return self.csv(ordered, now)
+        count = selection.count if selection.count is not None else selection.rows.count()
+        rows, page, pages = page_of(ordered, count, values.get("page"), self.page_size)
+        self.row_values(rows, values, now, selection)
+        query = request.GET.copy()
+        for name in self.dropped_from_query:
+            query.pop(name, None)
+        context = {
+            "form": form,
+            "rows": rows,
+            "count": count,
+            "page": page,
+            "pages": pages,
+            "sort": sort,
+            "query": query,
+            "querystring": query.urlencode(),
+            **selection.extra,
+            **self.context(request, values, now, selection),
+        }
+        template = self.template_name
+        if request.htmx and self.partial:
+            template = f"{template}#{self.partial}"
+        return render(request, template, context)
+
+    def csv(self, ordered: QuerySet, now: datetime) -> HttpResponse:
+        rows = (self.csv_row(row, now) for row in ordered.iterator(chunk_size=CSV_CHUNK))
+        filename = f"{self.csv_name}-{timezone.localtime(now):%Y%m%d-%H%M}.csv"
+        return csv_response(filename, self.csv_header(), rows)

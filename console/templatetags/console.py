@@ -1,0 +1,85 @@
+"""Template tags every console page may use: numbers as given, list sorting, paging and tabs, stored
+times. The figures' own filters (money, percent, call types) are the risk app's ``figures`` library."""
+
+from datetime import datetime
+from decimal import Decimal
+
+from django import template
+from django.utils import timezone
+
+register = template.Library()
+
+
+@register.filter
+def rate(value):
+    if value is None:
+        return "—"
+    return f"{Decimal(value) * 100:.2f}%".replace(".00%", "%")
+
+
+@register.filter
+def quantity(value):
+    return f"{value:,}"
+
+
+@register.filter
+def sign_class(value):
+    if value is None or value == "":
+        return ""
+    return "neg" if Decimal(value) < 0 else ""
+
+
+@register.filter
+def price(value):
+    """A price or rate as given, with at least 2 decimals and no trailing zeros past them."""
+    if value is None:
+        return "—"
+    number = Decimal(value).normalize()
+    places = max(2, -number.as_tuple().exponent)
+    return f"{number:,.{places}f}"
+
+
+@register.simple_tag(takes_context=True)
+def sort_href(context, key):
+    """The list's URL sorted by ``key``: descending first, toggled when already sorted by it."""
+    query = context["query"].copy()
+    current = context["sort"]
+    query["sort"] = key if current == f"-{key}" else f"-{key}"
+    return "?" + query.urlencode()
+
+
+@register.simple_tag(takes_context=True)
+def sort_mark(context, key):
+    current = context["sort"]
+    if current == key:
+        return "▲"
+    if current == f"-{key}":
+        return "▼"
+    return ""
+
+
+@register.simple_tag(takes_context=True)
+def page_href(context, page):
+    query = context["query"].copy()
+    query["page"] = page
+    return "?" + query.urlencode()
+
+
+@register.simple_tag(takes_context=True)
+def tab_href(context, tab):
+    query = context["query"].copy()
+    query["tab"] = tab
+    query.pop("page", None)
+    return "?" + query.urlencode()
+
+
+@register.filter
+def iso_datetime(value):
+    """A stored ISO 8601 text as a datetime in the current time zone (for the ``date`` filter)."""
+    if not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except (TypeError, ValueError):
+        return None
+    return timezone.localtime(moment) if timezone.is_aware(moment) else moment

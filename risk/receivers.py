@@ -1,0 +1,46 @@
+"""The risk app follows the book: it recomputes what an import moved, in the import's transaction, and
+queues the recompute of a price's holders after the price commits (:mod:`book.signals`)."""
+
+from __future__ import annotations
+
+import logging
+
+from django.dispatch import receiver
+
+from book.models import Account
+from book.signals import BookEffect, book_written, prices_changed
+
+from . import services
+from .models import AccountRisk, CloseCause
+
+logger = logging.getLogger(__name__)
+
+
+@receiver(book_written, dispatch_uid="risk.recompute_written_book")
+def recompute_written_book(
+    sender, *, account_ids, instrument_ids, currencies, account_nos, deposits, at, now, **kwargs
+) -> BookEffect:
+    affected = services.affected_accounts(account_ids=account_ids, instrument_ids=instrument_ids, currencies=currencies)
+    # Accounts in the file that have never been computed are computed now, changed or not.
+    named = Account.objects.filter(account_no__in=account_nos)
+    affected |= set(named.exclude(pk__in=AccountRisk.objects.values("pk")).values_list("pk", flat=True))
+    if not affected:
+        return BookEffect()
+    # A call opened or closed by a book happens at the book's time (a replayed statement or a
+    # scenario); a call its cash closes is closed by a deposit, any other by the market.
+    result = services.recompute_accounts(
+        account_ids=affected, now=now, at=at, causes=dict.fromkeys(deposits, CloseCause.DEPOSIT)
+    )
+    return BookEffect(recomputed=result.accounts, failed=dict(result.failed))
+
+
+@receiver(prices_changed, dispatch_uid="risk.queue_holders_recompute")
+def queue_holders_recompute(sender, *, instrument_ids, latest, **kwargs) -> None:
+    """Queue the holders' recompute. If it cannot be queued (the broker is away) or, run in-process, it
+    fails, the prices stay marked pending and the sweep recomputes them."""
+    from .tasks import recompute_instruments
+
+    try:
+        recompute_instruments.delay(list(instrument_ids), latest)
+    except Exception:
+        logger.exception("the recompute of instruments %s was not done now; the sweep will do it", instrument_ids)

@@ -1,0 +1,554 @@
+"""The call pages and actions: what the lists show, filters, CSV, batch exception, remarks and deadline
+moves through the forms, bad input, query counts. The permission matrix over every URL is in
+test_permission_matrix."""
+
+import csv
+import io
+import re
+from decimal import Decimal
+from typing import NamedTuple
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from book.models import Account
+from console.models import AuditEntry
+from risk.models import MarginCall
+from tests.books import one_stock_book
+from tests.users import client_for, make_user
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def call(book):
+    return MarginCall.objects.get(account__account_no="M100001")  # desk HK1
+
+
+class Action(NamedTuple):
+    url: str
+    data: dict
+    name: str  # the audit log's name for it
+    calls: list[int]  # the call ids it names
+
+
+def views_of(call):
+    """Every console view of a call: pages (GET) and actions (POST with their data)."""
+    snapshot = call.snapshots.first()
+    pages = [
+        reverse("risk:warning"),
+        reverse("risk:warning") + "?tab=exception&type=force_call&overdue=on&q=M1",
+        reverse("risk:warning") + "?format=csv",
+        reverse("risk:intraday"),
+        reverse("risk:history"),
+        reverse("risk:call", args=[call.pk]),
+        reverse("risk:snapshot", args=[call.pk, snapshot.pk]),
+    ]
+    actions = [
+        Action(
+            reverse("risk:exception-batch"),
+            {"action": "mark", "reason": "r", "calls": [call.pk]},
+            "exception",
+            [call.pk],
+        ),
+        Action(
+            reverse("risk:call-exception", args=[call.pk]), {"action": "mark", "reason": "r"}, "exception", [call.pk]
+        ),
+        Action(reverse("risk:call-remark", args=[call.pk]), {"text": "hello"}, "add_remark", [call.pk]),
+        Action(
+            reverse("risk:call-deadline", args=[call.pk]),
+            {"deadline": "2027-01-05T16:00", "reason": "r"},
+            "move_deadline",
+            [call.pk],
+        ),
+    ]
+    return pages, actions
+
+
+def assert_refused_and_audited(client, action: Action, status: int):
+    """The request is refused with ``status`` and leaves one audit row: the action, its calls, "refused..."."""
+    before = AuditEntry.objects.count()
+    assert client.post(action.url, action.data).status_code == status, action.url
+    assert AuditEntry.objects.count() == before + 1, action.url
+    entry = AuditEntry.objects.order_by("pk").last()
+    assert (entry.action, entry.targets) == (action.name, [{"call": pk} for pk in action.calls]), action.url
+    assert entry.outcome.startswith("refused"), (action.url, entry.outcome)
+    assert entry.user is not None
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "data", "name"),
+    [
+        ("risk:call-remark", {"text": "hello"}, "add_remark"),
+        ("risk:call-deadline", {"deadline": "2027-01-05T16:00", "reason": "r"}, "move_deadline"),
+        ("risk:call-exception", {"action": "mark", "reason": "r"}, "exception"),
+    ],
+)
+def test_an_action_on_an_unknown_call_is_a_404_in_the_audit_log(call, trader, endpoint, data, name):
+    action = Action(reverse(endpoint, args=[999999]), data, name, [999999])
+
+    assert_refused_and_audited(client_for(trader), action, 404)
+
+
+def test_a_batch_naming_an_unknown_call_is_a_404_in_the_audit_log(call, trader):
+    data = {"action": "mark", "reason": "r", "calls": [call.pk, 999999]}
+    action = Action(reverse("risk:exception-batch"), data, "exception", [call.pk, 999999])
+
+    assert_refused_and_audited(client_for(trader), action, 404)
+    assert not MarginCall.objects.filter(status="exception").exists()
+
+
+def test_a_user_without_console_permission_is_refused_an_action_in_the_audit_log(call):
+    action = Action(reverse("risk:call-remark", args=[call.pk]), {"text": "x"}, "add_remark", [call.pk])
+
+    assert_refused_and_audited(client_for(make_user("nobody")), action, 403)
+
+
+def test_the_viewer_sees_no_action_buttons(call, viewer):
+    client = client_for(viewer)
+    for url in (reverse("risk:warning"), reverse("risk:call", args=[call.pk])):
+        html = client.get(url).content.decode()
+        assert 'data-testid="mark-exception"' not in html
+        assert 'data-testid="add-remark"' not in html
+        assert 'data-testid="move-deadline"' not in html
+        assert 'name="calls"' not in html
+
+
+def test_a_desk_trader_lists_only_their_desks_calls(call, desk_trader, trader):
+    listed = lambda user: [c.account.account_no for c in client_for(user).get(reverse("risk:warning")).context["rows"]]  # noqa: E731
+
+    assert listed(desk_trader) == ["T2"]
+    assert sorted(listed(trader)) == ["M100001", "T2"]
+
+
+def test_the_risk_warning_list_shows_the_columns_and_totals(call, trader):
+    response = client_for(trader).get(reverse("risk:warning"))
+
+    assert response.status_code == 200
+    totals = response.context["totals"]
+    assert totals["count"] == 2
+    assert totals["amount"] == Decimal("135400.00") + Decimal("10000.00")
+    html = response.content.decode()
+    for text in (
+        "M100001",
+        "Chan Tai Man",
+        "Force call",
+        "2026-12-23 10:00",
+        "2026-12-29 16:00",
+        "10.45%",
+        "87,800.00",
+        "92,800.00",
+        "135,400.00",
+    ):
+        assert text in html, text
+    # The intraday account's call is on the Intraday page, not here.
+    assert "I200001" not in html
+    assert "I200001" in client_for(trader).get(reverse("risk:intraday")).content.decode()
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ({"type": "force_call"}, ["M100001"]),
+        ({"type": "margin_call"}, ["T2"]),
+        ({"desk": "HK2"}, ["T2"]),
+        ({"q": "m1000"}, ["M100001"]),
+        ({"q": "test client"}, ["T2"]),
+        ({"ratio_min": "20"}, ["T2"]),
+        ({"ratio_max": "20"}, ["M100001"]),
+        ({"sort": "amount"}, ["T2", "M100001"]),
+        ({"sort": "-amount"}, ["M100001", "T2"]),
+        ({"long": "on"}, []),
+    ],
+)
+def test_filters_search_and_sort(call, trader, query, expected):
+    response = client_for(trader).get(reverse("risk:warning"), query)
+
+    assert [c.account.account_no for c in response.context["rows"]] == expected
+
+
+def test_the_deadline_passed_filter(call, trader):
+    # The book's calls fall due on 29 Dec 2026, after today.
+    assert client_for(trader).get(reverse("risk:warning"), {"overdue": "on"}).context["rows"] == []
+    MarginCall.objects.filter(pk=call.pk).update(deadline="2026-01-02T08:00:00Z")
+    rows = client_for(trader).get(reverse("risk:warning"), {"overdue": "on"}).context["rows"]
+    assert [c.account.account_no for c in rows] == ["M100001"]
+
+
+@pytest.mark.parametrize(
+    "query", [{"ratio_min": "abc"}, {"type": "bogus"}, {"page": "-3"}, {"sort": "drop table"}, {"desk": "XX"}]
+)
+def test_a_bad_filter_value_is_named_and_ignored(call, trader, query):
+    response = client_for(trader).get(reverse("risk:warning"), query)
+
+    assert response.status_code == 200
+    assert response.context["form"].errors
+    assert 'class="error filter-errors"' in response.content.decode()
+    assert len(response.context["rows"]) == 2
+
+
+def test_csv_exports_what_the_filters_show(call, trader):
+    response = client_for(trader).get(reverse("risk:warning"), {"type": "force_call", "format": "csv"})
+
+    assert response["Content-Type"].startswith("text/csv")
+    rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
+    assert rows[0][:3] == ["Account", "Name", "Desk"]
+    assert [row[0] for row in rows[1:]] == ["M100001"]
+    assert rows[1][11] == "135400.00"
+    assert rows[1][6] == "2026-12-29T16:00:00+08:00"
+
+
+def test_marking_exception_moves_the_call_to_the_exception_tab(call, trader):
+    client = client_for(trader)
+    response = client.post(
+        reverse("risk:exception-batch"),
+        {"action": "mark", "reason": "client disputes", "calls": [call.pk], "next": reverse("risk:warning")},
+    )
+    assert response.status_code == 302
+
+    active = client.get(reverse("risk:warning")).context["rows"]
+    exception = client.get(reverse("risk:warning"), {"tab": "exception"}).context["rows"]
+    assert [c.pk for c in exception] == [call.pk]
+    assert call.pk not in [c.pk for c in active]
+    assert AuditEntry.objects.get(action="mark_exception").user == trader
+
+    client.post(reverse("risk:exception-batch"), {"action": "unmark", "calls": [call.pk]})
+    assert client.get(reverse("risk:warning"), {"tab": "exception"}).context["rows"] == []
+
+
+def test_marking_without_a_reason_is_refused_and_audited(call, trader):
+    response = client_for(trader).post(
+        reverse("risk:exception-batch"), {"action": "mark", "calls": [call.pk]}, follow=True
+    )
+
+    assert "A reason is required" in response.content.decode()
+    call.refresh_from_db()
+    assert call.status == "open"
+    assert AuditEntry.objects.get().outcome == "refused"
+
+
+@pytest.mark.parametrize("calls", [["abc"], ["999999"], []])
+def test_forged_batch_requests_change_nothing(call, trader, calls):
+    response = client_for(trader).post(
+        reverse("risk:exception-batch"), {"action": "mark", "reason": "x", "calls": calls}
+    )
+
+    assert response.status_code in (302, 404)
+    assert not MarginCall.objects.filter(status="exception").exists()
+
+
+def test_a_batch_with_another_desks_call_is_refused_whole(call, desk_trader):
+    mine = MarginCall.objects.get(account__account_no="T2")
+    response = client_for(desk_trader).post(
+        reverse("risk:exception-batch"), {"action": "mark", "reason": "x", "calls": [mine.pk, call.pk]}
+    )
+
+    assert response.status_code == 404
+    assert not MarginCall.objects.filter(status="exception").exists()
+
+
+def test_remark_and_deadline_forms(call, trader):
+    client = client_for(trader)
+    client.post(reverse("risk:call-remark", args=[call.pk]), {"text": "called the client"})
+    client.post(reverse("risk:call-deadline", args=[call.pk]), {"deadline": "2027-01-05T16:00", "reason": "agreed"})
+
+    call.refresh_from_db()
+    assert call.remark == "called the client"
+    assert call.deadline.isoformat() == "2027-01-05T08:00:00+00:00"
+    html = client.get(reverse("risk:call", args=[call.pk])).content.decode()
+    assert "called the client" in html
+    assert "agreed" in html
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"deadline": "not a date", "reason": "x"},
+        {"deadline": "2027-01-05T16:00"},
+        {"deadline": "2020-01-01T10:00", "reason": "x"},
+    ],
+)
+def test_a_bad_deadline_is_refused_with_a_message(call, trader, data):
+    response = client_for(trader).post(reverse("risk:call-deadline", args=[call.pk]), data, follow=True)
+
+    assert response.status_code == 200
+    assert 'class="message error"' in response.content.decode()
+    call.refresh_from_db()
+    assert call.deadline.isoformat() == "2026-12-29T08:00:00+00:00"
+
+
+def test_history_lists_closed_calls_with_the_cause_and_before_after(import_book, call, trader):
+    import_book(one_stock_book(desk="HK2", account_no="T2", as_of="2026-12-24T09:45:00+08:00", cash="-40000"))
+    closed = MarginCall.objects.get(account__account_no="T2")
+
+    response = client_for(trader).get(reverse("risk:history"), {"cause": "deposit"})
+    assert [c.pk for c in response.context["rows"]] == [closed.pk]
+    details = client_for(trader).get(reverse("risk:call", args=[closed.pk]))
+    compare = details.context["compare"]
+    assert (compare["before"].kind, compare["after"].kind) == ("trigger", "close")
+    assert ("call_amount", "10000.00", "0.00") in compare["rows"]
+
+
+def test_history_exports_the_same_filtered_rows_as_csv(import_book, call, trader):
+    import_book(one_stock_book(desk="HK2", account_no="T2", as_of="2026-12-24T09:45:00+08:00", cash="-40000"))
+    client = client_for(trader)
+
+    response = client.get(reverse("risk:history"), {"cause": "deposit", "format": "csv"})
+    rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
+    assert response["Content-Disposition"].startswith('attachment; filename="call-history-')
+    assert rows[0][:3] == ["Account", "Name", "Desk"]
+    assert [(row[0], row[8], row[10]) for row in rows[1:]] == [("T2", "deposit", "10000.00")]
+    # A filter that leaves nothing leaves only the header.
+    rows = list(
+        csv.reader(
+            io.StringIO(
+                client.get(reverse("risk:history"), {"cause": "market", "format": "csv"}).content.decode("utf-8-sig")
+            )
+        )
+    )
+    assert len(rows) == 1
+
+
+def test_the_details_page_charts_the_ratio(call, trader):
+    response = client_for(trader).get(reverse("risk:call", args=[call.pk]))
+
+    chart = response.context["chart"]
+    assert len(chart["dots"]) == 2  # the trigger snapshot and now
+    assert 'data-testid="ratio-chart"' in response.content.decode()
+
+
+def test_the_list_runs_a_constant_number_of_queries(book, trader, import_book, django_assert_num_queries):
+    client = client_for(trader)
+    client.get(reverse("risk:warning"))  # session and permission caches warm the same way each time
+    # Session, user, two permission reads, desks, rule set, tab counts with totals, rows.
+    with django_assert_num_queries(8) as few:
+        client.get(reverse("risk:warning"))
+    import_book({"accounts": [{"account_no": f"X{n}", "desk": "HK1", "cash": {"HKD": "-1000"}} for n in range(60)]})
+    assert MarginCall.objects.filter(closed_at__isnull=True, account__kind="margin").count() == 62
+    with django_assert_num_queries(len(few.captured_queries)):
+        response = client.get(reverse("risk:warning"))
+    assert len(response.context["rows"]) == 50
+    assert Account.objects.count() > 60
+
+
+def test_csv_cells_cannot_become_formulas_and_figures_stay_numbers(call, trader, import_book):
+    # Price 50: T2's equity is 50,000 - 60,000 = -10,000, a negative figure of an open call.
+    import_book(one_stock_book(desk="HK2", account_no="T2", price="50"))
+    MarginCall.objects.filter(pk=call.pk).update(remark='=HYPERLINK("http://x","y")')
+    Account.objects.filter(account_no="M100001").update(name="+1")
+    Account.objects.filter(account_no="T2").update(name="-2+3")
+    MarginCall.objects.filter(account__account_no="T2").update(remark="@SUM(A1)")
+
+    response = client_for(trader).get(reverse("risk:warning"), {"format": "csv"})
+
+    text = response.content.decode("utf-8-sig")
+    rows = {row[0]: row for row in csv.reader(io.StringIO(text))}
+    assert (rows["M100001"][1], rows["M100001"][13]) == ("'+1", '\'=HYPERLINK("http://x","y")')
+    assert (rows["T2"][1], rows["T2"][13]) == ("'-2+3", "'@SUM(A1)")
+    assert rows["T2"][10] == "-10000.00"
+    # Text is quoted; the program's own figures are bare numbers a spreadsheet adds up.
+    t2_line = next(line for line in text.splitlines() if line.startswith('"T2"'))
+    assert ",-10000.00," in t2_line
+    assert '"\'-2+3"' in t2_line
+
+
+def test_no_page_fragment_or_csv_is_kept_in_a_cache(call, trader):
+    client = client_for(trader)
+    answers = {
+        "list": client.get(reverse("risk:warning")),
+        "fragment": client.get(reverse("risk:warning"), headers={"HX-Request": "true"}),
+        "csv": client.get(reverse("risk:warning"), {"format": "csv"}),
+        "details": client.get(reverse("risk:call", args=[call.pk])),
+        "history": client.get(reverse("risk:history")),
+        "account": client.get(reverse("risk:account", args=["M100001"])),
+        "action": client.post(reverse("risk:call-remark", args=[call.pk]), {"text": "x"}),
+    }
+    for name, response in answers.items():
+        assert response.status_code in (200, 302), name
+        cache_control = {part.strip() for part in response["Cache-Control"].split(",")}
+        assert {"no-store", "private"} <= cache_control, name
+
+
+def test_ids_that_are_not_ascii_digits_are_named_not_a_500(call, trader):
+    client = client_for(trader)
+
+    response = client.post(reverse("risk:exception-batch"), {"action": "mark", "reason": "x", "calls": ["²"]})
+    assert response.status_code == 302
+    assert client.get(reverse("risk:warning"), {"changed": "²,١"}).status_code == 200
+    assert not MarginCall.objects.filter(status="exception").exists()
+
+
+def test_console_pages_carry_the_content_security_policy(call, trader):
+    response = client_for(trader).get(reverse("risk:warning"))
+
+    policy = dict(directive.split(" ", 1) for directive in response["Content-Security-Policy"].split("; "))
+    assert policy == {
+        "default-src": "'self'",
+        "script-src": "'self'",
+        "style-src": "'self'",
+        "img-src": "'self' data:",
+        "connect-src": "'self'",
+        "object-src": "'none'",
+        "base-uri": "'self'",
+        "frame-ancestors": "'none'",
+        "form-action": "'self'",
+    }
+
+
+INLINE = re.compile(r"<script(?![^>]*\bsrc=)[^>]*>|<style\b|\sstyle=|\son[a-z]+=|\shx-on|\shx-vars=|javascript:", re.I)
+
+
+def test_no_console_page_has_inline_script_style_or_handler(call, trader, viewer):
+    pages, _actions = views_of(call)
+    urls = [url for url in pages if "format=csv" not in url] + [
+        reverse("risk:home"),
+        reverse("risk:account", args=["M100001"]),
+        reverse("risk:call", args=[999999]),  # the 404 page
+    ]
+    for client in (client_for(trader), client_for(viewer)):
+        for url in urls:
+            html = client.get(url).content.decode()
+            assert not INLINE.search(html), (url, INLINE.search(html))
+        fragment = client.get(reverse("risk:warning"), headers={"HX-Request": "true"}).content.decode()
+        assert not INLINE.search(fragment)
+    login = Client().get(reverse("login")).content.decode()
+    refused = client_for(make_user("nobody")).get(reverse("risk:home")).content.decode()  # the 403 page
+    for html in (login, refused):
+        assert not INLINE.search(html), INLINE.search(html)
+    assert '<meta name="htmx-config" content=\'{"includeIndicatorStyles":false,"allowEval":false}\'>' in login
+
+
+@pytest.mark.parametrize("changed", ["²", "٣", "１", "9" * 5000, "-1", "x,,²,+", "\u0000"])
+def test_a_changed_id_that_is_not_an_id_is_ignored(call, trader, changed):
+    response = client_for(trader).get(reverse("risk:warning"), {"changed": changed})
+
+    assert response.status_code == 200
+    assert not any(row.changed for row in response.context["rows"])
+
+
+def test_changed_ids_still_mark_their_rows(call, trader):
+    response = client_for(trader).get(reverse("risk:warning"), {"changed": f"²,{call.pk}"})
+
+    assert [row.pk for row in response.context["rows"] if row.changed] == [call.pk]
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"q": "M1\u0000"},
+        {"q": "\u0007"},
+        {"ratio_min": "٣"},
+        {"ratio_max": "1e999999999"},
+        {"ratio_min": "9" * 5000},
+        {"page": "²"},
+        {"page": "9" * 5000},
+    ],
+)
+def test_nasty_filter_values_are_named_and_ignored(call, trader, query):
+    for name in ("risk:warning", "risk:intraday"):
+        response = client_for(trader).get(reverse(name), query)
+
+        assert response.status_code == 200
+        assert response.context["form"].errors
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"closed_from": "0000-00-00"},
+        {"closed_to": "9999-99-99"},
+        {"closed_from": "٢٠٢٦-١٢-٢٣"},
+        {"q": "\u0000"},
+        {"page": "１"},
+    ],
+)
+def test_nasty_history_filters_are_named_and_ignored(call, trader, query):
+    response = client_for(trader).get(reverse("risk:history"), query)
+
+    assert response.status_code == 200
+    assert response.context["form"].errors
+
+
+@pytest.mark.parametrize(
+    ("calls", "error"),
+    [(["²"], "Not a call: ²."), (["9" * 5000], "Not a call: 99999"), (["1", "\u0000"], "Not a call: \\x00.")],
+)
+def test_a_batch_naming_something_that_is_not_a_call_is_refused(call, trader, calls, error):
+    response = client_for(trader).post(
+        reverse("risk:exception-batch"), {"action": "mark", "reason": "x", "calls": calls}, follow=True
+    )
+
+    assert response.status_code == 200
+    assert error in response.content.decode()
+    assert not MarginCall.objects.filter(status="exception").exists()
+    assert AuditEntry.objects.get().outcome == "refused"
+
+
+@pytest.mark.parametrize(
+    ("action", "data"),
+    [
+        ("risk:call-exception", {"action": "mark\u0000", "reason": "x"}),
+        ("risk:call-exception", {"action": "mark", "reason": "client\u0000disputes"}),
+        ("risk:call-remark", {"text": "called\u0000"}),
+        ("risk:call-remark", {"text": "\u001b[2J"}),
+        ("risk:call-deadline", {"deadline": "9999-99-99T99:99", "reason": "x"}),
+        ("risk:call-deadline", {"deadline": "٢٠٢٧-01-05T16:00", "reason": "x"}),
+        ("risk:call-deadline", {"deadline": "2027-01-05T16:00", "reason": "agreed\u0000"}),
+    ],
+)
+def test_a_nasty_value_in_a_call_action_is_refused_with_a_message(call, trader, action, data):
+    before = MarginCall.objects.values().get(pk=call.pk)
+
+    response = client_for(trader).post(reverse(action, args=[call.pk]), data, follow=True)
+
+    assert response.status_code == 200
+    assert 'class="message error"' in response.content.decode()
+    assert MarginCall.objects.values().get(pk=call.pk) == before
+    entry = AuditEntry.objects.get()
+    assert entry.outcome == "refused"
+    assert "\u0000" not in entry.detail["errors"]
+
+
+def test_a_remark_may_span_lines(call, trader):
+    client_for(trader).post(reverse("risk:call-remark", args=[call.pk]), {"text": "called\r\n\tno answer"})
+
+    call.refresh_from_db()
+    assert call.remark == "called\r\n\tno answer"
+
+
+@pytest.mark.parametrize("pk", ["9" * 25, "9" * 5000])
+def test_a_call_id_past_any_key_is_a_404(call, trader, pk):
+    client = client_for(trader)
+
+    assert client.get(f"/calls/{pk}/").status_code == 404
+    assert client.get(f"/calls/{call.pk}/snapshots/{pk}/").status_code == 404
+    assert client.post(f"/calls/{pk}/remark/", {"text": "x"}).status_code == 404
+
+
+def test_a_next_that_is_not_a_path_goes_back_to_the_list(call, trader):
+    response = client_for(trader).post(
+        reverse("risk:exception-batch"), {"action": "unmark", "calls": [call.pk], "next": "A B"}
+    )
+
+    assert (response.status_code, response.url) == (302, reverse("risk:warning"))
+
+
+@pytest.mark.parametrize("deadline", ["9999-12-31T23:59:59-23:59", "9999-12-31T23:00:00+00:00", "0001-01-01T00:00"])
+def test_a_deadline_without_a_utc_or_hong_kong_time_is_refused(call, trader, deadline):
+    response = client_for(trader).post(
+        reverse("risk:call-deadline", args=[call.pk]), {"deadline": deadline, "reason": "x"}, follow=True
+    )
+
+    assert "Enter a valid date/time." in response.content.decode()
+    call.refresh_from_db()
+    assert call.deadline.isoformat() == "2026-12-29T08:00:00+00:00"
+
+
+def test_a_deadline_with_an_offset_is_kept_as_that_moment(call, trader):
+    client_for(trader).post(
+        reverse("risk:call-deadline", args=[call.pk]), {"deadline": "2027-01-05T08:00:00+00:00", "reason": "x"}
+    )
+
+    call.refresh_from_db()
+    assert call.deadline.isoformat() == "2027-01-05T08:00:00+00:00"

@@ -1,0 +1,340 @@
+"""A margin call's life: open, follow, escalate and ease, close by each cause; exception, remarks,
+deadline moves; snapshots; the one-open-call rule."""
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+import time_machine
+from django.contrib.auth.models import User
+from django.db import IntegrityError, transaction
+
+from book import ticks
+from book.models import Account, Position
+from book.trading_calendar import HONG_KONG
+from console.models import AuditEntry, ImmutableRecord
+from risk import calls, services
+from risk.models import CallSnapshot, DeadlineChange, MarginCall
+from risk.tasks import daily_snapshots
+from tests.books import one_stock_book
+
+pytestmark = pytest.mark.django_db
+
+HK = HONG_KONG
+
+
+def at(text):
+    return dt.datetime.fromisoformat(text)
+
+
+def the_call(account_no="T1") -> MarginCall:
+    return MarginCall.objects.get(account__account_no=account_no)
+
+
+def tick(price, time, django_capture_on_commit_callbacks):
+    """A price as a live feed sends it: it arrives at its own time (the clock is moved there)."""
+    with (
+        time_machine.travel(at(time) + dt.timedelta(seconds=1), tick=False),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        result = ticks.apply_and_recompute([{"symbol": "S.HK", "price": price, "time": time}])
+    assert result.applied == 1, result.outcomes
+
+
+@pytest.fixture
+def trader(db):
+    return User.objects.create_user("trader")
+
+
+def test_a_book_opens_a_call_at_its_as_of_with_the_figures_and_a_trigger_snapshot(import_book):
+    import_book(one_stock_book())
+
+    call = the_call()
+    assert call.status == "open"
+    assert call.call_type == call.trigger_type == "margin_call"
+    assert call.triggered_at == at("2026-12-23T10:00:00+08:00")
+    # Wed 23 Dec in session is the base; 24 Dec (half day), 28, 29 -> close of the 29th.
+    assert call.deadline == at("2026-12-29T16:00:00+08:00")
+    assert call.call_amount_at_trigger == Decimal("10000.00")
+    assert call.nav_ratio_at_trigger == Decimal("0.4000")
+    [snapshot] = call.snapshots.all()
+    assert snapshot.kind == "trigger"
+    assert snapshot.book["figures"]["call_amount"] == "10000.00"
+    assert (
+        snapshot.book["positions"][0] | {"symbol": "S.HK", "quantity": 1000, "price": "100.000000"}
+        == (snapshot.book["positions"][0])
+    )
+    assert snapshot.book["cash"] == [
+        {"currency": "HKD", "amount": "-60000.0000", "fx_rate": "1", "hkd_value": "-60000.00"}
+    ]
+
+
+@pytest.mark.parametrize(
+    ("as_of", "deadline"),
+    [
+        # A replayed statement in the past: Friday after the close counts from Monday 9 March;
+        # three sessions after it -> Thursday 12 March.
+        ("2026-03-06T17:30:00+08:00", "2026-03-12T16:00:00+08:00"),
+        # A scenario in the future, past the calendar's default end; a Sunday counts from Monday 5 June.
+        ("2028-06-04T09:00:00+08:00", "2028-06-08T16:00:00+08:00"),
+        # 24 Dec is a half day: a trigger after its 12:00 close counts from the 28th -> 29, 30, 31
+        # (the 31st is a half day too).
+        ("2026-12-24T13:00:00+08:00", "2026-12-31T12:00:00+08:00"),
+    ],
+)
+def test_the_trigger_time_is_the_books_even_in_the_past_or_future(import_book, as_of, deadline):
+    import_book(one_stock_book(as_of=as_of))
+
+    call = the_call()
+    assert call.triggered_at == at(as_of)
+    assert call.deadline == at(deadline)
+
+
+def test_the_deadline_uses_the_rule_sets_number_of_sessions(import_book):
+    from risk.models import RuleSet
+
+    RuleSet.objects.filter(account_kind="margin").update(deadline_sessions=1)
+    import_book(one_stock_book())
+
+    assert the_call().deadline == at("2026-12-24T12:00:00+08:00")
+
+
+def test_a_tick_escalates_to_force_call_with_a_snapshot_then_eases(import_book, django_capture_on_commit_callbacks):
+    import_book(one_stock_book())
+
+    tick("90", "2026-12-23T11:00:00+08:00", django_capture_on_commit_callbacks)
+    call = the_call()
+    assert call.call_type == "force_call"
+    assert call.trigger_type == "margin_call"
+    # The open call follows the account's figures: equity 90,000 - 60,000; MM 45,000 - 30,000.
+    assert (call.equity, call.call_amount, call.nav_ratio) == (
+        Decimal("30000.00"),
+        Decimal("15000.00"),
+        Decimal("0.3333"),
+    )
+    assert [s.kind for s in call.snapshots.all()] == ["trigger", "force_call"]
+    assert call.snapshots.get(kind="force_call").call_type == "force_call"
+
+    tick("101", "2026-12-23T11:05:00+08:00", django_capture_on_commit_callbacks)  # equity 41,000 > FM 40,400
+    call.refresh_from_db()
+    assert call.call_type == "margin_call"
+    assert call.closed_at is None
+    assert MarginCall.objects.count() == 1
+
+
+def test_a_price_rise_closes_the_call_by_the_market_at_the_ticks_time(import_book, django_capture_on_commit_callbacks):
+    import_book(one_stock_book())
+
+    tick("120", "2026-12-23T11:00:00+08:00", django_capture_on_commit_callbacks)
+
+    call = the_call()
+    assert call.status == "closed"
+    assert call.close_cause == "market"
+    assert call.closed_at == at("2026-12-23T11:00:00+08:00")
+    close = call.snapshots.get(kind="close")
+    assert close.call_amount == 0
+    assert close.book["positions"][0]["price"] == "120.000000"
+
+
+def test_a_deposit_closes_the_call_with_cause_deposit(import_book):
+    import_book(one_stock_book())
+
+    import_book(one_stock_book(as_of="2026-12-24T09:45:00+08:00", cash="-40000"))
+
+    call = the_call()
+    assert (call.status, call.close_cause) == ("closed", "deposit")
+    assert call.closed_at == at("2026-12-24T09:45:00+08:00")
+
+
+def test_a_liquidation_closes_the_call_with_cause_liquidation(import_book):
+    import_book(one_stock_book())
+    account = Account.objects.get(account_no="T1")
+    # Half the position sold at 100: the loan falls by 50,000.
+    Position.objects.filter(account=account).update(quantity=500)
+    account.cash_balances.update(amount=Decimal("-10000"))
+
+    result = services.recompute_accounts(
+        account_ids=[account.pk], at=at("2026-12-23T14:00:00+08:00"), causes={account.pk: "liquidation"}
+    )
+
+    assert result.calls.closed == [the_call().pk]
+    assert the_call().close_cause == "liquidation"
+
+
+def test_after_a_close_a_new_shortfall_opens_a_new_call(import_book, django_capture_on_commit_callbacks):
+    import_book(one_stock_book())
+    tick("120", "2026-12-23T11:00:00+08:00", django_capture_on_commit_callbacks)
+    tick("95", "2026-12-23T11:30:00+08:00", django_capture_on_commit_callbacks)
+
+    first, second = MarginCall.objects.order_by("triggered_at")
+    assert first.status == "closed"
+    assert second.status == "open"
+    assert second.triggered_at == at("2026-12-23T11:30:00+08:00")
+
+
+def test_running_the_same_recompute_twice_changes_nothing(import_book):
+    import_book(one_stock_book())
+    before = list(MarginCall.objects.values()), list(CallSnapshot.objects.values_list("pk", flat=True))
+
+    result = services.recompute_accounts(at=at("2026-12-23T12:00:00+08:00"))
+
+    assert result.calls.call_ids() == []
+    assert (list(MarginCall.objects.values()), list(CallSnapshot.objects.values_list("pk", flat=True))) == before
+
+
+def test_cash_and_unlisted_kinds_open_no_call(import_book, worked_book):
+    import_book(worked_book)
+
+    kinds = set(MarginCall.objects.values_list("account__kind", flat=True))
+    assert kinds <= {"margin", "intraday"}
+    assert MarginCall.objects.filter(account__account_no="I200001").exists()
+
+
+def test_the_database_allows_one_open_call_per_account(import_book):
+    import_book(one_stock_book())
+    call = the_call()
+
+    with pytest.raises(IntegrityError), transaction.atomic():
+        MarginCall.objects.create(
+            account=call.account,
+            call_type="debit",
+            trigger_type="debit",
+            triggered_at=call.triggered_at,
+            deadline=call.deadline,
+            call_amount_at_trigger=1,
+            updated_at=call.updated_at,
+        )
+
+
+@pytest.mark.parametrize(
+    ("seconds", "hours"), [(-3600, 1), (0, 1), (1, 1), (3600, 1), (3601, 2), (36000, 10), (36000.5, 11)]
+)
+def test_elapsed_hours_round_up_with_a_minimum_of_one(seconds, hours):
+    start = dt.datetime(2026, 12, 23, 10, tzinfo=HK)
+
+    assert calls.elapsed_hours(start, start + dt.timedelta(seconds=seconds)) == hours
+
+
+def test_long_outstanding_after_the_rule_sets_days():
+    start = dt.datetime(2026, 1, 1, 10, tzinfo=HK)
+
+    assert not calls.is_long_outstanding(start, start + dt.timedelta(days=90), 90)
+    assert calls.is_long_outstanding(start, start + dt.timedelta(days=90, seconds=1), 90)
+
+
+def test_exception_needs_a_reason_and_is_audited(import_book, trader):
+    import_book(one_stock_book())
+    call = the_call()
+
+    with pytest.raises(calls.CallActionRefused):
+        calls.mark_exception([call.pk], reason="  ", user=trader)
+    assert calls.mark_exception([call.pk], reason="client disputes price", user=trader) == [call.pk]
+
+    call.refresh_from_db()
+    assert (call.status, call.exception_reason, call.exception_by) == ("exception", "client disputes price", trader)
+    # Marking again changes nothing; unmarking brings it back.
+    assert calls.mark_exception([call.pk], reason="again", user=trader) == []
+    assert calls.unmark_exception([call.pk], user=trader) == [call.pk]
+    call.refresh_from_db()
+    assert (call.status, call.exception_reason) == ("open", "")
+    assert list(AuditEntry.objects.order_by("pk").values_list("action", flat=True)) == [
+        "mark_exception",
+        "mark_exception",
+        "unmark_exception",
+    ]
+
+
+def test_an_exception_call_still_closes_when_met(import_book, trader, django_capture_on_commit_callbacks):
+    import_book(one_stock_book())
+    calls.mark_exception([the_call().pk], reason="disputed", user=trader)
+
+    tick("120", "2026-12-23T11:00:00+08:00", django_capture_on_commit_callbacks)
+
+    assert the_call().status == "closed"
+
+
+def test_remarks_keep_author_and_time_and_the_latest_is_on_the_call(import_book, trader):
+    import_book(one_stock_book())
+    call = the_call()
+    first = dt.datetime(2026, 12, 23, 11, tzinfo=HK)
+
+    calls.add_remark(call, text="called client, no answer", user=trader, now=first)
+    calls.add_remark(call, text="client will deposit", user=trader, now=first + dt.timedelta(hours=1))
+
+    call.refresh_from_db()
+    assert call.remark == "client will deposit"
+    assert [(r.text, r.author, r.created_at) for r in call.remarks.all()] == [
+        ("client will deposit", trader, first + dt.timedelta(hours=1)),
+        ("called client, no answer", trader, first),
+    ]
+
+
+def test_moving_a_deadline_is_recorded_and_audited(import_book, trader):
+    import_book(one_stock_book())
+    call = the_call()
+    new = at("2027-01-05T16:00:00+08:00")
+
+    calls.move_deadline(call, deadline=new, reason="agreed with client", user=trader)
+
+    call.refresh_from_db()
+    assert call.deadline == new
+    change = DeadlineChange.objects.get()
+    assert (change.old_deadline, change.new_deadline, change.changed_by) == (
+        at("2026-12-29T16:00:00+08:00"),
+        new,
+        trader,
+    )
+    entry = AuditEntry.objects.get(action="move_deadline")
+    assert entry.user == trader
+    assert entry.targets == [{"call": call.pk}]
+    assert entry.detail["reason"] == "agreed with client"
+
+
+def test_a_deadline_cannot_move_before_the_trigger_or_on_a_closed_call(import_book, trader):
+    import_book(one_stock_book())
+    call = the_call()
+    with pytest.raises(calls.CallActionRefused):
+        calls.move_deadline(call, deadline=call.triggered_at, reason="x", user=trader)
+
+    import_book(one_stock_book(as_of="2026-12-24T09:45:00+08:00", cash="-40000"))
+    with pytest.raises(calls.CallActionRefused):
+        calls.move_deadline(call, deadline=at("2027-01-05T16:00:00+08:00"), reason="x", user=trader)
+    assert not DeadlineChange.objects.exists()
+
+
+def test_snapshots_cannot_be_changed_or_deleted_by_the_application(import_book):
+    import_book(one_stock_book())
+    snapshot = CallSnapshot.objects.get()
+
+    with pytest.raises(ImmutableRecord):
+        snapshot.save()
+    with pytest.raises(ImmutableRecord):
+        snapshot.delete()
+
+
+@pytest.mark.postgres
+def test_postgres_refuses_to_update_or_delete_snapshots_and_audit_entries(import_book, trader):
+    from django.db import DatabaseError
+
+    import_book(one_stock_book())
+    calls.add_remark(the_call(), text="x", user=trader)
+
+    for queryset in (CallSnapshot.objects.all(), AuditEntry.objects.all()):
+        with pytest.raises(DatabaseError, match="kept for compliance"), transaction.atomic():
+            queryset.update(taken_at=None) if queryset.model is CallSnapshot else queryset.update(action="y")
+        with pytest.raises(DatabaseError, match="kept for compliance"), transaction.atomic():
+            queryset._raw_delete(queryset.db)
+    assert CallSnapshot.objects.count() == 1
+
+
+def test_daily_snapshot_once_per_trading_day_after_the_set_time(import_book):
+    import_book(one_stock_book())
+
+    assert daily_snapshots("2026-12-23T16:00:00+08:00") == {}  # before 16:30: nothing yet
+    assert daily_snapshots("2026-12-23T16:31:00+08:00") == {"margin": 1, "intraday": 0}
+    assert daily_snapshots("2026-12-23T17:00:00+08:00") == {"margin": 0, "intraday": 0}  # once a day
+    assert daily_snapshots("2026-12-25T17:00:00+08:00") == {}  # Christmas: no session
+    assert list(the_call().snapshots.values_list("kind", "key")) == [
+        ("trigger", "trigger"),
+        ("daily", "daily:2026-12-23"),
+    ]

@@ -1,0 +1,208 @@
+"""Console pages: who may see them, and what they show."""
+
+import pytest
+from django.contrib.auth.models import Group, User
+from django.test import Client
+from django.urls import reverse
+
+from tests.users import client_for, make_user
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def book(import_book, worked_book):
+    import_book(worked_book)
+
+
+PAGES = [reverse("risk:home"), reverse("risk:home") + "?q=chan", reverse("risk:account", args=["M100001"])]
+
+
+@pytest.mark.parametrize("url", PAGES)
+def test_anonymous_users_are_sent_to_login(book, url):
+    response = Client().get(url)
+
+    assert response.status_code == 302
+    assert response.url.startswith(reverse("login"))
+
+
+@pytest.mark.parametrize("url", PAGES)
+def test_read_only_users_see_pages_and_cannot_post(viewer, url):
+    client = client_for(viewer)
+
+    assert client.get(url).status_code == 200
+    assert client.post(url).status_code == 403
+
+
+@pytest.mark.parametrize("url", PAGES)
+def test_a_user_without_console_permission_is_refused(book, url):
+    assert client_for(make_user("nobody")).get(url).status_code == 403
+
+
+def test_another_desks_account_is_not_found(desk_trader):
+    client = client_for(desk_trader)
+
+    assert client.get(reverse("risk:account", args=["M100001"])).status_code == 404  # desk HK1
+    assert client.get(reverse("risk:account", args=["M100002"])).status_code == 200  # desk HK2
+    response = client.get(reverse("risk:home") + "?q=M1000")
+    assert [a.account_no for a in response.context["matches"]] == ["M100002"]
+
+
+def test_account_page_shows_the_stored_figures(trader, django_assert_max_num_queries):
+    client = client_for(trader)
+
+    with django_assert_max_num_queries(12):
+        response = client.get(reverse("risk:account", args=["M100001"]))
+
+    html = response.content.decode()
+    assert 'data-figure="call_amount" class="key">135,400.00<' in html
+    assert 'data-figure="nav_ratio" class="">10.45%<' in html
+    assert 'data-figure="equity" class="">92,800.00<' in html
+    assert "Force call" in html
+    assert [line.hkd_value for line in response.context["cash"]] == [-600000, 7800]
+    assert [str(line.mm) for _instrument, line, _quantity in response.context["positions"]] == [
+        "190000.00",
+        "32000.00",
+        "5000.00",
+    ]
+
+
+def test_searching_an_exact_account_number_opens_it(trader):
+    response = client_for(trader).get(reverse("risk:home"), {"q": "m100001"})
+
+    assert response.status_code == 302
+    assert response.url == reverse("risk:account", args=["M100001"])
+
+
+def test_an_unknown_account_is_a_404(trader):
+    assert client_for(trader).get(reverse("risk:account", args=["NOPE"])).status_code == 404
+
+
+def test_home_counts_calls_by_type(trader):
+    response = client_for(trader).get(reverse("risk:home"))
+
+    counts = {row["type"]: row["count"] for row in response.context["summary"]}
+    assert counts == {"debit": 1, "force_call": 1, "margin_call": 0, "excess_financing": 0}
+    assert response.context["total_call_amount"] == 135400 + 5030
+
+
+def test_pages_are_translated(trader):
+    client = client_for(trader)
+    client.post(reverse("set_language"), {"language": "zh-hant", "next": "/"})
+
+    html = client.get(reverse("risk:account", args=["M100001"])).content.decode()
+
+    assert "應追繳保證金" in html
+    assert "強制平倉" in html
+    assert "淨資產比率" in html
+
+    client.post(reverse("set_language"), {"language": "zh-hans", "next": "/"})
+    html = client.get(reverse("risk:account", args=["M100001"])).content.decode()
+    assert "应追缴保证金" in html
+    assert "强制平仓" in html
+
+
+def test_groups_carry_the_console_permissions(db):
+    full = set(Group.objects.get(name="RiskWarningFull").permissions.values_list("codename", flat=True))
+    read_only = set(Group.objects.get(name="RiskWarningReadOnly").permissions.values_list("codename", flat=True))
+
+    assert full == {"view_console", "act_console"}
+    assert read_only == {"view_console"}
+
+
+def test_admin_refuses_a_margin_rate_outside_0_to_1(book):
+    admin = User.objects.create_superuser("root", password="pw")
+    client = client_for(admin)
+    from book.models import Instrument
+
+    instrument = Instrument.objects.get(symbol="A.HK")
+    url = reverse("admin:book_instrument_change", args=[instrument.pk])
+    form = {
+        "symbol": "A.HK",
+        "name": "Stock A",
+        "kind": "stock",
+        "currency": "HKD",
+        "lot_size": 100,
+        "multiplier": 1,
+        "status": "normal",
+        "price": "380",
+        "im_rate": "0.3",
+        "mm_rate": "1.25",
+        "fm_rate": "0.2",
+    }
+
+    response = client.post(url, form)
+
+    assert response.status_code == 200
+    assert "between 0 and 1; 1.25 is outside it" in response.content.decode()
+    instrument.refresh_from_db()
+    assert str(instrument.mm_rate) == "0.250000"
+
+
+def test_admin_rule_set_change_recomputes_that_kind(book):
+    from risk.models import AccountRisk, RuleSet
+
+    admin = User.objects.create_superuser("root", password="pw")
+    rule_set = RuleSet.objects.get(account_kind="margin")
+    url = reverse("admin:risk_ruleset_change", args=[rule_set.pk])
+
+    response = client_for(admin).post(
+        url,
+        {
+            "account_kind": "margin",
+            "call_coefficient": "2",
+            "deadline_sessions": 3,
+            "deadline_move_sessions": 10,
+            "long_outstanding_days": 90,
+            "snapshot_time": "16:30",
+        },
+    )
+    assert response.status_code == 302, response.context["adminform"].form.errors
+
+    # MM 227,000 * 2 - equity 92,800 + interest 1,200
+    assert AccountRisk.objects.get(account__account_no="M100001").margin_shortfall == 362400
+
+
+@pytest.mark.parametrize(
+    ("query", "error"),
+    [
+        ("M1\u0000", "Contains a character that is not allowed (U+0000)."),
+        ("\u0007", "Contains a character that is not allowed (U+0007)."),
+        ("M" * 101, "Ensure this value has at most 100 characters"),
+    ],
+)
+def test_a_bad_search_is_named_next_to_the_box(trader, query, error):
+    response = client_for(trader).get(reverse("risk:home"), {"q": query})
+
+    assert response.status_code == 200
+    assert response.context["matches"] is None
+    html = response.content.decode()
+    assert 'class="error filter-errors"' in html
+    assert error in html
+
+
+def test_a_nul_in_the_raw_query_string_is_a_form_error(trader):
+    response = client_for(trader).get(reverse("risk:home") + "?q=%00")
+
+    assert response.status_code == 200
+    assert response.context["form"].errors
+
+
+@pytest.mark.parametrize("account_no", ["\u0000", "M10\u00000001", "\u001b[31m", "M" * 33])
+def test_an_account_number_that_cannot_be_one_is_a_404(trader, account_no):
+    response = client_for(trader).get(reverse("risk:account", args=[account_no]))
+
+    assert response.status_code == 404
+
+
+def test_an_escaped_nul_in_the_account_path_is_a_404(trader):
+    assert client_for(trader).get("/accounts/%00/").status_code == 404
+
+
+def test_a_bad_search_is_named_in_the_users_language(trader):
+    client = client_for(trader)
+    client.post(reverse("set_language"), {"language": "zh-hant", "next": "/"})
+
+    html = client.get(reverse("risk:home"), {"q": "M1\u0000"}).content.decode()
+
+    assert "含有不允許的字元（U+0000）。" in html
