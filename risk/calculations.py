@@ -123,6 +123,60 @@ def total_cash_hkd(cash: Mapping[str, Decimal], fx: Mapping[str, Decimal]) -> De
         return sum((amount * fx_rate(fx, currency) for currency, amount in cash.items()), ZERO)
 
 
+@dataclass(frozen=True, slots=True)
+class Totals:
+    """The sums an account's figures are made of: HKD cash and its holdings' values and margins. The
+    bulk recompute adds up each account's holdings; the liquidation plan moves one holding at a time
+    (:func:`holding_totals` out, then in again) and asks :func:`figures_from_totals` each time."""
+
+    total_cash: Decimal = ZERO
+    long_mv: Decimal = ZERO
+    short_mv: Decimal = ZERO
+    illiquid_mv: Decimal = ZERO
+    im: Decimal = ZERO
+    mm: Decimal = ZERO
+    fm: Decimal = ZERO
+    open_positions: int = 0
+
+    def plus(self, other: Totals, sign: int = 1) -> Totals:
+        with localcontext(ENGINE_CONTEXT):
+            return Totals(
+                total_cash=self.total_cash + sign * other.total_cash,
+                long_mv=self.long_mv + sign * other.long_mv,
+                short_mv=self.short_mv + sign * other.short_mv,
+                illiquid_mv=self.illiquid_mv + sign * other.illiquid_mv,
+                im=self.im + sign * other.im,
+                mm=self.mm + sign * other.mm,
+                fm=self.fm + sign * other.fm,
+                open_positions=self.open_positions + sign * other.open_positions,
+            )
+
+
+def holding_totals(valuation: Valuation, quantity: int) -> Totals:
+    """One holding's share of the totals (nothing for a zero quantity)."""
+    if not quantity:
+        return Totals()
+    with localcontext(ENGINE_CONTEXT):
+        mv = valuation.unit_value * quantity
+        if quantity > 0:
+            im_rate, mm_rate, fm_rate = valuation.long_rates
+            gross = mv
+            long_mv, short_mv, illiquid_mv = mv, ZERO, (mv if valuation.illiquid else ZERO)
+        else:
+            im_rate, mm_rate, fm_rate = valuation.short_rates
+            gross = -mv
+            long_mv, short_mv, illiquid_mv = ZERO, mv, ZERO
+        return Totals(
+            long_mv=long_mv,
+            short_mv=short_mv,
+            illiquid_mv=illiquid_mv,
+            im=gross * im_rate,
+            mm=gross * mm_rate,
+            fm=gross * fm_rate,
+            open_positions=1,
+        )
+
+
 def figures_from_valuations(
     *,
     account: AccountTerms,
@@ -130,17 +184,17 @@ def figures_from_valuations(
     holdings: Iterable[tuple[Valuation, int]],
     call_coefficient: Decimal = ONE,
 ) -> Figures:
-    """The core of the engine: an account's figures from its HKD cash and valued holdings.
+    """An account's figures from its HKD cash and valued holdings.
 
     The bulk recompute values each instrument once and calls this per account.
     """
     with localcontext(ENGINE_CONTEXT):
         long_mv = short_mv = illiquid_mv = im = mm = fm = ZERO
-        has_open_position = False
+        open_positions = 0
         for valuation, quantity in holdings:
             if not quantity:
                 continue
-            has_open_position = True
+            open_positions += 1
             mv = valuation.unit_value * quantity
             if quantity > 0:
                 long_mv += mv
@@ -155,7 +209,15 @@ def figures_from_valuations(
             im += gross * im_rate
             mm += gross * mm_rate
             fm += gross * fm_rate
+    totals = Totals(total_cash, long_mv, short_mv, illiquid_mv, im, mm, fm, open_positions)
+    return figures_from_totals(account=account, totals=totals, call_coefficient=call_coefficient)
 
+
+def figures_from_totals(*, account: AccountTerms, totals: Totals, call_coefficient: Decimal = ONE) -> Figures:
+    """The core of the engine: every figure of docs/domain.md from the totals."""
+    with localcontext(ENGINE_CONTEXT):
+        total_cash, long_mv, short_mv = totals.total_cash, totals.long_mv, totals.short_mv
+        illiquid_mv, im, mm, fm = totals.illiquid_mv, totals.im, totals.mm, totals.fm
         equity = total_cash + long_mv + short_mv
         liquid_nav = equity - illiquid_mv
         exposure = long_mv - illiquid_mv - short_mv
@@ -168,7 +230,7 @@ def figures_from_valuations(
         force_shortfall = fm - equity + charges
         call_amount = max(ZERO, margin_shortfall, excess_financing)
 
-        if not has_open_position and equity - account.accrued_interest < 0:
+        if not totals.open_positions and equity - account.accrued_interest < 0:
             call_type = DEBIT
         elif force_shortfall > 0:
             call_type = FORCE_CALL

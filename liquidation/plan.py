@@ -1,0 +1,363 @@
+"""The liquidation plan: orders that bring an account's call amount to 0 (docs/liquidation.md).
+
+Pure: no ORM, no clock. The figures are the engine's (:mod:`risk.calculations`), projected as if the
+orders filled at the current price: a line's quantity moves, its value comes into (or, for a buy-back,
+goes out of) cash in its own currency, less the expected cost (commission, stamp duty, levies) at the
+cost rate.
+
+**Covered** means the projected margin shortfall, measured against the target requirement (MM, or IM),
+is at most ``-buffer x`` that requirement, and the projected excess financing is at most 0. With MM,
+no buffer and no cost, that is the engine's call amount reaching 0.
+
+**The default plan** is the one of these that trades the least value among those that cover (or, when
+none covers, that leaves the least call amount): two simple plans, each trimmed. Both walk the lines
+by maintenance rate (the short rate for a short), highest first, then market value, largest first,
+then symbol; for each line they take the fewest whole lots that cover and stop; failing that they take
+all of it (the first plan always; the second only when that lowers the call amount). Trimming then
+takes each order down to the fewest lots that still cover with the others, which never raises the value
+traded nor loses the cover.
+
+Never ordered: a suspended, long-suspended or delisted instrument; more than the free quantity (the
+position less its working orders); a part lot, except a last odd lot that closes the position.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from decimal import Decimal, localcontext
+
+from risk.calculations import (
+    ENGINE_CONTEXT,
+    ONE,
+    ZERO,
+    AccountTerms,
+    Figures,
+    InstrumentTerms,
+    Totals,
+    figures_from_totals,
+    fx_rate,
+    holding_totals,
+    total_cash_hkd,
+    value_instrument,
+)
+
+SELL = "sell"
+BUY = "buy"
+MM = "mm"
+IM = "im"
+TRADABLE_STATUS = "normal"
+
+
+@dataclass(frozen=True)
+class Line:
+    """One position as the plan sees it. ``working`` is the quantity already in working orders that
+    close it (always positive)."""
+
+    symbol: str
+    terms: InstrumentTerms
+    quantity: int
+    lot_size: int = 1
+    working: int = 0
+
+    @property
+    def side(self) -> str:
+        return SELL if self.quantity > 0 else BUY
+
+    @property
+    def free(self) -> int:
+        return max(0, abs(self.quantity) - self.working)
+
+    @property
+    def tradable(self) -> bool:
+        return self.quantity != 0 and self.terms.status == TRADABLE_STATUS and self.free > 0
+
+
+@dataclass(frozen=True)
+class Settings:
+    target: str = MM
+    buffer: Decimal = ZERO  # a fraction of the requirement: 0.05 is 5%
+    cost_rate: Decimal = Decimal("0.002")  # a fraction of the value traded
+    call_coefficient: Decimal = ONE
+
+
+@dataclass(frozen=True)
+class Order:
+    symbol: str
+    side: str
+    quantity: int
+    value: Decimal  # HKD, at the current price
+
+
+@dataclass
+class Plan:
+    orders: list[Order]
+    value: Decimal  # HKD traded
+    covers: bool
+    figures: Figures  # projected, exact (round with risk.calculations.round_figures to show)
+    shortfall: Decimal  # what is left to cover (0 when it covers), as the plan measures it
+    before: Figures  # the figures once the working orders have filled, before this plan
+    lines: dict[str, LineCover] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class LineCover:
+    """For the details page: the fewest shares of this line alone that would cover the call (None when
+    it cannot alone), and its free quantity."""
+
+    free: int
+    covering_quantity: int | None
+
+
+class _State:
+    """The account as it would stand with some quantities ordered: totals moved one line at a time."""
+
+    def __init__(self, account, cash, lines, fx, settings):
+        self.account = account
+        self.settings = settings
+        self.fx = fx
+        self.lines = {line.symbol: line for line in lines}
+        self.valuations = {line.symbol: value_instrument(line.terms, fx) for line in lines}
+        self.fx_of = {line.symbol: fx_rate(fx, line.terms.currency) for line in lines}
+        totals = Totals(total_cash=total_cash_hkd(cash, fx))
+        for line in lines:
+            totals = totals.plus(holding_totals(self.valuations[line.symbol], line.quantity))
+        self.base = totals
+
+    def unit_value(self, symbol: str) -> Decimal:
+        return self.valuations[symbol].unit_value
+
+    def moved(self, totals: Totals, symbol: str, held: int, quantity: int) -> Totals:
+        """The totals after ``quantity`` of a line holding ``held`` is closed (sold or bought back)."""
+        if not quantity:
+            return totals
+        valuation = self.valuations[symbol]
+        sign = 1 if held > 0 else -1
+        after = held - sign * quantity
+        with localcontext(ENGINE_CONTEXT):
+            traded = valuation.unit_value * quantity  # HKD
+            cost = traded * self.settings.cost_rate
+            cash = sign * traded - cost
+        totals = totals.plus(holding_totals(valuation, held), -1).plus(holding_totals(valuation, after))
+        return replace(totals, total_cash=totals.total_cash + cash)
+
+    def figures(self, totals: Totals) -> Figures:
+        return figures_from_totals(account=self.account, totals=totals, call_coefficient=self.settings.call_coefficient)
+
+    def shortfall(self, totals: Totals) -> Decimal:
+        """What is left to cover: 0 when covered."""
+        figures = self.figures(totals)
+        return _left(figures, self.settings)
+
+
+def _left(figures: Figures, settings: Settings) -> Decimal:
+    with localcontext(ENGINE_CONTEXT):
+        requirement = (figures.mm if settings.target == MM else figures.im) * settings.call_coefficient
+        charges = figures.margin_shortfall - figures.mm * settings.call_coefficient + figures.equity
+        target_shortfall = requirement - figures.equity + charges + settings.buffer * requirement
+        return max(ZERO, target_shortfall, figures.excess_financing)
+
+
+def _candidates(line: Line, held: int, free: int) -> list[int]:
+    """The quantities that may be ordered of a line, increasing: whole lots up to the free quantity,
+    and the whole position when that closes it with an odd lot."""
+    lots = free // line.lot_size
+    quantities = [k * line.lot_size for k in range(lots + 1)]
+    if free == abs(held) and free % line.lot_size:
+        quantities.append(free)
+    return quantities
+
+
+def _fewest_covering(state: _State, totals: Totals, line: Line, held: int, free: int) -> int | None:
+    """The fewest of the line's candidate quantities that cover, given the other lines as in ``totals``;
+    None when none does.
+
+    Moving one line changes the margin part of what is left by an affine amount and the excess
+    financing monotonically, so each is on one side of 0 over an interval of quantities and their
+    intersection is an interval: found by bisection at both ends, never by trying every lot."""
+    quantities = _candidates(line, held, free)
+    if len(quantities) == 1:
+        return None
+
+    def parts(index: int) -> tuple[Decimal, Decimal]:
+        figures = state.figures(state.moved(totals, line.symbol, held, quantities[index]))
+        margin = _left(replace(figures, excess_financing=ZERO), state.settings)
+        return margin, figures.excess_financing
+
+    last = len(quantities) - 1
+    low, high = 0, last
+    for part in (0, 1):
+        first, final = parts(0)[part], parts(last)[part]
+        if final <= first:  # non-increasing: covered from some index on
+            if final > 0:
+                return None
+            low = max(low, _first_index(lambda i, part=part: parts(i)[part] <= 0, 0, last))
+        else:  # increasing: covered up to some index
+            if first > 0:
+                return None
+            high = min(high, _last_index(lambda i, part=part: parts(i)[part] <= 0, 0, last))
+    if low > high:
+        return None
+    return quantities[low]
+
+
+def _first_index(predicate, low: int, high: int) -> int:
+    """The first index in [low, high] where a predicate that turns true and stays true holds."""
+    while low < high:
+        middle = (low + high) // 2
+        if predicate(middle):
+            high = middle
+        else:
+            low = middle + 1
+    return low
+
+
+def _last_index(predicate, low: int, high: int) -> int:
+    """The last index in [low, high] where a predicate that holds and then stops holding holds."""
+    while low < high:
+        middle = (low + high + 1) // 2
+        if predicate(middle):
+            low = middle
+        else:
+            high = middle - 1
+    return low
+
+
+def _walk_order(state: _State, lines: Iterable[Line]) -> list[Line]:
+    def key(line: Line):
+        valuation = state.valuations[line.symbol]
+        rate = valuation.long_rates[1] if line.quantity > 0 else valuation.short_rates[1]
+        market_value = abs(valuation.unit_value * line.quantity)
+        return (-rate, -market_value, line.symbol)
+
+    return sorted(lines, key=key)
+
+
+def _simple(state: _State, start: Totals, held: dict[str, int], lines: list[Line], take_all_always: bool):
+    totals, taken = start, {}
+    for line in lines:
+        if state.shortfall(totals) <= 0:
+            break
+        free = line.free
+        quantity = _fewest_covering(state, totals, line, held[line.symbol], free)
+        if quantity is not None:
+            taken[line.symbol] = quantity
+            totals = state.moved(totals, line.symbol, held[line.symbol], quantity)
+            break
+        everything = _candidates(line, held[line.symbol], free)[-1]
+        if not everything:
+            continue
+        after = state.moved(totals, line.symbol, held[line.symbol], everything)
+        if take_all_always or state.shortfall(after) < state.shortfall(totals):
+            taken[line.symbol] = everything
+            totals = after
+    return taken, totals
+
+
+def _totals_of(state: _State, start: Totals, held: dict[str, int], taken: Mapping[str, int]) -> Totals:
+    totals = start
+    for symbol, quantity in taken.items():
+        totals = state.moved(totals, symbol, held[symbol], quantity)
+    return totals
+
+
+def _trim(state: _State, start: Totals, held: dict[str, int], taken: dict[str, int]) -> dict[str, int]:
+    """Take each order down to the fewest lots that still cover with the others (last order first)."""
+    taken = dict(taken)
+    for symbol in reversed(list(taken)):
+        others = {s: q for s, q in taken.items() if s != symbol}
+        totals = _totals_of(state, start, held, others)
+        if state.shortfall(totals) <= 0:
+            del taken[symbol]
+            continue
+        line = state.lines[symbol]
+        fewest = _fewest_covering(state, totals, line, held[symbol], line.free)
+        if fewest is not None and fewest < taken[symbol]:
+            taken[symbol] = fewest
+    return taken
+
+
+def plan(
+    *,
+    account: AccountTerms,
+    cash: Mapping[str, Decimal],
+    lines: Sequence[Line],
+    fx: Mapping[str, Decimal],
+    settings: Settings = Settings(),
+    only: Iterable[str] | None = None,
+) -> Plan:
+    """The default plan for an account (see the module's docstring). ``only``: the symbols the trader
+    allows (None: every tradable line)."""
+    state = _State(account, cash, lines, fx, settings)
+    # Working orders are counted as filled: the plan adds only what they will not do.
+    held = {line.symbol: line.quantity for line in lines}
+    start = state.base
+    for line in lines:
+        if line.working and line.quantity:
+            start = state.moved(start, line.symbol, line.quantity, min(line.working, abs(line.quantity)))
+            held[line.symbol] = line.quantity - (1 if line.quantity > 0 else -1) * min(line.working, abs(line.quantity))
+    allowed = None if only is None else set(only)
+    tradable = [line for line in lines if line.tradable and (allowed is None or line.symbol in allowed)]
+    walk = _walk_order(state, tradable)
+
+    candidates = []
+    for take_all_always in (True, False):
+        taken, totals = _simple(state, start, held, walk, take_all_always)
+        if state.shortfall(totals) <= 0:
+            taken = _trim(state, start, held, taken)
+            totals = _totals_of(state, start, held, taken)
+        candidates.append((taken, totals))
+
+    def rank(candidate):
+        taken, totals = candidate
+        left = state.shortfall(totals)
+        value = sum((state.unit_value(s) * q for s, q in taken.items()), ZERO)
+        return (left > 0, left, value)
+
+    taken, totals = min(candidates, key=rank)
+    orders = [
+        Order(symbol, state.lines[symbol].side, quantity, state.unit_value(symbol) * quantity)
+        for symbol, quantity in taken.items()
+        if quantity
+    ]
+    per_line = {
+        line.symbol: LineCover(
+            free=line.free,
+            covering_quantity=_fewest_covering(state, start, line, held[line.symbol], line.free)
+            if line.tradable
+            else None,
+        )
+        for line in lines
+        if line.quantity
+    }
+    left = state.shortfall(totals)
+    return Plan(
+        orders=orders,
+        value=sum((order.value for order in orders), ZERO),
+        covers=left <= 0,
+        figures=state.figures(totals),
+        shortfall=left,
+        before=state.figures(start),
+        lines=per_line,
+    )
+
+
+def project(
+    *,
+    account: AccountTerms,
+    cash: Mapping[str, Decimal],
+    lines: Sequence[Line],
+    fx: Mapping[str, Decimal],
+    settings: Settings,
+    orders: Mapping[str, int],
+) -> tuple[Figures, Decimal, bool]:
+    """The figures after the working orders and these quantities (symbol -> quantity) fill: for a
+    trader's own quantities in the liquidation dialog. Returns the figures, what is left to cover, and
+    whether it covers."""
+    state = _State(account, cash, lines, fx, settings)
+    totals = state.base
+    for line in lines:
+        quantity = min(abs(line.quantity), line.working + orders.get(line.symbol, 0))
+        totals = state.moved(totals, line.symbol, line.quantity, quantity)
+    left = state.shortfall(totals)
+    return state.figures(totals), left, left <= 0
