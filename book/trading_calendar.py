@@ -74,3 +74,18 @@ def is_session(day: dt.date) -> bool:
         return False
     closes = _closes(day.year, day.year)
     return closes.index.isin([pd.Timestamp(day)]).any()
+
+
+@lru_cache(maxsize=4)
+def _calendar(year: int):
+    return exchange_calendars.get_calendar(EXCHANGE, start=f"{year}-01-01", end=f"{year}-12-31")
+
+
+def is_trading(moment: dt.datetime) -> bool:
+    """Whether HKEX's continuous trading is on at this moment (in a session, outside its lunch break)."""
+    if moment.tzinfo is None:
+        raise ValueError("the moment must carry its time zone")
+    timestamp = pd.Timestamp(moment).tz_convert("UTC").floor("min")
+    if not FIRST_YEAR <= timestamp.year <= LAST_YEAR:
+        return False
+    return bool(_calendar(timestamp.year).is_open_on_minute(timestamp, ignore_breaks=False))

@@ -29,7 +29,8 @@ def ensure_groups(apps) -> None:
 
 
 def granting(app_label: str, grants: dict[str, list[str]]):
-    """A post_migrate receiver that (re)grants an app's permissions after its permissions exist."""
+    """A post_migrate receiver that (re)grants an app's permissions after its permissions exist. Connect
+    it with ``weak=False``: nothing else holds it."""
 
     def receiver(sender, apps=None, using="default", **kwargs):
         from django.apps import apps as global_apps

@@ -1,1 +1,26 @@
+from django.contrib import admin
 
+from console.admin import ReadOnlyAdmin
+
+from .models import Fill, Order
+
+
+class FillInline(admin.TabularInline):
+    model = Fill
+    extra = 0
+    can_delete = False
+    readonly_fields = ["quantity", "price", "time", "reference"]
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Order)
+class OrderAdmin(ReadOnlyAdmin):
+    """Orders are placed and cancelled from the console (or the commands); admins read them here."""
+
+    list_display = ["created_at", "account", "instrument", "side", "quantity", "filled_quantity", "status", "source"]
+    list_filter = ["status", "source", "side"]
+    search_fields = ["account__account_no", "instrument__symbol"]
+    list_select_related = ["account", "instrument"]
+    inlines = [FillInline]

@@ -1,5 +1,22 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
+from django.utils.translation import gettext_lazy as _
+
+# The liquidation actions, granted to RiskWarningFull (never to RiskWarningReadOnly).
+GRANTS = {"RiskWarningFull": ["liquidate", "cancel_order"]}
 
 
 class LiquidationConfig(AppConfig):
+    default_auto_field = "django.db.models.BigAutoField"
     name = "liquidation"
+    verbose_name = _("Liquidation")
+
+    def ready(self):
+        from console.bootstrap import granting
+        from console.permissions import register_action
+
+        register_action("liquidate", "liquidation.liquidate")
+        register_action("cancel_order", "liquidation.cancel_order")
+        post_migrate.connect(
+            granting("liquidation", GRANTS), sender=self, weak=False, dispatch_uid="liquidation.bootstrap"
+        )

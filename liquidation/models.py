@@ -1,1 +1,138 @@
+"""Liquidation orders and their fills (docs/liquidation.md)."""
 
+from django.conf import settings
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.db.models import F, Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from book.models import PRICE_DIGITS, PRICE_PLACES, Account, Instrument, possible_time
+from book.times import validate_possible_time
+from console.querysets import DeskScopedQuerySet
+from risk.models import MarginCall
+
+
+class OrderStatus(models.TextChoices):
+    PENDING = "pending", _("Pending")
+    SUBMITTED = "submitted", _("Submitted")
+    PARTIALLY_FILLED = "partially_filled", _("Partially filled")
+    FILLED = "filled", _("Filled")
+    CANCELLED = "cancelled", _("Cancelled")
+    REJECTED = "rejected", _("Rejected")
+
+
+WORKING = (OrderStatus.PENDING, OrderStatus.SUBMITTED, OrderStatus.PARTIALLY_FILLED)
+
+
+class Side(models.TextChoices):
+    SELL = "sell", _("Sell")
+    BUY = "buy", _("Buy to cover")
+
+
+class OrderType(models.TextChoices):
+    LIMIT = "limit", _("Enhanced limit")
+    MARKET = "market", _("Market")
+
+
+class Source(models.TextChoices):
+    MANUAL = "manual", _("Manual")
+    BATCH = "batch", _("Batch")
+    AUTO = "auto", _("Automatic")
+
+
+class OrderQuerySet(DeskScopedQuerySet):
+    desk_lookup = "account__desk"
+
+    def working(self):
+        return self.filter(status__in=WORKING)
+
+
+class Order(models.Model):
+    """A liquidation order: sell a long, or buy back a short. Its unfilled rest, while it works, is
+    reserved against the position, so no two orders together ever close more than the position holds."""
+
+    account = models.ForeignKey(Account, verbose_name=_("account"), on_delete=models.PROTECT, related_name="orders")
+    call = models.ForeignKey(
+        MarginCall, verbose_name=_("call"), on_delete=models.PROTECT, null=True, blank=True, related_name="orders"
+    )
+    instrument = models.ForeignKey(
+        Instrument, verbose_name=_("instrument"), on_delete=models.PROTECT, related_name="orders"
+    )
+    side = models.CharField(_("side"), max_length=4, choices=Side)
+    quantity = models.PositiveBigIntegerField(_("quantity"), validators=[MinValueValidator(1)])
+    filled_quantity = models.PositiveBigIntegerField(_("filled"), default=0)
+    order_type = models.CharField(_("type"), max_length=8, choices=OrderType, default=OrderType.LIMIT)
+    limit_price = models.DecimalField(
+        _("limit price"), max_digits=PRICE_DIGITS, decimal_places=PRICE_PLACES, null=True, blank=True
+    )
+    status = models.CharField(_("status"), max_length=16, choices=OrderStatus, default=OrderStatus.PENDING)
+    reject_reason = models.TextField(_("reason rejected"), blank=True)
+    source = models.CharField(_("source"), max_length=8, choices=Source, default=Source.MANUAL)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("by"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(_("created at"), default=timezone.now, validators=[validate_possible_time])
+    updated_at = models.DateTimeField(_("updated at"), default=timezone.now, db_index=True)
+    cancel_requested_at = models.DateTimeField(_("cancel asked at"), null=True, blank=True)
+    # A form submitted twice or a request retried carries the same key: one order.
+    idempotency_key = models.CharField(max_length=100, unique=True, null=True, blank=True, editable=False)
+
+    objects = OrderQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name = _("liquidation order")
+        verbose_name_plural = _("liquidation orders")
+        permissions = [
+            ("liquidate", "Can liquidate"),
+            ("cancel_order", "Can cancel a liquidation order"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(quantity__gt=0), name="order_quantity_positive"),
+            models.CheckConstraint(
+                condition=Q(filled_quantity__lte=F("quantity")), name="order_filled_at_most_quantity"
+            ),
+            models.CheckConstraint(
+                condition=Q(order_type="market") | Q(limit_price__gt=0), name="order_limit_price_positive"
+            ),
+            possible_time("created_at"),
+        ]
+        indexes = [models.Index(fields=["account", "instrument", "status"], name="order_working_by_position")]
+
+    def __str__(self):
+        return f"{self.side} {self.quantity} {self.instrument_id} ({self.status})"
+
+    @property
+    def remaining(self) -> int:
+        return self.quantity - self.filled_quantity
+
+    @property
+    def is_working(self) -> bool:
+        return self.status in WORKING
+
+
+class Fill(models.Model):
+    order = models.ForeignKey(Order, verbose_name=_("order"), on_delete=models.PROTECT, related_name="fills")
+    quantity = models.PositiveBigIntegerField(_("quantity"), validators=[MinValueValidator(1)])
+    price = models.DecimalField(_("price"), max_digits=PRICE_DIGITS, decimal_places=PRICE_PLACES)
+    time = models.DateTimeField(_("time"), validators=[validate_possible_time])
+    # The gateway's own id of the fill: a fill reported twice is booked once.
+    reference = models.CharField(_("reference"), max_length=100, unique=True)
+
+    class Meta:
+        ordering = ["time", "pk"]
+        verbose_name = _("fill")
+        verbose_name_plural = _("fills")
+        constraints = [
+            models.CheckConstraint(condition=Q(quantity__gt=0), name="fill_quantity_positive"),
+            possible_time("time"),
+        ]
+
+    def __str__(self):
+        return f"{self.quantity} @ {self.price}"

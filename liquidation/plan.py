@@ -32,9 +32,11 @@ from risk.calculations import (
     ONE,
     ZERO,
     AccountTerms,
+    Cover,
     Figures,
     InstrumentTerms,
     Totals,
+    cover,
     figures_from_totals,
     fx_rate,
     holding_totals,
@@ -123,39 +125,51 @@ class _State:
         for line in lines:
             totals = totals.plus(holding_totals(self.valuations[line.symbol], line.quantity))
         self.base = totals
+        self._deltas: dict[tuple[str, int, int], Totals] = {}
 
     def unit_value(self, symbol: str) -> Decimal:
         return self.valuations[symbol].unit_value
 
+    def delta(self, symbol: str, held: int, quantity: int) -> Totals:
+        """What closing ``quantity`` of a line holding ``held`` (sold or bought back) adds to the totals:
+        the holding's change, and its value into (or out of) cash less the cost."""
+        key = (symbol, held, quantity)
+        found = self._deltas.get(key)
+        if found is None:
+            valuation = self.valuations[symbol]
+            sign = 1 if held > 0 else -1
+            with localcontext(ENGINE_CONTEXT):
+                traded = valuation.unit_value * quantity  # HKD
+                cash = sign * traded - traded * self.settings.cost_rate
+            change = holding_totals(valuation, held - sign * quantity).plus(holding_totals(valuation, held), -1)
+            found = self._deltas[key] = replace(change, total_cash=change.total_cash + cash)
+        return found
+
     def moved(self, totals: Totals, symbol: str, held: int, quantity: int) -> Totals:
-        """The totals after ``quantity`` of a line holding ``held`` is closed (sold or bought back)."""
+        """The totals after ``quantity`` of a line holding ``held`` is closed."""
         if not quantity:
             return totals
-        valuation = self.valuations[symbol]
-        sign = 1 if held > 0 else -1
-        after = held - sign * quantity
-        with localcontext(ENGINE_CONTEXT):
-            traded = valuation.unit_value * quantity  # HKD
-            cost = traded * self.settings.cost_rate
-            cash = sign * traded - cost
-        totals = totals.plus(holding_totals(valuation, held), -1).plus(holding_totals(valuation, after))
-        return replace(totals, total_cash=totals.total_cash + cash)
+        return totals.plus(self.delta(symbol, held, quantity))
 
     def figures(self, totals: Totals) -> Figures:
         return figures_from_totals(account=self.account, totals=totals, call_coefficient=self.settings.call_coefficient)
 
+    def cover(self, totals: Totals) -> Cover:
+        return cover(
+            account=self.account,
+            totals=totals,
+            call_coefficient=self.settings.call_coefficient,
+            target=self.settings.target,
+        )
+
+    def margin_left(self, measured: Cover) -> Decimal:
+        with localcontext(ENGINE_CONTEXT):
+            return max(ZERO, measured.shortfall + self.settings.buffer * measured.requirement)
+
     def shortfall(self, totals: Totals) -> Decimal:
         """What is left to cover: 0 when covered."""
-        figures = self.figures(totals)
-        return _left(figures, self.settings)
-
-
-def _left(figures: Figures, settings: Settings) -> Decimal:
-    with localcontext(ENGINE_CONTEXT):
-        requirement = (figures.mm if settings.target == MM else figures.im) * settings.call_coefficient
-        charges = figures.margin_shortfall - figures.mm * settings.call_coefficient + figures.equity
-        target_shortfall = requirement - figures.equity + charges + settings.buffer * requirement
-        return max(ZERO, target_shortfall, figures.excess_financing)
+        measured = self.cover(totals)
+        return max(self.margin_left(measured), measured.excess_financing)
 
 
 def _candidates(line: Line, held: int, free: int) -> list[int]:
@@ -179,10 +193,13 @@ def _fewest_covering(state: _State, totals: Totals, line: Line, held: int, free:
     if len(quantities) == 1:
         return None
 
+    seen: dict[int, tuple[Decimal, Decimal]] = {}
+
     def parts(index: int) -> tuple[Decimal, Decimal]:
-        figures = state.figures(state.moved(totals, line.symbol, held, quantities[index]))
-        margin = _left(replace(figures, excess_financing=ZERO), state.settings)
-        return margin, figures.excess_financing
+        if index not in seen:
+            measured = state.cover(state.moved(totals, line.symbol, held, quantities[index]))
+            seen[index] = (state.margin_left(measured), measured.excess_financing)
+        return seen[index]
 
     last = len(quantities) - 1
     low, high = 0, last
@@ -264,16 +281,18 @@ def _totals_of(state: _State, start: Totals, held: dict[str, int], taken: Mappin
 def _trim(state: _State, start: Totals, held: dict[str, int], taken: dict[str, int]) -> dict[str, int]:
     """Take each order down to the fewest lots that still cover with the others (last order first)."""
     taken = dict(taken)
+    current = _totals_of(state, start, held, taken)
     for symbol in reversed(list(taken)):
-        others = {s: q for s, q in taken.items() if s != symbol}
-        totals = _totals_of(state, start, held, others)
-        if state.shortfall(totals) <= 0:
+        others = current.plus(state.delta(symbol, held[symbol], taken[symbol]), -1)
+        if state.shortfall(others) <= 0:
             del taken[symbol]
+            current = others
             continue
         line = state.lines[symbol]
-        fewest = _fewest_covering(state, totals, line, held[symbol], line.free)
+        fewest = _fewest_covering(state, others, line, held[symbol], line.free)
         if fewest is not None and fewest < taken[symbol]:
             taken[symbol] = fewest
+            current = state.moved(others, symbol, held[symbol], fewest)
     return taken
 
 
@@ -285,9 +304,11 @@ def plan(
     fx: Mapping[str, Decimal],
     settings: Settings = Settings(),
     only: Iterable[str] | None = None,
+    per_line: bool = False,
 ) -> Plan:
     """The default plan for an account (see the module's docstring). ``only``: the symbols the trader
-    allows (None: every tradable line)."""
+    allows (None: every tradable line). ``per_line``: also say, for each line, the fewest shares of it
+    alone that would cover (the details page shows them)."""
     state = _State(account, cash, lines, fx, settings)
     # Working orders are counted as filled: the plan adds only what they will not do.
     held = {line.symbol: line.quantity for line in lines}
@@ -328,7 +349,7 @@ def plan(
             else None,
         )
         for line in lines
-        if line.quantity
+        if line.quantity and per_line
     }
     left = state.shortfall(totals)
     return Plan(

@@ -256,6 +256,12 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = TIME_ZONE
+# Liquidation orders go through this gateway (liquidation/gateway.py; docs/liquidation.md).
+LIQUIDATION_GATEWAY = os.environ.get("LIQUIDATION_GATEWAY", "liquidation.gateway.SimulatedExchange")
+# The simulated exchange: how long before it fills, and whether it trades outside XHKG sessions.
+SIMULATED_FILL_DELAY_SECONDS = env_int("SIMULATED_FILL_DELAY_SECONDS", default=2)
+SIMULATED_EXCHANGE_ALWAYS_OPEN = env_bool("SIMULATED_EXCHANGE_ALWAYS_OPEN", default=DEMO)
+
 CELERY_BEAT_SCHEDULE = {
     # The safety net behind the tick-driven recompute.
     "recompute-all": {

@@ -213,6 +213,27 @@ def figures_from_valuations(
     return figures_from_totals(account=account, totals=totals, call_coefficient=call_coefficient)
 
 
+@dataclass(frozen=True, slots=True)
+class Cover:
+    """What a call is measured on: the requirement (MM, or IM, times the call coefficient), the
+    shortfall against it, and the excess financing."""
+
+    requirement: Decimal
+    shortfall: Decimal
+    excess_financing: Decimal
+
+
+def cover(*, account: AccountTerms, totals: Totals, call_coefficient: Decimal = ONE, target: str = "mm") -> Cover:
+    """The margin shortfall (against MM or IM) and the excess financing, from the totals: the two
+    figures a call is measured on, without the rest (the liquidation plan asks this many times)."""
+    with localcontext(ENGINE_CONTEXT):
+        equity = totals.total_cash + totals.long_mv + totals.short_mv
+        requirement = (totals.mm if target == "mm" else totals.im) * call_coefficient
+        charges = account.accrued_interest + account.debt_margin - account.trading_limit
+        loan = max(ZERO, -totals.total_cash)
+        return Cover(requirement, requirement - equity + charges, max(ZERO, loan - account.credit_limit))
+
+
 def figures_from_totals(*, account: AccountTerms, totals: Totals, call_coefficient: Decimal = ONE) -> Figures:
     """The core of the engine: every figure of docs/domain.md from the totals."""
     with localcontext(ENGINE_CONTEXT):
@@ -224,9 +245,9 @@ def figures_from_totals(*, account: AccountTerms, totals: Totals, call_coefficie
         denominator = max(liquid_nav, exposure)
         nav_ratio = liquid_nav / denominator if denominator > 0 else None
         loan = max(ZERO, -total_cash)
-        excess_financing = max(ZERO, loan - account.credit_limit)
+        measured = cover(account=account, totals=totals, call_coefficient=call_coefficient)
+        excess_financing, margin_shortfall = measured.excess_financing, measured.shortfall
         charges = account.accrued_interest + account.debt_margin - account.trading_limit
-        margin_shortfall = mm * call_coefficient - equity + charges
         force_shortfall = fm - equity + charges
         call_amount = max(ZERO, margin_shortfall, excess_financing)
 

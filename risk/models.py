@@ -50,6 +50,48 @@ class RuleSet(models.Model):
         default=dt.time(16, 30),
         help_text=_("Hong Kong time at which every open call's daily snapshot is taken."),
     )
+    liquidation_target = models.CharField(
+        _("liquidation restores"),
+        max_length=2,
+        choices=[("mm", _("maintenance margin")), ("im", _("initial margin"))],
+        default="mm",
+        help_text=_("A liquidation plan sells until the margin shortfall against this requirement is covered."),
+    )
+    liquidation_buffer = models.DecimalField(
+        _("liquidation buffer"),
+        max_digits=6,
+        decimal_places=4,
+        default=Decimal("0"),
+        validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("1"))],
+        help_text=_("A fraction of the requirement the plan leaves spare: 0.05 is 5%."),
+    )
+    liquidation_cost_rate = models.DecimalField(
+        _("expected cost rate"),
+        max_digits=6,
+        decimal_places=5,
+        default=Decimal("0.002"),
+        validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("0.1"))],
+        help_text=_("Commission, stamp duty and levies as a fraction of the value traded: 0.002 is 0.2%."),
+    )
+    price_band = models.DecimalField(
+        _("order price band"),
+        max_digits=5,
+        decimal_places=4,
+        default=Decimal("0.02"),
+        validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("0.5"))],
+        help_text=_("A liquidation order's default limit is the last price moved by this fraction: 0.02 is 2%."),
+    )
+    max_price_age_minutes = models.PositiveSmallIntegerField(
+        _("price may be at most (minutes) old"),
+        default=5,
+        validators=[MinValueValidator(1), MaxValueValidator(1440)],
+        help_text=_("Automatic liquidation never trades on an older price."),
+    )
+    auto_liquidate_past_deadline = models.BooleanField(
+        _("liquidate past the deadline automatically"),
+        default=False,
+        help_text=_("Calls past their deadline are liquidated by themselves (off: a trader decides)."),
+    )
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:

@@ -64,7 +64,7 @@ def test_only_these_stocks_is_the_second_simple_plan_here():
 
 
 def test_each_line_says_the_fewest_shares_that_cover_alone():
-    lines = plan(account=WORKED, cash=CASH, lines=worked_lines(), fx=FX, settings=NO_COST).lines
+    lines = plan(account=WORKED, cash=CASH, lines=worked_lines(), fx=FX, settings=NO_COST, per_line=True).lines
 
     assert lines["A.HK"].covering_quantity == 1500
     assert lines["B.HK"].covering_quantity is None  # buying back raises the loan

@@ -106,8 +106,8 @@ def test_groups_carry_the_console_permissions(db):
     full = set(Group.objects.get(name="RiskWarningFull").permissions.values_list("codename", flat=True))
     read_only = set(Group.objects.get(name="RiskWarningReadOnly").permissions.values_list("codename", flat=True))
 
-    assert full == {"view_console", "act_console"}
-    assert read_only == {"view_console"}
+    assert full == {"view_console", "act_console", "liquidate", "cancel_order"}
+    assert read_only == {"view_console"}  # never an action
 
 
 def test_admin_refuses_a_margin_rate_outside_0_to_1(book):
@@ -155,6 +155,11 @@ def test_admin_rule_set_change_recomputes_that_kind(book):
             "deadline_move_sessions": 10,
             "long_outstanding_days": 90,
             "snapshot_time": "16:30",
+            "liquidation_target": "mm",
+            "liquidation_buffer": "0",
+            "liquidation_cost_rate": "0.002",
+            "price_band": "0.02",
+            "max_price_age_minutes": 5,
         },
     )
     assert response.status_code == 302, response.context["adminform"].form.errors

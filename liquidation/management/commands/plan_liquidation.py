@@ -1,0 +1,74 @@
+import json
+from decimal import Decimal, InvalidOperation
+
+from django.core.management.base import BaseCommand, CommandError
+
+from book.models import Account
+from liquidation import services
+from risk import formatting
+from risk.calculations import round_figures
+from risk.models import AccountRisk
+
+
+def percent(text: str) -> Decimal:
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        raise CommandError(f"not a percentage: {text!r}") from None
+    if not value.is_finite() or not Decimal(0) <= value <= Decimal(100):
+        raise CommandError(f"a percentage between 0 and 100, not {text!r}")
+    return value / 100
+
+
+def projected(account: Account, figures) -> dict:
+    """The figures as export_risk writes them."""
+    figures = round_figures(figures).as_dict()
+    row = {"account_no": account.account_no, "kind": account.kind}
+    for name in AccountRisk.FIGURE_FIELDS:
+        value = figures[name]
+        if name == "call_type":
+            row[name] = value or None
+        elif name == "nav_ratio":
+            row[name] = None if value is None else formatting.ratio(value)
+        else:
+            row[name] = formatting.money(value, grouping=False)
+    return row
+
+
+class Command(BaseCommand):
+    help = "Print the liquidation plan of accounts as JSON (places nothing)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("account_nos", nargs="+", metavar="ACCOUNT_NO")
+        parser.add_argument("--only", nargs="+", metavar="SYMBOL", help="only these stocks")
+        parser.add_argument("--buffer", metavar="PCT", help="buffer, percent of the requirement (default: rule set)")
+        parser.add_argument("--cost", metavar="PCT", help="expected cost, percent of value traded (default: rule set)")
+        parser.add_argument("--target", choices=["mm", "im"], help="requirement to restore (default: rule set)")
+
+    def handle(self, *args, account_nos, only, buffer, cost, target, **options):
+        overrides = {
+            "buffer": None if buffer is None else percent(buffer),
+            "cost": None if cost is None else percent(cost),
+            "target": target,
+        }
+        accounts = {account.account_no: account for account in Account.objects.filter(account_no__in=account_nos)}
+        missing = [no for no in account_nos if no not in accounts]
+        if missing:
+            raise CommandError(f"unknown account(s): {', '.join(missing)}")
+        out = []
+        for account_no in account_nos:
+            account = accounts[account_no]
+            result, _book = services.account_plan(account, only=only, **overrides)
+            out.append(
+                {
+                    "account_no": account_no,
+                    "covers": result.covers,
+                    "value": formatting.money(result.value, grouping=False),
+                    "orders": [
+                        {"symbol": order.symbol, "side": order.side, "quantity": order.quantity}
+                        for order in result.orders
+                    ],
+                    "projected": projected(account, result.figures),
+                }
+            )
+        self.stdout.write(json.dumps(out, indent=2, ensure_ascii=False))

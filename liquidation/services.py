@@ -1,0 +1,390 @@
+"""Liquidation: the plan of an account as stored, placing orders with their quantities reserved,
+cancelling, and booking what the gateway reports (fills, rejects, cancels). The console, the commands
+and auto-liquidation all come through here."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+
+from django.db import IntegrityError, transaction
+from django.db.models import F, Sum
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from book.models import HKD, Account, CashBalance, Instrument, Position
+from console import audit
+from console.permissions import can
+from risk import selectors as risk_selectors
+from risk import services as risk_services
+from risk.calculations import ENGINE_CONTEXT, AccountTerms, round_money
+from risk.models import CloseCause, MarginCall, RuleSet
+
+from . import gateway, prices
+from . import plan as planning
+from .models import WORKING, Fill, Order, OrderStatus, OrderType, Side, Source
+
+logger = logging.getLogger(__name__)
+
+LIQUIDATE = "liquidation.liquidate"
+CANCEL_ORDER = "liquidation.cancel_order"
+
+
+class Refused(Exception):
+    """An order that may not be placed or cancelled, with why (shown to the trader as is)."""
+
+
+@dataclass(frozen=True)
+class Wanted:
+    """An order a trader (or a plan) asks for."""
+
+    symbol: str
+    quantity: int
+    limit_price: Decimal | None = None  # None: the default price
+    order_type: str = OrderType.LIMIT
+
+
+def rule_set(kind: str) -> RuleSet:
+    return RuleSet.objects.filter(account_kind=kind).first() or RuleSet(account_kind=kind)
+
+
+def plan_settings(
+    account: Account, *, buffer: Decimal | None = None, cost: Decimal | None = None, target: str | None = None
+) -> planning.Settings:
+    rules = rule_set(account.kind)
+    return planning.Settings(
+        target=target or rules.liquidation_target,
+        buffer=rules.liquidation_buffer if buffer is None else buffer,
+        cost_rate=rules.liquidation_cost_rate if cost is None else cost,
+        call_coefficient=rules.call_coefficient,
+    )
+
+
+def working_quantities(account_ids: Iterable[int]) -> dict[tuple[int, int], int]:
+    """(account id, instrument id) -> the unfilled quantity of its working orders."""
+    rows = (
+        Order.objects.filter(account_id__in=list(account_ids), status__in=WORKING)
+        .values("account_id", "instrument_id")
+        .annotate(rest=Sum(F("quantity") - F("filled_quantity")))
+    )
+    return {(row["account_id"], row["instrument_id"]): row["rest"] for row in rows}
+
+
+@dataclass
+class Book:
+    """An account as the plan needs it, read in a fixed number of queries."""
+
+    account: Account
+    terms: AccountTerms
+    cash: dict[str, Decimal]
+    lines: list[planning.Line]
+    fx: dict[str, Decimal]
+    instruments: dict[str, Instrument]
+
+
+def account_book(account: Account, *, working: dict | None = None, fx: dict | None = None) -> Book:
+    positions = list(
+        Position.objects.filter(account=account).exclude(quantity=0).select_related("instrument").order_by("pk")
+    )
+    working = working if working is not None else working_quantities([account.pk])
+    lines = [
+        planning.Line(
+            symbol=position.instrument.symbol,
+            terms=risk_selectors.terms_of(position.instrument),
+            quantity=position.quantity,
+            lot_size=position.instrument.lot_size,
+            working=min(abs(position.quantity), working.get((account.pk, position.instrument_id), 0)),
+        )
+        for position in positions
+    ]
+    return Book(
+        account=account,
+        terms=AccountTerms(account.credit_limit, account.accrued_interest, account.debt_margin, account.trading_limit),
+        cash=dict(CashBalance.objects.filter(account=account).values_list("currency", "amount")),
+        lines=lines,
+        fx=fx if fx is not None else risk_selectors.fx_rates_current(),
+        instruments={position.instrument.symbol: position.instrument for position in positions},
+    )
+
+
+def account_plan(account: Account, *, only: Iterable[str] | None = None, **overrides) -> tuple[planning.Plan, Book]:
+    book = account_book(account)
+    result = planning.plan(
+        account=book.terms,
+        cash=book.cash,
+        lines=book.lines,
+        fx=book.fx,
+        settings=plan_settings(account, **overrides),
+        only=only,
+    )
+    return result, book
+
+
+def open_call(account: Account) -> MarginCall | None:
+    return MarginCall.objects.filter(account=account, closed_at__isnull=True).first()
+
+
+# --- placing ----------------------------------------------------------------------------------------
+
+
+def _limit_price(instrument: Instrument, side: str, asked: Decimal | None, band: Decimal) -> Decimal:
+    if asked is None:
+        return prices.default_limit(instrument.price, side=side, band=band)
+    try:
+        asked = Decimal(asked)
+    except (InvalidOperation, TypeError, ValueError):
+        raise Refused(_("%(symbol)s: the limit price is not a number.") % {"symbol": instrument.symbol}) from None
+    if not asked.is_finite() or asked <= 0 or asked >= Decimal("1e8"):
+        raise Refused(_("%(symbol)s: the limit price must be above 0.") % {"symbol": instrument.symbol})
+    if instrument.currency == HKD and not prices.on_grid(asked):
+        below, above = prices.nearest_valid(asked)
+        raise Refused(
+            _(
+                "%(symbol)s: %(price)s is not on the HKEX price grid; the nearest valid prices are %(below)s and %(above)s."  # noqa: E501
+            )
+            % {"symbol": instrument.symbol, "price": asked, "below": below, "above": above}
+        )
+    return asked
+
+
+def place(
+    *,
+    user,
+    account: Account,
+    wanted: Sequence[Wanted],
+    source: str = Source.MANUAL,
+    call: MarginCall | None = None,
+    key: str | None = None,
+    detail: dict | None = None,
+) -> list[Order]:
+    """Place orders on an account, all or none. Each order's quantity must be free (the position less
+    its working orders, read under a lock on the position, so concurrent requests can never together
+    order more than it holds), in whole lots unless it closes the position, on a tradable instrument,
+    at a limit price on the HKEX grid (HK stock; other markets may also trade at market). A request
+    carrying a key already used returns the orders that key made, and places nothing."""
+    if source != Source.AUTO and not can(user, LIQUIDATE):
+        raise Refused(_("You may not liquidate."))
+    if user is not None and not Account.objects.visible_to(user).filter(pk=account.pk).exists():
+        raise Refused(_("No such account."))
+    if not wanted:
+        raise Refused(_("There is nothing to order."))
+    if key is not None and (existing := list(Order.objects.filter(idempotency_key__startswith=f"{key}:"))):
+        return existing
+    rules = rule_set(account.kind)
+    call = call if call is not None else open_call(account)
+    try:
+        with transaction.atomic():
+            orders = _place_locked(user, account, wanted, source, call, key, rules)
+            audit.record(
+                user,
+                "liquidate",
+                calls=[call.pk] if call else [],
+                detail={
+                    "account": account.account_no,
+                    "source": source,
+                    "orders": [_order_detail(order) for order in orders],
+                    **(detail or {}),
+                },
+            )
+    except IntegrityError:
+        if key is None:
+            raise
+        # The same key won a race against this request: its orders are the answer.
+        return list(Order.objects.filter(idempotency_key__startswith=f"{key}:"))
+    ids = [order.pk for order in orders]
+    transaction.on_commit(lambda: gateway.get().submit(ids))
+    return orders
+
+
+def _place_locked(user, account, wanted, source, call, key, rules) -> list[Order]:
+    symbols = [item.symbol for item in wanted]
+    if len(set(symbols)) != len(symbols):
+        raise Refused(_("Each stock may be ordered once per request."))
+    positions = {
+        position.instrument.symbol: position
+        for position in Position.objects.select_for_update(of=("self",))
+        .filter(account=account, instrument__symbol__in=symbols)
+        .select_related("instrument")
+        .order_by("pk")  # one lock order for every request: no deadlock
+    }
+    working = working_quantities([account.pk])
+    now = timezone.now()
+    orders = []
+    for item in wanted:
+        position = positions.get(item.symbol)
+        if position is None or not position.quantity:
+            raise Refused(_("%(symbol)s: the account holds none.") % {"symbol": item.symbol})
+        instrument = position.instrument
+        held = abs(position.quantity)
+        busy = working.get((account.pk, instrument.pk), 0)
+        free = max(0, held - busy)
+        if not isinstance(item.quantity, int) or item.quantity <= 0:
+            raise Refused(_("%(symbol)s: the quantity must be a whole number above 0.") % {"symbol": item.symbol})
+        if item.quantity > free:
+            raise Refused(
+                _(
+                    "%(symbol)s: %(quantity)s is more than the free quantity %(free)s (held %(held)s, %(busy)s in working orders)."  # noqa: E501
+                )
+                % {"symbol": item.symbol, "quantity": item.quantity, "free": free, "held": held, "busy": busy}
+            )
+        closes = busy + item.quantity == held
+        if item.quantity % instrument.lot_size and not closes:
+            raise Refused(
+                _(
+                    "%(symbol)s: %(quantity)s is not a whole number of lots of %(lot)s (only an order that closes the position may have an odd lot)."  # noqa: E501
+                )
+                % {"symbol": item.symbol, "quantity": item.quantity, "lot": instrument.lot_size}
+            )
+        if instrument.status != "normal":
+            raise Refused(
+                _("%(symbol)s: the instrument is %(status)s and cannot be traded.")
+                % {"symbol": item.symbol, "status": instrument.get_status_display()}
+            )
+        side = Side.SELL if position.quantity > 0 else Side.BUY
+        if item.order_type == OrderType.MARKET:
+            if instrument.currency == HKD:
+                raise Refused(
+                    _("%(symbol)s: HKEX takes no market orders in continuous trading; give a limit price.")
+                    % {"symbol": item.symbol}
+                )
+            limit = None
+        else:
+            limit = _limit_price(instrument, side, item.limit_price, rules.price_band)
+        orders.append(
+            Order.objects.create(
+                account=account,
+                call=call,
+                instrument=instrument,
+                side=side,
+                quantity=item.quantity,
+                order_type=item.order_type,
+                limit_price=limit,
+                source=source,
+                created_by=user if user is not None and user.is_authenticated else None,
+                created_at=now,
+                updated_at=now,
+                idempotency_key=f"{key}:{item.symbol}" if key else None,
+            )
+        )
+    return orders
+
+
+def _order_detail(order: Order) -> dict:
+    return {
+        "id": order.pk,
+        "symbol": order.instrument.symbol,
+        "side": order.side,
+        "quantity": order.quantity,
+        "limit_price": None if order.limit_price is None else str(order.limit_price),
+    }
+
+
+def place_plan(*, user, account: Account, only: Iterable[str] | None = None, source=Source.MANUAL, key=None):
+    """Place the account's default plan. Refused when it has no order. A key already used returns what
+    it placed (the plan, once placed, covers by itself and would have nothing more to order)."""
+    if key is not None and (existing := list(Order.objects.filter(idempotency_key__startswith=f"{key}:"))):
+        return existing
+    result, _book = account_plan(account, only=only)
+    if not result.orders:
+        raise Refused(
+            _("The plan has no order: the call is already covered.")
+            if result.covers
+            else _("Nothing can be sold or bought back for this call (only suspended, delisted or reserved stock).")
+        )
+    wanted = [Wanted(order.symbol, order.quantity) for order in result.orders]
+    detail = {"plan": {"covers": result.covers, "value": str(round_money(result.value))}}
+    return place(user=user, account=account, wanted=wanted, source=source, key=key, detail=detail)
+
+
+# --- cancelling and what the gateway reports ---------------------------------------------------------
+
+
+def cancel(*, user, orders: Iterable[Order]) -> list[tuple[Order, str]]:
+    """Ask the gateway to cancel working orders; each gets an outcome ("ok" or why not)."""
+    if not can(user, CANCEL_ORDER):
+        raise Refused(_("You may not cancel orders."))
+    outcomes = []
+    for order in orders:
+        if not order.is_working:
+            outcomes.append((order, _("not working (%(status)s)") % {"status": order.get_status_display()}))
+            continue
+        Order.objects.filter(pk=order.pk, cancel_requested_at__isnull=True).update(cancel_requested_at=timezone.now())
+        gateway.get().cancel(order.pk)
+        order.refresh_from_db()
+        outcomes.append((order, "ok"))
+    audit.record(
+        user,
+        "cancel_order",
+        calls=sorted({order.call_id for order, _outcome in outcomes if order.call_id}),
+        detail={"orders": [{"id": order.pk, "outcome": outcome} for order, outcome in outcomes]},
+        outcome="ok" if all(outcome == "ok" for _order, outcome in outcomes) else "partly refused",
+    )
+    return outcomes
+
+
+def mark_submitted(order_ids: Iterable[int]) -> None:
+    Order.objects.filter(pk__in=list(order_ids), status=OrderStatus.PENDING).update(
+        status=OrderStatus.SUBMITTED, updated_at=timezone.now()
+    )
+
+
+def mark_cancelled(order_id: int) -> bool:
+    """The exchange confirmed a cancel: the unfilled rest is released. False if it was no longer working."""
+    with transaction.atomic():
+        order = Order.objects.select_for_update().filter(pk=order_id).first()
+        if order is None or not order.is_working:
+            return False
+        order.status, order.updated_at = OrderStatus.CANCELLED, timezone.now()
+        order.save(update_fields=["status", "updated_at"])
+    return True
+
+
+def mark_rejected(order_id: int, reason: str) -> bool:
+    with transaction.atomic():
+        order = Order.objects.select_for_update().filter(pk=order_id).first()
+        if order is None or not order.is_working:
+            return False
+        order.status, order.reject_reason, order.updated_at = OrderStatus.REJECTED, reason[:2000], timezone.now()
+        order.save(update_fields=["status", "reject_reason", "updated_at"])
+    return True
+
+
+def record_fill(order_id: int, quantity: int, price: Decimal, time: datetime, reference: str) -> Fill | None:
+    """Book a fill: the position moves, the cash moves (in the instrument's currency, less the expected
+    costs), the order follows, and the account is recomputed; a call met this way closes with cause
+    ``liquidation``. A fill reported twice (same reference) or for an order no longer working (a cancel
+    won) is not booked."""
+    with transaction.atomic():
+        order = Order.objects.select_for_update().select_related("instrument", "account").filter(pk=order_id).first()
+        if order is None or not order.is_working or Fill.objects.filter(reference=reference).exists():
+            return None
+        quantity = min(quantity, order.remaining)
+        if quantity <= 0:
+            return None
+        instrument, account = order.instrument, order.account
+        position = Position.objects.select_for_update().get(account=account, instrument=instrument)
+        sign = 1 if order.side == Side.SELL else -1
+        rules = rule_set(account.kind)
+        with_context = ENGINE_CONTEXT
+        value = with_context.multiply(with_context.multiply(Decimal(quantity), price), Decimal(instrument.multiplier))
+        cost = with_context.multiply(value, rules.liquidation_cost_rate)
+        position.quantity -= sign * quantity
+        if position.quantity:
+            position.save(update_fields=["quantity"])
+        else:
+            position.delete()
+        balance, _created = CashBalance.objects.select_for_update().get_or_create(
+            account=account, currency=instrument.currency, defaults={"amount": Decimal("0")}
+        )
+        balance.amount = balance.amount + round_money(sign * value - cost)
+        balance.save(update_fields=["amount"])
+        order.filled_quantity += quantity
+        order.status = OrderStatus.FILLED if order.filled_quantity == order.quantity else OrderStatus.PARTIALLY_FILLED
+        order.updated_at = timezone.now()
+        order.save(update_fields=["filled_quantity", "status", "updated_at"])
+        fill = Fill.objects.create(order=order, quantity=quantity, price=price, time=time, reference=reference)
+        risk_services.recompute_accounts(account_ids=[account.pk], causes={account.pk: CloseCause.LIQUIDATION})
+    return fill

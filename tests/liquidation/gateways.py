@@ -1,0 +1,12 @@
+"""A gateway that takes orders and never fills them by itself: tests fill, reject or cancel them."""
+
+from liquidation import services
+from liquidation.gateway import Gateway
+
+
+class Holding(Gateway):
+    def submit(self, order_ids):
+        services.mark_submitted(order_ids)
+
+    def cancel(self, order_id):
+        services.mark_cancelled(order_id)

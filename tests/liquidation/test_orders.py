@@ -1,0 +1,310 @@
+"""Liquidation orders (liquidation/services.py): the plan placed and filled by the simulated exchange,
+reservation, idempotency, cancel, and the races that must not oversell or fill a cancelled order."""
+
+import json
+import threading
+from decimal import Decimal
+from io import StringIO
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.db import close_old_connections
+
+from book.models import Account, CashBalance, Position
+from console.models import AuditEntry
+from liquidation import services, tasks
+from liquidation.models import Order, OrderStatus
+from risk.models import MarginCall
+
+D = Decimal
+
+
+@pytest.fixture
+def account(book):
+    return Account.objects.get(account_no="M100001")
+
+
+def held(account, symbol):
+    position = Position.objects.filter(account=account, instrument__symbol=symbol).first()
+    return position.quantity if position else 0
+
+
+def test_the_plan_is_placed_filled_and_closes_the_call_by_liquidation(
+    account, trader, django_capture_on_commit_callbacks
+):
+    call = MarginCall.objects.get(account=account, closed_at__isnull=True)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        orders = services.place_plan(user=trader, account=account)
+
+    assert [(o.instrument.symbol, o.side, o.quantity) for o in orders][:2] == [
+        ("B.HK", "buy", 1000),
+        ("A.HK", "sell", 1100),
+    ]
+    assert {o.status for o in Order.objects.all()} == {OrderStatus.FILLED}
+    assert (held(account, "A.HK"), held(account, "B.HK")) == (900, 0)
+    call.refresh_from_db()
+    assert (call.status, call.close_cause) == ("closed", "liquidation")
+    entry = AuditEntry.objects.get(action="liquidate")
+    assert entry.targets == [{"call": call.pk}]
+    assert [o["symbol"] for o in entry.detail["orders"]][:2] == ["B.HK", "A.HK"]
+
+
+def test_a_fill_moves_cash_in_the_instruments_currency_less_costs(account, trader, django_capture_on_commit_callbacks):
+    before = CashBalance.objects.get(account=account, currency="HKD").amount
+    with django_capture_on_commit_callbacks(execute=True):
+        services.place(user=trader, account=account, wanted=[services.Wanted("A.HK", 100, D("372.40"))])
+
+    fill = Order.objects.get().fills.get()
+    value = fill.price * 100
+    after = CashBalance.objects.get(account=account, currency="HKD").amount
+    assert after - before == value - (value * D("0.002")).quantize(D("0.01"))
+
+
+def test_the_same_key_makes_one_set_of_orders(account, trader):
+    first = services.place_plan(user=trader, account=account, key="form-1")
+    again = services.place_plan(user=trader, account=account, key="form-1")
+
+    assert sorted(o.pk for o in again) == sorted(o.pk for o in first)
+    assert Order.objects.count() == len(first)
+
+
+def test_working_quantities_are_reserved(account, trader):
+    services.place(user=trader, account=account, wanted=[services.Wanted("A.HK", 1500)])
+
+    with pytest.raises(services.Refused, match="more than the free quantity 500"):
+        services.place(user=trader, account=account, wanted=[services.Wanted("A.HK", 600)])
+    services.place(user=trader, account=account, wanted=[services.Wanted("A.HK", 500)])
+    assert Order.objects.count() == 2
+
+
+@pytest.mark.parametrize(
+    ("wanted", "why"),
+    [
+        (services.Wanted("A.HK", 150), "not a whole number of lots of 100"),
+        (services.Wanted("C.HK", 100), "is Delisted and cannot be traded"),
+        (services.Wanted("A.HK", 100, D("380.1")), "nearest valid prices are 380.00 and 380.20"),
+        (services.Wanted("A.HK", 100, order_type="market"), "no market orders"),
+        (services.Wanted("ZZZ.HK", 100), "holds none"),
+        (services.Wanted("A.HK", 0), "whole number above 0"),
+    ],
+)
+def test_orders_that_break_a_rule_are_refused_and_nothing_is_written(account, trader, wanted, why):
+    with pytest.raises(services.Refused, match=why):
+        services.place(user=trader, account=account, wanted=[services.Wanted("B.HK", 500), wanted])
+    assert not Order.objects.exists()
+
+
+def test_the_viewer_and_another_desk_may_not_liquidate(account, viewer, desk_trader):
+    with pytest.raises(services.Refused, match="may not liquidate"):
+        services.place_plan(user=viewer, account=account)
+    with pytest.raises(services.Refused, match="No such account"):
+        services.place_plan(user=desk_trader, account=account)
+    assert not Order.objects.exists()
+
+
+def test_a_cancel_before_the_fill_wins_and_releases_the_rest(account, trader):
+    order = services.place(user=trader, account=account, wanted=[services.Wanted("A.HK", 2000)])[0]
+
+    [(cancelled, outcome)] = services.cancel(user=trader, orders=[order])
+    tasks.simulate_exchange(order.pk)  # the exchange's turn comes after the cancel
+
+    assert (outcome, cancelled.status) == ("ok", OrderStatus.CANCELLED)
+    assert not cancelled.fills.exists()
+    assert held(account, "A.HK") == 2000
+    services.place(user=trader, account=account, wanted=[services.Wanted("A.HK", 2000)])  # free again
+
+
+def test_the_viewer_may_not_cancel(account, trader, viewer):
+    order = services.place(user=trader, account=account, wanted=[services.Wanted("A.HK", 100)])[0]
+    with pytest.raises(services.Refused, match="may not cancel"):
+        services.cancel(user=viewer, orders=[order])
+
+
+def test_large_orders_fill_in_parts(account, trader):
+    order = services.place(user=trader, account=account, wanted=[services.Wanted("A.HK", 2000)])[0]
+
+    tasks.simulate_exchange(order.pk)  # eager: each part queues the next at once
+
+    order.refresh_from_db()
+    assert order.status == OrderStatus.FILLED
+    assert order.fills.count() > 1
+    assert sum(f.quantity for f in order.fills.all()) == 2000
+
+
+def test_the_exchange_rejects_an_order_on_a_suspended_instrument(account, trader):
+    order = services.place(user=trader, account=account, wanted=[services.Wanted("A.HK", 100)])[0]
+    order.instrument.status = "suspended"
+    order.instrument.save()
+
+    tasks.simulate_exchange(order.pk)
+
+    order.refresh_from_db()
+    assert order.status == OrderStatus.REJECTED
+    assert "suspended" in order.reject_reason
+
+
+def test_a_fill_reported_twice_is_booked_once(account, trader):
+    order = services.place(user=trader, account=account, wanted=[services.Wanted("A.HK", 200)])[0]
+    services.record_fill(order.pk, 100, D("380"), order.created_at, "ex-1")
+    services.record_fill(order.pk, 100, D("380"), order.created_at, "ex-1")
+
+    order.refresh_from_db()
+    assert (order.filled_quantity, order.status) == (100, OrderStatus.PARTIALLY_FILLED)
+    assert held(account, "A.HK") == 1900
+
+
+# --- commands ---------------------------------------------------------------------------------------
+
+
+def test_plan_liquidation_prints_the_plan_as_json(account):
+    out = StringIO()
+    call_command("plan_liquidation", "M100001", "--cost", "0", stdout=out)
+
+    [plan] = json.loads(out.getvalue())
+    assert plan["account_no"] == "M100001"
+    assert plan["covers"] is True
+    assert plan["value"] == "498000.00"
+    assert plan["orders"] == [
+        {"symbol": "B.HK", "side": "buy", "quantity": 1000},
+        {"symbol": "A.HK", "side": "sell", "quantity": 1100},
+    ]
+    assert len(plan["projected"]) == 19
+    assert plan["projected"]["call_amount"] == "0.00"
+    assert plan["projected"]["call_type"] is None
+
+
+def test_plan_liquidation_names_a_bad_argument(account):
+    with pytest.raises(CommandError, match="unknown account"):
+        call_command("plan_liquidation", "NOPE")
+    with pytest.raises(CommandError, match="percentage"):
+        call_command("plan_liquidation", "M100001", "--buffer", "abc")
+
+
+def test_liquidate_and_export_orders(account, trader):
+    out = StringIO()
+    call_command("liquidate", "M100001", "--user", "trader", "--symbol", "A.HK", "--quantity", "200", stdout=out)
+    [placed] = json.loads(out.getvalue())
+    assert (placed["symbol"], placed["side"], placed["quantity"], placed["created_by"]) == (
+        "A.HK",
+        "sell",
+        200,
+        "trader",
+    )
+
+    with pytest.raises(CommandError, match="free quantity"):
+        call_command("liquidate", "M100001", "--user", "trader", "--symbol", "A.HK", "--quantity", "5000")
+
+    out = StringIO()
+    call_command("export_orders", "--account", "M100001", stdout=out)
+    [exported] = json.loads(out.getvalue())
+    assert exported["id"] == placed["id"]
+    assert exported["limit_price"] == "372.4"
+
+
+def test_liquidate_as_a_viewer_is_refused(account, viewer):
+    with pytest.raises(CommandError, match="may not liquidate"):
+        call_command("liquidate", "M100001", "--user", "viewer", "--plan")
+
+
+# --- races on PostgreSQL ----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def holding_gateway(settings):
+    """Orders stay working until the test fills or cancels them."""
+    settings.LIQUIDATION_GATEWAY = "tests.liquidation.gateways.Holding"
+
+
+def run_together(*jobs):
+    """Run the jobs in threads started at the same moment; return what each returned or raised."""
+    barrier = threading.Barrier(len(jobs))
+    results = [None] * len(jobs)
+
+    def run(index, job):
+        try:
+            barrier.wait()
+            results[index] = job()
+        except Exception as error:
+            results[index] = error
+        finally:
+            close_old_connections()
+
+    threads = [threading.Thread(target=run, args=(i, job)) for i, job in enumerate(jobs)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    return results
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_traders_at_once_never_order_more_than_the_position(import_book, worked_book, holding_gateway):
+    import_book(worked_book)
+    from tests.users import make_user
+
+    first, second = make_user("one", "RiskWarningFull"), make_user("two", "RiskWarningFull")
+    account = Account.objects.get(account_no="M100001")
+
+    for _round in range(5):
+        results = run_together(
+            lambda: services.place(user=first, account=account, wanted=[services.Wanted("A.HK", 1500)]),
+            lambda: services.place(user=second, account=account, wanted=[services.Wanted("A.HK", 1500)]),
+        )
+        assert sum(isinstance(result, list) for result in results) == 1, results
+        assert sum(isinstance(result, services.Refused) for result in results) == 1
+        assert sum(o.remaining for o in Order.objects.filter(status__in=["pending", "submitted"])) == 1500
+        Order.objects.update(status=OrderStatus.CANCELLED)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_cancel_racing_a_fill_leaves_one_story(import_book, worked_book, holding_gateway):
+    import_book(worked_book)
+    from tests.users import make_user
+
+    trader = make_user("racer", "RiskWarningFull")
+    account = Account.objects.get(account_no="M100001")
+    for index in range(5):
+        order = services.place(user=trader, account=account, wanted=[services.Wanted("A.HK", 100)])[0]
+        fill, cancelled = run_together(
+            lambda order=order, index=index: services.record_fill(
+                order.pk, 100, D("380"), order.created_at, f"race-{index}"
+            ),
+            lambda order=order: services.mark_cancelled(order.pk),
+        )
+        order.refresh_from_db()
+        if order.status == OrderStatus.FILLED:
+            assert fill is not None
+            assert cancelled is False
+        else:
+            assert order.status == OrderStatus.CANCELLED
+            assert fill is None
+            assert not order.fills.exists()
+    filled = Order.objects.filter(status=OrderStatus.FILLED).count()
+    assert held(account, "A.HK") == 2000 - 100 * filled
+
+
+# --- bad input --------------------------------------------------------------------------------------
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+ODD_TEXT = st.text(alphabet=st.characters(codec="utf-8"), max_size=30) | st.sampled_from(["A.HK\x00", "Ａ.HK", ""])
+ODD_PRICE = st.none() | st.sampled_from(["NaN", "Infinity", "-1", "0", "1e30", "372.4", "abc", "372.40\x00"])
+ODD_QUANTITY = st.integers(min_value=-(10**30), max_value=10**30)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(symbol=st.one_of(st.just("A.HK"), ODD_TEXT), quantity=ODD_QUANTITY, price=ODD_PRICE)
+def test_no_order_request_breaks_placing(account, trader, symbol, quantity, price):
+    """Whatever the symbol, quantity or price, an order is placed or refused with a reason."""
+    try:
+        services.place(user=trader, account=account, wanted=[services.Wanted(symbol, quantity, price)])
+    except services.Refused as refused:
+        outcome = str(refused)
+    else:
+        outcome = "placed"
+    assert outcome
+    Order.objects.all().delete()
