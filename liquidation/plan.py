@@ -182,7 +182,9 @@ def _candidates(line: Line, held: int, free: int) -> list[int]:
     return quantities
 
 
-def _fewest_covering(state: _State, totals: Totals, line: Line, held: int, free: int) -> int | None:
+def _fewest_covering(
+    state: _State, totals: Totals, line: Line, held: int, free: int, at_most: int | None = None
+) -> int | None:
     """The fewest of the line's candidate quantities that cover, given the other lines as in ``totals``;
     None when none does.
 
@@ -190,6 +192,8 @@ def _fewest_covering(state: _State, totals: Totals, line: Line, held: int, free:
     financing monotonically, so each is on one side of 0 over an interval of quantities and their
     intersection is an interval: found by bisection at both ends, never by trying every lot."""
     quantities = _candidates(line, held, free)
+    if at_most is not None:
+        quantities = [quantity for quantity in quantities if quantity <= at_most]
     if len(quantities) == 1:
         return None
 
@@ -289,7 +293,7 @@ def _trim(state: _State, start: Totals, held: dict[str, int], taken: dict[str, i
             current = others
             continue
         line = state.lines[symbol]
-        fewest = _fewest_covering(state, others, line, held[symbol], line.free)
+        fewest = _fewest_covering(state, others, line, held[symbol], line.free, at_most=taken[symbol])
         if fewest is not None and fewest < taken[symbol]:
             taken[symbol] = fewest
             current = state.moved(others, symbol, held[symbol], fewest)

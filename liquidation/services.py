@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 
 from book.models import HKD, Account, CashBalance, Instrument, Position
 from console import audit
+from console.models import AuditEntry
 from console.permissions import can
 from risk import selectors as risk_selectors
 from risk import services as risk_services
@@ -85,32 +86,53 @@ class Book:
     instruments: dict[str, Instrument]
 
 
-def account_book(account: Account, *, working: dict | None = None, fx: dict | None = None) -> Book:
-    positions = list(
-        Position.objects.filter(account=account).exclude(quantity=0).select_related("instrument").order_by("pk")
-    )
-    working = working if working is not None else working_quantities([account.pk])
-    lines = [
-        planning.Line(
-            symbol=position.instrument.symbol,
-            terms=risk_selectors.terms_of(position.instrument),
-            quantity=position.quantity,
-            lot_size=position.instrument.lot_size,
-            working=min(abs(position.quantity), working.get((account.pk, position.instrument_id), 0)),
+def account_books(accounts: Sequence[Account]) -> dict[int, Book]:
+    """The books of many accounts in a fixed number of queries (a batch plans hundreds at once)."""
+    ids = [account.pk for account in accounts]
+    working = working_quantities(ids)
+    fx = risk_selectors.fx_rates_current()
+    positions: dict[int, list[Position]] = {pk: [] for pk in ids}
+    for position in (
+        Position.objects.filter(account_id__in=ids).exclude(quantity=0).select_related("instrument").order_by("pk")
+    ):
+        positions[position.account_id].append(position)
+    cash: dict[int, dict[str, Decimal]] = {pk: {} for pk in ids}
+    for account_id, currency, amount in CashBalance.objects.filter(account_id__in=ids).values_list(
+        "account_id", "currency", "amount"
+    ):
+        cash[account_id][currency] = amount
+    books = {}
+    for account in accounts:
+        held = positions[account.pk]
+        books[account.pk] = Book(
+            account=account,
+            terms=AccountTerms(
+                account.credit_limit, account.accrued_interest, account.debt_margin, account.trading_limit
+            ),
+            cash=cash[account.pk],
+            lines=[
+                planning.Line(
+                    symbol=position.instrument.symbol,
+                    terms=risk_selectors.terms_of(position.instrument),
+                    quantity=position.quantity,
+                    lot_size=position.instrument.lot_size,
+                    working=min(abs(position.quantity), working.get((account.pk, position.instrument_id), 0)),
+                )
+                for position in held
+            ],
+            fx=fx,
+            instruments={position.instrument.symbol: position.instrument for position in held},
         )
-        for position in positions
-    ]
-    return Book(
-        account=account,
-        terms=AccountTerms(account.credit_limit, account.accrued_interest, account.debt_margin, account.trading_limit),
-        cash=dict(CashBalance.objects.filter(account=account).values_list("currency", "amount")),
-        lines=lines,
-        fx=fx if fx is not None else risk_selectors.fx_rates_current(),
-        instruments={position.instrument.symbol: position.instrument for position in positions},
-    )
+    return books
 
 
-def account_plan(account: Account, *, only: Iterable[str] | None = None, **overrides) -> tuple[planning.Plan, Book]:
+def account_book(account: Account) -> Book:
+    return account_books([account])[account.pk]
+
+
+def account_plan(
+    account: Account, *, only: Iterable[str] | None = None, per_line: bool = False, **overrides
+) -> tuple[planning.Plan, Book]:
     book = account_book(account)
     result = planning.plan(
         account=book.terms,
@@ -119,6 +141,7 @@ def account_plan(account: Account, *, only: Iterable[str] | None = None, **overr
         fx=book.fx,
         settings=plan_settings(account, **overrides),
         only=only,
+        per_line=per_line,
     )
     return result, book
 
@@ -150,6 +173,19 @@ def _limit_price(instrument: Instrument, side: str, asked: Decimal | None, band:
     return asked
 
 
+@dataclass
+class Request:
+    """One account's orders in a placement: what is wanted, for which call, and the outcome (the orders
+    placed, or why the account's orders were refused: all of an account's orders or none)."""
+
+    account: Account
+    wanted: Sequence[Wanted]
+    call: MarginCall | None = None
+    detail: dict | None = None
+    orders: list[Order] | None = None
+    refused: str | None = None
+
+
 def place(
     *,
     user,
@@ -160,116 +196,181 @@ def place(
     key: str | None = None,
     detail: dict | None = None,
 ) -> list[Order]:
-    """Place orders on an account, all or none. Each order's quantity must be free (the position less
-    its working orders, read under a lock on the position, so concurrent requests can never together
-    order more than it holds), in whole lots unless it closes the position, on a tradable instrument,
-    at a limit price on the HKEX grid (HK stock; other markets may also trade at market). A request
-    carrying a key already used returns the orders that key made, and places nothing."""
+    """Place orders on one account, all or none; raise :class:`Refused` with why. See
+    :func:`place_many`."""
+    [request] = place_many(
+        user=user, requests=[Request(account, wanted, call, detail)], source=source, key=key, single=True
+    )
+    if request.refused is not None:
+        raise Refused(request.refused)
+    return request.orders
+
+
+def place_many(
+    *, user, requests: Sequence[Request], source: str = Source.MANUAL, key: str | None = None, single: bool = False
+) -> list[Request]:
+    """Place the orders of many accounts in one transaction; each account all or none, with its outcome.
+
+    Each order's quantity must be free: the position less its working orders, read under a lock on the
+    position rows (taken in one order, so concurrent requests never deadlock and can never together
+    order more than a position holds). Whole lots unless it closes the position; a tradable instrument;
+    a limit price on the HKEX grid (HK stock; other markets may also trade at market). A request
+    carrying a key already used returns the orders that key made and places nothing more."""
     if source != Source.AUTO and not can(user, LIQUIDATE):
         raise Refused(_("You may not liquidate."))
-    if user is not None and not Account.objects.visible_to(user).filter(pk=account.pk).exists():
-        raise Refused(_("No such account."))
-    if not wanted:
-        raise Refused(_("There is nothing to order."))
-    if key is not None and (existing := list(Order.objects.filter(idempotency_key__startswith=f"{key}:"))):
-        return existing
-    rules = rule_set(account.kind)
-    call = call if call is not None else open_call(account)
+    prefix = {request.account.pk: _key_prefix(key, request.account, single) for request in requests}
+    if key is not None:
+        done: dict[str, list[Order]] = {}
+        for order in Order.objects.filter(idempotency_key__startswith=f"{key}:").select_related("instrument"):
+            done.setdefault(order.idempotency_key.rsplit(":", 1)[0], []).append(order)
+        for request in requests:
+            request.orders, request.refused = done.get(prefix[request.account.pk]), None
+    todo = [request for request in requests if request.orders is None]
+    visible = (
+        set(Account.objects.visible_to(user).filter(pk__in=[r.account.pk for r in todo]).values_list("pk", flat=True))
+        if user is not None
+        else {r.account.pk for r in todo}
+    )
+    for request in todo:
+        if request.account.pk not in visible:
+            request.refused = _("No such account.")
+        elif not request.wanted:
+            request.refused = _("There is nothing to order.")
+    todo = [request for request in todo if request.refused is None]
+    if not todo:
+        return list(requests)
+    rules = {rules.account_kind: rules for rules in RuleSet.objects.all()}
+    calls = {
+        call.account_id: call
+        for call in MarginCall.objects.filter(
+            account_id__in=[r.account.pk for r in todo if r.call is None], closed_at__isnull=True
+        )
+    }
     try:
         with transaction.atomic():
-            orders = _place_locked(user, account, wanted, source, call, key, rules)
-            audit.record(
-                user,
-                "liquidate",
-                calls=[call.pk] if call else [],
-                detail={
-                    "account": account.account_no,
-                    "source": source,
-                    "orders": [_order_detail(order) for order in orders],
-                    **(detail or {}),
-                },
-            )
+            created = _place_locked(user, todo, source, prefix if key else None, rules, calls)
+            if created:
+                Order.objects.bulk_create(created)
+                now = timezone.now()
+                AuditEntry.objects.bulk_create(
+                    AuditEntry(
+                        at=now,
+                        user=user if user is not None and user.is_authenticated else None,
+                        action="liquidate",
+                        targets=[{"call": request.call.pk}] if request.call else [],
+                        detail={
+                            "account": request.account.account_no,
+                            "source": source,
+                            "orders": [_order_detail(order) for order in request.orders],
+                            **(request.detail or {}),
+                        },
+                        outcome="ok",
+                    )
+                    for request in todo
+                    if request.orders
+                )
     except IntegrityError:
         if key is None:
             raise
         # The same key won a race against this request: its orders are the answer.
-        return list(Order.objects.filter(idempotency_key__startswith=f"{key}:"))
-    ids = [order.pk for order in orders]
-    transaction.on_commit(lambda: gateway.get().submit(ids))
-    return orders
+        return place_many(user=user, requests=requests, source=source, key=key, single=single)
+    ids = [order.pk for order in created]
+    if ids:
+        transaction.on_commit(lambda: gateway.get().submit(ids))
+    return list(requests)
 
 
-def _place_locked(user, account, wanted, source, call, key, rules) -> list[Order]:
+def _key_prefix(key: str | None, account: Account, single: bool) -> str | None:
+    if key is None:
+        return None
+    return key if single else f"{key}:{account.account_no}"
+
+
+def _place_locked(user, requests, source, prefixes, rules, calls) -> list[Order]:
+    """Check every request against the locked positions; build the orders of those that pass."""
+    positions: dict[tuple[int, str], Position] = {}
+    for position in (
+        Position.objects.select_for_update(of=("self",))
+        .filter(account_id__in=[r.account.pk for r in requests])
+        .select_related("instrument")
+        .order_by("pk")  # one lock order for every request: no deadlock
+    ):
+        positions[(position.account_id, position.instrument.symbol)] = position
+    working = working_quantities([r.account.pk for r in requests])
+    now = timezone.now()
+    created = []
+    for request in requests:
+        account = request.account
+        request.call = request.call or calls.get(account.pk)
+        try:
+            orders = [
+                _order(item, positions.get((account.pk, item.symbol)), working, rules.get(account.kind))
+                for item in _unique(request.wanted)
+            ]
+        except Refused as refused:
+            request.refused = str(refused)
+            continue
+        for order in orders:
+            order.account, order.call, order.source = account, request.call, source
+            order.created_by = user if user is not None and user.is_authenticated else None
+            order.created_at = order.updated_at = now
+            if prefixes is not None:
+                order.idempotency_key = f"{prefixes[account.pk]}:{order.instrument.symbol}"
+        request.orders = orders
+        created += orders
+    return created
+
+
+def _unique(wanted: Sequence[Wanted]) -> Sequence[Wanted]:
     symbols = [item.symbol for item in wanted]
     if len(set(symbols)) != len(symbols):
         raise Refused(_("Each stock may be ordered once per request."))
-    positions = {
-        position.instrument.symbol: position
-        for position in Position.objects.select_for_update(of=("self",))
-        .filter(account=account, instrument__symbol__in=symbols)
-        .select_related("instrument")
-        .order_by("pk")  # one lock order for every request: no deadlock
-    }
-    working = working_quantities([account.pk])
-    now = timezone.now()
-    orders = []
-    for item in wanted:
-        position = positions.get(item.symbol)
-        if position is None or not position.quantity:
-            raise Refused(_("%(symbol)s: the account holds none.") % {"symbol": item.symbol})
-        instrument = position.instrument
-        held = abs(position.quantity)
-        busy = working.get((account.pk, instrument.pk), 0)
-        free = max(0, held - busy)
-        if not isinstance(item.quantity, int) or item.quantity <= 0:
-            raise Refused(_("%(symbol)s: the quantity must be a whole number above 0.") % {"symbol": item.symbol})
-        if item.quantity > free:
-            raise Refused(
-                _(
-                    "%(symbol)s: %(quantity)s is more than the free quantity %(free)s (held %(held)s, %(busy)s in working orders)."  # noqa: E501
-                )
-                % {"symbol": item.symbol, "quantity": item.quantity, "free": free, "held": held, "busy": busy}
+    return wanted
+
+
+def _order(item: Wanted, position: Position | None, working: dict, rules: RuleSet | None) -> Order:
+    if position is None or not position.quantity:
+        raise Refused(_("%(symbol)s: the account holds none.") % {"symbol": item.symbol})
+    instrument = position.instrument
+    held = abs(position.quantity)
+    busy = working.get((position.account_id, instrument.pk), 0)
+    free = max(0, held - busy)
+    if not isinstance(item.quantity, int) or isinstance(item.quantity, bool) or item.quantity <= 0:
+        raise Refused(_("%(symbol)s: the quantity must be a whole number above 0.") % {"symbol": item.symbol})
+    if item.quantity > free:
+        raise Refused(
+            _(
+                "%(symbol)s: %(quantity)s is more than the free quantity %(free)s (held %(held)s, %(busy)s in working orders)."  # noqa: E501
             )
-        closes = busy + item.quantity == held
-        if item.quantity % instrument.lot_size and not closes:
-            raise Refused(
-                _(
-                    "%(symbol)s: %(quantity)s is not a whole number of lots of %(lot)s (only an order that closes the position may have an odd lot)."  # noqa: E501
-                )
-                % {"symbol": item.symbol, "quantity": item.quantity, "lot": instrument.lot_size}
-            )
-        if instrument.status != "normal":
-            raise Refused(
-                _("%(symbol)s: the instrument is %(status)s and cannot be traded.")
-                % {"symbol": item.symbol, "status": instrument.get_status_display()}
-            )
-        side = Side.SELL if position.quantity > 0 else Side.BUY
-        if item.order_type == OrderType.MARKET:
-            if instrument.currency == HKD:
-                raise Refused(
-                    _("%(symbol)s: HKEX takes no market orders in continuous trading; give a limit price.")
-                    % {"symbol": item.symbol}
-                )
-            limit = None
-        else:
-            limit = _limit_price(instrument, side, item.limit_price, rules.price_band)
-        orders.append(
-            Order.objects.create(
-                account=account,
-                call=call,
-                instrument=instrument,
-                side=side,
-                quantity=item.quantity,
-                order_type=item.order_type,
-                limit_price=limit,
-                source=source,
-                created_by=user if user is not None and user.is_authenticated else None,
-                created_at=now,
-                updated_at=now,
-                idempotency_key=f"{key}:{item.symbol}" if key else None,
-            )
+            % {"symbol": item.symbol, "quantity": item.quantity, "free": free, "held": held, "busy": busy}
         )
-    return orders
+    closes = busy + item.quantity == held
+    if item.quantity % instrument.lot_size and not closes:
+        raise Refused(
+            _(
+                "%(symbol)s: %(quantity)s is not a whole number of lots of %(lot)s (only an order that closes the position may have an odd lot)."  # noqa: E501
+            )
+            % {"symbol": item.symbol, "quantity": item.quantity, "lot": instrument.lot_size}
+        )
+    if instrument.status != "normal":
+        raise Refused(
+            _("%(symbol)s: the instrument is %(status)s and cannot be traded.")
+            % {"symbol": item.symbol, "status": instrument.get_status_display()}
+        )
+    side = Side.SELL if position.quantity > 0 else Side.BUY
+    working[(position.account_id, instrument.pk)] = busy + item.quantity
+    if item.order_type == OrderType.MARKET:
+        if instrument.currency == HKD:
+            raise Refused(
+                _("%(symbol)s: HKEX takes no market orders in continuous trading; give a limit price.")
+                % {"symbol": item.symbol}
+            )
+        return Order(instrument=instrument, side=side, quantity=item.quantity, order_type=OrderType.MARKET)
+    band = rules.price_band if rules is not None else RuleSet._meta.get_field("price_band").default
+    limit = _limit_price(instrument, side, item.limit_price, band)
+    return Order(
+        instrument=instrument, side=side, quantity=item.quantity, order_type=OrderType.LIMIT, limit_price=limit
+    )
 
 
 def _order_detail(order: Order) -> dict:
@@ -283,20 +384,71 @@ def _order_detail(order: Order) -> dict:
 
 
 def place_plan(*, user, account: Account, only: Iterable[str] | None = None, source=Source.MANUAL, key=None):
-    """Place the account's default plan. Refused when it has no order. A key already used returns what
-    it placed (the plan, once placed, covers by itself and would have nothing more to order)."""
-    if key is not None and (existing := list(Order.objects.filter(idempotency_key__startswith=f"{key}:"))):
-        return existing
-    result, _book = account_plan(account, only=only)
-    if not result.orders:
-        raise Refused(
-            _("The plan has no order: the call is already covered.")
-            if result.covers
-            else _("Nothing can be sold or bought back for this call (only suspended, delisted or reserved stock).")
+    """Place the account's default plan; raise :class:`Refused` when it has no order."""
+    [request] = liquidate_calls(user=user, accounts=[account], only=only, source=source, key=key, single=True)
+    if request.refused is not None:
+        raise Refused(request.refused)
+    return request.orders
+
+
+def liquidate_calls(
+    *,
+    user,
+    accounts: Sequence[Account],
+    only: Iterable[str] | None = None,
+    source: str = Source.BATCH,
+    key: str | None = None,
+    single: bool = False,
+) -> list[Request]:
+    """Plan and place the default plan of many accounts (a batch from the Risk Warning list, or
+    auto-liquidation): books read in a fixed number of queries, plans in memory, orders placed in one
+    transaction, each account all or none with its outcome. A key already used returns what it placed
+    (a placed plan covers by itself and would have nothing more to order)."""
+    if source != Source.AUTO and not can(user, LIQUIDATE):
+        raise Refused(_("You may not liquidate."))
+    done: dict[str, list[Order]] = {}
+    if key is not None:
+        for order in Order.objects.filter(idempotency_key__startswith=f"{key}:").select_related("instrument"):
+            done.setdefault(order.idempotency_key.rsplit(":", 1)[0], []).append(order)
+    requests = []
+    books = account_books([a for a in accounts if _key_prefix(key, a, single) not in done])
+    rules = {rules.account_kind: rules for rules in RuleSet.objects.all()}
+    for account in accounts:
+        prefix = _key_prefix(key, account, single)
+        if prefix in done:
+            requests.append(Request(account, [], orders=done[prefix]))
+            continue
+        book = books[account.pk]
+        account_rules = rules.get(account.kind) or RuleSet(account_kind=account.kind)
+        result = planning.plan(
+            account=book.terms,
+            cash=book.cash,
+            lines=book.lines,
+            fx=book.fx,
+            settings=planning.Settings(
+                target=account_rules.liquidation_target,
+                buffer=account_rules.liquidation_buffer,
+                cost_rate=account_rules.liquidation_cost_rate,
+                call_coefficient=account_rules.call_coefficient,
+            ),
+            only=only,
         )
-    wanted = [Wanted(order.symbol, order.quantity) for order in result.orders]
-    detail = {"plan": {"covers": result.covers, "value": str(round_money(result.value))}}
-    return place(user=user, account=account, wanted=wanted, source=source, key=key, detail=detail)
+        request = Request(
+            account,
+            [Wanted(order.symbol, order.quantity) for order in result.orders],
+            detail={"plan": {"covers": result.covers, "value": str(round_money(result.value))}},
+        )
+        if not result.orders:
+            request.refused = (
+                _("The plan has no order: the call is already covered.")
+                if result.covers
+                else _("Nothing can be sold or bought back for this call (only suspended, delisted or reserved stock).")
+            )
+        requests.append(request)
+    placeable = [r for r in requests if r.refused is None and r.orders is None]
+    if placeable:
+        place_many(user=user, requests=placeable, source=source, key=key, single=single)
+    return requests
 
 
 # --- cancelling and what the gateway reports ---------------------------------------------------------

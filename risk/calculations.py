@@ -139,17 +139,18 @@ class Totals:
     open_positions: int = 0
 
     def plus(self, other: Totals, sign: int = 1) -> Totals:
-        with localcontext(ENGINE_CONTEXT):
-            return Totals(
-                total_cash=self.total_cash + sign * other.total_cash,
-                long_mv=self.long_mv + sign * other.long_mv,
-                short_mv=self.short_mv + sign * other.short_mv,
-                illiquid_mv=self.illiquid_mv + sign * other.illiquid_mv,
-                im=self.im + sign * other.im,
-                mm=self.mm + sign * other.mm,
-                fm=self.fm + sign * other.fm,
-                open_positions=self.open_positions + sign * other.open_positions,
-            )
+        """These totals with another's added (``sign`` -1: taken away), exactly (the engine's context)."""
+        op = ENGINE_CONTEXT.add if sign > 0 else ENGINE_CONTEXT.subtract
+        return Totals(
+            total_cash=op(self.total_cash, other.total_cash),
+            long_mv=op(self.long_mv, other.long_mv),
+            short_mv=op(self.short_mv, other.short_mv),
+            illiquid_mv=op(self.illiquid_mv, other.illiquid_mv),
+            im=op(self.im, other.im),
+            mm=op(self.mm, other.mm),
+            fm=op(self.fm, other.fm),
+            open_positions=self.open_positions + sign * other.open_positions,
+        )
 
 
 def holding_totals(valuation: Valuation, quantity: int) -> Totals:

@@ -308,3 +308,41 @@ def test_no_order_request_breaks_placing(account, trader, symbol, quantity, pric
         outcome = "placed"
     assert outcome
     Order.objects.all().delete()
+
+
+# --- batches ----------------------------------------------------------------------------------------
+
+
+def test_a_batch_places_each_accounts_plan_or_says_why_not(import_book, account, trader):
+    from tests.books import one_stock_book
+
+    import_book(one_stock_book(desk="HK2", account_no="T3"))  # one stock: S.HK
+    other = Account.objects.get(account_no="T3")
+    Position.objects.filter(account=other).update(quantity=0)  # nothing left to sell
+
+    requests = services.liquidate_calls(user=trader, accounts=[account, other], key="batch-1")
+
+    placed, refused = requests
+    assert [(o.instrument.symbol, o.quantity, o.source) for o in placed.orders][:2] == [
+        ("B.HK", 1000, "batch"),
+        ("A.HK", 1100, "batch"),
+    ]
+    assert placed.refused is None
+    assert refused.orders is None
+    assert "Nothing can be sold" in refused.refused
+    # The same batch again places nothing more.
+    again = services.liquidate_calls(user=trader, accounts=[account, other], key="batch-1")
+    assert sorted(o.pk for o in again[0].orders) == sorted(o.pk for o in placed.orders)
+    assert Order.objects.count() == len(placed.orders)
+    assert AuditEntry.objects.filter(action="liquidate").count() == 1
+
+
+def test_a_batch_reads_in_a_fixed_number_of_queries(import_book, account, trader, django_assert_max_num_queries):
+    from tests.books import one_stock_book
+
+    for number in range(5):
+        import_book(one_stock_book(desk="HK2", account_no=f"Q{number}"))
+    accounts = list(Account.objects.all())
+    with django_assert_max_num_queries(20):
+        services.liquidate_calls(user=trader, accounts=accounts)
+    assert Order.objects.values("account").distinct().count() >= 5
