@@ -12,11 +12,15 @@ class LiquidationConfig(AppConfig):
     verbose_name = _("Liquidation")
 
     def ready(self):
+        from console import panels
         from console.bootstrap import granting
         from console.permissions import register_action
 
+        from .views import call_panel
+
         register_action("liquidate", "liquidation.liquidate")
         register_action("cancel_order", "liquidation.cancel_order")
+        panels.register("call_detail", call_panel)
         post_migrate.connect(
             granting("liquidation", GRANTS), sender=self, weak=False, dispatch_uid="liquidation.bootstrap"
         )

@@ -6,4 +6,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("book.urls")),
     path("", include("risk.urls")),
+    path("", include("liquidation.urls")),
 ]

@@ -26,7 +26,7 @@ from django.views import View
 
 from book.book_format import printable
 from book.models import AccountKind
-from console import audit, push
+from console import audit, panels, push
 from console.lists import ListPage
 from console.permissions import ConsoleMixin, stream_desks
 from console.querysets import visible_desks
@@ -283,6 +283,7 @@ class CallDetailView(ConsoleMixin, View):
                 "compare": compare_snapshots(call, snapshots) if not call.is_open else None,
             }
         )
+        context["panels"] = panels.render("call_detail", request, call=call, account=account)
         return render(request, "risk/call_detail.html", context)
 
 

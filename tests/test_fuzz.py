@@ -31,6 +31,7 @@ from hypothesis import strategies as st
 from book.book_format import FieldError, forbidden_character, parse_datetime, printable
 from book.models import Account, CashBalance, Desk, Instrument
 from console.models import AuditEntry
+from liquidation.forms import OrderFilterForm
 from risk import forms
 from risk.models import MarginCall
 from tests.book.test_book_import import book_state
@@ -207,6 +208,7 @@ GET_PAGES = {
     "risk:intraday": LIST_PARAMETERS,
     "risk:history": list(forms.HistoryFilterForm.base_fields),
     "risk:home": list(forms.AccountSearchForm.base_fields),
+    "liquidation:orders": list(OrderFilterForm.base_fields),
 }
 
 
@@ -340,6 +342,55 @@ def test_no_value_breaks_the_batch_exception_and_a_refusal_changes_nothing(
         assert AuditEntry.objects.latest("pk").outcome.startswith("refused")
     for reason_stored in MarginCall.objects.values_list("exception_reason", flat=True):
         assert forbidden_character(reason_stored, free_text=True) is None
+
+
+@FUZZ
+@given(
+    symbols=st.lists(st.one_of(st.sampled_from([b"A.HK", b"B.HK", b"C.HK"]), http_values), max_size=3),
+    quantity=st.one_of(st.sampled_from([b"100", b"1100", b"0", b"1e3", b"\xef\xbc\x91"]), http_values),
+    price=st.one_of(st.sampled_from([b"", b"372.40", b"NaN", b"1e99", b"380.1"]), http_values),
+    key=st.one_of(st.just(b"form-key-123456"), http_values),
+)
+def test_no_value_breaks_liquidating_from_the_details(call, new_client, symbols, quantity, price, key):
+    from liquidation.models import Order
+
+    pairs = [("symbol", symbol) for symbol in symbols]
+    for symbol in symbols:
+        pairs += [(b"quantity:" + symbol, quantity), (b"price:" + symbol, price)]
+    pairs += [("key", key)]
+
+    response = new_client().post(
+        reverse("liquidation:call-liquidate", args=[call.pk]),
+        form_encoded(pairs),
+        content_type="application/x-www-form-urlencoded",
+    )
+
+    assert response.status_code == 302, response.status_code
+    for level, text in posted(response):
+        assert_prints(text)
+        if level == "error":
+            assert not Order.objects.filter(idempotency_key__startswith=key.decode("utf-8", "replace")).exists()
+    Order.objects.all().delete()
+
+
+@FUZZ
+@given(ids=st.lists(st.one_of(http_values, st.just(b"ORDER")), max_size=3), next_url=http_values)
+def test_no_value_breaks_cancelling_orders(call, new_client, ids, next_url):
+    from liquidation.models import Order
+
+    order = Order.objects.create(
+        account=call.account, call=call, instrument_id=call.account.positions.first().instrument_id,
+        side="sell", quantity=100, limit_price=372,
+    )  # fmt: skip
+    pairs = [("orders", str(order.pk).encode() if value == b"ORDER" else value) for value in ids]
+
+    response = new_client().post(
+        reverse("liquidation:cancel"), form_encoded([*pairs, ("next", next_url)]),
+        content_type="application/x-www-form-urlencoded",
+    )  # fmt: skip
+
+    assert response.status_code in (302, 404), response.status_code
+    Order.objects.all().delete()
 
 
 # --- Every field of every form, with values no browser would send (lone surrogates included) -------

@@ -33,9 +33,19 @@ pytestmark = pytest.mark.django_db
 class Route:
     kind: str
     args: Callable[[MarginCall], list] = lambda call: []
-    data: dict = field(default_factory=dict)
+    data: dict | Callable[[MarginCall], dict] = field(default_factory=dict)
     desk_scoped: bool = False
     action: str = ""  # the audit log's name for an action
+
+
+def an_order(call: MarginCall) -> dict:
+    from liquidation.models import Order
+
+    order = Order.objects.create(
+        account=call.account, call=call, instrument_id=call.account.positions.first().instrument_id,
+        side="sell", quantity=1, limit_price=1,
+    )  # fmt: skip
+    return {"orders": [order.pk]}
 
 
 ROUTES: dict[str, Route] = {
@@ -74,6 +84,15 @@ ROUTES: dict[str, Route] = {
         desk_scoped=True,
         action="move_deadline",
     ),
+    "liquidation:orders": Route("page"),
+    "liquidation:call-liquidate": Route(
+        "action",
+        args=lambda call: [call.pk],
+        data={"key": "form-key-123456", "symbol": "A.HK", "quantity:A.HK": "100"},
+        desk_scoped=True,
+        action="liquidate",
+    ),
+    "liquidation:cancel": Route("action", data=an_order, desk_scoped=True, action="cancel_order"),
 }
 
 
@@ -106,6 +125,8 @@ def to_login(response) -> bool:
 
 
 def request_data(route: Route, call: MarginCall) -> dict:
+    if callable(route.data):
+        return route.data(call)
     return {**route.data, "calls": [call.pk]} if route.action == "exception" and not route.args(call) else route.data
 
 
@@ -137,6 +158,8 @@ def test_the_permission_matrix(name, call, viewer, desk_trader):
             assert other_desk.get(url).status_code == 404
     else:
         assert route.kind == "action", name
+        from liquidation.models import Order
+
         before = list(MarginCall.objects.values())
         data = request_data(route, call)
         audited = AuditEntry.objects.count()
@@ -150,6 +173,8 @@ def test_the_permission_matrix(name, call, viewer, desk_trader):
             assert entry.outcome.startswith("refused"), entry.outcome
         assert AuditEntry.objects.count() == audited + 3
         assert list(MarginCall.objects.values()) == before  # nothing a refused request sent was applied
+        assert not Order.objects.exclude(status="pending").exists()  # no order placed, none cancelled
+        assert Order.objects.count() == len(data.get("orders", []))
 
 
 def test_desk_owned_records_are_narrowed_to_the_users_desks_in_one_place(book, trader, desk_trader):

@@ -79,3 +79,11 @@
   });
   document.addEventListener("DOMContentLoaded", () => { start(); updateBatchBar(); });
 })();
+
+// Buttons that act on money ask first: data-confirm holds the question (no inline script: CSP).
+document.addEventListener("click", function (event) {
+  const button = event.target.closest("button[data-confirm]");
+  if (button && !window.confirm(button.dataset.confirm)) {
+    event.preventDefault();
+  }
+});

@@ -1,0 +1,10 @@
+from django.urls import path
+
+from . import views
+
+app_name = "liquidation"
+urlpatterns = [
+    path("liquidation/orders/", views.OrderListView.as_view(), name="orders"),
+    path("liquidation/orders/cancel/", views.CancelOrdersView.as_view(), name="cancel"),
+    path("calls/<int:pk>/liquidate/", views.CallLiquidateView.as_view(), name="call-liquidate"),
+]

@@ -1,0 +1,255 @@
+"""The liquidation pages: the panel on a call's details (plan, orders in progress, liquidate, cancel),
+the Liquidation Orders list, and the actions."""
+
+from __future__ import annotations
+
+import secrets
+from decimal import Decimal, InvalidOperation
+
+from django.contrib import messages
+from django.db.models import Q
+from django.http import Http404, HttpResponseRedirect
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.views import View
+
+from console.lists import ListPage, Selection
+from console.permissions import ConsoleMixin, can, can_view
+from risk.calculations import round_figures, round_money
+from risk.forms import parse_id
+from risk.models import MarginCall
+
+from . import prices, services
+from .forms import ORDER_SORTS, OrderFilterForm
+from .models import WORKING, Order, OrderType
+
+KEY_ALPHABET = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_")
+
+
+def call_panel(request, *, call, account) -> str | None:
+    """The call details' liquidation panel: orders in progress with cancel; the plan with each line's
+    free quantity and the fewest shares of it alone that would cover; liquidate."""
+    if not can_view(request.user):
+        return None
+    orders = list(
+        Order.objects.filter(account=account)
+        .filter(Q(status__in=WORKING) | Q(call=call))
+        .select_related("instrument", "created_by")
+        .order_by("-created_at", "-pk")[:50]
+    )
+    working = [order for order in orders if order.is_working]
+    context = {"call": call, "orders": orders, "working": working, "next": request.get_full_path()}
+    if call.is_open:
+        result, book = services.account_plan(account, per_line=True)
+        rules = services.rule_set(account.kind)
+        planned = {order.symbol: order.quantity for order in result.orders}
+        lines = []
+        for line in book.lines:
+            instrument = book.instruments[line.symbol]
+            cover = result.lines.get(line.symbol)
+            lines.append(
+                {
+                    "symbol": line.symbol,
+                    "name": instrument.name,
+                    "side": line.side,
+                    "quantity": line.quantity,
+                    "lot": line.lot_size,
+                    "working": line.working,
+                    "free": line.free,
+                    "tradable": line.tradable,
+                    "status": instrument.get_status_display(),
+                    "covering": cover.covering_quantity if cover else None,
+                    "planned": planned.get(line.symbol, 0),
+                    "price": prices.default_limit(instrument.price, side=line.side, band=rules.price_band)
+                    if instrument.currency == "HKD"
+                    else instrument.price,
+                }
+            )
+        current = account.risk.call_amount if hasattr(account, "risk") else None
+        before = round_figures(result.before)
+        context.update(
+            {
+                "plan": result,
+                "projected": round_figures(result.figures),
+                "plan_value": round_money(result.value),
+                "lines": lines,
+                "working_value": round_money(
+                    sum(
+                        (o.remaining * o.instrument.price * o.instrument.multiplier for o in working),
+                        Decimal(0),
+                    )
+                ),
+                "working_removes": None if current is None else max(Decimal(0), current - before.call_amount),
+                "left_after_working": before.call_amount,
+                "key": secrets.token_urlsafe(16),
+            }
+        )
+    return render_to_string("liquidation/_call_panel.html", context, request=request)
+
+
+def _back(request, default: str) -> str:
+    target = request.POST.get("next", "")
+    if target.startswith("/") and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        return target
+    return default
+
+
+class CallLiquidateView(ConsoleMixin, View):
+    """Place orders on a call's account: the quantities and prices the trader confirmed (the plan's by
+    default). A form sent twice carries the same key and places one set of orders."""
+
+    http_method_names = ["post"]
+    action = "liquidate"
+    permission = services.LIQUIDATE
+
+    def targeted_calls(self, request):
+        pk = self.kwargs.get("pk")
+        return [pk] if pk is not None else []
+
+    def post(self, request, pk):
+        call = MarginCall.objects.visible_to(request.user).select_related("account").filter(pk=pk).first()
+        if call is None:
+            self.audit_refusal(request, "refused: unknown or other desk's call")
+            raise Http404(_("No such call."))
+        back = _back(request, reverse("risk:call", args=[call.pk]))
+        key = request.POST.get("key", "")
+        if not (8 <= len(key) <= 64 and set(key) <= KEY_ALPHABET):
+            messages.error(request, _("The form is out of date: reload the page and try again."))
+            return HttpResponseRedirect(back)
+        try:
+            wanted = self.wanted(request)
+            orders = services.place(user=request.user, account=call.account, wanted=wanted, call=call, key=key)
+        except services.Refused as refused:
+            messages.error(request, str(refused))
+            return HttpResponseRedirect(back)
+        messages.success(request, _("%(count)d order(s) placed.") % {"count": len(orders)})
+        return HttpResponseRedirect(back)
+
+    @staticmethod
+    def wanted(request) -> list[services.Wanted]:
+        wanted = []
+        symbols = request.POST.getlist("symbol")[:200]
+        for symbol in symbols:
+            text = request.POST.get(f"quantity:{symbol}", "").strip().replace(",", "")
+            if not text or text == "0":
+                continue
+            if not text.isascii() or not text.isdigit() or len(text) > 15:
+                raise services.Refused(
+                    _("%(symbol)s: the quantity must be a whole number above 0.") % {"symbol": symbol[:32]}
+                )
+            price_text = request.POST.get(f"price:{symbol}", "").strip()
+            price = None
+            if price_text:
+                try:
+                    price = Decimal(price_text) if price_text.isascii() and len(price_text) <= 20 else None
+                except InvalidOperation:
+                    price = None
+                if price is None or not price.is_finite():
+                    raise services.Refused(_("%(symbol)s: the limit price is not a number.") % {"symbol": symbol[:32]})
+            wanted.append(services.Wanted(symbol, int(text), price, OrderType.LIMIT))
+        if not wanted:
+            raise services.Refused(_("There is nothing to order."))
+        return wanted
+
+
+class CancelOrdersView(ConsoleMixin, View):
+    """Cancel the selected orders (from a call's details or the Liquidation Orders page)."""
+
+    http_method_names = ["post"]
+    action = "cancel_order"
+    permission = services.CANCEL_ORDER
+
+    def targeted_calls(self, request) -> list[int]:
+        """The calls of the orders a request names (for the audit log of a refusal)."""
+        ids = [pk for pk in map(parse_id, request.POST.getlist("orders")[:1000]) if pk is not None]
+        return sorted(set(Order.objects.filter(pk__in=ids, call__isnull=False).values_list("call_id", flat=True)))
+
+    def post(self, request):
+        back = _back(request, reverse("liquidation:orders"))
+        ids = [pk for pk in map(parse_id, request.POST.getlist("orders")[:1000]) if pk is not None]
+        if not ids:
+            messages.error(request, _("Select orders to cancel."))
+            return HttpResponseRedirect(back)
+        orders = list(Order.objects.visible_to(request.user).filter(pk__in=ids).select_related("instrument"))
+        if len(orders) != len(set(ids)):
+            self.audit_refusal(request, "refused: unknown or other desk's order")
+            raise Http404(_("No such order."))
+        outcomes = services.cancel(user=request.user, orders=orders)
+        done = sum(outcome == "ok" for _order, outcome in outcomes)
+        messages.success(request, _("%(count)d order(s) cancelled.") % {"count": done})
+        if done < len(outcomes):
+            messages.warning(
+                request,
+                _("%(count)d order(s) were no longer working: left as they are.") % {"count": len(outcomes) - done},
+            )
+        return HttpResponseRedirect(back)
+
+
+class OrderListView(ListPage):
+    """Every liquidation order the user's desks may see: filters, sort, pages, cancel, CSV."""
+
+    form_class = OrderFilterForm
+    template_name = "liquidation/order_list.html"
+    partial = "order-list"
+    sorts = ORDER_SORTS
+    default_sort = "-created"
+    tiebreak = "-pk"
+    csv_name = "liquidation-orders"
+
+    def select(self, request, values, now):
+        orders = Order.objects.visible_to(request.user).select_related("account", "instrument", "created_by", "call")
+        if values.get("q"):
+            orders = orders.filter(account__account_no__istartswith=values["q"].strip())
+        if values.get("symbol"):
+            orders = orders.filter(instrument__symbol__iexact=values["symbol"].strip())
+        if values.get("status") == "working":
+            orders = orders.filter(status__in=WORKING)
+        elif values.get("status"):
+            orders = orders.filter(status=values["status"])
+        if values.get("source"):
+            orders = orders.filter(source=values["source"])
+        if values.get("by"):
+            orders = orders.filter(created_by__username=values["by"].strip())
+        if values.get("day"):
+            orders = orders.filter(created_at__date=values["day"])
+        return Selection(rows=orders, extra={"working_count": orders.filter(status__in=WORKING).count()})
+
+    def context(self, request, values, now, selection):
+        return {"can_cancel": can(request.user, services.CANCEL_ORDER)}
+
+    def csv_header(self):
+        return [
+            _("Order"),
+            _("Account"),
+            _("Stock"),
+            _("Side"),
+            _("Quantity"),
+            _("Filled"),
+            _("Status"),
+            _("Type"),
+            _("Limit price"),
+            _("Source"),
+            _("By"),
+            _("Created at"),
+            _("Reason rejected"),
+        ]
+
+    def csv_row(self, order, now):
+        return [
+            order.pk,
+            order.account.account_no,
+            order.instrument.symbol,
+            order.side,
+            order.quantity,
+            order.filled_quantity,
+            order.status,
+            order.order_type,
+            order.limit_price,
+            order.source,
+            order.created_by.get_username() if order.created_by else "",
+            timezone.localtime(order.created_at).isoformat(),
+            order.reject_reason,
+        ]

@@ -1,0 +1,99 @@
+"""The liquidation panel on a call's details, the Liquidation Orders page, and their actions."""
+
+import csv
+import io
+
+import pytest
+from django.urls import reverse
+
+from liquidation.models import Order, OrderStatus
+from risk.models import MarginCall
+from tests.users import client_for
+
+
+@pytest.fixture
+def call(book):
+    return MarginCall.objects.get(account__account_no="M100001")
+
+
+def plan_form(call, **quantities):
+    data = {"key": "form-key-123456", "next": reverse("risk:call", args=[call.pk])}
+    for symbol, quantity in (quantities or {"B.HK": "1000", "A.HK": "1100"}).items():
+        data.setdefault("symbol", []).append(symbol)
+        data[f"quantity:{symbol}"] = quantity
+    return data
+
+
+def test_the_details_show_the_plan_with_free_and_covering_quantities(call, trader):
+    response = client_for(trader).get(reverse("risk:call", args=[call.pk]))
+
+    html = response.content.decode()
+    assert 'data-testid="liquidation-panel"' in html
+    assert 'data-testid="liquidate"' in html
+    assert 'name="quantity:A.HK" value="1100"' in html
+    assert 'name="quantity:B.HK" value="1000"' in html
+    assert 'name="price:A.HK" value="372.40"' in html
+    row = html[html.index('<tr data-symbol="A.HK">') :]
+    assert '<td class="num" data-testid="covering">1,500</td>' in row[: row.index("</tr>")]
+
+
+def test_the_viewer_sees_the_plan_but_no_button(call, viewer):
+    html = client_for(viewer).get(reverse("risk:call", args=[call.pk])).content.decode()
+    assert 'data-testid="plan"' in html
+    assert 'data-testid="liquidate"' not in html
+    assert 'data-testid="cancel-orders"' not in html
+
+
+def test_liquidating_from_the_details_places_the_orders_once(call, trader, django_capture_on_commit_callbacks):
+    client = client_for(trader)
+    url = reverse("liquidation:call-liquidate", args=[call.pk])
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(url, plan_form(call), follow=True)
+    assert "2 order(s) placed." in response.content.decode()
+    again = client.post(url, plan_form(call), follow=True)  # the same form sent twice
+
+    assert Order.objects.count() == 2
+    assert "2 order(s) placed." in again.content.decode()
+    call.refresh_from_db()
+    assert (call.status, call.close_cause) == ("closed", "liquidation")
+
+
+def test_a_bad_quantity_or_price_is_named_and_nothing_is_placed(call, trader):
+    client = client_for(trader)
+    url = reverse("liquidation:call-liquidate", args=[call.pk])
+
+    for quantities, why in (
+        ({"A.HK": "150"}, "not a whole number of lots"),
+        ({"A.HK": "-5"}, "whole number above 0"),
+        ({"A.HK": "99999999"}, "more than the free quantity"),
+    ):
+        response = client.post(url, plan_form(call, **quantities), follow=True)
+        assert why in response.content.decode()
+    response = client.post(url, {**plan_form(call, **{"A.HK": "100"}), "price:A.HK": "380.1"}, follow=True)
+    assert "nearest valid prices are 380.00 and 380.20" in response.content.decode()
+    response = client.post(url, {**plan_form(call), "key": "x"}, follow=True)
+    assert "out of date" in response.content.decode()
+    assert not Order.objects.exists()
+
+
+def test_the_orders_page_lists_filters_exports_and_cancels(call, trader):
+    client = client_for(trader)
+    client.post(reverse("liquidation:call-liquidate", args=[call.pk]), plan_form(call))
+    orders = list(Order.objects.order_by("pk"))
+
+    page = client.get(reverse("liquidation:orders"), {"status": "working", "symbol": "a.hk"})
+    assert [o.pk for o in page.context["rows"]] == [orders[1].pk]
+    rows = list(
+        csv.reader(
+            io.StringIO(client.get(reverse("liquidation:orders"), {"format": "csv"}).content.decode("utf-8-sig"))
+        )
+    )
+    assert rows[0][:3] == ["Order", "Account", "Stock"]
+    assert sorted(row[2] for row in rows[1:]) == ["A.HK", "B.HK"]
+
+    response = client.post(reverse("liquidation:cancel"), {"orders": [orders[1].pk]}, follow=True)
+
+    assert "1 order(s) cancelled." in response.content.decode()
+    assert Order.objects.get(pk=orders[1].pk).status == OrderStatus.CANCELLED
+    assert Order.objects.get(pk=orders[0].pk).status != OrderStatus.CANCELLED
