@@ -2,7 +2,7 @@ from django.contrib import admin
 
 from console.admin import ReadOnlyAdmin
 
-from .models import Fill, Order
+from .models import Fill, LiquidationSwitch, Order
 
 
 class FillInline(admin.TabularInline):
@@ -24,3 +24,16 @@ class OrderAdmin(ReadOnlyAdmin):
     search_fields = ["account__account_no", "instrument__symbol"]
     list_select_related = ["account", "instrument"]
     inlines = [FillInline]
+
+
+@admin.register(LiquidationSwitch)
+class LiquidationSwitchAdmin(admin.ModelAdmin):
+    """One row: the kill switch of every automatic liquidation."""
+
+    list_display = ["automatic", "changed_at"]
+
+    def has_add_permission(self, request):
+        return not LiquidationSwitch.objects.exists()
+
+    def has_delete_permission(self, request, obj=None):
+        return False

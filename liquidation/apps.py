@@ -16,11 +16,12 @@ class LiquidationConfig(AppConfig):
         from console.bootstrap import granting
         from console.permissions import register_action
 
-        from .views import call_panel
+        from .views import batch_panel, call_panel
 
         register_action("liquidate", "liquidation.liquidate")
         register_action("cancel_order", "liquidation.cancel_order")
         panels.register("call_detail", call_panel)
+        panels.register("call_list_batch", batch_panel)
         post_migrate.connect(
             granting("liquidation", GRANTS), sender=self, weak=False, dispatch_uid="liquidation.bootstrap"
         )

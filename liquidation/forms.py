@@ -1,7 +1,11 @@
+import re
+from datetime import timedelta
+
 from django import forms
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from risk.forms import TextField
+from risk.forms import CallIdsField, DateTimeField, TextField
 
 from .models import OrderStatus, Source
 
@@ -29,3 +33,50 @@ class OrderFilterForm(forms.Form):
         choices=[(key, key) for key in ORDER_SORTS] + [(f"-{key}", key) for key in ORDER_SORTS], required=False
     )
     page = forms.IntegerField(min_value=1, max_value=100_000, required=False)
+
+
+SYMBOL = re.compile(r"[A-Za-z0-9][A-Za-z0-9.\-]{0,31}")
+AUTO_HORIZON = timedelta(days=366)
+
+
+class BatchForm(forms.Form):
+    """The Risk Warning batch bar's liquidation actions (and the details' auto-liquidation setting)."""
+
+    calls = CallIdsField()
+    action = forms.ChoiceField(
+        choices=[
+            ("liquidate", _("Liquidate")),
+            ("auto", _("Auto-liquidate at")),
+            ("auto_deadline", _("Auto-liquidate at the deadline")),
+            ("auto_clear", _("Clear auto-liquidation")),
+        ]
+    )
+    only = TextField(label=_("Only these stocks"), max_length=500, required=False)
+    at = DateTimeField(
+        label=_("Auto-liquidation time"),
+        required=False,
+        input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S"],
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+    )
+    key = forms.RegexField(regex=r"^[A-Za-z0-9_\-]{8,64}$", required=False)
+
+    def clean_only(self):
+        text = self.cleaned_data["only"].replace(",", " ").split()
+        bad = [symbol for symbol in text if not SYMBOL.fullmatch(symbol)]
+        if bad:
+            raise forms.ValidationError(_("Not a stock symbol: %(symbol)s"), params={"symbol": bad[0][:32]})
+        return [symbol.upper() for symbol in text] or None
+
+    def clean(self):
+        data = super().clean()
+        action, at = data.get("action"), data.get("at")
+        if action == "auto":
+            if at is None:
+                self.add_error("at", _("Give the time to liquidate at."))
+            else:
+                now = timezone.now()
+                if not now - timedelta(minutes=5) <= at <= now + AUTO_HORIZON:
+                    self.add_error("at", _("The time must be from now to a year ahead."))
+        if action == "liquidate" and not data.get("key"):
+            self.add_error(None, _("The form is out of date: reload the page and try again."))
+        return data

@@ -136,3 +136,26 @@ class Fill(models.Model):
 
     def __str__(self):
         return f"{self.quantity} @ {self.price}"
+
+
+class LiquidationSwitch(models.Model):
+    """The risk admins' kill switch: off, no automatic liquidation runs anywhere (one row)."""
+
+    automatic = models.BooleanField(
+        _("automatic liquidation on"),
+        default=True,
+        help_text=_("Off stops every automatic liquidation at once; traders may still liquidate by hand."),
+    )
+    changed_at = models.DateTimeField(_("changed at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("automatic liquidation switch")
+        verbose_name_plural = _("automatic liquidation switch")
+
+    def __str__(self):
+        return str(_("on") if self.automatic else _("off"))
+
+    @classmethod
+    def automatic_on(cls) -> bool:
+        row = cls.objects.filter(pk=1).first()
+        return True if row is None else row.automatic

@@ -48,3 +48,10 @@ def simulate_exchange(order_id: int) -> None:
     services.record_fill(order_id, part, price, now, reference=f"sim-{order_id}-{order.filled_quantity}")
     if part < remaining:
         simulate_exchange.apply_async((order_id,), countdown=settings.SIMULATED_FILL_DELAY_SECONDS)
+
+
+@shared_task(ignore_result=True)
+def auto_liquidate() -> dict:
+    from . import auto
+
+    return auto.run()

@@ -7,4 +7,5 @@ urlpatterns = [
     path("liquidation/orders/", views.OrderListView.as_view(), name="orders"),
     path("liquidation/orders/cancel/", views.CancelOrdersView.as_view(), name="cancel"),
     path("calls/<int:pk>/liquidate/", views.CallLiquidateView.as_view(), name="call-liquidate"),
+    path("calls/liquidate/", views.BatchView.as_view(), name="batch"),
 ]

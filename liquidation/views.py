@@ -16,14 +16,15 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views import View
 
+from book.book_format import printable
 from console.lists import ListPage, Selection
 from console.permissions import ConsoleMixin, can, can_view
 from risk.calculations import round_figures, round_money
 from risk.forms import parse_id
 from risk.models import MarginCall
 
-from . import prices, services
-from .forms import ORDER_SORTS, OrderFilterForm
+from . import auto, prices, services
+from .forms import ORDER_SORTS, BatchForm, OrderFilterForm
 from .models import WORKING, Order, OrderType
 
 KEY_ALPHABET = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_")
@@ -85,6 +86,7 @@ def call_panel(request, *, call, account) -> str | None:
                 "working_removes": None if current is None else max(Decimal(0), current - before.call_amount),
                 "left_after_working": before.call_amount,
                 "key": secrets.token_urlsafe(16),
+                "auto_form": BatchForm(),
             }
         )
     return render_to_string("liquidation/_call_panel.html", context, request=request)
@@ -123,7 +125,8 @@ class CallLiquidateView(ConsoleMixin, View):
             wanted = self.wanted(request)
             orders = services.place(user=request.user, account=call.account, wanted=wanted, call=call, key=key)
         except services.Refused as refused:
-            messages.error(request, str(refused))
+            # Printable: a refusal may quote what was sent (a symbol with a NUL, say).
+            messages.error(request, printable(str(refused)))
             return HttpResponseRedirect(back)
         messages.success(request, _("%(count)d order(s) placed.") % {"count": len(orders)})
         return HttpResponseRedirect(back)
@@ -253,3 +256,72 @@ class OrderListView(ListPage):
             timezone.localtime(order.created_at).isoformat(),
             order.reject_reason,
         ]
+
+
+def batch_panel(request, *, tab: str) -> str | None:
+    """The Risk Warning batch bar's liquidation part: liquidate the selected calls (optionally only
+    some stocks), or set their auto-liquidation."""
+    if tab != "active" or not can(request.user, services.LIQUIDATE):
+        return None
+    return render_to_string(
+        "liquidation/_batch_bar.html", {"key": secrets.token_urlsafe(16), "form": BatchForm()}, request=request
+    )
+
+
+class BatchView(ConsoleMixin, View):
+    """Liquidate the selected calls' accounts by their plans, or set (clear) their auto-liquidation."""
+
+    http_method_names = ["post"]
+    action = "liquidate"
+    permission = services.LIQUIDATE
+
+    def targeted_calls(self, request) -> list[int]:
+        return [pk for pk in map(parse_id, request.POST.getlist("calls")[:1000]) if pk is not None]
+
+    def post(self, request):
+        form = BatchForm(request.POST)
+        back = _back(request, reverse("risk:warning"))
+        if not form.is_valid():
+            errors = printable("; ".join(str(error) for errors in form.errors.values() for error in errors))
+            self.audit_refusal(request, f"refused: {errors}"[:200])
+            messages.error(request, errors)
+            return HttpResponseRedirect(back)
+        wanted = form.cleaned_data["calls"]
+        calls = list(
+            MarginCall.objects.visible_to(request.user)
+            .filter(pk__in=wanted)
+            .select_related("account", "account__desk")
+            .order_by("pk")
+        )
+        if len(calls) != len(set(wanted)):
+            self.audit_refusal(request, "refused: unknown or other desk's call")
+            raise Http404(_("No such call."))
+        action = form.cleaned_data["action"]
+        if action == "liquidate":
+            self.liquidate(request, calls, form.cleaned_data["only"], form.cleaned_data["key"])
+        else:
+            at = form.cleaned_data["at"] if action == "auto" else None
+            changed = auto.set_time(user=request.user, calls=calls, at=at, at_deadline=action == "auto_deadline")
+            messages.success(request, _("Auto-liquidation set on %(count)d call(s).") % {"count": len(changed)})
+        return HttpResponseRedirect(back)
+
+    @staticmethod
+    def liquidate(request, calls, only, key) -> None:
+        open_calls = [call for call in calls if call.is_open]
+        requests = services.liquidate_calls(
+            user=request.user, accounts=[call.account for call in open_calls], only=only, key=key
+        )
+        placed = [r for r in requests if r.orders]
+        orders = sum(len(r.orders) for r in placed)
+        messages.success(
+            request,
+            _("%(placed)d of %(count)d call(s) liquidated: %(orders)d order(s) placed.")
+            % {"placed": len(placed), "count": len(calls), "orders": orders},
+        )
+        for request_ in requests:
+            if request_.refused:
+                messages.warning(request, printable(f"{request_.account.account_no}: {request_.refused}"))
+        if len(open_calls) < len(calls):
+            messages.warning(
+                request, _("%(count)d call(s) have closed: left as they are.") % {"count": len(calls) - len(open_calls)}
+            )

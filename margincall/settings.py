@@ -261,6 +261,8 @@ LIQUIDATION_GATEWAY = os.environ.get("LIQUIDATION_GATEWAY", "liquidation.gateway
 # The simulated exchange: how long before it fills, and whether it trades outside XHKG sessions.
 SIMULATED_FILL_DELAY_SECONDS = env_int("SIMULATED_FILL_DELAY_SECONDS", default=2)
 SIMULATED_EXCHANGE_ALWAYS_OPEN = env_bool("SIMULATED_EXCHANGE_ALWAYS_OPEN", default=DEMO)
+# Automatic liquidation runs only in XHKG trading minutes, unless this is on (the demo, any day).
+AUTO_LIQUIDATION_ANY_TIME = env_bool("AUTO_LIQUIDATION_ANY_TIME", default=DEMO)
 
 CELERY_BEAT_SCHEDULE = {
     # The safety net behind the tick-driven recompute.
@@ -275,6 +277,8 @@ CELERY_BEAT_SCHEDULE = {
     },
     # Cheap when there is nothing to do; each rule set's snapshot time decides when it acts.
     "daily-snapshots": {"task": "risk.tasks.daily_snapshots", "schedule": 60.0},
+    # Calls whose auto-liquidation time has come (and, where a rule set says so, past their deadline).
+    "auto-liquidate": {"task": "liquidation.tasks.auto_liquidate", "schedule": 60.0},
 }
 
 # Times from outside (risk/times.py). A live feed may be at most this far ahead of this clock, and

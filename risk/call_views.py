@@ -86,6 +86,7 @@ class CallListView(ListPage):
             "title": LIST_KINDS[self.kind]["title"],
             "list_url": reverse(LIST_KINDS[self.kind]["url"]),
             "rendered_ms": int(now.timestamp() * 1000),
+            "batch_panels": panels.render("call_list_batch", request, tab=selection.extra["tab"]),
         }
 
     def csv_header(self):

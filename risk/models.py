@@ -231,6 +231,8 @@ class MarginCall(models.Model):
     auto_liquidate_at = models.DateTimeField(
         _("auto-liquidation time"), null=True, blank=True, validators=[validate_possible_time]
     )
+    # What the automatic liquidation last did or why it waited (written by the liquidation app).
+    auto_liquidation_note = models.CharField(_("auto-liquidation outcome"), max_length=300, blank=True)
     closed_at = models.DateTimeField(_("closed at"), null=True, blank=True, validators=[validate_possible_time])
     close_cause = models.CharField(_("close cause"), max_length=16, choices=CloseCause, blank=True)
     updated_at = models.DateTimeField(_("updated at"), db_index=True)

@@ -374,6 +374,30 @@ def test_no_value_breaks_liquidating_from_the_details(call, new_client, symbols,
 
 
 @FUZZ
+@given(
+    ids=st.lists(st.one_of(st.just(b"CALL"), http_values), max_size=3),
+    action=st.one_of(st.sampled_from([b"liquidate", b"auto", b"auto_deadline", b"auto_clear"]), http_values),
+    only=st.one_of(st.just(b""), st.just(b"A.HK B.HK"), http_values),
+    at=st.one_of(st.just(b"2026-12-23T15:00"), st.just(b"9999-12-31T23:59"), http_values),
+    key=st.one_of(st.just(b"batch-key-123456"), http_values),
+)
+def test_no_value_breaks_the_batch_liquidation(call, new_client, ids, action, only, at, key):
+    from liquidation.models import Order
+
+    pairs = [("calls", str(call.pk).encode() if value == b"CALL" else value) for value in ids]
+    pairs += [("action", action), ("only", only), ("at", at), ("key", key)]
+
+    response = new_client().post(
+        reverse("liquidation:batch"), form_encoded(pairs), content_type="application/x-www-form-urlencoded"
+    )
+
+    assert response.status_code in (302, 404), response.status_code
+    for _level, text in posted(response):
+        assert_prints(text)
+    Order.objects.all().delete()
+
+
+@FUZZ
 @given(ids=st.lists(st.one_of(http_values, st.just(b"ORDER")), max_size=3), next_url=http_values)
 def test_no_value_breaks_cancelling_orders(call, new_client, ids, next_url):
     from liquidation.models import Order

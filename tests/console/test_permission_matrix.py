@@ -93,6 +93,12 @@ ROUTES: dict[str, Route] = {
         action="liquidate",
     ),
     "liquidation:cancel": Route("action", data=an_order, desk_scoped=True, action="cancel_order"),
+    "liquidation:batch": Route(
+        "action",
+        data=lambda call: {"calls": [call.pk], "action": "liquidate", "key": "form-key-123456"},
+        desk_scoped=True,
+        action="liquidate",
+    ),
 }
 
 

@@ -97,3 +97,42 @@ def test_the_orders_page_lists_filters_exports_and_cancels(call, trader):
     assert "1 order(s) cancelled." in response.content.decode()
     assert Order.objects.get(pk=orders[1].pk).status == OrderStatus.CANCELLED
     assert Order.objects.get(pk=orders[0].pk).status != OrderStatus.CANCELLED
+
+
+def test_the_batch_bar_liquidates_the_selected_calls_once(call, trader):
+    other = MarginCall.objects.get(account__account_no="T2")
+    client = client_for(trader)
+    html = client.get(reverse("risk:warning")).content.decode()
+    assert 'data-testid="batch-liquidate"' in html
+    data = {"calls": [call.pk, other.pk], "action": "liquidate", "key": "batch-key-123456", "only": "a.hk s.hk"}
+
+    response = client.post(reverse("liquidation:batch"), data, follow=True)
+    client.post(reverse("liquidation:batch"), data)  # sent twice
+
+    assert "2 of 2 call(s) liquidated" in response.content.decode()
+    assert sorted(Order.objects.values_list("account__account_no", "instrument__symbol", "source")) == [
+        ("M100001", "A.HK", "batch"),
+        ("T2", "S.HK", "batch"),
+    ]
+
+
+def test_the_viewer_has_no_batch_liquidation(call, viewer):
+    html = client_for(viewer).get(reverse("risk:warning")).content.decode()
+    assert 'data-testid="batch-liquidate"' not in html
+
+
+def test_auto_liquidation_is_set_from_the_batch_bar_and_the_details(call, trader):
+    client = client_for(trader)
+    client.post(reverse("liquidation:batch"), {"calls": [call.pk], "action": "auto", "at": "2026-12-23T15:00"})
+    call.refresh_from_db()
+    assert call.auto_liquidate_at.isoformat() == "2026-12-23T07:00:00+00:00"
+    html = client.get(reverse("risk:call", args=[call.pk])).content.decode()
+    assert "The plan is placed by itself at 2026-12-23 15:00" in html
+
+    response = client.post(
+        reverse("liquidation:batch"), {"calls": [call.pk], "action": "auto", "at": "2031-01-01T10:00"}, follow=True
+    )
+    assert "from now to a year ahead" in response.content.decode()
+    client.post(reverse("liquidation:batch"), {"calls": [call.pk], "action": "auto_clear"})
+    call.refresh_from_db()
+    assert call.auto_liquidate_at is None

@@ -1,0 +1,142 @@
+"""Automatic liquidation: a trader sets a time on calls (or "at the deadline"); every minute beat
+places the plan of each call whose time has come, under guards:
+
+- the risk admins' switch is on (:class:`~liquidation.models.LiquidationSwitch`);
+- the call is still open and not an exception;
+- XHKG is in continuous trading (``AUTO_LIQUIDATION_ANY_TIME`` lifts this, for the demo);
+- no price the plan trades on is older than the rule set's limit (default 5 minutes);
+- never twice for one setting: the orders carry a key made of the call and the time set, so a second
+  run, or two workers at once, place nothing more.
+
+A call past its deadline is due too when its rule set lets calls past their deadline be liquidated
+automatically. A skipped run writes why on the call (the lists show it) and is retried at the next
+check; a run that places writes what it placed."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from book.trading_calendar import is_trading
+from console import audit
+from risk import live
+from risk.models import CallStatus, MarginCall, RuleSet
+
+from . import services
+from .models import LiquidationSwitch, Order, Source
+
+logger = logging.getLogger(__name__)
+
+
+def setting_key(call: MarginCall, moment: datetime) -> str:
+    return f"auto-{call.pk}-{int(moment.timestamp())}"
+
+
+def set_time(*, user, calls: list[MarginCall], at: datetime | None, at_deadline: bool = False) -> list[MarginCall]:
+    """Set (or, with neither ``at`` nor ``at_deadline``, clear) the auto-liquidation time of open calls."""
+    changed = []
+    now = timezone.now()
+    for call in calls:
+        if not call.is_open:
+            continue
+        moment = call.deadline if at_deadline else at
+        call.auto_liquidate_at = moment
+        call.auto_liquidation_note = ""
+        call.updated_at = now
+        call.save(update_fields=["auto_liquidate_at", "auto_liquidation_note", "updated_at"])
+        changed.append(call)
+    when = "deadline" if at_deadline else (at.isoformat() if at else None)
+    audit.record(user, "set_auto_liquidation", calls=[call.pk for call in changed], detail={"at": when})
+    ids = [call.pk for call in changed]
+    transaction.on_commit(lambda: live.publish(ids))
+    return changed
+
+
+def due_calls(now: datetime) -> list[tuple[MarginCall, datetime]]:
+    """Open, non-exception calls whose time has come, with the setting they are due by."""
+    past_deadline_kinds = list(
+        RuleSet.objects.filter(auto_liquidate_past_deadline=True).values_list("account_kind", flat=True)
+    )
+    calls = (
+        MarginCall.objects.filter(closed_at__isnull=True, status=CallStatus.OPEN)
+        .filter(Q(auto_liquidate_at__lte=now) | Q(kind__in=past_deadline_kinds, deadline__lte=now))
+        .select_related("account", "account__desk")
+        .order_by("pk")
+    )
+    due = []
+    for call in calls:
+        if call.auto_liquidate_at is not None and call.auto_liquidate_at <= now:
+            due.append((call, call.auto_liquidate_at))
+        else:
+            due.append((call, call.deadline))
+    return due
+
+
+def _note(call: MarginCall, text: str, now: datetime) -> None:
+    text = f"{timezone.localtime(now):%Y-%m-%d %H:%M} {text}"[:300]
+    if call.auto_liquidation_note != text:
+        MarginCall.objects.filter(pk=call.pk).update(auto_liquidation_note=text, updated_at=now)
+        transaction.on_commit(lambda: live.publish([call.pk]))
+
+
+def run(now: datetime | None = None) -> dict[str, int]:
+    """One check: place what is due, note what waits and why. Returns counts by outcome."""
+    now = now or timezone.now()
+    counts = {"placed": 0, "skipped": 0, "done": 0}
+    due = due_calls(now)
+    if not due:
+        return counts
+    if not LiquidationSwitch.automatic_on():
+        for call, _moment in due:
+            _note(call, _("skipped: automatic liquidation is switched off"), now)
+        counts["skipped"] = len(due)
+        logger.warning("automatic liquidation is switched off: %d call(s) due", len(due))
+        return counts
+    if not settings.AUTO_LIQUIDATION_ANY_TIME and not is_trading(now):
+        for call, _moment in due:
+            _note(call, _("waiting: HKEX is not trading"), now)
+        counts["skipped"] = len(due)
+        return counts
+    rules = {rules.account_kind: rules for rules in RuleSet.objects.all()}
+    for call, moment in due:
+        key = setting_key(call, moment)
+        if Order.objects.filter(idempotency_key__startswith=f"{key}:").exists():
+            counts["done"] += 1
+            continue
+        counts[_liquidate(call, key, rules.get(call.kind) or RuleSet(account_kind=call.kind), now)] += 1
+    return counts
+
+
+def _liquidate(call: MarginCall, key: str, rules: RuleSet, now: datetime) -> str:
+    result, book = services.account_plan(call.account)
+    if not result.orders:
+        _note(call, _("skipped: the plan has no order"), now)
+        return "skipped"
+    oldest = now - timedelta(minutes=rules.max_price_age_minutes)
+    stale = [
+        order.symbol
+        for order in result.orders
+        if book.instruments[order.symbol].price_time is None or book.instruments[order.symbol].price_time < oldest
+    ]
+    if stale:
+        _note(
+            call,
+            _("skipped: the price of %(symbols)s is older than %(minutes)d minutes")
+            % {"symbols": ", ".join(stale), "minutes": rules.max_price_age_minutes},
+            now,
+        )
+        return "skipped"
+    wanted = [services.Wanted(order.symbol, order.quantity) for order in result.orders]
+    try:
+        orders = services.place(user=None, account=call.account, wanted=wanted, source=Source.AUTO, call=call, key=key)
+    except services.Refused as refused:
+        _note(call, _("skipped: %(why)s") % {"why": refused}, now)
+        return "skipped"
+    _note(call, _("placed %(count)d order(s)") % {"count": len(orders)}, now)
+    return "placed"
