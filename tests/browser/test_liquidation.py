@@ -1,0 +1,80 @@
+"""Liquidation in a real browser: from a call's details to the filled orders and History; a batch from
+Risk Warning; a cancel before the fill; the read-only view."""
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from liquidation.models import Order
+from risk.models import MarginCall
+from tests.browser.csp import csp_violations
+from tests.browser.test_console import log_in
+from tests.users import make_user
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def book(import_book, worked_book):
+    import_book(worked_book)
+
+
+def test_liquidate_from_the_details_fills_and_moves_the_call_to_history(page: Page, console_server, book):
+    make_user("trader", "RiskWarningFull")
+    call = MarginCall.objects.get(account__account_no="M100001")
+    violations = csp_violations(page)
+    log_in(page, console_server, "trader", "pw-trader")
+    page.goto(f"{console_server.url}/calls/{call.pk}/")
+    expect(page.locator('input[name="quantity:A.HK"]')).to_have_value("1100")
+    expect(page.get_by_test_id("projected-call-amount")).to_have_text("0.00")
+
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_test_id("liquidate").click()
+
+    expect(page.locator(".messages")).to_contain_text("2 order(s) placed.")
+    expect(page.get_by_test_id("call-status")).to_contain_text("Liquidation", timeout=5000)
+    expect(page.get_by_test_id("order-status")).to_have_text(["Filled", "Filled"])
+    page.goto(f"{console_server.url}/history/")
+    expect(page.locator(f'tr[data-call="{call.pk}"]')).to_contain_text("Liquidation")
+    assert violations == []
+
+
+def test_a_cancel_before_the_fill_from_the_orders_page(page: Page, console_server, book, settings):
+    settings.LIQUIDATION_GATEWAY = "tests.liquidation.gateways.Holding"  # the market never fills
+    make_user("trader", "RiskWarningFull")
+    log_in(page, console_server, "trader", "pw-trader")
+    call = MarginCall.objects.get(account__account_no="M100001")
+    page.goto(f"{console_server.url}/calls/{call.pk}/")
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_test_id("liquidate").click()
+    expect(page.get_by_test_id("left-after-working")).to_have_text("0.00")
+
+    page.goto(f"{console_server.url}/liquidation/orders/")
+    page.locator('input[name="orders"]').first.check()
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_test_id("cancel-orders").click()
+
+    expect(page.locator(".messages")).to_contain_text("1 order(s) cancelled.")
+    assert sorted(Order.objects.values_list("status", flat=True)) == ["cancelled", "submitted"]
+
+
+def test_a_batch_from_risk_warning(page: Page, console_server, book):
+    make_user("trader", "RiskWarningFull")
+    log_in(page, console_server, "trader", "pw-trader")
+    page.goto(f"{console_server.url}/risk-warning/")
+    page.locator('#call-list input[name="calls"]').first.check()
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_test_id("batch-liquidate").click()
+
+    expect(page.locator(".messages")).to_contain_text("1 of 1 call(s) liquidated")
+    assert set(Order.objects.values_list("source", flat=True)) == {"batch"}
+
+
+def test_the_viewer_sees_the_plan_and_no_button(page: Page, console_server, book):
+    make_user("viewer", "RiskWarningReadOnly")
+    log_in(page, console_server, "viewer", "pw-viewer")
+    call = MarginCall.objects.get(account__account_no="M100001")
+    page.goto(f"{console_server.url}/calls/{call.pk}/")
+    expect(page.get_by_test_id("plan")).to_be_visible()
+    expect(page.get_by_test_id("liquidate")).to_have_count(0)
+    page.goto(f"{console_server.url}/risk-warning/")
+    expect(page.get_by_test_id("batch-liquidate")).to_have_count(0)
