@@ -9,6 +9,7 @@ from decimal import Decimal, InvalidOperation
 from django.contrib import messages
 from django.db.models import Q
 from django.http import Http404, HttpResponseRedirect
+from django.shortcuts import render
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
@@ -19,11 +20,12 @@ from django.views import View
 from book.book_format import printable
 from console.lists import ListPage, Selection
 from console.permissions import ConsoleMixin, can, can_view
-from risk.calculations import round_figures, round_money
+from risk.calculations import fx_rate, round_figures, round_money
 from risk.forms import parse_id
 from risk.models import MarginCall
 
 from . import auto, prices, services
+from . import plan as planning
 from .forms import ORDER_SORTS, BatchForm, OrderFilterForm
 from .models import WORKING, Order, OrderType
 
@@ -325,3 +327,55 @@ class BatchView(ConsoleMixin, View):
             messages.warning(
                 request, _("%(count)d call(s) have closed: left as they are.") % {"count": len(calls) - len(open_calls)}
             )
+
+
+class PreviewView(ConsoleMixin, View):
+    """The figures after the quantities in the liquidation form fill: the form asks as they change."""
+
+    http_method_names = ["get"]
+
+    def get(self, request, pk):
+        call = MarginCall.objects.visible_to(request.user).select_related("account").filter(pk=pk).first()
+        if call is None:
+            raise Http404(_("No such call."))
+        book = services.account_book(call.account)
+        lines = {line.symbol: line for line in book.lines}
+        quantities, problems = {}, []
+        for symbol in request.GET.getlist("symbol")[:200]:
+            line = lines.get(symbol)
+            text = request.GET.get(f"quantity:{symbol}", "").strip().replace(",", "")
+            if line is None or not text:
+                continue
+            if not (text.isascii() and text.isdigit() and len(text) <= 15):
+                problems.append(_("%(symbol)s: the quantity must be a whole number above 0.") % {"symbol": symbol})
+                continue
+            quantity = int(text)
+            if quantity > line.free:
+                problems.append(_("%(symbol)s: at most %(free)s free.") % {"symbol": symbol, "free": line.free})
+                quantity = line.free
+            elif quantity % line.lot_size and line.working + quantity != abs(line.quantity):
+                problems.append(_("%(symbol)s: whole lots of %(lot)s.") % {"symbol": symbol, "lot": line.lot_size})
+            quantities[symbol] = quantity
+        figures, _left, covers = planning.project(
+            account=book.terms,
+            cash=book.cash,
+            lines=book.lines,
+            fx=book.fx,
+            settings=services.plan_settings(call.account),
+            orders=quantities,
+        )
+        value = sum(
+            (
+                quantity * book.instruments[symbol].price * book.instruments[symbol].multiplier
+                * fx_rate(book.fx, book.instruments[symbol].currency)
+                for symbol, quantity in quantities.items()
+            ),
+            Decimal(0),
+        )  # fmt: skip
+        context = {
+            "projected": round_figures(figures),
+            "value": round_money(value),
+            "covers": covers,
+            "problems": [printable(problem) for problem in problems],
+        }
+        return render(request, "liquidation/_projection.html", context)

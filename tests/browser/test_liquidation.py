@@ -26,6 +26,10 @@ def test_liquidate_from_the_details_fills_and_moves_the_call_to_history(page: Pa
     page.goto(f"{console_server.url}/calls/{call.pk}/")
     expect(page.locator('input[name="quantity:A.HK"]')).to_have_value("1100")
     expect(page.get_by_test_id("projected-call-amount")).to_have_text("0.00")
+    page.locator('input[name="quantity:A.HK"]').fill("100")  # the figures follow as the trader types
+    expect(page.get_by_test_id("projected-call-amount")).not_to_have_text("0.00", timeout=5000)
+    page.locator('input[name="quantity:A.HK"]').fill("1100")
+    expect(page.get_by_test_id("projected-call-amount")).to_have_text("0.00", timeout=5000)
 
     page.once("dialog", lambda dialog: dialog.accept())
     page.get_by_test_id("liquidate").click()

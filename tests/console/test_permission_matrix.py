@@ -85,6 +85,7 @@ ROUTES: dict[str, Route] = {
         action="move_deadline",
     ),
     "liquidation:orders": Route("page"),
+    "liquidation:preview": Route("page", args=lambda call: [call.pk], desk_scoped=True),
     "liquidation:call-liquidate": Route(
         "action",
         args=lambda call: [call.pk],

@@ -136,3 +136,21 @@ def test_auto_liquidation_is_set_from_the_batch_bar_and_the_details(call, trader
     client.post(reverse("liquidation:batch"), {"calls": [call.pk], "action": "auto_clear"})
     call.refresh_from_db()
     assert call.auto_liquidate_at is None
+
+
+def test_the_preview_follows_the_quantities_typed(call, trader):
+    client = client_for(trader)
+    url = reverse("liquidation:preview", args=[call.pk])
+
+    full = client.get(url, {"symbol": ["A.HK", "B.HK"], "quantity:A.HK": "1100", "quantity:B.HK": "1000"})
+    part = client.get(url, {"symbol": ["A.HK"], "quantity:A.HK": "100"})
+    odd = client.get(url, {"symbol": ["A.HK", "ZZ"], "quantity:A.HK": "150", "quantity:ZZ": "5"})
+    bad = client.get(url, {"symbol": ["A.HK"], "quantity:A.HK": "\x00١٢"})
+
+    assert full.context["covers"] is True
+    assert full.context["projected"].call_amount == 0
+    assert full.context["value"] == 498000
+    assert part.context["covers"] is False
+    assert part.context["projected"].call_amount > 0
+    assert "whole lots of 100" in odd.content.decode()
+    assert "whole number above 0" in bad.content.decode()
