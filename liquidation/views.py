@@ -266,7 +266,7 @@ def batch_panel(request, *, tab: str) -> str | None:
     if tab != "active" or not can(request.user, services.LIQUIDATE):
         return None
     return render_to_string(
-        "liquidation/_batch_bar.html", {"key": secrets.token_urlsafe(16), "form": BatchForm()}, request=request
+        "liquidation/_batch_bar.html", {"key": secrets.token_urlsafe(16), "batch_form": BatchForm()}, request=request
     )
 
 
