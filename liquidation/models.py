@@ -159,3 +159,57 @@ class LiquidationSwitch(models.Model):
     def automatic_on(cls) -> bool:
         row = cls.objects.filter(pk=1).first()
         return True if row is None else row.automatic
+
+
+class BatchStatus(models.TextChoices):
+    RUNNING = "running", _("Running")
+    DONE = "done", _("Done")
+    FAILED = "failed", _("Failed")
+
+
+class Batch(models.Model):
+    """A liquidation of many calls at once, run in the background; its page shows the progress and the
+    outcome per call."""
+
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("by"), on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(_("created at"), default=timezone.now, validators=[validate_possible_time])
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True, validators=[validate_possible_time])
+    # The form's key: a batch form sent twice starts one batch.
+    key = models.CharField(max_length=64, unique=True, editable=False)
+    only = models.JSONField(_("only these stocks"), default=list, blank=True)
+    total = models.PositiveIntegerField(_("calls"), default=0)
+    done = models.PositiveIntegerField(_("calls done"), default=0)
+    orders = models.PositiveIntegerField(_("orders placed"), default=0)
+    status = models.CharField(_("status"), max_length=8, choices=BatchStatus, default=BatchStatus.RUNNING)
+    error = models.TextField(_("error"), blank=True)
+    language = models.CharField(max_length=16, default="en", editable=False)  # of the outcomes written
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name = _("liquidation batch")
+        verbose_name_plural = _("liquidation batches")
+        constraints = [possible_time("created_at"), possible_time("finished_at")]
+
+    def __str__(self):
+        return f"{self.created_at:%Y-%m-%d %H:%M} {self.done}/{self.total}"
+
+    @property
+    def percent(self) -> int:
+        return 100 if not self.total else self.done * 100 // self.total
+
+
+class BatchItem(models.Model):
+    batch = models.ForeignKey(Batch, on_delete=models.CASCADE, related_name="items")
+    call = models.ForeignKey(MarginCall, verbose_name=_("call"), on_delete=models.PROTECT, related_name="+")
+    done = models.BooleanField(default=False)
+    orders = models.PositiveIntegerField(_("orders placed"), default=0)
+    outcome = models.CharField(_("outcome"), max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["pk"]
+        constraints = [models.UniqueConstraint(fields=["batch", "call"], name="batch_item_once_per_call")]
+
+    def __str__(self):
+        return f"{self.call_id}: {self.outcome}"

@@ -7,7 +7,9 @@ import math
 
 from celery import shared_task
 from django.conf import settings
-from django.utils import timezone
+from django.db.models import F
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
 
 from book.trading_calendar import is_trading
 
@@ -55,3 +57,63 @@ def auto_liquidate() -> dict:
     from . import auto
 
     return auto.run()
+
+
+BATCH_CHUNK = 100
+
+
+@shared_task(ignore_result=True)
+def run_batch(batch_id: int) -> None:
+    """Liquidate a batch's calls by their plans, a chunk at a time, recording each call's outcome and the
+    progress as it goes. Run twice, it does only what is not done (and the orders' keys forbid twice)."""
+
+    from .models import Batch, BatchStatus
+
+    batch = Batch.objects.select_related("created_by").filter(pk=batch_id).first()
+    if batch is None or batch.status != BatchStatus.RUNNING:
+        return
+    with translation.override(batch.language):
+        _run_batch(batch)
+
+
+def _run_batch(batch) -> None:
+    from django.db import transaction
+
+    from .models import Batch, BatchItem, BatchStatus
+
+    try:
+        while True:
+            items = list(
+                BatchItem.objects.filter(batch=batch, done=False).select_related("call__account")[:BATCH_CHUNK]
+            )
+            if not items:
+                break
+            with transaction.atomic():
+                open_items = [item for item in items if item.call.is_open]
+                requests = services.liquidate_calls(
+                    user=batch.created_by,
+                    accounts=[item.call.account for item in open_items],
+                    only=batch.only or None,
+                    key=f"batch-{batch.key}",
+                )
+                outcomes = {request.account.pk: request for request in requests}
+                placed = 0
+                for item in items:
+                    request = outcomes.get(item.call.account_id) if item.call.is_open else None
+                    item.done = True
+                    if request is None:
+                        item.outcome = _("closed before its turn")
+                    elif request.orders:
+                        item.orders = len(request.orders)
+                        placed += item.orders
+                        item.outcome = _("placed")
+                    else:
+                        item.outcome = (request.refused or "")[:500]
+                BatchItem.objects.bulk_update(items, ["done", "orders", "outcome"])
+                Batch.objects.filter(pk=batch.pk).update(done=F("done") + len(items), orders=F("orders") + placed)
+        Batch.objects.filter(pk=batch.pk).update(status=BatchStatus.DONE, finished_at=timezone.now())
+    except Exception as error:
+        logger.exception("liquidation batch %s failed", batch.pk)
+        Batch.objects.filter(pk=batch.pk).update(
+            status=BatchStatus.FAILED, finished_at=timezone.now(), error=f"{type(error).__name__}: {error}"[:2000]
+        )

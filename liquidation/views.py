@@ -7,27 +7,29 @@ import secrets
 from decimal import Decimal, InvalidOperation
 
 from django.contrib import messages
+from django.db import transaction
 from django.db.models import Q
 from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import render
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views import View
 
 from book.book_format import printable
+from console import audit
 from console.lists import ListPage, Selection
 from console.permissions import ConsoleMixin, can, can_view
 from risk.calculations import fx_rate, round_figures, round_money
 from risk.forms import parse_id
 from risk.models import MarginCall
 
-from . import auto, prices, services
+from . import auto, prices, services, tasks
 from . import plan as planning
 from .forms import ORDER_SORTS, BatchForm, OrderFilterForm
-from .models import WORKING, Order, OrderType
+from .models import WORKING, Batch, BatchItem, Order, OrderType
 
 KEY_ALPHABET = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_")
 
@@ -223,7 +225,10 @@ class OrderListView(ListPage):
         return Selection(rows=orders, extra={"working_count": orders.filter(status__in=WORKING).count()})
 
     def context(self, request, values, now, selection):
-        return {"can_cancel": can(request.user, services.CANCEL_ORDER)}
+        return {
+            "can_cancel": can(request.user, services.CANCEL_ORDER),
+            "batches": list(Batch.objects.filter(created_by=request.user)[:5]),
+        }
 
     def csv_header(self):
         return [
@@ -300,7 +305,7 @@ class BatchView(ConsoleMixin, View):
             raise Http404(_("No such call."))
         action = form.cleaned_data["action"]
         if action == "liquidate":
-            self.liquidate(request, calls, form.cleaned_data["only"], form.cleaned_data["key"])
+            return self.liquidate(request, calls, form.cleaned_data["only"], form.cleaned_data["key"])
         else:
             at = form.cleaned_data["at"] if action == "auto" else None
             changed = auto.set_time(user=request.user, calls=calls, at=at, at_deadline=action == "auto_deadline")
@@ -308,25 +313,41 @@ class BatchView(ConsoleMixin, View):
         return HttpResponseRedirect(back)
 
     @staticmethod
-    def liquidate(request, calls, only, key) -> None:
-        open_calls = [call for call in calls if call.is_open]
-        requests = services.liquidate_calls(
-            user=request.user, accounts=[call.account for call in open_calls], only=only, key=key
+    def liquidate(request, calls, only, key):
+        """Start a batch in the background and go to its page (the same form sent twice: the same batch)."""
+        batch, created = Batch.objects.get_or_create(
+            key=key,
+            defaults={
+                "created_by": request.user,
+                "only": only or [],
+                "total": len(calls),
+                "language": translation.get_language() or "en",
+            },
         )
-        placed = [r for r in requests if r.orders]
-        orders = sum(len(r.orders) for r in placed)
-        messages.success(
-            request,
-            _("%(placed)d of %(count)d call(s) liquidated: %(orders)d order(s) placed.")
-            % {"placed": len(placed), "count": len(calls), "orders": orders},
-        )
-        for request_ in requests:
-            if request_.refused:
-                messages.warning(request, printable(f"{request_.account.account_no}: {request_.refused}"))
-        if len(open_calls) < len(calls):
-            messages.warning(
-                request, _("%(count)d call(s) have closed: left as they are.") % {"count": len(calls) - len(open_calls)}
+        if created:
+            BatchItem.objects.bulk_create(BatchItem(batch=batch, call=call) for call in calls)
+            audit.record(
+                request.user,
+                "liquidate_batch",
+                calls=[call.pk for call in calls],
+                detail={"batch": batch.pk, "only": only or []},
             )
+            transaction.on_commit(lambda: tasks.run_batch.delay(batch.pk))
+        return HttpResponseRedirect(reverse("liquidation:batch-detail", args=[batch.pk]))
+
+
+class BatchDetailView(ConsoleMixin, View):
+    """A batch's progress and each call's outcome (only the calls of the user's desks)."""
+
+    def get(self, request, pk):
+        batch = Batch.objects.select_related("created_by").filter(pk=pk).first()
+        if batch is None:
+            raise Http404(_("No such batch."))
+        visible = MarginCall.objects.visible_to(request.user).values("pk")
+        items = list(batch.items.filter(call__in=visible).select_related("call__account").order_by("pk")[:2000])
+        context = {"batch": batch, "items": items, "hidden": batch.total - len(items)}
+        template = "liquidation/batch.html#progress" if request.htmx else "liquidation/batch.html"
+        return render(request, template, context)
 
 
 class PreviewView(ConsoleMixin, View):

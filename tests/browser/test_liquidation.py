@@ -69,7 +69,8 @@ def test_a_batch_from_risk_warning(page: Page, console_server, book):
     page.once("dialog", lambda dialog: dialog.accept())
     page.get_by_test_id("batch-liquidate").click()
 
-    expect(page.locator(".messages")).to_contain_text("1 of 1 call(s) liquidated")
+    expect(page.get_by_test_id("batch-progress")).to_have_attribute("data-status", "done", timeout=10000)
+    expect(page.get_by_test_id("batch-items")).to_contain_text("placed")
     assert set(Order.objects.values_list("source", flat=True)) == {"batch"}
 
 

@@ -48,6 +48,14 @@ def an_order(call: MarginCall) -> dict:
     return {"orders": [order.pk]}
 
 
+def a_batch(call: MarginCall) -> list:
+    from liquidation.models import Batch, BatchItem
+
+    batch = Batch.objects.create(created_by=make_user("batcher", "RiskWarningFull"), key="k" * 16, total=1)
+    BatchItem.objects.create(batch=batch, call=call)
+    return [batch.pk]
+
+
 ROUTES: dict[str, Route] = {
     "login": Route("public"),
     "logout": Route("public"),
@@ -85,6 +93,7 @@ ROUTES: dict[str, Route] = {
         action="move_deadline",
     ),
     "liquidation:orders": Route("page"),
+    "liquidation:batch-detail": Route("page", args=a_batch),
     "liquidation:preview": Route("page", args=lambda call: [call.pk], desk_scoped=True),
     "liquidation:call-liquidate": Route(
         "action",

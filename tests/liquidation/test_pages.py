@@ -99,21 +99,42 @@ def test_the_orders_page_lists_filters_exports_and_cancels(call, trader):
     assert Order.objects.get(pk=orders[0].pk).status != OrderStatus.CANCELLED
 
 
-def test_the_batch_bar_liquidates_the_selected_calls_once(call, trader):
+def test_the_batch_bar_liquidates_the_selected_calls_once_in_the_background(
+    call, trader, django_capture_on_commit_callbacks
+):
+    from liquidation.models import Batch
+
     other = MarginCall.objects.get(account__account_no="T2")
     client = client_for(trader)
     html = client.get(reverse("risk:warning")).content.decode()
     assert 'data-testid="batch-liquidate"' in html
     data = {"calls": [call.pk, other.pk], "action": "liquidate", "key": "batch-key-123456", "only": "a.hk s.hk"}
 
-    response = client.post(reverse("liquidation:batch"), data, follow=True)
-    client.post(reverse("liquidation:batch"), data)  # sent twice
+    with django_capture_on_commit_callbacks(execute=True):
+        first = client.post(reverse("liquidation:batch"), data)
+    again = client.post(reverse("liquidation:batch"), data)  # sent twice: the same batch
+    response = client.get(first.url)
 
-    assert "2 of 2 call(s) liquidated" in response.content.decode()
+    batch = Batch.objects.get()
+    assert first.url == again.url == reverse("liquidation:batch-detail", args=[batch.pk])
+    assert (batch.status, batch.done, batch.total, batch.orders) == ("done", 2, 2, 2)
+    assert 'data-status="done"' in response.content.decode()
     assert sorted(Order.objects.values_list("account__account_no", "instrument__symbol", "source")) == [
         ("M100001", "A.HK", "batch"),
         ("T2", "S.HK", "batch"),
     ]
+    assert list(batch.items.values_list("outcome", flat=True)) == ["placed", "placed"]
+
+
+def test_a_batch_page_shows_only_the_users_desks(call, trader, desk_trader, django_capture_on_commit_callbacks):
+    other = MarginCall.objects.get(account__account_no="T2")
+    data = {"calls": [call.pk, other.pk], "action": "liquidate", "key": "batch-key-654321"}
+    with django_capture_on_commit_callbacks(execute=True):
+        url = client_for(trader).post(reverse("liquidation:batch"), data).url
+
+    page = client_for(desk_trader).get(url)
+    assert [item.call.account.account_no for item in page.context["items"]] == ["T2"]
+    assert page.context["hidden"] == 1
 
 
 def test_the_viewer_has_no_batch_liquidation(call, viewer):
