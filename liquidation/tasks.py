@@ -9,7 +9,6 @@ from celery import shared_task
 from django.conf import settings
 from django.db.models import F
 from django.utils import timezone, translation
-from django.utils.translation import gettext as _
 
 from book.trading_calendar import is_trading
 
@@ -60,6 +59,8 @@ def auto_liquidate() -> dict:
 
 
 BATCH_CHUNK = 100
+# A batch item's outcome: one of these (shown in the reader's language), or why its orders were refused.
+PLACED, CLOSED = "placed", "closed"
 
 
 @shared_task(ignore_result=True)
@@ -102,11 +103,11 @@ def _run_batch(batch) -> None:
                     request = outcomes.get(item.call.account_id) if item.call.is_open else None
                     item.done = True
                     if request is None:
-                        item.outcome = _("closed before its turn")
+                        item.outcome = CLOSED
                     elif request.orders:
                         item.orders = len(request.orders)
                         placed += item.orders
-                        item.outcome = _("placed")
+                        item.outcome = PLACED
                     else:
                         item.outcome = (request.refused or "")[:500]
                 BatchItem.objects.bulk_update(items, ["done", "orders", "outcome"])
