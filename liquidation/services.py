@@ -391,6 +391,31 @@ def place_plan(*, user, account: Account, only: Iterable[str] | None = None, sou
     return request.orders
 
 
+def plan_accounts(accounts: Sequence[Account], *, only: Iterable[str] | None = None) -> dict[int, planning.Plan]:
+    """The default plans of many accounts: their books read in a fixed number of queries, planned in
+    memory (a batch, its preview, auto-liquidation)."""
+    books = account_books(accounts)
+    rules = {rules.account_kind: rules for rules in RuleSet.objects.all()}
+    plans = {}
+    for account in accounts:
+        book = books[account.pk]
+        account_rules = rules.get(account.kind) or RuleSet(account_kind=account.kind)
+        plans[account.pk] = planning.plan(
+            account=book.terms,
+            cash=book.cash,
+            lines=book.lines,
+            fx=book.fx,
+            settings=planning.Settings(
+                target=account_rules.liquidation_target,
+                buffer=account_rules.liquidation_buffer,
+                cost_rate=account_rules.liquidation_cost_rate,
+                call_coefficient=account_rules.call_coefficient,
+            ),
+            only=only,
+        )
+    return plans
+
+
 def liquidate_calls(
     *,
     user,
@@ -411,28 +436,13 @@ def liquidate_calls(
         for order in Order.objects.filter(idempotency_key__startswith=f"{key}:").select_related("instrument"):
             done.setdefault(order.idempotency_key.rsplit(":", 1)[0], []).append(order)
     requests = []
-    books = account_books([a for a in accounts if _key_prefix(key, a, single) not in done])
-    rules = {rules.account_kind: rules for rules in RuleSet.objects.all()}
+    plans = plan_accounts([a for a in accounts if _key_prefix(key, a, single) not in done], only=only)
     for account in accounts:
         prefix = _key_prefix(key, account, single)
         if prefix in done:
             requests.append(Request(account, [], orders=done[prefix]))
             continue
-        book = books[account.pk]
-        account_rules = rules.get(account.kind) or RuleSet(account_kind=account.kind)
-        result = planning.plan(
-            account=book.terms,
-            cash=book.cash,
-            lines=book.lines,
-            fx=book.fx,
-            settings=planning.Settings(
-                target=account_rules.liquidation_target,
-                buffer=account_rules.liquidation_buffer,
-                cost_rate=account_rules.liquidation_cost_rate,
-                call_coefficient=account_rules.call_coefficient,
-            ),
-            only=only,
-        )
+        result = plans[account.pk]
         request = Request(
             account,
             [Wanted(order.symbol, order.quantity) for order in result.orders],

@@ -400,3 +400,36 @@ class PreviewView(ConsoleMixin, View):
             "problems": [printable(problem) for problem in problems],
         }
         return render(request, "liquidation/_projection.html", context)
+
+
+class BatchPreviewView(ConsoleMixin, View):
+    """What a batch would do, per selected call: the orders, the value, whether they cover."""
+
+    http_method_names = ["get"]
+    MAX_CALLS = 200
+
+    def get(self, request):
+        ids = [pk for pk in map(parse_id, request.GET.getlist("calls")[: self.MAX_CALLS]) if pk is not None]
+        form = BatchForm({"only": request.GET.get("only", "")})
+        form.is_valid()
+        only = form.cleaned_data.get("only") if "only" not in form.errors else None
+        calls = list(
+            MarginCall.objects.visible_to(request.user)
+            .filter(pk__in=ids, closed_at__isnull=True)
+            .select_related("account")
+            .order_by("-call_amount", "pk")
+        )
+        plans = services.plan_accounts([call.account for call in calls], only=only)
+        rows = [
+            {"call": call, "plan": plans[call.account.pk], "value": round_money(plans[call.account.pk].value)}
+            for call in calls
+        ]
+        context = {
+            "rows": rows,
+            "only": only or [],
+            "only_error": printable("; ".join(form.errors.get("only", []))),
+            "covering": sum(row["plan"].covers for row in rows),
+            "total_value": round_money(sum((row["plan"].value for row in rows), Decimal(0))),
+            "more": len(request.GET.getlist("calls")) > self.MAX_CALLS,
+        }
+        return render(request, "liquidation/_batch_preview.html", context)

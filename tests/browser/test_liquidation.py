@@ -66,6 +66,8 @@ def test_a_batch_from_risk_warning(page: Page, console_server, book):
     log_in(page, console_server, "trader", "pw-trader")
     page.goto(f"{console_server.url}/risk-warning/")
     page.locator('#call-list input[name="calls"]').first.check()
+    page.get_by_test_id("batch-preview-button").click()
+    expect(page.get_by_test_id("batch-preview")).to_contain_text("M100001")
     page.once("dialog", lambda dialog: dialog.accept())
     page.get_by_test_id("batch-liquidate").click()
 

@@ -175,3 +175,23 @@ def test_the_preview_follows_the_quantities_typed(call, trader):
     assert part.context["projected"].call_amount > 0
     assert "whole lots of 100" in odd.content.decode()
     assert "whole number above 0" in bad.content.decode()
+
+
+def test_the_batch_preview_shows_each_calls_plan(call, trader, desk_trader):
+    other = MarginCall.objects.get(account__account_no="T2")
+    url = reverse("liquidation:batch-preview")
+
+    page = client_for(trader).get(url, {"calls": [call.pk, other.pk], "only": "A.HK"})
+    rows = {row["call"].account.account_no: row for row in page.context["rows"]}
+    assert [(o.symbol, o.quantity) for o in rows["M100001"]["plan"].orders] == [("A.HK", 1500)]
+    assert rows["M100001"]["value"] == 570000
+    assert rows["T2"]["plan"].orders == []  # it holds no A.HK
+    assert page.context["covering"] == 1
+    assert not Order.objects.exists()  # a preview places nothing
+
+    assert [r["call"].pk for r in client_for(desk_trader).get(url, {"calls": [call.pk, other.pk]}).context["rows"]] == [
+        other.pk
+    ]
+    bad = client_for(trader).get(url, {"calls": ["x", "\x00"], "only": "\x00"})
+    assert bad.status_code == 200
+    assert "not allowed (U+0000)" in bad.content.decode()

@@ -12,7 +12,7 @@
     if (!bar) return;
     const count = selectedIds().length;
     bar.querySelector(".selected-count b").textContent = count;
-    bar.querySelectorAll("button[type=submit]").forEach((button) => { button.disabled = count === 0; });
+    bar.querySelectorAll("button[type=submit], button[hx-get]").forEach((button) => { button.disabled = count === 0; });
   }
 
   function restoreSelection(ids) {
