@@ -23,6 +23,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from book.models import Instrument
 from book.trading_calendar import is_trading
 from console import audit
 from risk import live
@@ -103,26 +104,36 @@ def run(now: datetime | None = None) -> dict[str, int]:
             _note(call, _("waiting: HKEX is not trading"), now)
         counts["skipped"] = len(due)
         return counts
-    rules = {rules.account_kind: rules for rules in RuleSet.objects.all()}
-    for call, moment in due:
-        key = setting_key(call, moment)
-        if Order.objects.filter(idempotency_key__startswith=f"{key}:").exists():
-            counts["done"] += 1
-            continue
-        counts[_liquidate(call, key, rules.get(call.kind) or RuleSet(account_kind=call.kind), now)] += 1
+    # Everything the due calls need, read once: what each setting already placed, the plans, the prices.
+    keys = {call.pk: setting_key(call, moment) for call, moment in due}
+    placed = {
+        key.rsplit(":", 1)[0]
+        for key in Order.objects.filter(call__in=list(keys), source=Source.AUTO).values_list(
+            "idempotency_key", flat=True
+        )
+        if key
+    }
+    todo = [call for call, _moment in due if keys[call.pk] not in placed]
+    counts["done"] = len(due) - len(todo)
+    plans = services.plan_accounts([call.account for call in todo])
+    symbols = {order.symbol for plan in plans.values() for order in plan.orders}
+    price_times = dict(Instrument.objects.filter(symbol__in=symbols).values_list("symbol", "price_time"))
+    rules = services.rules_by_kind()
+    for call in todo:
+        outcome = _liquidate(call, keys[call.pk], plans[call.account.pk], price_times, rules[call.kind], now)
+        counts[outcome] += 1
     return counts
 
 
-def _liquidate(call: MarginCall, key: str, rules: RuleSet, now: datetime) -> str:
-    result, book = services.account_plan(call.account)
-    if not result.orders:
+def _liquidate(call: MarginCall, key: str, plan, price_times: dict, rules: RuleSet, now: datetime) -> str:
+    if not plan.orders:
         _note(call, _("skipped: the plan has no order"), now)
         return "skipped"
     oldest = now - timedelta(minutes=rules.max_price_age_minutes)
     stale = [
         order.symbol
-        for order in result.orders
-        if book.instruments[order.symbol].price_time is None or book.instruments[order.symbol].price_time < oldest
+        for order in plan.orders
+        if price_times.get(order.symbol) is None or price_times[order.symbol] < oldest
     ]
     if stale:
         _note(
@@ -132,7 +143,7 @@ def _liquidate(call: MarginCall, key: str, rules: RuleSet, now: datetime) -> str
             now,
         )
         return "skipped"
-    wanted = [services.Wanted(order.symbol, order.quantity) for order in result.orders]
+    wanted = [services.Wanted(order.symbol, order.quantity) for order in plan.orders]
     try:
         orders = services.place(user=None, account=call.account, wanted=wanted, source=Source.AUTO, call=call, key=key)
     except services.Refused as refused:

@@ -5,10 +5,11 @@ and auto-liquidation all come through here."""
 from __future__ import annotations
 
 import logging
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation, localcontext
 
 from django.db import IntegrityError, transaction
 from django.db.models import F, Sum
@@ -21,7 +22,7 @@ from console.models import AuditEntry
 from console.permissions import can
 from risk import selectors as risk_selectors
 from risk import services as risk_services
-from risk.calculations import ENGINE_CONTEXT, AccountTerms, round_money
+from risk.calculations import ENGINE_CONTEXT, AccountTerms, fx_rate, round_money
 from risk.models import CloseCause, MarginCall, RuleSet
 
 from . import gateway, prices
@@ -52,10 +53,22 @@ def rule_set(kind: str) -> RuleSet:
     return RuleSet.objects.filter(account_kind=kind).first() or RuleSet(account_kind=kind)
 
 
+def rules_by_kind() -> dict[str, RuleSet]:
+    """Every account kind's rule set (an unsaved default for a kind that has none)."""
+    found = {rules.account_kind: rules for rules in RuleSet.objects.all()}
+    return defaultdict(RuleSet, found)
+
+
 def plan_settings(
     account: Account, *, buffer: Decimal | None = None, cost: Decimal | None = None, target: str | None = None
 ) -> planning.Settings:
-    rules = rule_set(account.kind)
+    return settings_from(rule_set(account.kind), buffer=buffer, cost=cost, target=target)
+
+
+def settings_from(
+    rules: RuleSet, *, buffer: Decimal | None = None, cost: Decimal | None = None, target: str | None = None
+) -> planning.Settings:
+    """The plan's settings from a rule set, each overridable (the plan_liquidation command's options)."""
     return planning.Settings(
         target=target or rules.liquidation_target,
         buffer=rules.liquidation_buffer if buffer is None else buffer,
@@ -144,6 +157,12 @@ def account_plan(
         per_line=per_line,
     )
     return result, book
+
+
+def hkd_value(instrument: Instrument, quantity: int, fx: dict[str, Decimal]) -> Decimal:
+    """A quantity's value at the current price, in HKD (the engine's FX rule)."""
+    with localcontext(ENGINE_CONTEXT):
+        return quantity * instrument.price * instrument.multiplier * fx_rate(fx, instrument.currency)
 
 
 def open_call(account: Account) -> MarginCall | None:
@@ -239,7 +258,7 @@ def place_many(
     todo = [request for request in todo if request.refused is None]
     if not todo:
         return list(requests)
-    rules = {rules.account_kind: rules for rules in RuleSet.objects.all()}
+    rules = rules_by_kind()
     calls = {
         call.account_id: call
         for call in MarginCall.objects.filter(
@@ -304,7 +323,7 @@ def _place_locked(user, requests, source, prefixes, rules, calls) -> list[Order]
         request.call = request.call or calls.get(account.pk)
         try:
             orders = [
-                _order(item, positions.get((account.pk, item.symbol)), working, rules.get(account.kind))
+                _order(item, positions.get((account.pk, item.symbol)), working, rules[account.kind])
                 for item in _unique(request.wanted)
             ]
         except Refused as refused:
@@ -328,7 +347,7 @@ def _unique(wanted: Sequence[Wanted]) -> Sequence[Wanted]:
     return wanted
 
 
-def _order(item: Wanted, position: Position | None, working: dict, rules: RuleSet | None) -> Order:
+def _order(item: Wanted, position: Position | None, working: dict, rules: RuleSet) -> Order:
     if position is None or not position.quantity:
         raise Refused(_("%(symbol)s: the account holds none.") % {"symbol": item.symbol})
     instrument = position.instrument
@@ -366,8 +385,7 @@ def _order(item: Wanted, position: Position | None, working: dict, rules: RuleSe
                 % {"symbol": item.symbol}
             )
         return Order(instrument=instrument, side=side, quantity=item.quantity, order_type=OrderType.MARKET)
-    band = rules.price_band if rules is not None else RuleSet._meta.get_field("price_band").default
-    limit = _limit_price(instrument, side, item.limit_price, band)
+    limit = _limit_price(instrument, side, item.limit_price, rules.price_band)
     return Order(
         instrument=instrument, side=side, quantity=item.quantity, order_type=OrderType.LIMIT, limit_price=limit
     )
@@ -395,22 +413,16 @@ def plan_accounts(accounts: Sequence[Account], *, only: Iterable[str] | None = N
     """The default plans of many accounts: their books read in a fixed number of queries, planned in
     memory (a batch, its preview, auto-liquidation)."""
     books = account_books(accounts)
-    rules = {rules.account_kind: rules for rules in RuleSet.objects.all()}
+    rules = rules_by_kind()
     plans = {}
     for account in accounts:
         book = books[account.pk]
-        account_rules = rules.get(account.kind) or RuleSet(account_kind=account.kind)
         plans[account.pk] = planning.plan(
             account=book.terms,
             cash=book.cash,
             lines=book.lines,
             fx=book.fx,
-            settings=planning.Settings(
-                target=account_rules.liquidation_target,
-                buffer=account_rules.liquidation_buffer,
-                cost_rate=account_rules.liquidation_cost_rate,
-                call_coefficient=account_rules.call_coefficient,
-            ),
+            settings=settings_from(rules[account.kind]),
             only=only,
         )
     return plans
@@ -530,9 +542,9 @@ def record_fill(order_id: int, quantity: int, price: Decimal, time: datetime, re
         position = Position.objects.select_for_update().get(account=account, instrument=instrument)
         sign = 1 if order.side == Side.SELL else -1
         rules = rule_set(account.kind)
-        with_context = ENGINE_CONTEXT
-        value = with_context.multiply(with_context.multiply(Decimal(quantity), price), Decimal(instrument.multiplier))
-        cost = with_context.multiply(value, rules.liquidation_cost_rate)
+        with localcontext(ENGINE_CONTEXT):
+            value = quantity * price * instrument.multiplier  # in the instrument's currency
+            cost = value * rules.liquidation_cost_rate
         position.quantity -= sign * quantity
         if position.quantity:
             position.save(update_fields=["quantity"])

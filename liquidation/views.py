@@ -14,7 +14,6 @@ from django.shortcuts import render
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views import View
 
@@ -22,7 +21,8 @@ from book.book_format import printable
 from console import audit
 from console.lists import ListPage, Selection
 from console.permissions import ConsoleMixin, can, can_view
-from risk.calculations import fx_rate, round_figures, round_money
+from console.redirects import back_to
+from risk.calculations import round_figures, round_money
 from risk.forms import parse_id
 from risk.models import MarginCall
 
@@ -82,10 +82,7 @@ def call_panel(request, *, call, account) -> str | None:
                 "plan_value": round_money(result.value),
                 "lines": lines,
                 "working_value": round_money(
-                    sum(
-                        (o.remaining * o.instrument.price * o.instrument.multiplier for o in working),
-                        Decimal(0),
-                    )
+                    sum((services.hkd_value(o.instrument, o.remaining, book.fx) for o in working), Decimal(0))
                 ),
                 "working_removes": None if current is None else max(Decimal(0), current - before.call_amount),
                 "left_after_working": before.call_amount,
@@ -94,13 +91,6 @@ def call_panel(request, *, call, account) -> str | None:
             }
         )
     return render_to_string("liquidation/_call_panel.html", context, request=request)
-
-
-def _back(request, default: str) -> str:
-    target = request.POST.get("next", "")
-    if target.startswith("/") and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
-        return target
-    return default
 
 
 class CallLiquidateView(ConsoleMixin, View):
@@ -120,7 +110,7 @@ class CallLiquidateView(ConsoleMixin, View):
         if call is None:
             self.audit_refusal(request, "refused: unknown or other desk's call")
             raise Http404(_("No such call."))
-        back = _back(request, reverse("risk:call", args=[call.pk]))
+        back = back_to(request, reverse("risk:call", args=[call.pk]))
         key = request.POST.get("key", "")
         if not (8 <= len(key) <= 64 and set(key) <= KEY_ALPHABET):
             messages.error(request, _("The form is out of date: reload the page and try again."))
@@ -175,7 +165,7 @@ class CancelOrdersView(ConsoleMixin, View):
         return sorted(set(Order.objects.filter(pk__in=ids, call__isnull=False).values_list("call_id", flat=True)))
 
     def post(self, request):
-        back = _back(request, reverse("liquidation:orders"))
+        back = back_to(request, reverse("liquidation:orders"))
         ids = [pk for pk in map(parse_id, request.POST.getlist("orders")[:1000]) if pk is not None]
         if not ids:
             messages.error(request, _("Select orders to cancel."))
@@ -287,7 +277,7 @@ class BatchView(ConsoleMixin, View):
 
     def post(self, request):
         form = BatchForm(request.POST)
-        back = _back(request, reverse("risk:warning"))
+        back = back_to(request, reverse("risk:warning"))
         if not form.is_valid():
             errors = printable("; ".join(str(error) for errors in form.errors.values() for error in errors))
             self.audit_refusal(request, f"refused: {errors}"[:200])
@@ -387,12 +377,11 @@ class PreviewView(ConsoleMixin, View):
         )
         value = sum(
             (
-                quantity * book.instruments[symbol].price * book.instruments[symbol].multiplier
-                * fx_rate(book.fx, book.instruments[symbol].currency)
+                services.hkd_value(book.instruments[symbol], quantity, book.fx)
                 for symbol, quantity in quantities.items()
             ),
             Decimal(0),
-        )  # fmt: skip
+        )
         context = {
             "projected": round_figures(figures),
             "value": round_money(value),

@@ -19,7 +19,6 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import add_never_cache_headers
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 from django.views import View
@@ -30,6 +29,7 @@ from console import audit, panels, push
 from console.lists import ListPage
 from console.permissions import ConsoleMixin, stream_desks
 from console.querysets import visible_desks
+from console.redirects import back_to
 
 from . import calls, live, selectors
 from .calculations import round_money, round_ratio
@@ -370,14 +370,6 @@ def _form_errors(form) -> str:
     return printable("; ".join(str(error) for errors in form.errors.values() for error in errors))
 
 
-def _back(request, default: str) -> str:
-    """Where to go after an action: the page's own path when it sent a safe one, else ``default``."""
-    target = request.POST.get("next", "")
-    if target.startswith("/") and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
-        return target
-    return default
-
-
 class ExceptionBatchView(ConsoleMixin, View):
     """Mark or unmark the selected calls as exception."""
 
@@ -389,7 +381,7 @@ class ExceptionBatchView(ConsoleMixin, View):
 
     def post(self, request):
         form = ExceptionBatchForm(request.POST)
-        back = _back(request, reverse("risk:warning"))
+        back = back_to(request, reverse("risk:warning"))
         if not form.is_valid():
             errors = _form_errors(form)
             audit.record(request.user, self.action, detail={"errors": errors}, outcome="refused")
