@@ -70,7 +70,7 @@ def call_panel(request, *, call, account) -> str | None:
                     "planned": planned.get(line.symbol, 0),
                     "price": prices.default_limit(instrument.price, side=line.side, band=rules.price_band)
                     if instrument.currency == "HKD"
-                    else instrument.price,
+                    else instrument.price.normalize(),  # as quoted: 6.1, not 6.100000
                 }
             )
         current = account.risk.call_amount if hasattr(account, "risk") else None
