@@ -86,7 +86,7 @@ class Stream:
     """One open page's share of the hub: the records of its kind and desks changed since it last looked."""
 
     user_id: int
-    kind: str
+    kind: str | None  # None: every kind
     desks: frozenset[int] | None  # None: every desk
     pending: set[int] = field(default_factory=set)
     wake: asyncio.Event = field(default_factory=asyncio.Event)
@@ -95,7 +95,7 @@ class Stream:
         ids = {
             call_id
             for call_id, kind, desk in changes
-            if kind == self.kind and (self.desks is None or desk in self.desks)
+            if (self.kind is None or kind == self.kind) and (self.desks is None or desk in self.desks)
         }
         if ids:
             self.pending |= ids
@@ -137,7 +137,7 @@ class Hub:
     def has_room(self, user_id: int) -> bool:
         return self.per_user[user_id] < settings.EVENT_STREAMS_PER_USER
 
-    def open(self, user_id: int, kind: str, desks: frozenset[int] | None) -> Stream:
+    def open(self, user_id: int, kind: str | None, desks: frozenset[int] | None) -> Stream:
         if not self.has_room(user_id):
             raise StreamLimit
         stream = Stream(user_id, kind, desks)

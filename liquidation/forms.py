@@ -20,6 +20,7 @@ ORDER_SORTS = {
 
 class OrderFilterForm(forms.Form):
     q = TextField(label=_("Account"), max_length=32, required=False)
+    desk = forms.ChoiceField(label=_("Desk"), choices=[("", _("All desks"))], required=False)
     symbol = TextField(label=_("Stock"), max_length=32, required=False)
     status = forms.ChoiceField(
         label=_("Status"),
@@ -33,6 +34,10 @@ class OrderFilterForm(forms.Form):
         choices=[(key, key) for key in ORDER_SORTS] + [(f"-{key}", key) for key in ORDER_SORTS], required=False
     )
     page = forms.IntegerField(min_value=1, max_value=100_000, required=False)
+
+    def __init__(self, data, *, desks):
+        super().__init__(data)
+        self.fields["desk"].choices = [("", _("All desks")), *[(desk.code, str(desk)) for desk in desks]]
 
 
 SYMBOL = re.compile(r"[A-Za-z0-9][A-Za-z0-9.\-]{0,31}")

@@ -25,7 +25,7 @@ from risk import services as risk_services
 from risk.calculations import ENGINE_CONTEXT, AccountTerms, fx_rate, round_money
 from risk.models import CloseCause, MarginCall, RuleSet
 
-from . import gateway, prices
+from . import gateway, live, prices
 from . import plan as planning
 from .models import WORKING, Fill, Order, OrderStatus, OrderType, Side, Source
 
@@ -295,6 +295,7 @@ def place_many(
         return place_many(user=user, requests=requests, source=source, key=key, single=single)
     ids = [order.pk for order in created]
     if ids:
+        transaction.on_commit(lambda: live.publish(ids))
         transaction.on_commit(lambda: gateway.get().submit(ids))
     return list(requests)
 
@@ -485,7 +486,11 @@ def cancel(*, user, orders: Iterable[Order]) -> list[tuple[Order, str]]:
         if not order.is_working:
             outcomes.append((order, _("not working (%(status)s)") % {"status": order.get_status_display()}))
             continue
-        Order.objects.filter(pk=order.pk, cancel_requested_at__isnull=True).update(cancel_requested_at=timezone.now())
+        now = timezone.now()
+        Order.objects.filter(pk=order.pk, cancel_requested_at__isnull=True).update(
+            cancel_requested_at=now, updated_at=now
+        )
+        transaction.on_commit(lambda pk=order.pk: live.publish([pk]))
         gateway.get().cancel(order.pk)
         order.refresh_from_db()
         outcomes.append((order, "ok"))
@@ -500,9 +505,11 @@ def cancel(*, user, orders: Iterable[Order]) -> list[tuple[Order, str]]:
 
 
 def mark_submitted(order_ids: Iterable[int]) -> None:
-    Order.objects.filter(pk__in=list(order_ids), status=OrderStatus.PENDING).update(
+    order_ids = list(order_ids)
+    Order.objects.filter(pk__in=order_ids, status=OrderStatus.PENDING).update(
         status=OrderStatus.SUBMITTED, updated_at=timezone.now()
     )
+    transaction.on_commit(lambda: live.publish(order_ids))
 
 
 def mark_cancelled(order_id: int) -> bool:
@@ -513,6 +520,7 @@ def mark_cancelled(order_id: int) -> bool:
             return False
         order.status, order.updated_at = OrderStatus.CANCELLED, timezone.now()
         order.save(update_fields=["status", "updated_at"])
+        transaction.on_commit(lambda: live.publish([order_id]))
     return True
 
 
@@ -523,6 +531,7 @@ def mark_rejected(order_id: int, reason: str) -> bool:
             return False
         order.status, order.reject_reason, order.updated_at = OrderStatus.REJECTED, reason[:2000], timezone.now()
         order.save(update_fields=["status", "reject_reason", "updated_at"])
+        transaction.on_commit(lambda: live.publish([order_id]))
     return True
 
 
@@ -560,5 +569,6 @@ def record_fill(order_id: int, quantity: int, price: Decimal, time: datetime, re
         order.updated_at = timezone.now()
         order.save(update_fields=["filled_quantity", "status", "updated_at"])
         fill = Fill.objects.create(order=order, quantity=quantity, price=price, time=time, reference=reference)
+        transaction.on_commit(lambda: live.publish([order_id]))
         risk_services.recompute_accounts(account_ids=[account.pk], causes={account.pk: CloseCause.LIQUIDATION})
     return fill

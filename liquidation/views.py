@@ -18,15 +18,16 @@ from django.utils.translation import gettext as _
 from django.views import View
 
 from book.book_format import printable
-from console import audit
+from console import audit, streams
 from console.lists import ListPage, Selection
 from console.permissions import ConsoleMixin, can, can_view
+from console.querysets import visible_desks
 from console.redirects import back_to
 from risk.calculations import round_figures, round_money
 from risk.forms import parse_id
 from risk.models import MarginCall
 
-from . import auto, prices, services, tasks
+from . import auto, live, prices, services, tasks
 from . import plan as planning
 from .forms import ORDER_SORTS, BatchForm, OrderFilterForm
 from .models import WORKING, Batch, BatchItem, Order, OrderType
@@ -34,11 +35,10 @@ from .models import WORKING, Batch, BatchItem, Order, OrderType
 KEY_ALPHABET = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_")
 
 
-def call_panel(request, *, call, account) -> str | None:
-    """The call details' liquidation panel: orders in progress with cancel; the plan with each line's
-    free quantity and the fewest shares of it alone that would cover; liquidate."""
-    if not can_view(request.user):
-        return None
+def orders_context(request, *, call, account, planned=None) -> dict:
+    """The call's orders in progress: its orders (and the account's working ones), the value in working
+    orders, the call amount they remove once filled and what is left after them. ``planned`` is the
+    account's (plan, book) when the caller has it already."""
     orders = list(
         Order.objects.filter(account=account)
         .filter(Q(status__in=WORKING) | Q(call=call))
@@ -46,11 +46,40 @@ def call_panel(request, *, call, account) -> str | None:
         .order_by("-created_at", "-pk")[:50]
     )
     working = [order for order in orders if order.is_working]
-    context = {"call": call, "orders": orders, "working": working, "next": request.get_full_path()}
-    if call.is_open:
-        result, book = services.account_plan(account, per_line=True)
+    context = {
+        "call": call,
+        "orders": orders,
+        "working": working,
+        "next": request.GET.get("next") or request.get_full_path(),
+        "rendered_ms": int(timezone.now().timestamp() * 1000),
+    }
+    if call.is_open and working:
+        result, book = planned or services.account_plan(account)
+        current = account.risk.call_amount if hasattr(account, "risk") else None
+        before = round_figures(result.before)
+        context.update(
+            {
+                "working_value": round_money(
+                    sum((services.hkd_value(o.instrument, o.remaining, book.fx) for o in working), Decimal(0))
+                ),
+                "working_removes": None if current is None else max(Decimal(0), current - before.call_amount),
+                "left_after_working": before.call_amount,
+            }
+        )
+    return context
+
+
+def call_panel(request, *, call, account) -> str | None:
+    """The call details' liquidation panel: orders in progress with cancel (live); the plan with each
+    line's free quantity and the fewest shares of it alone that would cover; liquidate."""
+    if not can_view(request.user):
+        return None
+    planned = services.account_plan(account, per_line=True) if call.is_open else None
+    context = orders_context(request, call=call, account=account, planned=planned)
+    if planned is not None:
+        result, book = planned
         rules = services.rule_set(account.kind)
-        planned = {order.symbol: order.quantity for order in result.orders}
+        chosen = {order.symbol: order.quantity for order in result.orders}
         lines = []
         for line in book.lines:
             instrument = book.instruments[line.symbol]
@@ -67,30 +96,57 @@ def call_panel(request, *, call, account) -> str | None:
                     "tradable": line.tradable,
                     "status": instrument.get_status_display(),
                     "covering": cover.covering_quantity if cover else None,
-                    "planned": planned.get(line.symbol, 0),
+                    "planned": chosen.get(line.symbol, 0),
                     "price": prices.default_limit(instrument.price, side=line.side, band=rules.price_band)
                     if instrument.currency == "HKD"
                     else instrument.price.normalize(),  # as quoted: 6.1, not 6.100000
                 }
             )
-        current = account.risk.call_amount if hasattr(account, "risk") else None
-        before = round_figures(result.before)
         context.update(
             {
                 "plan": result,
                 "projected": round_figures(result.figures),
                 "plan_value": round_money(result.value),
                 "lines": lines,
-                "working_value": round_money(
-                    sum((services.hkd_value(o.instrument, o.remaining, book.fx) for o in working), Decimal(0))
-                ),
-                "working_removes": None if current is None else max(Decimal(0), current - before.call_amount),
-                "left_after_working": before.call_amount,
                 "key": secrets.token_urlsafe(16),
                 "auto_form": BatchForm(),
             }
         )
     return render_to_string("liquidation/_call_panel.html", context, request=request)
+
+
+def request_changed(request) -> str:
+    return request.GET.get("changed", "")
+
+
+async def order_events(request):
+    """Server-sent events: ``orders`` with the ids of orders that changed (every order of the user's
+    desks, or with ``?call=ID`` that call's), as they change (:mod:`console.streams`)."""
+    call = request.GET.get("call")
+    if call is not None and parse_id(call) is None:
+        raise Http404(_("No such call."))
+    return await streams.serve(request, live.ORDERS, call, _orders_changed_for)
+
+
+def _orders_changed_for(user, kind, since) -> set[int] | None:
+    orders = Order.objects.visible_to(user)
+    if kind is not None:
+        orders = orders.filter(call_id=int(kind))
+    return streams.changed_ids(orders, since)
+
+
+class CallOrdersView(ConsoleMixin, View):
+    """The live part of a call's liquidation panel: its orders in progress, fetched again as they change."""
+
+    def get(self, request, pk):
+        call = (
+            MarginCall.objects.visible_to(request.user).select_related("account", "account__risk").filter(pk=pk).first()
+        )
+        if call is None:
+            raise Http404(_("No such call."))
+        context = orders_context(request, call=call, account=call.account)
+        context["changed"] = streams.marked(request_changed(request))
+        return render(request, "liquidation/_call_orders.html", context)
 
 
 class CallLiquidateView(ConsoleMixin, View):
@@ -196,8 +252,15 @@ class OrderListView(ListPage):
     tiebreak = "-pk"
     csv_name = "liquidation-orders"
 
+    dropped_from_query = ("page", "changed", "format")
+
+    def get_form(self, request):
+        return OrderFilterForm(request.GET, desks=list(visible_desks(request.user).only("code", "name")))
+
     def select(self, request, values, now):
         orders = Order.objects.visible_to(request.user).select_related("account", "instrument", "created_by", "call")
+        if values.get("desk"):
+            orders = orders.filter(account__desk__code=values["desk"])
         if values.get("q"):
             orders = orders.filter(account__account_no__istartswith=values["q"].strip())
         if values.get("symbol"):
@@ -214,10 +277,16 @@ class OrderListView(ListPage):
             orders = orders.filter(created_at__date=values["day"])
         return Selection(rows=orders, extra={"working_count": orders.filter(status__in=WORKING).count()})
 
+    def row_values(self, rows, values, now, selection):
+        changed = streams.marked(request_changed(self.request))
+        for order in rows:
+            order.changed = order.pk in changed
+
     def context(self, request, values, now, selection):
         return {
             "can_cancel": can(request.user, services.CANCEL_ORDER),
             "batches": list(Batch.objects.filter(created_by=request.user)[:5]),
+            "rendered_ms": int(now.timestamp() * 1000),
         }
 
     def csv_header(self):

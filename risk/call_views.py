@@ -3,31 +3,20 @@ event stream, and the trader's actions on calls."""
 
 from __future__ import annotations
 
-import asyncio
-import json
-import re
-import time
-from datetime import UTC, datetime, timedelta
-
-from asgiref.sync import sync_to_async
 from django.contrib import messages
-from django.contrib.auth.views import redirect_to_login
-from django.core.exceptions import PermissionDenied
-from django.db import close_old_connections
-from django.http import Http404, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
+from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.cache import add_never_cache_headers
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 from django.views import View
 
 from book.book_format import printable
 from book.models import AccountKind
-from console import audit, panels, push
+from console import audit, panels, streams
 from console.lists import ListPage
-from console.permissions import ConsoleMixin, stream_desks
+from console.permissions import ConsoleMixin
 from console.querysets import visible_desks
 from console.redirects import back_to
 
@@ -76,7 +65,7 @@ class CallListView(ListPage):
         return selectors.open_calls(request.user, self.kind, values, now)
 
     def row_values(self, rows, values, now, selection):
-        changed = _ids(self.request.GET.get("changed", ""))
+        changed = streams.marked(self.request.GET.get("changed", ""))
         for call in selectors.with_row_values(rows, now=now, long_before=selection.extra["long_before"]):
             call.changed = call.pk in changed
 
@@ -130,122 +119,17 @@ class IntradayListView(CallListView):
     kind = AccountKind.INTRADAY
 
 
-def _ids(text: str) -> set[int]:
-    """The ``changed`` ids the page sends back: what is not an id is ignored (it only marks rows)."""
-    return {pk for pk in (parse_id(part.strip()) for part in text.split(",")) if pk is not None}
-
-
-STREAM_LIFETIME_SECONDS = 600  # then the browser reconnects by itself, and the reconnect re-checks permissions
-STREAM_KEEPALIVE_SECONDS = 15
-STREAM_EVENT_INTERVAL_SECONDS = 0.25
-STREAM_CATCH_UP = timedelta(minutes=10)  # a page older than this refetches its rows whole
-
-
 async def call_events(request, kind):
-    """Server-sent events: ``calls`` with the ids of this kind's calls that changed, as they change.
-    The page then fetches its rows again and marks the changed ones. The stream is the process hub's
-    (:mod:`console.push`): it waits without a thread or a database connection, and a closed tab ends it."""
+    """Server-sent events: ``calls`` with the ids of this kind's calls that changed, as they change
+    (:mod:`console.streams`)."""
     if kind not in LIST_KINDS:
         raise Http404
-    user = await request.auser()
-    if not user.is_authenticated:
-        return redirect_to_login(request.get_full_path())
-    desks = await sync_to_async(stream_desks)(user)
-    if desks is False:
-        raise PermissionDenied
-    hub = live.hub()
-    if not hub.has_room(user.pk):
-        refused = HttpResponse(
-            _("Too many open pages are following live updates; close some and reload this one."),
-            status=429,
-            content_type="text/plain; charset=utf-8",
-        )
-        add_never_cache_headers(refused)
-        return refused
-    # Done with the database until the stream runs: give the connection back now, not at its end.
-    await sync_to_async(close_old_connections)()
-    content = _EventStream(hub, user, kind, desks, _stream_since(request))
-    response = StreamingHttpResponse(content, content_type="text/event-stream")
-    response["X-Accel-Buffering"] = "no"
-    add_never_cache_headers(response)
-    return response
-
-
-class _EventStream:
-    """A stream's response content. It joins the hub only once the response is being sent (a client
-    gone before that leaves nothing behind), and Django calls ``close()`` when the response ends,
-    however it ended, so the stream leaves the hub at once."""
-
-    def __init__(self, hub, user, kind, desks, since):
-        self.hub, self.user, self.kind, self.desks, self.since = hub, user, kind, desks, since
-        self.stream = None
-        self.loop = asyncio.get_running_loop()
-
-    def __aiter__(self):
-        return self.events()
-
-    def close(self):
-        if self.stream is None or self.loop.is_closed():
-            return
-        # Django may call this from its sync thread; the hub belongs to the event loop's thread.
-        self.loop.call_soon_threadsafe(self.hub.close, self.stream)
-
-    async def events(self):
-        try:
-            self.stream = self.hub.open(self.user.pk, self.kind, self.desks)
-        except push.StreamLimit:  # another tab of this user took the last place meanwhile
-            yield "retry: 60000\n\n"
-            yield "event: refused\ndata: {}\n\n"
-            return
-        started = time.monotonic()
-        try:
-            yield "retry: 2000\n\n"
-            if self.since is not None:
-                # Joined and listening first, then the catch-up: a change is in one or the other.
-                await self.hub.wait_ready(timeout=5.0)
-                catch_up = await sync_to_async(_changed_for)(self.user, self.kind, self.since)
-                await sync_to_async(close_old_connections)()
-                if catch_up is not None:
-                    yield _event(catch_up)
-            while time.monotonic() - started < STREAM_LIFETIME_SECONDS:
-                ids = await self.stream.changed(timeout=STREAM_KEEPALIVE_SECONDS)
-                if not ids:
-                    yield ": keepalive\n\n"
-                    continue
-                yield _event(ids)
-                # Changes in the next moment go out together: a page refetches at most this often.
-                await asyncio.sleep(STREAM_EVENT_INTERVAL_SECONDS)
-        finally:
-            self.hub.close(self.stream)
-
-
-def _event(ids) -> str:
-    return f"id: {int(time.time() * 1000)}\nevent: calls\ndata: {json.dumps({'calls': sorted(ids)})}\n\n"
-
-
-# A ``since`` the stream cannot use: the page refetches its rows whole, without marks.
-REFETCH_ALL = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-def _stream_since(request) -> datetime | None:
-    """When the page last saw its rows: the last event's id on a reconnect, else the page's own time
-    (epoch milliseconds); None when it gave neither."""
-    text = request.headers.get("Last-Event-ID") or request.GET.get("since", "")
-    if not text:
-        return None
-    if not re.fullmatch(r"[0-9]{1,13}", text):  # epoch milliseconds up to the year 2286
-        return REFETCH_ALL
-    moment = datetime.fromtimestamp(int(text) / 1000, tz=UTC)
-    return REFETCH_ALL if moment > timezone.now() + timedelta(minutes=1) else moment
+    return await streams.serve(request, live.CALLS, kind, lambda *args: _changed_for(*args))
 
 
 def _changed_for(user, kind, since) -> set[int] | None:
-    """The calls of this kind that this user sees and that changed since ``since``; None when none did.
-    An empty set (the page refetches its rows without marks) when ``since`` is too long ago."""
-    if since < timezone.now() - STREAM_CATCH_UP:
-        return set()
-    changed = MarginCall.objects.visible_to(user).filter(kind=kind, updated_at__gt=since - push.OVERLAP)
-    return set(changed.values_list("pk", flat=True)[:1000]) or None
+    """The calls of this kind that this user sees and that changed since ``since``; None when none did."""
+    return streams.changed_ids(MarginCall.objects.visible_to(user).filter(kind=kind), since)
 
 
 def _call_or_404(request, pk: int) -> MarginCall:

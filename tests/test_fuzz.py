@@ -14,6 +14,7 @@ import copy
 import io
 import itertools
 import json
+import re
 from datetime import datetime, timedelta
 from decimal import Decimal
 from urllib.parse import quote, quote_from_bytes
@@ -208,7 +209,7 @@ GET_PAGES = {
     "risk:intraday": LIST_PARAMETERS,
     "risk:history": list(forms.HistoryFilterForm.base_fields),
     "risk:home": list(forms.AccountSearchForm.base_fields),
-    "liquidation:orders": list(OrderFilterForm.base_fields),
+    "liquidation:orders": [*OrderFilterForm.base_fields, "changed"],
 }
 
 
@@ -262,6 +263,32 @@ def test_no_kind_breaks_the_event_stream(book, new_client, kind, query):
     response = new_client().get(f"/calls/events/{quote_from_bytes(kind, safe='')}/?{form_encoded(query)}")
 
     assert response.status_code == 404
+
+
+@settings(FUZZ, max_examples=30)
+@given(
+    call_id=st.one_of(nasty_text, st.text(alphabet="0123456789", min_size=19, max_size=40)).filter(
+        lambda text: not re.fullmatch(r"[0-9]{1,18}", text)  # an id streams, for minutes
+    )
+)
+def test_no_call_breaks_the_orders_stream(book, new_client, call_id):
+    """A call that is not an id is refused before a stream opens."""
+    query = form_encoded([("call", call_id.encode("utf-8", "surrogatepass"))])
+    response = new_client().get(f"{reverse('liquidation:order-events')}?{query}")
+
+    assert response.status_code == 404
+
+
+@FUZZ
+@given(query=st.lists(st.tuples(st.sampled_from(["changed", "next", "since"]), http_values), max_size=3))
+def test_no_query_breaks_a_calls_live_orders(call, new_client, query):
+    response = new_client().get(
+        f"{reverse('liquidation:call-orders', args=[call.pk])}?{form_encoded(query)}", HTTP_HX_REQUEST="true"
+    )
+
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert 'id="call-orders"' in html
 
 
 CALL_ACTIONS = {

@@ -13,6 +13,19 @@ from tests.users import make_user
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
+def confirm_next(page: Page) -> list[str]:
+    """Accept the next confirmation the page asks, and keep its question (a button that acts on money
+    must ask)."""
+    asked = []
+
+    def accept(dialog):
+        asked.append(dialog.message)
+        dialog.accept()
+
+    page.once("dialog", accept)
+    return asked
+
+
 @pytest.fixture
 def book(import_book, worked_book):
     import_book(worked_book)
@@ -31,10 +44,11 @@ def test_liquidate_from_the_details_fills_and_moves_the_call_to_history(page: Pa
     page.locator('input[name="quantity:A.HK"]').fill("1100")
     expect(page.get_by_test_id("projected-call-amount")).to_have_text("0.00", timeout=5000)
 
-    page.once("dialog", lambda dialog: dialog.accept())
+    asked = confirm_next(page)
     page.get_by_test_id("liquidate").click()
 
     expect(page.locator(".messages")).to_contain_text("2 order(s) placed.")
+    assert asked == ["Place these orders? Quantities are reserved at once."]
     expect(page.get_by_test_id("call-status")).to_contain_text("Liquidation", timeout=5000)
     expect(page.get_by_test_id("order-status")).to_have_text(["Filled", "Filled"])
     page.goto(f"{console_server.url}/history/")
@@ -54,10 +68,11 @@ def test_a_cancel_before_the_fill_from_the_orders_page(page: Page, console_serve
 
     page.goto(f"{console_server.url}/liquidation/orders/")
     page.locator('input[name="orders"]').first.check()
-    page.once("dialog", lambda dialog: dialog.accept())
+    asked = confirm_next(page)
     page.get_by_test_id("cancel-orders").click()
 
     expect(page.locator(".messages")).to_contain_text("1 order(s) cancelled.")
+    assert asked == ["Cancel the selected orders? Their unfilled rest is released."]
     assert sorted(Order.objects.values_list("status", flat=True)) == ["cancelled", "submitted"]
 
 
@@ -85,3 +100,55 @@ def test_the_viewer_sees_the_plan_and_no_button(page: Page, console_server, book
     expect(page.get_by_test_id("liquidate")).to_have_count(0)
     page.goto(f"{console_server.url}/risk-warning/")
     expect(page.get_by_test_id("batch-liquidate")).to_have_count(0)
+
+
+def test_the_orders_page_and_the_details_follow_the_market_without_a_reload(page: Page, console_server, book, settings):
+    from datetime import UTC, datetime
+    from decimal import Decimal
+
+    from liquidation import services
+
+    settings.LIQUIDATION_GATEWAY = "tests.liquidation.gateways.Holding"  # fills come from the test
+    trader = make_user("trader", "RiskWarningFull")
+    call = MarginCall.objects.select_related("account").get(account__account_no="M100001")
+    [order] = services.place(user=trader, account=call.account, call=call, wanted=[services.Wanted("A.HK", 500)])
+    violations = csp_violations(page)
+    log_in(page, console_server, "trader", "pw-trader")
+
+    page.goto(f"{console_server.url}/liquidation/orders/")
+    row = page.locator(f'#order-list tr[data-order="{order.pk}"]')
+    expect(row.get_by_test_id("order-status")).to_have_text("Submitted")
+    fill_time = datetime(2026, 12, 23, 2, 30, tzinfo=UTC)
+    services.record_fill(order.pk, 200, Decimal("300"), fill_time, "part-1")
+    expect(row.get_by_test_id("order-status")).to_have_text("Partially filled", timeout=5000)
+    expect(row).to_have_class("updated")
+
+    page.goto(f"{console_server.url}/calls/{call.pk}/")
+    expect(page.locator(f'#call-orders tr[data-order="{order.pk}"]').get_by_test_id("order-status")).to_have_text(
+        "Partially filled"
+    )
+    services.record_fill(order.pk, 300, Decimal("300"), fill_time, "part-2")
+    expect(page.locator(f'#call-orders tr[data-order="{order.pk}"]').get_by_test_id("order-status")).to_have_text(
+        "Filled", timeout=5000
+    )
+    assert violations == []
+
+
+def test_a_cancel_from_the_details(page: Page, console_server, book, settings):
+    settings.LIQUIDATION_GATEWAY = "tests.liquidation.gateways.Holding"  # the market never fills
+    make_user("trader", "RiskWarningFull")
+    log_in(page, console_server, "trader", "pw-trader")
+    call = MarginCall.objects.get(account__account_no="M100001")
+    page.goto(f"{console_server.url}/calls/{call.pk}/")
+    confirm_next(page)
+    page.get_by_test_id("liquidate").click()
+    expect(page.get_by_test_id("order-status")).to_have_text(["Submitted", "Submitted"])
+
+    page.locator('#call-orders input[name="orders"]').first.check()
+    asked = confirm_next(page)
+    page.get_by_test_id("cancel-orders").click()
+
+    expect(page.locator(".messages")).to_contain_text("1 order(s) cancelled.")
+    assert asked == ["Cancel the selected orders? Their unfilled rest is released."]
+    assert page.url.endswith(f"/calls/{call.pk}/")  # back on the details
+    expect(page.get_by_test_id("order-status")).to_have_text(["Cancelled", "Submitted"])

@@ -93,6 +93,8 @@ ROUTES: dict[str, Route] = {
         action="move_deadline",
     ),
     "liquidation:orders": Route("page"),
+    "liquidation:order-events": Route("stream"),
+    "liquidation:call-orders": Route("page", args=lambda call: [call.pk], desk_scoped=True),
     "liquidation:batch-preview": Route("page"),
     "liquidation:batch-detail": Route("page", args=a_batch),
     "liquidation:preview": Route("page", args=lambda call: [call.pk], desk_scoped=True),

@@ -1,29 +1,32 @@
-// Live call lists: an EventSource tells which calls changed; the list is fetched again (one request
-// at a time, bursts merged) with those ids, so the server marks them "updated". Selections survive.
+// Live parts of a page: an element with data-stream (an event stream URL), data-refresh (where its
+// fragment is fetched) and an id. The stream tells which records changed; the fragment is fetched
+// again (one request at a time, bursts merged) with those ids, so the server marks them "updated".
+// Ticked boxes inside it survive the refresh.
 (function () {
   "use strict";
 
-  function selectedIds() {
-    return Array.from(document.querySelectorAll('#call-list input[name="calls"]:checked')).map((box) => box.value);
+  function ticked(part) {
+    return Array.from(part.querySelectorAll("input[type=checkbox][name]:checked")).map((box) => box.name + "=" + box.value);
   }
 
   function updateBatchBar() {
     const bar = document.getElementById("batch");
     if (!bar) return;
-    const count = selectedIds().length;
+    const count = document.querySelectorAll('#call-list input[name="calls"]:checked').length;
     bar.querySelector(".selected-count b").textContent = count;
     bar.querySelectorAll("button[type=submit], button[hx-get]").forEach((button) => { button.disabled = count === 0; });
   }
 
-  function restoreSelection(ids) {
-    const wanted = new Set(ids);
-    document.querySelectorAll('#call-list input[name="calls"]').forEach((box) => { box.checked = wanted.has(box.value); });
+  function retick(part, keep) {
+    const wanted = new Set(keep);
+    part.querySelectorAll("input[type=checkbox][name]").forEach((box) => {
+      if (box.name) box.checked = wanted.has(box.name + "=" + box.value);
+    });
     updateBatchBar();
   }
 
-  function start() {
-    const list = document.getElementById("call-list");
-    if (!list || !window.EventSource) return;
+  function follow(part) {
+    const id = part.id;
     const status = document.querySelector("[data-testid=live-status]");
     const pending = new Set();
     let timer = null;
@@ -32,14 +35,15 @@
     function refresh() {
       timer = null;
       if (busy) { schedule(); return; }
-      const current = document.getElementById("call-list");
+      const current = document.getElementById(id);
+      if (!current) return;
       const url = new URL(current.dataset.refresh, window.location.href);
       url.searchParams.set("changed", Array.from(pending).join(","));
       pending.clear();
-      const keep = selectedIds();
+      const keep = ticked(current);
       busy = true;
-      htmx.ajax("GET", url.pathname + url.search, { target: "#call-list", swap: "outerHTML" })
-        .then(() => restoreSelection(keep))
+      htmx.ajax("GET", url.pathname + url.search, { target: "#" + id, swap: "outerHTML" })
+        .then(() => { const fresh = document.getElementById(id); if (fresh) retick(fresh, keep); })
         .finally(() => { busy = false; });
     }
 
@@ -47,13 +51,14 @@
       if (!timer) timer = setTimeout(refresh, 100);
     }
 
-    // "since": when these rows were rendered, so changes made before the stream opened are not lost.
-    const streamUrl = new URL(list.dataset.stream, window.location.href);
-    streamUrl.searchParams.set("since", list.dataset.since || "");
+    // "since": when this part was rendered, so changes made before the stream opened are not lost.
+    const streamUrl = new URL(part.dataset.stream, window.location.href);
+    streamUrl.searchParams.set("since", part.dataset.since || "");
     const source = new EventSource(streamUrl.pathname + streamUrl.search);
-    source.addEventListener("calls", (event) => {
+    const name = part.dataset.event || "calls";
+    source.addEventListener(name, (event) => {
       // An empty list means "refetch everything" (the page missed too much to mark it).
-      JSON.parse(event.data).calls.forEach((id) => pending.add(id));
+      (JSON.parse(event.data)[name] || []).forEach((changed) => pending.add(changed));
       schedule();
     });
     // "refused": this user has as many live pages open as allowed; stop rather than retry.
@@ -68,6 +73,11 @@
       // CLOSED: the server refused the stream (e.g. too many open pages); the browser will not retry.
       if (source.readyState === EventSource.CLOSED) status.classList.add("stopped");
     });
+  }
+
+  function start() {
+    if (!window.EventSource) return;
+    document.querySelectorAll("[data-stream][data-refresh][id]").forEach(follow);
   }
 
   document.addEventListener("change", (event) => {
