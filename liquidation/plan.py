@@ -50,6 +50,8 @@ MM = "mm"
 IM = "im"
 TRADABLE_STATUS = "normal"
 
+Point = tuple[Decimal, Decimal, Decimal]
+
 
 @dataclass(frozen=True)
 class Line:
@@ -126,6 +128,9 @@ class _State:
             totals = totals.plus(holding_totals(self.valuations[line.symbol], line.quantity))
         self.base = totals
         self._deltas: dict[tuple[str, int, int], Totals] = {}
+        self._steps: dict[tuple[str, int, int], Point] = {}
+        with localcontext(ENGINE_CONTEXT):
+            self.charges = account.accrued_interest + account.debt_margin - account.trading_limit
 
     def unit_value(self, symbol: str) -> Decimal:
         return self.valuations[symbol].unit_value
@@ -175,6 +180,45 @@ class _State:
             return totals
         return totals.plus(self.delta(symbol, held, quantity))
 
+    # The search works on points: (HKD cash, long + short market value, the target requirement before
+    # the call coefficient), all a call is measured on. Moving a line adds its step; the same exact sums
+    # as moving the totals, without building them.
+
+    def point(self, totals: Totals) -> Point:
+        requirement = totals.mm if self.settings.target == MM else totals.im
+        return (totals.total_cash, ENGINE_CONTEXT.add(totals.long_mv, totals.short_mv), requirement)
+
+    def step(self, symbol: str, held: int, quantity: int) -> Point:
+        key = (symbol, held, quantity)
+        found = self._steps.get(key)
+        if found is None:
+            found = self._steps[key] = self.point(self.delta(symbol, held, quantity))
+        return found
+
+    def at(self, point: Point, symbol: str, held: int, quantity: int) -> Point:
+        """The point after ``quantity`` of a line holding ``held`` is closed."""
+        if not quantity:
+            return point
+        step = self.step(symbol, held, quantity)
+        add = ENGINE_CONTEXT.add
+        return (add(point[0], step[0]), add(point[1], step[1]), add(point[2], step[2]))
+
+    def parts(self, point: Point) -> tuple[Decimal, Decimal]:
+        """What is left of the margin part (with the buffer) and the excess financing: as
+        :meth:`margin_left` and :func:`risk.calculations.cover` compute them from the totals."""
+        context = ENGINE_CONTEXT
+        cash, market_value, requirement = point
+        requirement = context.multiply(requirement, self.settings.call_coefficient)
+        shortfall = context.add(context.subtract(requirement, context.add(cash, market_value)), self.charges)
+        margin = max(ZERO, context.add(shortfall, context.multiply(self.settings.buffer, requirement)))
+        loan = max(ZERO, -cash)
+        return margin, max(ZERO, context.subtract(loan, self.account.credit_limit))
+
+    def left(self, point: Point) -> Decimal:
+        """What is left to cover at a point: 0 when covered (:meth:`shortfall` of the same totals)."""
+        margin, excess = self.parts(point)
+        return max(margin, excess)
+
     def figures(self, totals: Totals) -> Figures:
         return figures_from_totals(account=self.account, totals=totals, call_coefficient=self.settings.call_coefficient)
 
@@ -196,40 +240,48 @@ class _State:
         return max(self.margin_left(measured), measured.excess_financing)
 
 
-def _candidates(line: Line, held: int, free: int) -> list[int]:
+class _Candidates:
     """The quantities that may be ordered of a line, increasing: whole lots up to the free quantity,
-    and the whole position when that closes it with an odd lot."""
-    lots = free // line.lot_size
-    quantities = [k * line.lot_size for k in range(lots + 1)]
-    if free == abs(held) and free % line.lot_size:
-        quantities.append(free)
-    return quantities
+    and the whole position when that closes it with an odd lot (index 0 is nothing)."""
+
+    def __init__(self, line: Line, held: int, free: int, at_most: int | None = None):
+        self.lot, self.free = line.lot_size, free
+        self.lots = free // line.lot_size
+        count = self.lots + 1 + (1 if free == abs(held) and free % line.lot_size else 0)
+        if at_most is not None and at_most < free:
+            count = min(count, at_most // self.lot + 1)
+        self.count = count
+
+    def __getitem__(self, index: int) -> int:
+        return index * self.lot if index <= self.lots else self.free
+
+    @property
+    def last(self) -> int:
+        return self[self.count - 1]
 
 
 def _fewest_covering(
-    state: _State, totals: Totals, line: Line, held: int, free: int, at_most: int | None = None
+    state: _State, point: Point, line: Line, held: int, free: int, at_most: int | None = None
 ) -> int | None:
-    """The fewest of the line's candidate quantities that cover, given the other lines as in ``totals``;
+    """The fewest of the line's candidate quantities that cover, given the other lines as at ``point``;
     None when none does.
 
     Moving one line changes the margin part of what is left by an affine amount and the excess
     financing monotonically, so each is on one side of 0 over an interval of quantities and their
     intersection is an interval: found by bisection at both ends, never by trying every lot."""
-    quantities = _candidates(line, held, free)
-    if at_most is not None:
-        quantities = [quantity for quantity in quantities if quantity <= at_most]
-    if len(quantities) == 1:
+    quantities = _Candidates(line, held, free, at_most)
+    if quantities.count == 1:
         return None
 
     seen: dict[int, tuple[Decimal, Decimal]] = {}
 
     def parts(index: int) -> tuple[Decimal, Decimal]:
-        if index not in seen:
-            measured = state.cover(state.moved(totals, line.symbol, held, quantities[index]))
-            seen[index] = (state.margin_left(measured), measured.excess_financing)
-        return seen[index]
+        found = seen.get(index)
+        if found is None:
+            found = seen[index] = state.parts(state.at(point, line.symbol, held, quantities[index]))
+        return found
 
-    last = len(quantities) - 1
+    last = quantities.count - 1
     low, high = 0, last
     for part in (0, 1):
         first, final = parts(0)[part], parts(last)[part]
@@ -278,25 +330,35 @@ def _walk_order(state: _State, lines: Iterable[Line]) -> list[Line]:
     return sorted(lines, key=key)
 
 
-def _simple(state: _State, start: Totals, held: dict[str, int], lines: list[Line], take_all_always: bool):
-    totals, taken = start, {}
+def _simple(state: _State, start: Point, held: dict[str, int], lines: list[Line], take_all_always: bool):
+    point, taken = start, {}
+    left = state.left(point)
     for line in lines:
-        if state.shortfall(totals) <= 0:
+        if left <= 0:
             break
         free = line.free
-        quantity = _fewest_covering(state, totals, line, held[line.symbol], free)
+        quantity = _fewest_covering(state, point, line, held[line.symbol], free)
         if quantity is not None:
             taken[line.symbol] = quantity
-            totals = state.moved(totals, line.symbol, held[line.symbol], quantity)
+            point = state.at(point, line.symbol, held[line.symbol], quantity)
+            left = state.left(point)
             break
-        everything = _candidates(line, held[line.symbol], free)[-1]
+        everything = _Candidates(line, held[line.symbol], free).last
         if not everything:
             continue
-        after = state.moved(totals, line.symbol, held[line.symbol], everything)
-        if take_all_always or state.shortfall(after) < state.shortfall(totals):
+        after = state.at(point, line.symbol, held[line.symbol], everything)
+        left_after = state.left(after)
+        if take_all_always or left_after < left:
             taken[line.symbol] = everything
-            totals = after
-    return taken, totals
+            point, left = after, left_after
+    return taken, point
+
+
+def _point_of(state: _State, start: Point, held: dict[str, int], taken: Mapping[str, int]) -> Point:
+    point = start
+    for symbol, quantity in taken.items():
+        point = state.at(point, symbol, held[symbol], quantity)
+    return point
 
 
 def _totals_of(state: _State, start: Totals, held: dict[str, int], taken: Mapping[str, int]) -> Totals:
@@ -306,13 +368,15 @@ def _totals_of(state: _State, start: Totals, held: dict[str, int], taken: Mappin
     return totals
 
 
-def _trim(state: _State, start: Totals, held: dict[str, int], taken: dict[str, int]) -> dict[str, int]:
+def _trim(state: _State, start: Point, held: dict[str, int], taken: dict[str, int]) -> dict[str, int]:
     """Take each order down to the fewest lots that still cover with the others (last order first)."""
     taken = dict(taken)
-    current = _totals_of(state, start, held, taken)
+    current = _point_of(state, start, held, taken)
+    subtract = ENGINE_CONTEXT.subtract
     for symbol in reversed(list(taken)):
-        others = current.plus(state.delta(symbol, held[symbol], taken[symbol]), -1)
-        if state.shortfall(others) <= 0:
+        step = state.step(symbol, held[symbol], taken[symbol])
+        others = (subtract(current[0], step[0]), subtract(current[1], step[1]), subtract(current[2], step[2]))
+        if state.left(others) <= 0:
             del taken[symbol]
             current = others
             continue
@@ -320,7 +384,7 @@ def _trim(state: _State, start: Totals, held: dict[str, int], taken: dict[str, i
         fewest = _fewest_covering(state, others, line, held[symbol], line.free, at_most=taken[symbol])
         if fewest is not None and fewest < taken[symbol]:
             taken[symbol] = fewest
-            current = state.moved(others, symbol, held[symbol], fewest)
+            current = state.at(others, symbol, held[symbol], fewest)
     return taken
 
 
@@ -348,26 +412,28 @@ def plan(
     allowed = None if only is None else set(only)
     tradable = [line for line in lines if line.tradable and (allowed is None or line.symbol in allowed)]
     walk = _walk_order(state, tradable)
+    origin = state.point(start)
 
     candidates = []
     trimmed: dict[tuple, tuple] = {}  # the two simple plans are often the same: trim it once
     for take_all_always in (True, False):
-        taken, totals = _simple(state, start, held, walk, take_all_always)
-        if state.shortfall(totals) <= 0:
+        taken, point = _simple(state, origin, held, walk, take_all_always)
+        if state.left(point) <= 0:
             same = tuple(taken.items())
             if same not in trimmed:
-                kept = _trim(state, start, held, taken)
-                trimmed[same] = (kept, _totals_of(state, start, held, kept))
-            taken, totals = trimmed[same]
-        candidates.append((taken, totals))
+                kept = _trim(state, origin, held, taken)
+                trimmed[same] = (kept, _point_of(state, origin, held, kept))
+            taken, point = trimmed[same]
+        candidates.append((taken, point))
 
     def rank(candidate):
-        taken, totals = candidate
-        left = state.shortfall(totals)
+        taken, point = candidate
+        left = state.left(point)
         value = sum((state.unit_value(s) * q for s, q in taken.items()), ZERO)
         return (left > 0, left, value)
 
-    taken, totals = min(candidates, key=rank)
+    taken, _point = min(candidates, key=rank)
+    totals = _totals_of(state, start, held, taken)
     orders = [
         Order(symbol, state.lines[symbol].side, quantity, state.unit_value(symbol) * quantity)
         for symbol, quantity in taken.items()
@@ -376,7 +442,7 @@ def plan(
     per_line = {
         line.symbol: LineCover(
             free=line.free,
-            covering_quantity=_fewest_covering(state, start, line, held[line.symbol], line.free)
+            covering_quantity=_fewest_covering(state, origin, line, held[line.symbol], line.free)
             if line.tradable
             else None,
         )
