@@ -29,17 +29,16 @@ class Gateway:
 
 
 class SimulatedExchange(Gateway):
-    """A simulated exchange on the worker: it takes orders at once, fills them at the current price
+    """A simulated exchange on the worker: it takes orders at once; its turn
+    (:func:`liquidation.tasks.simulate_exchange`, every second on beat) fills them at the current price
     within their limit after a short delay (large orders in parts), rejects orders on instruments that
-    cannot trade, honours a cancel that arrives before the fill, and trades only in XHKG sessions
-    (``SIMULATED_EXCHANGE_ALWAYS_OPEN`` opens it at any time, as the demo does)."""
+    cannot trade, and trades only in XHKG sessions (``SIMULATED_EXCHANGE_ALWAYS_OPEN`` opens it at any
+    time, as the demo does). A cancel is honoured at once, so one that arrives before the fill wins."""
 
     def submit(self, order_ids):
-        from . import services, tasks
+        from . import services
 
         services.mark_submitted(order_ids)
-        for order_id in order_ids:
-            tasks.simulate_exchange.apply_async((order_id,), countdown=settings.SIMULATED_FILL_DELAY_SECONDS)
 
     def cancel(self, order_id):
         from . import services

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+from datetime import timedelta
 
 from celery import shared_task
 from django.conf import settings
@@ -13,42 +14,57 @@ from django.utils import timezone, translation
 from book.trading_calendar import is_trading
 
 from . import services
-from .models import Order, Side
+from .models import Order, OrderStatus, Side
 
 logger = logging.getLogger(__name__)
 
-PART_LOTS = 10  # an order above this many lots fills in parts
-WAIT_SECONDS = 30  # outside a session, or while the price is beyond the limit, look again after this
+PART_LOTS = 10  # an order above this many lots fills in parts, one part a turn
+AT_THE_EXCHANGE = (OrderStatus.SUBMITTED, OrderStatus.PARTIALLY_FILLED)  # a pending order is not there yet
+TURN_LIMIT = 1000  # orders looked at in one turn (the oldest first); the rest wait for the next
 
 
 @shared_task(ignore_result=True)
-def simulate_exchange(order_id: int) -> None:
-    order = Order.objects.select_related("instrument").filter(pk=order_id).first()
-    if order is None or not order.is_working:
-        return
-    instrument = order.instrument
-    if instrument.status != "normal":
-        services.mark_rejected(order_id, f"{instrument.symbol} is {instrument.status}: the exchange takes no order")
-        return
+def simulate_exchange() -> int:
+    """The simulated exchange's turn (beat runs it every second): each working order left alone for
+    ``SIMULATED_FILL_DELAY_SECONDS`` is rejected (its instrument cannot trade), filled at the current
+    price (a large one in parts, one part a turn), or left to wait while the price is beyond its limit.
+    Outside XHKG sessions nothing trades (``SIMULATED_EXCHANGE_ALWAYS_OPEN`` opens it at any time).
+    Nothing to do when another gateway takes the orders. Returns how many orders it moved."""
+    from .gateway import SimulatedExchange, get
+
+    if not isinstance(get(), SimulatedExchange):
+        return 0
     now = timezone.now()
     if not settings.SIMULATED_EXCHANGE_ALWAYS_OPEN and not is_trading(now):
-        simulate_exchange.apply_async((order_id,), countdown=WAIT_SECONDS)
-        return
+        return 0
+    due = now - timedelta(seconds=settings.SIMULATED_FILL_DELAY_SECONDS)
+    orders = list(
+        Order.objects.filter(status__in=AT_THE_EXCHANGE, updated_at__lte=due)
+        .select_related("instrument")
+        .order_by("updated_at", "pk")[:TURN_LIMIT]
+    )
+    return sum(_turn(order, now) for order in orders)
+
+
+def _turn(order: Order, now) -> bool:
+    instrument = order.instrument
+    if instrument.status != "normal":
+        return services.mark_rejected(
+            order.pk, f"{instrument.symbol} is {instrument.status}: the exchange takes no order"
+        )
     price = instrument.price
     if order.limit_price is not None and (
         (order.side == Side.SELL and price < order.limit_price)
         or (order.side == Side.BUY and price > order.limit_price)
     ):
-        simulate_exchange.apply_async((order_id,), countdown=WAIT_SECONDS)
-        return
+        return False  # waits for the price
     lot = instrument.lot_size
     remaining = order.remaining
     part = remaining
     if remaining > PART_LOTS * lot:
         part = max(lot, math.ceil(remaining / 2 / lot) * lot)
-    services.record_fill(order_id, part, price, now, reference=f"sim-{order_id}-{order.filled_quantity}")
-    if part < remaining:
-        simulate_exchange.apply_async((order_id,), countdown=settings.SIMULATED_FILL_DELAY_SECONDS)
+    fill = services.record_fill(order.pk, part, price, now, reference=f"sim-{order.pk}-{order.filled_quantity}")
+    return fill is not None
 
 
 @shared_task(ignore_result=True)

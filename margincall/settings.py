@@ -279,6 +279,8 @@ CELERY_BEAT_SCHEDULE = {
     "daily-snapshots": {"task": "risk.tasks.daily_snapshots", "schedule": 60.0},
     # Calls whose auto-liquidation time has come (and, where a rule set says so, past their deadline).
     "auto-liquidate": {"task": "liquidation.tasks.auto_liquidate", "schedule": 60.0},
+    # The simulated exchange's turn (nothing to do when LIQUIDATION_GATEWAY is a broker's own).
+    "simulated-exchange": {"task": "liquidation.tasks.simulate_exchange", "schedule": 1.0},
 }
 
 # Times from outside (risk/times.py). A live feed may be at most this far ahead of this clock, and

@@ -71,6 +71,16 @@ def celery_runs_tasks_in_process():
 
 
 @pytest.fixture
+def exchange(settings):
+    """The simulated exchange with no delay: ``exchange()`` is one of its turns (beat's, in production),
+    returning how many orders it moved."""
+    from liquidation import tasks
+
+    settings.SIMULATED_FILL_DELAY_SECONDS = 0
+    return tasks.simulate_exchange
+
+
+@pytest.fixture
 def book(import_book, worked_book):
     """The book most tests use: the SPEC worked example (M100001, desk HK1, a margin call) and one
     call on desk HK2 (T2), so desk scoping has something to hide. A module that needs another book

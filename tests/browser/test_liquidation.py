@@ -31,7 +31,7 @@ def book(import_book, worked_book):
     import_book(worked_book)
 
 
-def test_liquidate_from_the_details_fills_and_moves_the_call_to_history(page: Page, console_server, book):
+def test_liquidate_from_the_details_fills_and_moves_the_call_to_history(page: Page, console_server, book, exchange):
     make_user("trader", "RiskWarningFull")
     call = MarginCall.objects.get(account__account_no="M100001")
     violations = csp_violations(page)
@@ -49,8 +49,11 @@ def test_liquidate_from_the_details_fills_and_moves_the_call_to_history(page: Pa
 
     expect(page.locator(".messages")).to_contain_text("2 order(s) placed.")
     assert asked == ["Place these orders? Quantities are reserved at once."]
+    expect(page.get_by_test_id("order-status")).to_have_text(["Submitted", "Submitted"])
+    while exchange():  # the market's turns: the page follows them without a reload
+        pass
+    expect(page.get_by_test_id("order-status")).to_have_text(["Filled", "Filled"], timeout=5000)
     expect(page.get_by_test_id("call-status")).to_contain_text("Liquidation", timeout=5000)
-    expect(page.get_by_test_id("order-status")).to_have_text(["Filled", "Filled"])
     page.goto(f"{console_server.url}/history/")
     expect(page.locator(f'tr[data-call="{call.pk}"]')).to_contain_text("Liquidation")
     assert violations == []

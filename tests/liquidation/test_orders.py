@@ -3,8 +3,10 @@ reservation, idempotency, cancel, and the races that must not oversell or fill a
 
 import json
 import threading
+from datetime import datetime
 from decimal import Decimal
 from io import StringIO
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -12,11 +14,12 @@ from django.db import close_old_connections
 
 from book.models import Account, CashBalance, Position
 from console.models import AuditEntry
-from liquidation import services, tasks
+from liquidation import services
 from liquidation.models import Order, OrderStatus
 from risk.models import MarginCall
 
 D = Decimal
+HKT = ZoneInfo("Asia/Hong_Kong")
 
 
 @pytest.fixture
@@ -30,12 +33,15 @@ def held(account, symbol):
 
 
 def test_the_plan_is_placed_filled_and_closes_the_call_by_liquidation(
-    account, trader, django_capture_on_commit_callbacks
+    account, trader, django_capture_on_commit_callbacks, exchange
 ):
     call = MarginCall.objects.get(account=account, closed_at__isnull=True)
 
     with django_capture_on_commit_callbacks(execute=True):
         orders = services.place_plan(user=trader, account=account)
+    assert {o.status for o in Order.objects.all()} == {OrderStatus.SUBMITTED}
+    while exchange():  # turn after turn until nothing is left to fill
+        pass
 
     assert [(o.instrument.symbol, o.side, o.quantity) for o in orders][:2] == [
         ("B.HK", "buy", 1000),
@@ -50,10 +56,10 @@ def test_the_plan_is_placed_filled_and_closes_the_call_by_liquidation(
     assert [o["symbol"] for o in entry.detail["orders"]][:2] == ["B.HK", "A.HK"]
 
 
-def test_a_fill_moves_cash_in_the_instruments_currency_less_costs(account, trader, django_capture_on_commit_callbacks):
+def test_a_fill_moves_cash_in_the_instruments_currency_less_costs(account, trader, exchange, place):
     before = CashBalance.objects.get(account=account, currency="HKD").amount
-    with django_capture_on_commit_callbacks(execute=True):
-        services.place(user=trader, account=account, wanted=[services.Wanted("A.HK", 100, D("372.40"))])
+    place(trader, account, services.Wanted("A.HK", 100, D("372.40")))
+    exchange()
 
     fill = Order.objects.get().fills.get()
     value = fill.price * 100
@@ -103,11 +109,22 @@ def test_the_viewer_and_another_desk_may_not_liquidate(account, viewer, desk_tra
     assert not Order.objects.exists()
 
 
-def test_a_cancel_before_the_fill_wins_and_releases_the_rest(account, trader):
-    order = services.place(user=trader, account=account, wanted=[services.Wanted("A.HK", 2000)])[0]
+@pytest.fixture
+def place(django_capture_on_commit_callbacks):
+    """Place one order and submit it (the gateway takes orders once their transaction commits)."""
+
+    def run(trader, account, wanted):
+        with django_capture_on_commit_callbacks(execute=True):
+            return services.place(user=trader, account=account, wanted=[wanted])[0]
+
+    return run
+
+
+def test_a_cancel_before_the_fill_wins_and_releases_the_rest(account, trader, exchange, place):
+    order = place(trader, account, services.Wanted("A.HK", 2000))
 
     [(cancelled, outcome)] = services.cancel(user=trader, orders=[order])
-    tasks.simulate_exchange(order.pk)  # the exchange's turn comes after the cancel
+    assert exchange() == 0  # the exchange's turn comes after the cancel
 
     assert (outcome, cancelled.status) == ("ok", OrderStatus.CANCELLED)
     assert not cancelled.fills.exists()
@@ -121,23 +138,64 @@ def test_the_viewer_may_not_cancel(account, trader, viewer):
         services.cancel(user=viewer, orders=[order])
 
 
-def test_large_orders_fill_in_parts(account, trader):
-    order = services.place(user=trader, account=account, wanted=[services.Wanted("A.HK", 2000)])[0]
+def test_large_orders_fill_in_parts_one_a_turn(account, trader, exchange, place):
+    order = place(trader, account, services.Wanted("A.HK", 2000))
 
-    tasks.simulate_exchange(order.pk)  # eager: each part queues the next at once
-
+    exchange()
     order.refresh_from_db()
+    assert (order.status, order.filled_quantity) == (OrderStatus.PARTIALLY_FILLED, 1000)
+    turns = 1
+    while order.is_working and turns < 20:
+        exchange()
+        order.refresh_from_db()
+        turns += 1
+
     assert order.status == OrderStatus.FILLED
-    assert order.fills.count() > 1
+    assert order.fills.count() == turns > 1
     assert sum(f.quantity for f in order.fills.all()) == 2000
 
 
-def test_the_exchange_rejects_an_order_on_a_suspended_instrument(account, trader):
-    order = services.place(user=trader, account=account, wanted=[services.Wanted("A.HK", 100)])[0]
+def test_an_order_waits_its_delay_and_for_a_price_within_its_limit(account, trader, exchange, settings, clock, place):
+    settings.SIMULATED_FILL_DELAY_SECONDS = 2
+    order = place(trader, account, services.Wanted("A.HK", 100, limit_price=D("400")))  # above the market (380)
+
+    assert exchange() == 0  # not yet: the delay
+    clock.shift(3)
+    assert exchange() == 0  # the price is below the limit: it waits
+    order.instrument.price = D("400")
+    order.instrument.save(update_fields=["price"])
+    assert exchange() == 1
+
+    order.refresh_from_db()
+    assert order.status == OrderStatus.FILLED
+    assert order.fills.get().price == D("400")
+
+
+def test_outside_xhkg_sessions_nothing_trades(account, trader, exchange, settings, clock, place):
+    settings.SIMULATED_EXCHANGE_ALWAYS_OPEN = False
+    order = place(trader, account, services.Wanted("A.HK", 100))
+    clock.move_to(datetime(2026, 12, 26, 11, 0, tzinfo=HKT))  # Boxing Day: no session
+
+    assert exchange() == 0
+    order.refresh_from_db()
+    assert order.status == OrderStatus.SUBMITTED
+
+
+def test_another_gateway_leaves_the_simulated_exchange_nothing_to_do(account, trader, exchange, settings, place):
+    settings.LIQUIDATION_GATEWAY = "tests.liquidation.gateways.Holding"
+    order = place(trader, account, services.Wanted("A.HK", 100))
+
+    assert exchange() == 0
+    order.refresh_from_db()
+    assert order.status == OrderStatus.SUBMITTED
+
+
+def test_the_exchange_rejects_an_order_on_a_suspended_instrument(account, trader, exchange, place):
+    order = place(trader, account, services.Wanted("A.HK", 100))
     order.instrument.status = "suspended"
     order.instrument.save()
 
-    tasks.simulate_exchange(order.pk)
+    exchange()
 
     order.refresh_from_db()
     assert order.status == OrderStatus.REJECTED

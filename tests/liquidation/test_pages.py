@@ -37,6 +37,19 @@ def test_the_details_show_the_plan_with_free_and_covering_quantities(call, trade
     assert '<td class="num" data-testid="covering">1,500</td>' in row[: row.index("</tr>")]
 
 
+def test_once_working_orders_cover_the_details_say_nothing_more_is_needed(call, trader, settings):
+    settings.LIQUIDATION_GATEWAY = "tests.liquidation.gateways.Holding"  # the orders stay working
+    client = client_for(trader)
+    client.post(reverse("liquidation:call-liquidate", args=[call.pk]), plan_form(call))
+
+    html = client.get(reverse("risk:call", args=[call.pk])).content.decode()
+
+    assert "The working orders cover the call once they fill: nothing more is needed." in html
+    row = html[html.index('<tr data-symbol="A.HK">') :]
+    assert "nothing needed" in row[: row.index("</tr>")]
+    assert 'data-testid="left-after-working">0.00<' in html
+
+
 def test_the_viewer_sees_the_plan_but_no_button(call, viewer):
     html = client_for(viewer).get(reverse("risk:call", args=[call.pk])).content.decode()
     assert 'data-testid="plan"' in html
@@ -44,7 +57,9 @@ def test_the_viewer_sees_the_plan_but_no_button(call, viewer):
     assert 'data-testid="cancel-orders"' not in html
 
 
-def test_liquidating_from_the_details_places_the_orders_once(call, trader, django_capture_on_commit_callbacks):
+def test_liquidating_from_the_details_places_the_orders_once(
+    call, trader, django_capture_on_commit_callbacks, exchange
+):
     client = client_for(trader)
     url = reverse("liquidation:call-liquidate", args=[call.pk])
 
@@ -55,6 +70,8 @@ def test_liquidating_from_the_details_places_the_orders_once(call, trader, djang
 
     assert Order.objects.count() == 2
     assert "2 order(s) placed." in again.content.decode()
+    while exchange():  # turn after turn until nothing is left to fill
+        pass
     call.refresh_from_db()
     assert (call.status, call.close_cause) == ("closed", "liquidation")
 
