@@ -56,7 +56,7 @@ class BatchForm(forms.Form):
             ("auto_clear", _("Clear auto-liquidation")),
         ]
     )
-    only = TextField(label=_("Only these stocks"), max_length=500, required=False)
+    only = TextField(label=_("Only these stocks"), max_length=2000, required=False)
     at = DateTimeField(
         label=_("Auto-liquidation time"),
         required=False,

@@ -8,7 +8,7 @@ from decimal import Decimal, InvalidOperation
 
 from django.contrib import messages
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Count, Q
 from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import render
 from django.template.loader import render_to_string
@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 from django.views import View
 
 from book.book_format import printable
+from book.models import InstrumentStatus, Position
 from console import audit, streams
 from console.lists import ListPage, Selection
 from console.permissions import ConsoleMixin, can, can_view
@@ -345,7 +346,7 @@ class BatchView(ConsoleMixin, View):
         return [pk for pk in map(parse_id, request.POST.getlist("calls")[:1000]) if pk is not None]
 
     def post(self, request):
-        form = BatchForm(request.POST)
+        form = BatchForm(with_only_joined(request.POST))
         back = back_to(request, reverse("risk:warning"))
         if not form.is_valid():
             errors = printable("; ".join(str(error) for errors in form.errors.values() for error in errors))
@@ -460,15 +461,23 @@ class PreviewView(ConsoleMixin, View):
         return render(request, "liquidation/_projection.html", context)
 
 
+def with_only_joined(data):
+    """The batch bar's "only these stocks": the typed text and the chooser's ticked stocks, as one."""
+    joined = data.copy()
+    joined["only"] = " ".join(value for value in data.getlist("only")[:200] if value)
+    return joined
+
+
 class BatchPreviewView(ConsoleMixin, View):
     """What a batch would do, per selected call: the orders, the value, whether they cover."""
 
     http_method_names = ["get"]
     MAX_CALLS = 200
+    MAX_STOCKS = 60  # the chooser's stocks: the most held among the selected calls
 
     def get(self, request):
         ids = [pk for pk in map(parse_id, request.GET.getlist("calls")[: self.MAX_CALLS]) if pk is not None]
-        form = BatchForm({"only": request.GET.get("only", "")})
+        form = BatchForm({"only": with_only_joined(request.GET).get("only", "")})
         form.is_valid()
         only = form.cleaned_data.get("only") if "only" not in form.errors else None
         calls = list(
@@ -478,6 +487,15 @@ class BatchPreviewView(ConsoleMixin, View):
             .order_by("-call_amount", "pk")
         )
         plans = services.plan_accounts([call.account for call in calls], only=only)
+        held = (
+            Position.objects.filter(
+                account_id__in=[call.account_id for call in calls], instrument__status=InstrumentStatus.NORMAL
+            )
+            .exclude(quantity=0)
+            .values("instrument__symbol", "instrument__name")
+            .annotate(holders=Count("account_id"))
+            .order_by("-holders", "instrument__symbol")[: self.MAX_STOCKS]
+        )
         rows = [
             {"call": call, "plan": plans[call.account.pk], "value": round_money(plans[call.account.pk].value)}
             for call in calls
@@ -489,5 +507,14 @@ class BatchPreviewView(ConsoleMixin, View):
             "covering": sum(row["plan"].covers for row in rows),
             "total_value": round_money(sum((row["plan"].value for row in rows), Decimal(0))),
             "more": len(request.GET.getlist("calls")) > self.MAX_CALLS,
+            "held": [
+                {
+                    "symbol": row["instrument__symbol"],
+                    "name": row["instrument__name"],
+                    "holders": row["holders"],
+                    "chosen": row["instrument__symbol"] in (only or []),
+                }
+                for row in held
+            ],
         }
         return render(request, "liquidation/_batch_preview.html", context)

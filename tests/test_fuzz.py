@@ -404,7 +404,7 @@ def test_no_value_breaks_liquidating_from_the_details(call, new_client, symbols,
 @given(
     ids=st.lists(st.one_of(st.just(b"CALL"), http_values), max_size=3),
     action=st.one_of(st.sampled_from([b"liquidate", b"auto", b"auto_deadline", b"auto_clear"]), http_values),
-    only=st.one_of(st.just(b""), st.just(b"A.HK B.HK"), http_values),
+    only=st.lists(st.one_of(st.just(b""), st.just(b"A.HK B.HK"), http_values), max_size=3),  # typed and ticked
     at=st.one_of(st.just(b"2026-12-23T15:00"), st.just(b"9999-12-31T23:59"), http_values),
     key=st.one_of(st.just(b"batch-key-123456"), http_values),
 )
@@ -412,7 +412,7 @@ def test_no_value_breaks_the_batch_liquidation(call, new_client, ids, action, on
     from liquidation.models import Order
 
     pairs = [("calls", str(call.pk).encode() if value == b"CALL" else value) for value in ids]
-    pairs += [("action", action), ("only", only), ("at", at), ("key", key)]
+    pairs += [("action", action), *(("only", value) for value in only), ("at", at), ("key", key)]
 
     response = new_client().post(
         reverse("liquidation:batch"), form_encoded(pairs), content_type="application/x-www-form-urlencoded"
@@ -422,6 +422,21 @@ def test_no_value_breaks_the_batch_liquidation(call, new_client, ids, action, on
     for _level, text in posted(response):
         assert_prints(text)
     Order.objects.all().delete()
+
+
+@FUZZ
+@given(
+    ids=st.lists(st.one_of(st.just(b"CALL"), http_values), max_size=3),
+    only=st.lists(st.one_of(st.just(b"A.HK"), http_values), max_size=3),
+)
+def test_no_value_breaks_the_batch_preview(call, new_client, ids, only):
+    pairs = [("calls", str(call.pk).encode() if value == b"CALL" else value) for value in ids]
+    pairs += [("only", value) for value in only]
+
+    response = new_client().get(f"{reverse('liquidation:batch-preview')}?{form_encoded(pairs)}")
+
+    assert response.status_code == 200, response.status_code
+    assert 'data-testid="batch-preview"' in response.content.decode()
 
 
 @FUZZ

@@ -212,3 +212,20 @@ def test_the_batch_preview_shows_each_calls_plan(call, trader, desk_trader):
     bad = client_for(trader).get(url, {"calls": ["x", "\x00"], "only": "\x00"})
     assert bad.status_code == 200
     assert "not allowed (U+0000)" in bad.content.decode()
+
+
+def test_the_preview_offers_the_stocks_the_calls_hold_and_ticked_ones_join_the_typed_ones(call, trader):
+    other = MarginCall.objects.get(account__account_no="T2")
+    client = client_for(trader)
+    url = reverse("liquidation:batch-preview")
+
+    page = client.get(url, {"calls": [call.pk, other.pk]})
+    held = [(stock["symbol"], stock["holders"], stock["chosen"]) for stock in page.context["held"]]
+    assert held == [("A.HK", 1, False), ("B.HK", 1, False), ("S.HK", 1, False)]  # not C.HK: delisted
+    assert 'name="only" value="A.HK" form="batch"' in page.content.decode()
+
+    ticked = client.get(url, {"calls": [call.pk, other.pk], "only": ["", "S.HK", "a.hk"]})  # typed box empty
+    assert {stock["symbol"] for stock in ticked.context["held"] if stock["chosen"]} == {"A.HK", "S.HK"}
+    rows = {row["call"].account.account_no: row for row in ticked.context["rows"]}
+    assert [order.symbol for order in rows["M100001"]["plan"].orders] == ["A.HK"]
+    assert [order.symbol for order in rows["T2"]["plan"].orders] == ["S.HK"]
