@@ -38,6 +38,16 @@ def clock():
         yield traveller
 
 
+@pytest.fixture(autouse=True)
+def english():
+    """Each test starts in the default language: a request in another one leaves it active in the
+    thread (the locale middleware activates it and never deactivates it)."""
+    from django.utils import translation
+
+    with translation.override("en"):
+        yield
+
+
 @pytest.fixture
 def worked_book() -> dict:
     return json.loads((BOOKS / "worked_example.json").read_text())
