@@ -28,6 +28,7 @@ from .forms import (
     SORTS,
     CallFilterForm,
     DeadlineForm,
+    EndCallForm,
     ExceptionBatchForm,
     ExceptionForm,
     HistoryFilterForm,
@@ -78,6 +79,10 @@ class CallListView(ListPage):
             "batch_panels": panels.render("call_list_batch", request, tab=selection.extra["tab"]),
         }
 
+    def csv(self, ordered, now):
+        self.days = selectors.days_called(ordered.values("account_id"), now=now)  # one query for the file
+        return super().csv(ordered, now)
+
     def csv_header(self):
         return [
             _("Account"),
@@ -94,6 +99,7 @@ class CallListView(ListPage):
             _("Call amount"),
             _("Auto-liquidation time"),
             _("Remark"),
+            _("Days called in the last 30 days"),
         ]
 
     def csv_row(self, call, now):
@@ -112,6 +118,7 @@ class CallListView(ListPage):
             round_money(call.call_amount),
             timezone.localtime(call.auto_liquidate_at).isoformat() if call.auto_liquidate_at else "",
             call.remark,
+            self.days.get(call.account_id, 0),
         ]
 
 
@@ -186,8 +193,10 @@ COMPARED = ("equity", "liquid_nav", "nav_ratio", "mm", "loan", "margin_shortfall
 
 def compare_snapshots(call, snapshots):
     """The figures of the last snapshot before the close next to those at the close."""
-    before = [s for s in snapshots if s.kind != "close"]
+    if call.is_open:  # a reopened call's earlier close is history, not its end
+        return None
     after = [s for s in snapshots if s.kind == "close"]
+    before = [s for s in snapshots if s.kind != "close" and after and s.taken_at <= after[-1].taken_at]
     if not before or not after:
         return None
     first, last = before[-1], after[-1]
@@ -351,3 +360,13 @@ class CallExceptionView(CallActionView):
             calls.mark_exception([call.pk], reason=data["reason"], user=user)
         else:
             calls.unmark_exception([call.pk], user=user)
+
+
+class EndCallView(CallActionView):
+    action = "end_call"
+    form_class = EndCallForm
+    done = _lazy("Call ended.")
+
+    def apply(self, call, data, user):
+        if not calls.end_call(call.pk, reason=data["reason"], user=user):
+            raise calls.CallActionRefused(_("The call has closed."))

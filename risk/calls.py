@@ -33,21 +33,23 @@ from .models import (
 @dataclass
 class CallChanges:
     opened: list[int] = field(default_factory=list)
+    reopened: list[int] = field(default_factory=list)  # closed by the market, called again within the window
     escalated: list[int] = field(default_factory=list)
     eased: list[int] = field(default_factory=list)
     closed: list[int] = field(default_factory=list)
     followed: list[int] = field(default_factory=list)  # open calls whose account's figures moved
 
     def add(self, other: CallChanges) -> None:
-        for name in ("opened", "escalated", "eased", "closed", "followed"):
+        for name in ("opened", "reopened", "escalated", "eased", "closed", "followed"):
             getattr(self, name).extend(getattr(other, name))
 
     def call_ids(self) -> list[int]:
-        return sorted({*self.opened, *self.escalated, *self.eased, *self.closed, *self.followed})
+        return sorted({*self.opened, *self.reopened, *self.escalated, *self.eased, *self.closed, *self.followed})
 
 
 # The figures a call follows while open, after its type.
 FOLLOWED = ("call_type", "call_amount", "nav_ratio", "liquid_nav", "equity")
+REOPENED_FIELDS = ("status", "closed_at", "close_cause", "reopen_until", "reopened_count", "updated_at")
 
 
 def sync_calls(
@@ -86,6 +88,7 @@ def sync_calls(
         )
     }
     sessions = None
+    wanted: dict[int, tuple[str, str, dict]] = {}  # accounts called with no open call: (kind, type, figures)
     to_open: list[MarginCall] = []
     to_follow: list[MarginCall] = []
     to_close: dict[str, list[tuple[int, int]]] = {}
@@ -99,21 +102,7 @@ def sync_calls(
         followed = {"call_amount": call_amount, "nav_ratio": nav_ratio, "liquid_nav": liquid_nav, "equity": equity}
         if current is None:
             if has_call:
-                sessions = sessions if sessions is not None else selectors.deadline_sessions()
-                to_open.append(
-                    MarginCall(
-                        account_id=account_id,
-                        kind=kind,
-                        call_type=call_type,
-                        trigger_type=call_type,
-                        triggered_at=at,
-                        deadline=call_deadline(at, sessions[kind]),
-                        call_amount_at_trigger=call_amount,
-                        nav_ratio_at_trigger=nav_ratio,
-                        updated_at=now,
-                        **followed,
-                    )
-                )
+                wanted[account_id] = (kind, call_type, followed)
             continue
         call_id, open_type = current
         if not has_call:
@@ -133,6 +122,50 @@ def sync_calls(
             continue
         to_follow.append(MarginCall(pk=call_id, call_type=call_type, updated_at=now, **followed))
 
+    reopenable = _reopenable(wanted, at)
+    to_reopen: list[MarginCall] = []
+    reopened_pairs: list[tuple[int, int]] = []
+    for account_id, (kind, call_type, followed) in wanted.items():
+        earlier = reopenable.get(account_id)
+        if earlier is not None:
+            reopened_pairs.append((earlier.pk, account_id))
+            to_reopen.append(
+                MarginCall(
+                    pk=earlier.pk,
+                    status=CallStatus.EXCEPTION if earlier.exception_at else CallStatus.OPEN,
+                    call_type=call_type,
+                    closed_at=None,
+                    close_cause="",
+                    reopen_until=None,
+                    reopened_count=earlier.reopened_count + 1,
+                    updated_at=now,
+                    **followed,
+                )
+            )
+            continue
+        sessions = sessions if sessions is not None else selectors.deadline_sessions()
+        to_open.append(
+            MarginCall(
+                account_id=account_id,
+                kind=kind,
+                call_type=call_type,
+                trigger_type=call_type,
+                triggered_at=at,
+                deadline=call_deadline(at, sessions[kind]),
+                call_amount_at_trigger=followed["call_amount"],
+                nav_ratio_at_trigger=followed["nav_ratio"],
+                updated_at=now,
+                **followed,
+            )
+        )
+    if to_reopen:
+        MarginCall.objects.bulk_update(
+            to_reopen,
+            [*REOPENED_FIELDS, *FOLLOWED[1:]],
+            batch_size=500,
+        )
+        changes.reopened = [call.pk for call in to_reopen]
+        snapshots.take(reopened_pairs, kind=SnapshotKind.REOPENED, key=f"reopened:{now.isoformat()}", at=at)
     if to_open:
         MarginCall.objects.bulk_create(to_open, batch_size=1000, ignore_conflicts=True)
         opened = list(
@@ -153,15 +186,45 @@ def sync_calls(
     for cause, pairs in to_close.items():
         call_ids = [call_id for call_id, _ in pairs]
         # The final snapshot first: it records the figures the call closed on.
-        snapshots.take(pairs, kind=SnapshotKind.CLOSE, key="close", at=at)
-        MarginCall.objects.filter(pk__in=call_ids).update(
-            status=CallStatus.CLOSED, closed_at=at, close_cause=cause, updated_at=now
-        )
+        snapshots.take(pairs, kind=SnapshotKind.CLOSE, key=f"close:{at.isoformat()}", at=at)
+        closing = MarginCall.objects.filter(pk__in=call_ids)
+        if cause == CloseCause.MARKET:
+            # Called again before the window ends, the same call reopens (per account kind's rule set).
+            for kind, reopen in selectors.reopen_sessions().items():
+                closing.filter(kind=kind).update(
+                    status=CallStatus.CLOSED,
+                    closed_at=at,
+                    close_cause=cause,
+                    reopen_until=call_deadline(at, reopen) if reopen else None,
+                    updated_at=now,
+                )
+        else:  # a deposit or a liquidation is final
+            closing.update(status=CallStatus.CLOSED, closed_at=at, close_cause=cause, reopen_until=None, updated_at=now)
         changes.closed.extend(call_ids)
     changed = changes.call_ids()
     if changed:
         transaction.on_commit(lambda: live.publish(changed))
     return changes
+
+
+def _reopenable(wanted: Mapping[int, tuple], at: datetime) -> dict[int, MarginCall]:
+    """Per account called again: its call the market closed whose reopen window holds ``at`` (locked)."""
+    if not wanted:
+        return {}
+    found: dict[int, MarginCall] = {}
+    for call in (
+        MarginCall.objects.select_for_update()
+        .filter(
+            account_id__in=list(wanted),
+            close_cause=CloseCause.MARKET,
+            closed_at__lte=at,
+            reopen_until__gte=at,
+        )
+        .order_by("account_id", "-closed_at")
+        .only("pk", "account_id", "exception_at", "reopened_count")
+    ):
+        found.setdefault(call.account_id, call)
+    return found
 
 
 def elapsed_hours(triggered_at: datetime, now: datetime) -> int:
@@ -213,6 +276,31 @@ def unmark_exception(call_ids: Iterable[int], *, user, now: datetime | None = No
     audit.record(user, "unmark_exception", calls=call_ids, detail={"changed": changed}, at=now)
     transaction.on_commit(lambda: live.publish(changed))
     return changed
+
+
+@transaction.atomic
+def end_call(call_id: int, *, reason: str, user, now: datetime | None = None) -> bool:
+    """A trader ends an open call by hand, with a reason (cause ``manual``): final, never reopened. If
+    the account is still called, its next recompute opens a new call. False if it had closed."""
+    now = now or timezone.now()
+    reason = reason.strip()
+    if not reason:
+        raise CallActionRefused(_("A reason is required to end a call."))
+    call = _locked_open([call_id]).only("pk", "account_id").first()
+    audit.record(user, "end_call", calls=[call_id], detail={"reason": reason, "ended": call is not None}, at=now)
+    if call is None:
+        return False
+    snapshots.take([(call.pk, call.account_id)], kind=SnapshotKind.CLOSE, key=f"close:{now.isoformat()}", at=now)
+    MarginCall.objects.filter(pk=call.pk).update(
+        status=CallStatus.CLOSED,
+        closed_at=now,
+        close_cause=CloseCause.MANUAL,
+        close_reason=reason,
+        reopen_until=None,
+        updated_at=now,
+    )
+    transaction.on_commit(lambda: live.publish([call.pk]))
+    return True
 
 
 @transaction.atomic

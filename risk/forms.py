@@ -168,6 +168,16 @@ class ExceptionForm(forms.Form):
         return data
 
 
+class EndCallForm(forms.Form):
+    reason = FreeTextField(label=_("Reason"), max_length=1000)
+
+    def clean_reason(self):
+        reason = self.cleaned_data["reason"].strip()
+        if not reason:
+            raise forms.ValidationError(_("A reason is required to end a call."))
+        return reason
+
+
 class CallIdsField(forms.Field):
     """The ids of the selected calls, one form value each."""
 

@@ -42,6 +42,15 @@ class RuleSet(models.Model):
         validators=[MinValueValidator(1), MaxValueValidator(250)],
         help_text=_("A trader may move a call's deadline to at most this many sessions past its original deadline."),
     )
+    reopen_sessions = models.PositiveSmallIntegerField(
+        _("reopen window (trading sessions)"),
+        default=1,
+        validators=[MaxValueValidator(20)],
+        help_text=_(
+            "A call the market closed that is called again before the close of this many HKEX sessions "
+            "after it closed is reopened (the same call, trigger time and deadline). 0: never reopened."
+        ),
+    )
     long_outstanding_days = models.PositiveSmallIntegerField(
         _("long outstanding after (days)"), default=90, validators=[MinValueValidator(1)]
     )
@@ -188,6 +197,7 @@ class CloseCause(models.TextChoices):
     DEPOSIT = "deposit", _("Deposit")
     LIQUIDATION = "liquidation", _("Liquidation")
     MARKET = "market", _("Market")
+    MANUAL = "manual", _("Ended by a trader")
 
 
 class MarginCall(models.Model):
@@ -235,6 +245,12 @@ class MarginCall(models.Model):
     auto_liquidation_note = models.CharField(_("auto-liquidation outcome"), max_length=300, blank=True)
     closed_at = models.DateTimeField(_("closed at"), null=True, blank=True, validators=[validate_possible_time])
     close_cause = models.CharField(_("close cause"), max_length=16, choices=CloseCause, blank=True)
+    close_reason = models.TextField(_("close reason"), blank=True, help_text=_("Why a trader ended the call."))
+    # Until when a call the market closed is reopened, rather than a new call opened, if called again.
+    reopen_until = models.DateTimeField(
+        _("reopened if called again before"), null=True, blank=True, validators=[validate_possible_time]
+    )
+    reopened_count = models.PositiveIntegerField(_("times reopened"), default=0)
     updated_at = models.DateTimeField(_("updated at"), db_index=True)
 
     objects = MarginCallQuerySet.as_manager()
@@ -254,7 +270,14 @@ class MarginCall(models.Model):
             ),
             *[
                 possible_time(field)
-                for field in ("triggered_at", "deadline", "closed_at", "auto_liquidate_at", "exception_at")
+                for field in (
+                    "triggered_at",
+                    "deadline",
+                    "closed_at",
+                    "auto_liquidate_at",
+                    "exception_at",
+                    "reopen_until",
+                )
             ],
         ]
         indexes = [
@@ -316,6 +339,7 @@ class SnapshotKind(models.TextChoices):
     FORCE_CALL = "force_call", _("At force call")
     DAILY = "daily", _("Daily")
     CLOSE = "close", _("At close")
+    REOPENED = "reopened", _("Reopened")
 
 
 class CallSnapshot(AppendOnly):

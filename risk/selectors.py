@@ -33,6 +33,14 @@ def deadline_sessions() -> dict[str, int]:
     return sessions
 
 
+def reopen_sessions() -> dict[str, int]:
+    """Per account kind: for how many sessions after the market closed a call it is reopened if called
+    again (0: never)."""
+    sessions = dict.fromkeys(AccountKind.values, RuleSet._meta.get_field("reopen_sessions").default)
+    sessions.update(RuleSet.objects.values_list("account_kind", "reopen_sessions"))
+    return sessions
+
+
 def deadline_move_sessions(kind: str) -> int:
     """How many sessions past its original deadline a call of this account kind may be moved to."""
     sessions = RuleSet.objects.filter(account_kind=kind).values_list("deadline_move_sessions", flat=True).first()
@@ -118,11 +126,38 @@ def with_row_values(rows, *, now, long_before=None) -> list:
     deadline passed and long outstanding (open calls)."""
     from .calls import elapsed_hours
 
+    days = days_called({call.account_id for call in rows}, now=now)
     for call in rows:
         call.elapsed_hours = elapsed_hours(call.triggered_at, call.closed_at or now)
         call.overdue = call.closed_at is None and call.deadline < now
         call.long_outstanding = long_before is not None and call.closed_at is None and call.triggered_at < long_before
+        call.days_called = days.get(call.account_id, 0)
     return rows
+
+
+CALLED_DAYS_WINDOW = timedelta(days=30)
+
+
+def days_called(account_ids, *, now: datetime) -> dict[int, int]:
+    """Per account: on how many Hong Kong calendar days of the last 30 it had a call (from its trigger
+    to its close, or now; a reopened call counts from its first trigger). One query."""
+    since = now - CALLED_DAYS_WINDOW
+    spans = (
+        MarginCall.objects.filter(account_id__in=account_ids, triggered_at__lte=now)
+        .filter(Q(closed_at__isnull=True) | Q(closed_at__gte=since))
+        .values_list("account_id", "triggered_at", "closed_at")
+    )
+    dates: dict[int, set] = {}
+    first_day = timezone.localtime(since).date()
+    for account_id, triggered_at, closed_at in spans:
+        start = max(timezone.localtime(triggered_at).date(), first_day)
+        end = timezone.localtime(min(closed_at or now, now)).date()
+        days = dates.setdefault(account_id, set())
+        while start <= end:
+            days.add(start)
+            start += timedelta(days=1)
+    today = timezone.localtime(now).date()
+    return {account_id: len({day for day in days if (today - day).days < 30}) for account_id, days in dates.items()}
 
 
 def _search(query: str) -> Q:

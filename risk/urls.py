@@ -15,5 +15,6 @@ urlpatterns = [
     path("calls/<int:pk>/remark/", call_views.RemarkView.as_view(), name="call-remark"),
     path("calls/<int:pk>/deadline/", call_views.DeadlineView.as_view(), name="call-deadline"),
     path("calls/<int:pk>/exception/", call_views.CallExceptionView.as_view(), name="call-exception"),
+    path("calls/<int:pk>/end/", call_views.EndCallView.as_view(), name="call-end"),
     path("accounts/<str:account_no>/", views.AccountView.as_view(), name="account"),
 ]

@@ -295,6 +295,7 @@ CALL_ACTIONS = {
     "risk:call-remark": {"text": b"called the client"},
     "risk:call-deadline": {"deadline": b"2027-01-05T16:00", "reason": b"agreed"},
     "risk:call-exception": {"action": b"mark", "reason": b"disputed"},
+    "risk:call-end": {"reason": b"paid by cheque"},
 }
 
 
@@ -338,6 +339,11 @@ def test_no_value_breaks_an_action_on_a_call_and_a_refusal_changes_nothing(call,
         call.refresh_from_db()
         assert forbidden_character(call.remark, free_text=True) is None
         assert forbidden_character(call.exception_reason, free_text=True) is None
+        assert forbidden_character(call.close_reason, free_text=True) is None
+        if not call.is_open:  # ended: open again for the next example (the database allows this here)
+            MarginCall.objects.filter(pk=call.pk).update(
+                status="open", closed_at=None, close_cause="", close_reason="", updated_at=call.updated_at
+            )
 
 
 @FUZZ

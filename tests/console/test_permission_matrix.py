@@ -82,6 +82,9 @@ ROUTES: dict[str, Route] = {
         desk_scoped=True,
         action="exception",
     ),
+    "risk:call-end": Route(
+        "action", args=lambda call: [call.pk], data={"reason": "paid"}, desk_scoped=True, action="end_call"
+    ),
     "risk:call-remark": Route(
         "action", args=lambda call: [call.pk], data={"text": "hello"}, desk_scoped=True, action="add_remark"
     ),

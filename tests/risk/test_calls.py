@@ -8,6 +8,7 @@ import pytest
 import time_machine
 from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
+from django.urls import reverse
 
 from book import ticks
 from book.models import Account, Position
@@ -17,6 +18,7 @@ from risk import calls, services
 from risk.models import CallSnapshot, DeadlineChange, MarginCall
 from risk.tasks import daily_snapshots
 from tests.books import one_stock_book
+from tests.users import client_for, make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -161,15 +163,101 @@ def test_a_liquidation_closes_the_call_with_cause_liquidation(import_book):
     assert the_call().close_cause == "liquidation"
 
 
-def test_after_a_close_a_new_shortfall_opens_a_new_call(import_book, django_capture_on_commit_callbacks):
+def test_a_call_the_market_closed_and_called_again_within_the_window_is_reopened(
+    import_book, django_capture_on_commit_callbacks
+):
+    import_book(one_stock_book())  # called at 10:00 on Wednesday 23 December
+    first = the_call()
+    tick("120", "2026-12-23T11:00:00+08:00", django_capture_on_commit_callbacks)  # the market closes it
+    closed = the_call()
+    # The window: the close of the next session after it closed (Christmas Eve, a half day: 12:00).
+    assert (closed.status, closed.close_cause) == ("closed", "market")
+    assert closed.reopen_until == at("2026-12-24T12:00:00+08:00")
+
+    tick("95", "2026-12-23T11:30:00+08:00", django_capture_on_commit_callbacks)
+
+    [call] = MarginCall.objects.all()  # the same call, not a new one
+    assert (call.pk, call.status, call.closed_at, call.close_cause) == (first.pk, "open", None, "")
+    assert (call.triggered_at, call.deadline) == (first.triggered_at, first.deadline)
+    assert (call.reopened_count, call.reopen_until) == (1, None)
+    assert list(call.snapshots.values_list("kind", flat=True)) == ["trigger", "close", "reopened"]
+
+
+@pytest.mark.parametrize(
+    ("again", "reopened"),
+    [("2026-12-24T12:00:00+08:00", True), ("2026-12-24T12:00:01+08:00", False)],
+    ids=["at the window's end", "a second after"],
+)
+def test_the_reopen_window_ends_at_the_next_sessions_close(
+    import_book, django_capture_on_commit_callbacks, again, reopened
+):
+    import_book(one_stock_book())
+    tick("120", "2026-12-23T11:00:00+08:00", django_capture_on_commit_callbacks)
+
+    tick("95", again, django_capture_on_commit_callbacks)
+
+    calls = list(MarginCall.objects.order_by("pk"))
+    if reopened:
+        assert [(c.status, c.triggered_at) for c in calls] == [("open", at("2026-12-23T10:00:00+08:00"))]
+    else:
+        assert [(c.status, c.triggered_at) for c in calls] == [
+            ("closed", at("2026-12-23T10:00:00+08:00")),
+            ("open", at(again)),
+        ]
+
+
+def test_a_call_reopened_and_closed_again_keeps_each_close(import_book, django_capture_on_commit_callbacks):
+    import_book(one_stock_book())
+    for price, time in (("120", "11:00"), ("95", "11:10"), ("120", "11:20"), ("95", "11:25"), ("120", "11:28")):
+        tick(price, f"2026-12-23T{time}:00+08:00", django_capture_on_commit_callbacks)
+
+    [call] = MarginCall.objects.all()
+    assert (call.status, call.reopened_count, call.closed_at) == ("closed", 2, at("2026-12-23T11:28:00+08:00"))
+    kinds = list(call.snapshots.order_by("taken_at").values_list("kind", flat=True))
+    assert kinds == ["trigger", "close", "reopened", "close", "reopened", "close"]
+
+
+def test_a_rule_set_without_a_window_never_reopens(import_book, django_capture_on_commit_callbacks):
+    from risk.models import RuleSet
+
+    RuleSet.objects.update_or_create(account_kind="margin", defaults={"reopen_sessions": 0})
     import_book(one_stock_book())
     tick("120", "2026-12-23T11:00:00+08:00", django_capture_on_commit_callbacks)
     tick("95", "2026-12-23T11:30:00+08:00", django_capture_on_commit_callbacks)
 
-    first, second = MarginCall.objects.order_by("triggered_at")
-    assert first.status == "closed"
-    assert second.status == "open"
-    assert second.triggered_at == at("2026-12-23T11:30:00+08:00")
+    assert list(MarginCall.objects.order_by("pk").values_list("status", flat=True)) == ["closed", "open"]
+
+
+def test_a_close_by_deposit_is_final(import_book):
+    import_book(one_stock_book())
+    import_book(one_stock_book(as_of="2026-12-23T10:30:00+08:00", cash="-40000"))  # a deposit closes it
+    import_book(one_stock_book(as_of="2026-12-23T11:00:00+08:00", cash="-60000"))  # called again
+
+    first, second = MarginCall.objects.order_by("pk")
+    assert (first.status, first.close_cause, first.reopen_until) == ("closed", "deposit", None)
+    assert (second.status, second.triggered_at) == ("open", at("2026-12-23T11:00:00+08:00"))
+
+
+def test_a_trader_ends_a_call_by_hand_with_a_reason_and_it_is_final(import_book, trader):
+    import_book(one_stock_book())
+    call = the_call()
+
+    with pytest.raises(calls.CallActionRefused, match="reason is required"):
+        calls.end_call(call.pk, reason="  ", user=trader)
+    assert calls.end_call(call.pk, reason="client paid by cheque", user=trader) is True
+    assert calls.end_call(call.pk, reason="again", user=trader) is False  # already closed
+
+    call.refresh_from_db()
+    assert (call.status, call.close_cause, call.close_reason, call.reopen_until) == (
+        "closed",
+        "manual",
+        "client paid by cheque",
+        None,
+    )
+    entries = list(AuditEntry.objects.filter(action="end_call").order_by("pk").values_list("detail", flat=True))
+    assert entries[0] == {"reason": "client paid by cheque", "ended": True}
+    services.recompute_accounts(at=at("2026-12-23T12:00:00+08:00"))  # still called: a new call, not this one
+    assert MarginCall.objects.filter(closed_at__isnull=True).exclude(pk=call.pk).count() == 1
 
 
 def test_running_the_same_recompute_twice_changes_nothing(import_book):
@@ -338,3 +426,32 @@ def test_daily_snapshot_once_per_trading_day_after_the_set_time(import_book):
         ("trigger", "trigger"),
         ("daily", "daily:2026-12-23"),
     ]
+
+
+def test_the_lists_count_the_days_an_account_was_called_in_the_last_30(import_book, trader):
+    from risk import selectors
+
+    import_book(one_stock_book())  # called now: Wednesday 23 December, 10:00
+    call = the_call()
+    now = at("2026-12-23T12:00:00+08:00")
+
+    def past_call(triggered, closed):
+        values = {f.attname: getattr(call, f.attname) for f in MarginCall._meta.concrete_fields if f.name != "id"}
+        values.update(
+            status="closed",
+            triggered_at=at(triggered),
+            deadline=at(closed),
+            closed_at=at(closed),
+            close_cause="deposit",
+        )
+        return MarginCall.objects.create(**values)
+
+    past_call("2026-12-10T15:00:00+08:00", "2026-12-12T09:30:00+08:00")  # 10, 11 and 12 December
+    past_call("2026-11-01T10:00:00+08:00", "2026-11-20T10:00:00+08:00")  # before the 30 days: not counted
+
+    assert selectors.days_called([call.account_id], now=now) == {call.account_id: 4}  # 3 days, and today
+    [row] = selectors.with_row_values([call], now=now)
+    assert row.days_called == 4
+    desk = make_user("desk", "RiskWarningFull")
+    html = client_for(desk).get(reverse("risk:warning")).content.decode()
+    assert '<td class="num" data-testid="days-called">4</td>' in html

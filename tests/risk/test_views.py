@@ -152,6 +152,7 @@ def test_admin_rule_set_change_recomputes_that_kind(book):
             "account_kind": "margin",
             "call_coefficient": "2",
             "deadline_sessions": 3,
+            "reopen_sessions": 1,
             "deadline_move_sessions": 10,
             "long_outstanding_days": 90,
             "snapshot_time": "16:30",
