@@ -81,14 +81,16 @@ def account_with_book(account_no: str, *, accounts: QuerySet | None = None) -> A
 EXPORT_FIGURES = AccountRisk.FIGURE_FIELDS
 
 
-def export_call(status, call_type, triggered_at, deadline, call_amount_at_trigger) -> dict:
-    """An open call as exported: times in Hong Kong time, ISO 8601 with their offset."""
+def export_call(status, call_type, triggered_at, deadline, call_amount_at_trigger, reopened_count) -> dict:
+    """An open call as exported: times in Hong Kong time, ISO 8601 with their offset. A reopened call
+    keeps its first trigger time and deadline, and says how many times it reopened."""
     return {
         "status": status,
         "type": call_type,
         "triggered_at": timezone.localtime(triggered_at).isoformat(),
         "deadline": timezone.localtime(deadline).isoformat(),
         "call_amount_at_trigger": formatting.money(call_amount_at_trigger, grouping=False),
+        "reopened": reopened_count,
     }
 
 
@@ -98,7 +100,7 @@ def risk_export_rows(accounts: QuerySet) -> Iterable[dict]:
     open_calls = {
         account_id: export_call(*values)
         for account_id, *values in MarginCall.objects.filter(closed_at__isnull=True, account__in=accounts).values_list(
-            "account_id", "status", "call_type", "triggered_at", "deadline", "call_amount_at_trigger"
+            "account_id", "status", "call_type", "triggered_at", "deadline", "call_amount_at_trigger", "reopened_count"
         )
     }
     rows = (

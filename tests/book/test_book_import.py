@@ -69,6 +69,7 @@ def test_export_after_import_matches_the_spec_worked_example(worked_book, tmp_pa
             "triggered_at": "2026-12-23T10:00:00+08:00",
             "deadline": "2026-12-29T16:00:00+08:00",
             "call_amount_at_trigger": "135400.00",
+            "reopened": 0,
         },
     }
 

@@ -2,13 +2,17 @@
 deadline moves; snapshots; the one-open-call rule."""
 
 import datetime as dt
+import io
+import json
 from decimal import Decimal
 
 import pytest
 import time_machine
 from django.contrib.auth.models import User
+from django.core.management import call_command
 from django.db import IntegrityError, transaction
 from django.urls import reverse
+from django.utils import timezone
 
 from book import ticks
 from book.models import Account, Position
@@ -181,6 +185,12 @@ def test_a_call_the_market_closed_and_called_again_within_the_window_is_reopened
     assert (call.triggered_at, call.deadline) == (first.triggered_at, first.deadline)
     assert (call.reopened_count, call.reopen_until) == (1, None)
     assert list(call.snapshots.values_list("kind", flat=True)) == ["trigger", "close", "reopened"]
+    out = io.StringIO()
+    call_command("export_risk", "--account", "T1", stdout=out)
+    [row] = json.loads(out.getvalue())
+    assert row["call"]["triggered_at"] == "2026-12-23T10:00:00+08:00"  # the first trigger
+    assert row["call"]["deadline"] == timezone.localtime(first.deadline).isoformat()
+    assert row["call"]["reopened"] == 1
 
 
 @pytest.mark.parametrize(
