@@ -106,6 +106,7 @@ INSTALLED_APPS = [
     "book",
     "risk",
     "liquidation",
+    "notices",
     "recovery",
 ]
 
@@ -281,7 +282,46 @@ CELERY_BEAT_SCHEDULE = {
     "auto-liquidate": {"task": "liquidation.tasks.auto_liquidate", "schedule": 60.0},
     # The simulated exchange's turn (nothing to do when LIQUIDATION_GATEWAY is a broker's own).
     "simulated-exchange": {"task": "liquidation.tasks.simulate_exchange", "schedule": 1.0},
+    # Cheap when there is nothing to do; each rule set's notice time decides when it acts.
+    "daily-notices": {"task": "notices.tasks.send_daily_notices", "schedule": 60.0},
+    # Deliveries left queued (a lost task, the broker away) are queued again.
+    "notice-sweep": {"task": "notices.tasks.sweep_deliveries", "schedule": 300.0},
 }
+
+# Notices (docs/notices.md). Email goes through Django's mailer: SMTP from the environment in production
+# (EMAIL_HOST, EMAIL_PORT, EMAIL_HOST_USER, EMAIL_HOST_PASSWORD, EMAIL_USE_TLS, EMAIL_TIMEOUT); the demo
+# (without EMAIL_HOST) writes each email to a file in var/mail/ (EMAIL_FILE_PATH). SMS and voice go
+# through the gateways an admin configures; where none is and NOTICE_LOG_DIR is set (the demo:
+# var/notices/), each is a line in <channel>.log there.
+if os.environ.get("EMAIL_HOST") or not DEMO:
+    MAILERS = {
+        "default": {
+            "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+            "OPTIONS": {
+                "host": os.environ.get("EMAIL_HOST", "localhost"),
+                "port": env_int("EMAIL_PORT", default=25),
+                "username": os.environ.get("EMAIL_HOST_USER", ""),
+                "password": os.environ.get("EMAIL_HOST_PASSWORD", ""),
+                "use_tls": env_bool("EMAIL_USE_TLS", default=False),
+                "timeout": env_int("EMAIL_TIMEOUT", default=10),
+            },
+        }
+    }
+else:
+    MAILERS = {
+        "default": {
+            "BACKEND": "django.core.mail.backends.filebased.EmailBackend",
+            "OPTIONS": {"file_path": os.environ.get("EMAIL_FILE_PATH", str(VAR_DIR / "mail"))},
+        }
+    }
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "risk-desk@broker.example")
+NOTICE_BROKER_NAME = os.environ.get("NOTICE_BROKER_NAME", "Risk Desk")
+NOTICE_LOG_DIR = os.environ.get("NOTICE_LOG_DIR", str(VAR_DIR / "notices") if DEMO else "")
+# Where a gateway reports deliveries back (sent to it with each message); "" when not reachable.
+NOTICE_STATUS_URL = os.environ.get("NOTICE_STATUS_URL", "")
+NOTICE_MAX_RETRIES = env_int("NOTICE_MAX_RETRIES", default=5)
+NOTICE_RETRY_SECONDS = env_int("NOTICE_RETRY_SECONDS", default=30)  # then 60, 120, ... (doubling)
+NOTICE_SWEEP_AFTER_SECONDS = env_int("NOTICE_SWEEP_AFTER_SECONDS", default=3600)
 
 # Times from outside (risk/times.py). A live feed may be at most this far ahead of this clock, and
 # never before the floor; a book file's as_of may be this many days either side of now.

@@ -7,4 +7,5 @@ urlpatterns = [
     path("", include("book.urls")),
     path("", include("risk.urls")),
     path("", include("liquidation.urls")),
+    path("", include("notices.urls")),
 ]

@@ -4,6 +4,7 @@ transaction, so a call never disagrees with the figures it was decided from."""
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -16,7 +17,7 @@ from django.utils.translation import gettext as _
 from book.trading_calendar import call_deadline, sessions_after
 from console import audit
 
-from . import live, selectors, snapshots
+from . import live, selectors, signals, snapshots
 from .models import (
     CALL_KINDS,
     AccountRisk,
@@ -46,6 +47,8 @@ class CallChanges:
     def call_ids(self) -> list[int]:
         return sorted({*self.opened, *self.reopened, *self.escalated, *self.eased, *self.closed, *self.followed})
 
+
+logger = logging.getLogger(__name__)
 
 # The figures a call follows while open, after its type.
 FOLLOWED = ("call_type", "call_amount", "nav_ratio", "liquid_nav", "equity")
@@ -204,7 +207,18 @@ def sync_calls(
     changed = changes.call_ids()
     if changed:
         transaction.on_commit(lambda: live.publish(changed))
+    if changes.opened or changes.reopened or changes.escalated:
+        told = (list(changes.opened), list(changes.reopened), list(changes.escalated))
+        transaction.on_commit(lambda: _tell(*told))
     return changes
+
+
+def _tell(opened: list[int], reopened: list[int], escalated: list[int]) -> None:
+    for receiver, outcome in signals.calls_changed.send_robust(
+        sender=MarginCall, opened=opened, reopened=reopened, escalated=escalated
+    ):
+        if isinstance(outcome, Exception):
+            logger.error("%s failed on calls_changed", receiver, exc_info=outcome)
 
 
 def _reopenable(wanted: Mapping[int, tuple], at: datetime) -> dict[int, MarginCall]:

@@ -5,6 +5,7 @@ import datetime as dt
 from decimal import Decimal
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
@@ -16,6 +17,36 @@ from book.times import validate_possible_time
 from console.models import AppendOnly
 
 from .querysets import MarginCallQuerySet
+
+NOTICE_CHANNELS = ("email", "sms", "voice")
+
+
+def validate_channels(value: str) -> None:
+    parts = [part.strip() for part in value.split(",") if part.strip()]
+    unknown = [part for part in parts if part not in NOTICE_CHANNELS]
+    if unknown:
+        raise ValidationError(
+            _("Unknown channel %(channel)s: use email, sms or voice, separated by commas."),
+            params={"channel": unknown[0][:20]},
+        )
+    if len(set(parts)) != len(parts):
+        raise ValidationError(_("A channel is named twice."))
+
+
+def channels_field(verbose_name):
+    return models.CharField(
+        verbose_name,
+        max_length=40,
+        default="email,sms",
+        blank=True,
+        validators=[validate_channels],
+        help_text=_("email, sms and/or voice, separated by commas; empty: none."),
+    )
+
+
+def channels_of(value: str) -> list[str]:
+    """A rule set's channel setting as a list, in the order written."""
+    return [part.strip() for part in value.split(",") if part.strip() in NOTICE_CHANNELS]
 
 
 class RuleSet(models.Model):
@@ -59,6 +90,17 @@ class RuleSet(models.Model):
         default=dt.time(16, 30),
         help_text=_("Hong Kong time at which every open call's daily snapshot is taken."),
     )
+    notice_time = models.TimeField(
+        _("daily notice time"),
+        default=dt.time(17, 0),
+        help_text=_(
+            "Hong Kong time from which each XHKG trading day's notice goes to every open call that is not "
+            "an exception and not past its deadline."
+        ),
+    )
+    trigger_channels = channels_field(_("channels of the trigger notice"))
+    force_call_channels = channels_field(_("channels of the force-call notice"))
+    daily_channels = channels_field(_("channels of the daily notice"))
     liquidation_target = models.CharField(
         _("liquidation restores"),
         max_length=2,
@@ -251,6 +293,9 @@ class MarginCall(models.Model):
         _("reopened if called again before"), null=True, blank=True, validators=[validate_possible_time]
     )
     reopened_count = models.PositiveIntegerField(_("times reopened"), default=0)
+    # The last notice to the client and its delivery (written by the notices app), for the lists.
+    last_notice_at = models.DateTimeField(_("last notice"), null=True, blank=True)
+    last_notice_status = models.CharField(_("last notice status"), max_length=16, blank=True)
     updated_at = models.DateTimeField(_("updated at"), db_index=True)
 
     objects = MarginCallQuerySet.as_manager()
@@ -340,6 +385,9 @@ class SnapshotKind(models.TextChoices):
     DAILY = "daily", _("Daily")
     CLOSE = "close", _("At close")
     REOPENED = "reopened", _("Reopened")
+    NOTICE_EMAIL = "notice_email", _("Notice by email")
+    NOTICE_SMS = "notice_sms", _("Notice by SMS")
+    NOTICE_VOICE = "notice_voice", _("Notice by voice message")
 
 
 class CallSnapshot(AppendOnly):

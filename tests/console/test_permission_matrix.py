@@ -48,6 +48,14 @@ def an_order(call: MarginCall) -> dict:
     return {"orders": [order.pk]}
 
 
+def a_delivery(call: MarginCall) -> dict:
+    from notices.models import Delivery, Notice
+
+    notice = Notice.objects.create(call=call, account=call.account, kind="manual", key="manual:matrix")
+    delivery = Delivery.objects.create(notice=notice, channel="email", language="en", body="x", status="failed")
+    return {"deliveries": [delivery.pk]}
+
+
 def a_batch(call: MarginCall) -> list:
     from liquidation.models import Batch, BatchItem
 
@@ -95,6 +103,16 @@ ROUTES: dict[str, Route] = {
         desk_scoped=True,
         action="move_deadline",
     ),
+    "notices:list": Route("page"),
+    "notices:preview": Route("page"),
+    "notices:send": Route(
+        "action",
+        data=lambda call: {"calls": [call.pk], "channels": ["email"], "kind": "manual", "key": "form-key-123456"},
+        desk_scoped=True,
+        action="send_notice",
+    ),
+    "notices:resend": Route("action", data=a_delivery, desk_scoped=True, action="send_notice"),
+    "notices:api-status": Route("api"),
     "liquidation:orders": Route("page"),
     "liquidation:order-events": Route("stream"),
     "liquidation:call-orders": Route("page", args=lambda call: [call.pk], desk_scoped=True),

@@ -118,7 +118,8 @@ def test_a_tick_escalates_to_force_call_with_a_snapshot_then_eases(import_book, 
         Decimal("15000.00"),
         Decimal("0.3333"),
     )
-    assert [s.kind for s in call.snapshots.all()] == ["trigger", "force_call"]
+    # The escalation notice (by email and SMS) has its snapshots too.
+    assert [s.kind for s in call.snapshots.all()] == ["trigger", "force_call", "notice_email", "notice_sms"]
     assert call.snapshots.get(kind="force_call").call_type == "force_call"
 
     tick("101", "2026-12-23T11:05:00+08:00", django_capture_on_commit_callbacks)  # equity 41,000 > FM 40,400

@@ -1,0 +1,84 @@
+from django.contrib import admin
+from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext_lazy as _
+
+from .models import Delivery, Notice, NoticeGateway, NoticeTemplate
+from .placeholders import PLACEHOLDERS, TemplateError, check, fill
+
+SAMPLE = {
+    "account": "M100001",
+    "name": "Chan Tai Man",
+    "desk": "Desk 1",
+    "call_amount": "135,400.00",
+    "deadline": "2026-12-29 16:00",
+    "type": "Margin call",
+    "ratio": "78.20%",
+    "triggered": "2026-12-23 10:00",
+    "equity": "864,600.00",
+    "broker": "Risk Desk",
+}
+
+
+@admin.register(NoticeTemplate)
+class NoticeTemplateAdmin(admin.ModelAdmin):
+    list_display = ["kind", "channel", "language", "subject", "updated_at"]
+    list_filter = ["kind", "channel", "language"]
+    readonly_fields = ["placeholders", "preview"]
+    fields = ["kind", "channel", "language", "subject", "body", "placeholders", "preview"]
+
+    @admin.display(description=_("placeholders"))
+    def placeholders(self, obj):
+        items = format_html_join("", "<li><code>{{{}}}</code>: {}</li>", PLACEHOLDERS.items())
+        return format_html("<ul>{}</ul>", items)
+
+    @admin.display(description=_("preview (sample values; save to see your changes)"))
+    def preview(self, obj):
+        if obj is None or not obj.pk:
+            return "—"
+        try:
+            check(obj.subject)
+            check(obj.body)
+        except TemplateError as error:
+            return str(error)
+        html = obj.channel == "email"
+        subject = fill(obj.subject, SAMPLE, html=True)
+        body = fill(obj.body, SAMPLE, html=True) if html else fill(obj.body, SAMPLE)
+        return (
+            format_html('<p><b>{}</b></p><pre style="white-space:pre-wrap">{}</pre>', subject, body)
+            if html
+            else (format_html('<pre style="white-space:pre-wrap">{}</pre>', body))
+        )
+
+
+@admin.register(NoticeGateway)
+class NoticeGatewayAdmin(admin.ModelAdmin):
+    list_display = ["channel", "url", "timeout_seconds", "active"]
+
+
+class DeliveryInline(admin.TabularInline):
+    model = Delivery
+    extra = 0
+    can_delete = False
+    fields = ["channel", "recipient", "language", "status", "error", "attempts", "sent_at", "delivered_at"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Notice)
+class NoticeAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "account", "kind", "day", "created_by"]
+    list_filter = ["kind"]
+    search_fields = ["account__account_no"]
+    list_select_related = ["account", "created_by"]
+    inlines = [DeliveryInline]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [field.name for field in self.model._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

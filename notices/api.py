@@ -1,0 +1,98 @@
+"""``POST /api/notices/status``: a gateway reports what became of SMS and voice deliveries, with an API
+token like the ticks API. The body is a JSON list of ``{"id", "status": "delivered"|"failed", "time",
+"error"?}``; the answer has an outcome per item, in order."""
+
+from __future__ import annotations
+
+import logging
+from decimal import Decimal
+from typing import Any
+
+from django.http import JsonResponse
+from django.utils.decorators import method_decorator
+from django.views import View
+from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt
+
+from book import times
+from book.api import authenticate
+from book.book_format import FieldError, JsonMalformed, load_json, parse_datetime, parse_text
+
+from . import services
+
+logger = logging.getLogger(__name__)
+
+MAX_ITEMS = 1000
+KEYS = {"id", "status", "time", "error"}
+STATUSES = ("delivered", "failed")
+
+
+def _error(status: int, message: str) -> JsonResponse:
+    return JsonResponse({"error": message}, status=status)
+
+
+def parse_item(item: Any) -> tuple[int, str, str, Any]:
+    if not isinstance(item, dict):
+        raise FieldError(f"an item must be an object with id, status and time, got {type(item).__name__}")
+    missing = sorted({"id", "status", "time"} - item.keys())
+    if missing:
+        raise FieldError(f"missing {', '.join(missing)}")
+    unknown = sorted(item.keys() - KEYS)
+    if unknown:
+        raise FieldError(f"unknown key {', '.join(repr(key[:40]) for key in unknown[:5])}")
+    identifier = item["id"]
+    if isinstance(identifier, Decimal) and identifier.is_finite() and identifier == identifier.to_integral_value():
+        identifier = int(identifier)  # JSON numbers are read as Decimal
+    if isinstance(identifier, bool) or not isinstance(identifier, int) or not 0 < identifier < 2**63:
+        raise FieldError("id must be a delivery's id (a positive whole number)")
+    if item["status"] not in STATUSES:
+        raise FieldError("status must be delivered or failed")
+    try:
+        time = parse_datetime(item["time"])
+    except FieldError as error:
+        raise FieldError(f"time {error}") from None
+    problem = times.feed_time_problem(time)
+    if problem:
+        raise FieldError(f"time {problem}")
+    error = ""
+    if item.get("error") is not None:
+        try:
+            error = parse_text(item["error"], max_length=500, required=False)
+        except FieldError as problem_text:
+            raise FieldError(f"error {problem_text}") from None
+    return identifier, item["status"], error, time
+
+
+@method_decorator([csrf_exempt, never_cache], name="dispatch")
+class StatusView(View):
+    http_method_names = ["post"]
+
+    def post(self, request):
+        token = authenticate(request)
+        if token is None:
+            response = _error(401, "a valid API token is required: Authorization: Bearer <token>")
+            response["WWW-Authenticate"] = "Bearer"
+            return response
+        try:
+            items = load_json(request.body)
+        except JsonMalformed as error:
+            return _error(400, f"the body is {error}")
+        if not isinstance(items, list):
+            return _error(400, f"the body must be a JSON list of statuses, got a JSON {type(items).__name__}")
+        if len(items) > MAX_ITEMS:
+            return _error(400, f"at most {MAX_ITEMS} statuses per request, got {len(items)}")
+        results = []
+        for index, item in enumerate(items):
+            try:
+                delivery_id, status, error, time = parse_item(item)
+            except FieldError as problem:
+                results.append({"index": index, "status": "refused", "reason": str(problem)})
+                continue
+            why = services.report(delivery_id, status, error=error, at=time)
+            result = {"index": index, "id": delivery_id, "status": "refused" if why else "applied"}
+            if why:
+                result["reason"] = why
+            results.append(result)
+        applied = sum(result["status"] == "applied" for result in results)
+        logger.info("notice statuses from %s: %d applied, %d refused", token.name, applied, len(results) - applied)
+        return JsonResponse({"applied": applied, "refused": len(results) - applied, "results": results})

@@ -1,0 +1,63 @@
+"""Notice texts: placeholders like ``{call_amount}`` filled from a fixed set of values, without any
+template language. A placeholder cannot run code or reach other data: it is a name in
+:data:`PLACEHOLDERS`, replaced by its value as text. ``{{`` and ``}}`` write a literal brace."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+from django.utils.html import escape
+from django.utils.translation import gettext_lazy as _
+
+PLACEHOLDERS = {
+    "account": _("account number"),
+    "name": _("client's name"),
+    "desk": _("desk"),
+    "call_amount": _("call amount (HKD)"),
+    "deadline": _("deadline (Hong Kong time)"),
+    "type": _("call type, in the client's language"),
+    "ratio": _("net asset ratio"),
+    "triggered": _("trigger time (Hong Kong time)"),
+    "equity": _("equity (HKD)"),
+    "broker": _("the broker's name"),
+}
+
+TOKEN = re.compile(r"\{\{|\}\}|\{([^{}]*)\}|[{}]")
+
+
+class TemplateError(ValueError):
+    """A text that names what no notice can fill, or has an unmatched brace."""
+
+
+def check(text: str) -> None:
+    """Refuse a text with an unknown placeholder or a stray brace, naming it."""
+    for match in TOKEN.finditer(text):
+        token = match.group(0)
+        if token in ("{{", "}}"):
+            continue
+        if match.group(1) is None:
+            raise TemplateError(_("A lone “%(brace)s”: write {{ or }} for a brace.") % {"brace": token})
+        if match.group(1) not in PLACEHOLDERS:
+            raise TemplateError(
+                _("Unknown placeholder {%(name)s}. Known: %(known)s.")
+                % {"name": match.group(1)[:40], "known": ", ".join(f"{{{name}}}" for name in PLACEHOLDERS)}
+            )
+
+
+def fill(text: str, values: Mapping[str, str], *, html: bool = False) -> str:
+    """The text with its placeholders replaced by their values (escaped for HTML when ``html``); the
+    rest of the text is escaped too when ``html``. The text must pass :func:`check`."""
+    out = []
+    position = 0
+    for match in TOKEN.finditer(text):
+        out.append(escape(text[position : match.start()]) if html else text[position : match.start()])
+        token = match.group(0)
+        if token in ("{{", "}}"):
+            out.append(token[0])
+        else:
+            value = str(values.get(match.group(1), ""))
+            out.append(escape(value) if html else value)
+        position = match.end()
+    out.append(escape(text[position:]) if html else text[position:])
+    return "".join(out)

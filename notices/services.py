@@ -1,0 +1,429 @@
+"""Notices: the system's (a call opens, escalates, and every XHKG trading day until its deadline) and the
+desk's (a message or voice message from the console); their deliveries, sent on the worker; and what
+gateways report back (docs/notices.md)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+
+from book.models import AccountKind, Language
+from book.trading_calendar import is_session
+from console import audit
+from console.permissions import can
+from risk import formatting, snapshots
+from risk.models import CallStatus, CallType, MarginCall, RuleSet, channels_of
+
+from . import channels
+from .models import Channel, Delivery, DeliveryStatus, Notice, NoticeKind, NoticeTemplate
+from .placeholders import TemplateError, check, fill
+
+logger = logging.getLogger(__name__)
+
+SEND_NOTICE = "notices.send_notice"
+SNAPSHOT_KINDS = {Channel.EMAIL: "notice_email", Channel.SMS: "notice_sms", Channel.VOICE: "notice_voice"}
+MAX_FREE_TEXT = 2000
+
+
+class Refused(Exception):
+    """A notice the user may not send, or one that cannot be written; says why."""
+
+
+def trading_day(moment: dt.datetime) -> dt.date:
+    """The XHKG trading day a moment counts for: its Hong Kong date when that is a session, else the
+    next session's."""
+    day = timezone.localtime(moment).date()
+    for _step in range(30):
+        if is_session(day):
+            return day
+        day += dt.timedelta(days=1)
+    return timezone.localtime(moment).date()  # past the calendar's years: the date itself
+
+
+def rules_by_kind() -> dict[str, RuleSet]:
+    rules = {rule.account_kind: rule for rule in RuleSet.objects.all()}
+    return {kind: rules.get(kind) or RuleSet(account_kind=kind) for kind in AccountKind.values}
+
+
+def channels_for(kind: str, rule: RuleSet) -> list[str]:
+    setting = {
+        NoticeKind.TRIGGER: rule.trigger_channels,
+        NoticeKind.FORCE_CALL: rule.force_call_channels,
+        NoticeKind.DAILY: rule.daily_channels,
+    }.get(kind, rule.trigger_channels)
+    return channels_of(setting)
+
+
+# --- writing a notice ------------------------------------------------------------------------------
+
+
+def values_for(call: MarginCall, language: str) -> dict[str, str]:
+    """What the placeholders of a call's notice are filled with, in the client's language."""
+    account = call.account
+    with translation.override(language):
+        call_type = str(CallType(call.call_type).label) if call.call_type else ""
+    return {
+        "account": account.account_no,
+        "name": account.name or account.account_no,
+        "desk": account.desk.name if account.desk else "",
+        "call_amount": formatting.money(call.call_amount),
+        "deadline": timezone.localtime(call.deadline).strftime("%Y-%m-%d %H:%M"),
+        "type": call_type,
+        "ratio": formatting.percent(call.nav_ratio) if call.nav_ratio is not None else "—",
+        "triggered": timezone.localtime(call.triggered_at).strftime("%Y-%m-%d %H:%M"),
+        "equity": formatting.money(call.equity),
+        "broker": settings.NOTICE_BROKER_NAME,
+    }
+
+
+def templates_for(kinds: Iterable[str]) -> dict[tuple[str, str, str], NoticeTemplate]:
+    return {
+        (template.kind, template.channel, template.language): template
+        for template in NoticeTemplate.objects.filter(kind__in=list(kinds))
+    }
+
+
+def compose(call: MarginCall, kind: str, channel: str, templates: dict, text: str = "") -> tuple[str, str, str]:
+    """(language, subject, body) of a call's notice on a channel: the free text if given, else the
+    template of the client's language (English when it has none). Placeholders are filled as text; an
+    email's HTML is escaped when it is sent."""
+    language = call.account.language or Language.EN
+    values = values_for(call, language)
+    if text:
+        with translation.override(language):
+            subject = _("About your account %(account)s") % {"account": call.account.account_no}
+        return language, subject, fill(text, values)
+    template = templates.get((kind, channel, language)) or templates.get((kind, channel, Language.EN))
+    if template is None:
+        raise Refused(_("There is no %(kind)s template for %(channel)s.") % {"kind": kind, "channel": channel})
+    if template.language != language:
+        language = template.language
+        values = values_for(call, language)
+    return language, fill(template.subject, values), fill(template.body, values)
+
+
+def recipient(call: MarginCall, channel: str) -> str:
+    return call.account.email if channel == Channel.EMAIL else call.account.phone
+
+
+@dataclass
+class Wanted:
+    """A notice to write: its call, kind, key, trading day (system notices) and channels."""
+
+    call: MarginCall
+    kind: str
+    key: str
+    channels: Sequence[str]
+    day: dt.date | None = None
+    text: str = ""
+
+
+def write(wanted: Sequence[Wanted], *, user=None, now: dt.datetime | None = None) -> list[Notice]:
+    """Write these notices with their deliveries, a snapshot per delivery, and the calls' last notice;
+    queue the deliveries once committed. A notice whose key (or trading day) its call already has is
+    not written again: the database refuses it, so two jobs or a task run twice write one."""
+    now = now or timezone.now()
+    wanted = [item for item in wanted if item.channels]
+    if not wanted:
+        return []
+    templates = templates_for({item.kind for item in wanted})
+    with transaction.atomic():
+        Notice.objects.bulk_create(
+            [
+                Notice(
+                    call=item.call,
+                    account_id=item.call.account_id,
+                    kind=item.kind,
+                    key=item.key,
+                    day=item.day,
+                    text=item.text,
+                    created_at=now,
+                    created_by=user if user is not None and user.is_authenticated else None,
+                )
+                for item in wanted
+            ],
+            ignore_conflicts=True,
+        )
+        by_key = {(item.call.pk, item.key): item for item in wanted}
+        written = list(
+            Notice.objects.filter(call_id__in=[item.call.pk for item in wanted], created_at=now)
+            .filter(key__in={item.key for item in wanted}, deliveries__isnull=True)
+            .select_for_update(of=("self",))
+        )
+        deliveries = []
+        for notice in written:
+            item = by_key.get((notice.call_id, notice.key))
+            if item is None:
+                continue
+            for channel in item.channels:
+                language, subject, body = compose(item.call, item.kind, channel, templates, item.text)
+                deliveries.append(
+                    Delivery(
+                        notice=notice,
+                        channel=channel,
+                        recipient=recipient(item.call, channel),
+                        language=language,
+                        subject=subject[:300],
+                        body=body,
+                        queued_at=now,
+                        updated_at=now,
+                    )
+                )
+        Delivery.objects.bulk_create(deliveries, batch_size=1000, ignore_conflicts=True)
+        for channel, kind in SNAPSHOT_KINDS.items():
+            pairs = {(d.notice.call_id, d.notice.account_id) for d in deliveries if d.channel == channel}
+            snapshots.take(pairs, kind=kind, key=f"notice:{channel}:{now.isoformat()}", at=now)
+        called = [notice.call_id for notice in written]
+        MarginCall.objects.filter(pk__in=called).update(
+            last_notice_at=now, last_notice_status=DeliveryStatus.QUEUED, updated_at=now
+        )
+        queued = list(
+            Delivery.objects.filter(notice__in=written, status=DeliveryStatus.QUEUED).values_list("pk", flat=True)
+        )
+        transaction.on_commit(lambda: _queue(queued, called))
+    return written
+
+
+def _queue(delivery_ids: list[int], call_ids: list[int]) -> None:
+    from risk import live
+
+    from . import tasks
+
+    live.publish(call_ids)
+    for delivery_id in delivery_ids:
+        try:
+            tasks.deliver.delay(delivery_id)
+        except Exception:  # the broker is away: the sweep sends what stayed queued
+            logger.warning("could not queue delivery %s", delivery_id, exc_info=True)
+
+
+# --- the system's notices --------------------------------------------------------------------------
+
+
+def system_notices(kind: str, call_ids: Iterable[int], *, now: dt.datetime | None = None) -> list[Notice]:
+    """The notice of calls that opened (``trigger``) or escalated (``force_call``). A trigger notice
+    counts as the daily notice of its trigger time's trading day."""
+    now = now or timezone.now()
+    calls = list(
+        MarginCall.objects.filter(pk__in=list(call_ids), closed_at__isnull=True).select_related(
+            "account", "account__desk"
+        )
+    )
+    rules = rules_by_kind()
+    wanted = []
+    for call in calls:
+        channels_of_kind = channels_for(kind, rules[call.kind])
+        if kind == NoticeKind.TRIGGER:
+            wanted.append(Wanted(call, kind, "trigger", channels_of_kind, day=trading_day(call.triggered_at)))
+        else:
+            key = f"force_call:{timezone.localtime(now):%Y-%m-%dT%H:%M}"
+            wanted.append(Wanted(call, kind, key, channels_of_kind))
+    return write(wanted, now=now)
+
+
+def daily_notices(now: dt.datetime | None = None) -> list[Notice]:
+    """Each XHKG trading day, from the rule set's notice time: a notice to every open call that is not
+    an exception, not past its deadline, and has none for the day yet (its trigger notice counts)."""
+    now = now or timezone.now()
+    local = timezone.localtime(now)
+    if not is_session(local.date()):
+        return []
+    day = local.date()
+    written = []
+    for kind, rule in rules_by_kind().items():
+        if local.time() < rule.notice_time:
+            continue
+        calls = list(
+            MarginCall.objects.filter(kind=kind, status=CallStatus.OPEN, closed_at__isnull=True, deadline__gt=now)
+            .exclude(notices__day=day)
+            .select_related("account", "account__desk")
+        )
+        channels_of_kind = channels_for(NoticeKind.DAILY, rule)
+        for start in range(0, len(calls), 1000):
+            chunk = calls[start : start + 1000]
+            written += write(
+                [Wanted(call, NoticeKind.DAILY, f"daily:{day}", channels_of_kind, day=day) for call in chunk], now=now
+            )
+    return written
+
+
+# --- the desk's notices ----------------------------------------------------------------------------
+
+
+def send(
+    *,
+    user,
+    calls: Sequence[MarginCall],
+    channels: Sequence[str],
+    kind: str = NoticeKind.MANUAL,
+    text: str = "",
+    key: str,
+) -> list[Notice]:
+    """A message (or voice message) from the desk to these calls' clients: a template of ``kind`` or a
+    free text with placeholders. A form sent twice carries the same key and writes once. Audited."""
+    if not can(user, SEND_NOTICE):
+        raise Refused(_("You may not send notices."))
+    text = text.strip()
+    if text:
+        if len(text) > MAX_FREE_TEXT:
+            raise Refused(_("The text is longer than %(n)d characters.") % {"n": MAX_FREE_TEXT})
+        try:
+            check(text)
+        except TemplateError as error:
+            raise Refused(str(error)) from None
+    if not channels:
+        raise Refused(_("Choose at least one channel."))
+    now = timezone.now()
+    written = write([Wanted(call, kind, f"manual:{key}", channels, text=text) for call in calls], user=user, now=now)
+    audit.record(
+        user,
+        "send_notice",
+        calls=[call.pk for call in calls],
+        detail={"kind": kind, "channels": list(channels), "text": text[:500], "notices": [n.pk for n in written]},
+        at=now,
+    )
+    return written
+
+
+def preview(calls: Sequence[MarginCall], *, kind: str, channels: Sequence[str], text: str = "") -> list[dict]:
+    """What each client would receive, in their language (nothing is written)."""
+    templates = templates_for([kind])
+    rows = []
+    for call in calls:
+        for channel in channels:
+            try:
+                language, subject, body = compose(call, kind, channel, templates, text)
+                problem = "" if recipient(call, channel) else _("no address")
+            except Refused as refusal:
+                language, subject, body, problem = "", "", "", str(refusal)
+            rows.append(
+                {
+                    "call": call,
+                    "channel": channel,
+                    "language": language,
+                    "subject": subject,
+                    "body": body,
+                    "to": recipient(call, channel),
+                    "problem": problem,
+                }
+            )
+    return rows
+
+
+# --- delivering ------------------------------------------------------------------------------------
+
+
+def deliver(delivery_id: int) -> str:
+    """Send a queued delivery once: it is claimed first (queued -> sending), so a task delivered twice
+    sends nothing the second time. Returns its new status, or "" when it was not queued. A
+    :class:`channels.Retry` puts it back in the queue and is raised for the task to retry."""
+    now = timezone.now()
+    claimed = Delivery.objects.filter(pk=delivery_id, status=DeliveryStatus.QUEUED).update(
+        status=DeliveryStatus.SENDING, attempts=F("attempts") + 1, updated_at=now
+    )
+    if not claimed:
+        return ""
+    delivery = Delivery.objects.select_related("notice", "notice__account").get(pk=delivery_id)
+    try:
+        channels.send(delivery)
+    except channels.Retry as error:
+        _set(delivery, DeliveryStatus.QUEUED, error=str(error))
+        raise
+    except channels.Refused as error:
+        _set(delivery, DeliveryStatus.FAILED, error=str(error))
+        return DeliveryStatus.FAILED
+    except Exception as error:  # a bug or a surprise: failed and logged, never silently lost
+        logger.exception("delivery %s", delivery_id)
+        _set(delivery, DeliveryStatus.FAILED, error=f"{type(error).__name__}: {error}")
+        return DeliveryStatus.FAILED
+    _set(delivery, DeliveryStatus.SENT, sent_at=timezone.now())
+    return DeliveryStatus.SENT
+
+
+def give_up(delivery_id: int, error: str) -> None:
+    """The retries are spent: a queued delivery fails with its last error."""
+    delivery = Delivery.objects.select_related("notice").filter(pk=delivery_id, status=DeliveryStatus.QUEUED).first()
+    if delivery is not None:
+        _set(delivery, DeliveryStatus.FAILED, error=f"{error} (gave up after {delivery.attempts} attempts)")
+
+
+def _set(delivery: Delivery, status: str, *, error: str = "", sent_at=None, delivered_at=None) -> None:
+    now = timezone.now()
+    fields = {"status": status, "error": error[:2000], "updated_at": now}
+    if sent_at:
+        fields["sent_at"] = sent_at
+    if delivered_at:
+        fields["delivered_at"] = delivered_at
+    Delivery.objects.filter(pk=delivery.pk).update(**fields)
+    logger.info("delivery %s %s %s%s", delivery.pk, delivery.channel, status, f": {error}" if error else "")
+    notice = delivery.notice
+    # The call's last notice shows the newest notice's worst delivery.
+    latest = Notice.objects.filter(call_id=notice.call_id).order_by("-created_at", "-pk").first()
+    if latest is not None and latest.pk == notice.pk:
+        statuses = set(Delivery.objects.filter(notice=notice).values_list("status", flat=True))
+        shown = next(
+            (s for s in (DeliveryStatus.FAILED, DeliveryStatus.QUEUED, DeliveryStatus.SENDING) if s in statuses),
+            DeliveryStatus.DELIVERED if statuses == {DeliveryStatus.DELIVERED} else DeliveryStatus.SENT,
+        )
+        MarginCall.objects.filter(pk=notice.call_id).update(last_notice_status=shown, updated_at=now)
+        transaction.on_commit(lambda: _published(notice.call_id))
+
+
+def _published(call_id: int) -> None:
+    from risk import live
+
+    live.publish([call_id])
+
+
+def resend(*, user, deliveries: Sequence[Delivery]) -> int:
+    """Queue failed deliveries again (the same text, to the client's current address). Audited."""
+    if not can(user, SEND_NOTICE):
+        raise Refused(_("You may not send notices."))
+    failed = [d for d in deliveries if d.status == DeliveryStatus.FAILED]
+    now = timezone.now()
+    for delivery in failed:
+        account = delivery.notice.account
+        Delivery.objects.filter(pk=delivery.pk, status=DeliveryStatus.FAILED).update(
+            status=DeliveryStatus.QUEUED,
+            error="",
+            recipient=account.email if delivery.channel == Channel.EMAIL else account.phone,
+            queued_at=now,
+            updated_at=now,
+        )
+    audit.record(
+        user,
+        "send_notice",
+        calls=sorted({d.notice.call_id for d in failed}),
+        detail={"resent": [d.pk for d in failed]},
+        at=now,
+    )
+    ids = [d.pk for d in failed]
+    transaction.on_commit(lambda: _queue(ids, []))
+    return len(failed)
+
+
+# --- what gateways report back ---------------------------------------------------------------------
+
+
+def report(delivery_id: int, status: str, *, error: str = "", at: dt.datetime) -> str:
+    """A gateway says a delivery was delivered or failed. Returns "" when taken, else why not."""
+    delivery = Delivery.objects.select_related("notice").filter(pk=delivery_id).first()
+    if delivery is None:
+        return "unknown delivery"
+    if delivery.channel == Channel.EMAIL:
+        return "an email's status is not reported here"
+    if delivery.status not in (DeliveryStatus.SENDING, DeliveryStatus.SENT):
+        return f"the delivery is {delivery.status}"
+    if status == DeliveryStatus.DELIVERED:
+        _set(delivery, DeliveryStatus.DELIVERED, delivered_at=at)
+    else:
+        _set(delivery, DeliveryStatus.FAILED, error=error or "the gateway reported a failure")
+    return ""

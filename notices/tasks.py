@@ -1,0 +1,67 @@
+"""The notices' work on the worker: deliveries with retries and exponential backoff, the system's
+notices when calls open or escalate, and the daily job (beat, every minute; each rule set's time
+decides when it acts)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+from celery import shared_task
+from django.conf import settings
+from django.utils import timezone
+
+from . import channels, services
+from .models import Delivery, DeliveryStatus
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task(bind=True, ignore_result=True, acks_late=True)
+def deliver(self, delivery_id: int) -> None:
+    """Send a delivery; on a timeout or a 5xx, try again after NOTICE_RETRY_SECONDS, then twice that,
+    and so on, NOTICE_MAX_RETRIES times; then it fails with its last error. Run in process (the
+    embedded default, which has no broker to wait on), the retries follow at once."""
+    attempt = self.request.retries or 0
+    while True:
+        try:
+            services.deliver(delivery_id)
+            return
+        except channels.Retry as error:
+            if attempt >= settings.NOTICE_MAX_RETRIES:
+                services.give_up(delivery_id, str(error))
+                return
+            if self.request.is_eager:
+                attempt += 1
+                continue
+            countdown = settings.NOTICE_RETRY_SECONDS * 2**attempt
+            self.retry(countdown=countdown, max_retries=settings.NOTICE_MAX_RETRIES, throw=False)
+            return
+
+
+@shared_task(ignore_result=True)
+def system_notices(kind: str, call_ids: list[int]) -> int:
+    return len(services.system_notices(kind, call_ids))
+
+
+@shared_task(ignore_result=True)
+def send_daily_notices() -> int:
+    return len(services.daily_notices())
+
+
+@shared_task(ignore_result=True)
+def sweep_deliveries() -> int:
+    """Deliveries left queued (the broker was away when they were written, or their task was lost) are
+    queued again; a delivery stuck sending (its worker died mid-send) fails: it may have gone, so it
+    is never sent twice by itself."""
+    now = timezone.now()
+    stale = now - dt.timedelta(seconds=settings.NOTICE_SWEEP_AFTER_SECONDS)
+    stuck = Delivery.objects.filter(status=DeliveryStatus.SENDING, updated_at__lt=now - dt.timedelta(minutes=10))
+    for delivery in stuck.select_related("notice"):
+        services._set(delivery, DeliveryStatus.FAILED, error="interrupted while sending: not sent again by itself")
+    queued = list(
+        Delivery.objects.filter(status=DeliveryStatus.QUEUED, updated_at__lt=stale).values_list("pk", flat=True)[:5000]
+    )
+    for delivery_id in queued:
+        deliver.delay(delivery_id)
+    return len(queued)

@@ -1,0 +1,242 @@
+"""The notices in the console: the Notices panel on a call's details (what was sent, with each
+delivery's status, and a message to send), the batch bar's message, the preview in each client's
+language, and the Notices page (every delivery, resend a failed one)."""
+
+from __future__ import annotations
+
+import secrets
+
+from django.contrib import messages
+from django.http import Http404, HttpResponseRedirect
+from django.shortcuts import render
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views import View
+
+from book.book_format import printable
+from console.lists import ListPage, Selection
+from console.permissions import ConsoleMixin, can, can_view
+from console.redirects import back_to
+from risk.forms import parse_id
+from risk.models import MarginCall
+
+from . import services
+from .forms import NOTICE_SORTS, DeliveryFilterForm, PreviewForm, SendForm
+from .models import Channel, Delivery, DeliveryStatus, Notice, NoticeKind
+
+PREVIEW_CALLS = 20
+
+
+def call_panel(request, *, call, account) -> str | None:
+    """The call details' Notices panel: every notice of the call with its deliveries; send a message."""
+    if not can_view(request.user):
+        return None
+    notices = list(
+        Notice.objects.filter(call=call)
+        .select_related("created_by")
+        .prefetch_related("deliveries")
+        .order_by("-created_at", "-pk")[:50]
+    )
+    context = {
+        "call": call,
+        "account": account,
+        "notices": notices,
+        "can_send": can(request.user, services.SEND_NOTICE) and call.is_open,
+        "notice_form": SendForm(initial={"channels": [Channel.EMAIL, Channel.SMS], "kind": NoticeKind.MANUAL}),
+        "key": secrets.token_urlsafe(16),
+        "next": request.get_full_path(),
+    }
+    return render_to_string("notices/_call_panel.html", context, request=request)
+
+
+def batch_panel(request, *, tab: str) -> str | None:
+    """The Risk Warning batch bar's message: channel, template or free text, preview, send."""
+    if not can(request.user, services.SEND_NOTICE):
+        return None
+    return render_to_string(
+        "notices/_batch_bar.html",
+        {"notice_form": SendForm(initial={"channels": [Channel.EMAIL, Channel.SMS]}), "key": secrets.token_urlsafe(16)},
+        request=request,
+    )
+
+
+def _errors(form) -> str:
+    return printable(
+        "; ".join(
+            f"{form.fields[name].label or name}: {error}" if name in form.fields else str(error)
+            for name, errors in form.errors.items()
+            for error in errors
+        )
+    )
+
+
+def _visible_calls(request, ids):
+    return list(
+        MarginCall.objects.visible_to(request.user)
+        .filter(pk__in=ids)
+        .select_related("account", "account__desk")
+        .order_by("-call_amount", "pk")
+    )
+
+
+class SendView(ConsoleMixin, View):
+    """Send a message or voice message to the selected calls' clients (from the details or a batch bar)."""
+
+    http_method_names = ["post"]
+    action = "send_notice"
+    permission = services.SEND_NOTICE
+
+    def targeted_calls(self, request) -> list[int]:
+        return [pk for pk in map(parse_id, request.POST.getlist("calls")[:1000]) if pk is not None]
+
+    def post(self, request):
+        back = back_to(request, reverse("risk:warning"))
+        form = SendForm(request.POST)
+        if not form.is_valid():
+            errors = _errors(form)
+            self.audit_refusal(request, f"refused: {errors}"[:200])
+            messages.error(request, errors)
+            return HttpResponseRedirect(back)
+        ids = form.cleaned_data["calls"]
+        calls = _visible_calls(request, ids)
+        if len(calls) != len(set(ids)):
+            self.audit_refusal(request, "refused: unknown or other desk's call")
+            raise Http404(_("No such call."))
+        open_calls = [call for call in calls if call.is_open]
+        try:
+            written = services.send(
+                user=request.user,
+                calls=open_calls,
+                channels=form.cleaned_data["channels"],
+                kind=form.cleaned_data["kind"],
+                text=form.cleaned_data["text"],
+                key=form.cleaned_data["key"],
+            )
+        except services.Refused as refusal:
+            messages.error(request, printable(str(refusal)))
+            return HttpResponseRedirect(back)
+        messages.success(request, _("%(count)d notice(s) queued.") % {"count": len(written)})
+        if len(open_calls) < len(calls):
+            messages.warning(
+                request, _("%(count)d call(s) have closed: no notice.") % {"count": len(calls) - len(open_calls)}
+            )
+        return HttpResponseRedirect(back)
+
+
+class PreviewView(ConsoleMixin, View):
+    """What each selected client would receive, in their own language (nothing is sent)."""
+
+    http_method_names = ["get"]
+
+    def get(self, request):
+        form = PreviewForm(request.GET)
+        context = {"rows": [], "error": "", "more": False}
+        if not form.is_valid():
+            context["error"] = _errors(form)
+        else:
+            ids = form.cleaned_data["calls"]
+            calls = _visible_calls(request, ids[:PREVIEW_CALLS])
+            context["rows"] = services.preview(
+                calls,
+                kind=form.cleaned_data["kind"],
+                channels=form.cleaned_data["channels"],
+                text=form.cleaned_data["text"],
+            )
+            context["more"] = len(ids) > PREVIEW_CALLS
+        return render(request, "notices/_preview.html", context)
+
+
+class DeliveryListView(ListPage):
+    """Every notice's deliveries on the user's desks: filters, status, resend the failed ones."""
+
+    form_class = DeliveryFilterForm
+    template_name = "notices/notice_list.html"
+    partial = "notice-list"
+    sorts = NOTICE_SORTS
+    default_sort = "-queued"
+    tiebreak = "-pk"
+    csv_name = "notices"
+
+    def select(self, request, values, now):
+        calls = MarginCall.objects.visible_to(request.user).values("pk")
+        deliveries = Delivery.objects.filter(notice__call__in=calls).select_related(
+            "notice", "notice__account", "notice__created_by"
+        )
+        if values.get("q"):
+            deliveries = deliveries.filter(notice__account__account_no__istartswith=values["q"].strip())
+        for name, lookup in (("kind", "notice__kind"), ("channel", "channel"), ("status", "status")):
+            if values.get(name):
+                deliveries = deliveries.filter(**{lookup: values[name]})
+        if values.get("day"):
+            deliveries = deliveries.filter(queued_at__date=values["day"])
+        failed = deliveries.filter(status=DeliveryStatus.FAILED).count()
+        return Selection(rows=deliveries, extra={"failed_count": failed})
+
+    def context(self, request, values, now, selection):
+        return {"can_send": can(request.user, services.SEND_NOTICE)}
+
+    def csv_header(self):
+        return [
+            _("Queued at"),
+            _("Account"),
+            _("Call"),
+            _("Kind"),
+            _("Channel"),
+            _("To"),
+            _("Language"),
+            _("Status"),
+            _("Error"),
+            _("Attempts"),
+            _("Sent by"),
+        ]
+
+    def csv_row(self, delivery, now):
+        notice = delivery.notice
+        return [
+            timezone.localtime(delivery.queued_at).isoformat(),
+            notice.account.account_no,
+            notice.call_id,
+            notice.kind,
+            delivery.channel,
+            delivery.recipient,
+            delivery.language,
+            delivery.status,
+            delivery.error,
+            delivery.attempts,
+            notice.created_by.get_username() if notice.created_by else "",
+        ]
+
+
+class ResendView(ConsoleMixin, View):
+    """Queue the selected failed deliveries again."""
+
+    http_method_names = ["post"]
+    action = "send_notice"
+    permission = services.SEND_NOTICE
+
+    def targeted_calls(self, request) -> list[int]:
+        ids = [pk for pk in map(parse_id, request.POST.getlist("deliveries")[:1000]) if pk is not None]
+        return sorted(set(Delivery.objects.filter(pk__in=ids).values_list("notice__call_id", flat=True)))
+
+    def post(self, request):
+        back = back_to(request, reverse("notices:list"))
+        ids = [pk for pk in map(parse_id, request.POST.getlist("deliveries")[:1000]) if pk is not None]
+        if not ids:
+            messages.error(request, _("Select failed deliveries to send again."))
+            return HttpResponseRedirect(back)
+        calls = MarginCall.objects.visible_to(request.user).values("pk")
+        deliveries = list(
+            Delivery.objects.filter(pk__in=ids, notice__call__in=calls).select_related("notice", "notice__account")
+        )
+        if len(deliveries) != len(set(ids)):
+            self.audit_refusal(request, "refused: unknown or other desk's delivery")
+            raise Http404(_("No such delivery."))
+        count = services.resend(user=request.user, deliveries=deliveries)
+        messages.success(request, _("%(count)d delivery(ies) queued again.") % {"count": count})
+        if count < len(deliveries):
+            messages.warning(
+                request, _("%(count)d had not failed: left as they are.") % {"count": len(deliveries) - count}
+            )
+        return HttpResponseRedirect(back)

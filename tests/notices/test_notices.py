@@ -1,0 +1,367 @@
+"""Notices: the system's (trigger, force call, daily), their deliveries through email and the HTTP
+gateways with retries, templates and placeholders, what gateways report back, and the commands."""
+
+import datetime as dt
+import io
+import json
+
+import pytest
+import time_machine
+from django.core import mail
+from django.core.exceptions import ValidationError
+from django.core.management import call_command
+from django.db import IntegrityError, transaction
+from django.urls import reverse
+
+from notices import services, tasks
+from notices.models import Delivery, Notice, NoticeTemplate
+from notices.placeholders import TemplateError, check, fill
+from risk.models import MarginCall
+from tests.books import one_stock_book
+
+pytestmark = pytest.mark.django_db
+
+
+def at(text):
+    return dt.datetime.fromisoformat(text)
+
+
+@pytest.fixture
+def called(import_book, worked_book, django_capture_on_commit_callbacks, gateway):
+    """The worked example imported as a feed would: its call opens and the trigger notice goes out."""
+    with django_capture_on_commit_callbacks(execute=True):
+        import_book(worked_book)  # M100001 (zh-hant), called at 10:00 on Wednesday 23 December
+    return MarginCall.objects.get(account__account_no="M100001")
+
+
+def daily(now, django_capture_on_commit_callbacks, account_no="M100001"):
+    """The daily job at ``now``: the notices it wrote for this account."""
+    with django_capture_on_commit_callbacks(execute=True), time_machine.travel(at(now), tick=False):
+        written = services.daily_notices(at(now))
+    return [notice for notice in written if notice.account.account_no == account_no]
+
+
+def m1(channel):
+    return Delivery.objects.get(channel=channel, notice__account__account_no="M100001")
+
+
+def m1_notices():
+    return Notice.objects.filter(account__account_no="M100001").order_by("pk")
+
+
+# --- the system's notices --------------------------------------------------------------------------
+
+
+def test_a_call_that_opens_gets_its_trigger_notice_by_email_and_sms(called, gateway):
+    [notice] = m1_notices()
+    assert (notice.kind, notice.key, notice.day) == ("trigger", "trigger", dt.date(2026, 12, 23))
+    deliveries = {d.channel: d for d in notice.deliveries.all()}
+    assert set(deliveries) == {"email", "sms"}  # the rule set's default channels
+    assert {d.status for d in deliveries.values()} == {"sent"}
+    assert deliveries["email"].language == "zh-hant"  # the client's language picks the template
+    assert "M100001" in deliveries["email"].subject
+    [email] = [email for email in mail.outbox if email.to == ["client@example.com"]]
+    assert "135,400.00" in email.body
+    [request] = [r for r in gateway.received if r["json"]["account_no"] == "M100001"]
+    assert request["auth"] == "Bearer gw-secret"
+    assert request["json"]["to"] == "+85291234567"
+    assert request["json"]["id"] == deliveries["sms"].pk
+    assert set(request["json"]) == {"id", "channel", "to", "language", "text", "account_no", "kind", "status_url"}
+    kinds = set(called.snapshots.values_list("kind", flat=True))
+    assert {"notice_email", "notice_sms"} <= kinds  # a snapshot at every notice, named by channel
+    called.refresh_from_db()
+    assert (called.last_notice_status, called.last_notice_at) == ("sent", notice.created_at)
+
+
+def test_the_daily_job_twice_sends_one_notice_per_call_per_trading_day(called, django_capture_on_commit_callbacks):
+    # The trigger notice counts as Wednesday's: nothing more that day.
+    assert daily("2026-12-23T17:30:00+08:00", django_capture_on_commit_callbacks) == []
+    first = daily("2026-12-24T17:00:00+08:00", django_capture_on_commit_callbacks)  # Christmas Eve: a session
+    again = daily("2026-12-24T17:30:00+08:00", django_capture_on_commit_callbacks)
+
+    assert len(first) == 1
+    assert again == []
+    assert list(m1_notices().values_list("kind", "day")) == [
+        ("trigger", dt.date(2026, 12, 23)),
+        ("daily", dt.date(2026, 12, 24)),
+    ]
+
+
+def test_the_database_refuses_a_second_notice_for_a_call_and_day(called):
+    notice = m1_notices().get()
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Notice.objects.create(call=called, account=called.account, kind="daily", key="daily:x", day=notice.day)
+
+
+@pytest.mark.parametrize(
+    ("now", "why"),
+    [
+        ("2026-12-24T16:59:00+08:00", "before the rule set's notice time"),
+        ("2026-12-25T17:30:00+08:00", "Christmas Day: no XHKG session"),
+        ("2026-12-29T16:00:01+08:00", "past the deadline"),
+    ],
+)
+def test_no_daily_notice(called, django_capture_on_commit_callbacks, now, why):
+    assert daily(now, django_capture_on_commit_callbacks) == [], why
+
+
+def test_an_exception_gets_no_daily_notice(called, trader, django_capture_on_commit_callbacks):
+    from risk import calls
+
+    calls.mark_exception([called.pk], reason="disputed", user=trader)
+    assert daily("2026-12-24T17:00:00+08:00", django_capture_on_commit_callbacks) == []
+
+
+def test_a_trigger_on_a_non_trading_day_counts_for_the_next_session(import_book, django_capture_on_commit_callbacks):
+    with time_machine.travel(at("2026-12-26T10:00:00+08:00"), tick=False):
+        with django_capture_on_commit_callbacks(execute=True):
+            import_book(one_stock_book(as_of="2026-12-26T10:00:00+08:00"))  # Boxing Day, a Saturday
+        assert Notice.objects.get().day == dt.date(2026, 12, 28)  # Monday
+    assert daily("2026-12-28T17:00:00+08:00", django_capture_on_commit_callbacks) == []
+
+
+def test_a_flapping_call_keeps_its_single_trigger_notice(import_book, django_capture_on_commit_callbacks):
+    from book import ticks
+
+    with django_capture_on_commit_callbacks(execute=True):
+        import_book(one_stock_book())
+    for price, time in (("120", "11:00"), ("95", "11:10"), ("120", "11:20"), ("95", "11:25")):
+        moment = f"2026-12-23T{time}:00+08:00"
+        with (
+            time_machine.travel(at(moment) + dt.timedelta(seconds=1), tick=False),
+            django_capture_on_commit_callbacks(execute=True),
+        ):
+            ticks.apply_and_recompute([{"symbol": "S.HK", "price": price, "time": moment}])
+
+    [call] = MarginCall.objects.all()
+    assert call.reopened_count == 2
+    assert list(Notice.objects.values_list("kind", flat=True)) == ["trigger"]
+
+
+def test_an_escalation_to_force_call_sends_its_notice(import_book, django_capture_on_commit_callbacks):
+    from book import ticks
+
+    with django_capture_on_commit_callbacks(execute=True):
+        import_book(one_stock_book(price="100"))  # a margin call
+    assert MarginCall.objects.get().call_type == "margin_call"
+    moment = "2026-12-23T11:00:00+08:00"
+    with (
+        time_machine.travel(at(moment) + dt.timedelta(seconds=1), tick=False),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        ticks.apply_and_recompute([{"symbol": "S.HK", "price": "95", "time": moment}])
+
+    assert MarginCall.objects.get().call_type == "force_call"
+    assert list(Notice.objects.order_by("pk").values_list("kind", flat=True)) == ["trigger", "force_call"]
+
+
+# --- delivering ------------------------------------------------------------------------------------
+
+
+def test_a_task_delivered_twice_sends_once(called, gateway):
+    delivery = m1("sms")
+    Delivery.objects.filter(pk=delivery.pk).update(status="queued")  # as if its task had not run yet
+    before = len(gateway.received)
+
+    tasks.deliver.delay(delivery.pk)
+    tasks.deliver.delay(delivery.pk)  # the broker delivers it again
+
+    assert len(gateway.received) == before + 1
+    assert Delivery.objects.get(pk=delivery.pk).status == "sent"
+
+
+def test_a_timeout_is_retried_then_fails_and_is_logged(called, gateway, settings, caplog):
+    settings.NOTICE_MAX_RETRIES = 2
+    delivery = m1("sms")
+    Delivery.objects.filter(pk=delivery.pk).update(status="queued", attempts=0)
+    gateway.answers = [(200, 1.5)] * 3  # slower than the 0.5 s the gateway is given
+
+    tasks.deliver.delay(delivery.pk)
+
+    delivery.refresh_from_db()
+    assert delivery.status == "failed"
+    assert delivery.attempts == 3  # the first try and two retries
+    assert "unreachable" in delivery.error
+    assert "gave up after 3 attempts" in delivery.error
+    assert "failed" in caplog.text
+
+
+def test_a_5xx_is_retried_and_then_sent(called, gateway):
+    delivery = m1("sms")
+    Delivery.objects.filter(pk=delivery.pk).update(status="queued", attempts=0)
+    gateway.answers = [(503, 0), (502, 0)]
+
+    tasks.deliver.delay(delivery.pk)
+
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.attempts, delivery.error) == ("sent", 3, "")
+
+
+def test_a_4xx_fails_at_once(called, gateway):
+    delivery = m1("sms")
+    Delivery.objects.filter(pk=delivery.pk).update(status="queued", attempts=0)
+    gateway.answers = [(400, 0)]
+
+    tasks.deliver.delay(delivery.pk)
+
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.attempts) == ("failed", 1)
+    assert "refused it (400)" in delivery.error
+
+
+def test_without_a_gateway_an_sms_fails_and_says_why(import_book, worked_book, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        import_book(worked_book)
+    delivery = m1("sms")
+    assert delivery.status == "failed"
+    assert "no sms gateway is configured" in delivery.error
+
+
+def test_the_demo_writes_sms_to_a_log_file(
+    import_book, worked_book, django_capture_on_commit_callbacks, settings, tmp_path
+):
+    settings.NOTICE_LOG_DIR = str(tmp_path)
+    with django_capture_on_commit_callbacks(execute=True):
+        import_book(worked_book)
+    lines = [json.loads(line) for line in (tmp_path / "sms.log").read_text().splitlines()]
+    assert [line["to"] for line in lines if line["account_no"] == "M100001"] == ["+85291234567"]
+    assert m1("sms").status == "sent"
+
+
+# --- templates and placeholders --------------------------------------------------------------------
+
+
+def test_default_templates_exist_in_three_languages_for_every_kind_and_channel():
+    assert NoticeTemplate.objects.count() == 5 * 3 * 3
+    for template in NoticeTemplate.objects.all():
+        template.full_clean()  # every placeholder is known
+
+
+def test_an_unknown_placeholder_or_a_stray_brace_is_refused_when_saved():
+    template = NoticeTemplate.objects.get(kind="daily", channel="sms", language="en")
+    for body, why in (
+        ("{account.__class__}", "Unknown placeholder"),
+        ("{password}", "Unknown placeholder"),
+        ("pay {call_amount", "lone"),
+        ("{{literal}} braces are fine {account}", None),
+    ):
+        template.body = body
+        if why is None:
+            template.full_clean()
+        else:
+            with pytest.raises(ValidationError, match=why):
+                template.full_clean()
+
+
+def test_placeholders_are_text_never_code():
+    values = {"name": "<script>alert(1)</script> {broker}", "account": "M1"}
+    assert fill("Dear {name} ({account})", values) == "Dear <script>alert(1)</script> {broker} (M1)"
+    html = fill("<b>Dear</b> {name}", values, html=True)
+    assert "<script>" not in html
+    assert "&lt;b&gt;Dear&lt;/b&gt;" in html  # the template's own text is escaped too
+    with pytest.raises(TemplateError):
+        check("{name!r}")
+    with pytest.raises(TemplateError):
+        check("{0}")
+
+
+def test_an_injected_name_reaches_the_email_escaped(import_book, worked_book, django_capture_on_commit_callbacks):
+    worked_book["accounts"][0]["name"] = '<img src=x onerror="alert(1)"> {broker}'
+    with django_capture_on_commit_callbacks(execute=True):
+        import_book(worked_book)
+    [email] = [email for email in mail.outbox if email.to == ["client@example.com"]]
+    html = email.alternatives[0][0] if hasattr(email.alternatives[0], "__getitem__") else email.alternatives[0].content
+    assert "<img" not in html
+    assert "&lt;img" in html
+    assert "{broker}" in email.body  # a name is never read as a placeholder
+
+
+def test_a_language_without_its_template_falls_back_to_english(called):
+    NoticeTemplate.objects.filter(language="zh-hant", kind="manual").delete()
+    [row] = services.preview([called], kind="manual", channels=["sms"])
+    assert row["language"] == "en"
+    assert "M100001" in row["body"]
+
+
+# --- what gateways report back ---------------------------------------------------------------------
+
+
+def report(body, token):
+    from django.test import Client
+
+    return Client().post(
+        reverse("notices:api-status"),
+        data=json.dumps(body),
+        content_type="application/json",
+        headers={"Authorization": f"Bearer {token}"} if token else {},
+    )
+
+
+@pytest.fixture
+def token(db):
+    from book.models import ApiToken
+
+    api_token = ApiToken(name="sms-gateway")
+    secret = api_token.issue()
+    api_token.save()
+    return secret
+
+
+def test_a_gateway_reports_a_delivery_delivered(called, token):
+    delivery = m1("sms")
+    response = report(
+        [
+            {"id": delivery.pk, "status": "delivered", "time": "2026-12-23T10:00:05+08:00"},
+            {"id": 999999, "status": "delivered", "time": "2026-12-23T10:00:05+08:00"},
+            {"id": delivery.pk, "status": "lost", "time": "2026-12-23T10:00:05+08:00"},
+            {"id": delivery.pk, "status": "failed", "time": "2999-01-01T00:00:00+08:00"},
+            "nonsense",
+        ],
+        token,
+    )
+
+    assert response.status_code == 200
+    results = response.json()["results"]
+    assert [r["status"] for r in results] == ["applied", "refused", "refused", "refused", "refused"]
+    assert results[1]["reason"] == "unknown delivery"
+    assert "delivered or failed" in results[2]["reason"]
+    assert "ahead of the server's clock" in results[3]["reason"]
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.delivered_at) == ("delivered", at("2026-12-23T10:00:05+08:00"))
+    called.refresh_from_db()
+    assert called.last_notice_status in ("delivered", "sent")  # the email stays "sent"
+
+
+def test_the_status_api_needs_a_token_and_a_list(called, token):
+    assert report([], None).status_code == 401
+    assert report([], "wrong").status_code == 401
+    assert report({"id": 1}, token).status_code == 400
+    assert report([{"id": 1}] * 1001, token).status_code == 400
+
+
+# --- commands --------------------------------------------------------------------------------------
+
+
+def test_send_daily_notices_and_export_notices(called, django_capture_on_commit_callbacks):
+    out = io.StringIO()
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("send_daily_notices", "--now", "2026-12-24T17:00:00+08:00", stdout=out)
+    assert "daily notice(s) for 2026-12-24" in out.getvalue()
+
+    out = io.StringIO()
+    call_command("export_notices", "--account", "M100001", stdout=out)
+    rows = json.loads(out.getvalue())
+    assert [(row["kind"], row["day"]) for row in rows] == [("trigger", "2026-12-23"), ("daily", "2026-12-24")]
+    assert set(rows[0]) == {"account_no", "call", "kind", "day", "created_at", "deliveries"}
+    assert rows[0]["account_no"] == "M100001"
+    assert rows[0]["created_at"].endswith("+08:00")
+    assert {d["channel"] for d in rows[0]["deliveries"]} == {"email", "sms"}
+    assert set(rows[0]["deliveries"][0]) == {"channel", "status", "error"}
+
+
+def test_send_daily_notices_refuses_a_bad_time():
+    from django.core.management import CommandError
+
+    for bad in ("tomorrow", "2026-13-24T17:00:00+08:00", "1999-01-01T00:00:00+08:00"):
+        with pytest.raises(CommandError, match="--now"):
+            call_command("send_daily_notices", "--now", bad)
