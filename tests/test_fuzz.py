@@ -33,6 +33,7 @@ from book.book_format import FieldError, forbidden_character, parse_datetime, pr
 from book.models import Account, CashBalance, Desk, Instrument
 from console.models import AuditEntry
 from liquidation.forms import OrderFilterForm
+from notices.forms import DeliveryFilterForm
 from risk import forms
 from risk.models import MarginCall
 from tests.book.test_book_import import book_state
@@ -210,6 +211,7 @@ GET_PAGES = {
     "risk:history": list(forms.HistoryFilterForm.base_fields),
     "risk:home": list(forms.AccountSearchForm.base_fields),
     "liquidation:orders": [*OrderFilterForm.base_fields, "changed"],
+    "notices:list": list(DeliveryFilterForm.base_fields),
 }
 
 
@@ -781,3 +783,94 @@ def test_every_book_record_refuses_a_nasty_key_by_path(book_file, path, key, val
     prefix = dotted(path) or ("[", key)
 
     check_import(book_file, book, lambda message: message.startswith(prefix) or whole_file_or_reference(message))
+
+
+# --- notices: the send and preview forms, the Notices page, resend, POST /api/notices/status ---------
+
+
+@st.composite
+def notice_forms(draw):
+    pairs = [("calls", b"CALL"), ("channels", b"email"), ("kind", b"manual"), ("key", b"form-key-123456")]
+    for _ in range(draw(st.integers(1, 3))):
+        name = draw(st.sampled_from(["calls", "channels", "kind", "text", "key"]))
+        pairs = [pair for pair in pairs if pair[0] != name] if draw(st.booleans()) else pairs
+        pairs.append((name, draw(st.one_of(http_values, st.sampled_from([b"sms", b"voice", b"{account}", b"{x}"])))))
+    return pairs
+
+
+@FUZZ
+@given(pairs=notice_forms())
+def test_no_value_breaks_sending_or_previewing_a_notice(call, new_client, pairs):
+    from notices.models import Delivery, Notice
+
+    pairs = [(name, str(call.pk).encode() if value == b"CALL" else value) for name, value in pairs]
+    client = new_client()
+
+    preview = client.get(f"{reverse('notices:preview')}?{form_encoded(pairs)}")
+    assert preview.status_code == 200, preview.status_code
+    response = client.post(
+        reverse("notices:send"), form_encoded(pairs), content_type="application/x-www-form-urlencoded"
+    )
+
+    assert response.status_code in (302, 404), response.status_code
+    for level, text in posted(response):
+        assert_prints(text)
+        if level == "error":
+            assert not Notice.objects.exists()
+    for delivery in Delivery.objects.all():
+        assert forbidden_character(delivery.body, free_text=True) is None
+    Delivery.objects.all().delete()
+    Notice.objects.all().delete()
+
+
+@FUZZ
+@given(ids=st.lists(st.one_of(http_values, st.just(b"DELIVERY")), max_size=3), next_url=http_values)
+def test_no_value_breaks_resending(call, new_client, ids, next_url):
+    from notices.models import Delivery, Notice
+
+    notice = Notice.objects.create(call=call, account=call.account, kind="manual", key="manual:fuzz")
+    delivery = Delivery.objects.create(notice=notice, channel="voice", language="en", body="x", status="failed")
+    pairs = [("deliveries", str(delivery.pk).encode() if value == b"DELIVERY" else value) for value in ids]
+
+    response = new_client().post(
+        reverse("notices:resend"), form_encoded([*pairs, ("next", next_url)]),
+        content_type="application/x-www-form-urlencoded",
+    )  # fmt: skip
+
+    assert response.status_code in (302, 404), response.status_code
+    for _level, text in posted(response):
+        assert_prints(text)
+    Delivery.objects.all().delete()
+    Notice.objects.all().delete()
+
+
+@FUZZ
+@given(
+    body=st.one_of(
+        json_values.map(to_json),
+        st.lists(json_values, max_size=3).map(to_json),
+        st.lists(
+            st.fixed_dictionaries(
+                {"id": json_values, "status": st.sampled_from(["delivered", "failed", "x"]), "time": json_values},
+                optional={"error": json_values},
+            ),
+            max_size=3,
+        ).map(to_json),
+        deep_nesting.map(str),
+        st.binary(max_size=40),
+    )
+)
+def test_no_body_breaks_the_notice_status_api(token, body):
+    client = Client(raise_request_exception=False)
+    response = client.post(
+        reverse("notices:api-status"), data=body, content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {token}"
+    )
+
+    assert response.status_code in (200, 400), response.status_code
+    answer = response.json()
+    if response.status_code == 400:
+        assert_prints(answer["error"])
+    else:
+        for result in answer["results"]:
+            if result["status"] == "refused":
+                assert_prints(result["reason"])

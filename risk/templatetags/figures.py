@@ -28,6 +28,21 @@ def call_type_label(call_type):
     return CallType(call_type).label if call_type else _("No call")
 
 
+NOTICE_STATUS_LABELS = {
+    "queued": _lazy("Queued"),
+    "sending": _lazy("Sending"),
+    "sent": _lazy("Sent"),
+    "delivered": _lazy("Delivered"),
+    "failed": _lazy("Failed"),
+}
+
+
+@register.simple_tag
+def notice_status_label(status):
+    """A call's last notice status, as the notices app writes it (the risk app does not import it)."""
+    return NOTICE_STATUS_LABELS.get(status, status)
+
+
 FIGURE_LABELS = {
     "total_cash": _lazy("Total cash"),
     "long_mv": _lazy("Long market value"),

@@ -1,0 +1,125 @@
+"""Notices in the console: the details' panel, sending a message (from the details or a batch bar), the
+preview in each client's language, and the Notices page with resend."""
+
+import pytest
+from django.core import mail
+from django.urls import reverse
+
+from console.models import AuditEntry
+from notices.models import Delivery, Notice
+from risk.models import MarginCall
+from tests.users import client_for
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def call(book):
+    return MarginCall.objects.get(account__account_no="M100001")
+
+
+def send(client, call, django_capture_on_commit_callbacks, **data):
+    form = {"calls": [call.pk], "channels": ["email"], "kind": "manual", "key": "form-key-123456"}
+    form.update(data)
+    with django_capture_on_commit_callbacks(execute=True):
+        return client.post(reverse("notices:send"), {**form, "next": reverse("risk:call", args=[call.pk])}, follow=True)
+
+
+def test_a_trader_sends_a_message_from_the_details_once(call, trader, django_capture_on_commit_callbacks):
+    client = client_for(trader)
+    page = client.get(reverse("risk:call", args=[call.pk])).content.decode()
+    assert 'data-testid="notice-form"' in page
+
+    response = send(client, call, django_capture_on_commit_callbacks, text="Please call us about {account}.")
+    again = send(client, call, django_capture_on_commit_callbacks, text="Please call us about {account}.")
+
+    assert "1 notice(s) queued." in response.content.decode()
+    assert "0 notice(s) queued." in again.content.decode()  # the same form twice: one notice
+    notice = Notice.objects.get()
+    assert (notice.kind, notice.created_by, notice.text) == ("manual", trader, "Please call us about {account}.")
+    delivery = notice.deliveries.get()
+    assert (delivery.channel, delivery.status, delivery.body) == ("email", "sent", "Please call us about M100001.")
+    assert mail.outbox[0].to == ["client@example.com"]
+    assert response.redirect_chain[-1][0] == reverse("risk:call", args=[call.pk])  # back on the details
+    html = client.get(reverse("risk:call", args=[call.pk])).content.decode()
+    assert 'data-testid="delivery-status">Sent<' in html  # with its status
+    entry = AuditEntry.objects.filter(action="send_notice").latest("pk")
+    assert entry.targets == [{"call": call.pk}]
+    call.refresh_from_db()
+    assert call.last_notice_status == "sent"
+
+
+def test_an_unknown_placeholder_in_free_text_is_named_and_nothing_is_sent(
+    call, trader, django_capture_on_commit_callbacks
+):
+    response = send(client_for(trader), call, django_capture_on_commit_callbacks, text="Hi {password}")
+
+    assert "Unknown placeholder {password}" in response.content.decode()
+    assert not Notice.objects.exists()
+
+
+def test_the_viewer_sees_the_notices_but_cannot_send(call, viewer, django_capture_on_commit_callbacks):
+    client = client_for(viewer)
+    html = client.get(reverse("risk:call", args=[call.pk])).content.decode()
+    assert 'data-testid="notices-panel"' in html
+    assert 'data-testid="notice-form"' not in html
+    assert 'data-testid="batch-send-notice"' not in client.get(reverse("risk:warning")).content.decode()
+    assert send(client, call, django_capture_on_commit_callbacks).status_code == 403
+    assert not Notice.objects.exists()
+
+
+def test_the_preview_shows_each_client_their_own_language(call, trader):
+    other = MarginCall.objects.get(account__account_no="T2")
+    response = client_for(trader).get(
+        reverse("notices:preview"), {"calls": [call.pk, other.pk], "channels": ["email", "sms"], "kind": "daily"}
+    )
+
+    rows = {(row["call"].account.account_no, row["channel"]): row for row in response.context["rows"]}
+    assert rows[("M100001", "email")]["language"] == "zh-hant"
+    assert "M100001" in rows[("M100001", "email")]["subject"]
+    assert "賬戶" in rows[("M100001", "email")]["body"]
+    assert rows[("T2", "email")]["language"] == "en"
+    assert rows[("T2", "sms")]["problem"] == "no address"  # T2 has no phone
+    assert not Notice.objects.exists()  # a preview sends nothing
+
+
+def test_the_batch_bar_sends_to_every_selected_call(call, trader, django_capture_on_commit_callbacks):
+    other = MarginCall.objects.get(account__account_no="T2")
+    html = client_for(trader).get(reverse("risk:warning")).content.decode()
+    assert 'data-testid="batch-send-notice"' in html
+
+    response = send(client_for(trader), call, django_capture_on_commit_callbacks, calls=[call.pk, other.pk])
+
+    assert "2 notice(s) queued." in response.content.decode()
+    assert sorted(Notice.objects.values_list("account__account_no", flat=True)) == ["M100001", "T2"]
+
+
+def test_the_notices_page_lists_deliveries_and_resends_a_failed_one(call, trader, django_capture_on_commit_callbacks):
+    other = MarginCall.objects.get(account__account_no="T2")
+    send(client_for(trader), call, django_capture_on_commit_callbacks, calls=[call.pk, other.pk])
+    failed = Delivery.objects.get(notice__account__account_no="T2")  # T2 has no email address
+    assert (failed.status, failed.error) == ("failed", "the client has no email address")
+    client = client_for(trader)
+
+    page = client.get(reverse("notices:list"), {"status": "failed"})
+    assert [d.pk for d in page.context["rows"]] == [failed.pk]
+    assert 'data-testid="resend"' in page.content.decode()
+
+    from book.models import Account
+
+    Account.objects.filter(account_no="T2").update(email="t2@example.com")
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(reverse("notices:resend"), {"deliveries": [failed.pk]}, follow=True)
+
+    assert "1 delivery(ies) queued again." in response.content.decode()
+    failed.refresh_from_db()
+    assert (failed.status, failed.recipient) == ("sent", "t2@example.com")
+
+
+def test_the_lists_show_the_last_notice(call, trader, django_capture_on_commit_callbacks):
+    send(client_for(trader), call, django_capture_on_commit_callbacks)
+    html = client_for(trader).get(reverse("risk:warning")).content.decode()
+    row = html[html.index(f'data-call="{call.pk}"') :]
+    row = row[: row.index("</tr>")]
+    assert 'data-testid="last-notice"' in row
+    assert ">Sent<" in row
