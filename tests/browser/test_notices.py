@@ -1,0 +1,52 @@
+"""Notices in a real browser: a trader previews and sends a message from a call's details and sees its
+status; the viewer sees the notices but no form."""
+
+import pytest
+from django.core import mail
+from playwright.sync_api import Page, expect
+
+from risk.models import MarginCall
+from tests.browser.csp import csp_violations
+from tests.browser.test_console import log_in
+from tests.browser.test_liquidation import confirm_next
+from tests.users import make_user
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def book(import_book, worked_book):
+    import_book(worked_book)
+
+
+def test_a_trader_sends_a_message_from_the_details_and_sees_it_sent(page: Page, console_server, book):
+    make_user("trader", "RiskWarningFull")
+    call = MarginCall.objects.get(account__account_no="M100001")
+    violations = csp_violations(page)
+    log_in(page, console_server, "trader", "pw-trader")
+    page.goto(f"{console_server.url}/calls/{call.pk}/")
+    form = page.get_by_test_id("notice-form")
+    form.locator('input[name="channels"][value="sms"]').uncheck()  # email only
+    form.locator('textarea[name="text"]').fill("Please call the risk desk about {account}.")
+
+    page.get_by_test_id("notice-preview-button").click()
+    expect(page.get_by_test_id("notice-preview")).to_contain_text("Please call the risk desk about M100001.")
+    expect(page.get_by_test_id("notice-preview")).to_contain_text("zh-hant")  # the client's language
+
+    asked = confirm_next(page)
+    page.get_by_test_id("send-notice").click()
+
+    expect(page.locator(".messages")).to_contain_text("1 notice(s) queued.")
+    assert asked == ["Send this message to the client now?"]
+    expect(page.get_by_test_id("delivery-status")).to_have_text(["Sent"])
+    assert [email.to for email in mail.outbox] == [["client@example.com"]]
+    assert violations == []
+
+
+def test_the_viewer_sees_notices_but_no_form(page: Page, console_server, book):
+    make_user("viewer", "RiskWarningReadOnly")
+    call = MarginCall.objects.get(account__account_no="M100001")
+    log_in(page, console_server, "viewer", "pw-viewer")
+    page.goto(f"{console_server.url}/calls/{call.pk}/")
+    expect(page.get_by_test_id("notices-panel")).to_be_visible()
+    expect(page.get_by_test_id("notice-form")).to_have_count(0)
