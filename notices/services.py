@@ -210,7 +210,8 @@ def _queue(delivery_ids: list[int], call_ids: list[int]) -> None:
 
 def system_notices(kind: str, call_ids: Iterable[int], *, now: dt.datetime | None = None) -> list[Notice]:
     """The notice of calls that opened (``trigger``) or escalated (``force_call``). A trigger notice
-    counts as the daily notice of its trigger time's trading day."""
+    counts as the daily notice of its trigger time's trading day; a force-call notice goes at most once
+    per call and trading day."""
     now = now or timezone.now()
     calls = list(
         MarginCall.objects.filter(pk__in=list(call_ids), closed_at__isnull=True).select_related(
@@ -223,9 +224,8 @@ def system_notices(kind: str, call_ids: Iterable[int], *, now: dt.datetime | Non
         channels_of_kind = channels_for(kind, rules[call.kind])
         if kind == NoticeKind.TRIGGER:
             wanted.append(Wanted(call, kind, "trigger", channels_of_kind, day=trading_day(call.triggered_at)))
-        else:
-            key = f"force_call:{timezone.localtime(now):%Y-%m-%dT%H:%M}"
-            wanted.append(Wanted(call, kind, key, channels_of_kind))
+        else:  # at most one a trading day: a call that eases and escalates again is not told each time
+            wanted.append(Wanted(call, kind, f"force_call:{trading_day(now)}", channels_of_kind))
     return write(wanted, now=now)
 
 
