@@ -123,3 +123,25 @@ def test_the_lists_show_the_last_notice(call, trader, django_capture_on_commit_c
     row = row[: row.index("</tr>")]
     assert 'data-testid="last-notice"' in row
     assert ">Sent<" in row
+
+
+def test_an_admin_edits_a_template_with_a_preview_and_an_unknown_placeholder_is_refused(db):
+    from django.contrib.auth.models import User
+
+    from notices.models import NoticeTemplate
+
+    admin = User.objects.create_superuser("root", password="pw")
+    client = client_for(admin)
+    template = NoticeTemplate.objects.get(kind="daily", channel="email", language="en")
+    url = reverse("admin:notices_noticetemplate_change", args=[template.pk])
+
+    page = client.get(url).content.decode()
+    assert "Chan Tai Man" in page  # the preview, filled with sample values
+    assert "<code>{call_amount}</code>" in page
+
+    data = {"kind": "daily", "channel": "email", "language": "en", "subject": "Hi", "body": "Owe {secret_key}"}
+    refused = client.post(url, data)
+    assert refused.status_code == 200
+    assert "Unknown placeholder {secret_key}" in refused.content.decode()
+    template.refresh_from_db()
+    assert template.body != "Owe {secret_key}"
