@@ -13,7 +13,7 @@ from django.views import View
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 
-from . import ticks
+from . import lending, ticks
 from .models import ApiToken
 
 logger = logging.getLogger(__name__)
@@ -63,5 +63,33 @@ class TicksView(View):
 
     def http_method_not_allowed(self, request, *args, **kwargs):
         response = _error(405, "use POST with a JSON list of ticks")
+        response["Allow"] = "POST"
+        return response
+
+
+@method_decorator([csrf_exempt, never_cache], name="dispatch")
+class LendingView(View):
+    """``POST /api/lending``: what the prime broker can lend, per stock (:mod:`book.lending`)."""
+
+    http_method_names = ["post"]
+
+    def post(self, request):
+        token = authenticate(request)
+        if token is None:
+            response = _error(401, "a valid API token is required: Authorization: Bearer <token>")
+            response["WWW-Authenticate"] = "Bearer"
+            return response
+        try:
+            items = lending.load(request.body)
+        except lending.LendingMalformed as error:
+            return _error(400, str(error))
+        with transaction.atomic():
+            outcomes = lending.apply(items)
+        applied = sum(outcome["status"] == "applied" for outcome in outcomes)
+        logger.info("lending from %s: %d applied, %d refused", token.name, applied, len(outcomes) - applied)
+        return JsonResponse({"applied": applied, "refused": len(outcomes) - applied, "results": outcomes})
+
+    def http_method_not_allowed(self, request, *args, **kwargs):
+        response = _error(405, "use POST with a JSON list of lending reports")
         response["Allow"] = "POST"
         return response

@@ -192,6 +192,12 @@ def parse_choice(value: Any, *, choices: type) -> str:
     return value
 
 
+def parse_bool(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise FieldError(f"must be true or false, got {describe(value)}")
+    return value
+
+
 def parse_currency(value: Any) -> str:
     if not isinstance(value, str) or not CURRENCY_CODE.fullmatch(value):
         raise FieldError(f"must be a 3-letter upper-case currency code, got {describe(value)}")
@@ -287,6 +293,7 @@ INSTRUMENT_FIELDS: dict[str, Callable[[Any], Any]] = {
     "short_mm_rate": _rate,
     "short_fm_rate": _rate,
     "option_type": lambda value: parse_choice(value, choices=m.OptionType),
+    "shortable": parse_bool,
     "strike": _price,
     "expiry": parse_date,
 }

@@ -197,6 +197,11 @@ class Instrument(models.Model):
         _("strike"), max_digits=PRICE_DIGITS, decimal_places=PRICE_PLACES, null=True, blank=True
     )
     expiry = models.DateField(_("expiry"), null=True, blank=True)
+    shortable = models.BooleanField(
+        _("may be sold short"),
+        default=True,
+        help_text=_("Off for stock that may not be sold short (not an HKEX designated security, say)."),
+    )
 
     class Meta:
         ordering = ["symbol"]

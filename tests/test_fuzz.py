@@ -874,3 +874,33 @@ def test_no_body_breaks_the_notice_status_api(token, body):
         for result in answer["results"]:
             if result["status"] == "refused":
                 assert_prints(result["reason"])
+
+
+@FUZZ
+@given(
+    body=st.one_of(
+        json_values.map(to_json),
+        st.lists(
+            st.fixed_dictionaries({"symbol": json_values, "lendable": json_values, "time": json_values}), max_size=3
+        ).map(to_json),
+        deep_nesting.map(str),
+        st.binary(max_size=40),
+    )
+)
+def test_no_body_breaks_the_lending_api_and_a_refused_body_writes_nothing(token, body):
+    from book.models import LendingAvailability
+
+    before = list(LendingAvailability.objects.values())
+    response = Client(raise_request_exception=False).post(
+        reverse("book:api-lending"), data=body, content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {token}"
+    )
+
+    assert response.status_code in (200, 400), response.status_code
+    answer = response.json()
+    if response.status_code == 400:
+        assert_prints(answer["error"])
+        assert list(LendingAvailability.objects.values()) == before
+    else:
+        for result in answer["results"]:
+            if result["status"] == "refused":
+                assert_prints(result["reason"])

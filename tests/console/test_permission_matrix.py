@@ -70,6 +70,7 @@ ROUTES: dict[str, Route] = {
     "set_language": Route("public"),
     "admin:*": Route("admin"),
     "book:api-ticks": Route("api"),
+    "book:api-lending": Route("api"),
     "risk:home": Route("page"),
     "risk:warning": Route("page"),
     "risk:intraday": Route("page"),
