@@ -284,6 +284,8 @@ CELERY_BEAT_SCHEDULE = {
     "simulated-exchange": {"task": "liquidation.tasks.simulate_exchange", "schedule": 1.0},
     # Cheap when there is nothing to do; each rule set's notice time decides when it acts.
     "daily-notices": {"task": "notices.tasks.send_daily_notices", "schedule": 60.0},
+    # Short stock to recover (acts only in XHKG trading; `scan_recovery` runs it at any time).
+    "recovery-scan": {"task": "recovery.tasks.scan_recovery", "schedule": 900.0},
     # Deliveries left queued (a lost task, the broker away) are queued again.
     "notice-sweep": {"task": "notices.tasks.sweep_deliveries", "schedule": 300.0},
 }

@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
-from book.models import Instrument, LendingAvailability, Position
+import datetime as dt
+import logging
+import time
+
+from django.db import transaction
+from django.utils import timezone
+
+from book.models import Account, AccountKind, Instrument, LendingAvailability, Position
+from book.trading_calendar import call_deadline
 
 from . import rules
+from .models import CoveredCallCase, RecoveryScan, ShortStockItem
+
+logger = logging.getLogger(__name__)
 
 
 def book_scan() -> rules.Scan:
@@ -64,3 +75,109 @@ def as_json(scan: rules.Scan) -> dict:
             for pool in scan.lending
         ],
     }
+
+
+# --- keeping the cases and items in line with the rules ----------------------------------------------
+
+
+def _due_sessions() -> dict[str, int]:
+    from risk.models import RuleSet
+
+    sessions = dict.fromkeys(AccountKind.values, RuleSet._meta.get_field("recovery_sessions").default)
+    sessions.update(RuleSet.objects.values_list("account_kind", "recovery_sessions"))
+    return sessions
+
+
+def _accounts(numbers) -> dict[str, tuple[int, str]]:
+    return {
+        no: (pk, kind)
+        for pk, no, kind in Account.objects.filter(account_no__in=set(numbers)).values_list("pk", "account_no", "kind")
+    }
+
+
+def sync_covered_calls(found: list[rules.CoveredCall], *, now: dt.datetime) -> None:
+    """Open a case for each shortfall without one; resolve the open cases the book no longer shows."""
+    accounts = _accounts(item.account_no for item in found)
+    stocks = dict(Instrument.objects.filter(symbol__in={i.underlying for i in found}).values_list("symbol", "pk"))
+    wanted = {(accounts[item.account_no][0], stocks[item.underlying]): item for item in found}
+    sessions = _due_sessions()
+    with transaction.atomic():
+        open_cases = {
+            (case.account_id, case.underlying_id): case
+            for case in CoveredCallCase.objects.select_for_update().filter(resolved_at__isnull=True)
+        }
+        gone = [case.pk for key, case in open_cases.items() if key not in wanted]
+        CoveredCallCase.objects.filter(pk__in=gone).update(resolved_at=now, updated_at=now)
+        kinds = {pk: kind for pk, kind in accounts.values()}
+        CoveredCallCase.objects.bulk_create(
+            [
+                CoveredCallCase(
+                    account_id=account_id,
+                    underlying_id=underlying_id,
+                    detected_at=now,
+                    due=call_deadline(now, sessions[kinds[account_id]]),
+                    updated_at=now,
+                )
+                for account_id, underlying_id in wanted
+                if (account_id, underlying_id) not in open_cases
+            ],
+            ignore_conflicts=True,
+        )
+
+
+def sync_short_stock(found: list[rules.ShortStock], scan: RecoveryScan, *, now: dt.datetime) -> None:
+    accounts = _accounts(item.account_no for item in found)
+    stocks = dict(Instrument.objects.filter(symbol__in={i.symbol for i in found}).values_list("symbol", "pk"))
+    wanted = {(accounts[item.account_no][0], stocks[item.symbol]): item for item in found}
+    kinds = {pk: kind for pk, kind in accounts.values()}
+    sessions = _due_sessions()
+    with transaction.atomic():
+        current = {
+            (item.account_id, item.instrument_id): item
+            for item in ShortStockItem.objects.select_for_update().filter(resolved_at__isnull=True)
+        }
+        ShortStockItem.objects.filter(pk__in=[i.pk for k, i in current.items() if k not in wanted]).update(
+            resolved_at=now, updated_at=now
+        )
+        to_update, to_create = [], []
+        for key, rule in wanted.items():
+            item = current.get(key)
+            if item is None:
+                to_create.append(
+                    ShortStockItem(
+                        account_id=key[0],
+                        instrument_id=key[1],
+                        reason=rule.reason,
+                        short_quantity=rule.short_quantity,
+                        quantity=rule.quantity,
+                        detected_at=now,
+                        due=call_deadline(now, sessions[kinds[key[0]]]),
+                        scan=scan,
+                        updated_at=now,
+                    )
+                )
+            else:
+                item.reason, item.short_quantity, item.quantity = rule.reason, rule.short_quantity, rule.quantity
+                item.scan, item.updated_at = scan, now
+                to_update.append(item)
+        ShortStockItem.objects.bulk_create(to_create, batch_size=1000, ignore_conflicts=True)
+        ShortStockItem.objects.bulk_update(
+            to_update, ["reason", "short_quantity", "quantity", "scan", "updated_at"], batch_size=1000
+        )
+
+
+def run_scan(now: dt.datetime | None = None) -> RecoveryScan:
+    """The scan: the rules over the book now; the short-stock items and the covered-call cases follow."""
+    now = now or timezone.now()
+    started = time.perf_counter()
+    result = book_scan()
+    scan = RecoveryScan.objects.create(ran_at=now, items=len(result.short_stock))
+    sync_short_stock(result.short_stock, scan, now=now)
+    sync_covered_calls(result.covered_calls, now=now)
+    RecoveryScan.objects.filter(pk=scan.pk).update(seconds=round(time.perf_counter() - started, 3))
+    logger.info(
+        "recovery scan: %d short stock items, %d covered-call shortfalls",
+        len(result.short_stock),
+        len(result.covered_calls),
+    )
+    return scan

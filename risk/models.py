@@ -98,6 +98,12 @@ class RuleSet(models.Model):
             "an exception and not past its deadline."
         ),
     )
+    recovery_sessions = models.PositiveSmallIntegerField(
+        _("stock recovery due (trading sessions)"),
+        default=1,
+        validators=[MinValueValidator(1), MaxValueValidator(60)],
+        help_text=_("Stock to recover is due at the close of this many HKEX sessions after it is found."),
+    )
     trigger_channels = channels_field(_("channels of the trigger notice"))
     force_call_channels = channels_field(_("channels of the force-call notice"))
     daily_channels = channels_field(_("channels of the daily notice"))
