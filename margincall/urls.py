@@ -8,4 +8,5 @@ urlpatterns = [
     path("", include("risk.urls")),
     path("", include("liquidation.urls")),
     path("", include("notices.urls")),
+    path("", include("recovery.urls")),
 ]

@@ -18,25 +18,37 @@ from .models import CoveredCallCase, RecoveryScan, ShortStockItem
 logger = logging.getLogger(__name__)
 
 
+def _holdings(positions) -> list[rules.Holding]:
+    return [
+        rules.Holding(account_no, kind, symbol, quantity)
+        for account_no, kind, symbol, quantity in positions.exclude(quantity=0)
+        .values_list("account__account_no", "account__kind", "instrument__symbol", "quantity")
+        .iterator(chunk_size=5000)
+    ]
+
+
+def _instruments(symbols) -> dict[str, rules.Instrument]:
+    return {
+        symbol: rules.Instrument(symbol, kind, lot_size, multiplier, shortable, underlying, option_type)
+        for symbol, kind, lot_size, multiplier, shortable, underlying, option_type in Instrument.objects.filter(
+            symbol__in=set(symbols)
+        ).values_list("symbol", "kind", "lot_size", "multiplier", "shortable", "underlying__symbol", "option_type")
+    }
+
+
+def covered_calls_of(account_ids) -> list[rules.CoveredCall]:
+    """The covered-call shortfalls of these accounts, from the book now."""
+    holdings = _holdings(Position.objects.filter(account_id__in=list(account_ids)))
+    return rules.covered_calls(holdings, _instruments(holding.symbol for holding in holdings))
+
+
 def book_scan() -> rules.Scan:
     """The rules over the whole book as it is stored now. Reads only the accounts that are short
     something (and all their positions: a covered call needs the long stock)."""
     short_accounts = Position.objects.filter(quantity__lt=0).values("account_id")
-    holdings = [
-        rules.Holding(account_no, kind, symbol, quantity)
-        for account_no, kind, symbol, quantity in Position.objects.filter(account_id__in=short_accounts)
-        .exclude(quantity=0)
-        .values_list("account__account_no", "account__kind", "instrument__symbol", "quantity")
-        .iterator(chunk_size=5000)
-    ]
+    holdings = _holdings(Position.objects.filter(account_id__in=short_accounts))
     lendable = dict(LendingAvailability.objects.values_list("instrument__symbol", "lendable"))
-    symbols = {holding.symbol for holding in holdings} | set(lendable)
-    instruments = {
-        symbol: rules.Instrument(symbol, kind, lot_size, multiplier, shortable, underlying, option_type)
-        for symbol, kind, lot_size, multiplier, shortable, underlying, option_type in Instrument.objects.filter(
-            symbol__in=symbols
-        ).values_list("symbol", "kind", "lot_size", "multiplier", "shortable", "underlying__symbol", "option_type")
-    }
+    instruments = _instruments({holding.symbol for holding in holdings} | set(lendable))
     return rules.scan(holdings, instruments, lendable)
 
 

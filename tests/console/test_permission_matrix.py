@@ -36,6 +36,7 @@ class Route:
     data: dict | Callable[[MarginCall], dict] = field(default_factory=dict)
     desk_scoped: bool = False
     action: str = ""  # the audit log's name for an action
+    names_calls: bool = True  # whether a refused action's audit entry names the call (recovery's have none)
 
 
 def an_order(call: MarginCall) -> dict:
@@ -54,6 +55,35 @@ def a_delivery(call: MarginCall) -> dict:
     notice = Notice.objects.create(call=call, account=call.account, kind="manual", key="manual:matrix")
     delivery = Delivery.objects.create(notice=notice, channel="email", language="en", body="x", status="failed")
     return {"deliveries": [delivery.pk]}
+
+
+def a_case(call: MarginCall) -> int:
+    from django.utils import timezone
+
+    from recovery.models import CoveredCallCase
+
+    underlying = call.account.positions.first().instrument
+    case, _created = CoveredCallCase.objects.get_or_create(
+        account=call.account, underlying=underlying, resolved_at=None, defaults={"due": timezone.now()}
+    )
+    return case.pk
+
+
+def a_short_item(call: MarginCall) -> int:
+    from django.utils import timezone
+
+    from recovery.models import RecoveryScan, ShortStockItem
+
+    item, _created = ShortStockItem.objects.get_or_create(
+        account=call.account,
+        instrument=call.account.positions.first().instrument,
+        resolved_at=None,
+        defaults={
+            "reason": "not_shortable", "short_quantity": 100, "quantity": 100, "due": timezone.now(),
+            "scan": RecoveryScan.objects.create(),
+        },
+    )  # fmt: skip
+    return item.pk
 
 
 def a_batch(call: MarginCall) -> list:
@@ -114,6 +144,37 @@ ROUTES: dict[str, Route] = {
     ),
     "notices:resend": Route("action", data=a_delivery, desk_scoped=True, action="send_notice"),
     "notices:api-status": Route("api"),
+    "recovery:covered-calls": Route("page"),
+    "recovery:covered-call": Route("page", args=lambda call: [a_case(call)], desk_scoped=True),
+    "recovery:case-status": Route(
+        "action",
+        args=lambda call: [a_case(call)],
+        data={"status": "done"},
+        desk_scoped=True,
+        action="recover",
+        names_calls=False,
+    ),
+    "recovery:short-stock": Route("page"),
+    "recovery:short-status": Route(
+        "action",
+        args=lambda call: [a_short_item(call)],
+        data={"status": "done"},
+        desk_scoped=True,
+        action="recover",
+        names_calls=False,
+    ),
+    "recovery:lending": Route("page"),
+    # A lending pool belongs to no desk: any trader with recover sets its status.
+    "recovery:pool-status": Route(
+        "action", data={"stock": "A.HK", "status": "closed"}, action="recover", names_calls=False
+    ),
+    "recovery:buy-back": Route(
+        "action",
+        data=lambda call: {"account": call.account.account_no, "symbol": "A.HK", "quantity": 1, "key": "k" * 16},
+        desk_scoped=True,
+        action="recover",
+        names_calls=False,
+    ),
     "liquidation:orders": Route("page"),
     "liquidation:order-events": Route("stream"),
     "liquidation:call-orders": Route("page", args=lambda call: [call.pk], desk_scoped=True),
@@ -206,13 +267,15 @@ def test_the_permission_matrix(name, call, viewer, desk_trader):
         audited = AuditEntry.objects.count()
         assert to_login(anonymous.post(url, data))
         assert AuditEntry.objects.count() == audited  # nobody to name
-        for client, status in ((nobody, 403), (read_only, 403), (other_desk, 404)):
+        refusals = [(nobody, 403), (read_only, 403)] + ([(other_desk, 404)] if route.desk_scoped else [])
+        for client, status in refusals:
             response = client.post(url, data)
             assert response.status_code == status, (name, status)
             entry = AuditEntry.objects.order_by("pk").last()
-            assert (entry.action, entry.targets) == (route.action, [{"call": call.pk}]), name
+            targets = [{"call": call.pk}] if route.names_calls else []
+            assert (entry.action, entry.targets) == (route.action, targets), name
             assert entry.outcome.startswith("refused"), entry.outcome
-        assert AuditEntry.objects.count() == audited + 3
+        assert AuditEntry.objects.count() == audited + len(refusals)
         assert list(MarginCall.objects.values()) == before  # nothing a refused request sent was applied
         assert not Order.objects.exclude(status="pending").exists()  # no order placed, none cancelled
         assert Order.objects.count() == len(data.get("orders", []))

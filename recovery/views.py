@@ -1,0 +1,322 @@
+"""The stock-recovery pages: Covered Call Recovery (live from the book), Short Stock Recovery (from the
+last scan), Securities Lending Overview; the covered-call details; and the actions on them (buy back,
+status and remark), each needing ``recover``, desk-scoped and audited."""
+
+from __future__ import annotations
+
+import secrets
+
+from django import forms
+from django.contrib import messages
+from django.http import Http404, HttpResponseRedirect
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
+from django.views import View
+
+from book.book_format import printable
+from book.models import Account, Instrument, LendingAvailability, Position
+from console import audit
+from console.lists import ListPage, Selection
+from console.permissions import ConsoleMixin, can
+from console.redirects import back_to
+from liquidation import services as liquidation
+from risk.forms import FreeTextField, TextField
+
+from . import services
+from .models import CaseStatus, CoveredCallCase, LendingPool, PoolStatus, Reason, RecoveryScan, ShortStockItem
+
+RECOVER = "recovery.recover"
+
+
+def _visible_accounts(user):
+    return Account.objects.visible_to(user)
+
+
+class CaseFilterForm(forms.Form):
+    q = TextField(label=_lazy("Account"), max_length=32, required=False)
+    status = forms.ChoiceField(
+        label=_lazy("Status"), choices=[("", _lazy("All statuses")), *CaseStatus.choices], required=False
+    )
+    sort = forms.ChoiceField(choices=[(k, k) for k in ("due", "-due", "account", "-account")], required=False)
+    page = forms.IntegerField(min_value=1, max_value=100_000, required=False)
+
+
+class ShortFilterForm(CaseFilterForm):
+    reason = forms.ChoiceField(
+        label=_lazy("Reason"), choices=[("", _lazy("All reasons")), *Reason.choices], required=False
+    )
+
+
+class CoveredCallListView(ListPage):
+    """Accounts short call options on a stock they do not hold enough of: the shortfall from the book
+    now, the case's status and remark."""
+
+    form_class = CaseFilterForm
+    template_name = "recovery/covered_calls.html"
+    sorts = {"due": "due", "account": "account__account_no"}
+    default_sort = "due"
+    csv_name = ""
+
+    def select(self, request, values, now):
+        services.sync_covered_calls(services.book_scan().covered_calls, now=now)
+        cases = CoveredCallCase.objects.filter(
+            resolved_at__isnull=True, account__in=_visible_accounts(request.user)
+        ).select_related("account", "underlying")
+        if values.get("q"):
+            cases = cases.filter(account__account_no__istartswith=values["q"].strip())
+        if values.get("status"):
+            cases = cases.filter(status=values["status"])
+        return Selection(rows=cases)
+
+    def row_values(self, rows, values, now, selection):
+        found = {
+            (item.account_no, item.underlying): item
+            for item in services.covered_calls_of([row.account_id for row in rows])
+        }
+        for row in rows:
+            row.rule = found.get((row.account.account_no, row.underlying.symbol))
+
+    def context(self, request, values, now, selection):
+        return {"can_recover": can(request.user, RECOVER), "statuses": CaseStatus.choices}
+
+
+class CoveredCallDetailView(ConsoleMixin, View):
+    """One case: the account's call options and stock on that underlying; buy back the short calls."""
+
+    def get(self, request, pk):
+        case = (
+            CoveredCallCase.objects.filter(pk=pk, account__in=_visible_accounts(request.user))
+            .select_related("account", "underlying")
+            .first()
+        )
+        if case is None:
+            raise Http404(_("No such case."))
+        positions = list(
+            Position.objects.filter(account=case.account)
+            .filter(instrument__underlying=case.underlying)
+            .select_related("instrument")
+            | Position.objects.filter(account=case.account, instrument=case.underlying).select_related("instrument")
+        )
+        found = {item.underlying: item for item in services.covered_calls_of([case.account_id])}
+        return render(
+            request,
+            "recovery/covered_call.html",
+            {
+                "case": case,
+                "rule": found.get(case.underlying.symbol),
+                "positions": positions,
+                "can_recover": can(request.user, RECOVER),
+                "key": secrets.token_urlsafe(16),
+                "statuses": CaseStatus.choices,
+            },
+        )
+
+
+class ShortStockListView(ListPage):
+    form_class = ShortFilterForm
+    template_name = "recovery/short_stock.html"
+    sorts = {"due": "due", "account": "account__account_no"}
+    default_sort = "due"
+    csv_name = ""
+
+    def select(self, request, values, now):
+        items = ShortStockItem.objects.filter(
+            resolved_at__isnull=True, account__in=_visible_accounts(request.user)
+        ).select_related("account", "instrument")
+        if values.get("q"):
+            items = items.filter(account__account_no__istartswith=values["q"].strip())
+        for name in ("status", "reason"):
+            if values.get(name):
+                items = items.filter(**{name: values[name]})
+        return Selection(rows=items)
+
+    def context(self, request, values, now, selection):
+        return {
+            "can_recover": can(request.user, RECOVER),
+            "scan": RecoveryScan.objects.first(),
+            "statuses": CaseStatus.choices,
+            "key": secrets.token_urlsafe(16),
+        }
+
+
+class LendingView(ConsoleMixin, View):
+    """Per stock with a lending row: lendable, lent, clients short, utilisation, recall, status."""
+
+    def get(self, request):
+        pools = services.book_scan().lending
+        states = {
+            pool.instrument.symbol: pool
+            for pool in LendingPool.objects.select_related("instrument", "set_by").filter(
+                instrument__symbol__in=[p.symbol for p in pools]
+            )
+        }
+        rows = [{"pool": pool, "state": states.get(pool.symbol)} for pool in pools]
+        rows.sort(key=lambda row: (-(row["pool"].recall), row["pool"].symbol))
+        symbol = request.GET.get("stock", "")
+        detail = None
+        if symbol and any(pool.symbol == symbol for pool in pools):
+            detail = {
+                "symbol": symbol,
+                "shorts": Position.objects.filter(
+                    instrument__symbol=symbol, quantity__lt=0, account__in=_visible_accounts(request.user)
+                )
+                .select_related("account")
+                .order_by("quantity"),
+                "items": {
+                    item.account_id: item
+                    for item in ShortStockItem.objects.filter(instrument__symbol=symbol, resolved_at__isnull=True)
+                },
+            }
+            for position in detail["shorts"]:
+                position.item = detail["items"].get(position.account_id)
+        return render(
+            request,
+            "recovery/lending.html",
+            {
+                "rows": rows,
+                "detail": detail,
+                "can_recover": can(request.user, RECOVER),
+                "statuses": PoolStatus.choices,
+                "key": secrets.token_urlsafe(16),
+            },
+        )
+
+
+# --- actions ---------------------------------------------------------------------------------------
+
+
+class StatusForm(forms.Form):
+    status = forms.ChoiceField(choices=CaseStatus.choices)
+    remark = FreeTextField(max_length=1000, required=False)
+
+
+class PoolForm(forms.Form):
+    stock = TextField(max_length=32)
+    status = forms.ChoiceField(choices=PoolStatus.choices)
+    remark = FreeTextField(max_length=1000, required=False)
+
+
+class BuyForm(forms.Form):
+    account = TextField(max_length=32)
+    symbol = TextField(max_length=32)
+    quantity = forms.IntegerField(min_value=1, max_value=10**12)
+    key = forms.RegexField(regex=r"^[A-Za-z0-9_\-]{8,64}$")
+
+
+def _errors(form) -> str:
+    return printable("; ".join(f"{name}: {error}" for name, errors in form.errors.items() for error in errors))
+
+
+class RecoverAction(ConsoleMixin, View):
+    http_method_names = ["post"]
+    action = "recover"
+    permission = RECOVER
+
+
+class CaseStatusView(RecoverAction):
+    """Set a covered-call case's or a short-stock item's status and remark."""
+
+    model = CoveredCallCase
+    default_back = "recovery:covered-calls"
+
+    def post(self, request, pk):
+        back = back_to(request, reverse(self.default_back))
+        row = self.model.objects.filter(pk=pk, account__in=_visible_accounts(request.user)).first()
+        if row is None:
+            self.audit_refusal(request, "refused: unknown or other desk's case")
+            raise Http404(_("No such case."))
+        form = StatusForm(request.POST)
+        if not form.is_valid():
+            messages.error(request, _errors(form))
+            return HttpResponseRedirect(back)
+        now = timezone.now()
+        self.model.objects.filter(pk=row.pk).update(
+            status=form.cleaned_data["status"], remark=form.cleaned_data["remark"], updated_at=now
+        )
+        audit.record(
+            request.user,
+            "recover",
+            detail={
+                "case": f"{self.model._meta.model_name}:{row.pk}",
+                "account": row.account.account_no,
+                "status": form.cleaned_data["status"],
+                "remark": form.cleaned_data["remark"][:500],
+            },
+            at=now,
+        )
+        messages.success(request, _("Saved."))
+        return HttpResponseRedirect(back)
+
+
+class ShortStatusView(CaseStatusView):
+    model = ShortStockItem
+    default_back = "recovery:short-stock"
+
+
+class PoolStatusView(RecoverAction):
+    def post(self, request):
+        back = back_to(request, reverse("recovery:lending"))
+        form = PoolForm(request.POST)
+        if not form.is_valid():
+            messages.error(request, _errors(form))
+            return HttpResponseRedirect(back)
+        instrument = Instrument.objects.filter(
+            symbol=form.cleaned_data["stock"], pk__in=LendingAvailability.objects.values("instrument_id")
+        ).first()
+        if instrument is None:
+            raise Http404(_("No such lending pool."))
+        LendingPool.objects.update_or_create(
+            instrument=instrument,
+            defaults={
+                "status": form.cleaned_data["status"],
+                "remark": form.cleaned_data["remark"],
+                "set_by": request.user,
+                "updated_at": timezone.now(),
+            },
+        )
+        audit.record(
+            request.user,
+            "recover",
+            detail={"pool": instrument.symbol, "status": form.cleaned_data["status"]},
+        )
+        messages.success(request, _("Saved."))
+        return HttpResponseRedirect(back)
+
+
+class BuyBackView(RecoverAction):
+    """Buy back a short (stock or call options) through the liquidation order path: reserved, sent to
+    the gateway, cancellable on Liquidation Orders."""
+
+    def post(self, request):
+        back = back_to(request, reverse("recovery:short-stock"))
+        form = BuyForm(request.POST)
+        if not form.is_valid():
+            messages.error(request, _errors(form))
+            return HttpResponseRedirect(back)
+        account = _visible_accounts(request.user).filter(account_no=form.cleaned_data["account"]).first()
+        if account is None:
+            self.audit_refusal(request, "refused: unknown or other desk's account")
+            raise Http404(_("No such account."))
+        symbol, quantity = form.cleaned_data["symbol"], form.cleaned_data["quantity"]
+        held = Position.objects.filter(account=account, instrument__symbol=symbol).values_list("quantity", flat=True)
+        if not held or held[0] >= 0:
+            messages.error(
+                request, _("%(account)s is not short %(symbol)s.") % {"account": account.account_no, "symbol": symbol}
+            )
+            return HttpResponseRedirect(back)
+        try:
+            orders = liquidation.place(
+                user=request.user,
+                account=account,
+                wanted=[liquidation.Wanted(symbol, quantity)],
+                key=form.cleaned_data["key"],
+                detail={"recovery": True},
+            )
+        except liquidation.Refused as refused:
+            messages.error(request, printable(str(refused)))
+            return HttpResponseRedirect(back)
+        messages.success(request, _("%(count)d order(s) placed.") % {"count": len(orders)})
+        return HttpResponseRedirect(back)

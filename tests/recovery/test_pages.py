@@ -1,0 +1,107 @@
+"""The stock-recovery pages and their actions."""
+
+import pytest
+from django.urls import reverse
+
+from console.models import AuditEntry
+from liquidation.models import Order
+from recovery import services
+from recovery.models import CoveredCallCase, LendingPool, ShortStockItem
+from tests.users import client_for, make_user
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def trader(recovery_book):
+    return make_user("trader", "RiskWarningFull")
+
+
+@pytest.fixture
+def viewer(recovery_book):
+    return make_user("viewer", "RiskWarningReadOnly")
+
+
+def test_covered_call_recovery_follows_the_book_and_buys_back_the_short_calls(trader, settings):
+    settings.LIQUIDATION_GATEWAY = "tests.liquidation.gateways.Holding"
+    client = client_for(trader)
+    page = client.get(reverse("recovery:covered-calls"))
+    [case] = page.context["rows"]
+    assert (case.account.account_no, case.underlying.symbol) == ("A1", "700.HK")
+    assert (case.rule.required, case.rule.held, case.rule.shortfall) == (300, 100, 200)
+
+    details = client.get(reverse("recovery:covered-call", args=[case.pk]))
+    assert 'data-testid="buy-back"' in details.content.decode()
+    response = client.post(
+        reverse("recovery:buy-back"),
+        {
+            "account": "A1",
+            "symbol": "TCH-C400",
+            "quantity": "3",
+            "key": "buyback-key-123",
+            "next": details.request["PATH_INFO"],
+        },
+        follow=True,
+    )
+
+    assert "1 order(s) placed." in response.content.decode()
+    order = Order.objects.get()
+    assert (order.instrument.symbol, order.side, order.quantity) == ("TCH-C400", "buy", 3)
+
+
+def test_a_case_the_book_no_longer_shows_is_resolved(trader):
+    from book.models import Position
+
+    client_for(trader).get(reverse("recovery:covered-calls"))
+    Position.objects.filter(account__account_no="A1", instrument__symbol="700.HK").update(quantity=300)
+
+    assert client_for(trader).get(reverse("recovery:covered-calls")).context["rows"] == []
+    assert CoveredCallCase.objects.get().resolved_at is not None
+
+
+def test_short_stock_recovery_lists_the_scan_and_a_trader_marks_one_done(trader):
+    services.run_scan()
+    client = client_for(trader)
+    page = client.get(reverse("recovery:short-stock"))
+    rows = {(item.account.account_no, item.instrument.symbol): item for item in page.context["rows"]}
+    assert {key: (item.quantity, item.reason) for key, item in rows.items()} == {
+        ("C1", "700.HK"): (200, "account_cannot_short"),
+        ("M1", "700.HK"): (100, "lending_pool"),
+        ("M1", "X.HK"): (300, "not_shortable"),
+    }
+    assert 'data-testid="scan-time"' in page.content.decode()
+
+    item = rows[("M1", "X.HK")]
+    client.post(reverse("recovery:short-status", args=[item.pk]), {"status": "done", "remark": "bought back"})
+
+    item.refresh_from_db()
+    assert (item.status, item.remark) == ("done", "bought back")
+    assert AuditEntry.objects.filter(action="recover", outcome="ok").exists()
+    services.run_scan()  # found again: it keeps its status and remark
+    item.refresh_from_db()
+    assert (item.status, item.resolved_at) == ("done", None)
+
+
+def test_the_lending_overview_shows_the_recall_and_its_clients(trader):
+    services.run_scan()
+    client = client_for(trader)
+    page = client.get(reverse("recovery:lending"), {"stock": "700.HK"})
+    [row] = page.context["rows"]
+    assert (row["pool"].lendable, row["pool"].lent, row["pool"].clients, row["pool"].recall) == (300, 600, 2, 300)
+    assert 'data-testid="lending-detail"' in page.content.decode()
+
+    client.post(
+        reverse("recovery:pool-status"), {"stock": "700.HK", "status": "close_out_warning", "remark": "PB call"}
+    )
+    assert LendingPool.objects.get().status == "close_out_warning"
+
+
+def test_the_viewer_sees_the_pages_but_no_action(viewer):
+    services.run_scan()
+    client = client_for(viewer)
+    for name in ("recovery:covered-calls", "recovery:short-stock", "recovery:lending"):
+        html = client.get(reverse(name)).content.decode()
+        assert 'data-testid="buy-to-cover"' not in html
+        assert 'class="inline-form status-form"' not in html
+    item = ShortStockItem.objects.first()
+    assert client.post(reverse("recovery:short-status", args=[item.pk]), {"status": "done"}).status_code == 403
