@@ -34,6 +34,7 @@ from book.models import Account, CashBalance, Desk, Instrument
 from console.models import AuditEntry
 from liquidation.forms import OrderFilterForm
 from notices.forms import DeliveryFilterForm
+from recovery.views import CaseFilterForm, ShortFilterForm
 from risk import forms
 from risk.models import MarginCall
 from tests.book.test_book_import import book_state
@@ -212,6 +213,8 @@ GET_PAGES = {
     "risk:home": list(forms.AccountSearchForm.base_fields),
     "liquidation:orders": [*OrderFilterForm.base_fields, "changed"],
     "notices:list": list(DeliveryFilterForm.base_fields),
+    "recovery:covered-calls": list(CaseFilterForm.base_fields),
+    "recovery:short-stock": list(ShortFilterForm.base_fields),
 }
 
 
@@ -904,3 +907,45 @@ def test_no_body_breaks_the_lending_api_and_a_refused_body_writes_nothing(token,
         for result in answer["results"]:
             if result["status"] == "refused":
                 assert_prints(result["reason"])
+
+
+# --- recovery: the lending page's stock, buy back, statuses ------------------------------------------
+
+
+@FUZZ
+@given(stock=http_values)
+def test_no_stock_breaks_the_lending_overview(book, new_client, stock):
+    response = new_client().get(f"{reverse('recovery:lending')}?{form_encoded([('stock', stock)])}")
+    assert response.status_code == 200, response.status_code
+
+
+@FUZZ
+@given(
+    action=st.sampled_from(["buy-back", "pool-status", "short-status"]),
+    pairs=st.lists(
+        st.tuples(st.sampled_from(["account", "symbol", "quantity", "key", "stock", "status", "remark", "next"]),
+                  http_values),
+        max_size=5,
+    ),
+)  # fmt: skip
+def test_no_value_breaks_a_recovery_action(call, new_client, action, pairs):
+    from django.utils import timezone
+
+    from liquidation.models import Order
+    from recovery.models import RecoveryScan, ShortStockItem
+
+    item, _created = ShortStockItem.objects.get_or_create(
+        account=call.account, instrument=call.account.positions.first().instrument, resolved_at=None,
+        defaults={"reason": "not_shortable", "short_quantity": 100, "quantity": 100, "due": timezone.now(),
+                  "scan": RecoveryScan.objects.create()},
+    )  # fmt: skip
+    url = reverse(f"recovery:{action}", args=[item.pk] if action == "short-status" else [])
+
+    response = new_client().post(url, form_encoded(pairs), content_type="application/x-www-form-urlencoded")
+
+    assert response.status_code in (302, 404), response.status_code
+    for _level, text in posted(response):
+        assert_prints(text)
+    item.refresh_from_db()
+    assert forbidden_character(item.remark, free_text=True) is None
+    Order.objects.all().delete()
