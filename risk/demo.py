@@ -218,6 +218,11 @@ def demo_book(accounts: int = 2000, seed: int = 2026) -> dict:
     illiquid = [s[0] for s in ILLIQUID_HK]
     us = [s[0] for s in US_STOCKS]
     options = [o[0] for o in HK_OPTIONS + US_OPTIONS]
+    # One stock that may not be sold short (not a designated security): its shorts must be bought back.
+    not_shortable = liquid_hk[-1]
+    for item in instruments:
+        if item["symbol"] == not_shortable:
+            item["shortable"] = False
 
     book_accounts = []
     for n in range(accounts):
@@ -240,7 +245,12 @@ def demo_book(accounts: int = 2000, seed: int = 2026) -> dict:
                 positions[symbol] = lots[symbol] * rng.randint(5, 50)
             if kind == "margin" and rng.random() < 0.08:
                 symbol = rng.choice([s for s in liquid_hk if s not in positions])
+                if rng.random() < 0.15 and not_shortable not in positions:
+                    symbol = not_shortable
                 positions[symbol] = -lots[symbol] * rng.randint(1, 10)
+            if kind == "cash" and rng.random() < 0.10:  # a cash account may not sell short: recovered
+                symbol = rng.choice([s for s in liquid_hk if s not in positions])
+                positions[symbol] = -lots[symbol] * rng.randint(1, 3)
             if kind == "margin" and rng.random() < 0.10:
                 symbol = rng.choice(options)
                 positions[symbol] = rng.choice([-1, 1]) * rng.randint(1, 10)
