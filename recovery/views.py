@@ -13,7 +13,7 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import gettext_lazy
 from django.views import View
 
 from book.book_format import printable
@@ -36,9 +36,9 @@ def _visible_accounts(user):
 
 
 class CaseFilterForm(forms.Form):
-    q = TextField(label=_lazy("Account"), max_length=32, required=False)
+    q = TextField(label=gettext_lazy("Account"), max_length=32, required=False)
     status = forms.ChoiceField(
-        label=_lazy("Status"), choices=[("", _lazy("All statuses")), *CaseStatus.choices], required=False
+        label=gettext_lazy("Status"), choices=[("", gettext_lazy("All statuses")), *CaseStatus.choices], required=False
     )
     sort = forms.ChoiceField(choices=[(k, k) for k in ("due", "-due", "account", "-account")], required=False)
     page = forms.IntegerField(min_value=1, max_value=100_000, required=False)
@@ -46,7 +46,7 @@ class CaseFilterForm(forms.Form):
 
 class ShortFilterForm(CaseFilterForm):
     reason = forms.ChoiceField(
-        label=_lazy("Reason"), choices=[("", _lazy("All reasons")), *Reason.choices], required=False
+        label=gettext_lazy("Reason"), choices=[("", gettext_lazy("All reasons")), *Reason.choices], required=False
     )
 
 

@@ -9,7 +9,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import gettext_lazy
 from django.views import View
 
 from book.book_format import printable
@@ -40,8 +40,8 @@ from .views import book_context
 
 REFUSED_NOT_FOUND = "refused: unknown or other desk's call"
 LIST_KINDS = {
-    AccountKind.MARGIN: {"url": "risk:warning", "title": _lazy("Risk Warning")},
-    AccountKind.INTRADAY: {"url": "risk:intraday", "title": _lazy("Intraday Margin Warning")},
+    AccountKind.MARGIN: {"url": "risk:warning", "title": gettext_lazy("Risk Warning")},
+    AccountKind.INTRADAY: {"url": "risk:intraday", "title": gettext_lazy("Intraday Margin Warning")},
 }
 
 
@@ -333,7 +333,7 @@ class CallActionView(ConsoleMixin, View):
 class RemarkView(CallActionView):
     action = "add_remark"
     form_class = RemarkForm
-    done = _lazy("Remark saved.")
+    done = gettext_lazy("Remark saved.")
 
     def apply(self, call, data, user):
         calls.add_remark(call, text=data["text"], user=user)
@@ -342,7 +342,7 @@ class RemarkView(CallActionView):
 class DeadlineView(CallActionView):
     action = "move_deadline"
     form_class = DeadlineForm
-    done = _lazy("Deadline moved.")
+    done = gettext_lazy("Deadline moved.")
 
     def apply(self, call, data, user):
         calls.move_deadline(call, deadline=data["deadline"], reason=data["reason"], user=user)
@@ -351,7 +351,7 @@ class DeadlineView(CallActionView):
 class CallExceptionView(CallActionView):
     action = "exception"
     form_class = ExceptionForm
-    done = _lazy("Exception updated.")
+    done = gettext_lazy("Exception updated.")
 
     def apply(self, call, data, user):
         if not call.is_open:
@@ -365,7 +365,7 @@ class CallExceptionView(CallActionView):
 class EndCallView(CallActionView):
     action = "end_call"
     form_class = EndCallForm
-    done = _lazy("Call ended.")
+    done = gettext_lazy("Call ended.")
 
     def apply(self, call, data, user):
         if not calls.end_call(call.pk, reason=data["reason"], user=user):

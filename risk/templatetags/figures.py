@@ -3,7 +3,7 @@ is :mod:`risk.formatting`'s, the same as CSV and exports."""
 
 from django import template
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import gettext_lazy
 
 from risk import formatting
 from risk.models import CallType
@@ -29,11 +29,11 @@ def call_type_label(call_type):
 
 
 NOTICE_STATUS_LABELS = {
-    "queued": _lazy("Queued"),
-    "sending": _lazy("Sending"),
-    "sent": _lazy("Sent"),
-    "delivered": _lazy("Delivered"),
-    "failed": _lazy("Failed"),
+    "queued": gettext_lazy("Queued"),
+    "sending": gettext_lazy("Sending"),
+    "sent": gettext_lazy("Sent"),
+    "delivered": gettext_lazy("Delivered"),
+    "failed": gettext_lazy("Failed"),
 }
 
 
@@ -44,22 +44,22 @@ def notice_status_label(status):
 
 
 FIGURE_LABELS = {
-    "total_cash": _lazy("Total cash"),
-    "long_mv": _lazy("Long market value"),
-    "short_mv": _lazy("Short market value"),
-    "equity": _lazy("Equity"),
-    "illiquid_mv": _lazy("Illiquid market value"),
-    "liquid_nav": _lazy("Liquid net assets"),
-    "exposure": _lazy("Exposure"),
-    "nav_ratio": _lazy("Net asset ratio"),
-    "im": _lazy("Initial margin"),
-    "mm": _lazy("Maintenance margin"),
-    "fm": _lazy("Force-liquidation margin"),
-    "loan": _lazy("Loan"),
-    "excess_financing": _lazy("Excess financing"),
-    "margin_shortfall": _lazy("Margin shortfall"),
-    "force_shortfall": _lazy("Force shortfall"),
-    "call_amount": _lazy("Call amount"),
+    "total_cash": gettext_lazy("Total cash"),
+    "long_mv": gettext_lazy("Long market value"),
+    "short_mv": gettext_lazy("Short market value"),
+    "equity": gettext_lazy("Equity"),
+    "illiquid_mv": gettext_lazy("Illiquid market value"),
+    "liquid_nav": gettext_lazy("Liquid net assets"),
+    "exposure": gettext_lazy("Exposure"),
+    "nav_ratio": gettext_lazy("Net asset ratio"),
+    "im": gettext_lazy("Initial margin"),
+    "mm": gettext_lazy("Maintenance margin"),
+    "fm": gettext_lazy("Force-liquidation margin"),
+    "loan": gettext_lazy("Loan"),
+    "excess_financing": gettext_lazy("Excess financing"),
+    "margin_shortfall": gettext_lazy("Margin shortfall"),
+    "force_shortfall": gettext_lazy("Force shortfall"),
+    "call_amount": gettext_lazy("Call amount"),
 }
 
 
