@@ -170,8 +170,10 @@ class LendingView(ConsoleMixin, View):
                     for item in ShortStockItem.objects.filter(instrument__symbol=symbol, resolved_at__isnull=True)
                 },
             }
+            detail["shorts"] = list(detail["shorts"])
             for position in detail["shorts"]:
                 position.item = detail["items"].get(position.account_id)
+                position.short = -position.quantity
         return render(
             request,
             "recovery/lending.html",
