@@ -39,6 +39,12 @@ TEXTS = {
             "placed orders to sell or buy back positions. You will receive the trade confirmations.\n\n{broker}",
             "{broker}: to meet the margin call on account {account}, we have placed liquidation orders.",
         ),
+        "recovery": (
+            "Stock to return on account {account}",
+            "Dear {name},\n\nYour account {account} must buy back or deliver {quantity} shares of {stock} by "
+            "{due} (Hong Kong time). If it does not, we may buy them back for you.\n\n{broker}",
+            "{broker}: account {account} must buy back {quantity} {stock} by {due}, or we may buy them back.",
+        ),
     },
     "zh-hans": {
         "trigger": (
@@ -73,6 +79,12 @@ TEXTS = {
             "成交后您将收到成交单据。\n\n{broker}",
             "{broker}：为满足账户 {account} 的追加保证金，我们已下达平仓指令。",
         ),
+        "recovery": (
+            "账户 {account} 需交还股票",
+            "{name} 您好：\n\n您的账户 {account} 须于香港时间 {due} 前买回或交付 {stock} 共 {quantity} 股。"
+            "逾期我们可能为您买回。\n\n{broker}",
+            "{broker}：账户 {account} 须于 {due} 前买回 {stock} {quantity} 股，否则我们可能为您买回。",
+        ),
     },
     "zh-hant": {
         "trigger": (
@@ -106,6 +118,12 @@ TEXTS = {
             "{name} 您好：\n\n為滿足您賬戶 {account} 的追加保證金（港幣 {call_amount}），我們已下單賣出或買回持倉。"
             "成交後您將收到成交單據。\n\n{broker}",
             "{broker}：為滿足賬戶 {account} 的追加保證金，我們已下達平倉指令。",
+        ),
+        "recovery": (
+            "賬戶 {account} 需交還股票",
+            "{name} 您好：\n\n您的賬戶 {account} 須於香港時間 {due} 前買回或交付 {stock} 共 {quantity} 股。"
+            "逾期我們可能為您買回。\n\n{broker}",
+            "{broker}：賬戶 {account} 須於 {due} 前買回 {stock} {quantity} 股，否則我們可能為您買回。",
         ),
     },
 }

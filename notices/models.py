@@ -23,6 +23,7 @@ class NoticeKind(models.TextChoices):
     DAILY = "daily", _("Daily")
     MANUAL = "manual", _("Message from the desk")
     LIQUIDATION = "liquidation", _("Liquidation placed")
+    RECOVERY = "recovery", _("Stock recovery")
 
 
 # The kinds the system sends once per call per XHKG trading day (the trigger counts as its day's).
@@ -80,7 +81,10 @@ class Notice(models.Model):
     """One notice to a client about a call, on one or more channels. The system's trigger and daily
     notices carry the XHKG trading day they count for: one per call per day (a database constraint)."""
 
-    call = models.ForeignKey(MarginCall, verbose_name=_("call"), on_delete=models.PROTECT, related_name="notices")
+    # None for a message about the account rather than a call (stock recovery, say).
+    call = models.ForeignKey(
+        MarginCall, verbose_name=_("call"), on_delete=models.PROTECT, related_name="notices", null=True, blank=True
+    )
     account = models.ForeignKey(Account, verbose_name=_("account"), on_delete=models.PROTECT, related_name="+")
     kind = models.CharField(_("kind"), max_length=16, choices=NoticeKind)
     # What makes it unique for its call: "trigger", "daily:2026-12-23", "force_call:<time>", a form's key.
@@ -104,6 +108,9 @@ class Notice(models.Model):
         permissions = [("send_notice", _("Can send notices to clients"))]
         constraints = [
             models.UniqueConstraint(fields=["call", "key"], name="notice_one_per_key"),
+            models.UniqueConstraint(
+                fields=["account", "key"], condition=Q(call__isnull=True), name="notice_one_per_account_key"
+            ),
             models.UniqueConstraint(
                 fields=["call", "day"], condition=Q(day__isnull=False), name="notice_one_per_call_and_trading_day"
             ),

@@ -21,6 +21,9 @@ PLACEHOLDERS = {
     "triggered": _("trigger time (Hong Kong time)"),
     "equity": _("equity (HKD)"),
     "broker": _("the broker's name"),
+    "stock": _("the stock to recover (stock recovery)"),
+    "quantity": _("the shares to recover (stock recovery)"),
+    "due": _("when they are due (stock recovery, Hong Kong time)"),
 }
 
 TOKEN = re.compile(r"\{\{|\}\}|\{([^{}]*)\}|[{}]")

@@ -15,7 +15,7 @@ from django.db.models import F
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from book.models import AccountKind, Language
+from book.models import Account, AccountKind, Language
 from book.trading_calendar import is_session
 from console import audit
 from console.permissions import can
@@ -24,7 +24,7 @@ from risk.models import CallStatus, CallType, MarginCall, RuleSet, channels_of
 
 from . import channels
 from .models import Channel, Delivery, DeliveryStatus, Notice, NoticeKind, NoticeTemplate
-from .placeholders import TemplateError, check, fill
+from .placeholders import PLACEHOLDERS, TemplateError, check, fill
 
 logger = logging.getLogger(__name__)
 
@@ -365,6 +365,8 @@ def _set(delivery: Delivery, status: str, *, error: str = "", sent_at=None, deli
     Delivery.objects.filter(pk=delivery.pk).update(**fields)
     logger.info("delivery %s %s %s%s", delivery.pk, delivery.channel, status, f": {error}" if error else "")
     notice = delivery.notice
+    if notice.call_id is None:
+        return
     # The call's last notice shows the newest notice's worst delivery.
     latest = Notice.objects.filter(call_id=notice.call_id).order_by("-created_at", "-pk").first()
     if latest is not None and latest.pk == notice.pk:
@@ -401,7 +403,7 @@ def resend(*, user, deliveries: Sequence[Delivery]) -> int:
     audit.record(
         user,
         "send_notice",
-        calls=sorted({d.notice.call_id for d in failed}),
+        calls=sorted({d.notice.call_id for d in failed if d.notice.call_id}),
         detail={"resent": [d.pk for d in failed]},
         at=now,
     )
@@ -427,3 +429,114 @@ def report(delivery_id: int, status: str, *, error: str = "", at: dt.datetime) -
     else:
         _set(delivery, DeliveryStatus.FAILED, error=error or "the gateway reported a failure")
     return ""
+
+
+# --- messages about an account, not a call (stock recovery) ----------------------------------------
+
+
+@dataclass
+class AccountMessage:
+    """A message to an account's client, with the values of its own placeholders (``stock``, ...)."""
+
+    account: Account
+    values: dict
+
+
+def _account_values(account: Account, language: str, extra: dict) -> dict[str, str]:
+    values = dict.fromkeys(PLACEHOLDERS, "")
+    values.update(
+        {
+            "account": account.account_no,
+            "name": account.name or account.account_no,
+            "desk": account.desk.name if account.desk else "",
+            "broker": settings.NOTICE_BROKER_NAME,
+        }
+    )
+    values.update({key: str(value) for key, value in extra.items()})
+    return values
+
+
+def compose_for_account(message: AccountMessage, kind: str, channel: str, templates: dict, text: str = ""):
+    account = message.account
+    language = account.language or Language.EN
+    if text:
+        with translation.override(language):
+            subject = _("About your account %(account)s") % {"account": account.account_no}
+        return language, subject, fill(text, _account_values(account, language, message.values))
+    template = templates.get((kind, channel, language)) or templates.get((kind, channel, Language.EN))
+    if template is None:
+        raise Refused(_("There is no %(kind)s template for %(channel)s.") % {"kind": kind, "channel": channel})
+    language = template.language
+    values = _account_values(account, language, message.values)
+    return language, fill(template.subject, values), fill(template.body, values)
+
+
+def send_to_accounts(
+    *, user, messages: Sequence[AccountMessage], channels: Sequence[str], kind: str, text: str = "", key: str
+) -> list[Notice]:
+    """A message about accounts rather than calls (stock recovery): one notice per account, written
+    once per key, delivered like any notice, audited."""
+    if not can(user, SEND_NOTICE):
+        raise Refused(_("You may not send notices."))
+    text = text.strip()
+    if text:
+        try:
+            check(text)
+        except TemplateError as error:
+            raise Refused(str(error)) from None
+    if not channels:
+        raise Refused(_("Choose at least one channel."))
+    now = timezone.now()
+    templates = templates_for([kind])
+    by_account = {message.account.pk: message for message in messages}
+    with transaction.atomic():
+        Notice.objects.bulk_create(
+            [
+                Notice(
+                    account=message.account, kind=kind, key=f"account:{key}", text=text, created_at=now, created_by=user
+                )
+                for message in by_account.values()
+            ],
+            ignore_conflicts=True,
+        )
+        written = list(
+            Notice.objects.filter(
+                call__isnull=True, account_id__in=list(by_account), key=f"account:{key}", created_at=now
+            )
+        )
+        deliveries = []
+        for notice in written:
+            message = by_account[notice.account_id]
+            for channel in channels:
+                language, subject, body = compose_for_account(message, kind, channel, templates, text)
+                account = message.account
+                deliveries.append(
+                    Delivery(
+                        notice=notice,
+                        channel=channel,
+                        recipient=account.email if channel == Channel.EMAIL else account.phone,
+                        language=language,
+                        subject=subject[:300],
+                        body=body,
+                        queued_at=now,
+                        updated_at=now,
+                    )
+                )
+        Delivery.objects.bulk_create(deliveries, batch_size=1000, ignore_conflicts=True)
+        queued = list(
+            Delivery.objects.filter(notice__in=written, status=DeliveryStatus.QUEUED).values_list("pk", flat=True)
+        )
+        audit.record(
+            user,
+            "send_notice",
+            detail={
+                "kind": kind,
+                "channels": list(channels),
+                "accounts": [message.account.account_no for message in by_account.values()],
+                "text": text[:500],
+                "notices": [notice.pk for notice in written],
+            },
+            at=now,
+        )
+        transaction.on_commit(lambda: _queue(queued, []))
+    return written

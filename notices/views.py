@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 from django.views import View
 
 from book.book_format import printable
+from book.models import Account
 from console.lists import ListPage, Selection
 from console.permissions import ConsoleMixin, can, can_view
 from console.redirects import back_to
@@ -160,8 +161,8 @@ class DeliveryListView(ListPage):
     csv_name = "notices"
 
     def select(self, request, values, now):
-        calls = MarginCall.objects.visible_to(request.user).values("pk")
-        deliveries = Delivery.objects.filter(notice__call__in=calls).select_related(
+        accounts = Account.objects.visible_to(request.user).values("pk")
+        deliveries = Delivery.objects.filter(notice__account__in=accounts).select_related(
             "notice", "notice__account", "notice__created_by"
         )
         if values.get("q"):
@@ -218,7 +219,10 @@ class ResendView(ConsoleMixin, View):
 
     def targeted_calls(self, request) -> list[int]:
         ids = [pk for pk in map(parse_id, request.POST.getlist("deliveries")[:1000]) if pk is not None]
-        return sorted(set(Delivery.objects.filter(pk__in=ids).values_list("notice__call_id", flat=True)))
+        calls = Delivery.objects.filter(pk__in=ids, notice__call__isnull=False).values_list(
+            "notice__call_id", flat=True
+        )
+        return sorted(set(calls))
 
     def post(self, request):
         back = back_to(request, reverse("notices:list"))
@@ -226,9 +230,11 @@ class ResendView(ConsoleMixin, View):
         if not ids:
             messages.error(request, _("Select failed deliveries to send again."))
             return HttpResponseRedirect(back)
-        calls = MarginCall.objects.visible_to(request.user).values("pk")
+        accounts = Account.objects.visible_to(request.user).values("pk")
         deliveries = list(
-            Delivery.objects.filter(pk__in=ids, notice__call__in=calls).select_related("notice", "notice__account")
+            Delivery.objects.filter(pk__in=ids, notice__account__in=accounts).select_related(
+                "notice", "notice__account"
+            )
         )
         if len(deliveries) != len(set(ids)):
             self.audit_refusal(request, "refused: unknown or other desk's delivery")

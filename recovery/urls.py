@@ -12,4 +12,5 @@ urlpatterns = [
     path("recovery/lending/", views.LendingView.as_view(), name="lending"),
     path("recovery/lending/status/", views.PoolStatusView.as_view(), name="pool-status"),
     path("recovery/buy-back/", views.BuyBackView.as_view(), name="buy-back"),
+    path("recovery/message/", views.MessageView.as_view(), name="message"),
 ]

@@ -23,7 +23,7 @@ from console.lists import ListPage, Selection
 from console.permissions import ConsoleMixin, can
 from console.redirects import back_to
 from liquidation import services as liquidation
-from risk.forms import FreeTextField, TextField
+from risk.forms import FreeTextField, TextField, parse_id
 
 from . import services
 from .models import CaseStatus, CoveredCallCase, LendingPool, PoolStatus, Reason, RecoveryScan, ShortStockItem
@@ -111,6 +111,7 @@ class CoveredCallDetailView(ConsoleMixin, View):
                 "can_recover": can(request.user, RECOVER),
                 "key": secrets.token_urlsafe(16),
                 "statuses": CaseStatus.choices,
+                "case_ids": [case.pk],
             },
         )
 
@@ -132,6 +133,11 @@ class ShortStockListView(ListPage):
             if values.get(name):
                 items = items.filter(**{name: values[name]})
         return Selection(rows=items)
+
+    def row_values(self, rows, values, now, selection):
+        statuses = message_statuses({row.account_id for row in rows})
+        for row in rows:
+            row.message_status = statuses.get(row.account_id, "")
 
     def context(self, request, values, now, selection):
         return {
@@ -206,6 +212,19 @@ class BuyForm(forms.Form):
     symbol = TextField(max_length=32)
     quantity = forms.IntegerField(min_value=1, max_value=10**12)
     key = forms.RegexField(regex=r"^[A-Za-z0-9_\-]{8,64}$")
+
+
+class MessageForm(forms.Form):
+    items = forms.MultipleChoiceField(required=False, choices=())  # ids, checked below
+    cases = forms.MultipleChoiceField(required=False, choices=())
+    channels = forms.MultipleChoiceField(choices=[("email", "email"), ("sms", "sms"), ("voice", "voice")])
+    text = FreeTextField(max_length=2000, required=False)
+    key = forms.RegexField(regex=r"^[A-Za-z0-9_\-]{8,64}$")
+
+    def __init__(self, data):
+        super().__init__(data)
+        for name in ("items", "cases"):
+            self.fields[name].valid_value = lambda value: parse_id(value) is not None
 
 
 def _errors(form) -> str:
@@ -321,4 +340,96 @@ class BuyBackView(RecoverAction):
             messages.error(request, printable(str(refused)))
             return HttpResponseRedirect(back)
         messages.success(request, _("%(count)d order(s) placed.") % {"count": len(orders)})
+        return HttpResponseRedirect(back)
+
+
+def message_statuses(account_ids) -> dict[int, str]:
+    """Per account: the status of its latest stock-recovery message (its worst delivery)."""
+    from notices.models import Notice
+
+    found = {}
+    for notice in (
+        Notice.objects.filter(account_id__in=list(account_ids), kind="recovery", call__isnull=True)
+        .order_by("account_id", "-created_at", "-pk")
+        .prefetch_related("deliveries")
+    ):
+        if notice.account_id in found:
+            continue
+        statuses = {delivery.status for delivery in notice.deliveries.all()}
+        found[notice.account_id] = next(
+            (s for s in ("failed", "queued", "sending", "sent", "delivered") if s in statuses), ""
+        )
+    return found
+
+
+class MessageView(RecoverAction):
+    """A message about stock to recover to the clients of the selected items (or a covered-call case):
+    channels, the stock-recovery template or the trader's own text; sent as a notice."""
+
+    def targeted_accounts(self, request, data):
+        items = ShortStockItem.objects.filter(pk__in=[parse_id(v) for v in data["items"]], resolved_at__isnull=True)
+        cases = CoveredCallCase.objects.filter(pk__in=[parse_id(v) for v in data["cases"]], resolved_at__isnull=True)
+        return list(items.select_related("account", "account__desk", "instrument")), list(
+            cases.select_related("account", "account__desk", "underlying")
+        )
+
+    def post(self, request):
+        from notices import services as notices
+
+        back = back_to(request, reverse("recovery:short-stock"))
+        form = MessageForm(request.POST)
+        if not form.is_valid():
+            messages.error(request, _errors(form))
+            return HttpResponseRedirect(back)
+        items, cases = self.targeted_accounts(request, form.cleaned_data)
+        if not items and not cases:
+            messages.error(request, _("Select what to send a message about."))
+            return HttpResponseRedirect(back)
+        visible = set(
+            _visible_accounts(request.user)
+            .filter(pk__in=[row.account_id for row in [*items, *cases]])
+            .values_list("pk", flat=True)
+        )
+        if any(row.account_id not in visible for row in [*items, *cases]):
+            self.audit_refusal(request, "refused: unknown or other desk's account")
+            raise Http404(_("No such case."))
+        shortfalls = {
+            (item.account_no, item.underlying): item.shortfall
+            for item in services.covered_calls_of([case.account_id for case in cases])
+        }
+        targets = {}
+        for item in items:
+            targets.setdefault(item.account_id, (item.account, item.instrument.symbol, item.quantity, item.due))
+        for case in cases:
+            shortfall = shortfalls.get((case.account.account_no, case.underlying.symbol), 0)
+            targets.setdefault(case.account_id, (case.account, case.underlying.symbol, shortfall, case.due))
+        wanted = [
+            notices.AccountMessage(
+                account,
+                {
+                    "stock": symbol,
+                    "quantity": f"{quantity:,}",
+                    "due": timezone.localtime(due).strftime("%Y-%m-%d %H:%M"),
+                },
+            )
+            for account, symbol, quantity, due in targets.values()
+        ]
+        try:
+            written = notices.send_to_accounts(
+                user=request.user,
+                messages=wanted,
+                channels=form.cleaned_data["channels"],
+                kind="recovery",
+                text=form.cleaned_data["text"],
+                key=form.cleaned_data["key"],
+            )
+        except notices.Refused as refused:
+            messages.error(request, printable(str(refused)))
+            return HttpResponseRedirect(back)
+        now = timezone.now()
+        for model, rows in ((ShortStockItem, items), (CoveredCallCase, cases)):
+            model.objects.filter(pk__in=[row.pk for row in rows], status=CaseStatus.OPEN).update(
+                status=CaseStatus.CONTACTED, updated_at=now
+            )
+        messages.success(request, _("%(count)d notice(s) queued.") % {"count": len(written)})
         return HttpResponseRedirect(back)

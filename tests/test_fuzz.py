@@ -921,9 +921,10 @@ def test_no_stock_breaks_the_lending_overview(book, new_client, stock):
 
 @FUZZ
 @given(
-    action=st.sampled_from(["buy-back", "pool-status", "short-status"]),
+    action=st.sampled_from(["buy-back", "pool-status", "short-status", "message"]),
     pairs=st.lists(
-        st.tuples(st.sampled_from(["account", "symbol", "quantity", "key", "stock", "status", "remark", "next"]),
+        st.tuples(st.sampled_from(["account", "symbol", "quantity", "key", "stock", "status", "remark", "next",
+                                   "items", "cases", "channels", "text"]),
                   http_values),
         max_size=5,
     ),

@@ -175,6 +175,13 @@ ROUTES: dict[str, Route] = {
         action="recover",
         names_calls=False,
     ),
+    "recovery:message": Route(
+        "action",
+        data=lambda call: {"items": [a_short_item(call)], "channels": ["email"], "key": "k" * 16},
+        desk_scoped=True,
+        action="recover",
+        names_calls=False,
+    ),
     "liquidation:orders": Route("page"),
     "liquidation:order-events": Route("stream"),
     "liquidation:call-orders": Route("page", args=lambda call: [call.pk], desk_scoped=True),

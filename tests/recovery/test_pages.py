@@ -105,3 +105,56 @@ def test_the_viewer_sees_the_pages_but_no_action(viewer):
         assert 'class="inline-form status-form"' not in html
     item = ShortStockItem.objects.first()
     assert client.post(reverse("recovery:short-status", args=[item.pk]), {"status": "done"}).status_code == 403
+
+
+def test_a_message_about_stock_to_recover_goes_to_the_selected_clients(
+    trader, django_capture_on_commit_callbacks, settings, tmp_path
+):
+    from notices.models import Notice
+
+    settings.NOTICE_LOG_DIR = str(tmp_path)
+    services.run_scan()
+    client = client_for(trader)
+    items = {
+        (i.account.account_no, i.instrument.symbol): i
+        for i in client.get(reverse("recovery:short-stock")).context["rows"]
+    }
+    picked = items[("M1", "X.HK")]
+    data = {"items": [picked.pk], "channels": ["email", "sms"], "key": "recovery-key-123"}
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(reverse("recovery:message"), data, follow=True)
+    again = client.post(reverse("recovery:message"), data, follow=True)  # sent twice: one message
+
+    assert "1 notice(s) queued." in response.content.decode()
+    assert "0 notice(s) queued." in again.content.decode()
+    notice = Notice.objects.get()
+    assert (notice.kind, notice.call, notice.account.account_no) == ("recovery", None, "M1")
+    email = notice.deliveries.get(channel="email")
+    assert "300" in email.body
+    assert "X.HK" in email.body
+    picked.refresh_from_db()
+    assert picked.status == "contacted"
+    page = client.get(reverse("recovery:short-stock")).content.decode()
+    row = page[page.index(f'data-item="{picked.pk}"') :]
+    assert 'data-testid="message-status"' in row[: row.index("</tr>")]
+
+
+def test_a_message_from_the_covered_call_details_uses_the_shortfall(trader, django_capture_on_commit_callbacks):
+    from notices.models import Notice
+
+    client = client_for(trader)
+    [case] = client.get(reverse("recovery:covered-calls")).context["rows"]
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(
+            reverse("recovery:message"),
+            {
+                "cases": [case.pk],
+                "channels": ["email"],
+                "key": "recovery-key-456",
+                "text": "Deliver {quantity} {stock}",
+            },
+        )
+
+    delivery = Notice.objects.get().deliveries.get()
+    assert delivery.body == "Deliver 200 700.HK"

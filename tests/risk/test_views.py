@@ -106,7 +106,7 @@ def test_groups_carry_the_console_permissions(db):
     full = set(Group.objects.get(name="RiskWarningFull").permissions.values_list("codename", flat=True))
     read_only = set(Group.objects.get(name="RiskWarningReadOnly").permissions.values_list("codename", flat=True))
 
-    assert full == {"view_console", "act_console", "liquidate", "cancel_order", "send_notice"}
+    assert full == {"view_console", "act_console", "liquidate", "cancel_order", "send_notice", "recover"}
     assert read_only == {"view_console"}  # never an action
 
 
@@ -157,6 +157,7 @@ def test_admin_rule_set_change_recomputes_that_kind(book):
             "long_outstanding_days": 90,
             "snapshot_time": "16:30",
             "notice_time": "17:00",
+            "recovery_sessions": 1,
             "trigger_channels": "email,sms",
             "force_call_channels": "email,sms,voice",
             "daily_channels": "email",
