@@ -8,6 +8,10 @@
     ``at`` (the book's time) and ``now``. A receiver returns a :class:`BookEffect`; a failure in any
     receiver's effect refuses the whole file, so the book and what follows from it commit together.
 
+``positions_changed``
+    Sent after a transaction that moved positions outside an import commits (a liquidation fill), with
+    ``account_ids``.
+
 ``prices_changed``
     Sent after the prices' transaction commits, with ``instrument_ids`` and ``latest`` (the newest
     price time). The prices are already marked pending (:mod:`book.pending`) in that transaction, so a
@@ -22,6 +26,7 @@ from django.dispatch import Signal
 
 book_written = Signal()
 prices_changed = Signal()
+positions_changed = Signal()
 
 
 @dataclass

@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from book.models import HKD, Account, CashBalance, Instrument, Position
+from book.signals import positions_changed
 from console import audit
 from console.models import AuditEntry
 from console.permissions import can
@@ -504,6 +505,12 @@ def cancel(*, user, orders: Iterable[Order]) -> list[tuple[Order, str]]:
     return outcomes
 
 
+def _positions_moved(account_id: int) -> None:
+    for receiver, outcome in positions_changed.send_robust(sender=Position, account_ids=[account_id]):
+        if isinstance(outcome, Exception):
+            logger.error("%s failed on positions_changed", receiver, exc_info=outcome)
+
+
 def mark_submitted(order_ids: Iterable[int]) -> None:
     order_ids = list(order_ids)
     Order.objects.filter(pk__in=order_ids, status=OrderStatus.PENDING).update(
@@ -570,5 +577,6 @@ def record_fill(order_id: int, quantity: int, price: Decimal, time: datetime, re
         order.save(update_fields=["filled_quantity", "status", "updated_at"])
         fill = Fill.objects.create(order=order, quantity=quantity, price=price, time=time, reference=reference)
         transaction.on_commit(lambda: live.publish([order_id]))
+        transaction.on_commit(lambda: _positions_moved(account.pk))
         risk_services.recompute_accounts(account_ids=[account.pk], causes={account.pk: CloseCause.LIQUIDATION})
     return fill

@@ -12,8 +12,13 @@ class RecoveryConfig(AppConfig):
     verbose_name = _("Stock recovery")
 
     def ready(self):
+        from book.signals import book_written, positions_changed
         from console.bootstrap import granting
         from console.permissions import register_action
 
+        from . import receivers
+
         register_action("recover", "recovery.recover")
+        book_written.connect(receivers.book_written, dispatch_uid="recovery.book_written")
+        positions_changed.connect(receivers.positions_changed, dispatch_uid="recovery.positions_changed")
         post_migrate.connect(granting("recovery", GRANTS), sender=self, weak=False, dispatch_uid="recovery.bootstrap")

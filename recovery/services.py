@@ -12,7 +12,7 @@ from django.utils import timezone
 from book.models import Account, AccountKind, Instrument, LendingAvailability, Position
 from book.trading_calendar import call_deadline
 
-from . import rules
+from . import live, rules
 from .models import CoveredCallCase, RecoveryScan, ShortStockItem
 
 logger = logging.getLogger(__name__)
@@ -107,20 +107,24 @@ def _accounts(numbers) -> dict[str, tuple[int, str]]:
     }
 
 
-def sync_covered_calls(found: list[rules.CoveredCall], *, now: dt.datetime) -> None:
-    """Open a case for each shortfall without one; resolve the open cases the book no longer shows."""
+def sync_covered_calls(
+    found: list[rules.CoveredCall], *, now: dt.datetime, account_ids: list[int] | None = None
+) -> list[int]:
+    """Open a case for each shortfall without one; resolve the open cases the book no longer shows
+    (only those of ``account_ids`` when given). Returns the cases opened or resolved."""
     accounts = _accounts(item.account_no for item in found)
     stocks = dict(Instrument.objects.filter(symbol__in={i.underlying for i in found}).values_list("symbol", "pk"))
     wanted = {(accounts[item.account_no][0], stocks[item.underlying]): item for item in found}
     sessions = _due_sessions()
     with transaction.atomic():
-        open_cases = {
-            (case.account_id, case.underlying_id): case
-            for case in CoveredCallCase.objects.select_for_update().filter(resolved_at__isnull=True)
-        }
+        open_cases = CoveredCallCase.objects.select_for_update().filter(resolved_at__isnull=True)
+        if account_ids is not None:
+            open_cases = open_cases.filter(account_id__in=account_ids)
+        open_cases = {(case.account_id, case.underlying_id): case for case in open_cases}
         gone = [case.pk for key, case in open_cases.items() if key not in wanted]
         CoveredCallCase.objects.filter(pk__in=gone).update(resolved_at=now, updated_at=now)
         kinds = {pk: kind for pk, kind in accounts.values()}
+        new = [key for key in wanted if key not in open_cases]
         CoveredCallCase.objects.bulk_create(
             [
                 CoveredCallCase(
@@ -130,11 +134,26 @@ def sync_covered_calls(found: list[rules.CoveredCall], *, now: dt.datetime) -> N
                     due=call_deadline(now, sessions[kinds[account_id]]),
                     updated_at=now,
                 )
-                for account_id, underlying_id in wanted
-                if (account_id, underlying_id) not in open_cases
+                for account_id, underlying_id in new
             ],
             ignore_conflicts=True,
         )
+        opened = list(
+            CoveredCallCase.objects.filter(
+                resolved_at__isnull=True, detected_at=now, account_id__in={key[0] for key in new}
+            ).values_list("pk", flat=True)
+        )
+        changed = [*gone, *opened]
+        if changed:
+            transaction.on_commit(lambda: live.publish(changed))
+    return changed
+
+
+def follow_accounts(account_ids: list[int], *, now: dt.datetime | None = None) -> list[int]:
+    """Check these accounts' covered calls again after their positions moved."""
+    if not account_ids:
+        return []
+    return sync_covered_calls(covered_calls_of(account_ids), now=now or timezone.now(), account_ids=account_ids)
 
 
 def sync_short_stock(found: list[rules.ShortStock], scan: RecoveryScan, *, now: dt.datetime) -> None:

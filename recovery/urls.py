@@ -5,6 +5,7 @@ from . import views
 app_name = "recovery"
 urlpatterns = [
     path("recovery/covered-calls/", views.CoveredCallListView.as_view(), name="covered-calls"),
+    path("recovery/covered-calls/events/", views.case_events, name="case-events"),
     path("recovery/covered-calls/<int:pk>/", views.CoveredCallDetailView.as_view(), name="covered-call"),
     path("recovery/covered-calls/<int:pk>/status/", views.CaseStatusView.as_view(), name="case-status"),
     path("recovery/short-stock/", views.ShortStockListView.as_view(), name="short-stock"),

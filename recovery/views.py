@@ -18,14 +18,14 @@ from django.views import View
 
 from book.book_format import printable
 from book.models import Account, Instrument, LendingAvailability, Position
-from console import audit
+from console import audit, streams
 from console.lists import ListPage, Selection
 from console.permissions import ConsoleMixin, can
 from console.redirects import back_to
 from liquidation import services as liquidation
 from risk.forms import FreeTextField, TextField, parse_id
 
-from . import services
+from . import live, services
 from .models import CaseStatus, CoveredCallCase, LendingPool, PoolStatus, Reason, RecoveryScan, ShortStockItem
 
 RECOVER = "recovery.recover"
@@ -56,9 +56,11 @@ class CoveredCallListView(ListPage):
 
     form_class = CaseFilterForm
     template_name = "recovery/covered_calls.html"
+    partial = "case-list"
     sorts = {"due": "due", "account": "account__account_no"}
     default_sort = "due"
     csv_name = ""
+    dropped_from_query = ("page", "changed", "format")
 
     def select(self, request, values, now):
         services.sync_covered_calls(services.book_scan().covered_calls, now=now)
@@ -76,11 +78,27 @@ class CoveredCallListView(ListPage):
             (item.account_no, item.underlying): item
             for item in services.covered_calls_of([row.account_id for row in rows])
         }
+        changed = streams.marked(self.request.GET.get("changed", ""))
         for row in rows:
             row.rule = found.get((row.account.account_no, row.underlying.symbol))
+            row.changed = row.pk in changed
 
     def context(self, request, values, now, selection):
-        return {"can_recover": can(request.user, RECOVER), "statuses": CaseStatus.choices}
+        return {
+            "can_recover": can(request.user, RECOVER),
+            "statuses": CaseStatus.choices,
+            "rendered_ms": int(now.timestamp() * 1000),
+        }
+
+
+async def case_events(request):
+    """Server-sent events: ``cases`` with the covered-call cases opened or resolved as positions move
+    (:mod:`console.streams`)."""
+    return await streams.serve(request, live.CASES, "case", _cases_changed_for)
+
+
+def _cases_changed_for(user, kind, since):
+    return streams.changed_ids(CoveredCallCase.objects.filter(account__in=_visible_accounts(user)), since)
 
 
 class CoveredCallDetailView(ConsoleMixin, View):

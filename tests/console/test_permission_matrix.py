@@ -145,6 +145,7 @@ ROUTES: dict[str, Route] = {
     "notices:resend": Route("action", data=a_delivery, desk_scoped=True, action="send_notice"),
     "notices:api-status": Route("api"),
     "recovery:covered-calls": Route("page"),
+    "recovery:case-events": Route("stream"),
     "recovery:covered-call": Route("page", args=lambda call: [a_case(call)], desk_scoped=True),
     "recovery:case-status": Route(
         "action",
