@@ -198,6 +198,7 @@ class LendingView(ConsoleMixin, View):
             for position in detail["shorts"]:
                 position.item = detail["items"].get(position.account_id)
                 position.short = -position.quantity
+            detail["item_ids"] = [p.item.pk for p in detail["shorts"] if p.item]
         return render(
             request,
             "recovery/lending.html",

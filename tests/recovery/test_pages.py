@@ -158,3 +158,11 @@ def test_a_message_from_the_covered_call_details_uses_the_shortfall(trader, djan
 
     delivery = Notice.objects.get().deliveries.get()
     assert delivery.body == "Deliver 200 700.HK"
+
+
+def test_the_lending_details_buy_to_cover_and_message_their_clients(trader):
+    services.run_scan()
+    html = client_for(trader).get(reverse("recovery:lending"), {"stock": "700.HK"}).content.decode()
+    detail = html[html.index('data-testid="lending-detail"') :]
+    assert detail.count('data-testid="buy-to-cover"') == 2  # C1 and M1
+    assert 'data-testid="recovery-message"' in detail
