@@ -9,8 +9,8 @@ from decimal import ROUND_HALF_UP, Decimal
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from book import ticks
-from book.models import Instrument, InstrumentStatus
+from book import lending, ticks
+from book.models import Instrument, InstrumentStatus, LendingAvailability
 from risk import tasks
 
 
@@ -74,6 +74,8 @@ class Command(BaseCommand):
                 result = ticks.apply_and_recompute(items)
                 if rounds % 10 == 0:
                     tasks.recompute_pending.delay()  # as beat does in production
+                if rounds % 30 == 0:
+                    self.move_lending(rng, now)
                 if shocked:
                     self.stdout.write(f"{timezone.localtime(now):%H:%M:%S} shock {shock:+.1%} on {', '.join(chosen)}")
                 for outcome in result.outcomes:
@@ -83,3 +85,15 @@ class Command(BaseCommand):
         except KeyboardInterrupt:
             pass
         self.stdout.write(f"Stopped after {rounds} rounds.")
+
+    def move_lending(self, rng: random.Random, now) -> None:
+        """Now and then the prime broker can lend more or less of a stock (through the lending API's
+        path), so the lending pools and the stock to recover move too."""
+        rows = list(LendingAvailability.objects.values_list("instrument__symbol", "lendable"))
+        if not rows:
+            return
+        symbol, lendable = rng.choice(rows)
+        changed = max(0, int(max(lendable, 1000) * rng.uniform(0.6, 1.4)) // 100 * 100)
+        [outcome] = lending.apply([{"symbol": symbol, "lendable": changed, "time": now.isoformat()}])
+        if outcome["status"] == "applied":
+            self.stdout.write(f"{timezone.localtime(now):%H:%M:%S} lendable {symbol}: {lendable:,} -> {changed:,}")
