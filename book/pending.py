@@ -6,10 +6,11 @@ mark, unless a newer price bumped it meanwhile; the sweep takes up marks left to
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import connection
-from django.db.models import F, Q
+from django.db.models import Count, F, Min, Q
 
 from .models import PendingRecompute
 
@@ -59,3 +60,21 @@ def failed(instrument_ids: Iterable[int], error: BaseException) -> None:
 def overdue(before: datetime) -> list[PendingRecompute]:
     """Marks older than ``before``: their recompute is late, lost or failing."""
     return list(PendingRecompute.objects.filter(since__lt=before).order_by("since"))
+
+
+@dataclass(frozen=True)
+class Lag:
+    """How far the stored figures are behind the prices: how many prices wait for their recompute, and
+    since when the oldest waits (None when none does)."""
+
+    waiting: int
+    since: datetime | None
+
+    def seconds(self, now: datetime) -> float:
+        return max(0.0, (now - self.since).total_seconds()) if self.since else 0.0
+
+
+def lag() -> Lag:
+    """One query."""
+    found = PendingRecompute.objects.aggregate(waiting=Count("pk"), since=Min("since"))
+    return Lag(found["waiting"], found["since"])

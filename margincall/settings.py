@@ -336,6 +336,9 @@ BOOK_AS_OF_WINDOW_DAYS = int(os.environ.get("BOOK_AS_OF_WINDOW_DAYS", 730))
 PENDING_GRACE_SECONDS = float(os.environ.get("PENDING_GRACE_SECONDS", 10))
 PENDING_ALERT_SECONDS = float(os.environ.get("PENDING_ALERT_SECONDS", 30))
 
+# The call lists mark their figures stale when the oldest price waiting for its recompute is older.
+FIGURES_STALE_SECONDS = float(os.environ.get("FIGURES_STALE_SECONDS", 5))
+
 # Live event streams one user may hold open in one server process (each open list page holds one).
 EVENT_STREAMS_PER_USER = int(os.environ.get("EVENT_STREAMS_PER_USER", 10))
 

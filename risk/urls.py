@@ -9,6 +9,7 @@ urlpatterns = [
     path("intraday/", call_views.IntradayListView.as_view(), name="intraday"),
     path("history/", call_views.HistoryView.as_view(), name="history"),
     path("calls/events/<str:kind>/", call_views.call_events, name="call-events"),
+    path("calls/freshness/", call_views.FreshnessView.as_view(), name="freshness"),
     path("calls/exception/", call_views.ExceptionBatchView.as_view(), name="exception-batch"),
     path("calls/<int:pk>/", call_views.CallDetailView.as_view(), name="call"),
     path("calls/<int:pk>/snapshots/<int:snapshot_pk>/", call_views.SnapshotView.as_view(), name="snapshot"),

@@ -111,6 +111,7 @@ ROUTES: dict[str, Route] = {
         "page", args=lambda call: [call.pk, call.snapshots.values_list("pk", flat=True).first()], desk_scoped=True
     ),
     "risk:call-events": Route("stream", args=lambda call: ["margin"]),
+    "risk:freshness": Route("page"),
     "risk:exception-batch": Route(
         "action", data={"action": "mark", "reason": "r"}, desk_scoped=True, action="exception"
     ),

@@ -321,8 +321,9 @@ def test_the_details_page_charts_the_ratio(call, trader):
 def test_the_list_runs_a_constant_number_of_queries(book, trader, import_book, django_assert_num_queries):
     client = client_for(trader)
     client.get(reverse("risk:warning"))  # session and permission caches warm the same way each time
-    # Session, user, two permission reads, desks, rule set, tab counts with totals, rows, days called.
-    with django_assert_num_queries(9) as few:
+    # Session, user, two permission reads, desks, rule set, tab counts with totals, rows, days called,
+    # the figures' freshness.
+    with django_assert_num_queries(10) as few:
         client.get(reverse("risk:warning"))
     import_book({"accounts": [{"account_no": f"X{n}", "desk": "HK1", "cash": {"HKD": "-1000"}} for n in range(60)]})
     assert MarginCall.objects.filter(closed_at__isnull=True, account__kind="margin").count() == 62
@@ -552,3 +553,23 @@ def test_a_deadline_with_an_offset_is_kept_as_that_moment(call, trader):
 
     call.refresh_from_db()
     assert call.deadline.isoformat() == "2027-01-05T08:00:00+00:00"
+
+
+def test_the_lists_say_how_fresh_the_figures_are_and_mark_them_stale(book, trader, settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from book.models import Instrument, PendingRecompute
+
+    client = client_for(trader)
+    assert "Figures up to date" in client.get(reverse("risk:warning")).content.decode()
+
+    instrument = Instrument.objects.get(symbol="A.HK")
+    PendingRecompute.objects.create(instrument=instrument, since=timezone.now() - timedelta(seconds=30))
+    html = client.get(reverse("risk:freshness")).content.decode()
+
+    assert 'class="freshness stale"' in html
+    assert "Figures 30 s behind the market (1 price waiting)" in html
+    settings.FIGURES_STALE_SECONDS = 60
+    assert "Figures up to date within 30 s" in client.get(reverse("risk:freshness")).content.decode()
