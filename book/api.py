@@ -14,6 +14,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 
 from . import lending, ticks
+from .book_format import JsonMalformed, load_json
 from .models import ApiToken
 
 logger = logging.getLogger(__name__)
@@ -34,9 +35,32 @@ def authenticate(request) -> ApiToken | None:
     return api_token
 
 
+class BodyMalformed(ValueError):
+    """The body as a whole cannot be read."""
+
+
+def load_list(body: bytes | str, *, noun: str, counted: str, max_items: int) -> list:
+    """A request body that must be a JSON list (numbers as Decimal) of at most ``max_items``."""
+    try:
+        data = load_json(body)
+    except JsonMalformed as error:
+        raise BodyMalformed(f"the body is {error}") from None
+    if not isinstance(data, list):
+        raise BodyMalformed(f"the body must be a JSON list of {noun}, got a JSON {type(data).__name__}")
+    if len(data) > max_items:
+        raise BodyMalformed(f"at most {max_items} {counted} per request, got {len(data)}")
+    return data
+
+
 @method_decorator([csrf_exempt, never_cache], name="dispatch")
-class TicksView(View):
+class TokenListView(View):
+    """An upstream system POSTs a JSON list with its API token: 401 without a valid token, 400 for a
+    body that is not such a list, else :meth:`handle`'s answer, an outcome per item."""
+
     http_method_names = ["post"]
+    noun = "items"  # "a JSON list of <noun>"
+    counted = "items"  # "at most N <counted> per request"
+    max_items = 1000
 
     def post(self, request):
         token = authenticate(request)
@@ -45,9 +69,25 @@ class TicksView(View):
             response["WWW-Authenticate"] = "Bearer"
             return response
         try:
-            items = ticks.load_ticks(request.body)
-        except ticks.TicksMalformed as error:
+            items = load_list(request.body, noun=self.noun, counted=self.counted, max_items=self.max_items)
+        except BodyMalformed as error:
             return _error(400, str(error))
+        return self.handle(token, items)
+
+    def handle(self, token: ApiToken, items: list) -> JsonResponse:
+        raise NotImplementedError
+
+    def http_method_not_allowed(self, request, *args, **kwargs):
+        response = _error(405, f"use POST with a JSON list of {self.noun}")
+        response["Allow"] = "POST"
+        return response
+
+
+class TicksView(TokenListView):
+    noun = counted = "ticks"
+    max_items = ticks.MAX_TICKS
+
+    def handle(self, token, items):
         with transaction.atomic():
             result = ticks.apply_and_recompute(items)
         logger.info(
@@ -61,35 +101,17 @@ class TicksView(View):
             }
         )
 
-    def http_method_not_allowed(self, request, *args, **kwargs):
-        response = _error(405, "use POST with a JSON list of ticks")
-        response["Allow"] = "POST"
-        return response
 
-
-@method_decorator([csrf_exempt, never_cache], name="dispatch")
-class LendingView(View):
+class LendingView(TokenListView):
     """``POST /api/lending``: what the prime broker can lend, per stock (:mod:`book.lending`)."""
 
-    http_method_names = ["post"]
+    noun = "lending reports"
+    counted = "reports"
+    max_items = lending.MAX_ITEMS
 
-    def post(self, request):
-        token = authenticate(request)
-        if token is None:
-            response = _error(401, "a valid API token is required: Authorization: Bearer <token>")
-            response["WWW-Authenticate"] = "Bearer"
-            return response
-        try:
-            items = lending.load(request.body)
-        except lending.LendingMalformed as error:
-            return _error(400, str(error))
+    def handle(self, token, items):
         with transaction.atomic():
             outcomes = lending.apply(items)
         applied = sum(outcome["status"] == "applied" for outcome in outcomes)
         logger.info("lending from %s: %d applied, %d refused", token.name, applied, len(outcomes) - applied)
         return JsonResponse({"applied": applied, "refused": len(outcomes) - applied, "results": outcomes})
-
-    def http_method_not_allowed(self, request, *args, **kwargs):
-        response = _error(405, "use POST with a JSON list of lending reports")
-        response["Allow"] = "POST"
-        return response

@@ -14,8 +14,6 @@ from . import times
 from .book_format import (
     DESCRIBED_LENGTH,
     FieldError,
-    JsonMalformed,
-    load_json,
     parse_datetime,
     parse_integer,
     parse_text,
@@ -27,27 +25,11 @@ MAX_LENDABLE = 2**63 - 1
 KEYS = {"symbol", "lendable", "time"}
 
 
-class LendingMalformed(ValueError):
-    """The body as a whole cannot be read."""
-
-
 @dataclass(frozen=True)
 class Report:
     symbol: str
     lendable: int
     time: datetime
-
-
-def load(body: bytes | str) -> list:
-    try:
-        data = load_json(body)
-    except JsonMalformed as error:
-        raise LendingMalformed(f"the body is {error}") from None
-    if not isinstance(data, list):
-        raise LendingMalformed(f"the body must be a JSON list of lending reports, got a JSON {type(data).__name__}")
-    if len(data) > MAX_ITEMS:
-        raise LendingMalformed(f"at most {MAX_ITEMS} reports per request, got {len(data)}")
-    return data
 
 
 def parse(item: Any) -> Report:

@@ -21,8 +21,6 @@ from . import pending, times
 from .book_format import (
     DESCRIBED_LENGTH,
     FieldError,
-    JsonMalformed,
-    load_json,
     parse_datetime,
     parse_decimal,
     parse_text,
@@ -36,10 +34,6 @@ logger = logging.getLogger(__name__)
 TICK_KEYS = {"symbol", "price", "time"}
 MAX_TICKS = 10_000
 SYMBOL_LENGTH = 32  # Instrument.symbol
-
-
-class TicksMalformed(ValueError):
-    """The body is not a JSON list of ticks; nothing was applied."""
 
 
 @dataclass(frozen=True)
@@ -61,18 +55,6 @@ class TickOutcome:
         if self.reason:
             out["reason"] = self.reason
         return out
-
-
-def load_ticks(body: bytes | str) -> list:
-    try:
-        data = load_json(body)
-    except JsonMalformed as error:
-        raise TicksMalformed(f"the body is {error}") from None
-    if not isinstance(data, list):
-        raise TicksMalformed(f"the body must be a JSON list of ticks, got a JSON {type(data).__name__}")
-    if len(data) > MAX_TICKS:
-        raise TicksMalformed(f"at most {MAX_TICKS} ticks per request, got {len(data)}")
-    return data
 
 
 def parse_tick(item: Any) -> Tick:

@@ -9,14 +9,10 @@ from decimal import Decimal
 from typing import Any
 
 from django.http import JsonResponse
-from django.utils.decorators import method_decorator
-from django.views import View
-from django.views.decorators.cache import never_cache
-from django.views.decorators.csrf import csrf_exempt
 
 from book import times
-from book.api import authenticate
-from book.book_format import FieldError, JsonMalformed, load_json, parse_datetime, parse_text
+from book.api import TokenListView
+from book.book_format import FieldError, parse_datetime, parse_text
 
 from . import services
 
@@ -25,10 +21,6 @@ logger = logging.getLogger(__name__)
 MAX_ITEMS = 1000
 KEYS = {"id", "status", "time", "error"}
 STATUSES = ("delivered", "failed")
-
-
-def _error(status: int, message: str) -> JsonResponse:
-    return JsonResponse({"error": message}, status=status)
 
 
 def parse_item(item: Any) -> tuple[int, str, str, Any]:
@@ -63,24 +55,11 @@ def parse_item(item: Any) -> tuple[int, str, str, Any]:
     return identifier, item["status"], error, time
 
 
-@method_decorator([csrf_exempt, never_cache], name="dispatch")
-class StatusView(View):
-    http_method_names = ["post"]
+class StatusView(TokenListView):
+    noun = counted = "statuses"
+    max_items = MAX_ITEMS
 
-    def post(self, request):
-        token = authenticate(request)
-        if token is None:
-            response = _error(401, "a valid API token is required: Authorization: Bearer <token>")
-            response["WWW-Authenticate"] = "Bearer"
-            return response
-        try:
-            items = load_json(request.body)
-        except JsonMalformed as error:
-            return _error(400, f"the body is {error}")
-        if not isinstance(items, list):
-            return _error(400, f"the body must be a JSON list of statuses, got a JSON {type(items).__name__}")
-        if len(items) > MAX_ITEMS:
-            return _error(400, f"at most {MAX_ITEMS} statuses per request, got {len(items)}")
+    def handle(self, token, items):
         results = []
         for index, item in enumerate(items):
             try:
