@@ -37,9 +37,23 @@ def _instruments(symbols) -> dict[str, rules.Instrument]:
 
 
 def covered_calls_of(account_ids) -> list[rules.CoveredCall]:
-    """The covered-call shortfalls of these accounts, from the book now."""
-    holdings = _holdings(Position.objects.filter(account_id__in=list(account_ids)))
+    """The covered-call shortfalls of these accounts (ids, or a queryset of them), from the book now."""
+    holdings = _holdings(Position.objects.filter(account_id__in=account_ids))
     return rules.covered_calls(holdings, _instruments(holding.symbol for holding in holdings))
+
+
+def covered_calls_now() -> list[rules.CoveredCall]:
+    """Every covered-call shortfall, reading only the accounts short a call option."""
+    return covered_calls_of(
+        Position.objects.filter(quantity__lt=0, instrument__option_type="call").values("account_id")
+    )
+
+
+def lending_now() -> list[rules.Lending]:
+    """Every lending pool, reading only the shorts in the stocks the prime broker reports on."""
+    lendable = dict(LendingAvailability.objects.values_list("instrument__symbol", "lendable"))
+    holdings = _holdings(Position.objects.filter(quantity__lt=0, instrument__symbol__in=list(lendable)))
+    return rules.short_stock(holdings, _instruments(lendable), lendable)[1]
 
 
 def book_scan() -> rules.Scan:

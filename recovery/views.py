@@ -63,7 +63,7 @@ class CoveredCallListView(ListPage):
     dropped_from_query = ("page", "changed", "format")
 
     def select(self, request, values, now):
-        services.sync_covered_calls(services.book_scan().covered_calls, now=now)
+        services.sync_covered_calls(services.covered_calls_now(), now=now)
         cases = CoveredCallCase.objects.filter(
             resolved_at__isnull=True, account__in=_visible_accounts(request.user)
         ).select_related("account", "underlying")
@@ -170,7 +170,7 @@ class LendingView(ConsoleMixin, View):
     """Per stock with a lending row: lendable, lent, clients short, utilisation, recall, status."""
 
     def get(self, request):
-        pools = services.book_scan().lending
+        pools = services.lending_now()
         states = {
             pool.instrument.symbol: pool
             for pool in LendingPool.objects.select_related("instrument", "set_by").filter(

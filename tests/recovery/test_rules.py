@@ -100,30 +100,7 @@ def test_a_pool_with_room_recalls_nothing():
 
 
 @pytest.mark.django_db
-def test_export_recovery_prints_the_rules_on_the_stored_book(import_book):
-    import_book(
-        {
-            "as_of": "2026-12-23T10:00:00+08:00",
-            "desks": [{"code": "HK1", "name": "Desk 1"}],
-            "instruments": [
-                {"symbol": "700.HK", "lot_size": 100, "price": "380", "im_rate": "0.5", "mm_rate": "0.4"},
-                {"symbol": "X.HK", "lot_size": 100, "price": "10", "shortable": False},
-                {
-                    "symbol": "TCH-C400", "kind": "option", "multiplier": 100, "price": "5", "underlying": "700.HK",
-                    "option_type": "call", "strike": "400", "expiry": "2027-03-30",
-                },
-            ],
-            "accounts": [
-                {"account_no": "A1", "desk": "HK1", "cash": {"HKD": "900000"},
-                 "positions": [{"symbol": "TCH-C400", "quantity": -3}, {"symbol": "700.HK", "quantity": 100}]},
-                {"account_no": "C1", "kind": "cash", "desk": "HK1", "cash": {"HKD": "900000"},
-                 "positions": [{"symbol": "700.HK", "quantity": -200}]},
-                {"account_no": "M1", "desk": "HK1", "cash": {"HKD": "900000"},
-                 "positions": [{"symbol": "X.HK", "quantity": -300}, {"symbol": "700.HK", "quantity": -400}]},
-            ],
-            "lending": [{"symbol": "700.HK", "lendable": 300}],
-        }
-    )  # fmt: skip
+def test_export_recovery_prints_the_rules_on_the_stored_book(recovery_book):
     out = io.StringIO()
     call_command("export_recovery", stdout=out)
 
@@ -145,6 +122,15 @@ def test_export_recovery_prints_the_rules_on_the_stored_book(import_book):
         ],
         "lending": [{"symbol": "700.HK", "lendable": 300, "lent": 600, "clients": 2, "recall": 300}],
     }
+
+
+@pytest.mark.django_db
+def test_the_pages_narrow_reads_agree_with_the_whole_scan(recovery_book):
+    from recovery import services
+
+    whole = services.book_scan()
+    assert services.covered_calls_now() == whole.covered_calls
+    assert services.lending_now() == whole.lending
 
 
 @st.composite
