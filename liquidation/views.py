@@ -116,10 +116,6 @@ def call_panel(request, *, call, account) -> str | None:
     return render_to_string("liquidation/_call_panel.html", context, request=request)
 
 
-def request_changed(request) -> str:
-    return request.GET.get("changed", "")
-
-
 async def order_events(request):
     """Server-sent events: ``orders`` with the ids of orders that changed (every order of the user's
     desks, or with ``?call=ID`` that call's), as they change (:mod:`console.streams`)."""
@@ -146,7 +142,7 @@ class CallOrdersView(ConsoleMixin, View):
         if call is None:
             raise Http404(_("No such call."))
         context = orders_context(request, call=call, account=call.account)
-        context["changed"] = streams.marked(request_changed(request))
+        context["changed"] = streams.marked(request.GET.get("changed", ""))
         return render(request, "liquidation/_call_orders.html", context)
 
 
@@ -279,7 +275,7 @@ class OrderListView(ListPage):
         return Selection(rows=orders, extra={"working_count": orders.filter(status__in=WORKING).count()})
 
     def row_values(self, rows, values, now, selection):
-        changed = streams.marked(request_changed(self.request))
+        changed = streams.marked(self.request.GET.get("changed", ""))
         for order in rows:
             order.changed = order.pk in changed
 

@@ -67,21 +67,19 @@ def channels_for(kind: str, rule: RuleSet) -> list[str]:
 
 def values_for(call: MarginCall, language: str) -> dict[str, str]:
     """What the placeholders of a call's notice are filled with, in the client's language."""
-    account = call.account
     with translation.override(language):
         call_type = str(CallType(call.call_type).label) if call.call_type else ""
-    return {
-        "account": account.account_no,
-        "name": account.name or account.account_no,
-        "desk": account.desk.name if account.desk else "",
-        "call_amount": formatting.money(call.call_amount),
-        "deadline": timezone.localtime(call.deadline).strftime("%Y-%m-%d %H:%M"),
-        "type": call_type,
-        "ratio": formatting.percent(call.nav_ratio) if call.nav_ratio is not None else "—",
-        "triggered": timezone.localtime(call.triggered_at).strftime("%Y-%m-%d %H:%M"),
-        "equity": formatting.money(call.equity),
-        "broker": settings.NOTICE_BROKER_NAME,
-    }
+    return _account_values(
+        call.account,
+        {
+            "call_amount": formatting.money(call.call_amount),
+            "deadline": timezone.localtime(call.deadline).strftime("%Y-%m-%d %H:%M"),
+            "type": call_type,
+            "ratio": formatting.percent(call.nav_ratio) if call.nav_ratio is not None else "—",
+            "triggered": timezone.localtime(call.triggered_at).strftime("%Y-%m-%d %H:%M"),
+            "equity": formatting.money(call.equity),
+        },
+    )
 
 
 def templates_for(kinds: Iterable[str]) -> dict[tuple[str, str, str], NoticeTemplate]:
@@ -442,7 +440,9 @@ class AccountMessage:
     values: dict
 
 
-def _account_values(account: Account, language: str, extra: dict) -> dict[str, str]:
+def _account_values(account: Account, extra: dict) -> dict[str, str]:
+    """Every placeholder: the account's own, then ``extra`` (a call's figures, a stock to recover);
+    the rest empty."""
     values = dict.fromkeys(PLACEHOLDERS, "")
     values.update(
         {
@@ -462,12 +462,12 @@ def compose_for_account(message: AccountMessage, kind: str, channel: str, templa
     if text:
         with translation.override(language):
             subject = _("About your account %(account)s") % {"account": account.account_no}
-        return language, subject, fill(text, _account_values(account, language, message.values))
+        return language, subject, fill(text, _account_values(account, message.values))
     template = templates.get((kind, channel, language)) or templates.get((kind, channel, Language.EN))
     if template is None:
         raise Refused(_("There is no %(kind)s template for %(channel)s.") % {"kind": kind, "channel": channel})
     language = template.language
-    values = _account_values(account, language, message.values)
+    values = _account_values(account, message.values)
     return language, fill(template.subject, values), fill(template.body, values)
 
 
