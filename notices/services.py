@@ -22,7 +22,7 @@ from console.permissions import can
 from risk import formatting, snapshots
 from risk.models import CallStatus, CallType, MarginCall, RuleSet, channels_of
 
-from . import channels
+from . import channels, defaults
 from .models import Channel, Delivery, DeliveryStatus, Notice, NoticeKind, NoticeTemplate
 from .placeholders import PLACEHOLDERS, TemplateError, check, fill
 
@@ -99,13 +99,25 @@ def compose(call: MarginCall, kind: str, channel: str, templates: dict, text: st
         with translation.override(language):
             subject = _("About your account %(account)s") % {"account": call.account.account_no}
         return language, subject, fill(text, values)
-    template = templates.get((kind, channel, language)) or templates.get((kind, channel, Language.EN))
-    if template is None:
-        raise Refused(_("There is no %(kind)s template for %(channel)s.") % {"kind": kind, "channel": channel})
-    if template.language != language:
-        language = template.language
-        values = values_for(call, language)
-    return language, fill(template.subject, values), fill(template.body, values)
+    found, subject, body = _template(templates, kind, channel, language)
+    if found != language:
+        language, values = found, values_for(call, found)
+    return language, fill(subject, values), fill(body, values)
+
+
+def _template(templates: dict, kind: str, channel: str, language: str) -> tuple[str, str, str]:
+    """(language, subject, body) to write from: the admin's template in the client's language, else in
+    English, else the text shipped with the console (a deleted template never stops a notice)."""
+    for wanted in (language, Language.EN):
+        template = templates.get((kind, channel, wanted))
+        if template is not None:
+            return wanted, template.subject, template.body
+    for wanted in (language, Language.EN):
+        shipped = defaults.TEXTS.get(wanted, {}).get(kind)
+        if shipped is not None:
+            subject, email, short = shipped
+            return wanted, subject if channel == Channel.EMAIL else "", email if channel == Channel.EMAIL else short
+    raise Refused(_("There is no %(kind)s template for %(channel)s.") % {"kind": kind, "channel": channel})
 
 
 def recipient(call: MarginCall, channel: str) -> str:
@@ -463,12 +475,9 @@ def compose_for_account(message: AccountMessage, kind: str, channel: str, templa
         with translation.override(language):
             subject = _("About your account %(account)s") % {"account": account.account_no}
         return language, subject, fill(text, _account_values(account, message.values))
-    template = templates.get((kind, channel, language)) or templates.get((kind, channel, Language.EN))
-    if template is None:
-        raise Refused(_("There is no %(kind)s template for %(channel)s.") % {"kind": kind, "channel": channel})
-    language = template.language
+    language, subject, body = _template(templates, kind, channel, language)
     values = _account_values(account, message.values)
-    return language, fill(template.subject, values), fill(template.body, values)
+    return language, fill(subject, values), fill(body, values)
 
 
 def send_to_accounts(

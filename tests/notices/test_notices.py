@@ -365,3 +365,10 @@ def test_send_daily_notices_refuses_a_bad_time():
     for bad in ("tomorrow", "2026-13-24T17:00:00+08:00", "1999-01-01T00:00:00+08:00"):
         with pytest.raises(CommandError, match="--now"):
             call_command("send_daily_notices", "--now", bad)
+
+
+def test_a_deleted_template_falls_back_to_the_shipped_text(called):
+    NoticeTemplate.objects.all().delete()
+    [row] = services.preview([called], kind="daily", channels=["sms"])
+    assert (row["language"], row["problem"]) == ("zh-hant", "")
+    assert "M100001" in row["body"]
