@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.db import transaction
+from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -93,7 +94,7 @@ def sync_calls(
     sessions = None
     wanted: dict[int, tuple[str, str, dict]] = {}  # accounts called with no open call: (kind, type, figures)
     to_open: list[MarginCall] = []
-    to_follow: list[MarginCall] = []
+    to_follow: dict[str, list[int]] = {}  # call type -> open calls that follow their account's figures
     to_close: dict[str, list[tuple[int, int]]] = {}
     for account_id in account_ids:
         row = figures.get(account_id)
@@ -110,7 +111,7 @@ def sync_calls(
         call_id, open_type = current
         if not has_call:
             to_close.setdefault(causes.get(account_id, default_cause), []).append((call_id, account_id))
-            to_follow.append(MarginCall(pk=call_id, call_type=open_type, updated_at=now, **followed))
+            to_follow.setdefault(open_type, []).append(call_id)
             continue
         if call_type != open_type:
             if call_type == CallType.FORCE_CALL:
@@ -123,7 +124,7 @@ def sync_calls(
             changes.followed.append(call_id)
         else:
             continue
-        to_follow.append(MarginCall(pk=call_id, call_type=call_type, updated_at=now, **followed))
+        to_follow.setdefault(call_type, []).append(call_id)
 
     reopenable = _reopenable(wanted, at)
     to_reopen: list[MarginCall] = []
@@ -181,8 +182,7 @@ def sync_calls(
         )
         changes.opened = [call_id for call_id, _ in opened]
         snapshots.take(opened, kind=SnapshotKind.TRIGGER, key="trigger", at=at)
-    if to_follow:
-        MarginCall.objects.bulk_update(to_follow, ["call_type", "updated_at", *FOLLOWED[1:]], batch_size=500)
+    _follow(to_follow, now)
     if changes.escalated:
         pairs = MarginCall.objects.filter(pk__in=changes.escalated).values_list("pk", "account_id")
         snapshots.take(pairs, kind=SnapshotKind.FORCE_CALL, key=f"force_call:{now.isoformat()}", at=at)
@@ -211,6 +211,21 @@ def sync_calls(
         told = (list(changes.opened), list(changes.reopened), list(changes.escalated))
         transaction.on_commit(lambda: _tell(*told))
     return changes
+
+
+FOLLOW_BATCH = 5000
+
+
+def _follow(calls_by_type: Mapping[str, list[int]], now: datetime) -> None:
+    """Set these open calls' type and copy in their account's stored figures: one set-based update per
+    call type (and per batch), however many calls follow."""
+    figures = AccountRisk.objects.filter(account_id=OuterRef("account_id"))
+    values = {name: Subquery(figures.values(name)[:1]) for name in FOLLOWED[1:]}
+    for call_type, call_ids in calls_by_type.items():
+        for start in range(0, len(call_ids), FOLLOW_BATCH):
+            MarginCall.objects.filter(pk__in=call_ids[start : start + FOLLOW_BATCH]).update(
+                call_type=call_type, updated_at=now, **values
+            )
 
 
 def _tell(opened: list[int], reopened: list[int], escalated: list[int]) -> None:

@@ -200,7 +200,7 @@ class AccountRisk(models.Model):
     force_shortfall = figure_field(_("force shortfall"))
     call_amount = figure_field(_("call amount"))
     call_type = models.CharField(_("call type"), max_length=20, choices=CallType, blank=True)
-    computed_at = models.DateTimeField(_("computed at"))
+    computed_at = models.DateTimeField(_("figures changed at"))  # the recompute writes only figures that changed
 
     class Meta:
         verbose_name = _("account figures")

@@ -16,14 +16,15 @@ from django.utils import timezone
 from book import pending
 from book.models import Account, CashBalance, Instrument, Position
 
-from . import calculations, calls, selectors
+from . import calculations, calls, selectors, sql_engine
 from .calls import CallChanges
 from .models import AccountRisk
 
 logger = logging.getLogger(__name__)
 alerts = logging.getLogger("margincall.alerts")
 
-RECOMPUTE_CHUNK = 5000
+RECOMPUTE_CHUNK = 5000  # accounts per transaction, computed by the pure engine
+SQL_RECOMPUTE_CHUNK = 50_000  # accounts per transaction on PostgreSQL (risk.sql_engine)
 STORED_FIELDS = [*AccountRisk.FIGURE_FIELDS, "computed_at"]
 
 
@@ -34,6 +35,7 @@ class RecomputeResult:
     failed: dict[str, str] = field(default_factory=dict)  # account_no -> why
     moved: int = 0  # accounts whose stored figures changed
     calls: CallChanges = field(default_factory=CallChanges)
+    account_ids: list[int] = field(default_factory=list, repr=False)  # the accounts read
 
     def add(self, other: RecomputeResult) -> None:
         self.accounts += other.accounts
@@ -68,7 +70,7 @@ def recompute_accounts(
     now: datetime | None = None,
     at: datetime | None = None,
     causes: Mapping[int, str] | None = None,
-    chunk_size: int = RECOMPUTE_CHUNK,
+    chunk_size: int | None = None,
 ) -> RecomputeResult:
     """Recompute and store the figures of these accounts (all when ``account_ids`` is None), then
     open, follow and close their margin calls. ``at`` is when the change that caused this happened
@@ -79,6 +81,7 @@ def recompute_accounts(
     now = now or timezone.now()
     at = at or now
     result = RecomputeResult()
+    chunk_size = chunk_size or (SQL_RECOMPUTE_CHUNK if sql_engine.available() else RECOMPUTE_CHUNK)
     for lookups in _account_chunks(account_ids, chunk_size):
         with transaction.atomic():
             _recompute_lock()
@@ -98,6 +101,28 @@ def _recompute_lock() -> None:
 
 
 def _recompute_chunk(lookups, now, at, causes) -> RecomputeResult:
+    """Store one chunk's figures (on PostgreSQL by :mod:`risk.sql_engine`, the accounts it refuses and
+    every account elsewhere by the pure engine), then bring the chunk's calls in line."""
+    if sql_engine.available():
+        stored = sql_engine.store_figures(lookups, now=now)
+        result = RecomputeResult(accounts=stored.accounts, positions=stored.positions)
+        moved = stored.moved
+        account_ids = stored.account_ids
+        if stored.refused:
+            described, more_moved = _store_with_pure_engine({"in": stored.refused}, now)
+            result.add(described)
+            moved = [*moved, *more_moved]
+    else:
+        result, moved = _store_with_pure_engine(lookups, now)
+        account_ids = result.account_ids
+    result.moved = len(moved)
+    result.calls = calls.sync_calls(account_ids, at=at, moved=moved, causes=causes, now=now)
+    return result
+
+
+def _store_with_pure_engine(lookups, now) -> tuple[RecomputeResult, list[int]]:
+    """Compute, round and store these accounts' figures with :mod:`risk.calculations`; an account it
+    cannot compute or store is logged and left out. Returns the result and the accounts that moved."""
     fx = selectors.fx_rates_current()
     coefficients = selectors.call_coefficients()
     valuations: dict[int, calculations.Valuation | Exception] = {}
@@ -155,8 +180,9 @@ def _recompute_chunk(lookups, now, at, causes) -> RecomputeResult:
             logger.error("account %s not recomputed: %s", account_no, why)
             continue
         stored["call_type"] = stored["call_type"] or ""
-        rows.append(AccountRisk(account_id=pk, computed_at=now, **stored))
         if before.get(pk) != tuple(stored[name] for name in AccountRisk.FIGURE_FIELDS):
+            # Only figures that changed are written: computed_at is when they last changed.
+            rows.append(AccountRisk(account_id=pk, computed_at=now, **stored))
             moved.append(pk)
         result.accounts += 1
         result.positions += len(account_holdings)
@@ -167,9 +193,8 @@ def _recompute_chunk(lookups, now, at, causes) -> RecomputeResult:
         unique_fields=["account"],
         update_fields=STORED_FIELDS,
     )
-    result.moved = len(moved)
-    result.calls = calls.sync_calls([pk for pk, *_ in accounts], at=at, moved=moved, causes=causes, now=now)
-    return result
+    result.account_ids = [pk for pk, *_ in accounts]
+    return result, moved
 
 
 def follow_prices(
