@@ -47,13 +47,17 @@ def build(args) -> int:
     from django.db import connection
 
     from bench.recompute import build_book
-    from book.models import Account, Instrument, Position
+    from book.models import Account, CashBalance, Instrument, Position
 
     rng = random.Random(args.seed)
     build_book(args.accounts, args.positions_per_account, args.instruments, rng)
+    # About one account in nine margin-called, as at a broker on a falling day; the rest well funded.
+    ids = list(Account.objects.values_list("pk", flat=True))
+    called = rng.sample(ids, len(ids) // 9)
+    CashBalance.objects.exclude(account_id__in=called).update(amount=Decimal(5_000_000))
+    CashBalance.objects.filter(account_id__in=called).update(amount=Decimal(-2_000_000))
     hot = Instrument.objects.filter(currency="HKD", status="normal").order_by("pk").first()
     held = set(Position.objects.filter(instrument=hot).values_list("account_id", flat=True))
-    ids = list(Account.objects.values_list("pk", flat=True))
     wanted = [pk for pk in rng.sample(ids, int(len(ids) * args.hot_share)) if pk not in held]
     rows = [(pk, hot.pk, rng.randint(1, 50) * 100) for pk in wanted]
     if connection.vendor == "postgresql":
@@ -151,7 +155,7 @@ def main() -> None:
 
     started = time.perf_counter()
     if args.reuse:
-        most_held = Position.objects.values("instrument").order_by("-held").annotate(held=Count("pk"))
+        most_held = Position.objects.values("instrument").annotate(held=Count("pk")).order_by("-held")
         hot = most_held.first()["instrument"]
     else:
         hot = build(args)

@@ -57,6 +57,11 @@ def failed(instrument_ids: Iterable[int], error: BaseException) -> None:
     )
 
 
+def waiting() -> list[PendingRecompute]:
+    """Every mark, oldest first: what the next recompute pass follows."""
+    return list(PendingRecompute.objects.order_by("since"))
+
+
 def overdue(before: datetime) -> list[PendingRecompute]:
     """Marks older than ``before``: their recompute is late, lost or failing."""
     return list(PendingRecompute.objects.filter(since__lt=before).order_by("since"))

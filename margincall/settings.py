@@ -336,6 +336,10 @@ BOOK_AS_OF_WINDOW_DAYS = int(os.environ.get("BOOK_AS_OF_WINDOW_DAYS", 730))
 PENDING_GRACE_SECONDS = float(os.environ.get("PENDING_GRACE_SECONDS", 10))
 PENDING_ALERT_SECONDS = float(os.environ.get("PENDING_ALERT_SECONDS", 30))
 
+# Memory for each recompute statement's aggregates on PostgreSQL (risk/sql_engine.py), per transaction.
+RECOMPUTE_WORK_MEM = os.environ.get("RECOMPUTE_WORK_MEM", "256MB")
+# A queued recompute pass that has not started within this is taken as lost: the next price queues another.
+RECOMPUTE_PASS_QUEUED_SECONDS = float(os.environ.get("RECOMPUTE_PASS_QUEUED_SECONDS", 10))
 # The call lists mark their figures stale when the oldest price waiting for its recompute is older.
 FIGURES_STALE_SECONDS = float(os.environ.get("FIGURES_STALE_SECONDS", 5))
 

@@ -36,11 +36,11 @@ def recompute_written_book(
 
 @receiver(prices_changed, dispatch_uid="risk.queue_holders_recompute")
 def queue_holders_recompute(sender, *, instrument_ids, latest, **kwargs) -> None:
-    """Queue the holders' recompute. If it cannot be queued (the broker is away) or, run in-process, it
-    fails, the prices stay marked pending and the sweep recomputes them."""
-    from .tasks import recompute_instruments
+    """Queue a recompute pass (or join the one already queued). If it cannot be queued (the broker is
+    away) or, run in-process, it fails, the prices stay marked pending and the sweep recomputes them."""
+    from .tasks import request_pass
 
     try:
-        recompute_instruments.delay(list(instrument_ids), latest)
+        request_pass()
     except Exception:
         logger.exception("the recompute of instruments %s was not done now; the sweep will do it", instrument_ids)

@@ -9,8 +9,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
+from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Q
+from django.db.models import Max, Q
 from django.utils import timezone
 
 from book import pending
@@ -107,7 +108,7 @@ def _recompute_chunk(lookups, now, at, causes) -> RecomputeResult:
         stored = sql_engine.store_figures(lookups, now=now)
         result = RecomputeResult(accounts=stored.accounts, positions=stored.positions)
         moved = stored.moved
-        account_ids = stored.account_ids
+        account_ids = stored.to_sync
         if stored.refused:
             described, more_moved = _store_with_pure_engine({"in": stored.refused}, now)
             result.add(described)
@@ -218,6 +219,61 @@ def follow_prices(
         alerts.error("%s", failure)
         return result
     pending.clear(seen, read_at=read_at)
+    return result
+
+
+@dataclass
+class PassResult:
+    """One pass over the prices waiting for their holders' recompute."""
+
+    instruments: int = 0
+    lag_seconds: float = 0.0  # how long the oldest of those prices waited for its figures
+    seconds: float = 0.0  # how long the pass took
+    recomputed: RecomputeResult = field(default_factory=RecomputeResult)
+
+
+def follow_pending(*, now: datetime | None = None) -> PassResult:
+    """Recompute, once, the union of the holders of every price still waiting for it: however many
+    ticks came in since the last pass (several for one stock: its latest price), one pass follows them
+    all. Logs the lag (the age of the oldest price it followed, from its arrival to its stored figures);
+    past ``FIGURES_STALE_SECONDS`` it is alerted on."""
+    started = timezone.now()
+    waiting = pending.waiting()
+    if not waiting:
+        return PassResult()
+    ids = [mark.instrument_id for mark in waiting]
+    oldest = min(mark.since for mark in waiting)
+    latest = Instrument.objects.filter(pk__in=ids).aggregate(latest=Max("price_time"))["latest"]
+    try:
+        recomputed = follow_prices(instrument_ids=ids, at=latest, now=now)
+    except Exception as error:
+        pending.failed(ids, error)
+        alerts.error(
+            "recompute of the holders of instruments %s failed (attempt %d): %s; the next pass or the sweep retries",
+            ids,
+            max(mark.attempts for mark in waiting) + 1,
+            error,
+            exc_info=True,
+        )
+        raise
+    done = timezone.now()
+    result = PassResult(
+        instruments=len(ids),
+        lag_seconds=max(0.0, (done - oldest).total_seconds()),
+        seconds=(done - started).total_seconds(),
+        recomputed=recomputed,
+    )
+    level = logging.WARNING if result.lag_seconds > settings.FIGURES_STALE_SECONDS else logging.INFO
+    (alerts if level == logging.WARNING else logger).log(
+        level,
+        "recompute pass: %d price(s), %d holder(s), %d moved, %d failed; lag %.0f ms, pass %.0f ms",
+        result.instruments,
+        recomputed.accounts,
+        recomputed.moved,
+        len(recomputed.failed),
+        result.lag_seconds * 1000,
+        result.seconds * 1000,
+    )
     return result
 
 

@@ -19,12 +19,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.conf import settings
 from django.db import connection
 
 from book.models import Account, CashBalance, FxRate, Instrument, Position
 
 from .calculations import DEBIT, EXCESS_FINANCING, FORCE_CALL, HKD, ILLIQUID_STATUSES, MARGIN_CALL
-from .models import AccountRisk, RuleSet
+from .models import CALL_KINDS, AccountRisk, MarginCall, RuleSet
 
 # Money columns hold |x| < 10**(max_digits - decimal_places); the ratio's likewise.
 _MONEY = AccountRisk._meta.get_field("total_cash")
@@ -46,13 +47,16 @@ class Stored:
     moved: list[int]  # accounts whose stored figures changed
     refused: list[int]  # accounts not stored (the pure engine says why)
     account_ids: list[int]  # every account read
+    to_sync: list[int]  # those called now or with a call open: the only ones whose calls may change
 
 
 def _statement(account_filter: str) -> str:
     quote = connection.ops.quote_name
     account, position, cash = (quote(model._meta.db_table) for model in (Account, Position, CashBalance))
     instrument, fx, rules, risk = (quote(model._meta.db_table) for model in (Instrument, FxRate, RuleSet, AccountRisk))
+    calls = quote(MarginCall._meta.db_table)
     illiquid = ", ".join(f"'{status}'" for status in sorted(ILLIQUID_STATUSES))
+    call_kinds = ", ".join(f"'{kind}'" for kind in CALL_KINDS)
     # fx_rate(): HKD is 1 whatever the table says; any other currency needs its rate (NULL: none).
     rate = "CASE WHEN {currency} = '" + HKD + "' THEN 1 ELSE {rate} END"
     money = ", ".join(f"round({name}, 2) AS {name}" for name in MONEY_FIGURES)
@@ -63,7 +67,7 @@ def _statement(account_filter: str) -> str:
     old = ", ".join(f"old.{name}" for name in AccountRisk.FIGURE_FIELDS)
     return f"""
 WITH accounts AS (
-    SELECT a.id, a.credit_limit, a.accrued_interest, a.debt_margin, a.trading_limit,
+    SELECT a.id, a.kind, a.credit_limit, a.accrued_interest, a.debt_margin, a.trading_limit,
            COALESCE(rules.call_coefficient, 1) AS coefficient
     FROM {account} a LEFT JOIN {rules} rules ON rules.account_kind = a.kind
     WHERE {account_filter.format(column="a.id")}
@@ -145,8 +149,8 @@ decided AS MATERIALIZED (
                 ELSE '' END AS call_type
     FROM exact e
 ),
-rounded AS (  -- round_figures(): money half up to the cent; the ratio half up to 4 places, exactly
-    SELECT id, positions, missing_currency, call_type, {money},
+rounded AS MATERIALIZED (  -- round_figures(): money half up to the cent; the ratio half up to 4 places, exactly
+    SELECT id, kind, positions, missing_currency, call_type, {money},
            CASE WHEN denominator > 0 THEN round(
                sign(liquid_nav) * div(abs(liquid_nav) * 20000 + denominator, 2 * denominator) / 10000, 4)
            END AS nav_ratio
@@ -167,7 +171,11 @@ stored AS (  -- only figures that changed are written: computed_at is when they 
     ON CONFLICT (account_id) DO UPDATE SET {updates}
     RETURNING account_id
 )
-SELECT id, refused, positions, moved FROM compared
+SELECT r.id, r.refused, r.positions, r.moved,
+       -- what sync_calls() has to look at: an account called now, or with a call open
+       r.refused OR (r.call_type <> '' AND r.call_amount > 0 AND r.kind IN ({call_kinds}))
+           OR EXISTS (SELECT 1 FROM {calls} c WHERE c.account_id = r.id AND c.closed_at IS NULL) AS to_sync
+FROM compared r
 """
 
 
@@ -187,10 +195,12 @@ def store_figures(lookups: dict, *, now: datetime) -> Stored:
     if statement is None:
         statement = _STATEMENTS[key] = _statement(account_filter)
     with connection.cursor() as cursor:
+        # The holdings' aggregate sorts or hashes a row per position: in memory, not spilled to disk.
+        cursor.execute("SELECT set_config('work_mem', %s, true)", [settings.RECOMPUTE_WORK_MEM])
         cursor.execute(statement, {**params, "now": now})
         rows = cursor.fetchall()
-    stored = Stored(0, 0, [], [], [row[0] for row in rows])
-    for account_id, refused, positions, moved in rows:
+    stored = Stored(0, 0, [], [], [row[0] for row in rows], [row[0] for row in rows if row[4]])
+    for account_id, refused, positions, moved, _to_sync in rows:
         if refused:
             stored.refused.append(account_id)
             continue

@@ -8,6 +8,7 @@ import logging
 
 from celery import shared_task
 from django.conf import settings
+from django.core.cache import cache
 from django.db.models import Max
 from django.utils import timezone
 
@@ -45,6 +46,37 @@ def recompute_instruments(self, instrument_ids: list[int], at: str | None = None
         if self.request.retries >= RETRIES:
             raise
         raise self.retry(exc=error, countdown=min(60, 2**self.request.retries)) from None
+
+
+PASS_QUEUED = "risk:recompute-pass-queued"
+
+
+def request_pass() -> None:
+    """After prices committed: queue a recompute pass, unless one is queued and has not started yet;
+    the prices then wait for that one (ticks coalesce). The mark expires, so a pass lost before it
+    started holds nothing up for long, and the sweep takes up whatever is left."""
+    if not cache.add(PASS_QUEUED, True, timeout=settings.RECOMPUTE_PASS_QUEUED_SECONDS):
+        return
+    try:
+        recompute_pass.delay()
+    except Exception:
+        cache.delete(PASS_QUEUED)
+        raise
+
+
+@shared_task(acks_late=True)
+def recompute_pass() -> dict:
+    """Recompute the holders of every price waiting for it, once (``services.follow_pending``). Prices
+    that arrive while it runs queue the next pass. A failure leaves the prices marked: the next
+    price's pass or the sweep retries them."""
+    cache.delete(PASS_QUEUED)  # from here on, a new price queues the next pass
+    result = services.follow_pending()
+    return {
+        "instruments": result.instruments,
+        "lag_ms": round(result.lag_seconds * 1000),
+        "pass_ms": round(result.seconds * 1000),
+        **_summary(result.recomputed),
+    }
 
 
 @shared_task(acks_late=True)
