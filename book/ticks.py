@@ -2,7 +2,7 @@
 
 A tick is applied when its instrument exists, its price is a positive number that fits storage, its
 time is ISO 8601 (no offset means Hong Kong time), and it is not older than the stored price. The
-price is written at once; the holders are recomputed by the ``recompute_instruments`` task."""
+price is written at once; the holders are recomputed by the next recompute pass (``risk.tasks.recompute_pass``)."""
 
 from __future__ import annotations
 
