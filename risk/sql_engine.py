@@ -72,21 +72,6 @@ WITH accounts AS (
     FROM {account} a LEFT JOIN {rules} rules ON rules.account_kind = a.kind
     WHERE {account_filter.format(column="a.id")}
 ),
-valued AS MATERIALIZED (  -- value_instrument(): HKD per unit held, and per unit of each margin, long and short
-    SELECT i.id, i.currency, v.unit_value IS NULL AS no_rate, v.illiquid, v.unit_value,
-           v.unit_value * CASE WHEN v.illiquid THEN 1 ELSE i.im_rate END AS long_im,
-           v.unit_value * CASE WHEN v.illiquid THEN 1 ELSE i.mm_rate END AS long_mm,
-           v.unit_value * CASE WHEN v.illiquid THEN 1 ELSE i.fm_rate END AS long_fm,
-           v.unit_value * CASE WHEN v.illiquid THEN 1 ELSE COALESCE(i.short_im_rate, i.im_rate) END AS short_im,
-           v.unit_value * CASE WHEN v.illiquid THEN 1 ELSE COALESCE(i.short_mm_rate, i.mm_rate) END AS short_mm,
-           v.unit_value * CASE WHEN v.illiquid THEN 1 ELSE COALESCE(i.short_fm_rate, i.fm_rate) END AS short_fm
-    FROM {instrument} i
-    LEFT JOIN {fx} fx ON fx.currency = i.currency
-    CROSS JOIN LATERAL (
-        SELECT i.price * i.multiplier * ({rate.format(currency="i.currency", rate="fx.rate")}) AS unit_value,
-               i.status IN ({illiquid}) AS illiquid
-    ) v
-),
 holdings AS (  -- figures_from_valuations(): a holding's value is unit value x quantity, its margins
                -- gross value x rate (the same exact product, taken per unit first)
     SELECT p.account_id,
@@ -102,7 +87,23 @@ holdings AS (  -- figures_from_valuations(): a holding's value is unit value x q
                              ELSE -p.quantity * v.short_mm END), 0) AS mm,
            COALESCE(sum(CASE WHEN p.quantity > 0 THEN p.quantity * v.long_fm
                              ELSE -p.quantity * v.short_fm END), 0) AS fm
-    FROM {position} p JOIN valued v ON v.id = p.instrument_id
+    FROM {position} p
+    JOIN (  -- value_instrument(): HKD per unit held, and per unit of each margin, long and short
+        SELECT i.id, i.currency, v.unit_value IS NULL AS no_rate, v.illiquid, v.unit_value,
+               v.unit_value * CASE WHEN v.illiquid THEN 1 ELSE i.im_rate END AS long_im,
+               v.unit_value * CASE WHEN v.illiquid THEN 1 ELSE i.mm_rate END AS long_mm,
+               v.unit_value * CASE WHEN v.illiquid THEN 1 ELSE i.fm_rate END AS long_fm,
+               v.unit_value * CASE WHEN v.illiquid THEN 1 ELSE COALESCE(i.short_im_rate, i.im_rate) END AS short_im,
+               v.unit_value * CASE WHEN v.illiquid THEN 1 ELSE COALESCE(i.short_mm_rate, i.mm_rate) END AS short_mm,
+               v.unit_value * CASE WHEN v.illiquid THEN 1 ELSE COALESCE(i.short_fm_rate, i.fm_rate) END AS short_fm
+        FROM {instrument} i
+        LEFT JOIN {fx} fx ON fx.currency = i.currency
+        CROSS JOIN LATERAL (
+            SELECT i.price * i.multiplier * ({rate.format(currency="i.currency", rate="fx.rate")}) AS unit_value,
+                   i.status IN ({illiquid}) AS illiquid
+        ) v
+        OFFSET 0  -- each instrument valued once, not once per position
+    ) v ON v.id = p.instrument_id
     WHERE {account_filter.format(column="p.account_id")}
     GROUP BY p.account_id
 ),
@@ -174,8 +175,9 @@ stored AS (  -- only figures that changed are written: computed_at is when they 
 SELECT r.id, r.refused, r.positions, r.moved,
        -- what sync_calls() has to look at: an account called now, or with a call open
        r.refused OR (r.call_type <> '' AND r.call_amount > 0 AND r.kind IN ({call_kinds}))
-           OR EXISTS (SELECT 1 FROM {calls} c WHERE c.account_id = r.id AND c.closed_at IS NULL) AS to_sync
+           OR open_call.account_id IS NOT NULL AS to_sync
 FROM compared r
+LEFT JOIN (SELECT account_id FROM {calls} WHERE closed_at IS NULL) open_call ON open_call.account_id = r.id
 """
 
 
