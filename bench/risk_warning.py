@@ -22,6 +22,7 @@ def main():
 
     from bench.common import bench_trader, build_called_book, percentile, setup_django
 
+    os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/13")  # the calls' notices queue, unsent
     setup_django(args.database_url, fresh=not args.reuse)
     if not args.reuse:
         build_called_book(args.accounts, args.calls)

@@ -54,10 +54,17 @@ def ordering(sorts: dict[str, str], sort: str):
 
 
 def page_of(ordered: QuerySet, count: int, wanted: int | None, size: int = PAGE_SIZE) -> tuple[list, int, int]:
-    """One page of rows, the page number (clamped to the last page) and the number of pages."""
+    """One page of rows, the page number (clamped to the last page) and the number of pages.
+
+    Two queries: the page's keys, sorted and cut on the list's own table (joined only where a filter
+    or the sort needs it), then those rows with everything they show. Asked at once, the database
+    joins every matching row before it sorts and cuts: 11,000 open calls, each with its account and
+    desk, for 50 shown."""
     pages = max(1, -(-count // size))
     page = min(wanted or 1, pages)
-    return list(ordered[(page - 1) * size : page * size]), page, pages
+    keys = list(ordered.values_list("pk", flat=True)[(page - 1) * size : page * size])
+    found = {row.pk: row for row in ordered.order_by().filter(pk__in=keys)}
+    return [found[key] for key in keys if key in found], page, pages
 
 
 def clean_values(form: forms.Form) -> dict:
