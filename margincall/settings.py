@@ -338,6 +338,9 @@ PENDING_ALERT_SECONDS = float(os.environ.get("PENDING_ALERT_SECONDS", 30))
 
 # Memory for each recompute statement's aggregates on PostgreSQL (risk/sql_engine.py), per transaction.
 RECOMPUTE_WORK_MEM = os.environ.get("RECOMPUTE_WORK_MEM", "256MB")
+# Off: each batch of ticks queues its own recompute of its holders, however many are queued already
+# (one task per batch, no coalescing; kept to measure the difference, bench/tick_storm.py).
+RECOMPUTE_COALESCE = env_bool("RECOMPUTE_COALESCE", default=True)
 # A queued recompute pass that has not started within this is taken as lost: the next price queues another.
 RECOMPUTE_PASS_QUEUED_SECONDS = float(os.environ.get("RECOMPUTE_PASS_QUEUED_SECONDS", 10))
 # The call lists mark their figures stale when the oldest price waiting for its recompute is older.

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 
+from django.conf import settings
 from django.dispatch import receiver
 
 from book.models import Account
@@ -38,9 +39,12 @@ def recompute_written_book(
 def queue_holders_recompute(sender, *, instrument_ids, latest, **kwargs) -> None:
     """Queue a recompute pass (or join the one already queued). If it cannot be queued (the broker is
     away) or, run in-process, it fails, the prices stay marked pending and the sweep recomputes them."""
-    from .tasks import request_pass
+    from .tasks import recompute_instruments, request_pass
 
     try:
-        request_pass()
+        if settings.RECOMPUTE_COALESCE:
+            request_pass()
+        else:
+            recompute_instruments.delay(list(instrument_ids), latest)
     except Exception:
         logger.exception("the recompute of instruments %s was not done now; the sweep will do it", instrument_ids)
