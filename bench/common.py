@@ -30,6 +30,7 @@ def build_called_book(accounts: int, calls: int, *, per_account: int = 10, instr
     """``accounts`` accounts of which about ``calls`` are margin-called, every call opened through the
     recompute (so each has its trigger snapshot)."""
     from django.core.management import call_command
+    from django.db import connection
 
     from bench.recompute import build_book
     from book.models import Account, CashBalance
@@ -46,6 +47,9 @@ def build_called_book(accounts: int, calls: int, *, per_account: int = 10, instr
     # Cash that leaves about a tenth of the positions' value as equity: a margin or force call.
     CashBalance.objects.filter(account_id__in=short).update(amount=Decimal(-2_000_000))
     result = recompute_accounts()
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE")  # as autovacuum would soon: the planner sees the calls just opened
     print(
         f"built {accounts:,} accounts, {result.positions:,} positions; "
         f"{MarginCall.objects.filter(closed_at__isnull=True).count():,} open calls "

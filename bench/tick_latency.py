@@ -38,6 +38,9 @@ def main():
     setup_django(args.database_url, fresh=not args.reuse)
     if not args.reuse:
         build_called_book(args.accounts, args.calls)
+    from margincall.celery import app
+
+    app.control.purge()  # the notices of the calls just opened: the worker here is for the ticks
 
     from django.test import Client
 

@@ -174,8 +174,7 @@ def _search(query: str) -> Q:
 
 def open_calls(user, kind: str, values: dict, now: datetime) -> Selection:
     """The Risk Warning (or Intraday) list: the user's open calls of one account kind on the chosen tab
-    (active or exception) that pass the filters, with the tab counts and the totals, all from one query
-    so they always agree."""
+    (active or exception) that pass the filters, with the tab counts and the filtered totals."""
     days = long_outstanding_days(kind)
     long_before = now - timedelta(days=days)
     tab = values.get("tab") or "active"
@@ -197,10 +196,13 @@ def open_calls(user, kind: str, values: dict, now: datetime) -> Selection:
     totals = calls.aggregate(
         active=Count("pk", filter=Q(status=CallStatus.OPEN)),
         exception=Count("pk", filter=Q(status=CallStatus.EXCEPTION)),
-        count=Count("pk", filter=shown),
-        amount=Sum("call_amount", filter=shown),
-        long_count=Count("pk", filter=shown & Q(triggered_at__lt=long_before)),
-        long_total=Sum("call_amount", filter=shown & Q(triggered_at__lt=long_before)),
+    )
+    # The filters once, in the query's WHERE (in each aggregate's FILTER, a search would run four times).
+    totals |= calls.filter(shown).aggregate(
+        count=Count("pk"),
+        amount=Sum("call_amount"),
+        long_count=Count("pk", filter=Q(triggered_at__lt=long_before)),
+        long_total=Sum("call_amount", filter=Q(triggered_at__lt=long_before)),
     )
     return Selection(
         rows=calls.filter(shown).select_related("account", "account__desk"),
