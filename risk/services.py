@@ -68,12 +68,14 @@ def _account_chunks(account_ids: Iterable[int] | None, chunk_size: int) -> Itera
 def recompute_accounts(
     *,
     account_ids: Iterable[int] | None = None,
+    holders_of: Iterable[int] | None = None,
     now: datetime | None = None,
     at: datetime | None = None,
     causes: Mapping[int, str] | None = None,
     chunk_size: int | None = None,
 ) -> RecomputeResult:
-    """Recompute and store the figures of these accounts (all when ``account_ids`` is None), then
+    """Recompute and store the figures of these accounts (the holders of the instruments ``holders_of``;
+    all when both are None), then
     open, follow and close their margin calls. ``at`` is when the change that caused this happened
     (default ``now``); ``causes`` gives a close cause per account (default: the market).
 
@@ -83,7 +85,14 @@ def recompute_accounts(
     at = at or now
     result = RecomputeResult()
     chunk_size = chunk_size or (SQL_RECOMPUTE_CHUNK if sql_engine.available() else RECOMPUTE_CHUNK)
-    for lookups in _account_chunks(account_ids, chunk_size):
+    if holders_of is not None:
+        if sql_engine.available():  # the holders found by the statement itself, however many
+            chunks = [{"holders_of": sorted(set(holders_of))}]
+        else:
+            chunks = _account_chunks(selectors.accounts_holding(holders_of), chunk_size)
+    else:
+        chunks = _account_chunks(account_ids, chunk_size)
+    for lookups in chunks:
         with transaction.atomic():
             _recompute_lock()
             result.add(_recompute_chunk(lookups, now, at, causes))
@@ -209,8 +218,7 @@ def follow_prices(
     instrument_ids = sorted(set(instrument_ids))
     read_at = timezone.now()
     seen = pending.versions(instrument_ids)
-    holders = set(selectors.accounts_holding(instrument_ids))
-    result = recompute_accounts(account_ids=holders, at=at, now=now)
+    result = recompute_accounts(holders_of=instrument_ids, at=at, now=now)
     if result.failed:
         # Some holders' figures did not follow (a missing FX rate, figures too large to store): the
         # marks stay, so the sweep retries and alerts until the book is repaired.

@@ -185,9 +185,16 @@ _STATEMENTS: dict[str, str] = {}
 
 
 def store_figures(lookups: dict, *, now: datetime) -> Stored:
-    """Compute, round and store the figures of the accounts these id lookups cover (``{"gte", "lte"}``
-    or ``{"in"}``), in the caller's transaction. Returns what it stored and what it refused."""
-    if "in" in lookups:
+    """Compute, round and store the figures of the accounts these lookups cover (ids ``{"gte", "lte"}``
+    or ``{"in"}``, or the holders of instruments ``{"holders_of"}``), in the caller's transaction.
+    Returns what it stored and what it refused."""
+    if "holders_of" in lookups:
+        key, params = "holders_of", {"instruments": list(lookups["holders_of"])}
+        account_filter = (
+            f"{{column}} IN (SELECT account_id FROM {connection.ops.quote_name(Position._meta.db_table)}"
+            " WHERE instrument_id = ANY(%(instruments)s))"
+        )
+    elif "in" in lookups:
         key, account_filter, params = "in", "{column} = ANY(%(ids)s)", {"ids": list(lookups["in"])}
     else:
         key = "range"
