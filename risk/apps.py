@@ -9,7 +9,7 @@ class RiskConfig(AppConfig):
     verbose_name = _("Risk")
 
     def ready(self):
-        from . import receivers  # noqa: F401  (recomputes what the book's changes move)
+        from . import checks, receivers  # noqa: F401  (start-up checks; recomputes what the book's changes move)
         from .bootstrap import on_post_migrate
 
         post_migrate.connect(on_post_migrate, sender=self, dispatch_uid="risk.bootstrap")

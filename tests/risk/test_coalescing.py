@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from book import ticks
 from book.models import Instrument, PendingRecompute
-from risk import services, tasks
+from risk import checks, services, tasks
 from risk.models import AccountRisk
 from tests.factories import AccountFactory, InstrumentFactory
 
@@ -111,3 +111,22 @@ def test_a_pass_that_cannot_be_queued_leaves_the_prices_to_the_sweep(two_stocks,
     with pytest.raises(ConnectionError):
         tasks.request_pass()
     assert cache.get(tasks.PASS_QUEUED) is None  # not left marked: the next price tries again
+
+
+@pytest.mark.parametrize(
+    ("work_mem", "queued", "problems"),
+    [
+        ("256MB", 10, []),
+        ("64 MB", 0.5, []),
+        ("1048576", 3600, []),
+        ("lots", 10, ["risk.E010"]),
+        ("256MB; DROP TABLE x", 10, ["risk.E010"]),
+        ("0MB", 10, ["risk.E010"]),
+        ("256MB", 0, ["risk.E011"]),
+        ("256MB", float("nan"), ["risk.E011"]),
+    ],
+)
+def test_the_recompute_settings_are_checked_at_start(settings, work_mem, queued, problems):
+    settings.RECOMPUTE_WORK_MEM = work_mem
+    settings.RECOMPUTE_PASS_QUEUED_SECONDS = queued
+    assert [problem.id for problem in checks.check_recompute(None)] == problems
