@@ -72,3 +72,18 @@ def bench_trader():
         user.groups.add(Group.objects.get(name="RiskWarningFull"))
         user.user_permissions.add(Permission.objects.get(codename="view_desk"))
     return user
+
+
+def bench_desk_trader(codes):
+    """A RiskWarningFull user who sees only these desks (object permissions), made once per database."""
+    from django.contrib.auth.models import Group, User
+    from guardian.shortcuts import assign_perm
+
+    from book.models import Desk
+
+    user, created = User.objects.get_or_create(username="bench-desk-trader")
+    if created:
+        user.groups.add(Group.objects.get(name="RiskWarningFull"))
+        for desk in Desk.objects.filter(code__in=codes):
+            assign_perm("book.view_desk", user, desk)
+    return user

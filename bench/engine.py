@@ -145,7 +145,7 @@ def main() -> None:
     setup_django(args.database_url, fresh=not args.reuse)
 
     from django.db import connection
-    from django.db.models import Count
+    from django.db.models import Count, F
     from django.utils import timezone
 
     from book.models import Account, Instrument, Position
@@ -180,6 +180,13 @@ def main() -> None:
     if sql_engine.available():
         pure = timed(rolled_back(lambda: services._store_with_pure_engine({"gte": 0, "lte": 2**62}, now)))
         line("pure engine, stored, figures only", pure, baseline)
+
+    def every_price_moves():
+        Instrument.objects.update(price=F("price") * Decimal("1.01"))
+        services.recompute_accounts()
+
+    # The worst case: every stock moved, so every account's figures change and are written.
+    line("every price moved: stored, with the calls", timed(rolled_back(every_price_moves)), baseline)
 
     print(f"hot stock: a price change, its {len(holders):,} holders")
     book = load(holders)

@@ -20,7 +20,7 @@ def main():
     parser.add_argument("--reuse", action="store_true", help="use the book already in the database")
     args = parser.parse_args()
 
-    from bench.common import bench_trader, build_called_book, percentile, setup_django
+    from bench.common import bench_desk_trader, bench_trader, build_called_book, percentile, setup_django
 
     os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/13")  # the calls' notices queue, unsent
     setup_django(args.database_url, fresh=not args.reuse)
@@ -53,23 +53,27 @@ def main():
         "live refresh (htmx)": "/risk-warning/?changed=1,2,3",
     }
     print(f"database: {connection.vendor}; open margin calls: {open_calls:,}; {args.requests} requests per view")
-    everything = []
-    for name, url in views.items():
-        headers = {"HTTP_HX_REQUEST": "true"} if "htmx" in name else {}
-        client.get(url, **headers)  # warm
-        times = []
-        for _ in range(args.requests):
-            with CaptureQueriesContext(connection) as queries:
-                started = time.perf_counter()
-                response = client.get(url, **headers)
-                times.append((time.perf_counter() - started) * 1000)
-            assert response.status_code == 200, (url, response.status_code)
-        everything += times
-        print(
-            f"  {name:28} p50 {percentile(times, 0.5):6.1f} ms  p95 {percentile(times, 0.95):6.1f} ms"
-            f"  max {max(times):6.1f} ms  queries {len(queries.captured_queries)}"
-        )
-    print(f"all views: p50 {percentile(everything, 0.5):.1f} ms, p95 {percentile(everything, 0.95):.1f} ms")
+    desk_trader = Client()
+    desk_trader.force_login(bench_desk_trader(["D3", "D4", "D5"]))
+    for who, session in (("a trader who sees every desk", client), ("a trader who sees 3 desks of 10", desk_trader)):
+        print(who)
+        everything = []
+        for name, url in views.items():
+            headers = {"HTTP_HX_REQUEST": "true"} if "htmx" in name else {}
+            session.get(url, **headers)  # warm
+            times = []
+            for _ in range(args.requests):
+                with CaptureQueriesContext(connection) as queries:
+                    started = time.perf_counter()
+                    response = session.get(url, **headers)
+                    times.append((time.perf_counter() - started) * 1000)
+                assert response.status_code == 200, (url, response.status_code)
+            everything += times
+            print(
+                f"  {name:28} p50 {percentile(times, 0.5):6.1f} ms  p95 {percentile(times, 0.95):6.1f} ms"
+                f"  max {max(times):6.1f} ms  queries {len(queries.captured_queries)}"
+            )
+        print(f"  all views: p50 {percentile(everything, 0.5):.1f} ms, p95 {percentile(everything, 0.95):.1f} ms")
 
 
 if __name__ == "__main__":
