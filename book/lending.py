@@ -10,19 +10,17 @@ from typing import Any
 
 from django.db.models import Q
 
-from . import times
 from .book_format import (
     DESCRIBED_LENGTH,
     FieldError,
-    parse_datetime,
     parse_integer,
     parse_text,
 )
+from .feeds import feed_object, feed_time, feed_value
 from .models import Instrument, InstrumentKind, LendingAvailability
 
 MAX_ITEMS = 5000
 MAX_LENDABLE = 2**63 - 1
-KEYS = {"symbol", "lendable", "time"}
 
 
 @dataclass(frozen=True)
@@ -33,29 +31,10 @@ class Report:
 
 
 def parse(item: Any) -> Report:
-    if not isinstance(item, dict):
-        raise FieldError(f"a report must be an object with symbol, lendable and time, got {type(item).__name__}")
-    missing = sorted(KEYS - item.keys())
-    if missing:
-        raise FieldError(f"missing {', '.join(missing)}")
-    unknown = sorted(item.keys() - KEYS)
-    if unknown:
-        raise FieldError(f"unknown key {', '.join(repr(key[:DESCRIBED_LENGTH]) for key in unknown[:5])}")
-    try:
-        symbol = parse_text(item["symbol"], max_length=32, required=True)
-    except FieldError as error:
-        raise FieldError(f"symbol {error}") from None
-    try:
-        lendable = parse_integer(item["lendable"], minimum=0, maximum=MAX_LENDABLE)
-    except FieldError as error:
-        raise FieldError(f"lendable {error}") from None
-    try:
-        time = parse_datetime(item["time"])
-    except FieldError as error:
-        raise FieldError(f"time {error}") from None
-    problem = times.feed_time_problem(time)
-    if problem:
-        raise FieldError(f"time {problem}")
+    item = feed_object(item, what="a report", required=("symbol", "lendable", "time"))
+    symbol = feed_value(item, "symbol", parse_text, max_length=32, required=True)
+    lendable = feed_value(item, "lendable", parse_integer, minimum=0, maximum=MAX_LENDABLE)
+    time = feed_time(item)
     return Report(symbol, lendable, time)
 
 

@@ -17,21 +17,19 @@ from django.db.models import Q
 from django.utils import timezone
 
 from . import models as m
-from . import pending, times
+from . import pending
 from .book_format import (
-    DESCRIBED_LENGTH,
     FieldError,
-    parse_datetime,
     parse_decimal,
     parse_text,
     printable,
 )
+from .feeds import feed_object, feed_time, feed_value
 from .models import Instrument
 from .signals import prices_changed
 
 logger = logging.getLogger(__name__)
 
-TICK_KEYS = {"symbol", "price", "time"}
 MAX_TICKS = 10_000
 SYMBOL_LENGTH = 32  # Instrument.symbol
 
@@ -59,31 +57,12 @@ class TickOutcome:
 
 def parse_tick(item: Any) -> Tick:
     """One tick, or FieldError naming what is wrong with it."""
-    if not isinstance(item, dict):
-        raise FieldError(f"a tick must be an object with symbol, price and time, got {type(item).__name__}")
-    missing = sorted(TICK_KEYS - item.keys())
-    if missing:
-        raise FieldError(f"missing {', '.join(missing)}")
-    unknown = sorted(item.keys() - TICK_KEYS)
-    if unknown:
-        raise FieldError(f"unknown key {', '.join(repr(key[:DESCRIBED_LENGTH]) for key in unknown[:5])}")
-    try:
-        symbol = parse_text(item["symbol"], max_length=SYMBOL_LENGTH, required=True)
-    except FieldError as error:
-        raise FieldError(f"symbol {error}") from None
-    try:
-        price = parse_decimal(item["price"], digits=m.PRICE_DIGITS, places=m.PRICE_PLACES)
-    except FieldError as error:
-        raise FieldError(f"price {error}") from None
+    item = feed_object(item, what="a tick", required=("symbol", "price", "time"))
+    symbol = feed_value(item, "symbol", parse_text, max_length=SYMBOL_LENGTH, required=True)
+    price = feed_value(item, "price", parse_decimal, digits=m.PRICE_DIGITS, places=m.PRICE_PLACES)
     if price <= 0:
         raise FieldError(f"price must be a positive number, got {price}")
-    try:
-        time = parse_datetime(item["time"])
-    except FieldError as error:
-        raise FieldError(f"time {error}") from None
-    problem = times.feed_time_problem(time)
-    if problem:
-        raise FieldError(f"time {problem}")
+    time = feed_time(item)
     return Tick(symbol, price, time)
 
 

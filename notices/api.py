@@ -10,28 +10,20 @@ from typing import Any
 
 from django.http import JsonResponse
 
-from book import times
 from book.api import TokenListView
-from book.book_format import FieldError, parse_datetime, parse_text
+from book.book_format import FieldError, parse_text
+from book.feeds import feed_object, feed_time, feed_value
 
 from . import services
 
 logger = logging.getLogger(__name__)
 
 MAX_ITEMS = 1000
-KEYS = {"id", "status", "time", "error"}
 STATUSES = ("delivered", "failed")
 
 
 def parse_item(item: Any) -> tuple[int, str, str, Any]:
-    if not isinstance(item, dict):
-        raise FieldError(f"an item must be an object with id, status and time, got {type(item).__name__}")
-    missing = sorted({"id", "status", "time"} - item.keys())
-    if missing:
-        raise FieldError(f"missing {', '.join(missing)}")
-    unknown = sorted(item.keys() - KEYS)
-    if unknown:
-        raise FieldError(f"unknown key {', '.join(repr(key[:40]) for key in unknown[:5])}")
+    item = feed_object(item, what="an item", required=("id", "status", "time"), optional=("error",))
     identifier = item["id"]
     if isinstance(identifier, Decimal) and identifier.is_finite() and identifier == identifier.to_integral_value():
         identifier = int(identifier)  # JSON numbers are read as Decimal
@@ -39,19 +31,10 @@ def parse_item(item: Any) -> tuple[int, str, str, Any]:
         raise FieldError("id must be a delivery's id (a positive whole number)")
     if item["status"] not in STATUSES:
         raise FieldError("status must be delivered or failed")
-    try:
-        time = parse_datetime(item["time"])
-    except FieldError as error:
-        raise FieldError(f"time {error}") from None
-    problem = times.feed_time_problem(time)
-    if problem:
-        raise FieldError(f"time {problem}")
+    time = feed_time(item)
     error = ""
     if item.get("error") is not None:
-        try:
-            error = parse_text(item["error"], max_length=500, required=False)
-        except FieldError as problem_text:
-            raise FieldError(f"error {problem_text}") from None
+        error = feed_value(item, "error", parse_text, max_length=500, required=False)
     return identifier, item["status"], error, time
 
 
