@@ -2,6 +2,7 @@
 
 import os
 import random
+import subprocess
 import sys
 import time
 from decimal import Decimal
@@ -87,3 +88,27 @@ def bench_desk_trader(codes):
         for desk in Desk.objects.filter(code__in=codes):
             assign_perm("book.view_desk", user, desk)
     return user
+
+
+def start_server(port: int, env: dict, *, quiet: bool = True) -> subprocess.Popen:
+    """The console as production serves it (uvicorn, one process), on this port."""
+    quiet_output = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL} if quiet else {}
+    command = [sys.executable, "-m", "margincall.serve", "--port", str(port), "--workers", "1", "--no-access-log"]
+    return subprocess.Popen(command, cwd=ROOT, env=env, **quiet_output)
+
+
+def start_worker(env: dict) -> subprocess.Popen:
+    """A Celery worker of two processes, as on this 2-core machine."""
+    command = [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "margincall",
+        "worker",
+        "--concurrency",
+        "2",
+        "--loglevel",
+        "WARNING",
+    ]
+    return subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -8,7 +8,6 @@ job is run a second time: it must write nothing.
 import argparse
 import datetime as dt
 import os
-import subprocess
 import sys
 import threading
 import time
@@ -64,7 +63,7 @@ def main():
     if not args.database_url.startswith("postgres"):
         sys.exit("--database-url postgres://... is needed: the worker and this script share it")
 
-    from bench.common import ROOT, build_called_book, setup_django
+    from bench.common import build_called_book, setup_django, start_worker
 
     os.environ["REDIS_URL"] = args.redis_url
     os.environ["LOG_LEVEL"] = "WARNING"
@@ -109,13 +108,7 @@ def main():
     print(f"calls with two notices for one day: {doubles}")
 
     env = {**os.environ, "DATABASE_URL": args.database_url}
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "margincall", "worker", "--concurrency", "2", "--loglevel", "WARNING"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    worker = start_worker(env)
     try:
         started = time.perf_counter()
         deadline = started + 600

@@ -17,7 +17,6 @@ import multiprocessing
 import os
 import random
 import signal
-import subprocess
 import sys
 import threading
 import time
@@ -43,7 +42,7 @@ def main():
     if not args.database_url.startswith("postgres"):
         sys.exit("--database-url postgres://... is needed (a database the benchmark may empty)")
 
-    from bench.common import ROOT, bench_trader, build_called_book, percentile, setup_django
+    from bench.common import bench_trader, build_called_book, percentile, setup_django, start_server
     from margincall.serve import raise_open_files_limit
 
     files = raise_open_files_limit()
@@ -71,11 +70,7 @@ def main():
         "LOG_LEVEL": "WARNING",
         "EVENT_STREAMS_PER_USER": str(args.per_user),
     }
-    server = subprocess.Popen(
-        [sys.executable, "-m", "margincall.serve", "--port", str(args.port), "--workers", "1", "--no-access-log"],
-        cwd=ROOT,
-        env=env,
-    )
+    server = start_server(args.port, env, quiet=False)
     changer = Changer(call_ids, args.changes_per_second)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit("stopped"))  # so the server is stopped too
     try:

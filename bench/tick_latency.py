@@ -12,7 +12,6 @@ import json
 import os
 import queue
 import random
-import subprocess
 import sys
 import threading
 import time
@@ -32,7 +31,7 @@ def main():
     if not args.database_url.startswith("postgres"):
         sys.exit("--database-url postgres://... is needed: the worker and the server share it")
 
-    from bench.common import ROOT, bench_trader, build_called_book, percentile, setup_django
+    from bench.common import bench_trader, build_called_book, percentile, setup_django, start_server, start_worker
 
     os.environ["REDIS_URL"] = args.redis_url
     setup_django(args.database_url, fresh=not args.reuse)
@@ -71,21 +70,8 @@ def main():
     accounts = dict(MarginCall.objects.filter(pk__in=open_calls.values()).values_list("pk", "account__account_no"))
 
     env = {**os.environ, "ALLOWED_HOSTS": "127.0.0.1,localhost", "LOG_LEVEL": "WARNING"}
-    python = sys.executable
-    server = subprocess.Popen(
-        [python, "-m", "margincall.serve", "--port", str(args.port), "--workers", "1", "--no-access-log"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    worker = subprocess.Popen(
-        [python, "-m", "celery", "-A", "margincall", "worker", "--concurrency", "2", "--loglevel", "WARNING"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    server = start_server(args.port, env)
+    worker = start_worker(env)
     events: queue.Queue = queue.Queue()
     try:
         wait_for_server(args.port)

@@ -26,7 +26,6 @@ import json
 import os
 import queue
 import random
-import subprocess
 import sys
 import threading
 import time
@@ -147,23 +146,10 @@ class Monitor(threading.Thread):
 
 
 def storm(args, label, env, token, cookie, symbols, weights, holders_calls, rng):
-    from bench.common import ROOT, percentile
+    from bench.common import percentile, start_server, start_worker
 
-    python = sys.executable
-    server = subprocess.Popen(
-        [python, "-m", "margincall.serve", "--port", str(args.port), "--workers", "1", "--no-access-log"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    worker = subprocess.Popen(
-        [python, "-m", "celery", "-A", "margincall", "worker", "--concurrency", "2", "--loglevel", "WARNING"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    server = start_server(args.port, env)
+    worker = start_worker(env)
     monitor = Monitor(env["DATABASE_URL"], env["REDIS_URL"])
     events: queue.Queue = queue.Queue()
     sent = []  # (instrument_id, committed wall time)

@@ -120,8 +120,8 @@ def _template(templates: dict, kind: str, channel: str, language: str) -> tuple[
     raise Refused(_("There is no %(kind)s template for %(channel)s.") % {"kind": kind, "channel": channel})
 
 
-def recipient(call: MarginCall, channel: str) -> str:
-    return call.account.email if channel == Channel.EMAIL else call.account.phone
+def recipient(account: Account, channel: str) -> str:
+    return account.email if channel == Channel.EMAIL else account.phone
 
 
 @dataclass
@@ -179,7 +179,7 @@ def write(wanted: Sequence[Wanted], *, user=None, now: dt.datetime | None = None
                     Delivery(
                         notice=notice,
                         channel=channel,
-                        recipient=recipient(item.call, channel),
+                        recipient=recipient(item.call.account, channel),
                         language=language,
                         subject=subject[:300],
                         body=body,
@@ -311,7 +311,7 @@ def preview(calls: Sequence[MarginCall], *, kind: str, channels: Sequence[str], 
         for channel in channels:
             try:
                 language, subject, body = compose(call, kind, channel, templates, text)
-                problem = "" if recipient(call, channel) else _("no address")
+                problem = "" if recipient(call.account, channel) else _("no address")
             except Refused as refusal:
                 language, subject, body, problem = "", "", "", str(refusal)
             rows.append(
@@ -321,7 +321,7 @@ def preview(calls: Sequence[MarginCall], *, kind: str, channels: Sequence[str], 
                     "language": language,
                     "subject": subject,
                     "body": body,
-                    "to": recipient(call, channel),
+                    "to": recipient(call.account, channel),
                     "problem": problem,
                 }
             )
@@ -518,12 +518,11 @@ def send_to_accounts(
             message = by_account[notice.account_id]
             for channel in channels:
                 language, subject, body = compose_for_account(message, kind, channel, templates, text)
-                account = message.account
                 deliveries.append(
                     Delivery(
                         notice=notice,
                         channel=channel,
-                        recipient=account.email if channel == Channel.EMAIL else account.phone,
+                        recipient=recipient(message.account, channel),
                         language=language,
                         subject=subject[:300],
                         body=body,
