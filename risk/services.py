@@ -240,13 +240,14 @@ class PassResult:
     recomputed: RecomputeResult = field(default_factory=RecomputeResult)
 
 
-def follow_pending(*, now: datetime | None = None) -> PassResult:
-    """Recompute, once, the union of the holders of every price still waiting for it: however many
-    ticks came in since the last pass (several for one stock: its latest price), one pass follows them
-    all. Logs the lag (the age of the oldest price it followed, from its arrival to its stored figures);
-    past ``FIGURES_STALE_SECONDS`` it is alerted on."""
+def follow_pending(*, marks: list | None = None, now: datetime | None = None) -> PassResult:
+    """Recompute, once, the union of the holders of every price still waiting for it (or of these
+    pending ``marks``): however many ticks came in since the last pass (several for one stock: its
+    latest price), one pass follows them all. Logs the lag (the age of the oldest price it followed,
+    from its arrival to its stored figures); past ``FIGURES_STALE_SECONDS`` it is alerted on. A failure
+    is counted on the marks, alerted on and raised; the marks stay for the next pass or the sweep."""
     started = timezone.now()
-    waiting = pending.waiting()
+    waiting = pending.waiting() if marks is None else marks
     if not waiting:
         return PassResult()
     ids = [mark.instrument_id for mark in waiting]

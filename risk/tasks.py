@@ -9,11 +9,9 @@ import logging
 from celery import shared_task
 from django.conf import settings
 from django.core.cache import cache
-from django.db.models import Max
 from django.utils import timezone
 
 from book import pending
-from book.models import Instrument
 from book.trading_calendar import is_session
 
 from . import services, snapshots
@@ -99,16 +97,9 @@ def recompute_pending(older_than_seconds: float | None = None) -> dict:
                 row.attempts,
                 f"; last error: {row.last_error}" if row.last_error else "",
             )
-    ids = [row.instrument_id for row in late]
-    latest = Instrument.objects.filter(pk__in=ids).aggregate(latest=Max("price_time"))["latest"]
-    try:
-        result = services.follow_prices(instrument_ids=ids, at=latest, now=now)
-    except Exception as error:
-        pending.failed(ids, error)
-        alerts.error("the sweep could not recompute instruments %s: %s", ids, error, exc_info=True)
-        raise
-    logger.info("sweep: recomputed the holders of %d instrument(s) left pending", len(ids))
-    return {"instruments": len(ids), **_summary(result)}
+    result = services.follow_pending(marks=late, now=now)
+    logger.info("sweep: recomputed the holders of %d instrument(s) left pending", result.instruments)
+    return {"instruments": result.instruments, **_summary(result.recomputed)}
 
 
 @shared_task(acks_late=True)
