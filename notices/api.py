@@ -5,13 +5,12 @@ token like the ticks API. The body is a JSON list of ``{"id", "status": "deliver
 from __future__ import annotations
 
 import logging
-from decimal import Decimal
 from typing import Any
 
 from django.http import JsonResponse
 
 from book.api import TokenListView
-from book.book_format import FieldError, parse_text
+from book.book_format import FieldError, parse_integer, parse_text
 from book.feeds import feed_object, feed_time, feed_value
 
 from . import services
@@ -24,11 +23,13 @@ STATUSES = ("delivered", "failed")
 
 def parse_item(item: Any) -> tuple[int, str, str, Any]:
     item = feed_object(item, what="an item", required=("id", "status", "time"), optional=("error",))
-    identifier = item["id"]
-    if isinstance(identifier, Decimal) and identifier.is_finite() and identifier == identifier.to_integral_value():
-        identifier = int(identifier)  # JSON numbers are read as Decimal
-    if isinstance(identifier, bool) or not isinstance(identifier, int) or not 0 < identifier < 2**63:
-        raise FieldError("id must be a delivery's id (a positive whole number)")
+    try:
+        if isinstance(item["id"], str):  # a JSON number, not a numeric string
+            raise FieldError("is text")
+        # Sized before it becomes an int: int(Decimal("1e999999999")) would build a billion digits.
+        identifier = parse_integer(item["id"], minimum=1)
+    except FieldError:
+        raise FieldError("id must be a delivery's id (a positive whole number)") from None
     if item["status"] not in STATUSES:
         raise FieldError("status must be delivered or failed")
     time = feed_time(item)

@@ -11,6 +11,7 @@ from django.core import mail
 from django.core.exceptions import ValidationError
 from django.core.management import call_command
 from django.db import IntegrityError, transaction
+from django.test import Client
 from django.urls import reverse
 
 from notices import services, tasks
@@ -330,6 +331,19 @@ def test_a_gateway_reports_a_delivery_delivered(called, token):
     assert (delivery.status, delivery.delivered_at) == ("delivered", at("2026-12-23T10:00:05+08:00"))
     called.refresh_from_db()
     assert called.last_notice_status in ("delivered", "sent")  # the email stays "sent"
+
+
+@pytest.mark.parametrize("identifier", ["1e999999999", "-1e999999999", "1.5", "0", "9223372036854775808", "true"])
+def test_a_status_with_an_id_that_is_no_delivery_id_is_refused_at_once(called, token, identifier):
+    body = f'[{{"id": {identifier}, "status": "delivered", "time": "2026-12-23T10:00:05+08:00"}}]'
+    response = Client().post(
+        reverse("notices:api-status"),
+        body,
+        content_type="application/json",
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert response.status_code == 200
+    assert response.json()["results"][0]["reason"] == "id must be a delivery's id (a positive whole number)"
 
 
 def test_the_status_api_needs_a_token_and_a_list(called, token):
