@@ -7,13 +7,11 @@ from .models import MarginCall
 
 
 def _changes_of(call_ids: list[int]) -> list[push.Change]:
-    return list(MarginCall.objects.filter(pk__in=call_ids).values_list("pk", "kind", "account__desk_id"))
+    return list(MarginCall.objects.filter(pk__in=call_ids).values_list("pk", "kind", "desk_id"))
 
 
 def _changed_since(moment) -> list[tuple]:
-    return list(
-        MarginCall.objects.filter(updated_at__gt=moment).values_list("pk", "kind", "account__desk_id", "updated_at")
-    )
+    return list(MarginCall.objects.filter(updated_at__gt=moment).values_list("pk", "kind", "desk_id", "updated_at"))
 
 
 CALLS = push.Feed("calls", changes_of=_changes_of, changed_since=_changed_since)

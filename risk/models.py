@@ -12,7 +12,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from book.models import RATIO_DIGITS, RATIO_PLACES, Account, AccountKind, figure_field, possible_time
+from book.models import RATIO_DIGITS, RATIO_PLACES, Account, AccountKind, Desk, figure_field, possible_time
 from book.times import validate_possible_time
 from console.models import AppendOnly
 
@@ -256,6 +256,11 @@ class MarginCall(models.Model):
     account = models.ForeignKey(Account, verbose_name=_("account"), on_delete=models.PROTECT, related_name="calls")
     # The account's kind, kept here so each page's list reads one table.
     kind = models.CharField(_("kind"), max_length=16, choices=AccountKind)
+    # The account's desk, kept in step by the database itself (triggers of migration 0009: set when the
+    # call is written, followed when the account moves desk), so a desk's lists read this table alone.
+    desk = models.ForeignKey(
+        Desk, verbose_name=_("desk"), on_delete=models.PROTECT, null=True, blank=True, editable=False, related_name="+"
+    )
     status = models.CharField(_("status"), max_length=16, choices=CallStatus, default=CallStatus.OPEN)
     call_type = models.CharField(_("call type"), max_length=20, choices=CallType)
     trigger_type = models.CharField(_("type at trigger"), max_length=20, choices=CallType)

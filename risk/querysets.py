@@ -4,4 +4,4 @@ from console.querysets import DeskScopedQuerySet
 
 
 class MarginCallQuerySet(DeskScopedQuerySet):
-    desk_lookup = "account__desk"
+    desk_lookup = "desk"  # kept in step with the account's desk (see MarginCall.desk)

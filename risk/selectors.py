@@ -183,7 +183,7 @@ def open_calls(user, kind: str, values: dict, now: datetime) -> Selection:
     if values.get("type"):
         shown &= Q(call_type=values["type"])
     if values.get("desk"):
-        shown &= Q(account_id__in=Account.objects.filter(desk__code=values["desk"]).values("pk"))
+        shown &= Q(desk__code=values["desk"])
     if values.get("overdue"):
         shown &= Q(deadline__lt=now)
     if values.get("long"):
