@@ -12,7 +12,16 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from book.models import RATIO_DIGITS, RATIO_PLACES, Account, AccountKind, Desk, figure_field, possible_time
+from book.models import (
+    RATIO_DIGITS,
+    RATIO_PLACES,
+    Account,
+    AccountKind,
+    Desk,
+    Instrument,
+    figure_field,
+    possible_time,
+)
 from book.times import validate_possible_time
 from console.models import AppendOnly
 
@@ -177,6 +186,22 @@ class CallType(models.TextChoices):
     EXCESS_FINANCING = "excess_financing", _("Excess financing")
 
 
+class ExactSum(models.Field):
+    """An exact number of any scale (PostgreSQL ``numeric`` with no precision): the engine's sums before
+    rounding, which a column of fixed scale would round."""
+
+    description = "exact number"
+
+    def db_type(self, connection):
+        return "numeric"
+
+    def from_db_value(self, value, expression, connection):
+        return None if value is None else Decimal(str(value))
+
+    def to_python(self, value):
+        return None if value is None else Decimal(str(value))
+
+
 class AccountRisk(models.Model):
     """An account's latest figures (docs/domain.md, Figures), stored so pages read them instead of recomputing."""
 
@@ -201,6 +226,19 @@ class AccountRisk(models.Model):
     call_amount = figure_field(_("call amount"))
     call_type = models.CharField(_("call type"), max_length=20, choices=CallType, blank=True)
     computed_at = models.DateTimeField(_("figures changed at"))  # the recompute writes only figures that changed
+    # What the figures were derived from, exactly, at the stored instrument valuations
+    # (InstrumentValuation), kept by the PostgreSQL engine (risk.sql_engine) so that a price change adds
+    # its difference to each holder's sums instead of reading the holder's whole book. exact_cash is
+    # NULL when they are not valid (the account's positions or cash, or an FX rate, changed since: the
+    # database's triggers of migration 0010 clear it): the account is then recomputed from its book.
+    exact_cash = ExactSum(null=True, editable=False)
+    exact_long_mv = ExactSum(null=True, editable=False)
+    exact_short_mv = ExactSum(null=True, editable=False)
+    exact_illiquid_mv = ExactSum(null=True, editable=False)
+    exact_im = ExactSum(null=True, editable=False)
+    exact_mm = ExactSum(null=True, editable=False)
+    exact_fm = ExactSum(null=True, editable=False)
+    open_positions = models.PositiveIntegerField(null=True, editable=False)
 
     class Meta:
         verbose_name = _("account figures")
@@ -233,6 +271,31 @@ class AccountRisk(models.Model):
 
 # Accounts of these kinds have margin calls, each listed on its own console page.
 CALL_KINDS = (AccountKind.MARGIN, AccountKind.INTRADAY)
+
+
+class InstrumentValuation(models.Model):
+    """An instrument as the stored figures value it (PostgreSQL engine, :mod:`risk.sql_engine`): HKD per
+    unit held and per unit of each margin, long and short. Every holder's exact sums are at these
+    values; a recompute pass moves them to the instrument's current terms and adds the difference,
+    times each holder's quantity, to the holder's sums, in the same transaction."""
+
+    instrument = models.OneToOneField(Instrument, on_delete=models.CASCADE, primary_key=True, related_name="+")
+    currency = models.CharField(max_length=3)
+    unit_value = ExactSum(null=True)  # NULL: no FX rate for its currency
+    illiquid = models.BooleanField()
+    long_im = ExactSum(null=True)
+    long_mm = ExactSum(null=True)
+    long_fm = ExactSum(null=True)
+    short_im = ExactSum(null=True)
+    short_mm = ExactSum(null=True)
+    short_fm = ExactSum(null=True)
+
+    class Meta:
+        verbose_name = _("instrument valuation")
+        verbose_name_plural = _("instrument valuations")
+
+    def __str__(self):
+        return f"{self.instrument_id}: {self.unit_value}"
 
 
 class CallStatus(models.TextChoices):
