@@ -97,18 +97,9 @@ def start_server(port: int, env: dict, *, quiet: bool = True) -> subprocess.Pope
     return subprocess.Popen(command, cwd=ROOT, env=env, **quiet_output)
 
 
-def start_worker(env: dict) -> subprocess.Popen:
-    """A Celery worker of two processes, as on this 2-core machine."""
-    command = [
-        sys.executable,
-        "-m",
-        "celery",
-        "-A",
-        "margincall",
-        "worker",
-        "--concurrency",
-        "2",
-        "--loglevel",
-        "WARNING",
-    ]
+def start_worker(env: dict, log_file: str | None = None) -> subprocess.Popen:
+    """A Celery worker of two processes, as on this 2-core machine; with ``log_file``, its INFO log
+    (each recompute pass's line among it) is written there."""
+    command = [sys.executable, "-m", "celery", "-A", "margincall", "worker", "--concurrency", "2"]
+    command += ["--loglevel", "INFO", "--logfile", log_file] if log_file else ["--loglevel", "WARNING"]
     return subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

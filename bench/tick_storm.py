@@ -26,7 +26,10 @@ import json
 import os
 import queue
 import random
+import re
+import statistics
 import sys
+import tempfile
 import threading
 import time
 from bisect import bisect_right
@@ -149,7 +152,8 @@ def storm(args, label, env, token, cookie, symbols, weights, holders_calls, rng)
     from bench.common import percentile, start_server, start_worker
 
     server = start_server(args.port, env)
-    worker = start_worker(env)
+    log_file = os.path.join(tempfile.mkdtemp(prefix="storm-"), "worker.log")
+    worker = start_worker(env, log_file)
     monitor = Monitor(env["DATABASE_URL"], env["REDIS_URL"])
     events: queue.Queue = queue.Queue()
     sent = []  # (instrument_id, committed wall time)
@@ -251,7 +255,27 @@ def storm(args, label, env, token, cookie, symbols, weights, holders_calls, rng)
         )
     )
     print(f"  backlog {'cleared' if drained else 'NOT cleared'} within {args.drain:.0f} s of the last tick")
+    passes = passes_logged(log_file)
+    if passes:
+        seconds = [pass_ms for _, _, pass_ms in passes]
+        print(
+            f"  {len(passes)} recompute passes: {statistics.median([n for n, _, _ in passes]):.0f} prices and "
+            f"{statistics.median([h for _, h, _ in passes]):,.0f} holders each (median); a pass takes p50 "
+            f"{percentile(seconds, 0.5):.0f} ms, p99 {percentile(seconds, 0.99):.0f} ms, max {max(seconds):.0f} ms"
+        )
     return figures, monitor.backlog, drained
+
+
+PASS_LINE = re.compile(r"recompute pass: (\d+) price\(s\), (\d+) holder\(s\).* pass (\d+) ms")
+
+
+def passes_logged(log_file) -> list[tuple[int, int, int]]:
+    """(prices, holders, milliseconds) of each recompute pass the worker logged."""
+    try:
+        with open(log_file, encoding="utf-8") as handle:
+            return [tuple(map(int, match.groups())) for match in map(PASS_LINE.search, handle) if match]
+    except FileNotFoundError:
+        return []
 
 
 def main():
