@@ -25,7 +25,11 @@ logger = logging.getLogger(__name__)
 alerts = logging.getLogger("margincall.alerts")
 
 RECOMPUTE_CHUNK = 5000  # accounts per transaction, computed by the pure engine
-SQL_RECOMPUTE_CHUNK = 50_000  # accounts per transaction on PostgreSQL (risk.sql_engine)
+# Accounts per transaction on PostgreSQL (risk.sql_engine): a 100,000-account book's holdings aggregate
+# (about 200 MB) fits the default RECOMPUTE_WORK_MEM, and a book recomputed in one chunk is read once:
+# in later chunks, a price that moved meanwhile is first followed by difference for the accounts of
+# the chunks not yet read.
+SQL_RECOMPUTE_CHUNK = 100_000
 STORED_FIELDS = [*AccountRisk.FIGURE_FIELDS, "computed_at"]
 
 

@@ -354,6 +354,8 @@ def store_figures(lookups: dict, *, now: datetime) -> Stored:
     with connection.cursor() as cursor:
         # The holdings' aggregate sorts or hashes a row per position: in memory, not spilled to disk.
         cursor.execute("SELECT set_config('work_mem', %s, true)", [settings.RECOMPUTE_WORK_MEM])
+        # Compiling these statements (JIT) costs more than it saves: their work is numeric arithmetic.
+        cursor.execute("SELECT set_config('jit', 'off', true)")
         if "holders_of" in lookups:
             cursor.execute(_statement("follow_some"), {"instruments": list(lookups["holders_of"]), "now": now})
             runs = []
