@@ -188,6 +188,10 @@ else:
                 "transaction_mode": "IMMEDIATE",
                 "timeout": 20,
             },
+            # The tests' database is a file too (not SQLite's shared in-memory one, whose table locks
+            # fail at once instead of waiting): the browser tests' server and the tests write as the
+            # demo's processes do.
+            "TEST": {"NAME": VAR_DIR / "test.sqlite3"},
         }
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
