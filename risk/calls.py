@@ -10,8 +10,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from django.db import transaction
-from django.db.models import OuterRef, Subquery
+from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -217,15 +216,26 @@ FOLLOW_BATCH = 5000
 
 
 def _follow(calls_by_type: Mapping[str, list[int]], now: datetime) -> None:
-    """Set these open calls' type and copy in their account's stored figures: one set-based update per
-    call type (and per batch), however many calls follow."""
-    figures = AccountRisk.objects.filter(account_id=OuterRef("account_id"))
-    values = {name: Subquery(figures.values(name)[:1]) for name in FOLLOWED[1:]}
-    for call_type, call_ids in calls_by_type.items():
-        for start in range(0, len(call_ids), FOLLOW_BATCH):
-            MarginCall.objects.filter(pk__in=call_ids[start : start + FOLLOW_BATCH]).update(
-                call_type=call_type, updated_at=now, **values
-            )
+    """Set these open calls' type and copy in their account's stored figures: one update joined to the
+    figures per call type (and per batch), however many calls follow."""
+    quote = connection.ops.quote_name
+    calls_table = quote(MarginCall._meta.db_table)
+    figures = ", ".join(f"{quote(name)} = r.{quote(name)}" for name in FOLLOWED[1:])
+    stamp = connection.ops.adapt_datetimefield_value(now)
+    with connection.cursor() as cursor:
+        for call_type, call_ids in calls_by_type.items():
+            for start in range(0, len(call_ids), FOLLOW_BATCH):
+                batch = call_ids[start : start + FOLLOW_BATCH]
+                if connection.vendor == "postgresql":
+                    listed, params = "= ANY(%s)", [batch]
+                else:
+                    listed, params = f"IN ({', '.join(['%s'] * len(batch))})", batch
+                cursor.execute(
+                    f"UPDATE {calls_table} SET call_type = %s, updated_at = %s, {figures}"
+                    f" FROM {quote(AccountRisk._meta.db_table)} r"
+                    f" WHERE r.account_id = {calls_table}.account_id AND {calls_table}.id {listed}",
+                    [call_type, stamp, *params],
+                )
 
 
 def _tell(opened: list[int], reopened: list[int], escalated: list[int]) -> None:
