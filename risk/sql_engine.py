@@ -356,6 +356,9 @@ def store_figures(lookups: dict, *, now: datetime) -> Stored:
         cursor.execute("SELECT set_config('work_mem', %s, true)", [settings.RECOMPUTE_WORK_MEM])
         # Compiling these statements (JIT) costs more than it saves: their work is numeric arithmetic.
         cursor.execute("SELECT set_config('jit', 'off', true)")
+        # The follow sums each holder's differences from its positions in account order: a hash table
+        # of every holder's numeric sums (a hundred thousand of them) costs more to build than the sort.
+        cursor.execute("SET LOCAL enable_hashagg = off")
         if "holders_of" in lookups:
             cursor.execute(_statement("follow_some"), {"instruments": list(lookups["holders_of"]), "now": now})
             runs = []
@@ -365,6 +368,7 @@ def store_figures(lookups: dict, *, now: datetime) -> Stored:
             cursor.execute(_statement(f"follow_but_{key}"), {**params, "now": now})
             runs = [(key, params)]
         rows = cursor.fetchall()
+        cursor.execute("SET LOCAL enable_hashagg TO DEFAULT")
         from_book = sorted({row[0] for row in rows if row[5]})
         if from_book:
             runs.append(("in", {"ids": from_book}))
