@@ -116,21 +116,41 @@ def _recompute_lock() -> None:
 
 def _recompute_chunk(lookups, now, at, causes) -> RecomputeResult:
     """Store one chunk's figures (on PostgreSQL by :mod:`risk.sql_engine`, the accounts it refuses and
-    every account elsewhere by the pure engine), then bring the chunk's calls in line."""
+    every account elsewhere by the pure engine), then bring the chunk's calls in line.
+
+    On PostgreSQL, recomputing some accounts from their book first follows every price that moved for
+    every holder (``Stored.outsiders``). Those holders' figures moved with the market, now: their calls
+    follow at this moment, whatever ``at`` and ``causes`` say of the accounts asked for, and an outsider
+    that cannot be stored is alerted on, not counted against the accounts asked for."""
+    outsiders: set[int] = set()
     if sql_engine.available():
         stored = sql_engine.store_figures(lookups, now=now)
+        outsiders = stored.outsiders
         result = RecomputeResult(accounts=stored.accounts, positions=stored.positions)
         moved = stored.moved
         account_ids = stored.to_sync
-        if stored.refused:
-            described, more_moved = _store_with_pure_engine({"in": stored.refused}, now)
+        refused = [account_id for account_id in stored.refused if account_id not in outsiders]
+        if refused:
+            described, more_moved = _store_with_pure_engine({"in": refused}, now)
+            result.add(described)
+            moved = [*moved, *more_moved]
+        refused_outside = [account_id for account_id in stored.refused if account_id in outsiders]
+        if refused_outside:
+            described, more_moved = _store_with_pure_engine({"in": refused_outside}, now)
+            if described.failed:
+                alerts.error("%s, after prices they hold moved", HoldersNotRecomputed(described.failed))
+            described.failed = {}
             result.add(described)
             moved = [*moved, *more_moved]
     else:
         result, moved = _store_with_pure_engine(lookups, now)
         account_ids = result.account_ids
     result.moved = len(moved)
-    result.calls = calls.sync_calls(account_ids, at=at, moved=moved, causes=causes, now=now)
+    asked = [account_id for account_id in account_ids if account_id not in outsiders]
+    result.calls = calls.sync_calls(asked, at=at, moved=moved, causes=causes, now=now)
+    outside = [account_id for account_id in account_ids if account_id in outsiders]
+    if outside:
+        result.calls.add(calls.sync_calls(outside, at=now, moved=moved, now=now))
     return result
 
 

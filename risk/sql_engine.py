@@ -26,7 +26,7 @@ a holder of an instrument that has or had no FX rate.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.conf import settings
@@ -69,6 +69,9 @@ class Stored:
     refused: list[int]  # accounts not stored (the pure engine says why)
     account_ids: list[int]  # every account read
     to_sync: list[int]  # those called now or with a call open: the only ones whose calls may change
+    # Holders of prices that moved, outside the accounts asked for: before a recompute from the book
+    # reads the stored valuations, every price move is followed for every holder.
+    outsiders: set[int] = field(default_factory=set)
 
 
 def _tables() -> dict:
@@ -257,12 +260,14 @@ totals AS MATERIALIZED (  -- Totals, and what figures_from_totals() and cover() 
 """
 
 
-def _follow(instrument_filter: str, holder_filter: str = "true") -> str:
+def _follow(instrument_filter: str, holder_filter: str = "true", *, unvalued: bool = False) -> str:
     """Move the stored valuations of these instruments to their current terms and their holders' sums
     by the difference; derive and store the holders' figures. Holders without valid sums, and holders
     of an instrument that has or had no FX rate, are returned as ``from_book``: the caller recomputes
     them from their book. Holders outside ``holder_filter`` (recomputed from their book next, in the
-    same transaction) are left alone."""
+    same transaction) are left alone. With ``unvalued``, the holders of those of these instruments that
+    cannot be valued (no FX rate) are returned as ``from_book`` too, even if nothing changed: the
+    price that moved is still not in their figures, and the pure engine says why."""
     t = _tables()
     per_unit = ["unit_value", "illiquid", *PER_UNIT]
     current = ", ".join(f"c.{name}" for name in ["currency", *per_unit])
@@ -288,7 +293,7 @@ WITH changed AS MATERIALIZED (
     FROM ({_current_valuations(instrument_filter)}
     ) c
     LEFT JOIN {t["valuation"]} old ON old.instrument_id = c.id
-    WHERE ({current}) IS DISTINCT FROM ({before})
+    WHERE ({current}) IS DISTINCT FROM ({before}){" OR c.unit_value IS NULL" if unvalued else ""}
 ),
 saved AS (
     INSERT INTO {t["valuation"]} ({columns})
@@ -330,7 +335,7 @@ def _statement(key: str) -> str:
     statement = _STATEMENTS.get(key)
     if statement is None:
         statement = _STATEMENTS[key] = {
-            "follow_some": lambda: _follow("i.id = ANY(%(instruments)s)"),
+            "follow_some": lambda: _follow("i.id = ANY(%(instruments)s)", unvalued=True),
             "follow_but_in": lambda: _follow("true", "NOT p.account_id = ANY(%(ids)s)"),
             "follow_but_range": lambda: _follow("true", "NOT p.account_id BETWEEN %(low)s AND %(high)s"),
             "in": lambda: _from_book("{column} = ANY(%(ids)s)"),
@@ -370,6 +375,7 @@ def store_figures(lookups: dict, *, now: datetime) -> Stored:
         rows = cursor.fetchall()
         cursor.execute("SET LOCAL enable_hashagg TO DEFAULT")
         from_book = sorted({row[0] for row in rows if row[5]})
+        outsiders = {row[0] for row in rows} if runs else set()
         if from_book:
             runs.append(("in", {"ids": from_book}))
         for key, params in runs:
@@ -384,7 +390,7 @@ def store_figures(lookups: dict, *, now: datetime) -> Stored:
         latest[account_id] = (refused, positions, to_sync)
         if was_moved:
             moved.add(account_id)
-    stored = Stored(0, 0, [], [], list(latest), [])
+    stored = Stored(0, 0, [], [], list(latest), [], outsiders)
     for account_id, (refused, positions, to_sync) in latest.items():
         if to_sync:
             stored.to_sync.append(account_id)
