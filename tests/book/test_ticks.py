@@ -41,6 +41,21 @@ def test_a_request_without_a_valid_token_is_401(token, header):
     assert response.status_code == 401
 
 
+def test_a_tokens_last_use_is_kept_to_the_minute(token, time_machine):
+    time_machine.move_to("2026-03-02T02:00:00+00:00", tick=False)
+    post([], token)
+    assert ApiToken.objects.get().last_used_at.isoformat() == "2026-03-02T02:00:00+00:00"
+    time_machine.move_to("2026-03-02T02:00:59+00:00", tick=False)
+    post([], token)  # a feed's next request within the minute: nothing written
+    assert ApiToken.objects.get().last_used_at.isoformat() == "2026-03-02T02:00:00+00:00"
+    time_machine.move_to("2026-03-02T02:01:01+00:00", tick=False)
+    post([], token)
+    assert ApiToken.objects.get().last_used_at.isoformat() == "2026-03-02T02:01:01+00:00"
+    time_machine.move_to("2026-03-02T01:00:00+00:00", tick=False)
+    post([], token)  # a clock set back: the last use follows it
+    assert ApiToken.objects.get().last_used_at.isoformat() == "2026-03-02T01:00:00+00:00"
+
+
 def test_a_deactivated_token_is_refused(token):
     ApiToken.objects.update(active=False)
     assert post([], token).status_code == 401
