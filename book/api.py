@@ -97,8 +97,7 @@ class TicksView(TokenListView):
     max_items = ticks.MAX_TICKS
 
     def handle(self, token, items):
-        with transaction.atomic():
-            result = ticks.apply_and_recompute(items)
+        result = ticks.apply_and_recompute(items)  # one transaction, its own
         logger.info(
             "ticks from %s: %d applied, %d refused", token.name, result.applied, len(result.outcomes) - result.applied
         )
