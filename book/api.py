@@ -39,7 +39,7 @@ def authenticate(request) -> ApiToken | None:
         last = api_token.last_used_at
         # To the minute: a price feed posts many times a second, and a write (and a commit) per request
         # would cost the feed more than its prices do.
-        if last is None or not (now - LAST_USED_PRECISION <= last <= now):
+        if last is None or last < now - LAST_USED_PRECISION:
             ApiToken.objects.filter(pk=api_token.pk).update(last_used_at=now)
     return api_token
 

@@ -190,8 +190,8 @@ else:
             },
             # The tests' database is a file too (not SQLite's shared in-memory one, whose table locks
             # fail at once instead of waiting): the browser tests' server and the tests write as the
-            # demo's processes do.
-            "TEST": {"NAME": VAR_DIR / "test.sqlite3"},
+            # demo's processes do. One per test run, so two runs never share one.
+            "TEST": {"NAME": VAR_DIR / f"test-{os.getpid()}.sqlite3"},
         }
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

@@ -88,6 +88,10 @@ def recompute_accounts(
     now = now or timezone.now()
     at = at or now
     result = RecomputeResult()
+    # The accounts asked for, when some are: any other account a chunk touches is an outsider.
+    asked = None
+    if account_ids is not None and holders_of is None:
+        account_ids = asked = set(account_ids)
     chunk_size = chunk_size or (SQL_RECOMPUTE_CHUNK if sql_engine.available() else RECOMPUTE_CHUNK)
     if holders_of is not None:
         if sql_engine.available():  # the holders found by the statement itself, however many
@@ -99,7 +103,7 @@ def recompute_accounts(
     for lookups in chunks:
         with transaction.atomic():
             _recompute_lock()
-            result.add(_recompute_chunk(lookups, now, at, causes))
+            result.add(_recompute_chunk(lookups, now, at, causes, asked))
     return result
 
 
@@ -114,18 +118,20 @@ def _recompute_lock() -> None:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [RECOMPUTE_LOCK_KEY])
 
 
-def _recompute_chunk(lookups, now, at, causes) -> RecomputeResult:
+def _recompute_chunk(lookups, now, at, causes, asked: set[int] | None) -> RecomputeResult:
     """Store one chunk's figures (on PostgreSQL by :mod:`risk.sql_engine`, the accounts it refuses and
     every account elsewhere by the pure engine), then bring the chunk's calls in line.
 
-    On PostgreSQL, recomputing some accounts from their book first follows every price that moved for
-    every holder (``Stored.outsiders``). Those holders' figures moved with the market, now: their calls
-    follow at this moment, whatever ``at`` and ``causes`` say of the accounts asked for, and an outsider
-    that cannot be stored is alerted on, not counted against the accounts asked for."""
+    On PostgreSQL, recomputing some accounts (``asked``) from their book first follows every price that
+    moved for every holder (``Stored.outsiders``: the holders not asked for). Their figures moved with
+    the market, now: their calls follow at this moment, whatever ``at`` and ``causes`` say of the
+    accounts asked for; one that cannot be stored is alerted on, not counted against them; and the
+    counts are of the chunk's own accounts."""
     outsiders: set[int] = set()
+    uncounted: set[int] = set()
     if sql_engine.available():
-        stored = sql_engine.store_figures(lookups, now=now)
-        outsiders = stored.outsiders
+        stored = sql_engine.store_figures(lookups, now=now, asked=asked)
+        outsiders, uncounted = stored.outsiders, stored.beyond
         result = RecomputeResult(accounts=stored.accounts, positions=stored.positions)
         moved = stored.moved
         account_ids = stored.to_sync
@@ -139,15 +145,13 @@ def _recompute_chunk(lookups, now, at, causes) -> RecomputeResult:
             described, more_moved = _store_with_pure_engine({"in": refused_outside}, now)
             if described.failed:
                 alerts.error("%s, after prices they hold moved", HoldersNotRecomputed(described.failed))
-            described.failed = {}
-            result.add(described)
             moved = [*moved, *more_moved]
     else:
         result, moved = _store_with_pure_engine(lookups, now)
         account_ids = result.account_ids
-    result.moved = len(moved)
-    asked = [account_id for account_id in account_ids if account_id not in outsiders]
-    result.calls = calls.sync_calls(asked, at=at, moved=moved, causes=causes, now=now)
+    result.moved = sum(1 for account_id in moved if account_id not in uncounted)
+    inside = [account_id for account_id in account_ids if account_id not in outsiders]
+    result.calls = calls.sync_calls(inside, at=at, moved=moved, causes=causes, now=now)
     outside = [account_id for account_id in account_ids if account_id in outsiders]
     if outside:
         result.calls.add(calls.sync_calls(outside, at=now, moved=moved, now=now))
@@ -245,11 +249,17 @@ def follow_prices(
     result = recompute_accounts(holders_of=instrument_ids, at=at, now=now)
     if result.failed:
         # Some holders' figures did not follow (a missing FX rate, figures too large to store): the
-        # marks stay, so the sweep retries and alerts until the book is repaired.
+        # marks of the prices they hold stay, so the sweep retries and alerts until the book is
+        # repaired; the other prices were followed by all their holders.
         failure = HoldersNotRecomputed(result.failed)
-        pending.failed(instrument_ids, failure)
+        stuck = set(
+            Position.objects.filter(account__account_no__in=list(result.failed), instrument_id__in=instrument_ids)
+            .values_list("instrument_id", flat=True)
+            .distinct()
+        ) or set(instrument_ids)
+        pending.failed(sorted(stuck), failure)
         alerts.error("%s", failure)
-        return result
+        seen = {instrument_id: version for instrument_id, version in seen.items() if instrument_id not in stuck}
     pending.clear(seen, read_at=read_at)
     return result
 

@@ -72,6 +72,7 @@ class Stored:
     # Holders of prices that moved, outside the accounts asked for: before a recompute from the book
     # reads the stored valuations, every price move is followed for every holder.
     outsiders: set[int] = field(default_factory=set)
+    beyond: set[int] = field(default_factory=set)  # every holder followed outside the lookups: not counted
 
 
 def _tables() -> dict:
@@ -350,12 +351,14 @@ def _account_lookups(lookups: dict) -> tuple[str, dict]:
     return "range", {"low": lookups["gte"], "high": lookups["lte"]}
 
 
-def store_figures(lookups: dict, *, now: datetime) -> Stored:
+def store_figures(lookups: dict, *, now: datetime, asked: set[int] | None = None) -> Stored:
     """Store the figures of the accounts these lookups cover, in the caller's transaction (which holds the
     recompute lock). ``{"holders_of": [...]}``: the holders of these instruments after their prices
     moved, by difference. Ids ``{"gte", "lte"}`` or ``{"in"}``: first every instrument's price moves are
     followed (the sums are kept at one valuation per instrument), then these accounts are recomputed from
-    their book. Returns what it stored and what it refused."""
+    their book; the holders followed on the way that are not in ``asked`` (the accounts asked for; None:
+    every account) are ``outsiders``; the counts are of the lookups' own accounts. Returns what it stored
+    and what it refused."""
     with connection.cursor() as cursor:
         # The holdings' aggregate sorts or hashes a row per position: in memory, not spilled to disk.
         cursor.execute("SELECT set_config('work_mem', %s, true)", [settings.RECOMPUTE_WORK_MEM])
@@ -375,7 +378,10 @@ def store_figures(lookups: dict, *, now: datetime) -> Stored:
         rows = cursor.fetchall()
         cursor.execute("SET LOCAL enable_hashagg TO DEFAULT")
         from_book = sorted({row[0] for row in rows if row[5]})
-        outsiders = {row[0] for row in rows} if runs else set()
+        # Holders followed on the way, outside these lookups: counted in their own chunk if asked for;
+        # the others are outsiders (``asked`` None: every account was asked for).
+        beyond = {row[0] for row in rows} if runs else set()
+        outsiders = beyond - asked if asked is not None else set()
         if from_book:
             runs.append(("in", {"ids": from_book}))
         for key, params in runs:
@@ -390,15 +396,16 @@ def store_figures(lookups: dict, *, now: datetime) -> Stored:
         latest[account_id] = (refused, positions, to_sync)
         if was_moved:
             moved.add(account_id)
-    stored = Stored(0, 0, [], [], list(latest), [], outsiders)
+    stored = Stored(0, 0, [], [], list(latest), [], outsiders, beyond)
     for account_id, (refused, positions, to_sync) in latest.items():
         if to_sync:
             stored.to_sync.append(account_id)
         if refused:
             stored.refused.append(account_id)
             continue
-        stored.accounts += 1
-        stored.positions += positions
         if account_id in moved:
             stored.moved.append(account_id)
+        if account_id not in beyond:  # the counts are of these lookups' accounts
+            stored.accounts += 1
+            stored.positions += positions
     return stored

@@ -7,9 +7,9 @@ the lock the pass holds was a deadlock. The triggers now take the recompute lock
 (``risk.services.RECOMPUTE_LOCK_KEY``) before any figures row, so a book write waits for a running
 pass and never holds a row it needs.
 
-A new call reads its account's desk under a share lock: an account moving desk meanwhile either waits
-for the call to be committed (its own trigger then moves the call) or makes the call wait and read the
-new desk. Without it, a call written while its account moved desk kept the old desk.
+An account moving desk takes the recompute lock too, before it moves its calls: a call a recompute is
+writing meanwhile is committed first, and then moved (without it, that call kept the old desk), and a
+recompute that starts after the move reads the new desk.
 
 Elsewhere (SQLite, which serialises writers) nothing changes."""
 
@@ -28,8 +28,7 @@ STALE_FUNCTIONS_BEFORE = [
     exact_sums.STALE_FX,
     *(exact_sums.STALE_FX_ONE_SIDE.format(side=side) for side in ("new", "old")),
 ]
-DESK_BEFORE = call_desk.POSTGRESQL[0]
-DESK_LOCKED = DESK_BEFORE.replace("WHERE id = NEW.account_id)", "WHERE id = NEW.account_id FOR SHARE)")
+DESK_BEFORE = call_desk.POSTGRESQL[2]
 
 
 def _replace(definition: str) -> str:
@@ -42,8 +41,8 @@ def forward(apps, schema_editor):
     for definition in STALE_FUNCTIONS_BEFORE:
         assert definition.count("BEGIN") == 1
         schema_editor.execute(_replace(definition.replace("BEGIN", LOCK, 1)))
-    assert DESK_LOCKED != DESK_BEFORE
-    schema_editor.execute(_replace(DESK_LOCKED))
+    assert DESK_BEFORE.count("BEGIN") == 1
+    schema_editor.execute(_replace(DESK_BEFORE.replace("BEGIN", LOCK, 1)))
 
 
 def backward(apps, schema_editor):

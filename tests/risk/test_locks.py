@@ -92,3 +92,32 @@ def test_a_call_opened_while_its_account_moves_desk_ends_on_the_new_desk():
     mover.join(30)
     assert errors == {}
     assert MarginCall.objects.get(account=holder).desk_id == second.pk
+
+
+def test_an_account_edit_and_a_pass_opening_its_call_do_not_deadlock():
+    """An admin save or an import writes the account's row, then its cash (the trigger waits for the
+    recompute lock); meanwhile a pass holding that lock opens the account's call."""
+    stock = Instrument.objects.create(symbol="R", price=Decimal("100"), lot_size=1, mm_rate=Decimal("0.5"))
+    holder = Account.objects.create(account_no="X1", credit_limit=Decimal("1000000"))
+    Position.objects.create(account=holder, instrument=stock, quantity=1000)
+    CashBalance.objects.create(account=holder, currency="HKD", amount=Decimal("-40000"))
+    services.recompute_accounts(account_ids=[holder.pk])
+    Instrument.objects.filter(pk=stock.pk).update(price=Decimal("70"))  # calls the account
+    edited = threading.Event()
+    errors = {}
+
+    def edit():
+        with transaction.atomic():
+            Account.objects.filter(pk=holder.pk).update(name="Renamed")
+            edited.set()
+            time.sleep(0.5)  # the pass starts meanwhile
+            CashBalance.objects.filter(account=holder).update(amount=Decimal("-39000"))
+            services.recompute_accounts(account_ids=[holder.pk])
+
+    editor = run_in_thread(edit, errors, "edit")
+    edited.wait(5)
+    passing = run_in_thread(lambda: services.recompute_accounts(holders_of=[stock.pk]), errors, "pass")
+    editor.join(30)
+    passing.join(30)
+    assert errors == {}
+    assert MarginCall.objects.filter(account=holder, closed_at__isnull=True).count() == 1

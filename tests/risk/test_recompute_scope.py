@@ -69,3 +69,53 @@ def test_a_price_that_cannot_be_valued_is_not_taken_as_followed():
 
     assert result.failed == {"Z1": "no FX rate for currency 'USD'"}
     assert [mark.instrument_id for mark in pending.waiting()] == [usd.pk]  # left for the sweep
+
+
+def test_accounts_asked_for_in_a_later_chunk_keep_their_time_and_cause():
+    stock = Instrument.objects.create(symbol="S", price=Decimal("100"), lot_size=1, mm_rate=Decimal("0.5"))
+    first = holder_of(stock, "X3", cash="-40000")
+    second = holder_of(stock, "Y3", cash="-40000")
+    Instrument.objects.filter(pk=stock.pk).update(price=Decimal("70"))
+    services.recompute_accounts(account_ids=[first.pk, second.pk])
+    call = MarginCall.objects.get(account=second)
+    CashBalance.objects.filter(account=second).update(amount=Decimal("0"))  # a deposit meets the call
+    Instrument.objects.filter(pk=stock.pk).update(price=Decimal("71"))  # a tick whose pass has not run
+    deposited = timezone.now() - dt.timedelta(hours=1)
+
+    result = services.recompute_accounts(
+        account_ids=[first.pk, second.pk], at=deposited, causes={second.pk: "deposit"}, chunk_size=1
+    )
+
+    call.refresh_from_db()
+    assert (call.close_cause, call.closed_at) == ("deposit", deposited)
+    assert result.accounts == 2
+
+
+def test_the_counts_are_of_the_accounts_asked_for():
+    stock = Instrument.objects.create(symbol="S", price=Decimal("10"), lot_size=1)
+    asked, *others = [holder_of(stock, f"C{n}") for n in range(4)]
+    services.recompute_accounts(account_ids=[asked.pk, *(other.pk for other in others)])
+    Instrument.objects.filter(pk=stock.pk).update(price=Decimal("11"))  # all four holders move
+
+    result = services.recompute_accounts(account_ids=[asked.pk])
+
+    assert (result.accounts, result.positions, result.moved) == (1, 1, 1)
+    assert {risk.long_mv for risk in AccountRisk.objects.all()} == {Decimal("11000.00")}
+
+
+def test_a_price_that_cannot_be_valued_holds_back_only_its_own_mark():
+    FxRate.objects.create(currency="USD", rate=Decimal("7.8"))
+    usd = Instrument.objects.create(symbol="U", price=Decimal("10"), lot_size=1, currency="USD")
+    hkd = Instrument.objects.create(symbol="H", price=Decimal("10"), lot_size=1)
+    holder_of(usd, "Z2", quantity=10)
+    other = holder_of(hkd, "Z3", quantity=10)
+    services.recompute_accounts()
+    FxRate.objects.filter(currency="USD").delete()
+    Instrument.objects.filter(pk__in=[usd.pk, hkd.pk]).update(price=Decimal("20"))
+    pending.mark([usd.pk, hkd.pk], now=timezone.now())
+
+    result = services.follow_prices(instrument_ids=[usd.pk, hkd.pk])
+
+    assert result.failed == {"Z2": "no FX rate for currency 'USD'"}
+    assert [mark.instrument_id for mark in pending.waiting()] == [usd.pk]
+    assert AccountRisk.objects.get(account=other).long_mv == Decimal("200.00")
