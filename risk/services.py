@@ -123,15 +123,17 @@ def _recompute_chunk(lookups, now, at, causes, asked: set[int] | None) -> Recomp
     every account elsewhere by the pure engine), then bring the chunk's calls in line.
 
     On PostgreSQL, recomputing some accounts (``asked``) from their book first follows every price that
-    moved for every holder (``Stored.outsiders``: the holders not asked for). Their figures moved with
+    moved for every holder (``Stored.beyond``); those not asked for are outsiders. Their figures moved with
     the market, now: their calls follow at this moment, whatever ``at`` and ``causes`` say of the
     accounts asked for; one that cannot be stored is alerted on, not counted against them; and the
     counts are of the chunk's own accounts."""
     outsiders: set[int] = set()
     uncounted: set[int] = set()
     if sql_engine.available():
-        stored = sql_engine.store_figures(lookups, now=now, asked=asked)
-        outsiders, uncounted = stored.outsiders, stored.beyond
+        stored = sql_engine.store_figures(lookups, now=now)
+        # Accounts of other chunks are counted in theirs; ``asked`` None: every account was asked for.
+        uncounted = stored.beyond
+        outsiders = uncounted - asked if asked is not None else set()
         result = RecomputeResult(accounts=stored.accounts, positions=stored.positions)
         moved = stored.moved
         account_ids = stored.to_sync

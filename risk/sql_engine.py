@@ -69,10 +69,9 @@ class Stored:
     refused: list[int]  # accounts not stored (the pure engine says why)
     account_ids: list[int]  # every account read
     to_sync: list[int]  # those called now or with a call open: the only ones whose calls may change
-    # Holders of prices that moved, outside the accounts asked for: before a recompute from the book
+    # Holders of prices that moved, outside the lookups (not counted): before a recompute from the book
     # reads the stored valuations, every price move is followed for every holder.
-    outsiders: set[int] = field(default_factory=set)
-    beyond: set[int] = field(default_factory=set)  # every holder followed outside the lookups: not counted
+    beyond: set[int] = field(default_factory=set)
 
 
 def _tables() -> dict:
@@ -351,14 +350,13 @@ def _account_lookups(lookups: dict) -> tuple[str, dict]:
     return "range", {"low": lookups["gte"], "high": lookups["lte"]}
 
 
-def store_figures(lookups: dict, *, now: datetime, asked: set[int] | None = None) -> Stored:
+def store_figures(lookups: dict, *, now: datetime) -> Stored:
     """Store the figures of the accounts these lookups cover, in the caller's transaction (which holds the
     recompute lock). ``{"holders_of": [...]}``: the holders of these instruments after their prices
     moved, by difference. Ids ``{"gte", "lte"}`` or ``{"in"}``: first every instrument's price moves are
     followed (the sums are kept at one valuation per instrument), then these accounts are recomputed from
-    their book; the holders followed on the way that are not in ``asked`` (the accounts asked for; None:
-    every account) are ``outsiders``; the counts are of the lookups' own accounts. Returns what it stored
-    and what it refused."""
+    their book; the holders followed on the way are ``beyond``, and the counts are of the lookups' own
+    accounts. Returns what it stored and what it refused."""
     with connection.cursor() as cursor:
         # The holdings' aggregate sorts or hashes a row per position: in memory, not spilled to disk.
         cursor.execute("SELECT set_config('work_mem', %s, true)", [settings.RECOMPUTE_WORK_MEM])
@@ -378,10 +376,7 @@ def store_figures(lookups: dict, *, now: datetime, asked: set[int] | None = None
         rows = cursor.fetchall()
         cursor.execute("SET LOCAL enable_hashagg TO DEFAULT")
         from_book = sorted({row[0] for row in rows if row[5]})
-        # Holders followed on the way, outside these lookups: counted in their own chunk if asked for;
-        # the others are outsiders (``asked`` None: every account was asked for).
-        beyond = {row[0] for row in rows} if runs else set()
-        outsiders = beyond - asked if asked is not None else set()
+        beyond = {row[0] for row in rows} if runs else set()  # followed on the way, outside the lookups
         if from_book:
             runs.append(("in", {"ids": from_book}))
         for key, params in runs:
@@ -396,7 +391,7 @@ def store_figures(lookups: dict, *, now: datetime, asked: set[int] | None = None
         latest[account_id] = (refused, positions, to_sync)
         if was_moved:
             moved.add(account_id)
-    stored = Stored(0, 0, [], [], list(latest), [], outsiders, beyond)
+    stored = Stored(0, 0, [], [], list(latest), [], beyond)
     for account_id, (refused, positions, to_sync) in latest.items():
         if to_sync:
             stored.to_sync.append(account_id)

@@ -30,6 +30,18 @@ def run_in_thread(target, errors: dict, name: str) -> threading.Thread:
     return thread
 
 
+def race_a_pass(write, started: threading.Event, stock) -> dict:
+    """Run ``write`` in one thread and, once it has ``started``, a pass over ``stock``'s holders in
+    another; the errors each raised."""
+    errors = {}
+    writer = run_in_thread(write, errors, "write")
+    started.wait(5)
+    passing = run_in_thread(lambda: services.recompute_accounts(holders_of=[stock.pk]), errors, "pass")
+    writer.join(30)
+    passing.join(30)
+    return errors
+
+
 def test_the_triggers_take_the_recompute_lock_the_services_take():
     migration = import_module("risk.migrations.0011_book_writes_take_recompute_lock")
     assert migration.RECOMPUTE_LOCK_KEY == services.RECOMPUTE_LOCK_KEY
@@ -45,7 +57,6 @@ def test_a_book_write_and_a_pass_over_its_account_do_not_deadlock():
     services.recompute_accounts(account_ids=[holder.pk])
     Instrument.objects.filter(pk=stock.pk).update(price=Decimal("11"))  # a tick, committed
     written = threading.Event()
-    errors = {}
 
     def book_write():
         with transaction.atomic():
@@ -54,12 +65,7 @@ def test_a_book_write_and_a_pass_over_its_account_do_not_deadlock():
             time.sleep(0.5)  # the pass reaches X meanwhile
             services.recompute_accounts(account_ids=[holder.pk])
 
-    writer = run_in_thread(book_write, errors, "book write")
-    written.wait(5)
-    passing = run_in_thread(lambda: services.recompute_accounts(holders_of=[stock.pk]), errors, "pass")
-    writer.join(30)
-    passing.join(30)
-    assert errors == {}
+    assert race_a_pass(book_write, written, stock) == {}
     risk = AccountRisk.objects.get(account=holder)
     assert risk.long_mv == Decimal("2200.00")  # 200 at 11: both the write and the price are in
     assert risk.exact_cash is not None
@@ -104,7 +110,6 @@ def test_an_account_edit_and_a_pass_opening_its_call_do_not_deadlock():
     services.recompute_accounts(account_ids=[holder.pk])
     Instrument.objects.filter(pk=stock.pk).update(price=Decimal("70"))  # calls the account
     edited = threading.Event()
-    errors = {}
 
     def edit():
         with transaction.atomic():
@@ -114,10 +119,5 @@ def test_an_account_edit_and_a_pass_opening_its_call_do_not_deadlock():
             CashBalance.objects.filter(account=holder).update(amount=Decimal("-39000"))
             services.recompute_accounts(account_ids=[holder.pk])
 
-    editor = run_in_thread(edit, errors, "edit")
-    edited.wait(5)
-    passing = run_in_thread(lambda: services.recompute_accounts(holders_of=[stock.pk]), errors, "pass")
-    editor.join(30)
-    passing.join(30)
-    assert errors == {}
+    assert race_a_pass(edit, edited, stock) == {}
     assert MarginCall.objects.filter(account=holder, closed_at__isnull=True).count() == 1
