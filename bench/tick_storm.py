@@ -16,7 +16,8 @@ recompute task per tick), and prints for each:
   its holders, p50 / p99 / max;
 - the backlog every 5 s (prices waiting for their recompute, the age of the oldest, tasks queued);
 
-and the naive path's figures as a ratio of the coalescing path's.
+and the naive path's figures as a ratio of the coalescing path's; last, the floor a pass of the median
+pass's holders cannot go below here: rewriting that many figures rows, with no arithmetic.
 
     python -m bench.tick_storm --accounts 100000 --database-url postgres://postgres@127.0.0.1:5432/margincall_storm
 """
@@ -33,7 +34,7 @@ import tempfile
 import threading
 import time
 from bisect import bisect_right
-from collections import defaultdict
+from collections import Counter, defaultdict
 from decimal import Decimal
 
 from bench.tick_latency import listen, post, wait_for_server
@@ -157,7 +158,7 @@ def storm(args, label, env, token, cookie, symbols, weights, holders_calls, rng)
     monitor = Monitor(env["DATABASE_URL"], env["REDIS_URL"])
     events: queue.Queue = queue.Queue()
     sent = []  # (instrument_id, committed wall time)
-    refused = 0
+    refused = Counter()  # why the API refused a tick (a tick older than the stored price: senders race)
     lock = threading.Lock()
     try:
         wait_for_server(args.port)
@@ -172,7 +173,6 @@ def storm(args, label, env, token, cookie, symbols, weights, holders_calls, rng)
         started = time.time()
 
         def sender():
-            nonlocal refused
             while True:
                 item = work.get()
                 if item is None:
@@ -190,7 +190,7 @@ def storm(args, label, env, token, cookie, symbols, weights, holders_calls, rng)
                     if answer.get("applied") == 1:
                         sent.append((instrument_id, time.time()))
                     else:
-                        refused += 1
+                        refused[refusal(answer)] += 1
 
         threads = [threading.Thread(target=sender, daemon=True) for _ in range(args.senders)]
         for thread in threads:
@@ -238,7 +238,11 @@ def storm(args, label, env, token, cookie, symbols, weights, holders_calls, rng)
                 if call_ids & calls:
                     to_event.append((event_at + OFFSET - committed) * 1000)
                     break
-    print(f"{label}: {len(sent):,} ticks applied in {sending:.1f} s ({len(sent) / sending:.0f}/s), {refused} refused")
+    print(
+        f"{label}: {len(sent):,} ticks applied in {sending:.1f} s ({len(sent) / sending:.0f}/s), "
+        f"{sum(refused.values())} refused"
+        + "".join(f"\n  refused {count}: {reason}" for reason, count in refused.most_common())
+    )
     figures = {}
     for name, values in (("tick -> stored figures", to_stored), ("tick -> event on the page's stream", to_event)):
         if values:
@@ -256,14 +260,23 @@ def storm(args, label, env, token, cookie, symbols, weights, holders_calls, rng)
     )
     print(f"  backlog {'cleared' if drained else 'NOT cleared'} within {args.drain:.0f} s of the last tick")
     passes = passes_logged(log_file)
+    holders = 0
     if passes:
+        holders = round(statistics.median([h for _, h, _ in passes]))
         seconds = [pass_ms for _, _, pass_ms in passes]
         print(
             f"  {len(passes)} recompute passes: {statistics.median([n for n, _, _ in passes]):.0f} prices and "
             f"{statistics.median([h for _, h, _ in passes]):,.0f} holders each (median); a pass takes p50 "
             f"{percentile(seconds, 0.5):.0f} ms, p99 {percentile(seconds, 0.99):.0f} ms, max {max(seconds):.0f} ms"
         )
-    return figures, monitor.backlog, drained
+    return figures, monitor.backlog, drained, holders
+
+
+def refusal(answer: dict) -> str:
+    """Why the API refused a tick, without what differs from one tick to the next (times, numbers)."""
+    results = answer.get("results") or [{}]
+    reason = str(results[0].get("reason") or answer.get("error") or answer)
+    return re.sub(r"\(.*\)|\d+", "…", reason)[:120]
 
 
 PASS_LINE = re.compile(r"recompute pass: (\d+) price\(s\), (\d+) holder\(s\).* pass (\d+) ms")
@@ -276,6 +289,32 @@ def passes_logged(log_file) -> list[tuple[int, int, int]]:
             return [tuple(map(int, match.groups())) for match in map(PASS_LINE.search, handle) if match]
     except FileNotFoundError:
         return []
+
+
+def write_floor(holders: int, rng, rounds: int = 3) -> None:
+    """What storing a pass's figures costs before any arithmetic: rewrite ``holders`` figures rows
+    (as they are, each a new row version, as a pass's upsert makes) and roll back. Passes run back to
+    back, so a tick waits for the pass under way, then its own: its lag reaches about twice a pass."""
+    from django.db import connection, transaction
+
+    from risk.models import AccountRisk
+
+    ids = sorted(rng.sample(list(AccountRisk.objects.values_list("account_id", flat=True)), holders))
+    table = connection.ops.quote_name(AccountRisk._meta.db_table)
+    times = []
+    for _ in range(rounds):
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                started = time.perf_counter()
+                cursor.execute(f"UPDATE {table} SET computed_at = computed_at WHERE account_id = ANY(%s)", [ids])
+                times.append((time.perf_counter() - started) * 1000)
+            transaction.set_rollback(True)
+    floor = statistics.median(times)
+    print(
+        f"the floor here: rewriting {holders:,} figures rows (a median pass's holders), with no arithmetic, "
+        f"takes {floor:.0f} ms (median of {rounds}); with passes back to back, a tick's lag reaches about "
+        f"twice a pass: {2 * floor:.0f} ms from the writes alone, on an idle machine"
+    )
 
 
 def vacuum() -> None:
@@ -372,8 +411,12 @@ def main():
         app.control.purge()
         recompute_accounts()  # leave the stored figures in line for the next run
         PendingRecompute.objects.all().delete()
+    holders = next(iter(results.values()))[3] if results else 0
+    if holders:
+        vacuum()
+        write_floor(holders, rng)
     if len(results) == 2:
-        (fast, fast_backlog, _), (naive, naive_backlog, _) = results.values()
+        (fast, fast_backlog, _, _), (naive, naive_backlog, _, _) = results.values()
         print("naive / coalescing:")
         for name in fast:
             if name in naive:

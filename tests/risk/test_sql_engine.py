@@ -301,3 +301,12 @@ def test_a_book_change_clears_the_sums_so_the_next_price_is_followed_from_the_bo
     assert figures.long_mv == Decimal("3621.00")  # 300 x 12 + 7 x 3, from the book
     assert figures.total_cash == Decimal("13.90")  # 6 + 1 x 7.9
     assert figures.exact_cash == Decimal("13.9")
+
+
+def test_figures_rows_leave_room_on_their_page_for_their_next_version():
+    """A pass rewrites every holder's row: with room on its page, the new version skips the indexes."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT reloptions FROM pg_class WHERE relname = %s", [AccountRisk._meta.db_table])
+        assert "fillfactor=50" in cursor.fetchone()[0]
