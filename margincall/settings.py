@@ -253,7 +253,7 @@ REDIS_URL = os.environ.get("REDIS_URL", "")
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
     CELERY_RESULT_BACKEND = None
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    CACHES = {"default": {"BACKEND": "margincall.cache.SharedRedisCache", "LOCATION": REDIS_URL}}
 else:
     # Embedded default: tasks run in the calling process, through the same task code.
     CELERY_BROKER_URL = "memory://localhost/"
