@@ -276,7 +276,7 @@ def refusal(answer: dict) -> str:
     """Why the API refused a tick, without what differs from one tick to the next (times, numbers)."""
     results = answer.get("results") or [{}]
     reason = str(results[0].get("reason") or answer.get("error") or answer)
-    return re.sub(r"\(.*\)|\d+", "…", reason)[:120]
+    return re.sub(r"\([^)]*\)|\d+", "…", reason)[:120]
 
 
 PASS_LINE = re.compile(r"recompute pass: (\d+) price\(s\), (\d+) holder\(s\).* pass (\d+) ms")

@@ -23,9 +23,13 @@ _lock = threading.Lock()
 class SharedRedisCache(RedisCache):
     @cached_property
     def _cache(self):
-        key = (tuple(self._servers), repr(sorted(self._options.items())))
+        key = (self._class, tuple(self._servers), repr(sorted(self._options.items())))
         with _lock:
             client = _clients.get(key)
             if client is None:
-                client = _clients[key] = self._class(self._servers, **self._options)
+                client = self._class(self._servers, **self._options)
+                # The client makes a server's pool on first use, unlocked: made here, once, under the lock.
+                for write in (True, False):
+                    client._get_connection_pool(write)
+                _clients[key] = client
         return client

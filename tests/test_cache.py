@@ -13,6 +13,10 @@ def connections_received() -> int:
     return redis.Redis.from_url(os.environ["REDIS_URL"]).info("stats")["total_connections_received"]
 
 
+def test_cache_objects_made_per_request_share_one_client():
+    assert caches.create_connection("default")._cache is caches.create_connection("default")._cache
+
+
 def test_cache_objects_made_per_request_reuse_the_process_connections():
     # Django makes a cache object per thread, and under ASGI per request: each asks whether a pass is queued.
     caches.create_connection("default").add("warm", 1, 5)
