@@ -281,17 +281,27 @@ def follow_pending(*, marks: list | None = None, now: datetime | None = None) ->
     pending ``marks``): however many ticks came in since the last pass (several for one stock: its
     latest price), one pass follows them all. Logs the lag (the age of the oldest price it followed,
     from its arrival to its stored figures); past ``FIGURES_STALE_SECONDS`` it is alerted on. A failure
-    is counted on the marks, alerted on and raised; the marks stay for the next pass or the sweep."""
+    is counted on the marks, alerted on and raised; the marks stay for the next pass or the sweep.
+
+    The prices are read under the recompute lock, in the pass's transaction: a pass queued while another
+    runs waits for it, then follows every price that came in meanwhile, not only those waiting when it
+    was queued (those would leave a price that first moved during the wait to a third pass)."""
     started = timezone.now()
-    waiting = pending.waiting() if marks is None else marks
-    if not waiting:
-        return PassResult()
-    ids = [mark.instrument_id for mark in waiting]
-    oldest = min(mark.since for mark in waiting)
-    latest = Instrument.objects.filter(pk__in=ids).aggregate(latest=Max("price_time"))["latest"]
+    waiting: list = []
+    ids: list[int] = []
     try:
-        recomputed = follow_prices(instrument_ids=ids, at=latest, now=now)
+        with transaction.atomic():
+            _recompute_lock()
+            waiting = pending.waiting() if marks is None else marks
+            if not waiting:
+                return PassResult()
+            ids = [mark.instrument_id for mark in waiting]
+            oldest = min(mark.since for mark in waiting)
+            latest = Instrument.objects.filter(pk__in=ids).aggregate(latest=Max("price_time"))["latest"]
+            recomputed = follow_prices(instrument_ids=ids, at=latest, now=now)
     except Exception as error:
+        if not waiting:
+            raise
         pending.failed(ids, error)
         alerts.error(
             "recompute of the holders of instruments %s failed (attempt %d): %s; the next pass or the sweep retries",

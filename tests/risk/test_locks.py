@@ -121,3 +121,46 @@ def test_an_account_edit_and_a_pass_opening_its_call_do_not_deadlock():
 
     assert race_a_pass(edit, edited, stock) == {}
     assert MarginCall.objects.filter(account=holder, closed_at__isnull=True).count() == 1
+
+
+def test_a_pass_that_waited_for_the_one_before_it_follows_the_prices_that_came_meanwhile():
+    """A pass is queued while another runs: it follows the prices that moved while it waited for the
+    lock too, not only those waiting when it was queued (those would wait for a third pass)."""
+    from django.utils import timezone
+
+    from book import pending
+    from book.models import PendingRecompute
+
+    early = Instrument.objects.create(symbol="W1", price=Decimal("10"), lot_size=1, mm_rate=Decimal("0.5"))
+    late = Instrument.objects.create(symbol="W2", price=Decimal("20"), lot_size=1, mm_rate=Decimal("0.5"))
+    holder = Account.objects.create(account_no="X1")
+    Position.objects.create(account=holder, instrument=early, quantity=100)
+    Position.objects.create(account=holder, instrument=late, quantity=100)
+    services.recompute_accounts(account_ids=[holder.pk])
+
+    def tick(stock, price):
+        with transaction.atomic():
+            Instrument.objects.filter(pk=stock.pk).update(price=price, price_time=timezone.now())
+            pending.mark([stock.pk], now=timezone.now())
+
+    tick(early, Decimal("11"))
+    running, done = threading.Event(), threading.Event()
+
+    def pass_under_way():
+        with transaction.atomic():
+            services._recompute_lock()
+            running.set()
+            done.wait(10)
+
+    errors = {}
+    under_way = run_in_thread(pass_under_way, errors, "under way")
+    running.wait(5)
+    queued = run_in_thread(services.follow_pending, errors, "queued")
+    time.sleep(0.5)  # the queued pass has started and waits for the lock
+    tick(late, Decimal("22"))
+    done.set()
+    under_way.join(30)
+    queued.join(30)
+    assert errors == {}
+    assert not PendingRecompute.objects.exists()
+    assert AccountRisk.objects.get(account=holder).long_mv == Decimal("3300.00")  # 100 at 11 and 100 at 22
