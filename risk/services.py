@@ -272,7 +272,8 @@ class PassResult:
 
     instruments: int = 0
     lag_seconds: float = 0.0  # how long the oldest of those prices waited for its figures
-    seconds: float = 0.0  # how long the pass took
+    seconds: float = 0.0  # how long the pass took, from when it had the recompute lock
+    waited_seconds: float = 0.0  # how long it waited for the lock (for the pass before it)
     recomputed: RecomputeResult = field(default_factory=RecomputeResult)
 
 
@@ -292,6 +293,7 @@ def follow_pending(*, marks: list | None = None, now: datetime | None = None) ->
     try:
         with transaction.atomic():
             _recompute_lock()
+            locked = timezone.now()
             waiting = pending.waiting() if marks is None else marks
             if not waiting:
                 return PassResult()
@@ -315,18 +317,21 @@ def follow_pending(*, marks: list | None = None, now: datetime | None = None) ->
     result = PassResult(
         instruments=len(ids),
         lag_seconds=max(0.0, (done - oldest).total_seconds()),
-        seconds=(done - started).total_seconds(),
+        seconds=(done - locked).total_seconds(),
+        waited_seconds=(locked - started).total_seconds(),
         recomputed=recomputed,
     )
     level = logging.WARNING if result.lag_seconds > settings.FIGURES_STALE_SECONDS else logging.INFO
     (alerts if level == logging.WARNING else logger).log(
         level,
-        "recompute pass: %d price(s), %d holder(s), %d moved, %d failed; lag %.0f ms, pass %.0f ms",
+        "recompute pass: %d price(s), %d holder(s), %d moved, %d failed; lag %.0f ms, waited %.0f ms for the"
+        " pass before, pass %.0f ms",
         result.instruments,
         recomputed.accounts,
         recomputed.moved,
         len(recomputed.failed),
         result.lag_seconds * 1000,
+        result.waited_seconds * 1000,
         result.seconds * 1000,
     )
     return result

@@ -72,6 +72,7 @@ def recompute_pass() -> dict:
     return {
         "instruments": result.instruments,
         "lag_ms": round(result.lag_seconds * 1000),
+        "waited_ms": round(result.waited_seconds * 1000),
         "pass_ms": round(result.seconds * 1000),
         **_summary(result.recomputed),
     }
