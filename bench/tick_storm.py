@@ -15,6 +15,7 @@ recompute task per tick), and prints for each:
 - lag from a tick's commit to the first event on an open Risk Warning stream naming a call of one of
   its holders, p50 / p99 / max;
 - the backlog every 5 s (prices waiting for their recompute, the age of the oldest, tasks queued);
+- the console server's CPU per tick applied (where /proc tells it);
 
 and the naive path's figures as a ratio of the coalescing path's; last, the floor a pass of the median
 pass's holders cannot go below here: rewriting that many figures rows, with no arithmetic.
@@ -171,6 +172,7 @@ def storm(args, label, env, token, cookie, symbols, weights, holders_calls, rng)
         prices = {}
         work: queue.Queue = queue.Queue()
         started = time.time()
+        server_cpu = cpu_seconds(server.pid)
 
         def sender():
             while True:
@@ -207,6 +209,7 @@ def storm(args, label, env, token, cookie, symbols, weights, holders_calls, rng)
         for thread in threads:
             thread.join()
         sending = time.time() - started
+        server_cpu = cpu_seconds(server.pid) - server_cpu if server_cpu is not None else None
         deadline = time.time() + args.drain
         while time.time() < deadline and (not monitor.samples or monitor.samples[-1][1]):
             time.sleep(0.2)
@@ -243,6 +246,9 @@ def storm(args, label, env, token, cookie, symbols, weights, holders_calls, rng)
         f"{sum(refused.values())} refused"
         + "".join(f"\n  refused {count}: {reason}" for reason, count in refused.most_common())
     )
+    if server_cpu is not None and sent:
+        per_tick = server_cpu * 1000 / len(sent)
+        print(f"  console server CPU: {per_tick:.1f} ms per tick applied (its event stream included)")
     figures = {}
     for name, values in (("tick -> stored figures", to_stored), ("tick -> event on the page's stream", to_event)):
         if values:
@@ -270,6 +276,16 @@ def storm(args, label, env, token, cookie, symbols, weights, holders_calls, rng)
             f"{percentile(seconds, 0.5):.0f} ms, p99 {percentile(seconds, 0.99):.0f} ms, max {max(seconds):.0f} ms"
         )
     return figures, monitor.backlog, drained, holders
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """The CPU time a process has used (user and system), where /proc tells it (Linux); else None."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as handle:
+            fields = handle.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def refusal(answer: dict) -> str:
