@@ -9,3 +9,6 @@ class BookConfig(AppConfig):
 
     def ready(self):
         from . import checks  # noqa: F401  (registers the start-up checks)
+        from .lookups import register
+
+        register()

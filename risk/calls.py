@@ -80,13 +80,13 @@ def sync_calls(
     open_calls = {
         account_id: (call_id, call_type)
         for call_id, account_id, call_type in MarginCall.objects.select_for_update()
-        .filter(account_id__in=account_ids, closed_at__isnull=True)
+        .filter(account_id__in_ids=account_ids, closed_at__isnull=True)
         .order_by("account_id")
         .values_list("pk", "account_id", "call_type")
     }
     figures = {
         row[0]: row[1:]
-        for row in AccountRisk.objects.filter(account_id__in=account_ids).values_list(
+        for row in AccountRisk.objects.filter(account_id__in_ids=account_ids).values_list(
             "account_id", "account__kind", *FOLLOWED
         )
     }

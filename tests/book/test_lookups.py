@@ -1,0 +1,46 @@
+"""``__in_ids``: the same rows as ``__in``, on a key or a relation, on PostgreSQL and SQLite."""
+
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from book.models import Account, CashBalance
+from tests.factories import AccountFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def test_in_ids_finds_what_in_finds_on_a_key_and_on_a_relation():
+    accounts = AccountFactory.create_batch(5)
+    for account in accounts:
+        CashBalance.objects.get_or_create(account=account, currency="HKD", defaults={"amount": Decimal("1")})
+    wanted = [accounts[1].pk, accounts[3].pk, 10**12]
+    assert set(Account.objects.filter(pk__in_ids=wanted)) == set(Account.objects.filter(pk__in=wanted))
+    by_relation = CashBalance.objects.filter(account_id__in_ids=wanted).values_list("account_id", flat=True)
+    assert sorted(by_relation) == sorted(wanted[:2])
+    assert sorted(CashBalance.objects.filter(account__in_ids=wanted).values_list("account_id", flat=True)) == sorted(
+        wanted[:2]
+    )
+
+
+def test_in_ids_of_nothing_is_nothing_and_sends_no_query():
+    AccountFactory()
+    with CaptureQueriesContext(connection) as queries:
+        assert list(Account.objects.filter(pk__in_ids=[])) == []
+    assert len(queries) == 0
+
+
+@pytest.mark.postgres
+def test_in_ids_sends_one_array_on_postgresql():
+    ids = list(range(1, 5001))
+    with CaptureQueriesContext(connection) as queries:
+        list(Account.objects.filter(pk__in_ids=ids))
+    assert "= ANY(" in queries[0]["sql"]
+    assert " IN (" not in queries[0]["sql"]
+
+
+def test_in_ids_refuses_what_is_not_an_integer():
+    with pytest.raises((TypeError, ValueError)):
+        list(Account.objects.filter(pk__in_ids=["1; DROP TABLE book_account"]))
