@@ -362,8 +362,9 @@ def store_figures(lookups: dict, *, now: datetime) -> Stored:
         cursor.execute("SELECT set_config('work_mem', %s, true)", [settings.RECOMPUTE_WORK_MEM])
         # Compiling these statements (JIT) costs more than it saves: their work is numeric arithmetic.
         cursor.execute("SELECT set_config('jit', 'off', true)")
-        # The follow sums each holder's differences from its positions in account order: a hash table
-        # of every holder's numeric sums (a hundred thousand of them) costs more to build than the sort.
+        # The follow sums each holder's differences, and a recompute from the book each account's
+        # holdings, in account order: a hash table of every account's numeric sums (a hundred thousand
+        # of them) costs more to build than the sort, or than reading the positions in account order.
         cursor.execute("SET LOCAL enable_hashagg = off")
         if "holders_of" in lookups:
             cursor.execute(_statement("follow_some"), {"instruments": list(lookups["holders_of"]), "now": now})
@@ -374,7 +375,6 @@ def store_figures(lookups: dict, *, now: datetime) -> Stored:
             cursor.execute(_statement(f"follow_but_{key}"), {**params, "now": now})
             runs = [(key, params)]
         rows = cursor.fetchall()
-        cursor.execute("SET LOCAL enable_hashagg TO DEFAULT")
         from_book = sorted({row[0] for row in rows if row[5]})
         beyond = {row[0] for row in rows} if runs else set()  # followed on the way, outside the lookups
         if from_book:
@@ -382,6 +382,7 @@ def store_figures(lookups: dict, *, now: datetime) -> Stored:
         for key, params in runs:
             cursor.execute(_statement(key), {**params, "now": now})
             rows += cursor.fetchall()
+        cursor.execute("SET LOCAL enable_hashagg TO DEFAULT")
     # An account read twice (followed, then recomputed from its book) counts once, as last read.
     latest = {}
     moved = set()
