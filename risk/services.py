@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -284,17 +285,25 @@ def follow_pending(*, marks: list | None = None, now: datetime | None = None) ->
     from its arrival to its stored figures); past ``FIGURES_STALE_SECONDS`` it is alerted on. A failure
     is counted on the marks, alerted on and raised; the marks stay for the next pass or the sweep.
 
-    The prices are read under the recompute lock, in the pass's transaction: a pass queued while another
-    runs waits for it, then follows every price that came in meanwhile, not only those waiting when it
-    was queued (those would leave a price that first moved during the wait to a third pass)."""
+    On PostgreSQL the prices are read under the recompute lock, in the pass's transaction: a pass
+    queued while another runs waits for it, then follows every price that came in meanwhile, not only
+    those waiting when it was queued (those would leave a price that first moved during the wait to a
+    third pass). On SQLite, which lets one writer at a time, each chunk of the recompute is its own
+    transaction, so ticks and traders' actions are not held up for a whole pass. Of the ``marks``
+    given (the sweep's, read before), those a pass cleared meanwhile are left out."""
     started = timezone.now()
-    waiting: list = []
-    ids: list[int] = []
+    waiting: list = list(marks or [])
+    ids: list[int] = [mark.instrument_id for mark in waiting]
+    postgresql = connection.vendor == "postgresql"
     try:
-        with transaction.atomic():
+        with transaction.atomic() if postgresql else nullcontext():
             _recompute_lock()
             locked = timezone.now()
-            waiting = pending.waiting() if marks is None else marks
+            if marks is None:
+                waiting = pending.waiting()
+            else:
+                still = pending.versions(ids)
+                waiting = [mark for mark in waiting if mark.instrument_id in still]
             if not waiting:
                 return PassResult()
             ids = [mark.instrument_id for mark in waiting]

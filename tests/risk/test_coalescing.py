@@ -130,3 +130,16 @@ def test_the_recompute_settings_are_checked_at_start(settings, work_mem, queued,
     settings.RECOMPUTE_WORK_MEM = work_mem
     settings.RECOMPUTE_PASS_QUEUED_SECONDS = queued
     assert [problem.id for problem in checks.check_recompute(None)] == problems
+
+
+@pytest.mark.usefixtures("two_stocks")
+def test_the_sweep_leaves_out_the_marks_a_pass_cleared_after_it_read_them(monkeypatch):
+    monkeypatch.setattr(tasks.recompute_pass, "delay", lambda: None)
+    ticks.apply_and_recompute(ticks_for(("A.HK", "61")))
+    late = list(PendingRecompute.objects.all())  # what the sweep read
+    assert services.follow_pending().instruments == 1  # a pass followed it meanwhile
+    followed = []
+    real_follow = services.follow_prices
+    monkeypatch.setattr(services, "follow_prices", lambda **kwargs: followed.append(kwargs) or real_follow(**kwargs))
+    assert services.follow_pending(marks=late).instruments == 0
+    assert followed == []  # its holders are not recomputed again

@@ -130,6 +130,7 @@ def test_a_pass_that_waited_for_the_one_before_it_follows_the_prices_that_came_m
 
     from book import pending
     from book.models import PendingRecompute
+    from tests.risk.test_pending import wait_for, waiting_on_the_lock
 
     early = Instrument.objects.create(symbol="W1", price=Decimal("10"), lot_size=1, mm_rate=Decimal("0.5"))
     late = Instrument.objects.create(symbol="W2", price=Decimal("20"), lot_size=1, mm_rate=Decimal("0.5"))
@@ -156,7 +157,7 @@ def test_a_pass_that_waited_for_the_one_before_it_follows_the_prices_that_came_m
     under_way = run_in_thread(pass_under_way, errors, "under way")
     running.wait(5)
     queued = run_in_thread(services.follow_pending, errors, "queued")
-    time.sleep(0.5)  # the queued pass has started and waits for the lock
+    assert wait_for(waiting_on_the_lock, 10)  # the queued pass has started and waits for the lock
     tick(late, Decimal("22"))
     done.set()
     under_way.join(30)
