@@ -21,9 +21,16 @@ class InIds(Lookup):
         lhs, params = self.process_lhs(compiler, connection)
         if not self.rhs:
             raise EmptyResultSet
-        if connection.vendor == "postgresql":
-            return f"{lhs} = ANY(%s)", [*params, self.rhs]
-        return f"{lhs} IN ({', '.join(['%s'] * len(self.rhs))})", [*params, *self.rhs]
+        listed, ids = among(self.rhs, connection)
+        return f"{lhs} {listed}", [*params, *ids]
+
+
+def among(ids: list[int], connection) -> tuple[str, list]:
+    """``= ANY(%s)`` with the ids as one array on PostgreSQL, ``IN (%s, ...)`` elsewhere; and the
+    parameters. For statements written out in SQL, as ``__in_ids`` writes its own."""
+    if connection.vendor == "postgresql":
+        return "= ANY(%s)", [ids]
+    return f"IN ({', '.join(['%s'] * len(ids))})", list(ids)
 
 
 def register() -> None:

@@ -14,6 +14,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from book.lookups import among
 from book.trading_calendar import call_deadline, sessions_after
 from console import audit
 
@@ -226,10 +227,7 @@ def _follow(calls_by_type: Mapping[str, list[int]], now: datetime) -> None:
         for call_type, call_ids in calls_by_type.items():
             for start in range(0, len(call_ids), FOLLOW_BATCH):
                 batch = call_ids[start : start + FOLLOW_BATCH]
-                if connection.vendor == "postgresql":
-                    listed, params = "= ANY(%s)", [batch]
-                else:
-                    listed, params = f"IN ({', '.join(['%s'] * len(batch))})", batch
+                listed, params = among(batch, connection)
                 cursor.execute(
                     f"UPDATE {calls_table} SET call_type = %s, updated_at = %s, {figures}"
                     f" FROM {quote(AccountRisk._meta.db_table)} r"
