@@ -147,8 +147,10 @@ def _derive_and_store(*, keep_cleared: bool) -> str:
     old_sums = ", ".join(f"old.{name}" for name in sums)
     new_sums = ", ".join(f"r.{name}" for name in sums)
     still_valid = f" WHERE {t['risk']}.exact_cash IS NOT NULL" if keep_cleared else ""
+    # exact and decided are folded into rounded, the one step stored: a few expressions evaluated twice
+    # cost less than storing every account's row twice more.
     return f"""
-exact AS MATERIALIZED (  -- figures_from_totals()
+exact AS NOT MATERIALIZED (  -- figures_from_totals()
     SELECT t.*,
            equity - illiquid_mv AS liquid_nav,
            long_mv - illiquid_mv - short_mv AS exposure,
@@ -158,7 +160,7 @@ exact AS MATERIALIZED (  -- figures_from_totals()
            fm - equity + charges AS force_shortfall
     FROM totals t
 ),
-decided AS MATERIALIZED (
+decided AS NOT MATERIALIZED (
     SELECT e.*,
            GREATEST(liquid_nav, exposure) AS denominator,
            GREATEST(0, margin_shortfall, excess_financing) AS call_amount,
