@@ -7,7 +7,7 @@ from .models import MarginCall
 
 
 def _changes_of(call_ids: list[int]) -> list[push.Change]:
-    return list(MarginCall.objects.filter(pk__in=call_ids).values_list("pk", "kind", "desk_id"))
+    return list(MarginCall.objects.filter(pk__in_ids=call_ids).values_list("pk", "kind", "desk_id"))
 
 
 def _changed_since(moment) -> list[tuple]:
