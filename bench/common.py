@@ -103,3 +103,23 @@ def start_worker(env: dict, log_file: str | None = None) -> subprocess.Popen:
     command = [sys.executable, "-m", "celery", "-A", "margincall", "worker", "--concurrency", "2"]
     command += ["--loglevel", "INFO", "--logfile", log_file] if log_file else ["--loglevel", "WARNING"]
     return subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def vacuum() -> None:
+    """Each path starts on a vacuumed database, as autovacuum keeps a production one (a server may run
+    with autovacuum off: every pass leaves a dead version of most figures rows, and a table swollen by
+    earlier runs slows the next)."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return
+
+    started = time.time()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_total_relation_size('risk_accountrisk')")
+        before = cursor.fetchone()[0]
+        cursor.execute("VACUUM (FULL, ANALYZE) risk_accountrisk, risk_margincall, book_instrument")
+        cursor.execute("VACUUM ANALYZE")
+        cursor.execute("SELECT pg_total_relation_size('risk_accountrisk')")
+        after = cursor.fetchone()[0]
+    print(f"vacuumed in {time.time() - started:.0f} s (figures table {before / 1e6:,.0f} MB -> {after / 1e6:,.0f} MB)")

@@ -38,6 +38,7 @@ from bisect import bisect_right
 from collections import Counter, defaultdict
 from decimal import Decimal
 
+from bench.common import vacuum
 from bench.tick_latency import listen, post, wait_for_server
 
 OFFSET = time.time() - time.perf_counter()  # wall time = perf_counter + OFFSET
@@ -331,23 +332,6 @@ def write_floor(holders: int, rng, rounds: int = 3) -> None:
         f"takes {floor:.0f} ms (median of {rounds}); with passes back to back, a tick's lag reaches about "
         f"twice a pass: {2 * floor:.0f} ms from the writes alone, on an idle machine"
     )
-
-
-def vacuum() -> None:
-    """Each path starts on a vacuumed database, as autovacuum keeps a production one (a server may run
-    with autovacuum off: every pass leaves a dead version of most figures rows, and a table swollen by
-    earlier runs slows the next)."""
-    from django.db import connection
-
-    started = time.time()
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_total_relation_size('risk_accountrisk')")
-        before = cursor.fetchone()[0]
-        cursor.execute("VACUUM (FULL, ANALYZE) risk_accountrisk, risk_margincall, book_instrument")
-        cursor.execute("VACUUM ANALYZE")
-        cursor.execute("SELECT pg_total_relation_size('risk_accountrisk')")
-        after = cursor.fetchone()[0]
-    print(f"vacuumed in {time.time() - started:.0f} s (figures table {before / 1e6:,.0f} MB -> {after / 1e6:,.0f} MB)")
 
 
 def main():
