@@ -2,8 +2,11 @@
 
 Django's ``__in`` makes a placeholder and a prepared parameter per value, and the driver splits the
 statement at each one: for the ten thousand accounts a recompute brings its calls in line for, that
-cost a fifth of a second in Python before the query left. ``= ANY(%s)`` sends the list as one array
-parameter. Elsewhere (SQLite) it is the same ``IN (...)`` as ``__in``.
+cost a fifth of a second in Python before the query left. ``= ANY(%s::bigint[])`` sends the list as
+one array parameter, typed as the key: PostgreSQL hashes a list of the key's own type when it filters
+rows with it, but compares a list of another integer type (the driver's choice for small numbers) with
+every row element by element (30,000 ids over 100,000 rows: 6 s instead of 40 ms). Elsewhere (SQLite)
+it is the same ``IN (...)`` as ``__in``.
 """
 
 from django.core.exceptions import EmptyResultSet
@@ -21,15 +24,16 @@ class InIds(Lookup):
         lhs, params = self.process_lhs(compiler, connection)
         if not self.rhs:
             raise EmptyResultSet
-        listed, ids = among(self.rhs, connection)
+        listed, ids = among(self.rhs, connection, db_type=self.lhs.output_field.rel_db_type(connection))
         return f"{lhs} {listed}", [*params, *ids]
 
 
-def among(ids: list[int], connection) -> tuple[str, list]:
-    """``= ANY(%s)`` with the ids as one array on PostgreSQL, ``IN (%s, ...)`` elsewhere; and the
-    parameters. For statements written out in SQL, as ``__in_ids`` writes its own."""
+def among(ids: list[int], connection, *, db_type: str = "bigint") -> tuple[str, list]:
+    """``= ANY(%s::bigint[])`` with the ids as one array of the key's type (``db_type``; every key here
+    is a bigint) on PostgreSQL, ``IN (%s, ...)`` elsewhere; and the parameters. For statements written
+    out in SQL, as ``__in_ids`` writes its own."""
     if connection.vendor == "postgresql":
-        return "= ANY(%s)", [ids]
+        return f"= ANY(%s::{db_type}[])", [ids]
     return f"IN ({', '.join(['%s'] * len(ids))})", list(ids)
 
 

@@ -337,13 +337,11 @@ def _statement(key: str) -> str:
     statement = _STATEMENTS.get(key)
     if statement is None:
         statement = _STATEMENTS[key] = {
-            "follow_some": lambda: _follow("i.id = ANY(%(instruments)s)", unvalued=True),
-            # An anti-join, not NOT = ANY(): that tests each position against the whole list.
-            "follow_but_in": lambda: _follow(
-                "true", "NOT EXISTS (SELECT FROM unnest(%(ids)s::bigint[]) asked(id) WHERE asked.id = p.account_id)"
-            ),
+            "follow_some": lambda: _follow("i.id = ANY(%(instruments)s::bigint[])", unvalued=True),
+            # Lists are typed as the keys they match (bigint): PostgreSQL hashes them (book.lookups).
+            "follow_but_in": lambda: _follow("true", "NOT p.account_id = ANY(%(ids)s::bigint[])"),
             "follow_but_range": lambda: _follow("true", "NOT p.account_id BETWEEN %(low)s AND %(high)s"),
-            "in": lambda: _from_book("{column} = ANY(%(ids)s)"),
+            "in": lambda: _from_book("{column} = ANY(%(ids)s::bigint[])"),
             "range": lambda: _from_book("{column} BETWEEN %(low)s AND %(high)s"),
         }[key]()
     return statement

@@ -41,6 +41,25 @@ def test_in_ids_sends_one_array_on_postgresql():
     assert " IN (" not in queries[0]["sql"]
 
 
+@pytest.mark.postgres
+def test_in_ids_sends_the_keys_type_so_a_filter_hashes_the_list():
+    """A list of another integer type than the key's (the driver sends small numbers as int2 or int4)
+    is compared with every row element by element; one of the key's own type is hashed."""
+    ids = list(range(1, 100))
+    with connection.cursor() as cursor:  # a scan that filters with the list, not an index probe per id
+        cursor.execute("SET LOCAL enable_indexscan = off")
+        cursor.execute("SET LOCAL enable_bitmapscan = off")
+    for queryset in (
+        Account.objects.filter(pk__in_ids=ids),
+        CashBalance.objects.filter(account_id__in_ids=ids),
+        CashBalance.objects.filter(account__in_ids=ids),
+    ):
+        plan = queryset.explain()
+        assert "::bigint[]" in plan, plan
+        assert "::integer[]" not in plan, plan
+        assert "::smallint[]" not in plan, plan
+
+
 def test_in_ids_refuses_what_is_not_an_integer():
     with pytest.raises((TypeError, ValueError)):
         list(Account.objects.filter(pk__in_ids=["1; DROP TABLE book_account"]))
