@@ -323,7 +323,9 @@ def write_floor(holders: int, rng, rounds: int = 3) -> None:
         with transaction.atomic():
             with connection.cursor() as cursor:
                 started = time.perf_counter()
-                cursor.execute(f"UPDATE {table} SET computed_at = computed_at WHERE account_id = ANY(%s)", [ids])
+                cursor.execute(
+                    f"UPDATE {table} SET computed_at = computed_at WHERE account_id = ANY(%s::bigint[])", [ids]
+                )
                 times.append((time.perf_counter() - started) * 1000)
             transaction.set_rollback(True)
     floor = statistics.median(times)
