@@ -42,7 +42,7 @@ def parse_args():
         "--repeat",
         type=int,
         default=3,
-        help="runs of each measure but the book in memory (2) and the worst case (1); the best is shown",
+        help="runs of each measure, the best shown (the whole book in memory: 2; its pure engine, worst case: 1)",
     )
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--reuse", action="store_true", help="use the book already in the database")

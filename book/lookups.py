@@ -24,16 +24,18 @@ class InIds(Lookup):
         lhs, params = self.process_lhs(compiler, connection)
         if not self.rhs:
             raise EmptyResultSet
-        listed, ids = among(self.rhs, connection, db_type=self.lhs.output_field.rel_db_type(connection))
+        # The column's own type (a key, a foreign key, or the far side of a reverse relation).
+        column = getattr(self.lhs, "target", None) or self.lhs.output_field
+        listed, ids = among(self.rhs, connection, db_type=column.db_type(connection))
         return f"{lhs} {listed}", [*params, *ids]
 
 
-def among(ids: list[int], connection, *, db_type: str = "bigint") -> tuple[str, list]:
+def among(ids: list[int], connection, *, db_type: str | None = "bigint") -> tuple[str, list]:
     """``= ANY(%s::bigint[])`` with the ids as one array of the key's type (``db_type``; every key here
-    is a bigint) on PostgreSQL, ``IN (%s, ...)`` elsewhere; and the parameters. For statements written
-    out in SQL, as ``__in_ids`` writes its own."""
+    is a bigint; None: untyped) on PostgreSQL, ``IN (%s, ...)`` elsewhere; and the parameters. For
+    statements written out in SQL, as ``__in_ids`` writes its own."""
     if connection.vendor == "postgresql":
-        return f"= ANY(%s::{db_type}[])", [ids]
+        return ("= ANY(%s)" if db_type is None else f"= ANY(%s::{db_type}[])"), [ids]
     return f"IN ({', '.join(['%s'] * len(ids))})", list(ids)
 
 

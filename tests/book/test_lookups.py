@@ -25,6 +25,16 @@ def test_in_ids_finds_what_in_finds_on_a_key_and_on_a_relation():
     )
 
 
+def test_in_ids_across_a_reverse_relation():
+    accounts = AccountFactory.create_batch(3)
+    cash = [
+        CashBalance.objects.get_or_create(account=account, currency="HKD", defaults={"amount": Decimal("1")})[0]
+        for account in accounts
+    ]
+    found = Account.objects.filter(cash_balances__in_ids=[cash[0].pk, cash[2].pk, 10**12])
+    assert sorted(found.values_list("pk", flat=True)) == sorted([accounts[0].pk, accounts[2].pk])
+
+
 def test_in_ids_of_nothing_is_nothing_and_sends_no_query():
     AccountFactory()
     with CaptureQueriesContext(connection) as queries:
@@ -53,6 +63,7 @@ def test_in_ids_sends_the_keys_type_so_a_filter_hashes_the_list():
         Account.objects.filter(pk__in_ids=ids),
         CashBalance.objects.filter(account_id__in_ids=ids),
         CashBalance.objects.filter(account__in_ids=ids),
+        Account.objects.filter(cash_balances__in_ids=ids),
     ):
         plan = queryset.explain()
         assert "::bigint[]" in plan, plan
