@@ -12,6 +12,7 @@ from django.db import connections, transaction
 from book.models import Account, CashBalance, Desk, Instrument, Position
 from risk import services
 from risk.models import AccountRisk, MarginCall
+from tests.risk.waiting import wait_for, waiting_on_the_lock
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -130,7 +131,6 @@ def test_a_pass_that_waited_for_the_one_before_it_follows_the_prices_that_came_m
 
     from book import pending
     from book.models import PendingRecompute
-    from tests.risk.test_pending import wait_for, waiting_on_the_lock
 
     early = Instrument.objects.create(symbol="W1", price=Decimal("10"), lot_size=1, mm_rate=Decimal("0.5"))
     late = Instrument.objects.create(symbol="W2", price=Decimal("20"), lot_size=1, mm_rate=Decimal("0.5"))

@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from datetime import timedelta
 from decimal import Decimal
 
@@ -21,6 +20,7 @@ from book.models import Instrument, PendingRecompute
 from risk import services, tasks
 from risk.models import AccountRisk, MarginCall
 from tests.books import one_stock_book
+from tests.risk.waiting import wait_for, waiting_on_the_lock
 
 pytestmark = pytest.mark.django_db
 
@@ -199,18 +199,3 @@ def test_a_worker_killed_between_the_price_and_its_recompute_leaves_it_to_the_sw
 
     assert equity() == Decimal("35000.00")
     assert not PendingRecompute.objects.exists()
-
-
-def waiting_on_the_lock():
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
-        return cursor.fetchone()[0] > 0
-
-
-def wait_for(condition, seconds):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.1)
-    return False
