@@ -1,5 +1,6 @@
 """Shared by the benchmarks: a book of N accounts in its own database, a given number of them short."""
 
+import http.client
 import os
 import random
 import subprocess
@@ -95,6 +96,20 @@ def start_server(port: int, env: dict, *, quiet: bool = True) -> subprocess.Pope
     quiet_output = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL} if quiet else {}
     command = [sys.executable, "-m", "margincall.serve", "--port", str(port), "--workers", "1", "--no-access-log"]
     return subprocess.Popen(command, cwd=ROOT, env=env, **quiet_output)
+
+
+def wait_for_server(port: int, seconds: float = 30) -> None:
+    """Until the console on this port answers its login page (it has migrated and started)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            connection.request("GET", "/login/")
+            if connection.getresponse().status == 200:
+                return
+        except OSError:
+            time.sleep(0.3)
+    raise SystemExit("the server did not start")
 
 
 def start_worker(env: dict, log_file: str | None = None) -> subprocess.Popen:

@@ -27,6 +27,12 @@ def parse_args():
         default=os.environ.get("BENCH_DATABASE_URL", ""),
         help="a database for the benchmark alone (it is emptied); default: a SQLite file in var/",
     )
+    parser.add_argument(
+        "--redis-url",
+        default="redis://127.0.0.1:6379/13",
+        help="the broker the notices of the calls opened here queue on (no worker takes them): without one,"
+        " they would be sent inside the timed recompute",
+    )
     parser.add_argument("--seed", type=int, default=7)
     return parser.parse_args()
 
@@ -107,6 +113,7 @@ def build_book(accounts: int, per_account: int, instruments: int, rng: random.Ra
 def main() -> None:
     args = parse_args()
     prepare_database(args.database_url)
+    os.environ["REDIS_URL"] = args.redis_url
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "margincall.settings")
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     import django

@@ -42,7 +42,14 @@ def main():
     if not args.database_url.startswith("postgres"):
         sys.exit("--database-url postgres://... is needed (a database the benchmark may empty)")
 
-    from bench.common import bench_trader, build_called_book, percentile, setup_django, start_server
+    from bench.common import (
+        bench_trader,
+        build_called_book,
+        percentile,
+        setup_django,
+        start_server,
+        wait_for_server,
+    )
     from margincall.serve import raise_open_files_limit
 
     files = raise_open_files_limit()
@@ -144,19 +151,6 @@ def session_cookie(user) -> str:
     client = Client()
     client.force_login(user)
     return f"sessionid={client.cookies['sessionid'].value}"
-
-
-def wait_for_server(port, seconds=30):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            connection.request("GET", "/login/")
-            if connection.getresponse().status == 200:
-                return
-        except OSError:
-            time.sleep(0.3)
-    raise SystemExit("the server did not start")
 
 
 def timed(port, cookie, pages, count) -> list[float]:

@@ -31,7 +31,15 @@ def main():
     if not args.database_url.startswith("postgres"):
         sys.exit("--database-url postgres://... is needed: the worker and the server share it")
 
-    from bench.common import bench_trader, build_called_book, percentile, setup_django, start_server, start_worker
+    from bench.common import (
+        bench_trader,
+        build_called_book,
+        percentile,
+        setup_django,
+        start_server,
+        start_worker,
+        wait_for_server,
+    )
 
     os.environ["REDIS_URL"] = args.redis_url
     setup_django(args.database_url, fresh=not args.reuse)
@@ -122,19 +130,6 @@ def main():
             process.terminate()
         for process in (server, worker):
             process.wait(timeout=30)
-
-
-def wait_for_server(port, seconds=30):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            connection.request("GET", "/login/")
-            if connection.getresponse().status == 200:
-                return
-        except OSError:
-            time.sleep(0.3)
-    raise SystemExit("the server did not start")
 
 
 def listen(port, cookie, events):

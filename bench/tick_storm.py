@@ -38,8 +38,8 @@ from bisect import bisect_right
 from collections import Counter, defaultdict
 from decimal import Decimal
 
-from bench.common import vacuum
-from bench.tick_latency import listen, post, wait_for_server
+from bench.common import vacuum, wait_for_server
+from bench.tick_latency import listen, post
 
 OFFSET = time.time() - time.perf_counter()  # wall time = perf_counter + OFFSET
 
