@@ -92,7 +92,7 @@ class RuleSet(models.Model):
         ),
     )
     long_outstanding_days = models.PositiveSmallIntegerField(
-        _("long outstanding after (days)"), default=90, validators=[MinValueValidator(1)]
+        _("long outstanding after (days)"), default=90, validators=[MinValueValidator(1), MaxValueValidator(3650)]
     )
     snapshot_time = models.TimeField(
         _("daily snapshot time"),

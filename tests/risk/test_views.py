@@ -139,6 +139,27 @@ def test_admin_refuses_a_margin_rate_outside_0_to_1(book):
     assert str(instrument.mm_rate) == "0.250000"
 
 
+RULE_SET_FORM = {
+    "account_kind": "margin",
+    "call_coefficient": "2",
+    "deadline_sessions": 3,
+    "reopen_sessions": 1,
+    "deadline_move_sessions": 10,
+    "long_outstanding_days": 90,
+    "snapshot_time": "16:30",
+    "notice_time": "17:00",
+    "recovery_sessions": 1,
+    "trigger_channels": "email,sms",
+    "force_call_channels": "email,sms,voice",
+    "daily_channels": "email",
+    "liquidation_target": "mm",
+    "liquidation_buffer": "0",
+    "liquidation_cost_rate": "0.002",
+    "price_band": "0.02",
+    "max_price_age_minutes": 5,
+}
+
+
 def test_admin_rule_set_change_recomputes_that_kind(book):
     from risk.models import AccountRisk, RuleSet
 
@@ -146,32 +167,29 @@ def test_admin_rule_set_change_recomputes_that_kind(book):
     rule_set = RuleSet.objects.get(account_kind="margin")
     url = reverse("admin:risk_ruleset_change", args=[rule_set.pk])
 
-    response = client_for(admin).post(
-        url,
-        {
-            "account_kind": "margin",
-            "call_coefficient": "2",
-            "deadline_sessions": 3,
-            "reopen_sessions": 1,
-            "deadline_move_sessions": 10,
-            "long_outstanding_days": 90,
-            "snapshot_time": "16:30",
-            "notice_time": "17:00",
-            "recovery_sessions": 1,
-            "trigger_channels": "email,sms",
-            "force_call_channels": "email,sms,voice",
-            "daily_channels": "email",
-            "liquidation_target": "mm",
-            "liquidation_buffer": "0",
-            "liquidation_cost_rate": "0.002",
-            "price_band": "0.02",
-            "max_price_age_minutes": 5,
-        },
-    )
+    response = client_for(admin).post(url, RULE_SET_FORM)
     assert response.status_code == 302, response.context["adminform"].form.errors
 
     # MM 227,000 * 2 - equity 92,800 + interest 1,200
     assert AccountRisk.objects.get(account__account_no="M100001").margin_shortfall == 362400
+
+
+def test_admin_refuses_more_long_outstanding_days_than_a_date_goes_back(book, trader):
+    from risk.models import RuleSet
+
+    admin = User.objects.create_superuser("root", password="pw")
+    rule_set = RuleSet.objects.get(account_kind="margin")
+    url = reverse("admin:risk_ruleset_change", args=[rule_set.pk])
+
+    response = client_for(admin).post(url, {**RULE_SET_FORM, "long_outstanding_days": 1_000_000})
+
+    assert response.status_code == 200
+    assert "less than or equal to 3650" in str(response.context["adminform"].form.errors["long_outstanding_days"])
+    rule_set.refresh_from_db()
+    assert rule_set.long_outstanding_days == 90
+    response = client_for(admin).post(url, {**RULE_SET_FORM, "long_outstanding_days": 3650})
+    assert response.status_code == 302
+    assert client_for(trader).get(reverse("risk:home"), {"long": "on"}).status_code == 200
 
 
 @pytest.mark.parametrize(
