@@ -107,7 +107,7 @@ def run(now: datetime | None = None) -> dict[str, int]:
     # Everything the due calls need, read once: what each setting already placed, the plans, the prices.
     keys = {call.pk: setting_key(call, moment) for call, moment in due}
     placed = {
-        key.rsplit(":", 1)[0]
+        services.request_key(key)
         for key in Order.objects.filter(call__in=list(keys), source=Source.AUTO).values_list(
             "idempotency_key", flat=True
         )

@@ -218,16 +218,14 @@ def place(
 ) -> list[Order]:
     """Place orders on one account, all or none; raise :class:`Refused` with why. See
     :func:`place_many`."""
-    [request] = place_many(
-        user=user, requests=[Request(account, wanted, call, detail)], source=source, key=key, single=True
-    )
+    [request] = place_many(user=user, requests=[Request(account, wanted, call, detail)], source=source, key=key)
     if request.refused is not None:
         raise Refused(request.refused)
     return request.orders
 
 
 def place_many(
-    *, user, requests: Sequence[Request], source: str = Source.MANUAL, key: str | None = None, single: bool = False
+    *, user, requests: Sequence[Request], source: str = Source.MANUAL, key: str | None = None
 ) -> list[Request]:
     """Place the orders of many accounts in one transaction; each account all or none, with its outcome.
 
@@ -238,7 +236,7 @@ def place_many(
     carrying a key already used returns the orders that key made and places nothing more."""
     if source != Source.AUTO and not can(user, LIQUIDATE):
         raise Refused(_("You may not liquidate."))
-    prefix = {request.account.pk: _key_prefix(key, request.account, single) for request in requests}
+    prefix = {request.account.pk: _key_prefix(key, request.account) for request in requests}
     if key is not None:
         done: dict[str, list[Order]] = {}
         for order in Order.objects.filter(idempotency_key__startswith=f"{key}:").select_related("instrument"):
@@ -293,7 +291,7 @@ def place_many(
         if key is None:
             raise
         # The same key won a race against this request: its orders are the answer.
-        return place_many(user=user, requests=requests, source=source, key=key, single=single)
+        return place_many(user=user, requests=requests, source=source, key=key)
     ids = [order.pk for order in created]
     if ids:
         transaction.on_commit(lambda: live.publish(ids))
@@ -301,10 +299,18 @@ def place_many(
     return list(requests)
 
 
-def _key_prefix(key: str | None, account: Account, single: bool) -> str | None:
+def _key_prefix(key: str | None, account: Account) -> str | None:
+    """A placement's key and the account: a key sent again for another account (a form copied from
+    another call's page) places that account's orders rather than answering with the first account's.
+    An order's key adds its instrument's id; a request's key never holds a colon."""
     if key is None:
         return None
-    return key if single else f"{key}:{account.account_no}"
+    return f"{key}:{account.pk}"
+
+
+def request_key(order_key: str) -> str:
+    """The key of the request that placed an order with this key."""
+    return order_key.split(":", 1)[0]
 
 
 def _place_locked(user, requests, source, prefixes, rules, calls) -> list[Order]:
@@ -336,7 +342,7 @@ def _place_locked(user, requests, source, prefixes, rules, calls) -> list[Order]
             order.created_by = user if user is not None and user.is_authenticated else None
             order.created_at = order.updated_at = now
             if prefixes is not None:
-                order.idempotency_key = f"{prefixes[account.pk]}:{order.instrument.symbol}"
+                order.idempotency_key = f"{prefixes[account.pk]}:{order.instrument.pk}"
         request.orders = orders
         created += orders
     return created
@@ -405,7 +411,7 @@ def _order_detail(order: Order) -> dict:
 
 def place_plan(*, user, account: Account, only: Iterable[str] | None = None, source=Source.MANUAL, key=None):
     """Place the account's default plan; raise :class:`Refused` when it has no order."""
-    [request] = liquidate_calls(user=user, accounts=[account], only=only, source=source, key=key, single=True)
+    [request] = liquidate_calls(user=user, accounts=[account], only=only, source=source, key=key)
     if request.refused is not None:
         raise Refused(request.refused)
     return request.orders
@@ -437,7 +443,6 @@ def liquidate_calls(
     only: Iterable[str] | None = None,
     source: str = Source.BATCH,
     key: str | None = None,
-    single: bool = False,
 ) -> list[Request]:
     """Plan and place the default plan of many accounts (a batch from the Risk Warning list, or
     auto-liquidation): books read in a fixed number of queries, plans in memory, orders placed in one
@@ -450,9 +455,9 @@ def liquidate_calls(
         for order in Order.objects.filter(idempotency_key__startswith=f"{key}:").select_related("instrument"):
             done.setdefault(order.idempotency_key.rsplit(":", 1)[0], []).append(order)
     requests = []
-    plans = plan_accounts([a for a in accounts if _key_prefix(key, a, single) not in done], only=only)
+    plans = plan_accounts([a for a in accounts if _key_prefix(key, a) not in done], only=only)
     for account in accounts:
-        prefix = _key_prefix(key, account, single)
+        prefix = _key_prefix(key, account)
         if prefix in done:
             requests.append(Request(account, [], orders=done[prefix]))
             continue
@@ -471,7 +476,7 @@ def liquidate_calls(
         requests.append(request)
     placeable = [r for r in requests if r.refused is None and r.orders is None]
     if placeable:
-        place_many(user=user, requests=placeable, source=source, key=key, single=single)
+        place_many(user=user, requests=placeable, source=source, key=key)
     return requests
 
 

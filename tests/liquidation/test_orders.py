@@ -75,6 +75,21 @@ def test_the_same_key_makes_one_set_of_orders(account, trader):
     assert Order.objects.count() == len(first)
 
 
+def test_a_key_sent_again_for_another_account_places_that_accounts_orders(import_book, account, trader):
+    from tests.books import one_stock_book
+
+    import_book(one_stock_book(desk="HK1", account_no="T4"))  # one stock: S.HK
+    other = Account.objects.get(account_no="T4")
+    first = services.place(user=trader, account=account, wanted=[services.Wanted("A.HK", 100)], key="form-1")
+
+    second = services.place(user=trader, account=other, wanted=[services.Wanted("S.HK", 100)], key="form-1")
+
+    assert [(o.account.account_no, o.instrument.symbol) for o in second] == [("T4", "S.HK")]
+    assert Order.objects.count() == 2
+    again = services.place(user=trader, account=other, wanted=[services.Wanted("S.HK", 100)], key="form-1")
+    assert [o.pk for o in again] == [o.pk for o in second] != [o.pk for o in first]
+
+
 def test_working_quantities_are_reserved(account, trader):
     services.place(user=trader, account=account, wanted=[services.Wanted("A.HK", 1500)])
 
