@@ -16,7 +16,7 @@ from django.db.models import F, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from book.models import HKD, Account, CashBalance, Instrument, Position
+from book.models import HKD, PRICE_PLACES, Account, CashBalance, Instrument, Position
 from book.signals import positions_changed
 from console import audit
 from console.models import AuditEntry
@@ -173,6 +173,10 @@ def open_call(account: Account) -> MarginCall | None:
 # --- placing ----------------------------------------------------------------------------------------
 
 
+HIGHEST_LIMIT = 10**8
+PRICE_UNIT = Decimal(1).scaleb(-PRICE_PLACES)  # a limit price has the places of its column
+
+
 def _limit_price(instrument: Instrument, side: str, asked: Decimal | None, band: Decimal) -> Decimal:
     if asked is None:
         return prices.default_limit(instrument.price, side=side, band=band)
@@ -180,8 +184,18 @@ def _limit_price(instrument: Instrument, side: str, asked: Decimal | None, band:
         asked = Decimal(asked)
     except (InvalidOperation, TypeError, ValueError):
         raise Refused(_("%(symbol)s: the limit price is not a number.") % {"symbol": instrument.symbol}) from None
-    if not asked.is_finite() or asked <= 0 or asked >= Decimal("1e8"):
+    if not asked.is_finite() or asked <= 0:
         raise Refused(_("%(symbol)s: the limit price must be above 0.") % {"symbol": instrument.symbol})
+    if asked >= HIGHEST_LIMIT:
+        raise Refused(
+            _("%(symbol)s: the limit price must be below %(highest)s.")
+            % {"symbol": instrument.symbol, "highest": f"{HIGHEST_LIMIT:,}"}
+        )
+    if asked != asked.quantize(PRICE_UNIT):
+        raise Refused(
+            _("%(symbol)s: a limit price has at most %(places)d decimal places; %(price)s has more.")
+            % {"symbol": instrument.symbol, "places": PRICE_PLACES, "price": f"{asked:f}"}
+        )
     if instrument.currency == HKD and not prices.on_grid(asked):
         below, above = prices.nearest_valid(asked)
         raise Refused(

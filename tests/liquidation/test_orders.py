@@ -12,7 +12,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import close_old_connections
 
-from book.models import Account, CashBalance, Position
+from book.models import Account, CashBalance, FxRate, Instrument, Position
 from console.models import AuditEntry
 from liquidation import services
 from liquidation.models import Order, OrderStatus
@@ -88,6 +88,28 @@ def test_a_key_sent_again_for_another_account_places_that_accounts_orders(import
     assert Order.objects.count() == 2
     again = services.place(user=trader, account=other, wanted=[services.Wanted("S.HK", 100)], key="form-1")
     assert [o.pk for o in again] == [o.pk for o in second] != [o.pk for o in first]
+
+
+@pytest.mark.parametrize(
+    ("price", "why"),
+    [
+        ("0.0000001", "B.HK: a limit price has at most 6 decimal places; 0.0000001 has more."),
+        ("12.3456789", "B.HK: a limit price has at most 6 decimal places; 12.3456789 has more."),
+        ("100000000", "B.HK: the limit price must be below 100,000,000."),
+        ("-0", "B.HK: the limit price must be above 0."),
+    ],
+)
+def test_a_limit_price_off_the_grid_market_must_fit_its_column(account, trader, price, why):
+    FxRate.objects.update_or_create(currency="USD", defaults={"rate": D("7.8")})
+    Instrument.objects.filter(symbol="B.HK").update(currency="USD")
+
+    with pytest.raises(services.Refused) as refused:
+        services.place(user=trader, account=account, wanted=[services.Wanted("B.HK", 500, D(price))])
+
+    assert str(refused.value) == why
+    assert not Order.objects.exists()
+    placed = services.place(user=trader, account=account, wanted=[services.Wanted("B.HK", 500, D("12.345678"))])
+    assert placed[0].limit_price == D("12.345678")
 
 
 def test_working_quantities_are_reserved(account, trader):
@@ -365,7 +387,9 @@ from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 ODD_TEXT = st.text(alphabet=st.characters(codec="utf-8"), max_size=30) | st.sampled_from(["A.HK\x00", "Ａ.HK", ""])
-ODD_PRICE = st.none() | st.sampled_from(["NaN", "Infinity", "-1", "0", "1e30", "372.4", "abc", "372.40\x00"])
+ODD_PRICE = st.none() | st.sampled_from(
+    ["NaN", "Infinity", "-1", "0", "1e30", "372.4", "abc", "372.40\x00", "0.0000001", "-0", "1E+8"]
+)
 ODD_QUANTITY = st.integers(min_value=-(10**30), max_value=10**30)
 
 
