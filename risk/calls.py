@@ -364,6 +364,11 @@ def move_deadline(call: MarginCall, *, deadline: datetime, reason: str, user, no
         raise CallActionRefused(_("The call has closed; its deadline can no longer move."))
     if deadline <= locked.triggered_at:
         raise CallActionRefused(_("The new deadline must be after the call's trigger time."))
+    if deadline == locked.deadline:
+        raise CallActionRefused(
+            _("The deadline is already %(deadline)s.")
+            % {"deadline": timezone.localtime(deadline).strftime("%Y-%m-%d %H:%M")}
+        )
     first_move = locked.deadline_changes.order_by("changed_at", "pk").values_list("old_deadline", flat=True).first()
     original = first_move or locked.deadline
     sessions = selectors.deadline_move_sessions(locked.kind)

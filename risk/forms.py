@@ -47,10 +47,11 @@ class FreeTextField(TextField):
 
 
 class AsciiMixin:
-    """Numbers and dates in ASCII digits only: '٣' or '１' is refused rather than read as 3 or 1."""
+    """Numbers and dates in ASCII digits only: '٣' or '１' is refused rather than read as 3 or 1, and a
+    control character (a NUL after a date, say) is refused rather than skipped."""
 
     def to_python(self, value):
-        if isinstance(value, str) and not value.isascii():
+        if isinstance(value, str) and (not value.isascii() or forbidden_character(value) is not None):
             raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
         return super().to_python(value)
 

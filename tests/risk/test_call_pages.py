@@ -267,6 +267,9 @@ def test_remark_and_deadline_forms(call, trader):
         {"deadline": "not a date", "reason": "x"},
         {"deadline": "2027-01-05T16:00"},
         {"deadline": "2020-01-01T10:00", "reason": "x"},
+        {"deadline": "2027-01-05T16:00\x00", "reason": "x"},
+        {"deadline": "2027-01-05T16:00\t", "reason": "x"},
+        {"deadline": "2026-12-29T16:00", "reason": "the same deadline"},
     ],
 )
 def test_a_bad_deadline_is_refused_with_a_message(call, trader, data):
