@@ -36,8 +36,8 @@ class NoticeTemplateAdmin(admin.ModelAdmin):
         if obj is None or not obj.pk:
             return "—"
         try:
-            check(obj.subject)
-            check(obj.body)
+            check(obj.subject, obj.kind)
+            check(obj.body, obj.kind)
         except TemplateError as error:
             return str(error)
         html = obj.channel == "email"

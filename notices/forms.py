@@ -3,7 +3,7 @@ from django.utils.translation import gettext_lazy as _
 
 from risk.forms import CallIdsField, DateField, FreeTextField, TextField
 
-from .models import Channel, DeliveryStatus, NoticeKind
+from .models import CALL_NOTICE_KINDS, Channel, DeliveryStatus, NoticeKind
 from .placeholders import TemplateError, check
 from .services import MAX_FREE_TEXT
 
@@ -15,7 +15,11 @@ class SendForm(forms.Form):
     channels = forms.MultipleChoiceField(
         label=_("Channels"), choices=Channel.choices, widget=forms.CheckboxSelectMultiple
     )
-    kind = forms.ChoiceField(label=_("Template"), choices=NoticeKind.choices, initial=NoticeKind.MANUAL)
+    kind = forms.ChoiceField(
+        label=_("Template"),
+        choices=[(kind.value, kind.label) for kind in CALL_NOTICE_KINDS],
+        initial=NoticeKind.MANUAL,
+    )
     text = FreeTextField(
         label=_("Or your own text"),
         required=False,
@@ -28,7 +32,7 @@ class SendForm(forms.Form):
     def clean_text(self):
         text = self.cleaned_data["text"].strip()
         try:
-            check(text)
+            check(text, NoticeKind.MANUAL)
         except TemplateError as error:
             raise forms.ValidationError(str(error)) from None
         return text

@@ -26,6 +26,9 @@ class NoticeKind(models.TextChoices):
     RECOVERY = "recovery", _("Stock recovery")
 
 
+# The kinds of a notice about a call (the others are about an account's stock to recover).
+CALL_NOTICE_KINDS = tuple(kind for kind in NoticeKind if kind != NoticeKind.RECOVERY)
+
 # The kinds the system sends once per call per XHKG trading day (the trigger counts as its day's).
 DAILY_KINDS = (NoticeKind.TRIGGER, NoticeKind.DAILY)
 
@@ -70,7 +73,7 @@ class NoticeTemplate(models.Model):
         errors = {}
         for name in ("subject", "body"):
             try:
-                check(getattr(self, name))
+                check(getattr(self, name), self.kind)
             except TemplateError as error:
                 errors[name] = str(error)
         if errors:

@@ -26,26 +26,46 @@ PLACEHOLDERS = {
     "due": _("when they are due (stock recovery, Hong Kong time)"),
 }
 
+# What only a notice about a call fills, and what only a message about stock to recover fills: in a
+# text of the other kind they would come out empty.
+CALL_ONLY = frozenset({"call_amount", "deadline", "type", "ratio", "triggered", "equity"})
+RECOVERY_ONLY = frozenset({"stock", "quantity", "due"})
+RECOVERY = "recovery"  # the notice kind about an account's stock to recover, not a call
+
 TOKEN = re.compile(r"\{\{|\}\}|\{([^{}]*)\}|[{}]")
+
+
+def known_for(kind: str | None) -> list[str]:
+    """The placeholders a notice of this kind fills (None: any kind's)."""
+    if kind is None:
+        return list(PLACEHOLDERS)
+    excluded = CALL_ONLY if kind == RECOVERY else RECOVERY_ONLY
+    return [name for name in PLACEHOLDERS if name not in excluded]
 
 
 class TemplateError(ValueError):
     """A text that names what no notice can fill, or has an unmatched brace."""
 
 
-def check(text: str) -> None:
-    """Refuse a text with an unknown placeholder or a stray brace, naming it."""
+def check(text: str, kind: str | None = None) -> None:
+    """Refuse a text with an unknown placeholder, one a notice of ``kind`` does not fill (a stock to
+    recover in a call's notice, say), or a stray brace, naming it."""
+    known = known_for(kind)
     for match in TOKEN.finditer(text):
         token = match.group(0)
         if token in ("{{", "}}"):
             continue
         if match.group(1) is None:
             raise TemplateError(_("A lone “%(brace)s”: write {{ or }} for a brace.") % {"brace": token})
-        if match.group(1) not in PLACEHOLDERS:
-            raise TemplateError(
-                _("Unknown placeholder {%(name)s}. Known: %(known)s.")
-                % {"name": match.group(1)[:40], "known": ", ".join(f"{{{name}}}" for name in PLACEHOLDERS)}
-            )
+        if match.group(1) not in known:
+            values = {"name": match.group(1)[:40], "known": ", ".join(f"{{{name}}}" for name in known)}
+            if match.group(1) in PLACEHOLDERS:
+                about = _("stock recovery") if match.group(1) in RECOVERY_ONLY else _("a margin call")
+                raise TemplateError(
+                    _("{%(name)s} is filled only in a notice about %(about)s. Known here: %(known)s.")
+                    % {**values, "about": about}
+                )
+            raise TemplateError(_("Unknown placeholder {%(name)s}. Known: %(known)s.") % values)
 
 
 def fill(text: str, values: Mapping[str, str], *, html: bool = False) -> str:

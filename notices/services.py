@@ -23,7 +23,7 @@ from risk import formatting, snapshots
 from risk.models import CallStatus, CallType, MarginCall, RuleSet, channels_of
 
 from . import channels, defaults
-from .models import Channel, Delivery, DeliveryStatus, Notice, NoticeKind, NoticeTemplate
+from .models import CALL_NOTICE_KINDS, Channel, Delivery, DeliveryStatus, Notice, NoticeKind, NoticeTemplate
 from .placeholders import PLACEHOLDERS, TemplateError, check, fill
 
 logger = logging.getLogger(__name__)
@@ -281,12 +281,14 @@ def send(
     free text with placeholders. A form sent twice carries the same key and writes once. Audited."""
     if not can(user, SEND_NOTICE):
         raise Refused(_("You may not send notices."))
+    if kind not in CALL_NOTICE_KINDS:
+        raise Refused(_("The template %(kind)s is not for a notice about a call.") % {"kind": kind})
     text = text.strip()
     if text:
         if len(text) > MAX_FREE_TEXT:
             raise Refused(_("The text is longer than %(n)d characters.") % {"n": MAX_FREE_TEXT})
         try:
-            check(text)
+            check(text, kind)
         except TemplateError as error:
             raise Refused(str(error)) from None
     if not channels:
@@ -490,7 +492,7 @@ def send_to_accounts(
     text = text.strip()
     if text:
         try:
-            check(text)
+            check(text, kind)
         except TemplateError as error:
             raise Refused(str(error)) from None
     if not channels:

@@ -254,6 +254,20 @@ def test_an_unknown_placeholder_or_a_stray_brace_is_refused_when_saved():
                 template.full_clean()
 
 
+def test_a_template_names_only_what_a_notice_of_its_kind_fills():
+    daily = NoticeTemplate.objects.get(kind="daily", channel="sms", language="en")
+    recovery = NoticeTemplate.objects.get(kind="recovery", channel="sms", language="en")
+
+    daily.body = "Buy back {stock} by {due}"
+    with pytest.raises(ValidationError, match=r"\{stock\} is filled only in a notice about stock recovery"):
+        daily.full_clean()
+    recovery.body = "Your call of {call_amount}"
+    with pytest.raises(ValidationError, match=r"\{call_amount\} is filled only in a notice about a margin call"):
+        recovery.full_clean()
+    recovery.body = "Dear {name}, {account} must buy back {quantity} {stock} by {due}. {broker}"
+    recovery.full_clean()
+
+
 def test_placeholders_are_text_never_code():
     values = {"name": "<script>alert(1)</script> {broker}", "account": "M1"}
     assert fill("Dear {name} ({account})", values) == "Dear <script>alert(1)</script> {broker} (M1)"

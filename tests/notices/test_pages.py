@@ -58,6 +58,27 @@ def test_an_unknown_placeholder_in_free_text_is_named_and_nothing_is_sent(
     assert not Notice.objects.exists()
 
 
+@pytest.mark.parametrize(
+    ("data", "why"),
+    [
+        ({"kind": "recovery"}, "Select a valid choice. recovery is not one of the available choices."),
+        (
+            {"text": "Buy back {quantity} {stock} by {due}"},
+            "{quantity} is filled only in a notice about stock recovery",
+        ),
+    ],
+)
+def test_a_calls_notice_refuses_what_only_stock_recovery_fills(
+    call, trader, django_capture_on_commit_callbacks, data, why
+):
+    response = send(client_for(trader), call, django_capture_on_commit_callbacks, **data)
+
+    assert why in response.content.decode()
+    assert not Notice.objects.exists()
+    preview = client_for(trader).get(reverse("notices:preview"), {"calls": call.pk, "channels": "email", **data})
+    assert why in preview.content.decode()
+
+
 def test_the_viewer_sees_the_notices_but_cannot_send(call, viewer, django_capture_on_commit_callbacks):
     client = client_for(viewer)
     html = client.get(reverse("risk:call", args=[call.pk])).content.decode()

@@ -140,6 +140,20 @@ def test_a_message_about_stock_to_recover_goes_to_the_selected_clients(
     assert 'data-testid="message-status"' in row[: row.index("</tr>")]
 
 
+def test_a_message_about_stock_to_recover_refuses_what_only_a_call_fills(trader):
+    from notices.models import Notice
+
+    services.run_scan()
+    client = client_for(trader)
+    picked = client.get(reverse("recovery:short-stock")).context["rows"][0]
+    data = {"items": [picked.pk], "channels": ["email"], "key": "recovery-key-456", "text": "Pay {call_amount}"}
+
+    response = client.post(reverse("recovery:message"), data, follow=True)
+
+    assert "{call_amount} is filled only in a notice about a margin call" in response.content.decode()
+    assert not Notice.objects.exists()
+
+
 def test_a_message_from_the_covered_call_details_uses_the_shortfall(trader, django_capture_on_commit_callbacks):
     from notices.models import Notice
 
