@@ -3,7 +3,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from guardian.admin import GuardedModelAdmin
 
-from console.admin import ReadOnlyAdmin
+from console.admin import AdminFields, ModelAdmin, ReadOnlyAdmin, TabularInline
 
 from .models import (
     Account,
@@ -44,24 +44,24 @@ def _recompute(request, account_ids=(), instrument_ids=(), currencies=()):
 
 
 @admin.register(Desk)
-class DeskAdmin(GuardedModelAdmin):
+class DeskAdmin(AdminFields, GuardedModelAdmin):
     list_display = ["code", "name"]
     search_fields = ["code", "name"]
 
 
-class CashBalanceInline(admin.TabularInline):
+class CashBalanceInline(TabularInline):
     model = CashBalance
     extra = 0
 
 
-class PositionInline(admin.TabularInline):
+class PositionInline(TabularInline):
     model = Position
     extra = 0
     autocomplete_fields = ["instrument"]
 
 
 @admin.register(Account)
-class AccountAdmin(admin.ModelAdmin):
+class AccountAdmin(ModelAdmin):
     list_display = ["account_no", "name", "kind", "desk"]
     list_filter = ["kind", "desk"]
     search_fields = ["account_no", "name"]
@@ -74,7 +74,7 @@ class AccountAdmin(admin.ModelAdmin):
 
 
 @admin.register(Instrument)
-class InstrumentAdmin(admin.ModelAdmin):
+class InstrumentAdmin(ModelAdmin):
     list_display = ["symbol", "name", "kind", "currency", "price", "status", "im_rate", "mm_rate", "fm_rate"]
     list_filter = ["kind", "status", "currency"]
     search_fields = ["symbol", "name"]
@@ -86,7 +86,7 @@ class InstrumentAdmin(admin.ModelAdmin):
 
 
 @admin.register(FxRate)
-class FxRateAdmin(admin.ModelAdmin):
+class FxRateAdmin(ModelAdmin):
     list_display = ["currency", "rate", "as_of"]
 
     def save_model(self, request, obj, form, change):
@@ -103,7 +103,7 @@ class PendingRecomputeAdmin(ReadOnlyAdmin):
 
 
 @admin.register(ApiToken)
-class ApiTokenAdmin(admin.ModelAdmin):
+class ApiTokenAdmin(ModelAdmin):
     """Creating a token shows its secret once; only its hash is kept. Deactivate to revoke."""
 
     list_display = ["name", "prefix", "active", "created_at", "last_used_at"]
@@ -122,7 +122,7 @@ class ApiTokenAdmin(admin.ModelAdmin):
 
 
 @admin.register(LendingAvailability)
-class LendingAvailabilityAdmin(admin.ModelAdmin):
+class LendingAvailabilityAdmin(ModelAdmin):
     list_display = ["instrument", "lendable", "as_of"]
     search_fields = ["instrument__symbol"]
     list_select_related = ["instrument"]

@@ -262,7 +262,10 @@ def parse_email(value: Any) -> str:
 
 
 def _amount(minimum: Decimal | None = None) -> Callable[[Any], Decimal]:
-    return lambda value: parse_decimal(value, digits=m.AMOUNT_DIGITS, places=m.AMOUNT_PLACES, minimum=minimum)
+    lowest = -m.AMOUNT_LIMIT if minimum is None else max(minimum, -m.AMOUNT_LIMIT)
+    return lambda value: parse_decimal(
+        value, digits=m.AMOUNT_DIGITS, places=m.AMOUNT_PLACES, minimum=lowest, maximum=m.AMOUNT_LIMIT
+    )
 
 
 def _rate(value: Any) -> Decimal:

@@ -6,7 +6,7 @@ import secrets
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
-from django.core.validators import MinValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -34,8 +34,14 @@ def possible_time(field: str) -> models.CheckConstraint:
     )
 
 
+# An amount in the book is at most 10**19 either way: SQLite (the embedded default) keeps a larger one as
+# a binary float, which can round past the column's digits and then cannot be read back.
+AMOUNT_LIMIT = Decimal(10**19)
+
+
 def amount_field(verbose_name, **kwargs):
     kwargs.setdefault("default", Decimal("0"))
+    kwargs.setdefault("validators", [MinValueValidator(-AMOUNT_LIMIT), MaxValueValidator(AMOUNT_LIMIT)])
     return models.DecimalField(verbose_name, max_digits=AMOUNT_DIGITS, decimal_places=AMOUNT_PLACES, **kwargs)
 
 
@@ -176,7 +182,13 @@ class Instrument(models.Model):
     lot_size = models.PositiveIntegerField(_("lot size"), default=1, validators=[MinValueValidator(1)])
     multiplier = models.PositiveIntegerField(_("multiplier"), default=1, validators=[MinValueValidator(1)])
     status = models.CharField(_("status"), max_length=16, choices=InstrumentStatus, default=InstrumentStatus.NORMAL)
-    price = models.DecimalField(_("price"), max_digits=PRICE_DIGITS, decimal_places=PRICE_PLACES, default=Decimal("0"))
+    price = models.DecimalField(
+        _("price"),
+        max_digits=PRICE_DIGITS,
+        decimal_places=PRICE_PLACES,
+        default=Decimal("0"),
+        validators=[MinValueValidator(Decimal("0"))],
+    )
     price_time = models.DateTimeField(_("price time"), null=True, blank=True, validators=[validate_possible_time])
     im_rate = rate_field(_("initial margin rate"), default=Decimal("0"))
     mm_rate = rate_field(_("maintenance margin rate"), default=Decimal("0"))
@@ -194,7 +206,12 @@ class Instrument(models.Model):
     )
     option_type = models.CharField(_("option type"), max_length=4, choices=OptionType, blank=True)
     strike = models.DecimalField(
-        _("strike"), max_digits=PRICE_DIGITS, decimal_places=PRICE_PLACES, null=True, blank=True
+        _("strike"),
+        max_digits=PRICE_DIGITS,
+        decimal_places=PRICE_PLACES,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal("0"))],
     )
     expiry = models.DateField(_("expiry"), null=True, blank=True)
     shortable = models.BooleanField(

@@ -1,11 +1,11 @@
 from django.contrib import admin
 
-from console.admin import ReadOnlyAdmin
+from console.admin import ModelAdmin, ReadOnlyAdmin, TabularInline
 
 from .models import Fill, LiquidationSwitch, Order
 
 
-class FillInline(admin.TabularInline):
+class FillInline(TabularInline):
     model = Fill
     extra = 0
     can_delete = False
@@ -27,7 +27,7 @@ class OrderAdmin(ReadOnlyAdmin):
 
 
 @admin.register(LiquidationSwitch)
-class LiquidationSwitchAdmin(admin.ModelAdmin):
+class LiquidationSwitchAdmin(ModelAdmin):
     """One row: the kill switch of every automatic liquidation."""
 
     list_display = ["automatic", "changed_at"]

@@ -2,6 +2,8 @@ from django.contrib import admin
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
+from console.admin import ModelAdmin, TabularInline
+
 from .models import Delivery, Notice, NoticeGateway, NoticeTemplate
 from .placeholders import PLACEHOLDERS, TemplateError, check, fill
 
@@ -20,7 +22,7 @@ SAMPLE = {
 
 
 @admin.register(NoticeTemplate)
-class NoticeTemplateAdmin(admin.ModelAdmin):
+class NoticeTemplateAdmin(ModelAdmin):
     list_display = ["kind", "channel", "language", "subject", "updated_at"]
     list_filter = ["kind", "channel", "language"]
     readonly_fields = ["placeholders", "preview"]
@@ -51,11 +53,11 @@ class NoticeTemplateAdmin(admin.ModelAdmin):
 
 
 @admin.register(NoticeGateway)
-class NoticeGatewayAdmin(admin.ModelAdmin):
+class NoticeGatewayAdmin(ModelAdmin):
     list_display = ["channel", "url", "timeout_seconds", "active"]
 
 
-class DeliveryInline(admin.TabularInline):
+class DeliveryInline(TabularInline):
     model = Delivery
     extra = 0
     can_delete = False
@@ -67,7 +69,7 @@ class DeliveryInline(admin.TabularInline):
 
 
 @admin.register(Notice)
-class NoticeAdmin(admin.ModelAdmin):
+class NoticeAdmin(ModelAdmin):
     list_display = ["created_at", "account", "kind", "day", "created_by"]
     list_filter = ["kind"]
     search_fields = ["account__account_no"]

@@ -2,7 +2,7 @@ from django.contrib import admin, messages
 from django.utils.translation import gettext_lazy as _
 
 from book.models import Account
-from console.admin import ReadOnlyAdmin
+from console.admin import ModelAdmin, ReadOnlyAdmin, TabularInline
 
 from . import services
 from .models import AccountRisk, CallRemark, CallSnapshot, DeadlineChange, MarginCall, RuleSet
@@ -19,7 +19,7 @@ def _recompute(request, **changes):
 
 
 @admin.register(RuleSet)
-class RuleSetAdmin(admin.ModelAdmin):
+class RuleSetAdmin(ModelAdmin):
     list_display = [
         "account_kind",
         "call_coefficient",
@@ -39,7 +39,7 @@ class RuleSetAdmin(admin.ModelAdmin):
 
 
 @admin.register(AccountRisk)
-class AccountRiskAdmin(admin.ModelAdmin):
+class AccountRiskAdmin(ModelAdmin):
     list_display = ["account", "call_type", "call_amount", "nav_ratio", "equity", "computed_at"]
     list_filter = ["call_type"]
     search_fields = ["account__account_no"]
@@ -52,7 +52,7 @@ class AccountRiskAdmin(admin.ModelAdmin):
         return False
 
 
-class CallRemarkInline(admin.TabularInline):
+class CallRemarkInline(TabularInline):
     model = CallRemark
     extra = 0
     can_delete = False

@@ -9,6 +9,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from book.book_format import forbidden_character, has_utc_and_local_time, printable
+from console.fields import DateField, DateTimeField, DecimalField, IntegerField
 
 from .models import CallType, CloseCause
 
@@ -44,32 +45,6 @@ class FreeTextField(TextField):
     """A remark or a reason: tabs and line breaks are fine too."""
 
     free_text = True
-
-
-class AsciiMixin:
-    """Numbers and dates in ASCII digits only: '٣' or '１' is refused rather than read as 3 or 1, and a
-    control character (a NUL after a date, say) is refused rather than skipped."""
-
-    def to_python(self, value):
-        if isinstance(value, str) and (not value.isascii() or forbidden_character(value) is not None):
-            raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
-        return super().to_python(value)
-
-
-class IntegerField(AsciiMixin, forms.IntegerField):
-    pass
-
-
-class DecimalField(AsciiMixin, forms.DecimalField):
-    pass
-
-
-class DateField(AsciiMixin, forms.DateField):
-    pass
-
-
-class DateTimeField(AsciiMixin, forms.DateTimeField):
-    pass
 
 
 SORTS = {

@@ -274,6 +274,14 @@ BAD_BOOKS = [
     (book_with(credit_limit="²"), 'accounts[0].credit_limit: must be a number, got "²"'),
     (book_with(credit_limit="1e99999999999999999999"), "accounts[0].credit_limit: is out of range"),
     (
+        book_with(credit_limit="99999999999999999999"),
+        'accounts[0].credit_limit: must be at most 10000000000000000000, got "99999999999999999999"',
+    ),
+    (
+        book_with(cash={"HKD": "-10000000000000000000.0001"}),
+        'accounts[0].cash.HKD: must be at least -10000000000000000000, got "-10000000000000000000.0001"',
+    ),
+    (
         book_with().replace('"quantity": 100', '"quantity": ' + "9" * 5000),
         "accounts[0].positions[0].quantity: is too large: 99999",
     ),

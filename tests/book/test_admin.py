@@ -1,0 +1,127 @@
+"""The admin refuses bad values with the form's error, as the console's forms do: never a 500, nothing
+saved."""
+
+import re
+
+import pytest
+from django.contrib.auth.models import User
+from django.urls import reverse
+
+from book.models import Account, Instrument
+from tests.users import client_for
+
+INSTRUMENT = {
+    "symbol": "NEW.HK",
+    "name": "New",
+    "kind": "stock",
+    "currency": "HKD",
+    "lot_size": 100,
+    "multiplier": 1,
+    "status": "normal",
+    "price": "10",
+    "im_rate": "0.3",
+    "mm_rate": "0.25",
+    "fm_rate": "0.2",
+}
+ACCOUNT = {
+    "account_no": "NEW1",
+    "name": "New",
+    "kind": "margin",
+    "credit_limit": "0",
+    "accrued_interest": "0",
+    "debt_margin": "0",
+    "trading_limit": "0",
+    "language": "en",
+    "cash_balances-TOTAL_FORMS": "0",
+    "cash_balances-INITIAL_FORMS": "0",
+    "positions-TOTAL_FORMS": "0",
+    "positions-INITIAL_FORMS": "0",
+}
+REFUSED = re.compile("Select a valid choice|Null characters are not allowed")
+NOT_KEYS = ["\x00", "abc", "1e400", "NaN", "2026-02-30", "99999999999999999999", "-1", "١"]
+
+
+@pytest.fixture
+def admin_client(book):
+    return client_for(User.objects.create_superuser("root", password="pw"))
+
+
+def form_errors(response) -> str:
+    assert response.status_code == 200, response.status_code
+    form = response.context["adminform"].form
+    formsets = response.context.get("inline_admin_formsets", [])
+    errors = [str(form.errors), *(str(inline.formset.errors) for inline in formsets)]
+    return " ".join(errors)
+
+
+@pytest.mark.parametrize("value", NOT_KEYS)
+def test_an_autocomplete_given_what_is_no_key_shows_the_forms_error(admin_client, value):
+    response = admin_client.post(reverse("admin:book_instrument_add"), {**INSTRUMENT, "underlying": value})
+
+    assert REFUSED.search(form_errors(response))
+    assert not Instrument.objects.filter(symbol="NEW.HK").exists()
+
+
+@pytest.mark.parametrize("value", NOT_KEYS)
+def test_an_inlines_autocomplete_given_what_is_no_key_shows_the_forms_error(admin_client, value):
+    data = {**ACCOUNT, "positions-TOTAL_FORMS": "1", "positions-0-instrument": value, "positions-0-quantity": "100"}
+
+    response = admin_client.post(reverse("admin:book_account_add"), data)
+
+    assert REFUSED.search(form_errors(response))
+    assert not Account.objects.filter(account_no="NEW1").exists()
+
+
+@pytest.mark.parametrize(
+    ("data", "error"),
+    [
+        ({"credit_limit": "99999999999999999999"}, "less than or equal to 10000000000000000000"),
+        ({"credit_limit": "١"}, "Enter a number."),
+        (
+            {"cash_balances-TOTAL_FORMS": "1", "cash_balances-0-currency": "HKD", "cash_balances-0-amount": "-10000000000000000000.0001"},
+            "greater than or equal to -10000000000000000000",
+        ),
+    ],
+)
+def test_an_account_with_an_amount_out_of_bounds_is_refused(admin_client, data, error):
+    response = admin_client.post(reverse("admin:book_account_add"), {**ACCOUNT, **data})
+
+    assert error in form_errors(response)
+    assert not Account.objects.filter(account_no="NEW1").exists()
+
+
+@pytest.mark.parametrize(
+    ("data", "error"),
+    [
+        ({"strike": "-1"}, "greater than or equal to 0"),
+        ({"price": "-0.5"}, "greater than or equal to 0"),
+        ({"price": "١٠"}, "Enter a number."),
+        ({"lot_size": "１００"}, "Enter a whole number."),
+    ],
+)
+def test_an_instrument_with_a_bad_number_is_refused(admin_client, data, error):
+    response = admin_client.post(reverse("admin:book_instrument_add"), {**INSTRUMENT, **data})
+
+    assert error in form_errors(response)
+    assert not Instrument.objects.filter(symbol="NEW.HK").exists()
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"triggered_at__year": "9999"},
+        {"triggered_at__year": "9999", "triggered_at__month": "12"},
+        {"triggered_at__year": "9999", "triggered_at__month": "12", "triggered_at__day": "31"},
+        {"triggered_at__year": "1"},
+        {"triggered_at__year": "99999999999999999999"},
+        {"triggered_at__year": "2026", "triggered_at__month": "13"},
+    ],
+)
+def test_a_date_hierarchy_at_the_calendars_edge_is_a_bad_lookup(admin_client, query):
+    url = reverse("admin:risk_margincall_changelist")
+
+    response = admin_client.get(url, query)
+
+    assert response.status_code == 302
+    assert response["Location"].endswith("?e=1")
+    assert admin_client.get(url, {"triggered_at__year": "2026"}).status_code == 200
