@@ -25,7 +25,7 @@ from console.permissions import ConsoleMixin, can, can_view
 from console.querysets import visible_desks
 from console.redirects import back_to
 from risk.calculations import round_figures, round_money
-from risk.forms import parse_id
+from risk.forms import form_errors, parse_id
 from risk.models import MarginCall
 
 from . import auto, live, prices, services, tasks
@@ -345,7 +345,7 @@ class BatchView(ConsoleMixin, View):
         form = BatchForm(with_only_joined(request.POST))
         back = back_to(request, reverse("risk:warning"))
         if not form.is_valid():
-            errors = printable("; ".join(str(error) for errors in form.errors.values() for error in errors))
+            errors = form_errors(form)
             self.audit_refusal(request, f"refused: {errors}"[:200])
             messages.error(request, errors)
             return HttpResponseRedirect(back)
@@ -365,7 +365,12 @@ class BatchView(ConsoleMixin, View):
         else:
             at = form.cleaned_data["at"] if action == "auto" else None
             changed = auto.set_time(user=request.user, calls=calls, at=at, at_deadline=action == "auto_deadline")
-            messages.success(request, _("Auto-liquidation set on %(count)d call(s).") % {"count": len(changed)})
+            done = (
+                _("Auto-liquidation cleared on %(count)d call(s).")
+                if action == "auto_clear"
+                else _("Auto-liquidation set on %(count)d call(s).")
+            )
+            messages.success(request, done % {"count": len(changed)})
         return HttpResponseRedirect(back)
 
     @staticmethod

@@ -78,6 +78,11 @@ if not SECRET_KEY:
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
 
+# A batch from the Risk Warning list sends up to 1,000 selected calls (risk.forms.MAX_BATCH_CALLS), one
+# form value each, beside its own fields: a request with a few more is answered by the form, which
+# names the limit, not refused whole as Django's default of 1,000 values would.
+DATA_UPLOAD_MAX_NUMBER_FIELDS = 2000
+
 # Transport security: one switch for the safe set, each setting overridable on its own.
 HTTPS = env_bool("HTTPS", default=False)
 SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", default=HTTPS)

@@ -20,7 +20,7 @@ from book.models import Account
 from console.lists import ListPage, Selection
 from console.permissions import ConsoleMixin, can, can_view
 from console.redirects import back_to
-from risk.forms import parse_id
+from risk.forms import form_errors, parse_id
 from risk.models import MarginCall
 
 from . import services
@@ -63,16 +63,6 @@ def batch_panel(request, *, tab: str) -> str | None:
     )
 
 
-def _errors(form) -> str:
-    return printable(
-        "; ".join(
-            f"{form.fields[name].label or name}: {error}" if name in form.fields else str(error)
-            for name, errors in form.errors.items()
-            for error in errors
-        )
-    )
-
-
 def _visible_calls(request, ids):
     return list(
         MarginCall.objects.visible_to(request.user)
@@ -96,7 +86,7 @@ class SendView(ConsoleMixin, View):
         back = back_to(request, reverse("risk:warning"))
         form = SendForm(request.POST)
         if not form.is_valid():
-            errors = _errors(form)
+            errors = form_errors(form)
             self.audit_refusal(request, f"refused: {errors}"[:200])
             messages.error(request, errors)
             return HttpResponseRedirect(back)
@@ -135,7 +125,7 @@ class PreviewView(ConsoleMixin, View):
         form = PreviewForm(request.GET)
         context = {"rows": [], "error": "", "more": False}
         if not form.is_valid():
-            context["error"] = _errors(form)
+            context["error"] = form_errors(form)
         else:
             ids = form.cleaned_data["calls"]
             calls = _visible_calls(request, ids[:PREVIEW_CALLS])

@@ -23,7 +23,7 @@ from console.lists import ListPage, Selection
 from console.permissions import ConsoleMixin, can
 from console.redirects import back_to
 from liquidation import services as liquidation
-from risk.forms import FreeTextField, TextField, parse_id
+from risk.forms import FreeTextField, TextField, form_errors, parse_id
 
 from . import live, services
 from .models import CaseStatus, CoveredCallCase, LendingPool, PoolStatus, Reason, RecoveryScan, ShortStockItem
@@ -246,10 +246,6 @@ class MessageForm(forms.Form):
             self.fields[name].valid_value = lambda value: parse_id(value) is not None
 
 
-def _errors(form) -> str:
-    return printable("; ".join(f"{name}: {error}" for name, errors in form.errors.items() for error in errors))
-
-
 class RecoverAction(ConsoleMixin, View):
     http_method_names = ["post"]
     action = "recover"
@@ -270,7 +266,7 @@ class CaseStatusView(RecoverAction):
             raise Http404(_("No such case."))
         form = StatusForm(request.POST)
         if not form.is_valid():
-            messages.error(request, _errors(form))
+            messages.error(request, form_errors(form))
             return HttpResponseRedirect(back)
         now = timezone.now()
         self.model.objects.filter(pk=row.pk).update(
@@ -301,7 +297,7 @@ class PoolStatusView(RecoverAction):
         back = back_to(request, reverse("recovery:lending"))
         form = PoolForm(request.POST)
         if not form.is_valid():
-            messages.error(request, _errors(form))
+            messages.error(request, form_errors(form))
             return HttpResponseRedirect(back)
         instrument = Instrument.objects.filter(
             symbol=form.cleaned_data["stock"], pk__in=LendingAvailability.objects.values("instrument_id")
@@ -334,7 +330,7 @@ class BuyBackView(RecoverAction):
         back = back_to(request, reverse("recovery:short-stock"))
         form = BuyForm(request.POST)
         if not form.is_valid():
-            messages.error(request, _errors(form))
+            messages.error(request, form_errors(form))
             return HttpResponseRedirect(back)
         account = _visible_accounts(request.user).filter(account_no=form.cleaned_data["account"]).first()
         if account is None:
@@ -398,7 +394,7 @@ class MessageView(RecoverAction):
         back = back_to(request, reverse("recovery:short-stock"))
         form = MessageForm(request.POST)
         if not form.is_valid():
-            messages.error(request, _errors(form))
+            messages.error(request, form_errors(form))
             return HttpResponseRedirect(back)
         items, cases = self.targeted_accounts(request, form.cleaned_data)
         if not items and not cases:

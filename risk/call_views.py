@@ -13,7 +13,6 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views import View
 
-from book.book_format import printable
 from book.models import AccountKind
 from console import audit, panels, streams
 from console.lists import ListPage
@@ -34,6 +33,7 @@ from .forms import (
     ExceptionForm,
     HistoryFilterForm,
     RemarkForm,
+    form_errors,
     parse_id,
 )
 from .models import CallSnapshot, MarginCall
@@ -277,11 +277,6 @@ class HistoryView(ListPage):
         ]
 
 
-def _form_errors(form) -> str:
-    # Printable: an error may quote the value sent, and the audit log (JSON) cannot hold a NUL.
-    return printable("; ".join(str(error) for errors in form.errors.values() for error in errors))
-
-
 class ExceptionBatchView(ConsoleMixin, View):
     """Mark or unmark the selected calls as exception."""
 
@@ -295,7 +290,7 @@ class ExceptionBatchView(ConsoleMixin, View):
         form = ExceptionBatchForm(request.POST)
         back = back_to(request, reverse("risk:warning"))
         if not form.is_valid():
-            errors = _form_errors(form)
+            errors = form_errors(form)
             audit.record(request.user, self.action, detail={"errors": errors}, outcome="refused")
             messages.error(request, errors)
             return HttpResponseRedirect(back)
@@ -335,7 +330,7 @@ class CallActionView(ConsoleMixin, View):
         back = reverse("risk:call", args=[call.pk])
         form = self.form_class(request.POST)
         if not form.is_valid():
-            errors = _form_errors(form)
+            errors = form_errors(form)
             audit.record(request.user, self.action, calls=[call.pk], detail={"errors": errors}, outcome="refused")
             messages.error(request, errors)
             return redirect(back)

@@ -19,6 +19,28 @@ MAX_BATCH_CALLS = 1000
 MAX_PAGE = 1_000_000  # a page past the last shows the last; past this it is not a page number
 
 
+OUT_OF_DATE = _("The form is out of date: reload the page and try again.")
+LONGEST_ERROR = 200  # characters of one error in a message: a refused value may be quoted whole
+
+
+def form_errors(form) -> str:
+    """A refused form's errors as one line for a message and the audit log: each named by its field's
+    label, a hidden form key's as the form being out of date, none longer than LONGEST_ERROR
+    characters, printable (an error may quote a value with a NUL, which the log's JSON cannot hold)."""
+    parts = []
+    for name, errors in form.errors.items():
+        if name == "key":
+            parts.append(str(OUT_OF_DATE))
+            continue
+        label = form[name].label if name in form.fields else None
+        for error in errors:
+            error = str(error)
+            if len(error) > LONGEST_ERROR:
+                error = error[: LONGEST_ERROR - 1] + "…"
+            parts.append(f"{label}: {error}" if label else error)
+    return printable("; ".join(dict.fromkeys(parts)))
+
+
 def parse_id(text: str) -> int | None:
     """A call's id from a query or a form, or None: '²', '٣', '-1' or 5,000 digits are not ids."""
     return int(text) if ID.fullmatch(text) else None
@@ -160,7 +182,7 @@ class CallIdsField(forms.Field):
     widget = forms.MultipleHiddenInput
     default_error_messages = {
         "required": _("Select at least one call."),
-        "invalid": _("Not a call: %(value)s."),
+        "invalid": _("Not a call: “%(value)s”."),
         "too_many": _("Select at most %(count)d calls at a time."),
     }
 

@@ -78,7 +78,11 @@ def test_an_inlines_autocomplete_given_what_is_no_key_shows_the_forms_error(admi
         ({"credit_limit": "99999999999999999999"}, "less than or equal to 10000000000000000000"),
         ({"credit_limit": "١"}, "Enter a number."),
         (
-            {"cash_balances-TOTAL_FORMS": "1", "cash_balances-0-currency": "HKD", "cash_balances-0-amount": "-10000000000000000000.0001"},
+            {
+                "cash_balances-TOTAL_FORMS": "1",
+                "cash_balances-0-currency": "HKD",
+                "cash_balances-0-amount": "-10000000000000000000.0001",
+            },
             "greater than or equal to -10000000000000000000",
         ),
     ],

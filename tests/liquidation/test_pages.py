@@ -171,7 +171,8 @@ def test_auto_liquidation_is_set_from_the_batch_bar_and_the_details(call, trader
         reverse("liquidation:batch"), {"calls": [call.pk], "action": "auto", "at": "2031-01-01T10:00"}, follow=True
     )
     assert "from now to a year ahead" in response.content.decode()
-    client.post(reverse("liquidation:batch"), {"calls": [call.pk], "action": "auto_clear"})
+    response = client.post(reverse("liquidation:batch"), {"calls": [call.pk], "action": "auto_clear"}, follow=True)
+    assert "Auto-liquidation cleared on 1 call(s)." in response.content.decode()
     call.refresh_from_db()
     assert call.auto_liquidate_at is None
 

@@ -476,7 +476,13 @@ def test_nasty_history_filters_are_named_and_ignored(call, trader, query):
 
 @pytest.mark.parametrize(
     ("calls", "error"),
-    [(["²"], "Not a call: ²."), (["9" * 5000], "Not a call: 99999"), (["1", "\u0000"], "Not a call: \\x00.")],
+    [
+        (["²"], "Not a call: “²”."),
+        (["9" * 5000], "Not a call: “99999"),
+        (["1", "\u0000"], "Not a call: “\\x00”."),
+        ([""], "Not a call: “”."),
+        ([str(n) for n in range(1, 1002)], "Select at most 1000 calls at a time."),
+    ],
 )
 def test_a_batch_naming_something_that_is_not_a_call_is_refused(call, trader, calls, error):
     response = client_for(trader).post(
@@ -512,6 +518,27 @@ def test_a_nasty_value_in_a_call_action_is_refused_with_a_message(call, trader, 
     entry = AuditEntry.objects.get()
     assert entry.outcome == "refused"
     assert "\u0000" not in entry.detail["errors"]
+
+
+@pytest.mark.parametrize(
+    ("action", "data", "said"),
+    [
+        (
+            "risk:call-exception",
+            {"action": "x" * 100_000, "reason": "r"},
+            "Action: Select a valid choice. xxxxx",
+        ),
+        ("risk:call-deadline", {"deadline": "2027-01-05T16:00"}, "Reason: This field is required."),
+        ("risk:call-remark", {"text": "x" * 5000}, "Remark: Ensure this value has at most"),
+    ],
+)
+def test_a_refused_action_names_the_field_in_a_message_of_bounded_length(call, trader, action, data, said):
+    response = client_for(trader).post(reverse(action, args=[call.pk]), data, follow=True)
+
+    [message] = [str(message) for message in response.context["messages"]]
+    assert message.startswith(said)
+    assert len(message) <= 250
+    assert AuditEntry.objects.get().detail["errors"] == message
 
 
 def test_a_remark_may_span_lines(call, trader):
