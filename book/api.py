@@ -15,7 +15,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 
 from . import lending, ticks
-from .book_format import JsonMalformed, load_json
+from .book_format import JsonMalformed, describe, load_json
 from .models import ApiToken
 
 logger = logging.getLogger(__name__)
@@ -55,7 +55,7 @@ def load_list(body: bytes | str, *, noun: str, counted: str, max_items: int) -> 
     except JsonMalformed as error:
         raise BodyMalformed(f"the body is {error}") from None
     if not isinstance(data, list):
-        raise BodyMalformed(f"the body must be a JSON list of {noun}, got a JSON {type(data).__name__}")
+        raise BodyMalformed(f"the body must be a JSON list of {noun}, got {describe(data)}")
     if len(data) > max_items:
         raise BodyMalformed(f"at most {max_items} {counted} per request, got {len(data)}")
     return data

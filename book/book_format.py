@@ -74,6 +74,21 @@ def _escape(char: str) -> str:
     return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
 
 
+def json_kind(value: Any) -> str:
+    """What a value read from JSON is, in JSON's words: object, array, string, number, true, false, null."""
+    if isinstance(value, dict):
+        return "object"
+    if isinstance(value, list | tuple):
+        return "array"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "null"
+    return "number"
+
+
 def describe(value: Any) -> str:
     """A value as a message quotes it: JSON, printable, at most 40 characters."""
     if isinstance(value, str) and len(value) > DESCRIBED_LENGTH:
@@ -84,7 +99,7 @@ def describe(value: Any) -> str:
     except ValueError:  # a whole number longer than Python prints
         text = "a number too long to show"
     except RecursionError:
-        text = f"a {type(value).__name__} nested too deeply to show"
+        text = f"an {json_kind(value)} nested too deeply to show"
     text = printable(text)
     return text if len(text) <= DESCRIBED_LENGTH else text[: DESCRIBED_LENGTH - 3] + "..."
 
@@ -386,8 +401,12 @@ def _parse_float(text: str) -> Decimal:
 def load_json(text: str | bytes) -> Any:
     """Decode JSON exactly, the one way the project reads it (book files and ticks): numbers as Decimal,
     never binary floats; whole numbers of any length without error; too deep nesting refused.
-    Raises :class:`JsonMalformed` saying why."""
+    Bytes must be UTF-8 (a UTF-8 byte order mark is skipped): JSON's own reader would also take UTF-16
+    or UTF-32, and read a stray byte as the start of one. Raises :class:`JsonMalformed` saying why."""
     try:
+        if isinstance(text, bytes | bytearray):
+            # A surrogate encoded in the bytes is read, so that the field holding it is named.
+            text = bytes(text).decode("utf-8-sig", "surrogatepass")
         return json.loads(text, parse_float=_parse_float, parse_int=_parse_int, parse_constant=Decimal)
     except json.JSONDecodeError as error:
         raise JsonMalformed(f"not valid JSON: {error.msg} at line {error.lineno} column {error.colno}") from None

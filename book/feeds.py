@@ -9,14 +9,14 @@ from datetime import datetime
 from typing import Any
 
 from . import times
-from .book_format import DESCRIBED_LENGTH, FieldError, parse_datetime
+from .book_format import DESCRIBED_LENGTH, FieldError, describe, parse_datetime, printable
 
 
 def feed_object(item: Any, *, what: str, required: Sequence[str], optional: Sequence[str] = ()) -> dict:
     """``item`` if it is an object with every required key and no unknown one."""
     if not isinstance(item, dict):
         listed = f"{', '.join(required[:-1])} and {required[-1]}" if len(required) > 1 else required[0]
-        raise FieldError(f"{what} must be an object with {listed}, got {type(item).__name__}")
+        raise FieldError(f"{what} must be an object with {listed}, got {describe(item)}")
     missing = sorted(set(required) - item.keys())
     if missing:
         raise FieldError(f"missing {', '.join(missing)}")
@@ -24,6 +24,14 @@ def feed_object(item: Any, *, what: str, required: Sequence[str], optional: Sequ
     if unknown:
         raise FieldError(f"unknown key {', '.join(repr(key[:DESCRIBED_LENGTH]) for key in unknown[:5])}")
     return item
+
+
+def echoed(item: Any, key: str, length: int = DESCRIBED_LENGTH) -> str | None:
+    """What a refused item gave for ``key``, as the answer repeats it: a string, printable and short."""
+    value = item.get(key) if isinstance(item, dict) else None
+    if not isinstance(value, str):
+        return None
+    return printable(value[:length])
 
 
 def feed_value(item: dict, key: str, parse: Callable[..., Any], **options) -> Any:

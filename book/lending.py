@@ -16,7 +16,7 @@ from .book_format import (
     parse_integer,
     parse_text,
 )
-from .feeds import feed_object, feed_time, feed_value
+from .feeds import echoed, feed_object, feed_time, feed_value
 from .models import Instrument, InstrumentKind, LendingAvailability
 
 MAX_ITEMS = 5000
@@ -42,11 +42,10 @@ def apply(items: list) -> list[dict]:
     """Write each valid report; an outcome per item, in order."""
     outcomes = []
     for index, item in enumerate(items):
-        echoed = item.get("symbol") if isinstance(item, dict) and isinstance(item.get("symbol"), str) else None
         try:
             report = parse(item)
         except FieldError as error:
-            outcomes.append(_outcome(index, echoed, str(error)))
+            outcomes.append(_outcome(index, echoed(item, "symbol"), str(error)))
             continue
         instrument = Instrument.objects.filter(symbol=report.symbol).only("pk", "kind").first()
         if instrument is None:

@@ -20,11 +20,11 @@ from . import models as m
 from . import pending
 from .book_format import (
     FieldError,
+    describe,
     parse_decimal,
     parse_text,
-    printable,
 )
-from .feeds import feed_object, feed_time, feed_value
+from .feeds import echoed, feed_object, feed_time, feed_value
 from .models import Instrument
 from .signals import prices_changed
 
@@ -61,7 +61,7 @@ def parse_tick(item: Any) -> Tick:
     symbol = feed_value(item, "symbol", parse_text, max_length=SYMBOL_LENGTH, required=True)
     price = feed_value(item, "price", parse_decimal, digits=m.PRICE_DIGITS, places=m.PRICE_PLACES)
     if price <= 0:
-        raise FieldError(f"price must be a positive number, got {price}")
+        raise FieldError(f"price must be a positive number, got {describe(item['price'])}")
     time = feed_time(item)
     return Tick(symbol, price, time)
 
@@ -77,14 +77,6 @@ class TicksResult:
         return sum(outcome.applied for outcome in self.outcomes)
 
 
-def _echoed_symbol(item: Any) -> str | None:
-    """The symbol a refused tick gave, as the answer repeats it: a string, printable and short."""
-    symbol = item.get("symbol") if isinstance(item, dict) else None
-    if not isinstance(symbol, str):
-        return None
-    return printable(symbol[: SYMBOL_LENGTH * 2])
-
-
 def apply_ticks(items: list) -> TicksResult:
     """Write each valid tick's price (unless a newer price is stored); report each item."""
     outcomes: list[TickOutcome] = []
@@ -93,7 +85,7 @@ def apply_ticks(items: list) -> TicksResult:
         try:
             parsed.append((index, parse_tick(item)))
         except FieldError as error:
-            outcomes.append(TickOutcome(index, _echoed_symbol(item), False, str(error)))
+            outcomes.append(TickOutcome(index, echoed(item, "symbol", SYMBOL_LENGTH * 2), False, str(error)))
     instruments = dict(
         Instrument.objects.filter(symbol__in={tick.symbol for _, tick in parsed}).values_list("symbol", "pk")
     )

@@ -64,6 +64,18 @@ def test_each_report_is_applied_or_refused_alone(token):
     assert (row.lendable, row.as_of) == (5000, dt.datetime.fromisoformat("2026-12-23T11:00:00+08:00"))
 
 
+def test_a_refused_symbol_is_echoed_printable(token):
+    body = [
+        {"symbol": "S.HK\u0000", "lendable": 1, "time": "2026-12-23T11:00:00+08:00"},
+        {"symbol": "\ud800", "lendable": 1, "time": "2026-12-23T11:00:00+08:00"},
+    ]
+
+    answer = post(json.dumps(body), token).json()
+
+    assert [result["symbol"] for result in answer["results"]] == ["S.HK\\x00", "\\ud800"]
+    assert answer["refused"] == 2
+
+
 def test_an_older_report_never_moves_the_lendable_back(token):
     post([{"symbol": "S.HK", "lendable": 5000, "time": "2026-12-23T11:00:00+08:00"}], token)
     answer = post([{"symbol": "S.HK", "lendable": 9, "time": "2026-12-23T10:59:00+08:00"}], token).json()

@@ -65,15 +65,42 @@ def test_a_deactivated_token_is_refused(token):
     ("body", "message"),
     [
         ("not json", "not valid JSON"),
-        ('{"symbol": "S.HK"}', "must be a JSON list"),
-        ("42", "must be a JSON list"),
+        ('{"symbol": "S.HK"}', 'the body must be a JSON list of ticks, got {"symbol": "S.HK"}'),
+        ("42", "the body must be a JSON list of ticks, got 42"),
+        ("null", "the body must be a JSON list of ticks, got null"),
         ("", "not valid JSON"),
+        (b"\xff\xfe[]", "not UTF-8 text: invalid start byte at byte 0"),
+        ("[]".encode("utf-16"), "not UTF-8 text"),
     ],
 )
 def test_a_body_that_is_not_a_list_is_400_with_a_reason(token, body, message):
     response = post(body, token, raw=True)
     assert response.status_code == 400
     assert message in response.json()["error"]
+
+
+def test_a_utf8_byte_order_mark_is_skipped(token):
+    assert post("\ufeff[]".encode(), token, raw=True).json() == {"applied": 0, "refused": 0, "results": []}
+
+
+@pytest.mark.parametrize(
+    ("tick", "reason"),
+    [
+        ([], "a tick must be an object with symbol, price and time, got []"),
+        (None, "a tick must be an object with symbol, price and time, got null"),
+        (
+            {"symbol": "S.HK", "price": "-0", "time": "2026-12-23T11:00:00+08:00"},
+            'price must be a positive number, got "-0"',
+        ),
+        ({"symbol": "S.HK", "price": 0, "time": "2026-12-23T11:00:00+08:00"}, "price must be a positive number, got 0"),
+    ],
+)
+def test_a_tick_that_is_refused_says_what_it_got_in_jsons_words(import_book, token, tick, reason):
+    import_book(one_stock_book())
+
+    [result] = post([tick], token).json()["results"]
+
+    assert result["reason"] == reason
 
 
 def test_each_tick_is_applied_or_refused_with_its_reason(import_book, token, django_capture_on_commit_callbacks):
