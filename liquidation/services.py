@@ -194,7 +194,12 @@ def _limit_price(instrument: Instrument, side: str, asked: Decimal | None, band:
     if asked != asked.quantize(PRICE_UNIT):
         raise Refused(
             _("%(symbol)s: a limit price has at most %(places)d decimal places; %(price)s has more.")
-            % {"symbol": instrument.symbol, "places": PRICE_PLACES, "price": f"{asked:f}"}
+            # 0.0000001 as typed, but 1E-999999999 as it is: written out, it would be a gigabyte of zeros.
+            % {
+                "symbol": instrument.symbol,
+                "places": PRICE_PLACES,
+                "price": f"{asked:f}" if asked.adjusted() > -20 else asked,
+            }
         )
     if instrument.currency == HKD and not prices.on_grid(asked):
         below, above = prices.nearest_valid(asked)
@@ -250,13 +255,10 @@ def place_many(
     carrying a key already used returns the orders that key made and places nothing more."""
     if source != Source.AUTO and not can(user, LIQUIDATE):
         raise Refused(_("You may not liquidate."))
-    prefix = {request.account.pk: _key_prefix(key, request.account) for request in requests}
     if key is not None:
-        done: dict[str, list[Order]] = {}
-        for order in Order.objects.filter(idempotency_key__startswith=f"{key}:").select_related("instrument"):
-            done.setdefault(order.idempotency_key.rsplit(":", 1)[0], []).append(order)
+        done = _placed_with(key)
         for request in requests:
-            request.orders, request.refused = done.get(prefix[request.account.pk]), None
+            request.orders, request.refused = done.get(request.account.pk), None
     todo = [request for request in requests if request.orders is None]
     visible = (
         set(Account.objects.visible_to(user).filter(pk__in=[r.account.pk for r in todo]).values_list("pk", flat=True))
@@ -280,7 +282,7 @@ def place_many(
     }
     try:
         with transaction.atomic():
-            created = _place_locked(user, todo, source, prefix if key else None, rules, calls)
+            created = _place_locked(user, todo, source, key, rules, calls)
             if created:
                 Order.objects.bulk_create(created)
                 now = timezone.now()
@@ -313,13 +315,15 @@ def place_many(
     return list(requests)
 
 
-def _key_prefix(key: str | None, account: Account) -> str | None:
-    """A placement's key and the account: a key sent again for another account (a form copied from
-    another call's page) places that account's orders rather than answering with the first account's.
-    An order's key adds its instrument's id; a request's key never holds a colon."""
-    if key is None:
-        return None
-    return f"{key}:{account.pk}"
+def _placed_with(key: str) -> dict[int, list[Order]]:
+    """The orders a request with this key placed, per account: a key sent again for another account
+    (a form copied from another call's page) places that account's orders rather than answering with
+    the first account's. An order's key is the request's key, its account's id and its instrument's
+    id; a request's key never holds a colon."""
+    done: dict[int, list[Order]] = {}
+    for order in Order.objects.filter(idempotency_key__startswith=f"{key}:").select_related("instrument"):
+        done.setdefault(order.account_id, []).append(order)
+    return done
 
 
 def request_key(order_key: str) -> str:
@@ -327,7 +331,7 @@ def request_key(order_key: str) -> str:
     return order_key.split(":", 1)[0]
 
 
-def _place_locked(user, requests, source, prefixes, rules, calls) -> list[Order]:
+def _place_locked(user, requests, source, key, rules, calls) -> list[Order]:
     """Check every request against the locked positions; build the orders of those that pass."""
     positions: dict[tuple[int, str], Position] = {}
     for position in (
@@ -355,8 +359,8 @@ def _place_locked(user, requests, source, prefixes, rules, calls) -> list[Order]
             order.account, order.call, order.source = account, request.call, source
             order.created_by = user if user is not None and user.is_authenticated else None
             order.created_at = order.updated_at = now
-            if prefixes is not None:
-                order.idempotency_key = f"{prefixes[account.pk]}:{order.instrument.pk}"
+            if key is not None:
+                order.idempotency_key = f"{key}:{account.pk}:{order.instrument.pk}"
         request.orders = orders
         created += orders
     return created
@@ -464,16 +468,12 @@ def liquidate_calls(
     (a placed plan covers by itself and would have nothing more to order)."""
     if source != Source.AUTO and not can(user, LIQUIDATE):
         raise Refused(_("You may not liquidate."))
-    done: dict[str, list[Order]] = {}
-    if key is not None:
-        for order in Order.objects.filter(idempotency_key__startswith=f"{key}:").select_related("instrument"):
-            done.setdefault(order.idempotency_key.rsplit(":", 1)[0], []).append(order)
+    done = _placed_with(key) if key is not None else {}
     requests = []
-    plans = plan_accounts([a for a in accounts if _key_prefix(key, a) not in done], only=only)
+    plans = plan_accounts([a for a in accounts if a.pk not in done], only=only)
     for account in accounts:
-        prefix = _key_prefix(key, account)
-        if prefix in done:
-            requests.append(Request(account, [], orders=done[prefix]))
+        if account.pk in done:
+            requests.append(Request(account, [], orders=done[account.pk]))
             continue
         result = plans[account.pk]
         request = Request(

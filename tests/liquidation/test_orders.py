@@ -95,6 +95,7 @@ def test_a_key_sent_again_for_another_account_places_that_accounts_orders(import
     [
         ("0.0000001", "B.HK: a limit price has at most 6 decimal places; 0.0000001 has more."),
         ("12.3456789", "B.HK: a limit price has at most 6 decimal places; 12.3456789 has more."),
+        ("1E-9999999999999", "B.HK: a limit price has at most 6 decimal places; 1E-9999999999999 has more."),
         ("100000000", "B.HK: the limit price must be below 100,000,000."),
         ("-0", "B.HK: the limit price must be above 0."),
     ],
@@ -110,6 +111,17 @@ def test_a_limit_price_off_the_grid_market_must_fit_its_column(account, trader, 
     assert not Order.objects.exists()
     placed = services.place(user=trader, account=account, wanted=[services.Wanted("B.HK", 500, D("12.345678"))])
     assert placed[0].limit_price == D("12.345678")
+
+
+@pytest.mark.parametrize("old_key", ["form-1:A.HK", "form-1:M100001:A.HK"])
+def test_an_order_keyed_the_way_it_was_before_still_answers_its_key(account, trader, old_key):
+    [first] = services.place(user=trader, account=account, wanted=[services.Wanted("A.HK", 100)], key="form-1")
+    Order.objects.filter(pk=first.pk).update(idempotency_key=old_key)
+
+    again = services.place(user=trader, account=account, wanted=[services.Wanted("A.HK", 100)], key="form-1")
+
+    assert [order.pk for order in again] == [first.pk]
+    assert Order.objects.count() == 1
 
 
 def test_working_quantities_are_reserved(account, trader):
