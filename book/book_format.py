@@ -288,7 +288,7 @@ def _rate(value: Any) -> Decimal:
 
 
 def _price(value: Any) -> Decimal:
-    return parse_decimal(value, digits=m.PRICE_DIGITS, places=m.PRICE_PLACES, minimum=Decimal(0))
+    return parse_decimal(value, digits=m.PRICE_DIGITS, places=m.PRICE_PLACES, minimum=Decimal(0), maximum=m.PRICE_LIMIT)
 
 
 ZERO = Decimal(0)

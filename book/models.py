@@ -37,6 +37,8 @@ def possible_time(field: str) -> models.CheckConstraint:
 # An amount in the book is at most 10**19 either way: SQLite (the embedded default) keeps a larger one as
 # a binary float, which can round past the column's digits and then cannot be read back.
 AMOUNT_LIMIT = Decimal(10**19)
+# A price or a strike likewise: at most 10**13, which SQLite reads back within the column's digits.
+PRICE_LIMIT = Decimal(10**13)
 
 
 def amount_field(verbose_name, **kwargs):
@@ -95,6 +97,9 @@ class Language(models.TextChoices):
     ZH_HANT = "zh-hant", "繁體中文"
 
 
+NOT_NEGATIVE_AMOUNT = [MinValueValidator(Decimal("0")), MaxValueValidator(AMOUNT_LIMIT)]
+
+
 class Account(models.Model):
     account_no = models.CharField(_("account number"), max_length=32, unique=True)
     name = models.CharField(_("name"), max_length=200, blank=True)
@@ -102,10 +107,10 @@ class Account(models.Model):
     desk = models.ForeignKey(
         Desk, verbose_name=_("desk"), on_delete=models.PROTECT, null=True, blank=True, related_name="accounts"
     )
-    credit_limit = amount_field(_("credit limit"))
-    accrued_interest = amount_field(_("accrued interest"))
-    debt_margin = amount_field(_("debt margin"))
-    trading_limit = amount_field(_("trading limit"))
+    credit_limit = amount_field(_("credit limit"), validators=NOT_NEGATIVE_AMOUNT)
+    accrued_interest = amount_field(_("accrued interest"), validators=NOT_NEGATIVE_AMOUNT)
+    debt_margin = amount_field(_("debt margin"), validators=NOT_NEGATIVE_AMOUNT)
+    trading_limit = amount_field(_("trading limit"), validators=NOT_NEGATIVE_AMOUNT)
     email = models.EmailField(_("email"), blank=True)
     phone = models.CharField(_("phone"), max_length=32, blank=True)
     language = models.CharField(_("preferred language"), max_length=8, choices=Language, default=Language.EN)
@@ -187,7 +192,7 @@ class Instrument(models.Model):
         max_digits=PRICE_DIGITS,
         decimal_places=PRICE_PLACES,
         default=Decimal("0"),
-        validators=[MinValueValidator(Decimal("0"))],
+        validators=[MinValueValidator(Decimal("0")), MaxValueValidator(PRICE_LIMIT)],
     )
     price_time = models.DateTimeField(_("price time"), null=True, blank=True, validators=[validate_possible_time])
     im_rate = rate_field(_("initial margin rate"), default=Decimal("0"))
@@ -211,7 +216,7 @@ class Instrument(models.Model):
         decimal_places=PRICE_PLACES,
         null=True,
         blank=True,
-        validators=[MinValueValidator(Decimal("0"))],
+        validators=[MinValueValidator(Decimal("0")), MaxValueValidator(PRICE_LIMIT)],
     )
     expiry = models.DateField(_("expiry"), null=True, blank=True)
     shortable = models.BooleanField(

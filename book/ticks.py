@@ -59,7 +59,9 @@ def parse_tick(item: Any) -> Tick:
     """One tick, or FieldError naming what is wrong with it."""
     item = feed_object(item, what="a tick", required=("symbol", "price", "time"))
     symbol = feed_value(item, "symbol", parse_text, max_length=SYMBOL_LENGTH, required=True)
-    price = feed_value(item, "price", parse_decimal, digits=m.PRICE_DIGITS, places=m.PRICE_PLACES)
+    price = feed_value(
+        item, "price", parse_decimal, digits=m.PRICE_DIGITS, places=m.PRICE_PLACES, maximum=m.PRICE_LIMIT
+    )
     if price <= 0:
         raise FieldError(f"price must be a positive number, got {describe(item['price'])}")
     time = feed_time(item)

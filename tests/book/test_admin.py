@@ -77,6 +77,7 @@ def test_an_inlines_autocomplete_given_what_is_no_key_shows_the_forms_error(admi
     [
         ({"credit_limit": "99999999999999999999"}, "less than or equal to 10000000000000000000"),
         ({"credit_limit": "١"}, "Enter a number."),
+        ({"trading_limit": "-1"}, "greater than or equal to 0"),
         (
             {
                 "cash_balances-TOTAL_FORMS": "1",
@@ -99,6 +100,8 @@ def test_an_account_with_an_amount_out_of_bounds_is_refused(admin_client, data, 
     [
         ({"strike": "-1"}, "greater than or equal to 0"),
         ({"price": "-0.5"}, "greater than or equal to 0"),
+        ({"price": "99999999999999.999999"}, "less than or equal to 10000000000000"),
+        ({"strike": "10000000000000.000001"}, "less than or equal to 10000000000000"),
         ({"price": "١٠"}, "Enter a number."),
         ({"lot_size": "１００"}, "Enter a whole number."),
     ],

@@ -93,6 +93,10 @@ def test_a_utf8_byte_order_mark_is_skipped(token):
             'price must be a positive number, got "-0"',
         ),
         ({"symbol": "S.HK", "price": 0, "time": "2026-12-23T11:00:00+08:00"}, "price must be a positive number, got 0"),
+        (
+            {"symbol": "S.HK", "price": "99999999999999.999999", "time": "2026-12-23T11:00:00+08:00"},
+            'price must be at most 10000000000000, got "99999999999999.999999"',
+        ),
     ],
 )
 def test_a_tick_that_is_refused_says_what_it_got_in_jsons_words(import_book, token, tick, reason):
