@@ -149,6 +149,9 @@ def main() -> None:
     print(
         f"one price change: {len(holders)} holders recomputed ({result.positions} positions) in {elapsed * 1000:.0f} ms"
     )
+    from margincall.celery import app
+
+    app.control.purge()  # the notices queued, which no worker takes
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ from django.contrib import admin
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.views.main import ChangeList
 from django.contrib.admin.widgets import AutocompleteSelect
+from django.core.exceptions import ValidationError
 from django.db import models
 
 from . import fields
@@ -14,54 +15,93 @@ KEY = re.compile(r"[0-9]{1,18}")  # an integer key as a form sends it
 YEARS = range(1900, 9999)  # a date hierarchy's year: its next year and its UTC bounds exist too
 
 
+def key_field(relation: models.Field) -> models.Field:
+    """The column a relation's value finally is (through a key that is itself a relation)."""
+    target = relation.target_field
+    while target.is_relation:
+        target = target.target_field
+    return target
+
+
+def is_key(field: models.Field, value) -> bool:
+    """Whether a form's value could be a row's key in this column: an integer one in ASCII digits that
+    fit 64 bits; another one that its field reads, with no control character."""
+    text = str(value)
+    if isinstance(field, models.IntegerField):
+        return KEY.fullmatch(text) is not None
+    if not text.isprintable():
+        return False
+    try:
+        field.to_python(text)
+    except ValidationError:
+        return False
+    return True
+
+
 class AutocompleteKey(AutocompleteSelect):
     """An autocomplete that redraws a refused value ('abc', a NUL, 20 digits) with the form's error:
     Django's looks the value up as a key to show it, and failed there."""
 
     def optgroups(self, name, value, attr=None):
-        if isinstance(self.field.target_field, models.IntegerField):
-            value = [item for item in value if KEY.fullmatch(str(item))]
-        return super().optgroups(name, value, attr)
+        target = key_field(self.field)
+        return super().optgroups(name, [item for item in value if is_key(target, item)], attr)
 
 
 class KeyChoiceField(forms.ModelChoiceField):
-    """A choice of a row by its integer key: ASCII digits only ('١' is not row 1)."""
+    """A choice of a row by its key: one that could be a key only ('١' is not row 1)."""
+
+    def __init__(self, *args, key: models.Field, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.key = key
 
     def to_python(self, value):
-        if isinstance(value, str) and value not in self.empty_values and not KEY.fullmatch(value):
+        if value not in self.empty_values and not isinstance(value, models.Model) and not is_key(self.key, value):
             raise forms.ValidationError(self.error_messages["invalid_choice"], code="invalid_choice")
         return super().to_python(value)
 
 
 class BoundedChangeList(ChangeList):
-    """A date hierarchy's year at the calendar's edge (?triggered_at__year=9999, or 1) is a bad lookup
-    (the list says so and shows everything), not an error: Django's bounds for it do not exist."""
+    """A date or a year at the calendar's edge in a list's query (?triggered_at__year=9999, a year of 1,
+    ?deadline__lt=0001-01-01) is a bad lookup (the list says so and shows everything), not an error:
+    such bounds, or their UTC times, do not exist."""
 
     def get_filters(self, request):
-        if self.date_hierarchy:
-            year = request.GET.get(f"{self.date_hierarchy}__year")
-            if year is not None and not (KEY.fullmatch(year) and int(year) in YEARS):
-                raise IncorrectLookupParameters(f"no such year: {year[:20]!r}")
+        for name, value in request.GET.items():
+            parts = name.split("__")
+            if ("year" in parts or "iso_year" in parts) and not (KEY.fullmatch(value) and int(value) in YEARS):
+                raise IncorrectLookupParameters(f"no such year: {value[:20]!r}")
         try:
             return super().get_filters(request)
         except (ValueError, OverflowError) as error:
             raise IncorrectLookupParameters(error) from error
 
+    def get_results(self, request):
+        try:
+            return super().get_results(request)
+        except OverflowError as error:  # a date whose UTC time does not exist
+            raise IncorrectLookupParameters(error) from error
+
 
 class AdminFields:
-    """An admin's forms read numbers as the console's do (ASCII digits only: '١' is not 1), and its
-    autocompletes redraw a bad value."""
+    """An admin's forms read numbers, dates and times as the console's do (ASCII digits only: '١' is not
+    1), a row's key only as a key, and its autocompletes redraw a bad value."""
 
     def formfield_for_dbfield(self, db_field, request, **kwargs):
-        if isinstance(db_field, models.DecimalField):
+        if isinstance(db_field, models.DateTimeField):
+            kwargs.setdefault("form_class", fields.SplitDateTimeField)
+        elif isinstance(db_field, models.DateField):
+            kwargs.setdefault("form_class", fields.DateField)
+        elif isinstance(db_field, models.TimeField):
+            kwargs.setdefault("form_class", fields.TimeField)
+        elif isinstance(db_field, models.DecimalField):
             kwargs.setdefault("form_class", fields.DecimalField)
         elif isinstance(db_field, models.IntegerField) and not db_field.choices:
             kwargs.setdefault("form_class", fields.IntegerField)
         return super().formfield_for_dbfield(db_field, request, **kwargs)
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
-        if isinstance(db_field.target_field, models.IntegerField):
-            kwargs.setdefault("form_class", KeyChoiceField)
+        if "form_class" not in kwargs:
+            kwargs.update(form_class=KeyChoiceField, key=key_field(db_field))
         if "widget" not in kwargs and db_field.name in self.get_autocomplete_fields(request):
             kwargs["widget"] = AutocompleteKey(db_field, self.admin_site, using=kwargs.get("using"))
         return super().formfield_for_foreignkey(db_field, request, **kwargs)

@@ -27,3 +27,18 @@ class DateField(AsciiMixin, forms.DateField):
 
 class DateTimeField(AsciiMixin, forms.DateTimeField):
     pass
+
+
+class TimeField(AsciiMixin, forms.TimeField):
+    pass
+
+
+class SplitDateTimeField(forms.SplitDateTimeField):
+    """The admin's date and time boxes, each read in ASCII digits only."""
+
+    def clean(self, value):
+        if isinstance(value, list | tuple):
+            for part, code in zip(value, ("invalid_date", "invalid_time"), strict=False):
+                if isinstance(part, str) and not (part.isascii() and part.isprintable()):
+                    raise forms.ValidationError(self.error_messages[code], code=code)
+        return super().clean(value)

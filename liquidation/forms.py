@@ -5,7 +5,8 @@ from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from risk.forms import CallIdsField, DateTimeField, TextField
+from console.fields import DateField, DateTimeField, IntegerField
+from risk.forms import CallIdsField, TextField
 
 from .models import OrderStatus, Source
 
@@ -29,11 +30,11 @@ class OrderFilterForm(forms.Form):
     )
     source = forms.ChoiceField(label=_("Source"), choices=[("", _("All sources")), *Source.choices], required=False)
     by = TextField(label=_("By"), max_length=150, required=False)
-    day = forms.DateField(label=_("Day"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    day = DateField(label=_("Day"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
     sort = forms.ChoiceField(
         choices=[(key, key) for key in ORDER_SORTS] + [(f"-{key}", key) for key in ORDER_SORTS], required=False
     )
-    page = forms.IntegerField(min_value=1, max_value=100_000, required=False)
+    page = IntegerField(min_value=1, max_value=100_000, required=False)
 
     def __init__(self, data, *, desks):
         super().__init__(data)

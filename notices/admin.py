@@ -5,7 +5,7 @@ from django.utils.translation import gettext_lazy as _
 from console.admin import ModelAdmin, TabularInline
 
 from .models import Delivery, Notice, NoticeGateway, NoticeTemplate
-from .placeholders import PLACEHOLDERS, TemplateError, check, fill
+from .placeholders import PLACEHOLDERS, TemplateError, check, fill, known_for
 
 SAMPLE = {
     "account": "M100001",
@@ -30,7 +30,8 @@ class NoticeTemplateAdmin(ModelAdmin):
 
     @admin.display(description=_("placeholders"))
     def placeholders(self, obj):
-        items = format_html_join("", "<li><code>{{{}}}</code>: {}</li>", PLACEHOLDERS.items())
+        known = known_for(obj.kind if obj is not None and obj.kind else None)  # what this kind's notice fills
+        items = format_html_join("", "<li><code>{{{}}}</code>: {}</li>", ((name, PLACEHOLDERS[name]) for name in known))
         return format_html("<ul>{}</ul>", items)
 
     @admin.display(description=_("preview (sample values; save to see your changes)"))

@@ -1,7 +1,8 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from risk.forms import CallIdsField, DateField, FreeTextField, TextField
+from console.fields import DateField, IntegerField
+from risk.forms import CallIdsField, FreeTextField, TextField
 
 from .models import CALL_NOTICE_KINDS, Channel, DeliveryStatus, NoticeKind
 from .placeholders import TemplateError, check
@@ -56,4 +57,4 @@ class DeliveryFilterForm(forms.Form):
     sort = forms.ChoiceField(
         choices=[(key, key) for key in NOTICE_SORTS] + [(f"-{key}", key) for key in NOTICE_SORTS], required=False
     )
-    page = forms.IntegerField(min_value=1, max_value=100_000, required=False)
+    page = IntegerField(min_value=1, max_value=100_000, required=False)

@@ -19,6 +19,7 @@ from django.views import View
 from book.book_format import printable
 from book.models import Account, Instrument, LendingAvailability, Position
 from console import audit, streams
+from console.fields import IntegerField
 from console.lists import ListPage, Selection
 from console.permissions import ConsoleMixin, can
 from console.redirects import back_to
@@ -41,7 +42,7 @@ class CaseFilterForm(forms.Form):
         label=gettext_lazy("Status"), choices=[("", gettext_lazy("All statuses")), *CaseStatus.choices], required=False
     )
     sort = forms.ChoiceField(choices=[(k, k) for k in ("due", "-due", "account", "-account")], required=False)
-    page = forms.IntegerField(min_value=1, max_value=100_000, required=False)
+    page = IntegerField(min_value=1, max_value=100_000, required=False)
 
 
 class ShortFilterForm(CaseFilterForm):
@@ -229,7 +230,7 @@ class PoolForm(forms.Form):
 class BuyForm(forms.Form):
     account = TextField(max_length=32)
     symbol = TextField(max_length=32)
-    quantity = forms.IntegerField(min_value=1, max_value=10**12)
+    quantity = IntegerField(min_value=1, max_value=10**12)
     key = forms.RegexField(regex=r"^[A-Za-z0-9_\-]{8,64}$")
 
 

@@ -25,14 +25,15 @@ LONGEST_ERROR = 200  # characters of one error in a message: a refused value may
 
 def form_errors(form) -> str:
     """A refused form's errors as one line for a message and the audit log: each named by its field's
-    label, a hidden form key's as the form being out of date, none longer than LONGEST_ERROR
-    characters, printable (an error may quote a value with a NUL, which the log's JSON cannot hold)."""
+    label where it has one (in the page's language), a hidden form key's as the form being out of date,
+    none longer than LONGEST_ERROR characters, printable (an error may quote a value with a NUL, which
+    the log's JSON cannot hold)."""
     parts = []
     for name, errors in form.errors.items():
         if name == "key":
             parts.append(str(OUT_OF_DATE))
             continue
-        label = form[name].label if name in form.fields else None
+        label = form.fields[name].label if name in form.fields else None  # a field given a label only
         for error in errors:
             error = str(error)
             if len(error) > LONGEST_ERROR:

@@ -1,6 +1,6 @@
-"""Each benchmark in bench/ runs end to end on a tiny book and prints its figures and its ratio to the
-baseline it measures in the same run: the commands the README and the docs give keep working. The
-figures of a tiny book mean nothing; their size is measured by running the benchmarks themselves."""
+"""Each benchmark in bench/ runs end to end on a tiny book and prints its figures (and, for those that
+measure a baseline in the same run, its ratio to it): the commands the README and the docs give keep
+working. The figures of a tiny book mean nothing; their size is measured by running the benchmarks."""
 
 import os
 import re

@@ -104,6 +104,9 @@ def test_an_account_with_an_amount_out_of_bounds_is_refused(admin_client, data, 
         ({"strike": "10000000000000.000001"}, "less than or equal to 10000000000000"),
         ({"price": "١٠"}, "Enter a number."),
         ({"lot_size": "１００"}, "Enter a whole number."),
+        ({"expiry": "٢٠٢٧-03-30"}, "Enter a valid date."),
+        ({"price_time_0": "2026-12-23", "price_time_1": "١٠:00"}, "Enter a valid time."),
+        ({"price_time_0": "2026-12-23\x00", "price_time_1": "10:00"}, "Enter a valid date."),
     ],
 )
 def test_an_instrument_with_a_bad_number_is_refused(admin_client, data, error):
@@ -122,6 +125,10 @@ def test_an_instrument_with_a_bad_number_is_refused(admin_client, data, error):
         {"triggered_at__year": "1"},
         {"triggered_at__year": "99999999999999999999"},
         {"triggered_at__year": "2026", "triggered_at__month": "13"},
+        {"triggered_at__year__gte": "10000"},
+        {"triggered_at__year__lt": "0"},
+        {"deadline__year": "10000"},
+        {"triggered_at__lt": "0001-01-01"},
     ],
 )
 def test_a_date_hierarchy_at_the_calendars_edge_is_a_bad_lookup(admin_client, query):

@@ -159,6 +159,11 @@ def test_an_admin_edits_a_template_with_a_preview_and_an_unknown_placeholder_is_
     page = client.get(url).content.decode()
     assert "Chan Tai Man" in page  # the preview, filled with sample values
     assert "<code>{call_amount}</code>" in page
+    assert "<code>{stock}</code>" not in page  # filled only in a stock recovery message
+    recovery = NoticeTemplate.objects.get(kind="recovery", channel="email", language="en")
+    recovery_page = client.get(reverse("admin:notices_noticetemplate_change", args=[recovery.pk])).content.decode()
+    assert "<code>{stock}</code>" in recovery_page
+    assert "<code>{call_amount}</code>" not in recovery_page
 
     data = {"kind": "daily", "channel": "email", "language": "en", "subject": "Hi", "body": "Owe {secret_key}"}
     refused = client.post(url, data)
