@@ -18,6 +18,9 @@ SAMPLE = {
     "triggered": "2026-12-23 10:00",
     "equity": "864,600.00",
     "broker": "Risk Desk",
+    "stock": "700.HK",
+    "quantity": "2,000",
+    "due": "2026-12-24 16:00",
 }
 
 

@@ -268,6 +268,13 @@ def test_a_template_names_only_what_a_notice_of_its_kind_fills():
     recovery.full_clean()
 
 
+def test_the_admins_preview_has_a_sample_for_every_placeholder():
+    from notices.admin import SAMPLE
+    from notices.placeholders import PLACEHOLDERS
+
+    assert set(SAMPLE) == set(PLACEHOLDERS)
+
+
 def test_placeholders_are_text_never_code():
     values = {"name": "<script>alert(1)</script> {broker}", "account": "M1"}
     assert fill("Dear {name} ({account})", values) == "Dear <script>alert(1)</script> {broker} (M1)"

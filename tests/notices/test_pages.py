@@ -164,6 +164,7 @@ def test_an_admin_edits_a_template_with_a_preview_and_an_unknown_placeholder_is_
     recovery_page = client.get(reverse("admin:notices_noticetemplate_change", args=[recovery.pk])).content.decode()
     assert "<code>{stock}</code>" in recovery_page
     assert "<code>{call_amount}</code>" not in recovery_page
+    assert "must buy back or deliver 2,000 shares of 700.HK by 2026-12-24 16:00" in recovery_page  # its preview
 
     data = {"kind": "daily", "channel": "email", "language": "en", "subject": "Hi", "body": "Owe {secret_key}"}
     refused = client.post(url, data)
