@@ -398,6 +398,22 @@ def _parse_float(text: str) -> Decimal:
         raise JsonMalformed(f"not valid JSON: the number {describe(text)} is out of range") from None
 
 
+class DuplicateKey(ValueError):
+    pass
+
+
+def _object_without_duplicates(pairs: list[tuple[str, Any]]) -> dict:
+    """An object's keys once each: ``{"USD": "7.8", "USD": "1"}`` is refused, not read as its last."""
+    found = dict(pairs)
+    if len(found) != len(pairs):
+        seen = set()
+        for key, _value in pairs:
+            if key in seen:
+                raise DuplicateKey(key)
+            seen.add(key)
+    return found
+
+
 def load_json(text: str | bytes) -> Any:
     """Decode JSON exactly, the one way the project reads it (book files and ticks): numbers as Decimal,
     never binary floats; whole numbers of any length without error; too deep nesting refused.
@@ -407,7 +423,15 @@ def load_json(text: str | bytes) -> Any:
         if isinstance(text, bytes | bytearray):
             # A surrogate encoded in the bytes is read, so that the field holding it is named.
             text = bytes(text).decode("utf-8-sig", "surrogatepass")
-        return json.loads(text, parse_float=_parse_float, parse_int=_parse_int, parse_constant=Decimal)
+        return json.loads(
+            text,
+            parse_float=_parse_float,
+            parse_int=_parse_int,
+            parse_constant=Decimal,
+            object_pairs_hook=_object_without_duplicates,
+        )
+    except DuplicateKey as error:
+        raise JsonMalformed(f"ambiguous: the key {describe(error.args[0])} appears twice in one object") from None
     except json.JSONDecodeError as error:
         raise JsonMalformed(f"not valid JSON: {error.msg} at line {error.lineno} column {error.colno}") from None
     except UnicodeDecodeError as error:

@@ -5,6 +5,7 @@ and auto-liquidation all come through here."""
 from __future__ import annotations
 
 import logging
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -256,6 +257,7 @@ def place_many(
     if source != Source.AUTO and not can(user, LIQUIDATE):
         raise Refused(_("You may not liquidate."))
     if key is not None:
+        _check_key(key)
         done = _placed_with(key)
         for request in requests:
             request.orders, request.refused = done.get(request.account.pk), None
@@ -315,6 +317,9 @@ def place_many(
     return list(requests)
 
 
+KEY = re.compile(r"[A-Za-z0-9_\-]{1,64}")  # a request's key: never a colon, which its orders' keys add
+
+
 def _placed_with(key: str) -> dict[int, list[Order]]:
     """The orders a request with this key placed, per account: a key sent again for another account
     (a form copied from another call's page) places that account's orders rather than answering with
@@ -324,6 +329,11 @@ def _placed_with(key: str) -> dict[int, list[Order]]:
     for order in Order.objects.filter(idempotency_key__startswith=f"{key}:").select_related("instrument"):
         done.setdefault(order.account_id, []).append(order)
     return done
+
+
+def _check_key(key: str) -> None:
+    if not KEY.fullmatch(key):
+        raise Refused(_("The form is out of date: reload the page and try again."))
 
 
 def request_key(order_key: str) -> str:
@@ -468,6 +478,8 @@ def liquidate_calls(
     (a placed plan covers by itself and would have nothing more to order)."""
     if source != Source.AUTO and not can(user, LIQUIDATE):
         raise Refused(_("You may not liquidate."))
+    if key is not None:
+        _check_key(key)
     done = _placed_with(key) if key is not None else {}
     requests = []
     plans = plan_accounts([a for a in accounts if a.pk not in done], only=only)

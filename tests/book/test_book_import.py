@@ -295,6 +295,7 @@ BAD_BOOKS = [
     ),
     (book_with().replace('"-1000"', "-" + "9" * 5000), "accounts[0].cash.HKD: is too large"),
     (book_with().replace('"-1000"', "1e99999999999999999999"), "not valid JSON: the number"),
+    ('{"fx_rates": {"USD": "7.8", "USD": "1"}}', 'the key "USD" appears twice in one object'),
     (
         json.dumps({"instruments": [{"symbol": "X", "lot_size": 2**31}]}),
         "instruments[0].lot_size: must be at most 2147483647, got 2147483648",

@@ -284,8 +284,12 @@ def test_plan_liquidation_prints_the_plan_as_json(account):
 def test_plan_liquidation_names_a_bad_argument(account):
     with pytest.raises(CommandError, match="unknown account"):
         call_command("plan_liquidation", "NOPE")
-    with pytest.raises(CommandError, match="percentage"):
+    with pytest.raises(CommandError, match="'abc' is not a number written in ASCII digits"):
         call_command("plan_liquidation", "M100001", "--buffer", "abc")
+    with pytest.raises(CommandError, match="is not from 0 to 100"):
+        call_command("plan_liquidation", "M100001", "--cost", "101")
+    with pytest.raises(CommandError, match="unknown symbol"):
+        call_command("plan_liquidation", "M100001", "--only", "NOPE")
 
 
 def test_liquidate_and_export_orders(account, trader):

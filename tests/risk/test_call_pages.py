@@ -188,6 +188,25 @@ def test_a_bad_filter_value_is_named_and_ignored(call, trader, query):
     assert len(response.context["rows"]) == 2
 
 
+@pytest.mark.parametrize(
+    ("query", "said"),
+    [
+        ({"desk": "NOPE"}, "Desk: Select a valid choice."),
+        ({"q": "M1\x00"}, "Contains a character that is not allowed (U+0000)."),
+        ({"ratio_min": "1e400"}, "Ratio from (%)"),
+    ],
+)
+def test_a_csv_is_not_exported_with_filters_that_are_not_valid(call, trader, query, said):
+    response = client_for(trader).get(reverse("risk:warning"), {**query, "format": "csv"})
+
+    assert response.status_code == 400
+    assert response["Content-Type"].startswith("text/plain")
+    text = response.content.decode()
+    assert text.startswith("Not exported: these filters are not valid: ")
+    assert said in text
+    assert text.isprintable()
+
+
 def test_csv_exports_what_the_filters_show(call, trader):
     response = client_for(trader).get(reverse("risk:warning"), {"type": "force_call", "format": "csv"})
 

@@ -12,7 +12,7 @@ class Command(BaseCommand):
     help = "Exit 1 when the database has applied migrations this version does not have (an older version's)."
 
     def add_arguments(self, parser):
-        parser.add_argument("--database", default=DEFAULT_DB_ALIAS)
+        parser.add_argument("--database", choices=list(connections), default=DEFAULT_DB_ALIAS)
 
     def handle(self, *args, database, **options):
         loader = MigrationLoader(connections[database], ignore_no_migrations=True)

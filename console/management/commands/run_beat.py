@@ -13,6 +13,8 @@ from celery import current_app
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from console import arguments
+
 logger = logging.getLogger("margincall.beat")
 
 
@@ -28,8 +30,15 @@ class Command(BaseCommand):
     help = "Run the beat schedule's tasks in this process when they are due (the embedded default)."
 
     def add_arguments(self, parser):
-        parser.add_argument("--only", action="append", default=[], help="run only this entry (repeatable)")
-        parser.add_argument("--rounds", type=int, default=0, help="stop after this many rounds (0: run until stopped)")
+        parser.add_argument(
+            "--only", type=arguments.text, action="append", default=[], help="run only this entry (repeatable)"
+        )
+        parser.add_argument(
+            "--rounds",
+            type=arguments.number(int, 0, 10**9),
+            default=0,
+            help="stop after this many rounds (0: run until stopped)",
+        )
 
     def handle(self, *args, only, rounds, **options):
         schedule = settings.CELERY_BEAT_SCHEDULE

@@ -1,8 +1,10 @@
 import json
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
+from book.models import Account
+from console import arguments
 from liquidation.models import Order
 
 
@@ -27,10 +29,12 @@ class Command(BaseCommand):
     help = "Print liquidation orders as a JSON array, oldest first."
 
     def add_arguments(self, parser):
-        parser.add_argument("--account", metavar="NO", help="only this account's orders")
+        parser.add_argument("--account", type=arguments.text, metavar="NO", help="only this account's orders")
 
     def handle(self, *args, account, **options):
         orders = Order.objects.select_related("account", "instrument", "created_by").order_by("created_at", "pk")
         if account:
+            if not Account.objects.filter(account_no=account).exists():
+                raise CommandError(f"unknown account(s): {account}")
             orders = orders.filter(account__account_no=account)
         self.stdout.write(json.dumps([order_row(order) for order in orders.iterator()], indent=2, ensure_ascii=False))

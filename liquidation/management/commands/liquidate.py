@@ -4,6 +4,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
 from book.models import Account
+from console import arguments
 from liquidation import services
 from liquidation.management.commands.export_orders import order_row
 
@@ -12,24 +13,28 @@ class Command(BaseCommand):
     help = "Place liquidation orders on an account as a user (whose permissions apply); print them as JSON."
 
     def add_arguments(self, parser):
-        parser.add_argument("account_no", metavar="ACCOUNT_NO")
-        parser.add_argument("--user", required=True, metavar="USERNAME")
+        parser.add_argument("account_no", type=arguments.text, metavar="ACCOUNT_NO")
+        parser.add_argument("--user", type=arguments.text, required=True, metavar="USERNAME")
         what = parser.add_mutually_exclusive_group(required=True)
         what.add_argument("--plan", action="store_true", help="place the account's liquidation plan")
-        what.add_argument("--symbol", metavar="SYMBOL", help="one order in this stock (with --quantity)")
-        parser.add_argument("--only", nargs="+", metavar="SYMBOL", help="with --plan: only these stocks")
-        parser.add_argument("--quantity", type=int, metavar="N")
+        what.add_argument(
+            "--symbol", type=arguments.text, metavar="SYMBOL", help="one order in this stock (with --quantity)"
+        )
+        parser.add_argument(
+            "--only", type=arguments.text, nargs="+", metavar="SYMBOL", help="with --plan: only these stocks"
+        )
+        parser.add_argument("--quantity", type=arguments.number(int, 1, 10**15), metavar="N")
         parser.add_argument("--key", metavar="IDEMPOTENCY_KEY", help="the same key again places nothing more")
 
     def handle(self, *args, account_no, user, plan, symbol, only, quantity, key, **options):
+        if key is not None and not services.KEY.fullmatch(key):
+            raise CommandError("the key must be 1 to 64 letters, digits, _ or -")
         person = get_user_model().objects.filter(username=user, is_active=True).first()
         if person is None:
             raise CommandError(f"no active user {user!r}")
         account = Account.objects.visible_to(person).filter(account_no=account_no).first()
         if account is None:
             raise CommandError(f"no account {account_no!r} that {user} may see")
-        if key is not None and (not key.strip() or len(key) > 80 or "\x00" in key):
-            raise CommandError("the key must be 1 to 80 characters, without NUL")
         try:
             if plan:
                 if quantity is not None:

@@ -1,23 +1,13 @@
 import json
-from decimal import Decimal, InvalidOperation
 
 from django.core.management.base import BaseCommand, CommandError
 
-from book.models import Account
+from book.models import Account, Instrument
+from console import arguments
 from liquidation import services
 from risk import formatting
 from risk.calculations import round_figures
 from risk.models import AccountRisk
-
-
-def percent(text: str) -> Decimal:
-    try:
-        value = Decimal(text)
-    except InvalidOperation:
-        raise CommandError(f"not a percentage: {text!r}") from None
-    if not value.is_finite() or not Decimal(0) <= value <= Decimal(100):
-        raise CommandError(f"a percentage between 0 and 100, not {text!r}")
-    return value / 100
 
 
 def projected(account: Account, figures) -> dict:
@@ -39,22 +29,37 @@ class Command(BaseCommand):
     help = "Print the liquidation plan of accounts as JSON (places nothing)."
 
     def add_arguments(self, parser):
-        parser.add_argument("account_nos", nargs="+", metavar="ACCOUNT_NO")
-        parser.add_argument("--only", nargs="+", metavar="SYMBOL", help="only these stocks")
-        parser.add_argument("--buffer", metavar="PCT", help="buffer, percent of the requirement (default: rule set)")
-        parser.add_argument("--cost", metavar="PCT", help="expected cost, percent of value traded (default: rule set)")
+        parser.add_argument("account_nos", type=arguments.text, nargs="+", metavar="ACCOUNT_NO")
+        parser.add_argument("--only", type=arguments.text, nargs="+", metavar="SYMBOL", help="only these stocks")
+        parser.add_argument(
+            "--buffer",
+            type=arguments.percent,
+            metavar="PCT",
+            help="buffer, percent of the requirement (default: rule set)",
+        )
+        parser.add_argument(
+            "--cost",
+            type=arguments.percent,
+            metavar="PCT",
+            help="expected cost, percent of value traded (default: rule set)",
+        )
         parser.add_argument("--target", choices=["mm", "im"], help="requirement to restore (default: rule set)")
 
     def handle(self, *args, account_nos, only, buffer, cost, target, **options):
         overrides = {
-            "buffer": None if buffer is None else percent(buffer),
-            "cost": None if cost is None else percent(cost),
+            "buffer": None if buffer is None else buffer / 100,
+            "cost": None if cost is None else cost / 100,
             "target": target,
         }
         accounts = {account.account_no: account for account in Account.objects.filter(account_no__in=account_nos)}
         missing = [no for no in account_nos if no not in accounts]
         if missing:
             raise CommandError(f"unknown account(s): {', '.join(missing)}")
+        unknown = sorted(
+            set(only or ()) - set(Instrument.objects.filter(symbol__in=only or ()).values_list("symbol", flat=True))
+        )
+        if unknown:
+            raise CommandError(f"unknown symbol(s): {', '.join(unknown)}")
         out = []
         for account_no in account_nos:
             account = accounts[account_no]

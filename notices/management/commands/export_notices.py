@@ -4,6 +4,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
 from book.models import Account
+from console import arguments
 from notices.models import Notice
 
 
@@ -11,7 +12,9 @@ class Command(BaseCommand):
     help = "Print every notice as a JSON array (oldest first), with its deliveries."
 
     def add_arguments(self, parser):
-        parser.add_argument("--account", action="append", dest="accounts", metavar="NO", default=[])
+        parser.add_argument(
+            "--account", type=arguments.text, action="append", dest="accounts", metavar="NO", default=[]
+        )
 
     def handle(self, *args, accounts, **options):
         notices = Notice.objects.select_related("account").prefetch_related("deliveries").order_by("created_at", "pk")

@@ -3,6 +3,7 @@ import json
 from django.core.management.base import BaseCommand, CommandError
 
 from book.models import Account
+from console import arguments
 from risk.selectors import risk_export_rows
 from risk.services import recompute_accounts
 
@@ -11,7 +12,9 @@ class Command(BaseCommand):
     help = "Print every account's stored figures as a JSON array sorted by account number."
 
     def add_arguments(self, parser):
-        parser.add_argument("--account", action="append", dest="accounts", metavar="NO", default=[])
+        parser.add_argument(
+            "--account", type=arguments.text, action="append", dest="accounts", metavar="NO", default=[]
+        )
 
     def handle(self, *args, accounts, **options):
         queryset = Account.objects.all()

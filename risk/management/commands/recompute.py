@@ -3,6 +3,7 @@ import time
 from django.core.management.base import BaseCommand, CommandError
 
 from book.models import Account
+from console import arguments
 from risk.services import recompute_accounts
 
 
@@ -10,7 +11,9 @@ class Command(BaseCommand):
     help = "Recompute and store the figures of every account (or of --account NO, repeatable)."
 
     def add_arguments(self, parser):
-        parser.add_argument("--account", action="append", dest="accounts", metavar="NO", default=[])
+        parser.add_argument(
+            "--account", type=arguments.text, action="append", dest="accounts", metavar="NO", default=[]
+        )
 
     def handle(self, *args, accounts, **options):
         account_ids = None

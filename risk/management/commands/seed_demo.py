@@ -7,6 +7,7 @@ from django.contrib.auth.models import Group, Permission
 from django.core.management.base import BaseCommand
 
 from book.book_import import import_book_text
+from console import arguments
 from console.permissions import FULL_GROUP, READ_ONLY_GROUP
 from risk.demo import demo_book
 
@@ -15,7 +16,7 @@ class Command(BaseCommand):
     help = "Load a realistic demo book; in demo mode (MARGINCALL_DEMO=1) also create the demo users."
 
     def add_arguments(self, parser):
-        parser.add_argument("--accounts", type=int, default=2000)
+        parser.add_argument("--accounts", type=arguments.number(int, 1, 1_000_000), default=2000)
         parser.add_argument("--seed", type=int, default=2026)
 
     def handle(self, *args, accounts, seed, **options):

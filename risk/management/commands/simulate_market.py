@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from book import lending, ticks
 from book.models import Instrument, InstrumentStatus, LendingAvailability
+from console import arguments
 from risk import tasks
 
 
@@ -35,11 +36,31 @@ class Command(BaseCommand):
     help = "Move prices by a random walk with occasional shocks, so calls open and close live."
 
     def add_arguments(self, parser):
-        parser.add_argument("--interval", type=float, default=1.0, help="seconds between rounds (default 1)")
-        parser.add_argument("--per-round", type=int, default=6, help="instruments moved per round (default 6)")
-        parser.add_argument("--volatility", type=float, default=0.006, help="per-step volatility (default 0.006)")
+        parser.add_argument(
+            "--interval",
+            type=arguments.number(float, 0, 3600),
+            default=1.0,
+            help="seconds between rounds (default 1)",
+        )
+        parser.add_argument(
+            "--per-round",
+            type=arguments.number(int, 1, 10_000),
+            default=6,
+            help="instruments moved per round (default 6)",
+        )
+        parser.add_argument(
+            "--volatility",
+            type=arguments.number(float, 0, 0.2),
+            default=0.006,
+            help="per-step volatility (default 0.006)",
+        )
         parser.add_argument("--shock-chance", type=float, default=0.04, help="chance of a shock per round")
-        parser.add_argument("--rounds", type=int, default=0, help="stop after this many rounds (0: run until stopped)")
+        parser.add_argument(
+            "--rounds",
+            type=arguments.number(int, 0, 10**9),
+            default=0,
+            help="stop after this many rounds (0: run until stopped)",
+        )
         parser.add_argument("--seed", type=int, help="random seed, for a repeatable run")
 
     def handle(self, *args, **options):
