@@ -120,8 +120,10 @@ async def order_events(request):
     """Server-sent events: ``orders`` with the ids of orders that changed (every order of the user's
     desks, or with ``?call=ID`` that call's), as they change (:mod:`console.streams`)."""
     call = request.GET.get("call")
-    if call is not None and parse_id(call) is None:
-        raise Http404(_("No such call."))
+    if call is not None:
+        if parse_id(call) is None:
+            raise Http404(_("No such call."))
+        call = str(parse_id(call))  # the kind events are matched by: "007" is call 7
     return await streams.serve(request, live.ORDERS, call, _orders_changed_for)
 
 
