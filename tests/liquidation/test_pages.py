@@ -230,3 +230,24 @@ def test_the_preview_offers_the_stocks_the_calls_hold_and_ticked_ones_join_the_t
     rows = {row["call"].account.account_no: row for row in ticked.context["rows"]}
     assert [order.symbol for order in rows["M100001"]["plan"].orders] == ["A.HK"]
     assert [order.symbol for order in rows["T2"]["plan"].orders] == ["S.HK"]
+
+
+@pytest.mark.parametrize(("given", "kind"), [("7", "7"), ("007", "7"), (None, None)])
+def test_an_order_stream_for_a_call_follows_it_by_its_number(monkeypatch, given, kind):
+    import asyncio
+
+    from django.test import RequestFactory
+
+    from liquidation import views
+
+    served = []
+
+    async def serve(request, feed, wanted, changed_for):
+        served.append(wanted)
+
+    monkeypatch.setattr(views.streams, "serve", serve)
+    query = {} if given is None else {"call": given}
+
+    asyncio.run(views.order_events(RequestFactory().get(reverse("liquidation:order-events"), query)))
+
+    assert served == [kind]
