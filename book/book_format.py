@@ -37,9 +37,11 @@ MAX_WHOLE_DIGITS = 19
 MAX_INT32 = 2**31 - 1
 # Characters no stored text may hold: the C0 controls (NUL among them), DEL, the C1 controls, and
 # lone surrogates (not Unicode at all; PostgreSQL cannot store them and UTF-8 cannot encode them).
-FORBIDDEN = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+# Controls, lone surrogates, and the bidirectional overrides and isolates, which make text show in
+# another order than it is (an account number that reads as another).
+FORBIDDEN = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff\u202a-\u202e\u2066-\u2069]")
 # Free text (a remark, a reason) may also hold tabs and line breaks.
-FORBIDDEN_IN_FREE_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+FORBIDDEN_IN_FREE_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\u202a-\u202e\u2066-\u2069]")
 DESCRIBED_LENGTH = 40
 
 
@@ -118,6 +120,8 @@ def character_name(char: str) -> str:
         return f"a NUL character ({code})"
     if "\ud800" <= char <= "\udfff":
         return f"a lone surrogate ({code}), which is not Unicode text"
+    if "\u202a" <= char <= "\u202e" or "\u2066" <= char <= "\u2069":
+        return f"a bidirectional override ({code}), which shows text in another order"
     return f"a control character ({code})"
 
 
