@@ -22,6 +22,8 @@ from zoneinfo import ZoneInfo
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 
+from console.text import printable
+
 from . import models as m
 
 HONG_KONG = ZoneInfo("Asia/Hong_Kong")
@@ -59,21 +61,6 @@ class FieldError(ValueError):
 
 class JsonMalformed(ValueError):
     """Text that cannot be read as JSON; the message says why."""
-
-
-def printable(text: str) -> str:
-    """``text`` safe to print on one line and to encode: every character that is not printable
-    (controls, line breaks, lone surrogates, ...) becomes an escape such as ``\\x00`` or ``\\ud800``."""
-    if text.isprintable():
-        return text
-    return "".join(char if char.isprintable() else _escape(char) for char in text)
-
-
-def _escape(char: str) -> str:
-    code = ord(char)
-    if code < 0x100:
-        return f"\\x{code:02x}"
-    return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
 
 
 def json_kind(value: Any) -> str:

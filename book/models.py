@@ -39,6 +39,7 @@ def possible_time(field: str) -> models.CheckConstraint:
 AMOUNT_LIMIT = Decimal(10**19)
 # A price or a strike likewise: at most 10**13, which SQLite reads back within the column's digits.
 PRICE_LIMIT = Decimal(10**13)
+PRICE_BOUNDS = [MinValueValidator(Decimal("0")), MaxValueValidator(PRICE_LIMIT)]
 
 
 def amount_field(verbose_name, **kwargs):
@@ -192,7 +193,7 @@ class Instrument(models.Model):
         max_digits=PRICE_DIGITS,
         decimal_places=PRICE_PLACES,
         default=Decimal("0"),
-        validators=[MinValueValidator(Decimal("0")), MaxValueValidator(PRICE_LIMIT)],
+        validators=PRICE_BOUNDS,
     )
     price_time = models.DateTimeField(_("price time"), null=True, blank=True, validators=[validate_possible_time])
     im_rate = rate_field(_("initial margin rate"), default=Decimal("0"))
@@ -216,7 +217,7 @@ class Instrument(models.Model):
         decimal_places=PRICE_PLACES,
         null=True,
         blank=True,
-        validators=[MinValueValidator(Decimal("0")), MaxValueValidator(PRICE_LIMIT)],
+        validators=PRICE_BOUNDS,
     )
     expiry = models.DateField(_("expiry"), null=True, blank=True)
     shortable = models.BooleanField(

@@ -1,5 +1,3 @@
-import re
-
 from django import forms
 from django.contrib import admin
 from django.contrib.admin.options import IncorrectLookupParameters
@@ -11,7 +9,6 @@ from django.db import models
 from . import fields
 from .models import AuditEntry
 
-KEY = re.compile(r"[0-9]{1,18}")  # an integer key as a form sends it
 YEARS = range(1900, 9999)  # a date hierarchy's year: its next year and its UTC bounds exist too
 
 
@@ -28,7 +25,7 @@ def is_key(field: models.Field, value) -> bool:
     fit 64 bits; another one that its field reads, with no control character."""
     text = str(value)
     if isinstance(field, models.IntegerField):
-        return KEY.fullmatch(text) is not None
+        return fields.ID.fullmatch(text) is not None
     if not text.isprintable():
         return False
     try:
@@ -68,7 +65,7 @@ class BoundedChangeList(ChangeList):
     def get_filters(self, request):
         for name, value in request.GET.items():
             parts = name.split("__")
-            if ("year" in parts or "iso_year" in parts) and not (KEY.fullmatch(value) and int(value) in YEARS):
+            if ("year" in parts or "iso_year" in parts) and not (fields.ID.fullmatch(value) and int(value) in YEARS):
                 raise IncorrectLookupParameters(f"no such year: {value[:20]!r}")
         try:
             return super().get_filters(request)

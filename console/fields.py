@@ -1,6 +1,45 @@
-"""Form fields that read numbers and dates as the console does everywhere, the admin included."""
+"""Form fields that read numbers, dates and row ids as the console does everywhere (the admin included),
+and a refused form's errors as one line."""
+
+import re
 
 from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from .text import printable
+
+# A row id as the pages send it: ASCII digits, at most 18 of them (a 64-bit key).
+ID = re.compile(r"[0-9]{1,18}")
+
+
+def parse_id(text: str) -> int | None:
+    """A call's id from a query or a form, or None: '²', '٣', '-1' or 5,000 digits are not ids."""
+    return int(text) if ID.fullmatch(text) else None
+
+
+OUT_OF_DATE = _("The form is out of date: reload the page and try again.")
+LONGEST_ERROR = 200  # characters of one error in a message: a refused value may be quoted whole
+
+
+def form_errors(form, *, ignore: tuple[str, ...] = ()) -> str:
+    """A refused form's errors as one line for a message and the audit log: each named by its field's
+    label where it has one (in the page's language), a hidden form key's as the form being out of date,
+    none longer than LONGEST_ERROR characters, printable (an error may quote a value with a NUL, which
+    the log's JSON cannot hold)."""
+    parts = []
+    for name, errors in form.errors.items():
+        if name in ignore:
+            continue
+        if name == "key":
+            parts.append(str(OUT_OF_DATE))
+            continue
+        label = form.fields[name].label if name in form.fields else None  # a field given a label only
+        for error in errors:
+            error = str(error)
+            if len(error) > LONGEST_ERROR:
+                error = error[: LONGEST_ERROR - 1] + "…"
+            parts.append(f"{label}: {error}" if label else error)
+    return printable("; ".join(dict.fromkeys(parts)))
 
 
 class AsciiMixin:

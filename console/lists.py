@@ -30,6 +30,7 @@ from django.utils.translation import gettext as _
 from django.views import View
 
 from .exports import csv_response
+from .fields import form_errors
 from .permissions import ConsoleMixin
 
 PAGE_SIZE = 50
@@ -112,18 +113,10 @@ class ListPage(ConsoleMixin, View):
         sort = values.get("sort") or self.default_sort
         ordered = selection.rows.order_by(ordering(self.sorts, sort), self.tiebreak)
         if self.csv_name and request.GET.get("format") == "csv":
-            refused = [
-                f"{form[name].label}: {error}"[:200]
-                for name, errors in form.errors.items()
-                if name in form.fields and name not in ("page", "sort")
-                for error in errors
-            ]
+            refused = form_errors(form, ignore=("page", "sort"))
             if refused:  # a file of other rows than asked for would pass for the list asked for
-                text = _("Not exported: these filters are not valid: %(errors)s") % {"errors": "; ".join(refused)}
-                return HttpResponseBadRequest(
-                    "".join(c if c.isprintable() else ascii(c)[1:-1] for c in text),
-                    content_type="text/plain; charset=utf-8",
-                )
+                text = _("Not exported: these filters are not valid: %(errors)s") % {"errors": refused}
+                return HttpResponseBadRequest(text, content_type="text/plain; charset=utf-8")
             return self.csv(ordered, now)
         count = selection.count if selection.count is not None else selection.rows.count()
         rows, page, pages = page_of(ordered, count, values.get("page"), self.page_size)

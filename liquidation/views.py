@@ -20,12 +20,12 @@ from django.views import View
 from book.book_format import printable
 from book.models import InstrumentStatus, Position
 from console import audit, streams
+from console.fields import form_errors, parse_id
 from console.lists import ListPage, Selection
 from console.permissions import ConsoleMixin, can, can_view
 from console.querysets import visible_desks
 from console.redirects import back_to
 from risk.calculations import round_figures, round_money
-from risk.forms import form_errors, parse_id
 from risk.models import MarginCall
 
 from . import auto, live, prices, services, tasks

@@ -17,10 +17,10 @@ from django.views import View
 
 from book.book_format import printable
 from book.models import Account
+from console.fields import form_errors, parse_id
 from console.lists import ListPage, Selection
 from console.permissions import ConsoleMixin, can, can_view
 from console.redirects import back_to
-from risk.forms import form_errors, parse_id
 from risk.models import MarginCall
 
 from . import services

@@ -19,12 +19,12 @@ from django.views import View
 from book.book_format import printable
 from book.models import Account, Instrument, LendingAvailability, Position
 from console import audit, streams
-from console.fields import IntegerField
+from console.fields import IntegerField, form_errors, parse_id
 from console.lists import ListPage, Selection
 from console.permissions import ConsoleMixin, can
 from console.redirects import back_to
 from liquidation import services as liquidation
-from risk.forms import FreeTextField, TextField, form_errors, parse_id
+from risk.forms import FreeTextField, TextField
 
 from . import live, services
 from .models import CaseStatus, CoveredCallCase, LendingPool, PoolStatus, Reason, RecoveryScan, ShortStockItem

@@ -15,6 +15,7 @@ from django.views import View
 
 from book.models import AccountKind
 from console import audit, panels, streams
+from console.fields import form_errors, parse_id
 from console.lists import ListPage
 from console.permissions import ConsoleMixin
 from console.querysets import visible_desks
@@ -33,8 +34,6 @@ from .forms import (
     ExceptionForm,
     HistoryFilterForm,
     RemarkForm,
-    form_errors,
-    parse_id,
 )
 from .models import CallSnapshot, MarginCall
 from .views import book_context

@@ -2,49 +2,17 @@
 
 from __future__ import annotations
 
-import re
-
 from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from book.book_format import forbidden_character, has_utc_and_local_time, printable
-from console.fields import DateField, DateTimeField, DecimalField, IntegerField
+from console.fields import DateField, DateTimeField, DecimalField, IntegerField, parse_id
 
 from .models import CallType, CloseCause
 
-# A row id as the pages send it: ASCII digits, at most 18 of them (a 64-bit key).
-ID = re.compile(r"[0-9]{1,18}")
 MAX_BATCH_CALLS = 1000
 MAX_PAGE = 1_000_000  # a page past the last shows the last; past this it is not a page number
-
-
-OUT_OF_DATE = _("The form is out of date: reload the page and try again.")
-LONGEST_ERROR = 200  # characters of one error in a message: a refused value may be quoted whole
-
-
-def form_errors(form) -> str:
-    """A refused form's errors as one line for a message and the audit log: each named by its field's
-    label where it has one (in the page's language), a hidden form key's as the form being out of date,
-    none longer than LONGEST_ERROR characters, printable (an error may quote a value with a NUL, which
-    the log's JSON cannot hold)."""
-    parts = []
-    for name, errors in form.errors.items():
-        if name == "key":
-            parts.append(str(OUT_OF_DATE))
-            continue
-        label = form.fields[name].label if name in form.fields else None  # a field given a label only
-        for error in errors:
-            error = str(error)
-            if len(error) > LONGEST_ERROR:
-                error = error[: LONGEST_ERROR - 1] + "…"
-            parts.append(f"{label}: {error}" if label else error)
-    return printable("; ".join(dict.fromkeys(parts)))
-
-
-def parse_id(text: str) -> int | None:
-    """A call's id from a query or a form, or None: '²', '٣', '-1' or 5,000 digits are not ids."""
-    return int(text) if ID.fullmatch(text) else None
 
 
 class TextField(forms.CharField):
