@@ -38,7 +38,7 @@ def form_errors(form, *, ignore: tuple[str, ...] = ()) -> str:
             error = str(error)
             if len(error) > LONGEST_ERROR:
                 error = error[: LONGEST_ERROR - 1] + "…"
-            parts.append(f"{label}: {error}" if label else error)
+            parts.append(_("%(label)s: %(error)s") % {"label": label, "error": error} if label else error)
     return printable("; ".join(dict.fromkeys(parts)))
 
 
