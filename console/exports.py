@@ -4,7 +4,9 @@
 A text cell that starts with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return is read by
 spreadsheet programs as a formula (``=HYPERLINK(...)`` in a remark would become a live link on the
 desk's screen). Such a cell gets a leading ``'`` (OWASP's rule for CSV injection) and every text cell
-is quoted. The type of a value says which it is: ``str`` is text, from a client, an upstream system
+is quoted. Spaces and characters that show nothing (a zero-width space, a byte order mark) in front
+of such a start do not hide it, and the full-width forms (``＝``, ``＋``, ``－``, ``＠``), which some
+spreadsheet programs read as their ASCII forms, count too. The type of a value says which it is: ``str`` is text, from a client, an upstream system
 or a trader, and is neutralised; ``int``, ``Decimal`` and ``float`` are figures the program formats
 itself and are written as plain, unquoted numbers (``-1234.50``), so spreadsheets still add them up.
 A figure passed as a string is text, and a negative one would get the ``'``: pass figures as numbers.
@@ -13,12 +15,23 @@ A figure passed as a string is text, and a negative one would get the ``'``: pas
 from __future__ import annotations
 
 import csv
+import unicodedata
 from collections.abc import Iterable
 from decimal import Decimal
 
 from django.http import HttpResponse
 
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "＝", "＋", "－", "＠")
+
+
+def _shown_start(text: str) -> str:
+    """``text`` from its first character that is not a space, a control or a format character."""
+    for index, char in enumerate(text):
+        if char in "\t\r":
+            return text[index:]
+        if not (char.isspace() or unicodedata.category(char) in ("Cc", "Cf", "Zs", "Zl", "Zp")):
+            return text[index:]
+    return ""
 
 
 def csv_cell(value):
@@ -29,7 +42,7 @@ def csv_cell(value):
     if isinstance(value, int | float | Decimal) and not isinstance(value, bool):
         return value
     text = str(value)
-    if text.startswith(FORMULA_STARTS):
+    if _shown_start(text).startswith(FORMULA_STARTS):
         return "'" + text
     return text
 
