@@ -472,6 +472,14 @@ def _fields(record: dict, path: str, specs: dict[str, Callable], known: set[str]
     return values
 
 
+def _twice(kind: str, key: str, first: str) -> str:
+    """The error of a key already in the file, or one differing from it only in capitals (M1 and m1
+    cannot be told apart on the desk's screen, so the database holds at most one of them)."""
+    if key == first:
+        return f"{kind} {key!r} appears twice"
+    return f"{kind} {key!r} differs from {first!r}, earlier in the file, only in capitals"
+
+
 def _identifier(record: dict, key: str, path: str, max_length: int, errors: _Errors) -> str | None:
     if key not in record:
         errors.add(f"{path}.{key}", "is required")
@@ -530,7 +538,7 @@ def parse_book(data: Any) -> Book:
         seen.add(code)
         book.desks.append(DeskRecord(code, values))
 
-    seen = set()
+    seen: dict[str, str] = {}
     for index, raw in enumerate(_list(top.get("instruments", []), "instruments", errors)):
         path = f"instruments[{index}]"
         record = _object(raw, path, errors)
@@ -548,12 +556,12 @@ def parse_book(data: Any) -> Book:
                 errors.add(f"{path}.underlying", "an instrument cannot be its own underlying")
         if symbol is None:
             continue
-        if symbol in seen:
-            errors.add(f"{path}.symbol", f"instrument {symbol!r} appears twice")
-        seen.add(symbol)
+        if (first := seen.get(symbol.upper())) is not None:
+            errors.add(f"{path}.symbol", _twice("instrument", symbol, first))
+        seen.setdefault(symbol.upper(), symbol)
         book.instruments.append(InstrumentRecord(path, symbol, values, underlying))
 
-    seen = set()
+    seen = {}
     for index, raw in enumerate(_list(top.get("accounts", []), "accounts", errors)):
         path = f"accounts[{index}]"
         record = _object(raw, path, errors)
@@ -610,9 +618,9 @@ def parse_book(data: Any) -> Book:
                 account.positions.append(PositionRecord(position_path, symbol, quantity))
         if account_no is None:
             continue
-        if account_no in seen:
-            errors.add(f"{path}.account_no", f"account {account_no!r} appears twice")
-        seen.add(account_no)
+        if (first := seen.get(account_no.upper())) is not None:
+            errors.add(f"{path}.account_no", _twice("account", account_no, first))
+        seen.setdefault(account_no.upper(), account_no)
         book.accounts.append(account)
 
     seen = set()

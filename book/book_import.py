@@ -6,6 +6,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from django.db import transaction
+from django.db.models.functions import Upper
 from django.utils import timezone
 
 from . import times
@@ -90,6 +91,14 @@ def _check_references(book: Book) -> None:
     stored_currency = dict(Instrument.objects.filter(symbol__in=in_file).values_list("symbol", "currency"))
 
     errors = []
+    for records, model, field, kind in (
+        (book.instruments, Instrument, "symbol", "instrument"),
+        (book.accounts, Account, "account_no", "account"),
+    ):
+        stored = _in_other_capitals(model, field, [getattr(record, field) for record in records])
+        for record in records:
+            if (other := stored.get(getattr(record, field))) is not None:
+                errors.append(f"{record.path}.{field}: the {kind} {other!r} exists, differing only in capitals")
     for record in book.instruments:
         if record.underlying and record.underlying not in symbols:
             errors.append(f"{record.path}.underlying: unknown instrument {record.underlying!r}")
@@ -110,6 +119,16 @@ def _check_references(book: Book) -> None:
             errors.append(f"{record.path}.symbol: unknown instrument {record.symbol!r}")
     if errors:
         raise BookInvalid(errors)
+
+
+def _in_other_capitals(model, field: str, keys: list[str]) -> dict[str, str]:
+    """{key: the stored one} for each key stored only in other capitals (m1 when M1 is stored)."""
+    stored: dict[str, str] = {}
+    uppers = sorted({key.upper() for key in keys})
+    for start in range(0, len(uppers), 5000):
+        found = model.objects.annotate(key=Upper(field)).filter(key__in=uppers[start : start + 5000])
+        stored.update((value.upper(), value) for value in found.values_list(field, flat=True))
+    return {key: other for key in keys if (other := stored.get(key.upper())) is not None and other != key}
 
 
 def _import_fx(book: Book, as_of: dt.datetime, explicit_time: bool, result: ImportResult) -> set[str]:

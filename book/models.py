@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Upper
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -122,6 +123,14 @@ class Account(models.Model):
         ordering = ["account_no"]
         verbose_name = _("account")
         verbose_name_plural = _("accounts")
+        constraints = [
+            # m100001 and M100001 would read as one account on the desk's screen and in a notice.
+            models.UniqueConstraint(
+                Upper("account_no"),
+                name="account_no_unique_in_any_case",
+                violation_error_message=_("An account with this number in other capitals exists."),
+            )
+        ]
 
     def __str__(self):
         return f"{self.account_no} {self.name}".strip()
@@ -231,6 +240,11 @@ class Instrument(models.Model):
         verbose_name = _("instrument")
         verbose_name_plural = _("instruments")
         constraints = [
+            models.UniqueConstraint(
+                Upper("symbol"),
+                name="symbol_unique_in_any_case",
+                violation_error_message=_("An instrument with this symbol in other capitals exists."),
+            ),
             models.CheckConstraint(condition=Q(price__gte=0), name="instrument_price_not_negative"),
             possible_time("price_time"),
             *[

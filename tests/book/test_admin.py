@@ -139,3 +139,13 @@ def test_a_date_hierarchy_at_the_calendars_edge_is_a_bad_lookup(admin_client, qu
     assert response.status_code == 302
     assert response["Location"].endswith("?e=1")
     assert admin_client.get(url, {"triggered_at__year": "2026"}).status_code == 200
+
+
+def test_a_number_in_other_capitals_of_a_stored_one_is_refused(admin_client):
+    account = admin_client.post(reverse("admin:book_account_add"), {**ACCOUNT, "account_no": "m100001"})
+    instrument = admin_client.post(reverse("admin:book_instrument_add"), {**INSTRUMENT, "symbol": "700.hk"})
+
+    assert "An account with this number in other capitals exists." in form_errors(account)
+    assert "An instrument with this symbol in other capitals exists." in form_errors(instrument)
+    assert not Account.objects.filter(account_no="m100001").exists()
+    assert not Instrument.objects.filter(symbol="700.hk").exists()

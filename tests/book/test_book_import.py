@@ -167,6 +167,14 @@ def test_an_fx_change_recomputes_accounts_with_that_currency(import_book, worked
             lambda b: b["accounts"].append({"account_no": "M100001"}),
             "accounts[4].account_no: account 'M100001' appears twice",
         ),
+        (
+            lambda b: b["accounts"].append({"account_no": "m100001"}),
+            "accounts[4].account_no: account 'm100001' differs from 'M100001', earlier in the file, only in capitals",
+        ),
+        (
+            lambda b: b["instruments"].append({"symbol": "700.hk", "price": "1"}),
+            "instruments[5].symbol: instrument '700.hk' differs from '700.HK', earlier in the file, only in capitals",
+        ),
         (lambda b: b["accounts"][0].update(positons=[]), "accounts[0].positons: unknown key"),
         (lambda b: b.update(fx_rates={"USD": "0"}), "fx_rates.USD: must be a positive number"),
         (lambda b: b.update(fx_rates={"HKD": "2", "USD": "7.8"}), "fx_rates.HKD: HKD is always 1"),
@@ -192,6 +200,26 @@ def test_an_invalid_value_names_record_and_field_and_writes_nothing(import_book,
 
     assert any(error.startswith(message) for error in raised.value.errors), raised.value.errors
     assert book_state() == before
+
+
+def test_a_number_stored_in_other_capitals_is_refused_and_nothing_is_written(import_book, worked_book):
+    import_book(worked_book)
+    before = book_state()
+    renamed = {
+        "instruments": [{"symbol": "700.hk", "price": "1"}],
+        "accounts": [{"account_no": "m100001", "name": "Another"}],
+    }
+
+    with pytest.raises(BookInvalid) as raised:
+        import_book(renamed)
+
+    assert raised.value.errors == [
+        "instruments[0].symbol: the instrument '700.HK' exists, differing only in capitals",
+        "accounts[0].account_no: the account 'M100001' exists, differing only in capitals",
+    ]
+    assert book_state() == before
+    import_book({"accounts": [{"account_no": "M100001", "name": "Renamed"}]})  # the stored spelling still works
+    assert Account.objects.get(account_no="M100001").name == "Renamed"
 
 
 def test_the_command_exits_non_zero_with_the_message(tmp_path, worked_book, capsys):
