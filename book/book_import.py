@@ -91,14 +91,6 @@ def _check_references(book: Book) -> None:
     stored_currency = dict(Instrument.objects.filter(symbol__in=in_file).values_list("symbol", "currency"))
 
     errors = []
-    for records, model, field, kind in (
-        (book.instruments, Instrument, "symbol", "instrument"),
-        (book.accounts, Account, "account_no", "account"),
-    ):
-        stored = _in_other_capitals(model, field, [getattr(record, field) for record in records])
-        for record in records:
-            if (other := stored.get(getattr(record, field))) is not None:
-                errors.append(f"{record.path}.{field}: the {kind} {other!r} exists, differing only in capitals")
     for record in book.instruments:
         if record.underlying and record.underlying not in symbols:
             errors.append(f"{record.path}.underlying: unknown instrument {record.underlying!r}")
@@ -121,14 +113,22 @@ def _check_references(book: Book) -> None:
         raise BookInvalid(errors)
 
 
-def _in_other_capitals(model, field: str, keys: list[str]) -> dict[str, str]:
-    """{key: the stored one} for each key stored only in other capitals (m1 when M1 is stored)."""
+def _refuse_other_capitals(model, field: str, kind: str, new: list) -> None:
+    """Raise :class:`BookInvalid` if a record about to be created is stored in other capitals (m1 when
+    M1 is stored): the database holds one of them, and the desk could not tell them apart. Only new
+    records are looked up, so importing a known book again costs nothing more."""
     stored: dict[str, str] = {}
-    uppers = sorted({key.upper() for key in keys})
+    uppers = sorted({getattr(record, field).upper() for record in new})
     for start in range(0, len(uppers), 5000):
         found = model.objects.annotate(key=Upper(field)).filter(key__in=uppers[start : start + 5000])
         stored.update((value.upper(), value) for value in found.values_list(field, flat=True))
-    return {key: other for key in keys if (other := stored.get(key.upper())) is not None and other != key}
+    errors = [
+        f"{record.path}.{field}: the {kind} {other!r} exists, differing only in capitals"
+        for record in new
+        if (other := stored.get(getattr(record, field).upper())) is not None
+    ]
+    if errors:
+        raise BookInvalid(errors)
 
 
 def _import_fx(book: Book, as_of: dt.datetime, explicit_time: bool, result: ImportResult) -> set[str]:
@@ -174,6 +174,9 @@ def _import_instruments(
     symbols |= {p.symbol for a in book.accounts for p in a.positions or ()}
     symbols |= {r.symbol for r in book.lending}
     instruments = {i.symbol: i for i in Instrument.objects.filter(symbol__in=symbols)}
+    _refuse_other_capitals(
+        Instrument, "symbol", "instrument", [r for r in book.instruments if r.symbol not in instruments]
+    )
     to_create, to_update, changed_ids, update_fields = [], [], set(), set()
     for record in book.instruments:
         values = dict(record.values)
@@ -221,6 +224,7 @@ def _import_accounts(
     accounts: dict[str, Account] = {}
     for start in range(0, len(numbers), 5000):
         accounts.update((a.account_no, a) for a in Account.objects.filter(account_no__in=numbers[start : start + 5000]))
+    _refuse_other_capitals(Account, "account_no", "account", [r for r in book.accounts if r.account_no not in accounts])
     to_create, to_update, changed, update_fields = [], [], set(), set()
     for record in book.accounts:
         values = dict(record.values)

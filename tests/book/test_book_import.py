@@ -202,21 +202,29 @@ def test_an_invalid_value_names_record_and_field_and_writes_nothing(import_book,
     assert book_state() == before
 
 
-def test_a_number_stored_in_other_capitals_is_refused_and_nothing_is_written(import_book, worked_book):
+@pytest.mark.parametrize(
+    ("renamed", "error"),
+    [
+        (
+            {"instruments": [{"symbol": "700.hk", "price": "1"}]},
+            "instruments[0].symbol: the instrument '700.HK' exists, differing only in capitals",
+        ),
+        (
+            {"accounts": [{"account_no": "M2"}, {"account_no": "m100001", "name": "Another"}]},
+            "accounts[1].account_no: the account 'M100001' exists, differing only in capitals",
+        ),
+    ],
+)
+def test_a_number_stored_in_other_capitals_is_refused_and_nothing_is_written(
+    import_book, worked_book, renamed, error
+):
     import_book(worked_book)
     before = book_state()
-    renamed = {
-        "instruments": [{"symbol": "700.hk", "price": "1"}],
-        "accounts": [{"account_no": "m100001", "name": "Another"}],
-    }
 
     with pytest.raises(BookInvalid) as raised:
         import_book(renamed)
 
-    assert raised.value.errors == [
-        "instruments[0].symbol: the instrument '700.HK' exists, differing only in capitals",
-        "accounts[0].account_no: the account 'M100001' exists, differing only in capitals",
-    ]
+    assert raised.value.errors == [error]
     assert book_state() == before
     import_book({"accounts": [{"account_no": "M100001", "name": "Renamed"}]})  # the stored spelling still works
     assert Account.objects.get(account_no="M100001").name == "Renamed"
