@@ -1,6 +1,7 @@
 from django.contrib import admin, messages
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 from guardian.admin import GuardedModelAdmin
 
 from console.admin import AdminFields, ModelAdmin, ReadOnlyAdmin, TabularInline
@@ -38,7 +39,11 @@ def _recompute(request, account_ids=(), instrument_ids=(), currencies=()):
     if failed:
         messages.warning(
             request,
-            _("%(count)d account(s) could not be recomputed: %(why)s")
+            ngettext(
+                "%(count)d account could not be recomputed: %(why)s",
+                "%(count)d accounts could not be recomputed: %(why)s",
+                len(failed),
+            )
             % {"count": len(failed), "why": "; ".join(sorted(set(failed.values())))},
         )
 

@@ -6,8 +6,10 @@ spreadsheet programs as a formula (``=HYPERLINK(...)`` in a remark would become 
 desk's screen). Such a cell gets a leading ``'`` (OWASP's rule for CSV injection) and every text cell
 is quoted. Spaces and characters that show nothing (a zero-width space, a byte order mark) in front
 of such a start do not hide it, and the full-width forms (``＝``, ``＋``, ``－``, ``＠``), which some
-spreadsheet programs read as their ASCII forms, count too. The type of a value says which it is: ``str`` is text, from a client, an upstream system
-or a trader, and is neutralised; ``int``, ``Decimal`` and ``float`` are figures the program formats
+spreadsheet programs read as their ASCII forms, count too.
+
+The type of a value says which it is: ``str`` is text, from a client, an upstream system or a trader,
+and is neutralised; ``int``, ``Decimal`` and ``float`` are figures the program formats
 itself and are written as plain, unquoted numbers (``-1234.50``), so spreadsheets still add them up.
 A figure passed as a string is text, and a negative one would get the ``'``: pass figures as numbers.
 """

@@ -22,6 +22,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from book.models import Instrument
 from book.trading_calendar import is_trading
@@ -149,5 +150,7 @@ def _liquidate(call: MarginCall, key: str, plan, price_times: dict, rules: RuleS
     except services.Refused as refused:
         _note(call, _("skipped: %(why)s") % {"why": refused}, now)
         return "skipped"
-    _note(call, _("placed %(count)d order(s)") % {"count": len(orders)}, now)
+    _note(
+        call, ngettext("placed %(count)d order", "placed %(count)d orders", len(orders)) % {"count": len(orders)}, now
+    )
     return "placed"

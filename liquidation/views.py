@@ -15,6 +15,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views import View
 
 from book.book_format import printable
@@ -177,7 +178,10 @@ class CallLiquidateView(ConsoleMixin, View):
             # Printable: a refusal may quote what was sent (a symbol with a NUL, say).
             messages.error(request, printable(str(refused)))
             return HttpResponseRedirect(back)
-        messages.success(request, _("%(count)d order(s) placed.") % {"count": len(orders)})
+        messages.success(
+            request,
+            ngettext("%(count)d order placed.", "%(count)d orders placed.", len(orders)) % {"count": len(orders)},
+        )
         return HttpResponseRedirect(back)
 
     @staticmethod
@@ -231,11 +235,18 @@ class CancelOrdersView(ConsoleMixin, View):
             raise Http404(_("No such order."))
         outcomes = services.cancel(user=request.user, orders=orders)
         done = sum(outcome == "ok" for _order, outcome in outcomes)
-        messages.success(request, _("%(count)d order(s) cancelled.") % {"count": done})
-        if done < len(outcomes):
+        messages.success(
+            request, ngettext("%(count)d order cancelled.", "%(count)d orders cancelled.", done) % {"count": done}
+        )
+        if left := len(outcomes) - done:
             messages.warning(
                 request,
-                _("%(count)d order(s) were no longer working: left as they are.") % {"count": len(outcomes) - done},
+                ngettext(
+                    "%(count)d order was no longer working: left as it is.",
+                    "%(count)d orders were no longer working: left as they are.",
+                    left,
+                )
+                % {"count": left},
             )
         return HttpResponseRedirect(back)
 
@@ -368,9 +379,15 @@ class BatchView(ConsoleMixin, View):
             at = form.cleaned_data["at"] if action == "auto" else None
             changed = auto.set_time(user=request.user, calls=calls, at=at, at_deadline=action == "auto_deadline")
             done = (
-                _("Auto-liquidation cleared on %(count)d call(s).")
+                ngettext(
+                    "Auto-liquidation cleared on %(count)d call.",
+                    "Auto-liquidation cleared on %(count)d calls.",
+                    len(changed),
+                )
                 if action == "auto_clear"
-                else _("Auto-liquidation set on %(count)d call(s).")
+                else ngettext(
+                    "Auto-liquidation set on %(count)d call.", "Auto-liquidation set on %(count)d calls.", len(changed)
+                )
             )
             messages.success(request, done % {"count": len(changed)})
         return HttpResponseRedirect(back)

@@ -13,6 +13,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views import View
 
 from book.book_format import printable
@@ -108,10 +109,15 @@ class SendView(ConsoleMixin, View):
         except services.Refused as refusal:
             messages.error(request, printable(str(refusal)))
             return HttpResponseRedirect(back)
-        messages.success(request, _("%(count)d notice(s) queued.") % {"count": len(written)})
-        if len(open_calls) < len(calls):
+        messages.success(
+            request,
+            ngettext("%(count)d notice queued.", "%(count)d notices queued.", len(written)) % {"count": len(written)},
+        )
+        if closed := len(calls) - len(open_calls):
             messages.warning(
-                request, _("%(count)d call(s) have closed: no notice.") % {"count": len(calls) - len(open_calls)}
+                request,
+                ngettext("%(count)d call has closed: no notice.", "%(count)d calls have closed: no notice.", closed)
+                % {"count": closed},
             )
         return HttpResponseRedirect(back)
 
@@ -230,9 +236,17 @@ class ResendView(ConsoleMixin, View):
             self.audit_refusal(request, "refused: unknown or other desk's delivery")
             raise Http404(_("No such delivery."))
         count = services.resend(user=request.user, deliveries=deliveries)
-        messages.success(request, _("%(count)d delivery(ies) queued again.") % {"count": count})
-        if count < len(deliveries):
+        messages.success(
+            request,
+            ngettext("%(count)d delivery queued again.", "%(count)d deliveries queued again.", count)
+            % {"count": count},
+        )
+        if left := len(deliveries) - count:
             messages.warning(
-                request, _("%(count)d had not failed: left as they are.") % {"count": len(deliveries) - count}
+                request,
+                ngettext(
+                    "%(count)d had not failed: left as it is.", "%(count)d had not failed: left as they are.", left
+                )
+                % {"count": left},
             )
         return HttpResponseRedirect(back)

@@ -13,7 +13,7 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 from django.views import View
 
 from book.book_format import printable
@@ -355,7 +355,10 @@ class BuyBackView(RecoverAction):
         except liquidation.Refused as refused:
             messages.error(request, printable(str(refused)))
             return HttpResponseRedirect(back)
-        messages.success(request, _("%(count)d order(s) placed.") % {"count": len(orders)})
+        messages.success(
+            request,
+            ngettext("%(count)d order placed.", "%(count)d orders placed.", len(orders)) % {"count": len(orders)},
+        )
         return HttpResponseRedirect(back)
 
 
@@ -447,5 +450,8 @@ class MessageView(RecoverAction):
             model.objects.filter(pk__in=[row.pk for row in rows], status=CaseStatus.OPEN).update(
                 status=CaseStatus.CONTACTED, updated_at=now
             )
-        messages.success(request, _("%(count)d notice(s) queued.") % {"count": len(written)})
+        messages.success(
+            request,
+            ngettext("%(count)d notice queued.", "%(count)d notices queued.", len(written)) % {"count": len(written)},
+        )
         return HttpResponseRedirect(back)

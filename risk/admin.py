@@ -1,5 +1,5 @@
 from django.contrib import admin, messages
-from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from book.models import Account
 from console.admin import ModelAdmin, ReadOnlyAdmin, TabularInline
@@ -13,7 +13,11 @@ def _recompute(request, **changes):
     if result.failed:
         messages.warning(
             request,
-            _("%(count)d account(s) could not be recomputed: %(why)s")
+            ngettext(
+                "%(count)d account could not be recomputed: %(why)s",
+                "%(count)d accounts could not be recomputed: %(why)s",
+                len(result.failed),
+            )
             % {"count": len(result.failed), "why": "; ".join(sorted(set(result.failed.values())))},
         )
 

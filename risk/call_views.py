@@ -10,7 +10,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 from django.views import View
 
 from book.models import AccountKind
@@ -300,14 +300,28 @@ class ExceptionBatchView(ConsoleMixin, View):
             raise Http404(_("No such call."))
         if form.cleaned_data["action"] == "mark":
             changed = calls.mark_exception(allowed, reason=form.cleaned_data["reason"], user=request.user)
-            messages.success(request, _("%(count)d call(s) marked as exception.") % {"count": len(changed)})
+            messages.success(
+                request,
+                ngettext("%(count)d call marked as exception.", "%(count)d calls marked as exception.", len(changed))
+                % {"count": len(changed)},
+            )
         else:
             changed = calls.unmark_exception(allowed, user=request.user)
-            messages.success(request, _("%(count)d call(s) back to active.") % {"count": len(changed)})
+            messages.success(
+                request,
+                ngettext("%(count)d call back to active.", "%(count)d calls back to active.", len(changed))
+                % {"count": len(changed)},
+            )
         skipped = len(allowed) - len(changed)
         if skipped:
             messages.warning(
-                request, _("%(count)d call(s) were already so or have closed; left as they are.") % {"count": skipped}
+                request,
+                ngettext(
+                    "%(count)d call was already so or has closed; left as it is.",
+                    "%(count)d calls were already so or have closed; left as they are.",
+                    skipped,
+                )
+                % {"count": skipped},
             )
         return HttpResponseRedirect(back)
 

@@ -98,7 +98,12 @@ class CallFilterForm(forms.Form):
         data = super().clean()
         low, high = data.get("ratio_min"), data.get("ratio_max")
         if low is not None and high is not None and low > high:
-            self.add_error("ratio_max", _("The upper ratio must not be below the lower one."))
+            # Neither bound is applied: a list cut at one end of a range the trader did not mean reads
+            # as a result.
+            self.add_error(
+                "ratio_max", _("The upper ratio must not be below the lower one; the list is not filtered by ratio.")
+            )
+            data.pop("ratio_min", None)
         return data
 
 

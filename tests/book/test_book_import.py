@@ -215,9 +215,7 @@ def test_an_invalid_value_names_record_and_field_and_writes_nothing(import_book,
         ),
     ],
 )
-def test_a_number_stored_in_other_capitals_is_refused_and_nothing_is_written(
-    import_book, worked_book, renamed, error
-):
+def test_a_number_stored_in_other_capitals_is_refused_and_nothing_is_written(import_book, worked_book, renamed, error):
     import_book(worked_book)
     before = book_state()
 

@@ -47,7 +47,7 @@ def test_liquidate_from_the_details_fills_and_moves_the_call_to_history(page: Pa
     asked = confirm_next(page)
     page.get_by_test_id("liquidate").click()
 
-    expect(page.locator(".messages")).to_contain_text("2 order(s) placed.")
+    expect(page.locator(".messages")).to_contain_text("2 orders placed.")
     assert asked == ["Place these orders? Quantities are reserved at once."]
     expect(page.get_by_test_id("order-status")).to_have_text(["Submitted", "Submitted"])
     while exchange():  # the market's turns: the page follows them without a reload
@@ -74,7 +74,7 @@ def test_a_cancel_before_the_fill_from_the_orders_page(page: Page, console_serve
     asked = confirm_next(page)
     page.get_by_test_id("cancel-orders").click()
 
-    expect(page.locator(".messages")).to_contain_text("1 order(s) cancelled.")
+    expect(page.locator(".messages")).to_contain_text("1 order cancelled.")
     assert asked == ["Cancel the selected orders? Their unfilled rest is released."]
     assert sorted(Order.objects.values_list("status", flat=True)) == ["cancelled", "submitted"]
 
@@ -151,7 +151,7 @@ def test_a_cancel_from_the_details(page: Page, console_server, book, settings):
     asked = confirm_next(page)
     page.get_by_test_id("cancel-orders").click()
 
-    expect(page.locator(".messages")).to_contain_text("1 order(s) cancelled.")
+    expect(page.locator(".messages")).to_contain_text("1 order cancelled.")
     assert asked == ["Cancel the selected orders? Their unfilled rest is released."]
     assert page.url.endswith(f"/calls/{call.pk}/")  # back on the details
     expect(page.get_by_test_id("order-status")).to_have_text(["Cancelled", "Submitted"])

@@ -36,7 +36,7 @@ def test_a_trader_sends_a_message_from_the_details_and_sees_it_sent(page: Page, 
     asked = confirm_next(page)
     page.get_by_test_id("send-notice").click()
 
-    expect(page.locator(".messages")).to_contain_text("1 notice(s) queued.")
+    expect(page.locator(".messages")).to_contain_text("1 notice queued.")
     assert asked == ["Send this message to the client now?"]
     newest = page.get_by_test_id("call-notices").locator("tbody tr").first  # the call's trigger notice is below
     expect(newest.get_by_test_id("delivery-status")).to_have_text(["Sent"])

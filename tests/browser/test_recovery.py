@@ -34,7 +34,7 @@ def test_a_trader_buys_back_a_short_call_from_the_covered_call_details(page: Pag
     asked = confirm_next(page)
     option.get_by_test_id("buy-back").click()
 
-    expect(page.locator(".messages")).to_contain_text("1 order(s) placed.")
+    expect(page.locator(".messages")).to_contain_text("1 order placed.")
     assert asked == ["Buy back this quantity now?"]
     order = Order.objects.get()
     assert (order.instrument.symbol, order.side, order.quantity) == ("TCH-C400", "buy", 3)

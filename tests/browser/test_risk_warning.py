@@ -88,7 +88,7 @@ def test_marking_exception_moves_the_row_to_the_exception_tab(page: Page, consol
     page.get_by_placeholder("Reason for the exception").fill("client disputes the price")
     page.get_by_test_id("mark-exception").click()
 
-    expect(page.get_by_role("status")).to_contain_text("1 call(s) marked as exception.")
+    expect(page.get_by_role("status")).to_contain_text("1 call marked as exception.")
     expect(row(page, "T1")).to_have_count(0)
     expect(page.get_by_test_id("tab-exception")).to_contain_text("1")
     page.get_by_test_id("tab-exception").click()

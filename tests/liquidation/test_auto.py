@@ -36,7 +36,7 @@ def test_at_its_time_the_plan_is_placed_once(call, trader):
 
     assert auto.run(NOW)["placed"] == 1
     assert sorted(Order.objects.values_list("instrument__symbol", "source")) == [("A.HK", "auto"), ("B.HK", "auto")]
-    assert "placed 2 order(s)" in note(call)
+    assert "placed 2 orders" in note(call)
     assert auto.run(NOW + timedelta(minutes=1)) == {"placed": 0, "skipped": 0, "done": 1}  # never twice
     assert Order.objects.count() == 2
 

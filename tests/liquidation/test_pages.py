@@ -65,11 +65,11 @@ def test_liquidating_from_the_details_places_the_orders_once(
 
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(url, plan_form(call), follow=True)
-    assert "2 order(s) placed." in response.content.decode()
+    assert "2 orders placed." in response.content.decode()
     again = client.post(url, plan_form(call), follow=True)  # the same form sent twice
 
     assert Order.objects.count() == 2
-    assert "2 order(s) placed." in again.content.decode()
+    assert "2 orders placed." in again.content.decode()
     while exchange():  # turn after turn until nothing is left to fill
         pass
     call.refresh_from_db()
@@ -111,7 +111,7 @@ def test_the_orders_page_lists_filters_exports_and_cancels(call, trader):
 
     response = client.post(reverse("liquidation:cancel"), {"orders": [orders[1].pk]}, follow=True)
 
-    assert "1 order(s) cancelled." in response.content.decode()
+    assert "1 order cancelled." in response.content.decode()
     assert Order.objects.get(pk=orders[1].pk).status == OrderStatus.CANCELLED
     assert Order.objects.get(pk=orders[0].pk).status != OrderStatus.CANCELLED
 
@@ -172,7 +172,7 @@ def test_auto_liquidation_is_set_from_the_batch_bar_and_the_details(call, trader
     )
     assert "from now to a year ahead" in response.content.decode()
     response = client.post(reverse("liquidation:batch"), {"calls": [call.pk], "action": "auto_clear"}, follow=True)
-    assert "Auto-liquidation cleared on 1 call(s)." in response.content.decode()
+    assert "Auto-liquidation cleared on 1 call." in response.content.decode()
     call.refresh_from_db()
     assert call.auto_liquidate_at is None
 

@@ -44,7 +44,7 @@ def test_covered_call_recovery_follows_the_book_and_buys_back_the_short_calls(tr
         follow=True,
     )
 
-    assert "1 order(s) placed." in response.content.decode()
+    assert "1 order placed." in response.content.decode()
     order = Order.objects.get()
     assert (order.instrument.symbol, order.side, order.quantity) == ("TCH-C400", "buy", 3)
 
@@ -126,8 +126,8 @@ def test_a_message_about_stock_to_recover_goes_to_the_selected_clients(
         response = client.post(reverse("recovery:message"), data, follow=True)
     again = client.post(reverse("recovery:message"), data, follow=True)  # sent twice: one message
 
-    assert "1 notice(s) queued." in response.content.decode()
-    assert "0 notice(s) queued." in again.content.decode()
+    assert "1 notice queued." in response.content.decode()
+    assert "0 notices queued." in again.content.decode()
     notice = Notice.objects.get()
     assert (notice.kind, notice.call, notice.account.account_no) == ("recovery", None, "M1")
     email = notice.deliveries.get(channel="email")

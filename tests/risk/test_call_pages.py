@@ -177,7 +177,15 @@ def test_the_deadline_passed_filter(call, trader):
 
 
 @pytest.mark.parametrize(
-    "query", [{"ratio_min": "abc"}, {"type": "bogus"}, {"page": "-3"}, {"sort": "drop table"}, {"desk": "XX"}]
+    "query",
+    [
+        {"ratio_min": "abc"},
+        {"type": "bogus"},
+        {"page": "-3"},
+        {"sort": "drop table"},
+        {"desk": "XX"},
+        {"ratio_min": "20", "ratio_max": "10"},  # neither end of a range upside down is applied
+    ],
 )
 def test_a_bad_filter_value_is_named_and_ignored(call, trader, query):
     response = client_for(trader).get(reverse("risk:warning"), query)
