@@ -22,7 +22,8 @@ from zoneinfo import ZoneInfo
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 
-from console.text import printable
+from console.fields import has_impossible_offset
+from console.text import KEY_PROBLEMS, character_name, forbidden_character, key_problem, printable
 
 from . import models as m
 
@@ -37,13 +38,6 @@ MAX_INT_DIGITS = 30
 # Whole numbers are stored in 64-bit integer columns (lot size and multiplier in 32-bit ones).
 MAX_WHOLE_DIGITS = 19
 MAX_INT32 = 2**31 - 1
-# Characters no stored text may hold: the C0 controls (NUL among them), DEL, the C1 controls, and
-# lone surrogates (not Unicode at all; PostgreSQL cannot store them and UTF-8 cannot encode them).
-# Controls, lone surrogates, and the bidirectional overrides and isolates, which make text show in
-# another order than it is (an account number that reads as another).
-FORBIDDEN = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff\u202a-\u202e\u2066-\u2069]")
-# Free text (a remark, a reason) may also hold tabs and line breaks.
-FORBIDDEN_IN_FREE_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\u202a-\u202e\u2066-\u2069]")
 DESCRIBED_LENGTH = 40
 
 
@@ -91,25 +85,6 @@ def describe(value: Any) -> str:
         text = f"an {json_kind(value)} nested too deeply to show"
     text = printable(text)
     return text if len(text) <= DESCRIBED_LENGTH else text[: DESCRIBED_LENGTH - 3] + "..."
-
-
-def forbidden_character(text: str, *, free_text: bool = False) -> str | None:
-    """The first character of ``text`` that no stored text may hold, or None. Free text may hold tabs
-    and line breaks; names, symbols and other identifiers may not."""
-    found = (FORBIDDEN_IN_FREE_TEXT if free_text else FORBIDDEN).search(text)
-    return found.group() if found else None
-
-
-def character_name(char: str) -> str:
-    """What a forbidden character is, for a message: ``a NUL character (U+0000)``."""
-    code = f"U+{ord(char):04X}"
-    if char == "\x00":
-        return f"a NUL character ({code})"
-    if "\ud800" <= char <= "\udfff":
-        return f"a lone surrogate ({code}), which is not Unicode text"
-    if "\u202a" <= char <= "\u202e" or "\u2066" <= char <= "\u2069":
-        return f"a bidirectional override ({code}), which shows text in another order"
-    return f"a control character ({code})"
 
 
 def _exact_number(value: Any) -> Decimal:
@@ -230,9 +205,11 @@ def parse_datetime(value: Any) -> dt.datetime:
         raise FieldError(refusal) from None
     # A time without an offset is Hong Kong time.
     moment = moment if moment.tzinfo else moment.replace(tzinfo=HONG_KONG)
+    if has_impossible_offset(moment):
+        raise FieldError(f"has an offset from UTC no place keeps (at most 14 hours either way): {describe(value)}")
     if not has_utc_and_local_time(moment):
         raise FieldError(f"is out of range: {describe(value)}")
-    return moment
+    return moment.astimezone(dt.UTC)
 
 
 def has_utc_and_local_time(moment: dt.datetime) -> bool:
@@ -323,6 +300,7 @@ ACCOUNT_FIELDS: dict[str, Callable[[Any], Any]] = {
 class DeskRecord:
     code: str
     values: dict[str, Any]
+    path: str = ""
 
 
 @dataclass
@@ -481,14 +459,24 @@ def _twice(kind: str, key: str, first: str) -> str:
 
 
 def _identifier(record: dict, key: str, path: str, max_length: int, errors: _Errors) -> str | None:
+    """A desk's code, a symbol or an account number: text, and a key a person can read and type."""
     if key not in record:
         errors.add(f"{path}.{key}", "is required")
         return None
     try:
-        return parse_text(record[key], max_length=max_length, required=True)
+        return parse_key(record[key], max_length=max_length)
     except FieldError as error:
         errors.add(f"{path}.{key}", str(error))
         return None
+
+
+def parse_key(value: Any, *, max_length: int) -> str:
+    """A key (see :func:`console.text.key_problem`), stripped and not empty."""
+    text = parse_text(value, max_length=max_length, required=True)
+    if problem := key_problem(text):
+        what, detail = problem
+        raise FieldError(f"{KEY_PROBLEMS[what].format(detail)}: {describe(value)}")
+    return text
 
 
 def parse_book(data: Any) -> Book:
@@ -523,7 +511,7 @@ def parse_book(data: Any) -> Book:
             continue
         book.fx_rates[currency] = (path, rate)
 
-    seen: set[str] = set()
+    seen: dict[str, str] = {}
     for index, raw in enumerate(_list(top.get("desks", []), "desks", errors)):
         path = f"desks[{index}]"
         record = _object(raw, path, errors)
@@ -533,10 +521,10 @@ def parse_book(data: Any) -> Book:
         values = _fields(record, path, DESK_FIELDS, {"code"}, errors)
         if code is None:
             continue
-        if code in seen:
-            errors.add(f"{path}.code", f"desk {code!r} appears twice")
-        seen.add(code)
-        book.desks.append(DeskRecord(code, values))
+        if (first := seen.get(code.upper())) is not None:
+            errors.add(f"{path}.code", _twice("desk", code, first))
+        seen.setdefault(code.upper(), code)
+        book.desks.append(DeskRecord(code, values, path))
 
     seen: dict[str, str] = {}
     for index, raw in enumerate(_list(top.get("instruments", []), "instruments", errors)):

@@ -153,6 +153,7 @@ def _import_fx(book: Book, as_of: dt.datetime, explicit_time: bool, result: Impo
 
 def _import_desks(book: Book, result: ImportResult) -> dict[str, Desk]:
     desks = {desk.code: desk for desk in Desk.objects.all()}
+    _refuse_other_capitals(Desk, "code", "desk", [record for record in book.desks if record.code not in desks])
     for record in book.desks:
         desk = desks.get(record.code)
         if desk is None:

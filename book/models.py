@@ -13,6 +13,8 @@ from django.db.models.functions import Upper
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from console.text import key_problem
+
 from .querysets import AccountQuerySet
 from .times import EARLIEST, END, validate_possible_time
 
@@ -62,6 +64,22 @@ def validate_rate(value):
         )
 
 
+def validate_key(value: str) -> None:
+    """A desk's code, a symbol or an account number is a key a person reads and types (see
+    :func:`console.text.key_problem`)."""
+    problem = key_problem(value)
+    if problem is None:
+        return
+    what, detail = problem
+    messages = {
+        "invisible": _("Contains an invisible character (%(detail)s)."),
+        "mark": _("Contains a mark laid over another character (%(detail)s)."),
+        "form": _("Write it in its plain form: %(detail)s."),
+        "dots": _("No part of it between slashes may be . or .."),
+    }
+    raise ValidationError(messages[what], code="key", params={"detail": detail})
+
+
 def rate_field(verbose_name, **kwargs):
     return models.DecimalField(
         verbose_name,
@@ -75,13 +93,20 @@ def rate_field(verbose_name, **kwargs):
 class Desk(models.Model):
     """A team or branch. Users see the accounts of the desks they are granted (django-guardian)."""
 
-    code = models.CharField(_("code"), max_length=32, unique=True)
+    code = models.CharField(_("code"), max_length=32, unique=True, validators=[validate_key])
     name = models.CharField(_("name"), max_length=200, blank=True)
 
     class Meta:
         ordering = ["code"]
         verbose_name = _("desk")
         verbose_name_plural = _("desks")
+        constraints = [
+            models.UniqueConstraint(
+                Upper("code"),
+                name="desk_code_unique_in_any_case",
+                violation_error_message=_("A desk with this code in other capitals exists."),
+            )
+        ]
 
     def __str__(self):
         return f"{self.code} {self.name}".strip()
@@ -103,7 +128,7 @@ NOT_NEGATIVE_AMOUNT = [MinValueValidator(Decimal("0")), MaxValueValidator(AMOUNT
 
 
 class Account(models.Model):
-    account_no = models.CharField(_("account number"), max_length=32, unique=True)
+    account_no = models.CharField(_("account number"), max_length=32, unique=True, validators=[validate_key])
     name = models.CharField(_("name"), max_length=200, blank=True)
     kind = models.CharField(_("kind"), max_length=16, choices=AccountKind, default=AccountKind.MARGIN)
     desk = models.ForeignKey(
@@ -190,7 +215,7 @@ class Instrument(models.Model):
         "short_fm_rate",
     )
 
-    symbol = models.CharField(_("symbol"), max_length=32, unique=True)
+    symbol = models.CharField(_("symbol"), max_length=32, unique=True, validators=[validate_key])
     name = models.CharField(_("name"), max_length=200, blank=True)
     kind = models.CharField(_("kind"), max_length=8, choices=InstrumentKind, default=InstrumentKind.STOCK)
     currency = models.CharField(_("currency"), max_length=3, default=HKD)

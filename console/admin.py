@@ -4,6 +4,7 @@ from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.views.main import ChangeList
 from django.contrib.admin.widgets import AutocompleteSelect
 from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator
 from django.db import models
 
 from . import fields
@@ -94,6 +95,13 @@ class AdminFields:
             kwargs.setdefault("form_class", fields.DecimalField)
         elif isinstance(db_field, models.IntegerField) and not db_field.choices:
             kwargs.setdefault("form_class", fields.IntegerField)
+            # The model's own least value (a lot size of at least 1), not only the column's (0).
+            least = [v.limit_value for v in db_field.validators if isinstance(v, MinValueValidator)]
+            if least:
+                kwargs.setdefault("min_value", max(least))
+        elif isinstance(db_field, models.CharField | models.TextField) and not db_field.choices:
+            free_text = isinstance(db_field, models.TextField)
+            kwargs.setdefault("validators", [fields.stored_text_validator(free_text=free_text)])
         return super().formfield_for_dbfield(db_field, request, **kwargs)
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):

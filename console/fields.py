@@ -1,12 +1,13 @@
 """Form fields that read numbers, dates and row ids as the console does everywhere (the admin included),
 and a refused form's errors as one line."""
 
+import datetime as dt
 import re
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from .text import printable
+from .text import blank, forbidden_character, printable
 
 # A row id as the pages send it: ASCII digits, at most 18 of them (a 64-bit key).
 ID = re.compile(r"[0-9]{1,18}")
@@ -64,8 +65,26 @@ class DateField(AsciiMixin, forms.DateField):
     pass
 
 
+# The widest offsets any place keeps (UTC-12:00 to UTC+14:00); Python reads up to 23:59:59.999999 either
+# way, which a database cannot store.
+LARGEST_OFFSET = dt.timedelta(hours=14)
+
+
+def has_impossible_offset(moment: dt.datetime) -> bool:
+    """Whether an aware time's offset from UTC is one no place keeps."""
+    offset = moment.utcoffset()
+    return offset is not None and abs(offset) > LARGEST_OFFSET
+
+
 class DateTimeField(AsciiMixin, forms.DateTimeField):
-    pass
+    """A date and time; one with an offset from UTC no place keeps (Python reads up to 23:59, a database
+    stores less) is refused, and any other is held in UTC."""
+
+    def to_python(self, value):
+        moment = super().to_python(value)
+        if moment is not None and has_impossible_offset(moment):
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
+        return moment.astimezone(dt.UTC) if moment is not None else None
 
 
 class TimeField(AsciiMixin, forms.TimeField):
@@ -81,3 +100,23 @@ class SplitDateTimeField(forms.SplitDateTimeField):
                 if isinstance(part, str) and not (part.isascii() and part.isprintable()):
                     raise forms.ValidationError(self.error_messages[code], code=code)
         return super().clean(value)
+
+
+def stored_text_validator(*, free_text: bool):
+    """A form field's check of text to store, as the console's own forms check it: no character that no
+    stored text may hold (see :func:`console.text.forbidden_character`), and not only invisible ones."""
+
+    def validate(value):
+        if not isinstance(value, str) or not value:
+            return
+        char = forbidden_character(value, free_text=free_text)
+        if char is not None:
+            raise forms.ValidationError(
+                _("Contains a character that is not allowed (%(char)s)."),
+                code="forbidden_character",
+                params={"char": f"U+{ord(char):04X}"},
+            )
+        if blank(value):
+            raise forms.ValidationError(_("Shows nothing: only spaces or invisible characters."), code="blank")
+
+    return validate

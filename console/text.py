@@ -1,4 +1,7 @@
-"""Text as a message, a log line or a file quotes it."""
+"""Text: what may be stored, and how a message, a log line or a file quotes it."""
+
+import re
+import unicodedata
 
 
 def printable(text: str) -> str:
@@ -14,3 +17,70 @@ def _escape(char: str) -> str:
     if code < 0x100:
         return f"\\x{code:02x}"
     return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+
+
+# Characters no stored text may hold: the C0 controls (NUL among them), DEL, the C1 controls, lone
+# surrogates (not Unicode at all; PostgreSQL cannot store them and UTF-8 cannot encode them), the
+# bidirectional overrides and isolates, which make text show in another order than it is (an account
+# number that reads as another), and U+FFFD, which a form's bytes that were not UTF-8 are read as.
+FORBIDDEN = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff\u202a-\u202e\u2066-\u2069\ufffd]")
+# Free text (a remark, a reason) may also hold tabs and line breaks.
+FORBIDDEN_IN_FREE_TEXT = re.compile(
+    r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\u202a-\u202e\u2066-\u2069\ufffd]"
+)
+
+
+def forbidden_character(text: str, *, free_text: bool = False) -> str | None:
+    """The first character of ``text`` that no stored text may hold, or None. Free text may hold tabs
+    and line breaks; names, symbols and other identifiers may not."""
+    found = (FORBIDDEN_IN_FREE_TEXT if free_text else FORBIDDEN).search(text)
+    return found.group() if found else None
+
+
+def character_name(char: str) -> str:
+    """What a forbidden character is, for a message: ``a NUL character (U+0000)``."""
+    code = f"U+{ord(char):04X}"
+    if char == "\x00":
+        return f"a NUL character ({code})"
+    if "\ud800" <= char <= "\udfff":
+        return f"a lone surrogate ({code}), which is not Unicode text"
+    if "\u202a" <= char <= "\u202e" or "\u2066" <= char <= "\u2069":
+        return f"a bidirectional override ({code}), which shows text in another order"
+    if char == "\ufffd":
+        return f"a replacement character ({code}), which stands for bytes that were not UTF-8"
+    return f"a control character ({code})"
+
+
+def blank(text: str) -> bool:
+    """Whether ``text`` shows nothing: spaces, line breaks and invisible characters (a zero-width space,
+    a byte order mark) only. Such a reason or remark says nothing and is taken as none."""
+    return all(char.isspace() or unicodedata.category(char) in ("Cf", "Cc", "Zs", "Zl", "Zp") for char in text)
+
+
+def key_problem(text: str) -> tuple[str, str] | None:
+    """Why ``text`` cannot be a key a person reads and types (an account number, a symbol, a desk's code):
+    ``(what, the character or plain form)``, or None when it can. A key is written in its plain form: no
+    invisible characters (``invisible``), no marks laid over another character (``mark``), no full-width or
+    other compatibility forms, ``１`` for ``1`` (``form``), so that two keys that look alike are one key;
+    and no part of it between slashes is ``.`` or ``..`` (``dots``), which a browser reads as a step up
+    in a link. :data:`KEY_PROBLEMS` says each in English."""
+    for char in text:
+        category = unicodedata.category(char)
+        if category == "Cf":
+            return "invisible", f"U+{ord(char):04X}"
+        if category in ("Mn", "Me"):
+            return "mark", f"U+{ord(char):04X}"
+    plain = unicodedata.normalize("NFKC", text)
+    if plain != text:
+        return "form", printable(plain)
+    if any(part in (".", "..") for part in text.split("/")):
+        return "dots", ""
+    return None
+
+
+KEY_PROBLEMS = {
+    "invisible": "contains an invisible character ({})",
+    "mark": "contains a mark laid over another character ({})",
+    "form": "must be written in its plain form ({!r})",
+    "dots": "has . or .. between slashes{}",
+}

@@ -76,7 +76,7 @@ class BatchForm(forms.Form):
     def clean(self):
         data = super().clean()
         action, at = data.get("action"), data.get("at")
-        if action == "auto":
+        if action == "auto" and "at" not in self.errors:
             if at is None:
                 self.add_error("at", _("Give the time to liquidate at."))
             else:

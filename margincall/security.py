@@ -1,10 +1,14 @@
-"""Login throttling's two project-specific parts: whose address a request is, and the lockout page."""
+"""Login throttling's project-specific parts: whose address a request is, which username it tried, and
+the lockout page."""
 
 import ipaddress
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.shortcuts import render
 from django.utils.cache import add_never_cache_headers
+
+from console.text import printable
 
 
 def client_ip(request) -> str:
@@ -24,6 +28,18 @@ def client_ip(request) -> str:
         return str(ipaddress.ip_address(forwarded[-count]))
     except ValueError:
         return remote
+
+
+def client_username(request, credentials=None) -> str | None:
+    """The username a login tried, as the failures are counted and stored under it: printable (a NUL or
+    a lone surrogate is escaped; the database stores neither) and cut at the longest username there can
+    be, so a 100,000-character name is a wrong login, not a failure to record one."""
+    source = credentials if credentials else getattr(request, "data", request.POST)
+    username = source.get(settings.AXES_USERNAME_FORM_FIELD) if source else None
+    if not isinstance(username, str):
+        return None
+    longest = get_user_model()._meta.get_field("username").max_length
+    return printable(username)[:longest]
 
 
 def lockout_response(request, original_response=None, credentials=None):

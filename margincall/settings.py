@@ -227,6 +227,7 @@ AXES_FAILURE_LIMIT = max(1, env_int("LOGIN_FAILURE_LIMIT", default=10))
 AXES_COOLOFF_TIME = timedelta(minutes=max(1, env_int("LOGIN_COOLOFF_MINUTES", default=15)))
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_CLIENT_IP_CALLABLE = "margincall.security.client_ip"
+AXES_USERNAME_CALLABLE = "margincall.security.client_username"
 AXES_LOCKOUT_CALLABLE = "margincall.security.lockout_response"
 AXES_VERBOSE = False  # no start-up banner on every manage.py command; failures and lockouts are still logged
 

@@ -1,5 +1,7 @@
 from django.contrib import admin
 from django.utils.html import format_html, format_html_join
+from django.utils import translation
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from console.admin import ModelAdmin, TabularInline
@@ -47,8 +49,10 @@ class NoticeTemplateAdmin(ModelAdmin):
         except TemplateError as error:
             return str(error)
         html = obj.channel == "email"
-        subject = fill(obj.subject, SAMPLE, html=True)
-        body = fill(obj.body, SAMPLE, html=True) if html else fill(obj.body, SAMPLE)
+        with translation.override(obj.language):  # the call type as the client reads it
+            sample = {**SAMPLE, "type": gettext("Margin call")}
+        subject = fill(obj.subject, sample, html=True)
+        body = fill(obj.body, sample, html=True) if html else fill(obj.body, sample)
         return (
             format_html('<p><b>{}</b></p><pre style="white-space:pre-wrap">{}</pre>', subject, body)
             if html

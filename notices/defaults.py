@@ -6,7 +6,7 @@ TEXTS = {
     "en": {
         "trigger": (
             "Margin call on account {account}",
-            "Dear {name},\n\nYour account {account} has a margin call ({type}) of HKD {call_amount}; its net "
+            "Dear {name},\n\nYour account {account} has a margin call of HKD {call_amount} (type: {type}); its net "
             "asset ratio is {ratio}. Please deposit funds or reduce your positions before {deadline} "
             "(Hong Kong time). After the deadline we may liquidate your positions without further notice.\n\n"
             "{broker}",
@@ -23,7 +23,7 @@ TEXTS = {
         ),
         "daily": (
             "Reminder: margin call on account {account}",
-            "Dear {name},\n\nYour account {account} still has a margin call ({type}) of HKD {call_amount}; "
+            "Dear {name},\n\nYour account {account} still has a margin call of HKD {call_amount} (type: {type}); "
             "its net asset ratio is {ratio}. The deadline is {deadline} (Hong Kong time).\n\n{broker}",
             "{broker}: reminder, account {account} still has a margin call of HKD {call_amount}. Deadline {deadline}.",
         ),
@@ -49,7 +49,7 @@ TEXTS = {
     "zh-hans": {
         "trigger": (
             "账户 {account} 追加保证金通知",
-            "{name} 您好：\n\n您的账户 {account} 出现追加保证金（{type}），应追缴金额港币 {call_amount}，"
+            "{name} 您好：\n\n您的账户 {account} 出现保证金追收（类型：{type}），应追缴金额港币 {call_amount}，"
             "净资产比率 {ratio}。请于香港时间 {deadline} 前存入资金或减少持仓。逾期我们可能在不另行通知的情况下"
             "为您平仓。\n\n{broker}",
             "{broker}：账户 {account} 需追加保证金港币 {call_amount}，请于 {deadline} 前存入资金或减仓，"
@@ -63,7 +63,7 @@ TEXTS = {
         ),
         "daily": (
             "提示：账户 {account} 仍需追加保证金",
-            "{name} 您好：\n\n您的账户 {account} 仍需追加保证金（{type}）港币 {call_amount}，净资产比率 "
+            "{name} 您好：\n\n您的账户 {account} 仍需追加保证金港币 {call_amount}（类型：{type}），净资产比率 "
             "{ratio}。截止时间为香港时间 {deadline}。\n\n{broker}",
             "{broker}：提示，账户 {account} 仍需追加保证金港币 {call_amount}，截止 {deadline}。",
         ),
@@ -88,42 +88,42 @@ TEXTS = {
     },
     "zh-hant": {
         "trigger": (
-            "賬戶 {account} 追加保證金通知",
-            "{name} 您好：\n\n您的賬戶 {account} 出現追加保證金（{type}），應追繳金額港幣 {call_amount}，"
+            "帳戶 {account} 追加保證金通知",
+            "{name} 您好：\n\n您的帳戶 {account} 出現保證金追收（類型：{type}），應追繳金額港幣 {call_amount}，"
             "淨資產比率 {ratio}。請於香港時間 {deadline} 前存入資金或減少持倉。逾期我們可能在不另行通知的情況下"
             "為您平倉。\n\n{broker}",
-            "{broker}：賬戶 {account} 需追加保證金港幣 {call_amount}，請於 {deadline} 前存入資金或減倉，"
+            "{broker}：帳戶 {account} 需追加保證金港幣 {call_amount}，請於 {deadline} 前存入資金或減倉，"
             "否則我們可能為您平倉。",
         ),
         "force_call": (
-            "賬戶 {account} 強制平倉通知",
-            "{name} 您好：\n\n您的賬戶 {account} 已進入強制平倉狀態，應追繳金額港幣 {call_amount}（淨資產比率 "
+            "帳戶 {account} 強制平倉通知",
+            "{name} 您好：\n\n您的帳戶 {account} 已進入強制平倉狀態，應追繳金額港幣 {call_amount}（淨資產比率 "
             "{ratio}）。我們可能隨時為您平倉以恢復保證金，請立即存入資金。\n\n{broker}",
-            "{broker}：賬戶 {account} 已進入強制平倉，應追繳港幣 {call_amount}，我們可能隨時平倉，請立即存入資金。",
+            "{broker}：帳戶 {account} 已進入強制平倉，應追繳港幣 {call_amount}，我們可能隨時平倉，請立即存入資金。",
         ),
         "daily": (
-            "提示：賬戶 {account} 仍需追加保證金",
-            "{name} 您好：\n\n您的賬戶 {account} 仍需追加保證金（{type}）港幣 {call_amount}，淨資產比率 "
+            "提示：帳戶 {account} 仍需追加保證金",
+            "{name} 您好：\n\n您的帳戶 {account} 仍需追加保證金港幣 {call_amount}（類型：{type}），淨資產比率 "
             "{ratio}。截止時間為香港時間 {deadline}。\n\n{broker}",
-            "{broker}：提示，賬戶 {account} 仍需追加保證金港幣 {call_amount}，截止 {deadline}。",
+            "{broker}：提示，帳戶 {account} 仍需追加保證金港幣 {call_amount}，截止 {deadline}。",
         ),
         "manual": (
-            "關於您的賬戶 {account}",
-            "{name} 您好：\n\n關於您賬戶 {account} 的追加保證金（港幣 {call_amount}，截止 {deadline}），"
+            "關於您的帳戶 {account}",
+            "{name} 您好：\n\n關於您帳戶 {account} 的追加保證金（港幣 {call_amount}，截止 {deadline}），"
             "請與我們的風險管理部聯繫。\n\n{broker}",
-            "{broker}：關於賬戶 {account} 的追加保證金（港幣 {call_amount}），請與我們的風險管理部聯繫。",
+            "{broker}：關於帳戶 {account} 的追加保證金（港幣 {call_amount}），請與我們的風險管理部聯繫。",
         ),
         "liquidation": (
-            "賬戶 {account} 平倉通知",
-            "{name} 您好：\n\n為滿足您賬戶 {account} 的追加保證金（港幣 {call_amount}），我們已下單賣出或買回持倉。"
+            "帳戶 {account} 平倉通知",
+            "{name} 您好：\n\n為滿足您帳戶 {account} 的追加保證金（港幣 {call_amount}），我們已下單賣出或買回持倉。"
             "成交後您將收到成交單據。\n\n{broker}",
-            "{broker}：為滿足賬戶 {account} 的追加保證金，我們已下達平倉指令。",
+            "{broker}：為滿足帳戶 {account} 的追加保證金，我們已下達平倉指令。",
         ),
         "recovery": (
-            "賬戶 {account} 需交還股票",
-            "{name} 您好：\n\n您的賬戶 {account} 須於香港時間 {due} 前買回或交付 {stock} 共 {quantity} 股。"
+            "帳戶 {account} 需交還股票",
+            "{name} 您好：\n\n您的帳戶 {account} 須於香港時間 {due} 前買回或交付 {stock} 共 {quantity} 股。"
             "逾期我們可能為您買回。\n\n{broker}",
-            "{broker}：賬戶 {account} 須於 {due} 前買回 {stock} {quantity} 股，否則我們可能為您買回。",
+            "{broker}：帳戶 {account} 須於 {due} 前買回 {stock} {quantity} 股，否則我們可能為您買回。",
         ),
     },
 }

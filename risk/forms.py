@@ -6,8 +6,9 @@ from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from book.book_format import forbidden_character, has_utc_and_local_time, printable
+from book.book_format import has_utc_and_local_time, printable
 from console.fields import DateField, DateTimeField, DecimalField, IntegerField, parse_id
+from console.text import blank, forbidden_character
 
 from .models import CallType, CloseCause
 
@@ -20,6 +21,10 @@ class TextField(forms.CharField):
     by the same rule as the book file's."""
 
     free_text = False
+
+    def to_python(self, value):
+        value = super().to_python(value)
+        return self.empty_value if blank(value) else value  # only invisible characters: nothing said
 
     def validate(self, value):
         super().validate(value)
@@ -135,7 +140,7 @@ class ExceptionForm(forms.Form):
 
     def clean(self):
         data = super().clean()
-        if data.get("action") == "mark" and not (data.get("reason") or "").strip():
+        if data.get("action") == "mark" and "reason" not in self.errors and not (data.get("reason") or "").strip():
             self.add_error("reason", _("A reason is required to mark an exception."))
         return data
 

@@ -17,5 +17,6 @@ urlpatterns = [
     path("calls/<int:pk>/deadline/", call_views.DeadlineView.as_view(), name="call-deadline"),
     path("calls/<int:pk>/exception/", call_views.CallExceptionView.as_view(), name="call-exception"),
     path("calls/<int:pk>/end/", call_views.EndCallView.as_view(), name="call-end"),
-    path("accounts/<str:account_no>/", views.AccountView.as_view(), name="account"),
+    # An account number may hold a slash (X/1): the rest of the path is the number.
+    path("accounts/<path:account_no>/", views.AccountView.as_view(), name="account"),
 ]

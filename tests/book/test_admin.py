@@ -149,3 +149,35 @@ def test_a_number_in_other_capitals_of_a_stored_one_is_refused(admin_client):
     assert "An instrument with this symbol in other capitals exists." in form_errors(instrument)
     assert not Account.objects.filter(account_no="m100001").exists()
     assert not Instrument.objects.filter(symbol="700.hk").exists()
+
+
+@pytest.mark.parametrize(
+    ("data", "error"),
+    [
+        ({"account_no": "M100001\u200b"}, "Contains an invisible character (U+200B)."),
+        ({"account_no": "M10000１"}, "Write it in its plain form: M100001."),
+        ({"account_no": "M1\u0301"}, "Contains a mark laid over another character (U+0301)."),
+        ({"account_no": ".."}, "No part of it between slashes may be . or .."),
+        ({"name": "\u202eabc"}, "Contains a character that is not allowed (U+202E)."),
+        ({"name": "\u200b"}, "Shows nothing: only spaces or invisible characters."),
+        ({"name": "Chan \ufffd"}, "Contains a character that is not allowed (U+FFFD)."),
+    ],
+)
+def test_the_admin_refuses_what_the_book_import_refuses_in_keys_and_text(admin_client, data, error):
+    response = admin_client.post(reverse("admin:book_account_add"), {**ACCOUNT, **data})
+
+    assert error in form_errors(response)
+    assert Account.objects.filter(account_no__startswith="NEW").count() == 0
+    assert not Account.objects.filter(name__contains="\u202e").exists()
+
+
+def test_a_lot_size_below_one_names_one_as_the_least(admin_client):
+    response = admin_client.post(reverse("admin:book_instrument_add"), {**INSTRUMENT, "lot_size": "-100"})
+
+    assert "greater than or equal to 1" in form_errors(response)
+
+
+def test_a_desk_code_in_other_capitals_is_refused(admin_client):
+    response = admin_client.post(reverse("admin:book_desk_add"), {"code": "hk1", "name": "Again"})
+
+    assert "A desk with this code in other capitals exists." in form_errors(response)

@@ -175,6 +175,27 @@ def test_an_fx_change_recomputes_accounts_with_that_currency(import_book, worked
             lambda b: b["instruments"].append({"symbol": "700.hk", "price": "1"}),
             "instruments[5].symbol: instrument '700.hk' differs from '700.HK', earlier in the file, only in capitals",
         ),
+        (
+            lambda b: b["accounts"].append({"account_no": "M100002\u200b"}),
+            "accounts[4].account_no: contains an invisible character (U+200B)",
+        ),
+        (
+            lambda b: b["accounts"].append({"account_no": "M10000１"}),
+            "accounts[4].account_no: must be written in its plain form ('M100001')",
+        ),
+        (
+            lambda b: b["accounts"].append({"account_no": "M100002\u0301"}),
+            "accounts[4].account_no: contains a mark laid over another character (U+0301)",
+        ),
+        (lambda b: b["accounts"].append({"account_no": "X/.."}), "accounts[4].account_no: has . or .. between slashes"),
+        (
+            lambda b: b["accounts"][0].update(name="Chan \ufffd"),
+            "accounts[0].name: contains a replacement character (U+FFFD)",
+        ),
+        (
+            lambda b: b["desks"].append({"code": "hk1"}),
+            "desks[2].code: desk 'hk1' differs from 'HK1', earlier in the file, only in capitals",
+        ),
         (lambda b: b["accounts"][0].update(positons=[]), "accounts[0].positons: unknown key"),
         (lambda b: b.update(fx_rates={"USD": "0"}), "fx_rates.USD: must be a positive number"),
         (lambda b: b.update(fx_rates={"HKD": "2", "USD": "7.8"}), "fx_rates.HKD: HKD is always 1"),

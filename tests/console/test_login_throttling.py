@@ -179,3 +179,27 @@ def test_behind_a_proxy_each_forwarded_address_is_throttled_on_its_own(settings,
 
     colleague = from_address("10.9.9.9", HTTP_X_FORWARDED_FOR="203.0.113.2")  # the same proxy
     assert log_in(colleague, "trader", "pw-trader").status_code == 302
+
+
+@pytest.mark.parametrize("url", [LOGIN, ADMIN_LOGIN])
+@pytest.mark.parametrize("username", ["u" * 256, "u" * 100_000])
+def test_a_username_no_account_can_have_is_a_wrong_login_and_is_counted(url, username):
+    client = from_address("10.0.0.9")
+
+    response = log_in(client, username, "wrong", url)
+
+    assert response.status_code == 200
+    assert not is_logged_in(client)
+    [attempt] = AccessAttempt.objects.all()
+    assert attempt.failures_since_start == 1
+    assert len(attempt.username) <= 150
+
+
+@pytest.mark.parametrize("url", [LOGIN, ADMIN_LOGIN])
+def test_a_username_with_a_nul_is_refused_by_the_form(url):
+    client = from_address("10.0.0.9")
+
+    response = log_in(client, "nul\x00name", "wrong", url)
+
+    assert response.status_code == 200
+    assert not is_logged_in(client)

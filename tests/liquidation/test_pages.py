@@ -171,6 +171,17 @@ def test_auto_liquidation_is_set_from_the_batch_bar_and_the_details(call, trader
         reverse("liquidation:batch"), {"calls": [call.pk], "action": "auto", "at": "2031-01-01T10:00"}, follow=True
     )
     assert "from now to a year ahead" in response.content.decode()
+    for offset in ("+16:00", "-16:00", "+23:59"):  # Python reads them; a database cannot store them
+        response = client.post(
+            reverse("liquidation:batch"),
+            {"calls": [call.pk], "action": "auto", "at": f"2026-12-23T15:00{offset}"},
+            follow=True,
+        )
+        assert response.status_code == 200
+        assert "Enter a valid date/time." in response.content.decode()
+    client.post(reverse("liquidation:batch"), {"calls": [call.pk], "action": "auto", "at": "2026-12-23T15:00+09:00"})
+    call.refresh_from_db()
+    assert call.auto_liquidate_at.isoformat() == "2026-12-23T06:00:00+00:00"
     response = client.post(reverse("liquidation:batch"), {"calls": [call.pk], "action": "auto_clear"}, follow=True)
     assert "Auto-liquidation cleared on 1 call." in response.content.decode()
     call.refresh_from_db()

@@ -98,7 +98,7 @@ def test_the_preview_shows_each_client_their_own_language(call, trader):
     rows = {(row["call"].account.account_no, row["channel"]): row for row in response.context["rows"]}
     assert rows[("M100001", "email")]["language"] == "zh-hant"
     assert "M100001" in rows[("M100001", "email")]["subject"]
-    assert "賬戶" in rows[("M100001", "email")]["body"]
+    assert "帳戶" in rows[("M100001", "email")]["body"]
     assert rows[("T2", "email")]["language"] == "en"
     assert rows[("T2", "sms")]["problem"] == "no address"  # T2 has no phone
     assert not Notice.objects.exists()  # a preview sends nothing
@@ -165,6 +165,9 @@ def test_an_admin_edits_a_template_with_a_preview_and_an_unknown_placeholder_is_
     assert "<code>{stock}</code>" in recovery_page
     assert "<code>{call_amount}</code>" not in recovery_page
     assert "must buy back or deliver 2,000 shares of 700.HK by 2026-12-24 16:00" in recovery_page  # its preview
+    chinese = NoticeTemplate.objects.get(kind="daily", channel="email", language="zh-hant")
+    chinese_page = client.get(reverse("admin:notices_noticetemplate_change", args=[chinese.pk])).content.decode()
+    assert "（類型：追加保證金）" in chinese_page  # the call type in the template's language
 
     data = {"kind": "daily", "channel": "email", "language": "en", "subject": "Hi", "body": "Owe {secret_key}"}
     refused = client.post(url, data)

@@ -557,6 +557,14 @@ def test_a_nasty_value_in_a_call_action_is_refused_with_a_message(call, trader, 
         ),
         ("risk:call-deadline", {"deadline": "2027-01-05T16:00"}, "Reason: This field is required."),
         ("risk:call-remark", {"text": "x" * 5000}, "Remark: Ensure this value has at most"),
+        # Only invisible characters say nothing: as if nothing were typed.
+        ("risk:call-remark", {"text": "\ufeff\u200b "}, "Remark: This field is required."),
+        ("risk:call-end", {"reason": "\u200b"}, "Reason: This field is required."),
+        ("risk:call-exception", {"action": "mark", "reason": "\u2060"}, "Reason: A reason is required"),
+        # Bytes that were not UTF-8 arrive as U+FFFD: refused, not stored as such.
+        ("risk:call-remark", {"text": "called \ufffd"}, "Remark: Contains a character that is not allowed (U+FFFD)."),
+        # One error a field, not the field's own and a second about what it lacks.
+        ("risk:call-exception", {"action": "mark", "reason": "a\u0000b"}, "Reason: Contains a character"),
     ],
 )
 def test_a_refused_action_names_the_field_in_a_message_of_bounded_length(call, trader, action, data, said):
@@ -630,3 +638,23 @@ def test_the_lists_say_how_fresh_the_figures_are_and_mark_them_stale(book, trade
     assert "Figures 30 s behind the market (1 price waiting)" in html
     settings.FIGURES_STALE_SECONDS = 60
     assert "Figures up to date within 30 s" in client.get(reverse("risk:freshness")).content.decode()
+
+
+def test_a_reason_refused_for_its_characters_is_not_also_called_missing(call, trader):
+    data = {"action": "mark", "reason": "a\u0000b"}
+    response = client_for(trader).post(reverse("risk:call-exception", args=[call.pk]), data, follow=True)
+
+    [message] = [str(message) for message in response.context["messages"]]
+    assert message == "Reason: Contains a character that is not allowed (U+0000)."
+
+
+def test_an_account_whose_number_holds_a_slash_has_its_page(import_book, trader):
+    import_book(one_stock_book(account_no="X/1"))
+
+    called = MarginCall.objects.get(account__account_no="X/1")
+    html = client_for(trader).get(reverse("risk:call", args=[called.pk])).content.decode()
+    page = client_for(trader).get(reverse("risk:account", args=["X/1"]))
+
+    assert 'href="/accounts/X/1/"' in html
+    assert page.status_code == 200
+    assert page.context["account"].account_no == "X/1"
