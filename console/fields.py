@@ -84,7 +84,12 @@ class DateTimeField(AsciiMixin, forms.DateTimeField):
         moment = super().to_python(value)
         if moment is not None and has_impossible_offset(moment):
             raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
-        return moment.astimezone(dt.UTC) if moment is not None else None
+        if moment is None:
+            return None
+        try:
+            return moment.astimezone(dt.UTC)
+        except OverflowError:  # at the calendar's edge: the form's own range check names it
+            return moment
 
 
 class TimeField(AsciiMixin, forms.TimeField):

@@ -54,7 +54,7 @@ def character_name(char: str) -> str:
 def blank(text: str) -> bool:
     """Whether ``text`` shows nothing: spaces, line breaks and invisible characters (a zero-width space,
     a byte order mark) only. Such a reason or remark says nothing and is taken as none."""
-    return all(char.isspace() or unicodedata.category(char) in ("Cf", "Cc", "Zs", "Zl", "Zp") for char in text)
+    return all(char.isspace() or unicodedata.category(char) in ("Cf", "Zs", "Zl", "Zp") for char in text)
 
 
 def key_problem(text: str) -> tuple[str, str] | None:

@@ -180,6 +180,11 @@ PRICE_UNIT = Decimal(1).scaleb(-PRICE_PLACES)  # a limit price has the places of
 
 def _limit_price(instrument: Instrument, side: str, asked: Decimal | None, band: Decimal) -> Decimal:
     if asked is None:
+        if instrument.price <= 0:  # no market price to start from: 0.01 would give the stock away
+            raise Refused(
+                _("%(symbol)s: there is no last price to set a limit from; give a limit price.")
+                % {"symbol": instrument.symbol}
+            )
         return prices.default_limit(instrument.price, side=side, band=band)
     try:
         asked = Decimal(asked)

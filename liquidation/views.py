@@ -3,6 +3,7 @@ the Liquidation Orders list, and the actions."""
 
 from __future__ import annotations
 
+import re
 import secrets
 from decimal import Decimal, InvalidOperation
 
@@ -99,7 +100,9 @@ def call_panel(request, *, call, account) -> str | None:
                     "status": instrument.get_status_display(),
                     "covering": cover.covering_quantity if cover else None,
                     "planned": chosen.get(line.symbol, 0),
-                    "price": prices.default_limit(instrument.price, side=line.side, band=rules.price_band)
+                    "price": None  # no last price: the trader gives the limit
+                    if instrument.price <= 0
+                    else prices.default_limit(instrument.price, side=line.side, band=rules.price_band)
                     if instrument.currency == "HKD"
                     else instrument.price.normalize(),  # as quoted: 6.1, not 6.100000
                 }
@@ -133,6 +136,17 @@ def _orders_changed_for(user, kind, since) -> set[int] | None:
     if kind is not None:
         orders = orders.filter(call_id=int(kind))
     return streams.changed_ids(orders, since)
+
+
+# A quantity as typed: digits, or digits grouped by thousands (1,500); 1,0,0 is not 100.
+GROUPED = re.compile(r"[0-9]{1,3}(?:,[0-9]{3})+")
+
+
+def quantity_digits(typed: str) -> str:
+    """The digits of a typed quantity with its thousands commas taken out; text with commas anywhere
+    else comes back as typed, which no quantity check accepts."""
+    text = typed.strip()
+    return text.replace(",", "") if GROUPED.fullmatch(text) else text
 
 
 class CallOrdersView(ConsoleMixin, View):
@@ -189,7 +203,7 @@ class CallLiquidateView(ConsoleMixin, View):
         wanted = []
         symbols = request.POST.getlist("symbol")[:200]
         for symbol in symbols:
-            text = request.POST.get(f"quantity:{symbol}", "").strip().replace(",", "")
+            text = quantity_digits(request.POST.get(f"quantity:{symbol}", ""))
             if not text or text == "0":
                 continue
             if not text.isascii() or not text.isdigit() or len(text) > 15:
@@ -404,6 +418,17 @@ class BatchView(ConsoleMixin, View):
                 "language": translation.get_language() or "en",
             },
         )
+        if not created and (
+            batch.created_by_id != request.user.pk
+            or set(batch.items.values_list("call_id", flat=True)) != {call.pk for call in calls}
+        ):
+            # A key already used for another batch (another user's, or other calls): nothing is started,
+            # and the trader is not sent to a batch that is not theirs.
+            audit.record(
+                request.user, "liquidate_batch", calls=[call.pk for call in calls], outcome="refused: key already used"
+            )
+            messages.error(request, _("This form was already used for another batch; reload the page and try again."))
+            return HttpResponseRedirect(back_to(request, reverse("risk:warning")))
         if created:
             BatchItem.objects.bulk_create(BatchItem(batch=batch, call=call) for call in calls)
             audit.record(
@@ -425,6 +450,8 @@ class BatchDetailView(ConsoleMixin, View):
             raise Http404(_("No such batch."))
         visible = MarginCall.objects.visible_to(request.user).values("pk")
         items = list(batch.items.filter(call__in=visible).select_related("call__account").order_by("pk")[:2000])
+        if not items and batch.created_by_id != request.user.pk:  # none of it is the user's to see
+            raise Http404(_("No such batch."))
         context = {"batch": batch, "items": items, "hidden": batch.total - len(items)}
         template = "liquidation/batch.html#progress" if request.htmx else "liquidation/batch.html"
         return render(request, template, context)
@@ -444,7 +471,7 @@ class PreviewView(ConsoleMixin, View):
         quantities, problems = {}, []
         for symbol in request.GET.getlist("symbol")[:200]:
             line = lines.get(symbol)
-            text = request.GET.get(f"quantity:{symbol}", "").strip().replace(",", "")
+            text = quantity_digits(request.GET.get(f"quantity:{symbol}", ""))
             if line is None or not text:
                 continue
             if not (text.isascii() and text.isdigit() and len(text) <= 15):

@@ -1,6 +1,6 @@
 from django.contrib import admin
-from django.utils.html import format_html, format_html_join
 from django.utils import translation
+from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 

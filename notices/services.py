@@ -241,7 +241,8 @@ def system_notices(kind: str, call_ids: Iterable[int], *, now: dt.datetime | Non
 
 def daily_notices(now: dt.datetime | None = None) -> list[Notice]:
     """Each XHKG trading day, from the rule set's notice time: a notice to every open call that is not
-    an exception, not past its deadline, and has none for the day yet (its trigger notice counts)."""
+    an exception, not past its deadline, opened by ``now``, and has none for the day yet (its trigger
+    notice counts)."""
     now = now or timezone.now()
     local = timezone.localtime(now)
     if not is_session(local.date()):
@@ -252,7 +253,10 @@ def daily_notices(now: dt.datetime | None = None) -> list[Notice]:
         if local.time() < rule.notice_time:
             continue
         calls = list(
-            MarginCall.objects.filter(kind=kind, status=CallStatus.OPEN, closed_at__isnull=True, deadline__gt=now)
+            # A call opened after ``now`` (a job run for a past time) was not there to be told.
+            MarginCall.objects.filter(
+                kind=kind, status=CallStatus.OPEN, closed_at__isnull=True, deadline__gt=now, triggered_at__lte=now
+            )
             .exclude(notices__day=day)
             .select_related("account", "account__desk")
         )

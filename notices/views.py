@@ -109,10 +109,13 @@ class SendView(ConsoleMixin, View):
         except services.Refused as refusal:
             messages.error(request, printable(str(refusal)))
             return HttpResponseRedirect(back)
-        messages.success(
-            request,
-            ngettext("%(count)d notice queued.", "%(count)d notices queued.", len(written)) % {"count": len(written)},
-        )
+        if open_calls and not written:  # the same form again: its key wrote its notices the first time
+            messages.info(request, _("This form was already sent; nothing more was queued."))
+        else:
+            count = len(written)
+            messages.success(
+                request, ngettext("%(count)d notice queued.", "%(count)d notices queued.", count) % {"count": count}
+            )
         if closed := len(calls) - len(open_calls):
             messages.warning(
                 request,

@@ -217,28 +217,30 @@ class LendingView(ConsoleMixin, View):
 
 
 class StatusForm(forms.Form):
-    status = forms.ChoiceField(choices=CaseStatus.choices)
-    remark = FreeTextField(max_length=1000, required=False)
+    status = forms.ChoiceField(label=gettext_lazy("Status"), choices=CaseStatus.choices)
+    remark = FreeTextField(label=gettext_lazy("Remark"), max_length=1000, required=False)
 
 
 class PoolForm(forms.Form):
-    stock = TextField(max_length=32)
-    status = forms.ChoiceField(choices=PoolStatus.choices)
-    remark = FreeTextField(max_length=1000, required=False)
+    stock = TextField(label=gettext_lazy("Stock"), max_length=32)
+    status = forms.ChoiceField(label=gettext_lazy("Status"), choices=PoolStatus.choices)
+    remark = FreeTextField(label=gettext_lazy("Remark"), max_length=1000, required=False)
 
 
 class BuyForm(forms.Form):
-    account = TextField(max_length=32)
-    symbol = TextField(max_length=32)
-    quantity = IntegerField(min_value=1, max_value=10**12)
+    account = TextField(label=gettext_lazy("Account"), max_length=32)
+    symbol = TextField(label=gettext_lazy("Stock"), max_length=32)
+    quantity = IntegerField(label=gettext_lazy("Quantity"), min_value=1, max_value=10**12)
     key = forms.RegexField(regex=r"^[A-Za-z0-9_\-]{8,64}$")
 
 
 class MessageForm(forms.Form):
     items = forms.MultipleChoiceField(required=False, choices=())  # ids, checked below
     cases = forms.MultipleChoiceField(required=False, choices=())
-    channels = forms.MultipleChoiceField(choices=[("email", "email"), ("sms", "sms"), ("voice", "voice")])
-    text = FreeTextField(max_length=2000, required=False)
+    channels = forms.MultipleChoiceField(
+        label=gettext_lazy("Channels"), choices=[("email", "email"), ("sms", "sms"), ("voice", "voice")]
+    )
+    text = FreeTextField(label=gettext_lazy("Message"), max_length=2000, required=False)
     key = forms.RegexField(regex=r"^[A-Za-z0-9_\-]{8,64}$")
 
     def __init__(self, data):

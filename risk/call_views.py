@@ -384,9 +384,10 @@ class CallExceptionView(CallActionView):
         if not call.is_open:
             raise calls.CallActionRefused(_("The call has closed."))
         if data["action"] == "mark":
-            calls.mark_exception([call.pk], reason=data["reason"], user=user)
-        else:
-            calls.unmark_exception([call.pk], user=user)
+            if not calls.mark_exception([call.pk], reason=data["reason"], user=user):
+                raise calls.CallActionRefused(_("The call is already an exception; its reason is unchanged."))
+        elif not calls.unmark_exception([call.pk], user=user):
+            raise calls.CallActionRefused(_("The call is not an exception."))
 
 
 class EndCallView(CallActionView):

@@ -150,6 +150,16 @@ def test_orders_that_break_a_rule_are_refused_and_nothing_is_written(account, tr
     assert not Order.objects.exists()
 
 
+def test_a_stock_with_no_last_price_needs_a_limit_price_given(account, trader):
+    Instrument.objects.filter(symbol="A.HK").update(price=0)
+
+    with pytest.raises(services.Refused, match=r"A\.HK: there is no last price to set a limit from"):
+        services.place(user=trader, account=account, wanted=[services.Wanted("A.HK", 100)])
+    assert not Order.objects.exists()
+    [order] = services.place(user=trader, account=account, wanted=[services.Wanted("A.HK", 100, D("300"))])
+    assert order.limit_price == 300
+
+
 def test_the_viewer_and_another_desk_may_not_liquidate(account, viewer, desk_trader):
     with pytest.raises(services.Refused, match="may not liquidate"):
         services.place_plan(user=viewer, account=account)

@@ -154,6 +154,27 @@ def test_a_batch_page_shows_only_the_users_desks(call, trader, desk_trader, djan
     assert page.context["hidden"] == 1
 
 
+def test_a_batch_key_already_used_by_another_user_or_for_other_calls_starts_nothing(
+    call, trader, desk_trader, django_capture_on_commit_callbacks
+):
+    from liquidation.models import Batch
+
+    other = MarginCall.objects.get(account__account_no="T2")
+    data = {"calls": [call.pk], "action": "liquidate", "key": "batch-key-777777"}
+    with django_capture_on_commit_callbacks(execute=True):
+        url = client_for(trader).post(reverse("liquidation:batch"), data).url
+
+    by_another = client_for(desk_trader).post(reverse("liquidation:batch"), {**data, "calls": [other.pk]}, follow=True)
+    other_calls = client_for(trader).post(reverse("liquidation:batch"), {**data, "calls": [other.pk]}, follow=True)
+
+    for response in (by_another, other_calls):
+        assert response.redirect_chain[-1][0] == reverse("risk:warning")
+        assert "This form was already used for another batch" in response.content.decode()
+    assert Batch.objects.count() == 1
+    assert not Order.objects.filter(account__account_no="T2").exists()
+    assert client_for(desk_trader).get(url).status_code == 404  # none of its calls are on the user's desks
+
+
 def test_the_viewer_has_no_batch_liquidation(call, viewer):
     html = client_for(viewer).get(reverse("risk:warning")).content.decode()
     assert 'data-testid="batch-liquidate"' not in html
@@ -196,6 +217,8 @@ def test_the_preview_follows_the_quantities_typed(call, trader):
     part = client.get(url, {"symbol": ["A.HK"], "quantity:A.HK": "100"})
     odd = client.get(url, {"symbol": ["A.HK", "ZZ"], "quantity:A.HK": "150", "quantity:ZZ": "5"})
     bad = client.get(url, {"symbol": ["A.HK"], "quantity:A.HK": "\x00١٢"})
+    grouped = client.get(url, {"symbol": ["A.HK"], "quantity:A.HK": "1,100"})
+    misgrouped = client.get(url, {"symbol": ["A.HK"], "quantity:A.HK": "1,0,0"})
 
     assert full.context["covers"] is True
     assert full.context["projected"].call_amount == 0
@@ -204,6 +227,9 @@ def test_the_preview_follows_the_quantities_typed(call, trader):
     assert part.context["projected"].call_amount > 0
     assert "whole lots of 100" in odd.content.decode()
     assert "whole number above 0" in bad.content.decode()
+    plain = client.get(url, {"symbol": ["A.HK"], "quantity:A.HK": "1100"})
+    assert grouped.context["projected"] == plain.context["projected"] != part.context["projected"]
+    assert "whole number above 0" in misgrouped.content.decode()  # not read as 100
 
 
 def test_the_batch_preview_shows_each_calls_plan(call, trader, desk_trader):

@@ -377,6 +377,13 @@ def test_the_status_api_needs_a_token_and_a_list(called, token):
 # --- commands --------------------------------------------------------------------------------------
 
 
+def test_the_daily_job_run_for_a_past_time_skips_calls_opened_after_it(called, django_capture_on_commit_callbacks):
+    MarginCall.objects.filter(pk=called.pk).update(triggered_at=at("2026-12-28T10:00:00+08:00"))
+
+    assert daily("2026-12-24T17:00:00+08:00", django_capture_on_commit_callbacks) == []
+    assert len(daily("2026-12-28T17:00:00+08:00", django_capture_on_commit_callbacks)) == 1
+
+
 def test_send_daily_notices_and_export_notices(called, django_capture_on_commit_callbacks):
     out = io.StringIO()
     with django_capture_on_commit_callbacks(execute=True):

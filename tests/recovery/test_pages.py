@@ -45,6 +45,12 @@ def test_covered_call_recovery_follows_the_book_and_buys_back_the_short_calls(tr
     )
 
     assert "1 order placed." in response.content.decode()
+    zero = client.post(
+        reverse("recovery:buy-back"),
+        {"account": "A1", "symbol": "TCH-C400", "quantity": "0", "key": "buyback-key-456", "next": "/"},
+        follow=True,
+    )
+    assert "Quantity: Ensure this value is greater than or equal to 1." in zero.content.decode()  # names the field
     order = Order.objects.get()
     assert (order.instrument.symbol, order.side, order.quantity) == ("TCH-C400", "buy", 3)
 

@@ -658,3 +658,18 @@ def test_an_account_whose_number_holds_a_slash_has_its_page(import_book, trader)
     assert 'href="/accounts/X/1/"' in html
     assert page.status_code == 200
     assert page.context["account"].account_no == "X/1"
+
+
+def test_marking_an_exception_twice_says_so_and_keeps_the_first_reason(call, trader):
+    client = client_for(trader)
+    url = reverse("risk:call-exception", args=[call.pk])
+    client.post(url, {"action": "mark", "reason": "client disputes"}, follow=True)
+
+    again = client.post(url, {"action": "mark", "reason": "another"}, follow=True)
+    client.post(url, {"action": "unmark"}, follow=True)
+    unmarked_again = client.post(url, {"action": "unmark"}, follow=True)
+
+    assert [str(m) for m in again.context["messages"]] == ["The call is already an exception; its reason is unchanged."]
+    assert [str(m) for m in unmarked_again.context["messages"]] == ["The call is not an exception."]
+    call.refresh_from_db()
+    assert call.status == "open"
