@@ -62,7 +62,9 @@ class BatchForm(forms.Form):
         label=_("Auto-liquidation time"),
         required=False,
         input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S"],
-        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        widget=forms.DateTimeInput(
+            attrs={"type": "datetime-local", "aria-label": _("Auto-liquidation time")}, format="%Y-%m-%dT%H:%M"
+        ),
     )
     key = forms.RegexField(regex=r"^[A-Za-z0-9_\-]{8,64}$", required=False)
 

@@ -98,6 +98,8 @@ def call_panel(request, *, call, account) -> str | None:
                     "free": line.free,
                     "tradable": line.tradable,
                     "status": instrument.get_status_display(),
+                    "last": instrument.price,
+                    "currency": instrument.currency,
                     "covering": cover.covering_quantity if cover else None,
                     "planned": chosen.get(line.symbol, 0),
                     "price": None  # no last price: the trader gives the limit

@@ -324,6 +324,7 @@ def preview(calls: Sequence[MarginCall], *, kind: str, channels: Sequence[str], 
                 {
                     "call": call,
                     "channel": channel,
+                    "channel_name": Channel(channel).label if channel in Channel.values else channel,
                     "language": language,
                     "subject": subject,
                     "body": body,

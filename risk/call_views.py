@@ -3,7 +3,6 @@ event stream, and the trader's actions on calls."""
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.contrib import messages
 from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import redirect, render
@@ -77,7 +76,7 @@ class CallListView(ListPage):
             "list_url": reverse(LIST_KINDS[self.kind]["url"]),
             "rendered_ms": int(now.timestamp() * 1000),
             "batch_panels": panels.render("call_list_batch", request, tab=selection.extra["tab"]),
-            "freshness": freshness(now),
+            "freshness": selectors.freshness(now),
         }
 
     def csv(self, ordered, now):
@@ -123,21 +122,11 @@ class CallListView(ListPage):
         ]
 
 
-def freshness(now) -> dict:
-    """How fresh the figures on the page are: behind the market by the age of the oldest price whose
-    recompute has not run; stale past FIGURES_STALE_SECONDS."""
-    from book import pending
-
-    lag = pending.lag()
-    seconds = lag.seconds(now)
-    return {"waiting": lag.waiting, "seconds": round(seconds), "stale": seconds > settings.FIGURES_STALE_SECONDS}
-
-
 class FreshnessView(ConsoleMixin, View):
     """The figures' freshness, polled by the open list pages (it changes with no call changing)."""
 
     def get(self, request):
-        return render(request, "risk/_freshness.html", {"freshness": freshness(timezone.now())})
+        return render(request, "risk/_freshness.html", {"freshness": selectors.freshness(timezone.now())})
 
 
 class IntradayListView(CallListView):

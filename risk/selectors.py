@@ -4,6 +4,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from decimal import Decimal
 
+from django.conf import settings
 from django.db.models import Count, Q, QuerySet, Sum
 from django.utils import timezone
 
@@ -231,3 +232,13 @@ def closed_calls(user, values: dict) -> Selection:
         .filter(shown, closed_at__isnull=False)
         .select_related("account", "account__desk")
     )
+
+
+def freshness(now) -> dict:
+    """How fresh the stored figures are: behind the market by the age of the oldest price whose
+    recompute has not run; stale past FIGURES_STALE_SECONDS. Every page that shows figures says it."""
+    from book import pending
+
+    lag = pending.lag()
+    seconds = lag.seconds(now)
+    return {"waiting": lag.waiting, "seconds": round(seconds), "stale": seconds > settings.FIGURES_STALE_SECONDS}

@@ -1,6 +1,7 @@
 from django.db.models import Count, Q, Sum
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views import View
 
@@ -31,7 +32,7 @@ class HomeView(ConsoleMixin, View):
             matches = list(
                 accounts.filter(Q(account_no__istartswith=query) | Q(name__icontains=query))
                 .select_related("desk", "risk")
-                .order_by("account_no")[:SEARCH_LIMIT]
+                .order_by("account_no")[: SEARCH_LIMIT + 1]  # one more says whether there are more
             )
         totals = AccountRisk.objects.filter(account__in=accounts).aggregate(
             accounts=Count("pk"),
@@ -42,7 +43,8 @@ class HomeView(ConsoleMixin, View):
         context = {
             "form": form,
             "query": query,
-            "matches": matches,
+            "matches": matches[:SEARCH_LIMIT] if matches is not None else None,
+            "more_matches": matches is not None and len(matches) > SEARCH_LIMIT,
             "search_limit": SEARCH_LIMIT,
             "summary": summary,
             "total_accounts": totals["accounts"],
@@ -78,4 +80,10 @@ def book_context(account: Account) -> dict:
         cash = calculations.cash_lines({c.currency: c.amount for c in account.cash_balances.all()}, fx)
     except (calculations.MissingFxRate, ArithmeticError):
         cash = None
-    return {"account": account, "figures": getattr(account, "risk", None), "positions": positions, "cash": cash}
+    return {
+        "freshness": selectors.freshness(timezone.now()),
+        "account": account,
+        "figures": getattr(account, "risk", None),
+        "positions": positions,
+        "cash": cash,
+    }

@@ -5,9 +5,26 @@ from datetime import datetime
 from decimal import Decimal
 
 from django import template
+from django.conf import settings
 from django.utils import timezone
 
 register = template.Library()
+
+
+@register.filter
+def when(value):
+    """A time in a dense list: ``12-10 16:00`` in this year (the year goes without saying), else
+    ``2025-12-10 16:00``; Hong Kong time, as every time the console shows."""
+    if not value:
+        return ""
+    local = timezone.localtime(value)
+    return local.strftime("%m-%d %H:%M" if local.year == timezone.localtime().year else "%Y-%m-%d %H:%M")
+
+
+@register.filter
+def language_name(code):
+    """A language's own name (English, 简体中文, 繁體中文) for its code, as the language menu says it."""
+    return dict(settings.LANGUAGES).get(code, code)
 
 
 @register.filter

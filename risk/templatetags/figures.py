@@ -5,6 +5,7 @@ from django import template
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from book.models import InstrumentStatus
 from risk import formatting
 from risk.models import CallType
 
@@ -21,6 +22,12 @@ def money(value):
 def percent(value):
     """A ratio as a percentage with 2 decimals, half up."""
     return formatting.percent(value)
+
+
+@register.filter
+def status_label(status):
+    """An instrument's status as the page's language names it (a snapshot keeps the stored value)."""
+    return InstrumentStatus(status).label if status in InstrumentStatus.values else status
 
 
 @register.simple_tag

@@ -235,3 +235,17 @@ def test_a_bad_search_is_named_in_the_users_language(trader):
     html = client.get(reverse("risk:home"), {"q": "M1\u0000"}).content.decode()
 
     assert "含有不允許的字元（U+0000）。" in html
+
+
+def test_a_search_with_more_matches_than_it_shows_says_so(trader, import_book):
+    import_book({"accounts": [{"account_no": f"S{n:03d}", "name": "Sam", "desk": "HK1"} for n in range(51)]})
+    client = client_for(trader)
+
+    many = client.get(reverse("risk:home"), {"q": "S0"})
+    fifty = client.get(reverse("risk:home"), {"q": "S00"})
+
+    assert len(many.context["matches"]) == 50
+    assert "More than 50 accounts found for “S0”" in many.content.decode()
+    assert "type more to narrow the search" in many.content.decode()
+    assert "10 accounts found for “S00”" in fifty.content.decode()
+    assert "type more to narrow" not in fifty.content.decode()
