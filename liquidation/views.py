@@ -72,6 +72,11 @@ def orders_context(request, *, call, account, planned=None) -> dict:
     return context
 
 
+def typed_key(call) -> str:
+    """Where the session keeps a refused liquidation form's values until the call's page shows them."""
+    return f"liquidation-typed:{call.pk}"
+
+
 def call_panel(request, *, call, account) -> str | None:
     """The call details' liquidation panel: orders in progress with cancel (live); the plan with each
     line's free quantity and the fewest shares of it alone that would cover; liquidate."""
@@ -83,6 +88,7 @@ def call_panel(request, *, call, account) -> str | None:
         result, book = planned
         rules = services.rule_set(account.kind)
         chosen = {order.symbol: order.quantity for order in result.orders}
+        typed = request.session.pop(typed_key(call), None)  # what a refused form held, shown once
         lines = []
         for line in book.lines:
             instrument = book.instruments[line.symbol]
@@ -109,6 +115,8 @@ def call_panel(request, *, call, account) -> str | None:
                     else instrument.price.normalize(),  # as quoted: 6.1, not 6.100000
                 }
             )
+            if typed and line.symbol in typed:
+                lines[-1]["planned"], lines[-1]["price"] = typed[line.symbol]
         context.update(
             {
                 "plan": result,
@@ -117,6 +125,7 @@ def call_panel(request, *, call, account) -> str | None:
                 "lines": lines,
                 "key": secrets.token_urlsafe(16),
                 "auto_form": BatchForm(),
+                "typed": bool(typed),
             }
         )
     return render_to_string("liquidation/_call_panel.html", context, request=request)
@@ -193,6 +202,14 @@ class CallLiquidateView(ConsoleMixin, View):
         except services.Refused as refused:
             # Printable: a refusal may quote what was sent (a symbol with a NUL, say).
             messages.error(request, printable(str(refused)))
+            # The form comes back as the trader typed it, to correct what was refused.
+            request.session[typed_key(call)] = {
+                printable(symbol[:32]): [
+                    printable(request.POST.get(f"quantity:{symbol}", "")[:20]),
+                    printable(request.POST.get(f"price:{symbol}", "")[:20]),
+                ]
+                for symbol in request.POST.getlist("symbol")[:200]
+            }
             return HttpResponseRedirect(back)
         messages.success(
             request,

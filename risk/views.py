@@ -11,7 +11,7 @@ from console.permissions import ConsoleMixin
 
 from . import calculations, selectors
 from .forms import AccountSearchForm
-from .models import AccountRisk, CallType
+from .models import AccountRisk, CallType, MarginCall
 
 SEARCH_LIMIT = 50
 ACCOUNT_NO_LENGTH = Account._meta.get_field("account_no").max_length
@@ -61,7 +61,9 @@ class AccountView(ConsoleMixin, View):
             account = selectors.account_with_book(account_no, accounts=Account.objects.visible_to(request.user))
         except (FieldError, Account.DoesNotExist):
             raise Http404(_("No account %(account_no)s.") % {"account_no": printable(account_no[:40])}) from None
-        return render(request, "risk/account.html", book_context(account))
+        context = book_context(account)
+        context["open_call"] = MarginCall.objects.filter(account=account, closed_at__isnull=True).only("pk").first()
+        return render(request, "risk/account.html", context)
 
 
 def book_context(account: Account) -> dict:

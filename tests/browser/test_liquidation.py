@@ -70,7 +70,9 @@ def test_a_cancel_before_the_fill_from_the_orders_page(page: Page, console_serve
     expect(page.get_by_test_id("left-after-working")).to_have_text("0.00")
 
     page.goto(f"{console_server.url}/liquidation/orders/")
+    expect(page.get_by_test_id("cancel-orders")).to_be_disabled()  # nothing ticked, nothing to cancel
     page.locator('input[name="orders"]').first.check()
+    expect(page.get_by_test_id("cancel-orders")).to_be_enabled()
     asked = confirm_next(page)
     page.get_by_test_id("cancel-orders").click()
 

@@ -57,6 +57,22 @@ def test_the_viewer_sees_the_plan_but_no_button(call, viewer):
     assert 'data-testid="cancel-orders"' not in html
 
 
+def test_a_refused_liquidation_comes_back_as_typed_once(call, trader):
+    client = client_for(trader)
+    url = reverse("liquidation:call-liquidate", args=[call.pk])
+    data = {**plan_form(call, **{"A.HK": "300"}), "price:A.HK": "380.1"}  # off the HKEX grid
+
+    response = client.post(url, data, follow=True)
+    later = client.get(reverse("risk:call", args=[call.pk]))
+
+    html = response.content.decode()
+    assert "380.1 is not on the HKEX price grid" in html
+    assert 'name="quantity:A.HK" value="300"' in html
+    assert 'name="price:A.HK" value="380.1"' in html
+    assert 'name="price:A.HK" value="380.1"' not in later.content.decode()  # shown once, then the plan again
+    assert not Order.objects.exists()
+
+
 def test_liquidating_from_the_details_places_the_orders_once(
     call, trader, django_capture_on_commit_callbacks, exchange
 ):

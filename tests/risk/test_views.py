@@ -59,6 +59,8 @@ def test_account_page_shows_the_stored_figures(trader, django_assert_max_num_que
     assert 'data-figure="nav_ratio" class="">10.45%<' in html
     assert 'data-figure="equity" class="">92,800.00<' in html
     assert "Force call" in html
+    assert f'href="/calls/{response.context["open_call"].pk}/" data-testid="open-call"' in html
+    assert 'href="/history/?q=M100001"' in html
     assert [line.hkd_value for line in response.context["cash"]] == [-600000, 7800]
     assert [str(line.mm) for _instrument, line, _quantity in response.context["positions"]] == [
         "190000.00",

@@ -17,12 +17,21 @@
     bar.querySelectorAll("button[type=submit], button[hx-get]").forEach((button) => { button.disabled = count === 0; });
   }
 
+  // A form whose buttons act on ticked rows (data-needs-pick): its buttons wait for a tick.
+  function updatePickForms() {
+    document.querySelectorAll("form[data-needs-pick][id]").forEach((form) => {
+      const count = document.querySelectorAll('input[type=checkbox][form="' + form.id + '"]:checked').length;
+      form.querySelectorAll("button[type=submit]").forEach((button) => { button.disabled = count === 0; });
+    });
+  }
+
   function retick(part, keep) {
     const wanted = new Set(keep);
     part.querySelectorAll("input[type=checkbox][name]").forEach((box) => {
       if (box.name) box.checked = wanted.has(box.name + "=" + box.value);
     });
     updateBatchBar();
+    updatePickForms();
   }
 
   function follow(part) {
@@ -86,8 +95,9 @@
       document.querySelectorAll('#call-list input[name="calls"]').forEach((box) => { box.checked = target.checked; });
     }
     if (target.matches('[data-pick-all], #call-list input[name="calls"]')) updateBatchBar();
+    if (target.matches("input[type=checkbox][form]")) updatePickForms();
   });
-  document.addEventListener("DOMContentLoaded", () => { start(); updateBatchBar(); });
+  document.addEventListener("DOMContentLoaded", () => { start(); updateBatchBar(); updatePickForms(); });
 })();
 
 // Buttons that act on money ask first: data-confirm holds the question (no inline script: CSP).
