@@ -47,6 +47,14 @@ def sign_class(value):
 
 
 @register.filter
+def shortfall_class(value):
+    """A shortfall is red when there is one (above 0); at or below 0 it is a surplus, nothing to flag."""
+    if value is None or value == "":
+        return ""
+    return "neg" if Decimal(value) > 0 else ""
+
+
+@register.filter
 def price(value):
     """A price or rate as given, with at least 2 decimals and no trailing zeros past them."""
     if value is None:

@@ -1,0 +1,32 @@
+"""The console's display filters."""
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import time_machine
+
+from console.templatetags.console import language_name, shortfall_class, when
+
+
+def test_a_shortfall_is_flagged_only_when_there_is_one():
+    assert shortfall_class(Decimal("149612.00")) == "neg"
+    assert shortfall_class(Decimal("-149612.00")) == ""  # a surplus
+    assert shortfall_class(Decimal("0")) == ""
+    assert shortfall_class(None) == ""
+
+
+@time_machine.travel(datetime(2026, 12, 23, 3, 0, tzinfo=UTC), tick=False)
+def test_a_time_in_a_list_goes_without_this_years_year():
+    assert when(datetime(2026, 12, 10, 8, 0, tzinfo=UTC)) == "12-10 16:00"  # Hong Kong time
+    assert when(datetime(2025, 12, 10, 8, 0, tzinfo=UTC)) == "2025-12-10 16:00"
+    assert when(datetime(2026, 12, 31, 17, 0, tzinfo=UTC)) == "2027-01-01 01:00"  # next year in Hong Kong
+    assert when(None) == ""
+
+
+def test_a_language_is_named_as_the_language_menu_names_it():
+    assert [language_name(code) for code in ("en", "zh-hans", "zh-hant", "xx")] == [
+        "English",
+        "简体中文",
+        "繁體中文",
+        "xx",
+    ]
