@@ -8,6 +8,7 @@ import secrets
 
 from django import forms
 from django.contrib import messages
+from django.db.models import Max, Min
 from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
@@ -180,6 +181,7 @@ class LendingView(ConsoleMixin, View):
         }
         rows = [{"pool": pool, "state": states.get(pool.symbol)} for pool in pools]
         rows.sort(key=lambda row: (-(row["pool"].recall), row["pool"].symbol))
+        reported = LendingAvailability.objects.aggregate(earliest=Min("as_of"), latest=Max("as_of"))
         symbol = request.GET.get("stock", "")
         detail = None
         if symbol and any(pool.symbol == symbol for pool in pools):
@@ -205,6 +207,7 @@ class LendingView(ConsoleMixin, View):
             "recovery/lending.html",
             {
                 "rows": rows,
+                "reported": reported,
                 "detail": detail,
                 "can_recover": can(request.user, RECOVER),
                 "statuses": PoolStatus.choices,

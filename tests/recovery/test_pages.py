@@ -1,5 +1,7 @@
 """The stock-recovery pages and their actions."""
 
+import re
+
 import pytest
 from django.urls import reverse
 
@@ -185,4 +187,5 @@ def test_the_lending_details_buy_to_cover_and_message_their_clients(trader):
     html = client_for(trader).get(reverse("recovery:lending"), {"stock": "700.HK"}).content.decode()
     detail = html[html.index('data-testid="lending-detail"') :]
     assert detail.count('data-testid="buy-to-cover"') == 2  # C1 and M1
+    assert re.search(r'data-testid="lending-as-of">Lending as reported (at|from) \d{4}-\d\d-\d\d \d\d:\d\d', html)
     assert 'data-testid="recovery-message"' in detail
