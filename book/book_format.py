@@ -23,7 +23,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 
 from console.fields import has_impossible_offset
-from console.text import KEY_PROBLEMS, character_name, forbidden_character, key_problem, printable
+from console.text import KEY_PROBLEMS, blank, character_name, fold, forbidden_character, key_problem, printable
 
 from . import models as m
 
@@ -156,6 +156,8 @@ def parse_text(value: Any, *, max_length: int, required: bool = False) -> str:
     if not isinstance(value, str):
         raise FieldError(f"must be a string, got {describe(value)}")
     text = value.strip()
+    if blank(text):  # only invisible characters: nothing said
+        text = ""
     char = forbidden_character(text)
     if char is not None:
         raise FieldError(f"contains {character_name(char)}: {describe(value)}")
@@ -521,9 +523,9 @@ def parse_book(data: Any) -> Book:
         values = _fields(record, path, DESK_FIELDS, {"code"}, errors)
         if code is None:
             continue
-        if (first := seen.get(code.upper())) is not None:
+        if (first := seen.get(fold(code))) is not None:
             errors.add(f"{path}.code", _twice("desk", code, first))
-        seen.setdefault(code.upper(), code)
+        seen.setdefault(fold(code), code)
         book.desks.append(DeskRecord(code, values, path))
 
     seen: dict[str, str] = {}
@@ -544,9 +546,9 @@ def parse_book(data: Any) -> Book:
                 errors.add(f"{path}.underlying", "an instrument cannot be its own underlying")
         if symbol is None:
             continue
-        if (first := seen.get(symbol.upper())) is not None:
+        if (first := seen.get(fold(symbol))) is not None:
             errors.add(f"{path}.symbol", _twice("instrument", symbol, first))
-        seen.setdefault(symbol.upper(), symbol)
+        seen.setdefault(fold(symbol), symbol)
         book.instruments.append(InstrumentRecord(path, symbol, values, underlying))
 
     seen = {}
@@ -606,9 +608,9 @@ def parse_book(data: Any) -> Book:
                 account.positions.append(PositionRecord(position_path, symbol, quantity))
         if account_no is None:
             continue
-        if (first := seen.get(account_no.upper())) is not None:
+        if (first := seen.get(fold(account_no))) is not None:
             errors.add(f"{path}.account_no", _twice("account", account_no, first))
-        seen.setdefault(account_no.upper(), account_no)
+        seen.setdefault(fold(account_no), account_no)
         book.accounts.append(account)
 
     seen = set()

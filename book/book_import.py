@@ -5,9 +5,11 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models.functions import Upper
 from django.utils import timezone
+
+from console.text import fold
 
 from . import times
 from .book_format import Book, BookInvalid, load_book_json, parse_book
@@ -49,6 +51,24 @@ def book_import(*, book: Book, now: dt.datetime | None = None) -> ImportResult:
     as_of = book.as_of or now
     explicit_time = book.as_of is not None
     result = ImportResult()
+    try:
+        return _write(book, now, as_of, explicit_time, result)
+    except IntegrityError as error:  # what the checks above did not foresee: refused whole, never a 500
+        refused = next((name for name in IN_ANY_CAPITALS if name in str(error)), None)
+        if refused is not None:
+            raise BookInvalid([IN_ANY_CAPITALS[refused]]) from None
+        raise BookInvalid([f"the database refused the book: {str(error).splitlines()[0]}"]) from None
+
+
+# The database's own word on keys in other capitals (PostgreSQL folds letters beyond ASCII too).
+IN_ANY_CAPITALS = {
+    "account_no_unique_in_any_case": "accounts: an account number is stored already in other capitals",
+    "symbol_unique_in_any_case": "instruments: a symbol is stored already in other capitals",
+    "desk_code_unique_in_any_case": "desks: a desk code is stored already in other capitals",
+}
+
+
+def _write(book: Book, now, as_of, explicit_time: bool, result: ImportResult) -> ImportResult:
     with transaction.atomic():
         changed_currencies = _import_fx(book, as_of, explicit_time, result)
         _check_references(book)
@@ -118,14 +138,14 @@ def _refuse_other_capitals(model, field: str, kind: str, new: list) -> None:
     M1 is stored): the database holds one of them, and the desk could not tell them apart. Only new
     records are looked up, so importing a known book again costs nothing more."""
     stored: dict[str, str] = {}
-    uppers = sorted({getattr(record, field).upper() for record in new})
-    for start in range(0, len(uppers), 5000):
-        found = model.objects.annotate(key=Upper(field)).filter(key__in=uppers[start : start + 5000])
-        stored.update((value.upper(), value) for value in found.values_list(field, flat=True))
+    folded = sorted({fold(getattr(record, field)) for record in new})
+    for start in range(0, len(folded), 5000):
+        found = model.objects.annotate(key=Upper(field)).filter(key__in=folded[start : start + 5000])
+        stored.update((fold(value), value) for value in found.values_list(field, flat=True))
     errors = [
         f"{record.path}.{field}: the {kind} {other!r} exists, differing only in capitals"
         for record in new
-        if (other := stored.get(getattr(record, field).upper())) is not None
+        if (other := stored.get(fold(getattr(record, field)))) is not None
     ]
     if errors:
         raise BookInvalid(errors)

@@ -99,9 +99,9 @@ class AdminFields:
             least = [v.limit_value for v in db_field.validators if isinstance(v, MinValueValidator)]
             if least:
                 kwargs.setdefault("min_value", max(least))
-        elif isinstance(db_field, models.CharField | models.TextField) and not db_field.choices:
-            free_text = isinstance(db_field, models.TextField)
-            kwargs.setdefault("validators", [fields.stored_text_validator(free_text=free_text)])
+        elif type(db_field) in (models.CharField, models.TextField) and not db_field.choices:
+            kwargs.setdefault("form_class", fields.StoredTextField)
+            kwargs.setdefault("free_text", isinstance(db_field, models.TextField))
         return super().formfield_for_dbfield(db_field, request, **kwargs)
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):

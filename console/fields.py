@@ -107,21 +107,24 @@ class SplitDateTimeField(forms.SplitDateTimeField):
         return super().clean(value)
 
 
-def stored_text_validator(*, free_text: bool):
-    """A form field's check of text to store, as the console's own forms check it: no character that no
-    stored text may hold (see :func:`console.text.forbidden_character`), and not only invisible ones."""
+class StoredTextField(forms.CharField):
+    """Text an admin's form stores, checked as the console's own forms check it: no character that no
+    stored text may hold (see :func:`console.text.forbidden_character`); only invisible characters is
+    no text at all (refused where text is required)."""
 
-    def validate(value):
-        if not isinstance(value, str) or not value:
-            return
-        char = forbidden_character(value, free_text=free_text)
-        if char is not None:
+    def __init__(self, *, free_text: bool = False, **kwargs):
+        self.free_text = free_text
+        super().__init__(**kwargs)
+
+    def to_python(self, value):
+        value = super().to_python(value)
+        return self.empty_value if isinstance(value, str) and blank(value) else value
+
+    def validate(self, value):
+        super().validate(value)
+        if isinstance(value, str) and (char := forbidden_character(value, free_text=self.free_text, typed=True)):
             raise forms.ValidationError(
                 _("Contains a character that is not allowed (%(char)s)."),
                 code="forbidden_character",
                 params={"char": f"U+{ord(char):04X}"},
             )
-        if blank(value):
-            raise forms.ValidationError(_("Shows nothing: only spaces or invisible characters."), code="blank")
-
-    return validate

@@ -1,19 +1,19 @@
-"""Logging filters the settings attach to the log's handlers."""
+"""How the log writes a record."""
 
 from __future__ import annotations
 
 import logging
 
 
-class ClientErrorsWithoutTraceback(logging.Filter):
-    """A refused request (403, or any 4xx Django logs from an exception it raised) is logged as its
-    one line, ``Forbidden (Permission denied): /risk/stream/``, without the exception's traceback:
-    the request was wrong, not the program, and a traceback in the log reads as a fault to whoever
-    watches it. Server errors keep theirs."""
+class Formatter(logging.Formatter):
+    """A refused request (403, or any 4xx Django logs from an exception it raised) is written as its one
+    line, ``Forbidden (Permission denied): /risk/stream/``, without the exception's traceback: the
+    request was wrong, not the program, and a traceback in the log reads as a fault to whoever watches
+    it. Server errors keep theirs. Only what this formatter writes changes: the record itself, which
+    other handlers may also receive, keeps its exception."""
 
-    def filter(self, record: logging.LogRecord) -> bool:
+    def format(self, record: logging.LogRecord) -> str:
         status = getattr(record, "status_code", None)
         if record.exc_info and isinstance(status, int) and 400 <= status < 500:
-            record.exc_info = None
-            record.exc_text = None
-        return True
+            record = logging.makeLogRecord({**record.__dict__, "exc_info": None, "exc_text": None})
+        return super().format(record)

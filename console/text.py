@@ -1,6 +1,7 @@
 """Text: what may be stored, and how a message, a log line or a file quotes it."""
 
 import re
+import string
 import unicodedata
 
 
@@ -20,21 +21,26 @@ def _escape(char: str) -> str:
 
 
 # Characters no stored text may hold: the C0 controls (NUL among them), DEL, the C1 controls, lone
-# surrogates (not Unicode at all; PostgreSQL cannot store them and UTF-8 cannot encode them), the
+# surrogates (not Unicode at all; PostgreSQL cannot store them and UTF-8 cannot encode them), and the
 # bidirectional overrides and isolates, which make text show in another order than it is (an account
-# number that reads as another), and U+FFFD, which a form's bytes that were not UTF-8 are read as.
-FORBIDDEN = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff\u202a-\u202e\u2066-\u2069\ufffd]")
+# number that reads as another).
+FORBIDDEN = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff\u202a-\u202e\u2066-\u2069]")
 # Free text (a remark, a reason) may also hold tabs and line breaks.
-FORBIDDEN_IN_FREE_TEXT = re.compile(
-    r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\u202a-\u202e\u2066-\u2069\ufffd]"
-)
+FORBIDDEN_IN_FREE_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\u202a-\u202e\u2066-\u2069]")
+# What a form's bytes that were not UTF-8 are read as (Django decodes a form's values with replacement):
+# a form refuses it, as the JSON APIs refuse bytes that are not UTF-8. Text from another system (a
+# gateway's error) may hold it as it was sent.
+REPLACEMENT = "\ufffd"
 
 
-def forbidden_character(text: str, *, free_text: bool = False) -> str | None:
+def forbidden_character(text: str, *, free_text: bool = False, typed: bool = False) -> str | None:
     """The first character of ``text`` that no stored text may hold, or None. Free text may hold tabs
-    and line breaks; names, symbols and other identifiers may not."""
+    and line breaks; names, symbols and other identifiers may not. Text ``typed`` in a form may not hold
+    :data:`REPLACEMENT` either."""
     found = (FORBIDDEN_IN_FREE_TEXT if free_text else FORBIDDEN).search(text)
-    return found.group() if found else None
+    if found:
+        return found.group()
+    return REPLACEMENT if typed and REPLACEMENT in text else None
 
 
 def character_name(char: str) -> str:
@@ -55,6 +61,17 @@ def blank(text: str) -> bool:
     """Whether ``text`` shows nothing: spaces, line breaks and invisible characters (a zero-width space,
     a byte order mark) only. Such a reason or remark says nothing and is taken as none."""
     return all(char.isspace() or unicodedata.category(char) in ("Cf", "Zs", "Zl", "Zp") for char in text)
+
+
+_ASCII_CAPITALS = str.maketrans(string.ascii_lowercase, string.ascii_uppercase)
+
+
+def fold(key: str) -> str:
+    """A key as it is compared for being the same in other capitals: its ASCII letters in capitals, as
+    every database's UPPER() folds them (m100001 and M100001 are one key). Other letters are compared as
+    they are here; PostgreSQL's UPPER() also folds some of them, and its unique index refuses what this
+    does not see."""
+    return key.translate(_ASCII_CAPITALS)
 
 
 def key_problem(text: str) -> tuple[str, str] | None:

@@ -74,7 +74,9 @@ class Line:
 
     @property
     def tradable(self) -> bool:
-        return self.quantity != 0 and self.terms.status == TRADABLE_STATUS and self.free > 0
+        """Whether the plan may trade it: a normal stock with a last price to set a limit from (a price
+        of 0 is no market to sell into) and a free quantity."""
+        return self.quantity != 0 and self.terms.status == TRADABLE_STATUS and self.terms.price > 0 and self.free > 0
 
 
 @dataclass(frozen=True)

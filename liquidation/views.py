@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import time
 from decimal import Decimal, InvalidOperation
 
 from django.contrib import messages
@@ -72,9 +73,21 @@ def orders_context(request, *, call, account, planned=None) -> dict:
     return context
 
 
+TYPED_FOR_SECONDS = 120  # a refused form's values come back on the page that follows, not a day later
+
+
 def typed_key(call) -> str:
     """Where the session keeps a refused liquidation form's values until the call's page shows them."""
     return f"liquidation-typed:{call.pk}"
+
+
+def typed_values(request, call) -> dict | None:
+    """The values a refused liquidation form of this call held, {symbol: [quantity, price]}, taken from
+    the session: shown once, and only just after the refusal."""
+    kept = request.session.pop(typed_key(call), None)
+    if not isinstance(kept, dict) or time.time() - kept.get("at", 0) > TYPED_FOR_SECONDS:
+        return None
+    return kept.get("values")
 
 
 def call_panel(request, *, call, account) -> str | None:
@@ -82,13 +95,13 @@ def call_panel(request, *, call, account) -> str | None:
     line's free quantity and the fewest shares of it alone that would cover; liquidate."""
     if not can_view(request.user):
         return None
+    typed = typed_values(request, call)
     planned = services.account_plan(account, per_line=True) if call.is_open else None
     context = orders_context(request, call=call, account=account, planned=planned)
     if planned is not None:
         result, book = planned
         rules = services.rule_set(account.kind)
         chosen = {order.symbol: order.quantity for order in result.orders}
-        typed = request.session.pop(typed_key(call), None)  # what a refused form held, shown once
         lines = []
         for line in book.lines:
             instrument = book.instruments[line.symbol]
@@ -103,7 +116,7 @@ def call_panel(request, *, call, account) -> str | None:
                     "working": line.working,
                     "free": line.free,
                     "tradable": line.tradable,
-                    "status": instrument.get_status_display(),
+                    "status": instrument.get_status_display() if instrument.price > 0 else _("No last price"),
                     "last": instrument.price,
                     "currency": instrument.currency,
                     "covering": cover.covering_quantity if cover else None,
@@ -204,11 +217,14 @@ class CallLiquidateView(ConsoleMixin, View):
             messages.error(request, printable(str(refused)))
             # The form comes back as the trader typed it, to correct what was refused.
             request.session[typed_key(call)] = {
-                printable(symbol[:32]): [
-                    printable(request.POST.get(f"quantity:{symbol}", "")[:20]),
-                    printable(request.POST.get(f"price:{symbol}", "")[:20]),
-                ]
-                for symbol in request.POST.getlist("symbol")[:200]
+                "at": time.time(),
+                "values": {
+                    printable(symbol[:32]): [
+                        printable(request.POST.get(f"quantity:{symbol}", "")[:20]),
+                        printable(request.POST.get(f"price:{symbol}", "")[:20]),
+                    ]
+                    for symbol in request.POST.getlist("symbol")[:200]
+                },
             }
             return HttpResponseRedirect(back)
         messages.success(
@@ -428,15 +444,20 @@ class BatchView(ConsoleMixin, View):
     @staticmethod
     def liquidate(request, calls, only, key):
         """Start a batch in the background and go to its page (the same form sent twice: the same batch)."""
-        batch, created = Batch.objects.get_or_create(
-            key=key,
-            defaults={
-                "created_by": request.user,
-                "only": only or [],
-                "total": len(calls),
-                "language": translation.get_language() or "en",
-            },
-        )
+        # The batch and its calls in one transaction: the same form sent again meanwhile waits for both,
+        # so it finds the same calls (not a batch without them).
+        with transaction.atomic():
+            batch, created = Batch.objects.get_or_create(
+                key=key,
+                defaults={
+                    "created_by": request.user,
+                    "only": only or [],
+                    "total": len(calls),
+                    "language": translation.get_language() or "en",
+                },
+            )
+            if created:
+                BatchItem.objects.bulk_create(BatchItem(batch=batch, call=call) for call in calls)
         if not created and (
             batch.created_by_id != request.user.pk
             or set(batch.items.values_list("call_id", flat=True)) != {call.pk for call in calls}
@@ -449,7 +470,6 @@ class BatchView(ConsoleMixin, View):
             messages.error(request, _("This form was already used for another batch; reload the page and try again."))
             return HttpResponseRedirect(back_to(request, reverse("risk:warning")))
         if created:
-            BatchItem.objects.bulk_create(BatchItem(batch=batch, call=call) for call in calls)
             audit.record(
                 request.user,
                 "liquidate_batch",

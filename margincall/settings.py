@@ -365,9 +365,11 @@ EVENT_STREAMS_PER_USER = int(os.environ.get("EVENT_STREAMS_PER_USER", 10))
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "filters": {"client_errors": {"()": "console.logs.ClientErrorsWithoutTraceback"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["client_errors"]}},
+    # console.logs.Formatter: a refused request is one line, without its traceback.
+    "formatters": {
+        "plain": {"()": "console.logs.Formatter", "format": "%(asctime)s %(levelname)s %(name)s %(message)s"}
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "INFO"}},
 }

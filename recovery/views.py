@@ -455,8 +455,11 @@ class MessageView(RecoverAction):
             model.objects.filter(pk__in=[row.pk for row in rows], status=CaseStatus.OPEN).update(
                 status=CaseStatus.CONTACTED, updated_at=now
             )
-        messages.success(
-            request,
-            ngettext("%(count)d notice queued.", "%(count)d notices queued.", len(written)) % {"count": len(written)},
-        )
+        if wanted and not written:  # the same form again: its key wrote its messages the first time
+            messages.info(request, _("This form was already sent; nothing more was queued."))
+        else:
+            count = len(written)
+            messages.success(
+                request, ngettext("%(count)d notice queued.", "%(count)d notices queued.", count) % {"count": count}
+            )
         return HttpResponseRedirect(back)

@@ -28,7 +28,7 @@ class TextField(forms.CharField):
 
     def validate(self, value):
         super().validate(value)
-        char = forbidden_character(value, free_text=self.free_text)
+        char = forbidden_character(value, free_text=self.free_text, typed=True)
         if char is not None:
             raise forms.ValidationError(
                 _("Contains a character that is not allowed (%(char)s)."),
@@ -126,6 +126,7 @@ class HistoryFilterForm(forms.Form):
     closed_from = DateField(label=_("Closed from"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
     closed_to = DateField(label=_("Closed to"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
     q = TextField(label=_("Account or name"), required=False, max_length=100)
+    account = TextField(label=_("Account"), required=False, max_length=32, widget=forms.HiddenInput)
     sort = forms.ChoiceField(choices=_sort_choices(HISTORY_SORTS), required=False)
     page = IntegerField(min_value=1, max_value=MAX_PAGE, required=False)
 

@@ -218,6 +218,7 @@ HISTORY_FILTERS = (
     ("type", "trigger_type"),
     ("closed_from", "closed_at__date__gte"),
     ("closed_to", "closed_at__date__lte"),
+    ("account", "account__account_no"),  # one account's calls (its page links here)
 )
 
 

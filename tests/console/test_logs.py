@@ -6,19 +6,15 @@ import sys
 
 import pytest
 
-from console.logs import ClientErrorsWithoutTraceback
+from console.logs import Formatter
 from tests.users import client_for, make_user
 
 
 @pytest.fixture
 def log_output():
     """What the settings' log handler writes, while the test runs."""
-    handlers = [
-        handler
-        for handler in logging.getLogger().handlers
-        if any(isinstance(f, ClientErrorsWithoutTraceback) for f in handler.filters)
-    ]
-    assert handlers, "the settings attach the filter to the root logger's handler"
+    handlers = [handler for handler in logging.getLogger().handlers if isinstance(handler.formatter, Formatter)]
+    assert handlers, "the settings give the root logger's handler the console's formatter"
     output = io.StringIO()
     previous = [handler.setStream(output) for handler in handlers]
     yield output
@@ -47,11 +43,10 @@ def record(status_code):
     return made
 
 
-def test_a_server_error_keeps_its_traceback():
+def test_a_server_error_keeps_its_traceback_and_the_record_its_exception():
     kept = record(500)
-    assert ClientErrorsWithoutTraceback().filter(kept)
-    assert kept.exc_info is not None
+    assert "Traceback" in Formatter().format(kept)
 
-    dropped = record(403)
-    assert ClientErrorsWithoutTraceback().filter(dropped)
-    assert dropped.exc_info is None
+    refused = record(403)
+    assert "Traceback" not in Formatter().format(refused)
+    assert refused.exc_info is not None  # for any other handler of the record

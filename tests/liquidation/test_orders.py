@@ -158,6 +158,11 @@ def test_a_stock_with_no_last_price_needs_a_limit_price_given(account, trader):
     assert not Order.objects.exists()
     [order] = services.place(user=trader, account=account, wanted=[services.Wanted("A.HK", 100, D("300"))])
     assert order.limit_price == 300
+    # The plan leaves it out rather than refuse everything else it would place.
+    Order.objects.all().delete()
+    [request] = services.liquidate_calls(user=trader, accounts=[account])
+    assert request.refused is None
+    assert "A.HK" not in {order.instrument.symbol for order in request.orders or []}
 
 
 def test_the_viewer_and_another_desk_may_not_liquidate(account, viewer, desk_trader):

@@ -354,6 +354,17 @@ def test_a_gateway_reports_a_delivery_delivered(called, token):
     assert called.last_notice_status in ("delivered", "sent")  # the email stays "sent"
 
 
+def test_a_gateways_error_text_is_kept_as_it_was_sent(called, token):
+    delivery = m1("sms")
+    failed = {"id": delivery.pk, "status": "failed", "time": "2026-12-23T10:00:05+08:00", "error": "r\ufffdjected"}
+
+    response = report([failed], token)
+
+    assert response.json()["results"][0]["status"] == "applied"
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.error) == ("failed", "r\ufffdjected")
+
+
 @pytest.mark.parametrize("identifier", ["1e999999999", "-1e999999999", "1.5", "0", "9223372036854775808", "true"])
 def test_a_status_with_an_id_that_is_no_delivery_id_is_refused_at_once(called, token, identifier):
     body = f'[{{"id": {identifier}, "status": "delivered", "time": "2026-12-23T10:00:05+08:00"}}]'

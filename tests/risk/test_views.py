@@ -60,7 +60,7 @@ def test_account_page_shows_the_stored_figures(trader, django_assert_max_num_que
     assert 'data-figure="equity" class="">92,800.00<' in html
     assert "Force call" in html
     assert f'href="/calls/{response.context["open_call"].pk}/" data-testid="open-call"' in html
-    assert 'href="/history/?q=M100001"' in html
+    assert 'href="/history/?account=M100001"' in html
     assert [line.hkd_value for line in response.context["cash"]] == [-600000, 7800]
     assert [str(line.mm) for _instrument, line, _quantity in response.context["positions"]] == [
         "190000.00",
@@ -251,3 +251,19 @@ def test_a_search_with_more_matches_than_it_shows_says_so(trader, import_book):
     assert "type more to narrow the search" in many.content.decode()
     assert "10 accounts found for “S00”" in fifty.content.decode()
     assert "type more to narrow" not in fifty.content.decode()
+
+
+def test_an_accounts_history_link_lists_that_account_only(trader, import_book):
+    from risk.models import MarginCall
+    from tests.books import one_stock_book
+
+    import_book(one_stock_book(account_no="M1000010", desk="HK1"))  # its number starts like M100001's
+    MarginCall.objects.update(closed_at="2026-12-23T03:00:00Z", status="closed", close_cause="deposit")
+    client = client_for(trader)
+
+    searched = client.get(reverse("risk:history"), {"q": "M100001"})
+    response = client.get(reverse("risk:history"), {"account": "M100001"})
+
+    assert sorted(call.account.account_no for call in searched.context["rows"]) == ["M100001", "M1000010"]
+    assert [call.account.account_no for call in response.context["rows"]] == ["M100001"]
+    assert 'data-testid="account-filter"' in response.content.decode()
