@@ -34,8 +34,15 @@ def register_action(name: str, permission: str) -> None:
 
 
 def can(user, permission: str) -> bool:
-    """The one question views and templates ask: may this user do this?"""
-    return user.is_authenticated and user.has_perm(permission)
+    """The one question views and templates ask: may this user do this? Asked many times a page (each
+    panel's template asks again), it is answered once a request: the user object is the request's, and
+    Django's own backend keeps its permissions on it the same way."""
+    if not user.is_authenticated:
+        return False
+    answers = user.__dict__.setdefault("_console_can", {})
+    if permission not in answers:
+        answers[permission] = user.has_perm(permission)
+    return answers[permission]
 
 
 def can_view(user) -> bool:

@@ -7,6 +7,7 @@ from decimal import Decimal
 from django import template
 from django.conf import settings
 from django.utils import timezone
+from django.utils.safestring import mark_safe
 
 register = template.Library()
 
@@ -14,11 +15,14 @@ register = template.Library()
 @register.filter
 def when(value):
     """A time in a dense list: ``12-10 16:00`` in this year (the year goes without saying), else
-    ``2025-12-10 16:00``; Hong Kong time, as every time the console shows."""
+    ``2025-12-10 16:00``, with the whole time as its title; Hong Kong time, as every time the console
+    shows. A list shows a few of these on every row: one conversion, no template date format."""
     if not value:
         return ""
     local = timezone.localtime(value)
-    return local.strftime("%m-%d %H:%M" if local.year == timezone.localtime().year else "%Y-%m-%d %H:%M")
+    full = f"{local.year:04d}-{local.month:02d}-{local.day:02d} {local.hour:02d}:{local.minute:02d}"
+    shown = full[5:] if local.year == timezone.localtime().year else full
+    return mark_safe(f'<span title="{full}">{shown}</span>')  # digits, dashes, a space and a colon only
 
 
 @register.filter

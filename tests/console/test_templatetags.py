@@ -17,9 +17,10 @@ def test_a_shortfall_is_flagged_only_when_there_is_one():
 
 @time_machine.travel(datetime(2026, 12, 23, 3, 0, tzinfo=UTC), tick=False)
 def test_a_time_in_a_list_goes_without_this_years_year():
-    assert when(datetime(2026, 12, 10, 8, 0, tzinfo=UTC)) == "12-10 16:00"  # Hong Kong time
-    assert when(datetime(2025, 12, 10, 8, 0, tzinfo=UTC)) == "2025-12-10 16:00"
-    assert when(datetime(2026, 12, 31, 17, 0, tzinfo=UTC)) == "2027-01-01 01:00"  # next year in Hong Kong
+    assert when(datetime(2026, 12, 10, 8, 0, tzinfo=UTC)) == '<span title="2026-12-10 16:00">12-10 16:00</span>'
+    assert when(datetime(2025, 12, 10, 8, 0, tzinfo=UTC)) == '<span title="2025-12-10 16:00">2025-12-10 16:00</span>'
+    # Hong Kong time: the next year there
+    assert when(datetime(2026, 12, 31, 17, 0, tzinfo=UTC)) == '<span title="2027-01-01 01:00">2027-01-01 01:00</span>'
     assert when(None) == ""
 
 
