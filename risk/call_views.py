@@ -3,6 +3,8 @@ event stream, and the trader's actions on calls."""
 
 from __future__ import annotations
 
+import time
+
 from django.contrib import messages
 from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import redirect, render
@@ -19,6 +21,7 @@ from console.lists import ListPage
 from console.permissions import ConsoleMixin
 from console.querysets import visible_desks
 from console.redirects import back_to
+from console.text import forbidden_character
 
 from . import calls, live, selectors
 from .calculations import round_money, round_ratio
@@ -165,6 +168,7 @@ class CallDetailView(ConsoleMixin, View):
         now = timezone.now()
         days = selectors.long_outstanding_days(account.kind)
         snapshots = list(call.snapshots.defer("book"))
+        typed = take_typed(request, call)
         context = book_context(account)
         context.update(
             {
@@ -178,7 +182,12 @@ class CallDetailView(ConsoleMixin, View):
                 "snapshots": snapshots,
                 "chart": ratio_chart(snapshots, None if not call.is_open else context["figures"], now),
                 "remark_form": RemarkForm(),
-                "deadline_form": DeadlineForm(initial={"deadline": timezone.localtime(call.deadline)}),
+                "typed": typed,
+                "deadline_form": DeadlineForm(
+                    initial={
+                        "deadline": typed.get("move_deadline", {}).get("deadline") or timezone.localtime(call.deadline)
+                    }
+                ),
                 "compare": compare_snapshots(call, snapshots) if not call.is_open else None,
             }
         )
@@ -335,15 +344,38 @@ class CallActionView(ConsoleMixin, View):
             errors = form_errors(form)
             audit.record(request.user, self.action, calls=[call.pk], detail={"errors": errors}, outcome="refused")
             messages.error(request, errors)
+            keep_typed(request, call, self.action, form)
             return redirect(back)
         try:
             self.apply(call, form.cleaned_data, request.user)
         except calls.CallActionRefused as refusal:
             audit.record(request.user, self.action, calls=[call.pk], outcome=f"refused: {refusal}")
             messages.error(request, str(refusal))
+            keep_typed(request, call, self.action, form)
         else:
             messages.success(request, self.done)
         return redirect(back)
+
+
+TYPED_FOR_SECONDS = 120  # a refused form's values come back on the page that follows, not a day later
+
+
+def keep_typed(request, call, action: str, form) -> None:
+    """Keep what a refused form of this call held, so the call's page shows it again to correct."""
+    values = {}
+    for name in form.fields:
+        value = request.POST.get(name, "")[:2000]
+        if isinstance(value, str) and forbidden_character(value, free_text=True, typed=True) is None:
+            values[name] = value
+    request.session[f"call-typed:{call.pk}"] = {"at": time.time(), "action": action, "values": values}
+
+
+def take_typed(request, call) -> dict:
+    """{action: {field: value}} of the form refused just before on this call's page: shown once."""
+    kept = request.session.pop(f"call-typed:{call.pk}", None)
+    if not isinstance(kept, dict) or time.time() - kept.get("at", 0) > TYPED_FOR_SECONDS:
+        return {}
+    return {kept.get("action"): kept.get("values") or {}}
 
 
 class RemarkView(CallActionView):

@@ -673,3 +673,18 @@ def test_marking_an_exception_twice_says_so_and_keeps_the_first_reason(call, tra
     assert [str(m) for m in unmarked_again.context["messages"]] == ["The call is not an exception."]
     call.refresh_from_db()
     assert call.status == "open"
+
+
+def test_a_refused_deadline_or_remark_comes_back_as_typed_once(call, trader):
+    client = client_for(trader)
+    data = {"deadline": "2031-01-01T10:00", "reason": "client agreed"}
+
+    refused = client.post(reverse("risk:call-deadline", args=[call.pk]), data, follow=True)
+    later = client.get(reverse("risk:call", args=[call.pk]))
+    remark = client.post(reverse("risk:call-remark", args=[call.pk]), {"text": "x" * 2001}, follow=True)
+
+    html = refused.content.decode()
+    assert 'value="2031-01-01T10:00"' in html
+    assert 'value="client agreed"' in html
+    assert 'value="client agreed"' not in later.content.decode()  # once
+    assert "x" * 2000 + "</textarea>" in remark.content.decode()
