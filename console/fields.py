@@ -108,12 +108,15 @@ class SplitDateTimeField(forms.SplitDateTimeField):
 
 
 class StoredTextField(forms.CharField):
-    """Text an admin's form stores, checked as the console's own forms check it: no character that no
+    """Text a form stores (the console's, the admin's): no character that no
     stored text may hold (see :func:`console.text.forbidden_character`); only invisible characters is
     no text at all (refused where text is required)."""
 
-    def __init__(self, *, free_text: bool = False, **kwargs):
-        self.free_text = free_text
+    free_text = False  # a remark or a reason may also hold tabs and line breaks
+
+    def __init__(self, *, free_text: bool | None = None, **kwargs):
+        if free_text is not None:
+            self.free_text = free_text
         super().__init__(**kwargs)
 
     def to_python(self, value):

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 import secrets
-import time
 from decimal import Decimal, InvalidOperation
 
 from django.contrib import messages
@@ -23,6 +22,7 @@ from django.views import View
 from book.book_format import printable
 from book.models import InstrumentStatus, Position
 from console import audit, streams
+from console import typed as typed_memory
 from console.fields import form_errors, parse_id
 from console.lists import ListPage, Selection
 from console.permissions import ConsoleMixin, can, can_view
@@ -73,21 +73,9 @@ def orders_context(request, *, call, account, planned=None) -> dict:
     return context
 
 
-TYPED_FOR_SECONDS = 120  # a refused form's values come back on the page that follows, not a day later
-
-
 def typed_key(call) -> str:
     """Where the session keeps a refused liquidation form's values until the call's page shows them."""
     return f"liquidation-typed:{call.pk}"
-
-
-def typed_values(request, call) -> dict | None:
-    """The values a refused liquidation form of this call held, {symbol: [quantity, price]}, taken from
-    the session: shown once, and only just after the refusal."""
-    kept = request.session.pop(typed_key(call), None)
-    if not isinstance(kept, dict) or time.time() - kept.get("at", 0) > TYPED_FOR_SECONDS:
-        return None
-    return kept.get("values")
 
 
 def call_panel(request, *, call, account) -> str | None:
@@ -95,7 +83,7 @@ def call_panel(request, *, call, account) -> str | None:
     line's free quantity and the fewest shares of it alone that would cover; liquidate."""
     if not can_view(request.user):
         return None
-    typed = typed_values(request, call)
+    typed = typed_memory.take(request, typed_key(call))  # {symbol: [quantity, price]} of a refused form
     planned = services.account_plan(account, per_line=True) if call.is_open else None
     context = orders_context(request, call=call, account=account, planned=planned)
     if planned is not None:
@@ -216,16 +204,17 @@ class CallLiquidateView(ConsoleMixin, View):
             # Printable: a refusal may quote what was sent (a symbol with a NUL, say).
             messages.error(request, printable(str(refused)))
             # The form comes back as the trader typed it, to correct what was refused.
-            request.session[typed_key(call)] = {
-                "at": time.time(),
-                "values": {
+            typed_memory.keep(
+                request,
+                typed_key(call),
+                {
                     printable(symbol[:32]): [
                         printable(request.POST.get(f"quantity:{symbol}", "")[:20]),
                         printable(request.POST.get(f"price:{symbol}", "")[:20]),
                     ]
                     for symbol in request.POST.getlist("symbol")[:200]
                 },
-            }
+            )
             return HttpResponseRedirect(back)
         messages.success(
             request,

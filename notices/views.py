@@ -109,13 +109,7 @@ class SendView(ConsoleMixin, View):
         except services.Refused as refusal:
             messages.error(request, printable(str(refusal)))
             return HttpResponseRedirect(back)
-        if open_calls and not written:  # the same form again: its key wrote its notices the first time
-            messages.info(request, _("This form was already sent; nothing more was queued."))
-        else:
-            count = len(written)
-            messages.success(
-                request, ngettext("%(count)d notice queued.", "%(count)d notices queued.", count) % {"count": count}
-            )
+        say_queued(request, asked=bool(open_calls), written=written)
         if closed := len(calls) - len(open_calls):
             messages.warning(
                 request,
@@ -123,6 +117,18 @@ class SendView(ConsoleMixin, View):
                 % {"count": closed},
             )
         return HttpResponseRedirect(back)
+
+
+def say_queued(request, *, asked: bool, written) -> None:
+    """The message of a send: how many notices were queued, or that the same form (its key) was sent
+    before and wrote its notices then."""
+    if asked and not written:
+        messages.info(request, _("This form was already sent; nothing more was queued."))
+    else:
+        count = len(written)
+        messages.success(
+            request, ngettext("%(count)d notice queued.", "%(count)d notices queued.", count) % {"count": count}
+        )
 
 
 class PreviewView(ConsoleMixin, View):

@@ -25,6 +25,7 @@ from console.lists import ListPage, Selection
 from console.permissions import ConsoleMixin, can
 from console.redirects import back_to
 from liquidation import services as liquidation
+from notices.views import say_queued
 from risk.forms import FreeTextField, TextField
 
 from . import live, services
@@ -455,11 +456,5 @@ class MessageView(RecoverAction):
             model.objects.filter(pk__in=[row.pk for row in rows], status=CaseStatus.OPEN).update(
                 status=CaseStatus.CONTACTED, updated_at=now
             )
-        if wanted and not written:  # the same form again: its key wrote its messages the first time
-            messages.info(request, _("This form was already sent; nothing more was queued."))
-        else:
-            count = len(written)
-            messages.success(
-                request, ngettext("%(count)d notice queued.", "%(count)d notices queued.", count) % {"count": count}
-            )
+        say_queued(request, asked=bool(wanted), written=written)
         return HttpResponseRedirect(back)

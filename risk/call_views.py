@@ -3,8 +3,6 @@ event stream, and the trader's actions on calls."""
 
 from __future__ import annotations
 
-import time
-
 from django.contrib import messages
 from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import redirect, render
@@ -16,6 +14,7 @@ from django.views import View
 
 from book.models import AccountKind
 from console import audit, panels, streams
+from console import typed as typed_memory
 from console.fields import form_errors, parse_id
 from console.lists import ListPage
 from console.permissions import ConsoleMixin
@@ -357,25 +356,20 @@ class CallActionView(ConsoleMixin, View):
         return redirect(back)
 
 
-TYPED_FOR_SECONDS = 120  # a refused form's values come back on the page that follows, not a day later
-
-
 def keep_typed(request, call, action: str, form) -> None:
     """Keep what a refused form of this call held, so the call's page shows it again to correct."""
     values = {}
     for name in form.fields:
         value = request.POST.get(name, "")[:2000]
-        if isinstance(value, str) and forbidden_character(value, free_text=True, typed=True) is None:
+        if forbidden_character(value, free_text=True, typed=True) is None:
             values[name] = value
-    request.session[f"call-typed:{call.pk}"] = {"at": time.time(), "action": action, "values": values}
+    typed_memory.keep(request, f"call-typed:{call.pk}", {"action": action, "values": values})
 
 
 def take_typed(request, call) -> dict:
-    """{action: {field: value}} of the form refused just before on this call's page: shown once."""
-    kept = request.session.pop(f"call-typed:{call.pk}", None)
-    if not isinstance(kept, dict) or time.time() - kept.get("at", 0) > TYPED_FOR_SECONDS:
-        return {}
-    return {kept.get("action"): kept.get("values") or {}}
+    """{action: {field: value}} of the form refused just before on this call's page."""
+    kept = typed_memory.take(request, f"call-typed:{call.pk}")
+    return {kept["action"]: kept["values"]} if kept else {}
 
 
 class RemarkView(CallActionView):

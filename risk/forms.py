@@ -7,8 +7,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from book.book_format import has_utc_and_local_time, printable
-from console.fields import DateField, DateTimeField, DecimalField, IntegerField, parse_id
-from console.text import blank, forbidden_character
+from console.fields import DateField, DateTimeField, DecimalField, IntegerField, StoredTextField, parse_id
 
 from .models import CallType, CloseCause
 
@@ -16,25 +15,8 @@ MAX_BATCH_CALLS = 1000
 MAX_PAGE = 1_000_000  # a page past the last shows the last; past this it is not a page number
 
 
-class TextField(forms.CharField):
-    """One line of text (a search, a name): NUL, lone surrogates and control characters are refused
-    by the same rule as the book file's."""
-
-    free_text = False
-
-    def to_python(self, value):
-        value = super().to_python(value)
-        return self.empty_value if blank(value) else value  # only invisible characters: nothing said
-
-    def validate(self, value):
-        super().validate(value)
-        char = forbidden_character(value, free_text=self.free_text, typed=True)
-        if char is not None:
-            raise forms.ValidationError(
-                _("Contains a character that is not allowed (%(char)s)."),
-                code="forbidden_character",
-                params={"char": f"U+{ord(char):04X}"},
-            )
+class TextField(StoredTextField):
+    """One line of text (a search, a name), checked by the same rule as the book file's."""
 
 
 class FreeTextField(TextField):
