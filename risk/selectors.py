@@ -212,6 +212,46 @@ def open_calls(user, kind: str, values: dict, now: datetime) -> Selection:
     )
 
 
+def calls_by_desk(user, now: datetime) -> list[dict]:
+    """The overview's table: per desk the user sees, its open calls on each list (Risk Warning for
+    margin accounts, Intraday for intraday ones), those marked exception, those past their deadline or
+    long outstanding (by each kind's rule set), and their call amount. Three queries, however many desks."""
+    from console.querysets import visible_desks
+
+    default_days = RuleSet._meta.get_field("long_outstanding_days").default
+    days = dict(RuleSet.objects.values_list("account_kind", "long_outstanding_days"))
+    long = Q()
+    for kind in (AccountKind.MARGIN, AccountKind.INTRADAY):
+        long |= Q(kind=kind, triggered_at__lt=now - timedelta(days=days.get(kind) or default_days))
+    counts = {
+        row.pop("desk_id"): row
+        for row in MarginCall.objects.visible_to(user)
+        .filter(closed_at__isnull=True)
+        .values("desk_id")
+        .annotate(
+            margin=Count("pk", filter=Q(kind=AccountKind.MARGIN)),
+            intraday=Count("pk", filter=Q(kind=AccountKind.INTRADAY)),
+            exception=Count("pk", filter=Q(status=CallStatus.EXCEPTION)),
+            overdue=Count("pk", filter=Q(deadline__lt=now)),
+            long=Count("pk", filter=long),
+            amount=Sum("call_amount"),
+        )
+        .order_by()
+    }
+    empty = {"margin": 0, "intraday": 0, "exception": 0, "overdue": 0, "long": 0, "amount": None}
+    rows = [{"desk": desk, **counts.pop(desk.pk, empty)} for desk in visible_desks(user).order_by("code")]
+    if None in counts:  # calls of accounts on no desk (seen only with the permission to see every desk)
+        rows.append({"desk": None, **counts.pop(None)})
+    return rows
+
+
+def desk_totals(rows: list[dict]) -> dict:
+    """The sum of :func:`calls_by_desk`'s rows."""
+    total = {name: sum(row[name] for row in rows) for name in ("margin", "intraday", "exception", "overdue", "long")}
+    amounts = [row["amount"] for row in rows if row["amount"] is not None]
+    return {**total, "amount": sum(amounts) if amounts else None}
+
+
 HISTORY_FILTERS = (
     ("kind", "kind"),
     ("cause", "close_cause"),

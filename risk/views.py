@@ -39,6 +39,7 @@ class HomeView(ConsoleMixin, View):
             **{f"count_{kind}": Count("pk", filter=Q(call_type=kind)) for kind in CallType.values},
             call_amount=Sum("call_amount", filter=~Q(call_type="")),
         )
+        desks = selectors.calls_by_desk(request.user, timezone.now()) if not query else []
         summary = [{"type": kind, "count": totals[f"count_{kind}"]} for kind in CallType.values]
         context = {
             "form": form,
@@ -49,6 +50,8 @@ class HomeView(ConsoleMixin, View):
             "summary": summary,
             "total_accounts": totals["accounts"],
             "total_call_amount": totals["call_amount"],
+            "desks": desks,
+            "desk_totals": selectors.desk_totals(desks),
         }
         return render(request, "risk/home.html", context)
 

@@ -88,6 +88,45 @@ def test_home_counts_calls_by_type(trader):
     assert response.context["total_call_amount"] == 135400 + 5030
 
 
+def test_home_counts_open_calls_by_desk(trader, desk_trader, django_assert_max_num_queries):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from risk.models import CallStatus, MarginCall
+
+    now = timezone.now()
+    MarginCall.objects.filter(account__account_no="I200001").update(
+        status=CallStatus.EXCEPTION, deadline=now - timedelta(hours=1)
+    )
+    MarginCall.objects.filter(account__account_no="M100001").update(triggered_at=now - timedelta(days=400))
+    client = client_for(trader)
+
+    with django_assert_max_num_queries(12):
+        response = client.get(reverse("risk:home"))
+
+    rows = {row["desk"].code: row for row in response.context["desks"]}
+    assert list(rows) == ["HK1", "HK2"]
+    assert {name: rows["HK1"][name] for name in ("margin", "intraday", "exception", "overdue", "long")} == {
+        "margin": 1,
+        "intraday": 1,
+        "exception": 1,
+        "overdue": 1,
+        "long": 1,
+    }
+    assert rows["HK1"]["amount"] == 135400 + 5030
+    assert rows["HK2"]["margin"] == rows["HK2"]["intraday"] == 0
+    assert rows["HK2"]["amount"] is None
+    assert response.context["desk_totals"]["amount"] == 135400 + 5030
+    html = response.content.decode()
+    assert f'href="{reverse("risk:warning")}?desk=HK1">1<' in html
+    assert f'href="{reverse("risk:intraday")}?desk=HK1">1<' in html
+    # A user granted one desk sees that desk's row only.
+    response = client_for(desk_trader).get(reverse("risk:home"))
+    assert [row["desk"].code for row in response.context["desks"]] == ["HK2"]
+    assert "?desk=HK1" not in response.content.decode()
+
+
 def test_pages_are_translated(trader):
     client = client_for(trader)
     client.post(reverse("set_language"), {"language": "zh-hant", "next": "/"})
