@@ -55,6 +55,10 @@ def test_the_viewer_sees_the_plan_but_no_button(call, viewer):
     assert 'data-testid="plan"' in html
     assert 'data-testid="liquidate"' not in html
     assert 'data-testid="cancel-orders"' not in html
+    # The plan's quantities and prices read as figures, not as boxes the viewer cannot type in.
+    assert 'name="quantity:' not in html
+    assert 'name="price:' not in html
+    assert 'data-testid="planned">' in html
 
 
 def test_a_refused_liquidation_comes_back_as_typed_once(call, trader):
