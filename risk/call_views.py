@@ -200,7 +200,23 @@ class SnapshotView(ConsoleMixin, View):
         snapshot = call.snapshots.filter(pk=snapshot_pk).first()
         if snapshot is None:
             raise Http404(_("No such snapshot."))
-        return render(request, "risk/snapshot.html", {"call": call, "snapshot": snapshot, "book": snapshot.book})
+        figures = dict(snapshot.book.get("figures", {}))
+        figures.pop("call_type", None)
+        overview = [(name, figures.pop(name)) for name in OVERVIEW_FIGURES if name in figures]
+        margin = [(name, figures.pop(name)) for name in MARGIN_FIGURES if name in figures]
+        context = {
+            "call": call,
+            "snapshot": snapshot,
+            "book": snapshot.book,
+            "overview": overview,
+            "margin": margin + sorted(figures.items()),  # a figure this version does not name, last
+        }
+        return render(request, "risk/snapshot.html", context)
+
+
+# A snapshot's figures in the order of the call page's Asset overview and Margin.
+OVERVIEW_FIGURES = ("total_cash", "long_mv", "short_mv", "equity", "illiquid_mv", "liquid_nav", "exposure", "nav_ratio")
+MARGIN_FIGURES = ("im", "mm", "fm", "loan", "excess_financing", "margin_shortfall", "force_shortfall", "call_amount")
 
 
 COMPARED = ("equity", "liquid_nav", "nav_ratio", "mm", "loan", "margin_shortfall", "call_amount")

@@ -688,3 +688,31 @@ def test_a_refused_deadline_or_remark_comes_back_as_typed_once(call, trader):
     assert 'value="client agreed"' in html
     assert 'value="client agreed"' not in later.content.decode()  # once
     assert "x" * 2000 + "</textarea>" in remark.content.decode()
+
+
+def test_a_snapshot_lists_its_figures_as_the_call_page_does(call, trader):
+    snapshot = call.snapshots.first()
+
+    html = client_for(trader).get(reverse("risk:snapshot", args=[call.pk, snapshot.pk])).content.decode()
+
+    shown = re.findall(r'data-figure="(\w+)"', html)
+    assert shown == [
+        "total_cash",
+        "long_mv",
+        "short_mv",
+        "equity",
+        "illiquid_mv",
+        "liquid_nav",
+        "exposure",
+        "nav_ratio",
+        "im",
+        "mm",
+        "fm",
+        "loan",
+        "excess_financing",
+        "margin_shortfall",
+        "force_shortfall",
+        "call_amount",
+    ]
+    assert 'data-figure="call_amount" class="key">135,400.00<' in html
+    assert 'data-figure="margin_shortfall" class="neg">' in html  # a shortfall there is, in red
