@@ -9,6 +9,11 @@ class ConsoleConfig(AppConfig):
     verbose_name = _("Console")
 
     def ready(self):
+        from django.contrib import admin
+
         from .bootstrap import on_post_migrate
 
         post_migrate.connect(on_post_migrate, sender=self, dispatch_uid="console.bootstrap")
+        admin.site.site_header = _("Margin Call console administration")
+        admin.site.site_title = _("Margin Call console administration")
+        admin.site.index_title = _("Rules, book and users")

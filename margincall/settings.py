@@ -107,7 +107,7 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "django_htmx",
     "guardian",
-    "axes",
+    "console.third_party.LoginAttemptsConfig",  # django-axes
     "book",
     "risk",
     "liquidation",

@@ -62,3 +62,17 @@ def test_every_string_marked_in_the_code_is_in_the_catalogs():
         if ast.literal_eval(f'"{message}"') not in known
     )
     assert missing == []
+
+
+def test_the_admin_words_of_django_axes_are_the_package_s_own():
+    """console.third_party lists django-axes' words to translate them; each must still be one of its
+    words (a renamed one would show in English again), and each is in the catalogues."""
+    import axes
+
+    from console.third_party import AXES
+
+    source = "\n".join(path.read_text() for path in Path(axes.__file__).parent.rglob("*.py"))
+    marked = set(MARKED.findall(source))
+    known = {msgid for msgid, _plural, _forms, _fuzzy in entries(LOCALE / "zh_Hant" / "LC_MESSAGES" / "django.po")}
+    assert [word for word in AXES if word not in marked] == []
+    assert [word for word in AXES if word not in known] == []

@@ -203,3 +203,19 @@ def test_a_username_with_a_nul_is_refused_by_the_form(url):
 
     assert response.status_code == 200
     assert not is_logged_in(client)
+
+
+def test_the_admin_names_the_console_and_its_login_attempts_in_the_user_s_language(db):
+    admin = User.objects.create_superuser("root", "root@example.com", "pw")
+    client = Client()
+    client.force_login(admin)
+    client.post(reverse("set_language"), {"language": "zh-hans", "next": "/"})
+
+    index = client.get(reverse("admin:index")).content.decode()
+    attempts = client.get(reverse("admin:axes_accessattempt_changelist")).content.decode()
+
+    assert "Margin Call 控制台管理" in index
+    assert "登录尝试" in index  # django-axes' app, which ships no Chinese
+    assert "控制台" in index  # the console's own app, under its configuration (console.apps.ConsoleConfig)
+    assert "Django" not in index
+    assert "尝试时间" in attempts  # a django-axes column
