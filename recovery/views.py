@@ -180,7 +180,9 @@ class LendingView(ConsoleMixin, View):
                 instrument__symbol__in=[p.symbol for p in pools]
             )
         }
-        rows = [{"pool": pool, "state": states.get(pool.symbol)} for pool in pools]
+        symbols = [pool.symbol for pool in pools]
+        names = dict(Instrument.objects.filter(symbol__in=symbols).values_list("symbol", "name"))
+        rows = [{"pool": pool, "state": states.get(pool.symbol), "name": names.get(pool.symbol, "")} for pool in pools]
         rows.sort(key=lambda row: (-(row["pool"].recall), row["pool"].symbol))
         reported = LendingAvailability.objects.aggregate(earliest=Min("as_of"), latest=Max("as_of"))
         symbol = request.GET.get("stock", "")

@@ -5,6 +5,7 @@ import re
 import pytest
 from django.urls import reverse
 
+from book.models import Instrument
 from console.models import AuditEntry
 from liquidation.models import Order
 from recovery import services
@@ -91,12 +92,14 @@ def test_short_stock_recovery_lists_the_scan_and_a_trader_marks_one_done(trader)
 
 
 def test_the_lending_overview_shows_the_recall_and_its_clients(trader):
+    Instrument.objects.filter(symbol="700.HK").update(name="Tencent")
     services.run_scan()
     client = client_for(trader)
     page = client.get(reverse("recovery:lending"), {"stock": "700.HK"})
     [row] = page.context["rows"]
     assert (row["pool"].lendable, row["pool"].lent, row["pool"].clients, row["pool"].recall) == (300, 600, 2, 300)
     assert 'data-testid="lending-detail"' in page.content.decode()
+    assert '>700.HK</a> <span class="meta">Tencent</span>' in page.content.decode()  # the stock's name beside it
 
     client.post(
         reverse("recovery:pool-status"), {"stock": "700.HK", "status": "close_out_warning", "remark": "PB call"}
