@@ -25,7 +25,7 @@ from book.models import (
 from book.times import validate_possible_time
 from console.models import AppendOnly
 
-from .querysets import MarginCallQuerySet
+from .querysets import AccountRiskQuerySet, MarginCallQuerySet
 
 NOTICE_CHANNELS = ("email", "sms", "voice")
 
@@ -239,6 +239,8 @@ class AccountRisk(models.Model):
     exact_mm = ExactSum(null=True, editable=False)
     exact_fm = ExactSum(null=True, editable=False)
     open_positions = models.PositiveIntegerField(null=True, editable=False)
+
+    objects = AccountRiskQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("account figures")

@@ -34,11 +34,16 @@ class HomeView(ConsoleMixin, View):
                 .select_related("desk", "risk")
                 .order_by("account_no")[: SEARCH_LIMIT + 1]  # one more says whether there are more
             )
-        totals = AccountRisk.objects.filter(account__in=accounts).aggregate(
-            accounts=Count("pk"),
-            **{f"count_{kind}": Count("pk", filter=Q(call_type=kind)) for kind in CallType.values},
-            call_amount=Sum("call_amount", filter=~Q(call_type="")),
+        # Only the called accounts' figures are read (the call type's index finds them), not the whole book's.
+        totals = (
+            AccountRisk.objects.visible_to(request.user)
+            .filter(call_type__in=CallType.values)
+            .aggregate(
+                **{f"count_{kind}": Count("pk", filter=Q(call_type=kind)) for kind in CallType.values},
+                call_amount=Sum("call_amount"),
+            )
         )
+        totals["accounts"] = accounts.count()
         desks = selectors.calls_by_desk(request.user, timezone.now()) if not query else []
         summary = [{"type": kind, "count": totals[f"count_{kind}"]} for kind in CallType.values]
         context = {

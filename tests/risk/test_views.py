@@ -125,6 +125,12 @@ def test_home_counts_open_calls_by_desk(trader, desk_trader, django_assert_max_n
     response = client_for(desk_trader).get(reverse("risk:home"))
     assert [row["desk"].code for row in response.context["desks"]] == ["HK2"]
     assert "?desk=HK1" not in response.content.decode()
+    # and the book's tiles count that desk's accounts only: M100002, not called
+    assert response.context["total_accounts"] == 1
+    assert {row["type"]: row["count"] for row in response.context["summary"]} == dict.fromkeys(
+        ["debit", "force_call", "margin_call", "excess_financing"], 0
+    )
+    assert response.context["total_call_amount"] is None
 
 
 def test_pages_are_translated(trader):
