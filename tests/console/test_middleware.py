@@ -1,0 +1,46 @@
+"""Requests refused before any view reads them."""
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from tests.users import make_user
+
+pytestmark = pytest.mark.django_db
+FORM = "application/x-www-form-urlencoded"
+
+
+def client_with_csrf_cookie():
+    """A client whose CSRF check reads the form, as a browser's does."""
+    client = Client(enforce_csrf_checks=True)
+    client.get(reverse("login"))
+    return client, client.cookies["csrftoken"].value
+
+
+@pytest.mark.parametrize("charset", ["latin-1", "utf-16", "cp1252"])
+def test_a_form_in_another_charset_than_utf8_is_a_400_that_names_it(charset):
+    client, token = client_with_csrf_cookie()
+
+    response = client.post(
+        reverse("login"), "username=a&password=b", content_type=f"{FORM}; charset={charset}", HTTP_X_CSRFTOKEN=token
+    )
+
+    assert response.status_code == 400
+    assert f"charset='{charset}'" in response.content.decode()
+
+
+@pytest.mark.parametrize("charset", ["UTF-8", "UTF8", "utf_8"])
+def test_utf8_by_any_of_its_names_is_read(charset):
+    user = make_user("trader", "RiskWarningFull")
+    user.set_password("pw-for-the-test")
+    user.save()
+    client, token = client_with_csrf_cookie()
+
+    response = client.post(
+        reverse("login"),
+        "username=trader&password=pw-for-the-test",
+        content_type=f"{FORM}; charset={charset}",
+        HTTP_X_CSRFTOKEN=token,
+    )
+
+    assert response.status_code == 302  # logged in: the form was read
