@@ -22,7 +22,7 @@ def test_admin_pages_work_with_no_csp_violation(page: Page, live_server, import_
     page.get_by_label("Username").fill("root")
     page.get_by_label("Password").fill("root-pass-1")
     page.get_by_role("button", name="Log in").click()
-    expect(page.get_by_role("heading", name="Site administration")).to_be_visible()
+    expect(page.get_by_role("heading", name="Rules, book and users")).to_be_visible()
 
     for path, heading in [
         ("/admin/book/desk/", "Select desk to change"),
