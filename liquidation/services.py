@@ -266,15 +266,29 @@ def place_many(
         done = _placed_with(key)
         for request in requests:
             request.orders, request.refused = done.get(request.account.pk), None
+            if request.orders and not _placed_by(request.orders, user):
+                # Another user's form (its key copied): their orders are not this request's answer.
+                request.orders, request.refused = (
+                    [],
+                    _("This form was already used by another user: nothing was placed."),
+                )
     todo = [request for request in requests if request.orders is None]
     visible = (
         set(Account.objects.visible_to(user).filter(pk__in=[r.account.pk for r in todo]).values_list("pk", flat=True))
         if user is not None
         else {r.account.pk for r in todo}
     )
+    # A call named by the request that has closed since its page was shown: its plan no longer stands.
+    closed = set(
+        MarginCall.objects.filter(
+            pk__in=[r.call.pk for r in todo if r.call is not None], closed_at__isnull=False
+        ).values_list("pk", flat=True)
+    )
     for request in todo:
         if request.account.pk not in visible:
             request.refused = _("No such account.")
+        elif request.call is not None and request.call.pk in closed:
+            request.refused = _("The call has closed: nothing was placed.")
         elif not request.wanted:
             request.refused = _("There is nothing to order.")
     todo = [request for request in todo if request.refused is None]
@@ -334,6 +348,12 @@ def _placed_with(key: str) -> dict[int, list[Order]]:
     for order in Order.objects.filter(idempotency_key__startswith=f"{key}:").select_related("instrument"):
         done.setdefault(order.account_id, []).append(order)
     return done
+
+
+def _placed_by(orders: Sequence[Order], user) -> bool:
+    """Whether this user placed these orders (the scheduler's, placed by nobody, are anyone's)."""
+    placer = user.pk if user is not None and user.is_authenticated else None
+    return all(order.created_by_id == placer for order in orders)
 
 
 def _check_key(key: str) -> None:

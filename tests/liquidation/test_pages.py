@@ -308,3 +308,34 @@ def test_an_order_stream_for_a_call_follows_it_by_its_number(monkeypatch, given,
     asyncio.run(views.order_events(RequestFactory().get(reverse("liquidation:order-events"), query)))
 
     assert served == [kind]
+
+
+def test_a_closed_call_s_form_sent_again_places_nothing(call, trader):
+    """The page shows no plan once the call has closed; a form from before (or forged) is refused."""
+    from risk import calls
+
+    calls.end_call(call.pk, reason="deposit seen by phone", user=trader)
+
+    response = client_for(trader).post(
+        reverse("liquidation:call-liquidate", args=[call.pk]), plan_form(call), follow=True
+    )
+
+    assert "The call has closed: nothing was placed." in response.content.decode()
+    assert not Order.objects.exists()
+
+
+def test_another_user_s_form_key_places_nothing_and_says_so(call, trader):
+    from tests.users import make_user
+
+    other = make_user("other-trader", "RiskWarningFull")
+    client_for(trader).post(reverse("liquidation:call-liquidate", args=[call.pk]), plan_form(call))
+    placed = list(Order.objects.values_list("pk", flat=True))
+
+    response = client_for(other).post(
+        reverse("liquidation:call-liquidate", args=[call.pk]), plan_form(call), follow=True
+    )
+
+    html = response.content.decode()
+    assert "This form was already used by another user: nothing was placed." in html
+    assert "orders placed" not in html
+    assert list(Order.objects.values_list("pk", flat=True)) == placed
