@@ -20,7 +20,7 @@ from asgiref.sync import sync_to_async
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.db import close_old_connections
-from django.http import HttpResponse, StreamingHttpResponse
+from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.utils import timezone
 from django.utils.cache import add_never_cache_headers
 from django.utils.translation import gettext as _
@@ -41,15 +41,19 @@ REFETCH_ALL = datetime(1970, 1, 1, tzinfo=UTC)
 ChangedFor = Callable[[object, str | None, datetime], set[int] | None]
 
 
-async def serve(request, feed: push.Feed, kind: str | None, changed_for: ChangedFor):
+async def serve(request, feed: push.Feed, kind: str | None, changed_for: ChangedFor, *, sees=None):
     """The event stream of ``feed`` for this request's user: records of ``kind`` (None: any) on the
-    user's desks. ``changed_for`` answers the catch-up of a page that says when it was rendered."""
+    user's desks. ``changed_for`` answers the catch-up of a page that says when it was rendered.
+    ``sees(user, kind)``, if given, says whether the user may follow that kind (one call, say): a 404
+    if not, as its page is."""
     user = await request.auser()
     if not user.is_authenticated:
         return redirect_to_login(request.get_full_path())
     desks = await sync_to_async(stream_desks)(user)
     if desks is False:
         raise PermissionDenied
+    if kind is not None and sees is not None and not await sync_to_async(sees)(user, kind):
+        raise Http404
     hub = push.hub(feed)
     if not hub.has_room(user.pk):
         refused = HttpResponse(

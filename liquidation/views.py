@@ -140,7 +140,11 @@ async def order_events(request):
         if parse_id(call) is None:
             raise Http404(_("No such call."))
         call = str(parse_id(call))  # the kind events are matched by: "007" is call 7
-    return await streams.serve(request, live.ORDERS, call, _orders_changed_for)
+    return await streams.serve(request, live.ORDERS, call, _orders_changed_for, sees=_sees_call)
+
+
+def _sees_call(user, call: str) -> bool:
+    return MarginCall.objects.visible_to(user).filter(pk=int(call)).exists()
 
 
 def _orders_changed_for(user, kind, since) -> set[int] | None:

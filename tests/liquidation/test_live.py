@@ -154,6 +154,15 @@ def test_a_malformed_call_is_a_404_and_nothing_is_opened(book, trader):
         assert client.get(reverse("liquidation:order-events"), {"call": bad}).status_code == 404
 
 
+def test_another_desk_s_call_or_an_unknown_one_is_a_404(book, desk_trader):
+    """desk_trader sees desk HK2 only; M100001's call is on HK1."""
+    call = MarginCall.objects.get(account__account_no="M100001")
+    client = client_for(desk_trader)
+
+    assert client.get(reverse("liquidation:order-events"), {"call": call.pk}).status_code == 404
+    assert client.get(reverse("liquidation:order-events"), {"call": call.pk + 1000}).status_code == 404
+
+
 def test_the_refetched_fragments_mark_the_changed_orders(book, trader):
     order = place(trader, "M100001", "A.HK", 100)
     client = client_for(trader)

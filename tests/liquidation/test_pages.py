@@ -299,7 +299,7 @@ def test_an_order_stream_for_a_call_follows_it_by_its_number(monkeypatch, given,
 
     served = []
 
-    async def serve(request, feed, wanted, changed_for):
+    async def serve(request, feed, wanted, changed_for, *, sees):
         served.append(wanted)
 
     monkeypatch.setattr(views.streams, "serve", serve)
