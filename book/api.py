@@ -6,6 +6,8 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.db import transaction
 from django.http import JsonResponse
 from django.utils import timezone
@@ -81,6 +83,9 @@ class TokenListView(View):
             items = load_list(request.body, noun=self.noun, counted=self.counted, max_items=self.max_items)
         except BodyMalformed as error:
             return _error(400, str(error))
+        except RequestDataTooBig:
+            limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+            return _error(413, f"the body is larger than {limit:,} bytes: send fewer {self.counted} per request")
         return self.handle(token, items)
 
     def handle(self, token: ApiToken, items: list) -> JsonResponse:

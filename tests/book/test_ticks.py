@@ -250,3 +250,13 @@ def test_a_refused_tick_repeats_only_a_printable_symbol(token):
     first, second = answer["results"]
     assert first["symbol"] == "\\ud800\\x00" + "S" * 62
     assert second["symbol"] is None
+
+
+def test_a_body_over_the_upload_limit_is_a_json_413(token, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+
+    response = post([{"symbol": "700.HK", "price": "1"}] * 100, token)
+
+    assert response.status_code == 413
+    assert response["Content-Type"] == "application/json"
+    assert response.json() == {"error": "the body is larger than 1,000 bytes: send fewer ticks per request"}
