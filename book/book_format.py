@@ -156,11 +156,11 @@ def parse_text(value: Any, *, max_length: int, required: bool = False) -> str:
     if not isinstance(value, str):
         raise FieldError(f"must be a string, got {describe(value)}")
     text = value.strip()
-    if blank(text):  # only invisible characters: nothing said
-        text = ""
-    char = forbidden_character(text)
+    char = forbidden_character(text)  # named even where nothing else is (a lone bidi override)
     if char is not None:
         raise FieldError(f"contains {character_name(char)}: {describe(value)}")
+    if blank(text):  # only invisible characters: nothing said
+        text = ""
     if required and not text:
         raise FieldError("must not be empty")
     if len(text) > max_length:

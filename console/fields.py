@@ -121,11 +121,16 @@ class StoredTextField(forms.CharField):
 
     def to_python(self, value):
         value = super().to_python(value)
-        return self.empty_value if isinstance(value, str) and blank(value) else value
+        if isinstance(value, str) and blank(value) and not self._forbidden(value):
+            return self.empty_value  # only invisible characters: nothing said
+        return value  # a forbidden one is named by validate(), even alone
+
+    def _forbidden(self, value: str) -> str | None:
+        return forbidden_character(value, free_text=self.free_text, typed=True)
 
     def validate(self, value):
         super().validate(value)
-        if isinstance(value, str) and (char := forbidden_character(value, free_text=self.free_text, typed=True)):
+        if isinstance(value, str) and (char := self._forbidden(value)):
             raise forms.ValidationError(
                 _("Contains a character that is not allowed (%(char)s)."),
                 code="forbidden_character",

@@ -159,6 +159,7 @@ def test_a_number_in_other_capitals_of_a_stored_one_is_refused(admin_client):
         ({"account_no": "M1\u0301"}, "Contains a mark laid over another character (U+0301)."),
         ({"account_no": ".."}, "No part of it between slashes may be . or .."),
         ({"name": "\u202eabc"}, "Contains a character that is not allowed (U+202E)."),
+        ({"name": "\u202e"}, "Contains a character that is not allowed (U+202E)."),  # named even alone
         ({"account_no": "\u200b"}, "This field is required."),
         ({"name": "Chan \ufffd"}, "Contains a character that is not allowed (U+FFFD)."),
     ],

@@ -260,3 +260,14 @@ def test_a_body_over_the_upload_limit_is_a_json_413(token, settings):
     assert response.status_code == 413
     assert response["Content-Type"] == "application/json"
     assert response.json() == {"error": "the body is larger than 1,000 bytes: send fewer ticks per request"}
+
+
+def test_a_symbol_of_a_lone_bidirectional_override_is_named_not_called_empty(token):
+    time = "2026-12-23T10:00:00+08:00"
+    answer = post(
+        [{"symbol": "\u202e", "price": "1", "time": time}, {"symbol": "\u200b", "price": "1", "time": time}], token
+    ).json()
+
+    first, second = answer["results"]
+    assert "bidirectional override (U+202E)" in first["reason"]
+    assert "must not be empty" in second["reason"]  # an invisible one alone is nothing said
