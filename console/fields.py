@@ -76,11 +76,17 @@ def has_impossible_offset(moment: dt.datetime) -> bool:
     return offset is not None and abs(offset) > LARGEST_OFFSET
 
 
+WITH_TIME = re.compile(r"[0-9][T ][0-9]|:")  # a time after the date ("2026-12-08T10", "20261208 1000")
+
+
 class DateTimeField(AsciiMixin, forms.DateTimeField):
     """A date and time; one with an offset from UTC no place keeps (Python reads up to 23:59, a database
     stores less) is refused, and any other is held in UTC."""
 
     def to_python(self, value):
+        if isinstance(value, str) and value.strip() and not WITH_TIME.search(value):
+            # Python reads a date alone as its midnight: a time to act at is given, never guessed.
+            raise forms.ValidationError(_("Enter a time as well as the date."), code="no_time")
         moment = super().to_python(value)
         if moment is not None and has_impossible_offset(moment):
             raise forms.ValidationError(self.error_messages["invalid"], code="invalid")

@@ -223,6 +223,13 @@ def test_auto_liquidation_is_set_from_the_batch_bar_and_the_details(call, trader
     client.post(reverse("liquidation:batch"), {"calls": [call.pk], "action": "auto", "at": "2026-12-23T15:00+09:00"})
     call.refresh_from_db()
     assert call.auto_liquidate_at.isoformat() == "2026-12-23T06:00:00+00:00"
+    for date_alone in ("2026-12-24", "20261224"):  # Python reads it as its midnight: never guessed
+        response = client.post(
+            reverse("liquidation:batch"), {"calls": [call.pk], "action": "auto", "at": date_alone}, follow=True
+        )
+        assert "Enter a time as well as the date." in response.content.decode()
+        call.refresh_from_db()
+        assert call.auto_liquidate_at.isoformat() == "2026-12-23T06:00:00+00:00"
     response = client.post(reverse("liquidation:batch"), {"calls": [call.pk], "action": "auto_clear"}, follow=True)
     assert "Auto-liquidation cleared on 1 call." in response.content.decode()
     call.refresh_from_db()
