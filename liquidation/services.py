@@ -278,17 +278,9 @@ def place_many(
         if user is not None
         else {r.account.pk for r in todo}
     )
-    # A call named by the request that has closed since its page was shown: its plan no longer stands.
-    closed = set(
-        MarginCall.objects.filter(
-            pk__in=[r.call.pk for r in todo if r.call is not None], closed_at__isnull=False
-        ).values_list("pk", flat=True)
-    )
     for request in todo:
         if request.account.pk not in visible:
             request.refused = _("No such account.")
-        elif request.call is not None and request.call.pk in closed:
-            request.refused = _("The call has closed: nothing was placed.")
         elif not request.wanted:
             request.refused = _("There is nothing to order.")
     todo = [request for request in todo if request.refused is None]
@@ -351,7 +343,7 @@ def _placed_with(key: str) -> dict[int, list[Order]]:
 
 
 def _placed_by(orders: Sequence[Order], user) -> bool:
-    """Whether this user placed these orders (the scheduler's, placed by nobody, are anyone's)."""
+    """Whether this user placed these orders (the scheduler places as nobody: its orders answer it alone)."""
     placer = user.pk if user is not None and user.is_authenticated else None
     return all(order.created_by_id == placer for order in orders)
 
@@ -377,11 +369,25 @@ def _place_locked(user, requests, source, key, rules, calls) -> list[Order]:
     ):
         positions[(position.account_id, position.instrument.symbol)] = position
     working = working_quantities([r.account.pk for r in requests])
+    for request in requests:
+        request.call = request.call or calls.get(request.account.pk)
+    # The calls, locked after the positions (the order a fill's recompute takes them in): a call that
+    # has closed since its page or plan was read (ended by hand, met by a deposit) has nothing to liquidate.
+    closed = {
+        pk
+        for pk, closed_at in MarginCall.objects.select_for_update()
+        .filter(pk__in=[r.call.pk for r in requests if r.call is not None])
+        .order_by("pk")
+        .values_list("pk", "closed_at")
+        if closed_at is not None
+    }
     now = timezone.now()
     created = []
     for request in requests:
         account = request.account
-        request.call = request.call or calls.get(account.pk)
+        if request.call is not None and request.call.pk in closed:
+            request.refused = _("The call has closed: nothing was placed.")
+            continue
         try:
             orders = [
                 _order(item, positions.get((account.pk, item.symbol)), working, rules[account.kind])
@@ -510,7 +516,11 @@ def liquidate_calls(
     plans = plan_accounts([a for a in accounts if a.pk not in done], only=only)
     for account in accounts:
         if account.pk in done:
-            requests.append(Request(account, [], orders=done[account.pk]))
+            if _placed_by(done[account.pk], user):
+                requests.append(Request(account, [], orders=done[account.pk]))
+            else:  # another user's key: their orders are not this request's answer
+                refused = _("This form was already used by another user: nothing was placed.")
+                requests.append(Request(account, [], orders=[], refused=refused))
             continue
         result = plans[account.pk]
         request = Request(

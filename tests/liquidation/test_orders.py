@@ -75,6 +75,19 @@ def test_the_same_key_makes_one_set_of_orders(account, trader):
     assert Order.objects.count() == len(first)
 
 
+def test_another_user_s_key_places_nothing_and_is_not_answered_with_their_orders(account, trader):
+    from tests.users import make_user
+
+    first = services.place_plan(user=trader, account=account, key="form-1")
+    other = make_user("other-trader", "RiskWarningFull")
+
+    with pytest.raises(services.Refused, match="already used by another user"):
+        services.place_plan(user=other, account=account, key="form-1")
+    with pytest.raises(services.Refused, match="already used by another user"):  # as a call's form
+        services.place(user=other, account=account, wanted=[services.Wanted("A.HK", 100)], key="form-1")
+    assert Order.objects.count() == len(first)
+
+
 def test_a_key_sent_again_for_another_account_places_that_accounts_orders(import_book, account, trader):
     from tests.books import one_stock_book
 
