@@ -76,7 +76,21 @@ def has_impossible_offset(moment: dt.datetime) -> bool:
     return offset is not None and abs(offset) > LARGEST_OFFSET
 
 
-WITH_TIME = re.compile(r"[0-9][T ][0-9]|:")  # a time after the date ("2026-12-08T10", "20261208 1000")
+# A zone at the end of a value: Python reads "2026-12-10+08:00" as 08:00 on that day.
+TRAILING_ZONE = re.compile(r"(?:Z|[+-][0-9]{2}(?::?[0-9]{2})?)$", re.IGNORECASE)
+
+
+def date_alone(value: str) -> bool:
+    """Whether this text is a date with no time (with or without a zone), which Python would read as
+    a time it does not say: its midnight, or the zone's hours."""
+    text = value.strip()
+    for candidate in (text, TRAILING_ZONE.sub("", text)):  # "2026-12-10" ends as a zone would
+        try:
+            dt.date.fromisoformat(candidate)
+        except ValueError:
+            continue
+        return True
+    return False
 
 
 class DateTimeField(AsciiMixin, forms.DateTimeField):
@@ -84,7 +98,7 @@ class DateTimeField(AsciiMixin, forms.DateTimeField):
     stores less) is refused, and any other is held in UTC."""
 
     def to_python(self, value):
-        if isinstance(value, str) and value.strip() and not WITH_TIME.search(value):
+        if isinstance(value, str) and date_alone(value):
             # Python reads a date alone as its midnight: a time to act at is given, never guessed.
             raise forms.ValidationError(_("Enter a time as well as the date."), code="no_time")
         moment = super().to_python(value)

@@ -223,7 +223,8 @@ def test_auto_liquidation_is_set_from_the_batch_bar_and_the_details(call, trader
     client.post(reverse("liquidation:batch"), {"calls": [call.pk], "action": "auto", "at": "2026-12-23T15:00+09:00"})
     call.refresh_from_db()
     assert call.auto_liquidate_at.isoformat() == "2026-12-23T06:00:00+00:00"
-    for date_alone in ("2026-12-24", "20261224"):  # Python reads it as its midnight: never guessed
+    # Python reads a date alone as its midnight, and with a zone as the zone's hours: never guessed.
+    for date_alone in ("2026-12-24", "20261224", "2026-12-24+08:00", "2026-12-24-08:00", "2026-12-24Z"):
         response = client.post(
             reverse("liquidation:batch"), {"calls": [call.pk], "action": "auto", "at": date_alone}, follow=True
         )
