@@ -204,12 +204,14 @@ class SnapshotView(ConsoleMixin, View):
         figures.pop("call_type", None)
         overview = [(name, figures.pop(name)) for name in OVERVIEW_FIGURES if name in figures]
         margin = [(name, figures.pop(name)) for name in MARGIN_FIGURES if name in figures]
+        amount = [row for row in margin if row[0] == "call_amount"]
+        others = sorted(figures.items())  # a figure this version does not name: before the call amount
         context = {
             "call": call,
             "snapshot": snapshot,
             "book": snapshot.book,
             "overview": overview,
-            "margin": margin + sorted(figures.items()),  # a figure this version does not name, last
+            "margin": [row for row in margin if row[0] != "call_amount"] + others + amount,
         }
         return render(request, "risk/snapshot.html", context)
 

@@ -213,9 +213,10 @@ def open_calls(user, kind: str, values: dict, now: datetime) -> Selection:
 
 
 def calls_by_desk(user, now: datetime) -> list[dict]:
-    """The overview's table: per desk the user sees, its open calls on each list (Risk Warning for
-    margin accounts, Intraday for intraday ones), those marked exception, those past their deadline or
-    long outstanding (by each kind's rule set), and their call amount. Three queries, however many desks."""
+    """The overview's table: per desk the user sees, its active calls on each list (Risk Warning for
+    margin accounts, Intraday for intraday ones), those marked exception (of both), and of all its
+    open calls those past their deadline or long outstanding (by each kind's rule set), and their call
+    amount. Three queries, however many desks."""
     from console.querysets import visible_desks
 
     default_days = RuleSet._meta.get_field("long_outstanding_days").default
@@ -229,8 +230,9 @@ def calls_by_desk(user, now: datetime) -> list[dict]:
         .filter(closed_at__isnull=True)
         .values("desk_id")
         .annotate(
-            margin=Count("pk", filter=Q(kind=AccountKind.MARGIN)),
-            intraday=Count("pk", filter=Q(kind=AccountKind.INTRADAY)),
+            # Active calls, as each list's first tab shows them (the links open it); exceptions apart.
+            margin=Count("pk", filter=Q(kind=AccountKind.MARGIN, status=CallStatus.OPEN)),
+            intraday=Count("pk", filter=Q(kind=AccountKind.INTRADAY, status=CallStatus.OPEN)),
             exception=Count("pk", filter=Q(status=CallStatus.EXCEPTION)),
             overdue=Count("pk", filter=Q(deadline__lt=now)),
             long=Count("pk", filter=long),

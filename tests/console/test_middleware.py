@@ -44,3 +44,12 @@ def test_utf8_by_any_of_its_names_is_read(charset):
     )
 
     assert response.status_code == 302  # logged in: the form was read
+
+
+def test_an_api_hears_it_in_json_and_a_get_is_left_alone():
+    response = Client().post(reverse("book:api-ticks"), "a=b", content_type=f"{FORM}; charset=latin-1")
+    assert response.status_code == 400
+    assert "charset='latin-1'" in response.json()["error"]
+
+    # A GET's form body is never read: its charset is nobody's concern.
+    assert Client().get(reverse("login"), CONTENT_TYPE=f"{FORM}; charset=latin-1").status_code == 200

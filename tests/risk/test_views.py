@@ -96,9 +96,7 @@ def test_home_counts_open_calls_by_desk(trader, desk_trader, django_assert_max_n
     from risk.models import CallStatus, MarginCall
 
     now = timezone.now()
-    MarginCall.objects.filter(account__account_no="I200001").update(
-        status=CallStatus.EXCEPTION, deadline=now - timedelta(hours=1)
-    )
+    MarginCall.objects.filter(account__account_no="I200001").update(deadline=now - timedelta(hours=1))
     MarginCall.objects.filter(account__account_no="M100001").update(triggered_at=now - timedelta(days=400))
     client = client_for(trader)
 
@@ -110,11 +108,15 @@ def test_home_counts_open_calls_by_desk(trader, desk_trader, django_assert_max_n
     assert {name: rows["HK1"][name] for name in ("margin", "intraday", "exception", "overdue", "long")} == {
         "margin": 1,
         "intraday": 1,
-        "exception": 1,
+        "exception": 0,
         "overdue": 1,
         "long": 1,
     }
     assert rows["HK1"]["amount"] == 135400 + 5030
+    # An exception is counted apart from its list, whose link opens the Active tab.
+    MarginCall.objects.filter(account__account_no="I200001").update(status=CallStatus.EXCEPTION)
+    rows = {row["desk"].code: row for row in client.get(reverse("risk:home")).context["desks"]}
+    assert (rows["HK1"]["intraday"], rows["HK1"]["exception"], rows["HK1"]["overdue"]) == (0, 1, 1)
     assert rows["HK2"]["margin"] == rows["HK2"]["intraday"] == 0
     assert rows["HK2"]["amount"] is None
     assert response.context["desk_totals"]["amount"] == 135400 + 5030
