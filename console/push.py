@@ -62,7 +62,10 @@ class Feed:
 
     @property
     def channel(self) -> str:
-        return f"margincall:{self.name}"
+        """One deployment's channel: consoles on one database hear each other's changes; another on
+        the same Redis server (another database: a test system, a test run) never hears them (Redis
+        publishes across its numbered databases)."""
+        return f"margincall:{settings.DATABASES['default']['NAME']}:{self.name}"
 
 
 def publish(feed: Feed, ids) -> None:

@@ -300,3 +300,16 @@ def test_a_change_racing_the_catch_up_reaches_the_page(book, trader, monkeypatch
         await reader.close()
 
     async_to_sync(scenario)()
+
+
+def test_consoles_on_other_databases_do_not_share_a_channel(monkeypatch):
+    from django.conf import settings
+
+    from console.push import Feed
+
+    feed = Feed("calls", changes_of=list, changed_since=list)
+    here = feed.channel
+    monkeypatch.setitem(settings.DATABASES["default"], "NAME", "other")  # no query runs meanwhile
+
+    assert feed.channel != here
+    assert feed.channel == "margincall:other:calls"
