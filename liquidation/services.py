@@ -24,7 +24,7 @@ from console.models import AuditEntry
 from console.permissions import can
 from risk import selectors as risk_selectors
 from risk import services as risk_services
-from risk.calculations import ENGINE_CONTEXT, AccountTerms, fx_rate, round_money
+from risk.calculations import ENGINE_CONTEXT, AccountTerms, average_price, fx_rate, round_money
 from risk.models import CloseCause, MarginCall, RuleSet
 
 from . import gateway, live, prices
@@ -606,6 +606,16 @@ def mark_rejected(order_id: int, reason: str) -> bool:
         order.save(update_fields=["status", "reject_reason", "updated_at"])
         transaction.on_commit(lambda: live.publish([order_id]))
     return True
+
+
+def average_fill_prices(order_ids: Iterable[int]) -> dict[int, Decimal]:
+    """Each of these orders' average fill price (those filled at all), in one query."""
+    fills: dict[int, list[tuple[int, Decimal]]] = {}
+    for order_id, quantity, price in Fill.objects.filter(order_id__in=list(order_ids)).values_list(
+        "order_id", "quantity", "price"
+    ):
+        fills.setdefault(order_id, []).append((quantity, price))
+    return {order_id: average_price(lines) for order_id, lines in fills.items()}
 
 
 def record_fill(order_id: int, quantity: int, price: Decimal, time: datetime, reference: str) -> Fill | None:

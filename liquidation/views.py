@@ -331,8 +331,13 @@ class OrderListView(ListPage):
 
     def row_values(self, rows, values, now, selection):
         changed = streams.marked(self.request.GET.get("changed", ""))
+        averages = services.average_fill_prices(order.pk for order in rows)
         for order in rows:
             order.changed = order.pk in changed
+            order.average_fill_price = averages.get(order.pk)
+
+    def csv(self, ordered, now):
+        return super().csv(AverageFillPrices(ordered), now)
 
     def context(self, request, values, now, selection):
         return {
@@ -352,6 +357,7 @@ class OrderListView(ListPage):
             _("Status"),
             _("Type"),
             _("Limit price"),
+            _("Average fill price"),
             _("Source"),
             _("By"),
             _("Created at"),
@@ -369,11 +375,37 @@ class OrderListView(ListPage):
             order.status,
             order.order_type,
             order.limit_price,
+            order.average_fill_price if order.average_fill_price is not None else "",
             order.source,
             order.created_by.get_username() if order.created_by else "",
             timezone.localtime(order.created_at).isoformat(),
             order.reject_reason,
         ]
+
+
+class AverageFillPrices:
+    """The CSV's orders, read in chunks, each chunk's fills in one query (not one query an order)."""
+
+    CHUNK = 2000
+
+    def __init__(self, ordered):
+        self.ordered = ordered
+
+    def iterator(self, chunk_size=CHUNK):
+        chunk = []
+        for order in self.ordered.iterator(chunk_size=chunk_size):
+            chunk.append(order)
+            if len(chunk) == self.CHUNK:
+                yield from self._averaged(chunk)
+                chunk = []
+        yield from self._averaged(chunk)
+
+    @staticmethod
+    def _averaged(orders):
+        averages = services.average_fill_prices(order.pk for order in orders)
+        for order in orders:
+            order.average_fill_price = averages.get(order.pk)
+            yield order
 
 
 def batch_panel(request, *, tab: str) -> str | None:

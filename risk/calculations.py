@@ -14,6 +14,7 @@ ZERO = Decimal("0")
 ONE = Decimal("1")
 CENT = Decimal("0.01")
 RATIO_UNIT = Decimal("0.0001")
+PRICE_UNIT = Decimal("0.000001")  # a price's places, as the book stores prices (book.models.PRICE_PLACES)
 HKD = "HKD"
 
 # Enough digits that no realistic book loses precision before the final rounding.
@@ -312,6 +313,18 @@ def round_ratio(ratio: Decimal | None) -> Decimal | None:
         return None
     rounded = ratio.quantize(RATIO_UNIT, rounding=ROUND_HALF_UP, context=ENGINE_CONTEXT)
     return rounded.copy_abs() if rounded.is_zero() else rounded
+
+
+def average_price(fills: Iterable[tuple[int, Decimal]]) -> Decimal | None:
+    """The average price of fills ``(quantity, price)``, weighted by quantity, half up to a price's
+    places; None for no fill."""
+    fills = list(fills)
+    quantity = sum(filled for filled, _price in fills)
+    if not quantity:
+        return None
+    with localcontext(ENGINE_CONTEXT):
+        value = sum((filled * price for filled, price in fills), Decimal(0))
+        return (value / quantity).quantize(PRICE_UNIT, rounding=ROUND_HALF_UP)
 
 
 def round_figures(figures: Figures) -> Figures:

@@ -347,3 +347,30 @@ def test_another_user_s_form_key_places_nothing_and_says_so(call, trader):
     assert "This form was already used by another user: nothing was placed." in html
     assert "orders placed" not in html
     assert list(Order.objects.values_list("pk", flat=True)) == placed
+
+
+def test_the_orders_page_and_its_csv_show_the_average_fill_price(call, trader, settings, django_assert_max_num_queries):
+    from datetime import UTC, datetime
+    from decimal import Decimal
+
+    from liquidation import services
+
+    settings.LIQUIDATION_GATEWAY = "tests.liquidation.gateways.Holding"  # filled here, by hand
+    client = client_for(trader)
+    client.post(reverse("liquidation:call-liquidate", args=[call.pk]), plan_form(call, **{"A.HK": "300"}))
+    order = Order.objects.get()
+    at = datetime(2026, 12, 23, 2, 30, tzinfo=UTC)
+    services.record_fill(order.pk, 100, Decimal("372.40"), at, "fill-1")
+    services.record_fill(order.pk, 200, Decimal("372.60"), at, "fill-2")
+
+    with django_assert_max_num_queries(16):
+        html = client.get(reverse("liquidation:orders")).content.decode()
+    rows = list(
+        csv.reader(
+            io.StringIO(client.get(reverse("liquidation:orders"), {"format": "csv"}).content.decode("utf-8-sig"))
+        )
+    )
+
+    # (100 x 372.40 + 200 x 372.60) / 300 = 372.5333..., half up to a price's 6 places
+    assert 'data-testid="average-fill-price">372.533333<' in html
+    assert rows[1][rows[0].index("Average fill price")] == "372.533333"

@@ -295,3 +295,15 @@ def test_figures_are_written_half_up_as_the_engine_rounds(value, money, percent)
     if value is not None:
         assert formatting.money(value, grouping=False) == money.replace(",", "")
         assert formatting.money(value) == f"{round_money(value):,.2f}"
+
+
+def test_an_average_price_is_weighted_by_quantity_and_rounded_half_up_to_a_price_s_places():
+    from decimal import Decimal as D
+
+    from book.models import PRICE_PLACES
+    from risk.calculations import PRICE_UNIT, average_price
+
+    assert D(1).scaleb(-PRICE_PLACES) == PRICE_UNIT  # the places the book stores a price in
+    assert average_price([]) is None
+    assert average_price([(100, D("372.40")), (200, D("372.60"))]) == D("372.533333")
+    assert average_price([(2, D("0.0000005"))]) == D("0.000001")  # a half: up
