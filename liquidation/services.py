@@ -265,13 +265,7 @@ def place_many(
         _check_key(key)
         done = _placed_with(key)
         for request in requests:
-            request.orders, request.refused = done.get(request.account.pk), None
-            if request.orders and not _placed_by(request.orders, user):
-                # Another user's form (its key copied): their orders are not this request's answer.
-                request.orders, request.refused = (
-                    [],
-                    _("This form was already used by another user: nothing was placed."),
-                )
+            request.orders, request.refused = _answer_of(done.get(request.account.pk), user)
     todo = [request for request in requests if request.orders is None]
     visible = (
         set(Account.objects.visible_to(user).filter(pk__in=[r.account.pk for r in todo]).values_list("pk", flat=True))
@@ -342,10 +336,14 @@ def _placed_with(key: str) -> dict[int, list[Order]]:
     return done
 
 
-def _placed_by(orders: Sequence[Order], user) -> bool:
-    """Whether this user placed these orders (the scheduler places as nobody: its orders answer it alone)."""
+def _answer_of(orders: list[Order] | None, user) -> tuple[list[Order] | None, str | None]:
+    """What a request whose key placed these orders answers (orders, refused): the orders if this
+    user placed them (the scheduler places as nobody: its orders answer it alone); nothing placed, and
+    why, if another user did (their form's key copied); (None, None) if the key placed nothing yet."""
     placer = user.pk if user is not None and user.is_authenticated else None
-    return all(order.created_by_id == placer for order in orders)
+    if orders and any(order.created_by_id != placer for order in orders):
+        return [], _("This form was already used by another user: nothing was placed.")
+    return orders, None
 
 
 def _check_key(key: str) -> None:
@@ -516,11 +514,8 @@ def liquidate_calls(
     plans = plan_accounts([a for a in accounts if a.pk not in done], only=only)
     for account in accounts:
         if account.pk in done:
-            if _placed_by(done[account.pk], user):
-                requests.append(Request(account, [], orders=done[account.pk]))
-            else:  # another user's key: their orders are not this request's answer
-                refused = _("This form was already used by another user: nothing was placed.")
-                requests.append(Request(account, [], orders=[], refused=refused))
+            orders, refused = _answer_of(done[account.pk], user)
+            requests.append(Request(account, [], orders=orders, refused=refused))
             continue
         result = plans[account.pk]
         request = Request(

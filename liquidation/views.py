@@ -331,13 +331,11 @@ class OrderListView(ListPage):
 
     def row_values(self, rows, values, now, selection):
         changed = streams.marked(self.request.GET.get("changed", ""))
-        averages = services.average_fill_prices(order.pk for order in rows)
-        for order in rows:
+        for order in with_average_fill_prices(rows):
             order.changed = order.pk in changed
-            order.average_fill_price = averages.get(order.pk)
 
-    def csv(self, ordered, now):
-        return super().csv(AverageFillPrices(ordered), now)
+    def csv_chunk(self, orders):
+        return with_average_fill_prices(orders)
 
     def context(self, request, values, now, selection):
         return {
@@ -383,29 +381,12 @@ class OrderListView(ListPage):
         ]
 
 
-class AverageFillPrices:
-    """The CSV's orders, read in chunks, each chunk's fills in one query (not one query an order)."""
-
-    CHUNK = 2000
-
-    def __init__(self, ordered):
-        self.ordered = ordered
-
-    def iterator(self, chunk_size=CHUNK):
-        chunk = []
-        for order in self.ordered.iterator(chunk_size=chunk_size):
-            chunk.append(order)
-            if len(chunk) == self.CHUNK:
-                yield from self._averaged(chunk)
-                chunk = []
-        yield from self._averaged(chunk)
-
-    @staticmethod
-    def _averaged(orders):
-        averages = services.average_fill_prices(order.pk for order in orders)
-        for order in orders:
-            order.average_fill_price = averages.get(order.pk)
-            yield order
+def with_average_fill_prices(orders: list) -> list:
+    """These orders, each with its average fill price (None if unfilled), read in one query."""
+    averages = services.average_fill_prices(order.pk for order in orders)
+    for order in orders:
+        order.average_fill_price = averages.get(order.pk)
+    return orders
 
 
 def batch_panel(request, *, tab: str) -> str | None:

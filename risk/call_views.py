@@ -36,7 +36,7 @@ from .forms import (
     HistoryFilterForm,
     RemarkForm,
 )
-from .models import CallSnapshot, MarginCall
+from .models import AccountRisk, CallSnapshot, MarginCall
 from .views import book_context
 
 REFUSED_NOT_FOUND = "refused: unknown or other desk's call"
@@ -200,25 +200,24 @@ class SnapshotView(ConsoleMixin, View):
         snapshot = call.snapshots.filter(pk=snapshot_pk).first()
         if snapshot is None:
             raise Http404(_("No such snapshot."))
+        # In the call page's order (AccountRisk.FIGURE_FIELDS): Asset overview, then Margin; a figure
+        # this version does not name comes just before the call amount.
         figures = dict(snapshot.book.get("figures", {}))
         figures.pop("call_type", None)
+        amount = [("call_amount", figures.pop("call_amount"))] if "call_amount" in figures else []
         overview = [(name, figures.pop(name)) for name in OVERVIEW_FIGURES if name in figures]
-        margin = [(name, figures.pop(name)) for name in MARGIN_FIGURES if name in figures]
-        amount = [row for row in margin if row[0] == "call_amount"]
-        others = sorted(figures.items())  # a figure this version does not name: before the call amount
+        margin = [(name, figures.pop(name)) for name in AccountRisk.FIGURE_FIELDS if name in figures]
         context = {
             "call": call,
             "snapshot": snapshot,
             "book": snapshot.book,
             "overview": overview,
-            "margin": [row for row in margin if row[0] != "call_amount"] + others + amount,
+            "margin": margin + sorted(figures.items()) + amount,
         }
         return render(request, "risk/snapshot.html", context)
 
 
-# A snapshot's figures in the order of the call page's Asset overview and Margin.
-OVERVIEW_FIGURES = ("total_cash", "long_mv", "short_mv", "equity", "illiquid_mv", "liquid_nav", "exposure", "nav_ratio")
-MARGIN_FIGURES = ("im", "mm", "fm", "loan", "excess_financing", "margin_shortfall", "force_shortfall", "call_amount")
+OVERVIEW_FIGURES = AccountRisk.FIGURE_FIELDS[: AccountRisk.FIGURE_FIELDS.index("nav_ratio") + 1]
 
 
 COMPARED = ("equity", "liquid_nav", "nav_ratio", "mm", "loan", "margin_shortfall", "call_amount")

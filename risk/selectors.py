@@ -13,7 +13,7 @@ from console.lists import Selection
 
 from . import formatting
 from .calculations import ONE, InstrumentTerms
-from .models import AccountRisk, CallStatus, MarginCall, RuleSet
+from .models import CALL_KINDS, AccountRisk, CallStatus, MarginCall, RuleSet
 
 
 def fx_rates_current() -> dict[str, Decimal]:
@@ -50,7 +50,19 @@ def deadline_move_sessions(kind: str) -> int:
 
 def long_outstanding_days(kind: str) -> int:
     """After how many days an open call of this account kind is long outstanding."""
-    days = RuleSet.objects.filter(account_kind=kind).values_list("long_outstanding_days", flat=True).first()
+    return _or_default(
+        RuleSet.objects.filter(account_kind=kind).values_list("long_outstanding_days", flat=True).first()
+    )
+
+
+def long_outstanding_days_by_kind() -> dict[str, int]:
+    """:func:`long_outstanding_days` of every account kind that is called, in one query."""
+    days = dict(RuleSet.objects.values_list("account_kind", "long_outstanding_days"))
+    return {kind: _or_default(days.get(kind)) for kind in CALL_KINDS}
+
+
+def _or_default(days: int | None) -> int:
+    """A kind with no rule set (or none set) is long outstanding after the rule set's default."""
     return days or RuleSet._meta.get_field("long_outstanding_days").default
 
 
@@ -219,11 +231,9 @@ def calls_by_desk(user, now: datetime) -> list[dict]:
     amount. Three queries, however many desks."""
     from console.querysets import visible_desks
 
-    default_days = RuleSet._meta.get_field("long_outstanding_days").default
-    days = dict(RuleSet.objects.values_list("account_kind", "long_outstanding_days"))
     long = Q()
-    for kind in (AccountKind.MARGIN, AccountKind.INTRADAY):
-        long |= Q(kind=kind, triggered_at__lt=now - timedelta(days=days.get(kind) or default_days))
+    for kind, days in long_outstanding_days_by_kind().items():
+        long |= Q(kind=kind, triggered_at__lt=now - timedelta(days=days))
     counts = {
         row.pop("desk_id"): row
         for row in MarginCall.objects.visible_to(user)
