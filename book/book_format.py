@@ -23,7 +23,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 
 from console.fields import has_impossible_offset
-from console.text import KEY_PROBLEMS, blank, character_name, fold, forbidden_character, key_problem, printable
+from console.text import KEY_PROBLEMS, blank, character_name, edge_forbidden, fold, key_problem, printable
 
 from . import models as m
 
@@ -152,11 +152,11 @@ def parse_integer(value: Any, *, minimum: int | None = None, maximum: int | None
 
 def parse_text(value: Any, *, max_length: int, required: bool = False) -> str:
     """A name, symbol or other identifier to store, stripped: NUL, lone surrogates and other control
-    characters are refused (see :func:`forbidden_character`)."""
+    characters are refused (see :func:`console.text.forbidden_character`)."""
     if not isinstance(value, str):
         raise FieldError(f"must be a string, got {describe(value)}")
     text = value.strip()
-    char = forbidden_character(text)  # named even where nothing else is (a lone bidi override)
+    char = edge_forbidden(value)  # named even where nothing else is (a lone bidi override, "\x1f")
     if char is not None:
         raise FieldError(f"contains {character_name(char)}: {describe(value)}")
     if blank(text):  # only invisible characters: nothing said

@@ -7,7 +7,7 @@ import re
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from .text import blank, forbidden_character, printable
+from .text import blank, edge_forbidden, printable
 
 # A row id as the pages send it: ASCII digits, at most 18 of them (a 64-bit key).
 ID = re.compile(r"[0-9]{1,18}")
@@ -140,19 +140,14 @@ class StoredTextField(forms.CharField):
         super().__init__(**kwargs)
 
     def to_python(self, value):
-        value = super().to_python(value)
-        if isinstance(value, str) and blank(value) and not self._forbidden(value):
-            return self.empty_value  # only invisible characters: nothing said
-        return value  # a forbidden one is named by validate(), even alone
-
-    def _forbidden(self, value: str) -> str | None:
-        return forbidden_character(value, free_text=self.free_text, typed=True)
-
-    def validate(self, value):
-        super().validate(value)
-        if isinstance(value, str) and (char := self._forbidden(value)):
+        # Named before the strip, which would take a control character off an end ("\x1f") unsaid.
+        if isinstance(value, str) and (char := edge_forbidden(value, free_text=self.free_text, typed=True)):
             raise forms.ValidationError(
                 _("Contains a character that is not allowed (%(char)s)."),
                 code="forbidden_character",
                 params={"char": f"U+{ord(char):04X}"},
             )
+        value = super().to_python(value)
+        if isinstance(value, str) and blank(value):
+            return self.empty_value  # only invisible characters: nothing said
+        return value

@@ -43,6 +43,18 @@ def forbidden_character(text: str, *, free_text: bool = False, typed: bool = Fal
     return REPLACEMENT if typed and REPLACEMENT in text else None
 
 
+# What is taken off the ends of a name, symbol or remark without a word: the spaces and line breaks a
+# person types or a file carries around a value. Other characters Python counts as whitespace there (the
+# information separators U+001C to U+001F, NEL U+0085) are controls, named as any other.
+EDGE_SPACE = " \t\r\n"
+
+
+def edge_forbidden(text: str, *, free_text: bool = False, typed: bool = False) -> str | None:
+    """:func:`forbidden_character` of ``text`` as it is stored: stripped of :data:`EDGE_SPACE` only, so a
+    control character that a strip would take off the end is named, not dropped."""
+    return forbidden_character(text.strip(EDGE_SPACE), free_text=free_text, typed=typed)
+
+
 def character_name(char: str) -> str:
     """What a forbidden character is, for a message: ``a NUL character (U+0000)``."""
     code = f"U+{ord(char):04X}"

@@ -29,9 +29,10 @@ from django.utils.html import escape
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from book.book_format import FieldError, forbidden_character, parse_datetime, printable
+from book.book_format import FieldError, parse_datetime, printable
 from book.models import Account, CashBalance, Desk, Instrument
 from console.models import AuditEntry
+from console.text import forbidden_character
 from liquidation.forms import OrderFilterForm
 from notices.forms import DeliveryFilterForm
 from recovery.views import CaseFilterForm, ShortFilterForm

@@ -271,3 +271,21 @@ def test_a_symbol_of_a_lone_bidirectional_override_is_named_not_called_empty(tok
     first, second = answer["results"]
     assert "bidirectional override (U+202E)" in first["reason"]
     assert "must not be empty" in second["reason"]  # an invisible one alone is nothing said
+
+
+def test_a_control_character_at_a_symbols_end_is_named_and_spaces_there_are_taken_off(import_book, token):
+    import_book(one_stock_book())
+    time = "2026-12-23T11:00:00+08:00"
+    answer = post(
+        [
+            {"symbol": "\x1f", "price": "120", "time": time},
+            {"symbol": "S.HK\x85", "price": "120", "time": time},
+            {"symbol": " S.HK\r\n", "price": "120", "time": time},
+        ],
+        token,
+    ).json()
+
+    alone, at_the_end, spaced = answer["results"]
+    assert "control character (U+001F)" in alone["reason"]  # not "must not be empty"
+    assert "control character (U+0085)" in at_the_end["reason"]
+    assert spaced == {"index": 2, "symbol": "S.HK", "status": "applied"}
