@@ -56,7 +56,10 @@ class HomeView(ConsoleMixin, View):
             "total_accounts": totals["accounts"],
             "total_call_amount": totals["call_amount"],
             "desks": desks,
-            "desk_totals": selectors.desk_totals(desks),
+            "desk_totals": (desk_totals := selectors.desk_totals(desks)),
+            # Figures of an account the lists do not hold (a cash account in debit), or an open call whose
+            # figures no longer show one: the two totals differ, and the page says why.
+            "totals_differ": bool(desks) and (totals["call_amount"] or 0) != (desk_totals["amount"] or 0),
         }
         return render(request, "risk/home.html", context)
 

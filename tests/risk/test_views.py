@@ -121,6 +121,8 @@ def test_home_counts_open_calls_by_desk(trader, desk_trader, django_assert_max_n
     assert rows["HK2"]["amount"] is None
     assert response.context["desk_totals"]["amount"] == 135400 + 5030
     html = response.content.decode()
+    assert not response.context["totals_differ"]
+    assert "cash accounts included" not in html
     assert f'href="{reverse("risk:warning")}?desk=HK1">1<' in html
     assert f'href="{reverse("risk:intraday")}?desk=HK1">1<' in html
     # A user granted one desk sees that desk's row only.
@@ -314,3 +316,19 @@ def test_an_accounts_history_link_lists_that_account_only(trader, import_book):
     assert sorted(call.account.account_no for call in searched.context["rows"]) == ["M100001", "M1000010"]
     assert [call.account.account_no for call in response.context["rows"]] == ["M100001"]
     assert 'data-testid="account-filter"' in response.content.decode()
+
+
+def test_home_says_why_its_tiles_total_differs_from_its_open_calls(trader):
+    from book.models import Account, AccountKind
+    from risk.models import AccountRisk
+
+    # A cash account in debit: its figures show a call, and no list holds one.
+    Account.objects.filter(account_no="M100002").update(kind=AccountKind.CASH)
+    AccountRisk.objects.filter(account__account_no="M100002").update(call_type="debit", call_amount=900)
+
+    response = client_for(trader).get(reverse("risk:home"))
+
+    assert response.context["total_call_amount"] == 135400 + 5030 + 900
+    assert response.context["desk_totals"]["amount"] == 135400 + 5030
+    assert response.context["totals_differ"]
+    assert "cash accounts included" in response.content.decode()
