@@ -352,38 +352,58 @@ def deliver(delivery_id: int) -> str:
     try:
         channels.send(delivery)
     except channels.Retry as error:
-        _set(delivery, DeliveryStatus.QUEUED, error=str(error))
+        _set(delivery, DeliveryStatus.QUEUED, SENDING, error=str(error))
         raise
     except channels.Refused as error:
-        _set(delivery, DeliveryStatus.FAILED, error=str(error))
+        _set(delivery, DeliveryStatus.FAILED, SENDING, error=str(error))
         return DeliveryStatus.FAILED
     except Exception as error:  # a bug or a surprise: failed and logged, never silently lost
         logger.exception("delivery %s", delivery_id)
-        _set(delivery, DeliveryStatus.FAILED, error=f"{type(error).__name__}: {error}")
+        _set(delivery, DeliveryStatus.FAILED, SENDING, error=f"{type(error).__name__}: {error}")
         return DeliveryStatus.FAILED
-    _set(delivery, DeliveryStatus.SENT, sent_at=timezone.now())
-    return DeliveryStatus.SENT
+    sent_at = timezone.now()
+    if _set(delivery, DeliveryStatus.SENT, SENDING, sent_at=sent_at):
+        return DeliveryStatus.SENT
+    # The gateway reported it delivered (or failed) before the send returned: that stays; when it was
+    # sent is still kept.
+    Delivery.objects.filter(pk=delivery_id, sent_at__isnull=True).update(sent_at=sent_at)
+    return Delivery.objects.filter(pk=delivery_id).values_list("status", flat=True).get()
 
 
 def give_up(delivery_id: int, error: str) -> None:
     """The retries are spent: a queued delivery fails with its last error."""
     delivery = Delivery.objects.select_related("notice").filter(pk=delivery_id, status=DeliveryStatus.QUEUED).first()
     if delivery is not None:
-        _set(delivery, DeliveryStatus.FAILED, error=f"{error} (gave up after {delivery.attempts} attempts)")
+        _set(
+            delivery,
+            DeliveryStatus.FAILED,
+            (DeliveryStatus.QUEUED,),
+            error=f"{error} (gave up after {delivery.attempts} attempts)",
+        )
 
 
-def _set(delivery: Delivery, status: str, *, error: str = "", sent_at=None, delivered_at=None) -> None:
+SENDING = (DeliveryStatus.SENDING,)
+REPORTABLE = (DeliveryStatus.SENDING, DeliveryStatus.SENT)  # what a gateway's report may change
+
+
+def _set(
+    delivery: Delivery, status: str, from_statuses: Sequence[str], *, error: str = "", sent_at=None, delivered_at=None
+) -> bool:
+    """Move a delivery to ``status`` if it is still in one of ``from_statuses``, in one statement: of
+    two changes at once (a gateway's two reports, a report and the send's own end), one is taken.
+    Returns whether this one was."""
     now = timezone.now()
     fields = {"status": status, "error": error[:2000], "updated_at": now}
     if sent_at:
         fields["sent_at"] = sent_at
     if delivered_at:
         fields["delivered_at"] = delivered_at
-    Delivery.objects.filter(pk=delivery.pk).update(**fields)
+    if not Delivery.objects.filter(pk=delivery.pk, status__in=from_statuses).update(**fields):
+        return False
     logger.info("delivery %s %s %s%s", delivery.pk, delivery.channel, status, f": {error}" if error else "")
     notice = delivery.notice
     if notice.call_id is None:
-        return
+        return True
     # The call's last notice shows the newest notice's worst delivery.
     latest = Notice.objects.filter(call_id=notice.call_id).order_by("-created_at", "-pk").first()
     if latest is not None and latest.pk == notice.pk:
@@ -394,6 +414,7 @@ def _set(delivery: Delivery, status: str, *, error: str = "", sent_at=None, deli
         )
         MarginCall.objects.filter(pk=notice.call_id).update(last_notice_status=shown, updated_at=now)
         transaction.on_commit(lambda: _published(notice.call_id))
+    return True
 
 
 def _published(call_id: int) -> None:
@@ -439,12 +460,21 @@ def report(delivery_id: int, status: str, *, error: str = "", at: dt.datetime) -
         return "unknown delivery"
     if delivery.channel == Channel.EMAIL:
         return "an email's status is not reported here"
-    if delivery.status not in (DeliveryStatus.SENDING, DeliveryStatus.SENT):
+    if delivery.status not in REPORTABLE:
         return f"the delivery is {delivery.status}"
+    # Sent no earlier than it was queued; a gateway's clock may be behind this one by as much as a feed's
+    # may be ahead of it (FEED_MAX_AHEAD_SECONDS), no more.
+    since = delivery.sent_at or delivery.queued_at
+    if at < since - dt.timedelta(seconds=settings.FEED_MAX_AHEAD_SECONDS):
+        sent = "sent" if delivery.sent_at else "queued"
+        return f"time is before the delivery was {sent} ({timezone.localtime(since).isoformat(timespec='seconds')})"
     if status == DeliveryStatus.DELIVERED:
-        _set(delivery, DeliveryStatus.DELIVERED, delivered_at=at)
+        taken = _set(delivery, DeliveryStatus.DELIVERED, REPORTABLE, delivered_at=max(at, since))
     else:
-        _set(delivery, DeliveryStatus.FAILED, error=error or "the gateway reported a failure")
+        taken = _set(delivery, DeliveryStatus.FAILED, REPORTABLE, error=error or "the gateway reported a failure")
+    if not taken:  # another report (or the send's end) changed it meanwhile
+        now_status = Delivery.objects.filter(pk=delivery_id).values_list("status", flat=True).first()
+        return f"the delivery is {now_status}"
     return ""
 
 

@@ -58,7 +58,12 @@ def sweep_deliveries() -> int:
     stale = now - dt.timedelta(seconds=settings.NOTICE_SWEEP_AFTER_SECONDS)
     stuck = Delivery.objects.filter(status=DeliveryStatus.SENDING, updated_at__lt=now - dt.timedelta(minutes=10))
     for delivery in stuck.select_related("notice"):
-        services._set(delivery, DeliveryStatus.FAILED, error="interrupted while sending: not sent again by itself")
+        services._set(
+            delivery,
+            DeliveryStatus.FAILED,
+            services.SENDING,
+            error="interrupted while sending: not sent again by itself",
+        )
     queued = list(
         Delivery.objects.filter(status=DeliveryStatus.QUEUED, updated_at__lt=stale).values_list("pk", flat=True)[:5000]
     )

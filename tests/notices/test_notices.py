@@ -333,9 +333,9 @@ def test_a_gateway_reports_a_delivery_delivered(called, token):
     delivery = m1("sms")
     response = report(
         [
-            {"id": delivery.pk, "status": "delivered", "time": "2026-12-23T10:00:05+08:00"},
-            {"id": 999999, "status": "delivered", "time": "2026-12-23T10:00:05+08:00"},
-            {"id": delivery.pk, "status": "lost", "time": "2026-12-23T10:00:05+08:00"},
+            {"id": delivery.pk, "status": "delivered", "time": "2026-12-23T11:30:05+08:00"},
+            {"id": 999999, "status": "delivered", "time": "2026-12-23T11:30:05+08:00"},
+            {"id": delivery.pk, "status": "lost", "time": "2026-12-23T11:30:05+08:00"},
             {"id": delivery.pk, "status": "failed", "time": "2999-01-01T00:00:00+08:00"},
             "nonsense",
         ],
@@ -349,14 +349,14 @@ def test_a_gateway_reports_a_delivery_delivered(called, token):
     assert "delivered or failed" in results[2]["reason"]
     assert "ahead of the server's clock" in results[3]["reason"]
     delivery.refresh_from_db()
-    assert (delivery.status, delivery.delivered_at) == ("delivered", at("2026-12-23T10:00:05+08:00"))
+    assert (delivery.status, delivery.delivered_at) == ("delivered", at("2026-12-23T11:30:05+08:00"))
     called.refresh_from_db()
     assert called.last_notice_status in ("delivered", "sent")  # the email stays "sent"
 
 
 def test_a_gateways_error_text_is_kept_as_it_was_sent(called, token):
     delivery = m1("sms")
-    failed = {"id": delivery.pk, "status": "failed", "time": "2026-12-23T10:00:05+08:00", "error": "r\ufffdjected"}
+    failed = {"id": delivery.pk, "status": "failed", "time": "2026-12-23T11:30:05+08:00", "error": "r\ufffdjected"}
 
     response = report([failed], token)
 
@@ -365,9 +365,67 @@ def test_a_gateways_error_text_is_kept_as_it_was_sent(called, token):
     assert (delivery.status, delivery.error) == ("failed", "r\ufffdjected")
 
 
+def test_a_report_of_a_time_before_the_delivery_was_sent_is_refused(called, token):
+    delivery = m1("sms")
+    sent = delivery.sent_at
+    early = (sent - dt.timedelta(days=1)).isoformat()
+    skewed = (sent - dt.timedelta(seconds=30)).isoformat()  # a gateway's clock a little behind this one
+
+    results = report(
+        [
+            {"id": delivery.pk, "status": "delivered", "time": early},
+            {"id": delivery.pk, "status": "delivered", "time": "2026-12-23"},
+            {"id": delivery.pk, "status": "delivered", "time": skewed},
+        ],
+        token,
+    ).json()["results"]
+
+    assert results[0]["reason"].startswith("time is before the delivery was sent (2026-12-23T")
+    assert results[1]["reason"] == 'time must be a date and time, got a date alone: "2026-12-23"'
+    assert results[2]["status"] == "applied"
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.delivered_at) == ("delivered", sent)  # never before it was sent
+
+
+def test_of_two_reports_at_once_only_one_is_taken(called, token, monkeypatch):
+    delivery = m1("sms")
+    real_set = services._set
+
+    def another_report_first(*args, **kwargs):
+        # The other report is taken between this one's read and its write.
+        Delivery.objects.filter(pk=delivery.pk).update(status="failed", error="rejected")
+        return real_set(*args, **kwargs)
+
+    monkeypatch.setattr(services, "_set", another_report_first)
+    [result] = report([{"id": delivery.pk, "status": "delivered", "time": "2026-12-23T11:30:05+08:00"}], token).json()[
+        "results"
+    ]
+
+    assert (result["status"], result["reason"]) == ("refused", "the delivery is failed")
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.delivered_at, delivery.error) == ("failed", None, "rejected")
+
+
+def test_a_delivery_reported_delivered_while_it_was_sending_stays_delivered(called, token, monkeypatch):
+    from notices import channels
+
+    delivery = m1("sms")
+    Delivery.objects.filter(pk=delivery.pk).update(status="queued", sent_at=None)
+
+    def send_and_hear_back(sending):
+        services.report(sending.pk, "delivered", at=dt.datetime.now(dt.UTC))  # a fast gateway
+
+    monkeypatch.setattr(channels, "send", send_and_hear_back)
+
+    assert services.deliver(delivery.pk) == "delivered"
+    delivery.refresh_from_db()
+    assert delivery.status == "delivered"
+    assert delivery.sent_at is not None
+
+
 @pytest.mark.parametrize("identifier", ["1e999999999", "-1e999999999", "1.5", "0", "9223372036854775808", "true"])
 def test_a_status_with_an_id_that_is_no_delivery_id_is_refused_at_once(called, token, identifier):
-    body = f'[{{"id": {identifier}, "status": "delivered", "time": "2026-12-23T10:00:05+08:00"}}]'
+    body = f'[{{"id": {identifier}, "status": "delivered", "time": "2026-12-23T11:30:05+08:00"}}]'
     response = Client().post(
         reverse("notices:api-status"),
         body,
