@@ -229,6 +229,16 @@ class Request:
     detail: dict | None = None
     orders: list[Order] | None = None
     refused: str | None = None
+    again: bool = False  # its key had placed these orders already: nothing more was placed
+
+
+class Placed(list):
+    """The orders a placement made; ``again`` when its key had placed them already (a form sent twice):
+    then nothing more was placed."""
+
+    def __init__(self, orders=(), *, again: bool = False):
+        super().__init__(orders)
+        self.again = again
 
 
 def place(
@@ -246,7 +256,7 @@ def place(
     [request] = place_many(user=user, requests=[Request(account, wanted, call, detail)], source=source, key=key)
     if request.refused is not None:
         raise Refused(request.refused)
-    return request.orders
+    return Placed(request.orders, again=request.again)
 
 
 def place_many(
@@ -266,6 +276,7 @@ def place_many(
         done = _placed_with(key)
         for request in requests:
             request.orders, request.refused = _answer_of(done.get(request.account.pk), user)
+            request.again = bool(request.orders)
     todo = [request for request in requests if request.orders is None]
     visible = (
         set(Account.objects.visible_to(user).filter(pk__in=[r.account.pk for r in todo]).values_list("pk", flat=True))
@@ -471,7 +482,7 @@ def place_plan(*, user, account: Account, only: Iterable[str] | None = None, sou
     [request] = liquidate_calls(user=user, accounts=[account], only=only, source=source, key=key)
     if request.refused is not None:
         raise Refused(request.refused)
-    return request.orders
+    return Placed(request.orders, again=request.again)
 
 
 def plan_accounts(accounts: Sequence[Account], *, only: Iterable[str] | None = None) -> dict[int, planning.Plan]:
@@ -515,7 +526,7 @@ def liquidate_calls(
     for account in accounts:
         if account.pk in done:
             orders, refused = _answer_of(done[account.pk], user)
-            requests.append(Request(account, [], orders=orders, refused=refused))
+            requests.append(Request(account, [], orders=orders, refused=refused, again=bool(orders)))
             continue
         result = plans[account.pk]
         request = Request(

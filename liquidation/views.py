@@ -220,10 +220,7 @@ class CallLiquidateView(ConsoleMixin, View):
                 },
             )
             return HttpResponseRedirect(back)
-        messages.success(
-            request,
-            ngettext("%(count)d order placed.", "%(count)d orders placed.", len(orders)) % {"count": len(orders)},
-        )
+        say_placed(request, orders)
         return HttpResponseRedirect(back)
 
     @staticmethod
@@ -610,3 +607,23 @@ class BatchPreviewView(ConsoleMixin, View):
             ],
         }
         return render(request, "liquidation/_batch_preview.html", context)
+
+
+def say_placed(request, orders: services.Placed) -> None:
+    """What a placement from a form answers: the orders placed, or, for a form sent again (a double
+    click, a page resent), that nothing more was placed."""
+    count = len(orders)
+    if orders.again:
+        messages.info(
+            request,
+            ngettext(
+                "This form was already sent: its %(count)d order stands; nothing more was placed.",
+                "This form was already sent: its %(count)d orders stand; nothing more was placed.",
+                count,
+            )
+            % {"count": count},
+        )
+    else:
+        messages.success(
+            request, ngettext("%(count)d order placed.", "%(count)d orders placed.", count) % {"count": count}
+        )

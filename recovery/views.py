@@ -14,7 +14,7 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy, ngettext
+from django.utils.translation import gettext_lazy
 from django.views import View
 
 from book.book_format import printable
@@ -25,6 +25,7 @@ from console.lists import ListPage, Selection
 from console.permissions import ConsoleMixin, can
 from console.redirects import back_to
 from liquidation import services as liquidation
+from liquidation.views import say_placed
 from notices.views import say_queued
 from risk.forms import FreeTextField, TextField
 
@@ -363,10 +364,7 @@ class BuyBackView(RecoverAction):
         except liquidation.Refused as refused:
             messages.error(request, printable(str(refused)))
             return HttpResponseRedirect(back)
-        messages.success(
-            request,
-            ngettext("%(count)d order placed.", "%(count)d orders placed.", len(orders)) % {"count": len(orders)},
-        )
+        say_placed(request, orders)
         return HttpResponseRedirect(back)
 
 

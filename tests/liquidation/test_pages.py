@@ -89,7 +89,8 @@ def test_liquidating_from_the_details_places_the_orders_once(
     again = client.post(url, plan_form(call), follow=True)  # the same form sent twice
 
     assert Order.objects.count() == 2
-    assert "2 orders placed." in again.content.decode()
+    assert "This form was already sent: its 2 orders stand; nothing more was placed." in again.content.decode()
+    assert "2 orders placed." not in again.content.decode()
     while exchange():  # turn after turn until nothing is left to fill
         pass
     call.refresh_from_db()

@@ -48,6 +48,9 @@ def test_covered_call_recovery_follows_the_book_and_buys_back_the_short_calls(tr
     )
 
     assert "1 order placed." in response.content.decode()
+    form = {"account": "A1", "symbol": "TCH-C400", "quantity": "5", "key": "buyback-key-123", "next": "/"}
+    again = client.post(reverse("recovery:buy-back"), form, follow=True)  # sent twice, or with its key reused
+    assert "This form was already sent: its 1 order stands; nothing more was placed." in again.content.decode()
     zero = client.post(
         reverse("recovery:buy-back"),
         {"account": "A1", "symbol": "TCH-C400", "quantity": "0", "key": "buyback-key-456", "next": "/"},

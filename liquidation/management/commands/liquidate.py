@@ -50,6 +50,8 @@ class Command(BaseCommand):
                 )
         except services.Refused as refused:
             raise CommandError(str(refused)) from None
+        if orders.again:
+            self.stderr.write(f"key {key} placed these orders already: nothing more was placed")
         for order in orders:
             order.refresh_from_db()
         self.stdout.write(json.dumps([order_row(order) for order in orders], indent=2, ensure_ascii=False))
