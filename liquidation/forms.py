@@ -6,7 +6,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from console.fields import DateField, DateTimeField, IntegerField
-from risk.forms import CallIdsField, TextField
+from risk.forms import MAX_PAGE, CallIdsField, TextField
 
 from .models import OrderStatus, Source
 
@@ -32,9 +32,11 @@ class OrderFilterForm(forms.Form):
     by = TextField(label=_("By"), max_length=150, required=False)
     day = DateField(label=_("Day"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
     sort = forms.ChoiceField(
-        choices=[(key, key) for key in ORDER_SORTS] + [(f"-{key}", key) for key in ORDER_SORTS], required=False
+        label=_("Sort"),
+        choices=[(key, key) for key in ORDER_SORTS] + [(f"-{key}", key) for key in ORDER_SORTS],
+        required=False,
     )
-    page = IntegerField(min_value=1, max_value=100_000, required=False)
+    page = IntegerField(label=_("Page"), min_value=1, max_value=MAX_PAGE, required=False)
 
     def __init__(self, data, *, desks):
         super().__init__(data)

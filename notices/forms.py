@@ -2,7 +2,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from console.fields import DateField, IntegerField
-from risk.forms import CallIdsField, FreeTextField, TextField
+from risk.forms import MAX_PAGE, CallIdsField, FreeTextField, TextField
 
 from .models import CALL_NOTICE_KINDS, Channel, DeliveryStatus, NoticeKind
 from .placeholders import TemplateError, check
@@ -55,6 +55,8 @@ class DeliveryFilterForm(forms.Form):
     )
     day = DateField(label=_("Day"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
     sort = forms.ChoiceField(
-        choices=[(key, key) for key in NOTICE_SORTS] + [(f"-{key}", key) for key in NOTICE_SORTS], required=False
+        label=_("Sort"),
+        choices=[(key, key) for key in NOTICE_SORTS] + [(f"-{key}", key) for key in NOTICE_SORTS],
+        required=False,
     )
-    page = IntegerField(min_value=1, max_value=100_000, required=False)
+    page = IntegerField(label=_("Page"), min_value=1, max_value=MAX_PAGE, required=False)

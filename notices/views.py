@@ -245,11 +245,12 @@ class ResendView(ConsoleMixin, View):
             self.audit_refusal(request, "refused: unknown or other desk's delivery")
             raise Http404(_("No such delivery."))
         count = services.resend(user=request.user, deliveries=deliveries)
-        messages.success(
-            request,
-            ngettext("%(count)d delivery queued again.", "%(count)d deliveries queued again.", count)
-            % {"count": count},
-        )
+        if count:
+            messages.success(
+                request,
+                ngettext("%(count)d delivery queued again.", "%(count)d deliveries queued again.", count)
+                % {"count": count},
+            )
         if left := len(deliveries) - count:
             messages.warning(
                 request,

@@ -14,7 +14,7 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 from django.views import View
 
 from book.book_format import printable
@@ -27,7 +27,7 @@ from console.redirects import back_to
 from liquidation import services as liquidation
 from liquidation.views import say_placed
 from notices.views import say_queued
-from risk.forms import FreeTextField, TextField
+from risk.forms import MAX_PAGE, FreeTextField, TextField
 
 from . import live, services
 from .models import CaseStatus, CoveredCallCase, LendingPool, PoolStatus, Reason, RecoveryScan, ShortStockItem
@@ -44,8 +44,10 @@ class CaseFilterForm(forms.Form):
     status = forms.ChoiceField(
         label=gettext_lazy("Status"), choices=[("", gettext_lazy("All statuses")), *CaseStatus.choices], required=False
     )
-    sort = forms.ChoiceField(choices=[(k, k) for k in ("due", "-due", "account", "-account")], required=False)
-    page = IntegerField(min_value=1, max_value=100_000, required=False)
+    sort = forms.ChoiceField(
+        label=gettext_lazy("Sort"), choices=[(k, k) for k in ("due", "-due", "account", "-account")], required=False
+    )
+    page = IntegerField(label=gettext_lazy("Page"), min_value=1, max_value=MAX_PAGE, required=False)
 
 
 class ShortFilterForm(CaseFilterForm):
@@ -157,9 +159,24 @@ class ShortStockListView(ListPage):
         return Selection(rows=items)
 
     def row_values(self, rows, values, now, selection):
-        statuses = message_statuses({row.account_id for row in rows})
+        accounts = {row.account_id for row in rows}
+        statuses = message_statuses(accounts)
+        # The scan runs every 15 minutes in trading hours: the book and the buy orders say what is still
+        # short now, and what is already on order, so a row bought back meanwhile offers no second buy.
+        held = {
+            (account, instrument): quantity
+            for account, instrument, quantity in Position.objects.filter(
+                account_id__in=accounts, instrument_id__in={row.instrument_id for row in rows}
+            ).values_list("account_id", "instrument_id", "quantity")
+        }
+        working = liquidation.working_quantities(accounts)
         for row in rows:
+            key = (row.account_id, row.instrument_id)
             row.message_status = statuses.get(row.account_id, "")
+            row.short_now = max(0, -held.get(key, 0))
+            row.on_order = working.get(key, 0)
+            row.free_now = max(0, row.short_now - row.on_order)  # what a buy may still order
+            row.buy_now = min(row.quantity, row.free_now)
 
     def context(self, request, values, now, selection):
         return {
@@ -242,8 +259,19 @@ class BuyForm(forms.Form):
 
 
 class MessageForm(forms.Form):
-    items = forms.MultipleChoiceField(required=False, choices=())  # ids, checked below
-    cases = forms.MultipleChoiceField(required=False, choices=())
+    # ids, checked below
+    items = forms.MultipleChoiceField(
+        label=gettext_lazy("Selected"),
+        required=False,
+        choices=(),
+        error_messages={"invalid_choice": gettext_lazy("%(value)s is not the id of a row.")},
+    )
+    cases = forms.MultipleChoiceField(
+        label=gettext_lazy("Selected"),
+        required=False,
+        choices=(),
+        error_messages={"invalid_choice": gettext_lazy("%(value)s is not the id of a row.")},
+    )
     channels = forms.MultipleChoiceField(
         label=gettext_lazy("Channels"), choices=[("email", "email"), ("sms", "sms"), ("voice", "voice")]
     )
@@ -279,9 +307,13 @@ class CaseStatusView(RecoverAction):
             messages.error(request, form_errors(form))
             return HttpResponseRedirect(back)
         now = timezone.now()
-        self.model.objects.filter(pk=row.pk).update(
+        # Resolved meanwhile (the book shows no shortfall): its last status and remark stay as they were.
+        if not self.model.objects.filter(pk=row.pk, resolved_at__isnull=True).update(
             status=form.cleaned_data["status"], remark=form.cleaned_data["remark"], updated_at=now
-        )
+        ):
+            self.audit_refusal(request, "refused: resolved")
+            messages.error(request, _("This was resolved: the book no longer shows it. Its status is kept."))
+            return HttpResponseRedirect(back)
         audit.record(
             request.user,
             "recover",
@@ -392,11 +424,18 @@ class MessageView(RecoverAction):
     channels, the stock-recovery template or the trader's own text; sent as a notice."""
 
     def targeted_accounts(self, request, data):
-        items = ShortStockItem.objects.filter(pk__in=[parse_id(v) for v in data["items"]], resolved_at__isnull=True)
-        cases = CoveredCallCase.objects.filter(pk__in=[parse_id(v) for v in data["cases"]], resolved_at__isnull=True)
-        return list(items.select_related("account", "account__desk", "instrument")), list(
-            cases.select_related("account", "account__desk", "underlying")
+        """The selected items and cases, unresolved and resolved; None if one selected is not there."""
+        item_ids = {parse_id(v) for v in data["items"]}
+        case_ids = {parse_id(v) for v in data["cases"]}
+        items = list(
+            ShortStockItem.objects.filter(pk__in=item_ids).select_related("account", "account__desk", "instrument")
         )
+        cases = list(
+            CoveredCallCase.objects.filter(pk__in=case_ids).select_related("account", "account__desk", "underlying")
+        )
+        if len(items) != len(item_ids) or len(cases) != len(case_ids):
+            return None
+        return items, cases
 
     def post(self, request):
         from notices import services as notices
@@ -406,7 +445,11 @@ class MessageView(RecoverAction):
         if not form.is_valid():
             messages.error(request, form_errors(form))
             return HttpResponseRedirect(back)
-        items, cases = self.targeted_accounts(request, form.cleaned_data)
+        targeted = self.targeted_accounts(request, form.cleaned_data)
+        if targeted is None:
+            self.audit_refusal(request, "refused: unknown case")
+            raise Http404(_("No such case."))
+        items, cases = targeted
         if not items and not cases:
             messages.error(request, _("Select what to send a message about."))
             return HttpResponseRedirect(back)
@@ -418,16 +461,29 @@ class MessageView(RecoverAction):
         if any(row.account_id not in visible for row in [*items, *cases]):
             self.audit_refusal(request, "refused: unknown or other desk's account")
             raise Http404(_("No such case."))
+        resolved = [row for row in [*items, *cases] if row.resolved_at is not None]
+        items = [item for item in items if item.resolved_at is None]
+        cases = [case for case in cases if case.resolved_at is None]
+        if not items and not cases:
+            messages.error(request, _("What was selected has been resolved: no message was sent."))
+            return HttpResponseRedirect(back)
         shortfalls = {
             (item.account_no, item.underlying): item.shortfall
             for item in services.covered_calls_of([case.account_id for case in cases])
         }
-        targets = {}
-        for item in items:
-            targets.setdefault(item.account_id, (item.account, item.instrument.symbol, item.quantity, item.due))
-        for case in cases:
-            shortfall = shortfalls.get((case.account.account_no, case.underlying.symbol), 0)
-            targets.setdefault(case.account_id, (case.account, case.underlying.symbol, shortfall, case.due))
+        # A message names one stock: an account's first selected row (its items before its cases). The
+        # account's other rows are left for another message, and stay as they are.
+        targets, named = {}, []
+        for row in [*items, *cases]:
+            if row.account_id in targets:
+                continue
+            if isinstance(row, ShortStockItem):
+                targets[row.account_id] = (row.account, row.instrument.symbol, row.quantity, row.due)
+            else:
+                shortfall = shortfalls.get((row.account.account_no, row.underlying.symbol), 0)
+                targets[row.account_id] = (row.account, row.underlying.symbol, shortfall, row.due)
+            named.append(row)
+        left_out = len(items) + len(cases) - len(named)
         wanted = [
             notices.AccountMessage(
                 account,
@@ -452,9 +508,31 @@ class MessageView(RecoverAction):
             messages.error(request, printable(str(refused)))
             return HttpResponseRedirect(back)
         now = timezone.now()
-        for model, rows in ((ShortStockItem, items), (CoveredCallCase, cases)):
-            model.objects.filter(pk__in=[row.pk for row in rows], status=CaseStatus.OPEN).update(
-                status=CaseStatus.CONTACTED, updated_at=now
-            )
+        for model in (ShortStockItem, CoveredCallCase):
+            model.objects.filter(
+                pk__in=[row.pk for row in named if isinstance(row, model)], status=CaseStatus.OPEN
+            ).update(status=CaseStatus.CONTACTED, updated_at=now)
         say_queued(request, asked=bool(wanted), written=written)
+        if left_out:
+            messages.warning(
+                request,
+                ngettext(
+                    "%(count)d more selected stock of an account already in this message was left out: a message"
+                    " names one stock. Send another for it.",
+                    "%(count)d more selected stocks of accounts already in this message were left out: a message"
+                    " names one stock. Send another for each.",
+                    left_out,
+                )
+                % {"count": left_out},
+            )
+        if resolved:
+            messages.info(
+                request,
+                ngettext(
+                    "%(count)d selected was resolved meanwhile: left out.",
+                    "%(count)d selected were resolved meanwhile: left out.",
+                    len(resolved),
+                )
+                % {"count": len(resolved)},
+            )
         return HttpResponseRedirect(back)

@@ -74,8 +74,8 @@ class CallFilterForm(forms.Form):
     ratio_min = DecimalField(label=_("Ratio from (%)"), required=False, max_digits=9, decimal_places=2)
     ratio_max = DecimalField(label=_("Ratio to (%)"), required=False, max_digits=9, decimal_places=2)
     q = TextField(label=_("Account or name"), required=False, max_length=100)
-    sort = forms.ChoiceField(choices=_sort_choices(LIST_SORTS), required=False)
-    page = IntegerField(min_value=1, max_value=MAX_PAGE, required=False)
+    sort = forms.ChoiceField(label=_("Sort"), choices=_sort_choices(LIST_SORTS), required=False)
+    page = IntegerField(label=_("Page"), min_value=1, max_value=MAX_PAGE, required=False)
 
     def __init__(self, data, *, desks):
         super().__init__(data)
@@ -109,8 +109,8 @@ class HistoryFilterForm(forms.Form):
     closed_to = DateField(label=_("Closed to"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
     q = TextField(label=_("Account or name"), required=False, max_length=100)
     account = TextField(label=_("Account"), required=False, max_length=32, widget=forms.HiddenInput)
-    sort = forms.ChoiceField(choices=_sort_choices(HISTORY_SORTS), required=False)
-    page = IntegerField(min_value=1, max_value=MAX_PAGE, required=False)
+    sort = forms.ChoiceField(label=_("Sort"), choices=_sort_choices(HISTORY_SORTS), required=False)
+    page = IntegerField(label=_("Page"), min_value=1, max_value=MAX_PAGE, required=False)
 
 
 class AccountSearchForm(forms.Form):

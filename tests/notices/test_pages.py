@@ -135,6 +135,9 @@ def test_the_notices_page_lists_deliveries_and_resends_a_failed_one(call, trader
     assert "1 delivery queued again." in response.content.decode()
     failed.refresh_from_db()
     assert (failed.status, failed.recipient) == ("sent", "t2@example.com")
+    again = client.post(reverse("notices:resend"), {"deliveries": [failed.pk]}, follow=True)  # sent now
+    assert "1 had not failed: left as it is." in again.content.decode()
+    assert "queued again" not in again.content.decode()  # no success beside it
 
 
 def test_the_lists_show_the_last_notice(call, trader, django_capture_on_commit_callbacks):

@@ -195,3 +195,102 @@ def test_the_lending_details_buy_to_cover_and_message_their_clients(trader):
     assert detail.count('data-testid="buy-to-cover"') == 2  # C1 and M1
     assert re.search(r'data-testid="lending-as-of">Lending as reported (at|from) \d{4}-\d\d-\d\d \d\d:\d\d', html)
     assert 'data-testid="recovery-message"' in detail
+
+
+def test_a_message_names_one_stock_of_an_account_and_leaves_its_other_rows_as_they_are(
+    trader, django_capture_on_commit_callbacks
+):
+    from notices.models import Notice
+
+    services.run_scan()
+    client = client_for(trader)
+    both = ShortStockItem.objects.filter(account__account_no="M1")  # 700.HK and X.HK
+    data = {"items": [item.pk for item in both], "channels": ["email"], "key": "recovery-key-789"}
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(reverse("recovery:message"), data, follow=True)
+
+    html = response.content.decode()
+    assert "1 notice queued." in html
+    assert "1 more selected stock of an account already in this message was left out" in html
+    body = Notice.objects.get().deliveries.get().body
+    contacted = [item.instrument.symbol for item in both.filter(status="contacted")]
+    [named] = contacted  # the stock the message names, alone
+    assert named in body
+    [other] = both.exclude(status="contacted")
+    assert other.status == "open"
+    assert other.instrument.symbol not in body
+
+
+def test_a_resolved_case_keeps_its_status_and_is_sent_no_message(trader):
+    from book.models import Position
+    from notices.models import Notice
+
+    client = client_for(trader)
+    [case] = client.get(reverse("recovery:covered-calls")).context["rows"]
+    Position.objects.filter(account__account_no="A1", instrument__symbol="700.HK").update(quantity=300)
+    client.get(reverse("recovery:covered-calls"))  # resolves it
+    case.refresh_from_db()
+    assert case.resolved_at is not None
+
+    status = client.post(
+        reverse("recovery:case-status", args=[case.pk]), {"status": "exception", "remark": "late"}, follow=True
+    )
+    message = client.post(
+        reverse("recovery:message"), {"cases": [case.pk], "channels": ["sms"], "key": "recovery-key-999"}, follow=True
+    )
+    details = client.get(reverse("recovery:covered-call", args=[case.pk])).content.decode()
+
+    assert "This was resolved: the book no longer shows it. Its status is kept." in status.content.decode()
+    case.refresh_from_db()
+    assert (case.status, case.remark) == ("open", "")
+    assert AuditEntry.objects.filter(action="recover", outcome="refused: resolved").exists()
+    assert "What was selected has been resolved: no message was sent." in message.content.decode()
+    assert not Notice.objects.exists()
+    assert 'data-testid="resolved"' in details
+    assert 'name="status"' not in details  # nothing left to set
+
+
+def test_a_message_about_a_row_that_is_not_there_is_refused_whole(trader):
+    from notices.models import Notice
+
+    services.run_scan()
+    item = ShortStockItem.objects.first()
+    client = client_for(trader)
+
+    missing = client.post(
+        reverse("recovery:message"), {"items": [item.pk, 999999], "channels": ["sms"], "key": "recovery-key-000"}
+    )
+    forged = client.post(
+        reverse("recovery:message"), {"items": ["-1"], "channels": ["sms"], "key": "recovery-key-001"}, follow=True
+    )
+
+    assert missing.status_code == 404
+    assert "Selected: -1 is not the id of a row." in forged.content.decode()
+    assert not Notice.objects.exists()
+
+
+def test_short_stock_rows_show_what_is_on_order_and_what_the_book_covers_since_the_scan(trader, settings):
+    from book.models import Position
+
+    settings.LIQUIDATION_GATEWAY = "tests.liquidation.gateways.Holding"  # orders stay working
+    services.run_scan()
+    client = client_for(trader)
+    item = ShortStockItem.objects.get(account__account_no="M1", instrument__symbol="X.HK")  # 300 short
+    client.post(
+        reverse("recovery:buy-back"), {"account": "M1", "symbol": "X.HK", "quantity": "100", "key": "buy-key-0001"}
+    )
+
+    def row(item):
+        html = client.get(reverse("recovery:short-stock")).content.decode()
+        start = html.index(f'data-item="{item.pk}"')
+        return html[start : html.index("</tr>", start)]
+
+    working = row(item)
+    assert "100 on order" in working
+    assert 'name="quantity" value="200" min="1" max="200"' in working  # what is still free to buy
+    Position.objects.filter(account__account_no="M1", instrument__symbol="X.HK").update(quantity=0)
+    covered = row(item)
+    assert 'data-testid="covered-now"' in covered
+    assert 'data-testid="buy-to-cover"' not in covered
+    assert 'data-testid="short-now">now 0<' in covered
