@@ -223,6 +223,9 @@ class LendingView(ConsoleMixin, View):
                 position.item = detail["items"].get(position.account_id)
                 position.short = -position.quantity
             detail["item_ids"] = [p.item.pk for p in detail["shorts"] if p.item]
+            # A pool is the firm's: its figures count every desk's clients, the list only those seen here.
+            clients = next(pool.clients for pool in pools if pool.symbol == symbol)
+            detail["elsewhere"] = max(0, clients - len(detail["shorts"]))
         return render(
             request,
             "recovery/lending.html",
@@ -289,6 +292,13 @@ class RecoverAction(ConsoleMixin, View):
     action = "recover"
     permission = RECOVER
 
+    def refuse(self, request, back: str, why: str) -> HttpResponseRedirect:
+        """A refused action: said on the page it came from, and audited with why."""
+        why = printable(str(why))
+        messages.error(request, why)
+        self.audit_refusal(request, f"refused: {why}"[:500])
+        return HttpResponseRedirect(back)
+
 
 class CaseStatusView(RecoverAction):
     """Set a covered-call case's or a short-stock item's status and remark."""
@@ -304,16 +314,13 @@ class CaseStatusView(RecoverAction):
             raise Http404(_("No such case."))
         form = StatusForm(request.POST)
         if not form.is_valid():
-            messages.error(request, form_errors(form))
-            return HttpResponseRedirect(back)
+            return self.refuse(request, back, form_errors(form))
         now = timezone.now()
         # Resolved meanwhile (the book shows no shortfall): its last status and remark stay as they were.
         if not self.model.objects.filter(pk=row.pk, resolved_at__isnull=True).update(
             status=form.cleaned_data["status"], remark=form.cleaned_data["remark"], updated_at=now
         ):
-            self.audit_refusal(request, "refused: resolved")
-            messages.error(request, _("This was resolved: the book no longer shows it. Its status is kept."))
-            return HttpResponseRedirect(back)
+            return self.refuse(request, back, _("This was resolved: the book no longer shows it. Its status is kept."))
         audit.record(
             request.user,
             "recover",
@@ -339,12 +346,12 @@ class PoolStatusView(RecoverAction):
         back = back_to(request, reverse("recovery:lending"))
         form = PoolForm(request.POST)
         if not form.is_valid():
-            messages.error(request, form_errors(form))
-            return HttpResponseRedirect(back)
+            return self.refuse(request, back, form_errors(form))
         instrument = Instrument.objects.filter(
             symbol=form.cleaned_data["stock"], pk__in=LendingAvailability.objects.values("instrument_id")
         ).first()
         if instrument is None:
+            self.audit_refusal(request, "refused: no such lending pool")
             raise Http404(_("No such lending pool."))
         LendingPool.objects.update_or_create(
             instrument=instrument,
@@ -372,8 +379,7 @@ class BuyBackView(RecoverAction):
         back = back_to(request, reverse("recovery:short-stock"))
         form = BuyForm(request.POST)
         if not form.is_valid():
-            messages.error(request, form_errors(form))
-            return HttpResponseRedirect(back)
+            return self.refuse(request, back, form_errors(form))
         account = _visible_accounts(request.user).filter(account_no=form.cleaned_data["account"]).first()
         if account is None:
             self.audit_refusal(request, "refused: unknown or other desk's account")
@@ -381,10 +387,8 @@ class BuyBackView(RecoverAction):
         symbol, quantity = form.cleaned_data["symbol"], form.cleaned_data["quantity"]
         held = Position.objects.filter(account=account, instrument__symbol=symbol).values_list("quantity", flat=True)
         if not held or held[0] >= 0:
-            messages.error(
-                request, _("%(account)s is not short %(symbol)s.") % {"account": account.account_no, "symbol": symbol}
-            )
-            return HttpResponseRedirect(back)
+            why = _("%(account)s is not short %(symbol)s.") % {"account": account.account_no, "symbol": symbol}
+            return self.refuse(request, back, why)
         try:
             orders = liquidation.place(
                 user=request.user,
@@ -394,8 +398,7 @@ class BuyBackView(RecoverAction):
                 detail={"recovery": True},
             )
         except liquidation.Refused as refused:
-            messages.error(request, printable(str(refused)))
-            return HttpResponseRedirect(back)
+            return self.refuse(request, back, printable(str(refused)))
         say_placed(request, orders)
         return HttpResponseRedirect(back)
 
@@ -443,16 +446,14 @@ class MessageView(RecoverAction):
         back = back_to(request, reverse("recovery:short-stock"))
         form = MessageForm(request.POST)
         if not form.is_valid():
-            messages.error(request, form_errors(form))
-            return HttpResponseRedirect(back)
+            return self.refuse(request, back, form_errors(form))
         targeted = self.targeted_accounts(request, form.cleaned_data)
         if targeted is None:
             self.audit_refusal(request, "refused: unknown case")
             raise Http404(_("No such case."))
         items, cases = targeted
         if not items and not cases:
-            messages.error(request, _("Select what to send a message about."))
-            return HttpResponseRedirect(back)
+            return self.refuse(request, back, _("Select what to send a message about."))
         visible = set(
             _visible_accounts(request.user)
             .filter(pk__in=[row.account_id for row in [*items, *cases]])
@@ -465,8 +466,7 @@ class MessageView(RecoverAction):
         items = [item for item in items if item.resolved_at is None]
         cases = [case for case in cases if case.resolved_at is None]
         if not items and not cases:
-            messages.error(request, _("What was selected has been resolved: no message was sent."))
-            return HttpResponseRedirect(back)
+            return self.refuse(request, back, _("What was selected has been resolved: no message was sent."))
         shortfalls = {
             (item.account_no, item.underlying): item.shortfall
             for item in services.covered_calls_of([case.account_id for case in cases])
@@ -505,8 +505,7 @@ class MessageView(RecoverAction):
                 key=form.cleaned_data["key"],
             )
         except notices.Refused as refused:
-            messages.error(request, printable(str(refused)))
-            return HttpResponseRedirect(back)
+            return self.refuse(request, back, printable(str(refused)))
         now = timezone.now()
         for model in (ShortStockItem, CoveredCallCase):
             model.objects.filter(

@@ -57,6 +57,7 @@ def test_covered_call_recovery_follows_the_book_and_buys_back_the_short_calls(tr
         follow=True,
     )
     assert "Quantity: Ensure this value is greater than or equal to 1." in zero.content.decode()  # names the field
+    assert AuditEntry.objects.filter(action="recover", outcome__startswith="refused: Quantity: Ensure").exists()
     order = Order.objects.get()
     assert (order.instrument.symbol, order.side, order.quantity) == ("TCH-C400", "buy", 3)
 
@@ -244,7 +245,7 @@ def test_a_resolved_case_keeps_its_status_and_is_sent_no_message(trader):
     assert "This was resolved: the book no longer shows it. Its status is kept." in status.content.decode()
     case.refresh_from_db()
     assert (case.status, case.remark) == ("open", "")
-    assert AuditEntry.objects.filter(action="recover", outcome="refused: resolved").exists()
+    assert AuditEntry.objects.filter(action="recover", outcome__startswith="refused: This was resolved").exists()
     assert "What was selected has been resolved: no message was sent." in message.content.decode()
     assert not Notice.objects.exists()
     assert 'data-testid="resolved"' in details
@@ -294,3 +295,15 @@ def test_short_stock_rows_show_what_is_on_order_and_what_the_book_covers_since_t
     assert 'data-testid="covered-now"' in covered
     assert 'data-testid="buy-to-cover"' not in covered
     assert 'data-testid="short-now">now 0<' in covered
+
+
+def test_the_lending_details_say_how_many_clients_short_are_on_desks_not_seen(trader):
+    services.run_scan()
+    hk1 = client_for(make_user("hk1trader", "RiskWarningFull", all_desks=False, desks=["HK1"]))
+
+    desk = hk1.get(reverse("recovery:lending"), {"stock": "700.HK"}).content.decode()
+    every = client_for(trader).get(reverse("recovery:lending"), {"stock": "700.HK"}).content.decode()
+
+    assert "1 more client short this stock is on a desk you do not see." in desk  # M1, on HK2
+    assert 'data-account="M1"' not in desk
+    assert 'data-testid="clients-elsewhere"' not in every
