@@ -65,7 +65,7 @@ class CoveredCallListView(ListPage):
     partial = "case-list"
     sorts = {"due": "due", "account": "account__account_no"}
     default_sort = "due"
-    csv_name = ""
+    csv_name = "covered-call-recovery"
     dropped_from_query = ("page", "changed", "format")
 
     def select(self, request, values, now):
@@ -95,6 +95,46 @@ class CoveredCallListView(ListPage):
             "statuses": CaseStatus.choices,
             "rendered_ms": int(now.timestamp() * 1000),
         }
+
+    def csv_chunk(self, rows):
+        found = {
+            (item.account_no, item.underlying): item
+            for item in services.covered_calls_of([row.account_id for row in rows])
+        }
+        for row in rows:
+            row.rule = found.get((row.account.account_no, row.underlying.symbol))
+        return rows
+
+    def csv_header(self):
+        return [
+            _("Account"),
+            _("Name"),
+            _("Underlying"),
+            _("Short calls"),
+            _("Shares needed"),
+            _("Shares held"),
+            _("Shortfall"),
+            _("Detected at"),
+            _("Due"),
+            _("Status"),
+            _("Remark"),
+        ]
+
+    def csv_row(self, case, now):
+        rule = case.rule
+        return [
+            case.account.account_no,
+            case.account.name,
+            case.underlying.symbol,
+            " ".join(f"{symbol} x{contracts}" for symbol, contracts in rule.options) if rule else "",
+            rule.required if rule else 0,
+            rule.held if rule else "",
+            rule.shortfall if rule else 0,
+            timezone.localtime(case.detected_at).isoformat(),
+            timezone.localtime(case.due).isoformat(),
+            case.status,
+            case.remark,
+        ]
 
 
 async def case_events(request):
@@ -145,7 +185,7 @@ class ShortStockListView(ListPage):
     template_name = "recovery/short_stock.html"
     sorts = {"due": "due", "account": "account__account_no"}
     default_sort = "due"
-    csv_name = ""
+    csv_name = "short-stock-recovery"
 
     def select(self, request, values, now):
         items = ShortStockItem.objects.filter(
@@ -177,6 +217,34 @@ class ShortStockListView(ListPage):
             row.on_order = working.get(key, 0)
             row.free_now = max(0, row.short_now - row.on_order)  # what a buy may still order
             row.buy_now = min(row.quantity, row.free_now)
+
+    def csv_header(self):
+        return [
+            _("Account"),
+            _("Name"),
+            _("Stock"),
+            _("Short quantity"),
+            _("To recover"),
+            _("Reason"),
+            _("Detected at"),
+            _("Due"),
+            _("Status"),
+            _("Remark"),
+        ]
+
+    def csv_row(self, item, now):
+        return [
+            item.account.account_no,
+            item.account.name,
+            item.instrument.symbol,
+            item.short_quantity,
+            item.quantity,
+            item.reason,
+            timezone.localtime(item.detected_at).isoformat(),
+            timezone.localtime(item.due).isoformat(),
+            item.status,
+            item.remark,
+        ]
 
     def context(self, request, values, now, selection):
         return {

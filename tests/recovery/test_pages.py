@@ -307,3 +307,32 @@ def test_the_lending_details_say_how_many_clients_short_are_on_desks_not_seen(tr
     assert "1 more client short this stock is on a desk you do not see." in desk  # M1, on HK2
     assert 'data-account="M1"' not in desk
     assert 'data-testid="clients-elsewhere"' not in every
+
+
+def test_the_recovery_lists_export_their_rows_as_csv_for_the_users_desks(trader):
+    import csv
+    import io
+
+    services.run_scan()
+    client = client_for(trader)
+    client.get(reverse("recovery:covered-calls"))  # opens the case
+
+    def rows(client, name, **query):
+        response = client.get(reverse(name), {"format": "csv", **query})
+        assert response["Content-Type"].startswith("text/csv")
+        return list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
+
+    header, *cases = rows(client, "recovery:covered-calls")
+    assert header[:7] == ["Account", "Name", "Underlying", "Short calls", "Shares needed", "Shares held", "Shortfall"]
+    [case] = cases
+    assert case[0] == "A1"
+    assert (case[2], case[3], case[4], case[5], case[6]) == ("700.HK", "TCH-C400 x3", "300", "100", "200")
+    header, *items = rows(client, "recovery:short-stock")
+    assert {(item[0], item[2], item[4], item[5]) for item in items} == {
+        ("C1", "700.HK", "200", "account_cannot_short"),
+        ("M1", "700.HK", "100", "lending_pool"),
+        ("M1", "X.HK", "300", "not_shortable"),
+    }
+    assert [item[0] for item in rows(client, "recovery:short-stock", q="C")[1:]] == ["C1"]  # the filters hold
+    hk1 = client_for(make_user("hk1trader", "RiskWarningFull", all_desks=False, desks=["HK1"]))
+    assert {item[0] for item in rows(hk1, "recovery:short-stock")[1:]} == {"C1"}  # M1 is on HK2
