@@ -43,9 +43,10 @@ def forbidden_character(text: str, *, free_text: bool = False, typed: bool = Fal
     return REPLACEMENT if typed and REPLACEMENT in text else None
 
 
-# What is taken off the ends of a name, symbol or remark without a word: the spaces and line breaks a
-# person types or a file carries around a value. Other characters Python counts as whitespace there (the
-# information separators U+001C to U+001F, NEL U+0085) are controls, named as any other.
+# What is taken off the ends of a name, symbol or remark without a word: the spaces, tabs and line breaks
+# a person types or a file carries around a value. Other characters Python counts as whitespace there
+# (vertical tab and form feed, the information separators U+001C to U+001F, NEL U+0085) are controls,
+# named as any other.
 EDGE_SPACE = " \t\r\n"
 
 

@@ -336,6 +336,14 @@ def place_many(
 KEY = re.compile(r"[A-Za-z0-9_\-]{1,64}")  # a request's key: never a colon, which its orders' keys add
 
 
+def key_placed(key: str, account_id: int) -> bool:
+    """Whether a request with this key placed orders on this account already (its form sent again)."""
+    return (
+        bool(KEY.fullmatch(key))
+        and Order.objects.filter(idempotency_key__startswith=f"{key}:", account_id=account_id).exists()
+    )
+
+
 def _placed_with(key: str) -> dict[int, list[Order]]:
     """The orders a request with this key placed, per account: a key sent again for another account
     (a form copied from another call's page) places that account's orders rather than answering with

@@ -365,9 +365,11 @@ def deliver(delivery_id: int) -> str:
     if _set(delivery, DeliveryStatus.SENT, SENDING, sent_at=sent_at):
         return DeliveryStatus.SENT
     # The gateway reported it delivered (or failed) before the send returned: that stays; when it was
-    # sent is still kept.
+    # sent is still kept, never after it was delivered.
+    status, delivered_at = Delivery.objects.filter(pk=delivery_id).values_list("status", "delivered_at").get()
+    sent_at = min(sent_at, delivered_at) if delivered_at else sent_at
     Delivery.objects.filter(pk=delivery_id, sent_at__isnull=True).update(sent_at=sent_at)
-    return Delivery.objects.filter(pk=delivery_id).values_list("status", flat=True).get()
+    return status
 
 
 def give_up(delivery_id: int, error: str) -> None:

@@ -33,6 +33,7 @@ from . import live, services
 from .models import CaseStatus, CoveredCallCase, LendingPool, PoolStatus, Reason, RecoveryScan, ShortStockItem
 
 RECOVER = "recovery.recover"
+LISTED = 10  # rows a message lists by name; past that, "…"
 
 
 def _visible_accounts(user):
@@ -80,13 +81,9 @@ class CoveredCallListView(ListPage):
         return Selection(rows=cases)
 
     def row_values(self, rows, values, now, selection):
-        found = {
-            (item.account_no, item.underlying): item
-            for item in services.covered_calls_of([row.account_id for row in rows])
-        }
+        with_rules(rows)
         changed = streams.marked(self.request.GET.get("changed", ""))
         for row in rows:
-            row.rule = found.get((row.account.account_no, row.underlying.symbol))
             row.changed = row.pk in changed
 
     def context(self, request, values, now, selection):
@@ -97,13 +94,7 @@ class CoveredCallListView(ListPage):
         }
 
     def csv_chunk(self, rows):
-        found = {
-            (item.account_no, item.underlying): item
-            for item in services.covered_calls_of([row.account_id for row in rows])
-        }
-        for row in rows:
-            row.rule = found.get((row.account.account_no, row.underlying.symbol))
-        return rows
+        return with_rules(rows)
 
     def csv_header(self):
         return [
@@ -127,7 +118,7 @@ class CoveredCallListView(ListPage):
             case.account.name,
             case.underlying.symbol,
             " ".join(f"{symbol} x{contracts}" for symbol, contracts in rule.options) if rule else "",
-            rule.required if rule else 0,
+            rule.required if rule else "",  # no shortfall now: covered
             rule.held if rule else "",
             rule.shortfall if rule else 0,
             timezone.localtime(case.detected_at).isoformat(),
@@ -164,13 +155,21 @@ class CoveredCallDetailView(ConsoleMixin, View):
             .select_related("instrument")
             | Position.objects.filter(account=case.account, instrument=case.underlying).select_related("instrument")
         )
-        found = {item.underlying: item for item in services.covered_calls_of([case.account_id])}
+        # A resolved case is history: the shortfall now (if it came back) is the open case's, linked.
+        reopened = (
+            CoveredCallCase.objects.filter(
+                account=case.account, underlying=case.underlying, resolved_at__isnull=True
+            ).first()
+            if case.resolved_at
+            else None
+        )
         return render(
             request,
             "recovery/covered_call.html",
             {
                 "case": case,
-                "rule": found.get(case.underlying.symbol),
+                "rule": None if case.resolved_at else with_rules([case])[0].rule,
+                "reopened": reopened,
                 "positions": positions,
                 "can_recover": can(request.user, RECOVER),
                 "key": secrets.token_urlsafe(16),
@@ -199,24 +198,12 @@ class ShortStockListView(ListPage):
         return Selection(rows=items)
 
     def row_values(self, rows, values, now, selection):
-        accounts = {row.account_id for row in rows}
-        statuses = message_statuses(accounts)
-        # The scan runs every 15 minutes in trading hours: the book and the buy orders say what is still
-        # short now, and what is already on order, so a row bought back meanwhile offers no second buy.
-        held = {
-            (account, instrument): quantity
-            for account, instrument, quantity in Position.objects.filter(
-                account_id__in=accounts, instrument_id__in={row.instrument_id for row in rows}
-            ).values_list("account_id", "instrument_id", "quantity")
-        }
-        working = liquidation.working_quantities(accounts)
-        for row in rows:
-            key = (row.account_id, row.instrument_id)
+        statuses = message_statuses({row.account_id for row in rows})
+        for row in with_book_now(rows):
             row.message_status = statuses.get(row.account_id, "")
-            row.short_now = max(0, -held.get(key, 0))
-            row.on_order = working.get(key, 0)
-            row.free_now = max(0, row.short_now - row.on_order)  # what a buy may still order
-            row.buy_now = min(row.quantity, row.free_now)
+
+    def csv_chunk(self, rows):
+        return with_book_now(rows)
 
     def csv_header(self):
         return [
@@ -225,6 +212,9 @@ class ShortStockListView(ListPage):
             _("Stock"),
             _("Short quantity"),
             _("To recover"),
+            _("Short now"),
+            _("On order"),
+            _("Still to buy"),
             _("Reason"),
             _("Detected at"),
             _("Due"),
@@ -239,6 +229,9 @@ class ShortStockListView(ListPage):
             item.instrument.symbol,
             item.short_quantity,
             item.quantity,
+            item.short_now,
+            item.on_order,
+            item.to_buy,
             item.reason,
             timezone.localtime(item.detected_at).isoformat(),
             timezone.localtime(item.due).isoformat(),
@@ -454,7 +447,8 @@ class BuyBackView(RecoverAction):
             raise Http404(_("No such account."))
         symbol, quantity = form.cleaned_data["symbol"], form.cleaned_data["quantity"]
         held = Position.objects.filter(account=account, instrument__symbol=symbol).values_list("quantity", flat=True)
-        if not held or held[0] >= 0:
+        # A form sent again after its order filled: answered as sent before, not as a stock not short.
+        if (not held or held[0] >= 0) and not liquidation.key_placed(form.cleaned_data["key"], account.pk):
             why = _("%(account)s is not short %(symbol)s.") % {"account": account.account_no, "symbol": symbol}
             return self.refuse(request, back, why)
         try:
@@ -469,6 +463,40 @@ class BuyBackView(RecoverAction):
             return self.refuse(request, back, printable(str(refused)))
         say_placed(request, orders)
         return HttpResponseRedirect(back)
+
+
+def with_rules(cases: list) -> list:
+    """Each covered-call case with its shortfall from the book now (``rule``; None when covered)."""
+    found = {
+        (item.account_no, item.underlying): item
+        for item in services.covered_calls_of([case.account_id for case in cases])
+    }
+    for case in cases:
+        case.rule = found.get((case.account.account_no, case.underlying.symbol))
+    return cases
+
+
+def with_book_now(items: list) -> list:
+    """Each short-stock item with the book now, as the scan (every 15 minutes in trading hours) does not
+    have it: ``short_now`` (what the position is short now), ``on_order`` (its working orders), ``to_buy``
+    (what is still to recover: the item's quantity less what is on order and what was bought since the
+    scan) and ``free_now`` (the most a buy may order). Two queries, however many items."""
+    accounts = {item.account_id for item in items}
+    held = {
+        (account, instrument): quantity
+        for account, instrument, quantity in Position.objects.filter(
+            account_id__in=accounts, instrument_id__in={item.instrument_id for item in items}
+        ).values_list("account_id", "instrument_id", "quantity")
+    }
+    working = liquidation.working_quantities(accounts)
+    for item in items:
+        key = (item.account_id, item.instrument_id)
+        item.short_now = max(0, -held.get(key, 0))
+        item.on_order = working.get(key, 0)
+        item.free_now = max(0, item.short_now - item.on_order)
+        bought = max(0, item.short_quantity - item.short_now)
+        item.to_buy = min(item.free_now, max(0, item.quantity - item.on_order - bought))
+    return items
 
 
 def message_statuses(account_ids) -> dict[int, str]:
@@ -535,23 +563,21 @@ class MessageView(RecoverAction):
         cases = [case for case in cases if case.resolved_at is None]
         if not items and not cases:
             return self.refuse(request, back, _("What was selected has been resolved: no message was sent."))
-        shortfalls = {
-            (item.account_no, item.underlying): item.shortfall
-            for item in services.covered_calls_of([case.account_id for case in cases])
-        }
-        # A message names one stock: an account's first selected row (its items before its cases). The
-        # account's other rows are left for another message, and stay as they are.
-        targets, named = {}, []
-        for row in [*items, *cases]:
+        # A message names one stock: an account's first selected row (its items, then its cases, each
+        # by stock). The account's other rows are left for another message, and stay as they are.
+        items.sort(key=lambda item: (item.account.account_no, item.instrument.symbol))
+        cases.sort(key=lambda case: (case.account.account_no, case.underlying.symbol))
+        targets, named, left_out = {}, [], []
+        for row in [*items, *with_rules(cases)]:
             if row.account_id in targets:
-                continue
-            if isinstance(row, ShortStockItem):
+                left_out.append(row)
+            elif isinstance(row, ShortStockItem):
                 targets[row.account_id] = (row.account, row.instrument.symbol, row.quantity, row.due)
+                named.append(row)
             else:
-                shortfall = shortfalls.get((row.account.account_no, row.underlying.symbol), 0)
+                shortfall = row.rule.shortfall if row.rule else 0
                 targets[row.account_id] = (row.account, row.underlying.symbol, shortfall, row.due)
-            named.append(row)
-        left_out = len(items) + len(cases) - len(named)
+                named.append(row)
         wanted = [
             notices.AccountMessage(
                 account,
@@ -575,22 +601,28 @@ class MessageView(RecoverAction):
         except notices.Refused as refused:
             return self.refuse(request, back, printable(str(refused)))
         now = timezone.now()
+        messaged = {notice.account_id for notice in written}  # none when the form was sent before
         for model in (ShortStockItem, CoveredCallCase):
             model.objects.filter(
-                pk__in=[row.pk for row in named if isinstance(row, model)], status=CaseStatus.OPEN
+                pk__in=[row.pk for row in named if isinstance(row, model) and row.account_id in messaged],
+                status=CaseStatus.OPEN,
+                resolved_at__isnull=True,
             ).update(status=CaseStatus.CONTACTED, updated_at=now)
         say_queued(request, asked=bool(wanted), written=written)
         if left_out:
+            listed = ", ".join(
+                f"{row.account.account_no} "
+                f"{row.instrument.symbol if isinstance(row, ShortStockItem) else row.underlying.symbol}"
+                for row in left_out[:LISTED]
+            ) + (" …" if len(left_out) > LISTED else "")
             messages.warning(
                 request,
                 ngettext(
-                    "%(count)d more selected stock of an account already in this message was left out: a message"
-                    " names one stock. Send another for it.",
-                    "%(count)d more selected stocks of accounts already in this message were left out: a message"
-                    " names one stock. Send another for each.",
-                    left_out,
+                    "Left out, as a message names one stock of an account: %(rows)s. Send another message for it.",
+                    "Left out, as a message names one stock of an account: %(rows)s. Send another message for each.",
+                    len(left_out),
                 )
-                % {"count": left_out},
+                % {"rows": listed},
             )
         if resolved:
             messages.info(

@@ -421,6 +421,7 @@ def test_a_delivery_reported_delivered_while_it_was_sending_stays_delivered(call
     delivery.refresh_from_db()
     assert delivery.status == "delivered"
     assert delivery.sent_at is not None
+    assert delivery.sent_at <= delivery.delivered_at  # never sent after it was delivered
 
 
 @pytest.mark.parametrize("identifier", ["1e999999999", "-1e999999999", "1.5", "0", "9223372036854775808", "true"])

@@ -213,14 +213,15 @@ def test_a_message_names_one_stock_of_an_account_and_leaves_its_other_rows_as_th
 
     html = response.content.decode()
     assert "1 notice queued." in html
-    assert "1 more selected stock of an account already in this message was left out" in html
+    # An account's rows by stock: 700.HK is named, X.HK left for another message, and said so by name.
+    assert "Left out, as a message names one stock of an account: M1 X.HK. Send another message for it." in html
     body = Notice.objects.get().deliveries.get().body
-    contacted = [item.instrument.symbol for item in both.filter(status="contacted")]
-    [named] = contacted  # the stock the message names, alone
-    assert named in body
-    [other] = both.exclude(status="contacted")
-    assert other.status == "open"
-    assert other.instrument.symbol not in body
+    assert "700.HK" in body
+    assert "X.HK" not in body
+    assert {item.instrument.symbol: item.status for item in both.all()} == {"700.HK": "contacted", "X.HK": "open"}
+    again = client.post(reverse("recovery:message"), {**data, "items": [both.get(instrument__symbol="X.HK").pk]})
+    assert again.status_code == 302
+    assert both.get(instrument__symbol="X.HK").status == "open"  # the form's key sent before: nothing new
 
 
 def test_a_resolved_case_keeps_its_status_and_is_sent_no_message(trader):
@@ -250,6 +251,7 @@ def test_a_resolved_case_keeps_its_status_and_is_sent_no_message(trader):
     assert not Notice.objects.exists()
     assert 'data-testid="resolved"' in details
     assert 'name="status"' not in details  # nothing left to set
+    assert 'data-testid="buy-back"' not in details
 
 
 def test_a_message_about_a_row_that_is_not_there_is_refused_whole(trader):
@@ -295,6 +297,32 @@ def test_short_stock_rows_show_what_is_on_order_and_what_the_book_covers_since_t
     assert 'data-testid="covered-now"' in covered
     assert 'data-testid="buy-to-cover"' not in covered
     assert 'data-testid="short-now">now 0<' in covered
+    assert 'data-testid="cancel-orders"' in covered  # its working buy would now make it long
+    # Sent again after the book covered it: the form was sent before, not a stock that is not short.
+    again = client.post(
+        reverse("recovery:buy-back"),
+        {"account": "M1", "symbol": "X.HK", "quantity": "100", "key": "buy-key-0001"},
+        follow=True,
+    )
+    assert "This form was already sent: its 1 order stands; nothing more was placed." in again.content.decode()
+
+
+def test_a_lending_pool_row_offers_only_its_share_of_the_recall_not_yet_on_order(trader, settings):
+    settings.LIQUIDATION_GATEWAY = "tests.liquidation.gateways.Holding"
+    services.run_scan()
+    client = client_for(trader)
+    item = ShortStockItem.objects.get(account__account_no="M1", instrument__symbol="700.HK")
+    assert (item.short_quantity, item.quantity) == (400, 100)  # short 400; its share of the recall 100
+
+    client.post(
+        reverse("recovery:buy-back"), {"account": "M1", "symbol": "700.HK", "quantity": "100", "key": "buy-key-0002"}
+    )
+    html = client.get(reverse("recovery:short-stock")).content.decode()
+    start = html.index(f'data-item="{item.pk}"')
+    row = html[start : html.index("</tr>", start)]
+
+    assert "100 on order" in row
+    assert 'name="quantity" value="" min="1" max="300"' in row  # its share is on order: nothing suggested
 
 
 def test_the_lending_details_say_how_many_clients_short_are_on_desks_not_seen(trader):
@@ -328,11 +356,14 @@ def test_the_recovery_lists_export_their_rows_as_csv_for_the_users_desks(trader)
     assert case[0] == "A1"
     assert (case[2], case[3], case[4], case[5], case[6]) == ("700.HK", "TCH-C400 x3", "300", "100", "200")
     header, *items = rows(client, "recovery:short-stock")
-    assert {(item[0], item[2], item[4], item[5]) for item in items} == {
-        ("C1", "700.HK", "200", "account_cannot_short"),
-        ("M1", "700.HK", "100", "lending_pool"),
-        ("M1", "X.HK", "300", "not_shortable"),
+    assert header[3:8] == ["Short quantity", "To recover", "Short now", "On order", "Still to buy"]
+    assert {(item[0], item[2], item[4], item[7], item[8]) for item in items} == {
+        ("C1", "700.HK", "200", "200", "account_cannot_short"),
+        ("M1", "700.HK", "100", "100", "lending_pool"),
+        ("M1", "X.HK", "300", "300", "not_shortable"),
     }
     assert [item[0] for item in rows(client, "recovery:short-stock", q="C")[1:]] == ["C1"]  # the filters hold
     hk1 = client_for(make_user("hk1trader", "RiskWarningFull", all_desks=False, desks=["HK1"]))
     assert {item[0] for item in rows(hk1, "recovery:short-stock")[1:]} == {"C1"}  # M1 is on HK2
+    hk2 = client_for(make_user("hk2trader", "RiskWarningFull", all_desks=False, desks=["HK2"]))
+    assert rows(hk2, "recovery:covered-calls")[1:] == []  # A1 is on HK1

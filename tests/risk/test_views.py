@@ -122,7 +122,7 @@ def test_home_counts_open_calls_by_desk(trader, desk_trader, django_assert_max_n
     assert response.context["desk_totals"]["amount"] == 135400 + 5030
     html = response.content.decode()
     assert not response.context["totals_differ"]
-    assert "cash accounts included" not in html
+    assert "The two totals differ" not in html
     assert f'href="{reverse("risk:warning")}?desk=HK1">1<' in html
     assert f'href="{reverse("risk:intraday")}?desk=HK1">1<' in html
     # A user granted one desk sees that desk's row only.
@@ -331,4 +331,4 @@ def test_home_says_why_its_tiles_total_differs_from_its_open_calls(trader):
     assert response.context["total_call_amount"] == 135400 + 5030 + 900
     assert response.context["desk_totals"]["amount"] == 135400 + 5030
     assert response.context["totals_differ"]
-    assert "cash accounts included" in response.content.decode()
+    assert "The two totals differ" in response.content.decode()
