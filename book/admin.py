@@ -4,7 +4,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 from guardian.admin import GuardedModelAdmin
 
-from console.admin import AdminFields, ModelAdmin, ReadOnlyAdmin, TabularInline
+from console.admin import AdminFields, GuardedKeys, ModelAdmin, ReadOnlyAdmin, TabularInline
 
 from .models import (
     Account,
@@ -49,7 +49,7 @@ def _recompute(request, account_ids=(), instrument_ids=(), currencies=()):
 
 
 @admin.register(Desk)
-class DeskAdmin(AdminFields, GuardedModelAdmin):
+class DeskAdmin(GuardedKeys, AdminFields, GuardedModelAdmin):
     list_display = ["code", "name"]
     search_fields = ["code", "name"]
 

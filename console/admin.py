@@ -1,11 +1,16 @@
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.views.main import ChangeList
 from django.contrib.admin.widgets import AutocompleteSelect
+from django.contrib.auth.admin import GroupAdmin, UserAdmin
+from django.contrib.auth.models import Group, User
 from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
-from django.db import models
+from django.db import DataError, models
+from django.http import Http404, HttpResponseRedirect
+from django.utils.translation import gettext as _
 
 from . import fields
 from .models import AuditEntry
@@ -65,6 +70,8 @@ class BoundedChangeList(ChangeList):
 
     def get_filters(self, request):
         for name, value in request.GET.items():
+            if "\x00" in name or "\x00" in value:  # no column holds a NUL: nothing can match
+                raise IncorrectLookupParameters("a NUL character in the query")
             parts = name.split("__")
             if ("year" in parts or "iso_year" in parts) and not (fields.ID.fullmatch(value) and int(value) in YEARS):
                 raise IncorrectLookupParameters(f"no such year: {value[:20]!r}")
@@ -76,7 +83,7 @@ class BoundedChangeList(ChangeList):
     def get_results(self, request):
         try:
             return super().get_results(request)
-        except OverflowError as error:  # a date whose UTC time does not exist
+        except (OverflowError, DataError) as error:  # a date whose UTC time does not exist; 1e999999
             raise IncorrectLookupParameters(error) from error
 
 
@@ -111,12 +118,49 @@ class AdminFields:
             kwargs["widget"] = AutocompleteKey(db_field, self.admin_site, using=kwargs.get("using"))
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
+    def get_changelist(self, request, **kwargs):
+        return BoundedChangeList
+
+    def _pk_field(self) -> models.Field:
+        pk = self.model._meta.pk
+        return key_field(pk) if pk.is_relation else pk
+
+    def get_object(self, request, object_id, from_field=None):
+        # Only what could be a key ('١' is not row 1; 'abc' or a NUL is no row): the admin says so.
+        if from_field is None and not is_key(self._pk_field(), object_id):
+            return None
+        return super().get_object(request, object_id, from_field)
+
+    def response_action(self, request, queryset, *args, **kwargs):
+        selected = request.POST.getlist(helpers.ACTION_CHECKBOX_NAME)
+        if any(not is_key(self._pk_field(), value) for value in selected):
+            self.message_user(request, _("No such rows: reload the list and choose again."), messages.WARNING)
+            return HttpResponseRedirect(request.get_full_path())
+        return super().response_action(request, queryset, *args, **kwargs)
+
 
 class ModelAdmin(AdminFields, admin.ModelAdmin):
     """Every admin of the console's models."""
 
-    def get_changelist(self, request, **kwargs):
-        return BoundedChangeList
+
+class GuardedKeys:
+    """django-guardian's object permission pages read their keys as the admin's others do: a key that
+    is no row's ('abc', '١', a NUL) is a 404, not an error."""
+
+    def obj_perms_manage_view(self, request, object_pk):
+        if not is_key(self._pk_field(), object_pk):
+            raise Http404
+        return super().obj_perms_manage_view(request, object_pk)
+
+    def obj_perms_manage_user_view(self, request, object_pk, user_id):
+        if not (is_key(self._pk_field(), object_pk) and fields.ID.fullmatch(str(user_id))):
+            raise Http404
+        return super().obj_perms_manage_user_view(request, object_pk, user_id)
+
+    def obj_perms_manage_group_view(self, request, object_pk, group_id):
+        if not (is_key(self._pk_field(), object_pk) and fields.ID.fullmatch(str(group_id))):
+            raise Http404
+        return super().obj_perms_manage_group_view(request, object_pk, group_id)
 
 
 class TabularInline(AdminFields, admin.TabularInline):
@@ -145,3 +189,18 @@ class AuditEntryAdmin(ReadOnlyAdmin):
     list_filter = ["action"]
     search_fields = ["user__username", "action"]
     list_select_related = ["user"]
+
+
+class ConsoleUserAdmin(AdminFields, UserAdmin):
+    """Users, read as the console's other admins read their rows (names with no control character or
+    bidirectional override; keys only as keys)."""
+
+
+class ConsoleGroupAdmin(AdminFields, GroupAdmin):
+    pass
+
+
+admin.site.unregister(User)
+admin.site.register(User, ConsoleUserAdmin)
+admin.site.unregister(Group)
+admin.site.register(Group, ConsoleGroupAdmin)

@@ -127,6 +127,9 @@ def run(now: datetime | None = None) -> dict[str, int]:
 
 
 def _liquidate(call: MarginCall, key: str, plan, price_times: dict, rules: RuleSet, now: datetime) -> str:
+    if isinstance(plan, services.NoPlan):
+        _note(call, _("skipped: %(why)s") % {"why": plan.reason}, now)
+        return "skipped"
     if not plan.orders:
         _note(call, _("skipped: the plan has no order"), now)
         return "skipped"

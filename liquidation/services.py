@@ -24,7 +24,7 @@ from console.models import AuditEntry
 from console.permissions import can
 from risk import selectors as risk_selectors
 from risk import services as risk_services
-from risk.calculations import ENGINE_CONTEXT, AccountTerms, average_price, fx_rate, round_money
+from risk.calculations import ENGINE_CONTEXT, AccountTerms, MissingFxRate, average_price, fx_rate, round_money
 from risk.models import CloseCause, MarginCall, RuleSet
 
 from . import gateway, live, prices
@@ -493,23 +493,50 @@ def place_plan(*, user, account: Account, only: Iterable[str] | None = None, sou
     return Placed(request.orders, again=request.again)
 
 
-def plan_accounts(accounts: Sequence[Account], *, only: Iterable[str] | None = None) -> dict[int, planning.Plan]:
+@dataclass(frozen=True)
+class NoPlan:
+    """An account that cannot be planned: a currency it holds has no FX rate. Nothing to order, and why
+    (where a plan is read: its orders, value and cover)."""
+
+    reason: str
+    orders: tuple = ()
+    value: Decimal = Decimal(0)
+    covers: bool = False
+
+
+def no_fx_rate(error: MissingFxRate) -> str:
+    return _("No FX rate for %(currency)s: nothing can be planned until a risk admin adds one.") % {
+        "currency": error.currency
+    }
+
+
+def plan_accounts(
+    accounts: Sequence[Account], *, only: Iterable[str] | None = None
+) -> dict[int, planning.Plan | NoPlan]:
     """The default plans of many accounts: their books read in a fixed number of queries, planned in
-    memory (a batch, its preview, auto-liquidation)."""
+    memory (a batch, its preview, auto-liquidation). An account that cannot be planned has a
+    :class:`NoPlan`, which says why."""
     books = account_books(accounts)
     rules = rules_by_kind()
     plans = {}
     for account in accounts:
         book = books[account.pk]
-        plans[account.pk] = planning.plan(
-            account=book.terms,
-            cash=book.cash,
-            lines=book.lines,
-            fx=book.fx,
-            settings=settings_from(rules[account.kind]),
-            only=only,
-        )
+        try:
+            plans[account.pk] = _default_plan(book, rules[account.kind], only)
+        except MissingFxRate as error:
+            plans[account.pk] = NoPlan(no_fx_rate(error))
     return plans
+
+
+def _default_plan(book: Book, rules: RuleSet, only) -> planning.Plan:
+    return planning.plan(
+        account=book.terms,
+        cash=book.cash,
+        lines=book.lines,
+        fx=book.fx,
+        settings=settings_from(rules),
+        only=only,
+    )
 
 
 def liquidate_calls(
@@ -542,7 +569,9 @@ def liquidate_calls(
             [Wanted(order.symbol, order.quantity) for order in result.orders],
             detail={"plan": {"covers": result.covers, "value": str(round_money(result.value))}},
         )
-        if not result.orders:
+        if isinstance(result, NoPlan):
+            request.refused = result.reason
+        elif not result.orders:
             request.refused = (
                 _("The plan has no order: the call is already covered.")
                 if result.covers

@@ -28,7 +28,7 @@ from console.lists import ListPage, Selection
 from console.permissions import ConsoleMixin, can, can_view
 from console.querysets import visible_desks
 from console.redirects import back_to
-from risk.calculations import round_figures, round_money
+from risk.calculations import MissingFxRate, round_figures, round_money
 from risk.models import MarginCall
 
 from . import auto, live, prices, services, tasks
@@ -57,8 +57,11 @@ def orders_context(request, *, call, account, planned=None) -> dict:
         "next": request.GET.get("next") or request.get_full_path(),
         "rendered_ms": int(timezone.now().timestamp() * 1000),
     }
-    if call.is_open and working:
-        result, book = planned or services.account_plan(account)
+    if call.is_open and working and planned is not False:
+        try:
+            result, book = planned or services.account_plan(account)
+        except MissingFxRate:  # the panel says why there is no plan
+            return context
         current = account.risk.call_amount if hasattr(account, "risk") else None
         before = round_figures(result.before)
         context.update(
@@ -84,9 +87,14 @@ def call_panel(request, *, call, account) -> str | None:
     if not can_view(request.user):
         return None
     typed = typed_memory.take(request, typed_key(call))  # {symbol: [quantity, price]} of a refused form
-    planned = services.account_plan(account, per_line=True) if call.is_open else None
+    no_plan = ""
+    try:
+        planned = services.account_plan(account, per_line=True) if call.is_open else None
+    except MissingFxRate as error:
+        planned, no_plan = False, services.no_fx_rate(error)
     context = orders_context(request, call=call, account=account, planned=planned)
-    if planned is not None:
+    context["no_plan"] = no_plan
+    if planned:
         result, book = planned
         rules = services.rule_set(account.kind)
         chosen = {order.symbol: order.quantity for order in result.orders}
@@ -526,21 +534,25 @@ class PreviewView(ConsoleMixin, View):
             elif quantity % line.lot_size and line.working + quantity != abs(line.quantity):
                 problems.append(_("%(symbol)s: whole lots of %(lot)s.") % {"symbol": symbol, "lot": line.lot_size})
             quantities[symbol] = quantity
-        figures, _left, covers = planning.project(
-            account=book.terms,
-            cash=book.cash,
-            lines=book.lines,
-            fx=book.fx,
-            settings=services.plan_settings(call.account),
-            orders=quantities,
-        )
-        value = sum(
-            (
-                services.hkd_value(book.instruments[symbol], quantity, book.fx)
-                for symbol, quantity in quantities.items()
-            ),
-            Decimal(0),
-        )
+        try:
+            figures, _left, covers = planning.project(
+                account=book.terms,
+                cash=book.cash,
+                lines=book.lines,
+                fx=book.fx,
+                settings=services.plan_settings(call.account),
+                orders=quantities,
+            )
+            value = sum(
+                (
+                    services.hkd_value(book.instruments[symbol], quantity, book.fx)
+                    for symbol, quantity in quantities.items()
+                ),
+                Decimal(0),
+            )
+        except MissingFxRate as error:
+            context = {"projected": None, "problems": [services.no_fx_rate(error)]}
+            return render(request, "liquidation/_projection.html", context)
         context = {
             "projected": round_figures(figures),
             "value": round_money(value),
@@ -586,7 +598,12 @@ class BatchPreviewView(ConsoleMixin, View):
             .order_by("-holders", "instrument__symbol")[: self.MAX_STOCKS]
         )
         rows = [
-            {"call": call, "plan": plans[call.account.pk], "value": round_money(plans[call.account.pk].value)}
+            {
+                "call": call,
+                "plan": plans[call.account.pk],
+                "value": round_money(plans[call.account.pk].value),
+                "no_plan": getattr(plans[call.account.pk], "reason", ""),
+            }
             for call in calls
         ]
         context = {

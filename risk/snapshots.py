@@ -3,6 +3,7 @@ and FX used, as plain JSON strings so they read back exactly as they were."""
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from collections.abc import Iterable
 from datetime import datetime
@@ -11,6 +12,8 @@ from book.models import CashBalance, Position
 
 from . import calculations, selectors
 from .models import AccountRisk, CallSnapshot
+
+logger = logging.getLogger(__name__)
 
 
 def _text(value) -> str | None:
@@ -39,8 +42,14 @@ def account_books(account_ids: Iterable[int]) -> dict[int, dict]:
     ):
         cash[account_id][currency] = amount
     currencies: dict[int, set] = defaultdict(set)
+    unvalued: dict[int, str] = {}  # accounts holding a currency with no FX rate: no book can be written
     for account_id, lines in cash.items():
-        for line in calculations.cash_lines(lines, fx):
+        try:
+            cash_lines = calculations.cash_lines(lines, fx)
+        except calculations.MissingFxRate as error:
+            unvalued[account_id] = error.currency
+            continue
+        for line in cash_lines:
             books[account_id]["cash"].append(
                 {
                     "currency": line.currency,
@@ -57,7 +66,11 @@ def account_books(account_ids: Iterable[int]) -> dict[int, dict]:
     )
     for position in positions:
         instrument = position.instrument
-        line = calculations.position_line(selectors.terms_of(instrument), position.quantity, fx)
+        try:
+            line = calculations.position_line(selectors.terms_of(instrument), position.quantity, fx)
+        except calculations.MissingFxRate as error:
+            unvalued[position.account_id] = error.currency
+            continue
         books[position.account_id]["positions"].append(
             {
                 "symbol": instrument.symbol,
@@ -78,6 +91,10 @@ def account_books(account_ids: Iterable[int]) -> dict[int, dict]:
             }
         )
         currencies[position.account_id].add(instrument.currency)
+    for account_id, currency in unvalued.items():
+        logger.warning("no snapshot of account %s: no FX rate for %s", account_id, currency)
+        books.pop(account_id, None)
+        currencies.pop(account_id, None)
     for account_id, used in currencies.items():
         books[account_id]["fx"] = {currency: str(calculations.fx_rate(fx, currency)) for currency in sorted(used)}
     return books

@@ -191,3 +191,62 @@ def test_an_optional_text_of_only_invisible_characters_is_saved_as_none(admin_cl
     admin_client.post(reverse("admin:book_account_add"), {**ACCOUNT, "name": "\u200b\ufeff "})
 
     assert Account.objects.get(account_no="NEW1").name == ""
+
+
+@pytest.mark.parametrize(
+    ("changelist", "query"),
+    [
+        ("admin:book_account_changelist", {"kind__exact": "\x00"}),
+        ("admin:book_desk_changelist", {"name__icontains": "\x00"}),
+        ("admin:console_auditentry_changelist", {"action__exact": "\x00"}),
+        # PostgreSQL cannot compare with a number beyond its numeric type (SQLite can)
+        pytest.param("admin:book_instrument_changelist", {"price__gt": "1e999999"}, marks=pytest.mark.postgres),
+    ],
+)
+def test_a_lists_query_no_column_can_hold_is_a_bad_lookup(admin_client, changelist, query):
+    response = admin_client.get(reverse(changelist), query)
+
+    assert response.status_code == 302
+    assert response["Location"].endswith("?e=1")
+
+
+@pytest.mark.parametrize("value", ["abc", "1.5", "", "\x00", "١"])
+@pytest.mark.parametrize("changelist", ["admin:book_fxrate_changelist", "admin:auth_user_changelist"])
+def test_a_list_action_on_what_is_no_rows_key_is_refused(admin_client, changelist, value):
+    url = reverse(changelist)
+
+    response = admin_client.post(url, {"action": "delete_selected", "_selected_action": [value]}, follow=True)
+
+    assert response.status_code == 200
+    assert "No such rows: reload the list and choose again." in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["abc/permissions/", "١/permissions/", "1/permissions/user-manage/abc/", "1/permissions/group-manage/%00/"],
+)
+def test_a_desks_permission_page_for_what_is_no_key_is_a_404(admin_client, path):
+    from book.models import Desk
+
+    assert admin_client.get(f"/admin/book/desk/{path}").status_code == 404
+    desk = Desk.objects.order_by("pk").first()
+    assert admin_client.get(f"/admin/book/desk/{desk.pk}/permissions/").status_code == 200
+
+
+def test_a_change_page_reads_its_key_in_ascii_digits_only(admin_client):
+    from book.models import Desk
+
+    desk = Desk.objects.order_by("pk").first()
+    arabic = str(desk.pk).translate(str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩"))
+
+    assert admin_client.get(f"/admin/book/desk/{desk.pk}/change/").status_code == 200
+    assert admin_client.get(f"/admin/book/desk/{arabic}/change/", follow=True).context.get("original") is None
+
+
+def test_a_group_or_user_name_with_a_control_character_is_refused(admin_client):
+    from django.contrib.auth.models import Group
+
+    response = admin_client.post(reverse("admin:auth_group_add"), {"name": "Risk\u202eDesk"})
+
+    assert "Contains a character that is not allowed (U+202E)." in form_errors(response)
+    assert not Group.objects.filter(name="Risk\u202eDesk").exists()

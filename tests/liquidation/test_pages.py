@@ -375,3 +375,27 @@ def test_the_orders_page_and_its_csv_show_the_average_fill_price(call, trader, s
     # (100 x 372.40 + 200 x 372.60) / 300 = 372.5333..., half up to a price's 6 places
     assert 'data-testid="average-fill-price">372.533333<' in html
     assert rows[1][rows[0].index("Average fill price")] == "372.533333"
+
+
+def test_a_call_holding_a_currency_with_no_fx_rate_says_why_it_has_no_plan(call, trader):
+    from book.models import Instrument
+    from liquidation import services
+    from risk import snapshots
+
+    Instrument.objects.filter(symbol="A.HK").update(currency="EUR")  # no EUR rate in the book
+    client = client_for(trader)
+    reason = "No FX rate for EUR: nothing can be planned until a risk admin adds one."
+
+    details = client.get(reverse("risk:call", args=[call.pk]))
+    preview = client.get(reverse("liquidation:preview", args=[call.pk]), {"symbol": "A.HK", "quantity:A.HK": "100"})
+    batch = client.get(reverse("liquidation:batch-preview"), {"calls": [call.pk]})
+    [request] = services.liquidate_calls(user=trader, accounts=[call.account])
+
+    assert details.status_code == preview.status_code == batch.status_code == 200
+    assert reason in details.content.decode()
+    assert 'data-testid="liquidate"' not in details.content.decode()
+    assert reason in preview.content.decode()
+    assert reason in batch.content.decode()
+    assert request.refused == reason
+    assert not Order.objects.exists()
+    assert snapshots.take([(call.pk, call.account_id)], kind="manual", key="no-fx", at=call.triggered_at) == 0
