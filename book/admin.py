@@ -1,3 +1,5 @@
+from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -6,7 +8,10 @@ from guardian.admin import GuardedModelAdmin
 
 from console.admin import AdminFields, GuardedKeys, ModelAdmin, ReadOnlyAdmin, TabularInline
 
+from . import times
+from .book_format import CURRENCY_CODE
 from .models import (
+    HKD,
     Account,
     ApiToken,
     CashBalance,
@@ -48,6 +53,48 @@ def _recompute(request, account_ids=(), instrument_ids=(), currencies=()):
         )
 
 
+def priced_currency(code: str) -> str:
+    """A currency the engine can value: HKD, or one with an FX rate (else every holder's figures stop)."""
+    if code != HKD and not FxRate.objects.filter(currency=code).exists():
+        raise forms.ValidationError(
+            _("There is no FX rate for %(currency)s: add it under FX rates first."),
+            code="no_fx_rate",
+            params={"currency": code},
+        )
+    return code
+
+
+class InstrumentForm(forms.ModelForm):
+    def clean_currency(self):
+        return priced_currency(self.cleaned_data["currency"])
+
+    def clean_price_time(self):
+        moment = self.cleaned_data.get("price_time")
+        if moment is not None and times.feed_time_problem(moment):
+            # A price stamped ahead would refuse every tick until then as older than it.
+            raise forms.ValidationError(
+                _("The price time may be at most %(seconds)s seconds ahead of now."),
+                code="ahead",
+                params={"seconds": f"{settings.FEED_MAX_AHEAD_SECONDS:g}"},
+            )
+        return moment
+
+
+class CashBalanceForm(forms.ModelForm):
+    def clean_currency(self):
+        return priced_currency(self.cleaned_data["currency"])
+
+
+class FxRateForm(forms.ModelForm):
+    def clean_currency(self):
+        code = self.cleaned_data["currency"]
+        if not CURRENCY_CODE.fullmatch(code):
+            raise forms.ValidationError(_("Enter a 3-letter upper-case currency code, such as USD."), code="code")
+        if code == HKD:
+            raise forms.ValidationError(_("HKD is always 1: it takes no rate."), code="hkd")
+        return code
+
+
 @admin.register(Desk)
 class DeskAdmin(GuardedKeys, AdminFields, GuardedModelAdmin):
     list_display = ["code", "name"]
@@ -56,6 +103,7 @@ class DeskAdmin(GuardedKeys, AdminFields, GuardedModelAdmin):
 
 class CashBalanceInline(TabularInline):
     model = CashBalance
+    form = CashBalanceForm
     extra = 0
 
 
@@ -80,6 +128,7 @@ class AccountAdmin(ModelAdmin):
 
 @admin.register(Instrument)
 class InstrumentAdmin(ModelAdmin):
+    form = InstrumentForm
     list_display = ["symbol", "name", "kind", "currency", "price", "status", "im_rate", "mm_rate", "fm_rate"]
     list_filter = ["kind", "status", "currency"]
     search_fields = ["symbol", "name"]
@@ -92,7 +141,23 @@ class InstrumentAdmin(ModelAdmin):
 
 @admin.register(FxRate)
 class FxRateAdmin(ModelAdmin):
+    form = FxRateForm
     list_display = ["currency", "rate", "as_of"]
+
+    def get_deleted_objects(self, objs, request):
+        """A rate an instrument or a cash line is in is protected: without it their holders' figures,
+        plans and snapshots stop."""
+        deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
+        for rate in objs:
+            instruments = Instrument.objects.filter(currency=rate.currency).count()
+            lines = CashBalance.objects.filter(currency=rate.currency).count()
+            if instruments or lines:
+                protected = [
+                    *protected,
+                    _("%(currency)s: in %(instruments)d instrument(s) and %(lines)d cash line(s)")
+                    % {"currency": rate.currency, "instruments": instruments, "lines": lines},
+                ]
+        return deleted, counts, perms_needed, protected
 
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)

@@ -378,3 +378,7 @@ LOGGING = {
 if not DEBUG:
     SESSION_COOKIE_HTTPONLY = True
     X_FRAME_OPTIONS = "DENY"
+
+# Messages stay on the server (in the session), never in a cookie: one may hold an API token's secret,
+# shown once.
+MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"

@@ -1,3 +1,6 @@
+from urllib.parse import urlsplit
+
+from django import forms
 from django.contrib import admin
 from django.utils import translation
 from django.utils.html import format_html, format_html_join
@@ -60,8 +63,29 @@ class NoticeTemplateAdmin(ModelAdmin):
         )
 
 
+class NoticeGatewayForm(forms.ModelForm):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "token" in self.fields:  # a help text is HTML: "<token>" would not show
+            self.fields["token"].help_text = _("Sent in each request's Authorization header, after “Bearer ”.")
+
+    def clean_url(self):
+        url = self.cleaned_data["url"]
+        if urlsplit(url).scheme.lower() not in ("http", "https"):
+            raise forms.ValidationError(_("Enter an http:// or https:// address: the gateway is posted to."))
+        return url
+
+    def clean_token(self):
+        token = self.cleaned_data["token"]
+        if token and not (token.isascii() and token.isprintable()):
+            # An HTTP header carries ASCII: any other character could not be sent, and no delivery would go.
+            raise forms.ValidationError(_("A token is printable ASCII (letters, digits, punctuation) only."))
+        return token
+
+
 @admin.register(NoticeGateway)
 class NoticeGatewayAdmin(ModelAdmin):
+    form = NoticeGatewayForm
     list_display = ["channel", "url", "timeout_seconds", "active"]
 
 

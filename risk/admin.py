@@ -1,4 +1,8 @@
+from decimal import Decimal
+
+from django import forms
 from django.contrib import admin, messages
+from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from book.models import Account
@@ -22,8 +26,40 @@ def _recompute(request, **changes):
         )
 
 
+# Below 1, maintenance margin times the coefficient can fall under the force-liquidation margin (a
+# delisted stock's rates are all 1), and a force call would have no call amount; far above it, every
+# account is called at once.
+COEFFICIENT_RANGE = (Decimal("1"), Decimal("10"))
+
+
+class RuleSetForm(forms.ModelForm):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "call_coefficient" in self.fields:
+            self.fields["call_coefficient"].help_text = _(
+                "Maintenance margin is multiplied by this in the margin shortfall: from 1 (call at the"
+                " maintenance margin) to 10. A change recomputes every account of the kind at once, and"
+                " opens or closes their calls (and sends the notices) accordingly."
+            )
+
+    def clean_call_coefficient(self):
+        value = self.cleaned_data["call_coefficient"]
+        low, high = COEFFICIENT_RANGE
+        if not low <= value <= high:
+            raise forms.ValidationError(
+                _(
+                    "Enter a coefficient from %(low)s to %(high)s: below 1 a force call could have no call"
+                    " amount; above %(high)s nearly every account is called."
+                ),
+                code="range",
+                params={"low": low, "high": high},
+            )
+        return value
+
+
 @admin.register(RuleSet)
 class RuleSetAdmin(ModelAdmin):
+    form = RuleSetForm
     list_display = [
         "account_kind",
         "call_coefficient",

@@ -250,3 +250,85 @@ def test_a_group_or_user_name_with_a_control_character_is_refused(admin_client):
 
     assert "Contains a character that is not allowed (U+202E)." in form_errors(response)
     assert not Group.objects.filter(name="Risk\u202eDesk").exists()
+
+
+def test_an_instrument_or_cash_line_in_a_currency_with_no_fx_rate_is_refused(admin_client):
+    response = admin_client.post(reverse("admin:book_instrument_add"), {**INSTRUMENT, "currency": "EUR"})
+
+    assert "There is no FX rate for EUR: add it under FX rates first." in form_errors(response)
+    assert not Instrument.objects.filter(symbol="NEW.HK").exists()
+    lines = {"cash_balances-TOTAL_FORMS": "1", "cash_balances-0-currency": "EUR", "cash_balances-0-amount": "5"}
+    response = admin_client.post(reverse("admin:book_account_add"), {**ACCOUNT, **lines})
+    assert "There is no FX rate for EUR" in form_errors(response)
+    assert not Account.objects.filter(account_no="NEW1").exists()
+
+
+def test_a_price_time_ahead_of_now_is_refused(admin_client):
+    data = {**INSTRUMENT, "price_time_0": "2099-12-31", "price_time_1": "23:00:00"}
+
+    response = admin_client.post(reverse("admin:book_instrument_add"), data)
+
+    assert "The price time may be at most 300 seconds ahead of now." in form_errors(response)
+
+
+@pytest.mark.parametrize(
+    ("currency", "error"),
+    [
+        ("usd", "Enter a 3-letter upper-case currency code, such as USD."),
+        ("١٢٣", "Enter a 3-letter upper-case currency code"),
+        ("HKD", "HKD is always 1: it takes no rate."),
+    ],
+)
+def test_an_fx_rate_for_what_is_no_currency_code_or_for_hkd_is_refused(admin_client, currency, error):
+    data = {"currency": currency, "rate": "7.8", "as_of_0": "2026-12-23", "as_of_1": "10:00:00"}
+
+    assert error in form_errors(admin_client.post(reverse("admin:book_fxrate_add"), data))
+
+
+def test_an_fx_rate_in_use_cannot_be_deleted(admin_client):
+    from book.models import FxRate
+
+    rate = FxRate.objects.create(currency="JPY", rate="0.05")
+    Instrument.objects.create(**{**INSTRUMENT, "symbol": "7203.T", "currency": "JPY"})
+
+    response = admin_client.post(reverse("admin:book_fxrate_delete", args=[rate.pk]), {"post": "yes"})
+
+    assert response.status_code == 200  # the page that names what protects it, not a deletion
+    assert "JPY: in 1 instrument(s) and 0 cash line(s)" in response.content.decode()
+    assert FxRate.objects.filter(currency="JPY").exists()
+
+
+@pytest.mark.parametrize("coefficient", ["0", "0.5", "10.0001", "9999.9999"])
+def test_a_call_coefficient_out_of_range_is_refused(admin_client, coefficient):
+    from risk.models import RuleSet
+
+    rules = RuleSet.objects.get(account_kind="margin")
+    url = reverse("admin:risk_ruleset_change", args=[rules.pk])
+    form = admin_client.get(url).context["adminform"].form
+    data = {name: value for name, value in form.initial.items() if value is not None and not isinstance(value, list)}
+    data.update({"call_coefficient": coefficient})
+
+    response = admin_client.post(url, data)
+
+    assert "Enter a coefficient from 1 to 10" in form_errors(response)
+    rules.refresh_from_db()
+    assert rules.call_coefficient == 1
+
+
+@pytest.mark.parametrize(
+    ("data", "error"),
+    [
+        ({"url": "ftp://gateway.example/sms"}, "Enter an http:// or https:// address"),
+        ({"token": "令牌"}, "A token is printable ASCII"),
+        ({"token": "abc\x01"}, "Contains a character that is not allowed (U+0001)."),
+    ],
+)
+def test_a_gateway_that_could_not_be_posted_to_is_refused(admin_client, data, error):
+    from notices.models import NoticeGateway
+
+    form = {"channel": "sms", "url": "https://gateway.example/sms", "token": "", "timeout_seconds": "5", **data}
+
+    response = admin_client.post(reverse("admin:notices_noticegateway_add"), form)
+
+    assert error in form_errors(response)
+    assert not NoticeGateway.objects.exists()
