@@ -12,7 +12,7 @@ from django.db import DataError, models
 from django.http import Http404, HttpResponseRedirect
 from django.utils.translation import gettext as _
 
-from . import fields
+from . import audit, fields
 from .models import AuditEntry
 
 YEARS = range(1900, 9999)  # a date hierarchy's year: its next year and its UTC bounds exist too
@@ -87,6 +87,39 @@ class BoundedChangeList(ChangeList):
             raise IncorrectLookupParameters(error) from error
 
 
+SECRET_FIELDS = ("password", "token", "secret")  # logged as changed, never with their values
+
+
+def admin_changes(form) -> dict:
+    """What an admin's change form changed: {field: [before, after]}, as text."""
+
+    def text(value) -> str:
+        if value is None:
+            return ""
+        if isinstance(value, list | tuple | models.QuerySet):  # many rows (a user's groups)
+            return ", ".join(str(item) for item in value)[:200]
+        return str(value)[:200]
+
+    changes = {}
+    for name in form.changed_data:
+        if any(word in name for word in SECRET_FIELDS):
+            changes[name] = ["…", "…"]
+            continue
+        before = form.initial.get(name)
+        field = form.fields.get(name)
+        if isinstance(field, forms.ModelChoiceField) and before is not None:  # a key: show the row
+            before = field.queryset.filter(pk=before).first() or before
+        changes[name] = [text(before), text(form.cleaned_data.get(name))]
+    return changes
+
+
+def admin_detail(obj, changes: dict | None = None) -> dict:
+    detail = {"model": obj._meta.label, "pk": str(obj.pk), "object": str(obj)[:200]}
+    if changes:
+        detail["changes"] = changes
+    return detail
+
+
 class AdminFields:
     """An admin's forms read numbers, dates and times as the console's do (ASCII digits only: '١' is not
     1), a row's key only as a key, and its autocompletes redraw a bad value."""
@@ -120,6 +153,22 @@ class AdminFields:
 
     def get_changelist(self, request, **kwargs):
         return BoundedChangeList
+
+    def save_model(self, request, obj, form, change):
+        changes = admin_changes(form) if change else {}
+        super().save_model(request, obj, form, change)
+        audit.record(request.user, "admin_change" if change else "admin_add", detail=admin_detail(obj, changes))
+
+    def delete_model(self, request, obj):
+        detail = admin_detail(obj)
+        super().delete_model(request, obj)
+        audit.record(request.user, "admin_delete", detail=detail)
+
+    def delete_queryset(self, request, queryset):
+        details = [admin_detail(obj) for obj in queryset]
+        super().delete_queryset(request, queryset)
+        for detail in details:
+            audit.record(request.user, "admin_delete", detail=detail)
 
     def _pk_field(self) -> models.Field:
         pk = self.model._meta.pk

@@ -88,6 +88,9 @@ class AccountRiskAdmin(ModelAdmin):
     def get_readonly_fields(self, request, obj=None):
         return [field.name for field in self.model._meta.fields]
 
+    def has_delete_permission(self, request, obj=None):
+        return False  # the engine's own: a deleted row shows "not computed yet" until the next recompute
+
     def has_add_permission(self, request):
         return False
 

@@ -332,3 +332,33 @@ def test_a_gateway_that_could_not_be_posted_to_is_refused(admin_client, data, er
 
     assert error in form_errors(response)
     assert not NoticeGateway.objects.exists()
+
+
+def test_an_admin_change_is_audited_with_what_it_was_and_is_and_secrets_are_not(admin_client):
+    from console.models import AuditEntry
+    from notices.models import NoticeGateway
+    from risk.models import RuleSet
+
+    rules = RuleSet.objects.get(account_kind="margin")
+    url = reverse("admin:risk_ruleset_change", args=[rules.pk])
+    form = admin_client.get(url).context["adminform"].form
+    data = {name: value for name, value in form.initial.items() if value is not None and not isinstance(value, list)}
+    admin_client.post(url, {**data, "call_coefficient": "1.5"})
+    gateway = NoticeGateway.objects.create(channel="sms", url="https://gateway.example/sms", token="old-secret")
+    admin_client.post(
+        reverse("admin:notices_noticegateway_change", args=[gateway.pk]),
+        {
+            "channel": "sms",
+            "url": "https://gateway.example/sms",
+            "token": "new-secret",
+            "timeout_seconds": "5",
+            "active": "on",
+        },
+    )
+
+    change = AuditEntry.objects.get(action="admin_change", detail__model="risk.RuleSet")
+    assert change.user.username == "root"
+    assert change.detail["changes"] == {"call_coefficient": ["1.0000", "1.5"]}
+    secret = AuditEntry.objects.get(action="admin_change", detail__model="notices.NoticeGateway")
+    assert secret.detail["changes"] == {"token": ["…", "…"]}
+    assert "secret" not in str(secret.detail)
