@@ -149,6 +149,7 @@ def _recompute_chunk(lookups, now, at, causes, asked: set[int] | None) -> Recomp
             if described.failed:
                 alerts.error("%s, after prices they hold moved", HoldersNotRecomputed(described.failed))
             moved = [*moved, *more_moved]
+        _follow_the_book([account_id for account_id in stored.account_ids if account_id not in stored.refused])
     else:
         result, moved = _store_with_pure_engine(lookups, now)
         account_ids = result.account_ids
@@ -159,6 +160,20 @@ def _recompute_chunk(lookups, now, at, causes, asked: set[int] | None) -> Recomp
     if outside:
         result.calls.add(calls.sync_calls(outside, at=now, moved=moved, now=now))
     return result
+
+
+def _follow_the_book(stored: Iterable[int], problems: Mapping[int, str] | None = None) -> None:
+    """Say, on the figures row, why an account's figures could not be stored (``problems``), and clear
+    it once they are (``stored``). The rows that say something are few (a partial index finds them):
+    the many stored are not read."""
+    problems = problems or {}
+    said = dict(AccountRisk.objects.exclude(figures_problem="").values_list("account_id", "figures_problem"))
+    cleared = [account_id for account_id in stored if account_id in said]
+    if cleared:
+        AccountRisk.objects.filter(account_id__in=cleared).update(figures_problem="")
+    for account_id, why in problems.items():
+        if said.get(account_id) != why[:300]:
+            AccountRisk.objects.filter(account_id=account_id).update(figures_problem=why[:300])
 
 
 def _store_with_pure_engine(lookups, now) -> tuple[RecomputeResult, list[int]]:
@@ -197,6 +212,7 @@ def _store_with_pure_engine(lookups, now) -> tuple[RecomputeResult, list[int]]:
     result = RecomputeResult()
     rows = []
     moved = []
+    problems: dict[int, str] = {}
     for pk, account_no, kind, credit_limit, accrued_interest, debt_margin, trading_limit in accounts:
         account_holdings = holdings.get(pk, ())
         try:
@@ -218,6 +234,7 @@ def _store_with_pure_engine(lookups, now) -> tuple[RecomputeResult, list[int]]:
             why = _too_large_to_store(stored)
         if why:
             result.failed[account_no] = why
+            problems[pk] = why
             logger.error("account %s not recomputed: %s", account_no, why)
             continue
         stored["call_type"] = stored["call_type"] or ""
@@ -235,6 +252,7 @@ def _store_with_pure_engine(lookups, now) -> tuple[RecomputeResult, list[int]]:
         update_fields=STORED_FIELDS,
     )
     result.account_ids = [pk for pk, *_ in accounts]
+    _follow_the_book([pk for pk in result.account_ids if pk not in problems], problems)
     return result, moved
 
 

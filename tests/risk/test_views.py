@@ -332,3 +332,23 @@ def test_home_says_why_its_tiles_total_differs_from_its_open_calls(trader):
     assert response.context["desk_totals"]["amount"] == 135400 + 5030
     assert response.context["totals_differ"]
     assert "The two totals differ" in response.content.decode()
+
+
+def test_an_account_whose_figures_could_not_follow_its_book_says_so_until_they_do(trader):
+    from book.models import Account, Instrument
+    from risk import services
+    from risk.models import AccountRisk
+
+    account = Account.objects.get(account_no="M100001")
+    instrument = account.positions.select_related("instrument").first().instrument
+    Instrument.objects.filter(pk=instrument.pk).update(currency="EUR")  # no EUR rate in the book
+    client = client_for(trader)
+
+    assert services.recompute_accounts(account_ids=[account.pk]).failed
+    assert AccountRisk.objects.get(account=account).figures_problem == "no FX rate for currency 'EUR'"
+    assert 'data-testid="figures-problem"' in client.get(reverse("risk:account", args=["M100001"])).content.decode()
+    Instrument.objects.filter(pk=instrument.pk).update(currency=instrument.currency)
+    assert not services.recompute_accounts(account_ids=[account.pk]).failed
+    assert AccountRisk.objects.get(account=account).figures_problem == ""
+    html = client.get(reverse("risk:account", args=["M100001"])).content.decode()
+    assert 'data-testid="figures-problem"' not in html
