@@ -149,7 +149,8 @@ def _recompute_chunk(lookups, now, at, causes, asked: set[int] | None) -> Recomp
             if described.failed:
                 alerts.error("%s, after prices they hold moved", HoldersNotRecomputed(described.failed))
             moved = [*moved, *more_moved]
-        _follow_the_book([account_id for account_id in stored.account_ids if account_id not in stored.refused])
+        refused_here = set(stored.refused)
+        _follow_the_book([account_id for account_id in stored.account_ids if account_id not in refused_here])
     else:
         result, moved = _store_with_pure_engine(lookups, now)
         account_ids = result.account_ids
