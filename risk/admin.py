@@ -35,6 +35,19 @@ COEFFICIENT_RANGE = (Decimal("1"), Decimal("10"))
 class RuleSetForm(forms.ModelForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        helps = {
+            "long_outstanding_days": _(
+                "Calendar days since its trigger after which an open call counts as long outstanding (its"
+                " own total on the lists)."
+            ),
+            "deadline_sessions": _(
+                "A call's deadline is the close of this many HKEX sessions after its trigger. A change applies"
+                " to calls opened from then on; open calls keep their deadlines."
+            ),
+        }
+        for name, text in helps.items():
+            if name in self.fields:
+                self.fields[name].help_text = text
         if "call_coefficient" in self.fields:
             self.fields["call_coefficient"].help_text = _(
                 "Maintenance margin is multiplied by this in the margin shortfall: from 1 (call at the"
