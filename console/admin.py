@@ -242,7 +242,12 @@ class AuditEntryAdmin(ReadOnlyAdmin):
 
 class ConsoleUserAdmin(AdminFields, UserAdmin):
     """Users, read as the console's other admins read their rows (names with no control character or
-    bidirectional override; keys only as keys)."""
+    bidirectional override; keys only as keys). The username keeps Django's own field and rule."""
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        if db_field.name in ("username", "password"):
+            return UserAdmin.formfield_for_dbfield(self, db_field, request, **kwargs)
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
 
 
 class ConsoleGroupAdmin(AdminFields, GroupAdmin):

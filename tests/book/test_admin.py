@@ -362,3 +362,21 @@ def test_an_admin_change_is_audited_with_what_it_was_and_is_and_secrets_are_not(
     secret = AuditEntry.objects.get(action="admin_change", detail__model="notices.NoticeGateway")
     assert secret.detail["changes"] == {"token": ["…", "…"]}
     assert "secret" not in str(secret.detail)
+
+
+def test_a_user_is_added_and_named_through_the_admin(admin_client):
+    add = reverse("admin:auth_user_add")
+    assert admin_client.get(add).status_code == 200
+
+    admin_client.post(add, {"username": "desk3", "password1": "Lo0ng-enough-pw", "password2": "Lo0ng-enough-pw"})
+    user = User.objects.get(username="desk3")
+    change = admin_client.get(reverse("admin:auth_user_change", args=[user.pk]))
+    assert change.status_code == 200
+    form = change.context["adminform"].form
+    data = {name: value for name, value in form.initial.items() if value is not None and not isinstance(value, list)}
+    data.pop("password", None)
+    data.update({"last_name": "Chan\u202e", "date_joined_0": "2026-12-23", "date_joined_1": "10:00:00"})
+
+    assert "Contains a character that is not allowed (U+202E)." in form_errors(
+        admin_client.post(reverse("admin:auth_user_change", args=[user.pk]), data)
+    )
