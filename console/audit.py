@@ -7,6 +7,8 @@ from django.utils import timezone
 
 from .models import AuditEntry
 
+OUTCOME_LENGTH = AuditEntry._meta.get_field("outcome").max_length
+
 
 def record(
     user,
@@ -23,5 +25,5 @@ def record(
         action=action,
         targets=[{"call": call_id} for call_id in calls],
         detail=detail or {},
-        outcome=outcome,
+        outcome=outcome[:OUTCOME_LENGTH],  # a refusal may quote what was sent at length
     )

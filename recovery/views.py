@@ -357,7 +357,7 @@ class RecoverAction(ConsoleMixin, View):
         """A refused action: said on the page it came from, and audited with why."""
         why = printable(str(why))
         messages.error(request, why)
-        self.audit_refusal(request, f"refused: {why}"[:500])
+        self.audit_refusal(request, f"refused: {why}")
         return HttpResponseRedirect(back)
 
 

@@ -367,3 +367,17 @@ def test_the_recovery_lists_export_their_rows_as_csv_for_the_users_desks(trader)
     assert {item[0] for item in rows(hk1, "recovery:short-stock")[1:]} == {"C1"}  # M1 is on HK2
     hk2 = client_for(make_user("hk2trader", "RiskWarningFull", all_desks=False, desks=["HK2"]))
     assert rows(hk2, "recovery:covered-calls")[1:] == []  # A1 is on HK1
+
+
+def test_a_refusal_that_quotes_a_long_value_is_audited_cut_to_the_logs_length(trader):
+    services.run_scan()
+    item = ShortStockItem.objects.first()
+
+    response = client_for(trader).post(
+        reverse("recovery:short-status", args=[item.pk]), {"status": "nonsense-" + "x" * 400, "remark": ""}
+    )
+
+    assert response.status_code == 302
+    entry = AuditEntry.objects.filter(action="recover").latest("pk")
+    assert entry.outcome.startswith("refused: Status: Select a valid choice.")
+    assert len(entry.outcome) <= 200
