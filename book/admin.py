@@ -79,6 +79,38 @@ class InstrumentForm(forms.ModelForm):
             )
         return moment
 
+    def clean(self):
+        data = super().clean()
+        # Initial at least maintenance, maintenance at least force-liquidation: in any other order a call
+        # opens before the margin it guards, or a force call comes before the margin call.
+        long = [data.get(name) for name in ("im_rate", "mm_rate", "fm_rate")]
+        # a short rate not given is the long one
+        short = [
+            data.get(f"short_{name}") if data.get(f"short_{name}") is not None else rate
+            for name, rate in zip(("im_rate", "mm_rate", "fm_rate"), long, strict=True)
+        ]
+        messages = {
+            "long": _(
+                "The long rates must run initial ≥ maintenance ≥ force-liquidation; got %(initial)s,"
+                " %(maintenance)s, %(force)s."
+            ),
+            "short": _(
+                "The short rates (each the long one where not given) must run initial ≥ maintenance ≥"
+                " force-liquidation; got %(initial)s, %(maintenance)s, %(force)s."
+            ),
+        }
+        for side, rates in (("long", long), ("short", short)):
+            if None in rates:  # refused already, with its own error
+                continue
+            initial, maintenance, force = rates
+            if not initial >= maintenance >= force:
+                raise forms.ValidationError(
+                    messages[side],
+                    code="rate_order",
+                    params={"initial": initial, "maintenance": maintenance, "force": force},
+                )
+        return data
+
 
 class CashBalanceForm(forms.ModelForm):
     def clean_currency(self):

@@ -380,3 +380,17 @@ def test_a_user_is_added_and_named_through_the_admin(admin_client):
     assert "Contains a character that is not allowed (U+202E)." in form_errors(
         admin_client.post(reverse("admin:auth_user_change", args=[user.pk]), data)
     )
+
+
+@pytest.mark.parametrize(
+    "rates",
+    [
+        {"im_rate": "0.1", "mm_rate": "0.5", "fm_rate": "0.9"},
+        {"short_im_rate": "0.1", "short_mm_rate": "0.9", "short_fm_rate": "0.05"},
+    ],
+)
+def test_margin_rates_out_of_order_are_refused(admin_client, rates):
+    response = admin_client.post(reverse("admin:book_instrument_add"), {**INSTRUMENT, **rates})
+
+    assert "must run initial ≥ maintenance ≥ force-liquidation" in form_errors(response)
+    assert not Instrument.objects.filter(symbol="NEW.HK").exists()
