@@ -76,6 +76,9 @@ def validate_key(value: str) -> None:
         "mark": _("Contains a mark laid over another character (%(detail)s)."),
         "form": _("Write it in its plain form: %(detail)s."),
         "dots": _("No part of it between slashes may be . or .."),
+        "script": _(
+            "Mixes a Greek or Cyrillic letter (%(detail)s) with Latin letters or digits, which it can look like."
+        ),
     }
     raise ValidationError(messages[what], code="key", params={"detail": detail})
 

@@ -105,7 +105,17 @@ def key_problem(text: str) -> tuple[str, str] | None:
         return "form", printable(plain)
     if any(part in (".", "..") for part in text.split("/")):
         return "dots", ""
+    if any(char.isascii() and char.isalnum() for char in text):
+        # Latin letters or digits beside Greek or Cyrillic ones: М100001 (a Cyrillic Em) reads as
+        # M100001 and is another key.
+        for char in text:
+            if LOOK_ALIKE_SCRIPTS.match(char):
+                return "script", f"U+{ord(char):04X}"
     return None
+
+
+# Scripts whose capitals look like Latin ones (А В Е К М Н О Р С Т Х; Α Β Ε Ζ Η Ι Κ Μ Ν Ο Ρ Τ Υ Χ).
+LOOK_ALIKE_SCRIPTS = re.compile(r"[\u0370-\u03ff\u0400-\u052f\u1f00-\u1fff]")
 
 
 KEY_PROBLEMS = {
@@ -113,4 +123,5 @@ KEY_PROBLEMS = {
     "mark": "contains a mark laid over another character ({})",
     "form": "must be written in its plain form ({!r})",
     "dots": "has . or .. between slashes{}",
+    "script": "mixes a Greek or Cyrillic letter ({}) with Latin letters or digits, which it can look like",
 }

@@ -157,6 +157,7 @@ def test_a_number_in_other_capitals_of_a_stored_one_is_refused(admin_client):
         ({"account_no": "M100001\u200b"}, "Contains an invisible character (U+200B)."),
         ({"account_no": "M10000１"}, "Write it in its plain form: M100001."),
         ({"account_no": "M1\u0301"}, "Contains a mark laid over another character (U+0301)."),
+        ({"account_no": "\u041c100001"}, "Mixes a Greek or Cyrillic letter (U+041C) with Latin letters or digits"),
         ({"account_no": ".."}, "No part of it between slashes may be . or .."),
         ({"name": "\u202eabc"}, "Contains a character that is not allowed (U+202E)."),
         ({"name": "\u202e"}, "Contains a character that is not allowed (U+202E)."),  # named even alone

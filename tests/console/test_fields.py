@@ -26,3 +26,19 @@ def test_a_date_and_time_box_wants_the_time(typed, error):
         with pytest.raises(forms.ValidationError) as refused:
             field.clean(typed)
         assert refused.value.messages == [error]
+
+
+@pytest.mark.parametrize(
+    ("key", "problem"),
+    [
+        ("M100001", None),
+        ("\u041c100001", ("script", "U+041C")),  # a Cyrillic Em beside digits reads as M100001
+        ("0700.HK\u0399", ("script", "U+0399")),  # a Greek Iota after Latin letters
+        ("\u041c\u0410\u0420\u041a", None),  # Cyrillic alone reads as itself
+        ("\u9999\u6e2f1", None),  # Chinese beside a digit looks like nothing Latin
+    ],
+)
+def test_a_key_mixing_a_look_alike_script_with_latin_is_named(key, problem):
+    from console.text import key_problem
+
+    assert key_problem(key) == problem
