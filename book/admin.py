@@ -8,7 +8,6 @@ from guardian.admin import GuardedModelAdmin
 
 from console.admin import AdminFields, GuardedKeys, ModelAdmin, ReadOnlyAdmin, TabularInline
 
-from . import times
 from .book_format import CURRENCY_CODE
 from .models import (
     HKD,
@@ -70,7 +69,8 @@ class InstrumentForm(forms.ModelForm):
 
     def clean_price_time(self):
         moment = self.cleaned_data.get("price_time")
-        if moment is not None and times.feed_time_problem(moment):
+        ahead = moment is not None and (moment - timezone.now()).total_seconds() > settings.FEED_MAX_AHEAD_SECONDS
+        if ahead and "price_time" in self.changed_data:
             # A price stamped ahead would refuse every tick until then as older than it.
             raise forms.ValidationError(
                 _("The price time may be at most %(seconds)s seconds ahead of now."),
@@ -175,6 +175,10 @@ class InstrumentAdmin(ModelAdmin):
 class FxRateAdmin(ModelAdmin):
     form = FxRateForm
     list_display = ["currency", "rate", "as_of"]
+
+    def get_readonly_fields(self, request, obj=None):
+        # A rate is its currency's: renamed, the instruments and cash in the old one would lose theirs.
+        return ["currency"] if obj is not None else []
 
     def get_deleted_objects(self, objs, request):
         """A rate an instrument or a cash line is in is protected: without it their holders' figures,

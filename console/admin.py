@@ -1,3 +1,6 @@
+import re
+from urllib.parse import urlsplit, urlunsplit
+
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
@@ -8,8 +11,9 @@ from django.contrib.auth.admin import GroupAdmin, UserAdmin
 from django.contrib.auth.models import Group, User
 from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
-from django.db import DataError, models
+from django.db import DataError, models, transaction
 from django.http import Http404, HttpResponseRedirect
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from . import audit, fields
@@ -107,14 +111,33 @@ def admin_changes(form) -> dict:
             continue
         before = form.initial.get(name)
         field = form.fields.get(name)
-        if isinstance(field, forms.ModelChoiceField) and before is not None:  # a key: show the row
+        if (
+            isinstance(field, forms.ModelChoiceField)
+            and not isinstance(field, forms.ModelMultipleChoiceField)
+            and isinstance(before, int | str)
+        ):  # one row's key: show the row (many rows come as the rows)
             before = field.queryset.filter(pk=before).first() or before
-        changes[name] = [text(before), text(form.cleaned_data.get(name))]
+        after = form.cleaned_data.get(name)
+        if isinstance(field, forms.URLField):  # an address may carry a key in its query
+            before, after = without_query(before), without_query(after)
+        changes[name] = [text(before), text(after)]
     return changes
 
 
+def without_query(url) -> str | None:
+    """An address as the audit log keeps it: with no credentials and no query (either may hold a key)."""
+    if not url:
+        return url
+    parts = urlsplit(str(url))
+    host = parts.hostname or ""
+    netloc = host + (f":{parts.port}" if parts.port else "")
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
 def admin_detail(obj, changes: dict | None = None) -> dict:
-    detail = {"model": obj._meta.label, "pk": str(obj.pk), "object": str(obj)[:200]}
+    # An object's name may hold an address (a gateway's): no credentials or query there either.
+    name = re.sub(r"[a-z][a-z0-9+.-]*://\S+", lambda found: without_query(found.group()) or "", str(obj))
+    detail = {"model": obj._meta.label, "pk": str(obj.pk), "object": name[:200]}
     if changes:
         detail["changes"] = changes
     return detail
@@ -166,8 +189,31 @@ class AdminFields:
 
     def delete_queryset(self, request, queryset):
         details = [admin_detail(obj) for obj in queryset]
-        super().delete_queryset(request, queryset)
-        for detail in details:
+        with transaction.atomic():  # the rows and their audit entries, all or none
+            super().delete_queryset(request, queryset)
+            now = timezone.now()
+            user = request.user if request.user.is_authenticated else None
+            AuditEntry.objects.bulk_create(
+                AuditEntry(at=now, user=user, action="admin_delete", targets=[], detail=detail, outcome="ok")
+                for detail in details
+            )
+
+    def save_formset(self, request, form, formset, change):
+        """A row added, changed or deleted in an inline (an account's cash lines, its positions) is audited
+        as its own change."""
+        entries = []
+        for inline in formset.forms:
+            if not hasattr(inline, "cleaned_data") or not inline.has_changed() or inline in formset.deleted_forms:
+                continue
+            if inline.instance.pk is None:
+                entries.append(("admin_add", None, inline))
+            else:
+                entries.append(("admin_change", admin_changes(inline), inline))
+        deleted = [admin_detail(inline.instance) for inline in formset.deleted_forms if inline.instance.pk]
+        super().save_formset(request, form, formset, change)
+        for action, changes, inline in entries:
+            audit.record(request.user, action, detail=admin_detail(inline.instance, changes))
+        for detail in deleted:
             audit.record(request.user, "admin_delete", detail=detail)
 
     def _pk_field(self) -> models.Field:
@@ -204,12 +250,24 @@ class GuardedKeys:
     def obj_perms_manage_user_view(self, request, object_pk, user_id):
         if not (is_key(self._pk_field(), object_pk) and fields.ID.fullmatch(str(user_id))):
             raise Http404
-        return super().obj_perms_manage_user_view(request, object_pk, user_id)
+        response = super().obj_perms_manage_user_view(request, object_pk, user_id)
+        self._audit_grant(request, response, object_pk, user=user_id)
+        return response
 
     def obj_perms_manage_group_view(self, request, object_pk, group_id):
         if not (is_key(self._pk_field(), object_pk) and fields.ID.fullmatch(str(group_id))):
             raise Http404
-        return super().obj_perms_manage_group_view(request, object_pk, group_id)
+        response = super().obj_perms_manage_group_view(request, object_pk, group_id)
+        self._audit_grant(request, response, object_pk, group=group_id)
+        return response
+
+    def _audit_grant(self, request, response, object_pk, **who) -> None:
+        """A permission on a row given or taken (a desk's, to a user or a group): audited, as saved."""
+        if request.method == "POST" and response.status_code == 302:
+            obj = self.model._default_manager.filter(pk=object_pk).first()
+            detail = admin_detail(obj) if obj is not None else {"model": self.model._meta.label, "pk": object_pk}
+            detail.update({**who, "permissions": sorted(request.POST.getlist("permissions"))[:50]})
+            audit.record(request.user, "admin_permissions", detail=detail)
 
 
 class TabularInline(AdminFields, admin.TabularInline):
@@ -248,6 +306,14 @@ class ConsoleUserAdmin(AdminFields, UserAdmin):
         if db_field.name in ("username", "password"):
             return UserAdmin.formfield_for_dbfield(self, db_field, request, **kwargs)
         return super().formfield_for_dbfield(db_field, request, **kwargs)
+
+    def user_change_password(self, request, id, form_url=""):
+        response = super().user_change_password(request, id, form_url)
+        if request.method == "POST" and response.status_code == 302:  # set: that it changed, never what to
+            user = User.objects.filter(pk=id).first()
+            detail = admin_detail(user, {"password": ["…", "…"]}) if user else {"model": "auth.User", "pk": id}
+            audit.record(request.user, "admin_change", detail=detail)
+        return response
 
 
 class ConsoleGroupAdmin(AdminFields, GroupAdmin):

@@ -71,8 +71,11 @@ class NoticeGatewayForm(forms.ModelForm):
 
     def clean_url(self):
         url = self.cleaned_data["url"]
-        if urlsplit(url).scheme.lower() not in ("http", "https"):
+        parts = urlsplit(url)
+        if parts.scheme.lower() not in ("http", "https"):
             raise forms.ValidationError(_("Enter an http:// or https:// address: the gateway is posted to."))
+        if parts.username or parts.password:
+            raise forms.ValidationError(_("Put no user or password in the address: give the gateway's token below."))
         return url
 
     def clean_token(self):

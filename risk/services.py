@@ -149,8 +149,7 @@ def _recompute_chunk(lookups, now, at, causes, asked: set[int] | None) -> Recomp
             if described.failed:
                 alerts.error("%s, after prices they hold moved", HoldersNotRecomputed(described.failed))
             moved = [*moved, *more_moved]
-        refused_here = set(stored.refused)
-        _follow_the_book([account_id for account_id in stored.account_ids if account_id not in refused_here])
+        _follow_the_book(stored.account_ids, refused=stored.refused)
     else:
         result, moved = _store_with_pure_engine(lookups, now)
         account_ids = result.account_ids
@@ -163,18 +162,25 @@ def _recompute_chunk(lookups, now, at, causes, asked: set[int] | None) -> Recomp
     return result
 
 
-def _follow_the_book(stored: Iterable[int], problems: Mapping[int, str] | None = None) -> None:
-    """Say, on the figures row, why an account's figures could not be stored (``problems``), and clear
-    it once they are (``stored``). The rows that say something are few (a partial index finds them):
-    the many stored are not read."""
+def _follow_the_book(
+    stored: Iterable[int], problems: Mapping[int, str] | None = None, *, refused: Iterable[int] = ()
+) -> None:
+    """Say, on the figures row, why an account's figures could not be stored (``problems``), and clear it
+    once they are (``stored``, less ``refused``). The rows that say something are few and a partial index
+    finds them: with none, and no new problem, nothing more is read or done, however many were stored."""
     problems = problems or {}
     said = dict(AccountRisk.objects.exclude(figures_problem="").values_list("account_id", "figures_problem"))
-    cleared = [account_id for account_id in stored if account_id in said]
-    if cleared:
-        AccountRisk.objects.filter(account_id__in=cleared).update(figures_problem="")
+    if said:
+        refused = set(refused)
+        cleared = [account_id for account_id in said.keys() & set(stored) if account_id not in refused]
+        if cleared:
+            AccountRisk.objects.filter(account_id__in=cleared).update(figures_problem="")
+    by_reason: dict[str, list[int]] = defaultdict(list)
     for account_id, why in problems.items():
         if said.get(account_id) != why[:300]:
-            AccountRisk.objects.filter(account_id=account_id).update(figures_problem=why[:300])
+            by_reason[why[:300]].append(account_id)
+    for why, account_ids in by_reason.items():
+        AccountRisk.objects.filter(account_id__in=account_ids).update(figures_problem=why)
 
 
 def _store_with_pure_engine(lookups, now) -> tuple[RecomputeResult, list[int]]:
@@ -253,7 +259,7 @@ def _store_with_pure_engine(lookups, now) -> tuple[RecomputeResult, list[int]]:
         update_fields=STORED_FIELDS,
     )
     result.account_ids = [pk for pk, *_ in accounts]
-    _follow_the_book([pk for pk in result.account_ids if pk not in problems], problems)
+    _follow_the_book(result.account_ids, problems, refused=problems)
     return result, moved
 
 

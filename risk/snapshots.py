@@ -42,35 +42,33 @@ def account_books(account_ids: Iterable[int]) -> dict[int, dict]:
     ):
         cash[account_id][currency] = amount
     currencies: dict[int, set] = defaultdict(set)
-    unvalued: dict[int, str] = {}  # accounts holding a currency with no FX rate: no book can be written
+    # A currency with no FX rate: its lines are kept with no HKD value, and the book says which (the
+    # snapshot is the call's record; it is written, not dropped).
+    unvalued: dict[int, set] = defaultdict(set)
     for account_id, lines in cash.items():
-        try:
-            cash_lines = calculations.cash_lines(lines, fx)
-        except calculations.MissingFxRate as error:
-            unvalued[account_id] = error.currency
-            continue
-        for line in cash_lines:
-            books[account_id]["cash"].append(
-                {
-                    "currency": line.currency,
-                    "amount": str(line.amount),
-                    "fx_rate": str(line.fx_rate),
-                    "hkd_value": str(line.hkd_value),
-                }
-            )
-            currencies[account_id].add(line.currency)
+        for currency, amount in sorted(lines.items(), key=lambda item: (item[0] != calculations.HKD, item[0])):
+            try:
+                [line] = calculations.cash_lines({currency: amount}, fx)
+                entry = {"fx_rate": str(line.fx_rate), "hkd_value": str(line.hkd_value)}
+            except calculations.MissingFxRate:
+                unvalued[account_id].add(currency)
+                entry = {"fx_rate": None, "hkd_value": None}
+            books[account_id]["cash"].append({"currency": currency, "amount": str(amount), **entry})
+            currencies[account_id].add(currency)
     positions = (
         Position.objects.filter(account_id__in=books)
         .select_related("instrument")
         .order_by("account_id", "instrument__symbol")
     )
+    valued = ("market_value", "im_rate", "mm_rate", "fm_rate", "im", "mm", "fm")
     for position in positions:
         instrument = position.instrument
         try:
             line = calculations.position_line(selectors.terms_of(instrument), position.quantity, fx)
-        except calculations.MissingFxRate as error:
-            unvalued[position.account_id] = error.currency
-            continue
+            values = {name: str(getattr(line, name)) for name in valued}
+        except calculations.MissingFxRate:
+            unvalued[position.account_id].add(instrument.currency)
+            values = dict.fromkeys(valued)
         books[position.account_id]["positions"].append(
             {
                 "symbol": instrument.symbol,
@@ -81,22 +79,18 @@ def account_books(account_ids: Iterable[int]) -> dict[int, dict]:
                 "price": str(instrument.price),
                 "price_time": _text(instrument.price_time and instrument.price_time.isoformat()),
                 "multiplier": instrument.multiplier,
-                "market_value": str(line.market_value),
-                "im_rate": str(line.im_rate),
-                "mm_rate": str(line.mm_rate),
-                "fm_rate": str(line.fm_rate),
-                "im": str(line.im),
-                "mm": str(line.mm),
-                "fm": str(line.fm),
+                **values,
             }
         )
         currencies[position.account_id].add(instrument.currency)
-    for account_id, currency in unvalued.items():
-        logger.warning("no snapshot of account %s: no FX rate for %s", account_id, currency)
-        books.pop(account_id, None)
-        currencies.pop(account_id, None)
     for account_id, used in currencies.items():
-        books[account_id]["fx"] = {currency: str(calculations.fx_rate(fx, currency)) for currency in sorted(used)}
+        books[account_id]["fx"] = {
+            currency: None if currency in unvalued[account_id] else str(calculations.fx_rate(fx, currency))
+            for currency in sorted(used)
+        }
+    for account_id, missing in unvalued.items():
+        books[account_id]["missing_fx"] = sorted(missing)
+        logger.warning("snapshot of account %s: no FX rate for %s", account_id, ", ".join(sorted(missing)))
     return books
 
 

@@ -395,3 +395,102 @@ def test_margin_rates_out_of_order_are_refused(admin_client, rates):
 
     assert "must run initial ≥ maintenance ≥ force-liquidation" in form_errors(response)
     assert not Instrument.objects.filter(symbol="NEW.HK").exists()
+
+
+def test_a_users_groups_change_is_saved_and_audited_with_the_group_names(admin_client):
+    from django.contrib.auth.models import Group
+
+    from console.models import AuditEntry
+
+    user = User.objects.create_user("desk4", password="Lo0ng-enough-pw")
+    url = reverse("admin:auth_user_change", args=[user.pk])
+    form = admin_client.get(url).context["adminform"].form
+    data = {name: value for name, value in form.initial.items() if value is not None and not isinstance(value, list)}
+    data.pop("password", None)
+    full = Group.objects.get(name="RiskWarningFull")
+    data.update({"groups": [full.pk], "date_joined_0": "2026-12-23", "date_joined_1": "10:00:00"})
+
+    response = admin_client.post(url, data)
+
+    assert response.status_code == 302
+    assert list(user.groups.values_list("name", flat=True)) == ["RiskWarningFull"]
+    entry = AuditEntry.objects.get(action="admin_change", detail__model="auth.User")
+    assert entry.detail["changes"]["groups"] == ["", "RiskWarningFull"]
+
+
+def test_a_cash_line_changed_on_the_account_page_and_a_password_set_are_audited(admin_client):
+    from book.models import CashBalance
+    from console.models import AuditEntry
+
+    account = Account.objects.get(account_no="M100001")
+    url = reverse("admin:book_account_change", args=[account.pk])
+    page = admin_client.get(url)
+    form = page.context["adminform"].form
+    data = {name: value for name, value in form.initial.items() if value is not None and not isinstance(value, list)}
+    data["desk"] = account.desk_id
+    for formset in page.context["inline_admin_formsets"]:
+        management = formset.formset.management_form
+        data.update({f"{management.prefix}-{name}": value for name, value in management.initial.items()})
+        for inline in formset.formset.forms:
+            data[f"{inline.prefix}-id"] = inline.instance.pk
+            data[f"{inline.prefix}-account"] = account.pk
+            for name, value in inline.initial.items():
+                if value is not None:
+                    data[f"{inline.prefix}-{name}"] = value.pk if hasattr(value, "pk") else value
+    line = CashBalance.objects.filter(account=account).order_by("pk").first()
+    prefix = next(
+        f.prefix for fs in page.context["inline_admin_formsets"] for f in fs.formset.forms if f.instance == line
+    )
+    data[f"{prefix}-amount"] = "123456"
+
+    response = admin_client.post(url, data)
+    assert response.status_code == 302, form_errors(response)
+    entry = AuditEntry.objects.get(action="admin_change", detail__model="book.CashBalance")
+    assert entry.detail["changes"]["amount"] == [str(line.amount), "123456"]
+
+    user = User.objects.create_user("desk5", password="Lo0ng-enough-pw")
+    password = {"password1": "An0ther-long-pw", "password2": "An0ther-long-pw", "usable_password": "true"}
+    assert admin_client.post(reverse("admin:auth_user_password_change", args=[user.pk]), password).status_code == 302
+    entry = AuditEntry.objects.filter(action="admin_change", detail__model="auth.User").latest("pk")
+    assert entry.detail["changes"] == {"password": ["…", "…"]}
+    assert "An0ther" not in str(entry.detail)
+
+
+def test_an_fx_rates_currency_is_not_renamed_and_an_old_price_time_stays_editable(admin_client):
+    from book.models import FxRate
+
+    rate = FxRate.objects.create(currency="JPY", rate="0.05")
+    page = admin_client.get(reverse("admin:book_fxrate_change", args=[rate.pk]))
+    assert "currency" not in page.context["adminform"].form.fields  # read only: the instruments' stays theirs
+
+    old = Instrument.objects.create(**{**INSTRUMENT, "symbol": "OLD.HK"})
+    Instrument.objects.filter(pk=old.pk).update(price_time="2018-03-01T08:00:00+00:00")
+    url = reverse("admin:book_instrument_change", args=[old.pk])
+    form = admin_client.get(url).context["adminform"].form
+    data = {name: value for name, value in form.initial.items() if value is not None and not isinstance(value, list)}
+    data.update({"status": "delisted", "price_time_0": "2018-03-01", "price_time_1": "16:00:00", "underlying": ""})
+
+    response = admin_client.post(url, data)
+
+    assert response.status_code == 302, form_errors(response)
+    assert Instrument.objects.get(pk=old.pk).status == "delisted"
+
+
+def test_a_gateway_address_with_credentials_is_refused_and_one_with_a_query_is_audited_without_it(admin_client):
+    from console.models import AuditEntry
+    from notices.models import NoticeGateway
+
+    form = {"channel": "sms", "token": "", "timeout_seconds": "5", "active": "on"}
+    refused = admin_client.post(
+        reverse("admin:notices_noticegateway_add"), {**form, "url": "https://user:pw@gateway.example/sms"}
+    )
+    assert "Put no user or password in the address" in form_errors(refused)
+    gateway = NoticeGateway.objects.create(channel="sms", url="https://gateway.example/sms")
+    admin_client.post(
+        reverse("admin:notices_noticegateway_change", args=[gateway.pk]),
+        {**form, "url": "https://gateway.example/sms?api_key=SECRET1"},
+    )
+
+    entry = AuditEntry.objects.get(action="admin_change", detail__model="notices.NoticeGateway")
+    assert entry.detail["changes"]["url"] == ["https://gateway.example/sms", "https://gateway.example/sms"]
+    assert "SECRET1" not in str(entry.detail)

@@ -318,6 +318,9 @@ def test_plan_liquidation_names_a_bad_argument(account):
         call_command("plan_liquidation", "M100001", "--cost", "101")
     with pytest.raises(CommandError, match="unknown symbol"):
         call_command("plan_liquidation", "M100001", "--only", "NOPE")
+    Instrument.objects.filter(symbol="A.HK").update(currency="EUR")
+    with pytest.raises(CommandError, match="M100001: no FX rate for currency 'EUR': nothing can be planned"):
+        call_command("plan_liquidation", "M100001")
 
 
 def test_liquidate_and_export_orders(account, trader):

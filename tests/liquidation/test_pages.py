@@ -398,4 +398,12 @@ def test_a_call_holding_a_currency_with_no_fx_rate_says_why_it_has_no_plan(call,
     assert reason in batch.content.decode()
     assert request.refused == reason
     assert not Order.objects.exists()
-    assert snapshots.take([(call.pk, call.account_id)], kind="manual", key="no-fx", at=call.triggered_at) == 0
+    # The call's record is written all the same, the lines in EUR with no HKD value, and says so.
+    assert snapshots.take([(call.pk, call.account_id)], kind="manual", key="no-fx", at=call.triggered_at) == 1
+    book = call.snapshots.get(key="no-fx").book
+    assert book["missing_fx"] == ["EUR"]
+    assert book["fx"]["EUR"] is None
+    [line] = [line for line in book["positions"] if line["symbol"] == "A.HK"]
+    assert line["market_value"] is None
+    snapshot = client.get(reverse("risk:snapshot", args=[call.pk, call.snapshots.get(key="no-fx").pk]))
+    assert snapshot.status_code == 200

@@ -6,7 +6,7 @@ from book.models import Account, Instrument
 from console import arguments
 from liquidation import services
 from risk import formatting
-from risk.calculations import round_figures
+from risk.calculations import MissingFxRate, round_figures
 from risk.models import AccountRisk
 
 
@@ -63,7 +63,10 @@ class Command(BaseCommand):
         out = []
         for account_no in account_nos:
             account = accounts[account_no]
-            result, _book = services.account_plan(account, only=only, **overrides)
+            try:
+                result, _book = services.account_plan(account, only=only, **overrides)
+            except MissingFxRate as error:
+                raise CommandError(f"{account_no}: {error}: nothing can be planned until the rate is added") from None
             out.append(
                 {
                     "account_no": account_no,
