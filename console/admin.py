@@ -86,7 +86,8 @@ class BoundedChangeList(ChangeList):
 
     def get_results(self, request):
         try:
-            return super().get_results(request)
+            with transaction.atomic():  # a savepoint: an error leaves any transaction around it usable
+                return super().get_results(request)
         except (OverflowError, DataError) as error:  # a date whose UTC time does not exist; 1e999999
             raise IncorrectLookupParameters(error) from error
 
