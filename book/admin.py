@@ -1,6 +1,7 @@
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
@@ -20,6 +21,7 @@ from .models import (
     LendingAvailability,
     PendingRecompute,
     Position,
+    validate_key,
 )
 from .signals import BookEffect, book_written
 
@@ -208,9 +210,25 @@ class PendingRecomputeAdmin(ReadOnlyAdmin):
     list_select_related = ["instrument"]
 
 
+class ApiTokenForm(forms.ModelForm):
+    def clean_name(self):
+        """A token is told apart by its name in the logs ("ticks from price-feed"): a name read as a key,
+        with no invisible character, not another token's in other capitals."""
+        name = self.cleaned_data["name"]
+        try:
+            validate_key(name)
+        except ValidationError as error:
+            raise forms.ValidationError(error.messages) from None
+        if ApiToken.objects.filter(name__iexact=name).exclude(pk=self.instance.pk).exists():
+            raise forms.ValidationError(_("Another token has this name in other capitals."), code="taken")
+        return name
+
+
 @admin.register(ApiToken)
 class ApiTokenAdmin(ModelAdmin):
     """Creating a token shows its secret once; only its hash is kept. Deactivate to revoke."""
+
+    form = ApiTokenForm
 
     list_display = ["name", "prefix", "active", "created_at", "last_used_at"]
     readonly_fields = ["prefix", "created_at", "last_used_at"]

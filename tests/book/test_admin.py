@@ -494,3 +494,23 @@ def test_a_gateway_address_with_credentials_is_refused_and_one_with_a_query_is_a
     entry = AuditEntry.objects.get(action="admin_change", detail__model="notices.NoticeGateway")
     assert entry.detail["changes"]["url"] == ["https://gateway.example/sms", "https://gateway.example/sms"]
     assert "SECRET1" not in str(entry.detail)
+
+
+@pytest.mark.parametrize(
+    ("name", "error"),
+    [
+        ("PRICE-FEED", "Another token has this name in other capitals."),
+        ("price\u200b-feed", "Contains an invisible character (U+200B)."),
+    ],
+)
+def test_an_api_token_name_that_reads_as_anothers_is_refused(admin_client, name, error):
+    from book.models import ApiToken
+
+    token = ApiToken(name="price-feed")
+    token.issue()
+    token.save()
+
+    response = admin_client.post(reverse("admin:book_apitoken_add"), {"name": name, "active": "on"})
+
+    assert error in form_errors(response)
+    assert ApiToken.objects.count() == 1
