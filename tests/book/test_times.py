@@ -247,6 +247,10 @@ def test_create_api_token_prints_its_secret_last(token, book):
         call_command("create_api_token", "price-feed", stdout=io.StringIO())
     with pytest.raises(CommandError, match="name contains a NUL"):
         call_command("create_api_token", "feed\x00", stdout=io.StringIO())
+    with pytest.raises(CommandError, match="in these or other capitals"):
+        call_command("create_api_token", "PRICE-FEED", stdout=io.StringIO())
+    with pytest.raises(CommandError, match="name contains an invisible character"):
+        call_command("create_api_token", "price\u200b-feed", stdout=io.StringIO())
 
 
 def test_the_start_up_checks_name_a_bad_time_setting(settings, monkeypatch):

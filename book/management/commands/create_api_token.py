@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 from django.db import IntegrityError, transaction
 
-from book.book_format import FieldError, parse_text
+from book.book_format import FieldError, parse_key
 from book.models import ApiToken
 
 
@@ -16,9 +16,11 @@ class Command(BaseCommand):
 
     def handle(self, *args, name, **options):
         try:
-            name = parse_text(name, max_length=ApiToken._meta.get_field("name").max_length, required=True)
+            name = parse_key(name, max_length=ApiToken._meta.get_field("name").max_length)
         except FieldError as error:
             raise CommandError(f"name {error}") from None
+        if ApiToken.objects.filter(name__iexact=name).exists():
+            raise CommandError(f"a token named {name!r} exists (in these or other capitals): pick another name")
         token = ApiToken(name=name)
         secret = token.issue()
         try:
