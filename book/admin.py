@@ -2,6 +2,7 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
+from django.db.models import Count
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
@@ -186,14 +187,21 @@ class FxRateAdmin(ModelAdmin):
         """A rate an instrument or a cash line is in is protected: without it their holders' figures,
         plans and snapshots stop."""
         deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
-        for rate in objs:
-            instruments = Instrument.objects.filter(currency=rate.currency).count()
-            lines = CashBalance.objects.filter(currency=rate.currency).count()
-            if instruments or lines:
+        currencies = [rate.currency for rate in objs]
+        instruments, lines = (
+            dict(model.objects.filter(currency__in=currencies).values_list("currency").annotate(Count("pk")))
+            for model in (Instrument, CashBalance)
+        )
+        for currency in currencies:
+            if instruments.get(currency) or lines.get(currency):
                 protected = [
                     *protected,
                     _("%(currency)s: in %(instruments)d instrument(s) and %(lines)d cash line(s)")
-                    % {"currency": rate.currency, "instruments": instruments, "lines": lines},
+                    % {
+                        "currency": currency,
+                        "instruments": instruments.get(currency, 0),
+                        "lines": lines.get(currency, 0),
+                    },
                 ]
         return deleted, counts, perms_needed, protected
 

@@ -13,7 +13,6 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import DataError, models, transaction
 from django.http import Http404, HttpResponseRedirect
-from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from . import audit, fields
@@ -192,12 +191,7 @@ class AdminFields:
         details = [admin_detail(obj) for obj in queryset]
         with transaction.atomic():  # the rows and their audit entries, all or none
             super().delete_queryset(request, queryset)
-            now = timezone.now()
-            user = request.user if request.user.is_authenticated else None
-            AuditEntry.objects.bulk_create(
-                AuditEntry(at=now, user=user, action="admin_delete", targets=[], detail=detail, outcome="ok")
-                for detail in details
-            )
+            audit.record_each(request.user, "admin_delete", details)
 
     def save_formset(self, request, form, formset, change):
         """A row added, changed or deleted in an inline (an account's cash lines, its positions) is audited
@@ -249,17 +243,18 @@ class GuardedKeys:
         return super().obj_perms_manage_view(request, object_pk)
 
     def obj_perms_manage_user_view(self, request, object_pk, user_id):
-        if not (is_key(self._pk_field(), object_pk) and fields.ID.fullmatch(str(user_id))):
-            raise Http404
-        response = super().obj_perms_manage_user_view(request, object_pk, user_id)
-        self._audit_grant(request, response, object_pk, user=user_id)
-        return response
+        return self._manage(super().obj_perms_manage_user_view, request, object_pk, user=user_id)
 
     def obj_perms_manage_group_view(self, request, object_pk, group_id):
-        if not (is_key(self._pk_field(), object_pk) and fields.ID.fullmatch(str(group_id))):
+        return self._manage(super().obj_perms_manage_group_view, request, object_pk, group=group_id)
+
+    def _manage(self, view, request, object_pk, **who):
+        """One row's permissions for one user or group: keys checked first, a saved change audited."""
+        [(_kind, key)] = who.items()
+        if not (is_key(self._pk_field(), object_pk) and fields.ID.fullmatch(str(key))):
             raise Http404
-        response = super().obj_perms_manage_group_view(request, object_pk, group_id)
-        self._audit_grant(request, response, object_pk, group=group_id)
+        response = view(request, object_pk, key)
+        self._audit_grant(request, response, object_pk, **who)
         return response
 
     def _audit_grant(self, request, response, object_pk, **who) -> None:

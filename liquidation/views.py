@@ -57,7 +57,7 @@ def orders_context(request, *, call, account, planned=None) -> dict:
         "next": request.GET.get("next") or request.get_full_path(),
         "rendered_ms": int(timezone.now().timestamp() * 1000),
     }
-    if call.is_open and working and planned is not False:
+    if call.is_open and working:
         try:
             result, book = planned or services.account_plan(account)
         except MissingFxRate:  # the panel says why there is no plan
@@ -87,14 +87,14 @@ def call_panel(request, *, call, account) -> str | None:
     if not can_view(request.user):
         return None
     typed = typed_memory.take(request, typed_key(call))  # {symbol: [quantity, price]} of a refused form
-    no_plan = ""
+    planned, no_plan = None, ""
     try:
         planned = services.account_plan(account, per_line=True) if call.is_open else None
     except MissingFxRate as error:
-        planned, no_plan = False, services.no_fx_rate(error)
+        no_plan = services.no_fx_rate(error)
     context = orders_context(request, call=call, account=account, planned=planned)
     context["no_plan"] = no_plan
-    if planned:
+    if planned is not None:
         result, book = planned
         rules = services.rule_set(account.kind)
         chosen = {order.symbol: order.quantity for order in result.orders}

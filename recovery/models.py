@@ -56,6 +56,11 @@ class CoveredCallCase(models.Model):
     def __str__(self):
         return f"{self.account_id} {self.underlying_id} {self.get_status_display()}"
 
+    @property
+    def stock(self) -> Instrument:
+        """The stock to recover: the underlying the account lacks."""
+        return self.underlying
+
 
 class RecoveryScan(models.Model):
     """One run of the short-stock scan."""
@@ -103,6 +108,11 @@ class ShortStockItem(models.Model):
 
     def __str__(self):
         return f"{self.account_id} {self.instrument_id} {self.quantity} ({self.reason})"
+
+    @property
+    def stock(self) -> Instrument:
+        """The stock to recover: the one sold short."""
+        return self.instrument
 
 
 class PoolStatus(models.TextChoices):

@@ -563,21 +563,21 @@ class MessageView(RecoverAction):
         cases = [case for case in cases if case.resolved_at is None]
         if not items and not cases:
             return self.refuse(request, back, _("What was selected has been resolved: no message was sent."))
+
         # A message names one stock: an account's first selected row (its items, then its cases, each
         # by stock). The account's other rows are left for another message, and stay as they are.
-        items.sort(key=lambda item: (item.account.account_no, item.instrument.symbol))
-        cases.sort(key=lambda case: (case.account.account_no, case.underlying.symbol))
+        def by_stock(row):
+            return row.account.account_no, row.stock.symbol
+
         targets, named, left_out = {}, [], []
-        for row in [*items, *with_rules(cases)]:
+        for row in [*sorted(items, key=by_stock), *sorted(with_rules(cases), key=by_stock)]:
             if row.account_id in targets:
                 left_out.append(row)
-            elif isinstance(row, ShortStockItem):
-                targets[row.account_id] = (row.account, row.instrument.symbol, row.quantity, row.due)
-                named.append(row)
-            else:
-                shortfall = row.rule.shortfall if row.rule else 0
-                targets[row.account_id] = (row.account, row.underlying.symbol, shortfall, row.due)
-                named.append(row)
+                continue
+            # an item's quantity to recover; a case's shortfall in the book now
+            quantity = row.quantity if isinstance(row, ShortStockItem) else (row.rule.shortfall if row.rule else 0)
+            targets[row.account_id] = (row.account, row.stock.symbol, quantity, row.due)
+            named.append(row)
         wanted = [
             notices.AccountMessage(
                 account,
@@ -610,11 +610,9 @@ class MessageView(RecoverAction):
             ).update(status=CaseStatus.CONTACTED, updated_at=now)
         say_queued(request, asked=bool(wanted), written=written)
         if left_out:
-            listed = ", ".join(
-                f"{row.account.account_no} "
-                f"{row.instrument.symbol if isinstance(row, ShortStockItem) else row.underlying.symbol}"
-                for row in left_out[:LISTED]
-            ) + (" …" if len(left_out) > LISTED else "")
+            listed = ", ".join(f"{row.account.account_no} {row.stock.symbol}" for row in left_out[:LISTED]) + (
+                " …" if len(left_out) > LISTED else ""
+            )
             messages.warning(
                 request,
                 ngettext(

@@ -36,6 +36,11 @@ class RuleSetForm(forms.ModelForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         helps = {
+            "call_coefficient": _(
+                "Maintenance margin is multiplied by this in the margin shortfall: from 1 (call at the"
+                " maintenance margin) to 10. A change recomputes every account of the kind at once, and"
+                " opens or closes their calls (and sends the notices) accordingly."
+            ),
             "long_outstanding_days": _(
                 "Calendar days since its trigger after which an open call counts as long outstanding (its"
                 " own total on the lists)."
@@ -48,12 +53,6 @@ class RuleSetForm(forms.ModelForm):
         for name, text in helps.items():
             if name in self.fields:
                 self.fields[name].help_text = text
-        if "call_coefficient" in self.fields:
-            self.fields["call_coefficient"].help_text = _(
-                "Maintenance margin is multiplied by this in the margin shortfall: from 1 (call at the"
-                " maintenance margin) to 10. A change recomputes every account of the kind at once, and"
-                " opens or closes their calls (and sends the notices) accordingly."
-            )
 
     def clean_call_coefficient(self):
         value = self.cleaned_data["call_coefficient"]

@@ -514,3 +514,21 @@ def test_an_api_token_name_that_reads_as_anothers_is_refused(admin_client, name,
 
     assert error in form_errors(response)
     assert ApiToken.objects.count() == 1
+
+
+def test_a_desks_permission_given_to_a_user_is_saved_and_audited(admin_client):
+    from guardian.shortcuts import get_perms
+
+    from book.models import Desk
+    from console.models import AuditEntry
+
+    desk = Desk.objects.order_by("pk").first()
+    user = User.objects.create_user("desk6", password="Lo0ng-enough-pw")
+    url = f"/admin/book/desk/{desk.pk}/permissions/user-manage/{user.pk}/"
+
+    response = admin_client.post(url, {"permissions": ["view_desk"]})
+
+    assert response.status_code == 302
+    assert get_perms(user, desk) == ["view_desk"]
+    entry = AuditEntry.objects.get(action="admin_permissions")
+    assert (entry.detail["user"], entry.detail["permissions"]) == (str(user.pk), ["view_desk"])
