@@ -85,7 +85,7 @@ def account_books(account_ids: Iterable[int]) -> dict[int, dict]:
         currencies[position.account_id].add(instrument.currency)
     for account_id, used in currencies.items():
         books[account_id]["fx"] = {
-            currency: None if currency in unvalued[account_id] else str(calculations.fx_rate(fx, currency))
+            currency: None if currency in unvalued.get(account_id, ()) else str(calculations.fx_rate(fx, currency))
             for currency in sorted(used)
         }
     for account_id, missing in unvalued.items():

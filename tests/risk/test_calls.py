@@ -73,6 +73,7 @@ def test_a_book_opens_a_call_at_its_as_of_with_the_figures_and_a_trigger_snapsho
     assert snapshot.book["cash"] == [
         {"currency": "HKD", "amount": "-60000.0000", "fx_rate": "1", "hkd_value": "-60000.00"}
     ]
+    assert "missing_fx" not in snapshot.book  # every currency has its rate
 
 
 @pytest.mark.parametrize(
