@@ -8,6 +8,7 @@ import secrets
 
 from django import forms
 from django.contrib import messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import Max, Min
 from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import render
@@ -23,6 +24,7 @@ from console import audit, streams
 from console.fields import IntegerField, form_errors, parse_id
 from console.lists import ListPage, Selection
 from console.permissions import ConsoleMixin, can
+from console.querysets import VIEW_DESK
 from console.redirects import back_to
 from liquidation import services as liquidation
 from liquidation.views import say_placed
@@ -295,6 +297,7 @@ class LendingView(ConsoleMixin, View):
                 "reported": reported,
                 "detail": detail,
                 "can_recover": can(request.user, RECOVER),
+                "can_set_pools": can_set_pools(request.user),
                 "statuses": PoolStatus.choices,
                 "key": secrets.token_urlsafe(16),
             },
@@ -402,9 +405,20 @@ class ShortStatusView(CaseStatusView):
     default_back = "recovery:short-stock"
 
 
+def can_set_pools(user) -> bool:
+    """A lending pool is the firm's (its figures count every desk's clients): its status is set by a
+    user who may recover stock and sees every desk."""
+    return can(user, RECOVER) and user.has_perm(VIEW_DESK)
+
+
 class PoolStatusView(RecoverAction):
     def post(self, request):
         back = back_to(request, reverse("recovery:lending"))
+        if not can_set_pools(request.user):  # the page shows such a user no form
+            self.audit_refusal(request, "refused: a lending pool is the firm's; the user does not see every desk")
+            raise PermissionDenied(
+                _("A lending pool is the firm's: only a user who sees every desk may set its status.")
+            )
         form = PoolForm(request.POST)
         if not form.is_valid():
             return self.refuse(request, back, form_errors(form))

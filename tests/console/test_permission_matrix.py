@@ -37,6 +37,7 @@ class Route:
     desk_scoped: bool = False
     action: str = ""  # the audit log's name for an action
     names_calls: bool = True  # whether a refused action's audit entry names the call (recovery's have none)
+    firm_wide: bool = False  # an action on what belongs to no desk: a user who does not see every desk gets 403
 
 
 def an_order(call: MarginCall) -> dict:
@@ -166,9 +167,9 @@ ROUTES: dict[str, Route] = {
         names_calls=False,
     ),
     "recovery:lending": Route("page"),
-    # A lending pool belongs to no desk: any trader with recover sets its status.
+    # A lending pool is the firm's: a trader who sees every desk sets its status, one of a desk does not.
     "recovery:pool-status": Route(
-        "action", data={"stock": "A.HK", "status": "closed"}, action="recover", names_calls=False
+        "action", data={"stock": "A.HK", "status": "closed"}, action="recover", names_calls=False, firm_wide=True
     ),
     "recovery:buy-back": Route(
         "action",
@@ -276,7 +277,8 @@ def test_the_permission_matrix(name, call, viewer, desk_trader):
         audited = AuditEntry.objects.count()
         assert to_login(anonymous.post(url, data))
         assert AuditEntry.objects.count() == audited  # nobody to name
-        refusals = [(nobody, 403), (read_only, 403)] + ([(other_desk, 404)] if route.desk_scoped else [])
+        refusals = [(nobody, 403), (read_only, 403)]
+        refusals += [(other_desk, 404)] if route.desk_scoped else [(other_desk, 403)] if route.firm_wide else []
         for client, status in refusals:
             response = client.post(url, data)
             assert response.status_code == status, (name, status)

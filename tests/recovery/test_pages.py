@@ -111,6 +111,25 @@ def test_the_lending_overview_shows_the_recall_and_its_clients(trader):
     assert LendingPool.objects.get().status == "close_out_warning"
 
 
+def test_a_lending_pool_is_the_firms_so_a_one_desk_trader_cannot_set_its_status(recovery_book):
+    services.run_scan()
+    one_desk = client_for(make_user("hk2", "RiskWarningFull", all_desks=False, desks=["HK2"]))
+    html = one_desk.get(reverse("recovery:lending")).content.decode()
+    assert 'class="inline-form status-form"' not in html
+    assert 'data-testid="pools-firm-wide"' in html
+    assert "Normal" in html  # the status, read only
+
+    sent = one_desk.post(reverse("recovery:pool-status"), {"stock": "700.HK", "status": "closed"})
+
+    assert sent.status_code == 403
+    assert not LendingPool.objects.exists()
+    entry = AuditEntry.objects.get(action="recover")
+    assert entry.outcome == "refused: a lending pool is the firm's; the user does not see every desk"
+    every_desk = client_for(make_user("all", "RiskWarningFull")).get(reverse("recovery:lending")).content.decode()
+    assert 'class="inline-form status-form"' in every_desk
+    assert 'data-testid="pools-firm-wide"' not in every_desk
+
+
 def test_the_viewer_sees_the_pages_but_no_action(viewer):
     services.run_scan()
     client = client_for(viewer)
