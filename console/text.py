@@ -111,11 +111,23 @@ def key_problem(text: str) -> tuple[str, str] | None:
         for char in text:
             if LOOK_ALIKE_SCRIPTS.match(char):
                 return "script", f"U+{ord(char):04X}"
+    letters = [char for char in text if char.isalpha()]
+    if letters and all(char in LATIN_LOOK_ALIKES for char in letters):
+        # Greek or Cyrillic letters that each look like a Latin one: НК (Cyrillic) reads as HK.
+        return "reads_as", "".join(LATIN_LOOK_ALIKES.get(char, char) for char in text)
     return None
 
 
 # Scripts whose capitals look like Latin ones (А В Е К М Н О Р С Т Х; Α Β Ε Ζ Η Ι Κ Μ Ν Ο Ρ Τ Υ Χ).
 LOOK_ALIKE_SCRIPTS = re.compile(r"[\u0370-\u03ff\u0400-\u052f\u1f00-\u1fff]")
+# Greek and Cyrillic letters drawn as a Latin one in common fonts (Unicode's confusables, letter to letter).
+LATIN_LOOK_ALIKES = dict(
+    zip(
+        "ΑΒΕΖΗΙΚΜΝΟΡΤΥΧοναικρАВЕЅІЈКМНОРСТУХҮҺӀԚԜаеһіјорсѕухԁԛԝӏ",
+        "ABEZHIKMNOPTYXovaikpABESIJKMHOPCTYXYhIQWaehijopcsyxdqwl",
+        strict=True,
+    )
+)
 
 
 KEY_PROBLEMS = {
@@ -124,4 +136,5 @@ KEY_PROBLEMS = {
     "form": "must be written in its plain form ({!r})",
     "dots": "has . or .. between slashes{}",
     "script": "mixes a Greek or Cyrillic letter ({}) with Latin letters or digits, which it can look like",
+    "reads_as": "is written in Greek or Cyrillic letters that look like Latin ones: it reads as {!r}",
 }

@@ -34,7 +34,10 @@ def test_a_date_and_time_box_wants_the_time(typed, error):
         ("M100001", None),
         ("\u041c100001", ("script", "U+041C")),  # a Cyrillic Em beside digits reads as M100001
         ("0700.HK\u0399", ("script", "U+0399")),  # a Greek Iota after Latin letters
-        ("\u041c\u0410\u0420\u041a", None),  # Cyrillic alone reads as itself
+        ("\u0416\u0423\u041a", None),  # ЖУК: Cyrillic with a letter unlike any Latin one reads as itself
+        ("\u041d\u041a", ("reads_as", "HK")),  # НК: each Cyrillic letter looks like a Latin one
+        ("\u039a\u039f.\u0397\u039a", ("reads_as", "KO.HK")),  # Greek likewise, beside what is no letter
+        ("\u043e\u0440", ("reads_as", "op")),  # small letters too
         ("\u9999\u6e2f1", None),  # Chinese beside a digit looks like nothing Latin
     ],
 )
