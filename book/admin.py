@@ -40,6 +40,7 @@ def _recompute(request, account_ids=(), instrument_ids=(), currencies=()):
         deposits=(),
         at=now,
         now=now,
+        by_admin=True,
     ):
         if isinstance(effect, BookEffect):
             failed.update(effect.failed)

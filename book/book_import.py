@@ -87,6 +87,7 @@ def _write(book: Book, now, as_of, explicit_time: bool, result: ImportResult) ->
             deposits=cash_changed,
             at=as_of,
             now=now,
+            by_admin=False,
         ):
             if isinstance(effect, BookEffect):
                 result.recomputed.recomputed += effect.recomputed

@@ -1,12 +1,13 @@
 """What the book tells the apps above it. The book never imports them: they listen.
 
 ``book_written``
-    Sent by ``import_book`` inside its transaction, after the book is written and before it commits,
-    with what moved: ``account_ids`` (accounts whose terms, cash or positions changed),
-    ``instrument_ids`` (instruments whose terms changed), ``currencies`` (FX rates that changed),
-    ``account_nos`` (every account named in the file), ``deposits`` (accounts whose cash changed),
-    ``at`` (the book's time) and ``now``. A receiver returns a :class:`BookEffect`; a failure in any
-    receiver's effect refuses the whole file, so the book and what follows from it commit together.
+    Sent by ``import_book`` (and by the admin for its edits) inside its transaction, after the book is
+    written and before it commits, with what moved: ``account_ids`` (accounts whose terms, cash or
+    positions changed), ``instrument_ids`` (instruments whose terms changed), ``currencies`` (FX rates
+    that changed), ``account_nos`` (every account named in the file), ``deposits`` (accounts whose cash
+    changed), ``at`` (the book's time), ``now`` and ``by_admin`` (an edit in the admin, not a file). A
+    receiver returns a :class:`BookEffect`; a failure in any receiver's effect refuses the whole file,
+    so the book and what follows from it commit together.
 
 ``positions_changed``
     Sent after a transaction that moved positions outside an import commits (a liquidation fill), with

@@ -9,11 +9,13 @@ from book.models import Account
 from console.admin import ModelAdmin, ReadOnlyAdmin, TabularInline
 
 from . import services
-from .models import AccountRisk, CallRemark, CallSnapshot, DeadlineChange, MarginCall, RuleSet
+from .models import AccountRisk, CallRemark, CallSnapshot, CloseCause, DeadlineChange, MarginCall, RuleSet
 
 
 def _recompute(request, **changes):
-    result = services.recompute_accounts(account_ids=services.affected_accounts(**changes))
+    affected = services.affected_accounts(**changes)
+    # A call this change closes was closed by it, not by the market.
+    result = services.recompute_accounts(account_ids=affected, causes=dict.fromkeys(affected, CloseCause.ADMIN))
     if result.failed:
         messages.warning(
             request,

@@ -53,6 +53,8 @@ logger = logging.getLogger(__name__)
 
 # The figures a call follows while open, after its type.
 FOLLOWED = ("call_type", "call_amount", "nav_ratio", "liquid_nav", "equity")
+# Closes that are not final: a call the market (or an admin's change) closed reopens if called again soon.
+REOPENABLE = (CloseCause.MARKET, CloseCause.ADMIN)
 REOPENED_FIELDS = ("status", "closed_at", "close_cause", "reopen_until", "reopened_count", "updated_at")
 
 
@@ -191,7 +193,7 @@ def sync_calls(
         # The final snapshot first: it records the figures the call closed on.
         snapshots.take(pairs, kind=SnapshotKind.CLOSE, key=f"close:{at.isoformat()}", at=at)
         closing = MarginCall.objects.filter(pk__in=call_ids)
-        if cause == CloseCause.MARKET:
+        if cause in REOPENABLE:
             # Called again before the window ends, the same call reopens (per account kind's rule set).
             for kind, reopen in selectors.reopen_sessions().items():
                 closing.filter(kind=kind).update(
@@ -245,7 +247,8 @@ def _tell(opened: list[int], reopened: list[int], escalated: list[int]) -> None:
 
 
 def _reopenable(wanted: Mapping[int, tuple], at: datetime) -> dict[int, MarginCall]:
-    """Per account called again: its call the market closed whose reopen window holds ``at`` (locked)."""
+    """Per account called again: its call the market (or an admin's change) closed whose reopen window
+    holds ``at`` (locked)."""
     if not wanted:
         return {}
     found: dict[int, MarginCall] = {}
@@ -253,7 +256,7 @@ def _reopenable(wanted: Mapping[int, tuple], at: datetime) -> dict[int, MarginCa
         MarginCall.objects.select_for_update()
         .filter(
             account_id__in=list(wanted),
-            close_cause=CloseCause.MARKET,
+            close_cause__in=REOPENABLE,
             closed_at__lte=at,
             reopen_until__gte=at,
         )

@@ -319,6 +319,7 @@ class CloseCause(models.TextChoices):
     DEPOSIT = "deposit", _("Deposit")
     LIQUIDATION = "liquidation", _("Liquidation")
     MARKET = "market", _("Market")
+    ADMIN = "admin", _("Changed in the admin")  # a rule set, an instrument's terms, an FX rate or the book
     MANUAL = "manual", _("Ended by a trader")
 
 

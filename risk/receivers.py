@@ -19,7 +19,7 @@ logger = logging.getLogger(__name__)
 
 @receiver(book_written, dispatch_uid="risk.recompute_written_book")
 def recompute_written_book(
-    sender, *, account_ids, instrument_ids, currencies, account_nos, deposits, at, now, **kwargs
+    sender, *, account_ids, instrument_ids, currencies, account_nos, deposits, at, now, by_admin=False, **kwargs
 ) -> BookEffect:
     affected = services.affected_accounts(account_ids=account_ids, instrument_ids=instrument_ids, currencies=currencies)
     # Accounts in the file that have never been computed are computed now, changed or not.
@@ -28,10 +28,10 @@ def recompute_written_book(
     if not affected:
         return BookEffect()
     # A call opened or closed by a book happens at the book's time (a replayed statement or a
-    # scenario); a call its cash closes is closed by a deposit, any other by the market.
-    result = services.recompute_accounts(
-        account_ids=affected, now=now, at=at, causes=dict.fromkeys(deposits, CloseCause.DEPOSIT)
-    )
+    # scenario); a call its cash closes is closed by a deposit, any other by the market; a call an
+    # edit in the admin closes, by that edit.
+    causes = dict.fromkeys(affected, CloseCause.ADMIN) if by_admin else dict.fromkeys(deposits, CloseCause.DEPOSIT)
+    result = services.recompute_accounts(account_ids=affected, now=now, at=at, causes=causes)
     return BookEffect(recomputed=result.accounts, failed=dict(result.failed))
 
 

@@ -418,11 +418,10 @@ def test_a_users_groups_change_is_saved_and_audited_with_the_group_names(admin_c
     assert entry.detail["changes"]["groups"] == ["", "RiskWarningFull"]
 
 
-def test_a_cash_line_changed_on_the_account_page_and_a_password_set_are_audited(admin_client):
+def account_form_with_cash(admin_client, account, amount):
+    """The account's admin change form as shown, with its first cash line's amount set to ``amount``."""
     from book.models import CashBalance
-    from console.models import AuditEntry
 
-    account = Account.objects.get(account_no="M100001")
     url = reverse("admin:book_account_change", args=[account.pk])
     page = admin_client.get(url)
     form = page.context["adminform"].form
@@ -441,7 +440,33 @@ def test_a_cash_line_changed_on_the_account_page_and_a_password_set_are_audited(
     prefix = next(
         f.prefix for fs in page.context["inline_admin_formsets"] for f in fs.formset.forms if f.instance == line
     )
-    data[f"{prefix}-amount"] = "123456"
+    data[f"{prefix}-amount"] = amount
+    return url, data, line
+
+
+def test_a_call_an_admin_edit_closes_has_that_cause_and_reopens_if_called_again_soon(admin_client):
+    from risk.models import MarginCall
+
+    account = Account.objects.get(account_no="M100001")
+    call = MarginCall.objects.get(account=account, closed_at__isnull=True)
+    url, data, line = account_form_with_cash(admin_client, account, "99999999")
+
+    assert admin_client.post(url, data).status_code == 302
+
+    call.refresh_from_db()
+    assert (call.status, call.close_cause) == ("closed", "admin")
+    assert call.reopen_until is not None  # not final, as a market close: the edit may be undone
+    url, data, line = account_form_with_cash(admin_client, account, str(line.amount))  # undone
+    assert admin_client.post(url, data).status_code == 302
+    call.refresh_from_db()
+    assert (call.status, call.reopened_count) == ("open", 1)
+
+
+def test_a_cash_line_changed_on_the_account_page_and_a_password_set_are_audited(admin_client):
+    from console.models import AuditEntry
+
+    account = Account.objects.get(account_no="M100001")
+    url, data, line = account_form_with_cash(admin_client, account, "123456")
 
     response = admin_client.post(url, data)
     assert response.status_code == 302, form_errors(response)

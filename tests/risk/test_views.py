@@ -225,6 +225,21 @@ def test_admin_rule_set_change_recomputes_that_kind(book):
     assert AccountRisk.objects.get(account__account_no="M100001").margin_shortfall == 362400
 
 
+def test_a_call_a_rule_set_change_opens_and_its_undoing_closes_has_the_admins_cause(book):
+    from risk.models import MarginCall, RuleSet
+
+    admin = User.objects.create_superuser("root", password="pw")
+    url = reverse("admin:risk_ruleset_change", args=[RuleSet.objects.get(account_kind="margin").pk])
+    assert not MarginCall.objects.filter(account__account_no="M100002").exists()
+
+    assert client_for(admin).post(url, {**RULE_SET_FORM, "call_coefficient": "10"}).status_code == 302
+    call = MarginCall.objects.get(account__account_no="M100002")
+    assert client_for(admin).post(url, {**RULE_SET_FORM, "call_coefficient": "1"}).status_code == 302
+
+    call.refresh_from_db()
+    assert (call.status, call.close_cause) == ("closed", "admin")
+
+
 def test_admin_refuses_more_long_outstanding_days_than_a_date_goes_back(book, trader):
     from risk.models import RuleSet
 
