@@ -8,7 +8,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 from guardian.admin import GuardedModelAdmin
 
-from console.admin import AdminFields, GuardedKeys, ModelAdmin, ReadOnlyAdmin, TabularInline
+from console.admin import AdminFields, GuardedKeys, ModelAdmin, PreviewedSave, ReadOnlyAdmin, TabularInline
 
 from .book_format import CURRENCY_CODE
 from .models import (
@@ -150,7 +150,7 @@ class PositionInline(TabularInline):
 
 
 @admin.register(Account)
-class AccountAdmin(ModelAdmin):
+class AccountAdmin(PreviewedSave, ModelAdmin):
     list_display = ["account_no", "name", "kind", "desk"]
     list_filter = ["kind", "desk"]
     search_fields = ["account_no", "name"]
@@ -163,7 +163,7 @@ class AccountAdmin(ModelAdmin):
 
 
 @admin.register(Instrument)
-class InstrumentAdmin(ModelAdmin):
+class InstrumentAdmin(PreviewedSave, ModelAdmin):
     form = InstrumentForm
     list_display = ["symbol", "name", "kind", "currency", "price", "status", "im_rate", "mm_rate", "fm_rate"]
     list_filter = ["kind", "status", "currency"]
@@ -176,7 +176,7 @@ class InstrumentAdmin(ModelAdmin):
 
 
 @admin.register(FxRate)
-class FxRateAdmin(ModelAdmin):
+class FxRateAdmin(PreviewedSave, ModelAdmin):
     form = FxRateForm
     list_display = ["currency", "rate", "as_of"]
 

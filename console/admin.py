@@ -1,3 +1,4 @@
+import hashlib
 import re
 from urllib.parse import urlsplit, urlunsplit
 
@@ -231,6 +232,85 @@ class AdminFields:
 
 class ModelAdmin(AdminFields, admin.ModelAdmin):
     """Every admin of the console's models."""
+
+
+# What a save in the admin does beyond its own row, told before it is done: the apps above register
+# theirs (the risk app: the margin calls a change opens, escalates and closes). Each has ``before()``,
+# a state read before a trial save, and ``after(state)``, the lines that say what the save changed.
+IMPACTS: list = []
+CONFIRM_IMPACT = "_confirm_impact"
+NOT_SIGNED = {"csrfmiddlewaretoken", CONFIRM_IMPACT, "_save", "_continue", "_addanother"}
+
+
+def register_impact(impact) -> None:
+    if impact not in IMPACTS:
+        IMPACTS.append(impact)
+
+
+class _Undone(Exception):
+    """Rolls a trial save back."""
+
+
+class PreviewedSave:
+    """A save whose effects reach past its row (a rule set, an instrument's terms, an FX rate, an
+    account's cash) is first tried and rolled back. If it would open, escalate or close calls (their
+    clients then get notices), the form comes back unsaved, saying so, and is saved when sent again
+    unchanged. A save that changes none of that is kept from the trial, done once."""
+
+    change_form_template = "admin/previewed_change_form.html"
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        if request.method != "POST" or not IMPACTS:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        token = self._signature(request, object_id)
+        if request.POST.get(CONFIRM_IMPACT) == token:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        states = [impact.before() for impact in IMPACTS]
+        told = request._messages
+        request._messages = type(told)(request)  # what the trial says is said only if it is kept
+        lines = []
+        try:
+            with transaction.atomic():
+                response = super().changeform_view(request, object_id, form_url, extra_context)
+                if response.status_code == 302:
+                    lines = [
+                        line for impact, state in zip(IMPACTS, states, strict=True) for line in impact.after(state)
+                    ]
+                if lines:
+                    raise _Undone
+        except _Undone:
+            request._messages = told
+            request.console_impact = {"lines": lines, "token": token}
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        kept, request._messages = request._messages, told
+        for message in kept._queued_messages:
+            told.add(message.level, message.message, message.extra_tags)
+        return response
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change, **kwargs)
+        if getattr(request, "console_impact", None) is None:
+            return form
+
+        class Previewed(form):
+            def clean(self):
+                super().clean()
+                raise ValidationError(_("Not saved yet: saving this changes margin calls (see above)."))
+
+        return Previewed
+
+    def render_change_form(self, request, context, *args, **kwargs):
+        context["console_impact"] = getattr(request, "console_impact", None)
+        return super().render_change_form(request, context, *args, **kwargs)
+
+    def _signature(self, request, object_id) -> str:
+        """The form as sent (less its buttons and tokens), the row and the user: a confirmation holds for
+        that same change only."""
+        items = sorted(
+            (key, value) for key, values in request.POST.lists() if key not in NOT_SIGNED for value in values
+        )
+        text = repr((self.model._meta.label, object_id, request.user.pk, items))
+        return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 class GuardedKeys:

@@ -6,9 +6,10 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from book.models import Account
-from console.admin import ModelAdmin, ReadOnlyAdmin, TabularInline
+from console.admin import ModelAdmin, PreviewedSave, ReadOnlyAdmin, TabularInline, register_impact
 
 from . import services
+from .calculations import FORCE_CALL
 from .models import AccountRisk, CallRemark, CallSnapshot, CloseCause, DeadlineChange, MarginCall, RuleSet
 
 
@@ -26,6 +27,45 @@ def _recompute(request, **changes):
             )
             % {"count": len(result.failed), "why": "; ".join(sorted(set(result.failed.values())))},
         )
+
+
+class CallsImpact:
+    """What a save in the admin does to the margin calls: the calls it opens (their clients are sent the
+    trigger notice), escalates to force call, and closes."""
+
+    SHOWN = 5  # account numbers named per line
+
+    def before(self) -> dict[int, str]:
+        return dict(MarginCall.objects.filter(closed_at__isnull=True).values_list("account_id", "call_type"))
+
+    def after(self, before: dict[int, str]) -> list[str]:
+        now = self.before()
+        opened = now.keys() - before.keys()
+        escalated = {a for a in now.keys() & before.keys() if now[a] == FORCE_CALL != before[a]}
+        closed = before.keys() - now.keys()
+        lines = []
+        for accounts, say in (
+            (opened, lambda n: ngettext(
+                "open %(count)d margin call (%(accounts)s); its client is sent the trigger notice",
+                "open %(count)d margin calls (%(accounts)s); their clients are sent the trigger notice", n)),
+            (escalated, lambda n: ngettext(
+                "escalate %(count)d call to force call (%(accounts)s); its client is sent the force-call notice",
+                "escalate %(count)d calls to force call (%(accounts)s); their clients are sent the force-call "
+                "notice", n)),
+            (closed, lambda n: ngettext(
+                "close %(count)d margin call (%(accounts)s)", "close %(count)d margin calls (%(accounts)s)", n)),
+        ):  # fmt: skip
+            if accounts:
+                lines.append(say(len(accounts)) % {"count": len(accounts), "accounts": self._named(accounts)})
+        return lines
+
+    def _named(self, account_ids) -> str:
+        accounts = Account.objects.filter(pk__in=list(account_ids)).order_by("account_no")
+        numbers = list(accounts.values_list("account_no", flat=True)[: self.SHOWN + 1])
+        return ", ".join(numbers[: self.SHOWN]) + (", …" if len(numbers) > self.SHOWN else "")
+
+
+register_impact(CallsImpact())
 
 
 # Below 1, maintenance margin times the coefficient can fall under the force-liquidation margin (a
@@ -72,7 +112,7 @@ class RuleSetForm(forms.ModelForm):
 
 
 @admin.register(RuleSet)
-class RuleSetAdmin(ModelAdmin):
+class RuleSetAdmin(PreviewedSave, ModelAdmin):
     form = RuleSetForm
     list_display = [
         "account_kind",

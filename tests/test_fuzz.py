@@ -955,3 +955,30 @@ def test_no_value_breaks_a_recovery_action(call, new_client, action, pairs):
     item.refresh_from_db()
     assert forbidden_character(item.remark, free_text=True) is None
     Order.objects.all().delete()
+
+
+# --- The admin's confirmation of a change that moves calls ------------------------------------------
+
+
+@settings(FUZZ, max_examples=20)
+@given(token=http_values)
+def test_no_confirmation_saves_a_change_that_moves_calls_unless_it_is_the_one_shown(book, token):
+    from django.contrib.auth.models import User
+
+    from risk.models import RuleSet
+    from tests.risk.test_views import RULE_SET_FORM
+
+    admin = User.objects.get_or_create(username="fuzz-admin", defaults={"is_staff": True, "is_superuser": True})[0]
+    client = Client(raise_request_exception=False)
+    client.force_login(admin)
+    rule_set = RuleSet.objects.get(account_kind="margin")
+    url = reverse("admin:risk_ruleset_change", args=[rule_set.pk])
+    fields = {**RULE_SET_FORM, "call_coefficient": "10"}
+    form = form_encoded([*((name, str(value).encode()) for name, value in fields.items()), ("_confirm_impact", token)])
+    before = call_state()
+
+    response = client.post(url, form, content_type="application/x-www-form-urlencoded")
+
+    assert response.status_code in (200, 400), response.status_code
+    assert RuleSet.objects.get(pk=rule_set.pk).call_coefficient == 1
+    assert call_state() == before

@@ -22,3 +22,14 @@ def client_for(user) -> Client:
     client = Client()
     client.force_login(user)
     return client
+
+
+def confirmed(client: Client, url: str, data: dict):
+    """Post an admin form whose save changes margin calls: shown what it would do, unsaved, then sent
+    again with its confirmation."""
+    shown = client.post(url, data)
+    assert shown.status_code == 200, shown.status_code
+    impact = shown.context["console_impact"]
+    assert impact, shown.context["adminform"].form.errors
+    assert impact["lines"]
+    return client.post(url, {**data, "_confirm_impact": impact["token"]})

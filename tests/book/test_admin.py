@@ -8,7 +8,7 @@ from django.contrib.auth.models import User
 from django.urls import reverse
 
 from book.models import Account, Instrument
-from tests.users import client_for
+from tests.users import client_for, confirmed
 
 INSTRUMENT = {
     "symbol": "NEW.HK",
@@ -451,13 +451,13 @@ def test_a_call_an_admin_edit_closes_has_that_cause_and_reopens_if_called_again_
     call = MarginCall.objects.get(account=account, closed_at__isnull=True)
     url, data, line = account_form_with_cash(admin_client, account, "99999999")
 
-    assert admin_client.post(url, data).status_code == 302
+    assert confirmed(admin_client, url, data).status_code == 302
 
     call.refresh_from_db()
     assert (call.status, call.close_cause) == ("closed", "admin")
     assert call.reopen_until is not None  # not final, as a market close: the edit may be undone
     url, data, line = account_form_with_cash(admin_client, account, str(line.amount))  # undone
-    assert admin_client.post(url, data).status_code == 302
+    assert confirmed(admin_client, url, data).status_code == 302
     call.refresh_from_db()
     assert (call.status, call.reopened_count) == ("open", 1)
 
@@ -468,7 +468,7 @@ def test_a_cash_line_changed_on_the_account_page_and_a_password_set_are_audited(
     account = Account.objects.get(account_no="M100001")
     url, data, line = account_form_with_cash(admin_client, account, "123456")
 
-    response = admin_client.post(url, data)
+    response = confirmed(admin_client, url, data)
     assert response.status_code == 302, form_errors(response)
     entry = AuditEntry.objects.get(action="admin_change", detail__model="book.CashBalance")
     assert entry.detail["changes"]["amount"] == [str(line.amount), "123456"]

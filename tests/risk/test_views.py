@@ -5,7 +5,7 @@ from django.contrib.auth.models import Group, User
 from django.test import Client
 from django.urls import reverse
 
-from tests.users import client_for, make_user
+from tests.users import client_for, confirmed, make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -232,12 +232,64 @@ def test_a_call_a_rule_set_change_opens_and_its_undoing_closes_has_the_admins_ca
     url = reverse("admin:risk_ruleset_change", args=[RuleSet.objects.get(account_kind="margin").pk])
     assert not MarginCall.objects.filter(account__account_no="M100002").exists()
 
-    assert client_for(admin).post(url, {**RULE_SET_FORM, "call_coefficient": "10"}).status_code == 302
+    assert confirmed(client_for(admin), url, {**RULE_SET_FORM, "call_coefficient": "10"}).status_code == 302
     call = MarginCall.objects.get(account__account_no="M100002")
-    assert client_for(admin).post(url, {**RULE_SET_FORM, "call_coefficient": "1"}).status_code == 302
+    assert confirmed(client_for(admin), url, {**RULE_SET_FORM, "call_coefficient": "1"}).status_code == 302
 
     call.refresh_from_db()
     assert (call.status, call.close_cause) == ("closed", "admin")
+
+
+def test_a_rule_set_change_that_would_open_calls_is_shown_first_and_saved_only_when_confirmed(book):
+    from console.models import AuditEntry
+    from notices.models import Notice
+    from risk.models import RuleSet
+
+    admin = User.objects.create_superuser("root", password="pw")
+    client = client_for(admin)
+    rule_set = RuleSet.objects.get(account_kind="margin")
+    url = reverse("admin:risk_ruleset_change", args=[rule_set.pk])
+    from risk.models import MarginCall
+
+    calls, notices, audited = MarginCall.objects.count(), Notice.objects.count(), AuditEntry.objects.count()
+
+    shown = client.post(url, {**RULE_SET_FORM, "call_coefficient": "10"})
+
+    assert shown.status_code == 200
+    assert shown.context["console_impact"]["lines"] == [
+        "open 1 margin call (M100002); its client is sent the trigger notice"
+    ]
+    html = shown.content.decode()
+    assert 'data-testid="admin-impact"' in html
+    assert 'name="_confirm_impact"' in html
+    assert "Not saved yet" in html
+    rule_set.refresh_from_db()
+    assert rule_set.call_coefficient == 1  # nothing saved, nothing opened, sent or audited
+    assert (MarginCall.objects.count(), Notice.objects.count(), AuditEntry.objects.count()) == (calls, notices, audited)
+    token = shown.context["console_impact"]["token"]
+    other = {**RULE_SET_FORM, "call_coefficient": "9", "_confirm_impact": token}  # another change: shown again
+    assert client.post(url, other).status_code == 200
+    assert RuleSet.objects.get(pk=rule_set.pk).call_coefficient == 1
+
+    saved = client.post(url, {**RULE_SET_FORM, "call_coefficient": "10", "_confirm_impact": token})
+
+    assert saved.status_code == 302
+    assert MarginCall.objects.filter(account__account_no="M100002", closed_at__isnull=True).exists()
+    assert RuleSet.objects.get(pk=rule_set.pk).call_coefficient == 10
+
+
+def test_an_admin_change_that_moves_no_call_is_saved_at_once_with_its_message(book):
+    from risk.models import RuleSet
+
+    admin = User.objects.create_superuser("root", password="pw")
+    client = client_for(admin)
+    url = reverse("admin:risk_ruleset_change", args=[RuleSet.objects.get(account_kind="margin").pk])
+
+    saved = client.post(url, {**RULE_SET_FORM, "call_coefficient": "1", "deadline_sessions": 4}, follow=True)
+
+    assert saved.redirect_chain
+    assert RuleSet.objects.get(account_kind="margin").deadline_sessions == 4
+    assert "was changed successfully" in saved.content.decode()
 
 
 def test_admin_refuses_more_long_outstanding_days_than_a_date_goes_back(book, trader):
