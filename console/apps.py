@@ -11,6 +11,7 @@ class ConsoleConfig(AppConfig):
     def ready(self):
         from django.contrib import admin
 
+        from . import checks  # noqa: F401  (the server's settings, checked at start)
         from .bootstrap import on_post_migrate
 
         post_migrate.connect(on_post_migrate, sender=self, dispatch_uid="console.bootstrap")

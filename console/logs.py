@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 
 
 class Formatter(logging.Formatter):
@@ -11,6 +12,11 @@ class Formatter(logging.Formatter):
     request was wrong, not the program, and a traceback in the log reads as a fault to whoever watches
     it. Server errors keep theirs. Only what this formatter writes changes: the record itself, which
     other handlers may also receive, keeps its exception."""
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        """Local time with its offset from UTC, to the millisecond: every process's lines (the server's
+        before Django sets the time zone, the worker's, beat's) read on one clock."""
+        return datetime.fromtimestamp(record.created).astimezone().isoformat(sep=" ", timespec="milliseconds")
 
     def format(self, record: logging.LogRecord) -> str:
         status = getattr(record, "status_code", None)

@@ -14,7 +14,23 @@ import resource
 
 import uvicorn
 
+from console.logs import Formatter
+
 logger = logging.getLogger("margincall.serve")
+
+
+def port(text: str) -> int:
+    if not text.strip().isascii() or not text.strip().isdigit() or not 1 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError(f"a port is a whole number from 1 to 65535, got {text[:20]!r}")
+    return int(text)
+
+
+def processes(text: str) -> int:
+    if not text.strip().isascii() or not text.strip().isdigit() or not 1 <= int(text) <= 256:
+        raise argparse.ArgumentTypeError(
+            f"WEB_CONCURRENCY (--workers) is a whole number from 1 to 256, got {text[:20]!r}"
+        )
+    return int(text)
 
 
 def raise_open_files_limit(wanted: int = 65536) -> int:
@@ -25,19 +41,64 @@ def raise_open_files_limit(wanted: int = 65536) -> int:
     return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
 
 
+def preflight() -> str:
+    """Why the console cannot start, or '': its settings (``manage.py check``) and its database. Run before
+    any worker process starts, so a bad setting stops the start with a line that names it, instead of
+    each worker dying in turn or each request failing."""
+    import django
+    from django.core.exceptions import ImproperlyConfigured
+
+    try:
+        django.setup()
+    except ImproperlyConfigured as error:
+        return str(error)
+    from django.core import checks
+    from django.db import connection
+
+    errors = [message for message in checks.run_checks(include_deployment_checks=False) if message.is_serious()]
+    if errors:
+        return "; ".join(f"{message.msg} ({message.id})" for message in errors)
+    return database_problem(connection)
+
+
+def database_problem(connection) -> str:
+    """Why the database cannot be reached, or '' (one connection, not the pool's: its own error)."""
+    from django.db import DatabaseError
+
+    if connection.vendor != "postgresql":
+        return ""
+    import psycopg
+
+    params = connection.get_connection_params()
+    try:
+        psycopg.connect(**{**params, "connect_timeout": 5}).close()
+    except (psycopg.Error, DatabaseError) as error:
+        return f"the database (DATABASE_URL) cannot be reached: {str(error).strip()}"
+    return ""
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m margincall.serve", description=__doc__.splitlines()[0])
     parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
-    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", 8000)))
+    parser.add_argument("--port", type=port, default=os.environ.get("PORT", "8000"))
     parser.add_argument(
-        "--workers", type=int, default=int(os.environ.get("WEB_CONCURRENCY", os.cpu_count() or 1)), help="processes"
+        "--workers",
+        type=processes,
+        default=os.environ.get("WEB_CONCURRENCY", str(os.cpu_count() or 1)),
+        help="processes (WEB_CONCURRENCY)",
     )
     parser.add_argument("--log-level", default=os.environ.get("LOG_LEVEL", "info").lower())
     parser.add_argument("--no-access-log", action="store_true", help="do not log each request")
     args = parser.parse_args(argv)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "margincall.settings")
     files = raise_open_files_limit()
-    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    handler = logging.StreamHandler()
+    handler.setFormatter(Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    logging.basicConfig(level=args.log_level.upper(), handlers=[handler])
+    problem = preflight()
+    if problem:
+        logger.error("cannot start: %s", problem)
+        raise SystemExit(1)
     logger.info("open-file limit %d per process; %d worker(s) on %s:%d", files, args.workers, args.host, args.port)
     uvicorn.run(
         "margincall.asgi:application",

@@ -35,10 +35,12 @@ The Content-Security-Policy (``SECURE_CSP``) is fixed here, not read from the en
 """
 
 import os
+import re
 from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -53,8 +55,23 @@ def env_bool(name: str, default: bool) -> bool:
 
 
 def env_int(name: str, default: int) -> int:
+    """A whole number from the environment; one that is not stops the start, naming the variable."""
     value = os.environ.get(name, "").strip()
-    return int(value) if value else default
+    if not value:
+        return default
+    if not re.fullmatch(r"[+-]?[0-9]{1,18}", value):
+        raise ImproperlyConfigured(f"{name} must be a whole number, got {value[:40]!r}")
+    return int(value)
+
+
+def env_float(name: str, default: float) -> float:
+    """A number from the environment (a finite one, in ASCII digits); one that is not stops the start."""
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return float(default)
+    if not re.fullmatch(r"[+-]?([0-9]{1,15}(\.[0-9]*)?|\.[0-9]+)", value):
+        raise ImproperlyConfigured(f"{name} must be a number such as 10 or 0.5, got {value[:40]!r}")
+    return float(value)
 
 
 def env_list(name: str, default: str) -> list[str]:
@@ -172,14 +189,19 @@ DATABASE_URL = os.environ.get("DATABASE_URL", "")
 if DATABASE_URL:
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL)}
     if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        from psycopg_pool import ConnectionPool
+
         # Under ASGI every request runs in a thread of its own: a per-process pool lends each one a
         # connection and takes it back at the end, instead of each thread keeping its own.
         DATABASES["default"]["OPTIONS"] = {
             **DATABASES["default"].get("OPTIONS", {}),
             "pool": {
-                "min_size": int(os.environ.get("DB_POOL_MIN", 1)),
-                "max_size": int(os.environ.get("DB_POOL_MAX", 10)),
-                "timeout": float(os.environ.get("DB_POOL_TIMEOUT", 10)),
+                "min_size": env_int("DB_POOL_MIN", 1),
+                "max_size": env_int("DB_POOL_MAX", 10),
+                "timeout": env_float("DB_POOL_TIMEOUT", 10),
+                # A connection the server ended (a restart, a terminated backend) is found out and replaced
+                # when it is lent, not handed to a request to fail on.
+                "check": ConnectionPool.check_connection,
             },
         }
 else:
@@ -283,12 +305,12 @@ CELERY_BEAT_SCHEDULE = {
     # The safety net behind the tick-driven recompute.
     "recompute-all": {
         "task": "risk.tasks.recompute_all",
-        "schedule": float(os.environ.get("FULL_RECOMPUTE_SECONDS", 300)),
+        "schedule": env_float("FULL_RECOMPUTE_SECONDS", 300),
     },
     # Prices whose recompute is late, lost or failing: recomputed, and alerted on.
     "recompute-pending": {
         "task": "risk.tasks.recompute_pending",
-        "schedule": float(os.environ.get("PENDING_SWEEP_SECONDS", 15)),
+        "schedule": env_float("PENDING_SWEEP_SECONDS", 15),
     },
     # Cheap when there is nothing to do; each rule set's snapshot time decides when it acts.
     "daily-snapshots": {"task": "risk.tasks.daily_snapshots", "schedule": 60.0},
@@ -341,14 +363,14 @@ NOTICE_SWEEP_AFTER_SECONDS = env_int("NOTICE_SWEEP_AFTER_SECONDS", default=3600)
 
 # Times from outside (risk/times.py). A live feed may be at most this far ahead of this clock, and
 # never before the floor; a book file's as_of may be this many days either side of now.
-FEED_MAX_AHEAD_SECONDS = float(os.environ.get("FEED_MAX_AHEAD_SECONDS", 300))
+FEED_MAX_AHEAD_SECONDS = env_float("FEED_MAX_AHEAD_SECONDS", 300)
 FEED_TIME_FLOOR = os.environ.get("FEED_TIME_FLOOR", "2020-01-01")
-BOOK_AS_OF_WINDOW_DAYS = int(os.environ.get("BOOK_AS_OF_WINDOW_DAYS", 730))
+BOOK_AS_OF_WINDOW_DAYS = env_int("BOOK_AS_OF_WINDOW_DAYS", 730)
 
 # A price whose holders' recompute has not run after this long is taken up by the sweep; after the
 # second, every sweep alerts on it (logger "margincall.alerts", level ERROR).
-PENDING_GRACE_SECONDS = float(os.environ.get("PENDING_GRACE_SECONDS", 10))
-PENDING_ALERT_SECONDS = float(os.environ.get("PENDING_ALERT_SECONDS", 30))
+PENDING_GRACE_SECONDS = env_float("PENDING_GRACE_SECONDS", 10)
+PENDING_ALERT_SECONDS = env_float("PENDING_ALERT_SECONDS", 30)
 
 # Memory for each recompute statement's aggregates on PostgreSQL (risk/sql_engine.py), per transaction.
 RECOMPUTE_WORK_MEM = os.environ.get("RECOMPUTE_WORK_MEM", "256MB")
@@ -356,12 +378,12 @@ RECOMPUTE_WORK_MEM = os.environ.get("RECOMPUTE_WORK_MEM", "256MB")
 # (one task per batch, no coalescing; kept to measure the difference, bench/tick_storm.py).
 RECOMPUTE_COALESCE = env_bool("RECOMPUTE_COALESCE", default=True)
 # A queued recompute pass that has not started within this is taken as lost: the next price queues another.
-RECOMPUTE_PASS_QUEUED_SECONDS = float(os.environ.get("RECOMPUTE_PASS_QUEUED_SECONDS", 10))
+RECOMPUTE_PASS_QUEUED_SECONDS = env_float("RECOMPUTE_PASS_QUEUED_SECONDS", 10)
 # The call lists mark their figures stale when the oldest price waiting for its recompute is older.
-FIGURES_STALE_SECONDS = float(os.environ.get("FIGURES_STALE_SECONDS", 5))
+FIGURES_STALE_SECONDS = env_float("FIGURES_STALE_SECONDS", 5)
 
 # Live event streams one user may hold open in one server process (each open list page holds one).
-EVENT_STREAMS_PER_USER = int(os.environ.get("EVENT_STREAMS_PER_USER", 10))
+EVENT_STREAMS_PER_USER = env_int("EVENT_STREAMS_PER_USER", 10)
 
 LOGGING = {
     "version": 1,

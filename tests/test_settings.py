@@ -77,3 +77,48 @@ def test_the_login_throttle_reads_its_limit_cool_off_and_proxies(settings_under)
         "0:30:00",
         1,
     ]
+
+
+PG = "postgres://u@127.0.0.1:1/x"  # a PostgreSQL address: the pool's settings apply (never reached)
+SERVE = [sys.executable, "-m", "margincall.serve", "--port", "8049"]
+
+
+def start(tmp_path, **variables):
+    """``margincall.serve`` started with these variables: it must stop before serving, saying why."""
+    env = {key: value for key, value in os.environ.items() if key not in ("DATABASE_URL", "REDIS_URL")}
+    env.update(MARGINCALL_VAR_DIR=str(tmp_path), SECRET_KEY="x" * 50, **variables)
+    return subprocess.run(SERVE, env=env, cwd=ROOT, capture_output=True, text=True, timeout=60)
+
+
+@pytest.mark.parametrize(
+    ("variables", "said"),
+    [
+        ({"DB_POOL_MAX": "abc", "DATABASE_URL": PG}, "DB_POOL_MAX must be a whole number, got 'abc'"),
+        ({"DB_POOL_MIN": "20", "DATABASE_URL": PG}, "got 20 and 10 (console.E001)"),
+        ({"FEED_MAX_AHEAD_SECONDS": "-5"}, "FEED_MAX_AHEAD_SECONDS must be between 0 and 3600 (risk.E003)"),
+        ({"FEED_MAX_AHEAD_SECONDS": "nan"}, "FEED_MAX_AHEAD_SECONDS must be a number such as 10 or 0.5, got 'nan'"),
+        ({"FEED_TIME_FLOOR": "2020-13-45"}, "FEED_TIME_FLOOR must be a date YYYY-MM-DD, got '2020-13-45'"),
+        ({"REDIS_URL": "127.0.0.1:6379"}, "REDIS_URL must start with redis://, rediss:// or unix://"),
+        ({"REDIS_URL": "redis://127.0.0.1:notaport/0"}, "REDIS_URL is not an address: Port could not be cast"),
+        ({"EVENT_STREAMS_PER_USER": "0"}, "EVENT_STREAMS_PER_USER must be 1 to 1000, got 0"),
+        ({"WEB_CONCURRENCY": "0"}, "WEB_CONCURRENCY (--workers) is a whole number from 1 to 256, got '0'"),
+    ],
+)  # fmt: skip
+def test_a_bad_setting_stops_the_server_before_it_serves_naming_it(tmp_path, variables, said):
+    done = start(tmp_path, **variables)
+
+    assert done.returncode != 0
+    assert said in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr
+    assert "Uvicorn running" not in done.stderr
+
+
+def test_a_database_that_cannot_be_reached_stops_the_server_naming_it(tmp_path):
+    url = os.environ.get("DATABASE_URL", "")
+    if not url.startswith("postgres"):
+        pytest.skip("needs PostgreSQL: set DATABASE_URL=postgres://... to run")
+    done = start(tmp_path, DATABASE_URL=url.rsplit("/", 1)[0] + "/margincall_no_such_database")
+
+    assert done.returncode == 1
+    assert "the database (DATABASE_URL) cannot be reached" in done.stderr
+    assert 'database "margincall_no_such_database" does not exist' in done.stderr
