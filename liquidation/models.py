@@ -176,6 +176,9 @@ class Batch(models.Model):
     )
     created_at = models.DateTimeField(_("created at"), default=timezone.now, validators=[validate_possible_time])
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True, validators=[validate_possible_time])
+    # When it last moved (started, or a chunk done): a running batch that has not moved for a while was
+    # never started (the task queue was away) or lost its worker, and the sweep starts it again.
+    moved_at = models.DateTimeField(_("last progress"), default=timezone.now, validators=[validate_possible_time])
     # The form's key: a batch form sent twice starts one batch.
     key = models.CharField(max_length=64, unique=True, editable=False)
     only = models.JSONField(_("only these stocks"), default=list, blank=True)

@@ -89,8 +89,41 @@ def run_batch(batch_id: int) -> None:
     batch = Batch.objects.select_related("created_by").filter(pk=batch_id).first()
     if batch is None or batch.status != BatchStatus.RUNNING:
         return
+    Batch.objects.filter(pk=batch.pk).update(moved_at=timezone.now())
     with translation.override(batch.language):
         _run_batch(batch)
+
+
+# A running batch that has not moved for this long is started again (it does only what is not done).
+BATCH_RESUME_SECONDS = 120
+
+
+def start_batch(batch_id: int) -> bool:
+    """Queue a batch's run. False when the task queue cannot be reached: the batch stays running and
+    :func:`resume_batches` starts it once the queue is back."""
+    try:
+        run_batch.delay(batch_id)
+    except Exception:
+        logger.warning("liquidation batch %s not started now (task queue unreachable); the sweep starts it", batch_id)
+        return False
+    return True
+
+
+@shared_task(ignore_result=True)
+def resume_batches() -> int:
+    """Start again each running batch that has not moved for ``BATCH_RESUME_SECONDS``: never queued (the
+    broker was away), or its worker died. Beat runs it every minute."""
+    from .models import Batch, BatchStatus
+
+    stale = timezone.now() - timedelta(seconds=BATCH_RESUME_SECONDS)
+    batch_ids = list(
+        Batch.objects.filter(status=BatchStatus.RUNNING, moved_at__lt=stale).values_list("pk", flat=True)[:100]
+    )
+    for batch_id in batch_ids:
+        Batch.objects.filter(pk=batch_id).update(moved_at=timezone.now())  # one restart a period
+        logger.warning("liquidation batch %s had not moved for %d s: started again", batch_id, BATCH_RESUME_SECONDS)
+        run_batch.delay(batch_id)
+    return len(batch_ids)
 
 
 def _run_batch(batch) -> None:
@@ -127,7 +160,9 @@ def _run_batch(batch) -> None:
                     else:
                         item.outcome = (request.refused or "")[:500]
                 BatchItem.objects.bulk_update(items, ["done", "orders", "outcome"])
-                Batch.objects.filter(pk=batch.pk).update(done=F("done") + len(items), orders=F("orders") + placed)
+                Batch.objects.filter(pk=batch.pk).update(
+                    done=F("done") + len(items), orders=F("orders") + placed, moved_at=timezone.now()
+                )
         Batch.objects.filter(pk=batch.pk).update(status=BatchStatus.DONE, finished_at=timezone.now())
     except Exception as error:
         logger.exception("liquidation batch %s failed", batch.pk)

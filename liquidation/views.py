@@ -404,6 +404,16 @@ def batch_panel(request, *, tab: str) -> str | None:
     )
 
 
+def not_started(request) -> None:
+    messages.warning(
+        request,
+        _(
+            "The batch is saved but could not be started now: the task queue cannot be reached. It starts by "
+            "itself within a few minutes of the queue coming back."
+        ),
+    )
+
+
 class BatchView(ConsoleMixin, View):
     """Liquidate the selected calls' accounts by their plans, or set (clear) their auto-liquidation."""
 
@@ -487,7 +497,10 @@ class BatchView(ConsoleMixin, View):
                 calls=[call.pk for call in calls],
                 detail={"batch": batch.pk, "only": only or []},
             )
-            transaction.on_commit(lambda: tasks.run_batch.delay(batch.pk))
+            # The batch has committed (the block above): the worker finds it. If the queue cannot take it,
+            # the trader is told now, and the sweep starts it later.
+            if not tasks.start_batch(batch.pk):
+                not_started(request)
         return HttpResponseRedirect(reverse("liquidation:batch-detail", args=[batch.pk]))
 
 

@@ -316,6 +316,8 @@ CELERY_BEAT_SCHEDULE = {
     "daily-snapshots": {"task": "risk.tasks.daily_snapshots", "schedule": 60.0},
     # Calls whose auto-liquidation time has come (and, where a rule set says so, past their deadline).
     "auto-liquidate": {"task": "liquidation.tasks.auto_liquidate", "schedule": 60.0},
+    # Liquidation batches that never started (the broker was away) or lost their worker.
+    "resume-batches": {"task": "liquidation.tasks.resume_batches", "schedule": 60.0},
     # The simulated exchange's turn (nothing to do when LIQUIDATION_GATEWAY is a broker's own).
     "simulated-exchange": {"task": "liquidation.tasks.simulate_exchange", "schedule": 1.0},
     # Cheap when there is nothing to do; each rule set's notice time decides when it acts.
@@ -323,7 +325,7 @@ CELERY_BEAT_SCHEDULE = {
     # Short stock to recover (acts only in XHKG trading; `scan_recovery` runs it at any time).
     "recovery-scan": {"task": "recovery.tasks.scan_recovery", "schedule": 900.0},
     # Deliveries left queued (a lost task, the broker away) are queued again.
-    "notice-sweep": {"task": "notices.tasks.sweep_deliveries", "schedule": 300.0},
+    "notice-sweep": {"task": "notices.tasks.sweep_deliveries", "schedule": 60.0},
 }
 
 # Notices (docs/notices.md). Email goes through Django's mailer: SMTP from the environment in production

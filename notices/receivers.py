@@ -11,9 +11,18 @@ logger = logging.getLogger(__name__)
 
 
 def calls_changed(sender, *, opened=(), reopened=(), escalated=(), **kwargs):
-    from . import tasks
+    for kind, call_ids in ((NoticeKind.TRIGGER, opened), (NoticeKind.FORCE_CALL, escalated)):
+        if call_ids:
+            write_system_notices(kind, list(call_ids))
 
-    if opened:
-        tasks.system_notices.delay(NoticeKind.TRIGGER, list(opened))
-    if escalated:
-        tasks.system_notices.delay(NoticeKind.FORCE_CALL, list(escalated))
+
+def write_system_notices(kind: str, call_ids: list[int]) -> None:
+    """Queue the writing of these calls' notices; when the task queue cannot be reached, write them here
+    and now (their deliveries wait for the sweep), so a call never goes without its notice."""
+    from . import services, tasks
+
+    try:
+        tasks.system_notices.delay(kind, call_ids)
+    except Exception as error:
+        logger.warning("%s notices of %d calls written here (task queue unreachable: %s)", kind, len(call_ids), error)
+        services.system_notices(kind, call_ids)

@@ -208,11 +208,18 @@ def _queue(delivery_ids: list[int], call_ids: list[int]) -> None:
     from . import tasks
 
     live.publish(call_ids)
-    for delivery_id in delivery_ids:
+    for done, delivery_id in enumerate(delivery_ids):
         try:
             tasks.deliver.delay(delivery_id)
-        except Exception:  # the broker is away: the sweep sends what stayed queued
-            logger.warning("could not queue delivery %s", delivery_id, exc_info=True)
+        except Exception as error:  # the broker is away: these are marked, and the next sweep sends them
+            left = delivery_ids[done:]
+            Delivery.objects.filter(pk__in=left, status=DeliveryStatus.QUEUED).update(error=NOT_QUEUED)
+            logger.warning("%d deliveries not queued now (%s): the sweep sends them", len(left), error)
+            return
+
+
+# A queued delivery whose task could not be queued: the sweep sends it at its next run, not an hour later.
+NOT_QUEUED = "not queued yet: the task queue could not be reached"
 
 
 # --- the system's notices --------------------------------------------------------------------------

@@ -9,6 +9,7 @@ import logging
 
 from celery import shared_task
 from django.conf import settings
+from django.db.models import Q
 from django.utils import timezone
 
 from . import channels, services
@@ -51,9 +52,9 @@ def send_daily_notices() -> int:
 
 @shared_task(ignore_result=True)
 def sweep_deliveries() -> int:
-    """Deliveries left queued (the broker was away when they were written, or their task was lost) are
-    queued again; a delivery stuck sending (its worker died mid-send) fails: it may have gone, so it
-    is never sent twice by itself."""
+    """Deliveries left queued are queued again: at once those whose task could not be queued (the broker
+    was away), after ``NOTICE_SWEEP_AFTER_SECONDS`` any other (its task was lost). A delivery stuck
+    sending (its worker died mid-send) fails: it may have gone, so it is never sent twice by itself."""
     now = timezone.now()
     stale = now - dt.timedelta(seconds=settings.NOTICE_SWEEP_AFTER_SECONDS)
     stuck = Delivery.objects.filter(status=DeliveryStatus.SENDING, updated_at__lt=now - dt.timedelta(minutes=10))
@@ -65,7 +66,9 @@ def sweep_deliveries() -> int:
             error="interrupted while sending: not sent again by itself",
         )
     queued = list(
-        Delivery.objects.filter(status=DeliveryStatus.QUEUED, updated_at__lt=stale).values_list("pk", flat=True)[:5000]
+        Delivery.objects.filter(status=DeliveryStatus.QUEUED)
+        .filter(Q(updated_at__lt=stale) | Q(error=services.NOT_QUEUED))
+        .values_list("pk", flat=True)[:5000]
     )
     for delivery_id in queued:
         deliver.delay(delivery_id)

@@ -407,3 +407,38 @@ def test_a_call_holding_a_currency_with_no_fx_rate_says_why_it_has_no_plan(call,
     assert line["market_value"] is None
     snapshot = client.get(reverse("risk:snapshot", args=[call.pk, call.snapshots.get(key="no-fx").pk]))
     assert snapshot.status_code == 200
+
+
+def test_a_batch_the_queue_could_not_take_says_so_and_the_sweep_starts_it(
+    call, trader, django_capture_on_commit_callbacks, monkeypatch
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+    from kombu.exceptions import OperationalError
+
+    from liquidation import tasks
+    from liquidation.models import Batch
+
+    def unreachable(*args):
+        raise OperationalError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    monkeypatch.setattr(tasks.run_batch, "delay", unreachable)
+    data = {"calls": [call.pk], "action": "liquidate", "key": "batch-key-away-1"}
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client_for(trader).post(reverse("liquidation:batch"), data, follow=True)
+
+    assert response.status_code == 200
+    assert "could not be started now: the task queue cannot be reached" in response.content.decode()
+    batch = Batch.objects.get()
+    assert (batch.status, batch.done) == ("running", 0)
+    monkeypatch.undo()
+    assert tasks.resume_batches() == 0  # not yet: a running batch is given two minutes to move
+
+    Batch.objects.update(moved_at=timezone.now() - timedelta(seconds=tasks.BATCH_RESUME_SECONDS + 1))
+    assert tasks.resume_batches() == 1
+
+    batch.refresh_from_db()
+    assert (batch.status, batch.done, batch.orders) == ("done", 1, Order.objects.count())
+    assert Order.objects.filter(source="batch").exists()
+    assert tasks.resume_batches() == 0

@@ -484,3 +484,32 @@ def test_a_deleted_template_falls_back_to_the_shipped_text(called):
     [row] = services.preview([called], kind="daily", channels=["sms"])
     assert (row["language"], row["problem"]) == ("zh-hant", "")
     assert "M100001" in row["body"]
+
+
+# --- the task queue away ---------------------------------------------------------------------------
+
+
+def unreachable(*args, **kwargs):
+    from kombu.exceptions import OperationalError
+
+    raise OperationalError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+
+def test_a_call_that_opens_while_the_queue_is_away_gets_its_notice_and_the_sweep_sends_it(
+    import_book, worked_book, django_capture_on_commit_callbacks, gateway, monkeypatch
+):
+    tries = []
+    monkeypatch.setattr(tasks.system_notices, "delay", unreachable)
+    monkeypatch.setattr(tasks.deliver, "delay", lambda *args: tries.append(args) or unreachable())
+    with django_capture_on_commit_callbacks(execute=True):
+        import_book(worked_book)
+
+    [notice] = m1_notices()  # written where the call opened, not lost with the task
+    assert notice.kind == "trigger"
+    assert len(tries) == 1  # one try at the queue, not one a delivery
+    assert {(d.status, d.error) for d in notice.deliveries.all()} == {("queued", services.NOT_QUEUED)}
+
+    monkeypatch.undo()
+    assert tasks.sweep_deliveries() == Delivery.objects.count()  # at its next run, not an hour later
+    assert {d.status for d in notice.deliveries.all()} == {"sent"}
+    assert {d.error for d in notice.deliveries.all()} == {""}
