@@ -34,6 +34,8 @@ logger = logging.getLogger(__name__)
 
 POLL_SECONDS = 0.5
 REDIS_RETRY_SECONDS = 5.0
+# A subscription quiet this long is pinged, and one with no answer in as long is taken as gone.
+LISTEN_CHECK_SECONDS = 5.0
 PUBLISH_CHUNK = 1000
 # A change committed a while after its updated_at (a recompute that waited on the recompute lock) is
 # still seen by a database poll or a stream's catch-up.
@@ -131,6 +133,7 @@ class Hub:
         # Where the database poll is: kept across Redis outages so no change falls between two polls.
         self.poll_cursor = None
         self.poll_seen: set[tuple[int, object]] = set()
+        self.outage = False  # Redis lost and not back yet (said once, and again when it is back)
 
     async def wait_ready(self, timeout: float) -> bool:
         with contextlib.suppress(TimeoutError):
@@ -180,8 +183,15 @@ class Hub:
                     await self._listen()
                 except asyncio.CancelledError:
                     raise
-                except Exception:
-                    logger.warning("lost Redis; event streams poll the database until it is back", exc_info=True)
+                except Exception as error:
+                    # Said once an outage (its retries every few seconds would fill the log), and when it ends.
+                    if not self.outage:
+                        logger.warning(
+                            "lost Redis (%s: %s); event streams poll the database until it is back",
+                            type(error).__name__,
+                            error,
+                        )
+                    self.outage = True
                 await self._poll(seconds=REDIS_RETRY_SECONDS)
             else:
                 await self._poll(seconds=None)
@@ -192,23 +202,47 @@ class Hub:
         client = redis.asyncio.Redis.from_url(settings.REDIS_URL)
         try:
             async with client.pubsub(ignore_subscribe_messages=True) as pubsub:
-                await pubsub.subscribe(self.feed.channel)
+                # A Redis that takes the connection but answers nothing (hung) is not waited on.
+                await asyncio.wait_for(pubsub.subscribe(self.feed.channel), LISTEN_CHECK_SECONDS)
                 self.source = "redis"
                 self.ready.set()
+                if self.outage:
+                    logger.warning("Redis is back: event streams listen to it again")
+                    self.outage = False
                 while True:
-                    message = await pubsub.get_message(timeout=60.0)
+                    message = await pubsub.get_message(timeout=LISTEN_CHECK_SECONDS)
                     if message is None:
+                        await self._still_there(pubsub)
                         continue
-                    try:
-                        changes = [tuple(change) for change in json.loads(message["data"])["changes"]]
-                    except (ValueError, KeyError, TypeError):
-                        logger.warning("ignored a malformed %s message: %.200r", self.feed.name, message["data"])
-                        continue
-                    self.dispatch(changes)
+                    self._take(message)
         finally:
             self.source = "none"
             self.ready.clear()
             await client.aclose()
+
+    async def _still_there(self, pubsub) -> None:
+        """A quiet subscription is asked for a pong: a Redis that hangs (no answer, its socket still
+        open) is taken as gone, and the streams poll the database, instead of waiting on it silently."""
+        await asyncio.wait_for(pubsub.ping(), LISTEN_CHECK_SECONDS)
+        deadline = time.monotonic() + LISTEN_CHECK_SECONDS
+        while (left := deadline - time.monotonic()) > 0:
+            message = await pubsub.get_message(timeout=left)
+            if message is not None and message.get("type") == "pong":
+                return
+            if message is not None:
+                self._take(message)
+        raise TimeoutError(f"no answer to a ping in {LISTEN_CHECK_SECONDS:g} s")
+
+    def _take(self, message) -> None:
+        """A message of the channel: its changes go to the streams (a pong or another kind is no change)."""
+        if message.get("type") != "message":
+            return
+        try:
+            changes = [tuple(change) for change in json.loads(message["data"])["changes"]]
+        except (ValueError, KeyError, TypeError):
+            logger.warning("ignored a malformed %s message: %.200r", self.feed.name, message["data"])
+            return
+        self.dispatch(changes)
 
     async def _poll(self, seconds: float | None) -> None:
         now = timezone.now()

@@ -234,6 +234,68 @@ def test_without_redis_the_hub_polls_the_database(book, trader, settings):
     async_to_sync(scenario)()
 
 
+@pytest.fixture
+def own_redis(tmp_path):
+    """A Redis server of the test's own, to stop and resume (the shared one is never touched)."""
+    import shutil
+    import socket
+    import subprocess
+    import time
+
+    if shutil.which("redis-server") is None:
+        pytest.skip("needs redis-server on PATH")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        ["redis-server", "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no"],
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+    )
+    for _ in range(100):
+        with socket.socket() as client:
+            if client.connect_ex(("127.0.0.1", port)) == 0:
+                break
+        time.sleep(0.05)
+    yield server, f"redis://127.0.0.1:{port}/0"
+    server.kill()
+    server.wait()
+
+
+def test_a_redis_that_hangs_is_taken_as_gone_and_the_streams_poll_until_it_answers(book, trader, settings, own_redis):
+    import signal
+
+    server, settings.REDIS_URL = own_redis
+    m1 = call_of("M100001")
+
+    async def source_becomes(source, seconds):
+        for _ in range(int(seconds / 0.1)):
+            if live.hub().source == source:
+                return
+            await asyncio.sleep(0.1)
+        raise AssertionError(f"the hub's source is {live.hub().source}, not {source}, after {seconds} s")
+
+    async def scenario():
+        reader = await open_stream(trader)
+        await source_becomes("redis", 5)
+        server.send_signal(signal.SIGSTOP)  # its socket stays open; it answers nothing
+        try:
+            await source_becomes("database", 3 * push.LISTEN_CHECK_SECONDS)
+            await asyncio.sleep(push.POLL_SECONDS)
+            await sync_to_async(MarginCall.objects.filter(pk=m1.pk).update)(updated_at=timezone.now())
+            assert ids_in(await reader.event()) == [m1.pk]  # told by the poll while Redis hangs
+            await asyncio.sleep(push.REDIS_RETRY_SECONDS + push.LISTEN_CHECK_SECONDS)  # a retry meanwhile
+            await source_becomes("database", push.LISTEN_CHECK_SECONDS)
+            await sync_to_async(MarginCall.objects.filter(pk=m1.pk).update)(updated_at=timezone.now())
+            assert ids_in(await reader.event(timeout=push.LISTEN_CHECK_SECONDS + 2)) == [m1.pk]
+        finally:
+            server.send_signal(signal.SIGCONT)
+        await source_becomes("redis", push.REDIS_RETRY_SECONDS + 5)
+        await reader.close()
+
+    async_to_sync(scenario)()
+
+
 def test_who_may_open_a_stream(book, trader):
     url = events_url()
     anonymous = Client().get(url)
