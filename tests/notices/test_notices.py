@@ -456,7 +456,7 @@ def test_the_daily_job_run_for_a_past_time_skips_calls_opened_after_it(called, d
 
 def test_send_daily_notices_and_export_notices(called, django_capture_on_commit_callbacks):
     out = io.StringIO()
-    with django_capture_on_commit_callbacks(execute=True):
+    with django_capture_on_commit_callbacks(execute=True), time_machine.travel(at("2026-12-24T17:05:00+08:00")):
         call_command("send_daily_notices", "--now", "2026-12-24T17:00:00+08:00", stdout=out)
     assert "daily notice(s) for 2026-12-24" in out.getvalue()
 
@@ -477,6 +477,12 @@ def test_send_daily_notices_refuses_a_bad_time():
     for bad in ("tomorrow", "2026-13-24T17:00:00+08:00", "1999-01-01T00:00:00+08:00"):
         with pytest.raises(CommandError, match="--now"):
             call_command("send_daily_notices", "--now", bad)
+    # Ahead of the clock (now 2026-12-23 11:30 in Hong Kong), it would send tomorrow's notices today.
+    with pytest.raises(CommandError, match=r"--now is 29.5 h ahead of the server's clock"):
+        call_command("send_daily_notices", "--now", "2026-12-24T17:00:00+08:00")
+    with pytest.raises(CommandError, match="--now must be a date and time, got a date alone"):
+        call_command("send_daily_notices", "--now", "2026-12-22")
+    assert not Notice.objects.exists()
 
 
 def test_a_deleted_template_falls_back_to_the_shipped_text(called):

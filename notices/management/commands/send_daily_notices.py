@@ -1,7 +1,8 @@
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from book.book_format import FieldError, parse_datetime
+from book.book_format import FieldError
+from book.feeds import feed_time
 from book.times import validate_possible_time
 from notices import services
 
@@ -18,11 +19,13 @@ class Command(BaseCommand):
     def handle(self, *args, now=None, **options):
         moment = timezone.now()
         if now is not None:
+            # A past time replays that day's job; a time ahead would send tomorrow's notices now, and the
+            # real job would then find them sent. A date alone is no time (Python would read midnight).
             try:
-                moment = parse_datetime(now)
+                moment = feed_time({"--now": now}, "--now")
                 validate_possible_time(moment)
             except FieldError as error:
-                raise CommandError(f"--now {error}") from None
+                raise CommandError(str(error)) from None
             except Exception as error:  # ValidationError: outside what the system keeps
                 raise CommandError(f"--now {'; '.join(getattr(error, 'messages', [str(error)]))}") from None
         written = services.daily_notices(moment)
