@@ -4,9 +4,10 @@ import secrets
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 from book.book_import import import_book_text
+from book.models import Account
 from console import arguments
 from console.permissions import FULL_GROUP, READ_ONLY_GROUP
 from risk.demo import demo_book
@@ -17,9 +18,17 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--accounts", type=arguments.number(int, 1, 1_000_000), default=2000)
-        parser.add_argument("--seed", type=int, default=2026)
+        parser.add_argument("--seed", type=arguments.number(int, 0, 2**32 - 1), default=2026)
 
     def handle(self, *args, accounts, seed, **options):
+        held = Account.objects.count()
+        if held and not settings.DEMO:
+            # On a broker's database the demo's prices and accounts would overwrite real ones, and the
+            # calls they open would send their clients notices.
+            raise CommandError(
+                f"The book already holds {held} account(s): seed_demo writes demo prices and accounts over it. "
+                "Run it on an empty database, or on a demo database with MARGINCALL_DEMO=1."
+            )
         result = import_book_text(json.dumps(demo_book(accounts=accounts, seed=seed)))
         self.stdout.write(result.summary())
         if not settings.DEMO:
