@@ -344,9 +344,25 @@ def test_liquidate_and_export_orders(account, trader):
     assert exported["limit_price"] == "372.4"
 
 
-def test_liquidate_as_a_viewer_is_refused(account, viewer):
+def test_liquidate_as_a_viewer_is_refused_and_audited(account, viewer, trader):
+    from console.models import AuditEntry
+
     with pytest.raises(CommandError, match="may not liquidate"):
         call_command("liquidate", "M100001", "--user", "viewer", "--plan")
+    with pytest.raises(CommandError, match="free quantity"):
+        call_command("liquidate", "M100001", "--user", "trader", "--symbol", "A.HK", "--quantity", "5000")
+    with pytest.raises(CommandError, match="no account 'X1' that trader may see"):
+        call_command("liquidate", "X1", "--user", "trader", "--plan")
+
+    entries = AuditEntry.objects.filter(action="liquidate").order_by("pk")
+    assert [(e.user.username, e.detail["account"], e.detail["via"]) for e in entries] == [
+        ("viewer", "M100001", "command"),
+        ("trader", "M100001", "command"),
+        ("trader", "X1", "command"),
+    ]
+    assert entries[0].outcome.startswith("refused: You may not liquidate")
+    assert "free quantity" in entries[1].outcome
+    assert entries[1].targets == [{"call": MarginCall.objects.get(account__account_no="M100001").pk}]
 
 
 # --- races on PostgreSQL ----------------------------------------------------------------------------

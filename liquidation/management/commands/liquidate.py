@@ -4,9 +4,10 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
 from book.models import Account
-from console import arguments
+from console import arguments, audit
 from liquidation import services
 from liquidation.management.commands.export_orders import order_row
+from risk.models import MarginCall
 
 
 class Command(BaseCommand):
@@ -34,6 +35,7 @@ class Command(BaseCommand):
             raise CommandError(f"no active user {user!r}")
         account = Account.objects.visible_to(person).filter(account_no=account_no).first()
         if account is None:
+            self.refuse(person, account_no, "unknown or other desk's account")
             raise CommandError(f"no account {account_no!r} that {user} may see")
         try:
             if plan:
@@ -49,9 +51,22 @@ class Command(BaseCommand):
                     user=person, account=account, wanted=[services.Wanted(symbol, quantity)], key=key
                 )
         except services.Refused as refused:
+            self.refuse(person, account_no, str(refused))
             raise CommandError(str(refused)) from None
         if orders.again:
             self.stderr.write(f"key {key} placed these orders already: nothing more was placed")
         for order in orders:
             order.refresh_from_db()
         self.stdout.write(json.dumps([order_row(order) for order in orders], indent=2, ensure_ascii=False))
+
+    @staticmethod
+    def refuse(person, account_no: str, why: str) -> None:
+        """A refused placement is in the audit log, as the console's are: who, which account, why."""
+        open_call = MarginCall.objects.filter(account__account_no=account_no, closed_at__isnull=True).first()
+        audit.record(
+            person,
+            "liquidate",
+            calls=[open_call.pk] if open_call else [],
+            detail={"account": account_no[:32], "via": "command"},
+            outcome=f"refused: {why}",
+        )
