@@ -16,7 +16,22 @@ def main():
             "available on your PYTHONPATH environment variable? Did you "
             "forget to activate a virtual environment?"
         ) from exc
-    execute_from_command_line(sys.argv)
+    from django.core.exceptions import ImproperlyConfigured
+    from django.db import OperationalError
+
+    try:
+        execute_from_command_line(sys.argv)
+    except BrokenPipeError:
+        # The reader of the output went away (`export_risk | head`): the rest is not wanted.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(1)
+    except (ImproperlyConfigured, OperationalError) as error:
+        # A setting that cannot be used, or a database that cannot be reached: one line that names it.
+        if "--traceback" in sys.argv:
+            raise
+        what = "the database (DATABASE_URL) cannot be used" if isinstance(error, OperationalError) else "a setting"
+        sys.stderr.write(f"{what}: {str(error).strip()}\n")
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -187,7 +187,10 @@ ASGI_APPLICATION = "margincall.asgi.application"
 
 DATABASE_URL = os.environ.get("DATABASE_URL", "")
 if DATABASE_URL:
-    DATABASES = {"default": dj_database_url.parse(DATABASE_URL)}
+    try:
+        DATABASES = {"default": dj_database_url.parse(DATABASE_URL)}
+    except ValueError as error:
+        raise ImproperlyConfigured(f"DATABASE_URL is not a database address ({error})") from None
     if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
         from psycopg_pool import ConnectionPool
 

@@ -122,3 +122,23 @@ def test_a_database_that_cannot_be_reached_stops_the_server_naming_it(tmp_path):
     assert done.returncode == 1
     assert "the database (DATABASE_URL) cannot be reached" in done.stderr
     assert 'database "margincall_no_such_database" does not exist' in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("variables", "said"),
+    [
+        ({"DATABASE_URL": "bogus://x"}, "a setting: DATABASE_URL is not a database address (Scheme 'bogus://'"),
+        ({"DATABASE_URL": "sqlite:////nonexistent/x.db"}, "the database (DATABASE_URL) cannot be used: unable"),
+        ({"DB_POOL_MAX": "x", "DATABASE_URL": PG}, "a setting: DB_POOL_MAX must be a whole number, got 'x'"),
+    ],
+)  # fmt: skip
+def test_a_command_with_a_setting_or_database_it_cannot_use_says_so_in_one_line(tmp_path, variables, said):
+    env = {key: value for key, value in os.environ.items() if key not in ("DATABASE_URL", "REDIS_URL")}
+    env.update(MARGINCALL_VAR_DIR=str(tmp_path), SECRET_KEY="x" * 50, **variables)
+    done = subprocess.run(
+        [sys.executable, "manage.py", "migrations_match"], env=env, cwd=ROOT, capture_output=True, text=True
+    )
+
+    assert done.returncode == 1
+    assert said in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr
