@@ -30,6 +30,7 @@ from . import models as m
 HONG_KONG = ZoneInfo("Asia/Hong_Kong")
 CURRENCY_CODE = re.compile(r"[A-Z]{3}")
 MAX_ERRORS = 100
+STOPPED = "(stopped after"
 # A number as text: ASCII digits only, so '٣' or '１' is refused rather than read as 3 or 1.
 NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 # Whole numbers in JSON longer than this are read as Decimal: int() refuses more than 4,300 digits,
@@ -42,11 +43,22 @@ DESCRIBED_LENGTH = 40
 
 
 class BookInvalid(Exception):
+    """A book refused, with its errors: at most ``MAX_ERRORS`` of them, then a line that says how many
+    more (a file of 400,000 accounts on an unknown desk is not 400,000 lines). ``count`` is of the
+    errors themselves; ``stopped`` whether the file was read no further (there may be more)."""
+
     def __init__(self, errors: list[str]):
+        self.stopped = any(error.startswith(STOPPED) for error in errors)
+        errors = [error for error in errors if not error.startswith(STOPPED)]
+        self.count = len(errors)
         # The messages quote what the file holds; whatever it holds, they print.
-        errors = [printable(error) for error in errors]
-        super().__init__("\n".join(errors))
-        self.errors = errors
+        shown = [printable(error) for error in errors[:MAX_ERRORS]]
+        if len(errors) > MAX_ERRORS:
+            shown.append(f"{STOPPED} {MAX_ERRORS} errors: {len(errors) - MAX_ERRORS} more not shown)")
+        elif self.stopped:
+            shown.append(f"{STOPPED} {MAX_ERRORS} errors: the file was read no further)")
+        super().__init__("\n".join(shown))
+        self.errors = shown
 
 
 class FieldError(ValueError):
@@ -353,9 +365,8 @@ class _Errors:
 
     def add(self, path: str, message: str) -> None:
         self.messages.append(f"{path}: {message}")
-        if len(self.messages) >= MAX_ERRORS:
-            self.messages.append(f"(stopped after {MAX_ERRORS} errors)")
-            raise BookInvalid(self.messages)
+        if len(self.messages) >= MAX_ERRORS:  # the file is not read further
+            raise BookInvalid([*self.messages, f"{STOPPED} {MAX_ERRORS} errors)"])
 
 
 def _parse_int(text: str) -> int | Decimal:

@@ -258,6 +258,29 @@ def test_the_command_exits_non_zero_with_the_message(tmp_path, worked_book, caps
     assert not Account.objects.exists()
 
 
+def test_the_command_shows_a_hundred_errors_and_counts_them_all(tmp_path, capsys, monkeypatch):
+    accounts = [{"account_no": f"Z{n:04d}", "desk": "NODESK"} for n in range(250)]
+    path = tmp_path / "book.json"
+    path.write_text(json.dumps({"accounts": accounts}))
+    stderr = io.StringIO()
+
+    with pytest.raises(CommandError, match=r"book.json: 250 error\(s\); nothing was written"):
+        call_command("import_book", str(path), stderr=stderr)
+
+    lines = stderr.getvalue().splitlines()
+    assert len(lines) == 101
+    assert lines[-1] == "(stopped after 100 errors: 150 more not shown)"
+    path.write_text(json.dumps({"accounts": [{"account_no": f"Z{n:04d}", "desk": 5} for n in range(250)]}))
+    with pytest.raises(CommandError, match=r"at least 100 error\(s\)"):  # the file was read no further
+        call_command("import_book", str(path), stderr=io.StringIO())
+
+    from book.management.commands import import_book
+
+    monkeypatch.setattr(import_book, "MAX_BOOK_BYTES", 100)
+    with pytest.raises(CommandError, match="larger than 0 MiB; split the book into files"):
+        call_command("import_book", str(path), stderr=io.StringIO())
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [
