@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 
-from console.fields import has_impossible_offset
+from console.fields import date_alone, has_impossible_offset
 from console.text import KEY_PROBLEMS, blank, character_name, edge_forbidden, fold, key_problem, printable
 
 from . import models as m
@@ -213,6 +213,8 @@ def parse_datetime(value: Any) -> dt.datetime:
     text = _iso_text(value)
     if text is None:
         raise FieldError(refusal)
+    if date_alone(text):  # Python reads it as a midnight the file did not say
+        raise FieldError(f"must be a date and time, got a date alone: {describe(value)}")
     try:
         moment = dt.datetime.fromisoformat(text)
     except ValueError:

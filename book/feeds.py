@@ -8,8 +8,6 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from console.fields import date_alone
-
 from . import times
 from .book_format import DESCRIBED_LENGTH, FieldError, describe, parse_datetime, printable
 
@@ -47,9 +45,6 @@ def feed_value(item: dict, key: str, parse: Callable[..., Any], **options) -> An
 def feed_time(item: dict, key: str = "time") -> datetime:
     """An ISO 8601 time (no offset: Hong Kong time) that a live feed may send: not too far ahead of
     this clock, not before the floor."""
-    raw = item.get(key)
-    if isinstance(raw, str) and date_alone(raw):  # Python reads it as a midnight the feed did not say
-        raise FieldError(f"{key} must be a date and time, got a date alone: {describe(raw)}")
     moment = feed_value(item, key, parse_datetime)
     problem = times.feed_time_problem(moment)
     if problem:

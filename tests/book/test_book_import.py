@@ -196,6 +196,7 @@ def test_an_fx_change_recomputes_accounts_with_that_currency(import_book, worked
         (lambda b: b.update(fx_rates={"USD": "0"}), "fx_rates.USD: must be a positive number"),
         (lambda b: b.update(fx_rates={"HKD": "2", "USD": "7.8"}), "fx_rates.HKD: HKD is always 1"),
         (lambda b: b.update(as_of="yesterday"), "as_of: must be an ISO 8601 date and time"),
+        (lambda b: b.update(as_of="2026-12-23"), 'as_of: must be a date and time, got a date alone: "2026-12-23"'),
         (
             lambda b: b["lending"].append({"symbol": "700.HK", "lendable": -1}),
             "lending[1].lendable: must be at least 0",
