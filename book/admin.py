@@ -22,6 +22,7 @@ from .models import (
     LendingAvailability,
     PendingRecompute,
     Position,
+    missing_option_terms,
     validate_key,
 )
 from .signals import BookEffect, book_written
@@ -103,6 +104,12 @@ class InstrumentForm(forms.ModelForm):
                 " force-liquidation; got %(initial)s, %(maintenance)s, %(force)s."
             ),
         }
+        if missing := missing_option_terms(data.get("kind", ""), data):
+            raise forms.ValidationError(
+                _("An option needs its underlying, option type, strike and expiry; missing: %(missing)s."),
+                code="option_terms",
+                params={"missing": ", ".join(missing)},
+            )
         for side, rates in (("long", long), ("short", short)):
             if None in rates:  # refused already, with its own error
                 continue

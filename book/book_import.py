@@ -13,7 +13,17 @@ from console.text import fold
 
 from . import times
 from .book_format import Book, BookInvalid, load_book_json, parse_book
-from .models import HKD, Account, CashBalance, Desk, FxRate, Instrument, LendingAvailability, Position
+from .models import (
+    HKD,
+    Account,
+    CashBalance,
+    Desk,
+    FxRate,
+    Instrument,
+    LendingAvailability,
+    Position,
+    missing_option_terms,
+)
 from .signals import BookEffect, book_written
 
 # What moves an account's figures when it changes on an instrument.
@@ -234,6 +244,14 @@ def _import_instruments(
             relinked.append(instrument)
     if relinked:
         Instrument.objects.bulk_update(relinked, ["underlying"], batch_size=1000)
+    lacking = []
+    for record in book.instruments:
+        instrument = instruments[record.symbol]
+        terms = {name: getattr(instrument, name) for name in ("option_type", "strike", "expiry")}
+        if missing := missing_option_terms(instrument.kind, {**terms, "underlying": instrument.underlying_id}):
+            lacking.append(f"{record.path}: an option needs its {', '.join(missing)}")
+    if lacking:
+        raise BookInvalid(lacking)
     return instruments, changed_ids
 
 

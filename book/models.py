@@ -64,6 +64,14 @@ def validate_rate(value):
         )
 
 
+def missing_option_terms(kind: str, terms: dict) -> list[str]:
+    """The terms an option lacks (its underlying, call or put, strike, expiry): without them its cover,
+    its recovery and its expiry cannot be told. None for any other kind."""
+    if kind != "option":
+        return []
+    return [name for name in ("underlying", "option_type", "strike", "expiry") if terms.get(name) in (None, "")]
+
+
 def validate_key(value: str) -> None:
     """A desk's code, a symbol or an account number is a key a person reads and types (see
     :func:`console.text.key_problem`)."""

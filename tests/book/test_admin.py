@@ -397,6 +397,16 @@ def test_margin_rates_out_of_order_are_refused(admin_client, rates):
     assert not Instrument.objects.filter(symbol="NEW.HK").exists()
 
 
+def test_an_option_without_its_terms_is_refused(admin_client):
+    response = admin_client.post(reverse("admin:book_instrument_add"), {**INSTRUMENT, "kind": "option", "strike": "10"})
+
+    assert (
+        "An option needs its underlying, option type, strike and expiry; missing: underlying, option_type, expiry."
+        in (form_errors(response))
+    )
+    assert not Instrument.objects.filter(symbol="NEW.HK").exists()
+
+
 def test_a_users_groups_change_is_saved_and_audited_with_the_group_names(admin_client):
     from django.contrib.auth.models import Group
 

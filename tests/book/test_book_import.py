@@ -198,6 +198,14 @@ def test_an_fx_change_recomputes_accounts_with_that_currency(import_book, worked
         (lambda b: b.update(as_of="yesterday"), "as_of: must be an ISO 8601 date and time"),
         (lambda b: b.update(as_of="2026-12-23"), 'as_of: must be a date and time, got a date alone: "2026-12-23"'),
         (
+            lambda b: b["instruments"].append({"symbol": "OPT", "kind": "option"}),
+            "instruments[5]: an option needs its underlying, option_type, strike, expiry",
+        ),
+        (
+            lambda b: b["instruments"][0].update(kind="option"),
+            "instruments[0]: an option needs its underlying, option_type, strike, expiry",
+        ),
+        (
             lambda b: b["lending"].append({"symbol": "700.HK", "lendable": -1}),
             "lending[1].lendable: must be at least 0",
         ),

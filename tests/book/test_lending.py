@@ -18,7 +18,10 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def token(import_book):
     book = one_stock_book()
-    book["instruments"].append({"symbol": "OPT", "kind": "option", "lot_size": 1, "price": "1"})
+    book["instruments"].append(
+        {"symbol": "OPT", "kind": "option", "lot_size": 1, "price": "1", "underlying": "S.HK", "option_type": "call",
+         "strike": "100", "expiry": "2027-03-30"}
+    )  # fmt: skip
     import_book(book)
     api_token = ApiToken(name="prime broker")
     secret = api_token.issue()
