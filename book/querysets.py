@@ -1,7 +1,22 @@
 """Querysets of the book's desk-owned records (see :mod:`console.querysets`)."""
 
+from django.db.models.functions import Upper
+
 from console.querysets import DeskScopedQuerySet
+from console.text import fold, printable
 
 
 class AccountQuerySet(DeskScopedQuerySet):
     desk_lookup = "desk"
+
+    def named(self, numbers) -> tuple[dict[str, object], list[str]]:
+        """The accounts these numbers name, as a person types them: in any capitals (``m100001`` is
+        M100001, as the book holds keys). Returns each number found with its account, and the numbers
+        that name none, printable and cut short, to say so."""
+        numbers = list(dict.fromkeys(numbers))
+        found = {fold(account.account_no): account for account in self.annotate(key=Upper("account_no")).filter(
+            key__in={fold(number) for number in numbers}
+        )}  # fmt: skip
+        named = {number: found[fold(number)] for number in numbers if fold(number) in found}
+        unknown = [repr(printable(number)[:40]) for number in numbers if fold(number) not in found]
+        return named, unknown

@@ -328,6 +328,18 @@ def test_recompute_command_and_unknown_account(import_book, worked_book):
         call_command("recompute", "--account", "NOPE")
 
 
+def test_the_commands_take_an_account_number_in_any_capitals_as_the_book_does(import_book, worked_book):
+    import_book(worked_book)
+    out = io.StringIO()
+
+    call_command("export_risk", "--account", "m100001", "--account", "I200001", stdout=out)
+
+    assert [row["account_no"] for row in json.loads(out.getvalue())] == ["I200001", "M100001"]
+    call_command("recompute", "--account", "m100001", stdout=io.StringIO())
+    with pytest.raises(CommandError, match=r"unknown account\(s\): 'NOPE', '" + "x" * 40 + "'$"):
+        call_command("export_notices", "--account", "NOPE", "--account", "x" * 10_000, "--account", "M100001")
+
+
 def book_with(**account) -> str:
     """A small valid book whose one account takes ``account``'s keys; JSON text, escapes kept as given."""
     base = {"account_no": "A1", "cash": {"HKD": "-1000"}, "positions": [{"symbol": "700.HK", "quantity": 100}]}

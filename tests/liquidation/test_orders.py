@@ -353,6 +353,8 @@ def test_liquidate_as_a_viewer_is_refused_and_audited(account, viewer, trader):
         call_command("liquidate", "M100001", "--user", "trader", "--symbol", "A.HK", "--quantity", "5000")
     with pytest.raises(CommandError, match="no account 'X1' that trader may see"):
         call_command("liquidate", "X1", "--user", "trader", "--plan")
+    with pytest.raises(CommandError, match=r"unknown symbol\(s\): 'NOPE.HK'"):  # not "nothing can be sold"
+        call_command("liquidate", "m100001", "--user", "trader", "--plan", "--only", "NOPE.HK")
 
     entries = AuditEntry.objects.filter(action="liquidate").order_by("pk")
     assert [(e.user.username, e.detail["account"], e.detail["via"]) for e in entries] == [

@@ -29,12 +29,16 @@ class Command(BaseCommand):
     help = "Print liquidation orders as a JSON array, oldest first."
 
     def add_arguments(self, parser):
-        parser.add_argument("--account", type=arguments.text, metavar="NO", help="only this account's orders")
+        parser.add_argument(
+            "--account", type=arguments.text, action="append", dest="accounts", metavar="NO", default=[],
+            help="only this account's orders (repeatable)",
+        )  # fmt: skip
 
-    def handle(self, *args, account, **options):
+    def handle(self, *args, accounts, **options):
         orders = Order.objects.select_related("account", "instrument", "created_by").order_by("created_at", "pk")
-        if account:
-            if not Account.objects.filter(account_no=account).exists():
-                raise CommandError(f"unknown account(s): {account}")
-            orders = orders.filter(account__account_no=account)
+        if accounts:
+            named, unknown = Account.objects.named(accounts)
+            if unknown:
+                raise CommandError(f"unknown account(s): {', '.join(unknown)}")
+            orders = orders.filter(account__in=list(named.values()))
         self.stdout.write(json.dumps([order_row(order) for order in orders.iterator()], indent=2, ensure_ascii=False))

@@ -3,7 +3,8 @@ import json
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
-from book.models import Account
+from book.book_format import printable
+from book.models import Account, Instrument
 from console import arguments, audit
 from liquidation import services
 from liquidation.management.commands.export_orders import order_row
@@ -33,10 +34,14 @@ class Command(BaseCommand):
         person = get_user_model().objects.filter(username=user, is_active=True).first()
         if person is None:
             raise CommandError(f"no active user {user!r}")
-        account = Account.objects.visible_to(person).filter(account_no=account_no).first()
+        account = Account.objects.visible_to(person).named([account_no])[0].get(account_no)
         if account is None:
             self.refuse(person, account_no, "unknown or other desk's account")
             raise CommandError(f"no account {account_no!r} that {user} may see")
+        if only:
+            known = set(Instrument.objects.filter(symbol__in=only).values_list("symbol", flat=True))
+            if unknown := [symbol for symbol in only if symbol not in known]:
+                raise CommandError(f"unknown symbol(s): {', '.join(repr(printable(s)[:40]) for s in unknown)}")
         try:
             if plan:
                 if quantity is not None:

@@ -51,8 +51,7 @@ class Command(BaseCommand):
             "cost": None if cost is None else cost / 100,
             "target": target,
         }
-        accounts = {account.account_no: account for account in Account.objects.filter(account_no__in=account_nos)}
-        missing = [no for no in account_nos if no not in accounts]
+        accounts, missing = Account.objects.named(account_nos)
         if missing:
             raise CommandError(f"unknown account(s): {', '.join(missing)}")
         unknown = sorted(
@@ -66,10 +65,12 @@ class Command(BaseCommand):
             try:
                 result, _book = services.account_plan(account, only=only, **overrides)
             except MissingFxRate as error:
-                raise CommandError(f"{account_no}: {error}: nothing can be planned until the rate is added") from None
+                raise CommandError(
+                    f"{account.account_no}: {error}: nothing can be planned until the rate is added"
+                ) from None
             out.append(
                 {
-                    "account_no": account_no,
+                    "account_no": account.account_no,
                     "covers": result.covers,
                     "value": formatting.money(result.value, grouping=False),
                     "orders": [

@@ -19,11 +19,10 @@ class Command(BaseCommand):
     def handle(self, *args, accounts, **options):
         notices = Notice.objects.select_related("account").prefetch_related("deliveries").order_by("created_at", "pk")
         if accounts:
-            known = set(Account.objects.filter(account_no__in=accounts).values_list("account_no", flat=True))
-            unknown = sorted(set(accounts) - known)
+            named, unknown = Account.objects.named(accounts)
             if unknown:
                 raise CommandError(f"unknown account(s): {', '.join(unknown)}")
-            notices = notices.filter(account__account_no__in=accounts)
+            notices = notices.filter(account__in=list(named.values()))
         self.stdout.write("[")
         first = True
         for notice in notices.iterator(chunk_size=2000):

@@ -19,8 +19,8 @@ class Command(BaseCommand):
     def handle(self, *args, accounts, **options):
         queryset = Account.objects.all()
         if accounts:
-            queryset = queryset.filter(account_no__in=accounts)
-            unknown = sorted(set(accounts) - set(queryset.values_list("account_no", flat=True)))
+            named, unknown = Account.objects.named(accounts)
+            queryset = queryset.filter(pk__in=[account.pk for account in named.values()])
             if unknown:
                 raise CommandError(f"unknown account(s): {', '.join(unknown)}")
         never_computed = list(queryset.filter(risk__isnull=True).values_list("pk", flat=True))

@@ -18,11 +18,10 @@ class Command(BaseCommand):
     def handle(self, *args, accounts, **options):
         account_ids = None
         if accounts:
-            found = dict(Account.objects.filter(account_no__in=accounts).values_list("account_no", "pk"))
-            unknown = sorted(set(accounts) - set(found))
+            named, unknown = Account.objects.named(accounts)
             if unknown:
                 raise CommandError(f"unknown account(s): {', '.join(unknown)}")
-            account_ids = list(found.values())
+            account_ids = [account.pk for account in named.values()]
         started = time.perf_counter()
         result = recompute_accounts(account_ids=account_ids)
         elapsed = time.perf_counter() - started
