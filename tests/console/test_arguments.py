@@ -19,7 +19,7 @@ NOT_UTF8 = b"\xff\xfe".decode("utf-8", "surrogateescape")  # what Python makes o
         (["recompute", "--account", NOT_UTF8], "holds a character that is not allowed"),
         (["export_notices", "--account", "\x00"], "holds a character that is not allowed"),
         (["export_orders", "--account", NOT_UTF8], "holds a character that is not allowed"),
-        (["export_orders", "--account", "NOPE"], "unknown account(s): NOPE"),
+        (["export_orders", "--account", "NOPE"], "unknown account(s): 'NOPE'"),
         (["plan_liquidation", NOT_UTF8], "holds a character that is not allowed"),
         (["liquidate", "M100001", "--user", NOT_UTF8, "--plan"], "holds a character that is not allowed"),
         (["liquidate", "M100001", "--user", "x", "--plan", "--key", "a:b"], "the key must be"),
