@@ -88,6 +88,7 @@ def validate_key(value: str) -> None:
             "Mixes a Greek or Cyrillic letter (%(detail)s) with Latin letters or digits, which it can look like."
         ),
         "reads_as": _("Is written in Greek or Cyrillic letters that look like Latin ones: it reads as %(detail)s."),
+        "dash": _("Contains a dash that looks like a hyphen (%(detail)s): write -"),
     }
     raise ValidationError(messages[what], code="key", params={"detail": detail})
 

@@ -8,6 +8,7 @@ from decimal import Decimal
 
 NUMBER = re.compile(r"-?[0-9]{1,30}(\.[0-9]{1,30})?")
 INTEGER = re.compile(r"-?[0-9]{1,30}")
+LONG = re.compile(r"-?[0-9]+(\.[0-9]+)?")  # plain digits, only too many of them
 
 
 def text(value: str) -> str:
@@ -25,6 +26,8 @@ def number(kind: Callable, low, high) -> Callable[[str], object]:
 
     def parse(value: str):
         if not pattern.fullmatch(value):
+            if LONG.fullmatch(value):
+                raise argparse.ArgumentTypeError(f"{value[:40]} has more than 30 digits before or after the point")
             raise argparse.ArgumentTypeError(f"{ascii(value)[:40]} is not a number written in ASCII digits")
         parsed = kind(value)
         if not low <= parsed <= high:

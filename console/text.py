@@ -111,6 +111,9 @@ def key_problem(text: str) -> tuple[str, str] | None:
         for char in text:
             if LOOK_ALIKE_SCRIPTS.match(char):
                 return "script", f"U+{ord(char):04X}"
+    for char in text:
+        if char in DASHES:  # price–feed (an en dash) reads as price-feed, another key
+            return "dash", f"U+{ord(char):04X}"
     letters = [char for char in text if char.isalpha()]
     if letters and all(char in LATIN_LOOK_ALIKES for char in letters):
         # Greek or Cyrillic letters that each look like a Latin one: НК (Cyrillic) reads as HK.
@@ -120,6 +123,8 @@ def key_problem(text: str) -> tuple[str, str] | None:
 
 # Scripts whose capitals look like Latin ones (А В Е К М Н О Р С Т Х; Α Β Ε Ζ Η Ι Κ Μ Ν Ο Ρ Τ Υ Χ).
 LOOK_ALIKE_SCRIPTS = re.compile(r"[\u0370-\u03ff\u0400-\u052f\u1f00-\u1fff]")
+# Dashes and minus signs drawn as the hyphen-minus (-) a key is typed with.
+DASHES = frozenset("\u2010\u2011\u2012\u2013\u2014\u2015\u2043\u2212\u2e3a\u2e3b\ufe58\ufe63")
 # Greek and Cyrillic letters drawn as a Latin one in common fonts (Unicode's confusables, letter to letter).
 LATIN_LOOK_ALIKES = dict(
     zip(
@@ -137,4 +142,5 @@ KEY_PROBLEMS = {
     "dots": "has . or .. between slashes{}",
     "script": "mixes a Greek or Cyrillic letter ({}) with Latin letters or digits, which it can look like",
     "reads_as": "is written in Greek or Cyrillic letters that look like Latin ones: it reads as {!r}",
+    "dash": "contains a dash that looks like a hyphen ({}): write -",
 }

@@ -38,6 +38,7 @@ def test_a_date_and_time_box_wants_the_time(typed, error):
         ("\u041d\u041a", ("reads_as", "HK")),  # НК: each Cyrillic letter looks like a Latin one
         ("\u039a\u039f.\u0397\u039a", ("reads_as", "KO.HK")),  # Greek likewise, beside what is no letter
         ("\u043e\u0440", ("reads_as", "op")),  # small letters too
+        ("price\u2013feed", ("dash", "U+2013")),  # an en dash reads as price-feed
         ("\u9999\u6e2f1", None),  # Chinese beside a digit looks like nothing Latin
     ],
 )

@@ -54,14 +54,21 @@ class Command(BaseCommand):
             default=0.006,
             help="per-step volatility (default 0.006)",
         )
-        parser.add_argument("--shock-chance", type=float, default=0.04, help="chance of a shock per round")
+        parser.add_argument(
+            "--shock-chance",
+            type=arguments.number(float, 0, 1),
+            default=0.04,
+            help="chance of a shock per round (0 to 1)",
+        )
         parser.add_argument(
             "--rounds",
             type=arguments.number(int, 0, 10**9),
             default=0,
             help="stop after this many rounds (0: run until stopped)",
         )
-        parser.add_argument("--seed", type=int, help="random seed, for a repeatable run")
+        parser.add_argument(
+            "--seed", type=arguments.number(int, 0, 2**32 - 1), help="random seed, for a repeatable run"
+        )
 
     def handle(self, *args, **options):
         rng = random.Random(options["seed"])
