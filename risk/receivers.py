@@ -4,9 +4,13 @@ queues the recompute of a price's holders after the price commits (:mod:`book.si
 from __future__ import annotations
 
 import logging
+import time
 
 from django.conf import settings
 from django.dispatch import receiver
+from kombu.exceptions import OperationalError as KombuOperationalError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from book.models import Account
 from book.signals import BookEffect, book_written, prices_changed
@@ -46,5 +50,22 @@ def queue_holders_recompute(sender, *, instrument_ids, latest, **kwargs) -> None
             request_pass()
         else:
             recompute_instruments.delay(list(instrument_ids), latest)
+    except QUEUE_AWAY as error:
+        # Every tick would say it (a hundred a second in a storm): said once a while, without a traceback.
+        now = time.monotonic()
+        if now - _queue_away_said[0] >= QUEUE_AWAY_EVERY_SECONDS:
+            _queue_away_said[0] = now
+            logger.warning(
+                "recompute passes cannot be queued (%s: %s): prices stay marked, and the sweep recomputes "
+                "them once the task queue is back",
+                type(error).__name__,
+                error,
+            )
     except Exception:
         logger.exception("the recompute of instruments %s was not done now; the sweep will do it", instrument_ids)
+
+
+# The task queue (Redis) unreachable or not answering: what sending a task or asking the cache raises.
+QUEUE_AWAY = (KombuOperationalError, RedisConnectionError, RedisTimeoutError)
+QUEUE_AWAY_EVERY_SECONDS = 30
+_queue_away_said = [-float("inf")]

@@ -199,3 +199,26 @@ def test_a_worker_killed_between_the_price_and_its_recompute_leaves_it_to_the_sw
 
     assert equity() == Decimal("35000.00")
     assert not PendingRecompute.objects.exists()
+
+
+def test_ticks_while_the_task_queue_is_away_keep_their_marks_and_say_so_once(
+    book, monkeypatch, caplog, django_capture_on_commit_callbacks
+):
+    from kombu.exceptions import OperationalError
+
+    from risk import receivers
+
+    def away():
+        raise OperationalError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    monkeypatch.setattr(tasks, "request_pass", away)
+    monkeypatch.setattr(receivers, "_queue_away_said", [-float("inf")])
+    with caplog.at_level(logging.WARNING, logger="risk.receivers"):
+        for price in ("95", "96", "97"):
+            with django_capture_on_commit_callbacks(execute=True):
+                ticks.apply_and_recompute(tick(price))
+
+    said = [record for record in caplog.records if record.name == "risk.receivers"]
+    assert [(record.levelname, record.exc_info) for record in said] == [("WARNING", None)]
+    assert "recompute passes cannot be queued (OperationalError: Error 111" in said[0].getMessage()
+    assert PendingRecompute.objects.count() == 1  # the price waits for the sweep, marked
