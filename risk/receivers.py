@@ -19,6 +19,7 @@ from . import services
 from .models import AccountRisk, CloseCause
 
 logger = logging.getLogger(__name__)
+alerts = logging.getLogger("margincall.alerts")
 
 
 @receiver(book_written, dispatch_uid="risk.recompute_written_book")
@@ -51,11 +52,12 @@ def queue_holders_recompute(sender, *, instrument_ids, latest, **kwargs) -> None
         else:
             recompute_instruments.delay(list(instrument_ids), latest)
     except QUEUE_AWAY as error:
-        # Every tick would say it (a hundred a second in a storm): said once a while, without a traceback.
+        # Every tick would say it (a hundred a second in a storm): said once a while, without a traceback,
+        # to the alerts (the sweep that alerts on late prices cannot run without the queue either).
         now = time.monotonic()
         if now - _queue_away_said[0] >= QUEUE_AWAY_EVERY_SECONDS:
             _queue_away_said[0] = now
-            logger.warning(
+            alerts.error(
                 "recompute passes cannot be queued (%s: %s): prices stay marked, and the sweep recomputes "
                 "them once the task queue is back",
                 type(error).__name__,

@@ -213,12 +213,14 @@ def test_ticks_while_the_task_queue_is_away_keep_their_marks_and_say_so_once(
 
     monkeypatch.setattr(tasks, "request_pass", away)
     monkeypatch.setattr(receivers, "_queue_away_said", [-float("inf")])
-    with caplog.at_level(logging.WARNING, logger="risk.receivers"):
+    with caplog.at_level(logging.WARNING):
         for price in ("95", "96", "97"):
             with django_capture_on_commit_callbacks(execute=True):
                 ticks.apply_and_recompute(tick(price))
 
-    said = [record for record in caplog.records if record.name == "risk.receivers"]
-    assert [(record.levelname, record.exc_info) for record in said] == [("WARNING", None)]
+    said = [record for record in caplog.records if record.name in ("risk.receivers", "margincall.alerts")]
+    assert [(record.name, record.levelname, record.exc_info) for record in said] == [
+        ("margincall.alerts", "ERROR", None)
+    ]
     assert "recompute passes cannot be queued (OperationalError: Error 111" in said[0].getMessage()
     assert PendingRecompute.objects.count() == 1  # the price waits for the sweep, marked
