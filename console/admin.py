@@ -1,4 +1,3 @@
-import hashlib
 import re
 from urllib.parse import urlsplit, urlunsplit
 
@@ -14,6 +13,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import DataError, models, transaction
 from django.http import Http404, HttpResponseRedirect
+from django.utils.crypto import constant_time_compare, salted_hmac
 from django.utils.translation import gettext as _
 
 from . import audit, fields
@@ -105,8 +105,20 @@ def admin_changes(form) -> dict:
             return ", ".join(str(item) for item in value)[:200]
         return str(value)[:200]
 
+    names = list(form.changed_data)
+    # A field with a default made when the form is drawn (a time: now) is compared by Django with the
+    # initial value the page sent back, which a redrawn page (a preview) has set to the new one: here it
+    # is compared with the row as stored.
+    names += [
+        name
+        for name, field in form.fields.items()
+        if field.show_hidden_initial
+        and name not in names
+        and name in form.cleaned_data
+        and form.initial.get(name) != form.cleaned_data[name]
+    ]
     changes = {}
-    for name in form.changed_data:
+    for name in names:
         if any(word in name for word in SECRET_FIELDS):
             changes[name] = ["…", "…"]
             continue
@@ -253,38 +265,37 @@ class _Undone(Exception):
 
 class PreviewedSave:
     """A save whose effects reach past its row (a rule set, an instrument's terms, an FX rate, an
-    account's cash) is first tried and rolled back. If it would open, escalate or close calls (their
-    clients then get notices), the form comes back unsaved, saying so, and is saved when sent again
-    unchanged. A save that changes none of that is kept from the trial, done once."""
+    account's cash) is tried first. If it would open, escalate or close calls (their clients then get
+    notices), it is rolled back and the form comes back unsaved, saying what saving would do, with a
+    token of that change and of what it would do. Sent again with the token, it is tried again and kept
+    only if it still does what was shown; if the market moved it elsewhere meanwhile, the new effect is
+    shown instead. A save that changes none of that is kept from its trial: each is done once."""
 
     change_form_template = "admin/previewed_change_form.html"
 
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
         if request.method != "POST" or not IMPACTS:
             return super().changeform_view(request, object_id, form_url, extra_context)
-        token = self._signature(request, object_id)
-        if request.POST.get(CONFIRM_IMPACT) == token:
-            return super().changeform_view(request, object_id, form_url, extra_context)
         states = [impact.before() for impact in IMPACTS]
         told = request._messages
         request._messages = type(told)(request)  # what the trial says is said only if it is kept
-        lines = []
         try:
             with transaction.atomic():
                 response = super().changeform_view(request, object_id, form_url, extra_context)
-                if response.status_code == 302:
-                    lines = [
-                        line for impact, state in zip(IMPACTS, states, strict=True) for line in impact.after(state)
-                    ]
-                if lines:
+                # Whatever the answer (a redirect, a pop-up's page, the form again): what the calls did.
+                lines = [line for impact, state in zip(IMPACTS, states, strict=True) for line in impact.after(state)]
+                token = self._signature(request, object_id, lines)
+                if lines and not constant_time_compare(request.POST.get(CONFIRM_IMPACT, ""), token):
                     raise _Undone
         except _Undone:
             request._messages = told
             request.console_impact = {"lines": lines, "token": token}
             return super().changeform_view(request, object_id, form_url, extra_context)
-        kept, request._messages = request._messages, told
-        for message in kept._queued_messages:
-            told.add(message.level, message.message, message.extra_tags)
+        finally:
+            kept, request._messages = request._messages, told
+        if kept is not told:
+            for message in kept._queued_messages:
+                told.add(message.level, message.message, message.extra_tags)
         return response
 
     def get_form(self, request, obj=None, change=False, **kwargs):
@@ -303,14 +314,20 @@ class PreviewedSave:
         context["console_impact"] = getattr(request, "console_impact", None)
         return super().render_change_form(request, context, *args, **kwargs)
 
-    def _signature(self, request, object_id) -> str:
-        """The form as sent (less its buttons and tokens), the row and the user: a confirmation holds for
-        that same change only."""
+    def _signature(self, request, object_id, lines) -> str:
+        """The change as sent (its fields, less buttons, tokens and the form's own record of initial
+        values), its row, its user, and what it does to the calls, signed with the server's key: a
+        confirmation holds for that change doing that, and is made by no one else."""
         items = sorted(
-            (key, value) for key, values in request.POST.lists() if key not in NOT_SIGNED for value in values
+            (key, value)
+            for key, values in request.POST.lists()
+            if key not in NOT_SIGNED and not key.startswith("initial-")
+            for value in values
         )
-        text = repr((self.model._meta.label, object_id, request.user.pk, items))
-        return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+        text = repr((self.model._meta.label, object_id, request.user.pk, items, [str(line) for line in lines]))
+        return salted_hmac(
+            "console.admin.impact", text.encode("utf-8", "surrogatepass").hex(), algorithm="sha256"
+        ).hexdigest()
 
 
 class GuardedKeys:

@@ -35,19 +35,33 @@ class CallsImpact:
 
     SHOWN = 5  # account numbers named per line
 
-    def before(self) -> dict[int, str]:
-        return dict(MarginCall.objects.filter(closed_at__isnull=True).values_list("account_id", "call_type"))
+    def before(self) -> dict[int, tuple[int, str]]:
+        """Each open call: its account's id, with the call's id and type."""
+        return {
+            account_id: (call_id, call_type)
+            for account_id, call_id, call_type in MarginCall.objects.filter(closed_at__isnull=True).values_list(
+                "account_id", "pk", "call_type"
+            )
+        }
 
-    def after(self, before: dict[int, str]) -> list[str]:
+    def after(self, before: dict[int, tuple[int, str]]) -> list[str]:
         now = self.before()
-        opened = now.keys() - before.keys()
-        escalated = {a for a in now.keys() & before.keys() if now[a] == FORCE_CALL != before[a]}
+        called = now.keys() - before.keys()
+        # A call closed a moment ago and called again is the same call, reopened: no new trigger notice.
+        new_ids = [now[account_id][0] for account_id in called]
+        reopened_ids = set(MarginCall.objects.filter(pk__in=new_ids, reopened_count__gt=0).values_list("pk", flat=True))
+        reopened = {account_id for account_id in called if now[account_id][0] in reopened_ids}
+        opened = called - reopened
+        escalated = {a for a in now.keys() & before.keys() if now[a][1] == FORCE_CALL != before[a][1]}
         closed = before.keys() - now.keys()
         lines = []
         for accounts, say in (
             (opened, lambda n: ngettext(
                 "open %(count)d margin call (%(accounts)s); its client is sent the trigger notice",
                 "open %(count)d margin calls (%(accounts)s); their clients are sent the trigger notice", n)),
+            (reopened, lambda n: ngettext(
+                "reopen %(count)d margin call (%(accounts)s), closed a moment ago; no new trigger notice",
+                "reopen %(count)d margin calls (%(accounts)s), closed a moment ago; no new trigger notice", n)),
             (escalated, lambda n: ngettext(
                 "escalate %(count)d call to force call (%(accounts)s); its client is sent the force-call notice",
                 "escalate %(count)d calls to force call (%(accounts)s); their clients are sent the force-call "

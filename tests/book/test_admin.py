@@ -567,3 +567,57 @@ def test_a_desks_permission_given_to_a_user_is_saved_and_audited(admin_client):
     assert get_perms(user, desk) == ["view_desk"]
     entry = AuditEntry.objects.get(action="admin_permissions")
     assert (entry.detail["user"], entry.detail["permissions"]) == (str(user.pk), ["view_desk"])
+
+
+def test_an_fx_rate_change_that_calls_an_account_is_shown_then_saved_once_confirmed(admin_client, import_book):
+    from book.models import FxRate
+    from console.models import AuditEntry
+    from risk.models import MarginCall
+
+    import_book({"accounts": [{"account_no": "U1", "cash": {"USD": "-10000"}, "credit_limit": "1000000",
+                               "positions": [{"symbol": "A.HK", "quantity": 1000}]}]})  # fmt: skip
+    rate = FxRate.objects.get(currency="USD")
+    url = reverse("admin:book_fxrate_change", args=[rate.pk])
+    page = admin_client.get(url)
+    data = {"rate": "30", "as_of_0": "2026-12-23", "as_of_1": "11:00:00", "_save": "Save"}
+    data.update({f"initial-{name}": "2026-12-23 11:30:00" for name in ("as_of_0", "as_of_1")})
+    assert page.status_code == 200
+
+    shown = admin_client.post(url, data)
+
+    assert shown.context["console_impact"], form_errors(shown)
+    assert shown.context["console_impact"]["lines"] == [
+        "open 1 margin call (U1); its client is sent the trigger notice"
+    ]
+    assert not MarginCall.objects.filter(account__account_no="U1").exists()
+    # The page redraws the form's record of its initial values: a confirmation does not depend on them.
+    again = {**data, "initial-as_of_0": "2026-12-23", "initial-as_of_1": "11:00:00"}
+    saved = admin_client.post(url, {**again, "_confirm_impact": shown.context["console_impact"]["token"]})
+
+    assert saved.status_code == 302, form_errors(saved)
+    assert MarginCall.objects.filter(account__account_no="U1", closed_at__isnull=True).exists()
+    entry = AuditEntry.objects.get(action="admin_change", detail__model="book.FxRate")
+    assert set(entry.detail["changes"]) == {"rate", "as_of"}
+
+
+def test_a_change_saved_from_a_pop_up_is_shown_first_too(admin_client):
+    from risk.models import MarginCall, RuleSet
+
+    rule_set = RuleSet.objects.get(account_kind="margin")
+    url = reverse("admin:risk_ruleset_change", args=[rule_set.pk]) + "?_popup=1"
+    from tests.risk.test_views import RULE_SET_FORM
+
+    shown = admin_client.post(url, {**RULE_SET_FORM, "call_coefficient": "10", "_popup": "1"})
+
+    assert shown.status_code == 200
+    assert shown.context["console_impact"]["lines"]
+    assert RuleSet.objects.get(pk=rule_set.pk).call_coefficient == 1
+    assert not MarginCall.objects.filter(account__account_no="M100002").exists()
+    token = {"_confirm_impact": shown.context["console_impact"]["token"]}
+    other_admin = User.objects.create_superuser("root2", password="pw")
+    refused = client_for(other_admin).post(url, {**RULE_SET_FORM, "call_coefficient": "10", "_popup": "1", **token})
+    assert refused.context["console_impact"]  # another user's confirmation is not this one's
+    assert (
+        admin_client.post(url, {**RULE_SET_FORM, "call_coefficient": "10", "_popup": "1", **token}).status_code == 200
+    )
+    assert RuleSet.objects.get(pk=rule_set.pk).call_coefficient == 10
