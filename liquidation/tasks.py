@@ -133,12 +133,15 @@ def _run_batch(batch) -> None:
 
     try:
         while True:
-            items = list(
-                BatchItem.objects.filter(batch=batch, done=False).select_related("call__account")[:BATCH_CHUNK]
-            )
-            if not items:
-                break
             with transaction.atomic():
+                # Two runs of one batch (a resumed one and the first, late) take its chunks in turn: each
+                # reads the calls not done yet under the batch's lock, so none is counted twice.
+                Batch.objects.select_for_update().filter(pk=batch.pk).first()
+                items = list(
+                    BatchItem.objects.filter(batch=batch, done=False).select_related("call__account")[:BATCH_CHUNK]
+                )
+                if not items:
+                    break
                 open_items = [item for item in items if item.call.is_open]
                 requests = services.liquidate_calls(
                     user=batch.created_by,

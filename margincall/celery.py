@@ -17,7 +17,10 @@ def check_before_working(**kwargs) -> None:
     a bad setting stops it with a line that names it, instead of failing every task."""
     from margincall.serve import preflight
 
-    problem = preflight()
+    try:
+        problem = preflight()
+    except Exception as error:  # Celery logs what a signal raises and starts anyway: only an exit stops it
+        problem = f"{type(error).__name__}: {error}"
     if problem:
         logging.getLogger("margincall.worker").error("cannot start: %s", problem)
         raise SystemExit(1)

@@ -55,7 +55,11 @@ def preflight() -> str:
     from django.core import checks
     from django.db import connection
 
-    errors = [message for message in checks.run_checks(include_deployment_checks=False) if message.is_serious()]
+    try:
+        found = checks.run_checks(include_deployment_checks=False)
+    except Exception as error:  # a check that cannot run names the setting it could not read
+        return f"{type(error).__name__}: {error}"
+    errors = [message for message in found if message.is_serious() and not message.is_silenced()]
     if errors:
         return "; ".join(f"{message.msg} ({message.id})" for message in errors)
     return database_problem(connection)
@@ -63,16 +67,17 @@ def preflight() -> str:
 
 def database_problem(connection) -> str:
     """Why the database cannot be reached, or '' (one connection, not the pool's: its own error)."""
+    from django.core.exceptions import ImproperlyConfigured
     from django.db import DatabaseError
 
     if connection.vendor != "postgresql":
         return ""
     import psycopg
 
-    params = connection.get_connection_params()
     try:
+        params = connection.get_connection_params()  # a name missing or too long is refused here
         psycopg.connect(**{**params, "connect_timeout": 5}).close()
-    except (psycopg.Error, DatabaseError) as error:
+    except (psycopg.Error, DatabaseError, ImproperlyConfigured) as error:
         return f"the database (DATABASE_URL) cannot be reached: {str(error).strip()}"
     return ""
 

@@ -442,3 +442,52 @@ def test_a_batch_the_queue_could_not_take_says_so_and_the_sweep_starts_it(
     assert (batch.status, batch.done, batch.orders) == ("done", 1, Order.objects.count())
     assert Order.objects.filter(source="batch").exists()
     assert tasks.resume_batches() == 0
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_runs_of_one_batch_take_its_calls_in_turn_and_count_each_once(book, trader, monkeypatch):
+    import threading
+    import time
+    from datetime import timedelta
+
+    from django.db import connection
+    from django.utils import timezone
+
+    from liquidation import services, tasks
+    from liquidation.models import Batch
+
+    calls = MarginCall.objects.filter(account__account_no__in=["M100001", "T2"])
+    monkeypatch.setattr(tasks, "start_batch", lambda pk: True)  # started by hand below
+    data = {"calls": [call.pk for call in calls], "action": "liquidate", "key": "batch-key-twice-1"}
+    client_for(trader).post(reverse("liquidation:batch"), data)
+    batch = Batch.objects.get()
+    place, placing = services.liquidate_calls, threading.Event()
+
+    def slow(**kwargs):  # the first run's chunk takes a while, its transaction open
+        placed = place(**kwargs)
+        if threading.current_thread().name == "first":
+            placing.set()
+            time.sleep(2)
+        return placed
+
+    monkeypatch.setattr(services, "liquidate_calls", slow)
+
+    def run(task, *args):
+        try:
+            task(*args)
+        finally:
+            connection.close()
+
+    first = threading.Thread(target=run, args=(tasks.run_batch, batch.pk), name="first")
+    first.start()
+    assert placing.wait(10)
+    Batch.objects.filter(pk=batch.pk).update(moved_at=timezone.now() - timedelta(seconds=600))
+    second = threading.Thread(target=run, args=(tasks.resume_batches,), name="second")
+    second.start()
+    first.join(20)
+    second.join(20)
+
+    batch.refresh_from_db()
+    assert (batch.status, batch.done, batch.total) == ("done", 2, 2)
+    assert batch.orders == Order.objects.count() > 0
