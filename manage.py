@@ -27,11 +27,23 @@ def main():
         sys.exit(1)
     except (ImproperlyConfigured, OperationalError) as error:
         # A setting that cannot be used, or a database that cannot be reached: one line that names it.
-        if "--traceback" in sys.argv:
+        # Any other database error (a deadlock, a timeout) keeps its traceback.
+        if "--traceback" in sys.argv or (isinstance(error, OperationalError) and database_reachable()):
             raise
         what = "the database (DATABASE_URL) cannot be used" if isinstance(error, OperationalError) else "a setting"
         sys.stderr.write(f"{what}: {str(error).strip()}\n")
         sys.exit(1)
+
+
+def database_reachable() -> bool:
+    from django.db import connection
+
+    try:
+        connection.close()
+        connection.ensure_connection()
+    except Exception:
+        return False
+    return True
 
 
 if __name__ == "__main__":

@@ -104,7 +104,8 @@ class InstrumentForm(forms.ModelForm):
                 " force-liquidation; got %(initial)s, %(maintenance)s, %(force)s."
             ),
         }
-        if missing := missing_option_terms(data.get("kind", ""), data):
+        missing = [name for name in missing_option_terms(data.get("kind", ""), data) if name not in self.errors]
+        if missing:
             raise forms.ValidationError(
                 _("An option needs its underlying, option type, strike and expiry; missing: %(missing)s."),
                 code="option_terms",

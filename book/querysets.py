@@ -14,9 +14,14 @@ class AccountQuerySet(DeskScopedQuerySet):
         M100001, as the book holds keys). Returns each number found with its account, and the numbers
         that name none, printable and cut short, to say so."""
         numbers = list(dict.fromkeys(numbers))
-        found = {fold(account.account_no): account for account in self.annotate(key=Upper("account_no")).filter(
-            key__in={fold(number) for number in numbers}
-        )}  # fmt: skip
-        named = {number: found[fold(number)] for number in numbers if fold(number) in found}
-        unknown = [repr(printable(number)[:40]) for number in numbers if fold(number) not in found]
+        # UPPER() folds ASCII letters in every database, and others too in PostgreSQL: both forms are asked.
+        forms = {form for number in numbers for form in (fold(number), number.upper())}
+        found = {}
+        for account in self.annotate(key=Upper("account_no")).filter(key__in=forms):
+            found.setdefault(fold(account.account_no), account)
+            found.setdefault(account.account_no.upper(), account)
+        named = {
+            number: account for number in numbers if (account := found.get(fold(number), found.get(number.upper())))
+        }
+        unknown = [repr(printable(number)[:40]) for number in numbers if number not in named]
         return named, unknown

@@ -250,7 +250,7 @@ AUTH_PASSWORD_VALIDATORS = [
 # Login throttling, per username and per address (either one over the limit is refused).
 PROXY_COUNT = env_int("PROXY_COUNT", default=0)
 AXES_FAILURE_LIMIT = max(1, env_int("LOGIN_FAILURE_LIMIT", default=10))
-AXES_COOLOFF_TIME = timedelta(minutes=max(1, env_int("LOGIN_COOLOFF_MINUTES", default=15)))
+AXES_COOLOFF_TIME = timedelta(minutes=min(max(1, env_int("LOGIN_COOLOFF_MINUTES", default=15)), 525_600))
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_CLIENT_IP_CALLABLE = "margincall.security.client_ip"
 AXES_USERNAME_CALLABLE = "margincall.security.client_username"

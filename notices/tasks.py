@@ -72,4 +72,6 @@ def sweep_deliveries() -> int:
     )
     for delivery_id in queued:
         deliver.delay(delivery_id)
+    # Queued now: the next sweep leaves them to their task (a backlog is not queued again every minute).
+    Delivery.objects.filter(pk__in=queued, status=DeliveryStatus.QUEUED, error=services.NOT_QUEUED).update(error="")
     return len(queued)
