@@ -318,6 +318,10 @@ def test_plan_liquidation_names_a_bad_argument(account):
         call_command("plan_liquidation", "M100001", "--cost", "101")
     with pytest.raises(CommandError, match="unknown symbol"):
         call_command("plan_liquidation", "M100001", "--only", "NOPE")
+    Instrument.objects.create(symbol="Z.HK", lot_size=100, price="1")
+    err = StringIO()
+    call_command("plan_liquidation", "M100001", "--only", "Z.HK", stdout=StringIO(), stderr=err)
+    assert err.getvalue().strip() == "M100001 holds none of Z.HK: its plan has no order"
     Instrument.objects.filter(symbol="A.HK").update(currency="EUR")
     with pytest.raises(CommandError, match="M100001: no FX rate for currency 'EUR': nothing can be planned"):
         call_command("plan_liquidation", "M100001")

@@ -2,7 +2,7 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from book.models import Account, Instrument
+from book.models import Account, Instrument, Position
 from console import arguments
 from liquidation import services
 from risk import formatting
@@ -60,8 +60,17 @@ class Command(BaseCommand):
         if unknown:
             raise CommandError(f"unknown symbol(s): {', '.join(unknown)}")
         out = []
+        held = set()
+        if only:  # an account that holds none of --only gets an empty plan: said, so it is not read as covered
+            held = set(
+                Position.objects.filter(account__in=list(accounts.values()), instrument__symbol__in=only)
+                .exclude(quantity=0)
+                .values_list("account_id", flat=True)
+            )
         for account_no in account_nos:
             account = accounts[account_no]
+            if only and account.pk not in held:
+                self.stderr.write(f"{account.account_no} holds none of {', '.join(only)}: its plan has no order")
             try:
                 result, _book = services.account_plan(account, only=only, **overrides)
             except MissingFxRate as error:
