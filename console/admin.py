@@ -293,9 +293,8 @@ class PreviewedSave:
             return super().changeform_view(request, object_id, form_url, extra_context)
         finally:
             kept, request._messages = request._messages, told
-        if kept is not told:
-            for message in kept._queued_messages:
-                told.add(message.level, message.message, message.extra_tags)
+        for message in kept._queued_messages:  # the trial is kept: so is what it said
+            told.add(message.level, message.message, message.extra_tags)
         return response
 
     def get_form(self, request, obj=None, change=False, **kwargs):

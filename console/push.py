@@ -48,7 +48,7 @@ POLL_RESUME_LIMIT = timedelta(seconds=60)
 def _redis():
     import redis
 
-    return redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2)
+    return redis.Redis.from_url(settings.REDIS_URL, **settings.REDIS_TIMEOUTS)
 
 
 Change = tuple[int, str, int | None]  # (id, kind, desk id): what a stream filters on

@@ -12,6 +12,7 @@ from django.db.models import F
 from django.utils import timezone, translation
 
 from book.trading_calendar import is_trading
+from console.queue import QUEUE_AWAY
 
 from . import services
 from .models import Order, OrderStatus, Side
@@ -103,7 +104,7 @@ def start_batch(batch_id: int) -> bool:
     :func:`resume_batches` starts it once the queue is back."""
     try:
         run_batch.delay(batch_id)
-    except Exception:
+    except QUEUE_AWAY:
         logger.warning("liquidation batch %s not started now (task queue unreachable); the sweep starts it", batch_id)
         return False
     return True

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import logging
 
+from console.queue import QUEUE_AWAY
+
 from .models import NoticeKind
 
 logger = logging.getLogger(__name__)
@@ -23,6 +25,6 @@ def write_system_notices(kind: str, call_ids: list[int]) -> None:
 
     try:
         tasks.system_notices.delay(kind, call_ids)
-    except Exception as error:
+    except QUEUE_AWAY as error:
         logger.warning("%s notices of %d calls written here (task queue unreachable: %s)", kind, len(call_ids), error)
         services.system_notices(kind, call_ids)

@@ -8,12 +8,10 @@ import time
 
 from django.conf import settings
 from django.dispatch import receiver
-from kombu.exceptions import OperationalError as KombuOperationalError
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from book.models import Account
 from book.signals import BookEffect, book_written, prices_changed
+from console.queue import QUEUE_AWAY
 
 from . import services
 from .models import AccountRisk, CloseCause
@@ -67,7 +65,5 @@ def queue_holders_recompute(sender, *, instrument_ids, latest, **kwargs) -> None
         logger.exception("the recompute of instruments %s was not done now; the sweep will do it", instrument_ids)
 
 
-# The task queue (Redis) unreachable or not answering: what sending a task or asking the cache raises.
-QUEUE_AWAY = (KombuOperationalError, RedisConnectionError, RedisTimeoutError)
 QUEUE_AWAY_EVERY_SECONDS = 30
 _queue_away_said = [-float("inf")]

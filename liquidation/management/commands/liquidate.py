@@ -3,9 +3,9 @@ import json
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
-from book.book_format import printable
 from book.models import Account, Instrument
 from console import arguments, audit
+from console.text import printable
 from liquidation import services
 from liquidation.management.commands.export_orders import order_row
 from risk.models import MarginCall
@@ -36,7 +36,7 @@ class Command(BaseCommand):
             raise CommandError(f"no active user {user!r}")
         account = Account.objects.visible_to(person).named([account_no])[0].get(account_no)
         if account is None:
-            self.refuse(person, account_no, "unknown or other desk's account")
+            self.refuse(person, None, account_no, "unknown or other desk's account")
             raise CommandError(f"no account {account_no!r} that {user} may see")
         if only:
             known = set(Instrument.objects.filter(symbol__in=only).values_list("symbol", flat=True))
@@ -56,7 +56,7 @@ class Command(BaseCommand):
                     user=person, account=account, wanted=[services.Wanted(symbol, quantity)], key=key
                 )
         except services.Refused as refused:
-            self.refuse(person, account_no, str(refused))
+            self.refuse(person, account, account_no, str(refused))
             raise CommandError(str(refused)) from None
         if orders.again:
             self.stderr.write(f"key {key} placed these orders already: nothing more was placed")
@@ -65,9 +65,10 @@ class Command(BaseCommand):
         self.stdout.write(json.dumps([order_row(order) for order in orders], indent=2, ensure_ascii=False))
 
     @staticmethod
-    def refuse(person, account_no: str, why: str) -> None:
-        """A refused placement is in the audit log, as the console's are: who, which account, why."""
-        open_call = MarginCall.objects.filter(account__account_no=account_no, closed_at__isnull=True).first()
+    def refuse(person, account, account_no: str, why: str) -> None:
+        """A refused placement is in the audit log, as the console's are: who, which account (as typed, and
+        its open call when it is one), why."""
+        open_call = MarginCall.objects.filter(account=account, closed_at__isnull=True).first() if account else None
         audit.record(
             person,
             "liquidate",
