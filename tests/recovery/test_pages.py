@@ -112,8 +112,15 @@ def test_the_lending_overview_shows_the_recall_and_its_clients(trader):
 
 
 def test_a_lending_pool_is_the_firms_so_a_one_desk_trader_cannot_set_its_status(recovery_book):
-    services.run_scan()
+    from book.models import LendingAvailability
+
     one_desk = client_for(make_user("hk2", "RiskWarningFull", all_desks=False, desks=["HK2"]))
+    pools = list(LendingAvailability.objects.all())
+    LendingAvailability.objects.all().delete()
+    # No pool listed: no note about setting one.
+    assert 'data-testid="pools-firm-wide"' not in one_desk.get(reverse("recovery:lending")).content.decode()
+    LendingAvailability.objects.bulk_create(pools)
+    services.run_scan()
     html = one_desk.get(reverse("recovery:lending")).content.decode()
     assert 'class="inline-form status-form"' not in html
     assert 'data-testid="pools-firm-wide"' in html
