@@ -147,36 +147,35 @@ def _derive_and_store(*, keep_cleared: bool) -> str:
     old_sums = ", ".join(f"old.{name}" for name in sums)
     new_sums = ", ".join(f"r.{name}" for name in sums)
     still_valid = f" WHERE {t['risk']}.exact_cash IS NOT NULL" if keep_cleared else ""
-    # exact and decided are folded into rounded, the one step stored: a few expressions evaluated twice
-    # cost less than storing every account's row twice more.
+    # Each figure is derived once per account, in subqueries that OFFSET 0 keeps from being merged into
+    # the next (merged, a figure's expression is copied wherever it is used, and evaluated each time);
+    # only the rounded figures are stored for the steps after.
     return f"""
-exact AS NOT MATERIALIZED (  -- figures_from_totals()
-    SELECT t.*,
-           equity - illiquid_mv AS liquid_nav,
-           long_mv - illiquid_mv - short_mv AS exposure,
-           GREATEST(0, -total_cash) AS loan,
-           GREATEST(0, GREATEST(0, -total_cash) - credit_limit) AS excess_financing,
-           mm * coefficient - equity + charges AS margin_shortfall,
-           fm - equity + charges AS force_shortfall
-    FROM totals t
-),
-decided AS NOT MATERIALIZED (
-    SELECT e.*,
-           GREATEST(liquid_nav, exposure) AS denominator,
-           GREATEST(0, margin_shortfall, excess_financing) AS call_amount,
-           CASE WHEN open_positions = 0 AND equity - accrued_interest < 0 THEN '{DEBIT}'
-                WHEN force_shortfall > 0 THEN '{FORCE_CALL}'
-                WHEN margin_shortfall > 0 THEN '{MARGIN_CALL}'
-                WHEN excess_financing > 0 THEN '{EXCESS_FINANCING}'
-                ELSE '' END AS call_type
-    FROM exact e
-),
 rounded AS MATERIALIZED (  -- round_figures(): money half up to the cent; the ratio half up to 4 places, exactly
     SELECT id, kind, positions, open_positions, missing_currency, call_type, {exact}, {money},
            CASE WHEN denominator > 0 THEN round(
                sign(liquid_nav) * div(abs(liquid_nav) * 20000 + denominator, 2 * denominator) / 10000, 4)
            END AS nav_ratio
-    FROM decided
+    FROM (
+        SELECT e.*,
+               GREATEST(liquid_nav, exposure) AS denominator,
+               GREATEST(0, margin_shortfall, excess_financing) AS call_amount,
+               CASE WHEN open_positions = 0 AND equity - accrued_interest < 0 THEN '{DEBIT}'
+                    WHEN force_shortfall > 0 THEN '{FORCE_CALL}'
+                    WHEN margin_shortfall > 0 THEN '{MARGIN_CALL}'
+                    WHEN excess_financing > 0 THEN '{EXCESS_FINANCING}'
+                    ELSE '' END AS call_type
+        FROM (  -- figures_from_totals()
+            SELECT t.*,
+                   equity - illiquid_mv AS liquid_nav,
+                   long_mv - illiquid_mv - short_mv AS exposure,
+                   GREATEST(0, -total_cash) AS loan,
+                   GREATEST(0, GREATEST(0, -total_cash) - credit_limit) AS excess_financing,
+                   mm * coefficient - equity + charges AS margin_shortfall,
+                   fm - equity + charges AS force_shortfall
+            FROM totals t OFFSET 0
+        ) e OFFSET 0
+    ) decided
 ),
 checked AS (
     SELECT r.*, (missing_currency IS NOT NULL OR {too_large}
