@@ -1,7 +1,9 @@
 import logging
 import os
+import time
 
 from celery import Celery
+from celery.beat import PersistentScheduler
 from celery.signals import worker_init
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "margincall.settings")
@@ -24,3 +26,42 @@ def check_before_working(**kwargs) -> None:
     if problem:
         logging.getLogger("margincall.worker").error("cannot start: %s", problem)
         raise SystemExit(1)
+
+
+class Beat(PersistentScheduler):
+    """Celery's scheduler, but while the task queue (Redis) is away it says so once on the alerts logger,
+    again every ``REMINDER_SECONDS`` with how long, and once when it is back, instead of a stack trace
+    for every task due meanwhile. A task due while the queue is away is not sent: it runs at its next
+    time (the sweeps take up what was missed)."""
+
+    REMINDER_SECONDS = 300
+
+    def __init__(self, *args, **kwargs):
+        self.away_since: float | None = None
+        self.reminded_at = 0.0
+        super().__init__(*args, **kwargs)
+
+    def apply_entry(self, entry, producer=None):
+        from console.queue import QUEUE_AWAY
+
+        alerts = logging.getLogger("margincall.alerts")
+        try:
+            self.apply_async(entry, producer=producer, advance=False)
+        except Exception as error:
+            cause = error if isinstance(error, QUEUE_AWAY) else error.__cause__ or error.__context__
+            if not isinstance(cause, QUEUE_AWAY):  # any other error: reported as Celery does
+                logging.getLogger("celery.beat").error("Message Error: %s", error, exc_info=True)
+                return
+            now = time.monotonic()
+            if self.away_since is None:
+                self.away_since = self.reminded_at = now
+                alerts.error("beat: the task queue is away (%s); %s and the tasks due are not sent until it is back",
+                             cause, entry.name)  # fmt: skip
+            elif now - self.reminded_at >= self.REMINDER_SECONDS:
+                self.reminded_at = now
+                alerts.error("beat: the task queue is still away after %.0f s (%s)", now - self.away_since, cause)
+            return
+        if self.away_since is not None:
+            alerts.warning("beat: the task queue is back after %.0f s; %s sent", time.monotonic() - self.away_since,
+                           entry.name)  # fmt: skip
+            self.away_since = None

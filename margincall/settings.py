@@ -302,6 +302,7 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = TIME_ZONE
+CELERY_BEAT_SCHEDULER = "margincall.celery:Beat"  # the queue away is said once, not per task due
 # Liquidation orders go through this gateway (liquidation/gateway.py; docs/liquidation.md).
 LIQUIDATION_GATEWAY = os.environ.get("LIQUIDATION_GATEWAY", "liquidation.gateway.SimulatedExchange")
 # The simulated exchange: how long before it fills, and whether it trades outside XHKG sessions.
