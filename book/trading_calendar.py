@@ -76,6 +76,28 @@ def is_session(day: dt.date) -> bool:
     return closes.index.isin([pd.Timestamp(day)]).any()
 
 
+def session_close(day: dt.date) -> dt.datetime | None:
+    """The close of HKEX's session on this day, in Hong Kong time (a half day's early close); None on a
+    day it does not trade."""
+    if not FIRST_YEAR <= day.year <= LAST_YEAR:
+        return None
+    closes = _closes(day.year, day.year)
+    label = pd.Timestamp(day)
+    if label not in closes.index:
+        return None
+    return closes.loc[label].to_pydatetime().astimezone(HONG_KONG)
+
+
+def next_session(day: dt.date) -> dt.date | None:
+    """The first day on or after this one that HKEX trades (None past the calendar's last year)."""
+    for year in range(max(day.year, FIRST_YEAR), LAST_YEAR + 1):
+        labels = _closes(year, year).index
+        later = labels[labels >= pd.Timestamp(day)]
+        if len(later):
+            return later[0].date()
+    return None
+
+
 @lru_cache(maxsize=4)
 def _calendar(year: int):
     return exchange_calendars.get_calendar(EXCHANGE, start=f"{year}-01-01", end=f"{year}-12-31")

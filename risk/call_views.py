@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy, ngettext
 from django.views import View
 
 from book.models import AccountKind
+from book.trading_calendar import HONG_KONG, session_close
 from console import audit, panels, streams
 from console import typed as typed_memory
 from console.fields import form_errors, parse_id
@@ -175,6 +176,7 @@ class CallDetailView(ConsoleMixin, View):
                 "kind_page": LIST_KINDS.get(account.kind),
                 "elapsed_hours": calls.elapsed_hours(call.triggered_at, call.closed_at or now),
                 "overdue": call.is_open and call.deadline < now,
+                "deadline_at_close": call.deadline == session_close(call.deadline.astimezone(HONG_KONG).date()),
                 "long_outstanding": call.is_open and calls.is_long_outstanding(call.triggered_at, now, days),
                 "remarks": list(call.remarks.select_related("author")),
                 "deadline_changes": list(call.deadline_changes.select_related("changed_by")),

@@ -15,7 +15,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from book.lookups import among
-from book.trading_calendar import call_deadline, sessions_after
+from book.trading_calendar import HONG_KONG, call_deadline, next_session, session_close, sessions_after
 from console import audit
 
 from . import live, selectors, signals, snapshots
@@ -367,6 +367,19 @@ def move_deadline(call: MarginCall, *, deadline: datetime, reason: str, user, no
         raise CallActionRefused(_("The call has closed; its deadline can no longer move."))
     if deadline <= locked.triggered_at:
         raise CallActionRefused(_("The new deadline must be after the call's trigger time."))
+    day = deadline.astimezone(HONG_KONG).date()
+    close = session_close(day)
+    if close is None:
+        following = next_session(day)
+        raise CallActionRefused(
+            _("%(day)s is not an HKEX trading day: choose one (the next is %(next)s).")
+            % {"day": day.isoformat(), "next": following.isoformat() if following else "-"}
+        )
+    if deadline > close:
+        raise CallActionRefused(
+            _("A deadline is at or before its day's HKEX close: %(close)s.")
+            % {"close": close.strftime("%Y-%m-%d %H:%M")}
+        )
     if deadline == locked.deadline:
         raise CallActionRefused(
             _("The deadline is already %(deadline)s.")

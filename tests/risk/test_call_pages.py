@@ -286,6 +286,12 @@ def test_remark_and_deadline_forms(call, trader):
     html = client.get(reverse("risk:call", args=[call.pk])).content.decode()
     assert "called the client" in html
     assert "agreed" in html
+    assert "HKEX session close" in html  # moved to a session's close
+
+    client.post(reverse("risk:call-deadline", args=[call.pk]), {"deadline": "2027-01-05T11:00", "reason": "agreed"})
+    html = client.get(reverse("risk:call", args=[call.pk])).content.decode()
+    assert "HKEX session close" not in html
+    assert "set by a trader" in html
 
 
 @pytest.mark.parametrize(

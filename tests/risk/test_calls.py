@@ -467,3 +467,34 @@ def test_the_lists_count_the_days_an_account_was_called_in_the_last_30(import_bo
     desk = make_user("desk", "RiskWarningFull")
     html = client_for(desk).get(reverse("risk:warning")).content.decode()
     assert '<td class="num" data-testid="days-called">4</td>' in html
+
+
+@pytest.mark.parametrize(
+    ("deadline", "said"),
+    [
+        ("2027-01-09T10:00:00+08:00", "2027-01-09 is not an HKEX trading day: choose one (the next is 2027-01-11)."),
+        ("2026-12-25T16:00:00+08:00", "2026-12-25 is not an HKEX trading day: choose one (the next is 2026-12-28)."),
+        ("2027-01-05T16:01:00+08:00", "A deadline is at or before its day's HKEX close: 2027-01-05 16:00."),
+        ("2026-12-31T13:00:00+08:00", "A deadline is at or before its day's HKEX close: 2026-12-31 12:00."),
+        ("2027-01-08T18:30:00+00:00", "2027-01-09 is not an HKEX trading day: choose one (the next is 2027-01-11)."),
+    ],
+)
+def test_a_deadline_moves_only_to_a_trading_day_up_to_its_close(import_book, trader, deadline, said):
+    import_book(one_stock_book())
+    call = the_call()
+
+    with pytest.raises(calls.CallActionRefused) as refused:
+        calls.move_deadline(call, deadline=at(deadline), reason="agreed with client", user=trader)
+
+    assert str(refused.value) == said
+    assert not DeadlineChange.objects.exists()
+
+
+def test_a_deadline_may_move_to_a_time_before_a_sessions_close(import_book, trader):
+    import_book(one_stock_book())
+    call = the_call()
+
+    calls.move_deadline(call, deadline=at("2027-01-05T10:00:00+08:00"), reason="agreed with client", user=trader)
+
+    call.refresh_from_db()
+    assert call.deadline == at("2027-01-05T10:00:00+08:00")
