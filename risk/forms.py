@@ -83,6 +83,12 @@ class CallFilterForm(forms.Form):
 
     def clean(self):
         data = super().clean()
+        bad = [name for name in ("ratio_min", "ratio_max") if name in self.errors]
+        if bad:  # one bound alone is not the range the trader meant either
+            data.pop("ratio_min", None)
+            data.pop("ratio_max", None)
+            self.add_error(bad[0], _("The list is not filtered by ratio."))
+            return data
         low, high = data.get("ratio_min"), data.get("ratio_max")
         if low is not None and high is not None and low > high:
             # Neither bound is applied: a list cut at one end of a range the trader did not mean reads

@@ -185,6 +185,8 @@ def test_the_deadline_passed_filter(call, trader):
         {"sort": "drop table"},
         {"desk": "XX"},
         {"ratio_min": "20", "ratio_max": "10"},  # neither end of a range upside down is applied
+        {"ratio_min": "abc", "ratio_max": "20"},  # nor the good end of a range with a bad one
+        {"ratio_min": "20", "ratio_max": "1e400"},
     ],
 )
 def test_a_bad_filter_value_is_named_and_ignored(call, trader, query):
