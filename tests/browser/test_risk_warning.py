@@ -50,6 +50,24 @@ def test_a_tick_updates_the_row_live_with_its_mark(page: Page, console_server, b
     expect(page.locator("#count-active")).to_have_text("1")  # the tab counts follow too
 
 
+def test_the_rows_hold_still_while_some_are_ticked_and_follow_once_none_is(page: Page, console_server, book):
+    make_user("trader", "RiskWarningFull")
+    log_in(page, console_server, "trader", "pw-trader")
+    page.goto(f"{console_server.url}/risk-warning/")
+    expect(row(page, "T1").locator('[data-figure="equity"]')).to_have_text("40,000.00")
+    page.wait_for_timeout(300)  # the event stream is open
+    row(page, "M100001").get_by_role("checkbox").check()
+
+    ticks.apply_and_recompute([{"symbol": "S.HK", "price": "95", "time": "2026-11-20T11:00:00+08:00"}])
+
+    expect(page.get_by_test_id("live-paused")).to_be_visible(timeout=5000)
+    expect(row(page, "T1").locator('[data-figure="equity"]')).to_have_text("40,000.00")  # held
+    row(page, "M100001").get_by_role("checkbox").uncheck()
+    expect(row(page, "T1").locator('[data-figure="equity"]')).to_have_text("35,000.00", timeout=5000)
+    expect(row(page, "T1").get_by_test_id("updated-mark")).to_be_visible()
+    expect(page.get_by_test_id("live-paused")).to_be_hidden()
+
+
 def test_the_page_works_live_under_the_content_security_policy(page: Page, console_server, book):
     violations = csp_violations(page)
     make_user("trader", "RiskWarningFull")

@@ -1,7 +1,9 @@
 // Live parts of a page: an element with data-stream (an event stream URL), data-refresh (where its
 // fragment is fetched) and an id. The stream tells which records changed; the fragment is fetched
 // again (one request at a time, bursts merged) with those ids, so the server marks them "updated".
-// Ticked boxes inside it survive the refresh.
+// Ticked boxes inside it survive the refresh. While a box is ticked the part holds still (its rows do
+// not move under the trader's hand): the changes wait, the live mark says so, and the part is fetched
+// again as soon as nothing is ticked.
 (function () {
   "use strict";
 
@@ -40,12 +42,16 @@
     const pending = new Set();
     let timer = null;
     let busy = false;
+    let held = false;
 
     function refresh() {
       timer = null;
       if (busy) { schedule(); return; }
       const current = document.getElementById(id);
       if (!current) return;
+      held = ticked(current).length > 0;  // held still while rows are ticked; refetched when none is
+      if (status) status.classList.toggle("paused", held);
+      if (held) return;
       const url = new URL(current.dataset.refresh, window.location.href);
       url.searchParams.set("changed", Array.from(pending).join(","));
       pending.clear();
@@ -59,6 +65,11 @@
     function schedule() {
       if (!timer) timer = setTimeout(refresh, 100);
     }
+
+    part.ownerDocument.addEventListener("change", (event) => {
+      const current = document.getElementById(id);
+      if (held && current && current.contains(event.target)) schedule();
+    });
 
     // "since": when this part was rendered, so changes made before the stream opened are not lost.
     const streamUrl = new URL(part.dataset.stream, window.location.href);
