@@ -27,6 +27,8 @@ def test_a_due_entry_runs_its_task_here(book, trader, exchange, django_capture_o
 def test_an_unknown_entry_is_named():
     with pytest.raises(CommandError, match="no beat entry nope"):
         call_command("run_beat", "--only", "nope", "--rounds", "1")
+    with pytest.raises(CommandError, match="no beat entry nope"):  # the second of several entries is read
+        call_command("run_beat", "--only", "simulated-exchange", "nope", "--rounds", "1")
 
 
 def test_only_intervals_run_in_process():

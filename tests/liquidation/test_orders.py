@@ -327,6 +327,22 @@ def test_plan_liquidation_names_a_bad_argument(account):
         call_command("plan_liquidation", "M100001")
 
 
+def test_plan_liquidation_only_reads_every_symbol_given_in_one_option_or_several(account):
+    plans = []
+    for only in (
+        ["--only", "A.HK", "B.HK"],
+        ["--only", "A.HK", "--only", "B.HK"],
+        ["--only", "B.HK", "--only", "A.HK"],
+    ):
+        out = StringIO()
+        call_command("plan_liquidation", "M100001", *only, stdout=out)
+        [plan] = json.loads(out.getvalue())
+        plans.append(plan["orders"])
+
+    assert plans[0] == plans[1] == plans[2]
+    assert {order["symbol"] for order in plans[0]} == {"A.HK", "B.HK"}
+
+
 def test_liquidate_and_export_orders(account, trader):
     out = StringIO()
     call_command("liquidate", "M100001", "--user", "trader", "--symbol", "A.HK", "--quantity", "200", stdout=out)

@@ -31,7 +31,13 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument(
-            "--only", type=arguments.text, action="append", default=[], help="run only this entry (repeatable)"
+            "--only",
+            type=arguments.text,
+            nargs="+",
+            action="extend",
+            default=[],
+            metavar="ENTRY",
+            help="run only these entries (the option may be repeated)",
         )
         parser.add_argument(
             "--rounds",

@@ -23,7 +23,12 @@ class Command(BaseCommand):
             "--symbol", type=arguments.text, metavar="SYMBOL", help="one order in this stock (with --quantity)"
         )
         parser.add_argument(
-            "--only", type=arguments.text, nargs="+", metavar="SYMBOL", help="with --plan: only these stocks"
+            "--only",
+            type=arguments.text,
+            nargs="+",
+            action="extend",
+            metavar="SYMBOL",
+            help="with --plan: only these stocks (the option may be repeated)",
         )
         parser.add_argument("--quantity", type=arguments.number(int, 1, 10**15), metavar="N")
         parser.add_argument("--key", metavar="IDEMPOTENCY_KEY", help="the same key again places nothing more")
