@@ -85,13 +85,8 @@ def database_problem(connection) -> str:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m margincall.serve", description=__doc__.splitlines()[0])
     parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
-    parser.add_argument("--port", type=port, default=os.environ.get("PORT", "8000"))
-    parser.add_argument(
-        "--workers",
-        type=processes,
-        default=os.environ.get("WEB_CONCURRENCY", str(os.cpu_count() or 1)),
-        help="processes (WEB_CONCURRENCY)",
-    )
+    parser.add_argument("--port", type=port, help="default: PORT, else 8000")
+    parser.add_argument("--workers", type=processes, help="processes (default: WEB_CONCURRENCY, else the cores)")
     parser.add_argument("--log-level", default=os.environ.get("LOG_LEVEL", "info").lower())
     parser.add_argument("--no-access-log", action="store_true", help="do not log each request")
     args = parser.parse_args(argv)
@@ -100,6 +95,14 @@ def main(argv: list[str] | None = None) -> None:
     handler = logging.StreamHandler()
     handler.setFormatter(Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
     logging.basicConfig(level=args.log_level.upper(), handlers=[handler])
+    try:  # the defaults from the environment, read as the options are: a bad one is a bad setting
+        if args.port is None:
+            args.port = port(os.environ.get("PORT") or "8000")
+        if args.workers is None:
+            args.workers = processes(os.environ.get("WEB_CONCURRENCY") or str(os.cpu_count() or 1))
+    except argparse.ArgumentTypeError as error:
+        logger.error("cannot start: %s", error)
+        raise SystemExit(1) from None
     problem = preflight()
     if problem:
         logger.error("cannot start: %s", problem)

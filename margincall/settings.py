@@ -48,20 +48,31 @@ VAR_DIR = Path(os.environ.get("MARGINCALL_VAR_DIR", BASE_DIR / "var"))
 
 
 def env_bool(name: str, default: bool) -> bool:
-    value = os.environ.get(name)
-    if value is None:
+    """On or off from the environment: 1/0, true/false, yes/no, on/off (any case); unset or empty, the
+    default. Anything else stops the start, naming the variable: 'maybe' is not quietly off."""
+    value = os.environ.get(name, "").strip().lower()
+    if not value:
         return default
-    return value.strip().lower() in {"1", "true", "yes", "on"}
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off"}:
+        return False
+    raise ImproperlyConfigured(f"{name} must be 1 or 0 (true/false, yes/no, on/off), got {value[:40]!r}")
 
 
-def env_int(name: str, default: int) -> int:
-    """A whole number from the environment; one that is not stops the start, naming the variable."""
+def env_int(name: str, default: int, low: int | None = None, high: int | None = None) -> int:
+    """A whole number from the environment, within ``low`` to ``high`` where given; one that is not stops
+    the start, naming the variable."""
     value = os.environ.get(name, "").strip()
     if not value:
         return default
+    bounds = f" from {low} to {high}" if low is not None and high is not None else ""
     if not re.fullmatch(r"[+-]?[0-9]{1,18}", value):
-        raise ImproperlyConfigured(f"{name} must be a whole number, got {value[:40]!r}")
-    return int(value)
+        raise ImproperlyConfigured(f"{name} must be a whole number{bounds}, got {value[:40]!r}")
+    number = int(value)
+    if (low is not None and number < low) or (high is not None and number > high):
+        raise ImproperlyConfigured(f"{name} must be a whole number{bounds}, got {value[:40]!r}")
+    return number
 
 
 def env_float(name: str, default: float) -> float:
@@ -105,7 +116,7 @@ HTTPS = env_bool("HTTPS", default=False)
 SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", default=HTTPS)
 CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", default=HTTPS)
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", default=HTTPS)
-SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", default=365 * 24 * 3600 if HTTPS else 0)
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 365 * 24 * 3600 if HTTPS else 0, 0, 10 * 365 * 24 * 3600)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=HTTPS)
 SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", default=HTTPS)
 PROXY_SSL_HEADER = os.environ.get("PROXY_SSL_HEADER", "").strip()
@@ -248,9 +259,9 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 # Login throttling, per username and per address (either one over the limit is refused).
-PROXY_COUNT = env_int("PROXY_COUNT", default=0)
-AXES_FAILURE_LIMIT = max(1, env_int("LOGIN_FAILURE_LIMIT", default=10))
-AXES_COOLOFF_TIME = timedelta(minutes=min(max(1, env_int("LOGIN_COOLOFF_MINUTES", default=15)), 525_600))
+PROXY_COUNT = env_int("PROXY_COUNT", 0, 0, 10)
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 10, 1, 1_000_000)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_COOLOFF_MINUTES", 15, 1, 525_600))
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_CLIENT_IP_CALLABLE = "margincall.security.client_ip"
 AXES_USERNAME_CALLABLE = "margincall.security.client_username"
@@ -302,11 +313,14 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = TIME_ZONE
+# The worker's and beat's lines go through LOGGING as the server's do (time with its offset, logger's
+# name: margincall.alerts can be told apart), not through Celery's own format.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULER = "margincall.celery:Beat"  # the queue away is said once, not per task due
 # Liquidation orders go through this gateway (liquidation/gateway.py; docs/liquidation.md).
 LIQUIDATION_GATEWAY = os.environ.get("LIQUIDATION_GATEWAY", "liquidation.gateway.SimulatedExchange")
 # The simulated exchange: how long before it fills, and whether it trades outside XHKG sessions.
-SIMULATED_FILL_DELAY_SECONDS = env_int("SIMULATED_FILL_DELAY_SECONDS", default=2)
+SIMULATED_FILL_DELAY_SECONDS = env_int("SIMULATED_FILL_DELAY_SECONDS", 2, 0, 3600)
 SIMULATED_EXCHANGE_ALWAYS_OPEN = env_bool("SIMULATED_EXCHANGE_ALWAYS_OPEN", default=DEMO)
 # Automatic liquidation runs only in XHKG trading minutes, unless this is on (the demo, any day).
 AUTO_LIQUIDATION_ANY_TIME = env_bool("AUTO_LIQUIDATION_ANY_TIME", default=DEMO)
@@ -349,11 +363,11 @@ if os.environ.get("EMAIL_HOST") or not DEMO:
             "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
             "OPTIONS": {
                 "host": os.environ.get("EMAIL_HOST", "localhost"),
-                "port": env_int("EMAIL_PORT", default=25),
+                "port": env_int("EMAIL_PORT", 25, 1, 65535),
                 "username": os.environ.get("EMAIL_HOST_USER", ""),
                 "password": os.environ.get("EMAIL_HOST_PASSWORD", ""),
                 "use_tls": env_bool("EMAIL_USE_TLS", default=False),
-                "timeout": env_int("EMAIL_TIMEOUT", default=10),
+                "timeout": env_int("EMAIL_TIMEOUT", 10, 1, 600),
             },
         }
     }
@@ -369,15 +383,15 @@ NOTICE_BROKER_NAME = os.environ.get("NOTICE_BROKER_NAME", "Risk Desk")
 NOTICE_LOG_DIR = os.environ.get("NOTICE_LOG_DIR", str(VAR_DIR / "notices") if DEMO else "")
 # Where a gateway reports deliveries back (sent to it with each message); "" when not reachable.
 NOTICE_STATUS_URL = os.environ.get("NOTICE_STATUS_URL", "")
-NOTICE_MAX_RETRIES = env_int("NOTICE_MAX_RETRIES", default=5)
-NOTICE_RETRY_SECONDS = env_int("NOTICE_RETRY_SECONDS", default=30)  # then 60, 120, ... (doubling)
-NOTICE_SWEEP_AFTER_SECONDS = env_int("NOTICE_SWEEP_AFTER_SECONDS", default=3600)
+NOTICE_MAX_RETRIES = env_int("NOTICE_MAX_RETRIES", 5, 0, 20)
+NOTICE_RETRY_SECONDS = env_int("NOTICE_RETRY_SECONDS", 30, 1, 86_400)  # then 60, 120, ... (doubling)
+NOTICE_SWEEP_AFTER_SECONDS = env_int("NOTICE_SWEEP_AFTER_SECONDS", 3600, 1, 7 * 86_400)
 
 # Times from outside (risk/times.py). A live feed may be at most this far ahead of this clock, and
 # never before the floor; a book file's as_of may be this many days either side of now.
 FEED_MAX_AHEAD_SECONDS = env_float("FEED_MAX_AHEAD_SECONDS", 300)
 FEED_TIME_FLOOR = os.environ.get("FEED_TIME_FLOOR", "2020-01-01")
-BOOK_AS_OF_WINDOW_DAYS = env_int("BOOK_AS_OF_WINDOW_DAYS", 730)
+BOOK_AS_OF_WINDOW_DAYS = env_int("BOOK_AS_OF_WINDOW_DAYS", 730, 1, 36_500)
 
 # A price whose holders' recompute has not run after this long is taken up by the sweep; after the
 # second, every sweep alerts on it (logger "margincall.alerts", level ERROR).

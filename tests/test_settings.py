@@ -102,12 +102,17 @@ def start(tmp_path, **variables):
         ({"REDIS_URL": "redis://127.0.0.1:notaport/0"}, "REDIS_URL is not an address: Port could not be cast"),
         ({"EVENT_STREAMS_PER_USER": "0"}, "EVENT_STREAMS_PER_USER must be 1 to 1000, got 0"),
         ({"WEB_CONCURRENCY": "0"}, "WEB_CONCURRENCY (--workers) is a whole number from 1 to 256, got '0'"),
+        ({"WEB_CONCURRENCY": "abc"}, "WEB_CONCURRENCY (--workers) is a whole number from 1 to 256, got 'abc'"),
+        ({"HTTPS": "maybe"}, "HTTPS must be 1 or 0 (true/false, yes/no, on/off), got 'maybe'"),
+        ({"PROXY_COUNT": "-1"}, "PROXY_COUNT must be a whole number from 0 to 10, got '-1'"),
+        ({"LOGIN_FAILURE_LIMIT": "0"}, "LOGIN_FAILURE_LIMIT must be a whole number from 1 to 1000000, got '0'"),
+        ({"NOTICE_MAX_RETRIES": "1e3"}, "NOTICE_MAX_RETRIES must be a whole number from 0 to 20, got '1e3'"),
     ],
 )  # fmt: skip
 def test_a_bad_setting_stops_the_server_before_it_serves_naming_it(tmp_path, variables, said):
     done = start(tmp_path, **variables)
 
-    assert done.returncode != 0
+    assert done.returncode == 1
     assert said in done.stderr, done.stderr
     assert "Traceback" not in done.stderr
     assert "Uvicorn running" not in done.stderr
