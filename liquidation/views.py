@@ -377,13 +377,18 @@ class OrderListView(ListPage):
             order.filled_quantity,
             order.status,
             order.order_type,
-            order.limit_price,
-            order.average_fill_price if order.average_fill_price is not None else "",
+            as_quoted(order.limit_price),
+            as_quoted(order.average_fill_price),
             order.source,
             order.created_by.get_username() if order.created_by else "",
             timezone.localtime(order.created_at).isoformat(),
             order.reject_reason,
         ]
+
+
+def as_quoted(price) -> str:
+    """A price in a file as the exchange quotes it (34.15, not the column's 34.150000); none: empty."""
+    return "" if price is None else f"{price.normalize():f}"
 
 
 def with_average_fill_prices(orders: list) -> list:

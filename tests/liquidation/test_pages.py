@@ -375,6 +375,7 @@ def test_the_orders_page_and_its_csv_show_the_average_fill_price(call, trader, s
     # (100 x 372.40 + 200 x 372.60) / 300 = 372.5333..., half up to a price's 6 places
     assert 'data-testid="average-fill-price">372.533333<' in html
     assert rows[1][rows[0].index("Average fill price")] == "372.533333"
+    assert rows[1][rows[0].index("Limit price")] == f"{order.limit_price.normalize():f}"  # as quoted
 
 
 def test_a_call_holding_a_currency_with_no_fx_rate_says_why_it_has_no_plan(call, trader):
