@@ -200,12 +200,10 @@ class ShortStockListView(ListPage):
         return Selection(rows=items)
 
     def row_values(self, rows, values, now, selection):
-        statuses = message_statuses({row.account_id for row in rows})
-        for row in with_book_now(rows):
-            row.message_status = statuses.get(row.account_id, "")
+        with_messages(with_book_now(rows))
 
     def csv_chunk(self, rows):
-        return with_book_now(rows)
+        return with_messages(with_book_now(rows))
 
     def csv_header(self):
         return [
@@ -220,6 +218,7 @@ class ShortStockListView(ListPage):
             _("Reason"),
             _("Detected at"),
             _("Due"),
+            _("Message"),
             _("Status"),
             _("Remark"),
         ]
@@ -237,6 +236,7 @@ class ShortStockListView(ListPage):
             item.reason,
             timezone.localtime(item.detected_at).isoformat(),
             timezone.localtime(item.due).isoformat(),
+            item.message_status,
             item.status,
             item.remark,
         ]
@@ -510,6 +510,14 @@ def with_book_now(items: list) -> list:
         item.free_now = max(0, item.short_now - item.on_order)
         bought = max(0, item.short_quantity - item.short_now)
         item.to_buy = min(item.free_now, max(0, item.quantity - item.on_order - bought))
+    return items
+
+
+def with_messages(items: list) -> list:
+    """Each item with ``message_status``: its account's last stock-recovery message's ("" if none)."""
+    statuses = message_statuses({item.account_id for item in items})
+    for item in items:
+        item.message_status = statuses.get(item.account_id, "")
     return items
 
 

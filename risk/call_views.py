@@ -101,6 +101,8 @@ class CallListView(ListPage):
             _("Equity"),
             _("Call amount"),
             _("Auto-liquidation time"),
+            _("Last notice"),
+            _("Last notice status"),
             _("Remark"),
             _("Days called in the last 30 days"),
         ]
@@ -120,6 +122,8 @@ class CallListView(ListPage):
             round_money(call.equity),
             round_money(call.call_amount),
             timezone.localtime(call.auto_liquidate_at).isoformat() if call.auto_liquidate_at else "",
+            timezone.localtime(call.last_notice_at).isoformat() if call.last_notice_at else "",
+            call.last_notice_status,
             call.remark,
             self.days.get(call.account_id, 0),
         ]

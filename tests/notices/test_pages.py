@@ -4,6 +4,7 @@ preview in each client's language, and the Notices page with resend."""
 import pytest
 from django.core import mail
 from django.urls import reverse
+from django.utils import timezone
 
 from console.models import AuditEntry
 from notices.models import Delivery, Notice
@@ -147,6 +148,16 @@ def test_the_lists_show_the_last_notice(call, trader, django_capture_on_commit_c
     row = row[: row.index("</tr>")]
     assert 'data-testid="last-notice"' in row
     assert ">Sent<" in row
+    import csv
+    import io
+
+    header, *rows = csv.reader(
+        io.StringIO(client_for(trader).get(reverse("risk:warning"), {"format": "csv"}).content.decode("utf-8-sig"))
+    )
+    sent = {row[0]: row for row in rows}[call.account.account_no]
+    call.refresh_from_db()
+    assert sent[header.index("Last notice")] == timezone.localtime(call.last_notice_at).isoformat()
+    assert sent[header.index("Last notice status")] == "sent"
 
 
 def test_an_admin_edits_a_template_with_a_preview_and_an_unknown_placeholder_is_refused(db):

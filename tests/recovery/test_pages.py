@@ -179,6 +179,16 @@ def test_a_message_about_stock_to_recover_goes_to_the_selected_clients(
     page = client.get(reverse("recovery:short-stock")).content.decode()
     row = page[page.index(f'data-item="{picked.pk}"') :]
     assert 'data-testid="message-status"' in row[: row.index("</tr>")]
+    import csv
+    import io
+
+    header, *rows = csv.reader(
+        io.StringIO(client.get(reverse("recovery:short-stock"), {"format": "csv"}).content.decode("utf-8-sig"))
+    )
+    assert header[-4:] == ["Due", "Message", "Status", "Remark"]
+    messages = {(row[0], row[2]): row[-3] for row in rows}
+    assert messages[("M1", "X.HK")] == email.status  # the account's last message, in the file too
+    assert messages[("C1", "700.HK")] == ""
 
 
 def test_a_message_about_stock_to_recover_refuses_what_only_a_call_fills(trader):

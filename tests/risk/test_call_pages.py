@@ -383,8 +383,8 @@ def test_csv_cells_cannot_become_formulas_and_figures_stay_numbers(call, trader,
 
     text = response.content.decode("utf-8-sig")
     rows = {row[0]: row for row in csv.reader(io.StringIO(text))}
-    assert (rows["M100001"][1], rows["M100001"][13]) == ("'+1", '\'=HYPERLINK("http://x","y")')
-    assert (rows["T2"][1], rows["T2"][13]) == ("'-2+3", "'@SUM(A1)")
+    assert (rows["M100001"][1], rows["M100001"][15]) == ("'+1", '\'=HYPERLINK("http://x","y")')
+    assert (rows["T2"][1], rows["T2"][15]) == ("'-2+3", "'@SUM(A1)")
     assert rows["T2"][10] == "-10000.00"
     # Text is quoted; the program's own figures are bare numbers a spreadsheet adds up.
     t2_line = next(line for line in text.splitlines() if line.startswith('"T2"'))
