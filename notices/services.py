@@ -379,6 +379,29 @@ def deliver(delivery_id: int) -> str:
     return status
 
 
+def retry_later(delivery_id: int, error: str) -> None:
+    """A delivery that could not go yet, with no broker to hold its retry (the embedded default): it
+    stays queued for :func:`retries_due`, unless its tries are spent."""
+    attempts = Delivery.objects.filter(pk=delivery_id).values_list("attempts", flat=True).first() or 0
+    if attempts > settings.NOTICE_MAX_RETRIES:
+        give_up(delivery_id, error)
+
+
+def retries_due(now) -> list[int]:
+    """Queued deliveries tried before whose wait is over: NOTICE_RETRY_SECONDS after the first try,
+    then twice that after each next one."""
+    waiting = (
+        Delivery.objects.filter(status=DeliveryStatus.QUEUED, attempts__gte=1)
+        .exclude(error=NOT_QUEUED)
+        .values_list("pk", "attempts", "updated_at")[:5000]
+    )
+    return [
+        pk
+        for pk, attempts, tried in waiting
+        if tried <= now - dt.timedelta(seconds=settings.NOTICE_RETRY_SECONDS * 2 ** min(attempts - 1, 20))
+    ]
+
+
 def give_up(delivery_id: int, error: str) -> None:
     """The retries are spent: a queued delivery fails with its last error."""
     delivery = Delivery.objects.select_related("notice").filter(pk=delivery_id, status=DeliveryStatus.QUEUED).first()

@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
-from celery import shared_task
+from celery import current_app, shared_task
 from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
@@ -22,22 +22,20 @@ logger = logging.getLogger(__name__)
 def deliver(self, delivery_id: int) -> None:
     """Send a delivery; on a timeout or a 5xx, try again after NOTICE_RETRY_SECONDS, then twice that,
     and so on, NOTICE_MAX_RETRIES times; then it fails with its last error. Run in process (the
-    embedded default, which has no broker to wait on), the retries follow at once."""
-    attempt = self.request.retries or 0
-    while True:
-        try:
-            services.deliver(delivery_id)
+    embedded default, which has no broker to hold a retry), it stays queued and the sweep sends it
+    again once its wait is over."""
+    try:
+        services.deliver(delivery_id)
+    except channels.Retry as error:
+        if self.request.is_eager:
+            services.retry_later(delivery_id, str(error))
             return
-        except channels.Retry as error:
-            if attempt >= settings.NOTICE_MAX_RETRIES:
-                services.give_up(delivery_id, str(error))
-                return
-            if self.request.is_eager:
-                attempt += 1
-                continue
-            countdown = settings.NOTICE_RETRY_SECONDS * 2**attempt
-            self.retry(countdown=countdown, max_retries=settings.NOTICE_MAX_RETRIES, throw=False)
+        attempt = self.request.retries or 0
+        if attempt >= settings.NOTICE_MAX_RETRIES:
+            services.give_up(delivery_id, str(error))
             return
+        countdown = settings.NOTICE_RETRY_SECONDS * 2**attempt
+        self.retry(countdown=countdown, max_retries=settings.NOTICE_MAX_RETRIES, throw=False)
 
 
 @shared_task(ignore_result=True)
@@ -70,6 +68,8 @@ def sweep_deliveries() -> int:
         .filter(Q(updated_at__lt=stale) | Q(error=services.NOT_QUEUED))
         .values_list("pk", flat=True)[:5000]
     )
+    if current_app.conf.task_always_eager:  # no broker holds retries: those whose wait is over go now
+        queued += [pk for pk in services.retries_due(now) if pk not in set(queued)]
     for delivery_id in queued:
         deliver.delay(delivery_id)
     # Queued now: the next sweep leaves them to their task (a backlog is not queued again every minute).

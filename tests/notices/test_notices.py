@@ -171,28 +171,46 @@ def test_a_task_delivered_twice_sends_once(called, gateway):
     assert Delivery.objects.get(pk=delivery.pk).status == "sent"
 
 
-def test_a_timeout_is_retried_then_fails_and_is_logged(called, gateway, settings, caplog):
+def attempts_after(delivery, seconds: float, time_machine) -> tuple[str, int]:
+    """The sweep (beat's, every minute) run ``seconds`` later: the delivery's status and tries then."""
+    time_machine.shift(seconds)
+    tasks.sweep_deliveries()
+    delivery.refresh_from_db()
+    return delivery.status, delivery.attempts
+
+
+def test_a_timeout_is_retried_after_a_growing_wait_then_fails_and_is_logged(
+    called, gateway, settings, caplog, time_machine
+):
     settings.NOTICE_MAX_RETRIES = 2
+    settings.NOTICE_RETRY_SECONDS = 30
+    time_machine.move_to("2026-12-23T03:00:00+00:00", tick=False)
     delivery = m1("sms")
     Delivery.objects.filter(pk=delivery.pk).update(status="queued", attempts=0)
     gateway.answers = [(200, 1.5)] * 3  # slower than the 0.5 s the gateway is given
 
-    tasks.deliver.delay(delivery.pk)
+    tasks.deliver.delay(delivery.pk)  # in process, as the embedded default runs it: no broker to wait
 
     delivery.refresh_from_db()
-    assert delivery.status == "failed"
-    assert delivery.attempts == 3  # the first try and two retries
+    assert (delivery.status, delivery.attempts) == ("queued", 1)
     assert "unreachable" in delivery.error
+    assert attempts_after(delivery, 29, time_machine) == ("queued", 1)  # not before its 30 s
+    assert attempts_after(delivery, 1, time_machine) == ("queued", 2)
+    assert attempts_after(delivery, 59, time_machine) == ("queued", 2)  # then 60 s
+    assert attempts_after(delivery, 1, time_machine) == ("failed", 3)  # the first try and two retries
     assert "gave up after 3 attempts" in delivery.error
     assert "failed" in caplog.text
 
 
-def test_a_5xx_is_retried_and_then_sent(called, gateway):
+def test_a_5xx_is_retried_and_then_sent(called, gateway, time_machine):
+    time_machine.move_to("2026-12-23T03:00:00+00:00", tick=False)
     delivery = m1("sms")
     Delivery.objects.filter(pk=delivery.pk).update(status="queued", attempts=0)
     gateway.answers = [(503, 0), (502, 0)]
 
     tasks.deliver.delay(delivery.pk)
+    attempts_after(delivery, 3600, time_machine)
+    attempts_after(delivery, 3600, time_machine)
 
     delivery.refresh_from_db()
     assert (delivery.status, delivery.attempts, delivery.error) == ("sent", 3, "")
