@@ -82,6 +82,20 @@ def database_problem(connection) -> str:
     return ""
 
 
+LINE = "%(asctime)s %(levelname)s %(name)s %(message)s"
+# uvicorn's own lines (started, stopped, each request) in the console's format: time with its offset.
+UVICORN_LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"()": "console.logs.Formatter", "format": LINE}},
+    "handlers": {"plain": {"class": "logging.StreamHandler", "formatter": "plain", "stream": "ext://sys.stderr"}},
+    "loggers": {
+        "uvicorn": {"handlers": ["plain"], "level": "INFO", "propagate": False},
+        "uvicorn.access": {"handlers": ["plain"], "level": "INFO", "propagate": False},
+    },
+}
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m margincall.serve", description=__doc__.splitlines()[0])
     parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
@@ -93,7 +107,7 @@ def main(argv: list[str] | None = None) -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "margincall.settings")
     files = raise_open_files_limit()
     handler = logging.StreamHandler()
-    handler.setFormatter(Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    handler.setFormatter(Formatter(LINE))
     logging.basicConfig(level=args.log_level.upper(), handlers=[handler])
     try:  # the defaults from the environment, read as the options are: a bad one is a bad setting
         if args.port is None:
@@ -122,6 +136,7 @@ def main(argv: list[str] | None = None) -> None:
         timeout_graceful_shutdown=5,
         timeout_keep_alive=10,
         log_level=args.log_level,
+        log_config=UVICORN_LOGGING,
         access_log=not args.no_access_log,
     )
 
