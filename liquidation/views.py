@@ -21,6 +21,7 @@ from django.views import View
 
 from book.book_format import printable
 from book.models import InstrumentStatus, Position
+from book.trading_calendar import is_trading
 from console import audit, streams
 from console import typed as typed_memory
 from console.fields import form_errors, parse_id
@@ -94,6 +95,8 @@ def call_panel(request, *, call, account) -> str | None:
         no_plan = services.no_fx_rate(error)
     context = orders_context(request, call=call, account=account, planned=planned)
     context["no_plan"] = no_plan
+    # A time outside HKEX's continuous trading (a session's close, a night): the plan waits for the next.
+    context["auto_waits_for_trading"] = call.auto_liquidate_at is not None and not is_trading(call.auto_liquidate_at)
     if planned is not None:
         result, book = planned
         rules = services.rule_set(account.kind)

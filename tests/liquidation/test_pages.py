@@ -209,6 +209,11 @@ def test_auto_liquidation_is_set_from_the_batch_bar_and_the_details(call, trader
     html = client.get(reverse("risk:call", args=[call.pk])).content.decode()
     assert "The plan is placed by itself at 2026-12-23 15:00" in html
 
+    client.post(reverse("liquidation:batch"), {"calls": [call.pk], "action": "auto_deadline"})
+    html = client.get(reverse("risk:call", args=[call.pk])).content.decode()
+    # The deadline is a session's close: continuous trading has ended, the plan waits for the next.
+    assert "The plan is placed by itself once HKEX trades after 2026-12-29 16:00" in html
+
     response = client.post(
         reverse("liquidation:batch"), {"calls": [call.pk], "action": "auto", "at": "2031-01-01T10:00"}, follow=True
     )
