@@ -4,7 +4,7 @@ import time
 
 from celery import Celery
 from celery.beat import PersistentScheduler
-from celery.signals import worker_init
+from celery.signals import after_setup_logger, after_setup_task_logger, worker_init
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "margincall.settings")
 
@@ -26,6 +26,17 @@ def check_before_working(**kwargs) -> None:
     if problem:
         logging.getLogger("margincall.worker").error("cannot start: %s", problem)
         raise SystemExit(1)
+
+
+@after_setup_logger.connect
+@after_setup_task_logger.connect
+def console_log_format(logger, **kwargs) -> None:
+    """The worker's and beat's lines (to the terminal or ``--logfile``) in the console's format: the time
+    with its offset, the logger's name (``margincall.alerts`` told apart)."""
+    from console.logs import Formatter
+
+    for handler in logger.handlers:
+        handler.setFormatter(Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
 
 
 class Beat(PersistentScheduler):

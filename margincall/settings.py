@@ -313,9 +313,6 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = TIME_ZONE
-# The worker's and beat's lines go through LOGGING as the server's do (time with its offset, logger's
-# name: margincall.alerts can be told apart), not through Celery's own format.
-CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULER = "margincall.celery:Beat"  # the queue away is said once, not per task due
 # Liquidation orders go through this gateway (liquidation/gateway.py; docs/liquidation.md).
 LIQUIDATION_GATEWAY = os.environ.get("LIQUIDATION_GATEWAY", "liquidation.gateway.SimulatedExchange")
