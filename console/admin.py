@@ -247,10 +247,8 @@ class ModelAdmin(AdminFields, admin.ModelAdmin):
 
 
 # What a save in the admin does beyond its own row, told before it is done: the apps above register
-# theirs (the risk app: the margin calls a change opens, escalates and closes). Each has ``hold()``,
-# which keeps others from changing that state until the trial is rolled back or kept (so what it says
-# is the save's doing alone), ``before()``, the state read before a trial save, and ``after(state)``, the
-# lines that say what the save changed.
+# theirs (the risk app: the margin calls a change opens, escalates and closes). Each has ``before()``,
+# a state read before a trial save, and ``after(state)``, the lines that say what the save changed.
 IMPACTS: list = []
 CONFIRM_IMPACT = "_confirm_impact"
 NOT_SIGNED = {"csrfmiddlewaretoken", CONFIRM_IMPACT, "_save", "_continue", "_addanother"}
@@ -278,13 +276,11 @@ class PreviewedSave:
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
         if request.method != "POST" or not IMPACTS:
             return super().changeform_view(request, object_id, form_url, extra_context)
+        states = [impact.before() for impact in IMPACTS]
         told = request._messages
         request._messages = type(told)(request)  # what the trial says is said only if it is kept
         try:
             with transaction.atomic():
-                for impact in IMPACTS:
-                    impact.hold()
-                states = [impact.before() for impact in IMPACTS]
                 response = super().changeform_view(request, object_id, form_url, extra_context)
                 # Whatever the answer (a redirect, a pop-up's page, the form again): what the calls did.
                 lines = [line for impact, state in zip(IMPACTS, states, strict=True) for line in impact.after(state)]

@@ -35,11 +35,6 @@ class CallsImpact:
 
     SHOWN = 5  # account numbers named per line
 
-    def hold(self) -> None:
-        """The recompute lock, to the trial's end: a price's pass cannot open or close calls in between,
-        and be counted as the save's doing."""
-        services.recompute_lock()
-
     def before(self) -> dict[int, tuple[int, str]]:
         """Each open call: its account's id, with the call's id and type."""
         return {

@@ -103,7 +103,7 @@ def recompute_accounts(
         chunks = _account_chunks(account_ids, chunk_size)
     for lookups in chunks:
         with transaction.atomic():
-            recompute_lock()
+            _recompute_lock()
             result.add(_recompute_chunk(lookups, now, at, causes, asked))
     return result
 
@@ -111,7 +111,7 @@ def recompute_accounts(
 RECOMPUTE_LOCK_KEY = 0x6D63_7263  # "mcrc"
 
 
-def recompute_lock() -> None:
+def _recompute_lock() -> None:
     """Serialise recomputes across processes (PostgreSQL: a transaction-level advisory lock; SQLite
     serialises writers itself)."""
     if connection.vendor == "postgresql":
@@ -322,7 +322,7 @@ def follow_pending(*, marks: list | None = None, now: datetime | None = None) ->
     postgresql = connection.vendor == "postgresql"
     try:
         with transaction.atomic() if postgresql else nullcontext():
-            recompute_lock()
+            _recompute_lock()
             locked = timezone.now()
             if marks is None:
                 waiting = pending.waiting()

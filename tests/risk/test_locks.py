@@ -149,7 +149,7 @@ def test_a_pass_that_waited_for_the_one_before_it_follows_the_prices_that_came_m
 
     def pass_under_way():
         with transaction.atomic():
-            services.recompute_lock()
+            services._recompute_lock()
             running.set()
             done.wait(10)
 
@@ -165,47 +165,3 @@ def test_a_pass_that_waited_for_the_one_before_it_follows_the_prices_that_came_m
     assert errors == {}
     assert not PendingRecompute.objects.exists()
     assert AccountRisk.objects.get(account=holder).long_mv == Decimal("3300.00")  # 100 at 11 and 100 at 22
-
-
-def test_an_admin_change_is_tried_holding_the_recompute_lock_so_no_pass_is_counted_as_its_doing(monkeypatch):
-    from django.contrib.auth.models import User
-    from django.urls import reverse
-
-    from risk.admin import CallsImpact
-    from risk.models import RuleSet
-    from tests.risk.test_views import RULE_SET_FORM
-    from tests.users import client_for
-
-    rule_set, _ = RuleSet.objects.get_or_create(account_kind="margin")
-    free = []  # whether another process could take the lock, asked during the trial and after it
-
-    def could_take_the_lock():
-        with connections["default"].cursor() as cursor:
-            cursor.execute("SELECT pg_try_advisory_lock(%s)", [services.RECOMPUTE_LOCK_KEY])
-            [taken] = cursor.fetchone()
-            if taken:
-                cursor.execute("SELECT pg_advisory_unlock(%s)", [services.RECOMPUTE_LOCK_KEY])
-        free.append(taken)
-
-    def ask_another_process():
-        errors = {}
-        run_in_thread(could_take_the_lock, errors, "probe").join(10)
-        assert errors == {}
-
-    after = CallsImpact.after
-
-    def after_asking(self, before):
-        ask_another_process()
-        return after(self, before)
-
-    monkeypatch.setattr(CallsImpact, "after", after_asking)
-    client = client_for(User.objects.create_superuser("root", password="pw"))
-
-    saved = client.post(
-        reverse("admin:risk_ruleset_change", args=[rule_set.pk]), {**RULE_SET_FORM, "deadline_sessions": 4}
-    )
-    ask_another_process()
-
-    assert saved.status_code == 302
-    assert RuleSet.objects.get(pk=rule_set.pk).deadline_sessions == 4
-    assert free == [False, True]  # held through the trial, given back with it
