@@ -7,6 +7,7 @@ import re
 import secrets
 from decimal import Decimal, InvalidOperation
 
+from django.conf import settings
 from django.contrib import messages
 from django.db import transaction
 from django.db.models import Count, Q
@@ -96,7 +97,11 @@ def call_panel(request, *, call, account) -> str | None:
     context = orders_context(request, call=call, account=account, planned=planned)
     context["no_plan"] = no_plan
     # A time outside HKEX's continuous trading (a session's close, a night): the plan waits for the next.
-    context["auto_waits_for_trading"] = call.auto_liquidate_at is not None and not is_trading(call.auto_liquidate_at)
+    context["auto_waits_for_trading"] = (
+        call.auto_liquidate_at is not None
+        and not settings.AUTO_LIQUIDATION_ANY_TIME
+        and not is_trading(call.auto_liquidate_at)
+    )
     if planned is not None:
         result, book = planned
         rules = services.rule_set(account.kind)

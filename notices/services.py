@@ -467,6 +467,7 @@ def resend(*, user, deliveries: Sequence[Delivery]) -> int:
             status=DeliveryStatus.QUEUED,
             error="",
             recipient=account.email if delivery.channel == Channel.EMAIL else account.phone,
+            attempts=0,  # sent again: its tries start afresh, with or without a worker
             queued_at=now,
             updated_at=now,
         )

@@ -15,7 +15,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from book.lookups import among
-from book.trading_calendar import HONG_KONG, call_deadline, next_session, session_close, sessions_after
+from book.trading_calendar import HONG_KONG, LAST_YEAR, call_deadline, next_session, session_close, sessions_after
 from console import audit
 
 from . import live, selectors, signals, snapshots
@@ -369,6 +369,8 @@ def move_deadline(call: MarginCall, *, deadline: datetime, reason: str, user, no
         raise CallActionRefused(_("The new deadline must be after the call's trigger time."))
     day = deadline.astimezone(HONG_KONG).date()
     close = session_close(day)
+    if close is None and day.year > LAST_YEAR:
+        raise CallActionRefused(_("HKEX sessions are known to %(year)d: choose an earlier day.") % {"year": LAST_YEAR})
     if close is None:
         following = next_session(day)
         raise CallActionRefused(

@@ -201,7 +201,7 @@ def test_the_viewer_has_no_batch_liquidation(call, viewer):
     assert 'data-testid="batch-liquidate"' not in html
 
 
-def test_auto_liquidation_is_set_from_the_batch_bar_and_the_details(call, trader):
+def test_auto_liquidation_is_set_from_the_batch_bar_and_the_details(call, trader, settings):
     client = client_for(trader)
     client.post(reverse("liquidation:batch"), {"calls": [call.pk], "action": "auto", "at": "2026-12-23T15:00"})
     call.refresh_from_db()
@@ -213,6 +213,9 @@ def test_auto_liquidation_is_set_from_the_batch_bar_and_the_details(call, trader
     html = client.get(reverse("risk:call", args=[call.pk])).content.decode()
     # The deadline is a session's close: continuous trading has ended, the plan waits for the next.
     assert "The plan is placed by itself once HKEX trades after 2026-12-29 16:00" in html
+    settings.AUTO_LIQUIDATION_ANY_TIME = True  # the demo's: placed at the time set, trading or not
+    html = client.get(reverse("risk:call", args=[call.pk])).content.decode()
+    assert "The plan is placed by itself at 2026-12-29 16:00" in html
 
     response = client.post(
         reverse("liquidation:batch"), {"calls": [call.pk], "action": "auto", "at": "2031-01-01T10:00"}, follow=True

@@ -202,6 +202,23 @@ def test_a_timeout_is_retried_after_a_growing_wait_then_fails_and_is_logged(
     assert "failed" in caplog.text
 
 
+def test_a_delivery_sent_again_after_it_gave_up_has_its_tries_afresh(called, gateway, settings, time_machine, trader):
+    settings.NOTICE_MAX_RETRIES = 1
+    time_machine.move_to("2026-12-23T03:00:00+00:00", tick=False)
+    delivery = m1("sms")
+    Delivery.objects.filter(pk=delivery.pk).update(status="queued", attempts=0)
+    gateway.answers = [(503, 0), (503, 0)]
+    tasks.deliver.delay(delivery.pk)
+    assert attempts_after(delivery, 3600, time_machine) == ("failed", 2)
+
+    gateway.answers = [(503, 0), (200, 0)]
+    services.resend(user=trader, deliveries=[delivery])
+    tasks.deliver.delay(delivery.pk)
+
+    assert attempts_after(delivery, 0, time_machine) == ("queued", 1)  # a retry left, not given up
+    assert attempts_after(delivery, 3600, time_machine) == ("sent", 2)
+
+
 def test_a_5xx_is_retried_and_then_sent(called, gateway, time_machine):
     time_machine.move_to("2026-12-23T03:00:00+00:00", tick=False)
     delivery = m1("sms")

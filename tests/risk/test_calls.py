@@ -477,6 +477,7 @@ def test_the_lists_count_the_days_an_account_was_called_in_the_last_30(import_bo
         ("2027-01-05T16:01:00+08:00", "A deadline is at or before its day's HKEX close: 2027-01-05 16:00."),
         ("2026-12-31T13:00:00+08:00", "A deadline is at or before its day's HKEX close: 2026-12-31 12:00."),
         ("2027-01-08T18:30:00+00:00", "2027-01-09 is not an HKEX trading day: choose one (the next is 2027-01-11)."),
+        ("2050-01-03T16:00:00+08:00", "HKEX sessions are known to 2049: choose an earlier day."),
     ],
 )
 def test_a_deadline_moves_only_to_a_trading_day_up_to_its_close(import_book, trader, deadline, said):

@@ -1,9 +1,9 @@
 // Live parts of a page: an element with data-stream (an event stream URL), data-refresh (where its
 // fragment is fetched) and an id. The stream tells which records changed; the fragment is fetched
 // again (one request at a time, bursts merged) with those ids, so the server marks them "updated".
-// Ticked boxes inside it survive the refresh. While a box is ticked the part holds still (its rows do
-// not move under the trader's hand): the changes wait, the live mark says so, and the part is fetched
-// again as soon as nothing is ticked.
+// Ticked boxes inside it survive the refresh (those ticked while it was on its way too). A list with
+// data-hold holds still while a box in it is ticked (its rows do not move under the trader's hand): the
+// changes wait, its live mark says so, and it is fetched again as soon as nothing is ticked.
 (function () {
   "use strict";
 
@@ -36,6 +36,8 @@
     updatePickForms();
   }
 
+  const MARKED_AT_MOST = 200;
+
   function follow(part) {
     const id = part.id;
     const status = document.querySelector("[data-testid=live-status]");
@@ -49,17 +51,20 @@
       if (busy) { schedule(); return; }
       const current = document.getElementById(id);
       if (!current) return;
-      held = ticked(current).length > 0;  // held still while rows are ticked; refetched when none is
+      held = current.hasAttribute("data-hold") && ticked(current).length > 0;
       if (status) status.classList.toggle("paused", held);
       if (held) return;
       const url = new URL(current.dataset.refresh, window.location.href);
-      url.searchParams.set("changed", Array.from(pending).join(","));
+      // Too many to name in an address: the whole list is fetched again, none marked.
+      url.searchParams.set("changed", pending.size > MARKED_AT_MOST ? "" : Array.from(pending).join(","));
       pending.clear();
-      const keep = ticked(current);
+      let keep = ticked(current);
       busy = true;
+      const swapping = (event) => { if (event.detail.target.id === id) keep = ticked(event.detail.target); };
+      document.body.addEventListener("htmx:beforeSwap", swapping);  // the ticks as they are when it lands
       htmx.ajax("GET", url.pathname + url.search, { target: "#" + id, swap: "outerHTML" })
         .then(() => { const fresh = document.getElementById(id); if (fresh) retick(fresh, keep); })
-        .finally(() => { busy = false; });
+        .finally(() => { busy = false; document.body.removeEventListener("htmx:beforeSwap", swapping); });
     }
 
     function schedule() {
