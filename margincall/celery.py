@@ -1,5 +1,6 @@
 import logging
 import os
+import sys
 import time
 
 from celery import Celery
@@ -8,6 +9,24 @@ from celery.signals import after_setup_logger, after_setup_task_logger, worker_i
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "margincall.settings")
 
+
+def _settings_or_exit() -> None:
+    """Started as Celery's command (a worker, beat): a setting that cannot be used stops it with one line
+    naming it, as the server and manage.py do, not with a traceback from deep inside Celery."""
+    program = sys.argv[0] if sys.argv else ""
+    if os.path.basename(program) != "celery" and not program.endswith(os.path.join("celery", "__main__.py")):
+        return
+    from django.conf import settings
+    from django.core.exceptions import ImproperlyConfigured
+
+    try:
+        settings.INSTALLED_APPS  # noqa: B018 (reading it loads the settings)
+    except ImproperlyConfigured as error:
+        print(f"cannot start: a setting: {error}", file=sys.stderr)
+        raise SystemExit(1) from None
+
+
+_settings_or_exit()
 app = Celery("margincall")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()

@@ -147,3 +147,17 @@ def test_a_command_with_a_setting_or_database_it_cannot_use_says_so_in_one_line(
     assert done.returncode == 1
     assert said in done.stderr, done.stderr
     assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize(
+    "program", [["-m", "celery", "-A", "margincall", "worker"], ["-m", "celery", "-A", "margincall", "beat"]]
+)
+def test_a_bad_setting_stops_a_worker_or_beat_in_one_line(tmp_path, program):
+    env = {key: value for key, value in os.environ.items() if key not in ("DATABASE_URL", "REDIS_URL")}
+    env.update(MARGINCALL_VAR_DIR=str(tmp_path), SECRET_KEY="x" * 50, HTTPS="maybe")
+    done = subprocess.run([sys.executable, *program], env=env, cwd=ROOT, capture_output=True, text=True, timeout=60)
+
+    assert done.returncode == 1
+    assert (
+        done.stderr.strip() == "cannot start: a setting: HTTPS must be 1 or 0 (true/false, yes/no, on/off), got 'maybe'"
+    )
