@@ -113,7 +113,15 @@
     if (target.matches('[data-pick-all], #call-list input[name="calls"]')) updateBatchBar();
     if (target.matches("input[type=checkbox][form]")) updatePickForms();
   });
-  document.addEventListener("DOMContentLoaded", () => { start(); updateBatchBar(); updatePickForms(); });
+  // The action bar sticks to the top of the window; a list's headings stick just under it.
+  function trackBatchHeight() {
+    const bar = document.getElementById("batch");
+    const set = () => document.documentElement.style.setProperty("--batch-height", (bar ? bar.offsetHeight : 0) + "px");
+    set();
+    if (bar && window.ResizeObserver) new ResizeObserver(set).observe(bar);
+  }
+
+  document.addEventListener("DOMContentLoaded", () => { start(); updateBatchBar(); updatePickForms(); trackBatchHeight(); });
 })();
 
 // Buttons that act on money ask first: data-confirm holds the question (no inline script: CSP).
