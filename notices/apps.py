@@ -17,7 +17,7 @@ class NoticesConfig(AppConfig):
         from console.permissions import register_action
         from risk.signals import calls_changed
 
-        from . import receivers
+        from . import checks, receivers  # noqa: F401  (start-up checks)
         from .views import batch_panel, call_panel
 
         register_action("send_notice", "notices.send_notice")

@@ -107,6 +107,7 @@ def start(tmp_path, **variables):
         ({"PROXY_COUNT": "-1"}, "PROXY_COUNT must be a whole number from 0 to 10, got '-1'"),
         ({"LOGIN_FAILURE_LIMIT": "0"}, "LOGIN_FAILURE_LIMIT must be a whole number from 1 to 1000000, got '0'"),
         ({"NOTICE_MAX_RETRIES": "1e3"}, "NOTICE_MAX_RETRIES must be a whole number from 0 to 20, got '1e3'"),
+        ({"NOTICE_RETRY_SECONDS": "600"}, "NOTICE_SWEEP_AFTER_SECONDS (3600) must be longer than the longest wait"),
     ],
 )  # fmt: skip
 def test_a_bad_setting_stops_the_server_before_it_serves_naming_it(tmp_path, variables, said):
