@@ -39,3 +39,17 @@ def number(kind: Callable, low, high) -> Callable[[str], object]:
 
 
 percent = number(Decimal, Decimal(0), Decimal(100))
+
+
+def add_several(parser: argparse.ArgumentParser, flag: str, *, metavar: str, help: str, **kwargs) -> None:
+    """An option of several texts that may also be repeated, every value counting: ``--only A B --only C``
+    is A, B and C (a second one does not replace the first)."""
+    parser.add_argument(
+        flag,
+        type=text,
+        nargs="+",
+        action="extend",
+        metavar=metavar,
+        help=f"{help} (the option may be repeated)",
+        **kwargs,
+    )

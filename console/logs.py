@@ -5,6 +5,9 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
+# A line of the log: the server's, the worker's and beat's alike.
+LINE = "%(asctime)s %(levelname)s %(name)s %(message)s"
+
 
 class Formatter(logging.Formatter):
     """A refused request (403, or any 4xx Django logs from an exception it raised) is written as its one

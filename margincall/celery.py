@@ -1,7 +1,6 @@
 import logging
 import os
 import sys
-import time
 
 from celery import Celery
 from celery.beat import PersistentScheduler
@@ -52,29 +51,27 @@ def check_before_working(**kwargs) -> None:
 def console_log_format(logger, **kwargs) -> None:
     """The worker's and beat's lines (to the terminal or ``--logfile``) in the console's format: the time
     with its offset, the logger's name (``margincall.alerts`` told apart)."""
-    from console.logs import Formatter
+    from console.logs import LINE, Formatter
 
     for handler in logger.handlers:
-        handler.setFormatter(Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+        handler.setFormatter(Formatter(LINE))
 
 
 class Beat(PersistentScheduler):
-    """Celery's scheduler, but while the task queue (Redis) is away it says so once on the alerts logger,
-    again every ``REMINDER_SECONDS`` with how long, and once when it is back, instead of a stack trace
-    for every task due meanwhile. A task due while the queue is away is not sent: it runs at its next
-    time (the sweeps take up what was missed)."""
-
-    REMINDER_SECONDS = 300
+    """Celery's scheduler, but while the task queue (Redis) is away it says so on the alerts logger as an
+    outage (:class:`console.queue.Outage`: when it starts, every 5 minutes, when it is over), instead of a
+    stack trace for every task due meanwhile. A task due while the queue is away is not sent: it runs at
+    its next time (the sweeps take up what was missed)."""
 
     def __init__(self, *args, **kwargs):
-        self.away_since: float | None = None
-        self.reminded_at = 0.0
+        from console.queue import Outage
+
+        self.outage = Outage(remind_seconds=300)
         super().__init__(*args, **kwargs)
 
     def apply_entry(self, entry, producer=None):
         from console.queue import QUEUE_AWAY
 
-        alerts = logging.getLogger("margincall.alerts")
         try:
             self.apply_async(entry, producer=producer, advance=False)
         except Exception as error:
@@ -82,16 +79,10 @@ class Beat(PersistentScheduler):
             if not isinstance(cause, QUEUE_AWAY):  # any other error: reported as Celery does
                 logging.getLogger("celery.beat").error("Message Error: %s", error, exc_info=True)
                 return
-            now = time.monotonic()
-            if self.away_since is None:
-                self.away_since = self.reminded_at = now
-                alerts.error("beat: the task queue is away (%s); %s and the tasks due are not sent until it is back",
-                             cause, entry.name)  # fmt: skip
-            elif now - self.reminded_at >= self.REMINDER_SECONDS:
-                self.reminded_at = now
-                alerts.error("beat: the task queue is still away after %.0f s (%s)", now - self.away_since, cause)
+            self.outage.failed(
+                "beat: the task queue is away (%s); %s and the tasks due are not sent until it is back",
+                cause,
+                entry.name,
+            )
             return
-        if self.away_since is not None:
-            alerts.warning("beat: the task queue is back after %.0f s; %s sent", time.monotonic() - self.away_since,
-                           entry.name)  # fmt: skip
-            self.away_since = None
+        self.outage.over("beat: the task queue is back; %s sent", entry.name)

@@ -14,7 +14,7 @@ import resource
 
 import uvicorn
 
-from console.logs import Formatter
+from console.logs import LINE, Formatter
 
 logger = logging.getLogger("margincall.serve")
 
@@ -82,7 +82,6 @@ def database_problem(connection) -> str:
     return ""
 
 
-LINE = "%(asctime)s %(levelname)s %(name)s %(message)s"
 # uvicorn's own lines (started, stopped, each request) in the console's format: time with its offset.
 UVICORN_LOGGING = {
     "version": 1,

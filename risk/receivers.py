@@ -4,20 +4,18 @@ queues the recompute of a price's holders after the price commits (:mod:`book.si
 from __future__ import annotations
 
 import logging
-import time
 
 from django.conf import settings
 from django.dispatch import receiver
 
 from book.models import Account
 from book.signals import BookEffect, book_written, prices_changed
-from console.queue import QUEUE_AWAY
+from console.queue import QUEUE_AWAY, Outage
 
 from . import services
 from .models import AccountRisk, CloseCause
 
 logger = logging.getLogger(__name__)
-alerts = logging.getLogger("margincall.alerts")
 
 
 @receiver(book_written, dispatch_uid="risk.recompute_written_book")
@@ -50,20 +48,18 @@ def queue_holders_recompute(sender, *, instrument_ids, latest, **kwargs) -> None
         else:
             recompute_instruments.delay(list(instrument_ids), latest)
     except QUEUE_AWAY as error:
-        # Every tick would say it (a hundred a second in a storm): said once a while, without a traceback,
+        # Every tick would say it (a hundred a second in a storm): said as an outage, without a traceback,
         # to the alerts (the sweep that alerts on late prices cannot run without the queue either).
-        now = time.monotonic()
-        if now - _queue_away_said[0] >= QUEUE_AWAY_EVERY_SECONDS:
-            _queue_away_said[0] = now
-            alerts.error(
-                "recompute passes cannot be queued (%s: %s): prices stay marked, and the sweep recomputes "
-                "them once the task queue is back",
-                type(error).__name__,
-                error,
-            )
+        queue_away.failed(
+            "recompute passes cannot be queued (%s: %s): prices stay marked, and the sweep recomputes them once "
+            "the task queue is back",
+            type(error).__name__,
+            error,
+        )
     except Exception:
         logger.exception("the recompute of instruments %s was not done now; the sweep will do it", instrument_ids)
+    else:
+        queue_away.over("recompute passes are queued again")
 
 
-QUEUE_AWAY_EVERY_SECONDS = 30
-_queue_away_said = [-float("inf")]
+queue_away = Outage(remind_seconds=30)

@@ -43,20 +43,21 @@ def test_the_queue_away_is_said_once_and_back_once(beat, caplog, monkeypatch):
     said = lines(caplog, "margincall.alerts")
     assert [level for level, _ in said] == ["ERROR", "WARNING"]
     assert "the task queue is away (Error 111 connecting); sweep" in said[0][1]
-    assert said[1][1].startswith("beat: the task queue is back after ")
+    assert said[1][1].startswith("beat: the task queue is back; sweep sent (after ")
     assert not any(record.exc_info for record in caplog.records)  # no stack trace
 
 
 def test_a_long_outage_is_said_again_with_how_long(beat, caplog, monkeypatch):
     entry = ScheduleEntry(name="sweep", task="risk.tasks.recompute_pending", app=app)
-    monkeypatch.setattr(Beat, "REMINDER_SECONDS", 0)
+    beat.outage.remind_seconds = 0
     monkeypatch.setattr(beat, "apply_async", failing(OperationalError("Error 111 connecting")))
     beat.apply_entry(entry)
     beat.apply_entry(entry)
 
     said = [message for _, message in lines(caplog, "margincall.alerts")]
     assert len(said) == 2
-    assert said[1].startswith("beat: the task queue is still away after ")
+    assert said[1].startswith("beat: the task queue is away (Error 111 connecting); sweep")
+    assert said[1].endswith(" (away for 0 s)")  # again, with how long
 
 
 def test_another_error_is_reported_as_celery_does_and_not_as_the_queue_away(beat, caplog, monkeypatch):

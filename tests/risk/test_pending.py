@@ -206,13 +206,14 @@ def test_ticks_while_the_task_queue_is_away_keep_their_marks_and_say_so_once(
 ):
     from kombu.exceptions import OperationalError
 
+    from console.queue import Outage
     from risk import receivers
 
     def away():
         raise OperationalError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
 
     monkeypatch.setattr(tasks, "request_pass", away)
-    monkeypatch.setattr(receivers, "_queue_away_said", [-float("inf")])
+    monkeypatch.setattr(receivers, "queue_away", Outage(remind_seconds=30))
     with caplog.at_level(logging.WARNING):
         for price in ("95", "96", "97"):
             with django_capture_on_commit_callbacks(execute=True):

@@ -30,15 +30,7 @@ class Command(BaseCommand):
     help = "Run the beat schedule's tasks in this process when they are due (the embedded default)."
 
     def add_arguments(self, parser):
-        parser.add_argument(
-            "--only",
-            type=arguments.text,
-            nargs="+",
-            action="extend",
-            default=[],
-            metavar="ENTRY",
-            help="run only these entries (the option may be repeated)",
-        )
+        arguments.add_several(parser, "--only", metavar="ENTRY", help="run only these entries", default=[])
         parser.add_argument(
             "--rounds",
             type=arguments.number(int, 0, 10**9),

@@ -22,14 +22,7 @@ class Command(BaseCommand):
         what.add_argument(
             "--symbol", type=arguments.text, metavar="SYMBOL", help="one order in this stock (with --quantity)"
         )
-        parser.add_argument(
-            "--only",
-            type=arguments.text,
-            nargs="+",
-            action="extend",
-            metavar="SYMBOL",
-            help="with --plan: only these stocks (the option may be repeated)",
-        )
+        arguments.add_several(parser, "--only", metavar="SYMBOL", help="with --plan: only these stocks")
         parser.add_argument("--quantity", type=arguments.number(int, 1, 10**15), metavar="N")
         parser.add_argument("--key", metavar="IDEMPOTENCY_KEY", help="the same key again places nothing more")
 

@@ -30,14 +30,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("account_nos", type=arguments.text, nargs="+", metavar="ACCOUNT_NO")
-        parser.add_argument(
-            "--only",
-            type=arguments.text,
-            nargs="+",
-            action="extend",
-            metavar="SYMBOL",
-            help="only these stocks (the option may be repeated)",
-        )
+        arguments.add_several(parser, "--only", metavar="SYMBOL", help="only these stocks")
         parser.add_argument(
             "--buffer",
             type=arguments.percent,
