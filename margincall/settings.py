@@ -377,6 +377,12 @@ else:
     }
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "risk-desk@broker.example")
 NOTICE_BROKER_NAME = os.environ.get("NOTICE_BROKER_NAME", "Risk Desk")
+# {broker} in a notice written in Chinese; the English name where none is set.
+NOTICE_BROKER_NAMES = {
+    "en": NOTICE_BROKER_NAME,
+    "zh-hans": os.environ.get("NOTICE_BROKER_NAME_ZH_HANS", "") or NOTICE_BROKER_NAME,
+    "zh-hant": os.environ.get("NOTICE_BROKER_NAME_ZH_HANT", "") or NOTICE_BROKER_NAME,
+}
 NOTICE_LOG_DIR = os.environ.get("NOTICE_LOG_DIR", str(VAR_DIR / "notices") if DEMO else "")
 # Where a gateway reports deliveries back (sent to it with each message); "" when not reachable.
 NOTICE_STATUS_URL = os.environ.get("NOTICE_STATUS_URL", "")

@@ -71,6 +71,7 @@ def values_for(call: MarginCall, language: str) -> dict[str, str]:
         call_type = str(CallType(call.call_type).label) if call.call_type else ""
     return _account_values(
         call.account,
+        language,
         {
             "call_amount": formatting.money(call.call_amount),
             "deadline": timezone.localtime(call.deadline).strftime("%Y-%m-%d %H:%M"),
@@ -522,16 +523,16 @@ class AccountMessage:
     values: dict
 
 
-def _account_values(account: Account, extra: dict) -> dict[str, str]:
+def _account_values(account: Account, language: str, extra: dict) -> dict[str, str]:
     """Every placeholder: the account's own, then ``extra`` (a call's figures, a stock to recover);
-    the rest empty."""
+    the rest empty. The broker signs in the language of the text."""
     values = dict.fromkeys(PLACEHOLDERS, "")
     values.update(
         {
             "account": account.account_no,
             "name": account.name or account.account_no,
             "desk": account.desk.name if account.desk else "",
-            "broker": settings.NOTICE_BROKER_NAME,
+            "broker": settings.NOTICE_BROKER_NAMES.get(language, settings.NOTICE_BROKER_NAME),
         }
     )
     values.update({key: str(value) for key, value in extra.items()})
@@ -544,9 +545,9 @@ def compose_for_account(message: AccountMessage, kind: str, channel: str, templa
     if text:
         with translation.override(language):
             subject = _("About your account %(account)s") % {"account": account.account_no}
-        return language, subject, fill(text, _account_values(account, message.values))
+        return language, subject, fill(text, _account_values(account, language, message.values))
     language, subject, body = _template(templates, kind, channel, language)
-    values = _account_values(account, message.values)
+    values = _account_values(account, language, message.values)
     return language, fill(subject, values), fill(body, values)
 
 

@@ -39,7 +39,7 @@ def test_trader_logs_in_switches_language_and_reads_an_account(page: Page, conso
     expect(page.locator('[data-figure="call_amount"]')).to_have_text("135,400.00")
     expect(page.locator('[data-figure="nav_ratio"]')).to_have_text("10.45%")
     expect(page.locator('[data-figure="exposure"]')).to_have_text("840,000.00")
-    expect(page.get_by_test_id("call-type")).to_have_text("強制平倉")
+    expect(page.get_by_test_id("call-type")).to_have_text("強平追保")
     expect(page.get_by_test_id("positions").locator("tbody tr")).to_have_count(3)
 
     page.get_by_role("button", name="English").click()

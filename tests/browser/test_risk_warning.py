@@ -135,7 +135,7 @@ def test_the_pages_in_chinese(page: Page, console_server, book):
     page.get_by_role("button", name="繁體中文").click()
     expect(page.get_by_role("heading", name="風險預警")).to_be_visible()
     expect(page.get_by_test_id("tab-exception")).to_contain_text("異常單")
-    expect(row(page, "M100001").locator(".pill")).to_have_text("強制平倉")
+    expect(row(page, "M100001").locator(".pill")).to_have_text("強平追保")
 
     page.get_by_role("button", name="简体中文").click()
     expect(page.get_by_role("heading", name="风险预警")).to_be_visible()

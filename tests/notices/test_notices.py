@@ -340,6 +340,17 @@ def test_a_language_without_its_template_falls_back_to_english(called):
     assert "M100001" in row["body"]
 
 
+def test_a_chinese_text_is_signed_with_the_brokers_chinese_name(called, settings):
+    settings.NOTICE_BROKER_NAMES = {"en": "Example Securities", "zh-hans": "示例证券", "zh-hant": "示例證券"}
+    [row] = services.preview([called], kind="manual", channels=["sms"])  # M100001 reads Traditional Chinese
+    assert row["language"] == "zh-hant"
+    assert row["body"].startswith("示例證券：")
+    called.account.language = "en"
+    called.account.save(update_fields=["language"])
+    [row] = services.preview([called], kind="manual", channels=["sms"])
+    assert row["body"].startswith("Example Securities: ")
+
+
 # --- what gateways report back ---------------------------------------------------------------------
 
 

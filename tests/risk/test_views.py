@@ -144,13 +144,13 @@ def test_pages_are_translated(trader):
     html = client.get(reverse("risk:account", args=["M100001"])).content.decode()
 
     assert "應追繳保證金" in html
-    assert "強制平倉" in html
+    assert "強平追保" in html
     assert "淨資產比率" in html
 
     client.post(reverse("set_language"), {"language": "zh-hans", "next": "/"})
     html = client.get(reverse("risk:account", args=["M100001"])).content.decode()
     assert "应追缴保证金" in html
-    assert "强制平仓" in html
+    assert "强平追保" in html
 
 
 def test_groups_carry_the_console_permissions(db):
