@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
@@ -388,19 +388,21 @@ def retry_later(delivery_id: int, error: str) -> None:
         give_up(delivery_id, error)
 
 
-def retries_due(now) -> list[int]:
-    """Queued deliveries tried before whose wait is over: NOTICE_RETRY_SECONDS after the first try,
-    then twice that after each next one."""
-    waiting = (
-        Delivery.objects.filter(status=DeliveryStatus.QUEUED, attempts__gte=1)
+def retries_due(now, limit: int = 5000) -> list[int]:
+    """Queued deliveries tried before whose wait is over (NOTICE_RETRY_SECONDS after the first try,
+    then twice that after each next one), the longest waiting first, at most ``limit``."""
+    due = Q(pk__in=[])
+    last = settings.NOTICE_MAX_RETRIES + 1  # its retry_later() gives up at once
+    for attempts in range(1, last + 1):
+        wait = dt.timedelta(seconds=settings.NOTICE_RETRY_SECONDS * 2 ** (attempts - 1))
+        tried = Q(attempts__gte=attempts) if attempts == last else Q(attempts=attempts)
+        due |= tried & Q(updated_at__lte=now - wait)
+    return list(
+        Delivery.objects.filter(due, status=DeliveryStatus.QUEUED)
         .exclude(error=NOT_QUEUED)
-        .values_list("pk", "attempts", "updated_at")[:5000]
+        .order_by("updated_at", "pk")
+        .values_list("pk", flat=True)[:limit]
     )
-    return [
-        pk
-        for pk, attempts, tried in waiting
-        if tried <= now - dt.timedelta(seconds=settings.NOTICE_RETRY_SECONDS * 2 ** min(attempts - 1, 20))
-    ]
 
 
 def give_up(delivery_id: int, error: str) -> None:

@@ -66,6 +66,7 @@ def sweep_deliveries() -> int:
     queued = list(
         Delivery.objects.filter(status=DeliveryStatus.QUEUED)
         .filter(Q(updated_at__lt=stale) | Q(error=services.NOT_QUEUED))
+        .order_by("updated_at", "pk")  # the longest waiting first
         .values_list("pk", flat=True)[:5000]
     )
     if current_app.conf.task_always_eager:  # no broker holds retries: those whose wait is over go now

@@ -219,6 +219,23 @@ def test_a_delivery_sent_again_after_it_gave_up_has_its_tries_afresh(called, gat
     assert attempts_after(delivery, 3600, time_machine) == ("sent", 2)
 
 
+def test_retries_due_are_the_longest_waiting_whatever_their_key(called, settings):
+    settings.NOTICE_RETRY_SECONDS = 30
+    email, sms = m1("email"), m1("sms")
+    now = at("2026-12-23T12:00:00+08:00")
+    # the lower key is still waiting (its second try is 60 s after its first); the higher one is due
+    Delivery.objects.filter(pk=email.pk).update(status="queued", attempts=2, updated_at=now - dt.timedelta(seconds=59))
+    Delivery.objects.filter(pk=sms.pk).update(status="queued", attempts=1, updated_at=now - dt.timedelta(seconds=31))
+    assert services.retries_due(now, limit=1) == [sms.pk]
+    Delivery.objects.filter(pk=email.pk).update(updated_at=now - dt.timedelta(seconds=61))
+    assert services.retries_due(now) == [email.pk, sms.pk]  # the longest waiting first
+    # tried more often than the retries now allowed: due after the last wait, not never
+    Delivery.objects.filter(pk=email.pk).update(updated_at=now - dt.timedelta(seconds=40))
+    assert services.retries_due(now) == [sms.pk]
+    settings.NOTICE_MAX_RETRIES = 0
+    assert services.retries_due(now) == [email.pk, sms.pk]
+
+
 def test_a_5xx_is_retried_and_then_sent(called, gateway, time_machine):
     time_machine.move_to("2026-12-23T03:00:00+00:00", tick=False)
     delivery = m1("sms")
