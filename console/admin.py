@@ -248,7 +248,8 @@ class ModelAdmin(AdminFields, admin.ModelAdmin):
 
 # What a save in the admin does beyond its own row, told before it is done: the apps above register
 # theirs (the risk app: the margin calls a change opens, escalates and closes). Each has ``before()``,
-# a state read before a trial save, and ``after(state)``, the lines that say what the save changed.
+# a state taken before a trial save, ``after(state)``, the lines that say what the save changed, and
+# ``end(state)``, once the save is kept or undone.
 IMPACTS: list = []
 CONFIRM_IMPACT = "_confirm_impact"
 NOT_SIGNED = {"csrfmiddlewaretoken", CONFIRM_IMPACT, "_save", "_continue", "_addanother"}
@@ -277,6 +278,13 @@ class PreviewedSave:
         if request.method != "POST" or not IMPACTS:
             return super().changeform_view(request, object_id, form_url, extra_context)
         states = [impact.before() for impact in IMPACTS]
+        try:
+            return self._tried(request, object_id, form_url, extra_context, states)
+        finally:
+            for impact, state in zip(IMPACTS, states, strict=True):
+                impact.end(state)
+
+    def _tried(self, request, object_id, form_url, extra_context, states):
         told = request._messages
         request._messages = type(told)(request)  # what the trial says is said only if it is kept
         try:

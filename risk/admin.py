@@ -9,7 +9,7 @@ from book.models import Account
 from console.admin import ModelAdmin, PreviewedSave, ReadOnlyAdmin, TabularInline, register_impact
 
 from . import services
-from .calculations import FORCE_CALL
+from .calls import CallChanges
 from .models import AccountRisk, CallRemark, CallSnapshot, CloseCause, DeadlineChange, MarginCall, RuleSet
 
 
@@ -31,29 +31,26 @@ def _recompute(request, **changes):
 
 class CallsImpact:
     """What a save in the admin does to the margin calls: the calls it opens (their clients are sent the
-    trigger notice), escalates to force call, and closes."""
+    trigger notice), escalates to force call, and closes. Only the recomputes of the accounts the save
+    moved are counted (``services.asked_call_changes``): a price's pass that commits meanwhile changes
+    other calls, and is not the save's doing."""
 
     SHOWN = 5  # account numbers named per line
 
-    def before(self) -> dict[int, tuple[int, str]]:
-        """Each open call: its account's id, with the call's id and type."""
-        return {
-            account_id: (call_id, call_type)
-            for account_id, call_id, call_type in MarginCall.objects.filter(closed_at__isnull=True).values_list(
-                "account_id", "pk", "call_type"
-            )
-        }
+    def before(self):
+        return services.asked_call_changes.set(CallChanges())
 
-    def after(self, before: dict[int, tuple[int, str]]) -> list[str]:
-        now = self.before()
-        called = now.keys() - before.keys()
-        # A call closed a moment ago and called again is the same call, reopened: no new trigger notice.
-        new_ids = [now[account_id][0] for account_id in called]
-        reopened_ids = set(MarginCall.objects.filter(pk__in=new_ids, reopened_count__gt=0).values_list("pk", flat=True))
-        reopened = {account_id for account_id in called if now[account_id][0] in reopened_ids}
-        opened = called - reopened
-        escalated = {a for a in now.keys() & before.keys() if now[a][1] == FORCE_CALL != before[a][1]}
-        closed = before.keys() - now.keys()
+    def end(self, token) -> None:
+        services.asked_call_changes.reset(token)
+
+    def after(self, token) -> list[str]:
+        changes = services.asked_call_changes.get() or CallChanges()
+        ids = {*changes.opened, *changes.reopened, *changes.escalated, *changes.closed}
+        account_of = dict(MarginCall.objects.filter(pk__in=ids).values_list("pk", "account_id"))
+        opened, reopened, escalated, closed = (
+            {account_of[call_id] for call_id in call_ids if call_id in account_of}
+            for call_ids in (changes.opened, changes.reopened, changes.escalated, changes.closed)
+        )
         lines = []
         for accounts, say in (
             (opened, lambda n: ngettext(

@@ -6,6 +6,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import nullcontext
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -32,6 +33,12 @@ RECOMPUTE_CHUNK = 5000  # accounts per transaction, computed by the pure engine
 # the chunks not yet read.
 SQL_RECOMPUTE_CHUNK = 100_000
 STORED_FIELDS = [*AccountRisk.FIGURE_FIELDS, "computed_at"]
+
+# While set (the trial of an admin's save, ``risk.admin.CallsImpact``), each recompute adds to it the
+# call changes of the accounts it was asked for: what the save does to calls. Calls the market moves
+# meanwhile (a pass that commits during the trial; on PostgreSQL, the other holders of a price followed
+# on the way) are not the save's doing, and are left out.
+asked_call_changes: ContextVar[CallChanges | None] = ContextVar("asked_call_changes", default=None)
 
 
 @dataclass
@@ -156,6 +163,8 @@ def _recompute_chunk(lookups, now, at, causes, asked: set[int] | None) -> Recomp
     result.moved = sum(1 for account_id in moved if account_id not in uncounted)
     inside = [account_id for account_id in account_ids if account_id not in outsiders]
     result.calls = calls.sync_calls(inside, at=at, moved=moved, causes=causes, now=now)
+    if (recording := asked_call_changes.get()) is not None:
+        recording.add(result.calls)
     outside = [account_id for account_id in account_ids if account_id in outsiders]
     if outside:
         result.calls.add(calls.sync_calls(outside, at=now, moved=moved, now=now))

@@ -600,6 +600,36 @@ def test_an_fx_rate_change_that_calls_an_account_is_shown_then_saved_once_confir
     assert set(entry.detail["changes"]) == {"rate", "as_of"}
 
 
+@pytest.mark.postgres
+def test_what_a_change_is_shown_to_do_leaves_out_the_calls_the_market_moves_meanwhile(admin_client, import_book):
+    from book.models import FxRate
+    from risk.models import MarginCall
+    from tests.books import one_stock_book
+
+    import_book(one_stock_book(account_no="B1", cash="-40000"))  # 100,000 of S.HK on 40,000 of loan: no call
+    import_book({"accounts": [{"account_no": "U1", "cash": {"USD": "-10000"}, "credit_limit": "1000000",
+                               "positions": [{"symbol": "A.HK", "quantity": 1000}]}]})  # fmt: skip
+    # S.HK falls to 70 and its holders are not recomputed yet (their pass is still to come): B1's call
+    # is the market's. The trial's recompute of U1 follows that price for every holder on the way.
+    Instrument.objects.filter(symbol="S.HK").update(price="70")
+    rate = FxRate.objects.get(currency="USD")
+    url = reverse("admin:book_fxrate_change", args=[rate.pk])
+    data = {"rate": "30", "as_of_0": "2026-12-23", "as_of_1": "11:00:00", "_save": "Save"}
+
+    shown = admin_client.post(url, data)
+
+    assert shown.context["console_impact"]["lines"] == [
+        "open 1 margin call (U1); its client is sent the trigger notice"
+    ], form_errors(shown)
+    assert not MarginCall.objects.filter(account__account_no__in=["U1", "B1"]).exists()  # all undone
+    saved = admin_client.post(url, {**data, "_confirm_impact": shown.context["console_impact"]["token"]})
+    assert saved.status_code == 302, form_errors(saved)
+    assert set(MarginCall.objects.filter(closed_at__isnull=True).values_list("account__account_no", flat=True)) >= {
+        "U1",
+        "B1",
+    }
+
+
 def test_a_change_saved_from_a_pop_up_is_shown_first_too(admin_client):
     from risk.models import MarginCall, RuleSet
 
