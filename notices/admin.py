@@ -9,6 +9,7 @@ from django.utils.translation import gettext_lazy as _
 
 from console.admin import ModelAdmin, TabularInline
 
+from . import sms
 from .models import Delivery, Notice, NoticeGateway, NoticeTemplate
 from .placeholders import PLACEHOLDERS, TemplateError, check, fill, known_for
 
@@ -56,11 +57,12 @@ class NoticeTemplateAdmin(ModelAdmin):
             sample = {**SAMPLE, "type": gettext("Margin call")}
         subject = fill(obj.subject, sample, html=True)
         body = fill(obj.body, sample, html=True) if html else fill(obj.body, sample)
-        return (
-            format_html('<p><b>{}</b></p><pre style="white-space:pre-wrap">{}</pre>', subject, body)
-            if html
-            else (format_html('<pre style="white-space:pre-wrap">{}</pre>', body))
-        )
+        if html:
+            return format_html('<p><b>{}</b></p><pre style="white-space:pre-wrap">{}</pre>', subject, body)
+        shown = format_html('<pre style="white-space:pre-wrap">{}</pre>', body)
+        if obj.channel == "sms":  # a text past one message is sent, and paid for, as several
+            shown += format_html("<p>{}</p>", sms.describe(body))
+        return shown
 
 
 class NoticeGatewayForm(forms.ModelForm):

@@ -22,7 +22,7 @@ from console.permissions import can
 from risk import formatting, snapshots
 from risk.models import CallStatus, CallType, MarginCall, RuleSet, channels_of
 
-from . import channels, defaults
+from . import channels, defaults, sms
 from .models import CALL_NOTICE_KINDS, Channel, Delivery, DeliveryStatus, Notice, NoticeKind, NoticeTemplate
 from .placeholders import PLACEHOLDERS, TemplateError, check, fill
 
@@ -338,6 +338,7 @@ def preview(calls: Sequence[MarginCall], *, kind: str, channels: Sequence[str], 
                     "body": body,
                     "to": recipient(call.account, channel),
                     "problem": problem,
+                    "sms_size": sms.describe(body) if channel == Channel.SMS and body else "",
                 }
             )
     return rows

@@ -13,6 +13,7 @@ from django.core.management import call_command
 from django.db import IntegrityError, transaction
 from django.test import Client
 from django.urls import reverse
+from django.utils import translation
 
 from notices import services, tasks
 from notices.models import Delivery, Notice, NoticeTemplate
@@ -327,6 +328,19 @@ def test_the_admins_preview_has_a_sample_for_every_placeholder():
     assert set(SAMPLE) == set(PLACEHOLDERS)
 
 
+def test_the_admins_preview_of_an_sms_template_says_how_many_messages_it_goes_out_as():
+    from django.contrib.admin.sites import site
+
+    from notices.admin import NoticeTemplateAdmin
+
+    admin = NoticeTemplateAdmin(NoticeTemplate, site)
+    force_call = NoticeTemplate.objects.get(kind="force_call", channel="sms", language="zh-hant")
+    force_call.body = "{broker}：帳戶 {account} 已進入強制平倉。" * 3
+    with translation.override("en"):
+        assert "sent as 2 SMS messages of up to 67 each" in str(admin.preview(force_call))
+        assert "SMS" not in str(admin.preview(NoticeTemplate.objects.get(kind="daily", channel="email", language="en")))
+
+
 def test_placeholders_are_text_never_code():
     values = {"name": "<script>alert(1)</script> {broker}", "account": "M1"}
     assert fill("Dear {name} ({account})", values) == "Dear <script>alert(1)</script> {broker} (M1)"
@@ -366,6 +380,13 @@ def test_a_chinese_text_is_signed_with_the_brokers_chinese_name(called, settings
     called.account.save(update_fields=["language"])
     [row] = services.preview([called], kind="manual", channels=["sms"])
     assert row["body"].startswith("Example Securities: ")
+
+
+def test_the_preview_of_an_sms_says_how_many_messages_it_goes_out_as(called):
+    [row] = services.preview([called], kind="manual", channels=["sms"], text="請即存入資金。" * 12)
+    assert row["sms_size"].startswith("84 characters: sent as 2 SMS messages")
+    [email] = services.preview([called], kind="manual", channels=["email"], text="請即存入資金。" * 12)
+    assert email["sms_size"] == ""
 
 
 # --- what gateways report back ---------------------------------------------------------------------
