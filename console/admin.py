@@ -156,7 +156,17 @@ def admin_detail(obj, changes: dict | None = None) -> dict:
     return detail
 
 
-class AdminFields:
+class NulFreeSearch:
+    """A list's search, and an autocomplete's (a form's choice of a row of this admin), for a NUL: no
+    column holds one, so nothing matches it (PostgreSQL refuses to compare one)."""
+
+    def get_search_results(self, request, queryset, search_term):
+        if "\x00" in search_term:
+            return queryset.none(), False
+        return super().get_search_results(request, queryset, search_term)
+
+
+class AdminFields(NulFreeSearch):
     """An admin's forms read numbers, dates and times as the console's do (ASCII digits only: '١' is not
     1), a row's key only as a key, and its autocompletes redraw a bad value."""
 
@@ -424,3 +434,26 @@ admin.site.unregister(User)
 admin.site.register(User, ConsoleUserAdmin)
 admin.site.unregister(Group)
 admin.site.register(Group, ConsoleGroupAdmin)
+
+
+class BoundedLists(NulFreeSearch):
+    """A third-party admin's list reads its query as the console's do (:class:`BoundedChangeList`)."""
+
+    def get_changelist(self, request, **kwargs):
+        return BoundedChangeList
+
+
+def _bound_login_attempt_lists() -> None:
+    """django-axes registers its lists (login attempts, the access log) when its admin module is first
+    imported: imported here, they are registered again as lists that refuse a bad query rather than fail
+    on it (a NUL, a year past 9999, an offset of +23:59)."""
+    import axes.admin  # noqa: F401  (registers its admins)
+
+    for model, model_admin in list(admin.site._registry.items()):
+        if model._meta.app_label == "axes" and not isinstance(model_admin, BoundedLists):
+            bounded = type(type(model_admin).__name__, (BoundedLists, type(model_admin)), {})
+            admin.site.unregister(model)
+            admin.site.register(model, bounded)
+
+
+_bound_login_attempt_lists()

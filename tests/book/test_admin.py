@@ -202,6 +202,19 @@ def test_an_optional_text_of_only_invisible_characters_is_saved_as_none(admin_cl
         ("admin:console_auditentry_changelist", {"action__exact": "\x00"}),
         # PostgreSQL cannot compare with a number beyond its numeric type (SQLite can)
         pytest.param("admin:book_instrument_changelist", {"price__gt": "1e999999"}, marks=pytest.mark.postgres),
+        # django-axes' lists (login attempts) read their query as the console's do
+        ("admin:axes_accessattempt_changelist", {"path_info": "\x00"}),
+        ("admin:axes_accessattempt_changelist", {"attempt_time__year": "9223372036854775808"}),
+        pytest.param(
+            "admin:axes_accesslog_changelist",
+            {"attempt_time__gte": "2026-12-10T10:00:00+23:59"},
+            marks=pytest.mark.postgres,
+        ),
+        pytest.param(
+            "admin:axes_accessfailurelog_changelist",
+            {"attempt_time__lt": "2026-12-10T10:00:00+23:59"},
+            marks=pytest.mark.postgres,
+        ),
     ],
 )
 def test_a_lists_query_no_column_can_hold_is_a_bad_lookup(admin_client, changelist, query):
@@ -209,6 +222,18 @@ def test_a_lists_query_no_column_can_hold_is_a_bad_lookup(admin_client, changeli
 
     assert response.status_code == 302
     assert response["Location"].endswith("?e=1")
+
+
+@pytest.mark.parametrize(
+    ("model_name", "field_name"), [("position", "instrument"), ("instrument", "underlying"), ("cashbalance", "account")]
+)
+def test_an_autocompletes_search_for_a_nul_finds_nothing(admin_client, model_name, field_name):
+    query = {"term": "\x00", "app_label": "book", "model_name": model_name, "field_name": field_name}
+
+    response = admin_client.get("/admin/autocomplete/", query)
+
+    assert response.status_code == 200
+    assert response.json()["results"] == []
 
 
 @pytest.mark.parametrize("value", ["abc", "1.5", "", "\x00", "١"])
