@@ -4,6 +4,7 @@ event stream, and the trader's actions on calls."""
 from __future__ import annotations
 
 from django.contrib import messages
+from django.db import transaction
 from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -369,7 +370,8 @@ class CallActionView(ConsoleMixin, View):
             keep_typed(request, call, self.action, form)
             return redirect(back)
         try:
-            self.apply(call, form.cleaned_data, request.user)
+            with transaction.atomic():  # refused: nothing it wrote stays, its audit entry included
+                self.apply(call, form.cleaned_data, request.user)
         except calls.CallActionRefused as refusal:
             audit.record(request.user, self.action, calls=[call.pk], outcome=f"refused: {refusal}")
             messages.error(request, str(refusal))

@@ -681,6 +681,24 @@ def test_marking_an_exception_twice_says_so_and_keeps_the_first_reason(call, tra
     assert [str(m) for m in unmarked_again.context["messages"]] == ["The call is not an exception."]
     call.refresh_from_db()
     assert call.status == "open"
+    # each refusal is one entry in the audit log, saying why; nothing says the refused action was done
+    entries = list(AuditEntry.objects.filter(action="exception").order_by("pk").values_list("outcome", flat=True))
+    assert entries == ["refused: The call is already an exception; its reason is unchanged.",
+                       "refused: The call is not an exception."]  # fmt: skip
+    assert AuditEntry.objects.filter(action__in=["mark_exception", "unmark_exception"]).count() == 2
+
+
+def test_ending_a_call_that_has_closed_is_one_refusal_in_the_audit_log(call, trader):
+    url = reverse("risk:call-end", args=[call.pk])
+    client_for(trader).post(url, {"reason": "client paid"})
+
+    again = client_for(trader).post(url, {"reason": "client paid"}, follow=True)
+
+    assert [str(m) for m in again.context["messages"]] == ["The call has closed."]
+    assert list(AuditEntry.objects.filter(action="end_call").order_by("pk").values_list("outcome", flat=True)) == [
+        "ok",
+        "refused: The call has closed.",
+    ]
 
 
 def test_a_refused_deadline_or_remark_comes_back_as_typed_once(call, trader):
