@@ -59,6 +59,8 @@ def _recompute(request, account_ids=(), instrument_ids=(), currencies=()):
 
 def priced_currency(code: str) -> str:
     """A currency the engine can value: HKD, or one with an FX rate (else every holder's figures stop)."""
+    if not CURRENCY_CODE.fullmatch(code):
+        raise forms.ValidationError(_("Enter a 3-letter upper-case currency code, such as USD."), code="code")
     if code != HKD and not FxRate.objects.filter(currency=code).exists():
         raise forms.ValidationError(
             _("There is no FX rate for %(currency)s: add it under FX rates first."),

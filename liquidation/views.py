@@ -174,6 +174,18 @@ def _orders_changed_for(user, kind, since) -> set[int] | None:
 GROUPED = re.compile(r"[0-9]{1,3}(?:,[0-9]{3})+")
 
 
+def quantity_problem(symbol: str, text: str) -> str | None:
+    """Why a typed quantity (its digits, :func:`quantity_digits`) cannot be sent, or None."""
+    if not (text.isascii() and text.isdigit()):
+        return _("%(symbol)s: the quantity must be a whole number above 0.") % {"symbol": symbol[:32]}
+    if len(text) > 15:  # no position holds as many; no column stores as many digits
+        return _("%(symbol)s: the quantity is too large (%(digits)d digits; at most 15).") % {
+            "symbol": symbol[:32],
+            "digits": len(text),
+        }
+    return None
+
+
 def quantity_digits(typed: str) -> str:
     """The digits of a typed quantity with its thousands commas taken out; text with commas anywhere
     else comes back as typed, which no quantity check accepts."""
@@ -247,10 +259,8 @@ class CallLiquidateView(ConsoleMixin, View):
             text = quantity_digits(request.POST.get(f"quantity:{symbol}", ""))
             if not text or text == "0":
                 continue
-            if not text.isascii() or not text.isdigit() or len(text) > 15:
-                raise services.Refused(
-                    _("%(symbol)s: the quantity must be a whole number above 0.") % {"symbol": symbol[:32]}
-                )
+            if problem := quantity_problem(symbol, text):
+                raise services.Refused(problem)
             price_text = request.POST.get(f"price:{symbol}", "").strip()
             price = None
             if price_text:
@@ -550,8 +560,8 @@ class PreviewView(ConsoleMixin, View):
             text = quantity_digits(request.GET.get(f"quantity:{symbol}", ""))
             if line is None or not text:
                 continue
-            if not (text.isascii() and text.isdigit() and len(text) <= 15):
-                problems.append(_("%(symbol)s: the quantity must be a whole number above 0.") % {"symbol": symbol})
+            if problem := quantity_problem(symbol, text):
+                problems.append(problem)
                 continue
             quantity = int(text)
             if quantity > line.free:

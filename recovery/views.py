@@ -455,11 +455,14 @@ class BuyBackView(RecoverAction):
         form = BuyForm(request.POST)
         if not form.is_valid():
             return self.refuse(request, back, form_errors(form))
-        account = _visible_accounts(request.user).filter(account_no=form.cleaned_data["account"]).first()
+        # Keys in any capitals, as the book holds them (c100481 is C100481)
+        named, _unknown = _visible_accounts(request.user).named([form.cleaned_data["account"]])
+        account = named.get(form.cleaned_data["account"])
         if account is None:
             self.audit_refusal(request, "refused: unknown or other desk's account")
             raise Http404(_("No such account."))
         symbol, quantity = form.cleaned_data["symbol"], form.cleaned_data["quantity"]
+        symbol = Instrument.objects.filter(symbol__iexact=symbol).values_list("symbol", flat=True).first() or symbol
         held = Position.objects.filter(account=account, instrument__symbol=symbol).values_list("quantity", flat=True)
         # A form sent again after its order filled: answered as sent before, not as a stock not short.
         if (not held or held[0] >= 0) and not liquidation.key_placed(form.cleaned_data["key"], account.pk):

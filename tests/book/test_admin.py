@@ -287,6 +287,10 @@ def test_an_instrument_or_cash_line_in_a_currency_with_no_fx_rate_is_refused(adm
     response = admin_client.post(reverse("admin:book_account_add"), {**ACCOUNT, **lines})
     assert "There is no FX rate for EUR" in form_errors(response)
     assert not Account.objects.filter(account_no="NEW1").exists()
+    # a code written otherwise is named as such, not sent to FX rates, which would refuse it too
+    response = admin_client.post(reverse("admin:book_instrument_add"), {**INSTRUMENT, "currency": "usd"})
+    assert "Enter a 3-letter upper-case currency code, such as USD." in form_errors(response)
+    assert "FX rate" not in form_errors(response)
 
 
 def test_a_price_time_ahead_of_now_is_refused(admin_client):

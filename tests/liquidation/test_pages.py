@@ -105,6 +105,7 @@ def test_a_bad_quantity_or_price_is_named_and_nothing_is_placed(call, trader):
         ({"A.HK": "150"}, "not a whole number of lots"),
         ({"A.HK": "-5"}, "whole number above 0"),
         ({"A.HK": "99999999"}, "more than the free quantity"),
+        ({"A.HK": "99999999999999999999"}, "A.HK: the quantity is too large (20 digits; at most 15)."),
     ):
         response = client.post(url, plan_form(call, **quantities), follow=True)
         assert why in response.content.decode()

@@ -38,8 +38,8 @@ def test_covered_call_recovery_follows_the_book_and_buys_back_the_short_calls(tr
     response = client.post(
         reverse("recovery:buy-back"),
         {
-            "account": "A1",
-            "symbol": "TCH-C400",
+            "account": "a1",  # keys in any capitals, as the book holds them
+            "symbol": "tch-c400",
             "quantity": "3",
             "key": "buyback-key-123",
             "next": details.request["PATH_INFO"],
