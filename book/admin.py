@@ -12,8 +12,10 @@ from console.admin import AdminFields, GuardedKeys, ModelAdmin, PreviewedSave, R
 
 from .book_format import CURRENCY_CODE
 from .models import (
+    ALL_SCOPES,
     HKD,
     Account,
+    ApiScope,
     ApiToken,
     CashBalance,
     Desk,
@@ -230,6 +232,22 @@ class PendingRecomputeAdmin(ReadOnlyAdmin):
 
 
 class ApiTokenForm(forms.ModelForm):
+    scopes = forms.MultipleChoiceField(
+        label=_("may post"),
+        choices=ApiScope.choices,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_("The APIs this token may post to; a request to another is refused (403)."),
+        error_messages={"required": _("Tick at least one API: a token that may post nothing is of no use.")},
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        scopes = self.instance.scopes if self.instance.pk else ALL_SCOPES
+        self.initial["scopes"] = scopes.split(",") if scopes else []
+
+    def clean_scopes(self):
+        return ",".join(scope for scope in ApiScope.values if scope in self.cleaned_data["scopes"])
+
     def clean_name(self):
         """A token is told apart by its name in the logs ("ticks from price-feed"): a name read as a key,
         with no invisible character, not another token's in other capitals."""
@@ -249,9 +267,9 @@ class ApiTokenAdmin(ModelAdmin):
 
     form = ApiTokenForm
 
-    list_display = ["name", "prefix", "active", "created_at", "last_used_at"]
+    list_display = ["name", "prefix", "scopes", "active", "created_at", "last_used_at"]
     readonly_fields = ["prefix", "created_at", "last_used_at"]
-    fields = ["name", "active", "prefix", "created_at", "last_used_at"]
+    fields = ["name", "scopes", "active", "prefix", "created_at", "last_used_at"]
 
     def save_model(self, request, obj, form, change):
         token = obj.issue() if not change else None

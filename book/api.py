@@ -18,7 +18,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from . import lending, ticks
 from .book_format import JsonMalformed, describe, load_json
-from .models import ApiToken
+from .models import ApiScope, ApiToken
 
 logger = logging.getLogger(__name__)
 
@@ -72,6 +72,7 @@ class TokenListView(View):
     noun = "items"  # "a JSON list of <noun>"
     counted = "items"  # "at most N <counted> per request"
     max_items = 1000
+    scope = ""  # what a token must be allowed to post here (ApiScope)
 
     def post(self, request):
         token = authenticate(request)
@@ -79,6 +80,11 @@ class TokenListView(View):
             response = _error(401, "a valid API token is required: Authorization: Bearer <token>")
             response["WWW-Authenticate"] = "Bearer"
             return response
+        if not token.allows(self.scope):
+            logger.warning("token %s posted %s, which it may not", token.name, request.path)
+            return _error(
+                403, f"the token {token.name!r} may not post {self.noun}: it may post {token.scopes or 'nothing'}"
+            )
         try:
             items = load_list(request.body, noun=self.noun, counted=self.counted, max_items=self.max_items)
         except BodyMalformed as error:
@@ -99,6 +105,7 @@ class TokenListView(View):
 
 class TicksView(TokenListView):
     noun = counted = "ticks"
+    scope = ApiScope.TICKS
     max_items = ticks.MAX_TICKS
 
     def handle(self, token, items):
@@ -120,6 +127,7 @@ class LendingView(TokenListView):
 
     noun = "lending reports"
     counted = "reports"
+    scope = ApiScope.LENDING
     max_items = lending.MAX_ITEMS
 
     def handle(self, token, items):

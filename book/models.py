@@ -364,10 +364,33 @@ class PendingRecompute(models.Model):
         return f"{self.instrument_id} since {self.since:%Y-%m-%d %H:%M:%S}"
 
 
+class ApiScope(models.TextChoices):
+    """What a token may post: one API each. A price feed's token need not report notice deliveries."""
+
+    TICKS = "ticks", _("prices (POST /api/ticks)")
+    LENDING = "lending", _("lending (POST /api/lending)")
+    NOTICE_STATUS = "notice_status", _("notice delivery reports (POST /api/notices/status)")
+
+
+ALL_SCOPES = ",".join(ApiScope.values)
+
+
+def validate_scopes(value: str) -> None:
+    unknown = sorted(set(value.split(",")) - set(ApiScope.values)) if value else ["(none)"]
+    if unknown:
+        raise ValidationError(
+            _("Unknown scope %(scope)s: a token may post %(scopes)s."),
+            code="scope",
+            params={"scope": ", ".join(unknown), "scopes": ", ".join(ApiScope.values)},
+        )
+
+
 class ApiToken(models.Model):
-    """A token upstream systems send as ``Authorization: Bearer <token>``. Only its SHA-256 is kept."""
+    """A token upstream systems send as ``Authorization: Bearer <token>``. Only its SHA-256 is kept.
+    It may post to the APIs of its ``scopes`` (comma-separated :class:`ApiScope` values), all by default."""
 
     name = models.CharField(_("name"), max_length=100, unique=True)
+    scopes = models.CharField(_("may post"), max_length=100, default=ALL_SCOPES, validators=[validate_scopes])
     prefix = models.CharField(_("prefix"), max_length=8, editable=False)
     digest = models.CharField(max_length=64, unique=True, editable=False)
     active = models.BooleanField(_("active"), default=True)
@@ -381,6 +404,9 @@ class ApiToken(models.Model):
 
     def __str__(self):
         return f"{self.name} ({self.prefix}…)"
+
+    def allows(self, scope: str) -> bool:
+        return scope in self.scopes.split(",")
 
     @staticmethod
     def hash(token: str) -> str:

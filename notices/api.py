@@ -12,6 +12,7 @@ from django.http import JsonResponse
 from book.api import TokenListView
 from book.book_format import FieldError, parse_integer, parse_text
 from book.feeds import feed_object, feed_time, feed_value
+from book.models import ApiScope
 
 from . import services
 
@@ -41,6 +42,7 @@ def parse_item(item: Any) -> tuple[int, str, str, Any]:
 
 class StatusView(TokenListView):
     noun = counted = "statuses"
+    scope = ApiScope.NOTICE_STATUS
     max_items = MAX_ITEMS
 
     def handle(self, token, items):

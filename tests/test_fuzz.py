@@ -528,6 +528,26 @@ def test_every_form_field_refuses_what_it_cannot_use_by_name(case):
             assert all(0 <= pk < 10**18 for pk in value)
 
 
+@settings(FUZZ, max_examples=40)
+@given(values=st.lists(st.one_of(nasty_text, st.sampled_from(["ticks", "lending", "notice_status"])), max_size=4))
+def test_an_api_tokens_scopes_are_only_those_ticked(book, values):
+    from django.forms import modelform_factory
+
+    from book.admin import ApiTokenForm
+    from book.models import ApiScope, ApiToken
+
+    data = QueryDict(mutable=True)
+    data.update({"name": "fuzz-token", "active": "on"})
+    data.setlist("scopes", values)
+    form = modelform_factory(ApiToken, form=ApiTokenForm, fields=["name", "scopes", "active"])(data)
+
+    if not form.is_valid():
+        assert set(form.errors) == {"scopes"}, form.errors
+        return
+    scopes = form.cleaned_data["scopes"].split(",")
+    assert set(scopes) == set(values) <= set(ApiScope.values)
+
+
 # --- POST /api/ticks -----------------------------------------------------------------------------
 
 

@@ -580,6 +580,27 @@ def test_an_api_token_name_that_reads_as_anothers_is_refused(admin_client, name,
     assert ApiToken.objects.count() == 1
 
 
+def test_an_api_tokens_scopes_are_ticked_in_the_admin(admin_client):
+    from book.models import ApiToken
+
+    page = admin_client.get(reverse("admin:book_apitoken_add"))
+    assert page.context["adminform"].form["scopes"].value() == ["ticks", "lending", "notice_status"]  # all at first
+
+    none = admin_client.post(reverse("admin:book_apitoken_add"), {"name": "empty", "active": "on"})
+    assert "Tick at least one API" in form_errors(none)
+    saved = admin_client.post(
+        reverse("admin:book_apitoken_add"), {"name": "feed", "active": "on", "scopes": ["notice_status", "ticks"]}
+    )
+    assert saved.status_code == 302, form_errors(saved)
+    token = ApiToken.objects.get(name="feed")
+    assert token.scopes == "ticks,notice_status"
+    assert (token.allows("ticks"), token.allows("lending")) == (True, False)
+    forged = admin_client.post(
+        reverse("admin:book_apitoken_change", args=[token.pk]), {"name": "feed", "active": "on", "scopes": ["all"]}
+    )
+    assert "Select a valid choice. all is not one of the available choices." in form_errors(forged)
+
+
 def test_a_desks_permission_given_to_a_user_is_saved_and_audited(admin_client):
     from guardian.shortcuts import get_perms
 

@@ -56,6 +56,15 @@ def test_a_tokens_last_use_is_kept_to_the_minute(token, time_machine):
     assert ApiToken.objects.get().last_used_at.isoformat() == "2026-03-02T02:01:01+00:00"
 
 
+def test_a_token_posts_only_to_the_apis_it_may(token):
+    ApiToken.objects.update(scopes="lending")
+    refused = post([], token)
+    assert refused.status_code == 403
+    assert refused.json()["error"] == "the token 'feed' may not post ticks: it may post lending"
+    ApiToken.objects.update(scopes="lending,ticks")
+    assert post([], token).status_code == 200
+
+
 def test_a_deactivated_token_is_refused(token):
     ApiToken.objects.update(active=False)
     assert post([], token).status_code == 401

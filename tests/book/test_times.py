@@ -251,6 +251,23 @@ def test_create_api_token_prints_its_secret_last(token, book):
         call_command("create_api_token", "PRICE-FEED", stdout=io.StringIO())
     with pytest.raises(CommandError, match="name contains an invisible character"):
         call_command("create_api_token", "price\u200b-feed", stdout=io.StringIO())
+    assert ApiToken.objects.get(name="price-feed").scopes == "ticks,lending,notice_status"  # all by default
+
+
+def test_create_api_token_with_scopes_makes_a_token_that_posts_only_there(token, book):
+    out = io.StringIO()
+
+    call_command("create_api_token", "lender", "--scope", "lending", "--scope", "notice_status", stdout=out)
+
+    assert "which may post lending,notice_status" in out.getvalue()
+    secret = out.getvalue().strip().splitlines()[-1].split()[-1]
+    refused = Client().post(
+        reverse("book:api-ticks"), data="[]", content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {secret}"
+    )
+    assert refused.status_code == 403
+    assert refused.json() == {"error": "the token 'lender' may not post ticks: it may post lending,notice_status"}
+    with pytest.raises(CommandError, match="invalid choice: 'prices'"):
+        call_command("create_api_token", "other", "--scope", "prices", stdout=io.StringIO())
 
 
 def test_the_start_up_checks_name_a_bad_time_setting(settings, monkeypatch):
