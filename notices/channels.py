@@ -6,6 +6,7 @@ admin configures (:class:`notices.models.NoticeGateway`), or, where none is conf
 from __future__ import annotations
 
 import json
+import re
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -13,6 +14,8 @@ from pathlib import Path
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.utils.html import escape, linebreaks
+
+from console.text import printable
 
 from .models import Channel, Delivery, NoticeGateway
 
@@ -27,10 +30,23 @@ class Refused(Exception):
     """Will fail again: not retried."""
 
 
+# A phone number as a book or an admin may write it: digits, perhaps a leading +, spaces, dashes, dots
+# or brackets between them; 6 to 15 digits (E.164's longest).
+PHONE = re.compile(r"\+?[0-9()][0-9 ()./-]*")
+
+
+def not_a_phone(text: str) -> bool:
+    digits = sum(char.isdigit() for char in text)
+    return not (text.isascii() and PHONE.fullmatch(text.strip()) and 6 <= digits <= 15)
+
+
 def send(delivery: Delivery) -> str:
     """Send one delivery; returns the gateway's reference ("" when it gave none)."""
     if not delivery.recipient:
         raise Refused(f"the client has no {delivery.get_channel_display().lower()} address")
+    if delivery.channel != Channel.EMAIL and not_a_phone(delivery.recipient):
+        shown = printable(delivery.recipient)[:40]
+        raise Refused(f"the client's phone {shown!r} is not a phone number (6 to 15 digits, + and spaces or dashes)")
     if delivery.channel == Channel.EMAIL:
         return _email(delivery)
     gateway = NoticeGateway.objects.filter(channel=delivery.channel, active=True).first()

@@ -23,6 +23,7 @@ from risk import formatting, snapshots
 from risk.models import CallStatus, CallType, MarginCall, RuleSet, channels_of
 
 from . import channels, defaults, sms
+from .channels import not_a_phone
 from .models import CALL_NOTICE_KINDS, Channel, Delivery, DeliveryStatus, Notice, NoticeKind, NoticeTemplate
 from .placeholders import PLACEHOLDERS, TemplateError, check, fill
 
@@ -325,7 +326,10 @@ def preview(calls: Sequence[MarginCall], *, kind: str, channels: Sequence[str], 
         for channel in channels:
             try:
                 language, subject, body = compose(call, kind, channel, templates, text)
-                problem = "" if recipient(call.account, channel) else _("no address")
+                to = recipient(call.account, channel)
+                problem = "" if to else _("no address")
+                if to and channel != Channel.EMAIL and not_a_phone(to):
+                    problem = _("not a phone number")
             except Refused as refusal:
                 language, subject, body, problem = "", "", "", str(refusal)
             rows.append(

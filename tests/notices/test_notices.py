@@ -271,6 +271,32 @@ def test_without_a_gateway_an_sms_fails_and_says_why(import_book, worked_book, d
     assert "no sms gateway is configured" in delivery.error
 
 
+@pytest.mark.parametrize("phone", ["+852 9123 4567", "(852) 9123-4567", "91234567", "+1.415.555.0100"])
+def test_a_phone_number_as_people_write_it_is_sent_to(called, gateway, phone):
+    delivery = m1("sms")
+    Delivery.objects.filter(pk=delivery.pk).update(status="queued", attempts=0, recipient=phone)
+    assert services.deliver(delivery.pk) == "sent"
+
+
+@pytest.mark.parametrize(
+    "phone", ["amount", "NaN", "{}", "\u200b91234567", "12345", "+852 9123 4567 8901 23", "９１２３４５６７"]
+)
+def test_a_phone_that_is_no_phone_number_fails_and_says_why(called, gateway, phone):
+    delivery = m1("sms")
+    Delivery.objects.filter(pk=delivery.pk).update(status="queued", attempts=0, recipient=phone)
+    received = len(gateway.received)
+
+    assert services.deliver(delivery.pk) == "failed"
+
+    delivery.refresh_from_db()
+    assert "is not a phone number" in delivery.error
+    assert len(gateway.received) == received  # never sent
+    called.account.phone = phone
+    called.account.save(update_fields=["phone"])
+    [row] = services.preview([called], kind="manual", channels=["sms"])
+    assert row["problem"] == "not a phone number"
+
+
 def test_the_demo_writes_sms_to_a_log_file(
     import_book, worked_book, django_capture_on_commit_callbacks, settings, tmp_path
 ):
