@@ -290,12 +290,13 @@ class CancelOrdersView(ConsoleMixin, View):
 
     def post(self, request):
         back = back_to(request, reverse("liquidation:orders"))
-        ids = [pk for pk in map(parse_id, request.POST.getlist("orders")[:1000]) if pk is not None]
-        if not ids:
+        sent = request.POST.getlist("orders")[:1000]
+        ids = [pk for pk in map(parse_id, sent) if pk is not None]
+        if not sent:
             messages.error(request, _("Select orders to cancel."))
             return HttpResponseRedirect(back)
         orders = list(Order.objects.visible_to(request.user).filter(pk__in=ids).select_related("instrument"))
-        if len(orders) != len(set(ids)):
+        if len(ids) != len(sent) or len(orders) != len(set(ids)):  # a value that is no order's key names none
             self.audit_refusal(request, "refused: unknown or other desk's order")
             raise Http404(_("No such order."))
         outcomes = services.cancel(user=request.user, orders=orders)

@@ -131,6 +131,9 @@ def test_the_orders_page_lists_filters_exports_and_cancels(call, trader):
     assert rows[0][:3] == ["Order", "Account", "Stock"]
     assert sorted(row[2] for row in rows[1:]) == ["A.HK", "B.HK"]
 
+    # a value that is no order's key names no order: nothing is cancelled, as for another desk's order
+    assert client.post(reverse("liquidation:cancel"), {"orders": [orders[1].pk, "abc"]}).status_code == 404
+    assert Order.objects.get(pk=orders[1].pk).status != OrderStatus.CANCELLED
     response = client.post(reverse("liquidation:cancel"), {"orders": [orders[1].pk]}, follow=True)
 
     assert "1 order cancelled." in response.content.decode()
