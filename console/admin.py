@@ -1,4 +1,5 @@
 import re
+from contextlib import ExitStack
 from urllib.parse import urlsplit, urlunsplit
 
 from django import forms
@@ -287,12 +288,12 @@ class PreviewedSave:
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
         if request.method != "POST" or not IMPACTS:
             return super().changeform_view(request, object_id, form_url, extra_context)
-        states = [impact.before() for impact in IMPACTS]
-        try:
+        with ExitStack() as ending:  # each impact begun is ended, whatever happens after
+            states = []
+            for impact in IMPACTS:
+                states.append(impact.before())
+                ending.callback(impact.end, states[-1])
             return self._tried(request, object_id, form_url, extra_context, states)
-        finally:
-            for impact, state in zip(IMPACTS, states, strict=True):
-                impact.end(state)
 
     def _tried(self, request, object_id, form_url, extra_context, states):
         told = request._messages

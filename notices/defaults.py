@@ -56,10 +56,10 @@ TEXTS = {
             "否则我们可能为您平仓。",
         ),
         "force_call": (
-            "账户 {account} 强制平仓通知",
-            "{name} 您好：\n\n您的账户 {account} 已进入强制平仓状态，应追缴金额港币 {call_amount}（净资产比率 "
-            "{ratio}）。我们可能随时为您平仓以恢复保证金，请立即存入资金。\n\n{broker}",
-            "{broker}：账户 {account} 已进入强制平仓，应追缴港币 {call_amount}，我们可能随时平仓，请立即存入资金。",
+            "账户 {account} 紧急追加保证金通知",
+            "{name} 您好：\n\n您的账户 {account} 的净资产已跌至强制平仓水平（净资产比率 {ratio}），应追缴金额港币 "
+            "{call_amount}。我们可能随时为您平仓以恢复保证金，请立即存入资金。\n\n{broker}",
+            "{broker}：账户 {account} 已跌至强制平仓水平，应追缴港币 {call_amount}，我们可能随时平仓，请立即存入资金。",
         ),
         "daily": (
             "提示：账户 {account} 仍需追加保证金",
@@ -96,10 +96,10 @@ TEXTS = {
             "否則我們可能為您平倉。",
         ),
         "force_call": (
-            "帳戶 {account} 強制平倉通知",
-            "{name} 您好：\n\n您的帳戶 {account} 已進入強制平倉狀態，應追繳金額港幣 {call_amount}（淨資產比率 "
-            "{ratio}）。我們可能隨時為您平倉以恢復保證金，請立即存入資金。\n\n{broker}",
-            "{broker}：帳戶 {account} 已進入強制平倉，應追繳港幣 {call_amount}，我們可能隨時平倉，請立即存入資金。",
+            "帳戶 {account} 緊急追加保證金通知",
+            "{name} 您好：\n\n您的帳戶 {account} 的淨資產已跌至強制平倉水平（淨資產比率 {ratio}），應追繳金額港幣 "
+            "{call_amount}。我們可能隨時為您平倉以恢復保證金，請立即存入資金。\n\n{broker}",
+            "{broker}：帳戶 {account} 已跌至強制平倉水平，應追繳港幣 {call_amount}，我們可能隨時平倉，請立即存入資金。",
         ),
         "daily": (
             "提示：帳戶 {account} 仍需追加保證金",

@@ -46,7 +46,7 @@ class CallsImpact:
     def after(self, token) -> list[str]:
         changes = services.asked_call_changes.get() or CallChanges()
         ids = {*changes.opened, *changes.reopened, *changes.escalated, *changes.closed}
-        account_of = dict(MarginCall.objects.filter(pk__in=ids).values_list("pk", "account_id"))
+        account_of = dict(MarginCall.objects.filter(pk__in_ids=sorted(ids)).values_list("pk", "account_id"))
         opened, reopened, escalated, closed = (
             {account_of[call_id] for call_id in call_ids if call_id in account_of}
             for call_ids in (changes.opened, changes.reopened, changes.escalated, changes.closed)
