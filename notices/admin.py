@@ -1,6 +1,7 @@
 from urllib.parse import urlsplit
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin
 from django.utils import translation
 from django.utils.html import format_html, format_html_join
@@ -55,6 +56,7 @@ class NoticeTemplateAdmin(ModelAdmin):
         html = obj.channel == "email"
         with translation.override(obj.language):  # the call type as the client reads it
             sample = {**SAMPLE, "type": gettext("Margin call")}
+        sample["broker"] = settings.NOTICE_BROKER_NAMES.get(obj.language, settings.NOTICE_BROKER_NAME)
         subject = fill(obj.subject, sample, html=True)
         body = fill(obj.body, sample, html=True) if html else fill(obj.body, sample)
         if html:

@@ -354,7 +354,7 @@ def test_the_admins_preview_has_a_sample_for_every_placeholder():
     assert set(SAMPLE) == set(PLACEHOLDERS)
 
 
-def test_the_admins_preview_of_an_sms_template_says_how_many_messages_it_goes_out_as():
+def test_the_admins_preview_of_an_sms_template_says_how_many_messages_it_goes_out_as(settings):
     from django.contrib.admin.sites import site
 
     from notices.admin import NoticeTemplateAdmin
@@ -364,6 +364,8 @@ def test_the_admins_preview_of_an_sms_template_says_how_many_messages_it_goes_ou
     force_call.body = "{broker}：帳戶 {account} 已進入強制平倉。" * 3
     with translation.override("en"):
         assert "sent as 2 SMS messages of up to 67 each" in str(admin.preview(force_call))
+        settings.NOTICE_BROKER_NAMES = {"en": "Example Securities", "zh-hans": "示例证券", "zh-hant": "示例證券"}
+        assert "示例證券：帳戶 M100001" in str(admin.preview(force_call))  # the broker's name in its language
         assert "SMS" not in str(admin.preview(NoticeTemplate.objects.get(kind="daily", channel="email", language="en")))
 
 
