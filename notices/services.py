@@ -399,7 +399,8 @@ def retries_due(now, limit: int = 5000) -> list[int]:
     due = Q(pk__in=[])
     last = settings.NOTICE_MAX_RETRIES + 1  # its retry_later() gives up at once
     for attempts in range(1, last + 1):
-        wait = dt.timedelta(seconds=settings.NOTICE_RETRY_SECONDS * 2 ** (attempts - 1))
+        # at most ten years: a wait no setting that starts (notices.E001) comes near, and a time that exists
+        wait = dt.timedelta(seconds=min(settings.NOTICE_RETRY_SECONDS * 2 ** (attempts - 1), 10 * 365 * 86_400))
         tried = Q(attempts__gte=attempts) if attempts == last else Q(attempts=attempts)
         due |= tried & Q(updated_at__lte=now - wait)
     return list(
