@@ -54,7 +54,8 @@ def next_notice_time(after: dt.datetime) -> dt.datetime:
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL", ""))
+    # its own database, emptied first: never the DATABASE_URL the console runs on
+    parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", ""))
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/13")
     parser.add_argument("--accounts", type=int, default=20_000)
     parser.add_argument("--calls", type=int, default=10_000)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models.functions import Upper
 from django.utils import timezone
@@ -36,6 +37,8 @@ class ImportResult:
     created: dict[str, int] = field(default_factory=dict)
     updated: dict[str, int] = field(default_factory=dict)
     recomputed: BookEffect = field(default_factory=BookEffect)
+    # What was written but looks wrong (rates out of order, an as_of ahead of this clock): said, not refused
+    warnings: list[str] = field(default_factory=list)
 
     def count(self, kind: str, *, created: int = 0, updated: int = 0) -> None:
         self.created[kind] = self.created.get(kind, 0) + created
@@ -61,6 +64,12 @@ def book_import(*, book: Book, now: dt.datetime | None = None) -> ImportResult:
     as_of = book.as_of or now
     explicit_time = book.as_of is not None
     result = ImportResult()
+    ahead = (as_of - now).total_seconds()
+    if ahead > settings.FEED_MAX_AHEAD_SECONDS:
+        result.warnings.append(
+            f"as_of is {ahead / 86_400:.1f} days ahead of this clock: its prices are stamped then, and a tick or a"
+            " lending report timed before it is refused as older"
+        )
     try:
         return _write(book, now, as_of, explicit_time, result)
     except IntegrityError as error:  # what the checks above did not foresee: refused whole, never a 500
@@ -250,9 +259,33 @@ def _import_instruments(
         terms = {name: getattr(instrument, name) for name in ("option_type", "strike", "expiry")}
         if missing := missing_option_terms(instrument.kind, {**terms, "underlying": instrument.underlying_id}):
             lacking.append(f"{record.path}: an option needs its {', '.join(missing)}")
+        result.warnings += [f"{record.path}: {problem}" for problem in rate_order_problems(instrument)]
     if lacking:
         raise BookInvalid(lacking)
     return instruments, changed_ids
+
+
+def rate_order_problems(instrument: Instrument) -> list[str]:
+    """The margin rates, as the book and the stored instrument give them together, should run initial ≥
+    maintenance ≥ force-liquidation, long and short (a short rate not given is the long one), as the
+    admin requires: else a force call can ask less than its own shortfall. An upstream book is written
+    as its system holds it; the import says so."""
+    problems = []
+    long = [instrument.im_rate, instrument.mm_rate, instrument.fm_rate]
+    short = [
+        given if given is not None else rate
+        for given, rate in zip(
+            (instrument.short_im_rate, instrument.short_mm_rate, instrument.short_fm_rate), long, strict=True
+        )
+    ]
+    given = (instrument.short_im_rate, instrument.short_mm_rate, instrument.short_fm_rate) != (None, None, None)
+    for side, (initial, maintenance, force) in (("long", long), ("short", short))[: 2 if given else 1]:
+        if None not in (initial, maintenance, force) and not initial >= maintenance >= force:
+            problems.append(
+                f"the {side} margin rates do not run initial >= maintenance >= force-liquidation"
+                f" ({initial}, {maintenance}, {force}); the admin would refuse them"
+            )
+    return problems
 
 
 def _import_accounts(

@@ -25,8 +25,8 @@ def check_time_windows(app_configs, **kwargs):
         )
     if settings.FEED_MAX_AHEAD_SECONDS < 0 or settings.FEED_MAX_AHEAD_SECONDS > 3600:
         problems.append(Error("FEED_MAX_AHEAD_SECONDS must be between 0 and 3600", id="risk.E003"))
-    if not 0 <= settings.BOOK_AS_OF_WINDOW_DAYS <= 3660:
-        problems.append(Error("BOOK_AS_OF_WINDOW_DAYS must be between 0 and 3660", id="risk.E004"))
+    if not 1 <= settings.BOOK_AS_OF_WINDOW_DAYS <= 3660:
+        problems.append(Error("BOOK_AS_OF_WINDOW_DAYS must be from 1 to 3660", id="risk.E004"))
         return problems
     _, latest = times.book_window()
     reach = latest + dt.timedelta(days=MAX_SESSIONS_AHEAD_DAYS)

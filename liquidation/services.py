@@ -17,7 +17,7 @@ from django.db.models import F, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from book.models import HKD, PRICE_PLACES, Account, CashBalance, Instrument, Position
+from book.models import AMOUNT_LIMIT, HKD, PRICE_PLACES, Account, CashBalance, Instrument, Position
 from book.signals import positions_changed
 from console import audit
 from console.models import AuditEntry
@@ -461,6 +461,13 @@ def _order(item: Wanted, position: Position | None, working: dict, rules: RuleSe
             % {"symbol": item.symbol, "status": instrument.get_status_display()}
         )
     side = Side.SELL if position.quantity > 0 else Side.BUY
+    price = item.limit_price if item.limit_price is not None else instrument.price
+    if abs(item.quantity * price * instrument.multiplier) >= AMOUNT_LIMIT:
+        # Its fill could not be booked: no cash balance holds that much.
+        raise Refused(
+            _("%(symbol)s: %(quantity)s at %(price)s is more than a cash balance can hold; order less.")
+            % {"symbol": item.symbol, "quantity": item.quantity, "price": price}
+        )
     working[(position.account_id, instrument.pk)] = busy + item.quantity
     if item.order_type == OrderType.MARKET:
         if instrument.currency == HKD:
@@ -661,6 +668,10 @@ def average_fill_prices(order_ids: Iterable[int]) -> dict[int, Decimal]:
     return {order_id: average_price(lines) for order_id, lines in fills.items()}
 
 
+class FillTooLarge(Exception):
+    """A fill whose cash could not be stored: nothing of it is booked."""
+
+
 def record_fill(order_id: int, quantity: int, price: Decimal, time: datetime, reference: str) -> Fill | None:
     """Book a fill: the position moves, the cash moves (in the instrument's currency, less the expected
     costs), the order follows, and the account is recomputed; a call met this way closes with cause
@@ -689,6 +700,11 @@ def record_fill(order_id: int, quantity: int, price: Decimal, time: datetime, re
             account=account, currency=instrument.currency, defaults={"amount": Decimal("0")}
         )
         balance.amount = balance.amount + round_money(sign * value - cost)
+        if abs(balance.amount) >= AMOUNT_LIMIT:
+            raise FillTooLarge(
+                f"a fill of {quantity} at {price} takes the {instrument.currency} balance to {balance.amount},"
+                " more than a cash balance can hold"
+            )
         balance.save(update_fields=["amount"])
         order.filled_quantity += quantity
         order.status = OrderStatus.FILLED if order.filled_quantity == order.quantity else OrderStatus.PARTIALLY_FILLED

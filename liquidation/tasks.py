@@ -44,7 +44,15 @@ def simulate_exchange() -> int:
         .select_related("instrument")
         .order_by("updated_at", "pk")[:TURN_LIMIT]
     )
-    return sum(_turn(order, now) for order in orders)
+    moved = 0
+    for order in orders:  # one order that fails is said, and the others still trade
+        try:
+            moved += _turn(order, now)
+        except services.FillTooLarge as error:
+            moved += services.mark_rejected(order.pk, f"the exchange's fill cannot be booked: {error}")
+        except Exception:
+            logger.exception("the simulated exchange's turn of order %s failed; the other orders go on", order.pk)
+    return moved
 
 
 def _turn(order: Order, now) -> bool:

@@ -394,7 +394,7 @@ NOTICE_SWEEP_AFTER_SECONDS = env_int("NOTICE_SWEEP_AFTER_SECONDS", 3600, 1, 7 * 
 # never before the floor; a book file's as_of may be this many days either side of now.
 FEED_MAX_AHEAD_SECONDS = env_float("FEED_MAX_AHEAD_SECONDS", 300)
 FEED_TIME_FLOOR = os.environ.get("FEED_TIME_FLOOR", "2020-01-01")
-BOOK_AS_OF_WINDOW_DAYS = env_int("BOOK_AS_OF_WINDOW_DAYS", 730, 1, 36_500)
+BOOK_AS_OF_WINDOW_DAYS = env_int("BOOK_AS_OF_WINDOW_DAYS", 730, 1, 3660)
 
 # A price whose holders' recompute has not run after this long is taken up by the sweep; after the
 # second, every sweep alerts on it (logger "margincall.alerts", level ERROR).

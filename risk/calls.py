@@ -10,7 +10,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from django.db import connection, transaction
+from django.db import connection, models, transaction
+from django.db.models import F, Value
+from django.db.models.functions import Greatest
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -193,18 +195,22 @@ def sync_calls(
         # The final snapshot first: it records the figures the call closed on.
         snapshots.take(pairs, kind=SnapshotKind.CLOSE, key=f"close:{at.isoformat()}", at=at)
         closing = MarginCall.objects.filter(pk__in=call_ids)
+        # A book older than the call (a statement replayed late) closes it when it opened, never before.
+        closed_at = Greatest(Value(at, output_field=models.DateTimeField()), F("triggered_at"))
         if cause in REOPENABLE:
             # Called again before the window ends, the same call reopens (per account kind's rule set).
             for kind, reopen in selectors.reopen_sessions().items():
                 closing.filter(kind=kind).update(
                     status=CallStatus.CLOSED,
-                    closed_at=at,
+                    closed_at=closed_at,
                     close_cause=cause,
                     reopen_until=call_deadline(at, reopen) if reopen else None,
                     updated_at=now,
                 )
         else:  # a deposit or a liquidation is final
-            closing.update(status=CallStatus.CLOSED, closed_at=at, close_cause=cause, reopen_until=None, updated_at=now)
+            closing.update(
+                status=CallStatus.CLOSED, closed_at=closed_at, close_cause=cause, reopen_until=None, updated_at=now
+            )
         changes.closed.extend(call_ids)
     changed = changes.call_ids()
     if changed:

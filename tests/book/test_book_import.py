@@ -267,6 +267,34 @@ def test_the_command_exits_non_zero_with_the_message(tmp_path, worked_book, caps
     assert not Account.objects.exists()
 
 
+def test_the_command_warns_of_what_it_writes_but_looks_wrong(tmp_path):
+    book = {
+        "as_of": "2027-01-20T10:00:00+08:00",  # four weeks ahead of the tests' clock (23 December 2026)
+        "instruments": [
+            {"symbol": "R.HK", "price": "10", "im_rate": "0.1", "mm_rate": "0.5", "fm_rate": "0.9"},
+            {"symbol": "S.HK", "price": "10", "im_rate": "0.5", "mm_rate": "0.4", "fm_rate": "0.3",
+             "short_fm_rate": "0.6"},
+            {"symbol": "T.HK", "price": "10", "im_rate": "0.5", "mm_rate": "0.5", "fm_rate": "0.5"},
+        ],
+    }  # fmt: skip
+    path = tmp_path / "book.json"
+    path.write_text(json.dumps(book))
+    stdout, stderr = io.StringIO(), io.StringIO()
+
+    call_command("import_book", str(path), stdout=stdout, stderr=stderr)
+
+    assert stderr.getvalue().splitlines() == [
+        "warning: as_of is 27.9 days ahead of this clock: its prices are stamped then, and a tick or a lending"
+        " report timed before it is refused as older",
+        "warning: instruments[0]: the long margin rates do not run initial >= maintenance >= force-liquidation"
+        " (0.100000, 0.500000, 0.900000); the admin would refuse them",
+        "warning: instruments[1]: the short margin rates do not run initial >= maintenance >= force-liquidation"
+        " (0.500000, 0.400000, 0.600000); the admin would refuse them",
+    ]
+    assert stdout.getvalue().startswith("fx_rates: 0 created")  # written all the same
+    assert Instrument.objects.filter(symbol__in=["R.HK", "S.HK", "T.HK"]).count() == 3
+
+
 def test_the_command_shows_a_hundred_errors_and_counts_them_all(tmp_path, capsys, monkeypatch):
     accounts = [{"account_no": f"Z{n:04d}", "desk": "NODESK"} for n in range(250)]
     path = tmp_path / "book.json"

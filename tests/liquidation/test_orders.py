@@ -67,6 +67,33 @@ def test_a_fill_moves_cash_in_the_instruments_currency_less_costs(account, trade
     assert after - before == value - (value * D("0.002")).quantize(D("0.01"))
 
 
+def test_an_order_whose_fill_no_cash_balance_could_hold_is_refused(account, trader, place):
+    Position.objects.filter(account=account, instrument__symbol="A.HK").update(quantity=10**17)
+
+    with pytest.raises(services.Refused, match="more than a cash balance can hold"):
+        place(trader, account, services.Wanted("A.HK", 10**17, D("372.40")))
+
+    assert not Order.objects.exists()
+
+
+def test_a_fill_that_cannot_be_booked_rejects_its_order_and_the_others_still_trade(account, trader, exchange, place):
+    place(trader, account, services.Wanted("A.HK", 100, D("372.40")))
+    place(trader, account, services.Wanted("B.HK", 500))
+    big, other = Order.objects.order_by("pk")
+    # the balance is already at the edge of what it can hold (a book may hold that much)
+    CashBalance.objects.filter(account=account, currency="HKD").update(amount=D(10**19) - 1)
+    before = held(account, "A.HK")
+
+    exchange()
+
+    big.refresh_from_db()
+    other.refresh_from_db()
+    assert big.status == OrderStatus.REJECTED
+    assert "more than a cash balance can hold" in big.reject_reason
+    assert held(account, "A.HK") == before  # nothing of it booked
+    assert other.status == OrderStatus.FILLED
+
+
 def test_the_same_key_makes_one_set_of_orders(account, trader):
     first = services.place_plan(user=trader, account=account, key="form-1")
     again = services.place_plan(user=trader, account=account, key="form-1")

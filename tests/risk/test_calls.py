@@ -154,6 +154,16 @@ def test_a_deposit_closes_the_call_with_cause_deposit(import_book):
     assert call.closed_at == at("2026-12-24T09:45:00+08:00")
 
 
+def test_a_book_older_than_the_call_closes_it_when_it_opened_never_before(import_book):
+    import_book(one_stock_book())  # called at 10:00 on 23 December
+
+    import_book(one_stock_book(as_of="2026-12-01T10:00:00+08:00", cash="-40000"))  # a statement replayed late
+
+    call = the_call()
+    assert (call.status, call.close_cause) == ("closed", "deposit")
+    assert call.closed_at == call.triggered_at == at("2026-12-23T10:00:00+08:00")
+
+
 def test_a_liquidation_closes_the_call_with_cause_liquidation(import_book):
     import_book(one_stock_book())
     account = Account.objects.get(account_no="T1")

@@ -33,4 +33,6 @@ class Command(BaseCommand):
                 self.stderr.write(message)
             more = " at least" if invalid.stopped else ""
             raise CommandError(f"{file}:{more} {invalid.count} error(s); nothing was written.") from None
+        for warning in result.warnings:
+            self.stderr.write(f"warning: {warning}")
         self.stdout.write(result.summary())
