@@ -30,6 +30,8 @@ from django.conf import settings
 from django.db import close_old_connections
 from django.utils import timezone
 
+from .queue import QUEUE_AWAY, Outage
+
 logger = logging.getLogger(__name__)
 
 POLL_SECONDS = 0.5
@@ -82,8 +84,16 @@ def publish(feed: Feed, ids) -> None:
         client = _redis()
         for start in range(0, len(changes), PUBLISH_CHUNK):
             client.publish(feed.channel, json.dumps({"changes": changes[start : start + PUBLISH_CHUNK]}))
+    except QUEUE_AWAY as error:  # Redis is away: said as an outage, not once (with a traceback) per change
+        redis_away.failed("open pages are not told of changes (Redis: %s); each sees them at its next refresh", error)
+        return
     except Exception:  # a page that misses a wake-up still sees the change at its next refresh
         logger.warning("could not publish %s changes", feed.name, exc_info=True)
+        return
+    redis_away.over("open pages are told of changes again")
+
+
+redis_away = Outage(remind_seconds=300)
 
 
 @dataclass(eq=False)

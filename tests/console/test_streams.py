@@ -234,6 +234,27 @@ def test_without_redis_the_hub_polls_the_database(book, trader, settings):
     async_to_sync(scenario)()
 
 
+def test_publishing_while_redis_is_away_is_said_once_as_an_outage_and_once_when_over(
+    book, settings, own_redis, caplog, monkeypatch
+):
+    _server, url = own_redis
+    m1 = call_of("M100001")
+    monkeypatch.setattr(push, "redis_away", push.Outage(remind_seconds=300))
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"  # unreachable
+    push._redis.cache_clear()
+
+    for _ in range(3):
+        live.publish([m1.pk])
+
+    away = [r for r in caplog.records if "not told of changes" in r.getMessage()]
+    assert [(r.name, r.levelname, r.exc_info) for r in away] == [("margincall.alerts", "ERROR", None)]  # once
+    settings.REDIS_URL = url
+    push._redis.cache_clear()
+    live.publish([m1.pk])
+    assert any("told of changes again" in r.getMessage() for r in caplog.records)
+    push._redis.cache_clear()
+
+
 @pytest.fixture
 def own_redis(tmp_path):
     """A Redis server of the test's own, to stop and resume (the shared one is never touched)."""
