@@ -461,7 +461,19 @@ def _order(item: Wanted, position: Position | None, working: dict, rules: RuleSe
             % {"symbol": item.symbol, "status": instrument.get_status_display()}
         )
     side = Side.SELL if position.quantity > 0 else Side.BUY
-    price = item.limit_price if item.limit_price is not None else instrument.price
+    if item.order_type == OrderType.MARKET:
+        if instrument.currency == HKD:
+            raise Refused(
+                _("%(symbol)s: HKEX takes no market orders in continuous trading; give a limit price.")
+                % {"symbol": item.symbol}
+            )
+        order = Order(instrument=instrument, side=side, quantity=item.quantity, order_type=OrderType.MARKET)
+        price = instrument.price
+    else:
+        price = _limit_price(instrument, side, item.limit_price, rules.price_band)
+        order = Order(
+            instrument=instrument, side=side, quantity=item.quantity, order_type=OrderType.LIMIT, limit_price=price
+        )
     if abs(item.quantity * price * instrument.multiplier) >= AMOUNT_LIMIT:
         # Its fill could not be booked: no cash balance holds that much.
         raise Refused(
@@ -469,17 +481,7 @@ def _order(item: Wanted, position: Position | None, working: dict, rules: RuleSe
             % {"symbol": item.symbol, "quantity": item.quantity, "price": price}
         )
     working[(position.account_id, instrument.pk)] = busy + item.quantity
-    if item.order_type == OrderType.MARKET:
-        if instrument.currency == HKD:
-            raise Refused(
-                _("%(symbol)s: HKEX takes no market orders in continuous trading; give a limit price.")
-                % {"symbol": item.symbol}
-            )
-        return Order(instrument=instrument, side=side, quantity=item.quantity, order_type=OrderType.MARKET)
-    limit = _limit_price(instrument, side, item.limit_price, rules.price_band)
-    return Order(
-        instrument=instrument, side=side, quantity=item.quantity, order_type=OrderType.LIMIT, limit_price=limit
-    )
+    return order
 
 
 def _order_detail(order: Order) -> dict:

@@ -76,11 +76,11 @@ def test_accounts_asked_for_in_a_later_chunk_keep_their_time_and_cause():
     first = holder_of(stock, "X3", cash="-40000")
     second = holder_of(stock, "Y3", cash="-40000")
     Instrument.objects.filter(pk=stock.pk).update(price=Decimal("70"))
-    services.recompute_accounts(account_ids=[first.pk, second.pk])
+    services.recompute_accounts(account_ids=[first.pk, second.pk], at=timezone.now() - dt.timedelta(hours=2))
     call = MarginCall.objects.get(account=second)
     CashBalance.objects.filter(account=second).update(amount=Decimal("0"))  # a deposit meets the call
     Instrument.objects.filter(pk=stock.pk).update(price=Decimal("71"))  # a tick whose pass has not run
-    deposited = timezone.now() - dt.timedelta(hours=1)
+    deposited = timezone.now() - dt.timedelta(hours=1)  # after the call opened
 
     result = services.recompute_accounts(
         account_ids=[first.pk, second.pk], at=deposited, causes={second.pk: "deposit"}, chunk_size=1
