@@ -1,0 +1,45 @@
+"""The notices' migrations do to a stored database what they say."""
+
+import pytest
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
+
+BEFORE = [("notices", "0004_recovery_templates")]
+AFTER = [("notices", "0005_force_call_notice_in_chinese")]
+
+
+def migrate(targets):
+    executor = MigrationExecutor(connection)
+    executor.loader.build_graph()
+    executor.migrate(targets)
+    return executor.loader.project_state(targets).apps
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_shipped_chinese_force_call_notice_moves_to_the_new_text_and_an_edited_one_stays():
+    from importlib import import_module
+
+    shipped = import_module("notices.migrations.0005_force_call_notice_in_chinese").BEFORE
+    try:
+        apps = migrate(BEFORE)
+        Template = apps.get_model("notices", "NoticeTemplate")
+        subject, email, short = shipped["zh-hant"]
+        # as a database made before holds them (a test before this one may have emptied the table)
+        for channel, (title, body) in {"email": (subject, email), "sms": ("", short), "voice": ("", "edited")}.items():
+            Template.objects.update_or_create(
+                kind="force_call", language="zh-hant", channel=channel, defaults={"subject": title, "body": body}
+            )
+
+        apps = migrate(AFTER)
+
+        Template = apps.get_model("notices", "NoticeTemplate")
+        texts = dict(Template.objects.filter(kind="force_call", language="zh-hant").values_list("channel", "body"))
+        assert "已跌至強制平倉水平" in texts["email"]
+        assert "已跌至強制平倉水平" in texts["sms"]
+        assert texts["voice"] == "edited"  # an admin's text is left as it is
+        email_row = Template.objects.get(kind="force_call", language="zh-hant", channel="email")
+        assert email_row.subject == "帳戶 {account} 緊急追加保證金通知"
+    finally:
+        executor = MigrationExecutor(connection)
+        executor.loader.build_graph()
+        executor.migrate(executor.loader.graph.leaf_nodes())
