@@ -293,12 +293,12 @@ STORAGES = {
 WHITENOISE_USE_FINDERS = True
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
+# A Redis that hangs (its socket open, no answer) fails a call in 2 s, not after the kernel gives up:
+# each tick asks the cache, and sends the recompute pass, while a request waits.
+REDIS_TIMEOUTS = {"socket_timeout": 2, "socket_connect_timeout": 2}
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
     CELERY_RESULT_BACKEND = None
-    # A Redis that hangs (its socket open, no answer) fails a call in 2 s, not after the kernel gives up:
-    # each tick asks the cache, and sends the recompute pass, while a request waits.
-    REDIS_TIMEOUTS = {"socket_timeout": 2, "socket_connect_timeout": 2}
     CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_timeout": 5, "socket_connect_timeout": 2}
     CACHES = {
         "default": {"BACKEND": "margincall.cache.SharedRedisCache", "LOCATION": REDIS_URL, "OPTIONS": REDIS_TIMEOUTS}
