@@ -157,9 +157,13 @@ def admin_detail(obj, changes: dict | None = None) -> dict:
     return detail
 
 
-class NulFreeSearch:
-    """A list's search, and an autocomplete's (a form's choice of a row of this admin), for a NUL: no
-    column holds one, so nothing matches it (PostgreSQL refuses to compare one)."""
+class BoundedLists:
+    """A list that reads its query as the console's do (:class:`BoundedChangeList`), and whose search,
+    and an autocomplete's (a form's choice of a row of this admin), finds nothing for a NUL: no column
+    holds one (PostgreSQL refuses to compare one)."""
+
+    def get_changelist(self, request, **kwargs):
+        return BoundedChangeList
 
     def get_search_results(self, request, queryset, search_term):
         if "\x00" in search_term:
@@ -167,7 +171,7 @@ class NulFreeSearch:
         return super().get_search_results(request, queryset, search_term)
 
 
-class AdminFields(NulFreeSearch):
+class AdminFields(BoundedLists):
     """An admin's forms read numbers, dates and times as the console's do (ASCII digits only: '١' is not
     1), a row's key only as a key, and its autocompletes redraw a bad value."""
 
@@ -197,9 +201,6 @@ class AdminFields(NulFreeSearch):
         if "widget" not in kwargs and db_field.name in self.get_autocomplete_fields(request):
             kwargs["widget"] = AutocompleteKey(db_field, self.admin_site, using=kwargs.get("using"))
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
-
-    def get_changelist(self, request, **kwargs):
-        return BoundedChangeList
 
     def save_model(self, request, obj, form, change):
         changes = admin_changes(form) if change else {}
@@ -435,13 +436,6 @@ admin.site.unregister(User)
 admin.site.register(User, ConsoleUserAdmin)
 admin.site.unregister(Group)
 admin.site.register(Group, ConsoleGroupAdmin)
-
-
-class BoundedLists(NulFreeSearch):
-    """A third-party admin's list reads its query as the console's do (:class:`BoundedChangeList`)."""
-
-    def get_changelist(self, request, **kwargs):
-        return BoundedChangeList
 
 
 def _bound_login_attempt_lists() -> None:

@@ -4,15 +4,10 @@ import pytest
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
+from tests.migrations import migrate, migrate_to_latest
+
 BEFORE = [("book", "0005_book_values_bounded")]
 AFTER = [("book", "0006_unique_in_any_case")]
-
-
-def migrate(targets):
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate(targets)
-    return executor.loader.project_state(targets).apps
 
 
 @pytest.mark.django_db(transaction=True)
@@ -31,6 +26,4 @@ def test_numbers_that_differ_only_in_capitals_stop_the_migration_naming_them():
         assert sorted(Account.objects.values_list("account_no", flat=True)) == ["M1", "M2"]
     finally:
         Account.objects.filter(account_no__in=["M1", "m1", "M2"]).delete()
-        executor = MigrationExecutor(connection)
-        executor.loader.build_graph()
-        executor.migrate(executor.loader.graph.leaf_nodes())
+        migrate_to_latest()

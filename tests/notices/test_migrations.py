@@ -1,18 +1,11 @@
 """The notices' migrations do to a stored database what they say."""
 
 import pytest
-from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
+
+from tests.migrations import migrate, migrate_to_latest
 
 BEFORE = [("notices", "0004_recovery_templates")]
 AFTER = [("notices", "0005_force_call_notice_in_chinese")]
-
-
-def migrate(targets):
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate(targets)
-    return executor.loader.project_state(targets).apps
 
 
 @pytest.mark.django_db(transaction=True)
@@ -40,6 +33,4 @@ def test_the_shipped_chinese_force_call_notice_moves_to_the_new_text_and_an_edit
         email_row = Template.objects.get(kind="force_call", language="zh-hant", channel="email")
         assert email_row.subject == "帳戶 {account} 緊急追加保證金通知"
     finally:
-        executor = MigrationExecutor(connection)
-        executor.loader.build_graph()
-        executor.migrate(executor.loader.graph.leaf_nodes())
+        migrate_to_latest()
