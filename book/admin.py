@@ -21,6 +21,7 @@ from .models import (
     Desk,
     FxRate,
     Instrument,
+    InstrumentKind,
     LendingAvailability,
     PendingRecompute,
     Position,
@@ -108,6 +109,23 @@ class InstrumentForm(forms.ModelForm):
                 " force-liquidation; got %(initial)s, %(maintenance)s, %(force)s."
             ),
         }
+        if (
+            self.instance.pk
+            and data.get("kind", InstrumentKind.STOCK) != InstrumentKind.STOCK
+            and (options := list(self.instance.derivatives.order_by("symbol").values_list("symbol", flat=True)[:4]))
+        ):
+            # Its options' cover is shares of it, and recovery buys them.
+            self.add_error(
+                "kind",
+                forms.ValidationError(
+                    _("%(symbol)s is the underlying of %(options)s; an underlying must be a stock."),
+                    code="underlying_kind",
+                    params={
+                        "symbol": self.instance.symbol,
+                        "options": ", ".join(options[:3]) + ", …" * (len(options) > 3),
+                    },
+                ),
+            )
         missing = [name for name in missing_option_terms(data.get("kind", ""), data) if name not in self.errors]
         if missing:
             raise forms.ValidationError(

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.db.models.functions import Upper
 from django.utils import timezone
 
@@ -21,6 +22,7 @@ from .models import (
     Desk,
     FxRate,
     Instrument,
+    InstrumentKind,
     LendingAvailability,
     Position,
     missing_option_terms,
@@ -253,7 +255,7 @@ def _import_instruments(
             relinked.append(instrument)
     if relinked:
         Instrument.objects.bulk_update(relinked, ["underlying"], batch_size=1000)
-    lacking = []
+    lacking = _underlyings_not_stock(book, instruments)
     for record in book.instruments:
         instrument = instruments[record.symbol]
         terms = {name: getattr(instrument, name) for name in ("option_type", "strike", "expiry")}
@@ -263,6 +265,33 @@ def _import_instruments(
     if lacking:
         raise BookInvalid(lacking)
     return instruments, changed_ids
+
+
+def _underlyings_not_stock(book: Book, instruments: dict[str, Instrument]) -> list[str]:
+    """An option's underlying is a stock: its cover is shares of it, and recovery buys them. So an
+    option may not name an option, and an instrument options stand on may not become one; this also
+    keeps underlyings from running in a circle. Checked after the file is written (in its transaction),
+    against the options stored as well as the file's."""
+    paths = {record.symbol: record.path for record in book.instruments}
+    touched = [instruments[symbol].pk for symbol in paths]
+    errors = []
+    for start in range(0, len(touched), 5000):
+        part = touched[start : start + 5000]
+        found = (
+            Instrument.objects.filter(Q(pk__in=part) | Q(underlying__in=part), underlying__isnull=False)
+            .exclude(underlying__kind=InstrumentKind.STOCK)
+            .values_list("symbol", "underlying__symbol", "underlying__kind")
+            .order_by("symbol")
+        )
+        for symbol, underlying, kind in found:
+            if symbol in paths:
+                errors.append(f"{paths[symbol]}.underlying: {underlying!r} is an {kind}; an underlying must be a stock")
+            if underlying in paths:
+                errors.append(
+                    f"{paths[underlying]}.kind: {underlying!r} is the underlying of {symbol!r};"
+                    " an underlying must be a stock"
+                )
+    return list(dict.fromkeys(errors))
 
 
 def rate_order_problems(instrument: Instrument) -> list[str]:
@@ -377,6 +406,12 @@ def _replace_rows(model, key_field, value_field, account_ids, wanted, label, res
 
 
 def _import_lending(book: Book, instruments: dict[str, Instrument], as_of, result: ImportResult) -> None:
+    if errors := [
+        f"{r.path}.symbol: {r.symbol!r} is an {instruments[r.symbol].kind}; only a stock is lent"
+        for r in book.lending
+        if instruments[r.symbol].kind != InstrumentKind.STOCK
+    ]:
+        raise BookInvalid(errors)
     ids = {instruments[r.symbol].pk: r.lendable for r in book.lending}
     stored = {row.pk: row for row in LendingAvailability.objects.filter(pk__in=list(ids))}
     for instrument_id, lendable in ids.items():

@@ -256,6 +256,7 @@ class Instrument(models.Model):
         null=True,
         blank=True,
         related_name="derivatives",
+        limit_choices_to={"kind": "stock"},  # an option's cover is shares of its underlying
     )
     option_type = models.CharField(_("option type"), max_length=4, choices=OptionType, blank=True)
     strike = models.DecimalField(

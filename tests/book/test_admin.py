@@ -436,6 +436,38 @@ def test_an_option_without_its_terms_is_refused(admin_client):
     assert not Instrument.objects.filter(symbol="NEW.HK").exists()
 
 
+OPTION_TERMS = {"kind": "option", "option_type": "call", "strike": "10", "expiry": "2027-03-30"}
+
+
+def test_an_options_underlying_must_be_a_stock(admin_client):
+    stock = Instrument.objects.create(**{**INSTRUMENT, "symbol": "ZS.HK"})
+    option = Instrument.objects.create(**{**INSTRUMENT, **OPTION_TERMS, "symbol": "ZS-C10", "underlying": stock})
+
+    response = admin_client.post(
+        reverse("admin:book_instrument_add"), {**INSTRUMENT, **OPTION_TERMS, "underlying": option.pk}
+    )
+
+    assert "Select a valid choice" in form_errors(response)
+    assert not Instrument.objects.filter(symbol="NEW.HK").exists()
+    search = admin_client.get(
+        reverse("admin:autocomplete"),
+        {"term": "ZS", "app_label": "book", "model_name": "instrument", "field_name": "underlying"},
+    )
+    assert [row["text"] for row in search.json()["results"]] == [str(stock)]
+
+
+def test_a_stock_options_stand_on_cannot_become_an_option(admin_client):
+    stock = Instrument.objects.create(**{**INSTRUMENT, "symbol": "ZS.HK"})
+    Instrument.objects.create(**{**INSTRUMENT, **OPTION_TERMS, "symbol": "ZS-C10", "underlying": stock})
+    other = Instrument.objects.create(**{**INSTRUMENT, "symbol": "ZT.HK"})
+    url = reverse("admin:book_instrument_change", args=[stock.pk])
+
+    response = admin_client.post(url, {**INSTRUMENT, **OPTION_TERMS, "symbol": "ZS.HK", "underlying": other.pk})
+
+    assert "ZS.HK is the underlying of ZS-C10; an underlying must be a stock." in form_errors(response)
+    assert Instrument.objects.get(pk=stock.pk).kind == "stock"
+
+
 def test_a_users_groups_change_is_saved_and_audited_with_the_group_names(admin_client):
     from django.contrib.auth.models import Group
 
@@ -661,7 +693,7 @@ def test_what_a_change_is_shown_to_do_leaves_out_the_calls_the_market_moves_mean
                                "positions": [{"symbol": "A.HK", "quantity": 1000}]}]})  # fmt: skip
     # S.HK falls to 70 and its holders are not recomputed yet (their pass is still to come): B1's call
     # is the market's. The trial's recompute of U1 follows that price for every holder on the way.
-    Instrument.objects.filter(symbol="S.HK").update(price="70")
+    Instrument.objects.filter(symbol="ZS.HK").update(price="70")
     rate = FxRate.objects.get(currency="USD")
     url = reverse("admin:book_fxrate_change", args=[rate.pk])
     data = {"rate": "30", "as_of_0": "2026-12-23", "as_of_1": "11:00:00", "_save": "Save"}

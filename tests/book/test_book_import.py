@@ -214,6 +214,29 @@ def test_an_fx_change_recomputes_accounts_with_that_currency(import_book, worked
             "instruments[4].underlying: unknown instrument 'NOPE.HK'",
         ),
         (lambda b: b["instruments"][4].update(underlying=" "), "instruments[4].underlying: must not be empty"),
+        (
+            lambda b: b["instruments"].append({**b["instruments"][4], "symbol": "O2", "underlying": "TCH270330C400"}),
+            "instruments[5].underlying: 'TCH270330C400' is an option; an underlying must be a stock",
+        ),
+        (
+            lambda b: b["instruments"].extend(
+                [
+                    {**b["instruments"][4], "symbol": "O2", "underlying": "O3"},
+                    {**b["instruments"][4], "symbol": "O3", "underlying": "O2"},
+                ]
+            ),
+            "instruments[6].underlying: 'O2' is an option; an underlying must be a stock",
+        ),
+        (
+            lambda b: b["instruments"][3].update(
+                kind="option", underlying="TCH270330C400", option_type="put", strike="1", expiry="2027-01-01"
+            ),
+            "instruments[3].kind: '700.HK' is the underlying of 'TCH270330C400'; an underlying must be a stock",
+        ),
+        (
+            lambda b: b["lending"].append({"symbol": "TCH270330C400", "lendable": 5}),
+            "lending[1].symbol: 'TCH270330C400' is an option; only a stock is lent",
+        ),
     ],
 )
 def test_an_invalid_value_names_record_and_field_and_writes_nothing(import_book, worked_book, change, message):
