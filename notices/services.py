@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -96,15 +97,26 @@ def compose(call: MarginCall, kind: str, channel: str, templates: dict, text: st
     template of the client's language (English when it has none). Placeholders are filled as text; an
     email's HTML is escaped when it is sent."""
     language = call.account.language or Language.EN
-    values = values_for(call, language)
     if text:
+        language = text_language(text, language)
+        values = values_for(call, language)
         with translation.override(language):
             subject = _("About your account %(account)s") % {"account": call.account.account_no}
         return language, subject, fill(text, values)
-    found, subject, body = _template(templates, kind, channel, language)
-    if found != language:
-        language, values = found, values_for(call, found)
+    language, subject, body = _template(templates, kind, channel, language)
+    values = values_for(call, language)
     return language, fill(subject, values), fill(body, values)
+
+
+# Han ideographs (the unified blocks and their extensions, and the compatibility ones) and CJK punctuation.
+HAN = re.compile("[\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff01-\uff5e\U00020000-\U0003ffff]")
+
+
+def text_language(text: str, language: str) -> str:
+    """The language of a desk's own text, for its subject and the broker's signature: the client's,
+    but English for a text with no Chinese in it (a desk writing in English to a Chinese-reading
+    client would otherwise sign it in Chinese under a Chinese subject)."""
+    return language if HAN.search(text) else Language.EN
 
 
 def _template(templates: dict, kind: str, channel: str, language: str) -> tuple[str, str, str]:
@@ -551,6 +563,7 @@ def compose_for_account(message: AccountMessage, kind: str, channel: str, templa
     account = message.account
     language = account.language or Language.EN
     if text:
+        language = text_language(text, language)
         with translation.override(language):
             subject = _("About your account %(account)s") % {"account": account.account_no}
         return language, subject, fill(text, _account_values(account, language, message.values))

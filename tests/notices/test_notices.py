@@ -410,6 +410,21 @@ def test_a_chinese_text_is_signed_with_the_brokers_chinese_name(called, settings
     assert row["body"].startswith("Example Securities: ")
 
 
+def test_a_desks_own_text_is_signed_in_the_language_it_is_written_in(called, settings):
+    settings.NOTICE_BROKER_NAMES = {"en": "Example Securities", "zh-hans": "示例证券", "zh-hant": "示例證券"}
+    text = "{broker}: please deposit by noon."  # to M100001, who reads Traditional Chinese
+
+    [row] = services.preview([called], kind="manual", channels=["email"], text=text)
+
+    assert (row["language"], row["subject"]) == ("en", "About your account M100001")
+    assert row["body"] == "Example Securities: please deposit by noon."
+    [row] = services.preview([called], kind="manual", channels=["email"], text="{broker}：請於中午前存入資金。")
+    assert row["language"] == "zh-hant"
+    assert row["body"] == "示例證券：請於中午前存入資金。"
+    assert "M100001" in row["subject"]
+    assert "About" not in row["subject"]
+
+
 def test_the_preview_of_an_sms_says_how_many_messages_it_goes_out_as(called):
     [row] = services.preview([called], kind="manual", channels=["sms"], text="請即存入資金。" * 12)
     assert row["sms_size"].startswith("84 characters: sent as 2 SMS messages")
