@@ -597,11 +597,17 @@ def liquidate_calls(
 
 
 def cancel(*, user, orders: Iterable[Order]) -> list[tuple[Order, str]]:
-    """Ask the gateway to cancel working orders; each gets an outcome ("ok" or why not)."""
+    """Ask the gateway to cancel working orders; each gets an outcome ("ok" or why not). An order of
+    an account on none of the user's desks is not cancelled: it is no order of theirs."""
     if not can(user, CANCEL_ORDER):
         raise Refused(_("You may not cancel orders."))
+    orders = list(orders)
+    visible = set(Order.objects.visible_to(user).filter(pk__in=[o.pk for o in orders]).values_list("pk", flat=True))
     outcomes = []
     for order in orders:
+        if order.pk not in visible:
+            outcomes.append((order, _("no such order")))
+            continue
         if not order.is_working:
             outcomes.append((order, _("not working (%(status)s)") % {"status": order.get_status_display()}))
             continue

@@ -242,6 +242,17 @@ def test_the_viewer_may_not_cancel(account, trader, viewer):
         services.cancel(user=viewer, orders=[order])
 
 
+def test_a_trader_of_another_desk_cannot_cancel_through_the_service(account, trader, desk_trader):
+    assert account.desk.code != "HK2"
+    order = services.place(user=trader, account=account, wanted=[services.Wanted("A.HK", 100)])[0]
+
+    [(order, outcome)] = services.cancel(user=desk_trader, orders=[order])
+
+    assert outcome == "no such order"
+    assert Order.objects.get(pk=order.pk).cancel_requested_at is None
+    assert AuditEntry.objects.get(action="cancel_order").outcome == "partly refused"
+
+
 def test_large_orders_fill_in_parts_one_a_turn(account, trader, exchange, place):
     order = place(trader, account, services.Wanted("A.HK", 2000))
 
