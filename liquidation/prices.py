@@ -23,6 +23,7 @@ SPREAD_TABLE = (
 )
 TOP_TICK = Decimal("5")
 LOWEST = Decimal("0.01")  # the lowest price HKEX quotes
+HIGHEST = Decimal("9995")  # and the highest
 
 
 def tick_at(price: Decimal, *, upward: bool = True) -> Decimal:
@@ -35,16 +36,19 @@ def tick_at(price: Decimal, *, upward: bool = True) -> Decimal:
 
 
 def on_grid(price: Decimal) -> bool:
-    if not price.is_finite() or price < LOWEST:
+    if not price.is_finite() or not LOWEST <= price <= HIGHEST:
         return False
     tick = tick_at(price, upward=False)
     return (price % tick) == 0
 
 
 def round_to_grid(price: Decimal, *, up: bool) -> Decimal:
-    """The nearest valid price at or above (``up``) or at or below a price."""
+    """The nearest valid price at or above (``up``) or at or below a price; the lowest or the highest
+    price HKEX quotes where there is none beyond."""
     if price <= LOWEST:
         return LOWEST.quantize(Decimal("0.001"))
+    if price >= HIGHEST:
+        return HIGHEST
     tick = tick_at(price, upward=up)
     rounding = ROUND_CEILING if up else ROUND_FLOOR
     steps = (price / tick).to_integral_value(rounding=rounding)
@@ -60,9 +64,15 @@ def nearest_valid(price: Decimal) -> tuple[Decimal, Decimal]:
     return round_to_grid(price, up=False), round_to_grid(price, up=True)
 
 
-def default_limit(last: Decimal, *, side: str, band: Decimal) -> Decimal:
+def default_limit(last: Decimal, *, side: str, band: Decimal, hkex: bool = True) -> Decimal:
     """The default limit price: the last price moved by ``band`` (a fraction, 0.02 for 2%), below for a
-    sell and above for a buy, on the grid away from the last price."""
+    sell and above for a buy, away from the last price: on HKEX's grid and within its prices, or, for
+    a stock quoted elsewhere (``hkex`` false), in the last price's own places (at least cents)."""
+    moved = last * (1 - band) if side == "sell" else last * (1 + band)
+    if not hkex:
+        places = max(2, -min(0, last.normalize().as_tuple().exponent))
+        unit = Decimal(1).scaleb(-places)
+        return max(unit, moved.quantize(unit, rounding=ROUND_FLOOR if side == "sell" else ROUND_CEILING))
     if side == "sell":
-        return max(LOWEST, round_to_grid(last * (1 - band), up=False))
-    return round_to_grid(last * (1 + band), up=True)
+        return max(LOWEST, round_to_grid(moved, up=False))
+    return round_to_grid(moved, up=True)

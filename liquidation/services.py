@@ -185,7 +185,7 @@ def _limit_price(instrument: Instrument, side: str, asked: Decimal | None, band:
                 _("%(symbol)s: there is no last price to set a limit from; give a limit price.")
                 % {"symbol": instrument.symbol}
             )
-        return prices.default_limit(instrument.price, side=side, band=band)
+        return prices.default_limit(instrument.price, side=side, band=band, hkex=instrument.currency == HKD)
     try:
         asked = Decimal(asked)
     except (InvalidOperation, TypeError, ValueError):
@@ -206,6 +206,11 @@ def _limit_price(instrument: Instrument, side: str, asked: Decimal | None, band:
                 "places": PRICE_PLACES,
                 "price": f"{asked:f}" if asked.adjusted() > -20 else asked,
             }
+        )
+    if instrument.currency == HKD and asked > prices.HIGHEST:
+        raise Refused(
+            _("%(symbol)s: %(price)s is above %(highest)s, the highest price HKEX quotes.")
+            % {"symbol": instrument.symbol, "price": asked, "highest": f"{prices.HIGHEST:,}"}
         )
     if instrument.currency == HKD and not prices.on_grid(asked):
         below, above = prices.nearest_valid(asked)

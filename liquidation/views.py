@@ -127,9 +127,9 @@ def call_panel(request, *, call, account) -> str | None:
                     "planned": chosen.get(line.symbol, 0),
                     "price": None  # no last price: the trader gives the limit
                     if instrument.price <= 0
-                    else prices.default_limit(instrument.price, side=line.side, band=rules.price_band)
-                    if instrument.currency == "HKD"
-                    else instrument.price.normalize(),  # as quoted: 6.1, not 6.100000
+                    else prices.default_limit(
+                        instrument.price, side=line.side, band=rules.price_band, hkex=instrument.currency == "HKD"
+                    ),
                 }
             )
             if typed and line.symbol in typed:

@@ -37,9 +37,23 @@ def test_the_default_price_moves_by_the_band_away_from_the_last():
     assert default_limit(D("0.252"), side="sell", band=D("0.02")) == D("0.246")
 
 
-@given(st.decimals(min_value=D("0.01"), max_value=D("99999"), places=3))
+@given(st.decimals(min_value=D("0.01"), max_value=D("9995"), places=3))
 def test_nearest_valid_prices_are_valid_and_around_the_price(price):
     below, above = nearest_valid(price)
     assert on_grid(below)
     assert on_grid(above)
     assert below <= price <= above
+
+
+def test_no_price_above_9995_is_on_the_grid_and_a_buy_is_bid_at_most_that():
+    assert on_grid(D("9995"))
+    assert not on_grid(D("10000"))
+    assert nearest_valid(D("12345")) == (D("9995"), D("9995"))
+    assert default_limit(D("9900"), side="buy", band=D("0.02")) == D("9995")
+
+
+def test_a_stock_quoted_elsewhere_moves_by_the_band_in_its_own_places():
+    assert default_limit(D("100"), side="sell", band=D("0.02"), hkex=False) == D("98.00")
+    assert default_limit(D("6.1"), side="buy", band=D("0.02"), hkex=False) == D("6.23")
+    assert default_limit(D("0.1234"), side="sell", band=D("0.02"), hkex=False) == D("0.1209")
+    assert default_limit(D("12000"), side="buy", band=D("0.02"), hkex=False) == D("12240.00")
