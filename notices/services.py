@@ -476,12 +476,42 @@ def _published(call_id: int) -> None:
     live.publish([call_id])
 
 
-def resend(*, user, deliveries: Sequence[Delivery]) -> int:
-    """Queue failed deliveries again (the same text, to the client's current address). Audited."""
+# The system's notices about a call; what is not sent after the deadline (or, daily, to an exception)
+# is not sent again then either.
+SYSTEM_KINDS = (NoticeKind.TRIGGER, NoticeKind.FORCE_CALL, NoticeKind.DAILY)
+
+
+def why_not_again(delivery: Delivery, now: dt.datetime) -> str:
+    """Why a delivery may not be sent again now ("" when it may): it has not failed, its call has
+    closed, or the system would not send its kind of notice to the call now."""
+    if delivery.status != DeliveryStatus.FAILED:
+        return "not_failed"
+    call = delivery.notice.call
+    if call is None:  # about an account (stock recovery)
+        return ""
+    if not call.is_open:
+        return "closed"
+    if delivery.notice.kind in SYSTEM_KINDS and call.deadline <= now:
+        return "past_deadline"
+    if delivery.notice.kind == NoticeKind.DAILY and call.status == CallStatus.EXCEPTION:
+        return "exception"
+    return ""
+
+
+def resend(*, user, deliveries: Sequence[Delivery]) -> dict[str, list[int]]:
+    """Queue failed deliveries again (the same text, to the client's current address). Returns the
+    deliveries by outcome: ``queued``, or why not (``not_failed``, ``closed``, ``past_deadline``,
+    ``exception``; see :func:`why_not_again`). Audited."""
     if not can(user, SEND_NOTICE):
         raise Refused(_("You may not send notices."))
-    failed = [d for d in deliveries if d.status == DeliveryStatus.FAILED]
     now = timezone.now()
+    outcomes: dict[str, list[int]] = {"queued": []}
+    failed = []
+    for delivery in deliveries:
+        why = why_not_again(delivery, now)
+        outcomes.setdefault(why or "queued", []).append(delivery.pk)
+        if not why:
+            failed.append(delivery)
     for delivery in failed:
         account = delivery.notice.account
         Delivery.objects.filter(pk=delivery.pk, status=DeliveryStatus.FAILED).update(
@@ -496,12 +526,13 @@ def resend(*, user, deliveries: Sequence[Delivery]) -> int:
         user,
         "send_notice",
         calls=sorted({d.notice.call_id for d in failed if d.notice.call_id}),
-        detail={"resent": [d.pk for d in failed]},
+        detail={"resent": [d.pk for d in failed], **{why: ids for why, ids in outcomes.items() if why != "queued"}},
+        outcome="ok" if len(failed) == len(deliveries) else "partly refused",
         at=now,
     )
     ids = [d.pk for d in failed]
     transaction.on_commit(lambda: _queue(ids, []))
-    return len(failed)
+    return outcomes
 
 
 # --- what gateways report back ---------------------------------------------------------------------

@@ -231,32 +231,56 @@ class ResendView(ConsoleMixin, View):
 
     def post(self, request):
         back = back_to(request, reverse("notices:list"))
-        ids = [pk for pk in map(parse_id, request.POST.getlist("deliveries")[:1000]) if pk is not None]
-        if not ids:
+        sent = request.POST.getlist("deliveries")[:1000]
+        ids = [pk for pk in map(parse_id, sent) if pk is not None]
+        if not sent:
             messages.error(request, _("Select failed deliveries to send again."))
             return HttpResponseRedirect(back)
         accounts = Account.objects.visible_to(request.user).values("pk")
         deliveries = list(
             Delivery.objects.filter(pk__in=ids, notice__account__in=accounts).select_related(
-                "notice", "notice__account"
+                "notice", "notice__account", "notice__call"
             )
         )
-        if len(deliveries) != len(set(ids)):
+        # a value that is no delivery's key names none: nothing is sent
+        if len(ids) != len(sent) or len(deliveries) != len(set(ids)):
             self.audit_refusal(request, "refused: unknown or other desk's delivery")
             raise Http404(_("No such delivery."))
-        count = services.resend(user=request.user, deliveries=deliveries)
-        if count:
+        outcomes = services.resend(user=request.user, deliveries=deliveries)
+        if count := len(outcomes["queued"]):
             messages.success(
                 request,
                 ngettext("%(count)d delivery queued again.", "%(count)d deliveries queued again.", count)
                 % {"count": count},
             )
-        if left := len(deliveries) - count:
-            messages.warning(
-                request,
-                ngettext(
-                    "%(count)d had not failed: left as it is.", "%(count)d had not failed: left as they are.", left
-                )
-                % {"count": left},
-            )
+        for why, ids in outcomes.items():
+            if why != "queued" and ids:
+                messages.warning(request, not_again(why, len(ids)))
         return HttpResponseRedirect(back)
+
+
+def not_again(why: str, count: int) -> str:
+    """Why deliveries were not sent again (services.why_not_again), as the desk is told."""
+    if why == "closed":
+        text = ngettext(
+            "%(count)d is about a call that has closed: not sent again.",
+            "%(count)d are about calls that have closed: not sent again.",
+            count,
+        )
+    elif why == "past_deadline":
+        text = ngettext(
+            "%(count)d is the system's notice about a call past its deadline: not sent again.",
+            "%(count)d are the system's notices about calls past their deadline: not sent again.",
+            count,
+        )
+    elif why == "exception":
+        text = ngettext(
+            "%(count)d is a daily notice about a call marked exception: not sent again.",
+            "%(count)d are daily notices about calls marked exception: not sent again.",
+            count,
+        )
+    else:
+        text = ngettext(
+            "%(count)d had not failed: left as it is.", "%(count)d had not failed: left as they are.", count
+        )
+    return text % {"count": count}

@@ -220,6 +220,32 @@ def test_a_delivery_sent_again_after_it_gave_up_has_its_tries_afresh(called, gat
     assert attempts_after(delivery, 3600, time_machine) == ("sent", 2)
 
 
+def test_a_failed_notice_is_not_sent_again_where_the_system_would_not_send_it_now(called, trader, time_machine):
+    trigger = m1("sms")  # the call's trigger notice
+    Delivery.objects.filter(pk=trigger.pk).update(status="failed")
+    trigger.refresh_from_db()
+
+    time_machine.move_to(called.deadline + dt.timedelta(minutes=1), tick=False)
+    assert services.resend(user=trader, deliveries=[trigger]) == {"queued": [], "past_deadline": [trigger.pk]}
+    from risk import calls
+
+    assert calls.end_call(called.pk, reason="paid by cheque", user=trader)
+    trigger = Delivery.objects.select_related("notice__call").get(pk=trigger.pk)
+    assert services.resend(user=trader, deliveries=[trigger]) == {"queued": [], "closed": [trigger.pk]}
+    assert Delivery.objects.get(pk=trigger.pk).status == "failed"
+
+
+def test_a_desks_failed_message_is_sent_again_past_the_deadline(called, trader, time_machine):
+    [notice] = services.send(user=trader, calls=[called], channels=["sms"], text="Call us.", key="k1")
+    delivery = notice.deliveries.get()
+    Delivery.objects.filter(pk=delivery.pk).update(status="failed")
+    delivery.refresh_from_db()
+    time_machine.move_to(called.deadline + dt.timedelta(minutes=1), tick=False)
+
+    assert services.resend(user=trader, deliveries=[delivery]) == {"queued": [delivery.pk]}
+    assert Delivery.objects.get(pk=delivery.pk).status == "queued"
+
+
 def test_retries_due_are_the_longest_waiting_whatever_their_key(called, settings):
     settings.NOTICE_RETRY_SECONDS = 30
     email, sms = m1("email"), m1("sms")

@@ -141,6 +141,19 @@ def test_the_notices_page_lists_deliveries_and_resends_a_failed_one(call, trader
     assert "queued again" not in again.content.decode()  # no success beside it
 
 
+def test_resending_with_a_value_that_is_no_deliverys_key_sends_nothing(
+    call, trader, django_capture_on_commit_callbacks
+):
+    other = MarginCall.objects.get(account__account_no="T2")
+    send(client_for(trader), call, django_capture_on_commit_callbacks, calls=[call.pk, other.pk])
+    failed = Delivery.objects.get(notice__account__account_no="T2")
+
+    response = client_for(trader).post(reverse("notices:resend"), {"deliveries": [failed.pk, "abc"]})
+
+    assert response.status_code == 404
+    assert Delivery.objects.get(pk=failed.pk).status == "failed"
+
+
 def test_the_lists_show_the_last_notice(call, trader, django_capture_on_commit_callbacks):
     send(client_for(trader), call, django_capture_on_commit_callbacks)
     html = client_for(trader).get(reverse("risk:warning")).content.decode()
