@@ -373,6 +373,11 @@ def move_deadline(call: MarginCall, *, deadline: datetime, reason: str, user, no
         raise CallActionRefused(_("The call has closed; its deadline can no longer move."))
     if deadline <= locked.triggered_at:
         raise CallActionRefused(_("The new deadline must be after the call's trigger time."))
+    if deadline <= now:  # it would make the call overdue at once, its days of notice cut short
+        raise CallActionRefused(
+            _("The new deadline must be later than now (%(now)s).")
+            % {"now": timezone.localtime(now).strftime("%Y-%m-%d %H:%M")}
+        )
     day = deadline.astimezone(HONG_KONG).date()
     close = session_close(day)
     if close is None and day.year > LAST_YEAR:

@@ -405,11 +405,25 @@ def test_a_deadline_cannot_move_before_the_trigger_or_on_a_closed_call(import_bo
     call = the_call()
     with pytest.raises(calls.CallActionRefused):
         calls.move_deadline(call, deadline=call.triggered_at, reason="x", user=trader)
+    later = at("2026-12-28T11:00:00+08:00")  # a trading day after the trigger, before the deadline
+    with pytest.raises(calls.CallActionRefused, match=r"later than now \(2026-12-28 11:00\)"):
+        calls.move_deadline(call, deadline=later - dt.timedelta(minutes=1), reason="x", user=trader, now=later)
 
     import_book(one_stock_book(as_of="2026-12-24T09:45:00+08:00", cash="-40000"))
     with pytest.raises(calls.CallActionRefused):
         calls.move_deadline(call, deadline=at("2027-01-05T16:00:00+08:00"), reason="x", user=trader)
     assert not DeadlineChange.objects.exists()
+
+
+def test_a_deadline_may_move_nearer_but_not_into_the_past(import_book, trader):
+    import_book(one_stock_book())
+    call = the_call()
+    now = at("2026-12-28T11:00:00+08:00")
+
+    calls.move_deadline(call, deadline=now + dt.timedelta(minutes=1), reason="x", user=trader, now=now)
+
+    call.refresh_from_db()
+    assert call.deadline == now + dt.timedelta(minutes=1)
 
 
 def test_snapshots_cannot_be_changed_or_deleted_by_the_application(import_book):
