@@ -157,6 +157,8 @@ class CoveredCallDetailView(ConsoleMixin, View):
             .select_related("instrument")
             | Position.objects.filter(account=case.account, instrument=case.underlying).select_related("instrument")
         )
+        rule = None if case.resolved_at else with_rules([case])[0].rule
+        suggest_buy_backs(positions, rule.shortfall if rule else 0)
         # A resolved case is history: the shortfall now (if it came back) is the open case's, linked.
         reopened = (
             CoveredCallCase.objects.filter(
@@ -170,7 +172,7 @@ class CoveredCallDetailView(ConsoleMixin, View):
             "recovery/covered_call.html",
             {
                 "case": case,
-                "rule": None if case.resolved_at else with_rules([case])[0].rule,
+                "rule": rule,
                 "reopened": reopened,
                 "positions": positions,
                 "can_recover": can(request.user, RECOVER),
@@ -179,6 +181,20 @@ class CoveredCallDetailView(ConsoleMixin, View):
                 "case_ids": [case.pk],
             },
         )
+
+
+def suggest_buy_backs(positions: list, shortfall: int) -> None:
+    """Each short call's ``buy_back``: the contracts to buy back so that, taken in turn, they cover the
+    shares short (contracts x multiplier), in whole lots of the option or all of the position."""
+    for position in positions:
+        position.buy_back = 0
+        instrument = position.instrument
+        if shortfall <= 0 or position.quantity >= 0 or instrument.option_type != "call":
+            continue
+        lot, multiplier = max(1, instrument.lot_size), max(1, instrument.multiplier)
+        contracts = -(-shortfall // multiplier)
+        position.buy_back = min(-position.quantity, -(-contracts // lot) * lot)
+        shortfall -= position.buy_back * multiplier
 
 
 class ShortStockListView(ListPage):
@@ -497,7 +513,8 @@ def with_book_now(items: list) -> list:
     """Each short-stock item with the book now, as the scan (every 15 minutes in trading hours) does not
     have it: ``short_now`` (what the position is short now), ``on_order`` (its working orders), ``to_buy``
     (what is still to recover: the item's quantity less what is on order and what was bought since the
-    scan) and ``free_now`` (the most a buy may order). Two queries, however many items."""
+    scan, rounded up to whole lots, or all that is free where that closes the short: an order the
+    exchange takes) and ``free_now`` (the most a buy may order). Two queries, however many items."""
     accounts = {item.account_id for item in items}
     held = {
         (account, instrument): quantity
@@ -512,7 +529,9 @@ def with_book_now(items: list) -> list:
         item.on_order = working.get(key, 0)
         item.free_now = max(0, item.short_now - item.on_order)
         bought = max(0, item.short_quantity - item.short_now)
-        item.to_buy = min(item.free_now, max(0, item.quantity - item.on_order - bought))
+        rest = max(0, item.quantity - item.on_order - bought)
+        lot = max(1, item.instrument.lot_size)
+        item.to_buy = min(item.free_now, -(-rest // lot) * lot)
     return items
 
 

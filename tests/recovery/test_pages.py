@@ -35,6 +35,8 @@ def test_covered_call_recovery_follows_the_book_and_buys_back_the_short_calls(tr
 
     details = client.get(reverse("recovery:covered-call", args=[case.pk]))
     assert 'data-testid="buy-back"' in details.content.decode()
+    # 200 shares short: 2 of the 3 contracts of 100 cover it
+    assert 'name="quantity" value="2" min="1" max="3"' in details.content.decode()
     response = client.post(
         reverse("recovery:buy-back"),
         {
@@ -359,6 +361,21 @@ def test_a_lending_pool_row_offers_only_its_share_of_the_recall_not_yet_on_order
 
     assert "100 on order" in row
     assert 'name="quantity" value="" min="1" max="300"' in row  # its share is on order: nothing suggested
+
+
+def test_a_short_covered_in_part_since_the_scan_is_offered_in_whole_lots(trader):
+    from book.models import Position
+
+    services.run_scan()
+    item = ShortStockItem.objects.get(account__account_no="M1", instrument__symbol="700.HK")
+    assert (item.short_quantity, item.quantity) == (400, 100)
+    Position.objects.filter(account__account_no="M1", instrument__symbol="700.HK").update(quantity=-350)
+
+    html = client_for(trader).get(reverse("recovery:short-stock")).content.decode()
+    start = html.index(f'data-item="{item.pk}"')
+    row = html[start : html.index("</tr>", start)]
+
+    assert 'name="quantity" value="100" min="1" max="350"' in row  # 50 still to recover: a lot of 100
 
 
 def test_the_lending_details_say_how_many_clients_short_are_on_desks_not_seen(trader):
