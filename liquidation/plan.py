@@ -17,7 +17,8 @@ all of it (the first plan always; the second only when that lowers the call amou
 takes each order down to the fewest lots that still cover with the others, which never raises the value
 traded nor loses the cover.
 
-Never ordered: a suspended, long-suspended or delisted instrument; more than the free quantity (the
+Never ordered: a suspended, long-suspended or delisted instrument, an expired option; more than the
+free quantity (the
 position less its working orders); a part lot, except a last odd lot that closes the position.
 """
 
@@ -63,6 +64,7 @@ class Line:
     quantity: int
     lot_size: int = 1
     working: int = 0
+    expired: bool = False  # an option past its expiry day: no market to trade it in
 
     @property
     def side(self) -> str:
@@ -74,9 +76,15 @@ class Line:
 
     @property
     def tradable(self) -> bool:
-        """Whether the plan may trade it: a normal stock with a last price to set a limit from (a price
-        of 0 is no market to sell into) and a free quantity."""
-        return self.quantity != 0 and self.terms.status == TRADABLE_STATUS and self.terms.price > 0 and self.free > 0
+        """Whether the plan may trade it: a normal instrument, not an expired option, with a last price to
+        set a limit from (a price of 0 is no market to sell into) and a free quantity."""
+        return (
+            self.quantity != 0
+            and self.terms.status == TRADABLE_STATUS
+            and not self.expired
+            and self.terms.price > 0
+            and self.free > 0
+        )
 
 
 @dataclass(frozen=True)

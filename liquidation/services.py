@@ -17,7 +17,7 @@ from django.db.models import F, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from book.models import AMOUNT_LIMIT, HKD, PRICE_PLACES, Account, CashBalance, Instrument, Position
+from book.models import AMOUNT_LIMIT, HKD, PRICE_PLACES, Account, CashBalance, Instrument, InstrumentKind, Position
 from book.signals import positions_changed
 from console import audit
 from console.models import AuditEntry
@@ -117,6 +117,7 @@ def account_books(accounts: Sequence[Account]) -> dict[int, Book]:
     ):
         cash[account_id][currency] = amount
     books = {}
+    today = timezone.localdate()
     for account in accounts:
         held = positions[account.pk]
         books[account.pk] = Book(
@@ -132,6 +133,7 @@ def account_books(accounts: Sequence[Account]) -> dict[int, Book]:
                     quantity=position.quantity,
                     lot_size=position.instrument.lot_size,
                     working=min(abs(position.quantity), working.get((account.pk, position.instrument_id), 0)),
+                    expired=expired(position.instrument, today),
                 )
                 for position in held
             ],
@@ -139,6 +141,11 @@ def account_books(accounts: Sequence[Account]) -> dict[int, Book]:
             instruments={position.instrument.symbol: position.instrument for position in held},
         )
     return books
+
+
+def expired(instrument: Instrument, today) -> bool:
+    """An option past its expiry day (Hong Kong's date): it no longer trades."""
+    return instrument.kind == InstrumentKind.OPTION and instrument.expiry is not None and instrument.expiry < today
 
 
 def account_book(account: Account) -> Book:
@@ -464,6 +471,11 @@ def _order(item: Wanted, position: Position | None, working: dict, rules: RuleSe
         raise Refused(
             _("%(symbol)s: the instrument is %(status)s and cannot be traded.")
             % {"symbol": item.symbol, "status": instrument.get_status_display()}
+        )
+    if expired(instrument, timezone.localdate()):
+        raise Refused(
+            _("%(symbol)s: the option expired on %(expiry)s and cannot be traded.")
+            % {"symbol": item.symbol, "expiry": instrument.expiry.isoformat()}
         )
     side = Side.SELL if position.quantity > 0 else Side.BUY
     if item.order_type == OrderType.MARKET:

@@ -120,7 +120,11 @@ def call_panel(request, *, call, account) -> str | None:
                     "working": line.working,
                     "free": line.free,
                     "tradable": line.tradable,
-                    "status": instrument.get_status_display() if instrument.price > 0 else _("No last price"),
+                    "status": _("Expired")
+                    if line.expired
+                    else instrument.get_status_display()
+                    if instrument.price > 0
+                    else _("No last price"),
                     "last": instrument.price,
                     "currency": instrument.currency,
                     "covering": cover.covering_quantity if cover else None,

@@ -317,6 +317,23 @@ def test_the_exchange_rejects_an_order_on_a_suspended_instrument(account, trader
     assert "suspended" in order.reject_reason
 
 
+def test_an_option_past_its_expiry_day_is_neither_planned_nor_placed(book, trader):
+    account = Account.objects.get(account_no="M100002")  # short 5 TCH270330C400, long 500 700.HK
+    option = Instrument.objects.get(symbol="TCH270330C400")
+    option.expiry = datetime(2026, 12, 22).date()  # the day before this test's day
+    option.save()
+
+    plan, book_now = services.account_plan(account)
+    with pytest.raises(services.Refused, match="the option expired on 2026-12-22"):
+        services.place(user=trader, account=account, wanted=[services.Wanted("TCH270330C400", 1, D("13"))])
+
+    assert not [line for line in book_now.lines if line.symbol == "TCH270330C400" and line.tradable]
+    assert "TCH270330C400" not in {order.symbol for order in plan.orders}
+    option.expiry = datetime(2026, 12, 23).date()  # its expiry day: it still trades
+    option.save()
+    services.place(user=trader, account=account, wanted=[services.Wanted("TCH270330C400", 1, D("13"))])
+
+
 def test_a_fill_reported_twice_is_booked_once(account, trader):
     order = services.place(user=trader, account=account, wanted=[services.Wanted("A.HK", 200)])[0]
     services.record_fill(order.pk, 100, D("380"), order.created_at, "ex-1")
