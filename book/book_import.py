@@ -113,6 +113,7 @@ def _write(book: Book, now, as_of, explicit_time: bool, result: ImportResult) ->
             if isinstance(effect, BookEffect):
                 result.recomputed.recomputed += effect.recomputed
                 result.recomputed.failed.update(effect.failed)
+                result.warnings += effect.warnings
         if result.recomputed.failed:
             raise BookInvalid([f"accounts.{no}: {why}" for no, why in sorted(result.recomputed.failed.items())])
     return result

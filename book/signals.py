@@ -32,8 +32,9 @@ positions_changed = Signal()
 
 @dataclass
 class BookEffect:
-    """What a receiver of ``book_written`` did: how many accounts it recomputed, and the accounts it
-    could not, by account number, with why."""
+    """What a receiver of ``book_written`` did: how many accounts it recomputed, the accounts it could
+    not, by account number, with why, and what the import should warn of (written all the same)."""
 
     recomputed: int = 0
     failed: dict[str, str] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)

@@ -12,12 +12,15 @@ class LiquidationConfig(AppConfig):
     verbose_name = _("Liquidation")
 
     def ready(self):
+        from book.signals import book_written
         from console import panels
         from console.bootstrap import granting
         from console.permissions import register_action
 
+        from . import services
         from .views import batch_panel, call_panel
 
+        book_written.connect(services.book_written, dispatch_uid="liquidation.book_written")
         register_action("liquidate", "liquidation.liquidate")
         register_action("cancel_order", "liquidation.cancel_order")
         panels.register("call_detail", call_panel)

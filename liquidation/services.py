@@ -18,7 +18,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from book.models import AMOUNT_LIMIT, HKD, PRICE_PLACES, Account, CashBalance, Instrument, InstrumentKind, Position
-from book.signals import positions_changed
+from book.signals import BookEffect, positions_changed
 from console import audit
 from console.models import AuditEntry
 from console.permissions import can
@@ -87,6 +87,41 @@ def working_quantities(account_ids: Iterable[int]) -> dict[tuple[int, int], int]
         .annotate(rest=Sum(F("quantity") - F("filled_quantity")))
     )
     return {(row["account_id"], row["instrument_id"]): row["rest"] for row in rows}
+
+
+def beyond_the_book(account_ids: Iterable[int]) -> list[str]:
+    """Working orders that together trade more than the position they close now holds (a book written
+    since they were placed holds less, or none): each such position, said in a line."""
+    rows = (
+        Order.objects.filter(account_id__in=list(account_ids), status__in=WORKING)
+        .values("account_id", "instrument_id", "side", "account__account_no", "instrument__symbol")
+        .annotate(rest=Sum(F("quantity") - F("filled_quantity")))
+        .order_by("account__account_no", "instrument__symbol", "side")
+    )
+    held = dict(
+        ((account, instrument), quantity)
+        for account, instrument, quantity in Position.objects.filter(account_id__in=list(account_ids)).values_list(
+            "account_id", "instrument_id", "quantity"
+        )
+    )
+    said = []
+    for row in rows:
+        quantity = held.get((row["account_id"], row["instrument_id"]), 0)
+        holds = quantity if row["side"] == Side.SELL else -quantity
+        if row["rest"] > max(0, holds):
+            what = "sell" if row["side"] == Side.SELL else "buy back"
+            side = "long" if row["side"] == Side.SELL else "short"
+            account, symbol = row["account__account_no"], row["instrument__symbol"]
+            said.append(
+                f"account {account}: working orders {what} {row['rest']} {symbol},"
+                f" more than the {max(0, holds)} it now holds {side}; review them on Liquidation Orders"
+            )
+    return said
+
+
+def book_written(sender, *, account_ids, by_admin=False, **kwargs) -> BookEffect:
+    """A book written under working orders: the import warns of each position they now trade past."""
+    return BookEffect(warnings=[] if by_admin or not account_ids else beyond_the_book(account_ids))
 
 
 @dataclass
@@ -710,7 +745,10 @@ def record_fill(order_id: int, quantity: int, price: Decimal, time: datetime, re
         if quantity <= 0:
             return None
         instrument, account = order.instrument, order.account
-        position = Position.objects.select_for_update().get(account=account, instrument=instrument)
+        # The exchange's fill is booked even where a book written since holds no position: it happened.
+        position, _created = Position.objects.select_for_update().get_or_create(
+            account=account, instrument=instrument, defaults={"quantity": 0}
+        )
         sign = 1 if order.side == Side.SELL else -1
         rules = rule_set(account.kind)
         with localcontext(ENGINE_CONTEXT):

@@ -8,14 +8,15 @@ from datetime import timedelta
 
 from celery import shared_task
 from django.conf import settings
-from django.db.models import F
+from django.db.models import F, Sum
 from django.utils import timezone, translation
 
+from book.models import Position
 from book.trading_calendar import is_trading
 from console.queue import QUEUE_AWAY
 
 from . import services
-from .models import Order, OrderStatus, Side
+from .models import WORKING, Order, OrderStatus, Side
 
 logger = logging.getLogger(__name__)
 
@@ -44,10 +45,11 @@ def simulate_exchange() -> int:
         .select_related("instrument")
         .order_by("updated_at", "pk")[:TURN_LIMIT]
     )
+    book = _Positions(orders)
     moved = 0
     for order in orders:  # one order that fails is said, and the others still trade
         try:
-            moved += _turn(order, now)
+            moved += _turn(order, now, book)
         except services.FillTooLarge as error:
             moved += services.mark_rejected(order.pk, f"the exchange's fill cannot be booked: {error}")
         except Exception:
@@ -55,12 +57,57 @@ def simulate_exchange() -> int:
     return moved
 
 
-def _turn(order: Order, now) -> bool:
+class _Positions:
+    """What the turn's orders' positions hold and what their working orders trade, per side, read in
+    two queries and followed as the turn fills them."""
+
+    def __init__(self, orders: list[Order]):
+        accounts = {order.account_id for order in orders}
+        instruments = {order.instrument_id for order in orders}
+        self.held = {
+            (account, instrument): quantity
+            for account, instrument, quantity in Position.objects.filter(
+                account_id__in=accounts, instrument_id__in=instruments
+            ).values_list("account_id", "instrument_id", "quantity")
+        }
+        self.working = {
+            (row["account_id"], row["instrument_id"], row["side"]): row["rest"]
+            for row in Order.objects.filter(account_id__in=accounts, instrument_id__in=instruments, status__in=WORKING)
+            .values("account_id", "instrument_id", "side")
+            .annotate(rest=Sum(F("quantity") - F("filled_quantity")))
+        }
+
+    def why_not(self, order: Order) -> str:
+        """Why the exchange takes no more of this order ("" when it does): the position no longer holds
+        what it still trades, or its odd lot no longer closes the position with the other orders."""
+        quantity = self.held.get((order.account_id, order.instrument_id), 0)
+        holds = max(0, quantity if order.side == Side.SELL else -quantity)
+        side = "long" if order.side == Side.SELL else "short"
+        symbol = order.instrument.symbol
+        if order.remaining > holds:
+            return f"the account holds {holds} {symbol} {side}, less than the {order.remaining} the order still trades"
+        working = self.working.get((order.account_id, order.instrument_id, order.side), 0)
+        if order.remaining % order.instrument.lot_size and working != holds:
+            return (
+                f"an odd lot trades only to close the position: the working orders trade {working} {symbol},"
+                f" the account holds {holds} {side}"
+            )
+        return ""
+
+    def filled(self, order: Order, quantity: int) -> None:
+        key = (order.account_id, order.instrument_id)
+        self.held[key] = self.held.get(key, 0) - (quantity if order.side == Side.SELL else -quantity)
+        self.working[(*key, order.side)] = self.working.get((*key, order.side), 0) - quantity
+
+
+def _turn(order: Order, now, book: _Positions) -> bool:
     instrument = order.instrument
     if instrument.status != "normal":
         return services.mark_rejected(
             order.pk, f"{instrument.symbol} is {instrument.status}: the exchange takes no order"
         )
+    if why := book.why_not(order):
+        return services.mark_rejected(order.pk, why)
     price = instrument.price
     if order.limit_price is not None and (
         (order.side == Side.SELL and price < order.limit_price)
@@ -73,6 +120,8 @@ def _turn(order: Order, now) -> bool:
     if remaining > PART_LOTS * lot:
         part = max(lot, math.ceil(remaining / 2 / lot) * lot)
     fill = services.record_fill(order.pk, part, price, now, reference=f"sim-{order.pk}-{order.filled_quantity}")
+    if fill is not None:
+        book.filled(order, fill.quantity)
     return fill is not None
 
 

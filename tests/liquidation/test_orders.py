@@ -334,6 +334,64 @@ def test_an_option_past_its_expiry_day_is_neither_planned_nor_placed(book, trade
     services.place(user=trader, account=account, wanted=[services.Wanted("TCH270330C400", 1, D("13"))])
 
 
+def test_a_book_that_holds_less_than_the_working_orders_is_warned_of_and_the_exchange_fills_no_more(
+    account, trader, exchange, place, import_book
+):
+    order = place(trader, account, services.Wanted("A.HK", 1000, D("372.40")))
+    gone = place(trader, account, services.Wanted("B.HK", 1000, D("81.60")))
+
+    result = import_book(
+        {
+            "as_of": "2026-12-23T11:00:00+08:00",
+            "accounts": [{"account_no": "M100001", "positions": [{"symbol": "A.HK", "quantity": 200}]}],
+        }
+    )
+    exchange()
+
+    assert result.warnings == [
+        "account M100001: working orders sell 1000 A.HK, more than the 200 it now holds long;"
+        " review them on Liquidation Orders",
+        "account M100001: working orders buy back 1000 B.HK, more than the 0 it now holds short;"
+        " review them on Liquidation Orders",
+    ]
+    order.refresh_from_db()
+    gone.refresh_from_db()
+    assert (order.status, order.reject_reason) == (
+        OrderStatus.REJECTED,
+        "the account holds 200 A.HK long, less than the 1000 the order still trades",
+    )
+    assert gone.status == OrderStatus.REJECTED
+    assert (held(account, "A.HK"), held(account, "B.HK")) == (200, 0)
+
+
+def test_a_fill_of_a_position_a_book_has_since_removed_is_still_booked(account, trader, place, import_book):
+    order = place(trader, account, services.Wanted("B.HK", 1000, D("81.60")))
+    import_book({"as_of": "2026-12-23T11:00:00+08:00", "accounts": [{"account_no": "M100001", "positions": []}]})
+
+    services.record_fill(order.pk, 1000, D("80"), order.created_at, "gw-1")  # the gateway says it filled
+
+    assert held(account, "B.HK") == 1000  # bought back 1000 of a short the book no longer holds
+    order.refresh_from_db()
+    assert order.status == OrderStatus.FILLED
+
+
+def test_an_odd_lot_left_alone_by_a_cancelled_order_no_longer_trades(account, trader, exchange, place, settings):
+    Position.objects.filter(account=account, instrument__symbol="A.HK").update(quantity=1550)
+    settings.LIQUIDATION_GATEWAY = "tests.liquidation.gateways.Holding"
+    lots = place(trader, account, services.Wanted("A.HK", 1500, D("372.40")))
+    odd = place(trader, account, services.Wanted("A.HK", 50, D("372.40")))  # with the 1500 it closes
+    services.cancel(user=trader, orders=[lots])
+    services.mark_cancelled(lots.pk)
+    settings.LIQUIDATION_GATEWAY = "liquidation.gateway.SimulatedExchange"
+
+    exchange()
+
+    odd.refresh_from_db()
+    assert odd.status == OrderStatus.REJECTED
+    assert odd.reject_reason.startswith("an odd lot trades only to close the position")
+    assert held(account, "A.HK") == 1550
+
+
 def test_a_fill_reported_twice_is_booked_once(account, trader):
     order = services.place(user=trader, account=account, wanted=[services.Wanted("A.HK", 200)])[0]
     services.record_fill(order.pk, 100, D("380"), order.created_at, "ex-1")
