@@ -454,8 +454,11 @@ def _place_locked(user, requests, source, key, rules, calls) -> list[Order]:
             continue
         try:
             orders = [
-                _order(item, positions.get((account.pk, item.symbol)), working, rules[account.kind])
+                part
                 for item in _unique(request.wanted)
+                for part in _board_and_odd_lots(
+                    _order(item, positions.get((account.pk, item.symbol)), working, rules[account.kind])
+                )
             ]
         except Refused as refused:
             request.refused = str(refused)
@@ -465,7 +468,8 @@ def _place_locked(user, requests, source, key, rules, calls) -> list[Order]:
             order.created_by = user if user is not None and user.is_authenticated else None
             order.created_at = order.updated_at = now
             if key is not None:
-                order.idempotency_key = f"{key}:{account.pk}:{order.instrument.pk}"
+                odd = ":odd" if order.quantity < order.instrument.lot_size else ""
+                order.idempotency_key = f"{key}:{account.pk}:{order.instrument.pk}{odd}"
         request.orders = orders
         created += orders
     return created
@@ -534,6 +538,24 @@ def _order(item: Wanted, position: Position | None, working: dict, rules: RuleSe
         )
     working[(position.account_id, instrument.pk)] = busy + item.quantity
     return order
+
+
+def _board_and_odd_lots(order: Order) -> list[Order]:
+    """HKEX trades odd lots apart from board lots: an order of whole lots and an odd lot (one that
+    closes the position) goes as two orders, the board lots first, at the same price."""
+    lot = order.instrument.lot_size
+    odd = order.quantity % lot
+    if not odd or order.quantity < lot:
+        return [order]
+    board = Order(
+        instrument=order.instrument,
+        side=order.side,
+        quantity=order.quantity - odd,
+        order_type=order.order_type,
+        limit_price=order.limit_price,
+    )
+    order.quantity = odd
+    return [board, order]
 
 
 def _order_detail(order: Order) -> dict:

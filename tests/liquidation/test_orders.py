@@ -375,6 +375,28 @@ def test_a_fill_of_a_position_a_book_has_since_removed_is_still_booked(account, 
     assert order.status == OrderStatus.FILLED
 
 
+def test_board_lots_and_the_odd_lot_that_closes_go_as_two_orders(
+    account, trader, exchange, django_capture_on_commit_callbacks
+):
+    Position.objects.filter(account=account, instrument__symbol="A.HK").update(quantity=1550)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        orders = services.place(
+            user=trader, account=account, wanted=[services.Wanted("A.HK", 1550, D("372.40"))], key="odd-lots-key-01"
+        )
+    again = services.place(
+        user=trader, account=account, wanted=[services.Wanted("A.HK", 1550, D("372.40"))], key="odd-lots-key-01"
+    )
+    while exchange():
+        pass
+
+    assert [(o.quantity, o.limit_price) for o in orders] == [(1500, D("372.40")), (50, D("372.40"))]
+    assert again.again
+    assert sorted(o.pk for o in again) == sorted(o.pk for o in orders)
+    assert {o.status for o in Order.objects.all()} == {OrderStatus.FILLED}
+    assert held(account, "A.HK") == 0
+
+
 def test_an_odd_lot_left_alone_by_a_cancelled_order_no_longer_trades(account, trader, exchange, place, settings):
     Position.objects.filter(account=account, instrument__symbol="A.HK").update(quantity=1550)
     settings.LIQUIDATION_GATEWAY = "tests.liquidation.gateways.Holding"
