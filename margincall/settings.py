@@ -105,6 +105,7 @@ if not SECRET_KEY:
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
+CSRF_FAILURE_VIEW = "console.errors.csrf_failure"
 
 # A batch from the Risk Warning list sends up to 1,000 selected calls (risk.forms.MAX_BATCH_CALLS), one
 # form value each, beside its own fields: a request with a few more is answered by the form, which

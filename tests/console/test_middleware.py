@@ -53,3 +53,35 @@ def test_an_api_hears_it_in_json_and_a_get_is_left_alone():
 
     # A GET's form body is never read: its charset is nobody's concern.
     assert Client().get(reverse("login"), CONTENT_TYPE=f"{FORM}; charset=latin-1").status_code == 200
+
+
+def test_a_form_without_its_csrf_token_is_refused_in_the_consoles_page_saying_what_to_do(settings):
+    user = make_user("trader", "RiskWarningFull")
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(user)
+
+    response = client.post(reverse("liquidation:cancel"), {"orders": ["1"]}, HTTP_ACCEPT_LANGUAGE="zh-hant")
+
+    assert response.status_code == 403
+    html = response.content.decode()
+    assert 'data-testid="reason"' in html
+    assert "重新載入" in html  # "reload the page", in the reader's language
+    assert '<header class="topbar">' in html  # the console's layout, not Django's bare page
+
+
+def test_a_not_found_page_says_what_was_not_found():
+    client = Client()
+    client.force_login(make_user("trader", "RiskWarningFull"))
+
+    response = client.post(reverse("liquidation:cancel"), {"orders": ["abc"]})
+
+    assert response.status_code == 404
+    assert "No such order." in response.content.decode()
+    assert 'data-testid="reason"' not in client.get("/no/such/page/").content.decode()
+
+
+def test_the_login_form_without_its_token_gets_the_same_page():
+    response = Client(enforce_csrf_checks=True).post(reverse("login"), {"username": "a", "password": "b"})
+
+    assert response.status_code == 403
+    assert "reload the page and try again" in response.content.decode()
