@@ -2,10 +2,13 @@ import re
 from datetime import timedelta
 
 from django import forms
+from django.db.models.functions import Upper
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from book.models import Instrument
 from console.fields import DateField, DateTimeField, IntegerField
+from console.text import fold
 from risk.forms import MAX_PAGE, CallIdsField, TextField
 
 from .models import OrderStatus, Source
@@ -75,7 +78,17 @@ class BatchForm(forms.Form):
         bad = [symbol for symbol in text if not SYMBOL.fullmatch(symbol)]
         if bad:
             raise forms.ValidationError(_("Not a stock symbol: %(symbol)s"), params={"symbol": bad[0][:32]})
-        return [symbol.upper() for symbol in text] or None
+        # As the book spells them, typed in any capitals; a symbol the book does not hold is named.
+        wanted = list(dict.fromkeys(fold(symbol) for symbol in text))[:200]
+        stored = {
+            fold(symbol): symbol
+            for symbol in Instrument.objects.annotate(key=Upper("symbol"))
+            .filter(key__in=wanted)
+            .values_list("symbol", flat=True)
+        }
+        if unknown := [symbol for symbol in wanted if symbol not in stored]:
+            raise forms.ValidationError(_("No such stock: %(symbols)s"), params={"symbols": ", ".join(unknown[:5])})
+        return [stored[symbol] for symbol in wanted] or None
 
     def clean(self):
         data = super().clean()

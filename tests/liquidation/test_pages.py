@@ -168,6 +168,17 @@ def test_the_batch_bar_liquidates_the_selected_calls_once_in_the_background(
     assert list(batch.items.values_list("outcome", flat=True)) == ["placed", "placed"]
 
 
+def test_a_batch_for_only_a_stock_the_book_does_not_hold_is_refused_naming_it(call, trader):
+    data = {"calls": [call.pk], "action": "liquidate", "key": "batch-key-777777", "only": "A.HK zzz.hk"}
+
+    response = client_for(trader).post(reverse("liquidation:batch"), data, follow=True)
+
+    from liquidation.models import Batch
+
+    assert "No such stock: ZZZ.HK" in response.content.decode()
+    assert not Batch.objects.exists()
+
+
 def test_a_batch_page_shows_only_the_users_desks(call, trader, desk_trader, django_capture_on_commit_callbacks):
     other = MarginCall.objects.get(account__account_no="T2")
     data = {"calls": [call.pk, other.pk], "action": "liquidate", "key": "batch-key-654321"}
