@@ -55,12 +55,13 @@ class BatchForm(forms.Form):
 
     calls = CallIdsField()
     action = forms.ChoiceField(
+        label=_("Action"),
         choices=[
             ("liquidate", _("Liquidate")),
             ("auto", _("Auto-liquidate at")),
             ("auto_deadline", _("Auto-liquidate at the deadline")),
             ("auto_clear", _("Clear auto-liquidation")),
-        ]
+        ],
     )
     only = TextField(label=_("Only these stocks"), max_length=2000, required=False)
     at = DateTimeField(

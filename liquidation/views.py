@@ -263,6 +263,8 @@ class CallLiquidateView(ConsoleMixin, View):
             text = quantity_digits(request.POST.get(f"quantity:{symbol}", ""))
             if not text or text == "0":
                 continue
+            if not symbol.strip():
+                raise services.Refused(_("A quantity was sent without its stock: reload the page and try again."))
             if problem := quantity_problem(symbol, text):
                 raise services.Refused(problem)
             price_text = request.POST.get(f"price:{symbol}", "").strip()

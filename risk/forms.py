@@ -124,7 +124,9 @@ class AccountSearchForm(forms.Form):
 
 
 class ExceptionForm(forms.Form):
-    action = forms.ChoiceField(choices=[("mark", _("Mark exception")), ("unmark", _("Unmark exception"))])
+    action = forms.ChoiceField(
+        label=_("Action"), choices=[("mark", _("Mark exception")), ("unmark", _("Unmark exception"))]
+    )
     reason = FreeTextField(label=_("Reason"), required=False, max_length=1000)
 
     def clean(self):

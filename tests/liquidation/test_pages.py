@@ -113,6 +113,8 @@ def test_a_bad_quantity_or_price_is_named_and_nothing_is_placed(call, trader):
     assert "nearest valid prices are 380.00 and 380.20" in response.content.decode()
     response = client.post(url, {**plan_form(call), "key": "x"}, follow=True)
     assert "out of date" in response.content.decode()
+    response = client.post(url, {**plan_form(call), "symbol": "", "quantity:": "100"}, follow=True)
+    assert "A quantity was sent without its stock" in response.content.decode()
     assert not Order.objects.exists()
 
 

@@ -561,7 +561,7 @@ def test_a_nasty_value_in_a_call_action_is_refused_with_a_message(call, trader, 
         (
             "risk:call-exception",
             {"action": "x" * 100_000, "reason": "r"},
-            "Select a valid choice. xxxxx",
+            "Action: Select a valid choice. xxxxx",
         ),
         ("risk:call-deadline", {"deadline": "2027-01-05T16:00"}, "Reason: This field is required."),
         ("risk:call-remark", {"text": "x" * 5000}, "Remark: Ensure this value has at most"),
