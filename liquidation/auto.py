@@ -54,7 +54,14 @@ def set_time(*, user, calls: list[MarginCall], at: datetime | None, at_deadline:
         call.save(update_fields=["auto_liquidate_at", "auto_liquidation_note", "updated_at"])
         changed.append(call)
     when = "deadline" if at_deadline else (at.isoformat() if at else None)
-    audit.record(user, "set_auto_liquidation", calls=[call.pk for call in changed], detail={"at": when})
+    closed = [call.pk for call in calls if not call.is_open]
+    audit.record(
+        user,
+        "set_auto_liquidation",
+        calls=[call.pk for call in calls],
+        detail={"at": when, "changed": [call.pk for call in changed], **({"closed": closed} if closed else {})},
+        outcome="partly refused" if closed else "ok",
+    )
     ids = [call.pk for call in changed]
     transaction.on_commit(lambda: live.publish(ids))
     return changed

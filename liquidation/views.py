@@ -490,6 +490,16 @@ class BatchView(ConsoleMixin, View):
                 )
             )
             messages.success(request, done % {"count": len(changed)})
+            if closed := len(calls) - len(changed):
+                messages.warning(
+                    request,
+                    ngettext(
+                        "%(count)d call has closed: left as it is.",
+                        "%(count)d calls have closed: left as they are.",
+                        closed,
+                    )
+                    % {"count": closed},
+                )
         return HttpResponseRedirect(back)
 
     @staticmethod

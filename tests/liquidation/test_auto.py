@@ -3,6 +3,7 @@
 from datetime import datetime, timedelta
 
 import pytest
+from django.urls import reverse
 from django.utils import timezone
 
 from book.models import Instrument
@@ -110,5 +111,22 @@ def test_setting_is_audited(call, trader):
     assert call.auto_liquidate_at == call.deadline
     entry = AuditEntry.objects.get(action="set_auto_liquidation")
     assert entry.targets == [{"call": call.pk}]
-    assert entry.detail == {"at": "deadline"}
+    assert entry.detail == {"at": "deadline", "changed": [call.pk]}
     assert timezone.is_aware(call.auto_liquidate_at)
+
+
+def test_a_closed_call_is_left_as_it_is_and_the_desk_told(call, trader):
+    from console.models import AuditEntry
+    from risk import calls
+    from tests.users import client_for
+
+    calls.end_call(call.pk, reason="paid", user=trader)
+    data = {"calls": [call.pk], "action": "auto_deadline"}
+
+    response = client_for(trader).post(reverse("liquidation:batch"), data, follow=True)
+
+    assert "1 call has closed: left as it is." in response.content.decode()
+    call.refresh_from_db()
+    assert call.auto_liquidate_at is None
+    entry = AuditEntry.objects.get(action="set_auto_liquidation")
+    assert (entry.outcome, entry.targets, entry.detail["closed"]) == ("partly refused", [{"call": call.pk}], [call.pk])
