@@ -693,7 +693,7 @@ def test_what_a_change_is_shown_to_do_leaves_out_the_calls_the_market_moves_mean
                                "positions": [{"symbol": "A.HK", "quantity": 1000}]}]})  # fmt: skip
     # S.HK falls to 70 and its holders are not recomputed yet (their pass is still to come): B1's call
     # is the market's. The trial's recompute of U1 follows that price for every holder on the way.
-    Instrument.objects.filter(symbol="ZS.HK").update(price="70")
+    Instrument.objects.filter(symbol="S.HK").update(price="70")
     rate = FxRate.objects.get(currency="USD")
     url = reverse("admin:book_fxrate_change", args=[rate.pk])
     data = {"rate": "30", "as_of_0": "2026-12-23", "as_of_1": "11:00:00", "_save": "Save"}

@@ -31,7 +31,9 @@ def test_a_trader_sends_a_message_from_the_details_and_sees_it_sent(page: Page, 
 
     page.get_by_test_id("notice-preview-button").click()
     expect(page.get_by_test_id("notice-preview")).to_contain_text("Please call the risk desk about M100001.")
-    expect(page.get_by_test_id("notice-preview")).to_contain_text("繁體中文")  # the client's language
+    # The client reads Traditional Chinese; an English text goes out under the English subject.
+    expect(page.get_by_test_id("notice-preview")).to_contain_text("About your account M100001")
+    expect(page.get_by_test_id("client-language")).to_have_text("(the client reads 繁體中文)")
 
     asked = confirm_next(page)
     page.get_by_test_id("send-notice").click()

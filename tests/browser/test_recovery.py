@@ -30,14 +30,14 @@ def test_a_trader_buys_back_a_short_call_from_the_covered_call_details(page: Pag
     row.get_by_role("link", name="A1").click()
 
     option = page.locator('tr[data-symbol="TCH-C400"]')
-    expect(option.locator('input[name="quantity"]')).to_have_value("3")
+    expect(option.locator('input[name="quantity"]')).to_have_value("2")  # 2 contracts of 100 cover 200
     asked = confirm_next(page)
     option.get_by_test_id("buy-back").click()
 
     expect(page.locator(".messages")).to_contain_text("1 order placed.")
     assert asked == ["Buy back this quantity now?"]
     order = Order.objects.get()
-    assert (order.instrument.symbol, order.side, order.quantity) == ("TCH-C400", "buy", 3)
+    assert (order.instrument.symbol, order.side, order.quantity) == ("TCH-C400", "buy", 2)
     page.goto(f"{console_server.url}/liquidation/orders/")
     expect(page.locator(f'tr[data-order="{order.pk}"]')).to_contain_text("TCH-C400")
     assert violations == []
