@@ -10,7 +10,8 @@ is at most ``-buffer x`` that requirement, and the projected excess financing is
 no buffer and no cost, that is the engine's call amount reaching 0.
 
 **The default plan** is the one of these that trades the least value among those that cover (or, when
-none covers, that leaves the least call amount): two simple plans, each trimmed. Both walk the lines
+none covers, that leaves the least call amount): two simple plans, each trimmed, and each line that
+covers alone (its fewest lots). Both simple plans walk the lines
 by maintenance rate (the short rate for a short), highest first, then market value, largest first,
 then symbol; for each line they take the fewest whole lots that cover and stop; failing that they take
 all of it (the first plan always; the second only when that lowers the call amount). Trimming then
@@ -18,8 +19,7 @@ takes each order down to the fewest lots that still cover with the others, which
 traded nor loses the cover.
 
 Never ordered: a suspended, long-suspended or delisted instrument, an expired option; more than the
-free quantity (the
-position less its working orders); a part lot, except a last odd lot that closes the position.
+free quantity (the position less its working orders); a part lot, except a last odd lot that closes the position.
 """
 
 from __future__ import annotations
@@ -435,12 +435,21 @@ def plan(
                 trimmed[same] = (kept, _point_of(state, origin, held, kept))
             taken, point = trimmed[same]
         candidates.append((taken, point))
+    # A line that covers alone may trade far less than the walk, which takes the highest rates first
+    # (a whole lot of a dear stock before a few lots of a cheap one).
+    alone = {}
+    for line in walk:
+        quantity = _fewest_covering(state, origin, line, held[line.symbol], line.free)
+        alone[line.symbol] = quantity
+        if quantity is not None:
+            candidates.append(({line.symbol: quantity}, state.at(origin, line.symbol, held[line.symbol], quantity)))
 
     def rank(candidate):
+        """Covering plans by the value they trade; failing that, the least left to cover."""
         taken, point = candidate
         left = state.left(point)
         value = sum((state.unit_value(s) * q for s, q in taken.items()), ZERO)
-        return (left > 0, left, value)
+        return (left > 0, max(left, ZERO), value)
 
     taken, _point = min(candidates, key=rank)
     totals = _totals_of(state, start, held, taken)
@@ -452,7 +461,9 @@ def plan(
     per_line = {
         line.symbol: LineCover(
             free=line.free,
-            covering_quantity=_fewest_covering(state, origin, line, held[line.symbol], line.free)
+            covering_quantity=alone[line.symbol]
+            if line.symbol in alone
+            else _fewest_covering(state, origin, line, held[line.symbol], line.free)
             if line.tradable
             else None,
         )

@@ -63,6 +63,21 @@ def test_only_these_stocks_is_the_second_simple_plan_here():
     assert result.value == D("570000")
 
 
+def test_a_line_that_covers_alone_for_less_is_the_plan():
+    # The walk takes X first (the higher rate), and X trades only in a lot of 1,000 (380,000); 4,000 of
+    # Y (4,000) cover the 1,000 short alone.
+    x = InstrumentTerms(price=D("380"), im_rate=D(".5"), mm_rate=D(".5"), fm_rate=D(".5"))
+    y = InstrumentTerms(price=D("1"), im_rate=D(".25"), mm_rate=D(".25"), fm_rate=D(".25"))
+    lines = [Line("X.HK", x, 1000, 1000), Line("Y.HK", y, 100_000, 100)]
+    account = AccountTerms(credit_limit=D("1000000"))
+
+    result = plan(account=account, cash={"HKD": D("-266000")}, lines=lines, fx={}, settings=NO_COST)
+
+    assert result.before.call_amount == D("1000")
+    assert orders_of(result) == [("Y.HK", SELL, 4000)]
+    assert result.covers
+
+
 def test_each_line_says_the_fewest_shares_that_cover_alone():
     lines = plan(account=WORKED, cash=CASH, lines=worked_lines(), fx=FX, settings=NO_COST, per_line=True).lines
 
