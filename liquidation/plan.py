@@ -11,15 +11,15 @@ no buffer and no cost, that is the engine's call amount reaching 0.
 
 **The default plan** is the one of these that trades the least value among those that cover (or, when
 none covers, that leaves the least call amount): two simple plans, each trimmed, and each line that
-covers alone (its fewest lots). Both simple plans walk the lines
-by maintenance rate (the short rate for a short), highest first, then market value, largest first,
-then symbol; for each line they take the fewest whole lots that cover and stop; failing that they take
-all of it (the first plan always; the second only when that lowers the call amount). Trimming then
-takes each order down to the fewest lots that still cover with the others, which never raises the value
-traded nor loses the cover.
+covers alone (its fewest lots). Both simple plans walk the lines by maintenance rate (the short rate
+for a short), highest first, then market value, largest first, then symbol; for each line they take
+the fewest whole lots that cover and stop; failing that they take all of it (the first plan always;
+the second only when that lowers the call amount). Trimming then takes each order down to the fewest
+lots that still cover with the others, which never raises the value traded nor loses the cover.
 
 Never ordered: a suspended, long-suspended or delisted instrument, an expired option; more than the
-free quantity (the position less its working orders); a part lot, except a last odd lot that closes the position.
+free quantity (the position less its working orders); a part lot, except a last odd lot that closes
+the position.
 """
 
 from __future__ import annotations
