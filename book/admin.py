@@ -126,6 +126,8 @@ class InstrumentForm(forms.ModelForm):
                     },
                 ),
             )
+        if self.instance.pk and data.get("underlying") is not None and data["underlying"].pk == self.instance.pk:
+            self.add_error("underlying", _("An instrument cannot be its own underlying."))
         missing = [name for name in missing_option_terms(data.get("kind", ""), data) if name not in self.errors]
         if missing:
             raise forms.ValidationError(

@@ -8,4 +8,4 @@ def csrf_failure(request, reason: str = ""):
     """A form sent without its token, or with one of another session (a page left open past a new
     login, a form posted from elsewhere): refused, and the desk told how to go on."""
     message = _("This form is out of date or was not sent from the console: reload the page and try again.")
-    return render(request, "403.html", {"exception": message}, status=403)
+    return render(request, "403.html", {"exception": message, "out_of_date": True}, status=403)

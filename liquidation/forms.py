@@ -50,6 +50,9 @@ SYMBOL = re.compile(r"[A-Za-z0-9][A-Za-z0-9.\-]{0,31}")
 AUTO_HORIZON = timedelta(days=366)
 
 
+MAX_ONLY = 200  # stocks in "only these stocks"
+
+
 class BatchForm(forms.Form):
     """The Risk Warning batch bar's liquidation actions (and the details' auto-liquidation setting)."""
 
@@ -80,20 +83,27 @@ class BatchForm(forms.Form):
         if bad:
             raise forms.ValidationError(_("Not a stock symbol: %(symbol)s"), params={"symbol": bad[0][:32]})
         # As the book spells them, typed in any capitals; a symbol the book does not hold is named.
-        wanted = list(dict.fromkeys(fold(symbol) for symbol in text))[:200]
+        typed = {fold(symbol): symbol for symbol in reversed(text)}  # the first spelling of each
+        if len(typed) > MAX_ONLY:
+            raise forms.ValidationError(
+                _("At most %(count)d stocks; %(given)d were given."), params={"count": MAX_ONLY, "given": len(typed)}
+            )
         stored = {
             fold(symbol): symbol
             for symbol in Instrument.objects.annotate(key=Upper("symbol"))
-            .filter(key__in=wanted)
+            .filter(key__in=list(typed))
             .values_list("symbol", flat=True)
         }
-        if unknown := [symbol for symbol in wanted if symbol not in stored]:
+        wanted = list(dict.fromkeys(fold(symbol) for symbol in text))
+        if unknown := [typed[key] for key in wanted if key not in stored]:
             raise forms.ValidationError(_("No such stock: %(symbols)s"), params={"symbols": ", ".join(unknown[:5])})
-        return [stored[symbol] for symbol in wanted] or None
+        return [stored[key] for key in wanted] or None
 
     def clean(self):
         data = super().clean()
         action, at = data.get("action"), data.get("at")
+        if action is not None and action != "liquidate" and "only" in self.errors:
+            del self.errors["only"]  # the stocks to sell matter only to a liquidation
         if action == "auto" and "at" not in self.errors:
             if at is None:
                 self.add_error("at", _("Give the time to liquidate at."))

@@ -449,7 +449,7 @@ def plan(
         taken, point = candidate
         left = state.left(point)
         value = sum((state.unit_value(s) * q for s, q in taken.items()), ZERO)
-        return (left > 0, max(left, ZERO), value)
+        return (left > 0, left, value)  # left is 0 for every plan that covers
 
     taken, _point = min(candidates, key=rank)
     totals = _totals_of(state, start, held, taken)

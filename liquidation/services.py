@@ -14,6 +14,7 @@ from decimal import Decimal, InvalidOperation, localcontext
 
 from django.db import IntegrityError, transaction
 from django.db.models import F, Sum
+from django.db.models.functions import Mod
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -90,31 +91,45 @@ def working_quantities(account_ids: Iterable[int]) -> dict[tuple[int, int], int]
 
 
 def beyond_the_book(account_ids: Iterable[int]) -> list[str]:
-    """Working orders that together trade more than the position they close now holds (a book written
-    since they were placed holds less, or none): each such position, said in a line."""
-    rows = (
-        Order.objects.filter(account_id__in=list(account_ids), status__in=WORKING)
-        .values("account_id", "instrument_id", "side", "account__account_no", "instrument__symbol")
-        .annotate(rest=Sum(F("quantity") - F("filled_quantity")))
-        .order_by("account__account_no", "instrument__symbol", "side")
-    )
-    held = dict(
-        ((account, instrument), quantity)
-        for account, instrument, quantity in Position.objects.filter(account_id__in=list(account_ids)).values_list(
-            "account_id", "instrument_id", "quantity"
+    """Working orders that a book written since they were placed no longer backs, said a position a
+    line: together they trade more than the position holds, or an odd lot among them no longer closes
+    it (the position grew). Reads the working orders first: a book of many accounts with few orders
+    costs two small queries."""
+    ids = list(account_ids)
+    rows = []
+    for start in range(0, len(ids), 5000):
+        rows += (
+            Order.objects.filter(account_id__in=ids[start : start + 5000], status__in=WORKING)
+            .values("account_id", "instrument_id", "side", "account__account_no", "instrument__symbol")
+            .annotate(
+                rest=Sum(F("quantity") - F("filled_quantity")),
+                odd=Sum(Mod(F("quantity") - F("filled_quantity"), F("instrument__lot_size"))),
+            )
         )
-    )
+    if not rows:
+        return []
+    held = {
+        (account, instrument): quantity
+        for account, instrument, quantity in Position.objects.filter(
+            account_id__in={row["account_id"] for row in rows}, instrument_id__in={row["instrument_id"] for row in rows}
+        ).values_list("account_id", "instrument_id", "quantity")
+    }
     said = []
-    for row in rows:
+    for row in sorted(rows, key=lambda r: (r["account__account_no"], r["instrument__symbol"], r["side"])):
         quantity = held.get((row["account_id"], row["instrument_id"]), 0)
-        holds = quantity if row["side"] == Side.SELL else -quantity
-        if row["rest"] > max(0, holds):
-            what = "sell" if row["side"] == Side.SELL else "buy back"
-            side = "long" if row["side"] == Side.SELL else "short"
-            account, symbol = row["account__account_no"], row["instrument__symbol"]
+        holds = max(0, quantity if row["side"] == Side.SELL else -quantity)
+        what = "sell" if row["side"] == Side.SELL else "buy back"
+        side = "long" if row["side"] == Side.SELL else "short"
+        account, symbol, rest = row["account__account_no"], row["instrument__symbol"], row["rest"]
+        if rest > holds:
             said.append(
-                f"account {account}: working orders {what} {row['rest']} {symbol},"
-                f" more than the {max(0, holds)} it now holds {side}; review them on Liquidation Orders"
+                f"account {account}: working orders {what} {rest} {symbol}, more than the {holds} it now holds"
+                f" {side}; review them on Liquidation Orders"
+            )
+        elif row["odd"] and rest != holds:
+            said.append(
+                f"account {account}: working orders {what} {rest} {symbol} with an odd lot, which no longer"
+                f" closes the {holds} it now holds {side}; the exchange will take no more of the odd lot"
             )
     return said
 

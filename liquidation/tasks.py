@@ -47,14 +47,29 @@ def simulate_exchange() -> int:
     )
     book = _Positions(orders)
     moved = 0
-    for order in orders:  # one order that fails is said, and the others still trade
+    # First the orders the exchange takes no more of (their instrument cannot trade, their position no
+    # longer holds them): an odd lot is then judged by the orders left working beside it.
+    taken = []
+    for order in orders:
+        if why := book.refused(order, now):
+            moved += _reject(order, why, book)
+        else:
+            taken.append(order)
+    for order in taken:  # one order that fails is said, and the others still trade
         try:
             moved += _turn(order, now, book)
         except services.FillTooLarge as error:
-            moved += services.mark_rejected(order.pk, f"the exchange's fill cannot be booked: {error}")
+            moved += _reject(order, f"the exchange's fill cannot be booked: {error}", book)
         except Exception:
             logger.exception("the simulated exchange's turn of order %s failed; the other orders go on", order.pk)
     return moved
+
+
+def _reject(order: Order, why: str, book: _Positions) -> bool:
+    rejected = services.mark_rejected(order.pk, why)
+    if rejected:
+        book.dropped(order)
+    return rejected
 
 
 class _Positions:
@@ -77,15 +92,33 @@ class _Positions:
             .annotate(rest=Sum(F("quantity") - F("filled_quantity")))
         }
 
-    def why_not(self, order: Order) -> str:
-        """Why the exchange takes no more of this order ("" when it does): the position no longer holds
-        what it still trades, or its odd lot no longer closes the position with the other orders."""
+    def _holds(self, order: Order) -> tuple[int, str]:
         quantity = self.held.get((order.account_id, order.instrument_id), 0)
-        holds = max(0, quantity if order.side == Side.SELL else -quantity)
-        side = "long" if order.side == Side.SELL else "short"
-        symbol = order.instrument.symbol
+        if order.side == Side.SELL:
+            return max(0, quantity), "long"
+        return max(0, -quantity), "short"
+
+    def refused(self, order: Order, now) -> str:
+        """Why the exchange takes no more of this order ("" when it may): its instrument cannot trade (not
+        normal, an option past its expiry day), or its position no longer holds what it still trades."""
+        instrument = order.instrument
+        if instrument.status != "normal":
+            return f"{instrument.symbol} is {instrument.status}: the exchange takes no order"
+        if services.expired(instrument, timezone.localdate(now)):
+            return f"{instrument.symbol} expired on {instrument.expiry.isoformat()}: the exchange takes no order"
+        holds, side = self._holds(order)
         if order.remaining > holds:
-            return f"the account holds {holds} {symbol} {side}, less than the {order.remaining} the order still trades"
+            return (
+                f"the account holds {holds} {instrument.symbol} {side},"
+                f" less than the {order.remaining} the order still trades"
+            )
+        return ""
+
+    def why_not(self, order: Order) -> str:
+        """Why the exchange takes none of this order now ("" when it does): its odd lot no longer closes
+        the position with the other orders working."""
+        holds, side = self._holds(order)
+        symbol = order.instrument.symbol
         working = self.working.get((order.account_id, order.instrument_id, order.side), 0)
         if order.remaining % order.instrument.lot_size and working != holds:
             return (
@@ -93,6 +126,10 @@ class _Positions:
                 f" the account holds {holds} {side}"
             )
         return ""
+
+    def dropped(self, order: Order) -> None:
+        key = (order.account_id, order.instrument_id, order.side)
+        self.working[key] = self.working.get(key, 0) - order.remaining
 
     def filled(self, order: Order, quantity: int) -> None:
         key = (order.account_id, order.instrument_id)
@@ -102,12 +139,8 @@ class _Positions:
 
 def _turn(order: Order, now, book: _Positions) -> bool:
     instrument = order.instrument
-    if instrument.status != "normal":
-        return services.mark_rejected(
-            order.pk, f"{instrument.symbol} is {instrument.status}: the exchange takes no order"
-        )
     if why := book.why_not(order):
-        return services.mark_rejected(order.pk, why)
+        return _reject(order, why, book)
     price = instrument.price
     if order.limit_price is not None and (
         (order.side == Side.SELL and price < order.limit_price)

@@ -242,7 +242,8 @@ NOT_QUEUED = "not queued yet: the task queue could not be reached"
 def system_notices(kind: str, call_ids: Iterable[int], *, now: dt.datetime | None = None) -> list[Notice]:
     """The notice of calls that opened (``trigger``) or escalated (``force_call``). A trigger notice
     counts as the daily notice of its trigger time's trading day; a force-call notice goes at most once
-    per call and trading day."""
+    per call and trading day, and, as every system notice, not to a call past its deadline or marked
+    exception."""
     now = now or timezone.now()
     calls = list(
         MarginCall.objects.filter(pk__in=list(call_ids), closed_at__isnull=True).select_related(
@@ -252,6 +253,8 @@ def system_notices(kind: str, call_ids: Iterable[int], *, now: dt.datetime | Non
     rules = rules_by_kind()
     wanted = []
     for call in calls:
+        if call.deadline <= now or call.status == CallStatus.EXCEPTION:
+            continue
         channels_of_kind = channels_for(kind, rules[call.kind])
         if kind == NoticeKind.TRIGGER:
             wanted.append(Wanted(call, kind, "trigger", channels_of_kind, day=trading_day(call.triggered_at)))
@@ -477,8 +480,8 @@ def _published(call_id: int) -> None:
     live.publish([call_id])
 
 
-# The system's notices about a call; what is not sent after the deadline (or, daily, to an exception)
-# is not sent again then either.
+# The system's notices about a call: none goes to a call past its deadline or marked exception, and
+# none is sent again to one either.
 SYSTEM_KINDS = (NoticeKind.TRIGGER, NoticeKind.FORCE_CALL, NoticeKind.DAILY)
 
 
@@ -494,7 +497,7 @@ def why_not_again(delivery: Delivery, now: dt.datetime) -> str:
         return "closed"
     if delivery.notice.kind in SYSTEM_KINDS and call.deadline <= now:
         return "past_deadline"
-    if delivery.notice.kind == NoticeKind.DAILY and call.status == CallStatus.EXCEPTION:
+    if delivery.notice.kind in SYSTEM_KINDS and call.status == CallStatus.EXCEPTION:
         return "exception"
     return ""
 

@@ -275,8 +275,8 @@ def not_again(why: str, count: int) -> str:
         )
     elif why == "exception":
         text = ngettext(
-            "%(count)d is a daily notice about a call marked exception: not sent again.",
-            "%(count)d are daily notices about calls marked exception: not sent again.",
+            "%(count)d is the system's notice about a call marked exception: not sent again.",
+            "%(count)d are the system's notices about calls marked exception: not sent again.",
             count,
         )
     else:

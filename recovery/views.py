@@ -158,7 +158,8 @@ class CoveredCallDetailView(ConsoleMixin, View):
             | Position.objects.filter(account=case.account, instrument=case.underlying).select_related("instrument")
         )
         rule = None if case.resolved_at else with_rules([case])[0].rule
-        suggest_buy_backs(positions, rule.shortfall if rule else 0)
+        working = liquidation.working_quantities([case.account_id])
+        suggest_buy_backs(positions, rule.shortfall if rule else 0, working)
         # A resolved case is history: the shortfall now (if it came back) is the open case's, linked.
         reopened = (
             CoveredCallCase.objects.filter(
@@ -183,17 +184,23 @@ class CoveredCallDetailView(ConsoleMixin, View):
         )
 
 
-def suggest_buy_backs(positions: list, shortfall: int) -> None:
-    """Each short call's ``buy_back``: the contracts to buy back so that, taken in turn, they cover the
-    shares short (contracts x multiplier), in whole lots of the option or all of the position."""
+def suggest_buy_backs(positions: list, shortfall: int, working: dict) -> None:
+    """Each short call's ``free`` (the contracts not yet in working buy-backs) and ``buy_back``: the
+    contracts to buy back so that, with those already working, and taken in turn, they cover the
+    shares short (contracts x multiplier), in whole lots of the option or all that is free."""
+    calls = [p for p in positions if p.quantity < 0 and p.instrument.option_type == "call"]
     for position in positions:
         position.buy_back = 0
-        instrument = position.instrument
-        if shortfall <= 0 or position.quantity >= 0 or instrument.option_type != "call":
-            continue
-        lot, multiplier = max(1, instrument.lot_size), max(1, instrument.multiplier)
+        position.on_order = min(abs(position.quantity), working.get((position.account_id, position.instrument_id), 0))
+        position.free = abs(position.quantity) - position.on_order
+    for position in calls:  # what is already on order covers first
+        shortfall -= position.on_order * max(1, position.instrument.multiplier)
+    for position in calls:
+        if shortfall <= 0:
+            break
+        lot, multiplier = max(1, position.instrument.lot_size), max(1, position.instrument.multiplier)
         contracts = -(-shortfall // multiplier)
-        position.buy_back = min(-position.quantity, -(-contracts // lot) * lot)
+        position.buy_back = min(position.free, -(-contracts // lot) * lot)
         shortfall -= position.buy_back * multiplier
 
 

@@ -466,6 +466,10 @@ def test_a_stock_options_stand_on_cannot_become_an_option(admin_client):
 
     assert "ZS.HK is the underlying of ZS-C10; an underlying must be a stock." in form_errors(response)
     assert Instrument.objects.get(pk=stock.pk).kind == "stock"
+    url = reverse("admin:book_instrument_change", args=[other.pk])
+    response = admin_client.post(url, {**INSTRUMENT, **OPTION_TERMS, "symbol": "ZT.HK", "underlying": other.pk})
+    assert "An instrument cannot be its own underlying." in form_errors(response)
+    assert Instrument.objects.get(pk=other.pk).underlying_id is None
 
 
 def test_a_users_groups_change_is_saved_and_audited_with_the_group_names(admin_client):

@@ -364,6 +364,28 @@ def test_a_book_that_holds_less_than_the_working_orders_is_warned_of_and_the_exc
     assert (held(account, "A.HK"), held(account, "B.HK")) == (200, 0)
 
 
+def test_a_book_that_grows_a_position_under_an_odd_lot_is_warned_of(account, trader, import_book):
+    Position.objects.filter(account=account, instrument__symbol="A.HK").update(quantity=1550)
+    services.place(user=trader, account=account, wanted=[services.Wanted("A.HK", 1550, D("372.40"))])
+
+    result = import_book(
+        {
+            "as_of": "2026-12-23T11:00:00+08:00",
+            "accounts": [
+                {
+                    "account_no": "M100001",
+                    "positions": [{"symbol": "A.HK", "quantity": 1650}, {"symbol": "B.HK", "quantity": -1000}],
+                }
+            ],
+        }
+    )
+
+    assert result.warnings == [
+        "account M100001: working orders sell 1550 A.HK with an odd lot, which no longer closes the 1650 it"
+        " now holds long; the exchange will take no more of the odd lot"
+    ]
+
+
 def test_a_fill_of_a_position_a_book_has_since_removed_is_still_booked(account, trader, place, import_book):
     order = place(trader, account, services.Wanted("B.HK", 1000, D("81.60")))
     import_book({"as_of": "2026-12-23T11:00:00+08:00", "accounts": [{"account_no": "M100001", "positions": []}]})
@@ -395,6 +417,39 @@ def test_board_lots_and_the_odd_lot_that_closes_go_as_two_orders(
     assert sorted(o.pk for o in again) == sorted(o.pk for o in orders)
     assert {o.status for o in Order.objects.all()} == {OrderStatus.FILLED}
     assert held(account, "A.HK") == 0
+
+
+def test_an_odd_lot_that_closes_once_its_board_lots_are_rejected_still_trades(
+    account, trader, exchange, django_capture_on_commit_callbacks
+):
+    Position.objects.filter(account=account, instrument__symbol="A.HK").update(quantity=1550)
+    with django_capture_on_commit_callbacks(execute=True):
+        board, odd = services.place(user=trader, account=account, wanted=[services.Wanted("A.HK", 1550, D("372.40"))])
+    Position.objects.filter(account=account, instrument__symbol="A.HK").update(quantity=50)  # a book since
+
+    exchange()
+
+    board.refresh_from_db()
+    odd.refresh_from_db()
+    assert (board.status, odd.status) == (OrderStatus.REJECTED, OrderStatus.FILLED)
+    assert held(account, "A.HK") == 0
+
+
+def test_the_exchange_takes_no_more_of_an_option_past_its_expiry_day(book, trader, exchange, settings):
+    settings.LIQUIDATION_GATEWAY = "tests.liquidation.gateways.Holding"
+    account = Account.objects.get(account_no="M100002")
+    [order] = services.place(user=trader, account=account, wanted=[services.Wanted("TCH270330C400", 1, D("13"))])
+    Order.objects.filter(pk=order.pk).update(status=OrderStatus.SUBMITTED)
+    Instrument.objects.filter(symbol="TCH270330C400").update(expiry=datetime(2026, 12, 22).date())
+    settings.LIQUIDATION_GATEWAY = "liquidation.gateway.SimulatedExchange"
+
+    exchange()
+
+    order.refresh_from_db()
+    assert (order.status, order.reject_reason) == (
+        OrderStatus.REJECTED,
+        "TCH270330C400 expired on 2026-12-22: the exchange takes no order",
+    )
 
 
 def test_an_odd_lot_left_alone_by_a_cancelled_order_no_longer_trades(account, trader, exchange, place, settings):

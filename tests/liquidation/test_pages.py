@@ -177,8 +177,15 @@ def test_a_batch_for_only_a_stock_the_book_does_not_hold_is_refused_naming_it(ca
 
     from liquidation.models import Batch
 
-    assert "No such stock: ZZZ.HK" in response.content.decode()
+    assert "No such stock: zzz.hk" in response.content.decode()
     assert not Batch.objects.exists()
+    many = " ".join(f"Q{n}.HK" for n in range(201))
+    response = client_for(trader).post(reverse("liquidation:batch"), {**data, "only": many}, follow=True)
+    assert "At most 200 stocks; 201 were given." in response.content.decode()
+    # Auto-liquidation sells by the plan: the stocks typed in the box beside it are not its concern.
+    auto = {"calls": [call.pk], "action": "auto_deadline", "only": "zzz.hk"}
+    response = client_for(trader).post(reverse("liquidation:batch"), auto, follow=True)
+    assert "Auto-liquidation set on 1 call." in response.content.decode()
 
 
 def test_a_batch_page_shows_only_the_users_desks(call, trader, desk_trader, django_capture_on_commit_callbacks):

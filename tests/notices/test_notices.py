@@ -157,6 +157,30 @@ def test_an_escalation_to_force_call_sends_its_notice(import_book, django_captur
     assert list(Notice.objects.order_by("pk").values_list("kind", flat=True)) == ["trigger", "force_call"]
 
 
+@pytest.mark.parametrize("state", ["past_deadline", "exception"])
+def test_a_force_call_past_its_deadline_or_marked_exception_is_not_told(
+    import_book, django_capture_on_commit_callbacks, state
+):
+    from book import ticks
+
+    with django_capture_on_commit_callbacks(execute=True):
+        import_book(one_stock_book(price="100"))  # a margin call
+    call = MarginCall.objects.get()
+    moment = "2026-12-23T11:00:00+08:00"
+    if state == "past_deadline":
+        MarginCall.objects.filter(pk=call.pk).update(deadline=at(moment) - dt.timedelta(minutes=1))
+    else:
+        MarginCall.objects.filter(pk=call.pk).update(status="exception", exception_reason="agreed")
+    with (
+        time_machine.travel(at(moment) + dt.timedelta(seconds=1), tick=False),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        ticks.apply_and_recompute([{"symbol": "S.HK", "price": "95", "time": moment}])
+
+    assert MarginCall.objects.get().call_type == "force_call"
+    assert list(Notice.objects.values_list("kind", flat=True)) == ["trigger"]
+
+
 # --- delivering ------------------------------------------------------------------------------------
 
 

@@ -50,6 +50,9 @@ def test_covered_call_recovery_follows_the_book_and_buys_back_the_short_calls(tr
     )
 
     assert "1 order placed." in response.content.decode()
+    details = client.get(reverse("recovery:covered-call", args=[case.pk])).content.decode()
+    assert 'data-testid="on-order">3 on order<' in details
+    assert 'data-testid="buy-back"' not in details  # all 3 are on order: nothing left to suggest or buy
     form = {"account": "A1", "symbol": "TCH-C400", "quantity": "5", "key": "buyback-key-123", "next": "/"}
     again = client.post(reverse("recovery:buy-back"), form, follow=True)  # sent twice, or with its key reused
     assert "This form was already sent: its 1 order stands; nothing more was placed." in again.content.decode()
@@ -434,3 +437,18 @@ def test_a_refusal_that_quotes_a_long_value_is_audited_cut_to_the_logs_length(tr
     entry = AuditEntry.objects.filter(action="recover").latest("pk")
     assert entry.outcome.startswith("refused: Status: Select a valid choice.")
     assert len(entry.outcome) <= 200
+
+
+def test_a_buy_back_suggested_counts_what_is_already_on_order():
+    from types import SimpleNamespace
+
+    from recovery.views import suggest_buy_backs
+
+    option = SimpleNamespace(option_type="call", lot_size=1, multiplier=100)
+    short = SimpleNamespace(account_id=1, instrument_id=7, quantity=-5, instrument=option)
+    stock = SimpleNamespace(account_id=1, instrument_id=8, quantity=100, instrument=SimpleNamespace(option_type=""))
+
+    suggest_buy_backs([short, stock], 300, {(1, 7): 1})  # 300 shares short; 1 contract already bought back
+
+    assert (short.on_order, short.free, short.buy_back) == (1, 4, 2)
+    assert stock.buy_back == 0
