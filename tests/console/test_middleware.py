@@ -86,3 +86,4 @@ def test_the_login_form_without_its_token_gets_the_same_page():
     assert response.status_code == 403
     assert "reload the page and try again" in response.content.decode()
     assert "does not have the permission" not in response.content.decode()  # not a question of rights
+    assert "<h1>Form out of date</h1>" in response.content.decode()
