@@ -13,6 +13,7 @@ from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 import exchange_calendars
+import exchange_calendars.errors
 import pandas as pd
 
 HONG_KONG = ZoneInfo("Asia/Hong_Kong")
@@ -100,7 +101,10 @@ def next_session(day: dt.date) -> dt.date | None:
 
 @lru_cache(maxsize=4)
 def _calendar(year: int):
-    return exchange_calendars.get_calendar(EXCHANGE, start=f"{year}-01-01", end=f"{year}-12-31")
+    """The calendar of a year with the years either side: a minute after a year's last close, or before
+    its first open, is a minute the calendar answers for (a year's own calendar ends at its last close)."""
+    first, last = max(FIRST_YEAR, year - 1), min(LAST_YEAR, year + 1)
+    return exchange_calendars.get_calendar(EXCHANGE, start=f"{first}-01-01", end=f"{last}-12-31")
 
 
 def is_trading(moment: dt.datetime) -> bool:
@@ -110,4 +114,7 @@ def is_trading(moment: dt.datetime) -> bool:
     timestamp = pd.Timestamp(moment).tz_convert("UTC").floor("min")
     if not FIRST_YEAR <= timestamp.year <= LAST_YEAR:
         return False
-    return bool(_calendar(timestamp.year).is_open_on_minute(timestamp, ignore_breaks=False))
+    try:
+        return bool(_calendar(timestamp.year).is_open_on_minute(timestamp, ignore_breaks=False))
+    except exchange_calendars.errors.MinuteOutOfBounds:  # past the calendar's very first or last session
+        return False

@@ -54,3 +54,20 @@ def test_a_trigger_in_utc_gives_the_same_deadline():
 def test_naive_trigger_is_refused():
     with pytest.raises(ValueError, match="time zone"):
         call_deadline(dt.datetime(2026, 12, 23, 10), 3)
+
+
+@pytest.mark.parametrize(
+    ("moment", "trading"),
+    [
+        ("2026-12-31 11:59", True),  # New Year's Eve: a half day
+        ("2026-12-31 12:00", False),  # after the year's last close
+        ("2027-01-01 10:00", False),  # a holiday before the year's first open
+        ("2027-01-04 09:29", False),
+        ("2027-01-04 09:30", True),
+        ("2049-12-31 23:59", False),  # past the calendar's last session
+    ],
+)
+def test_continuous_trading_around_the_turn_of_a_year(moment, trading):
+    from book.trading_calendar import is_trading
+
+    assert is_trading(hk(moment)) is trading
