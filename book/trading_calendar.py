@@ -36,6 +36,24 @@ def _closes(first_year: int, last_year: int) -> pd.Series:
     return calendar.closes.dt.tz_localize("UTC") if calendar.closes.dt.tz is None else calendar.closes
 
 
+@lru_cache(maxsize=16)
+def _opens(first_year: int, last_year: int) -> pd.Series:
+    """Session opens (UTC), as :func:`_closes` (the same sessions, in the same order)."""
+    calendar = exchange_calendars.get_calendar(EXCHANGE, start=f"{first_year}-01-01", end=f"{last_year}-12-31")
+    return calendar.opens.dt.tz_localize("UTC") if calendar.opens.dt.tz is None else calendar.opens
+
+
+def close_of_sessions_opening_after(moment: dt.datetime, sessions: int) -> dt.datetime:
+    """The close of the ``sessions``-th HKEX session that opens after ``moment`` (1: the next session's
+    close, whether ``moment`` is in a session, after its close, or on a holiday), in Hong Kong time."""
+    if sessions < 1:
+        raise ValueError("at least 1 session")
+    timestamp = pd.Timestamp(moment).tz_convert("UTC")
+    closes = _closes_around(timestamp, sessions)
+    opens = _opens(timestamp.year - 1, min(LAST_YEAR, timestamp.year + 1 + sessions // 200))
+    return _nth_close(closes, int(opens.searchsorted(timestamp, side="right")) + sessions - 1, moment)
+
+
 def _closes_around(moment: pd.Timestamp, sessions: int) -> pd.Series:
     if not FIRST_YEAR < moment.year <= LAST_YEAR:
         raise OutsideCalendar(f"HKEX sessions are known from {FIRST_YEAR} to {LAST_YEAR}, not at {moment}")

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -17,7 +17,15 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from book.lookups import among
-from book.trading_calendar import HONG_KONG, LAST_YEAR, call_deadline, next_session, session_close, sessions_after
+from book.trading_calendar import (
+    HONG_KONG,
+    LAST_YEAR,
+    call_deadline,
+    close_of_sessions_opening_after,
+    next_session,
+    session_close,
+    sessions_after,
+)
 from console import audit
 
 from . import live, selectors, signals, snapshots
@@ -68,11 +76,14 @@ def sync_calls(
     causes: Mapping[int, str] | None = None,
     default_cause: str = CloseCause.MARKET,
     now: datetime | None = None,
+    at_of: Callable[[list[int]], Mapping[int, datetime]] | None = None,
 ) -> CallChanges:
     """Bring these accounts' calls in line with their stored figures: open a call for an account
     that has a call type and none open, follow or re-type an open one, close one whose call amount
     is 0 with its cause. ``at`` is when the change that caused this happened (a tick's time, a
-    book's as_of); ``moved`` are accounts whose figures changed; ``causes`` a close cause per account.
+    book's as_of); ``at_of``, where given, says it per account for those whose call opens, reopens
+    or closes (a pass of many ticks: each account's own latest tick, never later than ``at``);
+    ``moved`` are accounts whose figures changed; ``causes`` a close cause per account.
     Runs inside the caller's transaction; open calls are locked so two workers never decide the
     same call twice."""
     now = now or timezone.now()
@@ -130,13 +141,23 @@ def sync_calls(
             continue
         to_follow.setdefault(call_type, []).append(call_id)
 
-    reopenable = _reopenable(wanted, at)
+    changing = [*wanted, *(account_id for pairs in to_close.values() for _call_id, account_id in pairs)]
+    times = {
+        account_id: min(moment, at) for account_id, moment in (at_of(changing) if at_of and changing else {}).items()
+    }
+
+    def when(account_id: int) -> datetime:
+        return times.get(account_id, at)
+
+    reopenable = _reopenable(wanted, when, latest=at)
     to_reopen: list[MarginCall] = []
     reopened_pairs: list[tuple[int, int]] = []
     for account_id, (kind, call_type, followed) in wanted.items():
         earlier = reopenable.get(account_id)
         if earlier is not None:
             reopened_pairs.append((earlier.pk, account_id))
+            if call_type == CallType.FORCE_CALL and earlier.call_type != CallType.FORCE_CALL:
+                changes.escalated.append(earlier.pk)  # back as a force call: told and snapshotted as one
             to_reopen.append(
                 MarginCall(
                     pk=earlier.pk,
@@ -158,8 +179,8 @@ def sync_calls(
                 kind=kind,
                 call_type=call_type,
                 trigger_type=call_type,
-                triggered_at=at,
-                deadline=call_deadline(at, sessions[kind]),
+                triggered_at=when(account_id),
+                deadline=call_deadline(when(account_id), sessions[kind]),
                 call_amount_at_trigger=followed["call_amount"],
                 nav_ratio_at_trigger=followed["nav_ratio"],
                 updated_at=now,
@@ -169,42 +190,46 @@ def sync_calls(
     if to_reopen:
         MarginCall.objects.bulk_update(
             to_reopen,
-            [*REOPENED_FIELDS, *FOLLOWED[1:]],
+            [*REOPENED_FIELDS, *FOLLOWED],  # its type too: it is back as what the figures call it
             batch_size=500,
         )
         changes.reopened = [call.pk for call in to_reopen]
-        snapshots.take(reopened_pairs, kind=SnapshotKind.REOPENED, key=f"reopened:{now.isoformat()}", at=at)
+        snapshots.take(
+            reopened_pairs, kind=SnapshotKind.REOPENED, key=f"reopened:{now.isoformat()}", at=at, times=times
+        )
     if to_open:
         MarginCall.objects.bulk_create(to_open, batch_size=1000, ignore_conflicts=True)
         opened = list(
             MarginCall.objects.filter(
                 account_id__in=[call.account_id for call in to_open],
                 closed_at__isnull=True,
-                triggered_at=at,
+                triggered_at__in={call.triggered_at for call in to_open},
                 updated_at=now,
             ).values_list("pk", "account_id")
         )
         changes.opened = [call_id for call_id, _ in opened]
-        snapshots.take(opened, kind=SnapshotKind.TRIGGER, key="trigger", at=at)
+        snapshots.take(opened, kind=SnapshotKind.TRIGGER, key="trigger", at=at, times=times)
     _follow(to_follow, now)
     if changes.escalated:
         pairs = MarginCall.objects.filter(pk__in=changes.escalated).values_list("pk", "account_id")
-        snapshots.take(pairs, kind=SnapshotKind.FORCE_CALL, key=f"force_call:{now.isoformat()}", at=at)
-    for cause, pairs in to_close.items():
+        snapshots.take(pairs, kind=SnapshotKind.FORCE_CALL, key=f"force_call:{now.isoformat()}", at=at, times=times)
+    reopen_by_kind = selectors.reopen_sessions() if any(cause in REOPENABLE for cause in to_close) else {}
+    for cause, pairs, closed in _by_time(to_close, when):
         call_ids = [call_id for call_id, _ in pairs]
         # The final snapshot first: it records the figures the call closed on.
-        snapshots.take(pairs, kind=SnapshotKind.CLOSE, key=f"close:{at.isoformat()}", at=at)
+        # Keyed by this moment: a call that closes again on a tick of the same time gets its own.
+        snapshots.take(pairs, kind=SnapshotKind.CLOSE, key=f"close:{now.isoformat()}", at=closed)
         closing = MarginCall.objects.filter(pk__in=call_ids)
         # A book older than the call (a statement replayed late) closes it when it opened, never before.
-        closed_at = Greatest(Value(at, output_field=models.DateTimeField()), F("triggered_at"))
+        closed_at = Greatest(Value(closed, output_field=models.DateTimeField()), F("triggered_at"))
         if cause in REOPENABLE:
             # Called again before the window ends, the same call reopens (per account kind's rule set).
-            for kind, reopen in selectors.reopen_sessions().items():
+            for kind, reopen in reopen_by_kind.items():
                 closing.filter(kind=kind).update(
                     status=CallStatus.CLOSED,
                     closed_at=closed_at,
                     close_cause=cause,
-                    reopen_until=call_deadline(at, reopen) if reopen else None,
+                    reopen_until=close_of_sessions_opening_after(closed, reopen) if reopen else None,
                     updated_at=now,
                 )
         else:  # a deposit or a liquidation is final
@@ -252,9 +277,18 @@ def _tell(opened: list[int], reopened: list[int], escalated: list[int]) -> None:
             logger.error("%s failed on calls_changed", receiver, exc_info=outcome)
 
 
-def _reopenable(wanted: Mapping[int, tuple], at: datetime) -> dict[int, MarginCall]:
+def _by_time(to_close: Mapping[str, list[tuple[int, int]]], when) -> list[tuple[str, list[tuple[int, int]], datetime]]:
+    """The calls to close, by cause and by when their account's change happened."""
+    groups: dict[tuple[str, datetime], list[tuple[int, int]]] = {}
+    for cause, pairs in to_close.items():
+        for call_id, account_id in pairs:
+            groups.setdefault((cause, when(account_id)), []).append((call_id, account_id))
+    return [(cause, pairs, moment) for (cause, moment), pairs in groups.items()]
+
+
+def _reopenable(wanted: Mapping[int, tuple], when, *, latest: datetime) -> dict[int, MarginCall]:
     """Per account called again: its call the market (or an admin's change) closed whose reopen window
-    holds ``at`` (locked)."""
+    holds the moment its account's change happened (``when``; none later than ``latest``), locked."""
     if not wanted:
         return {}
     found: dict[int, MarginCall] = {}
@@ -263,13 +297,15 @@ def _reopenable(wanted: Mapping[int, tuple], at: datetime) -> dict[int, MarginCa
         .filter(
             account_id__in=list(wanted),
             close_cause__in=REOPENABLE,
-            closed_at__lte=at,
-            reopen_until__gte=at,
+            closed_at__lte=latest,
+            reopen_until__gte=min(when(account_id) for account_id in wanted),
         )
         .order_by("account_id", "-closed_at")
-        .only("pk", "account_id", "exception_at", "reopened_count")
+        .only("pk", "account_id", "exception_at", "reopened_count", "call_type", "closed_at", "reopen_until")
     ):
-        found.setdefault(call.account_id, call)
+        moment = when(call.account_id)
+        if call.closed_at <= moment <= call.reopen_until:
+            found.setdefault(call.account_id, call)
     return found
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import nullcontext
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -85,11 +85,13 @@ def recompute_accounts(
     at: datetime | None = None,
     causes: Mapping[int, str] | None = None,
     chunk_size: int | None = None,
+    at_of: Callable[[list[int]], Mapping[int, datetime]] | None = None,
 ) -> RecomputeResult:
     """Recompute and store the figures of these accounts (the holders of the instruments ``holders_of``;
     all when both are None), then
     open, follow and close their margin calls. ``at`` is when the change that caused this happened
-    (default ``now``); ``causes`` gives a close cause per account (default: the market).
+    (default ``now``), or per account ``at_of`` (see :func:`calls.sync_calls`); ``causes`` gives a
+    close cause per account (default: the market).
 
     Each chunk is one transaction that holds the recompute lock from reading the book to storing
     figures and calls, so a slower recompute never overwrites a newer one's figures."""
@@ -111,7 +113,7 @@ def recompute_accounts(
     for lookups in chunks:
         with transaction.atomic():
             _recompute_lock()
-            result.add(_recompute_chunk(lookups, now, at, causes, asked))
+            result.add(_recompute_chunk(lookups, now, at, causes, asked, at_of))
     return result
 
 
@@ -126,7 +128,7 @@ def _recompute_lock() -> None:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [RECOMPUTE_LOCK_KEY])
 
 
-def _recompute_chunk(lookups, now, at, causes, asked: set[int] | None) -> RecomputeResult:
+def _recompute_chunk(lookups, now, at, causes, asked: set[int] | None, at_of=None) -> RecomputeResult:
     """Store one chunk's figures (on PostgreSQL by :mod:`risk.sql_engine`, the accounts it refuses and
     every account elsewhere by the pure engine), then bring the chunk's calls in line.
 
@@ -162,7 +164,7 @@ def _recompute_chunk(lookups, now, at, causes, asked: set[int] | None) -> Recomp
         account_ids = result.account_ids
     result.moved = sum(1 for account_id in moved if account_id not in uncounted)
     inside = [account_id for account_id in account_ids if account_id not in outsiders]
-    result.calls = calls.sync_calls(inside, at=at, moved=moved, causes=causes, now=now)
+    result.calls = calls.sync_calls(inside, at=at, moved=moved, causes=causes, now=now, at_of=at_of)
     if (recording := asked_call_changes.get()) is not None:
         recording.add(result.calls)
     outside = [account_id for account_id in account_ids if account_id in outsiders]
@@ -283,7 +285,7 @@ def follow_prices(
     instrument_ids = sorted(set(instrument_ids))
     read_at = timezone.now()
     seen = pending.versions(instrument_ids)
-    result = recompute_accounts(holders_of=instrument_ids, at=at, now=now)
+    result = recompute_accounts(holders_of=instrument_ids, at=at, now=now, at_of=_tick_times(instrument_ids))
     if result.failed:
         # Some holders' figures did not follow (a missing FX rate, figures too large to store): the
         # marks of the prices they hold stay, so the sweep retries and alerts until the book is
@@ -299,6 +301,26 @@ def follow_prices(
         seen = {instrument_id: version for instrument_id, version in seen.items() if instrument_id not in stuck}
     pending.clear(seen, read_at=read_at)
     return result
+
+
+def _tick_times(instrument_ids: list[int]) -> Callable[[list[int]], dict[int, datetime]]:
+    """Per account: when the latest of these prices it holds was stamped (a pass follows many ticks;
+    a call opens or closes at its own account's)."""
+
+    def at_of(account_ids: list[int]) -> dict[int, datetime]:
+        found = {}
+        for start in range(0, len(account_ids), 5000):
+            rows = (
+                Position.objects.filter(
+                    account_id__in=account_ids[start : start + 5000], instrument_id__in=instrument_ids
+                )
+                .values("account_id")
+                .annotate(at=Max("instrument__price_time"))
+            )
+            found.update((row["account_id"], row["at"]) for row in rows if row["at"] is not None)
+        return found
+
+    return at_of
 
 
 @dataclass

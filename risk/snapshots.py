@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 
 from book.models import CashBalance, Position
@@ -94,9 +94,13 @@ def account_books(account_ids: Iterable[int]) -> dict[int, dict]:
     return books
 
 
-def take(calls: Iterable[tuple[int, int]], *, kind: str, key: str, at: datetime) -> int:
-    """Snapshot these (call id, account id) pairs. A call that already has a snapshot with this key
-    keeps it, so a task that runs twice writes nothing the second time."""
+def take(
+    calls: Iterable[tuple[int, int]], *, kind: str, key: str, at: datetime, times: Mapping[int, datetime] | None = None
+) -> int:
+    """Snapshot these (call id, account id) pairs, taken ``at`` (or, per account id, at ``times``). A
+    call that already has a snapshot with this key keeps it, so a task that runs twice writes nothing
+    the second time."""
+    times = times or {}
     calls = list(calls)
     if not calls:
         return 0
@@ -112,7 +116,7 @@ def take(calls: Iterable[tuple[int, int]], *, kind: str, key: str, at: datetime)
                 call_id=call_id,
                 kind=kind,
                 key=key,
-                taken_at=at,
+                taken_at=times.get(account_id, at),
                 nav_ratio=figures["nav_ratio"],
                 call_amount=figures["call_amount"],
                 call_type=figures["call_type"] or "",

@@ -123,7 +123,7 @@ def daily_snapshots(now: str | None = None) -> dict:
         if moment.time() < rules.snapshot_time:
             continue
         pairs = list(
-            MarginCall.objects.filter(closed_at__isnull=True, kind=rules.account_kind)
+            MarginCall.objects.filter(closed_at__isnull=True, kind=rules.account_kind, triggered_at__lte=moment)
             .exclude(snapshots__key=f"daily:{moment.date()}")
             .values_list("pk", "account_id")
         )

@@ -71,3 +71,19 @@ def test_continuous_trading_around_the_turn_of_a_year(moment, trading):
     from book.trading_calendar import is_trading
 
     assert is_trading(hk(moment)) is trading
+
+
+@pytest.mark.parametrize(
+    ("moment", "sessions", "close"),
+    [
+        ("2026-12-23 11:00", 1, "2026-12-24 12:00"),  # in a session: the next one (a half day)
+        ("2026-12-23 17:00", 1, "2026-12-24 12:00"),  # after the close: the next session
+        ("2026-12-23 08:00", 1, "2026-12-23 16:00"),  # before the open: that day's session is the next
+        ("2026-11-20 17:00", 1, "2026-11-23 16:00"),  # a Friday evening: Monday's
+        ("2026-12-24 13:00", 2, "2026-12-29 16:00"),  # Christmas: the 28th, then the 29th
+    ],
+)
+def test_the_close_of_the_sessions_that_open_after_a_moment(moment, sessions, close):
+    from book.trading_calendar import close_of_sessions_opening_after
+
+    assert close_of_sessions_opening_after(hk(moment), sessions) == hk(close)

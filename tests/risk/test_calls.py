@@ -47,6 +47,47 @@ def tick(price, time, django_capture_on_commit_callbacks):
     assert result.applied == 1, result.outcomes
 
 
+def test_a_call_that_closes_again_on_a_tick_of_the_same_time_gets_its_own_close_snapshot(
+    import_book, django_capture_on_commit_callbacks
+):
+    import_book(one_stock_book())
+    moment = "2026-12-23T11:00:00+08:00"
+    for price, sent in (("120", 1), ("95", 2), ("120", 3)):  # three ticks stamped alike, sent a second apart
+        with (
+            time_machine.travel(at(moment) + dt.timedelta(seconds=sent), tick=False),
+            django_capture_on_commit_callbacks(execute=True),
+        ):
+            ticks.apply_and_recompute([{"symbol": "S.HK", "price": price, "time": moment}])
+
+    call = the_call()
+    assert (call.status, call.reopened_count) == ("closed", 1)
+    assert call.snapshots.filter(kind="close").count() == 2
+
+
+def test_a_call_opens_at_its_own_accounts_tick_though_its_pass_follows_a_later_one(
+    import_book, django_capture_on_commit_callbacks
+):
+    book = one_stock_book(cash="-40000")  # S.HK at 100: no call; below 80, a call
+    book["instruments"].append({"symbol": "B.HK", "lot_size": 100, "price": "10"})  # T1 holds none
+    import_book(book)
+
+    with (
+        time_machine.travel(at("2026-12-23T16:00:02+08:00"), tick=False),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        ticks.apply_and_recompute(
+            [
+                {"symbol": "S.HK", "price": "75", "time": "2026-12-23T15:59:59+08:00"},  # before the close
+                {"symbol": "B.HK", "price": "11", "time": "2026-12-23T16:00:01+08:00"},  # after it
+            ]
+        )
+
+    call = the_call()
+    assert call.triggered_at == at("2026-12-23T15:59:59+08:00")
+    assert call.deadline == at("2026-12-29T16:00:00+08:00")  # Wednesday's session is the base
+    assert call.snapshots.get(kind="trigger").taken_at == call.triggered_at
+
+
 @pytest.fixture
 def trader(db):
     return User.objects.create_user("trader")
@@ -196,7 +237,10 @@ def test_a_call_the_market_closed_and_called_again_within_the_window_is_reopened
     assert (call.pk, call.status, call.closed_at, call.close_cause) == (first.pk, "open", None, "")
     assert (call.triggered_at, call.deadline) == (first.triggered_at, first.deadline)
     assert (call.reopened_count, call.reopen_until) == (1, None)
-    assert list(call.snapshots.values_list("kind", flat=True)) == ["trigger", "close", "reopened"]
+    # Back at 95, a force call (it closed a margin call): escalated, with its snapshot (and notices).
+    assert call.call_type == "force_call"
+    kinds = call.snapshots.exclude(kind__startswith="notice").order_by("taken_at", "pk").values_list("kind", flat=True)
+    assert list(kinds) == ["trigger", "close", "reopened", "force_call"]
     out = io.StringIO()
     call_command("export_risk", "--account", "T1", stdout=out)
     [row] = json.loads(out.getvalue())
@@ -235,8 +279,10 @@ def test_a_call_reopened_and_closed_again_keeps_each_close(import_book, django_c
 
     [call] = MarginCall.objects.all()
     assert (call.status, call.reopened_count, call.closed_at) == ("closed", 2, at("2026-12-23T11:28:00+08:00"))
-    kinds = list(call.snapshots.order_by("taken_at").values_list("kind", flat=True))
-    assert kinds == ["trigger", "close", "reopened", "close", "reopened", "close"]
+    kinds = list(
+        call.snapshots.exclude(kind__startswith="notice").order_by("taken_at", "pk").values_list("kind", flat=True)
+    )
+    assert kinds == ["trigger", "close", "reopened", "force_call", "close", "reopened", "close"]
 
 
 def test_a_rule_set_without_a_window_never_reopens(import_book, django_capture_on_commit_callbacks):
