@@ -500,6 +500,7 @@ def test_postgres_refuses_to_update_or_delete_snapshots_and_audit_entries(import
 def test_daily_snapshot_once_per_trading_day_after_the_set_time(import_book):
     import_book(one_stock_book())
 
+    assert daily_snapshots("2026-12-22T16:31:00+08:00") == {"margin": 0, "intraday": 0}  # before its trigger
     assert daily_snapshots("2026-12-23T16:00:00+08:00") == {}  # before 16:30: nothing yet
     assert daily_snapshots("2026-12-23T16:31:00+08:00") == {"margin": 1, "intraday": 0}
     assert daily_snapshots("2026-12-23T17:00:00+08:00") == {"margin": 0, "intraday": 0}  # once a day
