@@ -453,13 +453,13 @@ def move_deadline(call: MarginCall, *, deadline: datetime, reason: str, user, no
     change = DeadlineChange.objects.create(
         call=locked, old_deadline=locked.deadline, new_deadline=deadline, reason=reason, changed_by=user, changed_at=now
     )
-    MarginCall.objects.filter(pk=locked.pk).update(deadline=deadline, updated_at=now)
-    audit.record(
-        user,
-        "move_deadline",
-        calls=[locked.pk],
-        detail={"from": locked.deadline.isoformat(), "to": deadline.isoformat(), "reason": reason},
-        at=now,
-    )
+    # Auto-liquidation set at the deadline follows it: a trader who gives the client longer means it.
+    follows = locked.auto_liquidate_at is not None and locked.auto_liquidate_at == locked.deadline
+    moved = {"auto_liquidate_at": deadline, "auto_liquidation_note": ""} if follows else {}
+    MarginCall.objects.filter(pk=locked.pk).update(deadline=deadline, updated_at=now, **moved)
+    detail = {"from": locked.deadline.isoformat(), "to": deadline.isoformat(), "reason": reason}
+    if follows:
+        detail["auto_liquidation"] = deadline.isoformat()
+    audit.record(user, "move_deadline", calls=[locked.pk], detail=detail, at=now)
     transaction.on_commit(lambda: live.publish([locked.pk]))
     return change

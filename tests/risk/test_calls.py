@@ -425,6 +425,22 @@ def test_remarks_keep_author_and_time_and_the_latest_is_on_the_call(import_book,
     ]
 
 
+def test_auto_liquidation_at_the_deadline_moves_with_it_and_one_at_another_time_stays(import_book, trader):
+    import_book(one_stock_book())
+    call = the_call()
+    MarginCall.objects.filter(pk=call.pk).update(auto_liquidate_at=call.deadline)
+    later = at("2027-01-05T16:00:00+08:00")
+
+    calls.move_deadline(the_call(), deadline=later, reason="agreed", user=trader)
+
+    assert the_call().auto_liquidate_at == later
+    assert AuditEntry.objects.get(action="move_deadline").detail["auto_liquidation"] == later.isoformat()
+    other = at("2027-01-04T10:00:00+08:00")
+    MarginCall.objects.filter(pk=call.pk).update(auto_liquidate_at=other)
+    calls.move_deadline(the_call(), deadline=at("2027-01-06T16:00:00+08:00"), reason="again", user=trader)
+    assert the_call().auto_liquidate_at == other
+
+
 def test_moving_a_deadline_is_recorded_and_audited(import_book, trader):
     import_book(one_stock_book())
     call = the_call()
