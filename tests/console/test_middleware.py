@@ -87,3 +87,14 @@ def test_the_login_form_without_its_token_gets_the_same_page():
     assert "reload the page and try again" in response.content.decode()
     assert "does not have the permission" not in response.content.decode()  # not a question of rights
     assert "<h1>Form out of date</h1>" in response.content.decode()
+
+
+def test_a_form_with_too_many_fields_gets_the_consoles_page_not_a_bare_one(settings):
+    settings.DATA_UPLOAD_MAX_NUMBER_FIELDS = 10
+    client = Client()
+    client.force_login(make_user("trader", "RiskWarningFull"))
+
+    response = client.post(reverse("liquidation:cancel"), {f"f{n}": "1" for n in range(20)})
+
+    assert response.status_code == 400
+    assert "could not read this request" in response.content.decode()
