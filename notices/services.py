@@ -328,6 +328,8 @@ def send(
         "send_notice",
         calls=[call.pk for call in calls],
         detail={"kind": kind, "channels": list(channels), "text": text[:500], "notices": [n.pk for n in written]},
+        # The same form sent again (its key): it wrote its notices the first time, and nothing now.
+        outcome="ok" if written or not calls else "already sent",
         at=now,
     )
     return written

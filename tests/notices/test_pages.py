@@ -44,8 +44,9 @@ def test_a_trader_sends_a_message_from_the_details_once(call, trader, django_cap
     assert response.redirect_chain[-1][0] == reverse("risk:call", args=[call.pk])  # back on the details
     html = client.get(reverse("risk:call", args=[call.pk])).content.decode()
     assert 'data-testid="delivery-status">Sent<' in html  # with its status
-    entry = AuditEntry.objects.filter(action="send_notice").latest("pk")
-    assert entry.targets == [{"call": call.pk}]
+    first, second = AuditEntry.objects.filter(action="send_notice").order_by("pk")
+    assert first.targets == [{"call": call.pk}]
+    assert (first.outcome, second.outcome, second.detail["notices"]) == ("ok", "already sent", [])
     call.refresh_from_db()
     assert call.last_notice_status == "sent"
 
