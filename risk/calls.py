@@ -10,9 +10,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from django.db import connection, models, transaction
-from django.db.models import F, Value
-from django.db.models.functions import Greatest
+from django.db import connection, transaction
+from django.db.models import Max
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -94,11 +93,11 @@ def sync_calls(
     if not account_ids:
         return changes
     open_calls = {
-        account_id: (call_id, call_type)
-        for call_id, account_id, call_type in MarginCall.objects.select_for_update()
+        account_id: (call_id, call_type, kind, triggered_at)
+        for call_id, account_id, call_type, kind, triggered_at in MarginCall.objects.select_for_update()
         .filter(account_id__in_ids=account_ids, closed_at__isnull=True)
         .order_by("account_id")
-        .values_list("pk", "account_id", "call_type")
+        .values_list("pk", "account_id", "call_type", "kind", "triggered_at")
     }
     figures = {
         row[0]: row[1:]
@@ -123,7 +122,7 @@ def sync_calls(
             if has_call:
                 wanted[account_id] = (kind, call_type, followed)
             continue
-        call_id, open_type = current
+        call_id, open_type, _kind, _triggered_at = current
         if not has_call:
             to_close.setdefault(causes.get(account_id, default_cause), []).append((call_id, account_id))
             to_follow.setdefault(open_type, []).append(call_id)
@@ -149,7 +148,7 @@ def sync_calls(
     def when(account_id: int) -> datetime:
         return times.get(account_id, at)
 
-    reopenable = _reopenable(wanted, when, latest=at)
+    reopenable = _reopenable(wanted, when)
     to_reopen: list[MarginCall] = []
     reopened_pairs: list[tuple[int, int]] = []
     for account_id, (kind, call_type, followed) in wanted.items():
@@ -213,30 +212,9 @@ def sync_calls(
     if changes.escalated:
         pairs = MarginCall.objects.filter(pk__in=changes.escalated).values_list("pk", "account_id")
         snapshots.take(pairs, kind=SnapshotKind.FORCE_CALL, key=f"force_call:{now.isoformat()}", at=at, times=times)
-    reopen_by_kind = selectors.reopen_sessions() if any(cause in REOPENABLE for cause in to_close) else {}
-    for cause, pairs, closed in _by_time(to_close, when):
-        call_ids = [call_id for call_id, _ in pairs]
-        # The final snapshot first: it records the figures the call closed on.
-        # Keyed by this moment: a call that closes again on a tick of the same time gets its own.
-        snapshots.take(pairs, kind=SnapshotKind.CLOSE, key=f"close:{now.isoformat()}", at=closed)
-        closing = MarginCall.objects.filter(pk__in=call_ids)
-        # A book older than the call (a statement replayed late) closes it when it opened, never before.
-        closed_at = Greatest(Value(closed, output_field=models.DateTimeField()), F("triggered_at"))
-        if cause in REOPENABLE:
-            # Called again before the window ends, the same call reopens (per account kind's rule set).
-            for kind, reopen in reopen_by_kind.items():
-                closing.filter(kind=kind).update(
-                    status=CallStatus.CLOSED,
-                    closed_at=closed_at,
-                    close_cause=cause,
-                    reopen_until=close_of_sessions_opening_after(closed, reopen) if reopen else None,
-                    updated_at=now,
-                )
-        else:  # a deposit or a liquidation is final
-            closing.update(
-                status=CallStatus.CLOSED, closed_at=closed_at, close_cause=cause, reopen_until=None, updated_at=now
-            )
-        changes.closed.extend(call_ids)
+    if to_close:
+        _close(to_close, open_calls, when, now)
+        changes.closed.extend(call_id for pairs in to_close.values() for call_id, _account_id in pairs)
     changed = changes.call_ids()
     if changed:
         transaction.on_commit(lambda: live.publish(changed))
@@ -277,35 +255,68 @@ def _tell(opened: list[int], reopened: list[int], escalated: list[int]) -> None:
             logger.error("%s failed on calls_changed", receiver, exc_info=outcome)
 
 
-def _by_time(to_close: Mapping[str, list[tuple[int, int]]], when) -> list[tuple[str, list[tuple[int, int]], datetime]]:
-    """The calls to close, by cause and by when their account's change happened."""
-    groups: dict[tuple[str, datetime], list[tuple[int, int]]] = {}
-    for cause, pairs in to_close.items():
-        for call_id, account_id in pairs:
-            groups.setdefault((cause, when(account_id)), []).append((call_id, account_id))
-    return [(cause, pairs, moment) for (cause, moment), pairs in groups.items()]
+def _close(to_close: Mapping[str, list[tuple[int, int]]], open_calls: Mapping[int, tuple], when, now) -> None:
+    """Close these calls, by cause: a close snapshot first (it records the figures the call closed on),
+    then the close, each at its account's moment (never before the call opened: a book older than the
+    call, a statement replayed late, closes it when it opened), in one statement a batch. A call the
+    market (or an admin's change) closed may reopen until the close of its rule set's
+    ``reopen_sessions``-th session that opens after that moment."""
+    reopen_by_kind = selectors.reopen_sessions() if any(cause in REOPENABLE for cause in to_close) else {}
+    windows: dict[tuple[datetime, int], datetime] = {}  # one calendar lookup per moment and number
+    closed: list[MarginCall] = []
+    pairs, moments = [], {}
+    for cause, calls in to_close.items():
+        for call_id, account_id in calls:
+            _call_id, _type, kind, triggered_at = open_calls[account_id]
+            moment = moments[account_id] = max(when(account_id), triggered_at)
+            reopen = reopen_by_kind.get(kind, 0) if cause in REOPENABLE else 0
+            if reopen and (moment, reopen) not in windows:
+                windows[(moment, reopen)] = close_of_sessions_opening_after(moment, reopen)
+            closed.append(
+                MarginCall(
+                    pk=call_id,
+                    status=CallStatus.CLOSED,
+                    closed_at=moment,
+                    close_cause=cause,
+                    reopen_until=windows[(moment, reopen)] if reopen else None,
+                    updated_at=now,
+                )
+            )
+            pairs.append((call_id, account_id))
+    # Keyed by this moment: a call that closes again on a tick of the same time gets its own.
+    snapshots.take(pairs, kind=SnapshotKind.CLOSE, key=f"close:{now.isoformat()}", at=now, times=moments)
+    MarginCall.objects.bulk_update(
+        closed, ["status", "closed_at", "close_cause", "reopen_until", "updated_at"], batch_size=1000
+    )
 
 
-def _reopenable(wanted: Mapping[int, tuple], when, *, latest: datetime) -> dict[int, MarginCall]:
-    """Per account called again: its call the market (or an admin's change) closed whose reopen window
-    holds the moment its account's change happened (``when``; none later than ``latest``), locked."""
+def _reopenable(wanted: Mapping[int, tuple], when) -> dict[int, MarginCall]:
+    """Per account called again: its last call, if the market (or an admin's change) closed it and its
+    reopen window still holds the moment of its account's change (``when``), locked. A last call closed
+    by a deposit, a liquidation or a trader is final, whatever came before it. A change stamped before
+    that close (ticks arrive out of order) still comes after it."""
     if not wanted:
+        return {}
+    last = dict(
+        MarginCall.objects.filter(account_id__in=list(wanted), closed_at__isnull=False)
+        .values("account_id")
+        .annotate(last=Max("closed_at"))
+        .values_list("account_id", "last")
+    )
+    if not last:
         return {}
     found: dict[int, MarginCall] = {}
     for call in (
         MarginCall.objects.select_for_update()
-        .filter(
-            account_id__in=list(wanted),
-            close_cause__in=REOPENABLE,
-            closed_at__lte=latest,
-            reopen_until__gte=min(when(account_id) for account_id in wanted),
-        )
-        .order_by("account_id", "-closed_at")
+        .filter(account_id__in=list(last), close_cause__in=REOPENABLE, reopen_until__isnull=False)
+        .filter(reopen_until__gte=min(when(account_id) for account_id in last))
+        .order_by("account_id", "-closed_at", "-pk")
         .only("pk", "account_id", "exception_at", "reopened_count", "call_type", "closed_at", "reopen_until")
     ):
-        moment = when(call.account_id)
-        if call.closed_at <= moment <= call.reopen_until:
-            found.setdefault(call.account_id, call)
+        if call.account_id in found or call.closed_at != last[call.account_id]:
+            continue  # not the account's last call
+        if when(call.account_id) <= call.reopen_until:
+            found[call.account_id] = call
     return found
 
 
@@ -454,7 +465,8 @@ def move_deadline(call: MarginCall, *, deadline: datetime, reason: str, user, no
         call=locked, old_deadline=locked.deadline, new_deadline=deadline, reason=reason, changed_by=user, changed_at=now
     )
     # Auto-liquidation set at the deadline follows it: a trader who gives the client longer means it.
-    follows = locked.auto_liquidate_at is not None and locked.auto_liquidate_at == locked.deadline
+    # Not one that has come already: its orders may be placed, and its outcome is on the call.
+    follows = locked.auto_liquidate_at is not None and locked.auto_liquidate_at == locked.deadline > now
     moved = {"auto_liquidate_at": deadline, "auto_liquidation_note": ""} if follows else {}
     MarginCall.objects.filter(pk=locked.pk).update(deadline=deadline, updated_at=now, **moved)
     detail = {"from": locked.deadline.isoformat(), "to": deadline.isoformat(), "reason": reason}

@@ -312,7 +312,7 @@ def _tick_times(instrument_ids: list[int]) -> Callable[[list[int]], dict[int, da
         for start in range(0, len(account_ids), 5000):
             rows = (
                 Position.objects.filter(
-                    account_id__in=account_ids[start : start + 5000], instrument_id__in=instrument_ids
+                    account_id__in_ids=account_ids[start : start + 5000], instrument_id__in_ids=instrument_ids
                 )
                 .values("account_id")
                 .annotate(at=Max("instrument__price_time"))

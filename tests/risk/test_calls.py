@@ -88,6 +88,54 @@ def test_a_call_opens_at_its_own_accounts_tick_though_its_pass_follows_a_later_o
     assert call.snapshots.get(kind="trigger").taken_at == call.triggered_at
 
 
+def test_a_call_closes_at_its_own_accounts_tick_though_its_pass_follows_a_later_one(
+    import_book, django_capture_on_commit_callbacks
+):
+    book = one_stock_book()  # a call at 10:00
+    book["instruments"].append({"symbol": "B.HK", "lot_size": 100, "price": "10"})  # T1 holds none
+    import_book(book)
+
+    with (
+        time_machine.travel(at("2026-12-23T11:00:31+08:00"), tick=False),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        ticks.apply_and_recompute(
+            [
+                {"symbol": "S.HK", "price": "120", "time": "2026-12-23T11:00:00+08:00"},
+                {"symbol": "B.HK", "price": "11", "time": "2026-12-23T11:00:30+08:00"},
+            ]
+        )
+
+    call = the_call()
+    assert (call.status, call.closed_at) == ("closed", at("2026-12-23T11:00:00+08:00"))
+    assert call.snapshots.get(kind="close").taken_at == call.closed_at
+
+
+def test_a_friday_evening_close_may_reopen_until_mondays_close(import_book, django_capture_on_commit_callbacks):
+    import_book(one_stock_book(as_of="2026-11-20T10:00:00+08:00"))  # a call on a Friday
+
+    tick("120", "2026-11-20T17:00:00+08:00", django_capture_on_commit_callbacks)  # closed after the close
+
+    assert the_call().reopen_until == at("2026-11-23T16:00:00+08:00")
+
+
+def test_a_tick_stamped_before_the_close_it_follows_reopens_the_call(import_book, django_capture_on_commit_callbacks):
+    book = one_stock_book(cash="-61000")  # a call of 1,000 at 10:00
+    book["instruments"].append({"symbol": "B.HK", "lot_size": 100, "price": "10"})  # no margin value
+    book["accounts"][0]["positions"].append({"symbol": "B.HK", "quantity": 1000})
+    import_book(book)
+    tick("120", "2026-12-23T11:00:05+08:00", django_capture_on_commit_callbacks)  # S.HK up: closed
+    assert the_call().status == "closed"
+    with (
+        time_machine.travel(at("2026-12-23T11:00:06+08:00"), tick=False),
+        django_capture_on_commit_callbacks(execute=True),
+    ):  # B.HK's tick left its feed before S.HK's and arrives after it: called again
+        ticks.apply_and_recompute([{"symbol": "B.HK", "price": "0.5", "time": "2026-12-23T11:00:03+08:00"}])
+
+    [call] = MarginCall.objects.all()
+    assert (call.status, call.reopened_count) == ("open", 1)
+
+
 @pytest.fixture
 def trader(db):
     return User.objects.create_user("trader")
