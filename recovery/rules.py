@@ -1,8 +1,8 @@
 """Stock the broker must get back (docs/recovery.md). Pure: no ORM, no clock; whole numbers of shares.
 
 - **Covered calls**: per account and underlying stock, the shares its short call options need (the sum
-  of contracts x multiplier) against the shares it holds long (0 when it is short). Listed when it
-  needs more than it holds.
+  of contracts x multiplier; an expired option needs none) against the shares it holds long (0 when
+  it is short). Listed when it needs more than it holds.
 - **Short stock**: each short stock position to buy back, with why: the account may not short (a cash
   account: all of it); the stock may not be sold short (all of it); or the lending pool, when the
   stock's clients are short more than the prime broker can lend. The recall (lent - lendable) is met
@@ -35,6 +35,7 @@ class Instrument:
     shortable: bool = True
     underlying: str | None = None
     option_type: str = ""  # "call" / "put" for an option
+    expired: bool = False  # an option past its expiry day: it no longer needs cover
 
 
 @dataclass(frozen=True)
@@ -94,7 +95,12 @@ def covered_calls(holdings: Iterable[Holding], instruments: Mapping[str, Instrum
     for holding in holdings:
         instrument = instruments[holding.symbol]
         if instrument.kind == "option":
-            if instrument.option_type == "call" and instrument.underlying and holding.quantity < 0:
+            if (
+                instrument.option_type == "call"
+                and instrument.underlying
+                and holding.quantity < 0
+                and not instrument.expired
+            ):
                 options[(holding.account_no, instrument.underlying)].append((holding.symbol, -holding.quantity))
         else:
             stock[(holding.account_no, holding.symbol)] += holding.quantity

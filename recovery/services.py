@@ -28,11 +28,23 @@ def _holdings(positions) -> list[rules.Holding]:
 
 
 def _instruments(symbols) -> dict[str, rules.Instrument]:
+    today = timezone.localdate()  # Hong Kong's: an option past its expiry day needs no cover
     return {
-        symbol: rules.Instrument(symbol, kind, lot_size, multiplier, shortable, underlying, option_type)
-        for symbol, kind, lot_size, multiplier, shortable, underlying, option_type in Instrument.objects.filter(
+        symbol: rules.Instrument(
+            symbol,
+            kind,
+            lot_size,
+            multiplier,
+            shortable,
+            underlying,
+            option_type,
+            expired=kind == "option" and expiry is not None and expiry < today,
+        )
+        for symbol, kind, lot_size, multiplier, shortable, underlying, option_type, expiry in Instrument.objects.filter(
             symbol__in=set(symbols)
-        ).values_list("symbol", "kind", "lot_size", "multiplier", "shortable", "underlying__symbol", "option_type")
+        ).values_list(
+            "symbol", "kind", "lot_size", "multiplier", "shortable", "underlying__symbol", "option_type", "expiry"
+        )
     }
 
 

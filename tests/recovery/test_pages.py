@@ -452,3 +452,12 @@ def test_a_buy_back_suggested_counts_what_is_already_on_order():
 
     assert (short.on_order, short.free, short.buy_back) == (1, 4, 2)
     assert stock.buy_back == 0
+
+
+def test_a_short_call_past_its_expiry_day_is_no_longer_a_covered_call_shortfall(recovery_book):
+    import datetime as dt
+
+    assert [item.account_no for item in services.covered_calls_now()] == ["A1"]
+    Instrument.objects.filter(symbol="TCH-C400").update(expiry=dt.date(2026, 12, 22))  # the day before today's
+
+    assert services.covered_calls_now() == []

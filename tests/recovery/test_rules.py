@@ -49,6 +49,14 @@ def test_a_long_call_needs_nothing_and_accounts_are_apart():
     assert (item.account_no, item.held, item.shortfall) == ("B", 0, 100)
 
 
+def test_a_short_call_past_its_expiry_day_needs_no_cover():
+    from dataclasses import replace
+
+    instruments = {**INSTRUMENTS, "TCH-C420": replace(CALL2, expired=True)}
+    [item] = covered_calls([h("A", "TCH-C400", -3), h("A", "TCH-C420", -2)], instruments)
+    assert (item.required, item.options) == (300, (("TCH-C400", 3),))
+
+
 def test_a_cash_account_or_a_stock_that_may_not_be_shorted_buys_back_all_of_it():
     instruments = {**INSTRUMENTS, "X.HK": Instrument("X.HK", lot_size=100, shortable=False)}
     result = scan([h("C", "700.HK", -150, kind="cash"), h("M", "X.HK", -30), h("M", "700.HK", -200)], instruments, {})
