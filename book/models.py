@@ -64,6 +64,12 @@ def validate_rate(value):
         )
 
 
+def option_expired(kind: str, expiry, today) -> bool:
+    """An option past its expiry day (``today``: Hong Kong's date): it no longer trades, and its short
+    calls need no cover."""
+    return kind == "option" and expiry is not None and expiry < today
+
+
 def missing_option_terms(kind: str, terms: dict) -> list[str]:
     """The terms an option lacks (its underlying, call or put, strike, expiry): without them its cover,
     its recovery and its expiry cannot be told. None for any other kind."""

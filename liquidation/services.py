@@ -18,7 +18,7 @@ from django.db.models.functions import Mod
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from book.models import AMOUNT_LIMIT, HKD, PRICE_PLACES, Account, CashBalance, Instrument, InstrumentKind, Position
+from book.models import AMOUNT_LIMIT, HKD, PRICE_PLACES, Account, CashBalance, Instrument, Position, option_expired
 from book.signals import BookEffect, positions_changed
 from console import audit
 from console.models import AuditEntry
@@ -90,6 +90,14 @@ def working_quantities(account_ids: Iterable[int]) -> dict[tuple[int, int], int]
     return {(row["account_id"], row["instrument_id"]): row["rest"] for row in rows}
 
 
+def held_on_side(quantity: int, side: str) -> tuple[int, str]:
+    """What a position of this quantity holds for orders of this side to close: (shares, "long" or
+    "short"); 0 where it holds the other way."""
+    if side == Side.SELL:
+        return max(0, quantity), "long"
+    return max(0, -quantity), "short"
+
+
 def beyond_the_book(account_ids: Iterable[int]) -> list[str]:
     """Working orders that a book written since they were placed no longer backs, said a position a
     line: together they trade more than the position holds, or an odd lot among them no longer closes
@@ -116,10 +124,8 @@ def beyond_the_book(account_ids: Iterable[int]) -> list[str]:
     }
     said = []
     for row in sorted(rows, key=lambda r: (r["account__account_no"], r["instrument__symbol"], r["side"])):
-        quantity = held.get((row["account_id"], row["instrument_id"]), 0)
-        holds = max(0, quantity if row["side"] == Side.SELL else -quantity)
+        holds, side = held_on_side(held.get((row["account_id"], row["instrument_id"]), 0), row["side"])
         what = "sell" if row["side"] == Side.SELL else "buy back"
-        side = "long" if row["side"] == Side.SELL else "short"
         account, symbol, rest = row["account__account_no"], row["instrument__symbol"], row["rest"]
         if rest > holds:
             said.append(
@@ -194,8 +200,7 @@ def account_books(accounts: Sequence[Account]) -> dict[int, Book]:
 
 
 def expired(instrument: Instrument, today) -> bool:
-    """An option past its expiry day (Hong Kong's date): it no longer trades."""
-    return instrument.kind == InstrumentKind.OPTION and instrument.expiry is not None and instrument.expiry < today
+    return option_expired(instrument.kind, instrument.expiry, today)
 
 
 def account_book(account: Account) -> Book:

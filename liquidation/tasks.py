@@ -93,10 +93,7 @@ class _Positions:
         }
 
     def _holds(self, order: Order) -> tuple[int, str]:
-        quantity = self.held.get((order.account_id, order.instrument_id), 0)
-        if order.side == Side.SELL:
-            return max(0, quantity), "long"
-        return max(0, -quantity), "short"
+        return services.held_on_side(self.held.get((order.account_id, order.instrument_id), 0), order.side)
 
     def refused(self, order: Order, now) -> str:
         """Why the exchange takes no more of this order ("" when it may): its instrument cannot trade (not

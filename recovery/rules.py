@@ -113,6 +113,12 @@ def covered_calls(holdings: Iterable[Holding], instruments: Mapping[str, Instrum
     return sorted(found, key=lambda item: (item.account_no, item.underlying))
 
 
+def up_to_lots(quantity: int, lot: int) -> int:
+    """A quantity rounded up to whole lots."""
+    lot = max(1, lot)
+    return -(-quantity // lot) * lot
+
+
 def _round_up_to_lots(numerator: int, denominator: int, lot: int) -> int:
     """numerator / denominator rounded up to whole lots, exactly (integers only)."""
     return -(-numerator // (denominator * lot)) * lot

@@ -9,7 +9,7 @@ import time
 from django.db import transaction
 from django.utils import timezone
 
-from book.models import Account, AccountKind, Instrument, LendingAvailability, Position
+from book.models import Account, AccountKind, Instrument, LendingAvailability, Position, option_expired
 from book.trading_calendar import call_deadline
 
 from . import live, rules
@@ -38,7 +38,7 @@ def _instruments(symbols) -> dict[str, rules.Instrument]:
             shortable,
             underlying,
             option_type,
-            expired=kind == "option" and expiry is not None and expiry < today,
+            expired=option_expired(kind, expiry, today),
         )
         for symbol, kind, lot_size, multiplier, shortable, underlying, option_type, expiry in Instrument.objects.filter(
             symbol__in=set(symbols)

@@ -31,7 +31,7 @@ from liquidation.views import say_placed
 from notices.views import say_queued
 from risk.forms import MAX_PAGE, FreeTextField, TextField
 
-from . import live, services
+from . import live, rules, services
 from .models import CaseStatus, CoveredCallCase, LendingPool, PoolStatus, Reason, RecoveryScan, ShortStockItem
 
 RECOVER = "recovery.recover"
@@ -198,9 +198,9 @@ def suggest_buy_backs(positions: list, shortfall: int, working: dict) -> None:
     for position in calls:
         if shortfall <= 0:
             break
-        lot, multiplier = max(1, position.instrument.lot_size), max(1, position.instrument.multiplier)
-        contracts = -(-shortfall // multiplier)
-        position.buy_back = min(position.free, -(-contracts // lot) * lot)
+        multiplier = max(1, position.instrument.multiplier)
+        contracts = rules.up_to_lots(shortfall, multiplier) // multiplier
+        position.buy_back = min(position.free, rules.up_to_lots(contracts, position.instrument.lot_size))
         shortfall -= position.buy_back * multiplier
 
 
@@ -537,8 +537,7 @@ def with_book_now(items: list) -> list:
         item.free_now = max(0, item.short_now - item.on_order)
         bought = max(0, item.short_quantity - item.short_now)
         rest = max(0, item.quantity - item.on_order - bought)
-        lot = max(1, item.instrument.lot_size)
-        item.to_buy = min(item.free_now, -(-rest // lot) * lot)
+        item.to_buy = min(item.free_now, rules.up_to_lots(rest, item.instrument.lot_size))
     return items
 
 

@@ -39,12 +39,14 @@ def the_call(account_no="T1") -> MarginCall:
 
 def tick(price, time, django_capture_on_commit_callbacks):
     """A price as a live feed sends it: it arrives at its own time (the clock is moved there)."""
-    with (
-        time_machine.travel(at(time) + dt.timedelta(seconds=1), tick=False),
-        django_capture_on_commit_callbacks(execute=True),
-    ):
-        result = ticks.apply_and_recompute([{"symbol": "S.HK", "price": price, "time": time}])
-    assert result.applied == 1, result.outcomes
+    one_pass(at(time) + dt.timedelta(seconds=1), [("S.HK", price, time)], django_capture_on_commit_callbacks)
+
+
+def one_pass(now, prices, django_capture_on_commit_callbacks):
+    """These (symbol, price, time) ticks arriving together at ``now``: one recompute pass follows them."""
+    with time_machine.travel(now, tick=False), django_capture_on_commit_callbacks(execute=True):
+        result = ticks.apply_and_recompute([{"symbol": sy, "price": pr, "time": ti} for sy, pr, ti in prices])
+    assert result.applied == len(prices), result.outcomes
 
 
 def test_a_call_that_closes_again_on_a_tick_of_the_same_time_gets_its_own_close_snapshot(
@@ -53,11 +55,7 @@ def test_a_call_that_closes_again_on_a_tick_of_the_same_time_gets_its_own_close_
     import_book(one_stock_book())
     moment = "2026-12-23T11:00:00+08:00"
     for price, sent in (("120", 1), ("95", 2), ("120", 3)):  # three ticks stamped alike, sent a second apart
-        with (
-            time_machine.travel(at(moment) + dt.timedelta(seconds=sent), tick=False),
-            django_capture_on_commit_callbacks(execute=True),
-        ):
-            ticks.apply_and_recompute([{"symbol": "S.HK", "price": price, "time": moment}])
+        one_pass(at(moment) + dt.timedelta(seconds=sent), [("S.HK", price, moment)], django_capture_on_commit_callbacks)
 
     call = the_call()
     assert (call.status, call.reopened_count) == ("closed", 1)
@@ -71,16 +69,14 @@ def test_a_call_opens_at_its_own_accounts_tick_though_its_pass_follows_a_later_o
     book["instruments"].append({"symbol": "B.HK", "lot_size": 100, "price": "10"})  # T1 holds none
     import_book(book)
 
-    with (
-        time_machine.travel(at("2026-12-23T16:00:02+08:00"), tick=False),
-        django_capture_on_commit_callbacks(execute=True),
-    ):
-        ticks.apply_and_recompute(
-            [
-                {"symbol": "S.HK", "price": "75", "time": "2026-12-23T15:59:59+08:00"},  # before the close
-                {"symbol": "B.HK", "price": "11", "time": "2026-12-23T16:00:01+08:00"},  # after it
-            ]
-        )
+    one_pass(
+        at("2026-12-23T16:00:02+08:00"),
+        [
+            ("S.HK", "75", "2026-12-23T15:59:59+08:00"),  # before the close
+            ("B.HK", "11", "2026-12-23T16:00:01+08:00"),  # after it
+        ],
+        django_capture_on_commit_callbacks,
+    )
 
     call = the_call()
     assert call.triggered_at == at("2026-12-23T15:59:59+08:00")
@@ -95,16 +91,11 @@ def test_a_call_closes_at_its_own_accounts_tick_though_its_pass_follows_a_later_
     book["instruments"].append({"symbol": "B.HK", "lot_size": 100, "price": "10"})  # T1 holds none
     import_book(book)
 
-    with (
-        time_machine.travel(at("2026-12-23T11:00:31+08:00"), tick=False),
-        django_capture_on_commit_callbacks(execute=True),
-    ):
-        ticks.apply_and_recompute(
-            [
-                {"symbol": "S.HK", "price": "120", "time": "2026-12-23T11:00:00+08:00"},
-                {"symbol": "B.HK", "price": "11", "time": "2026-12-23T11:00:30+08:00"},
-            ]
-        )
+    one_pass(
+        at("2026-12-23T11:00:31+08:00"),
+        [("S.HK", "120", "2026-12-23T11:00:00+08:00"), ("B.HK", "11", "2026-12-23T11:00:30+08:00")],
+        django_capture_on_commit_callbacks,
+    )
 
     call = the_call()
     assert (call.status, call.closed_at) == ("closed", at("2026-12-23T11:00:00+08:00"))
@@ -126,11 +117,12 @@ def test_a_tick_stamped_before_the_close_it_follows_reopens_the_call(import_book
     import_book(book)
     tick("120", "2026-12-23T11:00:05+08:00", django_capture_on_commit_callbacks)  # S.HK up: closed
     assert the_call().status == "closed"
-    with (
-        time_machine.travel(at("2026-12-23T11:00:06+08:00"), tick=False),
-        django_capture_on_commit_callbacks(execute=True),
-    ):  # B.HK's tick left its feed before S.HK's and arrives after it: called again
-        ticks.apply_and_recompute([{"symbol": "B.HK", "price": "0.5", "time": "2026-12-23T11:00:03+08:00"}])
+    # B.HK's tick left its feed before S.HK's and arrives after it: called again
+    one_pass(
+        at("2026-12-23T11:00:06+08:00"),
+        [("B.HK", "0.5", "2026-12-23T11:00:03+08:00")],
+        django_capture_on_commit_callbacks,
+    )
 
     [call] = MarginCall.objects.all()
     assert (call.status, call.reopened_count) == ("open", 1)
