@@ -1,3 +1,4 @@
+from contextlib import suppress
 from decimal import Decimal
 
 from django import forms
@@ -33,11 +34,15 @@ class CallsImpact:
     """What a save in the admin does to the margin calls: the calls it opens (their clients are sent the
     trigger notice), escalates to force call, and closes. Only the recomputes of the accounts the save
     moved are counted (``services.asked_call_changes``): a price's pass that commits meanwhile changes
-    other calls, and is not the save's doing."""
+    other calls, and is not the save's doing. Prices still waiting for their pass are followed first,
+    and kept: the trial then moves the accounts it reaches by the change alone, not by the market too."""
 
     SHOWN = 5  # account numbers named per line
 
     def before(self):
+        # A pass that fails is alerted on and retried by the sweep; the trial then follows those prices.
+        with suppress(Exception):
+            services.follow_pending()
         return services.asked_call_changes.set(CallChanges())
 
     def end(self, token) -> None:

@@ -716,6 +716,33 @@ def test_what_a_change_is_shown_to_do_leaves_out_the_calls_the_market_moves_mean
     }
 
 
+def test_a_price_waiting_for_its_pass_is_followed_before_the_trial_and_not_shown_as_the_changes_doing(
+    admin_client, import_book
+):
+    from book.models import FxRate
+    from book.ticks import apply_ticks
+    from risk.models import MarginCall
+    from tests.books import one_stock_book
+
+    book = one_stock_book(account_no="B1", cash="-40000")  # 100,000 of S.HK on 40,000 of loan: no call
+    book["accounts"][0]["cash"]["USD"] = "1"  # the FX rate below reaches B1, and moves none of its calls
+    import_book(book)
+    # S.HK falls to 70: B1 is short of margin, and the tick's pass is still to come.
+    assert apply_ticks([{"symbol": "S.HK", "price": "70", "time": "2026-12-23T11:00:00+08:00"}]).applied == 1
+    assert not MarginCall.objects.filter(account__account_no="B1").exists()
+    rate = FxRate.objects.get(currency="USD")
+    url = reverse("admin:book_fxrate_change", args=[rate.pk])
+    data = {"rate": "30", "as_of_0": "2026-12-23", "as_of_1": "11:00:00", "_save": "Save"}
+
+    saved = admin_client.post(url, data)
+
+    # The change itself moves no call: saved at once, with nothing to confirm. B1's call is the market's.
+    assert saved.status_code == 302, saved.context and saved.context.get("console_impact")
+    assert FxRate.objects.get(currency="USD").rate == 30
+    call = MarginCall.objects.get(account__account_no="B1")
+    assert call.closed_at is None
+
+
 def test_a_change_saved_from_a_pop_up_is_shown_first_too(admin_client):
     from risk.models import MarginCall, RuleSet
 
