@@ -80,6 +80,10 @@ class NoticeTemplate(models.Model):
             raise ValidationError(errors)
 
 
+# The key of a desk's message: this, then its form's key.
+DESK_KEY = "manual:"
+
+
 class Notice(models.Model):
     """One notice to a client about a call, on one or more channels. The system's trigger and daily
     notices carry the XHKG trading day they count for: one per call per day (a database constraint)."""
@@ -125,6 +129,11 @@ class Notice(models.Model):
 
     def __str__(self):
         return f"{self.get_kind_display()} {self.account_id} {self.created_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def from_desk(self) -> bool:
+        """A message a trader sent (whatever template it was written from), not the system's."""
+        return self.key.startswith(DESK_KEY)
 
 
 class Delivery(models.Model):

@@ -1,5 +1,6 @@
 """The notices follow the risk app's calls: a call that opens gets its trigger notice, one that
-escalates its force-call notice. A reopened call gets none (its trigger notice was sent)."""
+escalates its force-call notice. A reopened call gets its trigger notice only if its client was never
+told (services.system_notices)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ logger = logging.getLogger(__name__)
 
 
 def calls_changed(sender, *, opened=(), reopened=(), escalated=(), **kwargs):
-    for kind, call_ids in ((NoticeKind.TRIGGER, opened), (NoticeKind.FORCE_CALL, escalated)):
+    for kind, call_ids in ((NoticeKind.TRIGGER, [*opened, *reopened]), (NoticeKind.FORCE_CALL, escalated)):
         if call_ids:
             write_system_notices(kind, list(call_ids))
 

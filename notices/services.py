@@ -8,6 +8,7 @@ import datetime as dt
 import logging
 import re
 from collections.abc import Iterable, Sequence
+from contextlib import suppress
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -21,11 +22,21 @@ from book.trading_calendar import is_session
 from console import audit
 from console.permissions import can
 from risk import formatting, snapshots
+from risk import services as risk_services
 from risk.models import CallStatus, CallType, MarginCall, RuleSet, channels_of
 
 from . import channels, defaults, sms
 from .channels import not_a_phone
-from .models import CALL_NOTICE_KINDS, Channel, Delivery, DeliveryStatus, Notice, NoticeKind, NoticeTemplate
+from .models import (
+    CALL_NOTICE_KINDS,
+    DESK_KEY,
+    Channel,
+    Delivery,
+    DeliveryStatus,
+    Notice,
+    NoticeKind,
+    NoticeTemplate,
+)
 from .placeholders import PLACEHOLDERS, TemplateError, check, fill
 
 logger = logging.getLogger(__name__)
@@ -48,6 +59,17 @@ def trading_day(moment: dt.datetime) -> dt.date:
             return day
         day += dt.timedelta(days=1)
     return timezone.localtime(moment).date()  # past the calendar's years: the date itself
+
+
+def trading_day_begins(day: dt.date) -> dt.datetime:
+    """The first moment :func:`trading_day` counts for this session day: midnight (Hong Kong) after the
+    session before it (a trigger on the Saturday before counts for Monday)."""
+    before = day - dt.timedelta(days=1)
+    for _step in range(30):
+        if is_session(before):
+            break
+        before -= dt.timedelta(days=1)
+    return timezone.make_aware(dt.datetime.combine(before + dt.timedelta(days=1), dt.time.min))
 
 
 def rules_by_kind() -> dict[str, RuleSet]:
@@ -108,8 +130,9 @@ def compose(call: MarginCall, kind: str, channel: str, templates: dict, text: st
     return language, fill(subject, values), fill(body, values)
 
 
-# Han ideographs (the unified blocks and their extensions, and the compatibility ones) and CJK punctuation.
-HAN = re.compile("[\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff01-\uff5e\U00020000-\U0003ffff]")
+# Han ideographs: the unified blocks and their extensions, and the compatibility ones. Punctuation
+# (full-width "！", "、") is not Chinese by itself: an English text may carry one from a Chinese keyboard.
+HAN = re.compile("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003ffff]")
 
 
 def text_language(text: str, language: str) -> str:
@@ -240,21 +263,25 @@ NOT_QUEUED = "not queued yet: the task queue could not be reached"
 
 
 def system_notices(kind: str, call_ids: Iterable[int], *, now: dt.datetime | None = None) -> list[Notice]:
-    """The notice of calls that opened (``trigger``) or escalated (``force_call``). A trigger notice
-    counts as the daily notice of its trigger time's trading day; a force-call notice goes at most once
-    per call and trading day, and, as every system notice, not to a call past its deadline or marked
-    exception."""
+    """The notice of calls that opened or reopened (``trigger``) or escalated (``force_call``). A
+    trigger notice counts as the daily notice of its trigger time's trading day, and goes once per
+    call: a reopened call gets it only if its client was never told (the call closed before its
+    notice was written, or before its deliveries left: those leave now). A force-call notice goes at
+    most once per call and trading day. As every system notice, none goes to a call past its deadline
+    or marked exception."""
     now = now or timezone.now()
-    calls = list(
-        MarginCall.objects.filter(pk__in=list(call_ids), closed_at__isnull=True).select_related(
+    calls = [
+        call
+        for call in MarginCall.objects.filter(pk__in=list(call_ids), closed_at__isnull=True).select_related(
             "account", "account__desk"
         )
-    )
+        if call.deadline > now and call.status != CallStatus.EXCEPTION
+    ]
+    if kind == NoticeKind.TRIGGER and calls:
+        _send_held_again([call.pk for call in calls], now)
     rules = rules_by_kind()
     wanted = []
     for call in calls:
-        if call.deadline <= now or call.status == CallStatus.EXCEPTION:
-            continue
         channels_of_kind = channels_for(kind, rules[call.kind])
         if kind == NoticeKind.TRIGGER:
             wanted.append(Wanted(call, kind, "trigger", channels_of_kind, day=trading_day(call.triggered_at)))
@@ -263,32 +290,66 @@ def system_notices(kind: str, call_ids: Iterable[int], *, now: dt.datetime | Non
     return write(wanted, now=now)
 
 
+def _send_held_again(call_ids: list[int], now: dt.datetime) -> None:
+    """Trigger deliveries that did not leave because their call closed first: the call is open again,
+    so they go now."""
+    held = Delivery.objects.filter(
+        notice__call_id__in=call_ids,
+        notice__key="trigger",
+        status=DeliveryStatus.FAILED,
+        error=NOT_SENT["closed"],
+    )
+    ids = list(held.values_list("pk", flat=True))
+    if not ids:
+        return
+    with transaction.atomic():
+        Delivery.objects.filter(pk__in=ids, status=DeliveryStatus.FAILED).update(
+            status=DeliveryStatus.QUEUED, error="", updated_at=now
+        )
+        called = sorted(set(Delivery.objects.filter(pk__in=ids).values_list("notice__call_id", flat=True)))
+        MarginCall.objects.filter(pk__in=called).update(last_notice_status=DeliveryStatus.QUEUED, updated_at=now)
+        transaction.on_commit(lambda: _queue(ids, called))
+
+
 def daily_notices(now: dt.datetime | None = None) -> list[Notice]:
     """Each XHKG trading day, from the rule set's notice time: a notice to every open call that is not
     an exception, not past its deadline, opened by ``now``, and has none for the day yet (its trigger
-    notice counts)."""
-    now = now or timezone.now()
+    notice counts, and a call that opened that day is left to its trigger notice while that is still
+    to come). ``now`` in the past replays that day's job: the notices are written at the clock's time,
+    and none goes to a call whose deadline has passed by then."""
+    clock = timezone.now()
+    now = now or clock
+    written_at = max(now, clock)
     local = timezone.localtime(now)
     if not is_session(local.date()):
         return []
     day = local.date()
+    begins = trading_day_begins(day)
     written = []
-    for kind, rule in rules_by_kind().items():
-        if local.time() < rule.notice_time:
-            continue
-        calls = list(
+    due = {kind: rule for kind, rule in rules_by_kind().items() if local.time() >= rule.notice_time}
+    if due:
+        # Each notice's snapshot keeps the prices with the figures: prices still waiting for their pass
+        # are followed first (a pass that fails is alerted on and retried by the sweep).
+        with suppress(Exception):
+            risk_services.follow_pending()
+    for kind, rule in due.items():
+        calls = MarginCall.objects.filter(
             # A call opened after ``now`` (a job run for a past time) was not there to be told.
-            MarginCall.objects.filter(
-                kind=kind, status=CallStatus.OPEN, closed_at__isnull=True, deadline__gt=now, triggered_at__lte=now
-            )
-            .exclude(notices__day=day)
-            .select_related("account", "account__desk")
-        )
+            kind=kind,
+            status=CallStatus.OPEN,
+            closed_at__isnull=True,
+            deadline__gt=written_at,
+            triggered_at__lte=now,
+        ).exclude(notices__day=day)
+        if channels_for(NoticeKind.TRIGGER, rule):
+            calls = calls.exclude(triggered_at__gte=begins)  # told that day by its trigger notice
+        calls = list(calls.select_related("account", "account__desk"))
         channels_of_kind = channels_for(NoticeKind.DAILY, rule)
         for start in range(0, len(calls), 1000):
             chunk = calls[start : start + 1000]
             written += write(
-                [Wanted(call, NoticeKind.DAILY, f"daily:{day}", channels_of_kind, day=day) for call in chunk], now=now
+                [Wanted(call, NoticeKind.DAILY, f"daily:{day}", channels_of_kind, day=day) for call in chunk],
+                now=written_at,
             )
     return written
 
@@ -322,7 +383,7 @@ def send(
     if not channels:
         raise Refused(_("Choose at least one channel."))
     now = timezone.now()
-    written = write([Wanted(call, kind, f"manual:{key}", channels, text=text) for call in calls], user=user, now=now)
+    written = write([Wanted(call, kind, f"{DESK_KEY}{key}", channels, text=text) for call in calls], user=user, now=now)
     audit.record(
         user,
         "send_notice",
@@ -379,7 +440,12 @@ def deliver(delivery_id: int) -> str:
     )
     if not claimed:
         return ""
-    delivery = Delivery.objects.select_related("notice", "notice__account").get(pk=delivery_id)
+    delivery = Delivery.objects.select_related("notice", "notice__account", "notice__call").get(pk=delivery_id)
+    # Queued a while (a retry, the sweep, a busy queue): it leaves only if its notice still may.
+    why = why_not_now(delivery.notice, now)
+    if why:
+        _set(delivery, DeliveryStatus.FAILED, SENDING, error=NOT_SENT[why])
+        return DeliveryStatus.FAILED
     try:
         channels.send(delivery)
     except channels.Retry as error:
@@ -485,23 +551,38 @@ def _published(call_id: int) -> None:
 # The system's notices about a call: none goes to a call past its deadline or marked exception, and
 # none is sent again to one either.
 SYSTEM_KINDS = (NoticeKind.TRIGGER, NoticeKind.FORCE_CALL, NoticeKind.DAILY)
+# Why a delivery did not leave, on the delivery (by why_not_now()'s answer).
+NOT_SENT = {
+    "closed": "not sent: its call closed before it went",
+    "past_deadline": "not sent: its call's deadline passed before it went",
+    "exception": "not sent: its call was marked exception before it went",
+}
 
 
-def why_not_again(delivery: Delivery, now: dt.datetime) -> str:
-    """Why a delivery may not be sent again now ("" when it may): it has not failed, its call has
-    closed, or the system would not send its kind of notice to the call now."""
-    if delivery.status != DeliveryStatus.FAILED:
-        return "not_failed"
-    call = delivery.notice.call
+def why_not_now(notice: Notice, now: dt.datetime) -> str:
+    """Why this notice may not go to its client now ("" when it may): its call has closed, or it is
+    one of the system's and its call is past its deadline or marked exception. A desk's own message
+    (from any template) may go while its call is open. Asked when a delivery leaves, and when the
+    desk sends one again."""
+    call = notice.call
     if call is None:  # about an account (stock recovery)
         return ""
     if not call.is_open:
         return "closed"
-    if delivery.notice.kind in SYSTEM_KINDS and call.deadline <= now:
+    system = notice.kind in SYSTEM_KINDS and not notice.from_desk
+    if system and call.deadline <= now:
         return "past_deadline"
-    if delivery.notice.kind in SYSTEM_KINDS and call.status == CallStatus.EXCEPTION:
+    if system and call.status == CallStatus.EXCEPTION:
         return "exception"
     return ""
+
+
+def why_not_again(delivery: Delivery, now: dt.datetime) -> str:
+    """Why a delivery may not be sent again now ("" when it may): it has not failed, or its notice may
+    not go now (:func:`why_not_now`)."""
+    if delivery.status != DeliveryStatus.FAILED:
+        return "not_failed"
+    return why_not_now(delivery.notice, now)
 
 
 def resend(*, user, deliveries: Sequence[Delivery]) -> dict[str, list[int]]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from contextlib import suppress
 
 from celery import shared_task
 from django.conf import settings
@@ -119,9 +120,15 @@ def daily_snapshots(now: str | None = None) -> dict:
     taken = {}
     if not is_session(moment.date()):
         return taken
-    for rules in RuleSet.objects.filter(account_kind__in=CALL_KINDS):
-        if moment.time() < rules.snapshot_time:
-            continue
+    due = [
+        rules for rules in RuleSet.objects.filter(account_kind__in=CALL_KINDS) if moment.time() >= rules.snapshot_time
+    ]
+    if due:
+        # A snapshot keeps the prices with the figures: prices still waiting for their pass are
+        # followed first (a pass that fails is alerted on and retried by the sweep).
+        with suppress(Exception):
+            services.follow_pending()
+    for rules in due:
         pairs = list(
             MarginCall.objects.filter(closed_at__isnull=True, kind=rules.account_kind, triggered_at__lte=moment)
             .exclude(snapshots__key=f"daily:{moment.date()}")

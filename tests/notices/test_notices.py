@@ -626,7 +626,7 @@ def test_the_status_api_needs_a_token_and_a_list(called, token):
 
 
 def test_the_daily_job_run_for_a_past_time_skips_calls_opened_after_it(called, django_capture_on_commit_callbacks):
-    MarginCall.objects.filter(pk=called.pk).update(triggered_at=at("2026-12-28T10:00:00+08:00"))
+    MarginCall.objects.filter(pk=called.pk).update(triggered_at=at("2026-12-24T18:00:00+08:00"))
 
     assert daily("2026-12-24T17:00:00+08:00", django_capture_on_commit_callbacks) == []
     assert len(daily("2026-12-28T17:00:00+08:00", django_capture_on_commit_callbacks)) == 1
@@ -697,3 +697,165 @@ def test_a_call_that_opens_while_the_queue_is_away_gets_its_notice_and_the_sweep
     assert tasks.sweep_deliveries() == Delivery.objects.count()  # at its next run, not an hour later
     assert {d.status for d in notice.deliveries.all()} == {"sent"}
     assert {d.error for d in notice.deliveries.all()} == {""}
+
+
+# --- when a notice may still go ------------------------------------------------------------------
+
+
+def test_the_daily_job_replayed_past_the_deadline_sends_nothing(called, django_capture_on_commit_callbacks, gateway):
+    assert called.deadline == at("2026-12-29T16:00:00+08:00")
+    with (
+        time_machine.travel(at("2026-12-30T10:00:00+08:00"), tick=False),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        call_command("send_daily_notices", "--now", "2026-12-24T17:00:00+08:00", stdout=io.StringIO())
+
+    assert not Notice.objects.filter(call=called, kind="daily").exists()
+
+
+def test_a_replayed_day_is_written_at_the_clocks_time_and_never_moves_the_last_notice_back(
+    called, django_capture_on_commit_callbacks
+):
+    assert len(daily("2026-12-28T17:00:00+08:00", django_capture_on_commit_callbacks)) == 1
+    called.refresh_from_db()
+    last = called.last_notice_at
+    with (
+        time_machine.travel(at("2026-12-28T17:30:00+08:00"), tick=False),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        call_command("send_daily_notices", "--now", "2026-12-24T17:00:00+08:00", stdout=io.StringIO())
+
+    replayed = Notice.objects.get(call=called, day=dt.date(2026, 12, 24))
+    assert replayed.created_at == at("2026-12-28T17:30:00+08:00")
+    called.refresh_from_db()
+    assert called.last_notice_at == at("2026-12-28T17:30:00+08:00") > last
+    snapshot = called.snapshots.filter(kind="notice_email").order_by("-taken_at").first()
+    assert snapshot.taken_at == at("2026-12-28T17:30:00+08:00")
+
+
+def test_a_call_opened_just_before_the_daily_job_gets_its_trigger_notice_not_a_reminder(
+    import_book, django_capture_on_commit_callbacks
+):
+    with time_machine.travel(at("2026-12-23T17:30:00+08:00"), tick=False):
+        with django_capture_on_commit_callbacks(execute=False) as held:  # the trigger task still queued
+            import_book(one_stock_book(as_of="2026-12-23T17:29:59+08:00"))
+        with django_capture_on_commit_callbacks(execute=True):
+            assert services.daily_notices() == []  # beat's job runs first
+            for callback in held:
+                callback()
+
+    assert list(Notice.objects.values_list("kind", "day")) == [("trigger", dt.date(2026, 12, 23))]
+
+
+def tick(price, moment, django_capture_on_commit_callbacks):
+    from book import ticks
+
+    with (
+        time_machine.travel(at(moment) + dt.timedelta(seconds=1), tick=False),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        ticks.apply_and_recompute([{"symbol": "S.HK", "price": price, "time": moment}])
+
+
+def test_a_call_that_closed_before_its_trigger_notice_was_written_gets_it_when_it_reopens(
+    import_book, django_capture_on_commit_callbacks, monkeypatch
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        import_book(one_stock_book(price="120"))  # no call
+    queued = []
+    monkeypatch.setattr(tasks.system_notices, "delay", lambda kind, ids: queued.append((kind, ids)))
+    tick("100", "2026-12-23T11:00:00+08:00", django_capture_on_commit_callbacks)  # opens; its task waits
+    tick("120", "2026-12-23T11:00:05+08:00", django_capture_on_commit_callbacks)  # closes before it runs
+    monkeypatch.undo()
+    with (
+        time_machine.travel(at("2026-12-23T11:00:07+08:00"), tick=False),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        assert [services.system_notices(kind, ids) for kind, ids in queued] == [[]]  # closed: not told
+
+    tick("100", "2026-12-23T11:05:00+08:00", django_capture_on_commit_callbacks)  # reopens
+
+    call = MarginCall.objects.get()
+    assert (call.closed_at, call.reopened_count) == (None, 1)
+    assert list(Notice.objects.values_list("kind", flat=True)) == ["trigger"]
+
+
+def test_a_trigger_notice_held_because_its_call_closed_goes_when_the_call_reopens(
+    import_book, django_capture_on_commit_callbacks, gateway, monkeypatch
+):
+    book = one_stock_book(price="120")
+    book["accounts"][0].update(email="t1@example.com", phone="+85291234567")
+    with django_capture_on_commit_callbacks(execute=True):
+        import_book(book)
+    held = []
+    monkeypatch.setattr(tasks.deliver, "delay", held.append)  # its deliveries wait in the queue
+    tick("100", "2026-12-23T11:00:00+08:00", django_capture_on_commit_callbacks)
+    tick("120", "2026-12-23T11:00:05+08:00", django_capture_on_commit_callbacks)  # closed meanwhile
+    monkeypatch.undo()
+    with time_machine.travel(at("2026-12-23T11:00:07+08:00"), tick=False):
+        for delivery_id in held:
+            assert services.deliver(delivery_id) == "failed"
+    assert set(Delivery.objects.values_list("error", flat=True)) == {services.NOT_SENT["closed"]}
+    assert gateway.received == []
+
+    tick("100", "2026-12-23T11:05:00+08:00", django_capture_on_commit_callbacks)  # reopens: they go now
+
+    assert set(Delivery.objects.values_list("status", flat=True)) == {"sent"}
+    assert len(gateway.received) == 1  # the SMS (the email has no gateway to count)
+    assert Notice.objects.count() == 1
+
+
+def test_a_delivery_waiting_in_the_queue_does_not_go_once_its_call_has_closed(called, gateway, trader, time_machine):
+    from risk import calls
+
+    delivery = m1("sms")
+    Delivery.objects.filter(pk=delivery.pk).update(status="queued", error=services.NOT_QUEUED)
+    assert calls.end_call(called.pk, reason="paid", user=trader)
+    received = len(gateway.received)
+
+    tasks.sweep_deliveries()
+
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.error) == ("failed", "not sent: its call closed before it went")
+    assert len(gateway.received) == received
+
+
+def test_a_system_notice_waiting_in_the_queue_does_not_go_past_the_deadline(called, gateway, time_machine):
+    delivery = m1("sms")
+    Delivery.objects.filter(pk=delivery.pk).update(status="queued", error=services.NOT_QUEUED)
+    time_machine.move_to(called.deadline + dt.timedelta(hours=1), tick=False)
+
+    tasks.sweep_deliveries()
+
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.error) == ("failed", "not sent: its call's deadline passed before it went")
+
+
+def test_a_desks_message_from_a_system_template_may_go_again_past_the_deadline(called, trader, time_machine):
+    [notice] = services.send(user=trader, calls=[called], channels=["sms"], kind="daily", key="k1abcdefg")
+    delivery = notice.deliveries.get()
+    Delivery.objects.filter(pk=delivery.pk).update(status="failed")
+    delivery = Delivery.objects.select_related("notice__call").get(pk=delivery.pk)
+    time_machine.move_to(called.deadline + dt.timedelta(minutes=1), tick=False)
+
+    assert services.resend(user=trader, deliveries=[delivery]) == {"queued": [delivery.pk]}
+
+
+def test_a_line_separator_in_a_clients_name_leaves_the_email_subject_on_one_line(
+    import_book, worked_book, django_capture_on_commit_callbacks
+):
+    NoticeTemplate.objects.filter(kind="trigger", channel="email").update(subject="Margin call {name} {account}")
+    worked_book["accounts"][0]["name"] = "Chan\u2028Tai\u2029Man"
+    with django_capture_on_commit_callbacks(execute=True):
+        import_book(worked_book)
+
+    delivery = Delivery.objects.get(channel="email", notice__account__account_no="M100001")
+    assert delivery.status == "sent", delivery.error
+    [email] = [message for message in mail.outbox if "M100001" in message.subject]
+    assert email.subject == "Margin call Chan Tai Man M100001"
+
+
+def test_full_width_punctuation_alone_does_not_make_a_text_chinese():
+    assert services.text_language("Pay {call_amount} by {deadline}！", "zh-hant") == "en"
+    assert services.text_language("Pay、now", "zh-hans") == "en"
+    assert services.text_language("請於截止時間前存款", "zh-hant") == "zh-hant"

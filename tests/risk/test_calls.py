@@ -567,6 +567,19 @@ def test_daily_snapshot_once_per_trading_day_after_the_set_time(import_book):
     ]
 
 
+def test_a_daily_snapshot_follows_the_prices_still_waiting_for_their_pass_first(import_book):
+    import_book(one_stock_book(price="100"))  # T1: called, 100,000 of S.HK
+    with transaction.atomic():  # S.HK ticks to 95; its pass is still to come
+        assert ticks.apply_ticks([{"symbol": "S.HK", "price": "95", "time": "2026-12-23T11:00:00+08:00"}]).applied
+
+    assert daily_snapshots("2026-12-23T16:31:00+08:00") == {"margin": 1, "intraday": 0}
+
+    book = the_call().snapshots.get(kind="daily").book
+    [position] = book["positions"]
+    assert (position["price"], position["market_value"]) == ("95.000000", "95000.00")
+    assert book["figures"]["long_mv"] == "95000.00"  # the figures of those prices, not of the last pass
+
+
 def test_the_lists_count_the_days_an_account_was_called_in_the_last_30(import_book, trader):
     from risk import selectors
 
