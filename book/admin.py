@@ -8,12 +8,13 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 from guardian.admin import GuardedModelAdmin
 
-from console.admin import AdminFields, GuardedKeys, ModelAdmin, PreviewedSave, ReadOnlyAdmin, TabularInline
+from console.admin import AdminFields, GuardedKeys, ModelAdmin, PreviewedSave, ReadOnlyAdmin, SaveRefused, TabularInline
 
 from .book_format import CURRENCY_CODE
 from .models import (
     ALL_SCOPES,
     HKD,
+    OPTION_TERMS,
     Account,
     ApiScope,
     ApiToken,
@@ -49,8 +50,7 @@ def _recompute(request, account_ids=(), instrument_ids=(), currencies=()):
         if isinstance(effect, BookEffect):
             failed.update(effect.failed)
     if failed:
-        messages.warning(
-            request,
+        raise SaveRefused(
             ngettext(
                 "%(count)d account could not be recomputed: %(why)s",
                 "%(count)d accounts could not be recomputed: %(why)s",
@@ -73,21 +73,25 @@ def priced_currency(code: str) -> str:
     return code
 
 
+def not_ahead(form: forms.ModelForm, name: str, message):
+    """A time the admin enters may be at most FEED_MAX_AHEAD_SECONDS ahead of now, as a feed's: stamped
+    ahead, every report until then would be refused as older than it."""
+    moment = form.cleaned_data.get(name)
+    ahead = moment is not None and (moment - timezone.now()).total_seconds() > settings.FEED_MAX_AHEAD_SECONDS
+    if ahead and name in form.changed_data:
+        raise forms.ValidationError(message, code="ahead", params={"seconds": f"{settings.FEED_MAX_AHEAD_SECONDS:g}"})
+    return moment
+
+
+AS_OF_AHEAD = _("The as-of time may be at most %(seconds)s seconds ahead of now.")
+
+
 class InstrumentForm(forms.ModelForm):
     def clean_currency(self):
         return priced_currency(self.cleaned_data["currency"])
 
     def clean_price_time(self):
-        moment = self.cleaned_data.get("price_time")
-        ahead = moment is not None and (moment - timezone.now()).total_seconds() > settings.FEED_MAX_AHEAD_SECONDS
-        if ahead and "price_time" in self.changed_data:
-            # A price stamped ahead would refuse every tick until then as older than it.
-            raise forms.ValidationError(
-                _("The price time may be at most %(seconds)s seconds ahead of now."),
-                code="ahead",
-                params={"seconds": f"{settings.FEED_MAX_AHEAD_SECONDS:g}"},
-            )
-        return moment
+        return not_ahead(self, "price_time", _("The price time may be at most %(seconds)s seconds ahead of now."))
 
     def clean(self):
         data = super().clean()
@@ -128,6 +132,14 @@ class InstrumentForm(forms.ModelForm):
             )
         if self.instance.pk and data.get("underlying") is not None and data["underlying"].pk == self.instance.pk:
             self.add_error("underlying", _("An instrument cannot be its own underlying."))
+        if data.get("kind") == InstrumentKind.STOCK:
+            given = [name for name in OPTION_TERMS if data.get(name) not in (None, "")]
+            if given:  # a stock with a strike reads as an option to whoever looks at it
+                raise forms.ValidationError(
+                    _("A stock has no option terms; clear %(terms)s, or make it an option."),
+                    code="stock_option_terms",
+                    params={"terms": ", ".join(str(self.fields[name].label) for name in given)},
+                )
         missing = [name for name in missing_option_terms(data.get("kind", ""), data) if name not in self.errors]
         if missing:
             raise forms.ValidationError(
@@ -161,6 +173,29 @@ class FxRateForm(forms.ModelForm):
         if code == HKD:
             raise forms.ValidationError(_("HKD is always 1: it takes no rate."), code="hkd")
         return code
+
+    def clean_as_of(self):
+        return not_ahead(self, "as_of", AS_OF_AHEAD)
+
+
+class LendingAvailabilityForm(forms.ModelForm):
+    class Meta:
+        model = LendingAvailability
+        fields = ["instrument", "lendable", "as_of"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "instrument" in self.fields:  # only a stock is lent (as /api/lending and the import say)
+            self.fields["instrument"].queryset = Instrument.objects.filter(kind=InstrumentKind.STOCK)
+
+    def clean_lendable(self):
+        lendable = self.cleaned_data.get("lendable")
+        if lendable is not None and lendable < 0:
+            raise forms.ValidationError(_("Lendable shares cannot be negative."), code="negative")
+        return lendable
+
+    def clean_as_of(self):
+        return not_ahead(self, "as_of", AS_OF_AHEAD)
 
 
 @admin.register(Desk)
@@ -304,6 +339,11 @@ class ApiTokenAdmin(ModelAdmin):
 
 @admin.register(LendingAvailability)
 class LendingAvailabilityAdmin(ModelAdmin):
+    form = LendingAvailabilityForm
     list_display = ["instrument", "lendable", "as_of"]
     search_fields = ["instrument__symbol"]
     list_select_related = ["instrument"]
+
+    def get_readonly_fields(self, request, obj=None):
+        # The stock is the row's key: changed, the form would write over another stock's pool.
+        return ["instrument"] if obj is not None else []

@@ -13,7 +13,7 @@ from django.db.models.functions import Upper
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from console.text import key_problem
+from console.text import validate_key
 
 from .querysets import AccountQuerySet
 from .times import EARLIEST, END, validate_possible_time
@@ -70,33 +70,15 @@ def option_expired(kind: str, expiry, today) -> bool:
     return kind == "option" and expiry is not None and expiry < today
 
 
+OPTION_TERMS = ("underlying", "option_type", "strike", "expiry")
+
+
 def missing_option_terms(kind: str, terms: dict) -> list[str]:
     """The terms an option lacks (its underlying, call or put, strike, expiry): without them its cover,
     its recovery and its expiry cannot be told. None for any other kind."""
     if kind != "option":
         return []
-    return [name for name in ("underlying", "option_type", "strike", "expiry") if terms.get(name) in (None, "")]
-
-
-def validate_key(value: str) -> None:
-    """A desk's code, a symbol or an account number is a key a person reads and types (see
-    :func:`console.text.key_problem`)."""
-    problem = key_problem(value)
-    if problem is None:
-        return
-    what, detail = problem
-    messages = {
-        "invisible": _("Contains an invisible character (%(detail)s)."),
-        "mark": _("Contains a mark laid over another character (%(detail)s)."),
-        "form": _("Write it in its plain form: %(detail)s."),
-        "dots": _("No part of it between slashes may be . or .."),
-        "script": _(
-            "Mixes a Greek or Cyrillic letter (%(detail)s) with Latin letters or digits, which it can look like."
-        ),
-        "reads_as": _("Is written in Greek or Cyrillic letters that look like Latin ones: it reads as %(detail)s."),
-        "dash": _("Contains a dash that looks like a hyphen (%(detail)s): write -"),
-    }
-    raise ValidationError(messages[what], code="key", params={"detail": detail})
+    return [name for name in OPTION_TERMS if terms.get(name) in (None, "")]
 
 
 def rate_field(verbose_name, **kwargs):

@@ -10,7 +10,7 @@ from django.contrib.admin.views.main import ChangeList
 from django.contrib.admin.widgets import AutocompleteSelect
 from django.contrib.auth.admin import GroupAdmin, UserAdmin
 from django.contrib.auth.models import Group, User
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.validators import MinValueValidator
 from django.db import DataError, models, transaction
 from django.http import Http404, HttpResponseRedirect
@@ -19,6 +19,7 @@ from django.utils.translation import gettext as _
 
 from . import audit, fields
 from .models import AuditEntry
+from .text import validate_key
 
 YEARS = range(1900, 9999)  # a date hierarchy's year: its next year and its UTC bounds exist too
 
@@ -276,6 +277,12 @@ class _Undone(Exception):
     """Rolls a trial save back."""
 
 
+class SaveRefused(Exception):
+    """Raised by a save whose effects cannot be kept (an account it moved cannot be recomputed: a figure
+    too large to store): the save is undone, and its form comes back saying why, as an import of the
+    same change is refused."""
+
+
 class PreviewedSave:
     """A save whose effects reach past its row (a rule set, an instrument's terms, an FX rate, an
     account's cash) is tried first. If it would open, escalate or close calls (their clients then get
@@ -311,6 +318,10 @@ class PreviewedSave:
             request._messages = told
             request.console_impact = {"lines": lines, "token": token}
             return super().changeform_view(request, object_id, form_url, extra_context)
+        except SaveRefused as refused:
+            request._messages = told
+            request.console_refused = str(refused)
+            return super().changeform_view(request, object_id, form_url, extra_context)
         finally:
             kept, request._messages = request._messages, told
         for message in kept._queued_messages:  # the trial is kept: so is what it said
@@ -319,13 +330,18 @@ class PreviewedSave:
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         form = super().get_form(request, obj, change, **kwargs)
-        if getattr(request, "console_impact", None) is None:
+        refused = getattr(request, "console_refused", None)
+        if refused is not None:
+            why = _("Not saved: %(why)s") % {"why": refused}
+        elif getattr(request, "console_impact", None) is not None:
+            why = _("Not saved yet: saving this changes margin calls (see above).")
+        else:
             return form
 
         class Previewed(form):
             def clean(self):
                 super().clean()
-                raise ValidationError(_("Not saved yet: saving this changes margin calls (see above)."))
+                raise ValidationError(why)
 
         return Previewed
 
@@ -351,17 +367,25 @@ class PreviewedSave:
 
 class GuardedKeys:
     """django-guardian's object permission pages read their keys as the admin's others do: a key that
-    is no row's ('abc', '١', a NUL) is a 404, not an error."""
+    is no row's ('abc', '١', a NUL) is a 404, not an error. Who may see a desk is who may act on its
+    calls: giving it is managing users (or groups), not editing the desk, so these pages need the right
+    to change users (or groups) too."""
 
     def obj_perms_manage_view(self, request, object_pk):
         if not is_key(self._pk_field(), object_pk):
             raise Http404
+        if not (request.user.has_perm("auth.change_user") or request.user.has_perm("auth.change_group")):
+            raise PermissionDenied(_("Giving access to a row is managing users or groups: you may not."))
         return super().obj_perms_manage_view(request, object_pk)
 
     def obj_perms_manage_user_view(self, request, object_pk, user_id):
+        if not request.user.has_perm("auth.change_user"):
+            raise PermissionDenied(_("Giving a user access to a row is managing users: you may not."))
         return self._manage(super().obj_perms_manage_user_view, request, object_pk, user=user_id)
 
     def obj_perms_manage_group_view(self, request, object_pk, group_id):
+        if not request.user.has_perm("auth.change_group"):
+            raise PermissionDenied(_("Giving a group access to a row is managing groups: you may not."))
         return self._manage(super().obj_perms_manage_group_view, request, object_pk, group=group_id)
 
     def _manage(self, view, request, object_pk, **who):
@@ -412,11 +436,15 @@ class AuditEntryAdmin(ReadOnlyAdmin):
 
 class ConsoleUserAdmin(AdminFields, UserAdmin):
     """Users, read as the console's other admins read their rows (names with no control character or
-    bidirectional override; keys only as keys). The username keeps Django's own field and rule."""
+    bidirectional override; keys only as keys). The username keeps Django's own field and rule, and is
+    read as a key too (no look-alikes)."""
 
     def formfield_for_dbfield(self, db_field, request, **kwargs):
         if db_field.name in ("username", "password"):
-            return UserAdmin.formfield_for_dbfield(self, db_field, request, **kwargs)
+            field = UserAdmin.formfield_for_dbfield(self, db_field, request, **kwargs)
+            if db_field.name == "username":  # "trаder" (a Cyrillic а) would read as trader in every list
+                field.validators.append(validate_key)
+            return field
         return super().formfield_for_dbfield(db_field, request, **kwargs)
 
     def user_change_password(self, request, id, form_url=""):

@@ -4,6 +4,9 @@ import re
 import string
 import unicodedata
 
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
+
 
 def printable(text: str) -> str:
     """``text`` safe to print on one line and to encode: every character that is not printable
@@ -144,3 +147,24 @@ KEY_PROBLEMS = {
     "reads_as": "is written in Greek or Cyrillic letters that look like Latin ones: it reads as {!r}",
     "dash": "contains a dash that looks like a hyphen ({}): write -",
 }
+
+
+def validate_key(value: str) -> None:
+    """A desk's code, a symbol, an account number or a username is a key a person reads and types (see
+    :func:`key_problem`)."""
+    problem = key_problem(value)
+    if problem is None:
+        return
+    what, detail = problem
+    messages = {
+        "invisible": _("Contains an invisible character (%(detail)s)."),
+        "mark": _("Contains a mark laid over another character (%(detail)s)."),
+        "form": _("Write it in its plain form: %(detail)s."),
+        "dots": _("No part of it between slashes may be . or .."),
+        "script": _(
+            "Mixes a Greek or Cyrillic letter (%(detail)s) with Latin letters or digits, which it can look like."
+        ),
+        "reads_as": _("Is written in Greek or Cyrillic letters that look like Latin ones: it reads as %(detail)s."),
+        "dash": _("Contains a dash that looks like a hyphen (%(detail)s): write -"),
+    }
+    raise ValidationError(messages[what], code="key", params={"detail": detail})

@@ -2,12 +2,12 @@ from contextlib import suppress
 from decimal import Decimal
 
 from django import forms
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from book.models import Account
-from console.admin import ModelAdmin, PreviewedSave, ReadOnlyAdmin, TabularInline, register_impact
+from console.admin import ModelAdmin, PreviewedSave, ReadOnlyAdmin, SaveRefused, TabularInline, register_impact
 
 from . import services
 from .calls import CallChanges
@@ -19,8 +19,7 @@ def _recompute(request, **changes):
     # A call this change closes was closed by it, not by the market.
     result = services.recompute_accounts(account_ids=affected, causes=dict.fromkeys(affected, CloseCause.ADMIN))
     if result.failed:
-        messages.warning(
-            request,
+        raise SaveRefused(
             ngettext(
                 "%(count)d account could not be recomputed: %(why)s",
                 "%(count)d accounts could not be recomputed: %(why)s",

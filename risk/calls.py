@@ -110,6 +110,7 @@ def sync_calls(
     to_open: list[MarginCall] = []
     to_follow: dict[str, list[int]] = {}  # call type -> open calls that follow their account's figures
     to_close: dict[str, list[tuple[int, int]]] = {}
+    rekinded: dict[str, list[int]] = {}  # account kind -> open calls of the other kind
     for account_id in account_ids:
         row = figures.get(account_id)
         current = open_calls.get(account_id)
@@ -122,7 +123,9 @@ def sync_calls(
             if has_call:
                 wanted[account_id] = (kind, call_type, followed)
             continue
-        call_id, open_type, _kind, _triggered_at = current
+        call_id, open_type, open_kind, _triggered_at = current
+        if has_call and open_kind != kind:  # the account moved to the other call kind: so does its call
+            rekinded.setdefault(kind, []).append(call_id)
         if not has_call:
             to_close.setdefault(causes.get(account_id, default_cause), []).append((call_id, account_id))
             to_follow.setdefault(open_type, []).append(call_id)
@@ -134,11 +137,13 @@ def sync_calls(
                 changes.eased.append(call_id)
             else:
                 changes.followed.append(call_id)
-        elif account_id in moved:
+        elif account_id in moved or open_kind != kind:
             changes.followed.append(call_id)
         else:
             continue
         to_follow.setdefault(call_type, []).append(call_id)
+    for new_kind, call_ids in rekinded.items():  # its list and its rule set are the account's kind's
+        MarginCall.objects.filter(pk__in=call_ids).update(kind=new_kind, updated_at=now)
 
     changing = [*wanted, *(account_id for pairs in to_close.values() for _call_id, account_id in pairs)]
     times = {

@@ -116,6 +116,80 @@ def test_an_instrument_with_a_bad_number_is_refused(admin_client, data, error):
     assert not Instrument.objects.filter(symbol="NEW.HK").exists()
 
 
+def test_a_stock_with_option_terms_is_refused(admin_client):
+    underlying = Instrument.objects.filter(kind="stock").order_by("pk").first()
+
+    response = admin_client.post(
+        reverse("admin:book_instrument_add"), {**INSTRUMENT, "underlying": underlying.pk, "option_type": "call"}
+    )
+
+    assert "A stock has no option terms; clear Underlying, Option type, or make it an option." in form_errors(response)
+    assert not Instrument.objects.filter(symbol="NEW.HK").exists()
+
+
+def lending_row(admin_client):
+    from book.models import LendingAvailability
+
+    stock = Instrument.objects.filter(kind="stock", lending__isnull=True).order_by("pk").first()
+    return LendingAvailability.objects.create(instrument=stock, lendable=50000)
+
+
+def test_a_lending_rows_stock_cannot_be_changed_so_no_other_stocks_pool_is_written_over(admin_client):
+    from book.models import LendingAvailability
+
+    row = lending_row(admin_client)
+    other = Instrument.objects.filter(kind="stock", lending__isnull=True).order_by("pk").first()
+    LendingAvailability.objects.create(instrument=other, lendable=1000000)
+    url = reverse("admin:book_lendingavailability_change", args=[row.pk])
+
+    response = admin_client.post(
+        url, {"instrument": other.pk, "lendable": "7", "as_of_0": "2026-12-23", "as_of_1": "11:00:00"}
+    )
+
+    assert response.status_code == 302
+    assert LendingAvailability.objects.get(pk=other.pk).lendable == 1000000
+    assert LendingAvailability.objects.get(pk=row.pk).lendable == 7
+
+
+@pytest.mark.parametrize(
+    ("data", "error"),
+    [
+        ({"lendable": "-1"}, "Lendable shares cannot be negative."),
+        ({"as_of_0": "2099-01-01"}, "The as-of time may be at most 300 seconds ahead of now."),
+    ],
+)
+def test_a_lending_row_with_a_bad_value_is_refused_on_its_field(admin_client, data, error):
+    from book.models import LendingAvailability
+
+    stock = Instrument.objects.filter(kind="stock", lending__isnull=True).order_by("pk").first()
+    form = {"instrument": stock.pk, "lendable": "10", "as_of_0": "2026-12-23", "as_of_1": "11:00:00", **data}
+
+    response = admin_client.post(reverse("admin:book_lendingavailability_add"), form)
+
+    assert error in form_errors(response)
+    assert not LendingAvailability.objects.filter(instrument=stock).exists()
+
+
+def test_an_option_is_not_offered_for_lending(admin_client):
+    option = Instrument.objects.filter(kind="option").order_by("pk").first()
+    form = {"instrument": option.pk, "lendable": "10", "as_of_0": "2026-12-23", "as_of_1": "11:00:00"}
+
+    response = admin_client.post(reverse("admin:book_lendingavailability_add"), form)
+
+    assert "Select a valid choice" in form_errors(response)
+
+
+def test_an_fx_rate_stamped_ahead_of_now_is_refused(admin_client):
+    from book.models import FxRate
+
+    rate = FxRate.objects.get(currency="USD")
+    url = reverse("admin:book_fxrate_change", args=[rate.pk])
+
+    response = admin_client.post(url, {"rate": rate.rate, "as_of_0": "2099-01-01", "as_of_1": "11:00:00"})
+
+    assert "The as-of time may be at most 300 seconds ahead of now." in form_errors(response)
+
+
 @pytest.mark.parametrize(
     "query",
     [
@@ -413,6 +487,24 @@ def test_a_user_is_added_and_named_through_the_admin(admin_client):
 
 
 @pytest.mark.parametrize(
+    ("username", "error"),
+    [
+        ("tr\u0430der", "Mixes a Greek or Cyrillic letter (U+0430) with Latin letters or digits"),
+        ("trader\u200b", "Contains an invisible character (U+200B)."),
+    ],
+)
+def test_a_username_that_looks_like_another_is_refused(admin_client, username, error):
+    add = reverse("admin:auth_user_add")
+
+    response = admin_client.post(
+        add, {"username": username, "password1": "Lo0ng-enough-pw", "password2": "Lo0ng-enough-pw"}
+    )
+
+    assert error in form_errors(response)
+    assert not User.objects.filter(username=username).exists()
+
+
+@pytest.mark.parametrize(
     "rates",
     [
         {"im_rate": "0.1", "mm_rate": "0.5", "fm_rate": "0.9"},
@@ -655,6 +747,26 @@ def test_a_desks_permission_given_to_a_user_is_saved_and_audited(admin_client):
     assert (entry.detail["user"], entry.detail["permissions"]) == (str(user.pk), ["view_desk"])
 
 
+def test_giving_desk_access_needs_the_right_to_manage_users_not_only_to_change_the_desk(admin_client):
+    from django.contrib.auth.models import Permission
+    from guardian.shortcuts import get_perms
+
+    from book.models import Desk
+
+    desk = Desk.objects.order_by("pk").first()
+    staff = User.objects.create_user("staff1", password="Lo0ng-enough-pw", is_staff=True)
+    staff.user_permissions.add(*Permission.objects.filter(codename__in=["view_desk", "change_desk"]))
+    client = client_for(staff)
+    url = f"/admin/book/desk/{desk.pk}/permissions/user-manage/{staff.pk}/"
+
+    assert client.post(url, {"permissions": ["view_desk", "change_desk"]}).status_code == 403
+    assert client.get(f"/admin/book/desk/{desk.pk}/permissions/").status_code == 403
+    assert get_perms(staff, desk) == []
+    staff.user_permissions.add(Permission.objects.get(codename="change_user"))
+    staff = User.objects.get(pk=staff.pk)  # its permissions read afresh
+    assert client_for(staff).post(url, {"permissions": ["view_desk"]}).status_code == 302
+
+
 def test_an_fx_rate_change_that_calls_an_account_is_shown_then_saved_once_confirmed(admin_client, import_book):
     from book.models import FxRate
     from console.models import AuditEntry
@@ -741,6 +853,27 @@ def test_a_price_waiting_for_its_pass_is_followed_before_the_trial_and_not_shown
     assert FxRate.objects.get(currency="USD").rate == 30
     call = MarginCall.objects.get(account__account_no="B1")
     assert call.closed_at is None
+
+
+def test_a_position_whose_figures_cannot_be_stored_is_refused_and_nothing_is_saved(admin_client):
+    from book.models import Position
+
+    instrument = Instrument.objects.order_by("pk").first()
+    Instrument.objects.filter(pk=instrument.pk).update(price="50000")  # 9e18 of it: HKD 4.5e23, past 10**22
+    data = {
+        **ACCOUNT,
+        "desk": Account.objects.order_by("pk").first().desk_id,
+        "positions-TOTAL_FORMS": "1",
+        "positions-0-instrument": instrument.pk,
+        "positions-0-quantity": "9000000000000000000",
+    }
+
+    response = admin_client.post(reverse("admin:book_account_add"), data)
+
+    assert "Not saved: 1 account could not be recomputed: its " in form_errors(response)
+    assert "is too large to store" in form_errors(response)
+    assert not Account.objects.filter(account_no="NEW1").exists()
+    assert not Position.objects.filter(quantity=9000000000000000000).exists()
 
 
 def test_a_change_saved_from_a_pop_up_is_shown_first_too(admin_client):

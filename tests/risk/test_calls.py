@@ -580,6 +580,17 @@ def test_a_daily_snapshot_follows_the_prices_still_waiting_for_their_pass_first(
     assert book["figures"]["long_mv"] == "95000.00"  # the figures of those prices, not of the last pass
 
 
+def test_an_account_moved_to_the_other_call_kind_takes_its_open_call_along(import_book):
+    import_book(one_stock_book(kind="margin"))
+    call = the_call()
+    assert call.kind == "margin"
+
+    import_book(one_stock_book(kind="intraday"))
+
+    call.refresh_from_db()
+    assert (call.kind, call.closed_at) == ("intraday", None)  # the same call, on the intraday list now
+
+
 def test_the_lists_count_the_days_an_account_was_called_in_the_last_30(import_book, trader):
     from risk import selectors
 
