@@ -5,12 +5,16 @@ mark, unless a newer price bumped it meanwhile; the sweep takes up marks left to
 
 from __future__ import annotations
 
+import logging
+import threading
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import connection
 from django.db.models import Count, F, Min, Q
+from django.utils import timezone
 
 from .models import PendingRecompute
 
@@ -83,3 +87,35 @@ def lag() -> Lag:
     """One query."""
     found = PendingRecompute.objects.aggregate(waiting=Count("pk"), since=Min("since"))
     return Lag(found["waiting"], found["since"])
+
+
+alerts = logging.getLogger("margincall.alerts")
+# A price waiting this long has not been followed by any pass: the workers are down or stuck. The
+# workers say so themselves when they run; this is said where prices come in, when they do not.
+STUCK_SECONDS = 60
+_checked = {"at": 0.0}
+_checking = threading.Lock()
+
+
+def say_if_stuck(every_seconds: float = 30) -> None:
+    """Where prices come in (the price API): at most every ``every_seconds`` per process, one query for the
+    oldest price still waiting; past :data:`STUCK_SECONDS`, an alert that figures are not following the
+    market (the sweep that would say so runs on a worker, which may be the very thing that is down)."""
+    now = time.monotonic()
+    if now - _checked["at"] < every_seconds or not _checking.acquire(blocking=False):
+        return
+    try:
+        _checked["at"] = now
+        waiting = lag()
+        if waiting.since is None:
+            return
+        behind = (timezone.now() - waiting.since).total_seconds()
+        if behind > STUCK_SECONDS:
+            alerts.error(
+                "figures are %.0f s behind the market (%d price(s) waiting for their pass): check that a worker"
+                " is running and reaches Redis and the database",
+                behind,
+                waiting.waiting,
+            )
+    finally:
+        _checking.release()

@@ -132,6 +132,7 @@ def apply_and_recompute(items: list) -> TicksResult:
     if result.instrument_ids:
         ids, at = sorted(result.instrument_ids), result.latest.isoformat()
         transaction.on_commit(lambda: _announce(ids, at))
+    pending.say_if_stuck()
     return result
 
 

@@ -3,8 +3,13 @@
 import codecs
 
 from asgiref.sync import iscoroutinefunction
-from django.http import HttpResponseBadRequest, JsonResponse
+from django.db import InterfaceError, OperationalError
+from django.http import HttpResponse, HttpResponseBadRequest, JsonResponse
+from django.template.loader import render_to_string
 from django.utils.decorators import sync_and_async_middleware
+from django.utils.deprecation import MiddlewareMixin
+
+from .queue import Outage
 
 FORM = "application/x-www-form-urlencoded"
 
@@ -42,3 +47,41 @@ def _refusal(request):
     if request.path.startswith("/api/"):  # the APIs answer their errors in JSON
         return JsonResponse({"error": message}, status=400)
     return HttpResponseBadRequest(message, content_type="text/plain; charset=utf-8")
+
+
+# The database out of reach, as the alerts logger tells it: once, every 5 minutes while it lasts, and
+# when it is over; not a traceback per request.
+DATABASE_AWAY = Outage(remind_seconds=300)
+
+
+def database_away(error: BaseException) -> bool:
+    """Whether this error is the database being out of reach (refused, dropped, shut down, or the pool
+    out of connections), not a statement it refused."""
+    if not isinstance(error, (OperationalError, InterfaceError)):
+        return False
+    cause = error.__cause__ or error
+    state = getattr(cause, "sqlstate", None)
+    return state is None or state.startswith(("08", "57P"))
+
+
+class DatabaseAway(MiddlewareMixin):
+    """A request that fails because the database is out of reach is a 503 with ``Retry-After``: JSON for
+    the API (a feed retries), the console's own page otherwise (rendered without the request: its menu
+    would ask the database again)."""
+
+    def process_exception(self, request, exception):
+        if not database_away(exception):
+            return None
+        first_line = (str(exception).strip().splitlines() or [type(exception).__name__])[0]
+        DATABASE_AWAY.failed("the database is out of reach (%s): requests are answered 503", first_line)
+        if request.path.startswith("/api/"):
+            response = JsonResponse({"error": "the database is out of reach; try again shortly"}, status=503)
+        else:
+            response = HttpResponse(render_to_string("503.html"), status=503)
+        response["Retry-After"] = "5"
+        return response
+
+    def process_response(self, request, response):
+        if DATABASE_AWAY.since is not None and response.status_code < 500:
+            DATABASE_AWAY.over("the database answers again")
+        return response

@@ -62,7 +62,21 @@ def preflight() -> str:
     errors = [message for message in found if message.is_serious() and not message.is_silenced()]
     if errors:
         return "; ".join(f"{message.msg} ({message.id})" for message in errors)
-    return database_problem(connection)
+    return database_problem(connection) or migrations_problem(connection)
+
+
+def migrations_problem(connection) -> str:
+    """Why the database is not this version's yet (migrations not applied), or ''."""
+    from django.db.migrations.executor import MigrationExecutor
+
+    executor = MigrationExecutor(connection)
+    waiting = executor.migration_plan(executor.loader.graph.leaf_nodes())
+    if not waiting:
+        return ""
+    return (
+        f"the database has {len(waiting)} migration(s) not applied yet (the first: {waiting[0][0]}):"
+        " run python manage.py migrate first"
+    )
 
 
 def database_problem(connection) -> str:

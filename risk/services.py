@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from book import pending
 from book.models import Account, CashBalance, Instrument, Position
+from console.queue import Outage
 
 from . import calculations, calls, selectors, sql_engine
 from .calls import CallChanges
@@ -323,6 +324,11 @@ def _tick_times(instrument_ids: list[int]) -> Callable[[list[int]], dict[int, da
     return at_of
 
 
+# Passes that cannot even read the prices waiting (the database away): said as an outage, once when it
+# starts, every 5 minutes while it lasts, and when it is over; not once per queued pass.
+PASSES_AWAY = Outage(remind_seconds=300)
+
+
 @dataclass
 class PassResult:
     """One pass over the prices waiting for their holders' recompute."""
@@ -360,6 +366,7 @@ def follow_pending(*, marks: list | None = None, now: datetime | None = None) ->
             else:
                 still = pending.versions(ids)
                 waiting = [mark for mark in waiting if mark.instrument_id in still]
+            PASSES_AWAY.over("recompute passes run again")
             if not waiting:
                 return PassResult()
             ids = [mark.instrument_id for mark in waiting]
@@ -367,7 +374,8 @@ def follow_pending(*, marks: list | None = None, now: datetime | None = None) ->
             latest = Instrument.objects.filter(pk__in=ids).aggregate(latest=Max("price_time"))["latest"]
             recomputed = follow_prices(instrument_ids=ids, at=latest, now=now)
     except Exception as error:
-        if not waiting:
+        if not waiting:  # not even the prices could be read: the database (or the lock) is out of reach
+            PASSES_AWAY.failed("recompute passes cannot run (%s): figures are not following the market", error)
             raise
         pending.failed(ids, error)
         alerts.error(

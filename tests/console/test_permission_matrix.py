@@ -9,7 +9,7 @@ expectations everywhere:
 - ``stream`` (the live event stream): anonymous to login, no console group 403 (what it sends to whom
   is tested in ``test_streams``).
 - ``api``: a bearer token and nothing else (a console session is no token): 401.
-- ``public``: login, logout, language switch, open to anyone.
+- ``public``: login, logout, language switch, the health check, open to anyone.
 - ``admin``: Django's admin, for staff only.
 """
 
@@ -99,6 +99,7 @@ ROUTES: dict[str, Route] = {
     "login": Route("public"),
     "logout": Route("public"),
     "set_language": Route("public"),
+    "healthz": Route("public"),
     "admin:*": Route("admin"),
     "book:api-ticks": Route("api"),
     "book:api-lending": Route("api"),
@@ -252,8 +253,8 @@ def test_the_permission_matrix(name, call, viewer, desk_trader):
         return
     url = reverse(name, args=route.args(call))
     if route.kind == "public":
-        expected = {"login": 200, "logout": 302, "set_language": 302}[name]
-        method = anonymous.get if name == "login" else anonymous.post
+        expected = {"login": 200, "logout": 302, "set_language": 302, "healthz": 200}[name]
+        method = anonymous.get if name in ("login", "healthz") else anonymous.post
         assert method(url, {"language": "en"} if name == "set_language" else {}).status_code == expected
     elif route.kind == "api":
         assert anonymous.post(url, "[]", content_type="application/json").status_code == 401

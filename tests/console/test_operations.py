@@ -1,0 +1,178 @@
+"""What an operator relies on: the health check, the database out of reach, prices nobody follows, and
+the start-up check of a database not migrated yet."""
+
+import datetime as dt
+import logging
+
+import pytest
+from django.db import OperationalError
+from django.test import Client
+from django.utils import timezone
+
+from book import pending
+from book.models import Instrument, PendingRecompute
+from console import middleware
+from risk import services
+from tests.book.test_ticks import post
+from tests.books import one_stock_book
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def token(db):
+    from book.models import ApiToken
+
+    api_token = ApiToken(name="feed")
+    secret = api_token.issue()
+    api_token.save()
+    return secret
+
+
+def test_the_health_check_says_each_part_ok_and_how_far_the_figures_are_behind(import_book, settings):
+    settings.REDIS_URL = ""
+    import_book(one_stock_book())
+    PendingRecompute.objects.create(
+        instrument=Instrument.objects.get(symbol="S.HK"), since=timezone.now() - dt.timedelta(seconds=30)
+    )
+
+    response = Client().get("/healthz")
+
+    assert response.status_code == 200
+    body = response.json()
+    assert {key: body[key] for key in ("status", "database", "redis", "prices_waiting")} == {
+        "status": "ok",
+        "database": "ok",
+        "redis": "not used",
+        "prices_waiting": 1,
+    }
+    assert 29 <= body["figures_behind_seconds"] <= 40
+
+
+def test_the_health_check_is_503_when_the_database_does_not_answer(monkeypatch, settings):
+    settings.REDIS_URL = ""
+
+    def away(*args, **kwargs):
+        raise OperationalError("connection refused")
+
+    monkeypatch.setattr("margincall.health.connection.cursor", away)
+
+    response = Client().get("/healthz")
+
+    assert response.status_code == 503
+    assert response.json() == {"status": "unavailable", "database": "unreachable", "redis": "not used"}
+
+
+def test_the_health_check_is_503_when_redis_does_not_answer(settings):
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens there
+    from console.push import _redis
+
+    _redis.cache_clear()
+    try:
+        response = Client().get("/healthz")
+    finally:
+        _redis.cache_clear()
+
+    assert (response.status_code, response.json()["redis"]) == (503, "unreachable")
+
+
+@pytest.fixture
+def database_away(monkeypatch):
+    def away(*args, **kwargs):
+        raise OperationalError("connection failed: Connection refused") from ConnectionRefusedError()
+
+    monkeypatch.setattr(middleware, "DATABASE_AWAY", middleware.Outage(remind_seconds=300))
+    return away
+
+
+def test_the_database_out_of_reach_is_a_503_with_retry_after_said_once(
+    import_book, token, monkeypatch, database_away, caplog
+):
+    import_book(one_stock_book())
+    monkeypatch.setattr("book.api.ticks.apply_and_recompute", database_away)
+    tick = [{"symbol": "S.HK", "price": "90", "time": "2026-12-23T11:00:00+08:00"}]
+
+    with caplog.at_level(logging.ERROR, logger="margincall.alerts"):
+        answers = [post(tick, token) for _ in range(3)]
+
+    assert [answer.status_code for answer in answers] == [503, 503, 503]
+    assert answers[0]["Retry-After"] == "5"
+    assert answers[0].json() == {"error": "the database is out of reach; try again shortly"}
+    said = [record.getMessage() for record in caplog.records if record.name == "margincall.alerts"]
+    assert said == ["the database is out of reach (connection failed: Connection refused): requests are answered 503"]
+
+
+def test_a_page_when_the_database_is_out_of_reach_is_the_consoles_own_503(trader, monkeypatch, database_away):
+    from tests.users import client_for
+
+    client = client_for(trader)
+    monkeypatch.setattr("risk.call_views.CallListView.get", database_away)
+
+    response = client.get("/risk-warning/")
+
+    assert response.status_code == 503
+    assert "cannot reach its database just now" in response.content.decode()
+
+
+def test_a_statement_the_database_refuses_is_not_taken_for_an_outage():
+    from psycopg import errors
+
+    refused = OperationalError("deadlock detected")
+    refused.__cause__ = errors.DeadlockDetected("deadlock detected")
+    dropped = OperationalError("server closed the connection unexpectedly")
+    dropped.__cause__ = errors.AdminShutdown("terminating connection due to administrator command")
+
+    assert not middleware.database_away(refused)
+    assert middleware.database_away(dropped)
+
+
+def test_a_price_nobody_follows_for_a_minute_is_alerted_on_where_prices_come_in(
+    import_book, token, caplog, monkeypatch
+):
+    import_book(one_stock_book())
+    PendingRecompute.objects.create(
+        instrument=Instrument.objects.get(symbol="S.HK"), since=timezone.now() - dt.timedelta(seconds=90)
+    )
+    monkeypatch.setitem(pending._checked, "at", 0.0)
+    tick = [{"symbol": "S.HK", "price": "90", "time": "2026-12-23T11:00:00+08:00"}]
+
+    with caplog.at_level(logging.ERROR, logger="margincall.alerts"):
+        post(tick, token)
+        post(tick, token)  # within 30 s of the first: not asked again
+
+    said = [record.getMessage() for record in caplog.records if record.name == "margincall.alerts"]
+    assert len(said) == 1
+    assert said[0].startswith("figures are 9")
+    assert "(1 price(s) waiting for their pass): check that a worker is running" in said[0]
+
+
+def test_passes_that_cannot_read_the_prices_are_said_as_an_outage(monkeypatch, caplog):
+    monkeypatch.setattr(services, "PASSES_AWAY", services.Outage(remind_seconds=300))
+
+    def away():
+        raise OperationalError("couldn't get a connection after 10.00 sec")
+
+    with caplog.at_level(logging.WARNING, logger="margincall.alerts"):
+        with monkeypatch.context() as database:
+            database.setattr(services.pending, "waiting", away)
+            for _ in range(3):
+                with pytest.raises(OperationalError):
+                    services.follow_pending()
+        services.follow_pending()
+
+    said = [(record.levelname, record.getMessage()) for record in caplog.records if record.name == "margincall.alerts"]
+    assert said[0] == (
+        "ERROR",
+        "recompute passes cannot run (couldn't get a connection after 10.00 sec): figures are not following the market",
+    )
+    assert said[1][0] == "WARNING"
+    assert said[1][1].startswith("recompute passes run again (after ")
+    assert len(said) == 2
+
+
+def test_a_migrated_database_has_no_migrations_problem():
+    from django.db import connection
+
+    from margincall.serve import migrations_problem
+
+    assert migrations_problem(connection) == ""
