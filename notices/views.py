@@ -13,7 +13,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
+from django.utils.translation import ngettext, pgettext
 from django.views import View
 
 from book.book_format import printable
@@ -187,7 +187,7 @@ class DeliveryListView(ListPage):
         return [
             _("Queued at"),
             _("Account"),
-            _("Call"),
+            pgettext("a margin call", "Call"),
             _("Kind"),
             _("Channel"),
             _("To"),

@@ -68,12 +68,19 @@ def price(value):
     return f"{number:,.{places}f}"
 
 
+# Columns whose first click sorts ascending: the worst or most urgent first (the lowest net asset ratio,
+# the nearest deadline), names and numbers A to Z. Any other column: the largest or latest first.
+ASCENDING_FIRST = frozenset({"account", "name", "deadline", "ratio", "auto"})
+
+
 @register.simple_tag(takes_context=True)
 def sort_href(context, key):
-    """The list's URL sorted by ``key``: descending first, toggled when already sorted by it."""
+    """The list's URL sorted by ``key``: first the way that column is read (:data:`ASCENDING_FIRST`, else
+    descending), toggled when already sorted by it."""
     query = context["query"].copy()
     current = context["sort"]
-    query["sort"] = key if current == f"-{key}" else f"-{key}"
+    first, other = (key, f"-{key}") if key in ASCENDING_FIRST else (f"-{key}", key)
+    query["sort"] = other if current == first else first
     return "?" + query.urlencode()
 
 

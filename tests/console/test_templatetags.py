@@ -4,8 +4,9 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import time_machine
+from django.http import QueryDict
 
-from console.templatetags.console import language_name, shortfall_class, when
+from console.templatetags.console import language_name, shortfall_class, sort_href, when
 
 
 def test_a_shortfall_is_flagged_only_when_there_is_one():
@@ -31,3 +32,14 @@ def test_a_language_is_named_as_the_language_menu_names_it():
         "繁體中文",
         "xx",
     ]
+
+
+def test_a_column_sorts_first_the_way_it_is_read_then_toggles():
+    def href(key, current):
+        return sort_href({"query": QueryDict("desk=1", mutable=True), "sort": current}, key)
+
+    assert href("ratio", "-amount") == "?desk=1&sort=ratio"  # the lowest net asset ratio first
+    assert href("ratio", "ratio") == "?desk=1&sort=-ratio"
+    assert href("deadline", "-amount") == "?desk=1&sort=deadline"  # the nearest first
+    assert href("amount", "ratio") == "?desk=1&sort=-amount"  # the largest call first
+    assert href("amount", "-amount") == "?desk=1&sort=amount"

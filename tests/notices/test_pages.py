@@ -203,3 +203,22 @@ def test_an_admin_edits_a_template_with_a_preview_and_an_unknown_placeholder_is_
     assert "Unknown placeholder {secret_key}" in refused.content.decode()
     template.refresh_from_db()
     assert template.body != "Owe {secret_key}"
+
+
+def test_a_delivery_error_reads_in_a_traders_words_with_the_gateways_own_on_hover():
+    from notices.models import Delivery
+    from notices.templatetags.notices import delivery_error
+
+    def read(error, channel="sms"):
+        return delivery_error(Delivery(channel=channel, error=error))
+
+    assert read("no sms gateway is configured (Django admin: Notice gateways)") == (
+        "No SMS gateway is set up: ask a risk admin."
+    )
+    assert read("the client has no email address", "email") == "The client has no Email address."
+    assert read("sms gateway refused it (400): bad number") == "The SMS gateway refused it (400)."
+    assert read("email: [Errno 111] Connection refused (gave up after 6 attempts)", "email") == (
+        "The Email gateway could not be reached. Gave up after 6 attempts."
+    )
+    assert read("not sent: its call closed before it went") == "Not sent: its call closed before it went."
+    assert read("something new") == "something new"
