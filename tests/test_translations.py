@@ -10,7 +10,8 @@ import pytest
 
 LOCALE = Path(__file__).resolve().parent.parent / "locale"
 ENTRY = re.compile(
-    r'^(#, fuzzy\n)?(?:#.*\n)*msgid ((?:".*"\n)+)(?:msgid_plural ((?:".*"\n)+))?((?:msgstr.*\n(?:".*"\n)*)+)',
+    r'^(#, fuzzy\n)?(?:#.*\n)*(?:msgctxt ((?:".*"\n)+))?msgid ((?:".*"\n)+)(?:msgid_plural ((?:".*"\n)+))?'
+    r"((?:msgstr.*\n(?:\".*\"\n)*)+)",
     re.M,
 )
 
@@ -20,12 +21,15 @@ def text(block: str) -> str:
 
 
 def entries(po: Path):
+    """(msgid, plural, translations, fuzzy) per entry; a msgid with a context is written as gettext keeps
+    it, ``context\x04msgid``."""
     for match in ENTRY.finditer(po.read_text() + "\n"):
-        fuzzy, msgid, plural, msgstrs = match.groups()
+        fuzzy, context, msgid, plural, msgstrs = match.groups()
         if not text(msgid):
             continue  # the header
         forms = [text(part) for part in re.split(r"^msgstr(?:\[\d+\])? ", msgstrs, flags=re.M) if part.strip()]
-        yield text(msgid), text(plural) if plural else None, forms, bool(fuzzy)
+        key = f"{text(context)}\x04{text(msgid)}" if context else text(msgid)
+        yield key, text(plural) if plural else None, forms, bool(fuzzy)
 
 
 @pytest.mark.parametrize("language", ["zh_Hans", "zh_Hant"])
