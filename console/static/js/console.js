@@ -124,10 +124,18 @@
   document.addEventListener("DOMContentLoaded", () => { start(); updateBatchBar(); updatePickForms(); trackBatchHeight(); });
 })();
 
-// Buttons that act on money ask first: data-confirm holds the question (no inline script: CSP).
+// Buttons that act on money ask first: data-confirm holds the question (no inline script: CSP). A form
+// with a field left wrong (a reason required and empty) says so first, and asks nothing.
 document.addEventListener("click", function (event) {
   const button = event.target.closest("button[data-confirm]");
-  if (button && !window.confirm(button.dataset.confirm)) {
+  if (!button) return;
+  const form = button.form;
+  if (form && !button.formNoValidate && !form.noValidate && !form.checkValidity()) {
+    event.preventDefault();
+    form.reportValidity();
+    return;
+  }
+  if (!window.confirm(button.dataset.confirm)) {
     event.preventDefault();
   }
 });
