@@ -508,6 +508,8 @@ def give_up(delivery_id: int, error: str) -> None:
 
 
 SENDING = (DeliveryStatus.SENDING,)
+# A call's last notice when one channel failed and another went (MarginCall.last_notice_status).
+PARTLY_FAILED = "partly_failed"
 REPORTABLE = (DeliveryStatus.SENDING, DeliveryStatus.SENT)  # what a gateway's report may change
 
 
@@ -537,6 +539,8 @@ def _set(
             (s for s in (DeliveryStatus.FAILED, DeliveryStatus.QUEUED, DeliveryStatus.SENDING) if s in statuses),
             DeliveryStatus.DELIVERED if statuses == {DeliveryStatus.DELIVERED} else DeliveryStatus.SENT,
         )
+        if shown == DeliveryStatus.FAILED and statuses & {DeliveryStatus.SENT, DeliveryStatus.DELIVERED}:
+            shown = PARTLY_FAILED  # the client was told on another channel: not the same as told on none
         MarginCall.objects.filter(pk=notice.call_id).update(last_notice_status=shown, updated_at=now)
         transaction.on_commit(lambda: _published(notice.call_id))
     return True

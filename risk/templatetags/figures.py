@@ -41,6 +41,8 @@ NOTICE_STATUS_LABELS = {
     "sent": gettext_lazy("Sent"),
     "delivered": gettext_lazy("Delivered"),
     "failed": gettext_lazy("Failed"),
+    # one channel failed, another went: the client was told, on some channel
+    "partly_failed": gettext_lazy("Partly failed"),
 }
 
 

@@ -859,3 +859,16 @@ def test_full_width_punctuation_alone_does_not_make_a_text_chinese():
     assert services.text_language("Pay {call_amount} by {deadline}！", "zh-hant") == "en"
     assert services.text_language("Pay、now", "zh-hans") == "en"
     assert services.text_language("請於截止時間前存款", "zh-hant") == "zh-hant"
+
+
+def test_a_notice_that_went_on_one_channel_and_failed_on_another_shows_partly_failed(
+    import_book, worked_book, django_capture_on_commit_callbacks, gateway
+):
+    gateway.answers = [(400, 0)]  # the SMS is refused; the email goes
+    with django_capture_on_commit_callbacks(execute=True):
+        import_book(worked_book)
+
+    call = MarginCall.objects.get(account__account_no="M100001")
+    statuses = dict(Delivery.objects.filter(notice__call=call).values_list("channel", "status"))
+    assert statuses == {"email": "sent", "sms": "failed"}
+    assert call.last_notice_status == "partly_failed"
