@@ -32,10 +32,12 @@ from .models import (
 from .signals import BookEffect, book_written
 
 
-def _recompute(request, account_ids=(), instrument_ids=(), currencies=()):
-    """The apps above the book follow an edit made here (the risk app recomputes what it moved)."""
+def recompute_after_edit(request, account_ids=(), instrument_ids=(), currencies=()):
+    """The apps above the book follow an edit made here (the risk app recomputes what it moved). An
+    account this edit leaves unable to be recomputed (a figure too large to store) refuses the save,
+    naming it; one that could not be recomputed before the edit either is only warned of."""
     now = timezone.now()
-    failed = {}
+    failed, warnings = {}, []
     for _receiver, effect in book_written.send(
         sender=admin.ModelAdmin,
         account_ids=set(account_ids),
@@ -49,15 +51,22 @@ def _recompute(request, account_ids=(), instrument_ids=(), currencies=()):
     ):
         if isinstance(effect, BookEffect):
             failed.update(effect.failed)
+            warnings += effect.warnings
     if failed:
+        shown = sorted(failed.items())
         raise SaveRefused(
             ngettext(
                 "%(count)d account could not be recomputed: %(why)s",
                 "%(count)d accounts could not be recomputed: %(why)s",
                 len(failed),
             )
-            % {"count": len(failed), "why": "; ".join(sorted(set(failed.values())))},
+            % {
+                "count": len(failed),
+                "why": "; ".join(f"{no}: {why}" for no, why in shown[:5]) + ("; …" if len(shown) > 5 else ""),
+            },
         )
+    for warning in warnings[:5]:
+        messages.warning(request, warning)
 
 
 def priced_currency(code: str) -> str:
@@ -226,7 +235,7 @@ class AccountAdmin(PreviewedSave, ModelAdmin):
 
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)
-        _recompute(request, account_ids=[form.instance.pk])
+        recompute_after_edit(request, account_ids=[form.instance.pk])
 
 
 @admin.register(Instrument)
@@ -239,7 +248,7 @@ class InstrumentAdmin(PreviewedSave, ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
-        _recompute(request, instrument_ids=[obj.pk])
+        recompute_after_edit(request, instrument_ids=[obj.pk])
 
 
 @admin.register(FxRate)
@@ -275,7 +284,7 @@ class FxRateAdmin(PreviewedSave, ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
-        _recompute(request, currencies=[obj.currency])
+        recompute_after_edit(request, currencies=[obj.currency])
 
 
 @admin.register(PendingRecompute)

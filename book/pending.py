@@ -113,7 +113,7 @@ def say_if_stuck(every_seconds: float = 30) -> None:
         if behind > STUCK_SECONDS:
             alerts.error(
                 "figures are %.0f s behind the market (%d price(s) waiting for their pass): check that a worker"
-                " is running and reaches Redis and the database",
+                " is running, reaches Redis and the database, and that its passes succeed (their errors are logged)",
                 behind,
                 waiting.waiting,
             )

@@ -441,11 +441,23 @@ class ConsoleUserAdmin(AdminFields, UserAdmin):
 
     def formfield_for_dbfield(self, db_field, request, **kwargs):
         if db_field.name in ("username", "password"):
-            field = UserAdmin.formfield_for_dbfield(self, db_field, request, **kwargs)
-            if db_field.name == "username":  # "trаder" (a Cyrillic а) would read as trader in every list
-                field.validators.append(validate_key)
-            return field
+            return UserAdmin.formfield_for_dbfield(self, db_field, request, **kwargs)
         return super().formfield_for_dbfield(db_field, request, **kwargs)
+
+    def get_form(self, request, obj=None, **kwargs):
+        form = super().get_form(request, obj, **kwargs)
+
+        class Keyed(form):
+            def clean_username(self):
+                username = super().clean_username() if hasattr(super(), "clean_username") else None
+                username = self.cleaned_data["username"] if username is None else username
+                # "trаder" (a Cyrillic а) would read as trader in every list. A name given before this
+                # rule is kept as it is until renamed (the user can still be edited, or deactivated).
+                if "username" in self.changed_data:
+                    validate_key(username)
+                return username
+
+        return Keyed
 
     def user_change_password(self, request, id, form_url=""):
         response = super().user_change_password(request, id, form_url)

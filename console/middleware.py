@@ -82,6 +82,18 @@ class DatabaseAway(MiddlewareMixin):
         return response
 
     def process_response(self, request, response):
-        if DATABASE_AWAY.since is not None and response.status_code < 500:
+        # Over only once the database itself answers (a page that asked it nothing proves nothing).
+        if DATABASE_AWAY.since is not None and response.status_code < 500 and _database_answers():
             DATABASE_AWAY.over("the database answers again")
         return response
+
+
+def _database_answers() -> bool:
+    from django.db import connection
+
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+    except Exception:
+        return False
+    return True

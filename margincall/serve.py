@@ -66,17 +66,36 @@ def preflight() -> str:
 
 
 def migrations_problem(connection) -> str:
-    """Why the database is not this version's yet (migrations not applied), or ''."""
-    from django.db.migrations.executor import MigrationExecutor
+    """Why the database is not this version's yet (migrations not applied), or ''. The migrations this
+    version ships are read from disk; those applied, on PostgreSQL over a connection of its own (not
+    one of the pool's, which the process's own work goes on using)."""
+    from django.db.migrations.loader import MigrationLoader
 
-    executor = MigrationExecutor(connection)
-    waiting = executor.migration_plan(executor.loader.graph.leaf_nodes())
+    wanted = set(MigrationLoader(None, ignore_no_migrations=True).graph.nodes)
+    waiting = sorted(wanted - applied_migrations(connection))
     if not waiting:
         return ""
+    app, name = waiting[0]
     return (
-        f"the database has {len(waiting)} migration(s) not applied yet (the first: {waiting[0][0]}):"
+        f"the database has {len(waiting)} migration(s) not applied yet (the first: {app}.{name}):"
         " run python manage.py migrate first"
     )
+
+
+def applied_migrations(connection) -> set[tuple[str, str]]:
+    query = "SELECT app, name FROM django_migrations"
+    if connection.vendor != "postgresql":
+        with connection.cursor() as cursor:
+            if "django_migrations" not in connection.introspection.table_names(cursor):
+                return set()
+            cursor.execute(query)
+            return {tuple(row) for row in cursor.fetchall()}
+    import psycopg
+
+    with psycopg.connect(**{**connection.get_connection_params(), "connect_timeout": 5}) as direct:
+        if direct.execute("SELECT to_regclass('django_migrations')").fetchone()[0] is None:
+            return set()
+        return {tuple(row) for row in direct.execute(query).fetchall()}
 
 
 def database_problem(connection) -> str:

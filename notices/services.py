@@ -291,24 +291,37 @@ def system_notices(kind: str, call_ids: Iterable[int], *, now: dt.datetime | Non
 
 
 def _send_held_again(call_ids: list[int], now: dt.datetime) -> None:
-    """Trigger deliveries that did not leave because their call closed first: the call is open again,
-    so they go now."""
+    """System notices that did not leave because their call closed first (its trigger notice, a
+    force-call or daily one): the call is open again, so they go now. A call whose newest notice is
+    among them shows it queued again."""
     held = Delivery.objects.filter(
-        notice__call_id__in=call_ids,
-        notice__key="trigger",
-        status=DeliveryStatus.FAILED,
-        error=NOT_SENT["closed"],
-    )
-    ids = list(held.values_list("pk", flat=True))
-    if not ids:
+        notice__call_id__in=call_ids, status=DeliveryStatus.FAILED, error=NOT_SENT["closed"]
+    ).values_list("pk", "notice_id", "notice__call_id")
+    held = list(held)
+    if not held:
         return
+    ids = [pk for pk, _notice, _call in held]
+    notices = {notice for _pk, notice, _call in held}
+    called = sorted({call for _pk, _notice, call in held})
     with transaction.atomic():
         Delivery.objects.filter(pk__in=ids, status=DeliveryStatus.FAILED).update(
             status=DeliveryStatus.QUEUED, error="", updated_at=now
         )
-        called = sorted(set(Delivery.objects.filter(pk__in=ids).values_list("notice__call_id", flat=True)))
-        MarginCall.objects.filter(pk__in=called).update(last_notice_status=DeliveryStatus.QUEUED, updated_at=now)
+        newest = {}
+        for call_id, notice_id in (
+            Notice.objects.filter(call_id__in=called)
+            .order_by("call_id", "-created_at", "-pk")
+            .values_list("call_id", "pk")
+        ):
+            newest.setdefault(call_id, notice_id)
+        shown = [call_id for call_id in called if newest.get(call_id) in notices]
+        MarginCall.objects.filter(pk__in=shown).update(last_notice_status=DeliveryStatus.QUEUED, updated_at=now)
         transaction.on_commit(lambda: _queue(ids, called))
+
+
+# How long the daily job leaves a call opened that day to its trigger notice (written on the worker a
+# moment after the call opens), before it tells the client itself.
+TRIGGER_NOTICE_WAIT = dt.timedelta(minutes=10)
 
 
 def daily_notices(now: dt.datetime | None = None) -> list[Notice]:
@@ -342,7 +355,9 @@ def daily_notices(now: dt.datetime | None = None) -> list[Notice]:
             triggered_at__lte=now,
         ).exclude(notices__day=day)
         if channels_for(NoticeKind.TRIGGER, rule):
-            calls = calls.exclude(triggered_at__gte=begins)  # told that day by its trigger notice
+            # Opened that day, and its trigger notice still to come (its task a moment behind): left to it.
+            # One that has not come within TRIGGER_NOTICE_WAIT (a lost task) gets this one instead.
+            calls = calls.exclude(triggered_at__gte=max(begins, now - TRIGGER_NOTICE_WAIT))
         calls = list(calls.select_related("account", "account__desk"))
         channels_of_kind = channels_for(NoticeKind.DAILY, rule)
         for start in range(0, len(calls), 1000):
@@ -441,10 +456,12 @@ def deliver(delivery_id: int) -> str:
     if not claimed:
         return ""
     delivery = Delivery.objects.select_related("notice", "notice__account", "notice__call").get(pk=delivery_id)
-    # Queued a while (a retry, the sweep, a busy queue): it leaves only if its notice still may.
-    why = why_not_now(delivery.notice, now)
+    # Queued a while (a retry, the sweep, a busy queue): a system notice leaves only if it still may.
+    why = why_not_now(delivery.notice, now, leaving=True)
     if why:
         _set(delivery, DeliveryStatus.FAILED, SENDING, error=NOT_SENT[why])
+        if why == "closed" and MarginCall.objects.filter(pk=delivery.notice.call_id, closed_at__isnull=True).exists():
+            _send_held_again([delivery.notice.call_id], now)  # it reopened meanwhile: it goes after all
         return DeliveryStatus.FAILED
     try:
         channels.send(delivery)
@@ -563,20 +580,25 @@ NOT_SENT = {
 }
 
 
-def why_not_now(notice: Notice, now: dt.datetime) -> str:
-    """Why this notice may not go to its client now ("" when it may): its call has closed, or it is
-    one of the system's and its call is past its deadline or marked exception. A desk's own message
-    (from any template) may go while its call is open. Asked when a delivery leaves, and when the
-    desk sends one again."""
+def why_not_now(notice: Notice, now: dt.datetime, *, leaving: bool = False) -> str:
+    """Why this notice may not go to its client now ("" when it may). The system's notices go only to an
+    open call, before its deadline, not marked exception. A desk's own message (from any template) is
+    the desk's: once sent it leaves whatever became of the call meanwhile (``leaving``: a delivery on
+    its way), and it may be sent again while its call is open, or after it closed if it tells of a
+    liquidation (the fills that closed the call are what it tells)."""
     call = notice.call
     if call is None:  # about an account (stock recovery)
         return ""
+    system = notice.kind in SYSTEM_KINDS and not notice.from_desk
+    if not system:
+        if leaving or call.is_open or notice.kind == NoticeKind.LIQUIDATION:
+            return ""
+        return "closed"
     if not call.is_open:
         return "closed"
-    system = notice.kind in SYSTEM_KINDS and not notice.from_desk
-    if system and call.deadline <= now:
+    if call.deadline <= now:
         return "past_deadline"
-    if system and call.status == CallStatus.EXCEPTION:
+    if call.status == CallStatus.EXCEPTION:
         return "exception"
     return ""
 

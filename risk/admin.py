@@ -6,27 +6,13 @@ from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from book.admin import recompute_after_edit
 from book.models import Account
-from console.admin import ModelAdmin, PreviewedSave, ReadOnlyAdmin, SaveRefused, TabularInline, register_impact
+from console.admin import ModelAdmin, PreviewedSave, ReadOnlyAdmin, TabularInline, register_impact
 
 from . import services
 from .calls import CallChanges
-from .models import AccountRisk, CallRemark, CallSnapshot, CloseCause, DeadlineChange, MarginCall, RuleSet
-
-
-def _recompute(request, **changes):
-    affected = services.affected_accounts(**changes)
-    # A call this change closes was closed by it, not by the market.
-    result = services.recompute_accounts(account_ids=affected, causes=dict.fromkeys(affected, CloseCause.ADMIN))
-    if result.failed:
-        raise SaveRefused(
-            ngettext(
-                "%(count)d account could not be recomputed: %(why)s",
-                "%(count)d accounts could not be recomputed: %(why)s",
-                len(result.failed),
-            )
-            % {"count": len(result.failed), "why": "; ".join(sorted(set(result.failed.values())))},
-        )
+from .models import AccountRisk, CallRemark, CallSnapshot, DeadlineChange, MarginCall, RuleSet
 
 
 class CallsImpact:
@@ -144,7 +130,9 @@ class RuleSetAdmin(PreviewedSave, ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
-        _recompute(request, account_ids=Account.objects.filter(kind=obj.account_kind).values_list("pk", flat=True))
+        recompute_after_edit(
+            request, account_ids=Account.objects.filter(kind=obj.account_kind).values_list("pk", flat=True)
+        )
 
 
 @admin.register(AccountRisk)

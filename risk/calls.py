@@ -165,6 +165,7 @@ def sync_calls(
             to_reopen.append(
                 MarginCall(
                     pk=earlier.pk,
+                    kind=kind,  # the account's kind now: its list and its rule set
                     status=CallStatus.EXCEPTION if earlier.exception_at else CallStatus.OPEN,
                     call_type=call_type,
                     closed_at=None,
@@ -194,7 +195,7 @@ def sync_calls(
     if to_reopen:
         MarginCall.objects.bulk_update(
             to_reopen,
-            [*REOPENED_FIELDS, *FOLLOWED],  # its type too: it is back as what the figures call it
+            [*REOPENED_FIELDS, "kind", *FOLLOWED],  # its type too: it is back as what the figures call it
             batch_size=500,
         )
         changes.reopened = [call.pk for call in to_reopen]

@@ -32,8 +32,25 @@ def recompute_written_book(
     # scenario); a call its cash closes is closed by a deposit, any other by the market; a call an
     # edit in the admin closes, by that edit.
     causes = dict.fromkeys(affected, CloseCause.ADMIN) if by_admin else dict.fromkeys(deposits, CloseCause.DEPOSIT)
+    # An account that could not be recomputed before this change either (its figures_problem says why)
+    # is not the change's doing: warned of, not refused for.
+    before = {
+        account_no
+        for account_id, account_no in AccountRisk.objects.exclude(figures_problem="").values_list(
+            "account_id", "account__account_no"
+        )
+        if account_id in affected
+    }
     result = services.recompute_accounts(account_ids=affected, now=now, at=at, causes=causes)
-    return BookEffect(recomputed=result.accounts, failed=dict(result.failed))
+    return BookEffect(
+        recomputed=result.accounts,
+        failed={no: why for no, why in result.failed.items() if no not in before},
+        warnings=[
+            f"accounts.{no}: still not recomputed, as before this change: {why}"
+            for no, why in sorted(result.failed.items())
+            if no in before
+        ],
+    )
 
 
 @receiver(prices_changed, dispatch_uid="risk.queue_holders_recompute")

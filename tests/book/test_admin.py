@@ -504,6 +504,22 @@ def test_a_username_that_looks_like_another_is_refused(admin_client, username, e
     assert not User.objects.filter(username=username).exists()
 
 
+def test_a_look_alike_username_given_before_the_rule_can_still_be_edited(admin_client):
+    user = User.objects.create_user("tr\u0430der", password="Lo0ng-enough-pw")
+    url = reverse("admin:auth_user_change", args=[user.pk])
+    form = admin_client.get(url).context["adminform"].form
+    data = {name: value for name, value in form.initial.items() if value is not None and not isinstance(value, list)}
+    data.pop("password", None)
+    data.update({"is_active": "", "date_joined_0": "2026-12-23", "date_joined_1": "10:00:00"})
+
+    response = admin_client.post(url, data)
+
+    assert response.status_code == 302, form_errors(response)
+    assert not User.objects.get(pk=user.pk).is_active
+    data["username"] = "tr\u0430der2"
+    assert "Mixes a Greek or Cyrillic letter" in form_errors(admin_client.post(url, data))
+
+
 @pytest.mark.parametrize(
     "rates",
     [
@@ -870,10 +886,37 @@ def test_a_position_whose_figures_cannot_be_stored_is_refused_and_nothing_is_sav
 
     response = admin_client.post(reverse("admin:book_account_add"), data)
 
-    assert "Not saved: 1 account could not be recomputed: its " in form_errors(response)
+    assert "Not saved: 1 account could not be recomputed: NEW1: its " in form_errors(response)
     assert "is too large to store" in form_errors(response)
     assert not Account.objects.filter(account_no="NEW1").exists()
     assert not Position.objects.filter(quantity=9000000000000000000).exists()
+
+
+def test_an_account_that_could_not_be_recomputed_before_an_edit_is_warned_of_not_refused_for(admin_client):
+    from django.contrib.messages.storage.cookie import CookieStorage
+    from django.test import RequestFactory
+
+    from book.admin import recompute_after_edit
+    from book.models import Position
+    from console.admin import SaveRefused
+    from risk import services
+    from risk.models import AccountRisk
+
+    account = Account.objects.order_by("pk").first()
+    instrument = Instrument.objects.order_by("pk").first()
+    Instrument.objects.filter(pk=instrument.pk).update(price="50000")
+    Position.objects.update_or_create(account=account, instrument=instrument, defaults={"quantity": 9 * 10**18})
+    with pytest.raises(SaveRefused, match=f"{account.account_no}: its .* is too large to store"):
+        recompute_after_edit(RequestFactory().post("/"), account_ids=[account.pk])  # this edit's doing
+    services.recompute_accounts(account_ids=[account.pk])  # as the worker would: the problem is stored
+    assert AccountRisk.objects.get(account=account).figures_problem
+    request = RequestFactory().post("/")
+    request._messages = CookieStorage(request)
+
+    recompute_after_edit(request, account_ids=[account.pk])  # another edit that reaches it: not refused
+
+    [warning] = [str(message) for message in request._messages]
+    assert warning.startswith(f"accounts.{account.account_no}: still not recomputed, as before this change: its ")
 
 
 def test_a_change_saved_from_a_pop_up_is_shown_first_too(admin_client):

@@ -89,10 +89,10 @@ def test_the_database_out_of_reach_is_a_503_with_retry_after_said_once(
     import_book, token, monkeypatch, database_away, caplog
 ):
     import_book(one_stock_book())
-    monkeypatch.setattr("book.api.ticks.apply_and_recompute", database_away)
     tick = [{"symbol": "S.HK", "price": "90", "time": "2026-12-23T11:00:00+08:00"}]
 
-    with caplog.at_level(logging.ERROR, logger="margincall.alerts"):
+    with caplog.at_level(logging.ERROR, logger="margincall.alerts"), monkeypatch.context() as away:
+        away.setattr("book.api.ticks.apply_and_recompute", database_away)
         answers = [post(tick, token) for _ in range(3)]
 
     assert [answer.status_code for answer in answers] == [503, 503, 503]
@@ -100,6 +100,12 @@ def test_the_database_out_of_reach_is_a_503_with_retry_after_said_once(
     assert answers[0].json() == {"error": "the database is out of reach; try again shortly"}
     said = [record.getMessage() for record in caplog.records if record.name == "margincall.alerts"]
     assert said == ["the database is out of reach (connection failed: Connection refused): requests are answered 503"]
+    with caplog.at_level(logging.WARNING, logger="margincall.alerts"):
+        assert post(tick, token).status_code == 200  # the database answers again: said once
+
+    said = [record.getMessage() for record in caplog.records if record.name == "margincall.alerts"]
+    assert len(said) == 2
+    assert said[1].startswith("the database answers again (after ")
 
 
 def test_a_page_when_the_database_is_out_of_reach_is_the_consoles_own_503(trader, monkeypatch, database_away):
@@ -170,9 +176,24 @@ def test_passes_that_cannot_read_the_prices_are_said_as_an_outage(monkeypatch, c
     assert len(said) == 2
 
 
-def test_a_migrated_database_has_no_migrations_problem():
+@pytest.mark.django_db(transaction=True)
+def test_a_database_with_a_migration_not_applied_is_refused_by_the_start_up_check():
     from django.db import connection
 
-    from margincall.serve import migrations_problem
+    from margincall.serve import migrations_problem, preflight
 
     assert migrations_problem(connection) == ""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT id, app, name, applied FROM django_migrations WHERE app = 'risk' ORDER BY id DESC")
+        row = cursor.fetchone()
+        cursor.execute("DELETE FROM django_migrations WHERE id = %s", [row[0]])
+    try:
+        problem = preflight()
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("INSERT INTO django_migrations (id, app, name, applied) VALUES (%s, %s, %s, %s)", row)
+
+    assert problem == (
+        f"the database has 1 migration(s) not applied yet (the first: risk.{row[2]}):"
+        " run python manage.py migrate first"
+    )

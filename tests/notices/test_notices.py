@@ -803,6 +803,7 @@ def test_a_trigger_notice_held_because_its_call_closed_goes_when_the_call_reopen
     assert set(Delivery.objects.values_list("status", flat=True)) == {"sent"}
     assert len(gateway.received) == 1  # the SMS (the email has no gateway to count)
     assert Notice.objects.count() == 1
+    assert MarginCall.objects.get().last_notice_status == "sent"
 
 
 def test_a_delivery_waiting_in_the_queue_does_not_go_once_its_call_has_closed(called, gateway, trader, time_machine):
@@ -872,3 +873,39 @@ def test_a_notice_that_went_on_one_channel_and_failed_on_another_shows_partly_fa
     statuses = dict(Delivery.objects.filter(notice__call=call).values_list("channel", "status"))
     assert statuses == {"email": "sent", "sms": "failed"}
     assert call.last_notice_status == "partly_failed"
+
+
+def test_a_desks_message_on_its_way_leaves_though_its_call_closed_and_a_liquidation_one_may_go_again(
+    called, trader, gateway, time_machine
+):
+    from risk import calls
+
+    [manual] = services.send(user=trader, calls=[called], channels=["sms"], kind="manual", key="k2abcdefg")
+    [liquidation] = services.send(user=trader, calls=[called], channels=["sms"], kind="liquidation", key="k3abcdefg")
+    waiting = manual.deliveries.get()
+    Delivery.objects.filter(pk=waiting.pk).update(status="queued", error=services.NOT_QUEUED)
+    assert calls.end_call(called.pk, reason="paid", user=trader)
+
+    tasks.sweep_deliveries()
+
+    waiting.refresh_from_db()
+    assert waiting.status == "sent"
+    told = liquidation.deliveries.get()
+    Delivery.objects.filter(pk=told.pk).update(status="failed")
+    told = Delivery.objects.select_related("notice__call").get(pk=told.pk)
+    assert services.resend(user=trader, deliveries=[told]) == {"queued": [told.pk]}
+    Delivery.objects.filter(pk=waiting.pk).update(status="failed")
+    waiting = Delivery.objects.select_related("notice__call").get(pk=waiting.pk)
+    assert services.resend(user=trader, deliveries=[waiting]) == {"queued": [], "closed": [waiting.pk]}
+
+
+def test_a_call_opened_that_day_whose_trigger_notice_never_came_gets_the_daily_one(
+    import_book, django_capture_on_commit_callbacks
+):
+    # the trigger task is lost
+    with time_machine.travel(at("2026-12-23T16:00:00+08:00"), tick=False), django_capture_on_commit_callbacks():
+        import_book(one_stock_book(as_of="2026-12-23T15:59:00+08:00"))
+
+    assert [notice.kind for notice in daily("2026-12-23T17:00:00+08:00", django_capture_on_commit_callbacks, "T1")] == [
+        "daily"
+    ]

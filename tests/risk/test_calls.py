@@ -591,6 +591,18 @@ def test_an_account_moved_to_the_other_call_kind_takes_its_open_call_along(impor
     assert (call.kind, call.closed_at) == ("intraday", None)  # the same call, on the intraday list now
 
 
+def test_a_call_reopened_after_its_account_moved_to_the_other_call_kind_takes_that_kind(import_book):
+    import_book(one_stock_book(kind="margin"))
+    import_book(one_stock_book(kind="margin", price="150", as_of="2026-12-23T10:05:00+08:00"))  # the market closes it
+    call = the_call()
+    assert call.closed_at is not None
+
+    import_book(one_stock_book(kind="intraday", as_of="2026-12-23T10:10:00+08:00"))  # called again: it reopens
+
+    call.refresh_from_db()
+    assert (call.closed_at, call.reopened_count, call.kind) == (None, 1, "intraday")
+
+
 def test_the_lists_count_the_days_an_account_was_called_in_the_last_30(import_book, trader):
     from risk import selectors
 
