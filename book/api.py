@@ -110,8 +110,14 @@ class TicksView(TokenListView):
 
     def handle(self, token, items):
         result = ticks.apply_and_recompute(items)  # one transaction, its own
+        refused = [outcome for outcome in result.outcomes if not outcome.applied]
         logger.info(
-            "ticks from %s: %d applied, %d refused", token.name, result.applied, len(result.outcomes) - result.applied
+            "ticks from %s: %d applied, %d refused%s",
+            token.name,
+            result.applied,
+            len(refused),
+            # the first reasons (each is in the answer too): a feed that sends bad ticks shows here
+            "".join(f"; [{outcome.index}] {outcome.reason}" for outcome in refused[:3]),
         )
         return JsonResponse(
             {

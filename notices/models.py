@@ -3,6 +3,8 @@ templates it was written from, and the gateways SMS and voice go through (docs/n
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -76,6 +78,8 @@ class NoticeTemplate(models.Model):
                 check(getattr(self, name), self.kind)
             except TemplateError as error:
                 errors[name] = str(error)
+        if self.channel == Channel.EMAIL and not self.subject.strip() and "subject" not in errors:
+            errors["subject"] = _("An email needs a subject.")
         if errors:
             raise ValidationError(errors)
 
@@ -188,4 +192,6 @@ class NoticeGateway(models.Model):
         verbose_name_plural = _("notice gateways")
 
     def __str__(self):
-        return f"{self.get_channel_display()}: {self.url}"
+        # Without its query or credentials: Django's own admin log keeps this text (a key may ride there).
+        parts = urlsplit(self.url)
+        return f"{self.get_channel_display()}: {parts.scheme}://{parts.hostname or ''}{parts.path}"

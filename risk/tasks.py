@@ -13,6 +13,7 @@ from django.core.cache import cache
 from django.utils import timezone
 
 from book import pending
+from book.models import Instrument
 from book.trading_calendar import is_session
 
 from . import services, snapshots
@@ -89,11 +90,13 @@ def recompute_pending(older_than_seconds: float | None = None) -> dict:
     late = pending.overdue(now - dt.timedelta(seconds=grace))
     if not late:
         return {"instruments": 0}
+    symbols = dict(Instrument.objects.filter(pk__in=[row.instrument_id for row in late]).values_list("pk", "symbol"))
     for row in late:
         lag = (now - row.since).total_seconds()
         if lag > settings.PENDING_ALERT_SECONDS:
             alerts.error(
-                "the holders of instrument %s have not followed its price for %.0f s (%d failed attempts%s)",
+                "the holders of %s (instrument %s) have not followed its price for %.0f s (%d failed attempts%s)",
+                symbols.get(row.instrument_id, "?"),
                 row.instrument_id,
                 lag,
                 row.attempts,

@@ -909,3 +909,13 @@ def test_a_call_opened_that_day_whose_trigger_notice_never_came_gets_the_daily_o
     assert [notice.kind for notice in daily("2026-12-23T17:00:00+08:00", django_capture_on_commit_callbacks, "T1")] == [
         "daily"
     ]
+
+
+def test_an_email_template_needs_a_subject_and_a_gateway_is_named_without_its_query():
+    from notices.models import NoticeGateway
+
+    template = NoticeTemplate(kind="manual", channel="email", language="en", subject="  ", body="Hello {account}")
+    with pytest.raises(ValidationError, match="An email needs a subject"):
+        template.clean()
+    gateway = NoticeGateway(channel="sms", url="https://user:pw@gw.example.com/send?key=SECRET123")
+    assert str(gateway) == "SMS: https://gw.example.com/send"

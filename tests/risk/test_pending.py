@@ -118,6 +118,7 @@ def test_a_failing_recompute_is_alerted_on_and_left_for_the_sweep(
     assert swept["instruments"] == 1
     assert equity() == Decimal("35000.00")
     assert not PendingRecompute.objects.exists()
+    assert "the holders of S.HK (instrument " in caplog.records[-1].getMessage()
     assert "have not followed its price for" in caplog.records[-1].getMessage()
 
 
