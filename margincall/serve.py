@@ -65,6 +65,33 @@ def preflight() -> str:
     return database_problem(connection) or migrations_problem(connection)
 
 
+HTTPS_OFF = {"security.W004", "security.W008", "security.W012", "security.W016"}
+
+
+def deployment_warnings() -> list[str]:
+    """What Django's deployment checks say of these settings (DEBUG on, HTTPS off, …), and a host
+    pattern that takes any name or a key not given: said when the server starts, not refused (a closed
+    network may run without TLS). None for the demo."""
+    import os
+
+    from django.conf import settings
+    from django.core import checks
+
+    if settings.DEMO:
+        return []
+    found = checks.run_checks(include_deployment_checks=True, tags=[checks.Tags.security])
+    said = []
+    if not settings.HTTPS:  # its four warnings (no redirect, no HSTS, cookies not secure) said once
+        found = [message for message in found if message.id not in HTTPS_OFF]
+        said.append("HTTPS is off (HTTPS=0): no redirect to HTTPS, no HSTS, cookies not marked secure")
+    said += [f"{message.msg} ({message.id})" for message in found if not message.is_silenced()]
+    if "*" in settings.ALLOWED_HOSTS:
+        said.append("ALLOWED_HOSTS takes any host name (*): name the console's own")
+    if not os.environ.get("SECRET_KEY"):
+        said.append("SECRET_KEY is not set: the key kept in the var directory is used; set one for production")
+    return said
+
+
 def migrations_problem(connection) -> str:
     """Why the database is not this version's yet (migrations not applied), or ''. The migrations this
     version ships are read from disk; those applied, on PostgreSQL over a connection of its own (not
@@ -153,6 +180,8 @@ def main(argv: list[str] | None = None) -> None:
     if problem:
         logger.error("cannot start: %s", problem)
         raise SystemExit(1)
+    for warning in deployment_warnings():
+        logger.warning("deployment check: %s", warning)
     logger.info("open-file limit %d per process; %d worker(s) on %s:%d", files, args.workers, args.host, args.port)
     uvicorn.run(
         "margincall.asgi:application",

@@ -197,3 +197,19 @@ def test_a_database_with_a_migration_not_applied_is_refused_by_the_start_up_chec
         f"the database has 1 migration(s) not applied yet (the first: risk.{row[2]}):"
         " run python manage.py migrate first"
     )
+
+
+def test_unsafe_production_settings_are_said_when_the_server_starts(settings, monkeypatch):
+    from margincall.serve import deployment_warnings
+
+    settings.DEMO, settings.DEBUG, settings.HTTPS, settings.ALLOWED_HOSTS = False, True, False, ["*"]
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+
+    said = deployment_warnings()
+
+    assert said[0] == "HTTPS is off (HTTPS=0): no redirect to HTTPS, no HSTS, cookies not marked secure"
+    assert "You should not have DEBUG set to True in deployment. (security.W018)" in said
+    assert "ALLOWED_HOSTS takes any host name (*): name the console's own" in said
+    assert said[-1].startswith("SECRET_KEY is not set")
+    settings.DEMO = True
+    assert deployment_warnings() == []  # the demo runs as it is meant to
