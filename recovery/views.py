@@ -30,6 +30,7 @@ from liquidation import services as liquidation
 from liquidation.views import say_placed
 from notices.views import say_queued
 from risk.forms import MAX_PAGE, FreeTextField, TextField
+from risk.templatetags.figures import notice_status_label
 
 from . import live, rules, services
 from .models import CaseStatus, CoveredCallCase, LendingPool, PoolStatus, Reason, RecoveryScan, ShortStockItem
@@ -125,7 +126,7 @@ class CoveredCallListView(ListPage):
             rule.shortfall if rule else 0,
             timezone.localtime(case.detected_at).isoformat(),
             timezone.localtime(case.due).isoformat(),
-            case.status,
+            case.get_status_display(),
             case.remark,
         ]
 
@@ -256,11 +257,11 @@ class ShortStockListView(ListPage):
             item.short_now,
             item.on_order,
             item.to_buy,
-            item.reason,
+            item.get_reason_display(),
             timezone.localtime(item.detected_at).isoformat(),
             timezone.localtime(item.due).isoformat(),
-            item.message_status,
-            item.status,
+            notice_status_label(item.message_status) if item.message_status else "",
+            item.get_status_display(),
             item.remark,
         ]
 

@@ -39,6 +39,7 @@ from .forms import (
     RemarkForm,
 )
 from .models import AccountRisk, CallSnapshot, MarginCall
+from .templatetags.figures import notice_status_label
 from .views import book_context
 
 REFUSED_NOT_FOUND = "refused: unknown or other desk's call"
@@ -113,8 +114,8 @@ class CallListView(ListPage):
             call.account.account_no,
             call.account.name,
             call.account.desk.code if call.account.desk else "",
-            call.status,
-            call.call_type,
+            call.get_status_display(),
+            call.get_call_type_display(),
             timezone.localtime(call.triggered_at).isoformat(),
             timezone.localtime(call.deadline).isoformat(),
             calls.elapsed_hours(call.triggered_at, now),
@@ -124,7 +125,7 @@ class CallListView(ListPage):
             round_money(call.call_amount),
             timezone.localtime(call.auto_liquidate_at).isoformat() if call.auto_liquidate_at else "",
             timezone.localtime(call.last_notice_at).isoformat() if call.last_notice_at else "",
-            call.last_notice_status,
+            notice_status_label(call.last_notice_status) if call.last_notice_status else "",
             call.remark,
             self.days.get(call.account_id, 0),
         ]
@@ -285,12 +286,12 @@ class HistoryView(ListPage):
             call.account.account_no,
             call.account.name,
             call.account.desk.code if call.account.desk else "",
-            call.kind,
-            call.trigger_type,
+            call.get_kind_display(),
+            call.get_trigger_type_display(),
             timezone.localtime(call.triggered_at).isoformat(),
             timezone.localtime(call.deadline).isoformat(),
             timezone.localtime(call.closed_at).isoformat(),
-            call.close_cause,
+            call.get_close_cause_display(),
             calls.elapsed_hours(call.triggered_at, call.closed_at),
             round_money(call.call_amount_at_trigger),
             call.remark,

@@ -171,7 +171,7 @@ def test_the_lists_show_the_last_notice(call, trader, django_capture_on_commit_c
     sent = {row[0]: row for row in rows}[call.account.account_no]
     call.refresh_from_db()
     assert sent[header.index("Last notice")] == timezone.localtime(call.last_notice_at).isoformat()
-    assert sent[header.index("Last notice status")] == "sent"
+    assert sent[header.index("Last notice status")] == "Sent"
 
 
 def test_an_admin_edits_a_template_with_a_preview_and_an_unknown_placeholder_is_refused(db):

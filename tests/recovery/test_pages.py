@@ -192,7 +192,9 @@ def test_a_message_about_stock_to_recover_goes_to_the_selected_clients(
     )
     assert header[-4:] == ["Due", "Message", "Status", "Remark"]
     messages = {(row[0], row[2]): row[-3] for row in rows}
-    assert messages[("M1", "X.HK")] == email.status  # the account's last message, in the file too
+    # the account's last message, in the file too, in words as on the page
+    assert messages[("M1", "X.HK")] == email.get_status_display()
+    assert {row[-2] for row in rows} == {"Contacted", "Open"}
     assert messages[("C1", "700.HK")] == ""
 
 
@@ -414,9 +416,9 @@ def test_the_recovery_lists_export_their_rows_as_csv_for_the_users_desks(trader)
     header, *items = rows(client, "recovery:short-stock")
     assert header[3:8] == ["Short quantity", "To recover", "Short now", "On order", "Still to buy"]
     assert {(item[0], item[2], item[4], item[7], item[8]) for item in items} == {
-        ("C1", "700.HK", "200", "200", "account_cannot_short"),
-        ("M1", "700.HK", "100", "100", "lending_pool"),
-        ("M1", "X.HK", "300", "300", "not_shortable"),
+        ("C1", "700.HK", "200", "200", "The account may not sell short"),
+        ("M1", "700.HK", "100", "100", "The lending pool is under water"),
+        ("M1", "X.HK", "300", "300", "The stock may not be sold short"),
     }
     assert [item[0] for item in rows(client, "recovery:short-stock", q="C")[1:]] == ["C1"]  # the filters hold
     hk1 = client_for(make_user("hk1trader", "RiskWarningFull", all_desks=False, desks=["HK1"]))

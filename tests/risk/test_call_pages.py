@@ -226,6 +226,13 @@ def test_csv_exports_what_the_filters_show(call, trader):
     assert [row[0] for row in rows[1:]] == ["M100001"]
     assert rows[1][11] == "135400.00"
     assert rows[1][6] == "2026-12-29T16:00:00+08:00"
+    assert rows[1][3:5] == ["Open", "Force call"]  # in words, as on the page, not the stored codes
+
+    response = client_for(trader).get(
+        reverse("risk:warning"), {"type": "force_call", "format": "csv"}, HTTP_ACCEPT_LANGUAGE="zh-hant"
+    )
+    rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
+    assert rows[1][3:5] == ["未結", "強平追保"]
 
 
 def test_marking_exception_moves_the_call_to_the_exception_tab(call, trader):
@@ -336,7 +343,7 @@ def test_history_exports_the_same_filtered_rows_as_csv(import_book, call, trader
     rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
     assert response["Content-Disposition"].startswith('attachment; filename="call-history-')
     assert rows[0][:3] == ["Account", "Name", "Desk"]
-    assert [(row[0], row[8], row[10]) for row in rows[1:]] == [("T2", "deposit", "10000.00")]
+    assert [(row[0], row[3], row[8], row[10]) for row in rows[1:]] == [("T2", "Margin", "Deposit", "10000.00")]
     # A filter that leaves nothing leaves only the header.
     rows = list(
         csv.reader(
