@@ -1,3 +1,4 @@
+import datetime as dt
 import re
 from contextlib import ExitStack
 from urllib.parse import urlsplit, urlunsplit
@@ -95,6 +96,23 @@ class BoundedChangeList(ChangeList):
 
 
 SECRET_FIELDS = ("password", "token", "secret")  # logged as changed, never with their values
+
+
+def keep_unshown_microseconds(form) -> None:
+    """A time the form's boxes show to the second (the admin's), sent back as shown, keeps the stored
+    microseconds: the save leaves it as it is and the audit log sees no change."""
+    for name, field in form.fields.items():
+        before, after = form.initial.get(name), form.cleaned_data.get(name)
+        if (
+            isinstance(field, forms.DateTimeField | forms.SplitDateTimeField)
+            and isinstance(before, dt.datetime)
+            and isinstance(after, dt.datetime)
+            and before.microsecond
+            and before.replace(microsecond=0) == after
+        ):
+            form.cleaned_data[name] = before
+            if hasattr(form.instance, name):
+                setattr(form.instance, name, before)
 
 
 def admin_changes(form) -> dict:
@@ -204,6 +222,7 @@ class AdminFields(BoundedLists):
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def save_model(self, request, obj, form, change):
+        keep_unshown_microseconds(form)
         changes = admin_changes(form) if change else {}
         super().save_model(request, obj, form, change)
         audit.record(request.user, "admin_change" if change else "admin_add", detail=admin_detail(obj, changes))
@@ -229,6 +248,7 @@ class AdminFields(BoundedLists):
             if inline.instance.pk is None:
                 entries.append(("admin_add", None, inline))
             else:
+                keep_unshown_microseconds(inline)
                 entries.append(("admin_change", admin_changes(inline), inline))
         deleted = [admin_detail(inline.instance) for inline in formset.deleted_forms if inline.instance.pk]
         super().save_formset(request, form, formset, change)

@@ -2,6 +2,7 @@
 saved."""
 
 import re
+from decimal import Decimal
 
 import pytest
 from django.contrib.auth.models import User
@@ -940,3 +941,35 @@ def test_a_change_saved_from_a_pop_up_is_shown_first_too(admin_client):
         admin_client.post(url, {**RULE_SET_FORM, "call_coefficient": "10", "_popup": "1", **token}).status_code == 200
     )
     assert RuleSet.objects.get(pk=rule_set.pk).call_coefficient == 10
+
+
+def test_a_time_saved_as_the_form_shows_it_keeps_its_microseconds_and_is_not_audited_as_changed(
+    admin_client, import_book
+):
+    import datetime as dt
+
+    from book.models import FxRate
+    from console.models import AuditEntry
+
+    import_book({"accounts": [{"account_no": "U1", "cash": {"USD": "-10"}, "credit_limit": "1000000",
+                               "positions": [{"symbol": "A.HK", "quantity": 1000}]}]})  # fmt: skip
+    stored = dt.datetime(2026, 12, 23, 3, 30, 0, 123456, tzinfo=dt.UTC)  # as a feed writes it
+    FxRate.objects.filter(currency="USD").update(as_of=stored)
+    rate = FxRate.objects.get(currency="USD")
+    url = reverse("admin:book_fxrate_change", args=[rate.pk])
+    shown = {"as_of_0": "2026-12-23", "as_of_1": "11:30:00"}  # the boxes show seconds
+    data = {"rate": "7.9", **shown, **{f"initial-{name}": value for name, value in shown.items()}, "_save": "Save"}
+
+    saved = admin_client.post(url, data)
+
+    assert saved.status_code == 302, form_errors(saved)
+    rate.refresh_from_db()
+    assert (rate.rate, rate.as_of) == (Decimal("7.9"), stored)
+    entry = AuditEntry.objects.get(action="admin_change", detail__model="book.FxRate")
+    assert set(entry.detail["changes"]) == {"rate"}
+    # A time moved by a second is a change, saved and audited.
+    admin_client.post(url, {**data, "rate": "7.8", "as_of_1": "11:30:01"})
+    rate.refresh_from_db()
+    assert rate.as_of == dt.datetime(2026, 12, 23, 3, 30, 1, tzinfo=dt.UTC)
+    entry = AuditEntry.objects.filter(action="admin_change", detail__model="book.FxRate").latest("pk")
+    assert set(entry.detail["changes"]) == {"rate", "as_of"}
