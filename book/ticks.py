@@ -16,6 +16,8 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from console.locks import atomic_again
+
 from . import models as m
 from . import pending
 from .book_format import (
@@ -93,11 +95,15 @@ def apply_ticks(items: list) -> TicksResult:
     )
     changed: set[int] = set()
     latest = None
+    known = []
     for index, tick in parsed:
-        instrument_id = instruments.get(tick.symbol)
-        if instrument_id is None:
+        if tick.symbol not in instruments:
             outcomes.append(TickOutcome(index, tick.symbol, False, f"unknown symbol {tick.symbol!r}"))
-            continue
+        else:
+            known.append((instruments[tick.symbol], index, tick))
+    # The rows in one order (their ids, each one's ticks as sent), whatever order a sender lists them in:
+    # two senders writing the same stocks wait for each other and never deadlock.
+    for instrument_id, index, tick in sorted(known, key=lambda row: row[:2]):
         # Conditional on the stored time, so concurrent senders never move a price backwards.
         updated = (
             Instrument.objects.filter(pk=instrument_id)
@@ -127,8 +133,9 @@ def apply_ticks(items: list) -> TicksResult:
 def apply_and_recompute(items: list) -> TicksResult:
     """The one path prices come in by (the API and the market simulator): write, then queue the
     recompute of the holders."""
-    with transaction.atomic():  # each price with its pending mark, whoever calls
-        result = apply_ticks(items)
+    # Each price with its pending mark, whoever calls; a batch the database undid to break a deadlock
+    # (another writer of the same rows) wrote nothing and is written again.
+    result = atomic_again(lambda: apply_ticks(items), what="prices")
     if result.instrument_ids:
         ids, at = sorted(result.instrument_ids), result.latest.isoformat()
         transaction.on_commit(lambda: _announce(ids, at))

@@ -165,3 +165,30 @@ def test_a_pass_that_waited_for_the_one_before_it_follows_the_prices_that_came_m
     assert errors == {}
     assert not PendingRecompute.objects.exists()
     assert AccountRisk.objects.get(account=holder).long_mv == Decimal("3300.00")  # 100 at 11 and 100 at 22
+
+
+def test_two_senders_of_the_same_prices_in_opposite_orders_do_not_deadlock():
+    from book.ticks import apply_ticks
+
+    stocks = [Instrument.objects.create(symbol=f"D{n}.HK", price=Decimal("10"), lot_size=1) for n in range(30)]
+    rounds, barrier, errors = 15, threading.Barrier(2, timeout=30), {}
+
+    def send(symbols, name):
+        def run():
+            for round_no in range(rounds):
+                at = f"2026-12-23T10:00:{round_no:02d}+08:00"
+                items = [{"symbol": symbol, "price": f"{11 + round_no}", "time": at} for symbol in symbols]
+                barrier.wait()
+                with transaction.atomic():
+                    result = apply_ticks(items)
+                assert all(outcome.applied for outcome in result.outcomes), result.outcomes
+
+        return run_in_thread(run, errors, name)
+
+    symbols = [stock.symbol for stock in stocks]
+    threads = [send(symbols, "forward"), send(symbols[::-1], "backward")]
+    for thread in threads:
+        thread.join(60)
+
+    assert errors == {}
+    assert set(Instrument.objects.filter(symbol__startswith="D").values_list("price", flat=True)) == {Decimal(25)}
