@@ -1,6 +1,7 @@
 """Requests refused before any view or middleware reads them."""
 
 import codecs
+import logging
 
 from asgiref.sync import iscoroutinefunction
 from django.db import InterfaceError, OperationalError
@@ -9,7 +10,10 @@ from django.template.loader import render_to_string
 from django.utils.decorators import sync_and_async_middleware
 from django.utils.deprecation import MiddlewareMixin
 
+from .locks import is_deadlock
 from .queue import Outage
+
+logger = logging.getLogger(__name__)
 
 FORM = "application/x-www-form-urlencoded"
 
@@ -70,22 +74,32 @@ class DatabaseAway(MiddlewareMixin):
     would ask the database again)."""
 
     def process_exception(self, request, exception):
+        if isinstance(exception, OperationalError) and is_deadlock(exception):
+            # Undone whole by the database to break a deadlock with another writer: nothing was
+            # written, and sending it again works.
+            logger.warning("%s %s deadlocked with another writer: answered 503", request.method, request.path)
+            return _unavailable(request, busy=True)
         if not database_away(exception):
             return None
         first_line = (str(exception).strip().splitlines() or [type(exception).__name__])[0]
         DATABASE_AWAY.failed("the database is out of reach (%s): requests are answered 503", first_line)
-        if request.path.startswith("/api/"):
-            response = JsonResponse({"error": "the database is out of reach; try again shortly"}, status=503)
-        else:
-            response = HttpResponse(render_to_string("503.html"), status=503)
-        response["Retry-After"] = "5"
-        return response
+        return _unavailable(request)
 
     def process_response(self, request, response):
         # Over only once the database itself answers (a page that asked it nothing proves nothing).
         if DATABASE_AWAY.since is not None and response.status_code < 500 and _database_answers():
             DATABASE_AWAY.over("the database answers again")
         return response
+
+
+def _unavailable(request, *, busy: bool = False) -> HttpResponse:
+    if request.path.startswith("/api/"):
+        said = "another writer held the same rows; nothing was written: send it again" if busy else None
+        response = JsonResponse({"error": said or "the database is out of reach; try again shortly"}, status=503)
+    else:
+        response = HttpResponse(render_to_string("503.html", {"busy": busy}), status=503)
+    response["Retry-After"] = "1" if busy else "5"
+    return response
 
 
 def _database_answers() -> bool:

@@ -27,6 +27,7 @@ from django.utils.translation import ngettext
 from book.models import Instrument
 from book.trading_calendar import is_trading
 from console import audit
+from risk import calls as call_locks
 from risk import live
 from risk.models import CallStatus, MarginCall, RuleSet
 
@@ -41,29 +42,33 @@ def setting_key(call: MarginCall, moment: datetime) -> str:
 
 
 def set_time(*, user, calls: list[MarginCall], at: datetime | None, at_deadline: bool = False) -> list[MarginCall]:
-    """Set (or, with neither ``at`` nor ``at_deadline``, clear) the auto-liquidation time of open calls."""
-    changed = []
-    now = timezone.now()
-    for call in calls:
-        if not call.is_open:
-            continue
-        moment = call.deadline if at_deadline else at
-        call.auto_liquidate_at = moment
-        call.auto_liquidation_note = ""
-        call.updated_at = now
-        call.save(update_fields=["auto_liquidate_at", "auto_liquidation_note", "updated_at"])
-        changed.append(call)
-    when = "deadline" if at_deadline else (at.isoformat() if at else None)
-    closed = [call.pk for call in calls if not call.is_open]
-    audit.record(
-        user,
-        "set_auto_liquidation",
-        calls=[call.pk for call in calls],
-        detail={"at": when, "changed": [call.pk for call in changed], **({"closed": closed} if closed else {})},
-        outcome="partly refused" if closed else "ok",
-    )
-    ids = [call.pk for call in changed]
-    transaction.on_commit(lambda: live.publish(ids))
+    """Set (or, with neither ``at`` nor ``at_deadline``, clear) the auto-liquidation time of open calls,
+    each as it is once locked: a call closed meanwhile is left, and "at the deadline" is its deadline
+    then (another trader may have moved it since the page was drawn)."""
+    with transaction.atomic():
+        locked = list(call_locks.locked([call.pk for call in calls]))
+        now = timezone.now()
+        changed = []
+        for call in locked:
+            if not call.is_open:
+                continue
+            call.auto_liquidate_at = call.deadline if at_deadline else at
+            call.auto_liquidation_note = ""
+            call.updated_at = now
+            changed.append(call)
+        MarginCall.objects.bulk_update(changed, ["auto_liquidate_at", "auto_liquidation_note", "updated_at"])
+        when = "deadline" if at_deadline else (at.isoformat() if at else None)
+        closed = sorted({call.pk for call in calls} - {call.pk for call in changed})
+        audit.record(
+            user,
+            "set_auto_liquidation",
+            calls=[call.pk for call in calls],
+            detail={"at": when, "changed": [call.pk for call in changed], **({"closed": closed} if closed else {})},
+            outcome="partly refused" if closed else "ok",
+            at=now,
+        )
+        ids = [call.pk for call in changed]
+        transaction.on_commit(lambda: live.publish(ids))
     return changed
 
 
@@ -78,13 +83,21 @@ def due_calls(now: datetime) -> list[tuple[MarginCall, datetime]]:
         .select_related("account", "account__desk")
         .order_by("pk")
     )
-    due = []
-    for call in calls:
-        if call.auto_liquidate_at is not None and call.auto_liquidate_at <= now:
-            due.append((call, call.auto_liquidate_at))
-        else:
-            due.append((call, call.deadline))
-    return due
+    return [(call, call.auto_liquidate_at if _set_and_come(call, now) else call.deadline) for call in calls]
+
+
+def _set_and_come(call: MarginCall, now: datetime) -> bool:
+    return call.auto_liquidate_at is not None and call.auto_liquidate_at <= now
+
+
+def due_moment(call: MarginCall, now: datetime, rules: RuleSet) -> datetime | None:
+    """The setting an open call is due by now (its time set, or its deadline where its rule set
+    liquidates past the deadline), or None."""
+    if _set_and_come(call, now):
+        return call.auto_liquidate_at
+    if rules.auto_liquidate_past_deadline and call.deadline <= now:
+        return call.deadline
+    return None
 
 
 def _note(call: MarginCall, text: str, now: datetime) -> None:
@@ -155,8 +168,27 @@ def _liquidate(call: MarginCall, key: str, plan, price_times: dict, rules: RuleS
         )
         return "skipped"
     wanted = [services.Wanted(order.symbol, order.quantity) for order in plan.orders]
+
+    def still_due(locked: MarginCall) -> str | None:
+        # As the call is when its orders are placed: a trader may have marked it, or moved or cleared
+        # its time, while this run went through the calls before it.
+        if locked.status != CallStatus.OPEN:
+            return _("the call was marked exception")
+        due = due_moment(locked, now, rules)
+        if due is None or setting_key(locked, due) != key:
+            return _("its automatic liquidation time was changed")
+        return None
+
     try:
-        orders = services.place(user=None, account=call.account, wanted=wanted, source=Source.AUTO, call=call, key=key)
+        orders = services.place(
+            user=None,
+            account=call.account,
+            wanted=wanted,
+            source=Source.AUTO,
+            call=call,
+            key=key,
+            still_wanted=still_due,
+        )
     except services.Refused as refused:
         _note(call, _("skipped: %(why)s") % {"why": refused}, now)
         return "skipped"

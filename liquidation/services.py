@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation, localcontext
@@ -23,6 +23,7 @@ from book.signals import BookEffect, positions_changed
 from console import audit
 from console.models import AuditEntry
 from console.permissions import can
+from risk import calls as call_locks
 from risk import selectors as risk_selectors
 from risk import services as risk_services
 from risk.calculations import ENGINE_CONTEXT, AccountTerms, MissingFxRate, average_price, fx_rate, round_money
@@ -297,6 +298,8 @@ class Request:
     orders: list[Order] | None = None
     refused: str | None = None
     again: bool = False  # its key had placed these orders already: nothing more was placed
+    # Checked against its call once locked: why the orders are no longer wanted (None: still wanted).
+    still_wanted: Callable[[MarginCall], str | None] | None = None
 
 
 class Placed(list):
@@ -317,10 +320,12 @@ def place(
     call: MarginCall | None = None,
     key: str | None = None,
     detail: dict | None = None,
+    still_wanted: Callable[[MarginCall], str | None] | None = None,
 ) -> list[Order]:
     """Place orders on one account, all or none; raise :class:`Refused` with why. See
     :func:`place_many`."""
-    [request] = place_many(user=user, requests=[Request(account, wanted, call, detail)], source=source, key=key)
+    request = Request(account, wanted, call, detail, still_wanted=still_wanted)
+    [request] = place_many(user=user, requests=[request], source=source, key=key)
     if request.refused is not None:
         raise Refused(request.refused)
     return Placed(request.orders, again=request.again)
@@ -367,7 +372,16 @@ def place_many(
     }
     try:
         with transaction.atomic():
-            created = _place_locked(user, todo, source, key, rules, calls)
+            positions = lock_positions([r.account.pk for r in todo])
+            if key is not None:
+                # Under the lock: the same form sent twice at once finds what its twin placed.
+                done = _placed_with(key)
+                for request in todo:
+                    if request.account.pk in done:
+                        request.orders, request.refused = _answer_of(done[request.account.pk], user)
+                        request.again = bool(request.orders)
+                todo = [request for request in todo if request.orders is None]
+            created = _place_locked(user, todo, source, key, rules, calls, positions)
             if created:
                 Order.objects.bulk_create(created)
                 now = timezone.now()
@@ -442,36 +456,38 @@ def request_key(order_key: str) -> str:
     return order_key.split(":", 1)[0]
 
 
-def _place_locked(user, requests, source, key, rules, calls) -> list[Order]:
-    """Check every request against the locked positions; build the orders of those that pass."""
-    positions: dict[tuple[int, str], Position] = {}
-    for position in (
-        Position.objects.select_for_update(of=("self",))
-        .filter(account_id__in=[r.account.pk for r in requests])
+def lock_positions(account_ids: Sequence[int]) -> dict[tuple[int, str], Position]:
+    """These accounts' positions by (account, symbol), locked in the caller's transaction in one order
+    for every placement (so two never deadlock): what is free to order is read after this."""
+    return {
+        (position.account_id, position.instrument.symbol): position
+        for position in Position.objects.select_for_update(of=("self",))
+        .filter(account_id__in=list(account_ids))
         .select_related("instrument")
-        .order_by("pk")  # one lock order for every request: no deadlock
-    ):
-        positions[(position.account_id, position.instrument.symbol)] = position
+        .order_by("pk")
+    }
+
+
+def _place_locked(user, requests, source, key, rules, calls, positions) -> list[Order]:
+    """Check every request against the locked positions; build the orders of those that pass."""
     working = working_quantities([r.account.pk for r in requests])
     for request in requests:
         request.call = request.call or calls.get(request.account.pk)
     # The calls, locked after the positions (the order a fill's recompute takes them in): a call that
     # has closed since its page or plan was read (ended by hand, met by a deposit) has nothing to liquidate.
-    closed = {
-        pk
-        for pk, closed_at in MarginCall.objects.select_for_update()
-        .filter(pk__in=[r.call.pk for r in requests if r.call is not None])
-        .order_by("pk")
-        .values_list("pk", "closed_at")
-        if closed_at is not None
-    }
+    locked = {call.pk: call for call in call_locks.locked([r.call.pk for r in requests if r.call is not None])}
     now = timezone.now()
     created = []
     for request in requests:
         account = request.account
-        if request.call is not None and request.call.pk in closed:
+        call = locked.get(request.call.pk) if request.call is not None else None
+        if call is not None and call.closed_at is not None:
             request.refused = _("The call has closed: nothing was placed.")
             continue
+        if call is not None and request.still_wanted is not None:
+            request.refused = request.still_wanted(call)
+            if request.refused is not None:
+                continue
         try:
             orders = [
                 part
@@ -658,6 +674,14 @@ def liquidate_calls(
         raise Refused(_("You may not liquidate."))
     if key is not None:
         _check_key(key)
+    with transaction.atomic():
+        # The plans are read under the positions' lock: a batch over the same calls that placed first
+        # has committed its orders, and they count as working here (never ordered twice).
+        lock_positions([account.pk for account in accounts])
+        return _liquidate_locked(user, accounts, only, source, key)
+
+
+def _liquidate_locked(user, accounts, only, source, key) -> list[Request]:
     done = _placed_with(key) if key is not None else {}
     requests = []
     plans = plan_accounts([a for a in accounts if a.pk not in done], only=only)

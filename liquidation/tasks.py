@@ -13,6 +13,7 @@ from django.utils import timezone, translation
 
 from book.models import Position
 from book.trading_calendar import is_trading
+from console.locks import atomic_again
 from console.queue import QUEUE_AWAY
 
 from . import services
@@ -214,46 +215,51 @@ def resume_batches() -> int:
     return len(batch_ids)
 
 
-def _run_batch(batch) -> None:
-    from django.db import transaction
+def _run_chunk(batch) -> bool:
+    """Place the next chunk of a batch's calls (in the caller's transaction); False if none was left."""
+    from .models import Batch, BatchItem
 
-    from .models import Batch, BatchItem, BatchStatus
+    # Two runs of one batch (a resumed one and the first, late) take its chunks in turn: each reads the
+    # calls not done yet under the batch's lock, so none is counted twice.
+    Batch.objects.select_for_update().filter(pk=batch.pk).first()
+    items = list(BatchItem.objects.filter(batch=batch, done=False).select_related("call__account")[:BATCH_CHUNK])
+    if not items:
+        return False
+    open_items = [item for item in items if item.call.is_open]
+    requests = services.liquidate_calls(
+        user=batch.created_by,
+        accounts=[item.call.account for item in open_items],
+        only=batch.only or None,
+        key=f"batch-{batch.key}",
+    )
+    outcomes = {request.account.pk: request for request in requests}
+    placed = 0
+    for item in items:
+        request = outcomes.get(item.call.account_id) if item.call.is_open else None
+        item.done = True
+        if request is None:
+            item.outcome = CLOSED
+        elif request.orders:
+            item.orders = len(request.orders)
+            placed += item.orders
+            item.outcome = PLACED
+        else:
+            item.outcome = (request.refused or "")[:500]
+    BatchItem.objects.bulk_update(items, ["done", "orders", "outcome"])
+    Batch.objects.filter(pk=batch.pk).update(
+        done=F("done") + len(items), orders=F("orders") + placed, moved_at=timezone.now()
+    )
+    return True
+
+
+def _run_batch(batch) -> None:
+    from .models import Batch, BatchStatus
 
     try:
-        while True:
-            with transaction.atomic():
-                # Two runs of one batch (a resumed one and the first, late) take its chunks in turn: each
-                # reads the calls not done yet under the batch's lock, so none is counted twice.
-                Batch.objects.select_for_update().filter(pk=batch.pk).first()
-                items = list(
-                    BatchItem.objects.filter(batch=batch, done=False).select_related("call__account")[:BATCH_CHUNK]
-                )
-                if not items:
-                    break
-                open_items = [item for item in items if item.call.is_open]
-                requests = services.liquidate_calls(
-                    user=batch.created_by,
-                    accounts=[item.call.account for item in open_items],
-                    only=batch.only or None,
-                    key=f"batch-{batch.key}",
-                )
-                outcomes = {request.account.pk: request for request in requests}
-                placed = 0
-                for item in items:
-                    request = outcomes.get(item.call.account_id) if item.call.is_open else None
-                    item.done = True
-                    if request is None:
-                        item.outcome = CLOSED
-                    elif request.orders:
-                        item.orders = len(request.orders)
-                        placed += item.orders
-                        item.outcome = PLACED
-                    else:
-                        item.outcome = (request.refused or "")[:500]
-                BatchItem.objects.bulk_update(items, ["done", "orders", "outcome"])
-                Batch.objects.filter(pk=batch.pk).update(
-                    done=F("done") + len(items), orders=F("orders") + placed, moved_at=timezone.now()
-                )
+        # A chunk the database undid to break a deadlock (a pass, a trader or a fill took the same rows)
+        # wrote nothing and is run again; the batch fails only on what running again cannot mend.
+        while atomic_again(lambda: _run_chunk(batch), what=f"liquidation batch {batch.pk}"):
+            pass
         Batch.objects.filter(pk=batch.pk).update(status=BatchStatus.DONE, finished_at=timezone.now())
     except Exception as error:
         logger.exception("liquidation batch %s failed", batch.pk)

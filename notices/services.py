@@ -21,6 +21,7 @@ from book.models import Account, AccountKind, Language
 from book.trading_calendar import is_session
 from console import audit
 from console.permissions import can
+from risk import calls as call_locks
 from risk import formatting, snapshots
 from risk import services as risk_services
 from risk.models import CallStatus, CallType, MarginCall, RuleSet, channels_of
@@ -229,6 +230,7 @@ def write(wanted: Sequence[Wanted], *, user=None, now: dt.datetime | None = None
             pairs = {(d.notice.call_id, d.notice.account_id) for d in deliveries if d.channel == channel}
             snapshots.take(pairs, kind=kind, key=f"notice:{channel}:{now.isoformat()}", at=now)
         called = [notice.call_id for notice in written]
+        call_locks.lock(called)
         MarginCall.objects.filter(pk__in=called).update(
             last_notice_at=now, last_notice_status=DeliveryStatus.QUEUED, updated_at=now
         )
@@ -315,6 +317,7 @@ def _send_held_again(call_ids: list[int], now: dt.datetime) -> None:
         ):
             newest.setdefault(call_id, notice_id)
         shown = [call_id for call_id in called if newest.get(call_id) in notices]
+        call_locks.lock(shown)
         MarginCall.objects.filter(pk__in=shown).update(last_notice_status=DeliveryStatus.QUEUED, updated_at=now)
         transaction.on_commit(lambda: _queue(ids, called))
 

@@ -7,6 +7,7 @@ import logging
 import pytest
 from django.db import OperationalError
 from django.test import Client
+from django.urls import reverse
 from django.utils import timezone
 
 from book import pending
@@ -130,6 +131,28 @@ def test_a_statement_the_database_refuses_is_not_taken_for_an_outage():
 
     assert not middleware.database_away(refused)
     assert middleware.database_away(dropped)
+
+
+def test_an_action_the_database_undid_to_break_a_deadlock_is_a_503_to_send_again_and_no_outage(
+    trader, monkeypatch, caplog
+):
+    from psycopg import errors
+
+    from tests.users import client_for
+
+    def deadlocked(*args, **kwargs):
+        raise OperationalError("deadlock detected") from errors.DeadlockDetected("deadlock detected")
+
+    monkeypatch.setattr(middleware, "DATABASE_AWAY", middleware.Outage(remind_seconds=300))
+    monkeypatch.setattr("risk.call_views.ExceptionBatchView.post", deadlocked)
+
+    with caplog.at_level(logging.WARNING):
+        response = client_for(trader).post(reverse("risk:exception-batch"), {"action": "mark"})
+
+    assert (response.status_code, response["Retry-After"]) == (503, "1")
+    assert "Another action was changing the same records at the same moment." in response.content.decode()
+    assert not [record for record in caplog.records if record.name == "margincall.alerts"]
+    assert middleware.DATABASE_AWAY.since is None
 
 
 def test_a_price_nobody_follows_for_a_minute_is_alerted_on_where_prices_come_in(

@@ -84,6 +84,32 @@ def test_not_an_exception_nor_a_closed_call(call, trader):
     assert auto.run(NOW) == {"placed": 0, "skipped": 0, "done": 0}
 
 
+@pytest.mark.parametrize("meanwhile", ["marked exception", "time cleared", "time moved later"])
+def test_a_call_a_trader_changes_while_the_run_goes_is_placed_as_it_is_then(call, trader, monkeypatch, meanwhile):
+    from liquidation import services
+    from risk import calls
+
+    set_at(call, trader, NOW - timedelta(minutes=1))
+    planned = services.plan_accounts
+
+    def plan_then_change(accounts, **kwargs):  # the trader acts between the run's read and its orders
+        plans = planned(accounts, **kwargs)
+        if meanwhile == "marked exception":
+            calls.mark_exception([call.pk], reason="the client is paying", user=trader)
+        else:
+            auto.set_time(
+                user=trader, calls=[call], at=None if meanwhile == "time cleared" else NOW + timedelta(hours=1)
+            )
+        return plans
+
+    monkeypatch.setattr(services, "plan_accounts", plan_then_change)
+
+    assert auto.run(NOW)["skipped"] == 1
+    assert not Order.objects.exists()
+    said = "the call was marked exception" if meanwhile == "marked exception" else "time was changed"
+    assert said in note(call)
+
+
 def test_past_the_deadline_only_when_the_rule_set_says_so(call):
     after_deadline = call.deadline + timedelta(minutes=1)
     Instrument.objects.update(price_time=after_deadline)
@@ -130,3 +156,28 @@ def test_a_closed_call_is_left_as_it_is_and_the_desk_told(call, trader):
     assert call.auto_liquidate_at is None
     entry = AuditEntry.objects.get(action="set_auto_liquidation")
     assert (entry.outcome, entry.targets, entry.detail["closed"]) == ("partly refused", [{"call": call.pk}], [call.pk])
+
+
+def test_a_page_drawn_before_another_trader_moved_the_deadline_sets_the_new_one(call, trader):
+    from risk import calls
+
+    drawn = MarginCall.objects.get(pk=call.pk)  # as the page read it
+    later = datetime(2026, 12, 30, 16, 0, tzinfo=HONG_KONG)
+    calls.move_deadline(call, deadline=later, reason="agreed with the client", user=trader)
+
+    [changed] = auto.set_time(user=trader, calls=[drawn], at=None, at_deadline=True)
+
+    call.refresh_from_db()
+    assert call.auto_liquidate_at == changed.auto_liquidate_at == later
+    assert call.deadline == later  # the move itself is kept
+
+
+def test_a_call_closed_after_its_page_was_drawn_is_left_unset(call, trader):
+    from risk import calls
+
+    drawn = MarginCall.objects.get(pk=call.pk)
+    calls.end_call(call.pk, reason="paid", user=trader)
+
+    assert auto.set_time(user=trader, calls=[drawn], at=NOW + timedelta(minutes=5)) == []
+    call.refresh_from_db()
+    assert call.auto_liquidate_at is None

@@ -656,6 +656,53 @@ def test_a_cancel_racing_a_fill_leaves_one_story(import_book, worked_book, holdi
     assert held(account, "A.HK") == 2000 - 100 * filled
 
 
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_batches_over_the_same_call_at_once_place_its_plan_once(import_book, worked_book, holding_gateway):
+    import_book(worked_book)
+    from tests.users import make_user
+
+    first, second = make_user("one", "RiskWarningFull"), make_user("two", "RiskWarningFull")
+    account = Account.objects.get(account_no="M100001")
+    alone = services.liquidate_calls(user=first, accounts=[account], key="alone")[0].orders
+    planned = sorted((order.instrument.symbol, order.quantity) for order in alone)
+    assert planned
+    Order.objects.update(status=OrderStatus.CANCELLED)
+
+    for round_no in range(4):
+        results = run_together(
+            lambda round_no=round_no: services.liquidate_calls(user=first, accounts=[account], key=f"one-{round_no}"),
+            lambda round_no=round_no: services.liquidate_calls(user=second, accounts=[account], key=f"two-{round_no}"),
+        )
+        requests = [request for result in results for request in result]
+        placed = [request for request in requests if request.orders]
+        assert len(placed) == 1, results
+        assert sorted((order.instrument.symbol, order.quantity) for order in placed[0].orders) == planned
+        [other] = [request for request in requests if not request.orders]
+        assert other.refused == "The plan has no order: the call is already covered."
+        Order.objects.update(status=OrderStatus.CANCELLED)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_the_same_form_sent_twice_at_once_answers_already_sent_not_a_refusal(import_book, worked_book, holding_gateway):
+    import_book(worked_book)
+    from tests.users import make_user
+
+    trader = make_user("one", "RiskWarningFull")
+    account = Account.objects.get(account_no="M100001")
+    wanted = [services.Wanted("A.HK", 2000)]  # all the account holds: the twin's would not fit
+
+    for round_no in range(4):
+        results = run_together(
+            *[lambda key=f"form-{round_no}": services.place(user=trader, account=account, wanted=wanted, key=key)] * 3
+        )
+        assert all(isinstance(result, list) for result in results), results
+        assert sorted(result.again for result in results) == [False, True, True]
+        assert Order.objects.filter(idempotency_key__startswith=f"form-{round_no}:").count() == 1
+        Order.objects.update(status=OrderStatus.CANCELLED)
+
+
 # --- bad input --------------------------------------------------------------------------------------
 
 from hypothesis import HealthCheck, given, settings  # noqa: E402
