@@ -26,6 +26,12 @@ LOWEST = Decimal("0.01")  # the lowest price HKEX quotes
 HIGHEST = Decimal("9995")  # and the highest
 
 
+def on_spread_table(instrument) -> bool:
+    """Whether an instrument's prices follow the securities spread table: a stock traded on HKEX (in
+    HKD). An option's premium moves by its own ticks (HK$0.01, some classes HK$0.001), not the table's."""
+    return instrument.currency == "HKD" and instrument.kind == "stock"
+
+
 def tick_at(price: Decimal, *, upward: bool = True) -> Decimal:
     """The tick of the band a price is in. At a band's upper bound the tick below it applies going
     down, and the next band's going up."""

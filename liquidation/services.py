@@ -27,7 +27,7 @@ from risk import calls as call_locks
 from risk import selectors as risk_selectors
 from risk import services as risk_services
 from risk.calculations import ENGINE_CONTEXT, AccountTerms, MissingFxRate, average_price, fx_rate, round_money
-from risk.models import CloseCause, MarginCall, RuleSet
+from risk.models import CallStatus, CloseCause, MarginCall, RuleSet
 
 from . import gateway, live, prices
 from . import plan as planning
@@ -248,7 +248,7 @@ def _limit_price(instrument: Instrument, side: str, asked: Decimal | None, band:
                 _("%(symbol)s: there is no last price to set a limit from; give a limit price.")
                 % {"symbol": instrument.symbol}
             )
-        return prices.default_limit(instrument.price, side=side, band=band, hkex=instrument.currency == HKD)
+        return prices.default_limit(instrument.price, side=side, band=band, hkex=prices.on_spread_table(instrument))
     try:
         asked = Decimal(asked)
     except (InvalidOperation, TypeError, ValueError):
@@ -270,12 +270,12 @@ def _limit_price(instrument: Instrument, side: str, asked: Decimal | None, band:
                 "price": f"{asked:f}" if asked.adjusted() > -20 else asked,
             }
         )
-    if instrument.currency == HKD and asked > prices.HIGHEST:
+    if prices.on_spread_table(instrument) and asked > prices.HIGHEST:
         raise Refused(
             _("%(symbol)s: %(price)s is above %(highest)s, the highest price HKEX quotes.")
             % {"symbol": instrument.symbol, "price": asked, "highest": f"{prices.HIGHEST:,}"}
         )
-    if instrument.currency == HKD and not prices.on_grid(asked):
+    if prices.on_spread_table(instrument) and not prices.on_grid(asked):
         below, above = prices.nearest_valid(asked)
         raise Refused(
             _(
@@ -681,6 +681,12 @@ def liquidate_calls(
         return _liquidate_locked(user, accounts, only, source, key)
 
 
+def _not_an_exception(call: MarginCall) -> str | None:
+    if call.status == CallStatus.EXCEPTION:
+        return _("The call is marked exception: a batch leaves it (liquidate it from its own page).")
+    return None
+
+
 def _liquidate_locked(user, accounts, only, source, key) -> list[Request]:
     done = _placed_with(key) if key is not None else {}
     requests = []
@@ -695,6 +701,9 @@ def _liquidate_locked(user, accounts, only, source, key) -> list[Request]:
             account,
             [Wanted(order.symbol, order.quantity) for order in result.orders],
             detail={"plan": {"covers": result.covers, "value": str(round_money(result.value))}},
+            # A batch leaves the exceptions, as the lists offer it only on the Active tab (a trader may
+            # still liquidate one from its own page).
+            still_wanted=_not_an_exception if source == Source.BATCH else None,
         )
         if isinstance(result, NoPlan):
             request.refused = result.reason

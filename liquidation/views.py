@@ -132,7 +132,7 @@ def call_panel(request, *, call, account) -> str | None:
                     "price": None  # no last price: the trader gives the limit
                     if instrument.price <= 0
                     else prices.default_limit(
-                        instrument.price, side=line.side, band=rules.price_band, hkex=instrument.currency == "HKD"
+                        instrument.price, side=line.side, band=rules.price_band, hkex=prices.on_spread_table(instrument)
                     ),
                 }
             )
@@ -231,6 +231,7 @@ class CallLiquidateView(ConsoleMixin, View):
         back = back_to(request, reverse("risk:call", args=[call.pk]))
         key = request.POST.get("key", "")
         if not (8 <= len(key) <= 64 and set(key) <= KEY_ALPHABET):
+            self.audit_refusal(request, "refused: the form's key is out of date")
             messages.error(request, _("The form is out of date: reload the page and try again."))
             return HttpResponseRedirect(back)
         try:
@@ -238,7 +239,9 @@ class CallLiquidateView(ConsoleMixin, View):
             orders = services.place(user=request.user, account=call.account, wanted=wanted, call=call, key=key)
         except services.Refused as refused:
             # Printable: a refusal may quote what was sent (a symbol with a NUL, say).
-            messages.error(request, printable(str(refused)))
+            said = printable(str(refused))
+            self.audit_refusal(request, f"refused: {said}"[:200])
+            messages.error(request, said)
             # The form comes back as the trader typed it, to correct what was refused.
             typed_memory.keep(
                 request,

@@ -334,6 +334,22 @@ def test_an_option_past_its_expiry_day_is_neither_planned_nor_placed(book, trade
     services.place(user=trader, account=account, wanted=[services.Wanted("TCH270330C400", 1, D("13"))])
 
 
+def test_an_hkd_options_premium_is_not_held_to_the_stock_spread_table(book, trader):
+    account = Account.objects.get(account_no="M100002")  # short 5 TCH270330C400, long 500 700.HK
+    Instrument.objects.filter(symbol="TCH270330C400").update(price=D("12.50"))
+
+    # 12.75 is off the stock table's grid (0.02 between 10 and 20), but a premium moves by 0.01.
+    [order] = services.place(user=trader, account=account, wanted=[services.Wanted("TCH270330C400", 1, D("12.75"))])
+    assert order.limit_price == D("12.75")
+    Order.objects.update(status=OrderStatus.CANCELLED)
+    # Its default limit is the band off the last premium, in cents (a buy: up).
+    [order] = services.place(user=trader, account=account, wanted=[services.Wanted("TCH270330C400", 1)])
+    assert order.limit_price == D("12.75")  # 12.50 + 2%
+    # A stock stays on the table.
+    with pytest.raises(services.Refused, match="not on the HKEX price grid"):
+        services.place(user=trader, account=account, wanted=[services.Wanted("700.HK", 100, D("380.10"))])
+
+
 def test_a_book_that_holds_less_than_the_working_orders_is_warned_of_and_the_exchange_fills_no_more(
     account, trader, exchange, place, import_book
 ):

@@ -170,6 +170,36 @@ def test_the_batch_bar_liquidates_the_selected_calls_once_in_the_background(
     assert list(batch.items.values_list("outcome", flat=True)) == ["placed", "placed"]
 
 
+def test_a_batch_leaves_a_call_marked_exception_and_its_page_still_liquidates_it(
+    call, trader, django_capture_on_commit_callbacks
+):
+    from liquidation.models import Batch
+    from risk import calls
+
+    other = MarginCall.objects.get(account__account_no="T2")
+    calls.mark_exception([other.pk], reason="client disputes", user=trader)
+    client = client_for(trader)
+    data = {"calls": [call.pk, other.pk], "action": "liquidate", "key": "batch-key-exc-1234"}
+
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("liquidation:batch"), data)  # a hand-made request: the bar is not on that tab
+
+    batch = Batch.objects.get()
+    assert set(Order.objects.values_list("account__account_no", flat=True)) == {"M100001"}
+    outcomes = dict(batch.items.values_list("call_id", "outcome"))
+    assert outcomes[call.pk] == "placed"
+    assert outcomes[other.pk].startswith("The call is marked exception")
+    # From the call's own page, a trader decides alone.
+    page = client.get(reverse("risk:call", args=[other.pk]))
+    assert page.status_code == 200
+    placed = client.post(
+        reverse("liquidation:call-liquidate", args=[other.pk]),
+        {"key": "page-key-exc-1234", "symbol": ["S.HK"], "quantity:S.HK": "100"},
+    )
+    assert placed.status_code == 302
+    assert Order.objects.filter(account__account_no="T2").exists()
+
+
 def test_a_batch_for_only_a_stock_the_book_does_not_hold_is_refused_naming_it(call, trader):
     data = {"calls": [call.pk], "action": "liquidate", "key": "batch-key-777777", "only": "A.HK zzz.hk"}
 
@@ -524,3 +554,19 @@ def test_two_runs_of_one_batch_take_its_calls_in_turn_and_count_each_once(book, 
     batch.refresh_from_db()
     assert (batch.status, batch.done, batch.total) == ("done", 2, 2)
     assert batch.orders == Order.objects.count() > 0
+
+
+def test_a_liquidation_refused_on_a_calls_page_is_audited_with_why(call, trader):
+    from console.models import AuditEntry
+
+    client = client_for(trader)
+    url = reverse("liquidation:call-liquidate", args=[call.pk])
+
+    client.post(url, {"key": "page-key-refused-1", "symbol": ["A.HK"], "quantity:A.HK": "99999999"})
+    client.post(url, {"key": "short", "symbol": ["A.HK"], "quantity:A.HK": "100"})
+
+    entries = list(AuditEntry.objects.filter(action="liquidate").order_by("pk"))
+    assert [entry.targets for entry in entries] == [[{"call": call.pk}]] * 2
+    assert entries[0].outcome.startswith("refused: A.HK: 99999999 is more than the free quantity")
+    assert entries[1].outcome == "refused: the form's key is out of date"
+    assert not Order.objects.exists()
