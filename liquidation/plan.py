@@ -57,7 +57,9 @@ Point = tuple[Decimal, Decimal, Decimal]
 @dataclass(frozen=True)
 class Line:
     """One position as the plan sees it. ``working`` is the quantity already in working orders that
-    close it (always positive)."""
+    close it (always positive); ``filling`` the part of it priced to fill near the market (None: all
+    of it). Only that part is counted as filled: an order priced far from the last price covers
+    nothing until the market reaches it, but its quantity stays reserved."""
 
     symbol: str
     terms: InstrumentTerms
@@ -65,6 +67,12 @@ class Line:
     lot_size: int = 1
     working: int = 0
     expired: bool = False  # an option past its expiry day: no market to trade it in
+    filling: int | None = None
+
+    @property
+    def expected(self) -> int:
+        """The working quantity counted as filled."""
+        return self.working if self.filling is None else min(self.filling, self.working)
 
     @property
     def side(self) -> str:
@@ -416,9 +424,11 @@ def plan(
     held = {line.symbol: line.quantity for line in lines}
     start = state.base
     for line in lines:
-        if line.working and line.quantity:
-            start = state.moved(start, line.symbol, line.quantity, min(line.working, abs(line.quantity)))
-            held[line.symbol] = line.quantity - (1 if line.quantity > 0 else -1) * min(line.working, abs(line.quantity))
+        if line.expected and line.quantity:
+            start = state.moved(start, line.symbol, line.quantity, min(line.expected, abs(line.quantity)))
+            held[line.symbol] = line.quantity - (1 if line.quantity > 0 else -1) * min(
+                line.expected, abs(line.quantity)
+            )
     allowed = None if only is None else set(only)
     tradable = [line for line in lines if line.tradable and (allowed is None or line.symbol in allowed)]
     walk = _walk_order(state, tradable)
@@ -497,7 +507,7 @@ def project(
     state = _State(account, cash, lines, fx, settings)
     totals = state.base
     for line in lines:
-        quantity = min(abs(line.quantity), line.working + orders.get(line.symbol, 0))
+        quantity = min(abs(line.quantity), line.expected + orders.get(line.symbol, 0))
         totals = state.moved(totals, line.symbol, line.quantity, quantity)
     left = state.shortfall(totals)
     return state.figures(totals), left, left <= 0

@@ -91,6 +91,45 @@ def working_quantities(account_ids: Iterable[int]) -> dict[tuple[int, int], int]
     return {(row["account_id"], row["instrument_id"]): row["rest"] for row in rows}
 
 
+def filling_quantities(account_ids: Iterable[int]) -> dict[tuple[int, int], int]:
+    """(account id, instrument id) -> the unfilled quantity of its working orders priced to fill near
+    the market: at market, or a limit no further from the last price, on the wrong side, than the rule
+    set's price band (a sell at most that far above it, a buy at most that far below). The rest (a
+    sell at 60 with the last at 40) waits for a market that may never come."""
+    rules = rules_by_kind()
+    found: dict[tuple[int, int], int] = {}
+    for order in (
+        Order.objects.filter(account_id__in=list(account_ids), status__in=WORKING)
+        .select_related("instrument")
+        .only(
+            "account_id",
+            "account__kind",
+            "side",
+            "order_type",
+            "limit_price",
+            "quantity",
+            "filled_quantity",
+            "instrument__price",
+        )
+        .select_related("account")
+    ):
+        if _near_the_market(order, rules[order.account.kind].price_band):
+            key = (order.account_id, order.instrument_id)
+            found[key] = found.get(key, 0) + order.remaining
+    return found
+
+
+def _near_the_market(order: Order, band: Decimal) -> bool:
+    last = order.instrument.price
+    if order.order_type == OrderType.MARKET or order.limit_price is None:
+        return True
+    if last <= 0:
+        return False
+    if order.side == Side.SELL:
+        return order.limit_price <= last * (1 + band)
+    return order.limit_price >= last * (1 - band)
+
+
 def held_on_side(quantity: int, side: str) -> tuple[int, str]:
     """What a position of this quantity holds for orders of this side to close: (shares, "long" or
     "short"); 0 where it holds the other way."""
@@ -162,6 +201,7 @@ def account_books(accounts: Sequence[Account]) -> dict[int, Book]:
     """The books of many accounts in a fixed number of queries (a batch plans hundreds at once)."""
     ids = [account.pk for account in accounts]
     working = working_quantities(ids)
+    filling = filling_quantities(ids)
     fx = risk_selectors.fx_rates_current()
     positions: dict[int, list[Position]] = {pk: [] for pk in ids}
     for position in (
@@ -191,6 +231,7 @@ def account_books(accounts: Sequence[Account]) -> dict[int, Book]:
                     lot_size=position.instrument.lot_size,
                     working=min(abs(position.quantity), working.get((account.pk, position.instrument_id), 0)),
                     expired=expired(position.instrument, today),
+                    filling=filling.get((account.pk, position.instrument_id), 0),
                 )
                 for position in held
             ],

@@ -118,6 +118,7 @@ def call_panel(request, *, call, account) -> str | None:
                     "quantity": line.quantity,
                     "lot": line.lot_size,
                     "working": line.working,
+                    "away": line.working - line.expected,  # priced far from the market: not counted
                     "free": line.free,
                     "tradable": line.tradable,
                     "status": _("Expired")

@@ -50,6 +50,35 @@ def test_once_working_orders_cover_the_details_say_nothing_more_is_needed(call, 
     assert 'data-testid="left-after-working">0.00<' in html
 
 
+def test_working_orders_priced_far_from_the_market_do_not_count_as_covering(call, trader, settings):
+    from book.models import Instrument
+    from liquidation import services
+
+    settings.LIQUIDATION_GATEWAY = "tests.liquidation.gateways.Holding"  # the orders stay working
+    client = client_for(trader)
+    # The plan's quantities, but a sell far above the last price (380) and a buy far below it (80).
+    form = {**plan_form(call), "price:A.HK": "500", "price:B.HK": "40"}
+    client.post(reverse("liquidation:call-liquidate", args=[call.pk]), form)
+    assert Order.objects.count() == 2
+
+    html = client.get(reverse("risk:call", args=[call.pk])).content.decode()
+
+    assert "The working orders cover the call once they fill" not in html
+    row = html[html.index('<tr data-symbol="A.HK">') :]
+    row = row[: row.index("</tr>")]
+    assert 'data-testid="away"' in row
+    assert ">1,100 far from the market<" in row
+    [request] = services.liquidate_calls(user=trader, accounts=[call.account])
+    assert request.refused != "The plan has no order: the call is already covered."
+    # The market comes to them: within the band (2%), they count again.
+    Instrument.objects.filter(symbol="A.HK").update(price="495")
+    Instrument.objects.filter(symbol="B.HK").update(price="40.5")
+    html = client.get(reverse("risk:call", args=[call.pk])).content.decode()
+    assert 'data-testid="away"' not in html
+    [request] = services.liquidate_calls(user=trader, accounts=[call.account])
+    assert request.refused == "The plan has no order: the call is already covered."
+
+
 def test_the_viewer_sees_the_plan_but_no_button(call, viewer):
     html = client_for(viewer).get(reverse("risk:call", args=[call.pk])).content.decode()
     assert 'data-testid="plan"' in html
