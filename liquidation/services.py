@@ -10,7 +10,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal, InvalidOperation, localcontext
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal, InvalidOperation, localcontext
 
 from django.db import IntegrityError, transaction
 from django.db.models import F, Sum
@@ -282,7 +282,9 @@ HIGHEST_LIMIT = 10**8
 PRICE_UNIT = Decimal(1).scaleb(-PRICE_PLACES)  # a limit price has the places of its column
 
 
-def _limit_price(instrument: Instrument, side: str, asked: Decimal | None, band: Decimal) -> Decimal:
+def _limit_price(
+    instrument: Instrument, side: str, asked: Decimal | None, band: Decimal, deviation: Decimal
+) -> Decimal:
     if asked is None:
         if instrument.price <= 0:  # no market price to start from: 0.01 would give the stock away
             raise Refused(
@@ -324,6 +326,26 @@ def _limit_price(instrument: Instrument, side: str, asked: Decimal | None, band:
             )
             % {"symbol": instrument.symbol, "price": asked, "below": below, "above": above}
         )
+    if instrument.price > 0:
+        low, high = instrument.price * (1 - deviation), instrument.price * (1 + deviation)
+        if not low <= asked <= high:
+            if prices.on_spread_table(instrument):  # the range said in prices that can be given
+                low, high = prices.round_to_grid(low, up=True), prices.round_to_grid(high, up=False)
+            else:
+                low, high = low.quantize(CENT, rounding=ROUND_CEILING), high.quantize(CENT, rounding=ROUND_FLOOR)
+            raise Refused(
+                _(
+                    "%(symbol)s: %(price)s is more than %(deviation)s%% from the last price %(last)s; give a limit from %(low)s to %(high)s."  # noqa: E501
+                )
+                % {
+                    "symbol": instrument.symbol,
+                    "price": asked,
+                    "deviation": f"{deviation * 100:f}".rstrip("0").rstrip("."),
+                    "last": f"{instrument.price.normalize():f}",
+                    "low": f"{low.normalize():f}",
+                    "high": f"{high.normalize():f}",
+                }
+            )
     return asked
 
 
@@ -455,6 +477,7 @@ def place_many(
     return list(requests)
 
 
+CENT = Decimal("0.01")
 KEY = re.compile(r"[A-Za-z0-9_\-]{1,64}")  # a request's key: never a colon, which its orders' keys add
 
 
@@ -603,7 +626,7 @@ def _order(item: Wanted, position: Position | None, working: dict, rules: RuleSe
         order = Order(instrument=instrument, side=side, quantity=item.quantity, order_type=OrderType.MARKET)
         price = instrument.price
     else:
-        price = _limit_price(instrument, side, item.limit_price, rules.price_band)
+        price = _limit_price(instrument, side, item.limit_price, rules.price_band, rules.price_deviation_limit)
         order = Order(
             instrument=instrument, side=side, quantity=item.quantity, order_type=OrderType.LIMIT, limit_price=price
         )

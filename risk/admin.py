@@ -111,6 +111,20 @@ class RuleSetForm(forms.ModelForm):
             )
         return value
 
+    def clean(self):
+        cleaned = super().clean()
+        band, limit = cleaned.get("price_band"), cleaned.get("price_deviation_limit")
+        if band is not None and limit is not None and limit < band:
+            self.add_error(
+                "price_deviation_limit",
+                forms.ValidationError(
+                    _("At least the order price band (%(band)s): the default limit itself would be refused."),
+                    code="below_band",
+                    params={"band": band},
+                ),
+            )
+        return cleaned
+
 
 @admin.register(RuleSet)
 class RuleSetAdmin(PreviewedSave, ModelAdmin):

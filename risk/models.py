@@ -147,6 +147,17 @@ class RuleSet(models.Model):
         validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("0.5"))],
         help_text=_("A liquidation order's default limit is the last price moved by this fraction: 0.02 is 2%."),
     )
+    price_deviation_limit = models.DecimalField(
+        _("limit price at most this far from the last price"),
+        max_digits=5,
+        decimal_places=4,
+        default=Decimal("0.10"),
+        validators=[MinValueValidator(Decimal("0.001")), MaxValueValidator(Decimal("0.9"))],
+        help_text=_(
+            "A trader's own limit price further than this fraction from the last price is refused (0.10 is"
+            " 10%): a mistyped price never reaches the market. At least the order price band."
+        ),
+    )
     max_price_age_minutes = models.PositiveSmallIntegerField(
         _("price may be at most (minutes) old"),
         default=5,

@@ -149,8 +149,24 @@ def test_a_limit_price_off_the_grid_market_must_fit_its_column(account, trader, 
 
     assert str(refused.value) == why
     assert not Order.objects.exists()
-    placed = services.place(user=trader, account=account, wanted=[services.Wanted("B.HK", 500, D("12.345678"))])
-    assert placed[0].limit_price == D("12.345678")
+    placed = services.place(user=trader, account=account, wanted=[services.Wanted("B.HK", 500, D("80.345678"))])
+    assert placed[0].limit_price == D("80.345678")
+
+
+def test_a_limit_price_far_from_the_last_price_is_refused_naming_the_range(account, trader):
+    from risk.models import RuleSet
+
+    for mistyped in ("3.80", "9995", "0.01"):
+        with pytest.raises(services.Refused) as refused:
+            services.place(user=trader, account=account, wanted=[services.Wanted("A.HK", 100, D(mistyped))])
+        assert str(refused.value) == (
+            f"A.HK: {mistyped} is more than 10% from the last price 380; give a limit from 342 to 418."
+        )
+    assert not Order.objects.exists()
+    [placed] = services.place(user=trader, account=account, wanted=[services.Wanted("A.HK", 100, D("342"))])
+    assert placed.limit_price == D("342")
+    RuleSet.objects.filter(account_kind="margin").update(price_deviation_limit=D("0.5"))  # the risk admins' rule
+    services.place(user=trader, account=account, wanted=[services.Wanted("A.HK", 100, D("200"))])
 
 
 @pytest.mark.parametrize("old_key", ["form-1:A.HK", "form-1:M100001:A.HK"])

@@ -56,10 +56,12 @@ def test_working_orders_priced_far_from_the_market_do_not_count_as_covering(call
 
     settings.LIQUIDATION_GATEWAY = "tests.liquidation.gateways.Holding"  # the orders stay working
     client = client_for(trader)
-    # The plan's quantities, but a sell far above the last price (380) and a buy far below it (80).
-    form = {**plan_form(call), "price:A.HK": "500", "price:B.HK": "40"}
-    client.post(reverse("liquidation:call-liquidate", args=[call.pk]), form)
+    client.post(reverse("liquidation:call-liquidate", args=[call.pk]), plan_form(call))  # at the default limits
     assert Order.objects.count() == 2
+    # The market runs away from them: the sell at 372.40 is far above A.HK at 300, the buy at 81.60 far
+    # below B.HK at 100.
+    Instrument.objects.filter(symbol="A.HK").update(price="300")
+    Instrument.objects.filter(symbol="B.HK").update(price="100")
 
     html = client.get(reverse("risk:call", args=[call.pk])).content.decode()
 
@@ -70,9 +72,9 @@ def test_working_orders_priced_far_from_the_market_do_not_count_as_covering(call
     assert ">1,100 far from the market<" in row
     [request] = services.liquidate_calls(user=trader, accounts=[call.account])
     assert request.refused != "The plan has no order: the call is already covered."
-    # The market comes to them: within the band (2%), they count again.
-    Instrument.objects.filter(symbol="A.HK").update(price="495")
-    Instrument.objects.filter(symbol="B.HK").update(price="40.5")
+    # The market comes back: within the band (2%) of their limits, they count again.
+    Instrument.objects.filter(symbol="A.HK").update(price="380")
+    Instrument.objects.filter(symbol="B.HK").update(price="80")
     html = client.get(reverse("risk:call", args=[call.pk])).content.decode()
     assert 'data-testid="away"' not in html
     [request] = services.liquidate_calls(user=trader, accounts=[call.account])

@@ -1,5 +1,7 @@
 """Console pages: who may see them, and what they show."""
 
+from decimal import Decimal
+
 import pytest
 from django.contrib.auth.models import Group, User
 from django.test import Client
@@ -207,8 +209,26 @@ RULE_SET_FORM = {
     "liquidation_buffer": "0",
     "liquidation_cost_rate": "0.002",
     "price_band": "0.02",
+    "price_deviation_limit": "0.1",
     "max_price_age_minutes": 5,
 }
+
+
+def test_a_rule_sets_price_limit_below_its_band_is_refused(book):
+    from risk.models import RuleSet
+
+    admin = User.objects.create_superuser("root", password="pw")
+    rule_set = RuleSet.objects.get(account_kind="margin")
+    url = reverse("admin:risk_ruleset_change", args=[rule_set.pk])
+
+    response = client_for(admin).post(url, {**RULE_SET_FORM, "price_band": "0.05", "price_deviation_limit": "0.03"})
+
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors["price_deviation_limit"] == [
+        "At least the order price band (0.05): the default limit itself would be refused."
+    ]
+    rule_set.refresh_from_db()
+    assert rule_set.price_deviation_limit == Decimal("0.10")
 
 
 def test_admin_rule_set_change_recomputes_that_kind(book):
