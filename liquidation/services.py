@@ -752,6 +752,7 @@ def _not_an_exception(call: MarginCall) -> str | None:
 
 
 def _liquidate_locked(user, accounts, only, source, key) -> list[Request]:
+    only = None if only is None else sorted(set(only))
     done = _placed_with(key) if key is not None else {}
     requests = []
     plans = plan_accounts([a for a in accounts if a.pk not in done], only=only)
@@ -775,6 +776,9 @@ def _liquidate_locked(user, accounts, only, source, key) -> list[Request]:
             request.refused = (
                 _("The plan has no order: the call is already covered.")
                 if result.covers
+                else _("None of the chosen stocks (%(symbols)s) can be sold or bought back for this call.")
+                % {"symbols": ", ".join(only)}
+                if only
                 else _("Nothing can be sold or bought back for this call (only suspended, delisted or reserved stock).")
             )
         requests.append(request)

@@ -36,7 +36,7 @@ from risk.models import MarginCall
 from . import auto, live, prices, services, tasks
 from . import plan as planning
 from .forms import ORDER_SORTS, BatchForm, OrderFilterForm
-from .models import WORKING, Batch, BatchItem, Order, OrderType
+from .models import WORKING, Batch, BatchItem, Order, OrderStatus, OrderType
 
 KEY_ALPHABET = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_")
 
@@ -310,11 +310,23 @@ class CancelOrdersView(ConsoleMixin, View):
             self.audit_refusal(request, "refused: unknown or other desk's order")
             raise Http404(_("No such order."))
         outcomes = services.cancel(user=request.user, orders=orders)
-        done = sum(outcome == "ok" for _order, outcome in outcomes)
-        messages.success(
-            request, ngettext("%(count)d order cancelled.", "%(count)d orders cancelled.", done) % {"count": done}
-        )
-        if left := len(outcomes) - done:
+        asked = [order for order, outcome in outcomes if outcome == "ok"]
+        done = sum(order.status == OrderStatus.CANCELLED for order in asked)
+        if done:
+            messages.success(
+                request, ngettext("%(count)d order cancelled.", "%(count)d orders cancelled.", done) % {"count": done}
+            )
+        if waiting := len(asked) - done:  # a broker's gateway: the exchange confirms later
+            messages.info(
+                request,
+                ngettext(
+                    "%(count)d cancel sent to the exchange: the order stays working until the exchange confirms.",
+                    "%(count)d cancels sent to the exchange: the orders stay working until the exchange confirms.",
+                    waiting,
+                )
+                % {"count": waiting},
+            )
+        if left := len(outcomes) - len(asked):
             messages.warning(
                 request,
                 ngettext(

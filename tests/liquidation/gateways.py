@@ -10,3 +10,10 @@ class Holding(Gateway):
 
     def cancel(self, order_id):
         services.mark_cancelled(order_id)
+
+
+class Confirming(Holding):
+    """A broker's gateway: a cancel is only sent; the exchange confirms it later."""
+
+    def cancel(self, order_id):
+        pass

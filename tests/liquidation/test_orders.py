@@ -797,3 +797,10 @@ def test_a_batch_reads_in_a_fixed_number_of_queries(import_book, account, trader
     with django_assert_max_num_queries(22):
         services.liquidate_calls(user=trader, accounts=accounts)
     assert Order.objects.values("account").distinct().count() >= 5
+
+
+def test_a_batch_for_only_stocks_the_account_does_not_hold_says_so(account, trader):
+    [request] = services.liquidate_calls(user=trader, accounts=[account], only=["700.HK"])
+
+    assert request.refused == "None of the chosen stocks (700.HK) can be sold or bought back for this call."
+    assert not Order.objects.exists()

@@ -601,3 +601,20 @@ def test_a_liquidation_refused_on_a_calls_page_is_audited_with_why(call, trader)
     assert entries[0].outcome.startswith("refused: A.HK: 99999999 is more than the free quantity")
     assert entries[1].outcome == "refused: the form's key is out of date"
     assert not Order.objects.exists()
+
+
+def test_a_cancel_says_what_became_of_each_order(call, trader, settings):
+    settings.LIQUIDATION_GATEWAY = "tests.liquidation.gateways.Confirming"
+    client = client_for(trader)
+    client.post(reverse("liquidation:call-liquidate", args=[call.pk]), plan_form(call))
+    first, second = Order.objects.order_by("pk")
+    Order.objects.filter(pk=first.pk).update(status=OrderStatus.FILLED, filled_quantity=first.quantity)
+
+    filled = client.post(reverse("liquidation:cancel"), {"orders": [first.pk]}, follow=True).content.decode()
+    sent = client.post(reverse("liquidation:cancel"), {"orders": [second.pk]}, follow=True).content.decode()
+
+    assert "cancelled." not in filled  # not "0 orders cancelled."
+    assert "1 order was no longer working: left as it is." in filled
+    assert "1 cancel sent to the exchange: the order stays working until the exchange confirms." in sent
+    assert "order cancelled." not in sent
+    assert Order.objects.get(pk=second.pk).is_working
