@@ -39,6 +39,7 @@ class Source(models.TextChoices):
     MANUAL = "manual", _("Manual")
     BATCH = "batch", _("Batch")
     AUTO = "auto", _("Automatic")
+    RECOVERY = "recovery", _("Stock recovery")  # a short bought back, or stock for a covered call: no call's
 
 
 class OrderQuerySet(DeskScopedQuerySet):

@@ -427,10 +427,12 @@ def place_many(
     if not todo:
         return list(requests)
     rules = rules_by_kind()
+    # An order is its account's open call's, unless it recovers stock (a recall is no margin call's).
     calls = {
         call.account_id: call
         for call in MarginCall.objects.filter(
-            account_id__in=[r.account.pk for r in todo if r.call is None], closed_at__isnull=True
+            account_id__in=[r.account.pk for r in todo if r.call is None and source != Source.RECOVERY],
+            closed_at__isnull=True,
         )
     }
     try:

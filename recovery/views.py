@@ -497,6 +497,7 @@ class BuyBackView(RecoverAction):
                 user=request.user,
                 account=account,
                 wanted=[liquidation.Wanted(symbol, quantity)],
+                source=liquidation.Source.RECOVERY,
                 key=form.cleaned_data["key"],
                 detail={"recovery": True},
             )

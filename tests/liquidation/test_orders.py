@@ -804,3 +804,24 @@ def test_a_batch_for_only_stocks_the_account_does_not_hold_says_so(account, trad
 
     assert request.refused == "None of the chosen stocks (700.HK) can be sold or bought back for this call."
     assert not Order.objects.exists()
+
+
+def test_a_stock_recovery_buy_back_is_no_margin_calls_order(db, trader):
+    from liquidation.models import Source
+    from tests.factories import InstrumentFactory, open_call
+
+    call = open_call(desk__code="HK1")
+    short = InstrumentFactory(symbol="SHORT.HK")
+    Position.objects.create(account=call.account, instrument=short, quantity=-200)
+
+    [recovered] = services.place(
+        user=trader, account=call.account, wanted=[services.Wanted("SHORT.HK", 200)], source=Source.RECOVERY
+    )
+    [liquidated] = services.place(user=trader, account=call.account, wanted=[services.Wanted(call_stock(call), 100)])
+
+    assert (recovered.source, recovered.call) == ("recovery", None)
+    assert (liquidated.source, liquidated.call) == ("manual", call)
+
+
+def call_stock(call) -> str:
+    return Position.objects.filter(account=call.account, quantity__gt=0).values_list("instrument__symbol", flat=True)[0]

@@ -64,7 +64,7 @@ def test_covered_call_recovery_follows_the_book_and_buys_back_the_short_calls(tr
     assert "Quantity: Ensure this value is greater than or equal to 1." in zero.content.decode()  # names the field
     assert AuditEntry.objects.filter(action="recover", outcome__startswith="refused: Quantity: Ensure").exists()
     order = Order.objects.get()
-    assert (order.instrument.symbol, order.side, order.quantity) == ("TCH-C400", "buy", 3)
+    assert (order.instrument.symbol, order.side, order.quantity, order.source) == ("TCH-C400", "buy", 3, "recovery")
 
 
 def test_a_case_the_book_no_longer_shows_is_resolved(trader):
