@@ -373,6 +373,9 @@ class CallActionView(ConsoleMixin, View):
         try:
             with transaction.atomic():  # refused: nothing it wrote stays, its audit entry included
                 self.apply(call, form.cleaned_data, request.user)
+        except calls.AlreadyDone as done:
+            audit.record(request.user, self.action, calls=[call.pk], outcome="already done")
+            messages.info(request, str(done))
         except calls.CallActionRefused as refusal:
             audit.record(request.user, self.action, calls=[call.pk], outcome=f"refused: {refusal}")
             messages.error(request, str(refusal))
@@ -413,7 +416,7 @@ class DeadlineView(CallActionView):
     done = gettext_lazy("Deadline moved.")
 
     def apply(self, call, data, user):
-        calls.move_deadline(call, deadline=data["deadline"], reason=data["reason"], user=user)
+        calls.move_deadline(call, deadline=data["deadline"], reason=data["reason"], user=user, shown=data.get("shown"))
 
 
 class CallExceptionView(CallActionView):

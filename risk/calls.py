@@ -343,6 +343,14 @@ class CallActionRefused(Exception):
     """An action that cannot apply to a call as it is now (e.g. it has closed); the message says why."""
 
 
+class AlreadyDone(CallActionRefused):
+    """The same action was done a moment ago (a form sent twice): nothing more is done."""
+
+
+# A remark the same trader saves again on the same call within this long is the same form sent twice.
+REMARK_TWICE = timedelta(seconds=10)
+
+
 # The one order every writer locks calls in (a pass takes its accounts' calls so): two writers of the
 # same calls wait for each other and never deadlock.
 LOCK_ORDER = ("account_id", "pk")
@@ -423,6 +431,9 @@ def add_remark(call: MarginCall, *, text: str, user, now: datetime | None = None
     text = text.strip()
     if not text:
         raise CallActionRefused(_("A remark cannot be empty."))
+    lock([call.pk])  # two sendings of one form wait for each other here
+    if CallRemark.objects.filter(call=call, author=user, text=text, created_at__gte=now - REMARK_TWICE).exists():
+        raise AlreadyDone(_("This remark was saved a moment ago: it is not added twice."))
     remark = CallRemark.objects.create(call=call, author=user, text=text, created_at=now)
     MarginCall.objects.filter(pk=call.pk).update(remark=text, updated_at=now)
     audit.record(user, "add_remark", calls=[call.pk], detail={"text": text}, at=now)
@@ -431,7 +442,17 @@ def add_remark(call: MarginCall, *, text: str, user, now: datetime | None = None
 
 
 @transaction.atomic
-def move_deadline(call: MarginCall, *, deadline: datetime, reason: str, user, now: datetime | None = None):
+def move_deadline(
+    call: MarginCall,
+    *,
+    deadline: datetime,
+    reason: str,
+    user,
+    now: datetime | None = None,
+    shown: int | None = None,
+):
+    """Move an open call's deadline. ``shown``: the deadline (Unix seconds) the trader saw on the page;
+    a deadline another trader has moved since is not moved again unseen."""
     now = now or timezone.now()
     reason = reason.strip()
     if not reason:
@@ -439,6 +460,11 @@ def move_deadline(call: MarginCall, *, deadline: datetime, reason: str, user, no
     locked = _locked_open([call.pk]).first()
     if locked is None:
         raise CallActionRefused(_("The call has closed; its deadline can no longer move."))
+    if shown is not None and shown != int(locked.deadline.timestamp()):
+        raise CallActionRefused(
+            _("The deadline was moved to %(deadline)s since this page was drawn: reload the page and choose again.")
+            % {"deadline": timezone.localtime(locked.deadline).strftime("%Y-%m-%d %H:%M")}
+        )
     if deadline <= locked.triggered_at:
         raise CallActionRefused(_("The new deadline must be after the call's trigger time."))
     if deadline <= now:  # it would make the call overdue at once, its days of notice cut short

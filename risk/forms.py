@@ -188,6 +188,8 @@ class DeadlineForm(forms.Form):
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
     )
     reason = FreeTextField(label=_("Reason"), max_length=1000)
+    # The deadline the page showed (Unix seconds): one another trader moved since is not moved unseen.
+    shown = IntegerField(required=False, min_value=0, max_value=2**40, widget=forms.HiddenInput)
 
     def clean_deadline(self):
         deadline = self.cleaned_data["deadline"]

@@ -303,7 +303,7 @@ def test_no_query_breaks_a_calls_live_orders(call, new_client, query):
 
 CALL_ACTIONS = {
     "risk:call-remark": {"text": b"called the client"},
-    "risk:call-deadline": {"deadline": b"2027-01-05T16:00", "reason": b"agreed"},
+    "risk:call-deadline": {"deadline": b"2027-01-05T16:00", "reason": b"agreed", "shown": b""},
     "risk:call-exception": {"action": b"mark", "reason": b"disputed"},
     "risk:call-end": {"reason": b"paid by cheque"},
 }

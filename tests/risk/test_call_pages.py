@@ -11,6 +11,7 @@ from typing import NamedTuple
 import pytest
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from book.models import Account
 from console.models import AuditEntry
@@ -749,3 +750,37 @@ def test_a_snapshot_lists_its_figures_as_the_call_page_does(call, trader):
     ]
     assert 'data-figure="call_amount" class="key">135,400.00<' in html
     assert 'data-figure="margin_shortfall" class="neg">' in html  # a shortfall there is, in red
+
+
+def test_a_remark_form_sent_twice_saves_one_remark(call, trader):
+    from risk.models import CallRemark
+
+    client = client_for(trader)
+    url = reverse("risk:call-remark", args=[call.pk])
+
+    client.post(url, {"text": "client will pay tomorrow"})
+    again = client.post(url, {"text": "client will pay tomorrow"}, follow=True).content.decode()
+
+    assert CallRemark.objects.filter(call=call).count() == 1
+    assert "This remark was saved a moment ago: it is not added twice." in again
+    assert ">client will pay tomorrow</textarea>" not in again  # not kept to send a third time
+    client.post(url, {"text": "client paid half"})  # another remark is another remark
+    assert CallRemark.objects.filter(call=call).count() == 2
+
+
+def test_a_deadline_moved_since_the_page_was_drawn_is_not_moved_again_unseen(call, trader):
+    client = client_for(trader)
+    url = reverse("risk:call-deadline", args=[call.pk])
+    page = client.get(reverse("risk:call", args=[call.pk])).content.decode()
+    shown = str(int(call.deadline.timestamp()))
+    assert f'name="shown" value="{shown}"' in page
+
+    client.post(url, {"deadline": "2027-01-05T16:00", "reason": "agreed", "shown": shown})  # another trader
+    stale = client.post(url, {"deadline": "2026-12-31T12:00", "reason": "mine", "shown": shown}, follow=True)
+
+    call.refresh_from_db()
+    assert timezone.localtime(call.deadline).strftime("%Y-%m-%d %H:%M") == "2027-01-05 16:00"
+    assert (
+        "The deadline was moved to 2027-01-05 16:00 since this page was drawn: reload the page and choose again."
+        in stale.content.decode()
+    )
