@@ -136,3 +136,18 @@ def is_trading(moment: dt.datetime) -> bool:
         return bool(_calendar(timestamp.year).is_open_on_minute(timestamp, ignore_breaks=False))
     except exchange_calendars.errors.MinuteOutOfBounds:  # past the calendar's very first or last session
         return False
+
+
+def next_trading(moment: dt.datetime) -> dt.datetime | None:
+    """The first minute of continuous trading at or after this moment (after a lunch break, a night or a
+    holiday), in Hong Kong time; None past the years the calendar knows."""
+    if moment.tzinfo is None:
+        raise ValueError("the moment must carry its time zone")
+    timestamp = pd.Timestamp(moment).tz_convert("UTC").ceil("min")
+    if not FIRST_YEAR <= timestamp.year <= LAST_YEAR:
+        return None
+    try:
+        found = _calendar(timestamp.year).minute_to_trading_minute(timestamp, direction="next")
+    except exchange_calendars.errors.MinuteOutOfBounds:
+        return None
+    return found.to_pydatetime().astimezone(HONG_KONG)

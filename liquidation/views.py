@@ -22,7 +22,7 @@ from django.views import View
 
 from book.book_format import printable
 from book.models import InstrumentStatus, Position
-from book.trading_calendar import is_trading
+from book.trading_calendar import is_trading, next_trading
 from console import audit, streams
 from console import typed as typed_memory
 from console.fields import form_errors, parse_id
@@ -506,6 +506,11 @@ class BatchView(ConsoleMixin, View):
                 )
             )
             messages.success(request, done % {"count": len(changed)})
+            if changed and action == "auto":
+                say_if_auto_waits(request, at)
+            elif changed and action == "auto_deadline":
+                for moment in sorted({call.auto_liquidate_at for call in changed})[:1]:  # one word is enough
+                    say_if_auto_waits(request, moment)
             if closed := len(calls) - len(changed):
                 messages.warning(
                     request,
@@ -557,6 +562,7 @@ class BatchView(ConsoleMixin, View):
             # the trader is told now, and the sweep starts it later.
             if not tasks.start_batch(batch.pk):
                 not_started(request)
+            say_if_hkex_shut(request)
         return HttpResponseRedirect(reverse("liquidation:batch-detail", args=[batch.pk]))
 
 
@@ -713,3 +719,34 @@ def say_placed(request, orders: services.Placed) -> None:
         messages.success(
             request, ngettext("%(count)d order placed.", "%(count)d orders placed.", count) % {"count": count}
         )
+        if any(order.instrument.currency == "HKD" for order in orders):
+            say_if_hkex_shut(request)
+
+
+def say_if_hkex_shut(request) -> None:
+    """Warn that HKEX is not in continuous trading now: the orders wait at the exchange. The simulated
+    exchange that trades at any time (the demo) says nothing."""
+    now = timezone.now()
+    if settings.SIMULATED_EXCHANGE_ALWAYS_OPEN or is_trading(now):
+        return
+    messages.warning(
+        request,
+        _("HKEX is not in continuous trading now: the orders wait at the exchange until it resumes (%(when)s).")
+        % {"when": _minute(next_trading(now))},
+    )
+
+
+def say_if_auto_waits(request, at) -> None:
+    """Warn that an auto-liquidation time is outside HKEX's continuous trading (a lunch break, a night, a
+    holiday): the plan waits for trading to resume (unless ``AUTO_LIQUIDATION_ANY_TIME``)."""
+    if settings.AUTO_LIQUIDATION_ANY_TIME or is_trading(at):
+        return
+    messages.warning(
+        request,
+        _("%(at)s is outside HKEX continuous trading: the plan is placed when trading resumes (%(when)s).")
+        % {"at": _minute(at), "when": _minute(next_trading(at))},
+    )
+
+
+def _minute(moment) -> str:
+    return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M") if moment else "-"

@@ -618,3 +618,37 @@ def test_a_cancel_says_what_became_of_each_order(call, trader, settings):
     assert "1 cancel sent to the exchange: the order stays working until the exchange confirms." in sent
     assert "order cancelled." not in sent
     assert Order.objects.get(pk=second.pk).is_working
+
+
+def test_orders_placed_or_an_auto_time_set_while_hkex_is_shut_say_when_it_resumes(call, trader, time_machine):
+    from datetime import datetime
+
+    from book.trading_calendar import HONG_KONG
+
+    time_machine.move_to(datetime(2026, 12, 23, 5, 30, tzinfo=HONG_KONG))  # before the morning session
+    client = client_for(trader)
+
+    placed = client.post(reverse("liquidation:call-liquidate", args=[call.pk]), plan_form(call), follow=True)
+    lunch = client.post(
+        reverse("liquidation:batch"),
+        {"calls": [call.pk], "action": "auto", "at": "2026-12-23T12:30"},
+        follow=True,
+    )
+
+    assert (
+        "HKEX is not in continuous trading now: the orders wait at the exchange until it resumes (2026-12-23 09:30)."
+        in placed.content.decode()
+    )
+    assert (
+        "2026-12-23 12:30 is outside HKEX continuous trading: the plan is placed when trading resumes"
+        " (2026-12-23 13:00)." in lunch.content.decode()
+    )
+    time_machine.move_to(datetime(2026, 12, 23, 11, 0, tzinfo=HONG_KONG))  # trading: nothing to say
+    Order.objects.update(status=OrderStatus.CANCELLED)
+    again = client.post(
+        reverse("liquidation:call-liquidate", args=[call.pk]),
+        {**plan_form(call), "key": "form-key-654321"},
+        follow=True,
+    )
+    assert "orders placed." in again.content.decode()
+    assert "not in continuous trading" not in again.content.decode()
