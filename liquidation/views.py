@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import secrets
+from dataclasses import replace
 from decimal import Decimal, InvalidOperation
 
 from django.conf import settings
@@ -60,12 +61,22 @@ def orders_context(request, *, call, account, planned=None) -> dict:
         "rendered_ms": int(timezone.now().timestamp() * 1000),
     }
     if call.is_open and working:
+        book = planned[1] if planned else services.account_book(account)
+        current = account.risk.call_amount if hasattr(account, "risk") else None
         try:
-            result, book = planned or services.account_plan(account)
+            # Every working order filled, those priced far from the market too (the plan counts only the
+            # others): what the cards say "once filled".
+            filled, _left, _covers = planning.project(
+                account=book.terms,
+                cash=book.cash,
+                lines=[replace(line, filling=None) for line in book.lines],
+                fx=book.fx,
+                settings=services.plan_settings(account),
+                orders={},
+            )
         except MissingFxRate:  # the panel says why there is no plan
             return context
-        current = account.risk.call_amount if hasattr(account, "risk") else None
-        before = round_figures(result.before)
+        before = round_figures(filled)
         context.update(
             {
                 "working_value": round_money(
