@@ -2,6 +2,7 @@
 
 import codecs
 import logging
+import time
 
 from asgiref.sync import iscoroutinefunction
 from django.db import InterfaceError, OperationalError
@@ -73,6 +74,14 @@ class DatabaseAway(MiddlewareMixin):
     the API (a feed retries), the console's own page otherwise (rendered without the request: its menu
     would ask the database again)."""
 
+    def process_request(self, request):
+        # While the database is known to be away, a request is answered at once rather than after
+        # waiting for the pool (DB_POOL_TIMEOUT): the database is asked at most every PROBE_SECONDS,
+        # on a connection of its own with a short timeout, and once it answers requests go through.
+        if DATABASE_AWAY.since is None or request.path == "/healthz" or _database_reachable():
+            return None
+        return _unavailable(request)
+
     def process_exception(self, request, exception):
         if isinstance(exception, OperationalError) and is_deadlock(exception):
             # Undone whole by the database to break a deadlock with another writer: nothing was
@@ -100,6 +109,36 @@ def _unavailable(request, *, busy: bool = False) -> HttpResponse:
         response = HttpResponse(render_to_string("503.html", {"busy": busy}), status=503)
     response["Retry-After"] = "1" if busy else "5"
     return response
+
+
+PROBE_SECONDS = 2.0
+_probe = {"at": -PROBE_SECONDS, "answered": False}
+
+
+def _database_reachable() -> bool:
+    """Whether the database takes a connection: asked at most every PROBE_SECONDS (between, the last
+    answer), each time on a new connection of its own that waits at most 2 s."""
+    now = time.monotonic()
+    if now - _probe["at"] < PROBE_SECONDS:
+        return _probe["answered"]
+    _probe["at"] = now
+    _probe["answered"] = _connects()
+    return _probe["answered"]
+
+
+def _connects() -> bool:
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return True  # a file: nothing to reach
+    import psycopg
+
+    try:
+        with psycopg.connect(**{**connection.get_connection_params(), "connect_timeout": 2}) as direct:
+            direct.execute("SELECT 1")
+    except psycopg.Error:
+        return False
+    return True
 
 
 def _database_answers() -> bool:

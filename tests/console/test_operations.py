@@ -121,6 +121,47 @@ def test_a_page_when_the_database_is_out_of_reach_is_the_consoles_own_503(trader
     assert "cannot reach its database just now" in response.content.decode()
 
 
+def test_while_the_database_is_known_away_requests_are_answered_at_once_and_pass_once_it_answers(
+    trader, monkeypatch, caplog
+):
+    from tests.users import client_for
+
+    client = client_for(trader)
+    probes = []
+    monkeypatch.setattr(middleware, "DATABASE_AWAY", middleware.Outage(remind_seconds=300))
+    monkeypatch.setattr(middleware, "_probe", {"at": -10.0, "answered": False})
+    monkeypatch.setattr(middleware, "_connects", lambda: probes.append("away") or False)
+    with caplog.at_level(logging.ERROR, logger="margincall.alerts"):
+        middleware.DATABASE_AWAY.failed("the database is out of reach (test)")
+
+    with monkeypatch.context() as away:
+        away.setattr("risk.call_views.CallListView.get", lambda *args, **kwargs: pytest.fail("the view ran"))
+        answers = [client.get("/risk-warning/") for _ in range(3)]
+
+    assert [answer.status_code for answer in answers] == [503, 503, 503]
+    assert "cannot reach its database just now" in answers[0].content.decode()
+    assert probes == ["away"]  # asked once in PROBE_SECONDS, not once per request
+    # The database answers again: the next probe lets requests through, and the outage is over.
+    monkeypatch.setattr(middleware, "_probe", {"at": -10.0, "answered": False})
+    monkeypatch.setattr(middleware, "_connects", lambda: True)
+    assert client.get("/risk-warning/").status_code == 200
+    assert middleware.DATABASE_AWAY.since is None
+
+
+@pytest.mark.postgres
+def test_the_outage_probe_connects_on_its_own_and_gives_up_quickly(db, monkeypatch):
+    import time
+
+    from django.db import connection
+
+    assert middleware._connects()
+    params = connection.get_connection_params()
+    monkeypatch.setattr(connection, "get_connection_params", lambda: {**params, "host": "127.0.0.1", "port": 1})
+    started = time.monotonic()
+    assert not middleware._connects()
+    assert time.monotonic() - started < 5
+
+
 def test_a_statement_the_database_refuses_is_not_taken_for_an_outage():
     from psycopg import errors
 
