@@ -74,8 +74,8 @@ class Feed:
 
 def publish(feed: Feed, ids) -> None:
     """Tell every server process that these records changed. Call after the change is committed."""
-    if not settings.REDIS_URL or not ids:
-        return
+    if not settings.REDIS_URL or not ids or not redis_away.try_now(REDIS_RETRY_SECONDS):
+        return  # while Redis is away, tried at most every REDIS_RETRY_SECONDS: pages refresh meanwhile
     try:
         ids = sorted(set(ids))
         changes = []
@@ -94,6 +94,7 @@ def publish(feed: Feed, ids) -> None:
 
 
 redis_away = Outage(remind_seconds=300)
+REDIS_RETRY_SECONDS = 5
 
 
 @dataclass(eq=False)

@@ -24,9 +24,17 @@ class Outage:
         self.remind_seconds = remind_seconds
         self.since: float | None = None
         self.said_at = 0.0
+        self.failed_at = 0.0
+
+    def try_now(self, every: float) -> bool:
+        """Whether to try again: there is no outage, or its last failed attempt was ``every`` seconds
+        ago or more. A server that hangs costs each attempt its whole timeout: a caller with a way on
+        without it (a mark the sweep follows) tries once in a while, not on every call."""
+        return self.since is None or time.monotonic() - self.failed_at >= every
 
     def failed(self, message: str, *args) -> None:
         now = time.monotonic()
+        self.failed_at = now
         if self.since is None:
             self.since = self.said_at = now
             alerts.error(message, *args)

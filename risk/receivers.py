@@ -59,6 +59,8 @@ def queue_holders_recompute(sender, *, instrument_ids, latest, **kwargs) -> None
     away) or, run in-process, it fails, the prices stay marked pending and the sweep recomputes them."""
     from .tasks import recompute_instruments, request_pass
 
+    if not queue_away.try_now(QUEUE_RETRY_SECONDS):
+        return  # the prices stay marked: the next try, or the sweep, takes them up
     try:
         if settings.RECOMPUTE_COALESCE:
             request_pass()
@@ -80,3 +82,4 @@ def queue_holders_recompute(sender, *, instrument_ids, latest, **kwargs) -> None
 
 
 queue_away = Outage(remind_seconds=30)
+QUEUE_RETRY_SECONDS = 5  # while the task queue is away, a tick tries it at most this often

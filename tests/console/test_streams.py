@@ -248,6 +248,7 @@ def test_publishing_while_redis_is_away_is_said_once_as_an_outage_and_once_when_
 
     away = [r for r in caplog.records if "not told of changes" in r.getMessage()]
     assert [(r.name, r.levelname, r.exc_info) for r in away] == [("margincall.alerts", "ERROR", None)]  # once
+    monkeypatch.setattr(push, "REDIS_RETRY_SECONDS", 0)  # its next try is due
     settings.REDIS_URL = url
     push._redis.cache_clear()
     live.publish([m1.pk])

@@ -210,7 +210,10 @@ def test_ticks_while_the_task_queue_is_away_keep_their_marks_and_say_so_once(
     from console.queue import Outage
     from risk import receivers
 
+    tried = []
+
     def away():
+        tried.append(1)
         raise OperationalError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
 
     monkeypatch.setattr(tasks, "request_pass", away)
@@ -226,3 +229,9 @@ def test_ticks_while_the_task_queue_is_away_keep_their_marks_and_say_so_once(
     ]
     assert "recompute passes cannot be queued (OperationalError: Error 111" in said[0].getMessage()
     assert PendingRecompute.objects.count() == 1  # the price waits for the sweep, marked
+    # A queue that hangs costs each try its timeout: the ticks after a failure do not try for a while.
+    assert len(tried) == 1
+    monkeypatch.setattr(receivers, "QUEUE_RETRY_SECONDS", 0)
+    with django_capture_on_commit_callbacks(execute=True):
+        ticks.apply_and_recompute(tick("98"))
+    assert len(tried) == 2
