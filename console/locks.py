@@ -26,10 +26,11 @@ def is_deadlock(error: BaseException) -> bool:
 
 def atomic_again[T](work: Callable[[], T], *, what: str, tries: int = TRIES) -> T:
     """``work()`` in a transaction of its own; run again, up to ``tries`` times in all, when the
-    database undid it to break a deadlock. Inside another transaction it runs once: the outer one
-    was undone with it and is the one to run again."""
+    database undid it to break a deadlock. Inside another transaction it runs once (in a savepoint):
+    the outer one was undone with it and is the one to run again."""
     if transaction.get_connection().in_atomic_block:
-        return work()
+        with transaction.atomic():  # a savepoint: all of it or none, as alone
+            return work()
     for attempt in range(1, tries + 1):
         try:
             with transaction.atomic():

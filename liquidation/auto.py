@@ -136,13 +136,19 @@ def run(now: datetime | None = None) -> dict[str, int]:
     }
     todo = [call for call, _moment in due if keys[call.pk] not in placed]
     counts["done"] = len(due) - len(todo)
-    plans = services.plan_accounts([call.account for call in todo])
-    symbols = {order.symbol for plan in plans.values() for order in plan.orders}
-    price_times = dict(Instrument.objects.filter(symbol__in=symbols).values_list("symbol", "price_time"))
-    rules = services.rules_by_kind()
-    for call in todo:
-        outcome = _liquidate(call, keys[call.pk], plans[call.account.pk], price_times, rules[call.kind], now)
-        counts[outcome] += 1
+    if not todo:
+        return counts
+    with transaction.atomic():
+        # The plans are read under the positions' lock, as a batch's are: orders a trader or a batch
+        # placed meanwhile count as working, so the run orders only what they leave to do.
+        services.lock_positions([call.account_id for call in todo])
+        plans = services.plan_accounts([call.account for call in todo])
+        symbols = {order.symbol for plan in plans.values() for order in plan.orders}
+        price_times = dict(Instrument.objects.filter(symbol__in=symbols).values_list("symbol", "price_time"))
+        rules = services.rules_by_kind()
+        for call in todo:
+            outcome = _liquidate(call, keys[call.pk], plans[call.account.pk], price_times, rules[call.kind], now)
+            counts[outcome] += 1
     return counts
 
 
@@ -169,6 +175,8 @@ def _liquidate(call: MarginCall, key: str, plan, price_times: dict, rules: RuleS
         return "skipped"
     wanted = [services.Wanted(order.symbol, order.quantity) for order in plan.orders]
 
+    moved = _("its automatic liquidation time was changed")
+
     def still_due(locked: MarginCall) -> str | None:
         # As the call is when its orders are placed: a trader may have marked it, or moved or cleared
         # its time, while this run went through the calls before it.
@@ -176,7 +184,7 @@ def _liquidate(call: MarginCall, key: str, plan, price_times: dict, rules: RuleS
             return _("the call was marked exception")
         due = due_moment(locked, now, rules)
         if due is None or setting_key(locked, due) != key:
-            return _("its automatic liquidation time was changed")
+            return moved
         return None
 
     try:
@@ -190,7 +198,8 @@ def _liquidate(call: MarginCall, key: str, plan, price_times: dict, rules: RuleS
             still_wanted=still_due,
         )
     except services.Refused as refused:
-        _note(call, _("skipped: %(why)s") % {"why": refused}, now)
+        if str(refused) != moved:  # a new setting: its own run writes its note
+            _note(call, _("skipped: %(why)s") % {"why": refused}, now)
         return "skipped"
     _note(
         call, ngettext("placed %(count)d order", "placed %(count)d orders", len(orders)) % {"count": len(orders)}, now

@@ -387,22 +387,29 @@ def _totals_of(state: _State, start: Totals, held: dict[str, int], taken: Mappin
 
 
 def _trim(state: _State, start: Point, held: dict[str, int], taken: dict[str, int]) -> dict[str, int]:
-    """Take each order down to the fewest lots that still cover with the others (last order first)."""
+    """Take each order down to the fewest lots that still cover with the others (last order first),
+    and again while a round takes any down: an order kept because the others, as they were, did not
+    cover without it may be needless once they are trimmed (a short bought back to its last odd lot
+    asks more than its whole lots do)."""
     taken = dict(taken)
     current = _point_of(state, start, held, taken)
     subtract = ENGINE_CONTEXT.subtract
-    for symbol in reversed(list(taken)):
-        step = state.step(symbol, held[symbol], taken[symbol])
-        others = (subtract(current[0], step[0]), subtract(current[1], step[1]), subtract(current[2], step[2]))
-        if state.left(others) <= 0:
-            del taken[symbol]
-            current = others
-            continue
-        line = state.lines[symbol]
-        fewest = _fewest_covering(state, others, line, held[symbol], line.free, at_most=taken[symbol])
-        if fewest is not None and fewest < taken[symbol]:
-            taken[symbol] = fewest
-            current = state.at(others, symbol, held[symbol], fewest)
+    for _round in range(len(taken) + 1):
+        before = dict(taken)
+        for symbol in reversed(list(taken)):
+            step = state.step(symbol, held[symbol], taken[symbol])
+            others = (subtract(current[0], step[0]), subtract(current[1], step[1]), subtract(current[2], step[2]))
+            if state.left(others) <= 0:
+                del taken[symbol]
+                current = others
+                continue
+            line = state.lines[symbol]
+            fewest = _fewest_covering(state, others, line, held[symbol], line.free, at_most=taken[symbol])
+            if fewest is not None and fewest < taken[symbol]:
+                taken[symbol] = fewest
+                current = state.at(others, symbol, held[symbol], fewest)
+        if taken == before:
+            break
     return taken
 
 

@@ -91,32 +91,35 @@ def working_quantities(account_ids: Iterable[int]) -> dict[tuple[int, int], int]
     return {(row["account_id"], row["instrument_id"]): row["rest"] for row in rows}
 
 
-def filling_quantities(account_ids: Iterable[int]) -> dict[tuple[int, int], int]:
-    """(account id, instrument id) -> the unfilled quantity of its working orders priced to fill near
-    the market: at market, or a limit no further from the last price, on the wrong side, than the rule
-    set's price band (a sell at most that far above it, a buy at most that far below). The rest (a
-    sell at 60 with the last at 40) waits for a market that may never come."""
+def working_and_filling(account_ids: Iterable[int]) -> tuple[dict, dict]:
+    """Two maps (account id, instrument id) -> quantity, read in one walk of the working orders: the
+    unfilled rest of all of them (what is reserved), and of those priced to fill near the market (at
+    market, or a limit no further from the last price, on the wrong side, than the rule set's price
+    band: a sell at most that far above it, a buy at most that far below). The rest (a sell at 60 with
+    the last at 40) waits for a market that may never come."""
     rules = rules_by_kind()
-    found: dict[tuple[int, int], int] = {}
+    working: dict[tuple[int, int], int] = {}
+    filling: dict[tuple[int, int], int] = {}
     for order in (
         Order.objects.filter(account_id__in=list(account_ids), status__in=WORKING)
-        .select_related("instrument")
+        .select_related("instrument", "account")
         .only(
             "account_id",
             "account__kind",
+            "instrument_id",
+            "instrument__price",
             "side",
             "order_type",
             "limit_price",
             "quantity",
             "filled_quantity",
-            "instrument__price",
         )
-        .select_related("account")
     ):
+        key = (order.account_id, order.instrument_id)
+        working[key] = working.get(key, 0) + order.remaining
         if _near_the_market(order, rules[order.account.kind].price_band):
-            key = (order.account_id, order.instrument_id)
-            found[key] = found.get(key, 0) + order.remaining
-    return found
+            filling[key] = filling.get(key, 0) + order.remaining
+    return working, filling
 
 
 def _near_the_market(order: Order, band: Decimal) -> bool:
@@ -200,8 +203,7 @@ class Book:
 def account_books(accounts: Sequence[Account]) -> dict[int, Book]:
     """The books of many accounts in a fixed number of queries (a batch plans hundreds at once)."""
     ids = [account.pk for account in accounts]
-    working = working_quantities(ids)
-    filling = filling_quantities(ids)
+    working, filling = working_and_filling(ids)
     fx = risk_selectors.fx_rates_current()
     positions: dict[int, list[Position]] = {pk: [] for pk in ids}
     for position in (
@@ -327,12 +329,22 @@ def _limit_price(
             % {"symbol": instrument.symbol, "price": asked, "below": below, "above": above}
         )
     if instrument.price > 0:
-        low, high = instrument.price * (1 - deviation), instrument.price * (1 + deviation)
+        # The default limits (the band off the last price, rounded away from it onto the grid) are always
+        # within: a page's own prices are never refused.
+        hkex = prices.on_spread_table(instrument)
+        low = min(
+            instrument.price * (1 - deviation),
+            prices.default_limit(instrument.price, side=Side.SELL, band=band, hkex=hkex),
+        )
+        high = max(
+            instrument.price * (1 + deviation),
+            prices.default_limit(instrument.price, side=Side.BUY, band=band, hkex=hkex),
+        )
         if not low <= asked <= high:
             if prices.on_spread_table(instrument):  # the range said in prices that can be given
                 low, high = prices.round_to_grid(low, up=True), prices.round_to_grid(high, up=False)
             else:
-                low, high = low.quantize(CENT, rounding=ROUND_CEILING), high.quantize(CENT, rounding=ROUND_FLOOR)
+                low, high = low.quantize(PRICE_UNIT, ROUND_CEILING), high.quantize(PRICE_UNIT, ROUND_FLOOR)
             raise Refused(
                 _(
                     "%(symbol)s: %(price)s is more than %(deviation)s%% from the last price %(last)s; give a limit from %(low)s to %(high)s."  # noqa: E501
@@ -479,7 +491,6 @@ def place_many(
     return list(requests)
 
 
-CENT = Decimal("0.01")
 KEY = re.compile(r"[A-Za-z0-9_\-]{1,64}")  # a request's key: never a colon, which its orders' keys add
 
 

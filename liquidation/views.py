@@ -323,11 +323,12 @@ class CancelOrdersView(ConsoleMixin, View):
         outcomes = services.cancel(user=request.user, orders=orders)
         asked = [order for order, outcome in outcomes if outcome == "ok"]
         done = sum(order.status == OrderStatus.CANCELLED for order in asked)
+        waiting = sum(order.is_working for order in asked)  # a broker's gateway: the exchange confirms later
         if done:
             messages.success(
                 request, ngettext("%(count)d order cancelled.", "%(count)d orders cancelled.", done) % {"count": done}
             )
-        if waiting := len(asked) - done:  # a broker's gateway: the exchange confirms later
+        if waiting:
             messages.info(
                 request,
                 ngettext(
@@ -337,7 +338,7 @@ class CancelOrdersView(ConsoleMixin, View):
                 )
                 % {"count": waiting},
             )
-        if left := len(outcomes) - len(asked):
+        if left := len(outcomes) - done - waiting:  # filled or rejected first, or long done
             messages.warning(
                 request,
                 ngettext(
@@ -519,9 +520,10 @@ class BatchView(ConsoleMixin, View):
             messages.success(request, done % {"count": len(changed)})
             if changed and action == "auto":
                 say_if_auto_waits(request, at)
-            elif changed and action == "auto_deadline":
-                for moment in sorted({call.auto_liquidate_at for call in changed})[:1]:  # one word is enough
-                    say_if_auto_waits(request, moment)
+            elif changed and action == "auto_deadline":  # the first deadline outside trading, if any
+                for moment in sorted({call.auto_liquidate_at for call in changed}):
+                    if say_if_auto_waits(request, moment):
+                        break
             if closed := len(calls) - len(changed):
                 messages.warning(
                     request,
@@ -747,16 +749,18 @@ def say_if_hkex_shut(request) -> None:
     )
 
 
-def say_if_auto_waits(request, at) -> None:
+def say_if_auto_waits(request, at) -> bool:
     """Warn that an auto-liquidation time is outside HKEX's continuous trading (a lunch break, a night, a
-    holiday): the plan waits for trading to resume (unless ``AUTO_LIQUIDATION_ANY_TIME``)."""
+    holiday): the plan waits for trading to resume (unless ``AUTO_LIQUIDATION_ANY_TIME``). Whether it
+    warned."""
     if settings.AUTO_LIQUIDATION_ANY_TIME or is_trading(at):
-        return
+        return False
     messages.warning(
         request,
         _("%(at)s is outside HKEX continuous trading: the plan is placed when trading resumes (%(when)s).")
         % {"at": _minute(at), "when": _minute(next_trading(at))},
     )
+    return True
 
 
 def _minute(moment) -> str:

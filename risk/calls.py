@@ -67,6 +67,11 @@ REOPENABLE = (CloseCause.MARKET, CloseCause.ADMIN)
 REOPENED_FIELDS = ("status", "closed_at", "close_cause", "reopen_until", "reopened_count", "updated_at")
 
 
+# The one order every writer locks calls in (a pass takes its accounts' calls so): two writers of the
+# same calls wait for each other and never deadlock.
+LOCK_ORDER = ("account_id", "pk")
+
+
 def sync_calls(
     account_ids: Iterable[int],
     *,
@@ -316,13 +321,13 @@ def _reopenable(wanted: Mapping[int, tuple], when) -> dict[int, MarginCall]:
         MarginCall.objects.select_for_update()
         .filter(account_id__in=list(last), close_cause__in=REOPENABLE, reopen_until__isnull=False)
         .filter(reopen_until__gte=min(when(account_id) for account_id in last))
-        .order_by("account_id", "-closed_at", "-pk")
+        .order_by(*LOCK_ORDER)
         .only("pk", "account_id", "exception_at", "reopened_count", "call_type", "closed_at", "reopen_until")
     ):
-        if call.account_id in found or call.closed_at != last[call.account_id]:
+        if call.closed_at != last[call.account_id]:
             continue  # not the account's last call
         if when(call.account_id) <= call.reopen_until:
-            found[call.account_id] = call
+            found[call.account_id] = call  # of two closed at once, the later (higher id)
     return found
 
 
@@ -349,11 +354,6 @@ class AlreadyDone(CallActionRefused):
 
 # A remark the same trader saves again on the same call within this long is the same form sent twice.
 REMARK_TWICE = timedelta(seconds=10)
-
-
-# The one order every writer locks calls in (a pass takes its accounts' calls so): two writers of the
-# same calls wait for each other and never deadlock.
-LOCK_ORDER = ("account_id", "pk")
 
 
 def locked(call_ids: Iterable[int]):

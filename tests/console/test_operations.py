@@ -191,7 +191,7 @@ def test_an_action_the_database_undid_to_break_a_deadlock_is_a_503_to_send_again
         response = client_for(trader).post(reverse("risk:exception-batch"), {"action": "mark"})
 
     assert (response.status_code, response["Retry-After"]) == (503, "1")
-    assert "Another action was changing the same records at the same moment." in response.content.decode()
+    assert "Another action was changing the same records at the same moment" in response.content.decode()
     assert not [record for record in caplog.records if record.name == "margincall.alerts"]
     assert middleware.DATABASE_AWAY.since is None
 

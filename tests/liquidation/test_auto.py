@@ -106,8 +106,51 @@ def test_a_call_a_trader_changes_while_the_run_goes_is_placed_as_it_is_then(call
 
     assert auto.run(NOW)["skipped"] == 1
     assert not Order.objects.exists()
-    said = "the call was marked exception" if meanwhile == "marked exception" else "time was changed"
-    assert said in note(call)
+    if meanwhile == "marked exception":
+        assert "the call was marked exception" in note(call)
+    else:
+        assert note(call) == ""  # the new setting's own run writes its note
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_batch_while_the_run_goes_and_the_run_never_sell_the_plan_twice(import_book, worked_book, monkeypatch):
+    import time
+
+    from django.db.models import F
+
+    from book.models import Position
+    from liquidation import services
+    from tests.liquidation.test_orders import run_together
+    from tests.users import make_user
+
+    import_book(worked_book)
+    Instrument.objects.update(price_time=NOW - timedelta(minutes=1))
+    trader = make_user("racer", "RiskWarningFull")
+    call = MarginCall.objects.get(account__account_no="M100001")
+    set_at(call, trader, NOW - timedelta(minutes=1))
+    # Ten times the holdings: the plan takes a small part of them, so a second plan would still fit.
+    Position.objects.filter(account=call.account).update(quantity=F("quantity") * 10)
+    planned = services.plan_accounts
+
+    def slow_plan(accounts, **kwargs):  # the run has read its plan; a batch comes in before it places
+        plans = planned(accounts, **kwargs)
+        time.sleep(0.5)
+        return plans
+
+    monkeypatch.setattr(auto.services, "plan_accounts", slow_plan)
+    monkeypatch.setattr("django.conf.settings.LIQUIDATION_GATEWAY", "tests.liquidation.gateways.Holding")
+
+    def batch():
+        time.sleep(0.1)
+        return services.liquidate_calls(user=trader, accounts=[call.account], key="race-batch")
+
+    run, placed = run_together(lambda: auto.run(NOW), batch)
+
+    assert not isinstance(run, Exception), run
+    assert not isinstance(placed, Exception), placed
+    sources = list(Order.objects.values_list("source", flat=True))
+    assert len(set(sources)) == 1, sources  # one plan, placed once, by whichever came first
 
 
 def test_past_the_deadline_only_when_the_rule_set_says_so(call):

@@ -169,6 +169,20 @@ def test_a_limit_price_far_from_the_last_price_is_refused_naming_the_range(accou
     services.place(user=trader, account=account, wanted=[services.Wanted("A.HK", 100, D("200"))])
 
 
+@pytest.mark.parametrize(("last", "band"), [("10.01", "0.02"), ("0.011", "0.02"), ("380", "0.05")])
+def test_the_default_limit_is_never_refused_as_too_far_whatever_the_rule_sets_limit(account, trader, last, band):
+    from liquidation import prices
+    from risk.models import RuleSet
+
+    RuleSet.objects.filter(account_kind="margin").update(price_band=D(band), price_deviation_limit=D(band))
+    Instrument.objects.filter(symbol="A.HK").update(price=D(last))
+    default = prices.default_limit(D(last), side="sell", band=D(band))  # what the page fills in
+
+    [order] = services.place(user=trader, account=account, wanted=[services.Wanted("A.HK", 100, default)])
+
+    assert order.limit_price == default
+
+
 @pytest.mark.parametrize("old_key", ["form-1:A.HK", "form-1:M100001:A.HK"])
 def test_an_order_keyed_the_way_it_was_before_still_answers_its_key(account, trader, old_key):
     [first] = services.place(user=trader, account=account, wanted=[services.Wanted("A.HK", 100)], key="form-1")
@@ -794,7 +808,7 @@ def test_a_batch_reads_in_a_fixed_number_of_queries(import_book, account, trader
     for number in range(5):
         import_book(one_stock_book(desk="HK2", account_no=f"Q{number}"))
     accounts = list(Account.objects.all())
-    with django_assert_max_num_queries(22):
+    with django_assert_max_num_queries(21):
         services.liquidate_calls(user=trader, accounts=accounts)
     assert Order.objects.values("account").distinct().count() >= 5
 
