@@ -15,7 +15,7 @@ check; a run that places writes what it placed."""
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from django.conf import settings
 from django.db import transaction
@@ -159,12 +159,7 @@ def _liquidate(call: MarginCall, key: str, plan, price_times: dict, rules: RuleS
     if not plan.orders:
         _note(call, _("skipped: the plan has no order"), now)
         return "skipped"
-    oldest = now - timedelta(minutes=rules.max_price_age_minutes)
-    stale = [
-        order.symbol
-        for order in plan.orders
-        if price_times.get(order.symbol) is None or price_times[order.symbol] < oldest
-    ]
+    stale = [order.symbol for order in plan.orders if services.price_is_old(price_times.get(order.symbol), rules, now)]
     if stale:
         _note(
             call,

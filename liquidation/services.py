@@ -9,7 +9,7 @@ import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal, InvalidOperation, localcontext
 
 from django.db import IntegrityError, transaction
@@ -131,6 +131,18 @@ def _near_the_market(order: Order, band: Decimal) -> bool:
     if order.side == Side.SELL:
         return order.limit_price <= last * (1 + band)
     return order.limit_price >= last * (1 - band)
+
+
+def price_is_old(price_time: datetime | None, rules: RuleSet, now: datetime) -> bool:
+    """Whether a last price is older than the rule set lets automatic liquidation trade on (or has no
+    time): a limit set from it may be far from the market."""
+    return price_time is None or price_time < now - timedelta(minutes=rules.max_price_age_minutes)
+
+
+def old_prices(symbols: Iterable[str], rules: RuleSet, now: datetime) -> dict[str, datetime | None]:
+    """Of these stocks, those whose last price is old (:func:`price_is_old`), with its time, by symbol."""
+    times = Instrument.objects.filter(symbol__in=set(symbols)).values_list("symbol", "price_time")
+    return {symbol: at for symbol, at in sorted(times) if price_is_old(at, rules, now)}
 
 
 def held_on_side(quantity: int, side: str) -> tuple[int, str]:
@@ -284,9 +296,8 @@ HIGHEST_LIMIT = 10**8
 PRICE_UNIT = Decimal(1).scaleb(-PRICE_PLACES)  # a limit price has the places of its column
 
 
-def _limit_price(
-    instrument: Instrument, side: str, asked: Decimal | None, band: Decimal, deviation: Decimal
-) -> Decimal:
+def _limit_price(instrument: Instrument, side: str, asked: Decimal | None, rules: RuleSet) -> Decimal:
+    band, deviation = rules.price_band, rules.price_deviation_limit
     if asked is None:
         if instrument.price <= 0:  # no market price to start from: 0.01 would give the stock away
             raise Refused(
@@ -345,19 +356,22 @@ def _limit_price(
                 low, high = prices.round_to_grid(low, up=True), prices.round_to_grid(high, up=False)
             else:
                 low, high = low.quantize(PRICE_UNIT, ROUND_CEILING), high.quantize(PRICE_UNIT, ROUND_FLOOR)
-            raise Refused(
-                _(
-                    "%(symbol)s: %(price)s is more than %(deviation)s%% from the last price %(last)s; give a limit from %(low)s to %(high)s."  # noqa: E501
-                )
-                % {
-                    "symbol": instrument.symbol,
-                    "price": asked,
-                    "deviation": f"{deviation * 100:f}".rstrip("0").rstrip("."),
-                    "last": f"{instrument.price.normalize():f}",
-                    "low": f"{low.normalize():f}",
-                    "high": f"{high.normalize():f}",
-                }
-            )
+            said = _(
+                "%(symbol)s: %(price)s is more than %(deviation)s%% from the last price %(last)s; give a limit from %(low)s to %(high)s."  # noqa: E501
+            ) % {
+                "symbol": instrument.symbol,
+                "price": asked,
+                "deviation": f"{deviation * 100:f}".rstrip("0").rstrip("."),
+                "last": f"{instrument.price.normalize():f}",
+                "low": f"{low.normalize():f}",
+                "high": f"{high.normalize():f}",
+            }
+            if instrument.price_time and price_is_old(instrument.price_time, rules, timezone.now()):
+                # The market may have moved since: the range is the rule set's to widen.
+                said += " " + _(
+                    "That price is from %(at)s; if the market has moved since, a risk admin can widen the rule set's limit."  # noqa: E501
+                ) % {"at": timezone.localtime(instrument.price_time).strftime("%Y-%m-%d %H:%M")}
+            raise Refused(said)
     return asked
 
 
@@ -639,7 +653,7 @@ def _order(item: Wanted, position: Position | None, working: dict, rules: RuleSe
         order = Order(instrument=instrument, side=side, quantity=item.quantity, order_type=OrderType.MARKET)
         price = instrument.price
     else:
-        price = _limit_price(instrument, side, item.limit_price, rules.price_band, rules.price_deviation_limit)
+        price = _limit_price(instrument, side, item.limit_price, rules)
         order = Order(
             instrument=instrument, side=side, quantity=item.quantity, order_type=OrderType.LIMIT, limit_price=price
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import secrets
+from collections import defaultdict
 from dataclasses import replace
 from decimal import Decimal, InvalidOperation
 
@@ -117,6 +118,10 @@ def call_panel(request, *, call, account) -> str | None:
         result, book = planned
         rules = services.rule_set(account.kind)
         chosen = {order.symbol: order.quantity for order in result.orders}
+        now = timezone.now()
+        # While the exchange trades, a last price older than the rule set's price age is marked: the
+        # default limit follows it, and it may be far from the market.
+        old = services.old_prices([line.symbol for line in book.lines], rules, now) if trading_now() else {}
         lines = []
         for line in book.lines:
             instrument = book.instruments[line.symbol]
@@ -138,6 +143,7 @@ def call_panel(request, *, call, account) -> str | None:
                     if instrument.price > 0
                     else _("No last price"),
                     "last": instrument.price,
+                    "price_at": _price_time(old[line.symbol], now) if line.symbol in old else "",
                     "currency": instrument.currency,
                     "covering": cover.covering_quantity if cover else None,
                     "planned": chosen.get(line.symbol, 0),
@@ -156,6 +162,7 @@ def call_panel(request, *, call, account) -> str | None:
                 "projected": round_figures(result.figures),
                 "plan_value": round_money(result.value),
                 "lines": lines,
+                "price_age_minutes": rules.max_price_age_minutes,
                 "key": secrets.token_urlsafe(16),
                 "auto_form": BatchForm(),
                 "typed": bool(typed),
@@ -685,6 +692,11 @@ class BatchPreviewView(ConsoleMixin, View):
             .annotate(holders=Count("account_id"))
             .order_by("-holders", "instrument__symbol")[: self.MAX_STOCKS]
         )
+        ordered = defaultdict(set)  # the plans' stocks by account kind (its rule set's price age)
+        for call in calls:
+            ordered[call.kind].update(order.symbol for order in getattr(plans[call.account.pk], "orders", ()))
+        rules = services.rules_by_kind()
+        old_prices = ", ".join(filter(None, (prices_old(symbols, rules[kind]) for kind, symbols in ordered.items())))
         rows = [
             {
                 "call": call,
@@ -698,6 +710,7 @@ class BatchPreviewView(ConsoleMixin, View):
             "rows": rows,
             "only": only or [],
             "only_error": printable("; ".join(form.errors.get("only", []))),
+            "old_prices": old_prices,
             "covering": sum(row["plan"].covers for row in rows),
             "total_value": round_money(sum((row["plan"].value for row in rows), Decimal(0))),
             "more": len(request.GET.getlist("calls")) > self.MAX_CALLS,
@@ -734,6 +747,43 @@ def say_placed(request, orders: services.Placed) -> None:
         )
         if any(order.instrument.currency == "HKD" for order in orders):
             say_if_hkex_shut(request)
+        if orders:
+            say_if_prices_old(request, {order.instrument.symbol for order in orders}, orders[0].account.kind)
+
+
+def trading_now() -> bool:
+    """Whether the exchange trades now (the simulated exchange that trades at any time: always)."""
+    return settings.SIMULATED_EXCHANGE_ALWAYS_OPEN or is_trading(timezone.now())
+
+
+def prices_old(symbols, rules) -> str:
+    """While the exchange trades: those of these stocks whose last price is older than the rule set's
+    price age, with the time of each ("5.HK (10:02), 8.HK (2026-12-04 16:08)"); empty when none is."""
+    if not trading_now():  # outside trading every price is from the last session: nothing to say
+        return ""
+    now = timezone.now()
+    old = services.old_prices(symbols, rules, now)
+    return ", ".join(f"{symbol} ({_price_time(at, now)})" for symbol, at in old.items())
+
+
+def _price_time(at, now) -> str:
+    if at is None:
+        return _("no time")
+    local = timezone.localtime(at)
+    return local.strftime("%H:%M" if local.date() == timezone.localtime(now).date() else "%Y-%m-%d %H:%M")
+
+
+def say_if_prices_old(request, symbols, kind: str) -> None:
+    """Warn that limits were set from old prices: they may be far from the market."""
+    rules = services.rule_set(kind)
+    if old := prices_old(symbols, rules):
+        messages.warning(
+            request,
+            _(
+                "The last price of %(stocks)s is older than %(minutes)d minutes: check the market against the orders' limits."  # noqa: E501
+            )
+            % {"stocks": old, "minutes": rules.max_price_age_minutes},
+        )
 
 
 def say_if_hkex_shut(request) -> None:

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.core.management import CommandError, call_command
 from django.db import close_old_connections
+from django.utils import timezone
 
 from book.models import Account, CashBalance, FxRate, Instrument, Position
 from console.models import AuditEntry
@@ -156,6 +157,7 @@ def test_a_limit_price_off_the_grid_market_must_fit_its_column(account, trader, 
 def test_a_limit_price_far_from_the_last_price_is_refused_naming_the_range(account, trader):
     from risk.models import RuleSet
 
+    Instrument.objects.filter(symbol="A.HK").update(price_time=timezone.now())  # a price just in
     for mistyped in ("3.80", "9995", "0.01"):
         with pytest.raises(services.Refused) as refused:
             services.place(user=trader, account=account, wanted=[services.Wanted("A.HK", 100, D(mistyped))])
@@ -839,3 +841,25 @@ def test_a_stock_recovery_buy_back_is_no_margin_calls_order(db, trader):
 
 def call_stock(call) -> str:
     return Position.objects.filter(account=call.account, quantity__gt=0).values_list("instrument__symbol", flat=True)[0]
+
+
+def test_a_limit_refused_as_far_from_an_old_last_price_says_when_that_price_was(account, trader, time_machine):
+    from datetime import datetime, timedelta
+
+    from book.trading_calendar import HONG_KONG
+
+    now = datetime(2026, 12, 23, 10, 30, tzinfo=HONG_KONG)
+    time_machine.move_to(now)
+    Instrument.objects.filter(symbol="A.HK").update(price_time=now - timedelta(minutes=4))
+    with pytest.raises(services.Refused) as fresh:
+        services.place(user=trader, account=account, wanted=[services.Wanted("A.HK", 100, D("300"))])
+    assert str(fresh.value).endswith("give a limit from 342 to 418.")
+
+    Instrument.objects.filter(symbol="A.HK").update(price_time=now - timedelta(minutes=40))
+    with pytest.raises(services.Refused) as old:
+        services.place(user=trader, account=account, wanted=[services.Wanted("A.HK", 100, D("300"))])
+    assert str(old.value) == (
+        "A.HK: 300 is more than 10% from the last price 380; give a limit from 342 to 418."
+        " That price is from 2026-12-23 09:50; if the market has moved since, a risk admin can widen the rule"
+        " set's limit."
+    )

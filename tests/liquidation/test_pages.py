@@ -652,3 +652,42 @@ def test_orders_placed_or_an_auto_time_set_while_hkex_is_shut_say_when_it_resume
     )
     assert "orders placed." in again.content.decode()
     assert "not in continuous trading" not in again.content.decode()
+
+
+def test_an_old_last_price_is_marked_on_the_plan_and_said_on_placing_and_in_the_batch_preview(
+    call, trader, time_machine
+):
+    from datetime import datetime, timedelta
+
+    from book.models import Instrument
+    from book.trading_calendar import HONG_KONG
+
+    now = datetime(2026, 12, 23, 10, 30, tzinfo=HONG_KONG)  # continuous trading
+    time_machine.move_to(now)
+    Instrument.objects.filter(symbol="A.HK").update(price_time=now - timedelta(minutes=6))  # the rule set's 5: old
+    Instrument.objects.filter(symbol="B.HK").update(price_time=now - timedelta(minutes=4))
+    client = client_for(trader)
+
+    html = client.get(reverse("risk:call", args=[call.pk])).content.decode()
+    rows = {symbol: html[html.index(f'<tr data-symbol="{symbol}">') :] for symbol in ("A.HK", "B.HK")}
+    rows = {symbol: row[: row.index("</tr>")] for symbol, row in rows.items()}
+    assert 'data-testid="old-price"' in rows["A.HK"]
+    assert "price at 10:24" in rows["A.HK"]
+    assert 'data-testid="old-price"' not in rows["B.HK"]
+
+    preview = client.get(reverse("liquidation:batch-preview"), {"calls": [call.pk]}).content.decode()
+    assert "The last price of A.HK (10:24) is older than the rule set allows automatic liquidation" in preview
+
+    placed = client.post(reverse("liquidation:call-liquidate", args=[call.pk]), plan_form(call), follow=True)
+    said = placed.content.decode()
+    assert "2 orders placed." in said
+    assert (
+        "The last price of A.HK (10:24) is older than 5 minutes: check the market against the orders&#x27; limits."
+        in said
+    )
+
+    # From yesterday, the day is named. Outside trading every price is from the last session: nothing said.
+    Instrument.objects.filter(symbol="A.HK").update(price_time=now - timedelta(days=1))
+    assert "price at 2026-12-22 10:30" in client.get(reverse("risk:call", args=[call.pk])).content.decode()
+    time_machine.move_to(datetime(2026, 12, 23, 12, 30, tzinfo=HONG_KONG))  # the lunch break
+    assert 'data-testid="old-price"' not in client.get(reverse("risk:call", args=[call.pk])).content.decode()
