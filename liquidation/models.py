@@ -7,7 +7,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from book.models import PRICE_DIGITS, PRICE_PLACES, Account, Instrument, possible_time
+from book.models import HKD, PRICE_DIGITS, PRICE_PLACES, Account, Instrument, possible_time
 from book.times import validate_possible_time
 from console.querysets import DeskScopedQuerySet
 from risk.models import MarginCall
@@ -108,6 +108,12 @@ class Order(models.Model):
 
     def __str__(self):
         return f"{self.side} {self.quantity} {self.instrument_id} ({self.status})"
+
+    def type_label(self) -> str:
+        """Its type as a desk names it: HKEX's enhanced limit order; a plain limit on other markets."""
+        if self.order_type == OrderType.LIMIT and self.instrument.currency != HKD:
+            return str(_("Limit"))
+        return self.get_order_type_display()
 
     @property
     def remaining(self) -> int:

@@ -436,7 +436,7 @@ class OrderListView(ListPage):
             order.quantity,
             order.filled_quantity,
             order.get_status_display(),
-            order.get_order_type_display(),
+            order.type_label(),
             as_quoted(order.limit_price),
             as_quoted(order.average_fill_price),
             order.get_source_display(),

@@ -691,3 +691,44 @@ def test_an_old_last_price_is_marked_on_the_plan_and_said_on_placing_and_in_the_
     assert "price at 2026-12-22 10:30" in client.get(reverse("risk:call", args=[call.pk])).content.decode()
     time_machine.move_to(datetime(2026, 12, 23, 12, 30, tzinfo=HONG_KONG))  # the lunch break
     assert 'data-testid="old-price"' not in client.get(reverse("risk:call", args=[call.pk])).content.decode()
+
+
+def test_the_orders_page_names_each_orders_type_as_its_market_does(call, trader, settings):
+    from decimal import Decimal
+
+    from book.models import FxRate, Instrument
+    from liquidation import services
+
+    settings.LIQUIDATION_GATEWAY = "tests.liquidation.gateways.Holding"  # the orders stay working
+    FxRate.objects.update_or_create(currency="USD", defaults={"rate": Decimal("7.8")})
+    client = client_for(trader)
+    client.post(reverse("liquidation:call-liquidate", args=[call.pk]), plan_form(call, **{"A.HK": "300"}))
+    Instrument.objects.filter(symbol="B.HK").update(currency="USD")  # a US stock: market orders allowed
+    services.place(
+        user=trader, account=call.account, wanted=[services.Wanted("B.HK", 500, order_type="market")], call=call
+    )
+    services.place(user=trader, account=call.account, wanted=[services.Wanted("B.HK", 500, Decimal("80"))], call=call)
+
+    html = client.get(reverse("liquidation:orders")).content.decode()
+    rows = list(
+        csv.reader(
+            io.StringIO(client.get(reverse("liquidation:orders"), {"format": "csv"}).content.decode("utf-8-sig"))
+        )
+    )
+    details = client.get(reverse("risk:call", args=[call.pk])).content.decode()
+
+    types = {order.pk: order for order in Order.objects.select_related("instrument")}
+    assert sorted(
+        html.count(f'data-testid="order-type">{label}<') for label in ("Enhanced limit", "Market", "Limit")
+    ) == [
+        1,
+        1,
+        1,
+    ]
+    by_order = {int(row[0]): row[rows[0].index("Type")] for row in rows[1:]}
+    assert {by_order[pk]: (o.instrument.symbol, o.order_type) for pk, o in types.items()} == {
+        "Enhanced limit": ("A.HK", "limit"),
+        "Market": ("B.HK", "market"),
+        "Limit": ("B.HK", "limit"),
+    }
+    assert '<span class="meta">Market</span>' in details  # no limit price: the call's orders say so
