@@ -142,6 +142,11 @@ class StoredTextField(forms.CharField):
     def to_python(self, value):
         # Named before the strip, which would take a control character off an end ("\x1f") unsaid.
         if isinstance(value, str) and (char := edge_forbidden(value, free_text=self.free_text, typed=True)):
+            if char == "\ufffd":  # what a request's bytes that are not UTF-8 are read as
+                raise forms.ValidationError(
+                    _("Contains U+FFFD, which stands for bytes that were not UTF-8 text: type it again."),
+                    code="forbidden_character",
+                )
             raise forms.ValidationError(
                 _("Contains a character that is not allowed (%(char)s)."),
                 code="forbidden_character",

@@ -231,7 +231,7 @@ class ResendView(ConsoleMixin, View):
 
     def post(self, request):
         back = back_to(request, reverse("notices:list"))
-        sent = request.POST.getlist("deliveries")[:1000]
+        sent = [value for value in request.POST.getlist("deliveries")[:1000] if value.strip()]  # "": none picked
         ids = [pk for pk in map(parse_id, sent) if pk is not None]
         if not sent:
             messages.error(request, _("Select failed deliveries to send again."))

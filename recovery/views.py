@@ -293,23 +293,35 @@ class LendingView(ConsoleMixin, View):
         symbol = request.GET.get("stock", "")
         detail = None
         if symbol and any(pool.symbol == symbol for pool in pools):
-            detail = {
-                "symbol": symbol,
-                "shorts": Position.objects.filter(
+            shorts = list(
+                Position.objects.filter(
                     instrument__symbol=symbol, quantity__lt=0, account__in=_visible_accounts(request.user)
                 )
                 .select_related("account")
-                .order_by("quantity"),
-                "items": {
-                    item.account_id: item
-                    for item in ShortStockItem.objects.filter(instrument__symbol=symbol, resolved_at__isnull=True)
-                },
+                .order_by("quantity")
+            )
+            # The scan's items with the book now (what was bought since, what is on order), as the Short
+            # Stock Recovery page shows them: a Buy is offered for what is free, prefilled with the rest.
+            items = {
+                item.account_id: item
+                for item in with_book_now(
+                    list(
+                        ShortStockItem.objects.filter(
+                            instrument__symbol=symbol,
+                            resolved_at__isnull=True,
+                            account_id__in=[position.account_id for position in shorts],
+                        ).select_related("instrument")
+                    )
+                )
             }
-            detail["shorts"] = list(detail["shorts"])
-            for position in detail["shorts"]:
-                position.item = detail["items"].get(position.account_id)
+            working = liquidation.working_quantities({position.account_id for position in shorts})
+            for position in shorts:
+                position.item = items.get(position.account_id)
                 position.short = -position.quantity
-            detail["item_ids"] = [p.item.pk for p in detail["shorts"] if p.item]
+                position.on_order = working.get((position.account_id, position.instrument_id), 0)
+                position.free_now = max(0, position.short - position.on_order)
+                position.to_buy = position.item.to_buy if position.item else 0
+            detail = {"symbol": symbol, "shorts": shorts, "item_ids": [p.item.pk for p in shorts if p.item]}
             # A pool is the firm's: its figures count every desk's clients, the list only those seen here.
             clients = next(pool.clients for pool in pools if pool.symbol == symbol)
             detail["elsewhere"] = max(0, clients - len(detail["shorts"]))
@@ -570,6 +582,13 @@ def message_statuses(account_ids) -> dict[int, str]:
     return found
 
 
+def _listed(rows) -> str:
+    """Rows named by account and stock, the first LISTED of them."""
+    return ", ".join(f"{row.account.account_no} {row.stock.symbol}" for row in rows[:LISTED]) + (
+        " …" if len(rows) > LISTED else ""
+    )
+
+
 class MessageView(RecoverAction):
     """A message about stock to recover to the clients of the selected items (or a covered-call case):
     channels, the stock-recovery template or the trader's own text; sent as a notice."""
@@ -621,15 +640,27 @@ class MessageView(RecoverAction):
         def by_stock(row):
             return row.account.account_no, row.stock.symbol
 
-        targets, named, left_out = {}, [], []
-        for row in [*sorted(items, key=by_stock), *sorted(with_rules(cases), key=by_stock)]:
+        targets, named, left_out, nothing_left = {}, [], [], []
+        for row in [*sorted(with_book_now(items), key=by_stock), *sorted(with_rules(cases), key=by_stock)]:
+            # What the client has still to recover, from the book now: an item's rest to buy (less what
+            # was bought since the scan and what is on order), a case's shortfall.
+            quantity = row.to_buy if isinstance(row, ShortStockItem) else (row.rule.shortfall if row.rule else 0)
+            if quantity <= 0:  # covered, or all of it on order, since the scan: nothing to ask for
+                nothing_left.append(row)
+                continue
             if row.account_id in targets:
                 left_out.append(row)
                 continue
-            # an item's quantity to recover; a case's shortfall in the book now
-            quantity = row.quantity if isinstance(row, ShortStockItem) else (row.rule.shortfall if row.rule else 0)
             targets[row.account_id] = (row.account, row.stock.symbol, quantity, row.due)
             named.append(row)
+        if nothing_left:
+            messages.info(
+                request,
+                _("Nothing is left to recover (covered or on order since the scan), so no message: %(rows)s.")
+                % {"rows": _listed(nothing_left)},
+            )
+        if not targets:
+            return HttpResponseRedirect(back)
         wanted = [
             notices.AccountMessage(
                 account,
@@ -662,9 +693,7 @@ class MessageView(RecoverAction):
             ).update(status=CaseStatus.CONTACTED, updated_at=now)
         say_queued(request, asked=bool(wanted), written=written)
         if left_out:
-            listed = ", ".join(f"{row.account.account_no} {row.stock.symbol}" for row in left_out[:LISTED]) + (
-                " …" if len(left_out) > LISTED else ""
-            )
+            listed = _listed(left_out)
             messages.warning(
                 request,
                 ngettext(

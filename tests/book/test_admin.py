@@ -240,7 +240,7 @@ def test_a_number_in_other_capitals_of_a_stored_one_is_refused(admin_client):
         ({"name": "\x1f"}, "Contains a character that is not allowed (U+001F)."),
         ({"name": "Chan Tai Man\x85"}, "Contains a character that is not allowed (U+0085)."),
         ({"account_no": "\u200b"}, "This field is required."),
-        ({"name": "Chan \ufffd"}, "Contains a character that is not allowed (U+FFFD)."),
+        ({"name": "Chan \ufffd"}, "Contains U+FFFD, which stands for bytes that were not UTF-8 text: type it again."),
     ],
 )
 def test_the_admin_refuses_what_the_book_import_refuses_in_keys_and_text(admin_client, data, error):

@@ -153,6 +153,8 @@ def test_resending_with_a_value_that_is_no_deliverys_key_sends_nothing(
 
     assert response.status_code == 404
     assert Delivery.objects.get(pk=failed.pk).status == "failed"
+    nothing = client_for(trader).post(reverse("notices:resend"), {"deliveries": ["", " "]}, follow=True)
+    assert "Select failed deliveries to send again." in nothing.content.decode()
 
 
 def test_the_lists_show_the_last_notice(call, trader, django_capture_on_commit_callbacks):

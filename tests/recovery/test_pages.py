@@ -463,3 +463,74 @@ def test_a_short_call_past_its_expiry_day_is_no_longer_a_covered_call_shortfall(
     Instrument.objects.filter(symbol="TCH-C400").update(expiry=dt.date(2026, 12, 22))  # the day before today's
 
     assert services.covered_calls_now() == []
+
+
+def test_a_message_asks_for_what_is_still_to_recover_and_none_once_covered(
+    trader, django_capture_on_commit_callbacks, settings
+):
+    from book.models import Position
+    from notices.models import Notice
+
+    settings.LIQUIDATION_GATEWAY = "tests.liquidation.gateways.Holding"  # the buy-back stays working
+    services.run_scan()
+    client = client_for(trader)
+    item = ShortStockItem.objects.get(account__account_no="M1", instrument__symbol="X.HK")
+    assert item.quantity == 300
+    short = Position.objects.get(account__account_no="M1", instrument__symbol="X.HK")
+    Position.objects.filter(pk=short.pk).update(quantity=short.quantity + 100)  # 100 bought back since the scan
+
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("recovery:message"), {"items": [item.pk], "channels": ["email"], "key": "recovery-key-a1"})
+    body = Notice.objects.get().deliveries.get().body
+    assert "must buy back or deliver 200 shares of X.HK" in body
+
+    # The rest on order for the client, or covered: nothing to ask, and no message.
+    client.post(
+        reverse("recovery:buy-back"), {"account": "M1", "symbol": "X.HK", "quantity": "200", "key": "bb-key-a1"}
+    )
+    assert Order.objects.filter(account__account_no="M1", instrument__symbol="X.HK").count() == 1
+    response = client.post(
+        reverse("recovery:message"), {"items": [item.pk], "channels": ["email"], "key": "recovery-key-a2"}, follow=True
+    )
+    assert (
+        "Nothing is left to recover (covered or on order since the scan), so no message: M1 X.HK."
+        in response.content.decode()
+    )
+    assert Notice.objects.count() == 1
+
+
+def test_the_lending_details_offer_what_is_still_to_buy_back_as_the_book_is_now(trader, settings):
+    settings.LIQUIDATION_GATEWAY = "tests.liquidation.gateways.Holding"  # the buy-backs stay working
+    services.run_scan()
+    client = client_for(trader)
+
+    def rows():
+        html = client.get(reverse("recovery:lending"), {"stock": "700.HK"}).content.decode()
+        detail = html[html.index('data-testid="lending-detail"') :]
+        found = {}
+        for account in ("C1", "M1"):
+            row = detail[detail.index(f'<tr data-account="{account}">') :]
+            found[account] = row[: row.index("</tr>")]
+        return found
+
+    before = rows()
+    # C1 is a cash account: all its 200 short goes; M1's 400 carries the rest of the recall, 100.
+    assert 'data-testid="to-buy">200<' in before["C1"]
+    assert 'name="quantity" value="200" min="1" max="200"' in before["C1"]
+    assert 'data-testid="to-buy">100<' in before["M1"]
+    assert 'name="quantity" value="100" min="1" max="400"' in before["M1"]
+
+    client.post(
+        reverse("recovery:buy-back"), {"account": "C1", "symbol": "700.HK", "quantity": "100", "key": "buyback-c1-1"}
+    )
+    client.post(
+        reverse("recovery:buy-back"), {"account": "M1", "symbol": "700.HK", "quantity": "100", "key": "buyback-m1-1"}
+    )
+    after = rows()
+
+    assert 'data-testid="on-order">100 on order<' in after["C1"]
+    assert 'data-testid="to-buy">100<' in after["C1"]
+    assert 'name="quantity" value="100" min="1" max="100"' in after["C1"]
+    # M1's part is on order: nothing is prefilled, and at most its free 300 may be bought.
+    assert 'data-testid="to-buy">0<' in after["M1"]
+    assert 'name="quantity" value="" min="1" max="300"' in after["M1"]

@@ -578,7 +578,11 @@ def test_a_nasty_value_in_a_call_action_is_refused_with_a_message(call, trader, 
         ("risk:call-end", {"reason": "\u200b"}, "Reason: This field is required."),
         ("risk:call-exception", {"action": "mark", "reason": "\u2060"}, "Reason: A reason is required"),
         # Bytes that were not UTF-8 arrive as U+FFFD: refused, not stored as such.
-        ("risk:call-remark", {"text": "called \ufffd"}, "Remark: Contains a character that is not allowed (U+FFFD)."),
+        (
+            "risk:call-remark",
+            {"text": "called \ufffd"},
+            "Remark: Contains U+FFFD, which stands for bytes that were not UTF-8 text: type it again.",
+        ),
         # One error a field, not the field's own and a second about what it lacks.
         ("risk:call-exception", {"action": "mark", "reason": "a\u0000b"}, "Reason: Contains a character"),
     ],
