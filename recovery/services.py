@@ -141,12 +141,17 @@ def sync_covered_calls(
     accounts = _accounts(item.account_no for item in found)
     stocks = dict(Instrument.objects.filter(symbol__in={i.underlying for i in found}).values_list("symbol", "pk"))
     wanted = {(accounts[item.account_no][0], stocks[item.underlying]): item for item in found}
+    unresolved = CoveredCallCase.objects.filter(resolved_at__isnull=True)
+    if account_ids is not None:
+        unresolved = unresolved.filter(account_id__in=account_ids)
+    if set(unresolved.values_list("account_id", "underlying_id")) == set(wanted):
+        return []  # the cases already match the book: nothing is locked or written (a page's read)
     sessions = _due_sessions()
     with transaction.atomic():
-        open_cases = CoveredCallCase.objects.select_for_update().filter(resolved_at__isnull=True)
-        if account_ids is not None:
-            open_cases = open_cases.filter(account_id__in=account_ids)
-        open_cases = {(case.account_id, case.underlying_id): case for case in open_cases}
+        # Locked in one order (by id), as every writer of these cases locks them.
+        open_cases = {
+            (case.account_id, case.underlying_id): case for case in unresolved.select_for_update().order_by("pk")
+        }
         gone = [case.pk for key, case in open_cases.items() if key not in wanted]
         CoveredCallCase.objects.filter(pk__in=gone).update(resolved_at=now, updated_at=now)
         kinds = {pk: kind for pk, kind in accounts.values()}
@@ -191,7 +196,7 @@ def sync_short_stock(found: list[rules.ShortStock], scan: RecoveryScan, *, now: 
     with transaction.atomic():
         current = {
             (item.account_id, item.instrument_id): item
-            for item in ShortStockItem.objects.select_for_update().filter(resolved_at__isnull=True)
+            for item in ShortStockItem.objects.select_for_update().filter(resolved_at__isnull=True).order_by("pk")
         }
         ShortStockItem.objects.filter(pk__in=[i.pk for k, i in current.items() if k not in wanted]).update(
             resolved_at=now, updated_at=now

@@ -534,3 +534,26 @@ def test_the_lending_details_offer_what_is_still_to_buy_back_as_the_book_is_now(
     # M1's part is on order: nothing is prefilled, and at most its free 300 may be bought.
     assert 'data-testid="to-buy">0<' in after["M1"]
     assert 'name="quantity" value="" min="1" max="300"' in after["M1"]
+
+
+def test_reading_covered_call_recovery_locks_and_writes_nothing_while_the_cases_match_the_book(trader):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from book.models import Position
+
+    client = client_for(trader)
+    client.get(reverse("recovery:covered-calls"))  # the case opens
+    with CaptureQueriesContext(connection) as steady:
+        client.get(reverse("recovery:covered-calls"))
+    case_writes = [
+        q["sql"]
+        for q in steady.captured_queries
+        if "recovery_coveredcallcase" in q["sql"] and ("FOR UPDATE" in q["sql"] or not q["sql"].startswith("SELECT"))
+    ]
+    assert case_writes == []
+
+    # The book moved outside any recompute's reach: the page's read brings the cases in line.
+    Position.objects.filter(account__account_no="A1", instrument__symbol="700.HK").update(quantity=300)
+    client.get(reverse("recovery:covered-calls"))
+    assert CoveredCallCase.objects.get().resolved_at is not None
