@@ -536,6 +536,7 @@ def test_the_lending_details_offer_what_is_still_to_buy_back_as_the_book_is_now(
     assert 'name="quantity" value="" min="1" max="300"' in after["M1"]
 
 
+@pytest.mark.postgres  # where a read can lock rows (FOR UPDATE)
 def test_reading_covered_call_recovery_locks_and_writes_nothing_while_the_cases_match_the_book(trader):
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
