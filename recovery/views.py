@@ -43,14 +43,36 @@ def _visible_accounts(user):
     return Account.objects.visible_to(user)
 
 
+# What each list sorts by: a column header's key, and the field it sorts.
+CASE_SORTS = {
+    "due": "due",
+    "account": "account__account_no",
+    "underlying": "underlying__symbol",
+    "detected": "detected_at",
+    "status": "status",
+}
+ITEM_SORTS = {
+    "due": "due",
+    "account": "account__account_no",
+    "symbol": "instrument__symbol",
+    "short": "short_quantity",
+    "quantity": "quantity",
+    "detected": "detected_at",
+    "reason": "reason",
+    "status": "status",
+}
+
+
+def sort_choices(sorts: dict) -> list[tuple[str, str]]:
+    return [(key, key) for key in sorts] + [(f"-{key}", key) for key in sorts]
+
+
 class CaseFilterForm(forms.Form):
     q = TextField(label=gettext_lazy("Account"), max_length=32, required=False)
     status = forms.ChoiceField(
         label=gettext_lazy("Status"), choices=[("", gettext_lazy("All statuses")), *CaseStatus.choices], required=False
     )
-    sort = forms.ChoiceField(
-        label=gettext_lazy("Sort"), choices=[(k, k) for k in ("due", "-due", "account", "-account")], required=False
-    )
+    sort = forms.ChoiceField(label=gettext_lazy("Sort"), choices=sort_choices(CASE_SORTS), required=False)
     page = IntegerField(label=gettext_lazy("Page"), min_value=1, max_value=MAX_PAGE, required=False)
 
 
@@ -58,6 +80,7 @@ class ShortFilterForm(CaseFilterForm):
     reason = forms.ChoiceField(
         label=gettext_lazy("Reason"), choices=[("", gettext_lazy("All reasons")), *Reason.choices], required=False
     )
+    sort = forms.ChoiceField(label=gettext_lazy("Sort"), choices=sort_choices(ITEM_SORTS), required=False)
 
 
 class CoveredCallListView(ListPage):
@@ -67,7 +90,7 @@ class CoveredCallListView(ListPage):
     form_class = CaseFilterForm
     template_name = "recovery/covered_calls.html"
     partial = "case-list"
-    sorts = {"due": "due", "account": "account__account_no"}
+    sorts = CASE_SORTS
     default_sort = "due"
     csv_name = "covered-call-recovery"
     dropped_from_query = ("page", "changed", "format")
@@ -208,7 +231,7 @@ def suggest_buy_backs(positions: list, shortfall: int, working: dict) -> None:
 class ShortStockListView(ListPage):
     form_class = ShortFilterForm
     template_name = "recovery/short_stock.html"
-    sorts = {"due": "due", "account": "account__account_no"}
+    sorts = ITEM_SORTS
     default_sort = "due"
     csv_name = "short-stock-recovery"
 

@@ -558,3 +558,33 @@ def test_reading_covered_call_recovery_locks_and_writes_nothing_while_the_cases_
     Position.objects.filter(account__account_no="A1", instrument__symbol="700.HK").update(quantity=300)
     client.get(reverse("recovery:covered-calls"))
     assert CoveredCallCase.objects.get().resolved_at is not None
+
+
+def test_the_recovery_lists_sort_by_their_column_headers_and_keep_the_sort_through_the_filters(trader):
+    services.run_scan()
+    client = client_for(trader)
+
+    def order(sort):
+        page = client.get(reverse("recovery:short-stock"), {"sort": sort})
+        return [(row.account.account_no, row.instrument.symbol) for row in page.context["rows"]], page
+
+    by_stock, page = order("symbol")
+    html = page.content.decode()
+    assert [symbol for _, symbol in by_stock] == sorted(symbol for _, symbol in by_stock)
+    for key in ("account", "symbol", "short", "quantity", "reason", "detected", "due", "status"):
+        assert f"sort={key}" in html or f"sort=-{key}" in html
+    assert '<input type="hidden" name="sort" value="symbol">' in html
+    assert "sort=-quantity" in html  # the header's first click: the most to recover first
+    most, _ = order("-quantity")
+    quantities = {
+        (item.account.account_no, item.instrument.symbol): item.quantity for item in ShortStockItem.objects.all()
+    }
+    assert [quantities[key] for key in most] == sorted(quantities.values(), reverse=True)
+    least, _ = order("quantity")
+    assert [quantities[key] for key in least] == sorted(quantities.values())
+    assert "Detected at" in html
+
+    cases = client.get(reverse("recovery:covered-calls"), {"sort": "-underlying"})
+    assert cases.status_code == 200
+    assert "sort=-detected" in cases.content.decode()  # the newest first
+    assert client.get(reverse("recovery:short-stock"), {"sort": "nonsense"}).status_code == 200
