@@ -102,6 +102,8 @@ class Notice(models.Model):
     key = models.CharField(_("key"), max_length=80)
     day = models.DateField(_("trading day"), null=True, blank=True)
     text = models.TextField(_("free text"), blank=True, max_length=2000)
+    # The stock a message about stock to recover names ("" for any other notice).
+    stock = models.CharField(_("stock"), max_length=32, blank=True, editable=False)
     created_at = models.DateTimeField(_("created at"), default=timezone.now, db_index=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,

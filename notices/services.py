@@ -741,7 +741,13 @@ def send_to_accounts(
         Notice.objects.bulk_create(
             [
                 Notice(
-                    account=message.account, kind=kind, key=f"account:{key}", text=text, created_at=now, created_by=user
+                    account=message.account,
+                    kind=kind,
+                    key=f"account:{key}",
+                    text=text,
+                    stock=str(message.values.get("stock", ""))[:32],
+                    created_at=now,
+                    created_by=user,
                 )
                 for message in by_account.values()
             ],

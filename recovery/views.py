@@ -579,27 +579,28 @@ def with_book_now(items: list) -> list:
 
 
 def with_messages(items: list) -> list:
-    """Each item with ``message_status``: its account's last stock-recovery message's ("" if none)."""
+    """Each item with ``message_status``: the status of the last stock-recovery message about its stock
+    ("" if none)."""
     statuses = message_statuses({item.account_id for item in items})
     for item in items:
-        item.message_status = statuses.get(item.account_id, "")
+        item.message_status = statuses.get((item.account_id, item.instrument.symbol), "")
     return items
 
 
-def message_statuses(account_ids) -> dict[int, str]:
-    """Per account: the status of its latest stock-recovery message (its worst delivery)."""
+def message_statuses(account_ids) -> dict[tuple[int, str], str]:
+    """Per account and stock: the status of its latest stock-recovery message (its worst delivery)."""
     from notices.models import Notice
 
     found = {}
     for notice in (
         Notice.objects.filter(account_id__in=list(account_ids), kind="recovery", call__isnull=True)
-        .order_by("account_id", "-created_at", "-pk")
+        .order_by("account_id", "stock", "-created_at", "-pk")
         .prefetch_related("deliveries")
     ):
-        if notice.account_id in found:
+        if (notice.account_id, notice.stock) in found:
             continue
         statuses = {delivery.status for delivery in notice.deliveries.all()}
-        found[notice.account_id] = next(
+        found[notice.account_id, notice.stock] = next(
             (s for s in ("failed", "queued", "sending", "sent", "delivered") if s in statuses), ""
         )
     return found

@@ -262,6 +262,14 @@ def test_a_message_names_one_stock_of_an_account_and_leaves_its_other_rows_as_th
     assert "700.HK" in body
     assert "X.HK" not in body
     assert {item.instrument.symbol: item.status for item in both.all()} == {"700.HK": "contacted", "X.HK": "open"}
+    assert Notice.objects.get().stock == "700.HK"
+    listed = {
+        item.instrument.symbol: item.message_status
+        for item in client.get(reverse("recovery:short-stock")).context["rows"]
+        if item.account.account_no == "M1"
+    }
+    assert listed["700.HK"]  # the message's status on the row of the stock it named, not on the other's
+    assert listed["X.HK"] == ""
     again = client.post(reverse("recovery:message"), {**data, "items": [both.get(instrument__symbol="X.HK").pk]})
     assert again.status_code == 302
     assert both.get(instrument__symbol="X.HK").status == "open"  # the form's key sent before: nothing new
