@@ -49,6 +49,14 @@ def feed_time_problem(moment: dt.datetime, now: dt.datetime | None = None) -> st
     return ""
 
 
+def as_stored(moment: dt.datetime, now: dt.datetime | None = None) -> dt.datetime:
+    """A feed's time as it is stored: never ahead of this clock. A feed's clock may run ahead of it
+    (up to ``FEED_MAX_AHEAD_SECONDS``); stored as sent, such a time would hold back every later report
+    (each refused as older) until this clock caught up."""
+    now = now or timezone.now()
+    return min(moment, now)
+
+
 def book_window(now: dt.datetime | None = None) -> tuple[dt.datetime, dt.datetime]:
     now = now or timezone.now()
     days = dt.timedelta(days=settings.BOOK_AS_OF_WINDOW_DAYS)

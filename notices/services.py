@@ -18,6 +18,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from book.models import Account, AccountKind, Language
+from book.times import as_stored
 from book.trading_calendar import is_session
 from console import audit
 from console.permissions import can
@@ -670,7 +671,7 @@ def report(delivery_id: int, status: str, *, error: str = "", at: dt.datetime) -
         sent = "sent" if delivery.sent_at else "queued"
         return f"time is before the delivery was {sent} ({timezone.localtime(since).isoformat(timespec='seconds')})"
     if status == DeliveryStatus.DELIVERED:
-        taken = _set(delivery, DeliveryStatus.DELIVERED, REPORTABLE, delivered_at=max(at, since))
+        taken = _set(delivery, DeliveryStatus.DELIVERED, REPORTABLE, delivered_at=as_stored(max(at, since)))
     else:
         taken = _set(delivery, DeliveryStatus.FAILED, REPORTABLE, error=error or "the gateway reported a failure")
     if not taken:  # another report (or the send's end) changed it meanwhile

@@ -507,8 +507,9 @@ def token(db):
     return secret
 
 
-def test_a_gateway_reports_a_delivery_delivered(called, token):
+def test_a_gateway_reports_a_delivery_delivered(called, token, time_machine):
     delivery = m1("sms")
+    time_machine.move_to(at("2026-12-23T11:30:07+08:00"))  # the gateway reports it two seconds later
     response = report(
         [
             {"id": delivery.pk, "status": "delivered", "time": "2026-12-23T11:30:05+08:00"},
@@ -919,3 +920,15 @@ def test_an_email_template_needs_a_subject_and_a_gateway_is_named_without_its_qu
         template.clean()
     gateway = NoticeGateway(channel="sms", url="https://user:pw@gw.example.com/send?key=SECRET123")
     assert str(gateway) == "SMS: https://gw.example.com/send"
+
+
+def test_a_gateway_clock_ahead_of_this_one_never_stores_a_delivery_time_in_the_future(called, token):
+    from django.utils import timezone
+
+    delivery = m1("sms")
+    ahead = timezone.now() + dt.timedelta(seconds=200)  # within the feeds' allowance (300 s)
+    [result] = report([{"id": delivery.pk, "status": "delivered", "time": ahead.isoformat()}], token).json()["results"]
+
+    assert result["status"] == "applied"
+    delivery.refresh_from_db()
+    assert delivery.delivered_at <= timezone.now()
