@@ -46,6 +46,9 @@ def test_another_desks_account_is_not_found(desk_trader):
 
     assert client.get(reverse("risk:account", args=["M100001"])).status_code == 404  # desk HK1
     assert client.get(reverse("risk:account", args=["M100002"])).status_code == 200  # desk HK2
+    # in other capitals: the account's own page, for an account the user sees, and only then
+    assert client.get(reverse("risk:account", args=["m100002"]))["Location"] == "/accounts/M100002/"
+    assert client.get(reverse("risk:account", args=["m100001"])).status_code == 404
     response = client.get(reverse("risk:home") + "?q=M1000")
     assert [a.account_no for a in response.context["matches"]] == ["M100002"]
 
