@@ -250,6 +250,16 @@ def parse_date(value: Any) -> dt.date:
         raise FieldError(refusal) from None
 
 
+def parse_phone(value: Any) -> str:
+    text = parse_text(value, max_length=32)
+    if text and m.not_a_phone(text):
+        raise FieldError(
+            f"is not a phone number (6 to 15 digits, with perhaps a leading + and spaces, dashes or brackets): "
+            f"{describe(value)}"
+        )
+    return text
+
+
 def parse_email(value: Any) -> str:
     text = parse_text(value, max_length=254)
     if text:
@@ -307,7 +317,7 @@ ACCOUNT_FIELDS: dict[str, Callable[[Any], Any]] = {
     "debt_margin": _amount(minimum=ZERO),
     "trading_limit": _amount(minimum=ZERO),
     "email": parse_email,
-    "phone": lambda value: parse_text(value, max_length=32),
+    "phone": parse_phone,
     "language": lambda value: parse_choice(value, choices=m.Language),
 }
 

@@ -2,6 +2,7 @@
 the prime broker can lend, the prices still owed a recompute, and the tokens upstream systems use."""
 
 import hashlib
+import re
 import secrets
 from decimal import Decimal
 
@@ -61,6 +62,24 @@ def validate_rate(value):
             _("A margin rate is a fraction of market value between 0 and 1; %(value)s is outside it."),
             params={"value": value},
             code="rate_out_of_range",
+        )
+
+
+# A phone number as a book or an admin may write it: digits, perhaps a leading +, spaces, dashes, dots
+# or brackets between them; 6 to 15 digits (E.164's longest).
+PHONE = re.compile(r"\+?[0-9()][0-9 ()./-]*")
+
+
+def not_a_phone(text: str) -> bool:
+    digits = sum(char.isdigit() for char in text)
+    return not (text.isascii() and PHONE.fullmatch(text.strip()) and 6 <= digits <= 15)
+
+
+def validate_phone(value: str) -> None:
+    if value and not_a_phone(value):
+        raise ValidationError(
+            _("Not a phone number: 6 to 15 digits, with perhaps a leading + and spaces, dashes or brackets."),
+            code="not_a_phone",
         )
 
 
@@ -140,7 +159,7 @@ class Account(models.Model):
     debt_margin = amount_field(_("debt margin"), validators=NOT_NEGATIVE_AMOUNT)
     trading_limit = amount_field(_("trading limit"), validators=NOT_NEGATIVE_AMOUNT)
     email = models.EmailField(_("email"), blank=True)
-    phone = models.CharField(_("phone"), max_length=32, blank=True)
+    phone = models.CharField(_("phone"), max_length=32, blank=True, validators=[validate_phone])
     language = models.CharField(_("preferred language"), max_length=8, choices=Language, default=Language.EN)
 
     objects = AccountQuerySet.as_manager()

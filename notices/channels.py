@@ -6,7 +6,6 @@ admin configures (:class:`notices.models.NoticeGateway`), or, where none is conf
 from __future__ import annotations
 
 import json
-import re
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -15,6 +14,7 @@ from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.utils.html import escape, linebreaks
 
+from book.models import not_a_phone
 from console.text import printable
 
 from .models import Channel, Delivery, NoticeGateway
@@ -28,16 +28,6 @@ class Retry(Exception):
 
 class Refused(Exception):
     """Will fail again: not retried."""
-
-
-# A phone number as a book or an admin may write it: digits, perhaps a leading +, spaces, dashes, dots
-# or brackets between them; 6 to 15 digits (E.164's longest).
-PHONE = re.compile(r"\+?[0-9()][0-9 ()./-]*")
-
-
-def not_a_phone(text: str) -> bool:
-    digits = sum(char.isdigit() for char in text)
-    return not (text.isascii() and PHONE.fullmatch(text.strip()) and 6 <= digits <= 15)
 
 
 def send(delivery: Delivery) -> str:

@@ -79,6 +79,9 @@ def test_an_inlines_autocomplete_given_what_is_no_key_shows_the_forms_error(admi
         ({"credit_limit": "99999999999999999999"}, "less than or equal to 10000000000000000000"),
         ({"credit_limit": "١"}, "Enter a number."),
         ({"trading_limit": "-1"}, "greater than or equal to 0"),
+        ({"phone": "NaN"}, "Not a phone number: 6 to 15 digits"),
+        ({"phone": "-1"}, "Not a phone number: 6 to 15 digits"),
+        ({"phone": "1e400"}, "Not a phone number: 6 to 15 digits"),
         (
             {
                 "cash_balances-TOTAL_FORMS": "1",

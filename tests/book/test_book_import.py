@@ -161,6 +161,8 @@ def test_an_fx_change_recomputes_accounts_with_that_currency(import_book, worked
             "accounts[0].positions[0].quantity: must be a whole number",
         ),
         (lambda b: b["accounts"][2].update(email="not-an-email"), "accounts[2].email: is not an email address"),
+        (lambda b: b["accounts"][2].update(phone="NaN"), "accounts[2].phone: is not a phone number"),
+        (lambda b: b["accounts"][2].update(phone="+852 12"), "accounts[2].phone: is not a phone number"),
         (lambda b: b["accounts"][2].update(kind="loan"), "accounts[2].kind: must be one of"),
         (lambda b: b["accounts"].append({"name": "x"}), "accounts[4].account_no: is required"),
         (
