@@ -1,4 +1,3 @@
-import re
 from datetime import timedelta
 
 from django import forms
@@ -8,7 +7,7 @@ from django.utils.translation import gettext_lazy as _
 
 from book.models import Instrument
 from console.fields import DateField, DateTimeField, IntegerField
-from console.text import fold
+from console.text import fold, key_problem, printable
 from risk.forms import MAX_PAGE, CallIdsField, TextField
 
 from .models import OrderStatus, Source
@@ -46,7 +45,6 @@ class OrderFilterForm(forms.Form):
         self.fields["desk"].choices = [("", _("All desks")), *[(desk.code, str(desk)) for desk in desks]]
 
 
-SYMBOL = re.compile(r"[A-Za-z0-9][A-Za-z0-9.\-]{0,31}")
 AUTO_HORIZON = timedelta(days=366)
 
 
@@ -79,9 +77,10 @@ class BatchForm(forms.Form):
 
     def clean_only(self):
         text = self.cleaned_data["only"].replace(",", " ").split()
-        bad = [symbol for symbol in text if not SYMBOL.fullmatch(symbol)]
+        # Any symbol the book may hold (a key: see console.text.key_problem), separated by commas or spaces.
+        bad = [symbol for symbol in text if len(symbol) > 32 or key_problem(symbol) is not None]
         if bad:
-            raise forms.ValidationError(_("Not a stock symbol: %(symbol)s"), params={"symbol": bad[0][:32]})
+            raise forms.ValidationError(_("Not a stock symbol: %(symbol)s"), params={"symbol": printable(bad[0][:32])})
         # As the book spells them, typed in any capitals; a symbol the book does not hold is named.
         typed = {fold(symbol): symbol for symbol in reversed(text)}  # the first spelling of each
         if len(typed) > MAX_ONLY:

@@ -732,3 +732,17 @@ def test_the_orders_page_names_each_orders_type_as_its_market_does(call, trader,
         "Limit": ("B.HK", "limit"),
     }
     assert '<span class="meta">Market</span>' in details  # no limit price: the call's orders say so
+
+
+def test_only_these_stocks_takes_any_symbol_the_book_may_hold(call, trader):
+    from book.models import Instrument
+
+    Instrument.objects.filter(symbol="A.HK").update(symbol="-1")  # a symbol the admin may write
+    url = reverse("liquidation:batch-preview")
+
+    page = client_for(trader).get(url, {"calls": [call.pk], "only": "-1"})
+    assert page.context["only"] == ["-1"]
+    assert page.context["only_error"] == ""
+    assert {order.symbol for order in page.context["rows"][0]["plan"].orders} == {"-1"}
+    bad = client_for(trader).get(url, {"calls": [call.pk], "only": "B.HK\u200b"})  # an invisible character
+    assert "Not a stock symbol: B.HK" in bad.context["only_error"]
