@@ -127,6 +127,24 @@ class SplitDateTimeField(forms.SplitDateTimeField):
         return super().clean(value)
 
 
+class TickedField(forms.MultipleChoiceField):
+    """Boxes ticked from a list of choices. An empty value (a box's value left blank) is no choice, so
+    nothing ticked says "required"; a value that is no choice is named, printable."""
+
+    default_error_messages = {"invalid_choice": _("Not one of the choices: %(value)s")}
+
+    def to_python(self, value):
+        return [item for item in super().to_python(value) if item.strip()]
+
+    def validate(self, value):
+        try:
+            super().validate(value)
+        except forms.ValidationError as error:
+            if error.code == "invalid_choice":
+                error.params = {"value": printable(str(error.params["value"]))[:40]}
+            raise
+
+
 class StoredTextField(forms.CharField):
     """Text a form stores (the console's, the admin's): no character that no
     stored text may hold (see :func:`console.text.forbidden_character`); only invisible characters is

@@ -1,7 +1,7 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from console.fields import DateField, IntegerField
+from console.fields import DateField, IntegerField, TickedField
 from risk.forms import MAX_PAGE, CallIdsField, FreeTextField, TextField
 
 from .models import CALL_NOTICE_KINDS, Channel, DeliveryStatus, NoticeKind
@@ -13,9 +13,7 @@ class SendForm(forms.Form):
     """A message or voice message to the selected calls' clients: a template, or a free text."""
 
     calls = CallIdsField()
-    channels = forms.MultipleChoiceField(
-        label=_("Channels"), choices=Channel.choices, widget=forms.CheckboxSelectMultiple
-    )
+    channels = TickedField(label=_("Channels"), choices=Channel.choices, widget=forms.CheckboxSelectMultiple)
     kind = forms.ChoiceField(
         label=_("Template"),
         choices=[(kind.value, kind.label) for kind in CALL_NOTICE_KINDS],

@@ -21,7 +21,7 @@ from django.views import View
 from book.book_format import printable
 from book.models import Account, Instrument, LendingAvailability, Position
 from console import audit, streams
-from console.fields import IntegerField, form_errors, parse_id
+from console.fields import IntegerField, TickedField, form_errors, parse_id
 from console.lists import ListPage, Selection
 from console.permissions import ConsoleMixin, can
 from console.querysets import VIEW_DESK
@@ -398,7 +398,7 @@ class MessageForm(forms.Form):
         choices=(),
         error_messages={"invalid_choice": gettext_lazy("%(value)s is not the id of a row.")},
     )
-    channels = forms.MultipleChoiceField(
+    channels = TickedField(
         label=gettext_lazy("Channels"), choices=[("email", "email"), ("sms", "sms"), ("voice", "voice")]
     )
     text = FreeTextField(label=gettext_lazy("Message"), max_length=2000, required=False)

@@ -224,3 +224,14 @@ def test_a_delivery_error_reads_in_a_traders_words_with_the_gateways_own_on_hove
     )
     assert read("not sent: its call closed before it went") == "Not sent: its call closed before it went."
     assert read("something new") == "something new"
+
+
+def test_channels_sent_blank_or_unknown_are_named_plainly(call, trader, django_capture_on_commit_callbacks):
+    client = client_for(trader)
+
+    blank = send(client, call, django_capture_on_commit_callbacks, channels=[""]).content.decode()
+    unknown = send(client, call, django_capture_on_commit_callbacks, channels=["fax\x00"], key="form-key-654321")
+
+    assert "Channels: This field is required." in blank
+    assert "Channels: Not one of the choices: fax\\x00" in unknown.content.decode()
+    assert not Notice.objects.exists()
