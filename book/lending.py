@@ -18,7 +18,6 @@ from .book_format import (
 )
 from .feeds import echoed, feed_object, feed_time, feed_value
 from .models import Instrument, InstrumentKind, LendingAvailability
-from .times import as_stored
 
 MAX_ITEMS = 5000
 MAX_LENDABLE = 2**63 - 1
@@ -55,13 +54,12 @@ def apply(items: list) -> list[dict]:
         if instrument.kind != InstrumentKind.STOCK:
             outcomes.append(_outcome(index, report.symbol, "only a stock is lent"))
             continue
-        at = as_stored(report.time)
-        updated = LendingAvailability.objects.filter(Q(as_of__lte=at), instrument_id=instrument.pk).update(
-            lendable=report.lendable, as_of=at
+        updated = LendingAvailability.objects.filter(Q(as_of__lte=report.time), instrument_id=instrument.pk).update(
+            lendable=report.lendable, as_of=report.time
         )
         if not updated:
             _row, created = LendingAvailability.objects.get_or_create(
-                instrument_id=instrument.pk, defaults={"lendable": report.lendable, "as_of": at}
+                instrument_id=instrument.pk, defaults={"lendable": report.lendable, "as_of": report.time}
             )
             if not created:
                 stored = LendingAvailability.objects.get(instrument_id=instrument.pk).as_of

@@ -29,7 +29,6 @@ from .book_format import (
 from .feeds import echoed, feed_object, feed_time, feed_value
 from .models import Instrument
 from .signals import prices_changed
-from .times import as_stored
 
 logger = logging.getLogger(__name__)
 
@@ -97,7 +96,6 @@ def apply_ticks(items: list) -> TicksResult:
     changed: set[int] = set()
     latest = None
     known = []
-    now = timezone.now()
     for index, tick in parsed:
         if tick.symbol not in instruments:
             outcomes.append(TickOutcome(index, tick.symbol, False, f"unknown symbol {tick.symbol!r}"))
@@ -107,11 +105,10 @@ def apply_ticks(items: list) -> TicksResult:
     # two senders writing the same stocks wait for each other and never deadlock.
     for instrument_id, index, tick in sorted(known, key=lambda row: row[:2]):
         # Conditional on the stored time, so concurrent senders never move a price backwards.
-        at = as_stored(tick.time, now)
         updated = (
             Instrument.objects.filter(pk=instrument_id)
-            .filter(Q(price_time__isnull=True) | Q(price_time__lte=at))
-            .update(price=tick.price, price_time=at)
+            .filter(Q(price_time__isnull=True) | Q(price_time__lte=tick.time))
+            .update(price=tick.price, price_time=tick.time)
         )
         if not updated:
             stored = Instrument.objects.filter(pk=instrument_id).values_list("price_time", flat=True).first()
@@ -126,7 +123,7 @@ def apply_ticks(items: list) -> TicksResult:
             continue
         outcomes.append(TickOutcome(index, tick.symbol, True))
         changed.add(instrument_id)
-        latest = at if latest is None else max(latest, at)
+        latest = tick.time if latest is None else max(latest, tick.time)
     # In the prices' transaction: the holders' figures owe these prices a recompute until one runs.
     pending.mark(changed, now=timezone.now())
     outcomes.sort(key=lambda outcome: outcome.index)

@@ -50,9 +50,9 @@ def feed_time_problem(moment: dt.datetime, now: dt.datetime | None = None) -> st
 
 
 def as_stored(moment: dt.datetime, now: dt.datetime | None = None) -> dt.datetime:
-    """A feed's time as it is stored: never ahead of this clock. A feed's clock may run ahead of it
-    (up to ``FEED_MAX_AHEAD_SECONDS``); stored as sent, such a time would hold back every later report
-    (each refused as older) until this clock caught up."""
+    """A reported time that orders nothing (when a delivery arrived) as it is stored: never ahead of
+    this clock, though the reporter's clock may run ahead of it (up to ``FEED_MAX_AHEAD_SECONDS``).
+    Prices and lending reports keep their time as sent: it orders them."""
     now = now or timezone.now()
     return min(moment, now)
 

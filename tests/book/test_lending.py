@@ -104,14 +104,3 @@ def test_the_book_says_which_stock_may_not_be_sold_short(import_book):
     book["instruments"][0]["shortable"] = "no"
     with pytest.raises(BookInvalid, match=re.escape('instruments[0].shortable: must be true or false, got "no"')):
         import_book(book)
-
-
-def test_a_report_from_a_clock_ahead_of_this_one_is_stored_at_now(token):
-    from django.utils import timezone
-
-    ahead = (timezone.now() + dt.timedelta(seconds=240)).isoformat()
-    assert post([{"symbol": "S.HK", "lendable": 5000, "time": ahead}], token).json()["applied"] == 1
-    assert LendingAvailability.objects.get().as_of <= timezone.now()
-    now = timezone.now().isoformat()
-    assert post([{"symbol": "S.HK", "lendable": 4000, "time": now}], token).json()["applied"] == 1  # not "older"
-    assert LendingAvailability.objects.get().lendable == 4000

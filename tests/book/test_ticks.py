@@ -298,26 +298,3 @@ def test_a_control_character_at_a_symbols_end_is_named_and_spaces_there_are_take
     assert "control character (U+001F)" in alone["reason"]  # not "must not be empty"
     assert "control character (U+0085)" in at_the_end["reason"]
     assert spaced == {"index": 2, "symbol": "S.HK", "status": "applied"}
-
-
-def test_a_tick_from_a_clock_ahead_of_this_one_is_stored_at_now_and_holds_back_no_later_tick(
-    import_book, token, django_capture_on_commit_callbacks
-):
-    from datetime import timedelta
-
-    from django.utils import timezone
-
-    import_book(one_stock_book())
-    now = timezone.now()
-    ahead = [{"symbol": "S.HK", "price": "96.75", "time": (now + timedelta(seconds=290)).isoformat()}]
-    with django_capture_on_commit_callbacks(execute=True):
-        first = post(ahead, token).json()
-    stored = Instrument.objects.get(symbol="S.HK")
-    assert first["applied"] == 1
-    assert stored.price_time <= timezone.now()  # never a future time
-
-    later = [{"symbol": "S.HK", "price": "95", "time": (timezone.now() + timedelta(seconds=1)).isoformat()}]
-    with django_capture_on_commit_callbacks(execute=True):
-        second = post(later, token).json()
-    assert second["applied"] == 1  # a true later price is taken, not refused as older
-    assert Instrument.objects.get(symbol="S.HK").price == 95
