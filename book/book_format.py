@@ -253,10 +253,7 @@ def parse_date(value: Any) -> dt.date:
 def parse_phone(value: Any) -> str:
     text = parse_text(value, max_length=32)
     if text and m.not_a_phone(text):
-        raise FieldError(
-            f"is not a phone number (6 to 15 digits, with perhaps a leading + and spaces, dashes or brackets): "
-            f"{describe(value)}"
-        )
+        raise FieldError(f"is not a phone number ({m.PHONE_RULE}): {describe(value)}")
     return text
 
 

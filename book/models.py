@@ -68,6 +68,7 @@ def validate_rate(value):
 # A phone number as a book or an admin may write it: digits, perhaps a leading +, spaces, dashes, dots
 # or brackets between them; 6 to 15 digits (E.164's longest).
 PHONE = re.compile(r"\+?[0-9()][0-9 ()./-]*")
+PHONE_RULE = "6 to 15 digits, with perhaps a leading + and spaces, dashes, dots or brackets"  # as files say it
 
 
 def not_a_phone(text: str) -> bool:
@@ -78,7 +79,7 @@ def not_a_phone(text: str) -> bool:
 def validate_phone(value: str) -> None:
     if value and not_a_phone(value):
         raise ValidationError(
-            _("Not a phone number: 6 to 15 digits, with perhaps a leading + and spaces, dashes or brackets."),
+            _("Not a phone number: 6 to 15 digits, with perhaps a leading + and spaces, dashes, dots or brackets."),
             code="not_a_phone",
         )
 

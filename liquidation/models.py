@@ -6,6 +6,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from book.models import HKD, PRICE_DIGITS, PRICE_PLACES, Account, Instrument, possible_time
 from book.times import validate_possible_time
@@ -31,8 +32,8 @@ class Side(models.TextChoices):
 
 
 class OrderType(models.TextChoices):
-    LIMIT = "limit", _("Enhanced limit")
-    MARKET = "market", _("Market")
+    LIMIT = "limit", pgettext_lazy("order type", "Enhanced limit")
+    MARKET = "market", pgettext_lazy("order type", "Market")
 
 
 class Source(models.TextChoices):
@@ -112,7 +113,7 @@ class Order(models.Model):
     def type_label(self) -> str:
         """Its type as a desk names it: HKEX's enhanced limit order; a plain limit on other markets."""
         if self.order_type == OrderType.LIMIT and self.instrument.currency != HKD:
-            return str(_("Limit"))
+            return str(pgettext_lazy("order type", "Limit"))
         return self.get_order_type_display()
 
     @property

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal, InvalidOperation, localcontext
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F, Sum
 from django.db.models.functions import Mod
@@ -20,6 +21,7 @@ from django.utils.translation import gettext as _
 
 from book.models import AMOUNT_LIMIT, HKD, PRICE_PLACES, Account, CashBalance, Instrument, Position, option_expired
 from book.signals import BookEffect, positions_changed
+from book.trading_calendar import is_trading
 from console import audit
 from console.models import AuditEntry
 from console.permissions import can
@@ -133,6 +135,11 @@ def _near_the_market(order: Order, band: Decimal) -> bool:
     return order.limit_price >= last * (1 - band)
 
 
+def trading_now() -> bool:
+    """Whether HKEX trades now (the simulated exchange that trades at any time: always)."""
+    return settings.SIMULATED_EXCHANGE_ALWAYS_OPEN or is_trading(timezone.now())
+
+
 def price_is_old(price_time: datetime | None, rules: RuleSet, now: datetime) -> bool:
     """Whether a last price is older than the rule set lets automatic liquidation trade on (or has no
     time): a limit set from it may be far from the market."""
@@ -140,8 +147,9 @@ def price_is_old(price_time: datetime | None, rules: RuleSet, now: datetime) -> 
 
 
 def old_prices(symbols: Iterable[str], rules: RuleSet, now: datetime) -> dict[str, datetime | None]:
-    """Of these stocks, those whose last price is old (:func:`price_is_old`), with its time, by symbol."""
-    times = Instrument.objects.filter(symbol__in=set(symbols)).values_list("symbol", "price_time")
+    """Of these stocks traded on HKEX, those whose last price is old (:func:`price_is_old`), with its
+    time, by symbol."""
+    times = Instrument.objects.filter(symbol__in=set(symbols), currency=HKD).values_list("symbol", "price_time")
     return {symbol: at for symbol, at in sorted(times) if price_is_old(at, rules, now)}
 
 
@@ -366,11 +374,16 @@ def _limit_price(instrument: Instrument, side: str, asked: Decimal | None, rules
                 "low": f"{low.normalize():f}",
                 "high": f"{high.normalize():f}",
             }
-            if instrument.price_time and price_is_old(instrument.price_time, rules, timezone.now()):
-                # The market may have moved since: the range is the rule set's to widen.
-                said += " " + _(
-                    "That price is from %(at)s; if the market has moved since, a risk admin can widen the rule set's limit."  # noqa: E501
-                ) % {"at": timezone.localtime(instrument.price_time).strftime("%Y-%m-%d %H:%M")}
+            if (
+                instrument.currency == HKD
+                and instrument.price_time
+                and price_is_old(instrument.price_time, rules, timezone.now())
+                and trading_now()
+            ):
+                # While HKEX trades, an old last price is a feed that has fallen behind: the range is off.
+                said += " " + _("That price is from %(at)s: check the price feed and the market before you order.") % {
+                    "at": timezone.localtime(instrument.price_time).strftime("%Y-%m-%d %H:%M")
+                }
             raise Refused(said)
     return asked
 

@@ -121,7 +121,7 @@ def call_panel(request, *, call, account) -> str | None:
         now = timezone.now()
         # While the exchange trades, a last price older than the rule set's price age is marked: the
         # default limit follows it, and it may be far from the market.
-        old = services.old_prices([line.symbol for line in book.lines], rules, now) if trading_now() else {}
+        old = old_prices([line.symbol for line in book.lines], rules)
         lines = []
         for line in book.lines:
             instrument = book.instruments[line.symbol]
@@ -143,7 +143,7 @@ def call_panel(request, *, call, account) -> str | None:
                     if instrument.price > 0
                     else _("No last price"),
                     "last": instrument.price,
-                    "price_at": _price_time(old[line.symbol], now) if line.symbol in old else "",
+                    "price_at": _price_time(old[line.symbol], now) if old.get(line.symbol) else "",
                     "currency": instrument.currency,
                     "covering": cover.covering_quantity if cover else None,
                     "planned": chosen.get(line.symbol, 0),
@@ -696,7 +696,10 @@ class BatchPreviewView(ConsoleMixin, View):
         for call in calls:
             ordered[call.kind].update(order.symbol for order in getattr(plans[call.account.pk], "orders", ()))
         rules = services.rules_by_kind()
-        old_prices = ", ".join(filter(None, (prices_old(symbols, rules[kind]) for kind, symbols in ordered.items())))
+        old = {}  # a stock planned on calls of several kinds is named once
+        for kind, symbols in ordered.items():
+            old.update(old_prices(symbols, rules[kind]))
+        old_prices_said = said_with_times(old)
         rows = [
             {
                 "call": call,
@@ -710,7 +713,7 @@ class BatchPreviewView(ConsoleMixin, View):
             "rows": rows,
             "only": only or [],
             "only_error": printable("; ".join(form.errors.get("only", []))),
-            "old_prices": old_prices,
+            "old_prices": old_prices_said,
             "covering": sum(row["plan"].covers for row in rows),
             "total_value": round_money(sum((row["plan"].value for row in rows), Decimal(0))),
             "more": len(request.GET.getlist("calls")) > self.MAX_CALLS,
@@ -747,22 +750,21 @@ def say_placed(request, orders: services.Placed) -> None:
         )
         if any(order.instrument.currency == "HKD" for order in orders):
             say_if_hkex_shut(request)
-        if orders:
-            say_if_prices_old(request, {order.instrument.symbol for order in orders}, orders[0].account.kind)
+        say_if_prices_old(request, orders)
 
 
-def trading_now() -> bool:
-    """Whether the exchange trades now (the simulated exchange that trades at any time: always)."""
-    return settings.SIMULATED_EXCHANGE_ALWAYS_OPEN or is_trading(timezone.now())
+def old_prices(symbols, rules) -> dict:
+    """While the exchange trades: those of these stocks (HKEX's: a market elsewhere keeps other hours)
+    whose last price is older than the rule set's price age, with its time, by symbol. Outside trading
+    every price is from the last session: none is said to be old."""
+    if not services.trading_now():
+        return {}
+    return services.old_prices(symbols, rules, timezone.now())
 
 
-def prices_old(symbols, rules) -> str:
-    """While the exchange trades: those of these stocks whose last price is older than the rule set's
-    price age, with the time of each ("5.HK (10:02), 8.HK (2026-12-04 16:08)"); empty when none is."""
-    if not trading_now():  # outside trading every price is from the last session: nothing to say
-        return ""
+def said_with_times(old: dict) -> str:
+    """ "5.HK (10:02), 8.HK (2026-12-04 16:08)"."""
     now = timezone.now()
-    old = services.old_prices(symbols, rules, now)
     return ", ".join(f"{symbol} ({_price_time(at, now)})" for symbol, at in old.items())
 
 
@@ -773,16 +775,19 @@ def _price_time(at, now) -> str:
     return local.strftime("%H:%M" if local.date() == timezone.localtime(now).date() else "%Y-%m-%d %H:%M")
 
 
-def say_if_prices_old(request, symbols, kind: str) -> None:
-    """Warn that limits were set from old prices: they may be far from the market."""
-    rules = services.rule_set(kind)
-    if old := prices_old(symbols, rules):
+def say_if_prices_old(request, orders) -> None:
+    """Warn that the limits of these orders were set from old prices: they may be far from the market."""
+    limits = [order for order in orders if order.order_type == OrderType.LIMIT]
+    if not limits:
+        return
+    rules = services.rule_set(limits[0].account.kind)
+    if old := old_prices({order.instrument.symbol for order in limits}, rules):
         messages.warning(
             request,
             _(
                 "The last price of %(stocks)s is older than %(minutes)d minutes: check the market against the orders' limits."  # noqa: E501
             )
-            % {"stocks": old, "minutes": rules.max_price_age_minutes},
+            % {"stocks": said_with_times(old), "minutes": rules.max_price_age_minutes},
         )
 
 

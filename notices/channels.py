@@ -14,7 +14,7 @@ from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.utils.html import escape, linebreaks
 
-from book.models import not_a_phone
+from book.models import PHONE_RULE, not_a_phone
 from console.text import printable
 
 from .models import Channel, Delivery, NoticeGateway
@@ -36,7 +36,7 @@ def send(delivery: Delivery) -> str:
         raise Refused(f"the client has no {delivery.get_channel_display().lower()} address")
     if delivery.channel != Channel.EMAIL and not_a_phone(delivery.recipient):
         shown = printable(delivery.recipient)[:40]
-        raise Refused(f"the client's phone {shown!r} is not a phone number (6 to 15 digits, + and spaces or dashes)")
+        raise Refused(f"the client's phone {shown!r} is not a phone number ({PHONE_RULE})")
     if delivery.channel == Channel.EMAIL:
         return _email(delivery)
     gateway = NoticeGateway.objects.filter(channel=delivery.channel, active=True).first()

@@ -49,7 +49,6 @@ CASE_SORTS = {
     "account": "account__account_no",
     "underlying": "underlying__symbol",
     "detected": "detected_at",
-    "status": "status",
 }
 ITEM_SORTS = {
     "due": "due",
@@ -58,8 +57,6 @@ ITEM_SORTS = {
     "short": "short_quantity",
     "quantity": "quantity",
     "detected": "detected_at",
-    "reason": "reason",
-    "status": "status",
 }
 
 
@@ -583,7 +580,9 @@ def with_messages(items: list) -> list:
     ("" if none)."""
     statuses = message_statuses({item.account_id for item in items})
     for item in items:
-        item.message_status = statuses.get((item.account_id, item.instrument.symbol), "")
+        # A message sent before messages kept their stock names none: it stands for all the account's rows.
+        key = (item.account_id, item.instrument.symbol)
+        item.message_status = statuses.get(key, statuses.get((item.account_id, ""), ""))
     return items
 
 
@@ -604,6 +603,19 @@ def message_statuses(account_ids) -> dict[tuple[int, str], str]:
             (s for s in ("failed", "queued", "sending", "sent", "delivered") if s in statuses), ""
         )
     return found
+
+
+def say_resolved(request, resolved: list) -> None:
+    if resolved:
+        messages.info(
+            request,
+            ngettext(
+                "%(count)d selected was resolved meanwhile: left out.",
+                "%(count)d selected were resolved meanwhile: left out.",
+                len(resolved),
+            )
+            % {"count": len(resolved)},
+        )
 
 
 def _listed(rows) -> str:
@@ -680,10 +692,11 @@ class MessageView(RecoverAction):
         if nothing_left:
             messages.info(
                 request,
-                _("Nothing is left to recover (covered or on order since the scan), so no message: %(rows)s.")
+                _("Nothing is left to recover (covered, or all of it on order), so no message: %(rows)s.")
                 % {"rows": _listed(nothing_left)},
             )
         if not targets:
+            say_resolved(request, resolved)
             return HttpResponseRedirect(back)
         wanted = [
             notices.AccountMessage(
@@ -727,14 +740,5 @@ class MessageView(RecoverAction):
                 )
                 % {"rows": listed},
             )
-        if resolved:
-            messages.info(
-                request,
-                ngettext(
-                    "%(count)d selected was resolved meanwhile: left out.",
-                    "%(count)d selected were resolved meanwhile: left out.",
-                    len(resolved),
-                )
-                % {"count": len(resolved)},
-            )
+        say_resolved(request, resolved)
         return HttpResponseRedirect(back)

@@ -49,7 +49,9 @@ def test_every_message_is_translated_and_compiled(language):
     assert checked > 300
 
 
-MARKED = re.compile(r"""\b(?:_|_lazy|gettext|gettext_lazy|pgettext_lazy)\(\s*"((?:[^"\\]|\\.)+)"\s*[,)]""")
+MARKED = re.compile(r"""\b(?:_|_lazy|gettext|gettext_lazy)\(\s*"((?:[^"\\]|\\.)+)"\s*[,)]""")
+# pgettext("context", "message"): kept as gettext keeps it, context\x04message
+IN_CONTEXT = re.compile(r"""\bpgettext(?:_lazy)?\(\s*"((?:[^"\\]|\\.)+)"\s*,\s*"((?:[^"\\]|\\.)+)"\s*[,)]""")
 APPS = ("console", "book", "risk", "liquidation", "notices", "recovery", "margincall")
 
 
@@ -62,7 +64,10 @@ def test_every_string_marked_in_the_code_is_in_the_catalogs():
         for app in APPS
         for path in (root / app).rglob("*.py")
         if "migrations" not in path.parts
-        for message in MARKED.findall(path.read_text())
+        for message in [
+            *MARKED.findall(path.read_text()),
+            *(f"{context}\x04{message}" for context, message in IN_CONTEXT.findall(path.read_text())),
+        ]
         if ast.literal_eval(f'"{message}"') not in known
     )
     assert missing == []

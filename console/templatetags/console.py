@@ -70,7 +70,7 @@ def price(value):
 
 # Columns whose first click sorts ascending: the worst or most urgent first (the lowest net asset ratio,
 # the nearest deadline), names and numbers A to Z. Any other column: the largest or latest first.
-ASCENDING_FIRST = frozenset({"account", "name", "deadline", "ratio", "auto", "symbol", "underlying", "due", "reason"})
+ASCENDING_FIRST = frozenset({"account", "name", "deadline", "ratio", "auto", "symbol", "underlying", "due"})
 
 
 @register.simple_tag(takes_context=True)

@@ -860,6 +860,5 @@ def test_a_limit_refused_as_far_from_an_old_last_price_says_when_that_price_was(
         services.place(user=trader, account=account, wanted=[services.Wanted("A.HK", 100, D("300"))])
     assert str(old.value) == (
         "A.HK: 300 is more than 10% from the last price 380; give a limit from 342 to 418."
-        " That price is from 2026-12-23 09:50; if the market has moved since, a risk admin can widen the rule"
-        " set's limit."
+        " That price is from 2026-12-23 09:50: check the price feed and the market before you order."
     )

@@ -686,6 +686,12 @@ def test_an_old_last_price_is_marked_on_the_plan_and_said_on_placing_and_in_the_
         in said
     )
 
+    # A stock on another market keeps its own hours: its price is never said to be old by HKEX's.
+    Instrument.objects.filter(symbol="A.HK").update(currency="USD")
+    html = client.get(reverse("risk:call", args=[call.pk])).content.decode()
+    row = html[html.index('<tr data-symbol="A.HK">') :]
+    assert 'data-testid="old-price"' not in row[: row.index("</tr>")]
+    Instrument.objects.filter(symbol="A.HK").update(currency="HKD")
     # From yesterday, the day is named. Outside trading every price is from the last session: nothing said.
     Instrument.objects.filter(symbol="A.HK").update(price_time=now - timedelta(days=1))
     assert "price at 2026-12-22 10:30" in client.get(reverse("risk:call", args=[call.pk])).content.decode()
