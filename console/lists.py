@@ -56,6 +56,11 @@ def ordering(sorts: dict[str, str], sort: str):
     return expression.desc(nulls_last=True) if descending else expression.asc(nulls_last=True)
 
 
+def sort_choices(sorts: dict[str, str]) -> list[tuple[str, str]]:
+    """A list form's ``sort`` choices: each key of ``sorts``, ascending and (``-`` first) descending."""
+    return [(key, key) for key in sorts] + [(f"-{key}", key) for key in sorts]
+
+
 def page_of(ordered: QuerySet, count: int, wanted: int | None, size: int = PAGE_SIZE) -> tuple[list, int, int]:
     """One page of rows, the page number (clamped to the last page) and the number of pages.
 

@@ -7,6 +7,7 @@ from django.utils.translation import gettext_lazy as _
 
 from book.models import Instrument
 from console.fields import DateField, DateTimeField, IntegerField
+from console.lists import sort_choices
 from console.text import fold, key_problem, printable
 from risk.forms import MAX_PAGE, CallIdsField, TextField
 
@@ -35,7 +36,7 @@ class OrderFilterForm(forms.Form):
     day = DateField(label=_("Day"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
     sort = forms.ChoiceField(
         label=_("Sort"),
-        choices=[(key, key) for key in ORDER_SORTS] + [(f"-{key}", key) for key in ORDER_SORTS],
+        choices=sort_choices(ORDER_SORTS),
         required=False,
     )
     page = IntegerField(label=_("Page"), min_value=1, max_value=MAX_PAGE, required=False)

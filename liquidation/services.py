@@ -146,9 +146,13 @@ def price_is_old(price_time: datetime | None, rules: RuleSet, now: datetime) -> 
     return price_time is None or price_time < now - timedelta(minutes=rules.max_price_age_minutes)
 
 
-def old_prices(symbols: Iterable[str], rules: RuleSet, now: datetime) -> dict[str, datetime | None]:
-    """Of these stocks traded on HKEX, those whose last price is old (:func:`price_is_old`), with its
-    time, by symbol."""
+def old_prices(symbols: Iterable[str], rules: RuleSet) -> dict[str, datetime | None]:
+    """While HKEX trades: those of these stocks traded there whose last price is old
+    (:func:`price_is_old`), with its time, by symbol. Outside trading every price is the last
+    session's: none is said to be old (a market elsewhere keeps other hours: none of its either)."""
+    if not trading_now():
+        return {}
+    now = timezone.now()
     times = Instrument.objects.filter(symbol__in=set(symbols), currency=HKD).values_list("symbol", "price_time")
     return {symbol: at for symbol, at in sorted(times) if price_is_old(at, rules, now)}
 
@@ -374,12 +378,7 @@ def _limit_price(instrument: Instrument, side: str, asked: Decimal | None, rules
                 "low": f"{low.normalize():f}",
                 "high": f"{high.normalize():f}",
             }
-            if (
-                instrument.currency == HKD
-                and instrument.price_time
-                and price_is_old(instrument.price_time, rules, timezone.now())
-                and trading_now()
-            ):
+            if instrument.price_time and instrument.symbol in old_prices([instrument.symbol], rules):
                 # While HKEX trades, an old last price is a feed that has fallen behind: the range is off.
                 said += " " + _("That price is from %(at)s: check the price feed and the market before you order.") % {
                     "at": timezone.localtime(instrument.price_time).strftime("%Y-%m-%d %H:%M")

@@ -121,7 +121,7 @@ def call_panel(request, *, call, account) -> str | None:
         now = timezone.now()
         # While the exchange trades, a last price older than the rule set's price age is marked: the
         # default limit follows it, and it may be far from the market.
-        old = old_prices([line.symbol for line in book.lines], rules)
+        old = services.old_prices([line.symbol for line in book.lines], rules)
         lines = []
         for line in book.lines:
             instrument = book.instruments[line.symbol]
@@ -698,7 +698,7 @@ class BatchPreviewView(ConsoleMixin, View):
         rules = services.rules_by_kind()
         old = {}  # a stock planned on calls of several kinds is named once
         for kind, symbols in ordered.items():
-            old.update(old_prices(symbols, rules[kind]))
+            old.update(services.old_prices(symbols, rules[kind]))
         old_prices_said = said_with_times(old)
         rows = [
             {
@@ -753,15 +753,6 @@ def say_placed(request, orders: services.Placed) -> None:
         say_if_prices_old(request, orders)
 
 
-def old_prices(symbols, rules) -> dict:
-    """While the exchange trades: those of these stocks (HKEX's: a market elsewhere keeps other hours)
-    whose last price is older than the rule set's price age, with its time, by symbol. Outside trading
-    every price is from the last session: none is said to be old."""
-    if not services.trading_now():
-        return {}
-    return services.old_prices(symbols, rules, timezone.now())
-
-
 def said_with_times(old: dict) -> str:
     """ "5.HK (10:02), 8.HK (2026-12-04 16:08)"."""
     now = timezone.now()
@@ -781,7 +772,7 @@ def say_if_prices_old(request, orders) -> None:
     if not limits:
         return
     rules = services.rule_set(limits[0].account.kind)
-    if old := old_prices({order.instrument.symbol for order in limits}, rules):
+    if old := services.old_prices({order.instrument.symbol for order in limits}, rules):
         messages.warning(
             request,
             _(

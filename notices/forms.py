@@ -2,6 +2,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from console.fields import DateField, IntegerField, TickedField
+from console.lists import sort_choices
 from risk.forms import MAX_PAGE, CallIdsField, FreeTextField, TextField
 
 from .models import CALL_NOTICE_KINDS, Channel, DeliveryStatus, NoticeKind
@@ -54,7 +55,7 @@ class DeliveryFilterForm(forms.Form):
     day = DateField(label=_("Day"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
     sort = forms.ChoiceField(
         label=_("Sort"),
-        choices=[(key, key) for key in NOTICE_SORTS] + [(f"-{key}", key) for key in NOTICE_SORTS],
+        choices=sort_choices(NOTICE_SORTS),
         required=False,
     )
     page = IntegerField(label=_("Page"), min_value=1, max_value=MAX_PAGE, required=False)

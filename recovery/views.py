@@ -22,7 +22,7 @@ from book.book_format import printable
 from book.models import Account, Instrument, LendingAvailability, Position
 from console import audit, streams
 from console.fields import IntegerField, TickedField, form_errors, parse_id
-from console.lists import ListPage, Selection
+from console.lists import ListPage, Selection, sort_choices
 from console.permissions import ConsoleMixin, can
 from console.querysets import VIEW_DESK
 from console.redirects import back_to
@@ -58,10 +58,6 @@ ITEM_SORTS = {
     "quantity": "quantity",
     "detected": "detected_at",
 }
-
-
-def sort_choices(sorts: dict) -> list[tuple[str, str]]:
-    return [(key, key) for key in sorts] + [(f"-{key}", key) for key in sorts]
 
 
 class CaseFilterForm(forms.Form):

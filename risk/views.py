@@ -70,13 +70,12 @@ class AccountView(ConsoleMixin, View):
             # Only what could be an account number reaches the database (NUL, for one, cannot).
             account_no = parse_text(account_no, max_length=ACCOUNT_NO_LENGTH, required=True)
             account = selectors.account_with_book(account_no, accounts=Account.objects.visible_to(request.user))
-        except Account.DoesNotExist:
-            # Typed in other capitals (m100004): the account's own page, as the book writes its number.
-            named, _unknown = Account.objects.visible_to(request.user).named([account_no])
-            if account_no in named:
-                return redirect("risk:account", account_no=named[account_no].account_no)
-            raise Http404(_("No account %(account_no)s.") % {"account_no": printable(account_no[:40])}) from None
-        except FieldError:
+        except (FieldError, Account.DoesNotExist) as error:
+            if isinstance(error, Account.DoesNotExist):
+                # Typed in other capitals (m100004): the account's own page, as the book writes its number.
+                named, _unknown = Account.objects.visible_to(request.user).named([account_no])
+                if account_no in named:
+                    return redirect("risk:account", account_no=named[account_no].account_no)
             raise Http404(_("No account %(account_no)s.") % {"account_no": printable(account_no[:40])}) from None
         context = book_context(account)
         context["open_call"] = MarginCall.objects.filter(account=account, closed_at__isnull=True).only("pk").first()
