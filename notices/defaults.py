@@ -45,6 +45,14 @@ TEXTS = {
             "{due} (Hong Kong time). If it does not, we may buy them back for you.\n\n{broker}",
             "{broker}: account {account} must buy back {quantity} {stock} by {due}, or we may buy them back.",
         ),
+        "covered_call": (
+            "Shares to cover your call options on account {account}",
+            "Dear {name},\n\nYour account {account} has sold call options on {stock} that its shares no longer "
+            "cover: {quantity} shares of {stock} are missing. Please deposit or buy them, or close the call "
+            "options, by {due} (Hong Kong time). If you do not, we may buy the shares for you.\n\n{broker}",
+            "{broker}: account {account} lacks {quantity} {stock} shares to cover its sold calls. Deposit or buy "
+            "them, or close the calls, by {due}, or we may buy them.",
+        ),
     },
     "zh-hans": {
         "trigger": (
@@ -85,6 +93,14 @@ TEXTS = {
             "逾期我们可能为您买回。\n\n{broker}",
             "{broker}：账户 {account} 须于 {due} 前买回 {stock} {quantity} 股，否则我们可能为您买回。",
         ),
+        "covered_call": (
+            "账户 {account} 备兑认购期权所需股票",
+            "{name} 您好：\n\n您的账户 {account} 已沽出 {stock} 的认购期权，但所持股票不足以备兑，尚欠 {stock} "
+            "{quantity} 股。请于香港时间 {due} 前存入或买入该批股票，或平仓所沽出的认购期权。逾期我们可能为您买入。"
+            "\n\n{broker}",
+            "{broker}：账户 {account} 沽出的认购期权尚欠 {stock} {quantity} 股备兑，请于 {due} 前存入或买入，"
+            "或平仓认购期权，否则我们可能为您买入。",
+        ),
     },
     "zh-hant": {
         "trigger": (
@@ -124,6 +140,14 @@ TEXTS = {
             "{name} 您好：\n\n您的帳戶 {account} 須於香港時間 {due} 前買回或交付 {stock} 共 {quantity} 股。"
             "逾期我們可能為您買回。\n\n{broker}",
             "{broker}：帳戶 {account} 須於 {due} 前買回 {stock} {quantity} 股，否則我們可能為您買回。",
+        ),
+        "covered_call": (
+            "帳戶 {account} 備兌認購期權所需股票",
+            "{name} 您好：\n\n您的帳戶 {account} 已沽出 {stock} 的認購期權，但所持股票不足以備兌，尚欠 {stock} "
+            "{quantity} 股。請於香港時間 {due} 前存入或買入該批股票，或平倉所沽出的認購期權。逾期我們可能為您買入。"
+            "\n\n{broker}",
+            "{broker}：帳戶 {account} 沽出的認購期權尚欠 {stock} {quantity} 股備兌，請於 {due} 前存入或買入，"
+            "或平倉認購期權，否則我們可能為您買入。",
         ),
     },
 }

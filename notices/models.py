@@ -16,7 +16,7 @@ from django.utils.translation import gettext_lazy as _
 from book.models import Account, Language
 from risk.models import MarginCall
 
-from .placeholders import TemplateError, check
+from .placeholders import RECOVERY_KINDS, TemplateError, check
 
 
 class NoticeKind(models.TextChoices):
@@ -26,10 +26,11 @@ class NoticeKind(models.TextChoices):
     MANUAL = "manual", _("Message from the desk")
     LIQUIDATION = "liquidation", _("Liquidation placed")
     RECOVERY = "recovery", _("Stock recovery")
+    COVERED_CALL = "covered_call", _("Covered-call recovery")
 
 
-# The kinds of a notice about a call (the others are about an account's stock to recover).
-CALL_NOTICE_KINDS = tuple(kind for kind in NoticeKind if kind != NoticeKind.RECOVERY)
+# The kinds of a notice about a call (the others, RECOVERY_KINDS, are about an account's stock to recover).
+CALL_NOTICE_KINDS = tuple(kind for kind in NoticeKind if kind not in RECOVERY_KINDS)
 
 # The kinds the system sends once per call per XHKG trading day (the trigger counts as its day's).
 DAILY_KINDS = (NoticeKind.TRIGGER, NoticeKind.DAILY)

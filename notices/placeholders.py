@@ -30,7 +30,8 @@ PLACEHOLDERS = {
 # text of the other kind they would come out empty.
 CALL_ONLY = frozenset({"call_amount", "deadline", "type", "ratio", "triggered", "equity"})
 RECOVERY_ONLY = frozenset({"stock", "quantity", "due"})
-RECOVERY = "recovery"  # the notice kind about an account's stock to recover, not a call
+# The notice kinds about an account's stock to recover (short stock; shares for sold calls), not a call.
+RECOVERY_KINDS = frozenset({"recovery", "covered_call"})
 
 TOKEN = re.compile(r"\{\{|\}\}|\{([^{}]*)\}|[{}]")
 
@@ -39,7 +40,7 @@ def known_for(kind: str | None) -> list[str]:
     """The placeholders a notice of this kind fills (None: any kind's)."""
     if kind is None:
         return list(PLACEHOLDERS)
-    excluded = CALL_ONLY if kind == RECOVERY else RECOVERY_ONLY
+    excluded = CALL_ONLY if kind in RECOVERY_KINDS else RECOVERY_ONLY
     return [name for name in PLACEHOLDERS if name not in excluded]
 
 

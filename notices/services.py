@@ -685,10 +685,13 @@ def report(delivery_id: int, status: str, *, error: str = "", at: dt.datetime) -
 
 @dataclass
 class AccountMessage:
-    """A message to an account's client, with the values of its own placeholders (``stock``, ...)."""
+    """A message to an account's client, with the values of its own placeholders (``stock``, ...), and
+    its kind when it is not the one of the messages sent with it (a covered-call case's among short
+    stock's)."""
 
     account: Account
     values: dict
+    kind: str = ""
 
 
 def _account_values(account: Account, language: str, extra: dict) -> dict[str, str]:
@@ -723,27 +726,31 @@ def compose_for_account(message: AccountMessage, kind: str, channel: str, templa
 def send_to_accounts(
     *, user, messages: Sequence[AccountMessage], channels: Sequence[str], kind: str, text: str = "", key: str
 ) -> list[Notice]:
-    """A message about accounts rather than calls (stock recovery): one notice per account, written
-    once per key, delivered like any notice, audited."""
+    """A message about accounts rather than calls (stock recovery): one notice per account, of its
+    message's kind (``kind`` unless it names its own), written once per key, delivered like any notice,
+    audited."""
     if not can(user, SEND_NOTICE):
         raise Refused(_("You may not send notices."))
+    by_account = {message.account.pk: message for message in messages}
+    kinds = {message.account.pk: message.kind or kind for message in by_account.values()}
     text = text.strip()
     if text:
         try:
-            check(text, kind)
+            for each in set(kinds.values()) or {kind}:
+                check(text, each)
         except TemplateError as error:
             raise Refused(str(error)) from None
     if not channels:
         raise Refused(_("Choose at least one channel."))
     now = timezone.now()
-    templates = templates_for([kind])
-    by_account = {message.account.pk: message for message in messages}
+    sent_kinds = sorted(set(kinds.values())) or [kind]
+    templates = templates_for(sent_kinds)
     with transaction.atomic():
         Notice.objects.bulk_create(
             [
                 Notice(
                     account=message.account,
-                    kind=kind,
+                    kind=kinds[message.account.pk],
                     key=f"account:{key}",
                     text=text,
                     stock=str(message.values.get("stock", ""))[:32],
@@ -763,7 +770,7 @@ def send_to_accounts(
         for notice in written:
             message = by_account[notice.account_id]
             for channel in channels:
-                language, subject, body = compose_for_account(message, kind, channel, templates, text)
+                language, subject, body = compose_for_account(message, notice.kind, channel, templates, text)
                 deliveries.append(
                     Delivery(
                         notice=notice,
@@ -784,7 +791,7 @@ def send_to_accounts(
             user,
             "send_notice",
             detail={
-                "kind": kind,
+                "kind": sent_kinds[0] if len(sent_kinds) == 1 else sent_kinds,
                 "channels": list(channels),
                 "accounts": [message.account.account_no for message in by_account.values()],
                 "text": text[:500],

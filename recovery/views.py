@@ -583,12 +583,13 @@ def with_messages(items: list) -> list:
 
 
 def message_statuses(account_ids) -> dict[tuple[int, str], str]:
-    """Per account and stock: the status of its latest stock-recovery message (its worst delivery)."""
-    from notices.models import Notice
+    """Per account and stock: the status of its latest short-stock message (its worst delivery); a
+    covered-call case's message is of its own kind."""
+    from notices.models import Notice, NoticeKind
 
     found = {}
     for notice in (
-        Notice.objects.filter(account_id__in=list(account_ids), kind="recovery", call__isnull=True)
+        Notice.objects.filter(account_id__in=list(account_ids), kind=NoticeKind.RECOVERY, call__isnull=True)
         .order_by("account_id", "stock", "-created_at", "-pk")
         .prefetch_related("deliveries")
     ):
@@ -683,7 +684,8 @@ class MessageView(RecoverAction):
             if row.account_id in targets:
                 left_out.append(row)
                 continue
-            targets[row.account_id] = (row.account, row.stock.symbol, quantity, row.due)
+            kind = "recovery" if isinstance(row, ShortStockItem) else "covered_call"
+            targets[row.account_id] = (row.account, row.stock.symbol, quantity, row.due, kind)
             named.append(row)
         if nothing_left:
             messages.info(
@@ -702,8 +704,9 @@ class MessageView(RecoverAction):
                     "quantity": f"{quantity:,}",
                     "due": timezone.localtime(due).strftime("%Y-%m-%d %H:%M"),
                 },
+                kind=kind,
             )
-            for account, symbol, quantity, due in targets.values()
+            for account, symbol, quantity, due, kind in targets.values()
         ]
         try:
             written = notices.send_to_accounts(

@@ -196,6 +196,8 @@ class CallDetailView(ConsoleMixin, View):
                     }
                 ),
                 "compare": compare_snapshots(call, snapshots) if not call.is_open else None,
+                # A closed call is read as it ended: its amount then, not the account's now.
+                "at_close": None if call.is_open else next((s for s in reversed(snapshots) if s.kind == "close"), None),
             }
         )
         context["panels"] = panels.render("call_detail", request, call=call, account=account)

@@ -363,7 +363,7 @@ def test_the_demo_writes_sms_to_a_log_file(
 
 
 def test_default_templates_exist_in_three_languages_for_every_kind_and_channel():
-    assert NoticeTemplate.objects.count() == 6 * 3 * 3
+    assert NoticeTemplate.objects.count() == 7 * 3 * 3
     for template in NoticeTemplate.objects.all():
         template.full_clean()  # every placeholder is known
 

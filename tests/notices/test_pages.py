@@ -64,6 +64,7 @@ def test_an_unknown_placeholder_in_free_text_is_named_and_nothing_is_sent(
     ("data", "why"),
     [
         ({"kind": "recovery"}, "Select a valid choice. recovery is not one of the available choices."),
+        ({"kind": "covered_call"}, "Select a valid choice. covered_call is not one of the available choices."),
         (
             {"text": "Buy back {quantity} {stock} by {due}"},
             "{quantity} is filled only in a notice about stock recovery",

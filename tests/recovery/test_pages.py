@@ -232,6 +232,43 @@ def test_a_message_from_the_covered_call_details_uses_the_shortfall(trader, djan
     assert delivery.body == "Deliver 200 700.HK"
 
 
+def test_a_covered_call_message_has_its_own_kind_and_wording(trader, django_capture_on_commit_callbacks):
+    """Shares missing under sold calls are to deliver or buy, not to buy back: the covered-call
+    template says so, and its message is not counted as a short-stock one."""
+    from notices.models import Notice
+
+    services.run_scan()
+    client = client_for(trader)
+    [case] = client.get(reverse("recovery:covered-calls")).context["rows"]
+    items = {
+        (i.account.account_no, i.instrument.symbol): i
+        for i in client.get(reverse("recovery:short-stock")).context["rows"]
+    }
+    item = items[("M1", "X.HK")]
+    assert item.account_id != case.account_id
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(
+            reverse("recovery:message"),
+            {"cases": [case.pk], "items": [item.pk], "channels": ["email"], "key": "recovery-key-789"},
+        )
+
+    notices = {notice.account_id: notice for notice in Notice.objects.all()}
+    covered, short = notices[case.account_id], notices[item.account_id]
+    assert (covered.kind, covered.stock, short.kind) == ("covered_call", "700.HK", "recovery")
+    body = covered.deliveries.get().body
+    assert "call options on 700.HK" in body
+    assert "200 shares of 700.HK are missing" in body
+    assert "buy back" not in body
+    assert "must buy back or deliver 300 shares of X.HK" in short.deliveries.get().body
+    # Short Stock Recovery's message column counts only short-stock messages.
+    statuses = {
+        (i.account_id, i.instrument.symbol): i.message_status
+        for i in client.get(reverse("recovery:short-stock")).context["rows"]
+    }
+    assert statuses[(item.account_id, "X.HK")]
+    assert not statuses.get((case.account_id, "700.HK"))
+
+
 def test_the_lending_details_buy_to_cover_and_message_their_clients(trader):
     services.run_scan()
     html = client_for(trader).get(reverse("recovery:lending"), {"stock": "700.HK"}).content.decode()

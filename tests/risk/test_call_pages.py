@@ -334,6 +334,15 @@ def test_history_lists_closed_calls_with_the_cause_and_before_after(import_book,
     compare = details.context["compare"]
     assert (compare["before"].kind, compare["after"].kind) == ("trigger", "close")
     assert ("call_amount", "10000.00", "0.00") in compare["rows"]
+    # The amount tile reads the call as it ended, from its close snapshot, not the account now.
+    page = details.content.decode()
+    assert details.context["at_close"] == compare["after"]
+    assert 'data-testid="amount-at-close"' in page
+    assert "Call amount at the close (HKD)" in page
+    assert "Call amount now" not in page
+    open_page = client_for(trader).get(reverse("risk:call", args=[call.pk])).content.decode()
+    assert "Call amount now (HKD)" in open_page
+    assert "amount-at-close" not in open_page
 
 
 def test_history_exports_the_same_filtered_rows_as_csv(import_book, call, trader):
