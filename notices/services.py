@@ -40,6 +40,7 @@ from .models import (
     NoticeTemplate,
 )
 from .placeholders import PLACEHOLDERS, TemplateError, check, fill
+from .signals import account_messages_settled
 
 logger = logging.getLogger(__name__)
 
@@ -615,17 +616,32 @@ def why_not_again(delivery: Delivery, now: dt.datetime) -> str:
     return why_not_now(delivery.notice, now)
 
 
+def settled_account_messages(notices: Sequence[Notice]) -> set[int]:
+    """The ids of these messages about an account whose matter the apps above say is settled
+    (:data:`notices.signals.account_messages_settled`)."""
+    about_accounts = [notice for notice in notices if notice.call_id is None]
+    settled: set[int] = set()
+    if about_accounts:
+        for _receiver, ids in account_messages_settled.send(sender=Notice, notices=about_accounts):
+            settled |= set(ids or ())
+    return settled
+
+
 def resend(*, user, deliveries: Sequence[Delivery]) -> dict[str, list[int]]:
     """Queue failed deliveries again (the same text, to the client's current address). Returns the
     deliveries by outcome: ``queued``, or why not (``not_failed``, ``closed``, ``past_deadline``,
-    ``exception``; see :func:`why_not_again`). Audited."""
+    ``exception``; see :func:`why_not_again`; ``settled``: a message about stock that is no longer to
+    recover). Audited."""
     if not can(user, SEND_NOTICE):
         raise Refused(_("You may not send notices."))
     now = timezone.now()
     outcomes: dict[str, list[int]] = {"queued": []}
     failed = []
+    settled = settled_account_messages(
+        list({d.notice_id: d.notice for d in deliveries if d.status == DeliveryStatus.FAILED}.values())
+    )
     for delivery in deliveries:
-        why = why_not_again(delivery, now)
+        why = why_not_again(delivery, now) or ("settled" if delivery.notice_id in settled else "")
         outcomes.setdefault(why or "queued", []).append(delivery.pk)
         if not why:
             failed.append(delivery)

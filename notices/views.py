@@ -273,6 +273,12 @@ def not_again(why: str, count: int) -> str:
             "%(count)d are the system's notices about calls past their deadline: not sent again.",
             count,
         )
+    elif why == "settled":
+        text = ngettext(
+            "%(count)d asks for stock that is no longer to recover: not sent again.",
+            "%(count)d ask for stock that is no longer to recover: not sent again.",
+            count,
+        )
     elif why == "exception":
         text = ngettext(
             "%(count)d is the system's notice about a call marked exception: not sent again.",

@@ -4,6 +4,7 @@ import re
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from book.models import Instrument
 from console.models import AuditEntry
@@ -640,3 +641,32 @@ def test_the_recovery_lists_sort_by_their_column_headers_and_keep_the_sort_throu
     assert cases.status_code == 200
     assert "sort=-detected" in cases.content.decode()  # the newest first
     assert client.get(reverse("recovery:short-stock"), {"sort": "nonsense"}).status_code == 200
+
+
+def test_a_failed_recovery_message_is_not_sent_again_once_its_stock_is_no_longer_to_recover(
+    trader, django_capture_on_commit_callbacks
+):
+    from notices.models import Delivery
+
+    services.run_scan()
+    client = client_for(trader)
+    items = {
+        (i.account.account_no, i.instrument.symbol): i
+        for i in client.get(reverse("recovery:short-stock")).context["rows"]
+    }
+    item = items[("M1", "X.HK")]
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("recovery:message"), {"items": [item.pk], "channels": ["sms"], "key": "recovery-key-321"})
+    delivery = Delivery.objects.get()
+    Delivery.objects.filter(pk=delivery.pk).update(status="failed", error="gateway down")
+
+    still_short = client.post(reverse("notices:resend"), {"deliveries": [delivery.pk]}, follow=True)
+    assert "1 delivery queued again." in still_short.content.decode()
+
+    Delivery.objects.filter(pk=delivery.pk).update(status="failed", error="gateway down")
+    ShortStockItem.objects.filter(pk=item.pk).update(resolved_at=timezone.now())
+    covered = client.post(reverse("notices:resend"), {"deliveries": [delivery.pk]}, follow=True)
+
+    assert "1 asks for stock that is no longer to recover: not sent again." in covered.content.decode()
+    delivery.refresh_from_db()
+    assert delivery.status == "failed"

@@ -1,0 +1,11 @@
+"""What the notices app asks the apps above it. It never imports them: they answer.
+
+``account_messages_settled``
+    Sent before failed messages about an account (not a call) are sent again, with ``notices`` (those
+    messages). A receiver returns the ids of the ones whose matter is settled (the stock they ask for
+    is no longer to recover, say): those are not sent again.
+"""
+
+from django.dispatch import Signal
+
+account_messages_settled = Signal()
