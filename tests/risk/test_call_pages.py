@@ -340,6 +340,7 @@ def test_history_lists_closed_calls_with_the_cause_and_before_after(import_book,
     assert 'data-testid="amount-at-close"' in page
     assert "Call amount at the close (HKD)" in page
     assert "Call amount now" not in page
+    assert "No liquidation order was placed for this call." in page  # not an empty panel
     open_page = client_for(trader).get(reverse("risk:call", args=[call.pk])).content.decode()
     assert "Call amount now (HKD)" in open_page
     assert "amount-at-close" not in open_page
