@@ -100,7 +100,7 @@ class CoveredCallListView(ListPage):
         return Selection(rows=cases)
 
     def row_values(self, rows, values, now, selection):
-        with_rules(rows)
+        with_messages(with_rules(rows), "covered_call")
         changed = streams.marked(self.request.GET.get("changed", ""))
         for row in rows:
             row.changed = row.pk in changed
@@ -113,7 +113,7 @@ class CoveredCallListView(ListPage):
         }
 
     def csv_chunk(self, rows):
-        return with_rules(rows)
+        return with_messages(with_rules(rows), "covered_call")
 
     def csv_header(self):
         return [
@@ -126,6 +126,7 @@ class CoveredCallListView(ListPage):
             _("Shortfall"),
             _("Detected at"),
             _("Due"),
+            _("Message"),
             _("Status"),
             _("Remark"),
         ]
@@ -142,6 +143,7 @@ class CoveredCallListView(ListPage):
             rule.shortfall if rule else 0,
             timezone.localtime(case.detected_at).isoformat(),
             timezone.localtime(case.due).isoformat(),
+            notice_status_label(case.message_status) if case.message_status else "",
             case.get_status_display(),
             case.remark,
         ]
@@ -197,8 +199,26 @@ class CoveredCallDetailView(ConsoleMixin, View):
                 "key": secrets.token_urlsafe(16),
                 "statuses": CaseStatus.choices,
                 "case_ids": [case.pk],
+                "messages_sent": case_messages(case),
             },
         )
+
+
+def case_messages(case: CoveredCallCase) -> list:
+    """The covered-call messages sent about this account's underlying, newest first, with their deliveries."""
+    from notices.models import Notice, NoticeKind
+
+    return list(
+        Notice.objects.filter(
+            account_id=case.account_id, kind=NoticeKind.COVERED_CALL, stock=case.underlying.symbol, call__isnull=True
+        )
+        .select_related("created_by")
+        .prefetch_related("deliveries")
+        .order_by("-created_at", "-pk")[:MESSAGES_SHOWN]
+    )
+
+
+MESSAGES_SHOWN = 20
 
 
 def suggest_buy_backs(positions: list, shortfall: int, working: dict) -> None:
@@ -571,25 +591,24 @@ def with_book_now(items: list) -> list:
     return items
 
 
-def with_messages(items: list) -> list:
-    """Each item with ``message_status``: the status of the last stock-recovery message about its stock
-    ("" if none)."""
-    statuses = message_statuses({item.account_id for item in items})
-    for item in items:
+def with_messages(rows: list, kind: str = "recovery") -> list:
+    """Each short-stock item (or covered-call case, ``kind`` "covered_call") with ``message_status``:
+    the status of the last message of that kind about its stock ("" if none)."""
+    statuses = message_statuses({row.account_id for row in rows}, kind)
+    for row in rows:
         # A message sent before messages kept their stock names none: it stands for all the account's rows.
-        key = (item.account_id, item.instrument.symbol)
-        item.message_status = statuses.get(key, statuses.get((item.account_id, ""), ""))
-    return items
+        key = (row.account_id, row.stock.symbol)
+        row.message_status = statuses.get(key, statuses.get((row.account_id, ""), ""))
+    return rows
 
 
-def message_statuses(account_ids) -> dict[tuple[int, str], str]:
-    """Per account and stock: the status of its latest short-stock message (its worst delivery); a
-    covered-call case's message is of its own kind."""
-    from notices.models import Notice, NoticeKind
+def message_statuses(account_ids, kind: str = "recovery") -> dict[tuple[int, str], str]:
+    """Per account and stock: the status of its latest message of this kind (its worst delivery)."""
+    from notices.models import Notice
 
     found = {}
     for notice in (
-        Notice.objects.filter(account_id__in=list(account_ids), kind=NoticeKind.RECOVERY, call__isnull=True)
+        Notice.objects.filter(account_id__in=list(account_ids), kind=kind, call__isnull=True)
         .order_by("account_id", "stock", "-created_at", "-pk")
         .prefetch_related("deliveries")
     ):

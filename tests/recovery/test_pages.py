@@ -1,5 +1,7 @@
 """The stock-recovery pages and their actions."""
 
+import csv
+import io
 import re
 
 import pytest
@@ -185,8 +187,6 @@ def test_a_message_about_stock_to_recover_goes_to_the_selected_clients(
     page = client.get(reverse("recovery:short-stock")).content.decode()
     row = page[page.index(f'data-item="{picked.pk}"') :]
     assert 'data-testid="message-status"' in row[: row.index("</tr>")]
-    import csv
-    import io
 
     header, *rows = csv.reader(
         io.StringIO(client.get(reverse("recovery:short-stock"), {"format": "csv"}).content.decode("utf-8-sig"))
@@ -268,6 +268,16 @@ def test_a_covered_call_message_has_its_own_kind_and_wording(trader, django_capt
     }
     assert statuses[(item.account_id, "X.HK")]
     assert not statuses.get((case.account_id, "700.HK"))
+    # Covered Call Recovery has its own: on the row, in its file, and each message on the case's page.
+    [row] = client.get(reverse("recovery:covered-calls")).context["rows"]
+    assert row.message_status == covered.deliveries.get().status
+    header, *lines = csv.reader(
+        io.StringIO(client.get(reverse("recovery:covered-calls"), {"format": "csv"}).content.decode("utf-8-sig"))
+    )
+    assert lines[0][header.index("Message")] == covered.deliveries.get().get_status_display()
+    details = client.get(reverse("recovery:covered-call", args=[case.pk]))
+    assert [n.pk for n in details.context["messages_sent"]] == [covered.pk]
+    assert f'data-notice="{covered.pk}"' in details.content.decode()
 
 
 def test_the_lending_details_buy_to_cover_and_message_their_clients(trader):
@@ -449,8 +459,6 @@ def test_the_lending_details_say_how_many_clients_short_are_on_desks_not_seen(tr
 
 
 def test_the_recovery_lists_export_their_rows_as_csv_for_the_users_desks(trader):
-    import csv
-    import io
 
     services.run_scan()
     client = client_for(trader)
