@@ -336,6 +336,7 @@ class LendingView(ConsoleMixin, View):
                 .select_related("account")
                 .order_by("quantity")
             )
+            working = liquidation.working_quantities({position.account_id for position in shorts})
             # The scan's items with the book now (what was bought since, what is on order), as the Short
             # Stock Recovery page shows them: a Buy is offered for what is free, prefilled with the rest.
             items = {
@@ -347,10 +348,10 @@ class LendingView(ConsoleMixin, View):
                             resolved_at__isnull=True,
                             account_id__in=[position.account_id for position in shorts],
                         ).select_related("instrument")
-                    )
+                    ),
+                    working,
                 )
             }
-            working = liquidation.working_quantities({position.account_id for position in shorts})
             for position in shorts:
                 position.item = items.get(position.account_id)
                 position.short = -position.quantity
@@ -566,12 +567,13 @@ def with_rules(cases: list) -> list:
     return cases
 
 
-def with_book_now(items: list) -> list:
+def with_book_now(items: list, working: dict | None = None) -> list:
     """Each short-stock item with the book now, as the scan (every 15 minutes in trading hours) does not
     have it: ``short_now`` (what the position is short now), ``on_order`` (its working orders), ``to_buy``
     (what is still to recover: the item's quantity less what is on order and what was bought since the
     scan, rounded up to whole lots, or all that is free where that closes the short: an order the
-    exchange takes) and ``free_now`` (the most a buy may order). Two queries, however many items."""
+    exchange takes) and ``free_now`` (the most a buy may order). Two queries, however many items (one
+    when the caller has read the working orders: ``working``, as from ``working_quantities``)."""
     accounts = {item.account_id for item in items}
     held = {
         (account, instrument): quantity
@@ -579,7 +581,8 @@ def with_book_now(items: list) -> list:
             account_id__in=accounts, instrument_id__in={item.instrument_id for item in items}
         ).values_list("account_id", "instrument_id", "quantity")
     }
-    working = liquidation.working_quantities(accounts)
+    if working is None:
+        working = liquidation.working_quantities(accounts)
     for item in items:
         key = (item.account_id, item.instrument_id)
         item.short_now = max(0, -held.get(key, 0))

@@ -678,3 +678,60 @@ def test_a_failed_recovery_message_is_not_sent_again_once_its_stock_is_no_longer
     assert "1 asks for stock that is no longer to recover: not sent again." in covered.content.decode()
     delivery.refresh_from_db()
     assert delivery.status == "failed"
+
+
+def test_the_recovery_pages_read_a_fixed_number_of_queries_however_many_rows(
+    trader, import_book, django_capture_on_commit_callbacks
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client = client_for(trader)
+    pages = [
+        (reverse("recovery:covered-calls"), {}),
+        (reverse("recovery:covered-calls"), {"format": "csv"}),
+        (reverse("recovery:short-stock"), {}),
+        (reverse("recovery:short-stock"), {"format": "csv"}),
+        (reverse("recovery:lending"), {"stock": "700.HK"}),
+    ]
+
+    def counts():
+        services.run_scan()
+        found = []
+        for url, query in pages:
+            client.get(url, query)  # the session and the cases settle first
+            with CaptureQueriesContext(connection) as queries:
+                response = client.get(url, query)
+                if query.get("format"):
+                    b"".join(response.streaming_content) if response.streaming else response.content
+            found.append(len(queries))
+        return found
+
+    def message_everyone():
+        services.run_scan()
+        items = client.get(reverse("recovery:short-stock")).context["rows"]
+        cases = client.get(reverse("recovery:covered-calls")).context["rows"]
+        with django_capture_on_commit_callbacks(execute=True):
+            for n, row in enumerate([*items, *cases]):
+                field = "items" if isinstance(row, ShortStockItem) else "cases"
+                client.post(
+                    reverse("recovery:message"), {field: [row.pk], "channels": ["sms"], "key": f"count-key-{n:04}"}
+                )
+
+    message_everyone()
+    few = counts()
+    import_book(
+        {
+            "as_of": "2026-12-23T10:05:00+08:00",
+            "accounts": [
+                {"account_no": f"N{n}", "desk": "HK1", "cash": {"HKD": "900000"},
+                 "positions": [{"symbol": "TCH-C400", "quantity": -2}, {"symbol": "700.HK", "quantity": -100 * n}]}
+                for n in range(1, 9)
+            ],
+        }
+    )  # fmt: skip
+    message_everyone()
+    many = counts()
+
+    assert len(client.get(reverse("recovery:short-stock")).context["rows"]) >= 10
+    assert few == many
