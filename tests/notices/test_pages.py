@@ -236,3 +236,40 @@ def test_channels_sent_blank_or_unknown_are_named_plainly(call, trader, django_c
     assert "Channels: This field is required." in blank
     assert "Channels: Not one of the choices: fax\\x00" in unknown.content.decode()
     assert not Notice.objects.exists()
+
+
+def test_the_notices_page_its_csv_and_the_call_details_read_a_fixed_number_of_queries(
+    call, trader, django_capture_on_commit_callbacks
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client = client_for(trader)
+    pages = [
+        (reverse("notices:list"), {}),
+        (reverse("notices:list"), {"format": "csv"}),
+        (reverse("risk:call", args=[call.pk]), {}),
+    ]
+
+    def counts():
+        found = []
+        for url, query in pages:
+            client.get(url, query)
+            with CaptureQueriesContext(connection) as queries:
+                response = client.get(url, query)
+                if query:
+                    b"".join(response.streaming_content) if response.streaming else response.content
+            found.append(len(queries))
+        return found
+
+    def messages(first, last):
+        for n in range(first, last):
+            send(client, call, django_capture_on_commit_callbacks, key=f"count-key-{n:04}", channels=["email", "sms"])
+
+    messages(0, 2)
+    few = counts()
+    messages(2, 12)
+    many = counts()
+
+    assert Notice.objects.filter(call=call, kind="manual").count() == 12
+    assert few == many
