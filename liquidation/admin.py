@@ -1,8 +1,57 @@
 from django.contrib import admin
+from django.utils import timezone
+from django.utils.translation import ngettext
 
-from console.admin import ModelAdmin, ReadOnlyAdmin, TabularInline
+from book.models import Account
+from console.admin import ModelAdmin, PreviewedSave, ReadOnlyAdmin, TabularInline, register_impact
 
+from . import auto
 from .models import Fill, LiquidationSwitch, Order
+
+
+class AutoLiquidationImpact:
+    """What a save in the admin does to automatic liquidation: the open calls it makes due at once
+    (past their deadline, once their rule set liquidates calls past the deadline; any call due while
+    the switch was off, once it is on). Their plans are placed by the next minute's check while HKEX
+    trades, so such a save is shown first, as one that opens or closes calls is."""
+
+    SHOWN = 5  # account numbers named
+
+    def before(self):
+        return self._due()
+
+    def end(self, token) -> None:
+        pass
+
+    def after(self, token) -> list[str]:
+        made_due = self._due() - token
+        if not made_due:
+            return []
+        accounts = Account.objects.filter(calls__pk__in=sorted(made_due)).order_by("account_no").distinct()
+        numbers = list(accounts.values_list("account_no", flat=True)[: self.SHOWN + 1])
+        named = ", ".join(numbers[: self.SHOWN]) + (", …" if len(numbers) > self.SHOWN else "")
+        count = len(made_due)
+        return [
+            ngettext(
+                "liquidate %(count)d open call by its plan (%(accounts)s): it is past its deadline or its set "
+                "time, and the next check places its orders while HKEX trades",
+                "liquidate %(count)d open calls by their plans (%(accounts)s): they are past their deadline or "
+                "their set time, and the next check places their orders while HKEX trades",
+                count,
+            )
+            % {"count": count, "accounts": named}
+        ]
+
+    @staticmethod
+    def _due() -> set[int]:
+        """The open calls automatic liquidation would place orders for at its next check."""
+        if not LiquidationSwitch.automatic_on():
+            return set()
+        due = auto.due_calls(timezone.now())
+        return {call.pk for call, _moment in due} - auto.placed_settings(due)
+
+
+register_impact(AutoLiquidationImpact())
 
 
 class FillInline(TabularInline):
@@ -27,7 +76,7 @@ class OrderAdmin(ReadOnlyAdmin):
 
 
 @admin.register(LiquidationSwitch)
-class LiquidationSwitchAdmin(ModelAdmin):
+class LiquidationSwitchAdmin(PreviewedSave, ModelAdmin):
     """One row: the kill switch of every automatic liquidation."""
 
     list_display = ["automatic", "changed_at"]

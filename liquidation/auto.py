@@ -86,6 +86,19 @@ def due_calls(now: datetime) -> list[tuple[MarginCall, datetime]]:
     return [(call, call.auto_liquidate_at if _set_and_come(call, now) else call.deadline) for call in calls]
 
 
+def placed_settings(due: list[tuple[MarginCall, datetime]]) -> set[int]:
+    """Of these due calls, the ones whose setting has placed its orders already (nothing more to do)."""
+    keys = {call.pk: setting_key(call, moment) for call, moment in due}
+    placed = {
+        services.request_key(key)
+        for key in Order.objects.filter(call__in=list(keys), source=Source.AUTO).values_list(
+            "idempotency_key", flat=True
+        )
+        if key
+    }
+    return {call_id for call_id, key in keys.items() if key in placed}
+
+
 def _set_and_come(call: MarginCall, now: datetime) -> bool:
     return call.auto_liquidate_at is not None and call.auto_liquidate_at <= now
 
@@ -127,14 +140,8 @@ def run(now: datetime | None = None) -> dict[str, int]:
         return counts
     # Everything the due calls need, read once: what each setting already placed, the plans, the prices.
     keys = {call.pk: setting_key(call, moment) for call, moment in due}
-    placed = {
-        services.request_key(key)
-        for key in Order.objects.filter(call__in=list(keys), source=Source.AUTO).values_list(
-            "idempotency_key", flat=True
-        )
-        if key
-    }
-    todo = [call for call, _moment in due if keys[call.pk] not in placed]
+    placed = placed_settings(due)
+    todo = [call for call, _moment in due if call.pk not in placed]
     counts["done"] = len(due) - len(todo)
     if not todo:
         return counts

@@ -224,3 +224,45 @@ def test_a_call_closed_after_its_page_was_drawn_is_left_unset(call, trader):
     assert auto.set_time(user=trader, calls=[drawn], at=NOW + timedelta(minutes=5)) == []
     call.refresh_from_db()
     assert call.auto_liquidate_at is None
+
+
+def test_an_admin_change_that_makes_calls_due_at_once_is_shown_first(call, time_machine):
+    """Letting a rule set liquidate past the deadline, or turning the switch on, places orders at the
+    next minute's check: the admin is shown which calls first, and nothing is saved until confirmed."""
+    from django.contrib.auth.models import User
+
+    from tests.risk.test_views import RULE_SET_FORM
+    from tests.users import client_for
+
+    time_machine.move_to(call.deadline + timedelta(minutes=1))
+    client = client_for(User.objects.create_superuser("root", password="pw"))
+    rule_set = RuleSet.objects.get(account_kind="margin")
+    url = reverse("admin:risk_ruleset_change", args=[rule_set.pk])
+    form = {**RULE_SET_FORM, "auto_liquidate_past_deadline": "on"}
+
+    shown = client.post(url, form)
+    html = shown.content.decode()
+    assert shown.status_code == 200
+    assert 'data-testid="admin-impact"' in html
+    assert "liquidate 2 open calls by their plans (M100001, T2)" in html
+    rule_set.refresh_from_db()
+    assert not rule_set.auto_liquidate_past_deadline  # not saved yet
+    token = shown.context["console_impact"]["token"]
+    assert client.post(url, {**form, "_confirm_impact": token}).status_code == 302
+    rule_set.refresh_from_db()
+    assert rule_set.auto_liquidate_past_deadline
+
+    # The switch: off, the call is not due; turning it on again is shown first too.
+    switch, _created = LiquidationSwitch.objects.update_or_create(pk=1, defaults={"automatic": False})
+    switch_url = reverse("admin:liquidation_liquidationswitch_change", args=[switch.pk])
+    shown = client.post(switch_url, {"automatic": "on"})
+    assert "liquidate 2 open calls by their plans (M100001, T2)" in shown.content.decode()
+    assert not LiquidationSwitch.automatic_on()
+    # Once its orders are placed, the call is done: turning the switch off and on again shows nothing.
+    LiquidationSwitch.objects.filter(pk=1).update(automatic=True)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(auto, "is_trading", lambda moment: True)
+        Instrument.objects.update(price_time=timezone.now())
+        assert auto.run(timezone.now())["placed"] == 2
+    assert client.post(switch_url, {}).status_code == 302  # off: nothing becomes due
+    assert client.post(switch_url, {"automatic": "on"}).status_code == 302
