@@ -41,16 +41,23 @@ def setting_key(call: MarginCall, moment: datetime) -> str:
     return f"auto-{call.pk}-{int(moment.timestamp())}"
 
 
-def set_time(*, user, calls: list[MarginCall], at: datetime | None, at_deadline: bool = False) -> list[MarginCall]:
+def set_time(
+    *, user, calls: list[MarginCall], at: datetime | None, at_deadline: bool = False, past_deadline: list | None = None
+) -> list[MarginCall]:
     """Set (or, with neither ``at`` nor ``at_deadline``, clear) the auto-liquidation time of open calls,
     each as it is once locked: a call closed meanwhile is left, and "at the deadline" is its deadline
-    then (another trader may have moved it since the page was drawn)."""
+    then (another trader may have moved it since the page was drawn). A call whose deadline has passed
+    is left too, and added to ``past_deadline``: "at the deadline" would liquidate it within a minute,
+    which a time typed in the past is refused for."""
     with transaction.atomic():
         locked = list(call_locks.locked([call.pk for call in calls]))
         now = timezone.now()
-        changed = []
+        changed, passed = [], []
         for call in locked:
             if not call.is_open:
+                continue
+            if at_deadline and call.deadline <= now:
+                passed.append(call)
                 continue
             call.auto_liquidate_at = call.deadline if at_deadline else at
             call.auto_liquidation_note = ""
@@ -58,15 +65,22 @@ def set_time(*, user, calls: list[MarginCall], at: datetime | None, at_deadline:
             changed.append(call)
         MarginCall.objects.bulk_update(changed, ["auto_liquidate_at", "auto_liquidation_note", "updated_at"])
         when = "deadline" if at_deadline else (at.isoformat() if at else None)
-        closed = sorted({call.pk for call in calls} - {call.pk for call in changed})
+        closed = sorted({call.pk for call in calls} - {call.pk for call in [*changed, *passed]})
         audit.record(
             user,
             "set_auto_liquidation",
             calls=[call.pk for call in calls],
-            detail={"at": when, "changed": [call.pk for call in changed], **({"closed": closed} if closed else {})},
-            outcome="partly refused" if closed else "ok",
+            detail={
+                "at": when,
+                "changed": [call.pk for call in changed],
+                **({"closed": closed} if closed else {}),
+                **({"past_deadline": [call.pk for call in passed]} if passed else {}),
+            },
+            outcome="partly refused" if closed or passed else "ok",
             at=now,
         )
+        if past_deadline is not None:
+            past_deadline.extend(passed)
         ids = [call.pk for call in changed]
         transaction.on_commit(lambda: live.publish(ids))
     return changed

@@ -469,6 +469,12 @@ def batch_panel(request, *, tab: str) -> str | None:
     )
 
 
+def _accounts_named(call_ids, shown: int = 5) -> str:
+    """The account numbers of these calls, the first ``shown`` of them."""
+    numbers = sorted(MarginCall.objects.filter(pk__in=call_ids).values_list("account__account_no", flat=True))
+    return ", ".join(numbers[:shown]) + (", …" if len(numbers) > shown else "")
+
+
 def not_started(request) -> None:
     messages.warning(
         request,
@@ -512,7 +518,10 @@ class BatchView(ConsoleMixin, View):
             return self.liquidate(request, calls, form.cleaned_data["only"], form.cleaned_data["key"])
         else:
             at = form.cleaned_data["at"] if action == "auto" else None
-            changed = auto.set_time(user=request.user, calls=calls, at=at, at_deadline=action == "auto_deadline")
+            passed: list = []
+            changed = auto.set_time(
+                user=request.user, calls=calls, at=at, at_deadline=action == "auto_deadline", past_deadline=passed
+            )
             done = (
                 ngettext(
                     "Auto-liquidation cleared on %(count)d call.",
@@ -531,7 +540,19 @@ class BatchView(ConsoleMixin, View):
                 for moment in sorted({call.auto_liquidate_at for call in changed}):
                     if say_if_auto_waits(request, moment):
                         break
-            if closed := len(calls) - len(changed):
+            if passed:
+                messages.warning(
+                    request,
+                    ngettext(
+                        "%(count)d call is past its deadline (%(accounts)s): left as it is. Liquidate it now, or "
+                        "set a time from now.",
+                        "%(count)d calls are past their deadline (%(accounts)s): left as they are. Liquidate them "
+                        "now, or set a time from now.",
+                        len(passed),
+                    )
+                    % {"count": len(passed), "accounts": _accounts_named([call.pk for call in passed])},
+                )
+            if closed := len(calls) - len(changed) - len(passed):
                 messages.warning(
                     request,
                     ngettext(

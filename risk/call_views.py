@@ -323,12 +323,16 @@ class ExceptionBatchView(ConsoleMixin, View):
             self.audit_refusal(request, REFUSED_NOT_FOUND)
             raise Http404(_("No such call."))
         if form.cleaned_data["action"] == "mark":
+            timed = set(
+                MarginCall.objects.filter(pk__in=allowed, auto_liquidate_at__isnull=False).values_list("pk", flat=True)
+            )
             changed = calls.mark_exception(allowed, reason=form.cleaned_data["reason"], user=request.user)
             messages.success(
                 request,
                 ngettext("%(count)d call marked as exception.", "%(count)d calls marked as exception.", len(changed))
                 % {"count": len(changed)},
             )
+            say_auto_cleared(request, len(timed & set(changed)))
         else:
             changed = calls.unmark_exception(allowed, user=request.user)
             messages.success(
@@ -421,6 +425,21 @@ class DeadlineView(CallActionView):
         calls.move_deadline(call, deadline=data["deadline"], reason=data["reason"], user=user, shown=data.get("shown"))
 
 
+def say_auto_cleared(request, count: int) -> None:
+    if count:
+        messages.info(
+            request,
+            ngettext(
+                "An exception is not liquidated automatically: the auto-liquidation time of %(count)d call was "
+                "cleared.",
+                "An exception is not liquidated automatically: the auto-liquidation times of %(count)d calls were "
+                "cleared.",
+                count,
+            )
+            % {"count": count},
+        )
+
+
 class CallExceptionView(CallActionView):
     action = "exception"
     form_class = ExceptionForm
@@ -432,6 +451,7 @@ class CallExceptionView(CallActionView):
         if data["action"] == "mark":
             if not calls.mark_exception([call.pk], reason=data["reason"], user=user):
                 raise calls.CallActionRefused(_("The call is already an exception; its reason is unchanged."))
+            say_auto_cleared(self.request, 1 if call.auto_liquidate_at else 0)
         elif not calls.unmark_exception([call.pk], user=user):
             raise calls.CallActionRefused(_("The call is not an exception."))
 

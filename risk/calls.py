@@ -372,17 +372,28 @@ def _locked_open(call_ids: Iterable[int]):
 
 @transaction.atomic
 def mark_exception(call_ids: Iterable[int], *, reason: str, user, now: datetime | None = None) -> list[int]:
-    """Mark open calls as exception with a reason; returns the calls it changed."""
+    """Mark open calls as exception with a reason; returns the calls it changed. An exception is not
+    liquidated automatically: a time set for that is cleared (kept, it would fire the moment the call
+    is active again, however long ago it was)."""
     now = now or timezone.now()
     reason = reason.strip()
     if not reason:
         raise CallActionRefused(_("A reason is required to mark an exception."))
     call_ids = list(call_ids)
-    changed = list(_locked_open(call_ids).filter(status=CallStatus.OPEN).values_list("pk", flat=True))
+    marked = list(_locked_open(call_ids).filter(status=CallStatus.OPEN).values_list("pk", "auto_liquidate_at"))
+    changed = [pk for pk, _at in marked]
+    auto_cleared = [pk for pk, at in marked if at is not None]
     MarginCall.objects.filter(pk__in=changed).update(
-        status=CallStatus.EXCEPTION, exception_reason=reason, exception_by=user, exception_at=now, updated_at=now
+        status=CallStatus.EXCEPTION,
+        exception_reason=reason,
+        exception_by=user,
+        exception_at=now,
+        auto_liquidate_at=None,
+        auto_liquidation_note="",
+        updated_at=now,
     )
-    audit.record(user, "mark_exception", calls=call_ids, detail={"reason": reason, "changed": changed}, at=now)
+    detail = {"reason": reason, "changed": changed, **({"auto_cleared": auto_cleared} if auto_cleared else {})}
+    audit.record(user, "mark_exception", calls=call_ids, detail=detail, at=now)
     transaction.on_commit(lambda: live.publish(changed))
     return changed
 

@@ -8,9 +8,11 @@ from django.utils import timezone
 
 from book.models import Instrument
 from book.trading_calendar import HONG_KONG
+from console.models import AuditEntry
 from liquidation import auto
 from liquidation.models import LiquidationSwitch, Order
 from risk.models import MarginCall, RuleSet
+from tests.users import client_for
 
 NOW = datetime(2026, 12, 23, 11, 30, tzinfo=HONG_KONG)  # a Wednesday, in continuous trading
 
@@ -232,7 +234,6 @@ def test_an_admin_change_that_makes_calls_due_at_once_is_shown_first(call, time_
     from django.contrib.auth.models import User
 
     from tests.risk.test_views import RULE_SET_FORM
-    from tests.users import client_for
 
     time_machine.move_to(call.deadline + timedelta(minutes=1))
     client = client_for(User.objects.create_superuser("root", password="pw"))
@@ -266,3 +267,38 @@ def test_an_admin_change_that_makes_calls_due_at_once_is_shown_first(call, time_
         assert auto.run(timezone.now())["placed"] == 2
     assert client.post(switch_url, {}).status_code == 302  # off: nothing becomes due
     assert client.post(switch_url, {"automatic": "on"}).status_code == 302
+
+
+def test_at_the_deadline_leaves_a_call_already_past_it(call, trader, time_machine):
+    """ "At the deadline" on a call whose deadline has passed would liquidate it at the next minute:
+    it is left as it is and named, as a time typed in the past is refused."""
+    time_machine.move_to(call.deadline + timedelta(minutes=5))
+    response = client_for(trader).post(
+        reverse("liquidation:batch"), {"calls": [call.pk], "action": "auto_deadline"}, follow=True
+    )
+
+    call.refresh_from_db()
+    assert call.auto_liquidate_at is None
+    html = response.content.decode()
+    assert "1 call is past its deadline (M100001): left as it is." in html
+    assert "Auto-liquidation set on 0 calls." in html
+    assert AuditEntry.objects.get(action="set_auto_liquidation").detail["past_deadline"] == [call.pk]
+
+
+def test_marking_an_exception_clears_the_auto_liquidation_time(call, trader):
+    """Kept, the time would fire the moment the call is active again, however long ago it was."""
+    from risk import calls
+
+    set_at(call, trader, NOW + timedelta(minutes=5))
+    response = client_for(trader).post(
+        reverse("risk:exception-batch"),
+        {"calls": [call.pk], "action": "mark", "reason": "client disputes"},
+        follow=True,
+    )
+    assert "the auto-liquidation time of 1 call was cleared" in response.content.decode()
+    call.refresh_from_db()
+    assert (call.status, call.auto_liquidate_at) == ("exception", None)
+
+    calls.unmark_exception([call.pk], user=trader)
+    assert auto.run(NOW + timedelta(minutes=10))["placed"] == 0
+    assert not Order.objects.exists()
