@@ -16,11 +16,13 @@ class LiquidationConfig(AppConfig):
         from console import panels
         from console.bootstrap import granting
         from console.permissions import register_action
+        from risk.signals import call_ended
 
         from . import services
         from .views import batch_panel, call_panel
 
         book_written.connect(services.book_written, dispatch_uid="liquidation.book_written")
+        call_ended.connect(services.call_ended, dispatch_uid="liquidation.call_ended")
         register_action("liquidate", "liquidation.liquidate")
         register_action("cancel_order", "liquidation.cancel_order")
         panels.register("call_detail", call_panel)

@@ -18,6 +18,7 @@ from django.db.models import F, Sum
 from django.db.models.functions import Mod
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from book.models import AMOUNT_LIMIT, HKD, PRICE_PLACES, Account, CashBalance, Instrument, Position, option_expired
 from book.signals import BookEffect, positions_changed
@@ -861,6 +862,34 @@ def cancel(*, user, orders: Iterable[Order]) -> list[tuple[Order, str]]:
         outcome="ok" if all(outcome == "ok" for _order, outcome in outcomes) else "partly refused",
     )
     return outcomes
+
+
+def call_ended(sender, *, call_id: int, user, **kwargs) -> str:
+    """A trader ended a call and asked for its working orders to be cancelled: ask the gateway, as that
+    user (their permission and desks apply). Says what was done, for the trader."""
+    orders = list(Order.objects.filter(call_id=call_id).working().order_by("pk"))
+    if not orders:
+        return ""
+    try:
+        outcomes = cancel(user=user, orders=orders)
+    except Refused as refused:
+        return _("Its working orders were left as they are: %(why)s") % {"why": refused}
+    asked = [order for order, outcome in outcomes if outcome == "ok"]
+    done = sum(order.status == OrderStatus.CANCELLED for order in asked)
+    waiting = sum(order.is_working for order in asked)  # a broker's gateway: the exchange confirms later
+    said = []
+    if done:
+        said.append(ngettext("%(count)d order cancelled.", "%(count)d orders cancelled.", done) % {"count": done})
+    if waiting:
+        said.append(
+            ngettext(
+                "%(count)d cancel sent to the exchange: the order stays working until the exchange confirms.",
+                "%(count)d cancels sent to the exchange: the orders stay working until the exchange confirms.",
+                waiting,
+            )
+            % {"count": waiting}
+        )
+    return " ".join(said)
 
 
 def _positions_moved(account_id: int) -> None:

@@ -3,6 +3,8 @@ event stream, and the trader's actions on calls."""
 
 from __future__ import annotations
 
+import logging
+
 from django.contrib import messages
 from django.db import transaction
 from django.http import Http404, HttpResponseRedirect
@@ -39,8 +41,11 @@ from .forms import (
     RemarkForm,
 )
 from .models import AccountRisk, CallSnapshot, MarginCall
+from .signals import call_ended
 from .templatetags.figures import notice_status_label
 from .views import book_context
+
+logger = logging.getLogger(__name__)
 
 REFUSED_NOT_FOUND = "refused: unknown or other desk's call"
 LIST_KINDS = {
@@ -388,7 +393,11 @@ class CallActionView(ConsoleMixin, View):
             keep_typed(request, call, self.action, form)
         else:
             messages.success(request, self.done)
+            self.after(request, call, form.cleaned_data)
         return redirect(back)
+
+    def after(self, request, call, data) -> None:
+        """What follows the action once it is committed (nothing, unless an action says otherwise)."""
 
 
 def keep_typed(request, call, action: str, form) -> None:
@@ -464,3 +473,17 @@ class EndCallView(CallActionView):
     def apply(self, call, data, user):
         if not calls.end_call(call.pk, reason=data["reason"], user=user):
             raise calls.CallActionRefused(_("The call has closed."))
+
+    def after(self, request, call, data) -> None:
+        """The call is ended: the apps above act on it as asked (the liquidation app cancels its working
+        orders), each saying what it did; one that fails is logged and said, and the call stays ended."""
+        if not data.get("cancel_orders"):
+            return
+        for receiver, outcome in call_ended.send_robust(sender=MarginCall, call_id=call.pk, user=request.user):
+            if isinstance(outcome, Exception):
+                logger.error("%s failed on the end of call %s", receiver, call.pk, exc_info=outcome)
+                messages.error(
+                    request, _("The call is ended, but its working orders could not be cancelled: cancel them below.")
+                )
+            elif outcome:
+                messages.info(request, outcome)

@@ -138,6 +138,7 @@ class ExceptionForm(forms.Form):
 
 class EndCallForm(forms.Form):
     reason = FreeTextField(label=_("Reason"), max_length=1000)
+    cancel_orders = forms.BooleanField(label=_("Cancel its working orders too"), required=False)
 
     def clean_reason(self):
         reason = self.cleaned_data["reason"].strip()

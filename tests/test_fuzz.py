@@ -305,7 +305,7 @@ CALL_ACTIONS = {
     "risk:call-remark": {"text": b"called the client"},
     "risk:call-deadline": {"deadline": b"2027-01-05T16:00", "reason": b"agreed", "shown": b""},
     "risk:call-exception": {"action": b"mark", "reason": b"disputed"},
-    "risk:call-end": {"reason": b"paid by cheque"},
+    "risk:call-end": {"reason": b"paid by cheque", "cancel_orders": b"on"},
 }
 
 

@@ -752,3 +752,38 @@ def test_only_these_stocks_takes_any_symbol_the_book_may_hold(call, trader):
     assert {order.symbol for order in page.context["rows"][0]["plan"].orders} == {"-1"}
     bad = client_for(trader).get(url, {"calls": [call.pk], "only": "B.HK\u200b"})  # an invisible character
     assert "Not a stock symbol: B.HK" in bad.context["only_error"]
+
+
+def test_ending_a_call_cancels_its_working_orders_when_asked(call, trader, django_capture_on_commit_callbacks):
+    client = client_for(trader)
+    client.post(reverse("liquidation:call-liquidate", args=[call.pk]), plan_form(call))
+    assert Order.objects.filter(call=call).working().count() == 2
+    page = client.get(reverse("risk:call", args=[call.pk])).content.decode()
+    assert 'data-testid="end-cancels-orders"' in page
+
+    with django_capture_on_commit_callbacks(execute=True):
+        ended = client.post(
+            reverse("risk:call-end", args=[call.pk]),
+            {"reason": "deposit seen by the bank", "cancel_orders": "on"},
+            follow=True,
+        )
+
+    assert "Call ended." in ended.content.decode()
+    assert "2 orders cancelled." in ended.content.decode()
+    assert not Order.objects.filter(call=call).working().exists()
+    from console.models import AuditEntry
+
+    entry = AuditEntry.objects.filter(action="cancel_order").get()
+    assert entry.user == trader
+
+
+def test_ending_a_call_without_cancelling_leaves_its_orders_working(call, trader, django_capture_on_commit_callbacks):
+    client = client_for(trader)
+    client.post(reverse("liquidation:call-liquidate", args=[call.pk]), plan_form(call))
+
+    with django_capture_on_commit_callbacks(execute=True):
+        ended = client.post(reverse("risk:call-end", args=[call.pk]), {"reason": "client sells anyway"}, follow=True)
+
+    assert "Call ended." in ended.content.decode()
+    assert "cancelled" not in ended.content.decode()
+    assert Order.objects.filter(call=call).working().count() == 2
