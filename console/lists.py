@@ -47,12 +47,16 @@ class Selection:
     extra: dict = field(default_factory=dict)
 
 
-def ordering(sorts: dict[str, str], sort: str):
+def ordering(sorts: dict, sort: str):
     """``sort`` is a key of ``sorts`` (whose value is a field, ``-`` first when it reads best
-    descending), ``-`` first for descending; rows with no value go last either way."""
+    descending, or an expression to sort by, such as a rank of stored codes), ``-`` first for
+    descending; rows with no value go last either way."""
     path = sorts[sort.lstrip("-")]
-    descending = sort.startswith("-") != path.startswith("-")
-    expression = F(path.lstrip("-"))
+    if isinstance(path, str):
+        descending = sort.startswith("-") != path.startswith("-")
+        expression = F(path.lstrip("-"))
+    else:
+        descending, expression = sort.startswith("-"), path
     return expression.desc(nulls_last=True) if descending else expression.asc(nulls_last=True)
 
 

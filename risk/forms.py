@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django import forms
+from django.db.models import Case, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -25,10 +26,22 @@ class FreeTextField(TextField):
     free_text = True
 
 
+# Call types by how urgent they are for the desk, not by their stored codes: force calls first, then
+# margin calls, excess financing, and debit (which no liquidation ends).
+TYPE_ORDER = Case(
+    *(
+        When(call_type=call_type, then=Value(rank))
+        for rank, call_type in enumerate(
+            (CallType.FORCE_CALL, CallType.MARGIN_CALL, CallType.EXCESS_FINANCING, CallType.DEBIT)
+        )
+    ),
+    default=Value(len(CallType)),
+)
+
 SORTS = {
     "account": "account__account_no",
     "name": "account__name",
-    "type": "call_type",
+    "type": TYPE_ORDER,
     "triggered": "triggered_at",
     "deadline": "deadline",
     "elapsed": "-triggered_at",

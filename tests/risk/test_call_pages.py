@@ -169,6 +169,17 @@ def test_filters_search_and_sort(call, trader, query, expected):
     assert [c.account.account_no for c in response.context["rows"]] == expected
 
 
+def test_sorting_by_type_puts_force_calls_first_not_the_codes_order(call, trader):
+    MarginCall.objects.filter(account__account_no="T2").update(call_type="debit")  # "debit" < "force_call"
+    client = client_for(trader)
+
+    by_type = client.get(reverse("risk:warning"), {"sort": "type"}).context["rows"]
+    by_type_down = client.get(reverse("risk:warning"), {"sort": "-type"}).context["rows"]
+
+    assert [c.account.account_no for c in by_type] == ["M100001", "T2"]
+    assert [c.account.account_no for c in by_type_down] == ["T2", "M100001"]
+
+
 def test_the_deadline_passed_filter(call, trader):
     # The book's calls fall due on 29 Dec 2026, after today.
     assert client_for(trader).get(reverse("risk:warning"), {"overdue": "on"}).context["rows"] == []
