@@ -696,14 +696,16 @@ class BatchPreviewView(ConsoleMixin, View):
         ids = [pk for pk in map(parse_id, request.GET.getlist("calls")[: self.MAX_CALLS]) if pk is not None]
         form = BatchForm({"only": with_only_joined(request.GET).get("only", "")})
         form.is_valid()
-        only = form.cleaned_data.get("only") if "only" not in form.errors else None
+        only_ok = "only" not in form.errors
+        only = form.cleaned_data.get("only") if only_ok else None
         calls = list(
             MarginCall.objects.visible_to(request.user)
             .filter(pk__in=ids, closed_at__isnull=True)
             .select_related("account")
             .order_by("-call_amount", "pk")
         )
-        plans = services.plan_accounts([call.account for call in calls], only=only)
+        # Stocks that are not valid show no plan: the whole book's would pass for the stocks asked for.
+        plans = services.plan_accounts([call.account for call in calls], only=only) if only_ok else {}
         held = (
             Position.objects.filter(
                 account_id__in=[call.account_id for call in calls], instrument__status=InstrumentStatus.NORMAL
@@ -715,7 +717,7 @@ class BatchPreviewView(ConsoleMixin, View):
         )
         ordered = defaultdict(set)  # the plans' stocks by account kind (its rule set's price age)
         for call in calls:
-            ordered[call.kind].update(order.symbol for order in getattr(plans[call.account.pk], "orders", ()))
+            ordered[call.kind].update(order.symbol for order in getattr(plans.get(call.account.pk), "orders", ()))
         rules = services.rules_by_kind()
         old = {}  # a stock planned on calls of several kinds is named once
         for kind, symbols in ordered.items():
@@ -728,6 +730,8 @@ class BatchPreviewView(ConsoleMixin, View):
                 "value": round_money(plans[call.account.pk].value),
                 "no_plan": getattr(plans[call.account.pk], "reason", ""),
             }
+            if only_ok
+            else {"call": call}
             for call in calls
         ]
         context = {
@@ -735,8 +739,8 @@ class BatchPreviewView(ConsoleMixin, View):
             "only": only or [],
             "only_error": printable("; ".join(form.errors.get("only", []))),
             "old_prices": old_prices_said,
-            "covering": sum(row["plan"].covers for row in rows),
-            "total_value": round_money(sum((row["plan"].value for row in rows), Decimal(0))),
+            "covering": sum(row["plan"].covers for row in rows if "plan" in row),
+            "total_value": round_money(sum((row["plan"].value for row in rows if "plan" in row), Decimal(0))),
             "more": len(request.GET.getlist("calls")) > self.MAX_CALLS,
             "held": [
                 {

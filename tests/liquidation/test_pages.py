@@ -391,6 +391,17 @@ def test_the_preview_offers_the_stocks_the_calls_hold_and_ticked_ones_join_the_t
     assert [order.symbol for order in rows["T2"]["plan"].orders] == ["S.HK"]
 
 
+def test_a_batch_preview_with_a_stock_the_book_does_not_hold_shows_no_plan(call, trader):
+    """The whole book's plan would pass for the stocks asked for: none is shown until they are corrected."""
+    page = client_for(trader).get(reverse("liquidation:batch-preview"), {"calls": [call.pk], "only": "A.HK ZZZZ"})
+
+    html = page.content.decode()
+    assert "No such stock: ZZZZ" in html
+    assert "No plan is shown until the stocks are corrected or cleared." in html
+    assert "Sell" not in html
+    assert 'data-testid="stock-chooser"' in html  # to correct them from
+
+
 @pytest.mark.parametrize(("given", "kind"), [("7", "7"), ("007", "7"), (None, None)])
 def test_an_order_stream_for_a_call_follows_it_by_its_number(monkeypatch, given, kind):
     import asyncio
