@@ -38,7 +38,7 @@ from risk.models import MarginCall
 from . import auto, live, prices, services, tasks
 from . import plan as planning
 from .forms import ORDER_SORTS, BatchForm, OrderFilterForm
-from .models import WORKING, Batch, BatchItem, Order, OrderStatus, OrderType
+from .models import WORKING, Batch, BatchItem, LiquidationSwitch, Order, OrderStatus, OrderType
 
 KEY_ALPHABET = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_")
 
@@ -108,6 +108,7 @@ def call_panel(request, *, call, account) -> str | None:
         no_plan = services.no_fx_rate(error)
     context = orders_context(request, call=call, account=account, planned=planned)
     context["no_plan"] = no_plan
+    context["automatic_off"] = call.is_open and not LiquidationSwitch.automatic_on()
     # A time outside HKEX's continuous trading (a session's close, a night): the plan waits for the next.
     context["auto_waits_for_trading"] = (
         call.auto_liquidate_at is not None
@@ -465,7 +466,13 @@ def batch_panel(request, *, tab: str) -> str | None:
     if tab != "active" or not can(request.user, services.LIQUIDATE):
         return None
     return render_to_string(
-        "liquidation/_batch_bar.html", {"key": secrets.token_urlsafe(16), "batch_form": BatchForm()}, request=request
+        "liquidation/_batch_bar.html",
+        {
+            "key": secrets.token_urlsafe(16),
+            "batch_form": BatchForm(),
+            "automatic_off": not LiquidationSwitch.automatic_on(),
+        },
+        request=request,
     )
 
 
@@ -534,6 +541,14 @@ class BatchView(ConsoleMixin, View):
                 )
             )
             messages.success(request, done % {"count": len(changed)})
+            if changed and action != "auto_clear" and not LiquidationSwitch.automatic_on():
+                messages.warning(
+                    request,
+                    _(
+                        "Automatic liquidation is switched off by the risk admins: the time is kept, and acted on "
+                        "only once they turn it on again."
+                    ),
+                )
             if changed and action == "auto":
                 say_if_auto_waits(request, at)
             elif changed and action == "auto_deadline":  # the first deadline outside trading, if any

@@ -302,3 +302,22 @@ def test_marking_an_exception_clears_the_auto_liquidation_time(call, trader):
     calls.unmark_exception([call.pk], user=trader)
     assert auto.run(NOW + timedelta(minutes=10))["placed"] == 0
     assert not Order.objects.exists()
+
+
+def test_the_console_says_when_automatic_liquidation_is_switched_off(call, trader):
+    LiquidationSwitch.objects.update_or_create(pk=1, defaults={"automatic": False})
+    client = client_for(trader)
+
+    details = client.get(reverse("risk:call", args=[call.pk])).content.decode()
+    risk_warning = client.get(reverse("risk:warning")).content.decode()
+    response = client.post(
+        reverse("liquidation:batch"),
+        {"calls": [call.pk], "action": "auto", "at": (NOW + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M")},
+        follow=True,
+    )
+
+    assert 'data-testid="automatic-off"' in details
+    assert 'data-testid="automatic-off"' in risk_warning
+    assert "Automatic liquidation is switched off by the risk admins: the time is kept" in response.content.decode()
+    LiquidationSwitch.objects.filter(pk=1).update(automatic=True)
+    assert 'data-testid="automatic-off"' not in client.get(reverse("risk:call", args=[call.pk])).content.decode()
