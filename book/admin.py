@@ -233,6 +233,11 @@ class AccountAdmin(PreviewedSave, ModelAdmin):
     list_select_related = ["desk"]
     inlines = [CashBalanceInline, PositionInline]
 
+    def get_readonly_fields(self, request, obj=None):
+        # The key the upstream's files, the commands and the console name it by: renamed, the next import
+        # of the old number would make a second account.
+        return ["account_no"] if obj is not None else []
+
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)
         recompute_after_edit(request, account_ids=[form.instance.pk])
@@ -245,6 +250,11 @@ class InstrumentAdmin(PreviewedSave, ModelAdmin):
     list_filter = ["kind", "status", "currency"]
     search_fields = ["symbol", "name"]
     autocomplete_fields = ["underlying"]
+
+    def get_readonly_fields(self, request, obj=None):
+        # The key the price feed, the lending report and the files name it by: renamed, their next items
+        # would be refused as an unknown symbol (or make a second instrument).
+        return ["symbol"] if obj is not None else []
 
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)

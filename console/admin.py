@@ -115,6 +115,11 @@ def keep_unshown_microseconds(form) -> None:
                 setattr(form.instance, name, before)
 
 
+# How much of a changed value the audit log keeps: a notice template's whole text (4,000 characters),
+# so a change at its end is seen too.
+CHANGE_KEPT = 4000
+
+
 def admin_changes(form) -> dict:
     """What an admin's change form changed: {field: [before, after]}, as text."""
 
@@ -122,8 +127,8 @@ def admin_changes(form) -> dict:
         if value is None:
             return ""
         if isinstance(value, list | tuple | models.QuerySet):  # many rows (a user's groups)
-            return ", ".join(str(item) for item in value)[:200]
-        return str(value)[:200]
+            return ", ".join(str(item) for item in value)[:CHANGE_KEPT]
+        return str(value)[:CHANGE_KEPT]
 
     names = list(form.changed_data)
     # A field with a default made when the form is drawn (a time: now) is compared by Django with the
@@ -190,7 +195,23 @@ class BoundedLists:
         return super().get_search_results(request, queryset, search_term)
 
 
-class AdminFields(BoundedLists):
+class AuditedDeletes:
+    """A row deleted in the admin (one, or many by the list's action) is audited, in its transaction."""
+
+    def delete_model(self, request, obj):
+        detail = admin_detail(obj)
+        with transaction.atomic():
+            super().delete_model(request, obj)
+            audit.record(request.user, "admin_delete", detail=detail)
+
+    def delete_queryset(self, request, queryset):
+        details = [admin_detail(obj) for obj in queryset]
+        with transaction.atomic():  # the rows and their audit entries, all or none
+            super().delete_queryset(request, queryset)
+            audit.record_each(request.user, "admin_delete", details)
+
+
+class AdminFields(AuditedDeletes, BoundedLists):
     """An admin's forms read numbers, dates and times as the console's do (ASCII digits only: '١' is not
     1), a row's key only as a key, and its autocompletes redraw a bad value."""
 
@@ -225,18 +246,9 @@ class AdminFields(BoundedLists):
         keep_unshown_microseconds(form)
         changes = admin_changes(form) if change else {}
         super().save_model(request, obj, form, change)
+        if change and not changes:  # saved as it was (its inlines' changes are their own entries)
+            return
         audit.record(request.user, "admin_change" if change else "admin_add", detail=admin_detail(obj, changes))
-
-    def delete_model(self, request, obj):
-        detail = admin_detail(obj)
-        super().delete_model(request, obj)
-        audit.record(request.user, "admin_delete", detail=detail)
-
-    def delete_queryset(self, request, queryset):
-        details = [admin_detail(obj) for obj in queryset]
-        with transaction.atomic():  # the rows and their audit entries, all or none
-            super().delete_queryset(request, queryset)
-            audit.record_each(request.user, "admin_delete", details)
 
     def save_formset(self, request, form, formset, change):
         """A row added, changed or deleted in an inline (an account's cash lines, its positions) is audited
@@ -501,12 +513,13 @@ admin.site.register(Group, ConsoleGroupAdmin)
 def _bound_login_attempt_lists() -> None:
     """django-axes registers its lists (login attempts, the access log) when its admin module is first
     imported: imported here, they are registered again as lists that refuse a bad query rather than fail
-    on it (a NUL, a year past 9999, an offset of +23:59)."""
+    on it (a NUL, a year past 9999, an offset of +23:59), and whose deletions (a login lock lifted) are
+    audited."""
     import axes.admin  # noqa: F401  (registers its admins)
 
     for model, model_admin in list(admin.site._registry.items()):
         if model._meta.app_label == "axes" and not isinstance(model_admin, BoundedLists):
-            bounded = type(type(model_admin).__name__, (BoundedLists, type(model_admin)), {})
+            bounded = type(type(model_admin).__name__, (AuditedDeletes, BoundedLists, type(model_admin)), {})
             admin.site.unregister(model)
             admin.site.register(model, bounded)
 

@@ -7,7 +7,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from book.admin import recompute_after_edit
-from book.models import Account
+from book.models import Account, Desk
 from console.admin import ModelAdmin, PreviewedSave, ReadOnlyAdmin, TabularInline, register_impact
 
 from . import services
@@ -67,6 +67,45 @@ class CallsImpact:
 
 
 register_impact(CallsImpact())
+
+
+class DeskMoveImpact:
+    """Open calls a save moves to another desk (an account's desk changed, or cleared): the traders of
+    the desk it leaves no longer see them. Shown first, as the calls a save opens or closes are."""
+
+    SHOWN = 5
+
+    def before(self):
+        return dict(MarginCall.objects.filter(closed_at__isnull=True).values_list("pk", "desk_id"))
+
+    def end(self, token) -> None:
+        pass
+
+    def after(self, token) -> list[str]:
+        rows = (
+            MarginCall.objects.filter(pk__in_ids=sorted(token), closed_at__isnull=True)
+            .values_list("pk", "desk_id", "desk__code", "account__account_no")
+            .order_by("account__account_no")
+        )
+        moved = [(account_no, token[pk], code) for pk, desk, code, account_no in rows if desk != token[pk]]
+        if not moved:
+            return []
+        codes = dict(Desk.objects.filter(pk__in=[left for _no, left, _code in moved if left]).values_list("pk", "code"))
+        named = [f"{account_no} {codes.get(left, '—')} → {code or '—'}" for account_no, left, code in moved]
+        shown = "; ".join(named[: self.SHOWN]) + ("; …" if len(named) > self.SHOWN else "")
+        return [
+            ngettext(
+                "move %(count)d open call to another desk (%(moves)s): the traders of the desk it leaves no "
+                "longer see it",
+                "move %(count)d open calls to other desks (%(moves)s): the traders of the desks they leave no "
+                "longer see them",
+                len(moved),
+            )
+            % {"count": len(moved), "moves": shown}
+        ]
+
+
+register_impact(DeskMoveImpact())
 
 
 # Below 1, maintenance margin times the coefficient can fall under the force-liquidation margin (a

@@ -976,3 +976,68 @@ def test_a_time_saved_as_the_form_shows_it_keeps_its_microseconds_and_is_not_aud
     assert rate.as_of == dt.datetime(2026, 12, 23, 3, 30, 1, tzinfo=dt.UTC)
     entry = AuditEntry.objects.filter(action="admin_change", detail__model="book.FxRate").latest("pk")
     assert set(entry.detail["changes"]) == {"rate", "as_of"}
+
+
+def test_an_instruments_symbol_and_an_accounts_number_are_not_renamed(admin_client):
+    """The keys the feeds, the files and the commands name them by: a rename would orphan the next tick
+    (an unknown symbol) or make a second account at the next import."""
+    from book.models import CashBalance
+
+    instrument = Instrument.objects.get(symbol="A.HK")
+    url = reverse("admin:book_instrument_change", args=[instrument.pk])
+    form = admin_client.get(url).context["adminform"].form
+    assert "symbol" not in form.fields
+    data = {name: value for name, value in form.initial.items() if value is not None and not isinstance(value, list)}
+    assert admin_client.post(url, {**data, "symbol": "A.HKX", "name": "Renamed"}).status_code == 302
+    instrument.refresh_from_db()
+    assert (instrument.symbol, instrument.name) == ("A.HK", "Renamed")
+
+    account = Account.objects.get(account_no="M100001")
+    url, data, _line = account_form_with_cash(
+        admin_client, account, str(CashBalance.objects.filter(account=account).order_by("pk").first().amount)
+    )
+    assert "account_no" not in admin_client.get(url).context["adminform"].form.fields
+    assert admin_client.post(url, {**data, "account_no": "M900001"}).status_code == 302
+    assert Account.objects.filter(account_no="M100001").exists()
+    assert not Account.objects.filter(account_no="M900001").exists()
+
+
+def test_moving_an_account_with_an_open_call_to_another_desk_is_shown_first(admin_client):
+    from book.models import CashBalance, Desk
+    from risk.models import MarginCall
+
+    account = Account.objects.get(account_no="M100001")
+    call = MarginCall.objects.get(account=account, closed_at__isnull=True)
+    other = Desk.objects.exclude(pk=account.desk_id).first()
+    url, data, _line = account_form_with_cash(
+        admin_client, account, str(CashBalance.objects.filter(account=account).order_by("pk").first().amount)
+    )
+
+    shown = admin_client.post(url, {**data, "desk": other.pk})
+
+    assert shown.status_code == 200
+    html = shown.content.decode()
+    assert f"move 1 open call to another desk (M100001 {account.desk.code} → {other.code})" in html
+    call.refresh_from_db()
+    assert call.desk_id == account.desk_id  # not saved yet
+    assert confirmed(admin_client, url, {**data, "desk": other.pk}).status_code == 302
+    call.refresh_from_db()
+    assert call.desk_id == other.pk
+
+
+def test_a_save_that_changes_nothing_writes_no_audit_entry_and_a_long_text_is_kept_whole(admin_client):
+    from console.models import AuditEntry
+    from notices.models import NoticeTemplate
+
+    template = NoticeTemplate.objects.get(kind="trigger", channel="email", language="en")
+    url = reverse("admin:notices_noticetemplate_change", args=[template.pk])
+    data = {"kind": template.kind, "channel": template.channel, "language": template.language}
+    data |= {"subject": template.subject, "body": template.body}
+    assert admin_client.post(url, data).status_code == 302
+    assert not AuditEntry.objects.filter(action="admin_change", detail__model="notices.NoticeTemplate").exists()
+
+    changed = template.body[:-10] + " (charges apply)" + template.body[-10:]  # a change past 200 characters
+    assert len(template.body) > 250
+    assert admin_client.post(url, {**data, "body": changed}).status_code == 302
+    entry = AuditEntry.objects.get(action="admin_change", detail__model="notices.NoticeTemplate")
+    assert entry.detail["changes"]["body"] == [template.body, changed]

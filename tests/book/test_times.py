@@ -252,6 +252,12 @@ def test_create_api_token_prints_its_secret_last(token, book):
     with pytest.raises(CommandError, match="name contains an invisible character"):
         call_command("create_api_token", "price\u200b-feed", stdout=io.StringIO())
     assert ApiToken.objects.get(name="price-feed").scopes == "ticks,lending,notice_status"  # all by default
+    from console.models import AuditEntry
+
+    [entry] = AuditEntry.objects.filter(action="admin_add", detail__model="book.ApiToken")
+    assert (entry.user, entry.detail["object"]) == (None, "price-feed")
+    assert entry.detail["by"] == "manage.py create_api_token"
+    assert secret not in str(entry.detail)
 
 
 def test_create_api_token_with_scopes_makes_a_token_that_posts_only_there(token, book):

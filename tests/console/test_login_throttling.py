@@ -219,3 +219,26 @@ def test_the_admin_names_the_console_and_its_login_attempts_in_the_user_s_langua
     assert "控制台" in index  # the console's own app, under its configuration (console.apps.ConsoleConfig)
     assert "Django" not in index
     assert "尝试时间" in attempts  # a django-axes column
+
+
+def test_lifting_a_lock_in_the_admin_is_audited(trader):
+    from django.contrib import admin
+
+    from console.models import AuditEntry
+
+    for _ in range(LIMIT):
+        log_in(from_address("10.0.0.9"), "trader", "wrong")
+    attempt = AccessAttempt.objects.get(username="trader")
+    root = User.objects.create_superuser("root", password="pw")
+    client = Client(REMOTE_ADDR="10.0.0.50")
+    client.force_login(root)
+    changelist = reverse(f"admin:{AccessAttempt._meta.app_label}_accessattempt_changelist")
+    assert AccessAttempt in admin.site._registry
+
+    response = client.post(changelist, {"action": "delete_selected", "_selected_action": [attempt.pk], "post": "yes"})
+
+    assert response.status_code == 302
+    assert not AccessAttempt.objects.exists()
+    entry = AuditEntry.objects.get(action="admin_delete")
+    assert (entry.user, entry.detail["model"]) == (root, "axes.AccessAttempt")
+    assert log_in(from_address("10.0.0.10"), "trader", "pw-trader").status_code == 302  # the lock is lifted

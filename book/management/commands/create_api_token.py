@@ -3,6 +3,7 @@ from django.db import IntegrityError, transaction
 
 from book.book_format import FieldError, parse_key
 from book.models import ApiScope, ApiToken
+from console import audit
 
 
 class Command(BaseCommand):
@@ -34,8 +35,20 @@ class Command(BaseCommand):
         token = ApiToken(name=name, scopes=scopes)
         secret = token.issue()
         try:
-            with transaction.atomic():
+            with transaction.atomic():  # the token and its audit entry, both or neither
                 token.save()
+                audit.record(
+                    None,
+                    "admin_add",
+                    detail={
+                        "model": ApiToken._meta.label,
+                        "pk": str(token.pk),
+                        "object": name,
+                        "scopes": scopes,
+                        "prefix": token.prefix,
+                        "by": "manage.py create_api_token",
+                    },
+                )
         except IntegrityError:
             raise CommandError(f"a token named {name!r} exists: pick another name") from None
         self.stdout.write(
