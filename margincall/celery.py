@@ -1,10 +1,20 @@
 import logging
 import os
+import signal
 import sys
+import threading
+import time
 
 from celery import Celery
 from celery.beat import PersistentScheduler
-from celery.signals import after_setup_logger, after_setup_task_logger, beat_init, worker_init
+from celery.signals import (
+    after_setup_logger,
+    after_setup_task_logger,
+    beat_init,
+    task_received,
+    worker_init,
+    worker_ready,
+)
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "margincall.settings")
 
@@ -49,6 +59,87 @@ def check_before_working(**kwargs) -> None:
         else:
             logging.getLogger("margincall.worker").error("cannot start: %s", problem)
         raise SystemExit(1)
+
+
+# When this worker last received a task from the queue (its main process, which takes them).
+_received = {"at": time.monotonic()}
+
+
+@task_received.connect
+def task_came(**kwargs) -> None:
+    _received["at"] = time.monotonic()
+
+
+def stalled(*, quiet_seconds: float, queued: int, busy: int, capacity: int, limit: float) -> bool:
+    """A worker is stuck when it has received nothing for ``limit`` seconds while tasks wait on its queue
+    and it has room to take them (fewer tasks running than its processes): beat's sweep alone sends it a
+    task every 15 s. A worker whose processes are all busy is not stuck, however long its tasks run."""
+    return limit > 0 and quiet_seconds >= limit and queued > 0 and busy < capacity
+
+
+def queued_tasks(queues) -> int:
+    """The tasks waiting on these queues in Redis (each with its priority lists, as kombu keeps them)."""
+    import redis
+    from django.conf import settings
+
+    client = redis.Redis.from_url(settings.REDIS_URL, **settings.REDIS_TIMEOUTS)
+    try:
+        return sum(client.llen(key) for name in queues for key in [name, *(f"{name}\x06\x16{p}" for p in (3, 6, 9))])
+    finally:
+        client.close()
+
+
+def watch(limit: float, every: float, queues, capacity: int, exit_now=None) -> None:
+    """Every ``every`` seconds: if this worker is stuck (:func:`stalled`), say so on the alerts logger and
+    stop it, cold (SIGQUIT; at once if that has not ended it within 30 s), for its supervisor to start
+    it again. A worker whose queue connection hung can stay alive taking nothing, which no restart
+    policy sees."""
+    from celery.worker import state
+
+    exit_now = exit_now or _exit_now
+    while True:
+        time.sleep(every)
+        quiet = time.monotonic() - _received["at"]
+        if quiet < limit:
+            continue
+        try:
+            queued = queued_tasks(queues)
+        except Exception:  # Redis away: nothing waits that this worker could take
+            continue
+        busy = len(state.active_requests)
+        if stalled(quiet_seconds=quiet, queued=queued, busy=busy, capacity=capacity, limit=limit):
+            logging.getLogger("margincall.alerts").critical(
+                "worker: no task received for %d s while %d wait on its queue and %d of its %d processes are "
+                "free: it is stuck (its queue connection, say), and stops so that its supervisor starts it again",
+                quiet,
+                queued,
+                capacity - busy,
+                capacity,
+            )
+            exit_now()
+            return
+
+
+def _exit_now() -> None:
+    os.kill(os.getpid(), signal.SIGQUIT)
+    time.sleep(30)
+    os._exit(1)
+
+
+@worker_ready.connect
+def start_watch(sender=None, **kwargs) -> None:
+    """With a queue (Redis), the worker watches that it keeps taking tasks (``WORKER_STALL_SECONDS``)."""
+    from django.conf import settings
+
+    limit = settings.WORKER_STALL_SECONDS
+    if limit <= 0 or not settings.REDIS_URL:
+        return
+    consuming = getattr(getattr(sender, "task_consumer", None), "queues", None) or []
+    queues = sorted({queue.name for queue in consuming} or {app.conf.task_default_queue})
+    capacity = getattr(getattr(sender, "pool", None), "num_processes", None) or 1
+    _received["at"] = time.monotonic()
+    every = max(1.0, min(30.0, limit / 4))
+    threading.Thread(target=watch, args=(limit, every, queues, capacity), name="margincall-watch", daemon=True).start()
 
 
 @after_setup_logger.connect

@@ -414,6 +414,9 @@ RECOMPUTE_COALESCE = env_bool("RECOMPUTE_COALESCE", default=True)
 RECOMPUTE_PASS_QUEUED_SECONDS = env_float("RECOMPUTE_PASS_QUEUED_SECONDS", 10)
 # The call lists mark their figures stale when the oldest price waiting for its recompute is older.
 FIGURES_STALE_SECONDS = env_float("FIGURES_STALE_SECONDS", 5)
+# A worker that has received no task for this long while a price has waited as long for its recompute
+# is stuck (its queue connection hung, say): it exits, for its supervisor to start it again. 0: never.
+WORKER_STALL_SECONDS = env_int("WORKER_STALL_SECONDS", 180, 0, 86_400)
 
 # Live event streams one user may hold open in one server process (each open list page holds one).
 EVENT_STREAMS_PER_USER = env_int("EVENT_STREAMS_PER_USER", 10)
