@@ -5,10 +5,11 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
-from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models import Count, Max, Q, QuerySet, Sum
 from django.utils import timezone
 
 from book.models import Account, AccountKind, FxRate, Instrument, Position
+from book.trading_calendar import is_trading
 from console.lists import Selection
 
 from . import formatting
@@ -294,4 +295,15 @@ def freshness(now) -> dict:
 
     lag = pending.lag()
     seconds = lag.seconds(now)
-    return {"waiting": lag.waiting, "seconds": round(seconds), "stale": seconds > settings.FIGURES_STALE_SECONDS}
+    found = {"waiting": lag.waiting, "seconds": round(seconds), "stale": seconds > settings.FIGURES_STALE_SECONDS}
+    # Up to date with prices that have stopped coming: while HKEX trades, a feed quiet this long is said.
+    if is_trading(now):
+        last = Instrument.objects.aggregate(last=Max("price_time"))["last"]
+        if last is None or (now - last).total_seconds() > settings.PRICE_FEED_QUIET_SECONDS:
+            found["prices_quiet"] = True
+            if last is not None:
+                at = timezone.localtime(last)
+                found["prices_since"] = (
+                    f"{at:%H:%M}" if at.date() == timezone.localtime(now).date() else f"{at:%Y-%m-%d %H:%M}"
+                )
+    return found

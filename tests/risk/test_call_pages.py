@@ -389,8 +389,9 @@ def test_the_list_runs_a_constant_number_of_queries(book, trader, import_book, d
     client = client_for(trader)
     client.get(reverse("risk:warning"))  # session and permission caches warm the same way each time
     # Session, user, two permission reads, desks, rule set, tab counts, filtered totals, the page's keys,
-    # its rows, days called, the figures' freshness, the automatic liquidation switch (the batch bar).
-    with django_assert_num_queries(13) as few:
+    # its rows, days called, the figures' freshness and the last price's time (in trading), the automatic
+    # liquidation switch (the batch bar).
+    with django_assert_num_queries(14) as few:
         client.get(reverse("risk:warning"))
     import_book({"accounts": [{"account_no": f"X{n}", "desk": "HK1", "cash": {"HKD": "-1000"}} for n in range(60)]})
     assert MarginCall.objects.filter(closed_at__isnull=True, account__kind="margin").count() == 62
@@ -679,6 +680,30 @@ def test_the_lists_say_how_fresh_the_figures_are_and_mark_them_stale(book, trade
     assert "Figures 30 s behind the market (1 price waiting)" in html
     settings.FIGURES_STALE_SECONDS = 60
     assert "Figures up to date within 30 s" in client.get(reverse("risk:freshness")).content.decode()
+
+
+def test_the_lists_say_when_no_price_has_come_for_a_while_in_trading(book, trader, time_machine):
+    """Figures can be up to date with prices that stopped coming: while HKEX trades, a quiet feed is said."""
+    from datetime import datetime, timedelta
+
+    from django.utils import timezone
+
+    from book.models import Instrument
+    from book.trading_calendar import HONG_KONG
+
+    client = client_for(trader)
+    Instrument.objects.update(price_time=timezone.now() - timedelta(minutes=10))
+    quiet = client.get(reverse("risk:freshness")).content.decode()
+    assert "Figures up to date" in quiet
+    assert "no price since 11:20: check the price feed" in quiet
+    assert 'class="freshness stale"' in quiet
+
+    Instrument.objects.filter(symbol="A.HK").update(price_time=timezone.now() - timedelta(minutes=1))
+    assert "check the price feed" not in client.get(reverse("risk:freshness")).content.decode()
+
+    Instrument.objects.update(price_time=timezone.now() - timedelta(days=3))
+    time_machine.move_to(datetime(2026, 12, 26, 11, 0, tzinfo=HONG_KONG))  # a Saturday: no session
+    assert "check the price feed" not in client.get(reverse("risk:freshness")).content.decode()
 
 
 def test_a_reason_refused_for_its_characters_is_not_also_called_missing(call, trader):
