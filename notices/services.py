@@ -377,6 +377,29 @@ def daily_notices(now: dt.datetime | None = None) -> list[Notice]:
 # --- the desk's notices ----------------------------------------------------------------------------
 
 
+def misfit(calls: Sequence[MarginCall], kind: str, text: str = "") -> str:
+    """Why this template does not tell the truth to some of these calls' clients ("" when it does): the
+    force-call template says the account is at the forced-liquidation level, the liquidation one that
+    orders were placed. A desk's own text is the desk's to word."""
+    if text.strip():
+        return ""
+    if kind == NoticeKind.FORCE_CALL:
+        wrong = sorted(call.account.account_no for call in calls if call.call_type != CallType.FORCE_CALL)
+        why = _("The force-call template is for force calls only, and these are not: %(accounts)s.")
+    elif kind == NoticeKind.LIQUIDATION:
+        from liquidation.models import Order
+
+        placed = set(Order.objects.filter(call__in=[call.pk for call in calls]).values_list("call_id", flat=True))
+        wrong = sorted(call.account.account_no for call in calls if call.pk not in placed)
+        why = _("The liquidation template tells of orders placed, and none was placed for these calls: %(accounts)s.")
+    else:
+        return ""
+    if not wrong:
+        return ""
+    named = ", ".join(wrong[:5]) + (", …" if len(wrong) > 5 else "")
+    return (why % {"accounts": named}) + " " + _("Choose another template, or write your own text.")
+
+
 def send(
     *,
     user,
@@ -402,6 +425,8 @@ def send(
             raise Refused(str(error)) from None
     if not channels:
         raise Refused(_("Choose at least one channel."))
+    if wrong := misfit(calls, kind, text):
+        raise Refused(wrong)
     now = timezone.now()
     written = write([Wanted(call, kind, f"{DESK_KEY}{key}", channels, text=text) for call in calls], user=user, now=now)
     audit.record(

@@ -144,6 +144,7 @@ class PreviewView(ConsoleMixin, View):
         else:
             ids = form.cleaned_data["calls"]
             calls = _visible_calls(request, ids[:PREVIEW_CALLS])
+            context["error"] = services.misfit(calls, form.cleaned_data["kind"], form.cleaned_data["text"])
             context["rows"] = services.preview(
                 calls,
                 kind=form.cleaned_data["kind"],

@@ -879,9 +879,12 @@ def test_a_notice_that_went_on_one_channel_and_failed_on_another_shows_partly_fa
 def test_a_desks_message_on_its_way_leaves_though_its_call_closed_and_a_liquidation_one_may_go_again(
     called, trader, gateway, time_machine
 ):
+    from liquidation.models import Order
     from risk import calls
 
     [manual] = services.send(user=trader, calls=[called], channels=["sms"], kind="manual", key="k2abcdefg")
+    position = called.account.positions.first()  # a liquidation order placed: what the template tells of
+    Order.objects.create(account=called.account, call=called, instrument=position.instrument, side="sell", quantity=1)
     [liquidation] = services.send(user=trader, calls=[called], channels=["sms"], kind="liquidation", key="k3abcdefg")
     waiting = manual.deliveries.get()
     Delivery.objects.filter(pk=waiting.pk).update(status="queued", error=services.NOT_QUEUED)

@@ -273,3 +273,34 @@ def test_the_notices_page_its_csv_and_the_call_details_read_a_fixed_number_of_qu
 
     assert Notice.objects.filter(call=call, kind="manual").count() == 12
     assert few == many
+
+
+def test_a_template_that_would_not_tell_the_truth_is_refused(call, trader, django_capture_on_commit_callbacks):
+    """The force-call template says the account is at the forced-liquidation level; the liquidation one
+    that orders were placed: sent where that is not so, it would tell the client something false."""
+    margin_call = MarginCall.objects.get(account__account_no="T2")
+    assert (call.call_type, margin_call.call_type) == ("force_call", "margin_call")
+    client = client_for(trader)
+
+    def sent(calls, kind, text="", key="misfit-key-0001"):
+        with django_capture_on_commit_callbacks(execute=True):
+            return client.post(
+                reverse("notices:send"),
+                {"calls": [c.pk for c in calls], "channels": ["email"], "kind": kind, "key": key, "text": text},
+                follow=True,
+            ).content.decode()
+
+    refused = sent([call, margin_call], "force_call")
+    assert "The force-call template is for force calls only, and these are not: T2." in refused
+    assert not Notice.objects.exists()
+    preview = client.get(
+        reverse("notices:preview"), {"calls": [margin_call.pk], "channels": ["email"], "kind": "force_call"}
+    ).content.decode()
+    assert "for force calls only" in preview
+    no_orders = sent([call], "liquidation", key="misfit-key-0002")
+    assert "none was placed for these calls: M100001." in no_orders
+    assert not Notice.objects.exists()
+
+    assert "1 notice queued." in sent([call], "force_call", key="misfit-key-0003")
+    own = sent([margin_call], "liquidation", text="We will call you about {account}.", key="misfit-key-0004")
+    assert "1 notice queued." in own  # a desk's own text is the desk's to word
