@@ -8,10 +8,14 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 
-from book.models import CashBalance, Position
+from book.models import Account, CashBalance, Position
 
 from . import calculations, selectors
 from .models import AccountRisk, CallSnapshot
+
+# The account's own terms the figures were derived from (SPEC: per-account figures from the book, and
+# the rule set's call coefficient), so a snapshot's figures can be worked out again from it alone.
+TERMS = ("credit_limit", "accrued_interest", "debt_margin", "trading_limit")
 
 logger = logging.getLogger(__name__)
 
@@ -21,7 +25,7 @@ def _text(value) -> str | None:
 
 
 def account_books(account_ids: Iterable[int]) -> dict[int, dict]:
-    """The snapshot payload of each account, in four queries whatever the number of accounts."""
+    """The snapshot payload of each account, in six queries whatever the number of accounts."""
     account_ids = list(account_ids)
     fx = selectors.fx_rates_current()
     books: dict[int, dict] = {}
@@ -35,6 +39,13 @@ def account_books(account_ids: Iterable[int]) -> dict[int, dict]:
             "cash": [],
             "positions": [],
             "fx": {},
+        }
+    coefficients = selectors.call_coefficients()
+    for account_id, kind, *terms in Account.objects.filter(pk__in=list(books)).values_list("pk", "kind", *TERMS):
+        books[account_id]["terms"] = {
+            "kind": kind,
+            **{name: _text(value) for name, value in zip(TERMS, terms, strict=True)},
+            "call_coefficient": _text(coefficients.get(kind, calculations.ONE)),
         }
     cash: dict[int, dict] = defaultdict(dict)
     for account_id, currency, amount in CashBalance.objects.filter(account_id__in=books).values_list(

@@ -802,6 +802,24 @@ def test_a_snapshot_lists_its_figures_as_the_call_page_does(call, trader):
     assert 'data-figure="margin_shortfall" class="neg">' in html  # a shortfall there is, in red
 
 
+def test_a_snapshot_keeps_the_account_terms_its_figures_came_from(call, trader):
+    """With them, the figures can be worked out again from the snapshot alone (SPEC's worked example)."""
+    snapshot = call.snapshots.first()
+
+    assert snapshot.book["terms"] == {
+        "kind": "margin",
+        "credit_limit": "500000.0000",
+        "accrued_interest": "1200.0000",
+        "debt_margin": "0.0000",
+        "trading_limit": "0.0000",
+        "call_coefficient": "1.0000",
+    }
+    html = client_for(trader).get(reverse("risk:snapshot", args=[call.pk, snapshot.pk])).content.decode()
+    terms = html[html.index('data-testid="snapshot-terms"') :]
+    assert "<dt>Accrued interest</dt><dd>1,200.00</dd>" in terms
+    assert "<dt>Credit limit</dt><dd>500,000.00</dd>" in terms
+
+
 def test_a_remark_form_sent_twice_saves_one_remark(call, trader):
     from risk.models import CallRemark
 
