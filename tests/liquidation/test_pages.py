@@ -798,3 +798,15 @@ def test_ending_a_call_without_cancelling_leaves_its_orders_working(call, trader
     assert "Call ended." in ended.content.decode()
     assert "cancelled" not in ended.content.decode()
     assert Order.objects.filter(call=call).working().count() == 2
+
+
+def test_a_debit_calls_plan_says_only_a_deposit_meets_it(book, trader, import_book):
+    import_book({"accounts": [{"account_no": "D1", "desk": "HK1", "cash": {"HKD": "-1000"}}]})
+    call = MarginCall.objects.get(account__account_no="D1", closed_at__isnull=True)
+    assert call.call_type == "debit"
+
+    html = client_for(trader).get(reverse("risk:call", args=[call.pk])).content.decode()
+
+    assert "A debit call has no position to sell or buy back: only a deposit meets it." in html
+    assert 'data-testid="liquidate-form"' not in html
+    assert "Nothing can be sold or bought back" not in html
