@@ -390,7 +390,12 @@ class OrderListView(ListPage):
         if values.get("source"):
             orders = orders.filter(source=values["source"])
         if values.get("by"):
-            orders = orders.filter(created_by__username=values["by"].strip())
+            by = values["by"].strip()
+            # What the page shows for an order no user placed (auto-liquidation), in any of its languages.
+            system = by.casefold() in {word.casefold() for word in system_words()}
+            orders = orders.filter(
+                Q(created_by__username=by) | Q(created_by__isnull=True) if system else Q(created_by__username=by)
+            )
         if values.get("day"):
             orders = orders.filter(created_at__date=values["day"])
         return Selection(rows=orders, extra={"working_count": orders.filter(status__in=WORKING).count()})
@@ -426,6 +431,7 @@ class OrderListView(ListPage):
             _("By"),
             _("Created at"),
             _("Reason rejected"),
+            _("Call"),
         ]
 
     def csv_row(self, order, now):
@@ -441,10 +447,20 @@ class OrderListView(ListPage):
             as_quoted(order.limit_price),
             as_quoted(order.average_fill_price),
             order.get_source_display(),
-            order.created_by.get_username() if order.created_by else "",
+            order.created_by.get_username() if order.created_by else _("system"),
             timezone.localtime(order.created_at).isoformat(),
             order.reject_reason,
+            order.call_id or "",
         ]
+
+
+def system_words() -> set[str]:
+    """ "system", as the orders list names who placed an automatic order, in every language."""
+    words = set()
+    for language, _name in settings.LANGUAGES:
+        with translation.override(language):
+            words.add(str(_("system")))
+    return words
 
 
 def as_quoted(price) -> str:

@@ -810,3 +810,25 @@ def test_a_debit_calls_plan_says_only_a_deposit_meets_it(book, trader, import_bo
     assert "A debit call has no position to sell or buy back: only a deposit meets it." in html
     assert 'data-testid="liquidate-form"' not in html
     assert "Nothing can be sold or bought back" not in html
+
+
+def test_automatic_orders_are_found_and_exported_as_the_systems(call, trader):
+    client = client_for(trader)
+    client.post(reverse("liquidation:call-liquidate", args=[call.pk]), plan_form(call))
+    first, second = Order.objects.order_by("pk")
+    Order.objects.filter(pk=first.pk).update(created_by=None, source="auto")  # as auto-liquidation places it
+
+    by_system = client.get(reverse("liquidation:orders"), {"by": "system"}).context["rows"]
+    by_trader = client.get(reverse("liquidation:orders"), {"by": "trader"}).context["rows"]
+    in_chinese = client.get(reverse("liquidation:orders"), {"by": "系統"}).context["rows"]
+    header, *rows = csv.reader(
+        io.StringIO(client.get(reverse("liquidation:orders"), {"format": "csv"}).content.decode("utf-8-sig"))
+    )
+
+    assert [o.pk for o in by_system] == [first.pk]
+    assert [o.pk for o in by_trader] == [second.pk]
+    assert [o.pk for o in in_chinese] == [first.pk]
+    by_order = {int(row[0]): row for row in rows}
+    assert by_order[first.pk][header.index("By")] == "system"
+    assert by_order[second.pk][header.index("By")] == "trader"
+    assert by_order[first.pk][header.index("Call")] == str(call.pk)
