@@ -8,7 +8,16 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
-from book.models import HKD, PRICE_DIGITS, PRICE_PLACES, Account, Instrument, possible_time
+from book.models import (
+    FIGURE_DIGITS,
+    FIGURE_PLACES,
+    HKD,
+    PRICE_DIGITS,
+    PRICE_PLACES,
+    Account,
+    Instrument,
+    possible_time,
+)
 from book.times import validate_possible_time
 from console.querysets import DeskScopedQuerySet
 from risk.models import MarginCall
@@ -217,6 +226,11 @@ class BatchItem(models.Model):
     done = models.BooleanField(default=False)
     orders = models.PositiveIntegerField(_("orders placed"), default=0)
     outcome = models.CharField(_("outcome"), max_length=500, blank=True)
+    # What the plan placed was, as the preview showed it: whether it covers the call, and its value.
+    covers = models.BooleanField(_("covers the call"), null=True, blank=True)
+    value = models.DecimalField(
+        _("plan value (HKD)"), max_digits=FIGURE_DIGITS, decimal_places=FIGURE_PLACES, null=True, blank=True
+    )
 
     class Meta:
         ordering = ["pk"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import math
 from datetime import timedelta
+from decimal import Decimal
 
 from celery import shared_task
 from django.conf import settings
@@ -243,9 +244,12 @@ def _run_chunk(batch) -> bool:
             item.orders = len(request.orders)
             placed += item.orders
             item.outcome = PLACED
+            plan = (request.detail or {}).get("plan")  # none when the batch's key placed it before
+            if plan:
+                item.covers, item.value = plan["covers"], Decimal(plan["value"])
         else:
             item.outcome = (request.refused or "")[:500]
-    BatchItem.objects.bulk_update(items, ["done", "orders", "outcome"])
+    BatchItem.objects.bulk_update(items, ["done", "orders", "outcome", "covers", "value"])
     Batch.objects.filter(pk=batch.pk).update(
         done=F("done") + len(items), orders=F("orders") + placed, moved_at=timezone.now()
     )

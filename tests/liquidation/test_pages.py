@@ -184,6 +184,10 @@ def test_the_batch_bar_liquidates_the_selected_calls_once_in_the_background(
     html = client.get(reverse("risk:warning")).content.decode()
     assert 'data-testid="batch-liquidate"' in html
     data = {"calls": [call.pk, other.pk], "action": "liquidate", "key": "batch-key-123456", "only": "a.hk s.hk"}
+    from liquidation import services
+    from risk.calculations import round_money
+
+    planned = services.plan_accounts([call.account, other.account], only=["A.HK", "S.HK"])
 
     with django_capture_on_commit_callbacks(execute=True):
         first = client.post(reverse("liquidation:batch"), data)
@@ -199,6 +203,12 @@ def test_the_batch_bar_liquidates_the_selected_calls_once_in_the_background(
         ("T2", "S.HK", "batch"),
     ]
     assert list(batch.items.values_list("outcome", flat=True)) == ["placed", "placed"]
+    # Each call's plan as placed: whether it covers the call, and its value, as the preview showed them.
+    placed = {item.call.account_id: item for item in batch.items.select_related("call")}
+    for account in (call.account, other.account):
+        plan = planned[account.pk]
+        assert (placed[account.pk].covers, placed[account.pk].value) == (plan.covers, round_money(plan.value))
+    assert response.content.decode().count('data-testid="batch-covers"') == 2
 
 
 def test_a_batch_leaves_a_call_marked_exception_and_its_page_still_liquidates_it(
