@@ -48,7 +48,9 @@ def test_liquidate_from_the_details_fills_and_moves_the_call_to_history(page: Pa
     page.get_by_test_id("liquidate").click()
 
     expect(page.locator(".messages")).to_contain_text("2 orders placed.")
-    assert asked == ["Place these orders? Quantities are reserved at once."]
+    [question] = asked  # with what the orders do, as the projection shows it
+    assert question.startswith("Place these orders? Quantities are reserved at once.\n\nValue of these orders: ")
+    assert question.endswith("Call amount after them: 0.00. They cover the call.")
     expect(page.get_by_test_id("order-status")).to_have_text(["Submitted", "Submitted"])
     while exchange():  # the market's turns: the page follows them without a reload
         pass
@@ -88,10 +90,11 @@ def test_a_batch_from_risk_warning(page: Page, console_server, book):
     page.locator('#call-list input[name="calls"]').first.check()
     page.get_by_test_id("batch-preview-button").click()
     expect(page.get_by_test_id("batch-preview")).to_contain_text("M100001")
-    page.once("dialog", lambda dialog: dialog.accept())
+    asked = confirm_next(page)
     page.get_by_test_id("batch-liquidate").click()
 
     expect(page.get_by_test_id("batch-progress")).to_have_attribute("data-status", "done", timeout=10000)
+    assert asked == ["Selected calls: 1. Liquidate them by their plans? Orders are placed at once."]
     expect(page.get_by_test_id("batch-items")).to_contain_text("placed")
     assert set(Order.objects.values_list("source", flat=True)) == {"batch"}
 

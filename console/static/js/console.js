@@ -135,7 +135,14 @@ document.addEventListener("click", function (event) {
     form.reportValidity();
     return;
   }
-  if (!window.confirm(button.dataset.confirm)) {
+  // The question may name how many rows are selected ({count}), and end with what a part of the page
+  // says the action does (data-confirm-with: the orders' value and whether they cover the call).
+  let question = button.dataset.confirm;
+  const count = document.querySelector(".selected-count b");
+  if (count) question = question.split("{count}").join(count.textContent);
+  const summary = button.dataset.confirmWith && document.querySelector(button.dataset.confirmWith);
+  if (summary && summary.textContent.trim()) question += "\n\n" + summary.textContent.trim();
+  if (!window.confirm(question)) {
     event.preventDefault();
   }
 });
