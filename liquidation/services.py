@@ -864,6 +864,11 @@ def cancel(*, user, orders: Iterable[Order]) -> list[tuple[Order, str]]:
     return outcomes
 
 
+def calls_with_orders(sender, *, call_ids=(), **kwargs) -> set[int]:
+    """Of these calls, the ones with liquidation orders placed (what the liquidation template tells)."""
+    return set(Order.objects.filter(call_id__in=list(call_ids)).values_list("call_id", flat=True))
+
+
 def call_ended(sender, *, call_id: int, user, **kwargs) -> str:
     """A trader ended a call and asked for its working orders to be cancelled: ask the gateway, as that
     user (their permission and desks apply). Says what was done, for the trader."""

@@ -40,7 +40,7 @@ from .models import (
     NoticeTemplate,
 )
 from .placeholders import PLACEHOLDERS, TemplateError, check, fill
-from .signals import account_messages_settled
+from .signals import account_messages_settled, calls_with_orders
 
 logger = logging.getLogger(__name__)
 
@@ -387,9 +387,9 @@ def misfit(calls: Sequence[MarginCall], kind: str, text: str = "") -> str:
         wrong = sorted(call.account.account_no for call in calls if call.call_type != CallType.FORCE_CALL)
         why = _("The force-call template is for force calls only, and these are not: %(accounts)s.")
     elif kind == NoticeKind.LIQUIDATION:
-        from liquidation.models import Order
-
-        placed = set(Order.objects.filter(call__in=[call.pk for call in calls]).values_list("call_id", flat=True))
+        placed = set()
+        for _receiver, ids in calls_with_orders.send(sender=Notice, call_ids=[call.pk for call in calls]):
+            placed |= set(ids or ())
         wrong = sorted(call.account.account_no for call in calls if call.pk not in placed)
         why = _("The liquidation template tells of orders placed, and none was placed for these calls: %(accounts)s.")
     else:
