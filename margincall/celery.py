@@ -14,6 +14,7 @@ from celery.signals import (
     task_received,
     worker_init,
     worker_ready,
+    worker_shutting_down,
 )
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "margincall.settings")
@@ -61,8 +62,10 @@ def check_before_working(**kwargs) -> None:
         raise SystemExit(1)
 
 
-# When this worker last received a task from the queue (its main process, which takes them).
+# When this worker last received a task from the queue (its main process, which takes them), and
+# whether it is shutting down (a warm shutdown takes nothing more, by design).
 _received = {"at": time.monotonic()}
+_stopping = {"yes": False}
 
 
 @task_received.connect
@@ -70,10 +73,16 @@ def task_came(**kwargs) -> None:
     _received["at"] = time.monotonic()
 
 
+@worker_shutting_down.connect
+def shutting_down(**kwargs) -> None:
+    _stopping["yes"] = True
+
+
 def stalled(*, quiet_seconds: float, queued: int, busy: int, capacity: int, limit: float) -> bool:
-    """A worker is stuck when it has received nothing for ``limit`` seconds while tasks wait on its queue
-    and it has room to take them (fewer tasks running than its processes): beat's sweep alone sends it a
-    task every 15 s. A worker whose processes are all busy is not stuck, however long its tasks run."""
+    """A worker is stuck when it has received nothing for ``limit`` seconds while tasks wait on the
+    queues it consumes and it has room to take them (fewer tasks running than its processes): beat's
+    sweep alone sends it a task every 15 s. A worker whose processes are all busy is not stuck, however
+    long its tasks run."""
     return limit > 0 and quiet_seconds >= limit and queued > 0 and busy < capacity
 
 
@@ -89,35 +98,52 @@ def queued_tasks(queues) -> int:
         client.close()
 
 
-def watch(limit: float, every: float, queues, capacity: int, exit_now=None) -> None:
-    """Every ``every`` seconds: if this worker is stuck (:func:`stalled`), say so on the alerts logger and
-    stop it, cold (SIGQUIT; at once if that has not ended it within 30 s), for its supervisor to start
-    it again. A worker whose queue connection hung can stay alive taking nothing, which no restart
-    policy sees."""
+def consumed_queues(consumer) -> list[str]:
+    """The queues the worker consumes now: none while an operator has cancelled them (a drain)."""
+    task_consumer = getattr(consumer, "task_consumer", None)
+    return sorted({queue.name for queue in getattr(task_consumer, "queues", None) or ()})
+
+
+def watch(consumer, limit: float, every: float, capacity: int, exit_now=None) -> None:
+    """Every ``every`` seconds: if this worker is stuck (:func:`stalled`) at two checks in a row, say so on
+    the alerts logger and stop it, cold (SIGQUIT; at once if that has not ended it within 30 s), for its
+    supervisor to start it again. A worker whose queue connection hung can stay alive taking nothing,
+    which no restart policy sees. A worker shutting down, or consuming no queue, is left alone."""
     from celery.worker import state
 
     exit_now = exit_now or _exit_now
+    strikes = 0
     while True:
         time.sleep(every)
+        if _stopping["yes"] or state.should_stop or state.should_terminate:
+            return
+        queues = consumed_queues(consumer)
+        busy = len(state.active_requests)  # before the quiet time: a task taken since counts as taken
         quiet = time.monotonic() - _received["at"]
-        if quiet < limit:
+        if not queues or quiet < limit:
+            strikes = 0
             continue
         try:
             queued = queued_tasks(queues)
         except Exception:  # Redis away: nothing waits that this worker could take
+            strikes = 0
             continue
-        busy = len(state.active_requests)
-        if stalled(quiet_seconds=quiet, queued=queued, busy=busy, capacity=capacity, limit=limit):
-            logging.getLogger("margincall.alerts").critical(
-                "worker: no task received for %d s while %d wait on its queue and %d of its %d processes are "
-                "free: it is stuck (its queue connection, say), and stops so that its supervisor starts it again",
-                quiet,
-                queued,
-                capacity - busy,
-                capacity,
-            )
-            exit_now()
-            return
+        if not stalled(quiet_seconds=quiet, queued=queued, busy=busy, capacity=capacity, limit=limit):
+            strikes = 0
+            continue
+        strikes += 1
+        if strikes < 2 or _stopping["yes"]:
+            continue
+        logging.getLogger("margincall.alerts").critical(
+            "worker: no task received for %d s while %d wait on its queue and %d of its %d processes are "
+            "free: it is stuck (its queue connection, say), and stops so that its supervisor starts it again",
+            quiet,
+            queued,
+            capacity - busy,
+            capacity,
+        )
+        exit_now()
+        return
 
 
 def _exit_now() -> None:
@@ -134,12 +160,10 @@ def start_watch(sender=None, **kwargs) -> None:
     limit = settings.WORKER_STALL_SECONDS
     if limit <= 0 or not settings.REDIS_URL:
         return
-    consuming = getattr(getattr(sender, "task_consumer", None), "queues", None) or []
-    queues = sorted({queue.name for queue in consuming} or {app.conf.task_default_queue})
     capacity = getattr(getattr(sender, "pool", None), "num_processes", None) or 1
     _received["at"] = time.monotonic()
     every = max(1.0, min(30.0, limit / 4))
-    threading.Thread(target=watch, args=(limit, every, queues, capacity), name="margincall-watch", daemon=True).start()
+    threading.Thread(target=watch, args=(sender, limit, every, capacity), name="margincall-watch", daemon=True).start()
 
 
 @after_setup_logger.connect

@@ -416,8 +416,9 @@ RECOMPUTE_PASS_QUEUED_SECONDS = env_float("RECOMPUTE_PASS_QUEUED_SECONDS", 10)
 FIGURES_STALE_SECONDS = env_float("FIGURES_STALE_SECONDS", 5)
 # While HKEX trades, the call lists say when no price has come for this long (the feed may have stopped).
 PRICE_FEED_QUIET_SECONDS = env_float("PRICE_FEED_QUIET_SECONDS", 300)
-# A worker that has received no task for this long while a price has waited as long for its recompute
-# is stuck (its queue connection hung, say): it exits, for its supervisor to start it again. 0: never.
+# A worker that has received no task for this long while tasks wait on the queues it consumes, with a
+# process free, is stuck (its queue connection hung, say): it stops, for its supervisor to start it
+# again. A worker shutting down or consuming no queue (an operator's drain) is left alone. 0: never.
 WORKER_STALL_SECONDS = env_int("WORKER_STALL_SECONDS", 180, 0, 86_400)
 
 # Live event streams one user may hold open in one server process (each open list page holds one).
