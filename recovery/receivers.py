@@ -23,26 +23,35 @@ def _follow(account_ids: list[int]) -> None:
 
 
 def account_messages_settled(sender, *, notices=(), **kwargs) -> set[int]:
-    """Of these messages about stock to recover, the ones no open row asks for any more: no open
-    short-stock item or covered-call case of their account in their stock (any of the account's, for a
-    message that names no stock)."""
+    """Of these messages about stock to recover, the ones no open row asks for any more. A covered-call
+    message stands while its account has an open covered-call case on its stock; a short-stock message
+    while it has an open short-stock item in it, or a case (covered-call messages were of its kind
+    before they had their own). A message that names no stock stands while any such row of its account
+    is open."""
+    from notices.models import NoticeKind
+    from notices.placeholders import RECOVERY_KINDS
+
     from .models import CoveredCallCase, ShortStockItem
 
-    notices = [notice for notice in notices if notice.kind in ("recovery", "covered_call")]
+    notices = [notice for notice in notices if notice.kind in RECOVERY_KINDS]
     if not notices:
         return set()
     accounts = {notice.account_id for notice in notices}
-    open_rows = {
-        *ShortStockItem.objects.filter(account_id__in=accounts, resolved_at__isnull=True).values_list(
+    items = set(
+        ShortStockItem.objects.filter(account_id__in=accounts, resolved_at__isnull=True).values_list(
             "account_id", "instrument__symbol"
-        ),
-        *CoveredCallCase.objects.filter(account_id__in=accounts, resolved_at__isnull=True).values_list(
+        )
+    )
+    cases = set(
+        CoveredCallCase.objects.filter(account_id__in=accounts, resolved_at__isnull=True).values_list(
             "account_id", "underlying__symbol"
-        ),
-    }
-    with_open = {account_id for account_id, _symbol in open_rows}
-    return {
-        notice.pk
-        for notice in notices
-        if ((notice.account_id, notice.stock) not in open_rows if notice.stock else notice.account_id not in with_open)
-    }
+        )
+    )
+
+    def stands(notice) -> bool:
+        rows = cases if notice.kind == NoticeKind.COVERED_CALL else items | cases
+        if notice.stock:
+            return (notice.account_id, notice.stock) in rows
+        return any(account_id == notice.account_id for account_id, _symbol in rows)
+
+    return {notice.pk for notice in notices if not stands(notice)}

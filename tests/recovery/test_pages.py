@@ -735,3 +735,29 @@ def test_the_recovery_pages_read_a_fixed_number_of_queries_however_many_rows(
 
     assert len(client.get(reverse("recovery:short-stock")).context["rows"]) >= 10
     assert few == many
+
+
+def test_a_covered_call_message_is_settled_by_its_case_not_by_a_short_in_the_same_stock(trader):
+    """M1 is short 700.HK (an open short-stock item) but has no covered-call case on it: a failed
+    covered-call message about 700.HK is not sent again; a short-stock one about it still may be."""
+    from notices.models import Delivery, Notice
+
+    services.run_scan()
+    assert ShortStockItem.objects.filter(account__account_no="M1", instrument__symbol="700.HK").exists()
+    account = ShortStockItem.objects.filter(account__account_no="M1").first().account
+    now = timezone.now()
+    failed = {}
+    for kind in ("covered_call", "recovery"):
+        notice = Notice.objects.create(
+            account=account, kind=kind, key=f"account:k-{kind}", stock="700.HK", created_at=now
+        )
+        failed[kind] = Delivery.objects.create(
+            notice=notice, channel="sms", recipient="+85291234567", status="failed", queued_at=now, updated_at=now
+        )
+
+    client = client_for(trader)
+    covered = client.post(reverse("notices:resend"), {"deliveries": [failed["covered_call"].pk]}, follow=True)
+    short = client.post(reverse("notices:resend"), {"deliveries": [failed["recovery"].pk]}, follow=True)
+
+    assert "1 asks for stock that is no longer to recover: not sent again." in covered.content.decode()
+    assert "1 delivery queued again." in short.content.decode()
