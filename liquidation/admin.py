@@ -18,13 +18,15 @@ class AutoLiquidationImpact:
     SHOWN = 5  # account numbers named
 
     def before(self):
-        return self._due()
+        now = timezone.now()  # both sides at one moment: a call whose time comes meanwhile is not the save's
+        return now, self._due(now)
 
     def end(self, token) -> None:
         pass
 
     def after(self, token) -> list[str]:
-        made_due = self._due() - token
+        now, due_before = token
+        made_due = self._due(now) - due_before
         if not made_due:
             return []
         accounts = Account.objects.filter(calls__pk__in=sorted(made_due)).order_by("account_no").distinct()
@@ -43,11 +45,11 @@ class AutoLiquidationImpact:
         ]
 
     @staticmethod
-    def _due() -> set[int]:
-        """The open calls automatic liquidation would place orders for at its next check."""
+    def _due(now) -> set[int]:
+        """The open calls automatic liquidation would place orders for at a check at ``now``."""
         if not LiquidationSwitch.automatic_on():
             return set()
-        due = auto.due_calls(timezone.now())
+        due = auto.due_calls(now)
         return {call.pk for call, _moment in due} - auto.placed_settings(due)
 
 
@@ -77,7 +79,14 @@ class OrderAdmin(ReadOnlyAdmin):
 
 @admin.register(LiquidationSwitch)
 class LiquidationSwitchAdmin(PreviewedSave, ModelAdmin):
-    """One row: the kill switch of every automatic liquidation."""
+    """One row: the kill switch of every automatic liquidation. Turned on, what it makes due is shown
+    first; turned off, it is saved at once, with no preview to wait for (it is what is reached for in a
+    hurry)."""
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        if request.method == "POST" and not request.POST.get("automatic"):
+            return ModelAdmin.changeform_view(self, request, object_id, form_url, extra_context)
+        return super().changeform_view(request, object_id, form_url, extra_context)
 
     list_display = ["automatic", "changed_at"]
 

@@ -328,16 +328,16 @@ class ExceptionBatchView(ConsoleMixin, View):
             self.audit_refusal(request, REFUSED_NOT_FOUND)
             raise Http404(_("No such call."))
         if form.cleaned_data["action"] == "mark":
-            timed = set(
-                MarginCall.objects.filter(pk__in=allowed, auto_liquidate_at__isnull=False).values_list("pk", flat=True)
+            cleared: list = []
+            changed = calls.mark_exception(
+                allowed, reason=form.cleaned_data["reason"], user=request.user, auto_cleared=cleared
             )
-            changed = calls.mark_exception(allowed, reason=form.cleaned_data["reason"], user=request.user)
             messages.success(
                 request,
                 ngettext("%(count)d call marked as exception.", "%(count)d calls marked as exception.", len(changed))
                 % {"count": len(changed)},
             )
-            say_auto_cleared(request, len(timed & set(changed)))
+            say_auto_cleared(request, len(cleared))
         else:
             changed = calls.unmark_exception(allowed, user=request.user)
             messages.success(
@@ -458,9 +458,10 @@ class CallExceptionView(CallActionView):
         if not call.is_open:
             raise calls.CallActionRefused(_("The call has closed."))
         if data["action"] == "mark":
-            if not calls.mark_exception([call.pk], reason=data["reason"], user=user):
+            cleared: list = []
+            if not calls.mark_exception([call.pk], reason=data["reason"], user=user, auto_cleared=cleared):
                 raise calls.CallActionRefused(_("The call is already an exception; its reason is unchanged."))
-            say_auto_cleared(self.request, 1 if call.auto_liquidate_at else 0)
+            say_auto_cleared(self.request, len(cleared))
         elif not calls.unmark_exception([call.pk], user=user):
             raise calls.CallActionRefused(_("The call is not an exception."))
 

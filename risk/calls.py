@@ -371,10 +371,12 @@ def _locked_open(call_ids: Iterable[int]):
 
 
 @transaction.atomic
-def mark_exception(call_ids: Iterable[int], *, reason: str, user, now: datetime | None = None) -> list[int]:
+def mark_exception(
+    call_ids: Iterable[int], *, reason: str, user, now: datetime | None = None, auto_cleared: list | None = None
+) -> list[int]:
     """Mark open calls as exception with a reason; returns the calls it changed. An exception is not
     liquidated automatically: a time set for that is cleared (kept, it would fire the moment the call
-    is active again, however long ago it was)."""
+    is active again, however long ago it was); those calls are added to ``auto_cleared``."""
     now = now or timezone.now()
     reason = reason.strip()
     if not reason:
@@ -382,7 +384,7 @@ def mark_exception(call_ids: Iterable[int], *, reason: str, user, now: datetime 
     call_ids = list(call_ids)
     marked = list(_locked_open(call_ids).filter(status=CallStatus.OPEN).values_list("pk", "auto_liquidate_at"))
     changed = [pk for pk, _at in marked]
-    auto_cleared = [pk for pk, at in marked if at is not None]
+    cleared = [pk for pk, at in marked if at is not None]
     MarginCall.objects.filter(pk__in=changed).update(
         status=CallStatus.EXCEPTION,
         exception_reason=reason,
@@ -392,7 +394,9 @@ def mark_exception(call_ids: Iterable[int], *, reason: str, user, now: datetime 
         auto_liquidation_note="",
         updated_at=now,
     )
-    detail = {"reason": reason, "changed": changed, **({"auto_cleared": auto_cleared} if auto_cleared else {})}
+    detail = {"reason": reason, "changed": changed, **({"auto_cleared": cleared} if cleared else {})}
+    if auto_cleared is not None:
+        auto_cleared.extend(cleared)
     audit.record(user, "mark_exception", calls=call_ids, detail=detail, at=now)
     transaction.on_commit(lambda: live.publish(changed))
     return changed

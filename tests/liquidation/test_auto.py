@@ -265,8 +265,19 @@ def test_an_admin_change_that_makes_calls_due_at_once_is_shown_first(call, time_
         patch.setattr(auto, "is_trading", lambda moment: True)
         Instrument.objects.update(price_time=timezone.now())
         assert auto.run(timezone.now())["placed"] == 2
-    assert client.post(switch_url, {}).status_code == 302  # off: nothing becomes due
-    assert client.post(switch_url, {"automatic": "on"}).status_code == 302
+    assert client.post(switch_url, {"automatic": "on"}).status_code == 302  # nothing more becomes due
+
+    # Off is saved at once, with no preview to wait for (none would wait on a running recompute pass).
+    class Waits:
+        def before(self):
+            raise AssertionError("a preview ran")
+
+    from console import admin as console_admin
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(console_admin, "IMPACTS", [Waits()])
+        assert client.post(switch_url, {}).status_code == 302
+    assert not LiquidationSwitch.automatic_on()
 
 
 def test_at_the_deadline_leaves_a_call_already_past_it(call, trader, time_machine):

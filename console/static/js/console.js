@@ -124,6 +124,17 @@
   document.addEventListener("DOMContentLoaded", () => { start(); updateBatchBar(); updatePickForms(); trackBatchHeight(); });
 })();
 
+// What the confirmation quotes follows the form: typed into since, it is out of date until the page
+// draws it again (its projection comes back), and the question leaves it out meanwhile.
+document.addEventListener("input", function (event) {
+  const form = event.target.form;
+  if (!form) return;
+  form.querySelectorAll("button[data-confirm-with]").forEach(function (button) {
+    const summary = document.querySelector(button.dataset.confirmWith);
+    if (summary) summary.dataset.stale = "1";
+  });
+});
+
 // Buttons that act on money ask first: data-confirm holds the question (no inline script: CSP). A form
 // with a field left wrong (a reason required and empty) says so first, and asks nothing.
 document.addEventListener("click", function (event) {
@@ -141,7 +152,7 @@ document.addEventListener("click", function (event) {
   const count = document.querySelector(".selected-count b");
   if (count) question = question.split("{count}").join(count.textContent);
   const summary = button.dataset.confirmWith && document.querySelector(button.dataset.confirmWith);
-  if (summary && summary.textContent.trim()) question += "\n\n" + summary.textContent.trim();
+  if (summary && !summary.dataset.stale && summary.textContent.trim()) question += "\n\n" + summary.textContent.trim();
   if (!window.confirm(question)) {
     event.preventDefault();
   }
