@@ -112,6 +112,7 @@ class CallListView(ListPage):
             _("Last notice status"),
             _("Remark"),
             _("Days called in the last 30 days"),
+            _("Auto-liquidation outcome"),
         ]
 
     def csv_row(self, call, now):
@@ -133,6 +134,7 @@ class CallListView(ListPage):
             notice_status_label(call.last_notice_status) if call.last_notice_status else "",
             call.remark,
             self.days.get(call.account_id, 0),
+            call.auto_liquidation_note,
         ]
 
 

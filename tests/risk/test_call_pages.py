@@ -239,6 +239,14 @@ def test_csv_exports_what_the_filters_show(call, trader):
     assert rows[1][11] == "135400.00"
     assert rows[1][6] == "2026-12-29T16:00:00+08:00"
     assert rows[1][3:5] == ["Open", "Force call"]  # in words, as on the page, not the stored codes
+    MarginCall.objects.filter(pk=call.pk).update(auto_liquidation_note="2026-12-23 11:29 waiting: HKEX is not trading")
+    rows = list(
+        csv.reader(
+            io.StringIO(client_for(trader).get(reverse("risk:warning"), {"format": "csv"}).content.decode("utf-8-sig"))
+        )
+    )
+    outcome = rows[0].index("Auto-liquidation outcome")  # what the list shows under the time, in the file too
+    assert {row[0]: row[outcome] for row in rows[1:]}["M100001"] == "2026-12-23 11:29 waiting: HKEX is not trading"
 
     response = client_for(trader).get(
         reverse("risk:warning"), {"type": "force_call", "format": "csv"}, HTTP_ACCEPT_LANGUAGE="zh-hant"
