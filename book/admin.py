@@ -8,7 +8,17 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 from guardian.admin import GuardedModelAdmin
 
-from console.admin import AdminFields, GuardedKeys, ModelAdmin, PreviewedSave, ReadOnlyAdmin, SaveRefused, TabularInline
+from console import audit
+from console.admin import (
+    AdminFields,
+    GuardedKeys,
+    ModelAdmin,
+    PreviewedSave,
+    ReadOnlyAdmin,
+    SaveRefused,
+    TabularInline,
+    admin_detail,
+)
 
 from .book_format import CURRENCY_CODE
 from .models import (
@@ -240,6 +250,12 @@ class AccountAdmin(PreviewedSave, ModelAdmin):
 
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)
+        # A position set to 0 is none, as the book import has it: its row goes, audited as a deletion.
+        closed = list(Position.objects.filter(account=form.instance, quantity=0).select_related("instrument"))
+        if closed:
+            details = [admin_detail(position) for position in closed]
+            Position.objects.filter(pk__in=[position.pk for position in closed]).delete()
+            audit.record_each(request.user, "admin_delete", details)
         recompute_after_edit(request, account_ids=[form.instance.pk])
 
 

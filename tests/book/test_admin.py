@@ -1041,3 +1041,28 @@ def test_a_save_that_changes_nothing_writes_no_audit_entry_and_a_long_text_is_ke
     assert admin_client.post(url, {**data, "body": changed}).status_code == 302
     entry = AuditEntry.objects.get(action="admin_change", detail__model="notices.NoticeTemplate")
     assert entry.detail["changes"]["body"] == [template.body, changed]
+
+
+def test_a_position_set_to_zero_in_the_admin_is_removed_as_the_import_removes_it(admin_client):
+    from book.models import CashBalance, Position
+    from console.models import AuditEntry
+
+    account = Account.objects.get(account_no="M100001")
+    line = CashBalance.objects.filter(account=account).order_by("pk").first()
+    url, data, _line = account_form_with_cash(admin_client, account, str(line.amount))
+    position = Position.objects.filter(account=account).order_by("pk").first()
+    prefix = next(
+        key[: -len("-id")]
+        for key, value in data.items()
+        if key.startswith("positions-") and key.endswith("-id") and value == position.pk
+    )
+    data[f"{prefix}-quantity"] = "0"
+
+    response = admin_client.post(url, data)
+    if response.status_code == 200 and response.context.get("console_impact"):  # the calls it moves, shown first
+        response = confirmed(admin_client, url, data)
+
+    assert response.status_code == 302, form_errors(response)
+    assert not Position.objects.filter(pk=position.pk).exists()
+    deleted = AuditEntry.objects.get(action="admin_delete", detail__model="book.Position")
+    assert deleted.detail["pk"] == str(position.pk)
