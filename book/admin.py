@@ -19,6 +19,7 @@ from console.admin import (
     TabularInline,
     admin_detail,
 )
+from console.text import first_few
 
 from .book_format import CURRENCY_CODE
 from .models import (
@@ -72,7 +73,7 @@ def recompute_after_edit(request, account_ids=(), instrument_ids=(), currencies=
             )
             % {
                 "count": len(failed),
-                "why": "; ".join(f"{no}: {why}" for no, why in shown[:5]) + ("; …" if len(shown) > 5 else ""),
+                "why": first_few((f"{no}: {why}" for no, why in shown), separator="; "),
             },
         )
     for warning in warnings[:5]:

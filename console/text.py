@@ -168,3 +168,9 @@ def validate_key(value: str) -> None:
         "dash": _("Contains a dash that looks like a hyphen (%(detail)s): write -"),
     }
     raise ValidationError(messages[what], code="key", params={"detail": detail})
+
+
+def first_few(names, shown: int = 5, separator: str = ", ") -> str:
+    """Names for a message: the first ``shown`` of them, and "…" when there are more."""
+    names = list(names)
+    return separator.join(str(name) for name in names[:shown]) + (f"{separator}…" if len(names) > shown else "")

@@ -4,6 +4,7 @@ from django.utils.translation import ngettext
 
 from book.models import Account
 from console.admin import ModelAdmin, PreviewedSave, ReadOnlyAdmin, TabularInline, register_impact
+from console.text import first_few
 
 from . import auto
 from .models import Fill, LiquidationSwitch, Order
@@ -30,8 +31,7 @@ class AutoLiquidationImpact:
         if not made_due:
             return []
         accounts = Account.objects.filter(calls__pk__in=sorted(made_due)).order_by("account_no").distinct()
-        numbers = list(accounts.values_list("account_no", flat=True)[: self.SHOWN + 1])
-        named = ", ".join(numbers[: self.SHOWN]) + (", …" if len(numbers) > self.SHOWN else "")
+        named = first_few(accounts.values_list("account_no", flat=True)[: self.SHOWN + 1], self.SHOWN)
         count = len(made_due)
         return [
             ngettext(

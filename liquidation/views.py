@@ -32,6 +32,7 @@ from console.lists import ListPage, Selection
 from console.permissions import ConsoleMixin, can, can_view
 from console.querysets import visible_desks
 from console.redirects import back_to
+from console.text import first_few
 from risk.calculations import MissingFxRate, round_figures, round_money
 from risk.models import MarginCall
 
@@ -494,8 +495,9 @@ def batch_panel(request, *, tab: str) -> str | None:
 
 def _accounts_named(call_ids, shown: int = 5) -> str:
     """The account numbers of these calls, the first ``shown`` of them."""
-    numbers = sorted(MarginCall.objects.filter(pk__in=call_ids).values_list("account__account_no", flat=True))
-    return ", ".join(numbers[:shown]) + (", …" if len(numbers) > shown else "")
+    return first_few(
+        sorted(MarginCall.objects.filter(pk__in=call_ids).values_list("account__account_no", flat=True)), shown
+    )
 
 
 def not_started(request) -> None:

@@ -22,6 +22,7 @@ from book.times import as_stored
 from book.trading_calendar import is_session
 from console import audit
 from console.permissions import can
+from console.text import first_few
 from risk import calls as call_locks
 from risk import formatting, snapshots
 from risk import services as risk_services
@@ -396,8 +397,7 @@ def misfit(calls: Sequence[MarginCall], kind: str, text: str = "") -> str:
         return ""
     if not wrong:
         return ""
-    named = ", ".join(wrong[:5]) + (", …" if len(wrong) > 5 else "")
-    return (why % {"accounts": named}) + " " + _("Choose another template, or write your own text.")
+    return (why % {"accounts": first_few(wrong)}) + " " + _("Choose another template, or write your own text.")
 
 
 def send(

@@ -26,6 +26,7 @@ from console.lists import ListPage, Selection, sort_choices
 from console.permissions import ConsoleMixin, can
 from console.querysets import VIEW_DESK
 from console.redirects import back_to
+from console.text import first_few
 from liquidation import services as liquidation
 from liquidation.views import say_placed
 from notices.views import say_queued
@@ -639,9 +640,7 @@ def say_resolved(request, resolved: list) -> None:
 
 def _listed(rows) -> str:
     """Rows named by account and stock, the first LISTED of them."""
-    return ", ".join(f"{row.account.account_no} {row.stock.symbol}" for row in rows[:LISTED]) + (
-        " …" if len(rows) > LISTED else ""
-    )
+    return first_few((f"{row.account.account_no} {row.stock.symbol}" for row in rows), LISTED)
 
 
 class MessageView(RecoverAction):

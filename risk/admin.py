@@ -9,6 +9,7 @@ from django.utils.translation import ngettext
 from book.admin import recompute_after_edit
 from book.models import Account, Desk
 from console.admin import ModelAdmin, PreviewedSave, ReadOnlyAdmin, TabularInline, register_impact
+from console.text import first_few
 
 from . import services
 from .calls import CallChanges
@@ -62,8 +63,7 @@ class CallsImpact:
 
     def _named(self, account_ids) -> str:
         accounts = Account.objects.filter(pk__in=list(account_ids)).order_by("account_no")
-        numbers = list(accounts.values_list("account_no", flat=True)[: self.SHOWN + 1])
-        return ", ".join(numbers[: self.SHOWN]) + (", …" if len(numbers) > self.SHOWN else "")
+        return first_few(accounts.values_list("account_no", flat=True)[: self.SHOWN + 1], self.SHOWN)
 
 
 register_impact(CallsImpact())
@@ -92,7 +92,7 @@ class DeskMoveImpact:
             return []
         codes = dict(Desk.objects.filter(pk__in=[left for _no, left, _code in moved if left]).values_list("pk", "code"))
         named = [f"{account_no} {codes.get(left, '—')} → {code or '—'}" for account_no, left, code in moved]
-        shown = "; ".join(named[: self.SHOWN]) + ("; …" if len(named) > self.SHOWN else "")
+        shown = first_few(named, self.SHOWN, separator="; ")
         return [
             ngettext(
                 "move %(count)d open call to another desk (%(moves)s): the traders of the desk it leaves no "
