@@ -60,6 +60,19 @@ def stopped(worker) -> None:
         worker.wait()
 
 
+@pytest.fixture
+def own_queue(celery_runs_tasks_in_process):
+    """The Celery app sending for real, and a queue and a worker name of the test's own."""
+    app = celery_runs_tasks_in_process
+    app.conf.task_always_eager = False
+    return app, f"watch-{secrets.token_hex(4)}", f"watch-{secrets.token_hex(4)}@test"
+
+
+def queue_tasks(app, queue: str, count: int) -> None:
+    for _ in range(count):
+        app.send_task("risk.tasks.recompute_pending", queue=queue)
+
+
 def real_worker(test):
     """A test of a worker process of its own: on PostgreSQL (a database it can share) and Redis."""
     for mark in (
@@ -94,15 +107,12 @@ def test_the_watch_stops_a_stuck_worker_at_its_second_stuck_check_and_never_one_
 
 
 @real_worker
-def test_a_real_worker_whose_queue_connection_takes_nothing_stops_itself(celery_runs_tasks_in_process):
-    app = celery_runs_tasks_in_process
-    app.conf.task_always_eager = False
-    queue, node = f"watch-{secrets.token_hex(4)}", f"watch-{secrets.token_hex(4)}@test"
+def test_a_real_worker_whose_queue_connection_takes_nothing_stops_itself(own_queue):
+    app, queue, node = own_queue
     worker = start("tests.stuck_worker", queue, node, stall_seconds=4)
     try:
         wait_until_up(app, worker, node)  # alive and answering, but its consumer never asks for a task
-        for _ in range(3):
-            app.send_task("risk.tasks.recompute_pending", queue=queue)
+        queue_tasks(app, queue, 3)
         output, _ = worker.communicate(timeout=60)
     finally:
         stopped(worker)
@@ -112,16 +122,13 @@ def test_a_real_worker_whose_queue_connection_takes_nothing_stops_itself(celery_
 
 
 @real_worker
-def test_a_worker_drained_by_an_operator_is_left_alone(celery_runs_tasks_in_process):
-    app = celery_runs_tasks_in_process
-    app.conf.task_always_eager = False
-    queue, node = f"watch-{secrets.token_hex(4)}", f"watch-{secrets.token_hex(4)}@test"
+def test_a_worker_drained_by_an_operator_is_left_alone(own_queue):
+    app, queue, node = own_queue
     worker = start("celery", queue, node, stall_seconds=2)
     try:
         wait_until_up(app, worker, node)
         assert app.control.cancel_consumer(queue, destination=[node], reply=True)  # a drain: consume nothing
-        for _ in range(3):
-            app.send_task("risk.tasks.recompute_pending", queue=queue)
+        queue_tasks(app, queue, 3)
         time.sleep(8)  # four times the stall time
         assert worker.poll() is None
         assert app.control.ping(destination=[node], timeout=2)

@@ -241,8 +241,7 @@ def test_channels_sent_blank_or_unknown_are_named_plainly(call, trader, django_c
 def test_the_notices_page_its_csv_and_the_call_details_read_a_fixed_number_of_queries(
     call, trader, django_capture_on_commit_callbacks
 ):
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
+    from tests.queries import queries_read
 
     client = client_for(trader)
     pages = [
@@ -252,15 +251,7 @@ def test_the_notices_page_its_csv_and_the_call_details_read_a_fixed_number_of_qu
     ]
 
     def counts():
-        found = []
-        for url, query in pages:
-            client.get(url, query)
-            with CaptureQueriesContext(connection) as queries:
-                response = client.get(url, query)
-                if query:
-                    b"".join(response.streaming_content) if response.streaming else response.content
-            found.append(len(queries))
-        return found
+        return queries_read(client, pages)
 
     def messages(first, last):
         for n in range(first, last):

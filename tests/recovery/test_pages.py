@@ -18,6 +18,12 @@ from tests.users import client_for, make_user
 pytestmark = pytest.mark.django_db
 
 
+def short_stock_rows(client) -> dict:
+    """Short Stock Recovery's rows, by account number and stock."""
+    rows = client.get(reverse("recovery:short-stock")).context["rows"]
+    return {(item.account.account_no, item.instrument.symbol): item for item in rows}
+
+
 @pytest.fixture
 def trader(recovery_book):
     return make_user("trader", "RiskWarningFull")
@@ -164,10 +170,7 @@ def test_a_message_about_stock_to_recover_goes_to_the_selected_clients(
     settings.NOTICE_LOG_DIR = str(tmp_path)
     services.run_scan()
     client = client_for(trader)
-    items = {
-        (i.account.account_no, i.instrument.symbol): i
-        for i in client.get(reverse("recovery:short-stock")).context["rows"]
-    }
+    items = short_stock_rows(client)
     picked = items[("M1", "X.HK")]
     data = {"items": [picked.pk], "channels": ["email", "sms"], "key": "recovery-key-123"}
 
@@ -241,10 +244,7 @@ def test_a_covered_call_message_has_its_own_kind_and_wording(trader, django_capt
     services.run_scan()
     client = client_for(trader)
     [case] = client.get(reverse("recovery:covered-calls")).context["rows"]
-    items = {
-        (i.account.account_no, i.instrument.symbol): i
-        for i in client.get(reverse("recovery:short-stock")).context["rows"]
-    }
+    items = short_stock_rows(client)
     item = items[("M1", "X.HK")]
     assert item.account_id != case.account_id
     with django_capture_on_commit_callbacks(execute=True):
@@ -658,10 +658,7 @@ def test_a_failed_recovery_message_is_not_sent_again_once_its_stock_is_no_longer
 
     services.run_scan()
     client = client_for(trader)
-    items = {
-        (i.account.account_no, i.instrument.symbol): i
-        for i in client.get(reverse("recovery:short-stock")).context["rows"]
-    }
+    items = short_stock_rows(client)
     item = items[("M1", "X.HK")]
     with django_capture_on_commit_callbacks(execute=True):
         client.post(reverse("recovery:message"), {"items": [item.pk], "channels": ["sms"], "key": "recovery-key-321"})
@@ -683,8 +680,7 @@ def test_a_failed_recovery_message_is_not_sent_again_once_its_stock_is_no_longer
 def test_the_recovery_pages_read_a_fixed_number_of_queries_however_many_rows(
     trader, import_book, django_capture_on_commit_callbacks
 ):
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
+    from tests.queries import queries_read
 
     client = client_for(trader)
     pages = [
@@ -697,15 +693,7 @@ def test_the_recovery_pages_read_a_fixed_number_of_queries_however_many_rows(
 
     def counts():
         services.run_scan()
-        found = []
-        for url, query in pages:
-            client.get(url, query)  # the session and the cases settle first
-            with CaptureQueriesContext(connection) as queries:
-                response = client.get(url, query)
-                if query.get("format"):
-                    b"".join(response.streaming_content) if response.streaming else response.content
-            found.append(len(queries))
-        return found
+        return queries_read(client, pages)  # the first reading settles the cases too
 
     def message_everyone():
         services.run_scan()
