@@ -879,22 +879,46 @@ def call_ended(sender, *, call_id: int, user, **kwargs) -> str:
         outcomes = cancel(user=user, orders=orders)
     except Refused as refused:
         return _("Its working orders were left as they are: %(why)s") % {"why": refused}
+    return " ".join(text for _level, text in said_of_cancels(outcomes))
+
+
+def said_of_cancels(outcomes) -> list[tuple[str, str]]:
+    """What became of the orders :func:`cancel` was asked for, as (level, sentence): cancelled, a cancel
+    sent and waiting for the exchange's answer (a broker's gateway), or no longer working."""
     asked = [order for order, outcome in outcomes if outcome == "ok"]
     done = sum(order.status == OrderStatus.CANCELLED for order in asked)
-    waiting = sum(order.is_working for order in asked)  # a broker's gateway: the exchange confirms later
+    waiting = sum(order.is_working for order in asked)
+    left = len(outcomes) - done - waiting  # filled or rejected first, or long done
     said = []
     if done:
-        said.append(ngettext("%(count)d order cancelled.", "%(count)d orders cancelled.", done) % {"count": done})
+        said.append(
+            ("success", ngettext("%(count)d order cancelled.", "%(count)d orders cancelled.", done) % {"count": done})
+        )
     if waiting:
         said.append(
-            ngettext(
-                "%(count)d cancel sent to the exchange: the order stays working until the exchange confirms.",
-                "%(count)d cancels sent to the exchange: the orders stay working until the exchange confirms.",
-                waiting,
+            (
+                "info",
+                ngettext(
+                    "%(count)d cancel sent to the exchange: the order stays working until the exchange confirms.",
+                    "%(count)d cancels sent to the exchange: the orders stay working until the exchange confirms.",
+                    waiting,
+                )
+                % {"count": waiting},
             )
-            % {"count": waiting}
         )
-    return " ".join(said)
+    if left:
+        said.append(
+            (
+                "warning",
+                ngettext(
+                    "%(count)d order was no longer working: left as it is.",
+                    "%(count)d orders were no longer working: left as they are.",
+                    left,
+                )
+                % {"count": left},
+            )
+        )
+    return said
 
 
 def _positions_moved(account_id: int) -> None:

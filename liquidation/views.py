@@ -39,7 +39,7 @@ from risk.models import MarginCall
 from . import auto, live, prices, services, tasks
 from . import plan as planning
 from .forms import ORDER_SORTS, BatchForm, OrderFilterForm
-from .models import WORKING, Batch, BatchItem, LiquidationSwitch, Order, OrderStatus, OrderType
+from .models import WORKING, Batch, BatchItem, LiquidationSwitch, Order, OrderType
 
 KEY_ALPHABET = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_")
 
@@ -330,33 +330,8 @@ class CancelOrdersView(ConsoleMixin, View):
             self.audit_refusal(request, "refused: unknown or other desk's order")
             raise Http404(_("No such order."))
         outcomes = services.cancel(user=request.user, orders=orders)
-        asked = [order for order, outcome in outcomes if outcome == "ok"]
-        done = sum(order.status == OrderStatus.CANCELLED for order in asked)
-        waiting = sum(order.is_working for order in asked)  # a broker's gateway: the exchange confirms later
-        if done:
-            messages.success(
-                request, ngettext("%(count)d order cancelled.", "%(count)d orders cancelled.", done) % {"count": done}
-            )
-        if waiting:
-            messages.info(
-                request,
-                ngettext(
-                    "%(count)d cancel sent to the exchange: the order stays working until the exchange confirms.",
-                    "%(count)d cancels sent to the exchange: the orders stay working until the exchange confirms.",
-                    waiting,
-                )
-                % {"count": waiting},
-            )
-        if left := len(outcomes) - done - waiting:  # filled or rejected first, or long done
-            messages.warning(
-                request,
-                ngettext(
-                    "%(count)d order was no longer working: left as it is.",
-                    "%(count)d orders were no longer working: left as they are.",
-                    left,
-                )
-                % {"count": left},
-            )
+        for level, text in services.said_of_cancels(outcomes):
+            getattr(messages, level)(request, text)
         return HttpResponseRedirect(back)
 
 
