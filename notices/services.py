@@ -388,9 +388,7 @@ def misfit(calls: Sequence[MarginCall], kind: str, text: str = "") -> str:
         wrong = sorted(call.account.account_no for call in calls if call.call_type != CallType.FORCE_CALL)
         why = _("The force-call template is for force calls only, and these are not: %(accounts)s.")
     elif kind == NoticeKind.LIQUIDATION:
-        placed = set()
-        for _receiver, ids in calls_with_orders.send(sender=Notice, call_ids=[call.pk for call in calls]):
-            placed |= set(ids or ())
+        placed = answered(calls_with_orders, call_ids=[call.pk for call in calls])
         wrong = sorted(call.account.account_no for call in calls if call.pk not in placed)
         why = _("The liquidation template tells of orders placed, and none was placed for these calls: %(accounts)s.")
     else:
@@ -645,11 +643,15 @@ def settled_account_messages(notices: Sequence[Notice]) -> set[int]:
     """The ids of these messages about an account whose matter the apps above say is settled
     (:data:`notices.signals.account_messages_settled`)."""
     about_accounts = [notice for notice in notices if notice.call_id is None]
-    settled: set[int] = set()
-    if about_accounts:
-        for _receiver, ids in account_messages_settled.send(sender=Notice, notices=about_accounts):
-            settled |= set(ids or ())
-    return settled
+    return answered(account_messages_settled, notices=about_accounts) if about_accounts else set()
+
+
+def answered(signal, **asked) -> set[int]:
+    """The ids every receiver of one of this app's questions (:mod:`notices.signals`) answers with."""
+    ids: set[int] = set()
+    for _receiver, answer in signal.send(sender=Notice, **asked):
+        ids |= set(answer or ())
+    return ids
 
 
 def resend(*, user, deliveries: Sequence[Delivery]) -> dict[str, list[int]]:
