@@ -3,8 +3,11 @@
 import re
 import string
 import unicodedata
+from collections.abc import Callable
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 
 
@@ -174,3 +177,61 @@ def first_few(names, shown: int = 5, separator: str = ", ") -> str:
     """Names for a message: the first ``shown`` of them, and "…" when there are more."""
     names = list(names)
     return separator.join(str(name) for name in names[:shown]) + (f"{separator}…" if len(names) > shown else "")
+
+
+class Said:
+    """A sentence the system writes for people to read later (why a batch's orders were refused, what
+    auto-liquidation did): kept as its message and values until it is read, it reads in the language
+    active then, and is stored as every language's text (:func:`every_language`, read back by
+    :func:`read`), so each reader reads it in their own language, whoever wrote it."""
+
+    __slots__ = ("_render",)
+
+    def __init__(self, render: Callable[[], str]):
+        self._render = render
+
+    def __str__(self) -> str:
+        return self._render()
+
+    def __repr__(self) -> str:
+        return f"Said({str(self)!r})"
+
+    def __eq__(self, other) -> bool:
+        return str(self) == str(other) if isinstance(other, (Said, str)) else NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(str(self))
+
+
+def say(message, /, **values) -> Said:
+    """``message`` (a ``gettext_lazy`` or ``ngettext_lazy`` text) with these values, in the language it
+    is read in; a value that is itself :class:`Said` is read in the same language."""
+    if not values:
+        return Said(lambda: str(message))
+    return Said(lambda: str(message % {name: str(v) if isinstance(v, Said) else v for name, v in values.items()}))
+
+
+def joined(*parts) -> Said:
+    """Sentences (each :class:`Said` or a plain string) read one after the other."""
+    return Said(lambda: " ".join(str(part) for part in parts))
+
+
+def every_language(text) -> dict[str, str]:
+    """``text`` as each of the console's languages reads it, by language code (a plain string reads the
+    same in each)."""
+    texts = {}
+    for code, _name in settings.LANGUAGES:
+        with translation.override(code):
+            texts[code] = str(text)
+    return texts
+
+
+def read(texts) -> str:
+    """What :func:`every_language` stored, in the reader's language; one written before the other
+    languages were kept (a plain string, or one language only) as it was written."""
+    if not texts:
+        return ""
+    if isinstance(texts, str):
+        return texts
+    language = (translation.get_language() or settings.LANGUAGE_CODE).lower()
+    return texts.get(language) or texts.get(settings.LANGUAGE_CODE) or next(iter(texts.values()), "")

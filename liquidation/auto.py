@@ -21,12 +21,12 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
-from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
+from django.utils.translation import gettext_lazy, ngettext_lazy
 
 from book.models import Instrument
 from book.trading_calendar import is_trading
 from console import audit
+from console.text import Said, every_language, say
 from risk import calls as call_locks
 from risk import live
 from risk.models import CallStatus, MarginCall, RuleSet
@@ -60,7 +60,7 @@ def set_time(
                 passed.append(call)
                 continue
             call.auto_liquidate_at = call.deadline if at_deadline else at
-            call.auto_liquidation_note = ""
+            call.auto_liquidation_note = {}
             call.updated_at = now
             changed.append(call)
         MarginCall.objects.bulk_update(changed, ["auto_liquidate_at", "auto_liquidation_note", "updated_at"])
@@ -127,10 +127,13 @@ def due_moment(call: MarginCall, now: datetime, rules: RuleSet) -> datetime | No
     return None
 
 
-def _note(call: MarginCall, text: str, now: datetime) -> None:
-    text = f"{timezone.localtime(now):%Y-%m-%d %H:%M} {text}"[:300]
-    if call.auto_liquidation_note != text:
-        MarginCall.objects.filter(pk=call.pk).update(auto_liquidation_note=text, updated_at=now)
+def _note(call: MarginCall, said: Said, now: datetime) -> None:
+    """Write on the call what this run did or why it waited, in every language: each reader reads it in
+    their own."""
+    at = f"{timezone.localtime(now):%Y-%m-%d %H:%M}"
+    texts = {code: f"{at} {text}"[:300] for code, text in every_language(said).items()}
+    if call.auto_liquidation_note != texts:
+        MarginCall.objects.filter(pk=call.pk).update(auto_liquidation_note=texts, updated_at=now)
         transaction.on_commit(lambda: live.publish([call.pk]))
 
 
@@ -143,13 +146,13 @@ def run(now: datetime | None = None) -> dict[str, int]:
         return counts
     if not LiquidationSwitch.automatic_on():
         for call, _moment in due:
-            _note(call, _("skipped: automatic liquidation is switched off"), now)
+            _note(call, say(gettext_lazy("skipped: automatic liquidation is switched off")), now)
         counts["skipped"] = len(due)
         logger.warning("automatic liquidation is switched off: %d call(s) due", len(due))
         return counts
     if not settings.AUTO_LIQUIDATION_ANY_TIME and not is_trading(now):
         for call, _moment in due:
-            _note(call, _("waiting: HKEX is not trading"), now)
+            _note(call, say(gettext_lazy("waiting: HKEX is not trading")), now)
         counts["skipped"] = len(due)
         return counts
     # Everything the due calls need, read once: what each setting already placed, the plans, the prices.
@@ -175,29 +178,32 @@ def run(now: datetime | None = None) -> dict[str, int]:
 
 def _liquidate(call: MarginCall, key: str, plan, price_times: dict, rules: RuleSet, now: datetime) -> str:
     if isinstance(plan, services.NoPlan):
-        _note(call, _("skipped: %(why)s") % {"why": plan.reason}, now)
+        _note(call, say(gettext_lazy("skipped: %(why)s"), why=plan.reason), now)
         return "skipped"
     if not plan.orders:
-        _note(call, _("skipped: the plan has no order"), now)
+        _note(call, say(gettext_lazy("skipped: the plan has no order")), now)
         return "skipped"
     stale = [order.symbol for order in plan.orders if services.price_is_old(price_times.get(order.symbol), rules, now)]
     if stale:
         _note(
             call,
-            _("skipped: the price of %(symbols)s is older than %(minutes)d minutes")
-            % {"symbols": ", ".join(stale), "minutes": rules.max_price_age_minutes},
+            say(
+                gettext_lazy("skipped: the price of %(symbols)s is older than %(minutes)d minutes"),
+                symbols=", ".join(stale),
+                minutes=rules.max_price_age_minutes,
+            ),
             now,
         )
         return "skipped"
     wanted = [services.Wanted(order.symbol, order.quantity) for order in plan.orders]
 
-    moved = _("its automatic liquidation time was changed")
+    moved = say(gettext_lazy("its automatic liquidation time was changed"))
 
-    def still_due(locked: MarginCall) -> str | None:
+    def still_due(locked: MarginCall) -> Said | None:
         # As the call is when its orders are placed: a trader may have marked it, or moved or cleared
         # its time, while this run went through the calls before it.
         if locked.status != CallStatus.OPEN:
-            return _("the call was marked exception")
+            return say(gettext_lazy("the call was marked exception"))
         due = due_moment(locked, now, rules)
         if due is None or setting_key(locked, due) != key:
             return moved
@@ -214,10 +220,10 @@ def _liquidate(call: MarginCall, key: str, plan, price_times: dict, rules: RuleS
             still_wanted=still_due,
         )
     except services.Refused as refused:
-        if str(refused) != moved:  # a new setting: its own run writes its note
-            _note(call, _("skipped: %(why)s") % {"why": refused}, now)
+        if refused.said is not moved:  # a new setting: its own run writes its note
+            _note(call, say(gettext_lazy("skipped: %(why)s"), why=refused.said), now)
         return "skipped"
     _note(
-        call, ngettext("placed %(count)d order", "placed %(count)d orders", len(orders)) % {"count": len(orders)}, now
+        call, say(ngettext_lazy("placed %(count)d order", "placed %(count)d orders", "count"), count=len(orders)), now
     )
     return "placed"

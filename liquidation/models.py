@@ -204,7 +204,6 @@ class Batch(models.Model):
     orders = models.PositiveIntegerField(_("orders placed"), default=0)
     status = models.CharField(_("status"), max_length=8, choices=BatchStatus, default=BatchStatus.RUNNING)
     error = models.TextField(_("error"), blank=True)
-    language = models.CharField(max_length=16, default="en", editable=False)  # of the outcomes written
 
     class Meta:
         ordering = ["-created_at", "-pk"]
@@ -220,12 +219,20 @@ class Batch(models.Model):
         return 100 if not self.total else self.done * 100 // self.total
 
 
+class BatchOutcome(models.TextChoices):
+    PLACED = "placed", _("placed")
+    CLOSED = "closed", _("closed before its turn")
+    REFUSED = "refused", _("refused")
+
+
 class BatchItem(models.Model):
     batch = models.ForeignKey(Batch, on_delete=models.CASCADE, related_name="items")
     call = models.ForeignKey(MarginCall, verbose_name=_("call"), on_delete=models.PROTECT, related_name="+")
     done = models.BooleanField(default=False)
     orders = models.PositiveIntegerField(_("orders placed"), default=0)
-    outcome = models.CharField(_("outcome"), max_length=500, blank=True)
+    outcome = models.CharField(_("outcome"), max_length=8, choices=BatchOutcome, blank=True)
+    # Why its orders were refused, in each of the console's languages (console.text.every_language).
+    refusal = models.JSONField(_("why refused"), default=dict, blank=True)
     # What the plan placed was, as the preview showed it: whether it covers the call, and its value.
     covers = models.BooleanField(_("covers the call"), null=True, blank=True)
     value = models.DecimalField(

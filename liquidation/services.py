@@ -18,7 +18,7 @@ from django.db.models import F, Sum
 from django.db.models.functions import Mod
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
+from django.utils.translation import gettext_lazy, ngettext
 
 from book.models import AMOUNT_LIMIT, HKD, PRICE_PLACES, Account, CashBalance, Instrument, Position, option_expired
 from book.signals import BookEffect, positions_changed
@@ -26,6 +26,7 @@ from book.trading_calendar import is_trading
 from console import audit
 from console.models import AuditEntry
 from console.permissions import can
+from console.text import Said, joined, say
 from risk import calls as call_locks
 from risk import selectors as risk_selectors
 from risk import services as risk_services
@@ -43,7 +44,12 @@ CANCEL_ORDER = "liquidation.cancel_order"
 
 
 class Refused(Exception):
-    """An order that may not be placed or cancelled, with why (shown to the trader as is)."""
+    """An order that may not be placed or cancelled, with why (shown to the trader as is; kept, it reads
+    in each reader's language)."""
+
+    @property
+    def said(self) -> Said | str:
+        return self.args[0]
 
 
 @dataclass(frozen=True)
@@ -314,43 +320,59 @@ def _limit_price(instrument: Instrument, side: str, asked: Decimal | None, rules
     if asked is None:
         if instrument.price <= 0:  # no market price to start from: 0.01 would give the stock away
             raise Refused(
-                _("%(symbol)s: there is no last price to set a limit from; give a limit price.")
-                % {"symbol": instrument.symbol}
+                say(
+                    gettext_lazy("%(symbol)s: there is no last price to set a limit from; give a limit price."),
+                    symbol=instrument.symbol,
+                )
             )
         return prices.default_limit(instrument.price, side=side, band=band, hkex=prices.on_spread_table(instrument))
     try:
         asked = Decimal(asked)
     except (InvalidOperation, TypeError, ValueError):
-        raise Refused(_("%(symbol)s: the limit price is not a number.") % {"symbol": instrument.symbol}) from None
+        raise Refused(
+            say(gettext_lazy("%(symbol)s: the limit price is not a number."), symbol=instrument.symbol)
+        ) from None
     if not asked.is_finite() or asked <= 0:
-        raise Refused(_("%(symbol)s: the limit price must be above 0.") % {"symbol": instrument.symbol})
+        raise Refused(say(gettext_lazy("%(symbol)s: the limit price must be above 0."), symbol=instrument.symbol))
     if asked >= HIGHEST_LIMIT:
         raise Refused(
-            _("%(symbol)s: the limit price must be below %(highest)s.")
-            % {"symbol": instrument.symbol, "highest": f"{HIGHEST_LIMIT:,}"}
+            say(
+                gettext_lazy("%(symbol)s: the limit price must be below %(highest)s."),
+                symbol=instrument.symbol,
+                highest=f"{HIGHEST_LIMIT:,}",
+            )
         )
     if asked != asked.quantize(PRICE_UNIT):
         raise Refused(
-            _("%(symbol)s: a limit price has at most %(places)d decimal places; %(price)s has more.")
-            # 0.0000001 as typed, but 1E-999999999 as it is: written out, it would be a gigabyte of zeros.
-            % {
-                "symbol": instrument.symbol,
-                "places": PRICE_PLACES,
-                "price": f"{asked:f}" if asked.adjusted() > -20 else asked,
-            }
+            say(
+                gettext_lazy("%(symbol)s: a limit price has at most %(places)d decimal places; %(price)s has more."),
+                symbol=instrument.symbol,
+                places=PRICE_PLACES,
+                # 0.0000001 as typed, but 1E-999999999 as it is: written out, it would be a gigabyte of zeros.
+                price=f"{asked:f}" if asked.adjusted() > -20 else asked,
+            )
         )
     if prices.on_spread_table(instrument) and asked > prices.HIGHEST:
         raise Refused(
-            _("%(symbol)s: %(price)s is above %(highest)s, the highest price HKEX quotes.")
-            % {"symbol": instrument.symbol, "price": asked, "highest": f"{prices.HIGHEST:,}"}
+            say(
+                gettext_lazy("%(symbol)s: %(price)s is above %(highest)s, the highest price HKEX quotes."),
+                symbol=instrument.symbol,
+                price=asked,
+                highest=f"{prices.HIGHEST:,}",
+            )
         )
     if prices.on_spread_table(instrument) and not prices.on_grid(asked):
         below, above = prices.nearest_valid(asked)
         raise Refused(
-            _(
-                "%(symbol)s: %(price)s is not on the HKEX price grid; the nearest valid prices are %(below)s and %(above)s."  # noqa: E501
+            say(
+                gettext_lazy(
+                    "%(symbol)s: %(price)s is not on the HKEX price grid; the nearest valid prices are %(below)s and %(above)s."  # noqa: E501
+                ),
+                symbol=instrument.symbol,
+                price=asked,
+                below=below,
+                above=above,
             )
-            % {"symbol": instrument.symbol, "price": asked, "below": below, "above": above}
         )
     if instrument.price > 0:
         # The default limits (the band off the last price, rounded away from it onto the grid) are always
@@ -369,21 +391,28 @@ def _limit_price(instrument: Instrument, side: str, asked: Decimal | None, rules
                 low, high = prices.round_to_grid(low, up=True), prices.round_to_grid(high, up=False)
             else:
                 low, high = low.quantize(PRICE_UNIT, ROUND_CEILING), high.quantize(PRICE_UNIT, ROUND_FLOOR)
-            said = _(
-                "%(symbol)s: %(price)s is more than %(deviation)s%% from the last price %(last)s; give a limit from %(low)s to %(high)s."  # noqa: E501
-            ) % {
-                "symbol": instrument.symbol,
-                "price": asked,
-                "deviation": f"{deviation * 100:f}".rstrip("0").rstrip("."),
-                "last": f"{instrument.price.normalize():f}",
-                "low": f"{low.normalize():f}",
-                "high": f"{high.normalize():f}",
-            }
+            said = say(
+                gettext_lazy(
+                    "%(symbol)s: %(price)s is more than %(deviation)s%% from the last price %(last)s; give a limit from %(low)s to %(high)s."  # noqa: E501
+                ),
+                symbol=instrument.symbol,
+                price=asked,
+                deviation=f"{deviation * 100:f}".rstrip("0").rstrip("."),
+                last=f"{instrument.price.normalize():f}",
+                low=f"{low.normalize():f}",
+                high=f"{high.normalize():f}",
+            )
             if instrument.price_time and instrument.symbol in old_prices([instrument.symbol], rules):
                 # While HKEX trades, an old last price is a feed that has fallen behind: the range is off.
-                said += " " + _("That price is from %(at)s: check the price feed and the market before you order.") % {
-                    "at": timezone.localtime(instrument.price_time).strftime("%Y-%m-%d %H:%M")
-                }
+                said = joined(
+                    said,
+                    say(
+                        gettext_lazy(
+                            "That price is from %(at)s: check the price feed and the market before you order."
+                        ),
+                        at=timezone.localtime(instrument.price_time).strftime("%Y-%m-%d %H:%M"),
+                    ),
+                )
             raise Refused(said)
     return asked
 
@@ -398,10 +427,10 @@ class Request:
     call: MarginCall | None = None
     detail: dict | None = None
     orders: list[Order] | None = None
-    refused: str | None = None
+    refused: Said | None = None
     again: bool = False  # its key had placed these orders already: nothing more was placed
     # Checked against its call once locked: why the orders are no longer wanted (None: still wanted).
-    still_wanted: Callable[[MarginCall], str | None] | None = None
+    still_wanted: Callable[[MarginCall], Said | None] | None = None
 
 
 class Placed(list):
@@ -422,7 +451,7 @@ def place(
     call: MarginCall | None = None,
     key: str | None = None,
     detail: dict | None = None,
-    still_wanted: Callable[[MarginCall], str | None] | None = None,
+    still_wanted: Callable[[MarginCall], Said | None] | None = None,
 ) -> list[Order]:
     """Place orders on one account, all or none; raise :class:`Refused` with why. See
     :func:`place_many`."""
@@ -444,7 +473,7 @@ def place_many(
     a limit price on the HKEX grid (HK stock; other markets may also trade at market). A request
     carrying a key already used returns the orders that key made and places nothing more."""
     if source != Source.AUTO and not can(user, LIQUIDATE):
-        raise Refused(_("You may not liquidate."))
+        raise Refused(say(gettext_lazy("You may not liquidate.")))
     if key is not None:
         _check_key(key)
         done = _placed_with(key)
@@ -459,9 +488,9 @@ def place_many(
     )
     for request in todo:
         if request.account.pk not in visible:
-            request.refused = _("No such account.")
+            request.refused = say(gettext_lazy("No such account."))
         elif not request.wanted:
-            request.refused = _("There is nothing to order.")
+            request.refused = say(gettext_lazy("There is nothing to order."))
     todo = [request for request in todo if request.refused is None]
     if not todo:
         return list(requests)
@@ -540,19 +569,19 @@ def _placed_with(key: str) -> dict[int, list[Order]]:
     return done
 
 
-def _answer_of(orders: list[Order] | None, user) -> tuple[list[Order] | None, str | None]:
+def _answer_of(orders: list[Order] | None, user) -> tuple[list[Order] | None, Said | None]:
     """What a request whose key placed these orders answers (orders, refused): the orders if this
     user placed them (the scheduler places as nobody: its orders answer it alone); nothing placed, and
     why, if another user did (their form's key copied); (None, None) if the key placed nothing yet."""
     placer = user.pk if user is not None and user.is_authenticated else None
     if orders and any(order.created_by_id != placer for order in orders):
-        return [], _("This form was already used by another user: nothing was placed.")
+        return [], say(gettext_lazy("This form was already used by another user: nothing was placed."))
     return orders, None
 
 
 def _check_key(key: str) -> None:
     if not KEY.fullmatch(key):
-        raise Refused(_("The form is out of date: reload the page and try again."))
+        raise Refused(say(gettext_lazy("The form is out of date: reload the page and try again.")))
 
 
 def request_key(order_key: str) -> str:
@@ -586,7 +615,7 @@ def _place_locked(user, requests, source, key, rules, calls, positions) -> list[
         account = request.account
         call = locked.get(request.call.pk) if request.call is not None else None
         if call is not None and call.closed_at is not None:
-            request.refused = _("The call has closed: nothing was placed.")
+            request.refused = say(gettext_lazy("The call has closed: nothing was placed."))
             continue
         if call is not None and request.still_wanted is not None:
             request.refused = request.still_wanted(call)
@@ -601,7 +630,7 @@ def _place_locked(user, requests, source, key, rules, calls, positions) -> list[
                 )
             ]
         except Refused as refused:
-            request.refused = str(refused)
+            request.refused = refused.said
             continue
         for order in orders:
             order.account, order.call, order.source = account, request.call, source
@@ -618,50 +647,68 @@ def _place_locked(user, requests, source, key, rules, calls, positions) -> list[
 def _unique(wanted: Sequence[Wanted]) -> Sequence[Wanted]:
     symbols = [item.symbol for item in wanted]
     if len(set(symbols)) != len(symbols):
-        raise Refused(_("Each stock may be ordered once per request."))
+        raise Refused(say(gettext_lazy("Each stock may be ordered once per request.")))
     return wanted
 
 
 def _order(item: Wanted, position: Position | None, working: dict, rules: RuleSet) -> Order:
     if position is None or not position.quantity:
-        raise Refused(_("%(symbol)s: the account holds none.") % {"symbol": item.symbol})
+        raise Refused(say(gettext_lazy("%(symbol)s: the account holds none."), symbol=item.symbol))
     instrument = position.instrument
     held = abs(position.quantity)
     busy = working.get((position.account_id, instrument.pk), 0)
     free = max(0, held - busy)
     if not isinstance(item.quantity, int) or isinstance(item.quantity, bool) or item.quantity <= 0:
-        raise Refused(_("%(symbol)s: the quantity must be a whole number above 0.") % {"symbol": item.symbol})
+        raise Refused(say(gettext_lazy("%(symbol)s: the quantity must be a whole number above 0."), symbol=item.symbol))
     if item.quantity > free:
         raise Refused(
-            _(
-                "%(symbol)s: %(quantity)s is more than the free quantity %(free)s (held %(held)s, %(busy)s in working orders)."  # noqa: E501
+            say(
+                gettext_lazy(
+                    "%(symbol)s: %(quantity)s is more than the free quantity %(free)s (held %(held)s, %(busy)s in working orders)."  # noqa: E501
+                ),
+                symbol=item.symbol,
+                quantity=item.quantity,
+                free=free,
+                held=held,
+                busy=busy,
             )
-            % {"symbol": item.symbol, "quantity": item.quantity, "free": free, "held": held, "busy": busy}
         )
     closes = busy + item.quantity == held
     if item.quantity % instrument.lot_size and not closes:
         raise Refused(
-            _(
-                "%(symbol)s: %(quantity)s is not a whole number of lots of %(lot)s (only an order that closes the position may have an odd lot)."  # noqa: E501
+            say(
+                gettext_lazy(
+                    "%(symbol)s: %(quantity)s is not a whole number of lots of %(lot)s (only an order that closes the position may have an odd lot)."  # noqa: E501
+                ),
+                symbol=item.symbol,
+                quantity=item.quantity,
+                lot=instrument.lot_size,
             )
-            % {"symbol": item.symbol, "quantity": item.quantity, "lot": instrument.lot_size}
         )
     if instrument.status != "normal":
         raise Refused(
-            _("%(symbol)s: the instrument is %(status)s and cannot be traded.")
-            % {"symbol": item.symbol, "status": instrument.get_status_display()}
+            say(
+                gettext_lazy("%(symbol)s: the instrument is %(status)s and cannot be traded."),
+                symbol=item.symbol,
+                status=instrument.get_status_display(),
+            )
         )
     if expired(instrument, timezone.localdate()):
         raise Refused(
-            _("%(symbol)s: the option expired on %(expiry)s and cannot be traded.")
-            % {"symbol": item.symbol, "expiry": instrument.expiry.isoformat()}
+            say(
+                gettext_lazy("%(symbol)s: the option expired on %(expiry)s and cannot be traded."),
+                symbol=item.symbol,
+                expiry=instrument.expiry.isoformat(),
+            )
         )
     side = Side.SELL if position.quantity > 0 else Side.BUY
     if item.order_type == OrderType.MARKET:
         if instrument.currency == HKD:
             raise Refused(
-                _("%(symbol)s: HKEX takes no market orders in continuous trading; give a limit price.")
-                % {"symbol": item.symbol}
+                say(
+                    gettext_lazy("%(symbol)s: HKEX takes no market orders in continuous trading; give a limit price."),
+                    symbol=item.symbol,
+                )
             )
         order = Order(instrument=instrument, side=side, quantity=item.quantity, order_type=OrderType.MARKET)
         price = instrument.price
@@ -673,8 +720,12 @@ def _order(item: Wanted, position: Position | None, working: dict, rules: RuleSe
     if abs(item.quantity * price * instrument.multiplier) >= AMOUNT_LIMIT:
         # Its fill could not be booked: no cash balance holds that much.
         raise Refused(
-            _("%(symbol)s: %(quantity)s at %(price)s is more than a cash balance can hold; order less.")
-            % {"symbol": item.symbol, "quantity": item.quantity, "price": price}
+            say(
+                gettext_lazy("%(symbol)s: %(quantity)s at %(price)s is more than a cash balance can hold; order less."),
+                symbol=item.symbol,
+                quantity=item.quantity,
+                price=price,
+            )
         )
     working[(position.account_id, instrument.pk)] = busy + item.quantity
     return order
@@ -721,16 +772,17 @@ class NoPlan:
     """An account that cannot be planned: a currency it holds has no FX rate. Nothing to order, and why
     (where a plan is read: its orders, value and cover)."""
 
-    reason: str
+    reason: Said
     orders: tuple = ()
     value: Decimal = Decimal(0)
     covers: bool = False
 
 
-def no_fx_rate(error: MissingFxRate) -> str:
-    return _("No FX rate for %(currency)s: nothing can be planned until a risk admin adds one.") % {
-        "currency": error.currency
-    }
+def no_fx_rate(error: MissingFxRate) -> Said:
+    return say(
+        gettext_lazy("No FX rate for %(currency)s: nothing can be planned until a risk admin adds one."),
+        currency=error.currency,
+    )
 
 
 def plan_accounts(
@@ -775,7 +827,7 @@ def liquidate_calls(
     transaction, each account all or none with its outcome. A key already used returns what it placed
     (a placed plan covers by itself and would have nothing more to order)."""
     if source != Source.AUTO and not can(user, LIQUIDATE):
-        raise Refused(_("You may not liquidate."))
+        raise Refused(say(gettext_lazy("You may not liquidate.")))
     if key is not None:
         _check_key(key)
     with transaction.atomic():
@@ -785,9 +837,9 @@ def liquidate_calls(
         return _liquidate_locked(user, accounts, only, source, key)
 
 
-def _not_an_exception(call: MarginCall) -> str | None:
+def _not_an_exception(call: MarginCall) -> Said | None:
     if call.status == CallStatus.EXCEPTION:
-        return _("The call is marked exception: a batch leaves it (liquidate it from its own page).")
+        return say(gettext_lazy("The call is marked exception: a batch leaves it (liquidate it from its own page)."))
     return None
 
 
@@ -814,12 +866,18 @@ def _liquidate_locked(user, accounts, only, source, key) -> list[Request]:
             request.refused = result.reason
         elif not result.orders:
             request.refused = (
-                _("The plan has no order: the call is already covered.")
+                say(gettext_lazy("The plan has no order: the call is already covered."))
                 if result.covers
-                else _("None of the chosen stocks (%(symbols)s) can be sold or bought back for this call.")
-                % {"symbols": ", ".join(only)}
+                else say(
+                    gettext_lazy("None of the chosen stocks (%(symbols)s) can be sold or bought back for this call."),
+                    symbols=", ".join(only),
+                )
                 if only
-                else _("Nothing can be sold or bought back for this call (only suspended, delisted or reserved stock).")
+                else say(
+                    gettext_lazy(
+                        "Nothing can be sold or bought back for this call (only suspended, delisted or reserved stock)."
+                    )
+                )
             )
         requests.append(request)
     placeable = [r for r in requests if r.refused is None and r.orders is None]

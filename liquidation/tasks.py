@@ -10,12 +10,13 @@ from decimal import Decimal
 from celery import shared_task
 from django.conf import settings
 from django.db.models import F, Sum
-from django.utils import timezone, translation
+from django.utils import timezone
 
 from book.models import Position
 from book.trading_calendar import is_trading
 from console.locks import atomic_again
 from console.queue import QUEUE_AWAY
+from console.text import every_language
 
 from . import services
 from .models import WORKING, Order, OrderStatus, Side
@@ -165,8 +166,6 @@ def auto_liquidate() -> dict:
 
 
 BATCH_CHUNK = 100
-# A batch item's outcome: one of these (shown in the reader's language), or why its orders were refused.
-PLACED, CLOSED = "placed", "closed"
 
 
 @shared_task(ignore_result=True)
@@ -180,8 +179,7 @@ def run_batch(batch_id: int) -> None:
     if batch is None or batch.status != BatchStatus.RUNNING:
         return
     Batch.objects.filter(pk=batch.pk).update(moved_at=timezone.now())
-    with translation.override(batch.language):
-        _run_batch(batch)
+    _run_batch(batch)
 
 
 # A running batch that has not moved for this long is started again (it does only what is not done).
@@ -218,7 +216,7 @@ def resume_batches() -> int:
 
 def _run_chunk(batch) -> bool:
     """Place the next chunk of a batch's calls (in the caller's transaction); False if none was left."""
-    from .models import Batch, BatchItem
+    from .models import Batch, BatchItem, BatchOutcome
 
     # Two runs of one batch (a resumed one and the first, late) take its chunks in turn: each reads the
     # calls not done yet under the batch's lock, so none is counted twice.
@@ -239,17 +237,19 @@ def _run_chunk(batch) -> bool:
         request = outcomes.get(item.call.account_id) if item.call.is_open else None
         item.done = True
         if request is None:
-            item.outcome = CLOSED
+            item.outcome = BatchOutcome.CLOSED
         elif request.orders:
             item.orders = len(request.orders)
             placed += item.orders
-            item.outcome = PLACED
+            item.outcome = BatchOutcome.PLACED
             plan = (request.detail or {}).get("plan")  # none when the batch's key placed it before
             if plan:
                 item.covers, item.value = plan["covers"], Decimal(plan["value"])
         else:
-            item.outcome = (request.refused or "")[:500]
-    BatchItem.objects.bulk_update(items, ["done", "orders", "outcome", "covers", "value"])
+            item.outcome = BatchOutcome.REFUSED
+            # Each reader reads why in their language, whoever started the batch.
+            item.refusal = {code: text[:500] for code, text in every_language(request.refused or "").items()}
+    BatchItem.objects.bulk_update(items, ["done", "orders", "outcome", "refusal", "covers", "value"])
     Batch.objects.filter(pk=batch.pk).update(
         done=F("done") + len(items), orders=F("orders") + placed, moved_at=timezone.now()
     )

@@ -584,7 +584,6 @@ class BatchView(ConsoleMixin, View):
                     "created_by": request.user,
                     "only": only or [],
                     "total": len(calls),
-                    "language": translation.get_language() or "en",
                 },
             )
             if created:

@@ -24,7 +24,7 @@ from console.lists import ListPage
 from console.permissions import ConsoleMixin
 from console.querysets import visible_desks
 from console.redirects import back_to
-from console.text import forbidden_character
+from console.text import forbidden_character, read
 
 from . import calls, live, selectors
 from .calculations import round_money, round_ratio
@@ -134,7 +134,7 @@ class CallListView(ListPage):
             notice_status_label(call.last_notice_status) if call.last_notice_status else "",
             call.remark,
             self.days.get(call.account_id, 0),
-            call.auto_liquidation_note,
+            read(call.auto_liquidation_note),
         ]
 
 

@@ -391,7 +391,7 @@ def mark_exception(
         exception_by=user,
         exception_at=now,
         auto_liquidate_at=None,
-        auto_liquidation_note="",
+        auto_liquidation_note={},
         updated_at=now,
     )
     detail = {"reason": reason, "changed": changed, **({"auto_cleared": cleared} if cleared else {})}
@@ -529,7 +529,7 @@ def move_deadline(
     # Auto-liquidation set at the deadline follows it: a trader who gives the client longer means it.
     # Not one that has come already: its orders may be placed, and its outcome is on the call.
     follows = locked.auto_liquidate_at is not None and locked.auto_liquidate_at == locked.deadline > now
-    moved = {"auto_liquidate_at": deadline, "auto_liquidation_note": ""} if follows else {}
+    moved = {"auto_liquidate_at": deadline, "auto_liquidation_note": {}} if follows else {}
     MarginCall.objects.filter(pk=locked.pk).update(deadline=deadline, updated_at=now, **moved)
     detail = {"from": locked.deadline.isoformat(), "to": deadline.isoformat(), "reason": reason}
     if follows:

@@ -380,8 +380,9 @@ class MarginCall(models.Model):
     auto_liquidate_at = models.DateTimeField(
         _("auto-liquidation time"), null=True, blank=True, validators=[validate_possible_time]
     )
-    # What the automatic liquidation last did or why it waited (written by the liquidation app).
-    auto_liquidation_note = models.CharField(_("auto-liquidation outcome"), max_length=300, blank=True)
+    # What the automatic liquidation last did or why it waited (written by the liquidation app), in each of
+    # the console's languages (console.text.every_language; read with console.text.read).
+    auto_liquidation_note = models.JSONField(_("auto-liquidation outcome"), default=dict, blank=True)
     closed_at = models.DateTimeField(_("closed at"), null=True, blank=True, validators=[validate_possible_time])
     close_cause = models.CharField(_("close cause"), max_length=16, choices=CloseCause, blank=True)
     close_reason = models.TextField(_("close reason"), blank=True, help_text=_("Why a trader ended the call."))

@@ -9,6 +9,8 @@ from django.conf import settings
 from django.utils import timezone
 from django.utils.safestring import mark_safe
 
+from console import text
+
 register = template.Library()
 
 
@@ -119,3 +121,9 @@ def iso_datetime(value):
     except (TypeError, ValueError):
         return None
     return timezone.localtime(moment) if timezone.is_aware(moment) else moment
+
+
+@register.filter
+def read(texts):
+    """A text the system stored in every language (:func:`console.text.every_language`), in the reader's."""
+    return text.read(texts)

@@ -9,6 +9,7 @@ from django.utils import timezone
 from book.models import Instrument
 from book.trading_calendar import HONG_KONG
 from console.models import AuditEntry
+from console.text import read
 from liquidation import auto
 from liquidation.models import LiquidationSwitch, Order
 from risk.models import MarginCall, RuleSet
@@ -31,7 +32,7 @@ def set_at(call, trader, moment):
 
 def note(call):
     call.refresh_from_db()
-    return call.auto_liquidation_note
+    return read(call.auto_liquidation_note)
 
 
 def test_at_its_time_the_plan_is_placed_once(call, trader):
@@ -66,7 +67,13 @@ def test_only_in_trading_minutes(call, trader, settings):
     Instrument.objects.update(price_time=lunch)
 
     assert auto.run(lunch)["skipped"] == 1
-    assert "not trading" in note(call)
+    assert note(call) == "2026-12-23 12:30 waiting: HKEX is not trading"
+    # Written by the worker, read by each trader in their language: on the call's page and in the list.
+    client = client_for(trader)
+    for url in (reverse("risk:call", args=[call.pk]), reverse("risk:warning")):
+        page = client.get(url, HTTP_ACCEPT_LANGUAGE="zh-hant").content.decode()
+        assert "2026-12-23 12:30 等待中：港交所不在交易時段" in page
+        assert "waiting: HKEX is not trading" not in page
     Instrument.objects.update(price_time=lunch + timedelta(minutes=39))
     assert auto.run(lunch + timedelta(minutes=40))["placed"] == 1  # retried at a later check
 

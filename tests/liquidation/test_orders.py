@@ -796,7 +796,7 @@ def test_a_batch_places_each_accounts_plan_or_says_why_not(import_book, account,
     ]
     assert placed.refused is None
     assert refused.orders is None
-    assert "Nothing can be sold" in refused.refused
+    assert "Nothing can be sold" in str(refused.refused)
     # The same batch again places nothing more.
     again = services.liquidate_calls(user=trader, accounts=[account, other], key="batch-1")
     assert sorted(o.pk for o in again[0].orders) == sorted(o.pk for o in placed.orders)

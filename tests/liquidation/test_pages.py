@@ -223,13 +223,23 @@ def test_a_batch_leaves_a_call_marked_exception_and_its_page_still_liquidates_it
     data = {"calls": [call.pk, other.pk], "action": "liquidate", "key": "batch-key-exc-1234"}
 
     with django_capture_on_commit_callbacks(execute=True):
-        client.post(reverse("liquidation:batch"), data)  # a hand-made request: the bar is not on that tab
+        # A hand-made request (the bar is not on that tab), from a trader reading Simplified Chinese.
+        client.post(reverse("liquidation:batch"), data, HTTP_ACCEPT_LANGUAGE="zh-hans")
 
     batch = Batch.objects.get()
     assert set(Order.objects.values_list("account__account_no", flat=True)) == {"M100001"}
-    outcomes = dict(batch.items.values_list("call_id", "outcome"))
-    assert outcomes[call.pk] == "placed"
-    assert outcomes[other.pk].startswith("The call is marked exception")
+    outcomes = {item.call_id: (item.outcome, item.refusal) for item in batch.items.all()}
+    assert outcomes[call.pk] == ("placed", {})
+    assert outcomes[other.pk][0] == "refused"
+    assert outcomes[other.pk][1]["en"].startswith("The call is marked exception")
+    assert outcomes[other.pk][1]["zh-hans"].startswith("该追收单已标记为异常单")
+    # Why, as each reader reads the batch's page: in their own language, whoever started it.
+    for language, why in [
+        ("en", "The call is marked exception: a batch leaves it"),
+        ("zh-hant", "該追收單已標記為異常單：批量平倉不處理它"),
+    ]:
+        page = client.get(reverse("liquidation:batch-detail", args=[batch.pk]), HTTP_ACCEPT_LANGUAGE=language)
+        assert why in page.content.decode()
     # From the call's own page, a trader decides alone.
     page = client.get(reverse("risk:call", args=[other.pk]))
     assert page.status_code == 200

@@ -239,7 +239,12 @@ def test_csv_exports_what_the_filters_show(call, trader):
     assert rows[1][11] == "135400.00"
     assert rows[1][6] == "2026-12-29T16:00:00+08:00"
     assert rows[1][3:5] == ["Open", "Force call"]  # in words, as on the page, not the stored codes
-    MarginCall.objects.filter(pk=call.pk).update(auto_liquidation_note="2026-12-23 11:29 waiting: HKEX is not trading")
+    MarginCall.objects.filter(pk=call.pk).update(
+        auto_liquidation_note={
+            "en": "2026-12-23 11:29 waiting: HKEX is not trading",
+            "zh-hant": "2026-12-23 11:29 等待中：港交所不在交易時段",
+        }
+    )
     rows = list(
         csv.reader(
             io.StringIO(client_for(trader).get(reverse("risk:warning"), {"format": "csv"}).content.decode("utf-8-sig"))
@@ -253,6 +258,7 @@ def test_csv_exports_what_the_filters_show(call, trader):
     )
     rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
     assert rows[1][3:5] == ["未結", "強平追保"]
+    assert rows[1][outcome] == "2026-12-23 11:29 等待中：港交所不在交易時段"  # the reader's language
 
 
 def test_marking_exception_moves_the_call_to_the_exception_tab(call, trader):
