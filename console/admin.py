@@ -166,9 +166,12 @@ def without_query(url) -> str | None:
     """An address as the audit log keeps it: with no credentials and no query (either may hold a key)."""
     if not url:
         return url
-    parts = urlsplit(str(url))
-    host = parts.hostname or ""
-    netloc = host + (f":{parts.port}" if parts.port else "")
+    try:
+        parts = urlsplit(str(url))
+    except ValueError:  # not an address Python reads ("http://[oops" in a name): cut at its query by hand
+        text = re.split(r"[?#]", str(url), maxsplit=1)[0]
+        return re.sub(r"^([a-z][a-z0-9+.-]*://)[^/]*@", r"\1", text, flags=re.IGNORECASE)
+    netloc = parts.netloc.rpartition("@")[2]  # as written, less any credentials
     return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
@@ -482,11 +485,17 @@ class ConsoleUserAdmin(AdminFields, UserAdmin):
         class Keyed(form):
             def clean_username(self):
                 username = super().clean_username() if hasattr(super(), "clean_username") else None
-                username = self.cleaned_data["username"] if username is None else username
+                username = self.cleaned_data.get("username") if username is None else username
+                if username is None:  # Django's own check refused it (a name already taken) and said why
+                    return username
                 # "trаder" (a Cyrillic а) would read as trader in every list. A name given before this
                 # rule is kept as it is until renamed (the user can still be edited, or deactivated).
                 if "username" in self.changed_data:
                     validate_key(username)
+                    # In any capitals, one name: "TRADER" beside "trader" would read as the same user.
+                    others = User.objects.filter(username__iexact=username).exclude(pk=self.instance.pk)
+                    if others.exists():
+                        raise forms.ValidationError(_("A user with that username already exists."))
                 return username
 
         return Keyed

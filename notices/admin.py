@@ -80,6 +80,12 @@ class NoticeGatewayForm(forms.ModelForm):
             raise forms.ValidationError(_("Enter an http:// or https:// address: the gateway is posted to."))
         if parts.username or parts.password:
             raise forms.ValidationError(_("Put no user or password in the address: give the gateway's token below."))
+        try:
+            port = parts.port
+        except ValueError:
+            port = 0
+        if port == 0:  # 0, or beyond 65535: no delivery could reach it
+            raise forms.ValidationError(_("The port must be a number from 1 to 65535."))
         return url
 
     def clean_token(self):

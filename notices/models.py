@@ -197,4 +197,5 @@ class NoticeGateway(models.Model):
     def __str__(self):
         # Without its query or credentials: Django's own admin log keeps this text (a key may ride there).
         parts = urlsplit(self.url)
-        return f"{self.get_channel_display()}: {parts.scheme}://{parts.hostname or ''}{parts.path}"
+        host = parts.netloc.rpartition("@")[2]  # as written: an IPv6 address keeps its brackets
+        return f"{self.get_channel_display()}: {parts.scheme}://{host}{parts.path}"

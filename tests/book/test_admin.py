@@ -709,6 +709,66 @@ def test_a_gateway_address_with_credentials_is_refused_and_one_with_a_query_is_a
 
 
 @pytest.mark.parametrize(
+    ("url", "saved", "shown"),
+    [
+        ("http://[::1]:8031/sms", True, "SMS: http://[::1]:8031/sms"),
+        ("https://[2001:db8::1]/sms", True, "SMS: https://[2001:db8::1]/sms"),
+        ("http://gateway.example:99999/sms", False, "The port must be a number from 1 to 65535."),
+        ("http://gateway.example:0/sms", False, "The port must be a number from 1 to 65535."),
+    ],
+)
+def test_a_gateway_on_an_ipv6_address_is_kept_and_a_port_out_of_range_refused(admin_client, url, saved, shown):
+    from notices.models import NoticeGateway
+
+    form = {"channel": "sms", "token": "", "timeout_seconds": "5", "active": "on", "url": url}
+    response = admin_client.post(reverse("admin:notices_noticegateway_add"), form)
+
+    if saved:
+        assert response.status_code == 302, form_errors(response)
+        assert str(NoticeGateway.objects.get(url=url)) == shown
+    else:
+        assert shown in form_errors(response)
+        assert not NoticeGateway.objects.exists()
+
+
+def test_a_name_holding_an_address_python_cannot_read_is_saved_and_audited(admin_client):
+    from book.models import Desk
+    from console.models import AuditEntry
+
+    desk = Desk.objects.create(code="HK9", name="Desk")
+    for name in ("Desk http://[oops?k=SECRET2", "Desk http://x:99999/?k=SECRET3"):
+        response = admin_client.post(reverse("admin:book_desk_change", args=[desk.pk]), {"code": "HK9", "name": name})
+
+        assert response.status_code == 302, form_errors(response)
+        assert Desk.objects.get(pk=desk.pk).name == name
+    # The object's name as audited: an address in it without its query, read or not.
+    named = list(
+        AuditEntry.objects.filter(action="admin_change").order_by("pk").values_list("detail__object", flat=True)
+    )
+    assert named == ["HK9 Desk http://[oops", "HK9 Desk http://x:99999/"]
+
+
+def test_a_username_taken_in_any_capitals_is_refused_on_adding_and_on_renaming(admin_client):
+    User.objects.create_user("desk4", password="Lo0ng-enough-pw")
+    other = User.objects.create_user("desk5", password="Lo0ng-enough-pw")
+    add = reverse("admin:auth_user_add")
+    for username in ("desk4", "DESK4"):
+        response = admin_client.post(
+            add, {"username": username, "password1": "Lo0ng-enough-pw", "password2": "Lo0ng-enough-pw"}
+        )
+        assert response.status_code == 200
+        assert "A user with that username already exists." in form_errors(response)
+    url = reverse("admin:auth_user_change", args=[other.pk])
+    form = admin_client.get(url).context["adminform"].form
+    data = {name: value for name, value in form.initial.items() if value is not None and not isinstance(value, list)}
+    data.pop("password", None)
+    data.update({"username": "Desk4", "date_joined_0": "2026-12-23", "date_joined_1": "10:00:00"})
+
+    assert "A user with that username already exists." in form_errors(admin_client.post(url, data))
+    assert User.objects.get(pk=other.pk).username == "desk5"
+
+
+@pytest.mark.parametrize(
     ("name", "error"),
     [
         ("PRICE-FEED", "Another token has this name in other capitals."),
