@@ -4,7 +4,7 @@ places the plan of each call whose time has come, under guards:
 - the risk admins' switch is on (:class:`~liquidation.models.LiquidationSwitch`);
 - the call is still open and not an exception;
 - XHKG is in continuous trading (``AUTO_LIQUIDATION_ANY_TIME`` lifts this, for the demo);
-- no price the plan trades on is older than the rule set's limit (default 5 minutes);
+- no price of an HKEX stock the plan trades is older than the rule set's limit (default 5 minutes);
 - never twice for one setting: the orders carry a key made of the call and the time set, so a second
   run, or two workers at once, place nothing more.
 
@@ -23,7 +23,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy, ngettext_lazy
 
-from book.models import Instrument
+from book.models import HKD, Instrument
 from book.trading_calendar import is_trading
 from console import audit
 from console.text import Said, every_language, say
@@ -42,19 +42,31 @@ def setting_key(call: MarginCall, moment: datetime) -> str:
 
 
 def set_time(
-    *, user, calls: list[MarginCall], at: datetime | None, at_deadline: bool = False, past_deadline: list | None = None
+    *,
+    user,
+    calls: list[MarginCall],
+    at: datetime | None,
+    at_deadline: bool = False,
+    past_deadline: list | None = None,
+    exceptions: list | None = None,
 ) -> list[MarginCall]:
     """Set (or, with neither ``at`` nor ``at_deadline``, clear) the auto-liquidation time of open calls,
     each as it is once locked: a call closed meanwhile is left, and "at the deadline" is its deadline
     then (another trader may have moved it since the page was drawn). A call whose deadline has passed
     is left too, and added to ``past_deadline``: "at the deadline" would liquidate it within a minute,
-    which a time typed in the past is refused for."""
+    which a time typed in the past is refused for. A call marked exception gets no time (added to
+    ``exceptions``): marking clears it, and a time kept there would place its orders the minute the call
+    is made active again, however long ago it came."""
     with transaction.atomic():
         locked = list(call_locks.locked([call.pk for call in calls]))
         now = timezone.now()
-        changed, passed = [], []
+        changed, passed, marked = [], [], []
+        setting = at is not None or at_deadline
         for call in locked:
             if not call.is_open:
+                continue
+            if setting and call.status == CallStatus.EXCEPTION:
+                marked.append(call)
                 continue
             if at_deadline and call.deadline <= now:
                 passed.append(call)
@@ -65,7 +77,7 @@ def set_time(
             changed.append(call)
         MarginCall.objects.bulk_update(changed, ["auto_liquidate_at", "auto_liquidation_note", "updated_at"])
         when = "deadline" if at_deadline else (at.isoformat() if at else None)
-        closed = sorted({call.pk for call in calls} - {call.pk for call in [*changed, *passed]})
+        closed = sorted({call.pk for call in calls} - {call.pk for call in [*changed, *passed, *marked]})
         audit.record(
             user,
             "set_auto_liquidation",
@@ -75,12 +87,15 @@ def set_time(
                 "changed": [call.pk for call in changed],
                 **({"closed": closed} if closed else {}),
                 **({"past_deadline": [call.pk for call in passed]} if passed else {}),
+                **({"exception": [call.pk for call in marked]} if marked else {}),
             },
-            outcome="partly refused" if closed or passed else "ok",
+            outcome="partly refused" if closed or passed or marked else "ok",
             at=now,
         )
         if past_deadline is not None:
             past_deadline.extend(passed)
+        if exceptions is not None:
+            exceptions.extend(marked)
         ids = [call.pk for call in changed]
         transaction.on_commit(lambda: live.publish(ids))
     return changed
@@ -168,7 +183,11 @@ def run(now: datetime | None = None) -> dict[str, int]:
         services.lock_positions([call.account_id for call in todo])
         plans = services.plan_accounts([call.account for call in todo])
         symbols = {order.symbol for plan in plans.values() for order in plan.orders}
-        price_times = dict(Instrument.objects.filter(symbol__in=symbols).values_list("symbol", "price_time"))
+        # The prices of stocks HKEX trades, which it runs in: a market elsewhere keeps other hours, and its
+        # last price is as old as its last session (as the call's page and the batch preview judge it).
+        price_times = dict(
+            Instrument.objects.filter(symbol__in=symbols, currency=HKD).values_list("symbol", "price_time")
+        )
         rules = services.rules_by_kind()
         for call in todo:
             outcome = _liquidate(call, keys[call.pk], plans[call.account.pk], price_times, rules[call.kind], now)
@@ -183,7 +202,11 @@ def _liquidate(call: MarginCall, key: str, plan, price_times: dict, rules: RuleS
     if not plan.orders:
         _note(call, say(gettext_lazy("skipped: the plan has no order")), now)
         return "skipped"
-    stale = [order.symbol for order in plan.orders if services.price_is_old(price_times.get(order.symbol), rules, now)]
+    stale = [
+        order.symbol
+        for order in plan.orders
+        if order.symbol in price_times and services.price_is_old(price_times[order.symbol], rules, now)
+    ]
     if stale:
         _note(
             call,

@@ -74,7 +74,9 @@ class BatchForm(forms.Form):
             attrs={"type": "datetime-local", "aria-label": _("Auto-liquidation time")}, format="%Y-%m-%dT%H:%M"
         ),
     )
-    key = forms.RegexField(regex=r"^[A-Za-z0-9_\-]{8,64}$", required=False)
+    # The batch's orders carry "batch-" and this key: together at most the 64 characters an order's request
+    # key may have (liquidation.services.KEY).
+    key = forms.RegexField(regex=r"^[A-Za-z0-9_\-]{8,58}$", required=False)
 
     def clean_only(self):
         text = self.cleaned_data["only"].replace(",", " ").split()

@@ -519,8 +519,14 @@ class BatchView(ConsoleMixin, View):
         else:
             at = form.cleaned_data["at"] if action == "auto" else None
             passed: list = []
+            marked: list = []
             changed = auto.set_time(
-                user=request.user, calls=calls, at=at, at_deadline=action == "auto_deadline", past_deadline=passed
+                user=request.user,
+                calls=calls,
+                at=at,
+                at_deadline=action == "auto_deadline",
+                past_deadline=passed,
+                exceptions=marked,
             )
             done = (
                 ngettext(
@@ -560,7 +566,19 @@ class BatchView(ConsoleMixin, View):
                     )
                     % {"count": len(passed), "accounts": _accounts_named([call.pk for call in passed])},
                 )
-            if closed := len(calls) - len(changed) - len(passed):
+            if marked:
+                messages.warning(
+                    request,
+                    ngettext(
+                        "%(count)d call is marked exception (%(accounts)s): no time is set on it. Make it active "
+                        "first.",
+                        "%(count)d calls are marked exception (%(accounts)s): no time is set on them. Make them "
+                        "active first.",
+                        len(marked),
+                    )
+                    % {"count": len(marked), "accounts": _accounts_named([call.pk for call in marked])},
+                )
+            if closed := len(calls) - len(changed) - len(passed) - len(marked):
                 messages.warning(
                     request,
                     ngettext(

@@ -64,7 +64,16 @@ logger = logging.getLogger(__name__)
 FOLLOWED = ("call_type", "call_amount", "nav_ratio", "liquid_nav", "equity")
 # Closes that are not final: a call the market (or an admin's change) closed reopens if called again soon.
 REOPENABLE = (CloseCause.MARKET, CloseCause.ADMIN)
-REOPENED_FIELDS = ("status", "closed_at", "close_cause", "reopen_until", "reopened_count", "updated_at")
+REOPENED_FIELDS = (
+    "status",
+    "closed_at",
+    "close_cause",
+    "reopen_until",
+    "reopened_count",
+    "auto_liquidate_at",
+    "auto_liquidation_note",
+    "updated_at",
+)
 
 
 # The one order every writer locks calls in (a pass takes its accounts' calls so): two writers of the
@@ -167,11 +176,18 @@ def sync_calls(
             reopened_pairs.append((earlier.pk, account_id))
             if call_type == CallType.FORCE_CALL and earlier.call_type != CallType.FORCE_CALL:
                 changes.escalated.append(earlier.pk)  # back as a force call: told and snapshotted as one
+            status = CallStatus.EXCEPTION if earlier.exception_at else CallStatus.OPEN
+            # An auto-liquidation time that came while the call was closed is not acted on when it reopens
+            # (its orders would be placed the minute it is back); nor is any on a call back as an exception.
+            auto_at = earlier.auto_liquidate_at
+            keep_auto = auto_at is not None and auto_at > now and status == CallStatus.OPEN
             to_reopen.append(
                 MarginCall(
                     pk=earlier.pk,
                     kind=kind,  # the account's kind now: its list and its rule set
-                    status=CallStatus.EXCEPTION if earlier.exception_at else CallStatus.OPEN,
+                    status=status,
+                    auto_liquidate_at=auto_at if keep_auto else None,
+                    auto_liquidation_note=earlier.auto_liquidation_note if keep_auto else {},
                     call_type=call_type,
                     closed_at=None,
                     close_cause="",
@@ -322,7 +338,17 @@ def _reopenable(wanted: Mapping[int, tuple], when) -> dict[int, MarginCall]:
         .filter(account_id__in=list(last), close_cause__in=REOPENABLE, reopen_until__isnull=False)
         .filter(reopen_until__gte=min(when(account_id) for account_id in last))
         .order_by(*LOCK_ORDER)
-        .only("pk", "account_id", "exception_at", "reopened_count", "call_type", "closed_at", "reopen_until")
+        .only(
+            "pk",
+            "account_id",
+            "exception_at",
+            "reopened_count",
+            "call_type",
+            "closed_at",
+            "reopen_until",
+            "auto_liquidate_at",
+            "auto_liquidation_note",
+        )
     ):
         if call.closed_at != last[call.account_id]:
             continue  # not the account's last call

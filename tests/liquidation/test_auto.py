@@ -87,6 +87,18 @@ def test_never_on_a_stale_price(call, trader):
     assert not Order.objects.exists()
 
 
+def test_a_stock_of_another_market_is_not_judged_by_hkexs_hours(call, trader):
+    from book.models import FxRate
+
+    FxRate.objects.update_or_create(currency="USD", defaults={"rate": "7.8"})
+    # Quoted in USD, its last price is its own market's last session's, hours before HKEX's morning.
+    Instrument.objects.filter(symbol="A.HK").update(currency="USD", price_time=NOW - timedelta(hours=8))
+    set_at(call, trader, NOW - timedelta(minutes=1))
+
+    assert auto.run(NOW)["placed"] == 1
+    assert "A.HK" in Order.objects.values_list("instrument__symbol", flat=True)
+
+
 def test_not_an_exception_nor_a_closed_call(call, trader):
     set_at(call, trader, NOW - timedelta(minutes=1))
     MarginCall.objects.filter(pk=call.pk).update(status="exception")
@@ -339,3 +351,27 @@ def test_the_console_says_when_automatic_liquidation_is_switched_off(call, trade
     assert "Automatic liquidation is switched off by the risk admins: the time is kept" in response.content.decode()
     LiquidationSwitch.objects.filter(pk=1).update(automatic=True)
     assert 'data-testid="automatic-off"' not in client.get(reverse("risk:call", args=[call.pk])).content.decode()
+
+
+def test_no_time_is_set_on_a_call_marked_exception(call, trader):
+    from risk import calls
+
+    calls.mark_exception([call.pk], reason="client disputes", user=trader)
+    client = client_for(trader)
+
+    response = client.post(
+        reverse("liquidation:batch"),
+        {"calls": [call.pk], "action": "auto", "at": "2026-12-23 15:00", "next": reverse("risk:warning")},
+        follow=True,
+    )
+
+    call.refresh_from_db()
+    assert call.auto_liquidate_at is None  # made active again, it would have been due by then
+    said = [str(message) for message in response.context["messages"]]
+    assert any("1 call is marked exception (M100001): no time is set on it" in text for text in said), said
+    assert not any("has closed" in text for text in said)
+    entry = AuditEntry.objects.filter(action="set_auto_liquidation").latest("pk")
+    assert (entry.outcome, entry.detail["exception"]) == ("partly refused", [call.pk])
+    page = client.get(reverse("risk:call", args=[call.pk])).content.decode()
+    assert 'data-testid="auto-exception"' in page
+    assert 'data-testid="set-auto"' not in page

@@ -211,6 +211,25 @@ def test_the_batch_bar_liquidates_the_selected_calls_once_in_the_background(
     assert response.content.decode().count('data-testid="batch-covers"') == 2
 
 
+@pytest.mark.parametrize(("length", "started"), [(58, True), (59, False)])
+def test_the_longest_batch_key_the_form_takes_still_places(
+    call, trader, django_capture_on_commit_callbacks, length, started
+):
+    from liquidation.models import Batch
+
+    data = {"calls": [call.pk], "action": "liquidate", "key": "k" * length, "next": reverse("risk:warning")}
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client_for(trader).post(reverse("liquidation:batch"), data)
+
+    if started:  # its orders' keys ("batch-" and it) fit what an order's key may be
+        batch = Batch.objects.get()
+        assert (batch.status, batch.done, batch.error) == ("done", 1, "")
+        assert batch.orders > 0
+    else:
+        assert response.status_code == 302
+        assert not Batch.objects.exists()
+
+
 def test_a_batch_leaves_a_call_marked_exception_and_its_page_still_liquidates_it(
     call, trader, django_capture_on_commit_callbacks
 ):

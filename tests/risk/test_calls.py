@@ -290,6 +290,29 @@ def test_a_call_the_market_closed_and_called_again_within_the_window_is_reopened
 
 
 @pytest.mark.parametrize(
+    ("auto_at", "kept"),
+    [("2026-12-23T11:15:00+08:00", False), ("2026-12-23T15:00:00+08:00", True)],
+    ids=["came while closed", "still to come"],
+)
+def test_a_reopened_call_keeps_its_auto_liquidation_time_only_if_it_has_not_come(
+    import_book, django_capture_on_commit_callbacks, auto_at, kept
+):
+    import_book(one_stock_book())  # called at 10:00
+    MarginCall.objects.filter(pk=the_call().pk).update(
+        auto_liquidate_at=at(auto_at), auto_liquidation_note={"en": "earlier"}
+    )
+    tick("120", "2026-12-23T11:00:00+08:00", django_capture_on_commit_callbacks)  # the market closes it
+    tick("95", "2026-12-23T11:30:00+08:00", django_capture_on_commit_callbacks)  # and calls it again
+
+    call = the_call()
+    assert (call.status, call.reopened_count) == ("open", 1)
+    if kept:
+        assert (call.auto_liquidate_at, call.auto_liquidation_note) == (at(auto_at), {"en": "earlier"})
+    else:  # it would have placed the plan the minute the call was back
+        assert (call.auto_liquidate_at, call.auto_liquidation_note) == (None, {})
+
+
+@pytest.mark.parametrize(
     ("again", "reopened"),
     [("2026-12-24T12:00:00+08:00", True), ("2026-12-24T12:00:01+08:00", False)],
     ids=["at the window's end", "a second after"],
