@@ -10,9 +10,10 @@ from typing import Any
 from django.http import JsonResponse
 
 from book.api import TokenListView
-from book.book_format import FieldError, parse_integer, parse_text
-from book.feeds import feed_object, feed_time, feed_value
+from book.book_format import FieldError, describe, parse_integer
+from book.feeds import feed_object, feed_time
 from book.models import ApiScope
+from console.text import printable
 
 from . import services
 
@@ -20,6 +21,17 @@ logger = logging.getLogger(__name__)
 
 MAX_ITEMS = 1000
 STATUSES = ("delivered", "failed")
+ERROR_LENGTH = 500
+
+
+def gateway_error(value: Any) -> str:
+    """A gateway's own words on a failure, kept whatever they hold: what became of the message matters
+    more than how the gateway put it. Line breaks and tabs become spaces, any other character that
+    cannot be shown is escaped (``\\x00``), and a long text is cut."""
+    if not isinstance(value, str):
+        raise FieldError(f"error must be a string, got {describe(value)}")
+    text = printable(" ".join(value.split()))
+    return text if len(text) <= ERROR_LENGTH else text[: ERROR_LENGTH - 1] + "…"
 
 
 def parse_item(item: Any) -> tuple[int, str, str, Any]:
@@ -34,9 +46,7 @@ def parse_item(item: Any) -> tuple[int, str, str, Any]:
     if item["status"] not in STATUSES:
         raise FieldError("status must be delivered or failed")
     time = feed_time(item)
-    error = ""
-    if item.get("error") is not None:
-        error = feed_value(item, "error", parse_text, max_length=500, required=False)
+    error = gateway_error(item["error"]) if item.get("error") is not None else ""
     return identifier, item["status"], error, time
 
 

@@ -544,6 +544,30 @@ def test_a_gateways_error_text_is_kept_as_it_was_sent(called, token):
     assert (delivery.status, delivery.error) == ("failed", "r\ufffdjected")
 
 
+@pytest.mark.parametrize(
+    ("error", "kept"),
+    [
+        ("line1\r\nline2\tcode 42", "line1 line2 code 42"),
+        ("bad\x00byte \ud800 \u202e", "bad\\x00byte \\ud800 \\u202e"),
+        ("x" * 600, "x" * 499 + "…"),
+    ],
+    ids=["line breaks and tabs", "controls", "too long"],
+)
+def test_a_failure_is_applied_whatever_the_gateways_error_text_holds(called, token, error, kept):
+    """What became of the message matters more than how the gateway words it: its text is made safe to
+    keep and show, never a reason to leave the delivery as sent."""
+    delivery = m1("sms")
+    failed = {"id": delivery.pk, "status": "failed", "time": "2026-12-23T11:30:05+08:00", "error": error}
+
+    response = report([failed], token)
+
+    assert response.json()["results"][0]["status"] == "applied"
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.error) == ("failed", kept)
+    refused = {**failed, "error": 42}
+    assert report([refused], token).json()["results"][0]["reason"] == "error must be a string, got 42"
+
+
 def test_a_report_of_a_time_before_the_delivery_was_sent_is_refused(called, token):
     delivery = m1("sms")
     sent = delivery.sent_at
