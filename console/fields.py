@@ -170,6 +170,10 @@ class StoredTextField(forms.CharField):
                 code="forbidden_character",
                 params={"char": f"U+{ord(char):04X}"},
             )
+        if self.free_text and isinstance(value, str):
+            # A browser sends each line break as CR LF, and counts it as one character against the box's
+            # maxlength: as one it is kept, and counted against the field's.
+            value = value.replace("\r\n", "\n").replace("\r", "\n")
         value = super().to_python(value)
         if isinstance(value, str) and blank(value):
             return self.empty_value  # only invisible characters: nothing said

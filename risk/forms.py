@@ -203,7 +203,17 @@ class DeadlineForm(forms.Form):
     )
     reason = FreeTextField(label=_("Reason"), max_length=1000)
     # The deadline the page showed (Unix seconds): one another trader moved since is not moved unseen.
-    shown = IntegerField(required=False, min_value=0, max_value=2**40, widget=forms.HiddenInput)
+    # A form without it (made by hand) would move it unseen: it is out of date, as a tampered one is.
+    shown = IntegerField(
+        label=_("Deadline shown"),
+        min_value=0,
+        max_value=2**40,
+        widget=forms.HiddenInput,
+        error_messages={
+            "required": _("The form is out of date: reload the page and try again."),
+            "invalid": _("The form is out of date: reload the page and try again."),
+        },
+    )
 
     def clean_deadline(self):
         deadline = self.cleaned_data["deadline"]

@@ -167,7 +167,13 @@ def test_import_book_names_an_as_of_outside_its_window(book, tmp_path):
 
 def move(client, call, deadline):
     return client.post(
-        reverse("risk:call-deadline", args=[call.pk]), {"deadline": deadline, "reason": "agreed"}, follow=True
+        reverse("risk:call-deadline", args=[call.pk]),
+        {
+            "deadline": deadline,
+            "reason": "agreed",
+            "shown": int(MarginCall.objects.get(pk=call.pk).deadline.timestamp()),
+        },
+        follow=True,
     )
 
 

@@ -21,6 +21,13 @@ from tests.users import client_for, make_user
 
 pytestmark = pytest.mark.django_db
 
+# The deadline M100001's page shows (Unix seconds), which a deadline form sends back with the new one.
+SHOWN = "1798531200"  # 2026-12-29 16:00 in Hong Kong
+
+
+def shown_of(call) -> str:
+    return str(int(MarginCall.objects.get(pk=call.pk).deadline.timestamp()))
+
 
 @pytest.fixture
 def call(book):
@@ -59,7 +66,7 @@ def views_of(call):
         Action(reverse("risk:call-remark", args=[call.pk]), {"text": "hello"}, "add_remark", [call.pk]),
         Action(
             reverse("risk:call-deadline", args=[call.pk]),
-            {"deadline": "2027-01-05T16:00", "reason": "r"},
+            {"deadline": "2027-01-05T16:00", "reason": "r", "shown": shown_of(call)},
             "move_deadline",
             [call.pk],
         ),
@@ -82,7 +89,7 @@ def assert_refused_and_audited(client, action: Action, status: int):
     ("endpoint", "data", "name"),
     [
         ("risk:call-remark", {"text": "hello"}, "add_remark"),
-        ("risk:call-deadline", {"deadline": "2027-01-05T16:00", "reason": "r"}, "move_deadline"),
+        ("risk:call-deadline", {"deadline": "2027-01-05T16:00", "reason": "r", "shown": SHOWN}, "move_deadline"),
         ("risk:call-exception", {"action": "mark", "reason": "r"}, "exception"),
     ],
 )
@@ -310,10 +317,25 @@ def test_a_batch_with_another_desks_call_is_refused_whole(call, desk_trader):
     assert not MarginCall.objects.filter(status="exception").exists()
 
 
+def test_a_remark_is_as_long_as_the_browser_counts_it(call, trader):
+    """A browser sends each line break as CR LF and counts it as one character against the box's
+    maxlength (2,000): ten lines of 199 characters fill 1,999 of them."""
+    text = "\r\n".join(["x" * 199] * 10)
+    assert len(text) == 2008
+
+    response = client_for(trader).post(reverse("risk:call-remark", args=[call.pk]), {"text": text}, follow=True)
+
+    call.refresh_from_db()
+    assert call.remark == "\n".join(["x" * 199] * 10), [str(m) for m in response.context["messages"]]
+
+
 def test_remark_and_deadline_forms(call, trader):
     client = client_for(trader)
     client.post(reverse("risk:call-remark", args=[call.pk]), {"text": "called the client"})
-    client.post(reverse("risk:call-deadline", args=[call.pk]), {"deadline": "2027-01-05T16:00", "reason": "agreed"})
+    client.post(
+        reverse("risk:call-deadline", args=[call.pk]),
+        {"deadline": "2027-01-05T16:00", "reason": "agreed", "shown": shown_of(call)},
+    )
 
     call.refresh_from_db()
     assert call.remark == "called the client"
@@ -323,7 +345,10 @@ def test_remark_and_deadline_forms(call, trader):
     assert "agreed" in html
     assert "HKEX session close" in html  # moved to a session's close
 
-    client.post(reverse("risk:call-deadline", args=[call.pk]), {"deadline": "2027-01-05T11:00", "reason": "agreed"})
+    client.post(
+        reverse("risk:call-deadline", args=[call.pk]),
+        {"deadline": "2027-01-05T11:00", "reason": "agreed", "shown": shown_of(call)},
+    )
     html = client.get(reverse("risk:call", args=[call.pk])).content.decode()
     assert "HKEX session close" not in html
     assert "set by a trader" in html
@@ -332,12 +357,12 @@ def test_remark_and_deadline_forms(call, trader):
 @pytest.mark.parametrize(
     "data",
     [
-        {"deadline": "not a date", "reason": "x"},
+        {"deadline": "not a date", "reason": "x", "shown": SHOWN},
         {"deadline": "2027-01-05T16:00"},
-        {"deadline": "2020-01-01T10:00", "reason": "x"},
-        {"deadline": "2027-01-05T16:00\x00", "reason": "x"},
-        {"deadline": "2027-01-05T16:00\t", "reason": "x"},
-        {"deadline": "2026-12-29T16:00", "reason": "the same deadline"},
+        {"deadline": "2020-01-01T10:00", "reason": "x", "shown": SHOWN},
+        {"deadline": "2027-01-05T16:00\x00", "reason": "x", "shown": SHOWN},
+        {"deadline": "2027-01-05T16:00\t", "reason": "x", "shown": SHOWN},
+        {"deadline": "2026-12-29T16:00", "reason": "the same deadline", "shown": SHOWN},
     ],
 )
 def test_a_bad_deadline_is_refused_with_a_message(call, trader, data):
@@ -581,9 +606,9 @@ def test_a_batch_naming_something_that_is_not_a_call_is_refused(call, trader, ca
         ("risk:call-exception", {"action": "mark", "reason": "client\u0000disputes"}),
         ("risk:call-remark", {"text": "called\u0000"}),
         ("risk:call-remark", {"text": "\u001b[2J"}),
-        ("risk:call-deadline", {"deadline": "9999-99-99T99:99", "reason": "x"}),
-        ("risk:call-deadline", {"deadline": "٢٠٢٧-01-05T16:00", "reason": "x"}),
-        ("risk:call-deadline", {"deadline": "2027-01-05T16:00", "reason": "agreed\u0000"}),
+        ("risk:call-deadline", {"deadline": "9999-99-99T99:99", "reason": "x", "shown": SHOWN}),
+        ("risk:call-deadline", {"deadline": "٢٠٢٧-01-05T16:00", "reason": "x", "shown": SHOWN}),
+        ("risk:call-deadline", {"deadline": "2027-01-05T16:00", "reason": "agreed\u0000", "shown": SHOWN}),
     ],
 )
 def test_a_nasty_value_in_a_call_action_is_refused_with_a_message(call, trader, action, data):
@@ -636,7 +661,7 @@ def test_a_remark_may_span_lines(call, trader):
     client_for(trader).post(reverse("risk:call-remark", args=[call.pk]), {"text": "called\r\n\tno answer"})
 
     call.refresh_from_db()
-    assert call.remark == "called\r\n\tno answer"
+    assert call.remark == "called\n\tno answer"  # a line break as one character, as the browser counted it
 
 
 @pytest.mark.parametrize("pk", ["9" * 25, "9" * 5000])
@@ -659,7 +684,9 @@ def test_a_next_that_is_not_a_path_goes_back_to_the_list(call, trader):
 @pytest.mark.parametrize("deadline", ["9999-12-31T23:59:59-23:59", "9999-12-31T23:00:00+00:00", "0001-01-01T00:00"])
 def test_a_deadline_without_a_utc_or_hong_kong_time_is_refused(call, trader, deadline):
     response = client_for(trader).post(
-        reverse("risk:call-deadline", args=[call.pk]), {"deadline": deadline, "reason": "x"}, follow=True
+        reverse("risk:call-deadline", args=[call.pk]),
+        {"deadline": deadline, "reason": "x", "shown": shown_of(call)},
+        follow=True,
     )
 
     assert "Enter a valid date/time." in response.content.decode()
@@ -669,7 +696,8 @@ def test_a_deadline_without_a_utc_or_hong_kong_time_is_refused(call, trader, dea
 
 def test_a_deadline_with_an_offset_is_kept_as_that_moment(call, trader):
     client_for(trader).post(
-        reverse("risk:call-deadline", args=[call.pk]), {"deadline": "2027-01-05T08:00:00+00:00", "reason": "x"}
+        reverse("risk:call-deadline", args=[call.pk]),
+        {"deadline": "2027-01-05T08:00:00+00:00", "reason": "x", "shown": shown_of(call)},
     )
 
     call.refresh_from_db()
@@ -775,7 +803,7 @@ def test_ending_a_call_that_has_closed_is_one_refusal_in_the_audit_log(call, tra
 
 def test_a_refused_deadline_or_remark_comes_back_as_typed_once(call, trader):
     client = client_for(trader)
-    data = {"deadline": "2031-01-01T10:00", "reason": "client agreed"}
+    data = {"deadline": "2031-01-01T10:00", "reason": "client agreed", "shown": shown_of(call)}
 
     refused = client.post(reverse("risk:call-deadline", args=[call.pk]), data, follow=True)
     later = client.get(reverse("risk:call", args=[call.pk]))
@@ -866,3 +894,9 @@ def test_a_deadline_moved_since_the_page_was_drawn_is_not_moved_again_unseen(cal
         "The deadline was moved to 2027-01-05 16:00 since this page was drawn: reload the page and choose again."
         in stale.content.decode()
     )
+    # A form made by hand without the deadline it saw, or with a tampered one, is out of date too.
+    for seen in ({}, {"shown": "abc"}):
+        blind = client.post(url, {"deadline": "2026-12-31T12:00", "reason": "mine", **seen}, follow=True)
+        assert "The form is out of date: reload the page and try again." in blind.content.decode()
+    call.refresh_from_db()
+    assert timezone.localtime(call.deadline).strftime("%Y-%m-%d %H:%M") == "2027-01-05 16:00"
