@@ -41,6 +41,7 @@ from .models import (
     validate_key,
 )
 from .signals import BookEffect, book_written
+from .times import feed_floor
 
 
 def recompute_after_edit(request, account_ids=(), instrument_ids=(), currencies=()):
@@ -111,7 +112,21 @@ class InstrumentForm(forms.ModelForm):
         return priced_currency(self.cleaned_data["currency"])
 
     def clean_price_time(self):
-        return not_ahead(self, "price_time", _("The price time may be at most %(seconds)s seconds ahead of now."))
+        moment = not_ahead(self, "price_time", _("The price time may be at most %(seconds)s seconds ahead of now."))
+        if "price_time" not in self.changed_data:
+            return moment
+        if moment is None and self.instance.pk is not None and self.instance.price_time is not None:
+            # With no time, the feed's next tick is stored whatever its time: an old one would replace it.
+            raise forms.ValidationError(
+                _("A price that has a time keeps one: the feed refuses a tick older than it."), code="cleared"
+            )
+        if moment is not None and moment < feed_floor():
+            raise forms.ValidationError(
+                _("The price time may not be before %(floor)s, the earliest a feed may send."),
+                code="floor",
+                params={"floor": settings.FEED_TIME_FLOOR},
+            )
+        return moment
 
     def clean(self):
         data = super().clean()

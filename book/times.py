@@ -26,9 +26,18 @@ def validate_possible_time(value: dt.datetime | None) -> None:
     if value is not None and not (EARLIEST <= value < END):
         raise ValidationError(
             _("%(value)s is not a time this system keeps (from %(earliest)s to before %(end)s)."),
-            params={"value": value, "earliest": EARLIEST.date(), "end": END.date()},
+            params={"value": _in_utc(value), "earliest": _in_utc(EARLIEST), "end": _in_utc(END)},
             code="impossible_time",
         )
+
+
+def _in_utc(moment: dt.datetime) -> str:
+    """A time as the range it is checked against is said: in UTC (a year-1 time in Hong Kong reads with
+    the zone's old local mean time offset, +07:36:42)."""
+    try:
+        return moment.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    except (OverflowError, ValueError):  # before year 1 or after 9999 in UTC
+        return moment.isoformat(sep=" ", timespec="minutes")
 
 
 def feed_floor() -> dt.datetime:
@@ -76,8 +85,8 @@ def book_time_problem(moment: dt.datetime, now: dt.datetime | None = None) -> st
 
 
 def _duration(seconds: float) -> str:
-    if seconds < 120:
-        return f"{seconds:.0f} s"
+    if seconds < 3600:  # in seconds, as the allowance it is set against: "302 s", never "5 min"
+        return f"{seconds:,.0f} s"
     if seconds < 2 * 3600:
         return f"{seconds / 60:.0f} min"
     if seconds < 2 * 86400:

@@ -7,6 +7,7 @@ from decimal import Decimal
 import pytest
 from django.contrib.auth.models import User
 from django.urls import reverse
+from django.utils import timezone
 
 from book.models import Account, Instrument
 from tests.users import client_for, confirmed
@@ -1038,16 +1039,43 @@ def test_a_time_saved_as_the_form_shows_it_keeps_its_microseconds_and_is_not_aud
     assert set(entry.detail["changes"]) == {"rate", "as_of"}
 
 
+def instrument_form(admin_client, instrument):
+    """The change form's values as the admin page fills them in (the price time as its two boxes)."""
+    url = reverse("admin:book_instrument_change", args=[instrument.pk])
+    form = admin_client.get(url).context["adminform"].form
+    data = {name: value for name, value in form.initial.items() if value is not None and not isinstance(value, list)}
+    moment = timezone.localtime(data.pop("price_time"))
+    data.update({"price_time_0": f"{moment:%Y-%m-%d}", "price_time_1": f"{moment:%H:%M:%S}"})
+    return url, data
+
+
+@pytest.mark.parametrize(
+    ("price_time", "error"),
+    [
+        (("", ""), "A price that has a time keeps one: the feed refuses a tick older than it."),
+        (("2019-06-01", "10:00"), "The price time may not be before 2020-01-01, the earliest a feed may send."),
+    ],
+    ids=["cleared", "before the feed's floor"],
+)
+def test_a_price_time_the_feed_could_not_follow_is_refused(admin_client, price_time, error):
+    instrument = Instrument.objects.get(symbol="A.HK")
+    url, data = instrument_form(admin_client, instrument)
+
+    response = admin_client.post(url, {**data, "price_time_0": price_time[0], "price_time_1": price_time[1]})
+
+    assert error in form_errors(response)
+    assert Instrument.objects.get(pk=instrument.pk).price_time == instrument.price_time
+    assert admin_client.post(url, data).status_code == 302  # as the page filled it in: saved
+
+
 def test_an_instruments_symbol_and_an_accounts_number_are_not_renamed(admin_client):
     """The keys the feeds, the files and the commands name them by: a rename would orphan the next tick
     (an unknown symbol) or make a second account at the next import."""
     from book.models import CashBalance
 
     instrument = Instrument.objects.get(symbol="A.HK")
-    url = reverse("admin:book_instrument_change", args=[instrument.pk])
-    form = admin_client.get(url).context["adminform"].form
-    assert "symbol" not in form.fields
-    data = {name: value for name, value in form.initial.items() if value is not None and not isinstance(value, list)}
+    url, data = instrument_form(admin_client, instrument)
+    assert "symbol" not in admin_client.get(url).context["adminform"].form.fields
     assert admin_client.post(url, {**data, "symbol": "A.HKX", "name": "Renamed"}).status_code == 302
     instrument.refresh_from_db()
     assert (instrument.symbol, instrument.name) == ("A.HK", "Renamed")

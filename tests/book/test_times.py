@@ -22,7 +22,7 @@ from book import checks
 from book.book_format import BookInvalid
 from book.models import ApiToken, FxRate, Instrument
 from book.times import EARLIEST, END, book_window, feed_floor
-from book.trading_calendar import call_deadline, sessions_after
+from book.trading_calendar import HONG_KONG, call_deadline, sessions_after
 from risk import services
 from risk.models import AccountRisk, MarginCall, RuleSet
 from tests.books import one_stock_book
@@ -89,7 +89,9 @@ def the_pages_admin_and_recompute_still_work():
             "a feed may be at most 300 s ahead",
         ),
         ("2100-06-01T10:00:00+08:00", "time is 26,823 days ahead"),
-        ("2026-12-23T11:40:00+08:00", "time is 10 min ahead"),
+        ("2026-12-23T11:40:00+08:00", "time is 600 s ahead"),
+        # Just past the allowance, in the allowance's unit: not "5 min ahead … at most 300 s".
+        ("2026-12-23T11:35:02+08:00", "time is 302 s ahead of the server's clock"),
         ("2019-12-31T10:00:00+08:00", "time is before 2020-01-01"),
     ],
 )
@@ -223,8 +225,27 @@ def test_the_database_refuses_an_impossible_time_on_any_path(book, moment):
             queryset.update(**{field: moment})
     instrument = Instrument.objects.get(symbol="S.HK")
     instrument.price_time = moment
-    with pytest.raises(ValidationError, match="is not a time this system keeps"):
+    with pytest.raises(ValidationError, match="is not a time this system keeps") as refused:
         instrument.full_clean()
+    assert "from 2000-01-01 00:00 UTC to before 2100-01-01 00:00 UTC" in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    ("moment", "said"),
+    [
+        (dt.datetime(2000, 1, 1, tzinfo=HONG_KONG), "1999-12-31 16:00 UTC"),  # typed in Hong Kong
+        (dt.datetime(1, 1, 1, tzinfo=HONG_KONG), "0001-01-01 00:00+07:36:42"),  # before year 1 in UTC: as given
+    ],
+)
+def test_an_impossible_time_is_said_as_its_range_is(moment, said):
+    from book.times import validate_possible_time
+
+    with pytest.raises(ValidationError) as refused:
+        validate_possible_time(moment)
+
+    assert str(refused.value.messages[0]).startswith(
+        f"{said} is not a time this system keeps (from 2000-01-01 00:00 UTC"
+    )
 
 
 def test_the_trading_calendar_answers_for_every_time_the_windows_admit():
