@@ -41,7 +41,11 @@ def check_server(app_configs, **kwargs):
         value = getattr(settings, name)
         if not 0 < value <= 86400:
             problems.append(Error(f"{name} must be more than 0 and at most 86400, got {value}", id="console.E005"))
-    for entry, name in (("recompute-all", "FULL_RECOMPUTE_SECONDS"), ("recompute-pending", "PENDING_SWEEP_SECONDS")):
+    for entry, name in (
+        ("recompute-all", "FULL_RECOMPUTE_SECONDS"),
+        ("recompute-pending", "PENDING_SWEEP_SECONDS"),
+        ("resubmit-orders", "ORDER_RESUBMIT_SECONDS"),
+    ):
         schedule = settings.CELERY_BEAT_SCHEDULE[entry]["schedule"]
         if not 1 <= schedule <= 86400:
             problems.append(Error(f"{name} must be 1 to 86400, got {schedule}", id="console.E006"))

@@ -38,6 +38,7 @@ from . import plan as planning
 from .models import WORKING, Fill, Order, OrderStatus, OrderType, Side, Source
 
 logger = logging.getLogger(__name__)
+alerts = logging.getLogger("margincall.alerts")
 
 LIQUIDATE = "liquidation.liquidate"
 CANCEL_ORDER = "liquidation.cancel_order"
@@ -543,7 +544,7 @@ def place_many(
     ids = [order.pk for order in created]
     if ids:
         transaction.on_commit(lambda: live.publish(ids))
-        transaction.on_commit(lambda: gateway.get().submit(ids))
+        transaction.on_commit(lambda: submit(ids))
     return list(requests)
 
 
@@ -983,6 +984,24 @@ def _positions_moved(account_id: int) -> None:
     for receiver, outcome in positions_changed.send_robust(sender=Position, account_ids=[account_id]):
         if isinstance(outcome, Exception):
             logger.error("%s failed on positions_changed", receiver, exc_info=outcome)
+
+
+def submit(order_ids: Sequence[int]) -> bool:
+    """Send committed orders to the market through the gateway. Orders it cannot send (the broker's
+    order system away, or failing) stay pending, reserved: said on the alerts logger, and sent again by
+    :func:`liquidation.tasks.resubmit_orders` until the gateway takes them. False if it failed."""
+    try:
+        gateway.get().submit(list(order_ids))
+    except Exception as error:
+        alerts.error(
+            "orders %s were not sent to the market (%s: %s): they stay pending and are sent again within %g s",
+            list(order_ids),
+            type(error).__name__,
+            error,
+            settings.ORDER_RESUBMIT_SECONDS,
+        )
+        return False
+    return True
 
 
 def mark_submitted(order_ids: Iterable[int]) -> None:

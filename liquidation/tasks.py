@@ -182,6 +182,28 @@ def run_batch(batch_id: int) -> None:
     _run_batch(batch)
 
 
+@shared_task(ignore_result=True)
+def resubmit_orders() -> int:
+    """Send again the orders still pending ``ORDER_RESUBMIT_SECONDS`` after they were placed: the gateway
+    failed when they were placed, or the process died between their commit and their sending. Beat runs
+    it every ``ORDER_RESUBMIT_SECONDS``. A gateway takes an order it already has as the same order (its
+    id is the order's own)."""
+    stale = timezone.now() - timedelta(seconds=settings.ORDER_RESUBMIT_SECONDS)
+    ids = list(
+        Order.objects.filter(status=OrderStatus.PENDING, created_at__lt=stale)
+        .order_by("pk")
+        .values_list("pk", flat=True)[:500]
+    )
+    if ids:
+        logger.warning(
+            "%d order(s) still pending %g s after they were placed: sent again",
+            len(ids),
+            settings.ORDER_RESUBMIT_SECONDS,
+        )
+        services.submit(ids)
+    return len(ids)
+
+
 # A running batch that has not moved for this long is started again (it does only what is not done).
 BATCH_RESUME_SECONDS = 120
 

@@ -320,6 +320,8 @@ CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULER = "margincall.celery:Beat"  # the queue away is said once, not per task due
 # Liquidation orders go through this gateway (liquidation/gateway.py; docs/liquidation.md).
 LIQUIDATION_GATEWAY = os.environ.get("LIQUIDATION_GATEWAY", "liquidation.gateway.SimulatedExchange")
+# An order the gateway has not taken this long after it was placed is sent again (beat, this often).
+ORDER_RESUBMIT_SECONDS = env_float("ORDER_RESUBMIT_SECONDS", 30)
 # The simulated exchange: how long before it fills, and whether it trades outside XHKG sessions.
 SIMULATED_FILL_DELAY_SECONDS = env_int("SIMULATED_FILL_DELAY_SECONDS", 2, 0, 3600)
 SIMULATED_EXCHANGE_ALWAYS_OPEN = env_bool("SIMULATED_EXCHANGE_ALWAYS_OPEN", default=DEMO)
@@ -343,6 +345,8 @@ CELERY_BEAT_SCHEDULE = {
     "auto-liquidate": {"task": "liquidation.tasks.auto_liquidate", "schedule": 60.0},
     # Liquidation batches that never started (the broker was away) or lost their worker.
     "resume-batches": {"task": "liquidation.tasks.resume_batches", "schedule": 60.0},
+    # Orders the gateway did not take when they were placed (it failed, or the process died) are sent again.
+    "resubmit-orders": {"task": "liquidation.tasks.resubmit_orders", "schedule": ORDER_RESUBMIT_SECONDS},
     # The simulated exchange's turn (nothing to do when LIQUIDATION_GATEWAY is a broker's own).
     "simulated-exchange": {"task": "liquidation.tasks.simulate_exchange", "schedule": 1.0},
     # Cheap when there is nothing to do; each rule set's notice time decides when it acts.

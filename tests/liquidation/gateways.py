@@ -17,3 +17,10 @@ class Confirming(Holding):
 
     def cancel(self, order_id):
         pass
+
+
+class Away(Holding):
+    """A broker's order system that cannot be reached: nothing it is given is taken."""
+
+    def submit(self, order_ids):
+        raise ConnectionError("order system unreachable")

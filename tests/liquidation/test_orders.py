@@ -3,7 +3,7 @@ reservation, idempotency, cancel, and the races that must not oversell or fill a
 
 import json
 import threading
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from io import StringIO
 from zoneinfo import ZoneInfo
@@ -335,6 +335,33 @@ def test_another_gateway_leaves_the_simulated_exchange_nothing_to_do(account, tr
     assert exchange() == 0
     order.refresh_from_db()
     assert order.status == OrderStatus.SUBMITTED
+
+
+def test_orders_the_gateway_could_not_take_stay_pending_and_are_sent_again(account, trader, settings, place, caplog):
+    import time_machine
+
+    from liquidation import tasks
+
+    settings.LIQUIDATION_GATEWAY = "tests.liquidation.gateways.Away"
+    order = place(trader, account, services.Wanted("A.HK", 100))  # placed: the trader's page is not a 500
+
+    order.refresh_from_db()
+    assert order.status == OrderStatus.PENDING
+    assert any(
+        record.name == "margincall.alerts" and f"orders [{order.pk}] were not sent to the market" in record.getMessage()
+        for record in caplog.records
+    )
+    assert tasks.resubmit_orders() == 0  # not before ORDER_RESUBMIT_SECONDS: its own sending may be under way
+    with time_machine.travel(timezone.now() + timedelta(seconds=31)):
+        assert tasks.resubmit_orders() == 1  # still away: still pending
+        order.refresh_from_db()
+        assert order.status == OrderStatus.PENDING
+
+        settings.LIQUIDATION_GATEWAY = "tests.liquidation.gateways.Holding"  # back
+        assert tasks.resubmit_orders() == 1
+    order.refresh_from_db()
+    assert order.status == OrderStatus.SUBMITTED
+    assert tasks.resubmit_orders() == 0
 
 
 def test_the_exchange_rejects_an_order_on_a_suspended_instrument(account, trader, exchange, place):
