@@ -139,7 +139,9 @@ class _Positions:
 
 def _turn(order: Order, now, book: _Positions) -> bool:
     instrument = order.instrument
-    if why := book.why_not(order):
+    # Judged again as the turn fills: two orders on one position that together trade more than it now
+    # holds (a book imported since) do not both fill, turning it the other way.
+    if why := book.refused(order, now) or book.why_not(order):
         return _reject(order, why, book)
     price = instrument.price
     if order.limit_price is not None and (

@@ -439,6 +439,28 @@ def test_a_book_that_holds_less_than_the_working_orders_is_warned_of_and_the_exc
     assert (held(account, "A.HK"), held(account, "B.HK")) == (200, 0)
 
 
+def test_two_orders_that_together_trade_more_than_a_new_book_holds_do_not_both_fill(
+    account, trader, exchange, place, import_book
+):
+    Position.objects.filter(account=account, instrument__symbol="A.HK").update(quantity=2000)
+    first = place(trader, account, services.Wanted("A.HK", 1000, D("372.40")))
+    second = place(trader, account, services.Wanted("A.HK", 1000, D("372.40")))
+    import_book(
+        {
+            "as_of": "2026-12-23T11:00:00+08:00",
+            "accounts": [{"account_no": "M100001", "positions": [{"symbol": "A.HK", "quantity": 1000}]}],
+        }
+    )  # each order alone fits what it holds now; both together do not
+
+    exchange()
+
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert (first.status, second.status) == (OrderStatus.FILLED, OrderStatus.REJECTED)
+    assert second.reject_reason == "the account holds 0 A.HK long, less than the 1000 the order still trades"
+    assert held(account, "A.HK") == 0  # sold out, never turned short
+
+
 def test_a_book_that_grows_a_position_under_an_odd_lot_is_warned_of(account, trader, import_book):
     Position.objects.filter(account=account, instrument__symbol="A.HK").update(quantity=1550)
     services.place(user=trader, account=account, wanted=[services.Wanted("A.HK", 1550, D("372.40"))])
