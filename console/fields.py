@@ -35,11 +35,14 @@ def form_errors(form, *, ignore: tuple[str, ...] = ()) -> str:
             parts.append(str(OUT_OF_DATE))
             continue
         label = form.fields[name].label if name in form.fields else None  # a field given a label only
-        for error in errors:
-            error = str(error)
-            if len(error) > LONGEST_ERROR:
-                error = error[: LONGEST_ERROR - 1] + "…"
-            parts.append(_("%(label)s: %(error)s") % {"label": label, "error": error} if label else error)
+        said = [
+            str(error) if len(str(error)) <= LONGEST_ERROR else str(error)[: LONGEST_ERROR - 1] + "…"
+            for error in errors
+        ]
+        if label:  # a field's errors after its label once: "Ratio from (%): Enter a number. The list is …"
+            parts.append(_("%(label)s: %(error)s") % {"label": label, "error": " ".join(dict.fromkeys(said))})
+        else:
+            parts += said
     return printable("; ".join(dict.fromkeys(parts)))
 
 

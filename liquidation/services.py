@@ -20,7 +20,17 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
-from book.models import AMOUNT_LIMIT, HKD, PRICE_PLACES, Account, CashBalance, Instrument, Position, option_expired
+from book.models import (
+    AMOUNT_LIMIT,
+    HKD,
+    PRICE_PLACES,
+    Account,
+    CashBalance,
+    Instrument,
+    InstrumentStatus,
+    Position,
+    option_expired,
+)
 from book.signals import BookEffect, positions_changed
 from book.trading_calendar import is_trading
 from console import audit
@@ -687,11 +697,13 @@ def _order(item: Wanted, position: Position | None, working: dict, rules: RuleSe
             )
         )
     if instrument.status != "normal":
+        label = InstrumentStatus(instrument.status).label
         raise Refused(
             say(
                 gettext_lazy("%(symbol)s: the instrument is %(status)s and cannot be traded."),
                 symbol=item.symbol,
-                status=instrument.get_status_display(),
+                # Mid-sentence, and in the language the refusal is read in: "is suspended".
+                status=Said(lambda: str(label).lower()),
             )
         )
     if expired(instrument, timezone.localdate()):

@@ -334,19 +334,23 @@ class ExceptionBatchView(ConsoleMixin, View):
             changed = calls.mark_exception(
                 allowed, reason=form.cleaned_data["reason"], user=request.user, auto_cleared=cleared
             )
-            messages.success(
-                request,
-                ngettext("%(count)d call marked as exception.", "%(count)d calls marked as exception.", len(changed))
-                % {"count": len(changed)},
-            )
+            if changed:  # none changed: the warning below says why, alone
+                messages.success(
+                    request,
+                    ngettext(
+                        "%(count)d call marked as exception.", "%(count)d calls marked as exception.", len(changed)
+                    )
+                    % {"count": len(changed)},
+                )
             say_auto_cleared(request, len(cleared))
         else:
             changed = calls.unmark_exception(allowed, user=request.user)
-            messages.success(
-                request,
-                ngettext("%(count)d call back to active.", "%(count)d calls back to active.", len(changed))
-                % {"count": len(changed)},
-            )
+            if changed:
+                messages.success(
+                    request,
+                    ngettext("%(count)d call back to active.", "%(count)d calls back to active.", len(changed))
+                    % {"count": len(changed)},
+                )
         skipped = len(allowed) - len(changed)
         if skipped:
             messages.warning(

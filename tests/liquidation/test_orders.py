@@ -209,7 +209,7 @@ def test_working_quantities_are_reserved(account, trader):
     ("wanted", "why"),
     [
         (services.Wanted("A.HK", 150), "not a whole number of lots of 100"),
-        (services.Wanted("C.HK", 100), "is Delisted and cannot be traded"),
+        (services.Wanted("C.HK", 100), "is delisted and cannot be traded"),
         (services.Wanted("A.HK", 100, D("380.1")), "nearest valid prices are 380.00 and 380.20"),
         (services.Wanted("A.HK", 100, order_type="market"), "no market orders"),
         (services.Wanted("ZZZ.HK", 100), "holds none"),

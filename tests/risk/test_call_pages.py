@@ -223,6 +223,8 @@ def test_a_bad_filter_value_is_named_and_ignored(call, trader, query):
         ({"desk": "NOPE"}, "Desk: Select a valid choice."),
         ({"q": "M1\x00"}, "Contains a character that is not allowed (U+0000)."),
         ({"ratio_min": "1e400"}, "Ratio from (%)"),
+        # A field's errors after its label once.
+        ({"ratio_min": "abc"}, "Ratio from (%): Enter a number. The list is not filtered by ratio."),
     ],
 )
 def test_a_csv_is_not_exported_with_filters_that_are_not_valid(call, trader, query, said):
@@ -233,6 +235,8 @@ def test_a_csv_is_not_exported_with_filters_that_are_not_valid(call, trader, que
     text = response.content.decode()
     assert text.startswith("Not exported: these filters are not valid: ")
     assert said in text
+    if said.startswith("Ratio"):
+        assert text.count("Ratio from (%)") == 1
     assert text.isprintable()
 
 
@@ -284,6 +288,10 @@ def test_marking_exception_moves_the_call_to_the_exception_tab(call, trader):
 
     client.post(reverse("risk:exception-batch"), {"action": "unmark", "calls": [call.pk]})
     assert client.get(reverse("risk:warning"), {"tab": "exception"}).context["rows"] == []
+    # Unmarked again: nothing changed, said as a warning alone (no green "0 calls back to active").
+    again = client.post(reverse("risk:exception-batch"), {"action": "unmark", "calls": [call.pk]}, follow=True)
+    said = [(message.level_tag, str(message)) for message in again.context["messages"]]
+    assert said == [("warning", "1 call was already so or has closed; left as it is.")]
 
 
 def test_marking_without_a_reason_is_refused_and_audited(call, trader):
