@@ -326,6 +326,12 @@ HIGHEST_LIMIT = 10**8
 PRICE_UNIT = Decimal(1).scaleb(-PRICE_PLACES)  # a limit price has the places of its column
 
 
+def check_limit(instrument: Instrument, side: str, asked: Decimal, rules: RuleSet) -> None:
+    """Refused, with why, if an order of this side could not be placed at this limit price (as
+    :func:`place` would judge it): the form's live preview says so before the trader places."""
+    _limit_price(instrument, side, asked, rules)
+
+
 def _limit_price(instrument: Instrument, side: str, asked: Decimal | None, rules: RuleSet) -> Decimal:
     band, deviation = rules.price_band, rules.price_deviation_limit
     if asked is None:

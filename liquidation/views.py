@@ -291,19 +291,25 @@ class CallLiquidateView(ConsoleMixin, View):
                 raise services.Refused(_("A quantity was sent without its stock: reload the page and try again."))
             if problem := quantity_problem(symbol, text):
                 raise services.Refused(problem)
-            price_text = request.POST.get(f"price:{symbol}", "").strip()
-            price = None
-            if price_text:
-                try:
-                    price = Decimal(price_text) if price_text.isascii() and len(price_text) <= 20 else None
-                except InvalidOperation:
-                    price = None
-                if price is None or not price.is_finite():
-                    raise services.Refused(_("%(symbol)s: the limit price is not a number.") % {"symbol": symbol[:32]})
+            price = limit_price(symbol, request.POST.get(f"price:{symbol}", ""))
             wanted.append(services.Wanted(symbol, int(text), price, OrderType.LIMIT))
         if not wanted:
             raise services.Refused(_("There is nothing to order."))
         return wanted
+
+
+def limit_price(symbol: str, text: str) -> Decimal | None:
+    """The limit price typed for a stock (None: none typed, the default limit); Refused if it is no number."""
+    text = text.strip()
+    if not text:
+        return None
+    try:
+        price = Decimal(text) if text.isascii() and len(text) <= 20 else None
+    except InvalidOperation:
+        price = None
+    if price is None or not price.is_finite():
+        raise services.Refused(_("%(symbol)s: the limit price is not a number.") % {"symbol": symbol[:32]})
+    return price
 
 
 class CancelOrdersView(ConsoleMixin, View):
@@ -659,6 +665,7 @@ class PreviewView(ConsoleMixin, View):
             raise Http404(_("No such call."))
         book = services.account_book(call.account)
         lines = {line.symbol: line for line in book.lines}
+        rules = services.rules_by_kind()
         quantities, problems = {}, []
         for symbol in request.GET.getlist("symbol")[:200]:
             line = lines.get(symbol)
@@ -674,6 +681,13 @@ class PreviewView(ConsoleMixin, View):
                 quantity = line.free
             elif quantity % line.lot_size and line.working + quantity != abs(line.quantity):
                 problems.append(_("%(symbol)s: whole lots of %(lot)s.") % {"symbol": symbol, "lot": line.lot_size})
+            # The limit price typed beside it, judged as placing it would: said now, not only on Place.
+            try:
+                price = limit_price(symbol, request.GET.get(f"price:{symbol}", ""))
+                if price is not None and quantity:
+                    services.check_limit(book.instruments[symbol], line.side, price, rules[call.account.kind])
+            except services.Refused as refused:
+                problems.append(str(refused))
             quantities[symbol] = quantity
         try:
             figures, _left, covers = planning.project(

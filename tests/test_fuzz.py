@@ -418,6 +418,24 @@ def test_no_value_breaks_liquidating_from_the_details(call, new_client, symbols,
 
 @FUZZ
 @given(
+    symbols=st.lists(st.one_of(st.sampled_from([b"A.HK", b"B.HK", b"C.HK"]), http_values), max_size=3),
+    quantity=st.one_of(st.sampled_from([b"100", b"1100", b"0", b"150", b"\xef\xbc\x91"]), http_values),
+    price=st.one_of(st.sampled_from([b"", b"372.40", b"NaN", b"1e99", b"380.1", b"-5", b"372.41"]), http_values),
+)
+def test_no_value_breaks_the_liquidation_forms_live_preview(call, new_client, symbols, quantity, price):
+    pairs = [("symbol", symbol) for symbol in symbols]
+    for symbol in symbols:
+        pairs += [(b"quantity:" + symbol, quantity), (b"price:" + symbol, price)]
+
+    response = new_client().get(f"{reverse('liquidation:preview', args=[call.pk])}?{form_encoded(pairs)}")
+
+    assert response.status_code == 200, response.status_code
+    for problem in response.context["problems"]:
+        assert_prints(str(problem))
+
+
+@FUZZ
+@given(
     ids=st.lists(st.one_of(st.just(b"CALL"), http_values), max_size=3),
     action=st.one_of(st.sampled_from([b"liquidate", b"auto", b"auto_deadline", b"auto_clear"]), http_values),
     only=st.lists(st.one_of(st.just(b""), st.just(b"A.HK B.HK"), http_values), max_size=3),  # typed and ticked

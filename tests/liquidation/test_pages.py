@@ -393,6 +393,32 @@ def test_the_preview_follows_the_quantities_typed(call, trader):
     assert "whole number above 0" in misgrouped.content.decode()  # not read as 100
 
 
+@pytest.mark.parametrize(
+    ("price", "said"),
+    [
+        ("abc", "A.HK: the limit price is not a number."),
+        ("-5", "A.HK: the limit price must be above 0."),
+        ("372.41", "A.HK: 372.41 is not on the HKEX price grid"),
+        ("9996", "A.HK: 9996 is above 9,995, the highest price HKEX quotes."),
+        ("500", "A.HK: 500 is more than 10% from the last price"),
+        ("372.40", None),
+        ("", None),
+    ],
+)
+def test_the_preview_says_what_is_wrong_with_a_limit_price_before_it_is_placed(call, trader, price, said):
+    url = reverse("liquidation:preview", args=[call.pk])
+
+    response = client_for(trader).get(url, {"symbol": ["A.HK"], "quantity:A.HK": "100", "price:A.HK": price})
+
+    problems = [str(problem) for problem in response.context["problems"]]
+    if said is None:
+        assert problems == []
+    else:
+        assert any(problem.startswith(said) for problem in problems), problems
+        assert said.split(": ", 1)[1] in response.content.decode()
+    assert response.context["projected"] is not None  # the figures are still shown
+
+
 def test_the_batch_preview_shows_each_calls_plan(call, trader, desk_trader):
     other = MarginCall.objects.get(account__account_no="T2")
     url = reverse("liquidation:batch-preview")
