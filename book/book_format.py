@@ -245,9 +245,12 @@ def parse_date(value: Any) -> dt.date:
     if text is None:
         raise FieldError(refusal)
     try:
-        return dt.date.fromisoformat(text)
+        date = dt.date.fromisoformat(text)
     except ValueError:
         raise FieldError(refusal) from None
+    if not m.EARLIEST.date() <= date < m.END.date():
+        raise FieldError(f"must be from {m.EARLIEST.date()} to before {m.END.date()}, got {describe(value)}")
+    return date
 
 
 def parse_phone(value: Any) -> str:

@@ -17,7 +17,7 @@ from django.utils.translation import gettext_lazy as _
 from console.text import validate_key
 
 from .querysets import AccountQuerySet
-from .times import EARLIEST, END, validate_possible_time
+from .times import EARLIEST, END, validate_possible_date, validate_possible_time
 
 # Storage precision. Book inputs keep what upstream sends; computed figures are stored rounded.
 AMOUNT_DIGITS, AMOUNT_PLACES = 24, 4
@@ -275,7 +275,7 @@ class Instrument(models.Model):
         blank=True,
         validators=PRICE_BOUNDS,
     )
-    expiry = models.DateField(_("expiry"), null=True, blank=True)
+    expiry = models.DateField(_("expiry"), null=True, blank=True, validators=[validate_possible_date])
     shortable = models.BooleanField(
         _("may be sold short"),
         default=True,

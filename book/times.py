@@ -31,6 +31,16 @@ def validate_possible_time(value: dt.datetime | None) -> None:
         )
 
 
+def validate_possible_date(value: dt.date | None) -> None:
+    """A date of the book (an option's expiry) within the times this system keeps."""
+    if value is not None and not (EARLIEST.date() <= value < END.date()):
+        raise ValidationError(
+            _("%(value)s is not a date this system keeps (from %(earliest)s to before %(end)s)."),
+            params={"value": value.isoformat(), "earliest": EARLIEST.date(), "end": END.date()},
+            code="impossible_date",
+        )
+
+
 def _in_utc(moment: dt.datetime) -> str:
     """A time as the range it is checked against is said: in UTC (a year-1 time in Hong Kong reads with
     the zone's old local mean time offset, +07:36:42)."""

@@ -471,6 +471,10 @@ BAD_BOOKS = [
         json.dumps({"instruments": [{"symbol": "O", "kind": "option", "expiry": "0000-00-00"}]}),
         'instruments[0].expiry: must be a date YYYY-MM-DD, got "0000-00-00"',
     ),
+    (
+        json.dumps({"instruments": [{"symbol": "O", "kind": "option", "expiry": "9999-12-31"}]}),
+        'instruments[0].expiry: must be from 2000-01-01 to before 2100-01-01, got "9999-12-31"',
+    ),
 ]
 
 
