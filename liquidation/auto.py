@@ -227,6 +227,8 @@ def _liquidate(call: MarginCall, key: str, plan, price_times: dict, rules: RuleS
         # its time, while this run went through the calls before it.
         if locked.status != CallStatus.OPEN:
             return say(gettext_lazy("the call was marked exception"))
+        if not LiquidationSwitch.automatic_on():  # turned off by an admin while this run went
+            return say(gettext_lazy("automatic liquidation is switched off"))
         due = due_moment(locked, now, rules)
         if due is None or setting_key(locked, due) != key:
             return moved

@@ -288,9 +288,13 @@ def _run_batch(batch) -> None:
         # wrote nothing and is run again; the batch fails only on what running again cannot mend.
         while atomic_again(lambda: _run_chunk(batch), what=f"liquidation batch {batch.pk}"):
             pass
-        Batch.objects.filter(pk=batch.pk).update(status=BatchStatus.DONE, finished_at=timezone.now())
+        # Of two runs of one batch (a resumed one and a late first), the one that ends first says how it
+        # ended: the other does not write over it.
+        Batch.objects.filter(pk=batch.pk, status=BatchStatus.RUNNING).update(
+            status=BatchStatus.DONE, finished_at=timezone.now()
+        )
     except Exception as error:
         logger.exception("liquidation batch %s failed", batch.pk)
-        Batch.objects.filter(pk=batch.pk).update(
+        Batch.objects.filter(pk=batch.pk, status=BatchStatus.RUNNING).update(
             status=BatchStatus.FAILED, finished_at=timezone.now(), error=f"{type(error).__name__}: {error}"[:2000]
         )

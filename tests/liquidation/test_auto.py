@@ -105,7 +105,7 @@ def test_not_an_exception_nor_a_closed_call(call, trader):
     assert auto.run(NOW) == {"placed": 0, "skipped": 0, "done": 0}
 
 
-@pytest.mark.parametrize("meanwhile", ["marked exception", "time cleared", "time moved later"])
+@pytest.mark.parametrize("meanwhile", ["marked exception", "time cleared", "time moved later", "switched off"])
 def test_a_call_a_trader_changes_while_the_run_goes_is_placed_as_it_is_then(call, trader, monkeypatch, meanwhile):
     from liquidation import services
     from risk import calls
@@ -117,6 +117,8 @@ def test_a_call_a_trader_changes_while_the_run_goes_is_placed_as_it_is_then(call
         plans = planned(accounts, **kwargs)
         if meanwhile == "marked exception":
             calls.mark_exception([call.pk], reason="the client is paying", user=trader)
+        elif meanwhile == "switched off":  # by a risk admin
+            LiquidationSwitch.objects.update_or_create(pk=1, defaults={"automatic": False})
         else:
             auto.set_time(
                 user=trader, calls=[call], at=None if meanwhile == "time cleared" else NOW + timedelta(hours=1)
@@ -129,6 +131,8 @@ def test_a_call_a_trader_changes_while_the_run_goes_is_placed_as_it_is_then(call
     assert not Order.objects.exists()
     if meanwhile == "marked exception":
         assert "the call was marked exception" in note(call)
+    elif meanwhile == "switched off":
+        assert note(call) == "2026-12-23 11:30 skipped: automatic liquidation is switched off"
     else:
         assert note(call) == ""  # the new setting's own run writes its note
 

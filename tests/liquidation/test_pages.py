@@ -897,3 +897,25 @@ def test_automatic_orders_are_found_and_exported_as_the_systems(call, trader):
     assert by_order[first.pk][header.index("By")] == "system"
     assert by_order[second.pk][header.index("By")] == "trader"
     assert by_order[first.pk][header.index("Call")] == str(call.pk)
+
+
+def test_a_batch_that_ended_is_not_said_to_end_again_by_a_second_run(book, trader, monkeypatch):
+    """Of two runs of one batch (a resumed one and a late first), the one that ends first says how it
+    ended: a failure is not written over with "done"."""
+    from liquidation import tasks
+    from liquidation.models import Batch, BatchStatus
+
+    monkeypatch.setattr(tasks, "start_batch", lambda pk: True)
+    call = MarginCall.objects.get(account__account_no="M100001")
+    client_for(trader).post(reverse("liquidation:batch"), {"calls": [call.pk], "action": "liquidate", "key": "k" * 20})
+    batch = Batch.objects.get()
+
+    def the_other_run_fails_meanwhile(running):
+        Batch.objects.filter(pk=running.pk).update(status=BatchStatus.FAILED, error="RuntimeError: lost")
+        return False  # nothing left for this run
+
+    monkeypatch.setattr(tasks, "_run_chunk", the_other_run_fails_meanwhile)
+    tasks._run_batch(batch)
+
+    batch.refresh_from_db()
+    assert (batch.status, batch.error) == ("failed", "RuntimeError: lost")
