@@ -57,7 +57,13 @@ class AsciiMixin:
 
 
 class IntegerField(AsciiMixin, forms.IntegerField):
-    pass
+    """A whole number as typed: "100.0" is refused (Django reads it as 100), as the liquidation form's
+    quantities are: a quantity with a decimal point was not typed as a whole number of shares."""
+
+    def to_python(self, value):
+        if isinstance(value, str) and "." in value:
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
+        return super().to_python(value)
 
 
 class DecimalField(AsciiMixin, forms.DecimalField):

@@ -349,6 +349,8 @@ def _limit_price(instrument: Instrument, side: str, asked: Decimal | None, rules
         raise Refused(
             say(gettext_lazy("%(symbol)s: the limit price is not a number."), symbol=instrument.symbol)
         ) from None
+    # As typed in digits ("100", not "1E+2"), unless it is too long to write out.
+    shown = f"{asked:f}" if asked.is_finite() and -20 < asked.adjusted() < 30 else str(asked)
     if not asked.is_finite() or asked <= 0:
         raise Refused(say(gettext_lazy("%(symbol)s: the limit price must be above 0."), symbol=instrument.symbol))
     if asked >= HIGHEST_LIMIT:
@@ -366,7 +368,7 @@ def _limit_price(instrument: Instrument, side: str, asked: Decimal | None, rules
                 symbol=instrument.symbol,
                 places=PRICE_PLACES,
                 # 0.0000001 as typed, but 1E-999999999 as it is: written out, it would be a gigabyte of zeros.
-                price=f"{asked:f}" if asked.adjusted() > -20 else asked,
+                price=shown,
             )
         )
     if prices.on_spread_table(instrument) and asked > prices.HIGHEST:
@@ -374,7 +376,7 @@ def _limit_price(instrument: Instrument, side: str, asked: Decimal | None, rules
             say(
                 gettext_lazy("%(symbol)s: %(price)s is above %(highest)s, the highest price HKEX quotes."),
                 symbol=instrument.symbol,
-                price=asked,
+                price=shown,
                 highest=f"{prices.HIGHEST:,}",
             )
         )
@@ -386,7 +388,7 @@ def _limit_price(instrument: Instrument, side: str, asked: Decimal | None, rules
                     "%(symbol)s: %(price)s is not on the HKEX price grid; the nearest valid prices are %(below)s and %(above)s."  # noqa: E501
                 ),
                 symbol=instrument.symbol,
-                price=asked,
+                price=shown,
                 below=below,
                 above=above,
             )
@@ -413,7 +415,7 @@ def _limit_price(instrument: Instrument, side: str, asked: Decimal | None, rules
                     "%(symbol)s: %(price)s is more than %(deviation)s%% from the last price %(last)s; give a limit from %(low)s to %(high)s."  # noqa: E501
                 ),
                 symbol=instrument.symbol,
-                price=asked,
+                price=shown,
                 deviation=f"{deviation * 100:f}".rstrip("0").rstrip("."),
                 last=f"{instrument.price.normalize():f}",
                 low=f"{low.normalize():f}",

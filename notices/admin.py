@@ -75,6 +75,9 @@ class NoticeGatewayForm(forms.ModelForm):
 
     def clean_url(self):
         url = self.cleaned_data["url"]
+        if "://" not in str(self.data.get(self.add_prefix("url"), "")):
+            # Not guessed: an address read as plain http:// would send the gateway's token unencrypted.
+            raise forms.ValidationError(_("Start the address with https:// (or http://): it is not guessed."))
         parts = urlsplit(url)
         if parts.scheme.lower() not in ("http", "https"):
             raise forms.ValidationError(_("Enter an http:// or https:// address: the gateway is posted to."))

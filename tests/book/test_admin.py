@@ -721,6 +721,7 @@ def test_a_gateway_address_with_credentials_is_refused_and_one_with_a_query_is_a
         ("https://[2001:db8::1]/sms", True, "SMS: https://[2001:db8::1]/sms"),
         ("http://gateway.example:99999/sms", False, "The port must be a number from 1 to 65535."),
         ("http://gateway.example:0/sms", False, "The port must be a number from 1 to 65535."),
+        ("gateway.example/sms", False, "Start the address with https:// (or http://): it is not guessed."),
     ],
 )
 def test_a_gateway_on_an_ipv6_address_is_kept_and_a_port_out_of_range_refused(admin_client, url, saved, shown):

@@ -401,6 +401,7 @@ def test_the_preview_follows_the_quantities_typed(call, trader):
         ("372.41", "A.HK: 372.41 is not on the HKEX price grid"),
         ("9996", "A.HK: 9996 is above 9,995, the highest price HKEX quotes."),
         ("500", "A.HK: 500 is more than 10% from the last price"),
+        ("1e2", "A.HK: 100 is more than 10% from the last price"),  # as digits, not "1E+2"
         ("372.40", None),
         ("", None),
     ],

@@ -71,6 +71,12 @@ def test_covered_call_recovery_follows_the_book_and_buys_back_the_short_calls(tr
         follow=True,
     )
     assert "Quantity: Ensure this value is greater than or equal to 1." in zero.content.decode()  # names the field
+    decimal = client.post(
+        reverse("recovery:buy-back"),
+        {"account": "A1", "symbol": "TCH-C400", "quantity": "1.0", "key": "buyback-key-789", "next": "/"},
+        follow=True,
+    )
+    assert "Quantity: Enter a whole number." in decimal.content.decode()  # as the liquidation form refuses it
     assert AuditEntry.objects.filter(action="recover", outcome__startswith="refused: Quantity: Ensure").exists()
     order = Order.objects.get()
     assert (order.instrument.symbol, order.side, order.quantity, order.source) == ("TCH-C400", "buy", 3, "recovery")
