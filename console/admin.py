@@ -177,7 +177,9 @@ def without_query(url) -> str | None:
 
 def admin_detail(obj, changes: dict | None = None) -> dict:
     # An object's name may hold an address (a gateway's): no credentials or query there either.
-    name = re.sub(r"[a-z][a-z0-9+.-]*://\S+", lambda found: without_query(found.group()) or "", str(obj))
+    name = re.sub(
+        r"[a-z][a-z0-9+.-]*://\S+", lambda found: without_query(found.group()) or "", str(obj), flags=re.IGNORECASE
+    )
     detail = {"model": obj._meta.label, "pk": str(obj.pk), "object": name[:200]}
     if changes:
         detail["changes"] = changes

@@ -49,6 +49,14 @@ def check_server(app_configs, **kwargs):
         schedule = settings.CELERY_BEAT_SCHEDULE[entry]["schedule"]
         if not 1 <= schedule <= 86400:
             problems.append(Error(f"{name} must be 1 to 86400, got {schedule}", id="console.E006"))
+    if not settings.ORDER_RESUBMIT_SECONDS < settings.ORDER_SEND_GIVE_UP_SECONDS <= 86400:
+        problems.append(
+            Error(
+                "ORDER_SEND_GIVE_UP_SECONDS must be more than ORDER_RESUBMIT_SECONDS and at most 86400, got "
+                f"{settings.ORDER_SEND_GIVE_UP_SECONDS}",
+                id="console.E007",
+            )
+        )
     return problems
 
 

@@ -15,7 +15,7 @@ check; a run that places writes what it placed."""
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
@@ -183,16 +183,29 @@ def run(now: datetime | None = None) -> dict[str, int]:
         services.lock_positions([call.account_id for call in todo])
         plans = services.plan_accounts([call.account for call in todo])
         symbols = {order.symbol for plan in plans.values() for order in plan.orders}
-        # The prices of stocks HKEX trades, which it runs in: a market elsewhere keeps other hours, and its
-        # last price is as old as its last session (as the call's page and the batch preview judge it).
-        price_times = dict(
-            Instrument.objects.filter(symbol__in=symbols, currency=HKD).values_list("symbol", "price_time")
-        )
+        price_times = {
+            symbol: (currency, at)
+            for symbol, currency, at in Instrument.objects.filter(symbol__in=symbols).values_list(
+                "symbol", "currency", "price_time"
+            )
+        }
         rules = services.rules_by_kind()
         for call in todo:
             outcome = _liquidate(call, keys[call.pk], plans[call.account.pk], price_times, rules[call.kind], now)
             counts[outcome] += 1
     return counts
+
+
+# A stock of another market: its last price is its own last session's, hours old while HKEX trades (and
+# days old over a long weekend), as the call's page and the batch preview leave it unmarked. Older than
+# this, or with no time at all, its market has not traded it lately: nothing is placed on it.
+OTHER_MARKET_PRICE_AGE = timedelta(days=4)
+
+
+def _price_is_old(currency: str, price_time: datetime | None, rules: RuleSet, now: datetime) -> bool:
+    if currency == HKD:  # HKEX's, which auto-liquidation runs in: the rule set's limit
+        return services.price_is_old(price_time, rules, now)
+    return price_time is None or price_time < now - OTHER_MARKET_PRICE_AGE
 
 
 def _liquidate(call: MarginCall, key: str, plan, price_times: dict, rules: RuleSet, now: datetime) -> str:
@@ -202,11 +215,7 @@ def _liquidate(call: MarginCall, key: str, plan, price_times: dict, rules: RuleS
     if not plan.orders:
         _note(call, say(gettext_lazy("skipped: the plan has no order")), now)
         return "skipped"
-    stale = [
-        order.symbol
-        for order in plan.orders
-        if order.symbol in price_times and services.price_is_old(price_times[order.symbol], rules, now)
-    ]
+    stale = [order.symbol for order in plan.orders if _price_is_old(*price_times[order.symbol], rules, now)]
     if stale:
         _note(
             call,

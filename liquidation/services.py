@@ -1010,6 +1010,9 @@ def submit(order_ids: Sequence[int]) -> bool:
     """Send committed orders to the market through the gateway. Orders it cannot send (the broker's
     order system away, or failing) stay pending, reserved: said on the alerts logger, and sent again by
     :func:`liquidation.tasks.resubmit_orders` until the gateway takes them. False if it failed."""
+    # Stamped as sent now: resubmit_orders, which sends what has waited ORDER_RESUBMIT_SECONDS since, leaves
+    # it alone however long the placing transaction took to commit.
+    Order.objects.filter(pk__in=list(order_ids), status=OrderStatus.PENDING).update(updated_at=timezone.now())
     try:
         gateway.get().submit(list(order_ids))
     except Exception as error:

@@ -9,6 +9,7 @@ from decimal import Decimal
 
 from celery import shared_task
 from django.conf import settings
+from django.db import transaction
 from django.db.models import F, Sum
 from django.utils import timezone
 
@@ -22,6 +23,7 @@ from . import services
 from .models import WORKING, Order, OrderStatus, Side
 
 logger = logging.getLogger(__name__)
+alerts = logging.getLogger("margincall.alerts")
 
 PART_LOTS = 10  # an order above this many lots fills in parts, one part a turn
 AT_THE_EXCHANGE = (OrderStatus.SUBMITTED, OrderStatus.PARTIALLY_FILLED)  # a pending order is not there yet
@@ -186,24 +188,45 @@ def run_batch(batch_id: int) -> None:
 
 @shared_task(ignore_result=True)
 def resubmit_orders() -> int:
-    """Send again the orders still pending ``ORDER_RESUBMIT_SECONDS`` after they were placed: the gateway
-    failed when they were placed, or the process died between their commit and their sending. Beat runs
-    it every ``ORDER_RESUBMIT_SECONDS``. A gateway takes an order it already has as the same order (its
-    id is the order's own)."""
-    stale = timezone.now() - timedelta(seconds=settings.ORDER_RESUBMIT_SECONDS)
-    ids = list(
-        Order.objects.filter(status=OrderStatus.PENDING, created_at__lt=stale)
-        .order_by("pk")
-        .values_list("pk", flat=True)[:500]
-    )
-    if ids:
-        logger.warning(
-            "%d order(s) still pending %g s after they were placed: sent again",
-            len(ids),
-            settings.ORDER_RESUBMIT_SECONDS,
+    """Send again the orders still pending ``ORDER_RESUBMIT_SECONDS`` after they were placed or last
+    sent: the gateway failed when they were placed, or the process died between their commit and their
+    sending. Beat runs it every ``ORDER_RESUBMIT_SECONDS``. Each is claimed first (locked, skipping any
+    another run holds, and stamped), then sent on its own, so one the gateway keeps refusing holds up
+    no other. Never sent late, nor against the trader's wish:
+
+    - one whose cancel was asked for is cancelled here (the market never had it);
+    - one still unsent ``ORDER_SEND_GIVE_UP_SECONDS`` after it was placed is rejected, its quantity
+      released: the market, the call and the trader may all have moved on. It is placed again if
+      still wanted.
+
+    A gateway takes an order it already has as the same order (its id is the order's own)."""
+    now = timezone.now()
+    stale = now - timedelta(seconds=settings.ORDER_RESUBMIT_SECONDS)
+    with transaction.atomic():
+        orders = list(
+            Order.objects.select_for_update(skip_locked=True)
+            .filter(status=OrderStatus.PENDING, updated_at__lt=stale)
+            .order_by("pk")
+            .only("pk", "created_at", "cancel_requested_at")[:500]
         )
-        services.submit(ids)
-    return len(ids)
+        Order.objects.filter(pk__in=[order.pk for order in orders]).update(updated_at=now)  # claimed
+    too_old = now - timedelta(seconds=settings.ORDER_SEND_GIVE_UP_SECONDS)
+    sent = 0
+    for order in orders:
+        if order.cancel_requested_at is not None:
+            services.mark_cancelled(order.pk)
+        elif order.created_at < too_old:
+            services.mark_rejected(
+                order.pk,
+                f"not sent: the order gateway did not take it within {settings.ORDER_SEND_GIVE_UP_SECONDS:g} s"
+                " of its placing; place it again if it is still wanted",
+            )
+            alerts.error("order %s was never taken by the order gateway: rejected, its quantity released", order.pk)
+        else:
+            sent += services.submit([order.pk])
+    if orders:
+        logger.warning("%d order(s) still pending: %d sent again", len(orders), sent)
+    return len(orders)
 
 
 # A running batch that has not moved for this long is started again (it does only what is not done).
@@ -288,13 +311,14 @@ def _run_batch(batch) -> None:
         # wrote nothing and is run again; the batch fails only on what running again cannot mend.
         while atomic_again(lambda: _run_chunk(batch), what=f"liquidation batch {batch.pk}"):
             pass
-        # Of two runs of one batch (a resumed one and a late first), the one that ends first says how it
-        # ended: the other does not write over it.
-        Batch.objects.filter(pk=batch.pk, status=BatchStatus.RUNNING).update(
-            status=BatchStatus.DONE, finished_at=timezone.now()
+        # Every call done, by this run or another: done, even where another run (a resumed one, or a late
+        # first) failed meanwhile on a chunk this one then did.
+        Batch.objects.filter(pk=batch.pk).exclude(status=BatchStatus.DONE).update(
+            status=BatchStatus.DONE, finished_at=timezone.now(), error=""
         )
     except Exception as error:
         logger.exception("liquidation batch %s failed", batch.pk)
+        # Not over a batch another run has finished: its calls are done.
         Batch.objects.filter(pk=batch.pk, status=BatchStatus.RUNNING).update(
             status=BatchStatus.FAILED, finished_at=timezone.now(), error=f"{type(error).__name__}: {error}"[:2000]
         )

@@ -545,7 +545,8 @@ class BatchView(ConsoleMixin, View):
                     "Auto-liquidation set on %(count)d call.", "Auto-liquidation set on %(count)d calls.", len(changed)
                 )
             )
-            messages.success(request, done % {"count": len(changed)})
+            if changed:  # none changed: the warnings below say why, alone
+                messages.success(request, done % {"count": len(changed)})
             if changed and action != "auto_clear" and not LiquidationSwitch.automatic_on():
                 messages.warning(
                     request,

@@ -323,6 +323,8 @@ CELERY_BEAT_SCHEDULER = "margincall.celery:Beat"  # the queue away is said once,
 LIQUIDATION_GATEWAY = os.environ.get("LIQUIDATION_GATEWAY", "liquidation.gateway.SimulatedExchange")
 # An order the gateway has not taken this long after it was placed is sent again (beat, this often).
 ORDER_RESUBMIT_SECONDS = env_float("ORDER_RESUBMIT_SECONDS", 30)
+# One the gateway has still not taken this long after it was placed is rejected, never sent late.
+ORDER_SEND_GIVE_UP_SECONDS = env_float("ORDER_SEND_GIVE_UP_SECONDS", 600)
 # The simulated exchange: how long before it fills, and whether it trades outside XHKG sessions.
 SIMULATED_FILL_DELAY_SECONDS = env_int("SIMULATED_FILL_DELAY_SECONDS", 2, 0, 3600)
 SIMULATED_EXCHANGE_ALWAYS_OPEN = env_bool("SIMULATED_EXCHANGE_ALWAYS_OPEN", default=DEMO)
@@ -347,7 +349,11 @@ CELERY_BEAT_SCHEDULE = {
     # Liquidation batches that never started (the broker was away) or lost their worker.
     "resume-batches": {"task": "liquidation.tasks.resume_batches", "schedule": 60.0},
     # Orders the gateway did not take when they were placed (it failed, or the process died) are sent again.
-    "resubmit-orders": {"task": "liquidation.tasks.resubmit_orders", "schedule": ORDER_RESUBMIT_SECONDS},
+    "resubmit-orders": {
+        "task": "liquidation.tasks.resubmit_orders",
+        "schedule": ORDER_RESUBMIT_SECONDS,
+        "options": {"expires": ORDER_RESUBMIT_SECONDS},  # runs queued behind an outage are not run late
+    },
     # The simulated exchange's turn (nothing to do when LIQUIDATION_GATEWAY is a broker's own).
     "simulated-exchange": {"task": "liquidation.tasks.simulate_exchange", "schedule": 1.0},
     # Cheap when there is nothing to do; each rule set's notice time decides when it acts.

@@ -205,7 +205,7 @@ class DeadlineForm(forms.Form):
     # The deadline the page showed (Unix seconds): one another trader moved since is not moved unseen.
     # A form without it (made by hand) would move it unseen: it is out of date, as a tampered one is.
     shown = IntegerField(
-        label=_("Deadline shown"),
+        label=None,  # never seen: its errors say only that the page is out of date
         min_value=0,
         max_value=2**40,
         widget=forms.HiddenInput,

@@ -99,6 +99,18 @@ def test_a_stock_of_another_market_is_not_judged_by_hkexs_hours(call, trader):
     assert "A.HK" in Order.objects.values_list("instrument__symbol", flat=True)
 
 
+@pytest.mark.parametrize("age", [None, timedelta(days=5)], ids=["no time", "five days old"])
+def test_a_stock_of_another_market_its_market_has_not_traded_lately_is_not_traded_on(call, trader, age):
+    from book.models import FxRate
+
+    FxRate.objects.update_or_create(currency="USD", defaults={"rate": "7.8"})
+    Instrument.objects.filter(symbol="A.HK").update(currency="USD", price_time=None if age is None else NOW - age)
+    set_at(call, trader, NOW - timedelta(minutes=1))
+
+    assert auto.run(NOW)["skipped"] == 1
+    assert not Order.objects.exists()
+
+
 def test_not_an_exception_nor_a_closed_call(call, trader):
     set_at(call, trader, NOW - timedelta(minutes=1))
     MarginCall.objects.filter(pk=call.pk).update(status="exception")
@@ -315,7 +327,7 @@ def test_at_the_deadline_leaves_a_call_already_past_it(call, trader, time_machin
     assert call.auto_liquidate_at is None
     html = response.content.decode()
     assert "1 call is past its deadline (M100001): left as it is." in html
-    assert "Auto-liquidation set on 0 calls." in html
+    assert "Auto-liquidation set on" not in html  # nothing set: the warning alone says why
     assert AuditEntry.objects.get(action="set_auto_liquidation").detail["past_deadline"] == [call.pk]
 
 
@@ -373,7 +385,7 @@ def test_no_time_is_set_on_a_call_marked_exception(call, trader):
     assert call.auto_liquidate_at is None  # made active again, it would have been due by then
     said = [str(message) for message in response.context["messages"]]
     assert any("1 call is marked exception (M100001): no time is set on it" in text for text in said), said
-    assert not any("has closed" in text for text in said)
+    assert not any("has closed" in text or "set on 0" in text for text in said)  # the warning alone
     entry = AuditEntry.objects.filter(action="set_auto_liquidation").latest("pk")
     assert (entry.outcome, entry.detail["exception"]) == ("partly refused", [call.pk])
     page = client.get(reverse("risk:call", args=[call.pk])).content.decode()

@@ -356,12 +356,68 @@ def test_orders_the_gateway_could_not_take_stay_pending_and_are_sent_again(accou
         assert tasks.resubmit_orders() == 1  # still away: still pending
         order.refresh_from_db()
         assert order.status == OrderStatus.PENDING
-
+        assert tasks.resubmit_orders() == 0  # just sent: not again before ORDER_RESUBMIT_SECONDS
+    with time_machine.travel(timezone.now() + timedelta(seconds=62)):
         settings.LIQUIDATION_GATEWAY = "tests.liquidation.gateways.Holding"  # back
         assert tasks.resubmit_orders() == 1
-    order.refresh_from_db()
-    assert order.status == OrderStatus.SUBMITTED
-    assert tasks.resubmit_orders() == 0
+        order.refresh_from_db()
+        assert order.status == OrderStatus.SUBMITTED
+        assert tasks.resubmit_orders() == 0
+
+
+def test_an_unsent_order_is_never_sent_against_a_cancel_nor_late(account, trader, settings, place):
+    import time_machine
+
+    from liquidation import tasks
+
+    settings.LIQUIDATION_GATEWAY = "tests.liquidation.gateways.Away"
+    cancelled = place(trader, account, services.Wanted("A.HK", 100))
+    late = place(trader, account, services.Wanted("B.HK", 500))
+    # The trader cancels the first; a broker's gateway only sends the cancel (the market never had it).
+    settings.LIQUIDATION_GATEWAY = "tests.liquidation.gateways.Confirming"
+    services.cancel(user=trader, orders=[cancelled])
+    cancelled.refresh_from_db()
+    assert cancelled.status == OrderStatus.PENDING
+
+    with time_machine.travel(timezone.now() + timedelta(seconds=31)):
+        settings.LIQUIDATION_GATEWAY = "tests.liquidation.gateways.Away"  # still away
+        assert tasks.resubmit_orders() == 2
+    cancelled.refresh_from_db()
+    assert cancelled.status == OrderStatus.CANCELLED  # cancelled here, never sent
+    late.refresh_from_db()
+    assert late.status == OrderStatus.PENDING
+
+    with time_machine.travel(timezone.now() + timedelta(seconds=601)):
+        settings.LIQUIDATION_GATEWAY = "tests.liquidation.gateways.Holding"  # back, ten minutes on
+        assert tasks.resubmit_orders() == 1
+    late.refresh_from_db()
+    assert late.status == OrderStatus.REJECTED  # not sent late: its quantity is free again
+    assert late.reject_reason.startswith("not sent: the order gateway did not take it within 600 s")
+
+
+def test_one_order_the_gateway_keeps_refusing_holds_up_no_other(account, trader, settings, place, monkeypatch):
+    import time_machine
+
+    from liquidation import gateway, tasks
+
+    settings.LIQUIDATION_GATEWAY = "tests.liquidation.gateways.Away"
+    stuck = place(trader, account, services.Wanted("A.HK", 100))
+    other = place(trader, account, services.Wanted("B.HK", 500))
+    settings.LIQUIDATION_GATEWAY = "tests.liquidation.gateways.Holding"
+    holding = gateway.get()
+    taken = holding.submit
+
+    def refuses_one(order_ids):
+        if stuck.pk in order_ids:
+            raise ValueError("order system refuses this order")
+        taken(order_ids)
+
+    monkeypatch.setattr(holding, "submit", refuses_one)
+    with time_machine.travel(timezone.now() + timedelta(seconds=31)):
+        assert tasks.resubmit_orders() == 2
+    stuck.refresh_from_db()
+    other.refresh_from_db()
+    assert (stuck.status, other.status) == (OrderStatus.PENDING, OrderStatus.SUBMITTED)
 
 
 def test_the_exchange_rejects_an_order_on_a_suspended_instrument(account, trader, exchange, place):

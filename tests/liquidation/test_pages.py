@@ -900,9 +900,9 @@ def test_automatic_orders_are_found_and_exported_as_the_systems(call, trader):
     assert by_order[first.pk][header.index("Call")] == str(call.pk)
 
 
-def test_a_batch_that_ended_is_not_said_to_end_again_by_a_second_run(book, trader, monkeypatch):
-    """Of two runs of one batch (a resumed one and a late first), the one that ends first says how it
-    ended: a failure is not written over with "done"."""
+def test_of_two_runs_of_one_batch_one_failing_and_one_finishing_the_batch_is_done(book, trader, monkeypatch):
+    """A resumed run and a late first one: if one fails on a chunk that the other then does, every call is
+    done and the batch says so; a run that fails after the other finished does not say it failed."""
     from liquidation import tasks
     from liquidation.models import Batch, BatchStatus
 
@@ -910,13 +910,17 @@ def test_a_batch_that_ended_is_not_said_to_end_again_by_a_second_run(book, trade
     call = MarginCall.objects.get(account__account_no="M100001")
     client_for(trader).post(reverse("liquidation:batch"), {"calls": [call.pk], "action": "liquidate", "key": "k" * 20})
     batch = Batch.objects.get()
+    Batch.objects.filter(pk=batch.pk).update(status=BatchStatus.FAILED, error="OperationalError: lost")  # the other
 
-    def the_other_run_fails_meanwhile(running):
-        Batch.objects.filter(pk=running.pk).update(status=BatchStatus.FAILED, error="RuntimeError: lost")
-        return False  # nothing left for this run
-
-    monkeypatch.setattr(tasks, "_run_chunk", the_other_run_fails_meanwhile)
-    tasks._run_batch(batch)
+    tasks._run_batch(batch)  # this one does every call
 
     batch.refresh_from_db()
-    assert (batch.status, batch.error) == ("failed", "RuntimeError: lost")
+    assert (batch.status, batch.done, batch.total, batch.error) == ("done", 1, 1, "")
+
+    def fails(running):
+        raise RuntimeError("lost")
+
+    monkeypatch.setattr(tasks, "_run_chunk", fails)
+    tasks._run_batch(batch)  # a late run fails after it finished
+    batch.refresh_from_db()
+    assert batch.status == "done"
