@@ -211,9 +211,9 @@ def say(message, /, **values) -> Said:
     return Said(lambda: str(message % {name: str(v) if isinstance(v, Said) else v for name, v in values.items()}))
 
 
-def joined(*parts) -> Said:
-    """Sentences (each :class:`Said` or a plain string) read one after the other."""
-    return Said(lambda: " ".join(str(part) for part in parts))
+def joined(*parts, separator: str = " ") -> Said:
+    """Sentences or clauses (each :class:`Said` or a plain string) read one after the other."""
+    return Said(lambda: separator.join(str(part) for part in parts))
 
 
 def every_language(text) -> dict[str, str]:

@@ -26,7 +26,7 @@ from django.utils.translation import gettext_lazy, ngettext_lazy
 from book.models import HKD, Instrument
 from book.trading_calendar import is_trading
 from console import audit
-from console.text import Said, every_language, say
+from console.text import Said, every_language, joined, say
 from risk import calls as call_locks
 from risk import live
 from risk.models import CallStatus, MarginCall, RuleSet
@@ -217,15 +217,26 @@ def _liquidate(call: MarginCall, key: str, plan, price_times: dict, rules: RuleS
         return "skipped"
     stale = [order.symbol for order in plan.orders if _price_is_old(*price_times[order.symbol], rules, now)]
     if stale:
-        _note(
-            call,
-            say(
-                gettext_lazy("skipped: the price of %(symbols)s is older than %(minutes)d minutes"),
-                symbols=", ".join(stale),
-                minutes=rules.max_price_age_minutes,
-            ),
-            now,
-        )
+        here = [symbol for symbol in stale if price_times[symbol][0] == HKD]
+        elsewhere = [symbol for symbol in stale if symbol not in here]
+        said = []
+        if here:
+            said.append(
+                say(
+                    gettext_lazy("the price of %(symbols)s is older than %(minutes)d minutes"),
+                    symbols=", ".join(here),
+                    minutes=rules.max_price_age_minutes,
+                )
+            )
+        if elsewhere:
+            said.append(
+                say(
+                    gettext_lazy("the price of %(symbols)s, of another market, is older than %(days)d days"),
+                    symbols=", ".join(elsewhere),
+                    days=OTHER_MARKET_PRICE_AGE.days,
+                )
+            )
+        _note(call, say(gettext_lazy("skipped: %(why)s"), why=joined(*said, separator="; ")), now)
         return "skipped"
     wanted = [services.Wanted(order.symbol, order.quantity) for order in plan.orders]
 

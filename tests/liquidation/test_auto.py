@@ -109,6 +109,7 @@ def test_a_stock_of_another_market_its_market_has_not_traded_lately_is_not_trade
 
     assert auto.run(NOW)["skipped"] == 1
     assert not Order.objects.exists()
+    assert note(call) == "2026-12-23 11:30 skipped: the price of A.HK, of another market, is older than 4 days"
 
 
 def test_not_an_exception_nor_a_closed_call(call, trader):
