@@ -18,7 +18,7 @@ from django.db.models import F, Sum
 from django.db.models.functions import Mod
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy, ngettext
+from django.utils.translation import gettext_lazy, ngettext, pgettext_lazy
 
 from book.models import (
     AMOUNT_LIMIT,
@@ -71,6 +71,9 @@ class Wanted:
     quantity: int
     limit_price: Decimal | None = None  # None: the default price
     order_type: str = OrderType.LIMIT
+    # The side the asker means (a buy-back: buy), checked against the position under its lock; None: the
+    # side that closes the position, whichever it is.
+    side: str | None = None
 
 
 def rule_set(kind: str) -> RuleSet:
@@ -723,6 +726,16 @@ def _order(item: Wanted, position: Position | None, working: dict, rules: RuleSe
             )
         )
     side = Side.SELL if position.quantity > 0 else Side.BUY
+    if item.side is not None and item.side != side:  # the book changed since the form was drawn
+        raise Refused(
+            say(
+                gettext_lazy("%(symbol)s: the account now holds it %(holds)s; nothing was placed."),
+                symbol=item.symbol,
+                holds=say(pgettext_lazy("position side", "long"))
+                if side == Side.SELL
+                else say(pgettext_lazy("position side", "short")),
+            )
+        )
     if item.order_type == OrderType.MARKET:
         if instrument.currency == HKD:
             raise Refused(

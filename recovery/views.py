@@ -546,7 +546,8 @@ class BuyBackView(RecoverAction):
             orders = liquidation.place(
                 user=request.user,
                 account=account,
-                wanted=[liquidation.Wanted(symbol, quantity)],
+                # A buy, whatever the book became since the short was read above: never a sale.
+                wanted=[liquidation.Wanted(symbol, quantity, side=liquidation.Side.BUY)],
                 source=liquidation.Source.RECOVERY,
                 key=form.cleaned_data["key"],
                 detail={"recovery": True},

@@ -420,6 +420,20 @@ def test_one_order_the_gateway_keeps_refusing_holds_up_no_other(account, trader,
     assert (stuck.status, other.status) == (OrderStatus.PENDING, OrderStatus.SUBMITTED)
 
 
+def test_an_order_asked_for_one_side_is_not_placed_on_the_other(account, trader):
+    """A buy-back read the position short; a book imported before its lock made it long: the buy is
+    refused, never turned into a sale."""
+    from liquidation.models import Side
+
+    with pytest.raises(services.Refused) as refused:
+        services.place(user=trader, account=account, wanted=[services.Wanted("A.HK", 100, side=Side.BUY)])
+
+    assert str(refused.value) == "A.HK: the account now holds it long; nothing was placed."
+    assert not Order.objects.exists()
+    [order] = services.place(user=trader, account=account, wanted=[services.Wanted("A.HK", 100, side=Side.SELL)])
+    assert order.side == Side.SELL
+
+
 def test_the_exchange_rejects_an_order_on_a_suspended_instrument(account, trader, exchange, place):
     order = place(trader, account, services.Wanted("A.HK", 100))
     order.instrument.status = "suspended"
