@@ -219,23 +219,22 @@ def _liquidate(call: MarginCall, key: str, plan, price_times: dict, rules: RuleS
     if stale:
         here = [symbol for symbol in stale if price_times[symbol][0] == HKD]
         elsewhere = [symbol for symbol in stale if symbol not in here]
-        said = []
-        if here:
-            said.append(
-                say(
+        said = [
+            say(message, symbols=", ".join(symbols), **values)
+            for symbols, message, values in (
+                (
+                    here,
                     gettext_lazy("the price of %(symbols)s is older than %(minutes)d minutes"),
-                    symbols=", ".join(here),
-                    minutes=rules.max_price_age_minutes,
-                )
-            )
-        if elsewhere:
-            said.append(
-                say(
+                    {"minutes": rules.max_price_age_minutes},
+                ),
+                (
+                    elsewhere,
                     gettext_lazy("the price of %(symbols)s, of another market, is older than %(days)d days"),
-                    symbols=", ".join(elsewhere),
-                    days=OTHER_MARKET_PRICE_AGE.days,
-                )
+                    {"days": OTHER_MARKET_PRICE_AGE.days},
+                ),
             )
+            if symbols
+        ]
         _note(call, say(gettext_lazy("skipped: %(why)s"), why=joined(*said, separator="; ")), now)
         return "skipped"
     wanted = [services.Wanted(order.symbol, order.quantity) for order in plan.orders]
