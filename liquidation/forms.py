@@ -6,7 +6,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from book.models import Instrument
-from console.fields import DateField, DateTimeField, IntegerField
+from console.fields import OUT_OF_DATE, DateField, DateTimeField, IntegerField
 from console.lists import sort_choices
 from console.text import fold, key_problem, printable
 from risk.forms import MAX_PAGE, CallIdsField, TextField
@@ -114,5 +114,5 @@ class BatchForm(forms.Form):
                 if not now - timedelta(minutes=5) <= at <= now + AUTO_HORIZON:
                     self.add_error("at", _("The time must be from now to a year ahead."))
         if action == "liquidate" and not data.get("key"):
-            self.add_error(None, _("The form is out of date: reload the page and try again."))
+            self.add_error(None, OUT_OF_DATE)
         return data

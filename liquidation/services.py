@@ -34,6 +34,7 @@ from book.models import (
 from book.signals import BookEffect, positions_changed
 from book.trading_calendar import is_trading
 from console import audit
+from console.fields import OUT_OF_DATE
 from console.models import AuditEntry
 from console.permissions import can
 from console.text import Said, joined, say
@@ -603,7 +604,7 @@ def _answer_of(orders: list[Order] | None, user) -> tuple[list[Order] | None, Sa
 
 def _check_key(key: str) -> None:
     if not KEY.fullmatch(key):
-        raise Refused(say(gettext_lazy("The form is out of date: reload the page and try again.")))
+        raise Refused(say(OUT_OF_DATE))
 
 
 def request_key(order_key: str) -> str:

@@ -27,7 +27,7 @@ from book.models import InstrumentStatus, Position
 from book.trading_calendar import is_trading, next_trading
 from console import audit, streams
 from console import typed as typed_memory
-from console.fields import form_errors, parse_id
+from console.fields import OUT_OF_DATE, form_errors, parse_id
 from console.lists import ListPage, Selection
 from console.permissions import ConsoleMixin, can, can_view
 from console.querysets import visible_desks
@@ -253,7 +253,7 @@ class CallLiquidateView(ConsoleMixin, View):
         key = request.POST.get("key", "")
         if not (8 <= len(key) <= 64 and set(key) <= KEY_ALPHABET):
             self.audit_refusal(request, "refused: the form's key is out of date")
-            messages.error(request, _("The form is out of date: reload the page and try again."))
+            messages.error(request, OUT_OF_DATE)
             return HttpResponseRedirect(back)
         try:
             wanted = self.wanted(request)

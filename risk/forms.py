@@ -8,7 +8,15 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from book.book_format import has_utc_and_local_time, printable
-from console.fields import DateField, DateTimeField, DecimalField, IntegerField, StoredTextField, parse_id
+from console.fields import (
+    OUT_OF_DATE,
+    DateField,
+    DateTimeField,
+    DecimalField,
+    IntegerField,
+    StoredTextField,
+    parse_id,
+)
 
 from .models import CallType, CloseCause
 
@@ -210,8 +218,8 @@ class DeadlineForm(forms.Form):
         max_value=2**40,
         widget=forms.HiddenInput,
         error_messages={
-            "required": _("The form is out of date: reload the page and try again."),
-            "invalid": _("The form is out of date: reload the page and try again."),
+            "required": OUT_OF_DATE,
+            "invalid": OUT_OF_DATE,
         },
     )
 
