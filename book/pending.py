@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -47,9 +48,13 @@ def clear(seen: dict[int, int], *, read_at: datetime) -> int:
     from that price on, so its ``since`` moves up to ``read_at``."""
     if not seen:
         return 0
-    followed = Q()
+    # One clause per version seen, not per mark: a pass may follow thousands of prices.
+    by_version = defaultdict(list)
     for instrument_id, version in seen.items():
-        followed |= Q(instrument_id=instrument_id, version=version)
+        by_version[version].append(instrument_id)
+    followed = Q()
+    for version, instrument_ids in by_version.items():
+        followed |= Q(version=version, instrument_id__in=instrument_ids)
     removed = PendingRecompute.objects.filter(followed).delete()[0]
     PendingRecompute.objects.filter(instrument_id__in=list(seen), since__lt=read_at).update(since=read_at)
     return removed
