@@ -167,7 +167,13 @@ def sync_calls(
     def when(account_id: int) -> datetime:
         return times.get(account_id, at)
 
-    reopenable = _reopenable(wanted, when)
+    last_closed = _last_closed(wanted)
+    for account_id, closed_at in last_closed.items():
+        # Never before the account's last call ended: a change stamped earlier (a tick in flight while a
+        # trader ended the call, a book replayed late) comes after that end, so two calls never overlap.
+        if when(account_id) < closed_at:
+            times[account_id] = closed_at
+    reopenable = _reopenable(last_closed, when)
     to_reopen: list[MarginCall] = []
     reopened_pairs: list[tuple[int, int]] = []
     for account_id, (kind, call_type, followed) in wanted.items():
@@ -317,19 +323,23 @@ def _close(to_close: Mapping[str, list[tuple[int, int]]], open_calls: Mapping[in
     )
 
 
-def _reopenable(wanted: Mapping[int, tuple], when) -> dict[int, MarginCall]:
-    """Per account called again: its last call, if the market (or an admin's change) closed it and its
-    reopen window still holds the moment of its account's change (``when``), locked. A last call closed
-    by a deposit, a liquidation or a trader is final, whatever came before it. A change stamped before
-    that close (ticks arrive out of order) still comes after it."""
-    if not wanted:
+def _last_closed(accounts: Iterable[int]) -> dict[int, datetime]:
+    """Per account that had a call: when its last one closed."""
+    if not accounts:
         return {}
-    last = dict(
-        MarginCall.objects.filter(account_id__in=list(wanted), closed_at__isnull=False)
+    return dict(
+        MarginCall.objects.filter(account_id__in=list(accounts), closed_at__isnull=False)
         .values("account_id")
         .annotate(last=Max("closed_at"))
         .values_list("account_id", "last")
     )
+
+
+def _reopenable(last: Mapping[int, datetime], when) -> dict[int, MarginCall]:
+    """Per account called again (``last``: when its last call closed): that call, if the market (or an
+    admin's change) closed it and its reopen window still holds the moment of its account's change
+    (``when``), locked. A last call closed by a deposit, a liquidation or a trader is final, whatever
+    came before it."""
     if not last:
         return {}
     found: dict[int, MarginCall] = {}

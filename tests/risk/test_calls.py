@@ -245,6 +245,37 @@ def test_a_book_older_than_the_call_closes_it_when_it_opened_never_before(import
     assert call.closed_at == call.triggered_at == at("2026-12-23T10:00:00+08:00")
 
 
+def test_a_call_opened_after_a_trader_ended_the_last_one_is_triggered_at_that_end_not_before(
+    import_book, trader, django_capture_on_commit_callbacks
+):
+    import_book(one_stock_book())  # called at 10:00
+    with time_machine.travel(at("2026-12-23T11:00:10+08:00"), tick=False):
+        assert calls.end_call(the_call().pk, reason="client promised a cheque", user=trader)
+
+    # A price stamped 11:00:05, while the call was still open, arrives after it was ended.
+    one_pass(
+        at("2026-12-23T11:00:11+08:00"),
+        [("S.HK", "99", "2026-12-23T11:00:05+08:00")],
+        django_capture_on_commit_callbacks,
+    )
+
+    ended, new = MarginCall.objects.order_by("pk")
+    assert (ended.close_cause, new.closed_at) == ("manual", None)
+    assert new.triggered_at == ended.closed_at == at("2026-12-23T11:00:10+08:00")
+    assert new.snapshots.get(kind="trigger").taken_at == new.triggered_at
+
+
+def test_a_call_opened_by_a_book_older_than_the_last_close_is_triggered_at_that_close(import_book):
+    import_book(one_stock_book())  # called at 10:00
+    import_book(one_stock_book(as_of="2026-12-23T11:00:00+08:00", cash="-40000"))  # a deposit closes it at 11:00
+
+    import_book(one_stock_book(as_of="2026-12-23T10:30:00+08:00", cash="-60000"))  # a statement of 10:30, late
+
+    first, second = MarginCall.objects.order_by("pk")
+    assert (first.close_cause, first.closed_at) == ("deposit", at("2026-12-23T11:00:00+08:00"))
+    assert second.triggered_at == first.closed_at
+
+
 def test_a_liquidation_closes_the_call_with_cause_liquidation(import_book):
     import_book(one_stock_book())
     account = Account.objects.get(account_no="T1")
