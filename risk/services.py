@@ -254,7 +254,9 @@ def _store_with_pure_engine(lookups, now) -> tuple[RecomputeResult, list[int]]:
         if why:
             result.failed[account_no] = why
             problems[pk] = why
-            logger.error("account %s not recomputed: %s", account_no, why)
+            # Said by the caller, which knows what it means: a pass alerts, an import or an admin's save
+            # is refused (then nothing was stored), the recompute command fails.
+            logger.info("account %s not recomputed: %s", account_no, why)
             continue
         stored["call_type"] = stored["call_type"] or ""
         if before.get(pk) != tuple(stored[name] for name in AccountRisk.FIGURE_FIELDS):

@@ -1,6 +1,7 @@
 """The admin refuses bad values with the form's error, as the console's forms do: never a 500, nothing
 saved."""
 
+import logging
 import re
 from decimal import Decimal
 
@@ -942,7 +943,7 @@ def test_a_price_waiting_for_its_pass_is_followed_before_the_trial_and_not_shown
     assert call.closed_at is None
 
 
-def test_a_position_whose_figures_cannot_be_stored_is_refused_and_nothing_is_saved(admin_client):
+def test_a_position_whose_figures_cannot_be_stored_is_refused_and_nothing_is_saved(admin_client, caplog):
     from book.models import Position
 
     instrument = Instrument.objects.order_by("pk").first()
@@ -961,6 +962,8 @@ def test_a_position_whose_figures_cannot_be_stored_is_refused_and_nothing_is_sav
     assert "is too large to store" in form_errors(response)
     assert not Account.objects.filter(account_no="NEW1").exists()
     assert not Position.objects.filter(quantity=9000000000000000000).exists()
+    # Refused, with nothing stored: the form says it, not an error in the log as if figures were lost.
+    assert not [record.getMessage() for record in caplog.records if record.levelno >= logging.ERROR]
 
 
 def test_an_account_that_could_not_be_recomputed_before_an_edit_is_warned_of_not_refused_for(admin_client):
