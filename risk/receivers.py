@@ -29,7 +29,7 @@ def recompute_written_book(
     if not affected:
         return BookEffect()
     # A call opened or closed by a book happens at the book's time (a replayed statement or a
-    # scenario); a call its cash closes is closed by a deposit, any other by the market; a call an
+    # scenario); a call closed as its cash rose is closed by a deposit, any other by the market; a call an
     # edit in the admin closes, by that edit.
     causes = dict.fromkeys(affected, CloseCause.ADMIN) if by_admin else dict.fromkeys(deposits, CloseCause.DEPOSIT)
     # An account that could not be recomputed before this change either (its figures_problem says why)

@@ -235,6 +235,25 @@ def test_a_deposit_closes_the_call_with_cause_deposit(import_book):
     assert call.closed_at == at("2026-12-24T09:45:00+08:00")
 
 
+def test_a_call_a_book_closes_by_its_prices_though_its_cash_fell_is_closed_by_the_market(import_book):
+    import_book(one_stock_book())  # 1,000 at 100, cash -60,000: called
+
+    # Cash fell by 5,000 (a fee) while the price rose to 130: the market met the call, not a deposit.
+    import_book(one_stock_book(as_of="2026-12-24T09:45:00+08:00", price="130", cash="-65000"))
+
+    assert (the_call().status, the_call().close_cause) == ("closed", "market")
+
+
+def test_a_debt_cleared_from_the_book_closes_the_call_by_a_deposit(import_book):
+    import_book(one_stock_book())
+    book = one_stock_book(as_of="2026-12-24T09:45:00+08:00")
+    book["accounts"][0]["cash"] = {}  # the -60,000 line is gone: paid in
+
+    import_book(book)
+
+    assert (the_call().status, the_call().close_cause) == ("closed", "deposit")
+
+
 def test_a_book_older_than_the_call_closes_it_when_it_opened_never_before(import_book):
     import_book(one_stock_book())  # called at 10:00 on 23 December
 
