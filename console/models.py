@@ -53,4 +53,4 @@ class AuditEntry(AppendOnly):
         ]
 
     def __str__(self):
-        return f"{self.at:%Y-%m-%d %H:%M:%S} {self.action} {self.outcome}"
+        return f"{timezone.localtime(self.at):%Y-%m-%d %H:%M:%S} {self.action} {self.outcome}"

@@ -170,7 +170,7 @@ class LiquidationSwitch(models.Model):
         verbose_name_plural = _("automatic liquidation switch")
 
     def __str__(self):
-        return str(_("on") if self.automatic else _("off"))
+        return str(pgettext_lazy("a switch", "on") if self.automatic else pgettext_lazy("a switch", "off"))
 
     @classmethod
     def automatic_on(cls) -> bool:

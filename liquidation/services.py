@@ -42,7 +42,7 @@ from risk import calls as call_locks
 from risk import selectors as risk_selectors
 from risk import services as risk_services
 from risk.calculations import ENGINE_CONTEXT, AccountTerms, MissingFxRate, average_price, fx_rate, round_money
-from risk.models import CallStatus, CloseCause, MarginCall, RuleSet
+from risk.models import CallStatus, CallType, CloseCause, MarginCall, RuleSet
 
 from . import gateway, live, prices
 from . import plan as planning
@@ -802,6 +802,9 @@ def place_plan(*, user, account: Account, only: Iterable[str] | None = None, sou
     return Placed(request.orders, again=request.again)
 
 
+DEBIT_HAS_NO_POSITION = gettext_lazy("A debit call has no position to sell or buy back: only a deposit meets it.")
+
+
 @dataclass(frozen=True)
 class NoPlan:
     """An account that cannot be planned: a currency it holds has no FX rate. Nothing to order, and why
@@ -908,6 +911,8 @@ def _liquidate_locked(user, accounts, only, source, key) -> list[Request]:
                     symbols=", ".join(only),
                 )
                 if only
+                else say(DEBIT_HAS_NO_POSITION)
+                if result.before.call_type == CallType.DEBIT
                 else say(
                     gettext_lazy(
                         "Nothing can be sold or bought back for this call (only suspended, delisted or reserved stock)."

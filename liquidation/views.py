@@ -19,7 +19,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
+from django.utils.translation import ngettext, pgettext
 from django.views import View
 
 from book.book_format import printable
@@ -109,6 +109,7 @@ def call_panel(request, *, call, account) -> str | None:
         no_plan = services.no_fx_rate(error)
     context = orders_context(request, call=call, account=account, planned=planned)
     context["no_plan"] = no_plan
+    context["debit_has_no_position"] = services.DEBIT_HAS_NO_POSITION
     context["automatic_off"] = call.is_open and not LiquidationSwitch.automatic_on()
     # A time outside HKEX's continuous trading (a session's close, a night): the plan waits for the next.
     context["auto_waits_for_trading"] = (
@@ -413,7 +414,7 @@ class OrderListView(ListPage):
             _("By"),
             _("Created at"),
             _("Reason rejected"),
-            _("Call"),
+            pgettext("a margin call", "Call"),
         ]
 
     def csv_row(self, order, now):

@@ -14,3 +14,13 @@ from console.text import first_few
 )
 def test_a_message_names_the_first_few_and_says_when_there_are_more(names, shown, separator, said):
     assert first_few(iter(names), shown, separator) == said
+
+
+def test_an_audit_entry_is_named_by_its_time_in_hong_kong_as_its_time_field_shows_it():
+    import datetime as dt
+
+    from console.models import AuditEntry
+
+    entry = AuditEntry(at=dt.datetime(2026, 12, 7, 9, 10, 50, tzinfo=dt.UTC), action="cancel_order", outcome="ok")
+
+    assert str(entry) == "2026-12-07 17:10:50 cancel_order ok"

@@ -51,6 +51,14 @@ def test_not_before_its_time(call, trader):
     assert not Order.objects.exists()
 
 
+@pytest.mark.parametrize(("automatic", "shown"), [(True, "開"), (False, "關")])
+def test_the_switch_reads_on_or_off_in_chinese_not_as_an_object(automatic, shown):
+    from django.utils import translation
+
+    with translation.override("zh-hant"):
+        assert str(LiquidationSwitch(automatic=automatic)) == shown
+
+
 def test_the_kill_switch_stops_it_and_says_so(call, trader):
     set_at(call, trader, NOW - timedelta(minutes=1))
     LiquidationSwitch.objects.update_or_create(pk=1, defaults={"automatic": False})

@@ -237,6 +237,17 @@ def test_a_stock_with_no_last_price_needs_a_limit_price_given(account, trader):
     assert "A.HK" not in {order.instrument.symbol for order in request.orders or []}
 
 
+def test_a_batch_says_a_debit_call_has_no_position_not_that_its_stock_is_suspended(trader, import_book):
+    import_book({"accounts": [{"account_no": "D1", "desk": "HK1", "cash": {"HKD": "-1000"}}]})
+    debit = Account.objects.get(account_no="D1")
+    assert MarginCall.objects.get(account=debit).call_type == "debit"
+
+    [request] = services.liquidate_calls(user=trader, accounts=[debit])
+
+    assert str(request.refused) == "A debit call has no position to sell or buy back: only a deposit meets it."
+    assert not Order.objects.exists()
+
+
 def test_the_viewer_and_another_desk_may_not_liquidate(account, viewer, desk_trader):
     with pytest.raises(services.Refused, match="may not liquidate"):
         services.place_plan(user=viewer, account=account)

@@ -898,6 +898,9 @@ def test_automatic_orders_are_found_and_exported_as_the_systems(call, trader):
     assert by_order[first.pk][header.index("By")] == "system"
     assert by_order[second.pk][header.index("By")] == "trader"
     assert by_order[first.pk][header.index("Call")] == str(call.pk)
+    # In Chinese the column is the margin call's, not an option's right (認購).
+    chinese = client.get(reverse("liquidation:orders"), {"format": "csv"}, HTTP_ACCEPT_LANGUAGE="zh-hant")
+    assert next(csv.reader(io.StringIO(chinese.content.decode("utf-8-sig"))))[-1] == "追收單"
 
 
 def test_of_two_runs_of_one_batch_one_failing_and_one_finishing_the_batch_is_done(book, trader, monkeypatch):
