@@ -183,14 +183,10 @@ class CallDetailView(ConsoleMixin, View):
         snapshots = list(call.snapshots.defer("book"))
         typed = take_typed(request, call)
         context = book_context(account)
+        context.update(tiles_context(call, days, snapshots, now))
         context.update(
             {
-                "call": call,
                 "kind_page": LIST_KINDS.get(account.kind),
-                "elapsed_hours": calls.elapsed_hours(call.triggered_at, call.closed_at or now),
-                "overdue": call.is_open and call.deadline < now,
-                "deadline_at_close": call.deadline == session_close(call.deadline.astimezone(HONG_KONG).date()),
-                "long_outstanding": call.is_open and calls.is_long_outstanding(call.triggered_at, now, days),
                 "remarks": list(call.remarks.select_related("author")),
                 "deadline_changes": list(call.deadline_changes.select_related("changed_by")),
                 "snapshots": snapshots,
@@ -203,12 +199,39 @@ class CallDetailView(ConsoleMixin, View):
                     }
                 ),
                 "compare": compare_snapshots(call, snapshots) if not call.is_open else None,
-                # A closed call is read as it ended: its amount then, not the account's now.
-                "at_close": None if call.is_open else next((s for s in reversed(snapshots) if s.kind == "close"), None),
             }
         )
         context["panels"] = panels.render("call_detail", request, call=call, account=account)
         return render(request, "risk/call_detail.html", context)
+
+
+def tiles_context(call, long_outstanding_days, snapshots, now) -> dict:
+    """The call page's head: its type and status, and its tiles (trigger, deadline, elapsed hours, the
+    call amount now or at the close)."""
+    return {
+        "call": call,
+        "rendered_ms": int(now.timestamp() * 1000),
+        "elapsed_hours": calls.elapsed_hours(call.triggered_at, call.closed_at or now),
+        "overdue": call.is_open and call.deadline < now,
+        "deadline_at_close": call.deadline == session_close(call.deadline.astimezone(HONG_KONG).date()),
+        "long_outstanding": call.is_open and calls.is_long_outstanding(call.triggered_at, now, long_outstanding_days),
+        # A closed call is read as it ended: its amount then, not the account's now.
+        "at_close": None if call.is_open else next((s for s in reversed(snapshots) if s.kind == "close"), None),
+    }
+
+
+class CallTilesView(ConsoleMixin, View):
+    """The live part of a call's page: its head and tiles, fetched again as the call's figures change
+    (a fill, a price), with its type and status."""
+
+    def get(self, request, pk):
+        call = _call_or_404(request, pk)
+        now = timezone.now()
+        snapshots = [] if call.is_open else list(call.snapshots.filter(kind="close").defer("book"))
+        context = tiles_context(call, selectors.long_outstanding_days(call.account.kind), snapshots, now)
+        context["figures"] = AccountRisk.objects.filter(account_id=call.account_id).first()
+        context["oob"] = True
+        return render(request, "risk/_call_tiles.html", context)
 
 
 class SnapshotView(ConsoleMixin, View):

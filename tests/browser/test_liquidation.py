@@ -135,10 +135,16 @@ def test_the_orders_page_and_the_details_follow_the_market_without_a_reload(page
     expect(page.locator(f'#call-orders tr[data-order="{order.pk}"]').get_by_test_id("order-status")).to_have_text(
         "Partially filled"
     )
+    amount = page.get_by_test_id("amount-now").locator(".value")
+    before = amount.inner_text()
     services.record_fill(order.pk, 300, Decimal("300"), fill_time, "part-2")
     expect(page.locator(f'#call-orders tr[data-order="{order.pk}"]').get_by_test_id("order-status")).to_have_text(
         "Filled", timeout=5000
     )
+    # The call's amount follows the fill too, not only its orders.
+    call.refresh_from_db()
+    assert f"{call.call_amount:,.2f}" != before
+    expect(amount).to_have_text(f"{call.call_amount:,.2f}", timeout=5000)
     assert violations == []
 
 

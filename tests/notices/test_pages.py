@@ -105,6 +105,7 @@ def test_the_preview_shows_each_client_their_own_language(call, trader):
     assert rows[("T2", "email")]["language"] == "en"
     assert rows[("T2", "sms")]["problem"] == "no address"  # T2 has no phone
     assert not Notice.objects.exists()  # a preview sends nothing
+    assert "Figures in the message are filled in when it is sent" in response.content.decode()
 
 
 def test_the_batch_bar_sends_to_every_selected_call(call, trader, django_capture_on_commit_callbacks):

@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from book.models import Account
 from console.models import AuditEntry
-from risk.models import MarginCall
+from risk.models import AccountRisk, MarginCall
 from tests.books import one_stock_book
 from tests.users import client_for, make_user
 
@@ -51,6 +51,7 @@ def views_of(call):
         reverse("risk:intraday"),
         reverse("risk:history"),
         reverse("risk:call", args=[call.pk]),
+        reverse("risk:call-tiles", args=[call.pk]),
         reverse("risk:snapshot", args=[call.pk, snapshot.pk]),
     ]
     actions = [
@@ -121,6 +122,36 @@ def test_the_viewer_sees_no_action_buttons(call, viewer):
         assert 'data-testid="add-remark"' not in html
         assert 'data-testid="move-deadline"' not in html
         assert 'name="calls"' not in html
+
+
+def test_the_call_pages_head_follows_its_figures_live(call, viewer, desk_trader):
+    page = client_for(viewer).get(reverse("risk:call", args=[call.pk])).content.decode()
+    assert f'data-only="{call.pk}"' in page
+    assert f'data-refresh="{reverse("risk:call-tiles", args=[call.pk])}"' in page
+    # A fill or a price moved the account: the part fetched again reads the figures as they are now,
+    # with the call's type and status swapped in beside it.
+    AccountRisk.objects.filter(account_id=call.account_id).update(call_amount=Decimal("4321.00"))
+    MarginCall.objects.filter(pk=call.pk).update(call_type="force_call", call_amount=Decimal("4321.00"))
+
+    part = client_for(viewer).get(reverse("risk:call-tiles", args=[call.pk])).content.decode()
+
+    assert (
+        'data-testid="amount-now"><span class="label">Call amount now (HKD)</span><span class="value small">4,321.00<'
+        in part
+    )
+    assert 'id="call-type" data-testid="call-type" hx-swap-oob="true">Force call<' in part
+    assert 'id="call-status" data-testid="call-status" hx-swap-oob="true"' in part
+    assert client_for(desk_trader).get(reverse("risk:call-tiles", args=[call.pk])).status_code == 404
+
+
+def test_a_closed_calls_head_is_not_live(import_book, call, trader):
+    import_book(one_stock_book(desk="HK2", account_no="T2", as_of="2026-12-24T09:45:00+08:00", cash="-40000"))
+    closed = MarginCall.objects.get(account__account_no="T2")
+
+    page = client_for(trader).get(reverse("risk:call", args=[closed.pk])).content.decode()
+
+    assert 'id="call-tiles"' in page
+    assert "data-only=" not in page
 
 
 def test_a_desk_trader_lists_only_their_desks_calls(call, desk_trader, trader):
@@ -402,6 +433,9 @@ def test_history_lists_closed_calls_with_the_cause_and_before_after(import_book,
     open_page = client_for(trader).get(reverse("risk:call", args=[call.pk])).content.decode()
     assert "Call amount now (HKD)" in open_page
     assert "amount-at-close" not in open_page
+    # The account's book below a closed call is today's, and says so; an open call's is its own.
+    assert "Below is the account as it stands now, not as it was when this call closed at 2026-12-24 09:45" in page
+    assert 'data-testid="book-now"' not in open_page
 
 
 def test_history_exports_the_same_filtered_rows_as_csv(import_book, call, trader):

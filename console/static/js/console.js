@@ -1,5 +1,5 @@
 // Live parts of a page: an element with data-stream (an event stream URL), data-refresh (where its
-// fragment is fetched) and an id. The stream tells which records changed; the fragment is fetched
+// fragment is fetched) and an id; with data-only, only that record's changes refetch it. The stream tells which records changed; the fragment is fetched
 // again (one request at a time, bursts merged) with those ids, so the server marks them "updated".
 // Ticked boxes inside it survive the refresh (those ticked while it was on its way too). A list with
 // data-hold holds still while a box in it is ticked (its rows do not move under the trader's hand): the
@@ -81,9 +81,13 @@
     streamUrl.searchParams.set("since", part.dataset.since || "");
     const source = new EventSource(streamUrl.pathname + streamUrl.search);
     const name = part.dataset.event || "calls";
+    // data-only: the part shows one record of the stream's (one call of the list's kind).
+    const only = part.dataset.only ? Number(part.dataset.only) : null;
     source.addEventListener(name, (event) => {
       // An empty list means "refetch everything" (the page missed too much to mark it).
-      (JSON.parse(event.data)[name] || []).forEach((changed) => pending.add(changed));
+      const changed = JSON.parse(event.data)[name] || [];
+      if (only !== null && changed.length && !changed.includes(only)) return;
+      changed.forEach((id) => pending.add(id));
       schedule();
     });
     // "refused": this user has as many live pages open as allowed; stop rather than retry.
