@@ -122,9 +122,10 @@ class ListPage(ConsoleMixin, View):
         selection = self.select(request, values, now)
         sort = values.get("sort") or self.default_sort
         ordered = selection.rows.order_by(ordering(self.sorts, sort), self.tiebreak)
+        # A file of other rows than asked for would pass for the list asked for: not exported.
+        refused = form_errors(form, ignore=("page", "sort")) if self.csv_name else ""
         if self.csv_name and request.GET.get("format") == "csv":
-            refused = form_errors(form, ignore=("page", "sort"))
-            if refused:  # a file of other rows than asked for would pass for the list asked for
+            if refused:
                 text = _("Not exported: these filters are not valid: %(errors)s") % {"errors": refused}
                 return HttpResponseBadRequest(text, content_type="text/plain; charset=utf-8")
             return self.csv(ordered, now)
@@ -143,6 +144,7 @@ class ListPage(ConsoleMixin, View):
             "sort": sort,
             "query": query,
             "querystring": query.urlencode(),
+            "csv_refused": bool(refused),
             **selection.extra,
             **self.context(request, values, now, selection),
         }

@@ -269,6 +269,11 @@ def test_a_csv_is_not_exported_with_filters_that_are_not_valid(call, trader, que
     if said.startswith("Ratio"):
         assert text.count("Ratio from (%)") == 1
     assert text.isprintable()
+    # The page those filters draw offers no link to that refusal: its export waits for valid filters.
+    page = client_for(trader).get(reverse("risk:warning"), query).content.decode()
+    assert '<span class="button disabled" role="link" aria-disabled="true" data-testid="csv"' in page
+    assert "format=csv" not in page
+    assert "format=csv" in client_for(trader).get(reverse("risk:warning")).content.decode()
 
 
 def test_csv_exports_what_the_filters_show(call, trader):
