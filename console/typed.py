@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import time
 
+from .fields import parse_id
+
 KEPT_FOR_SECONDS = 120
 
 
@@ -18,3 +20,22 @@ def take(request, key: str):
     if not isinstance(kept, dict) or time.time() - kept.get("at", 0) > KEPT_FOR_SECONDS:
         return None
     return kept.get("values")
+
+
+# A batch from a list's bar (the rows ticked, what its bar held): kept when it is refused, so the list
+# it goes back to has them ticked and typed again, not a selection of 50 rows to make again.
+BATCH_KEY = "batch-typed"
+NOT_KEPT = frozenset({"csrfmiddlewaretoken", "next", "key", "action", "calls"})
+
+
+def keep_batch(request) -> None:
+    post = request.POST
+    calls = [pk for pk in map(parse_id, post.getlist("calls")[:1000]) if pk is not None]
+    fields = {
+        name: [value[:2000] for value in post.getlist(name)[:20]] for name in list(post)[:40] if name not in NOT_KEPT
+    }
+    keep(request, BATCH_KEY, {"calls": calls, "fields": fields})
+
+
+def take_batch(request) -> dict | None:
+    return take(request, BATCH_KEY)

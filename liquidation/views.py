@@ -509,6 +509,7 @@ class BatchView(ConsoleMixin, View):
             errors = form_errors(form)
             self.audit_refusal(request, f"refused: {errors}"[:200])
             messages.error(request, errors)
+            typed_memory.keep_batch(request)
             return HttpResponseRedirect(back)
         wanted = form.cleaned_data["calls"]
         calls = list(

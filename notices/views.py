@@ -18,6 +18,7 @@ from django.views import View
 
 from book.book_format import printable
 from book.models import Account
+from console import typed as typed_memory
 from console.fields import form_errors, parse_id
 from console.lists import ListPage, Selection
 from console.permissions import ConsoleMixin, can, can_view
@@ -90,6 +91,7 @@ class SendView(ConsoleMixin, View):
             errors = form_errors(form)
             self.audit_refusal(request, f"refused: {errors}"[:200])
             messages.error(request, errors)
+            typed_memory.keep_batch(request)
             return HttpResponseRedirect(back)
         ids = form.cleaned_data["calls"]
         calls = _visible_calls(request, ids)
@@ -108,6 +110,7 @@ class SendView(ConsoleMixin, View):
             )
         except services.Refused as refusal:
             messages.error(request, printable(str(refusal)))
+            typed_memory.keep_batch(request)
             return HttpResponseRedirect(back)
         say_queued(request, asked=bool(open_calls), written=written)
         if closed := len(calls) - len(open_calls):

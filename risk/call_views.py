@@ -86,6 +86,8 @@ class CallListView(ListPage):
             "list_url": reverse(LIST_KINDS[self.kind]["url"]),
             "rendered_ms": int(now.timestamp() * 1000),
             "batch_panels": panels.render("call_list_batch", request, tab=selection.extra["tab"]),
+            # A refused batch's rows and bar, ticked and typed again (by console.js) on the page drawn whole.
+            "batch_kept": None if request.htmx else typed_memory.take_batch(request),
             "freshness": selectors.freshness(now),
         }
 
@@ -346,6 +348,7 @@ class ExceptionBatchView(ConsoleMixin, View):
             errors = form_errors(form)
             audit.record(request.user, self.action, detail={"errors": errors}, outcome="refused")
             messages.error(request, errors)
+            typed_memory.keep_batch(request)
             return HttpResponseRedirect(back)
         wanted = form.cleaned_data["calls"]
         allowed = list(MarginCall.objects.visible_to(request.user).filter(pk__in=wanted).values_list("pk", flat=True))

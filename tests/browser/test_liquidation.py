@@ -99,6 +99,24 @@ def test_a_batch_from_risk_warning(page: Page, console_server, book):
     assert set(Order.objects.values_list("source", flat=True)) == {"batch"}
 
 
+def test_a_refused_batch_comes_back_with_its_rows_ticked_and_its_bar_as_typed(page: Page, console_server, book):
+    make_user("trader", "RiskWarningFull")
+    log_in(page, console_server, "trader", "pw-trader")
+    page.goto(f"{console_server.url}/risk-warning/")
+    boxes = page.locator('#call-list input[name="calls"]')
+    boxes.first.check()
+    page.locator('#batch [name="only"], [form=batch][name="only"]').fill("zzz.hk")
+    confirm_next(page)
+    page.get_by_test_id("batch-liquidate").click()
+
+    expect(page.locator(".messages")).to_contain_text("No such stock: zzz.hk")
+    expect(boxes.first).to_be_checked()
+    expect(page.get_by_test_id("selected-count")).to_contain_text("1")
+    expect(page.locator('#batch [name="only"], [form=batch][name="only"]')).to_have_value("zzz.hk")
+    page.reload()  # once: a later visit starts clean
+    expect(boxes.first).not_to_be_checked()
+
+
 def test_the_viewer_sees_the_plan_and_no_button(page: Page, console_server, book):
     make_user("viewer", "RiskWarningReadOnly")
     log_in(page, console_server, "viewer", "pw-viewer")

@@ -915,7 +915,7 @@ def test_a_batch_places_each_accounts_plan_or_says_why_not(import_book, account,
 
     import_book(one_stock_book(desk="HK2", account_no="T3"))  # one stock: S.HK
     other = Account.objects.get(account_no="T3")
-    Position.objects.filter(account=other).update(quantity=0)  # nothing left to sell
+    Position.objects.filter(account=other).update(quantity=0)  # nothing left to sell: a debit
 
     requests = services.liquidate_calls(user=trader, accounts=[account, other], key="batch-1")
 
@@ -926,7 +926,14 @@ def test_a_batch_places_each_accounts_plan_or_says_why_not(import_book, account,
     ]
     assert placed.refused is None
     assert refused.orders is None
-    assert "Nothing can be sold" in str(refused.refused)
+    assert str(refused.refused) == "A debit call has no position to sell or buy back: only a deposit meets it."
+    # An account that holds stock, none of it tradable, is told so.
+    import_book(one_stock_book(desk="HK2", account_no="T4"))
+    Instrument.objects.filter(symbol="S.HK").update(status="suspended")
+    [stuck] = services.liquidate_calls(user=trader, accounts=[Account.objects.get(account_no="T4")])
+    assert str(stuck.refused) == (
+        "Nothing can be sold or bought back for this call (only suspended, delisted or reserved stock)."
+    )
     # The same batch again places nothing more.
     again = services.liquidate_calls(user=trader, accounts=[account, other], key="batch-1")
     assert sorted(o.pk for o in again[0].orders) == sorted(o.pk for o in placed.orders)

@@ -279,6 +279,10 @@ def test_a_batch_for_only_a_stock_the_book_does_not_hold_is_refused_naming_it(ca
 
     assert "No such stock: zzz.hk" in response.content.decode()
     assert not Batch.objects.exists()
+    # The list it goes back to has the rows and the bar as they were sent, to correct, once.
+    assert response.context["batch_kept"] == {"calls": [call.pk], "fields": {"only": ["A.HK zzz.hk"]}}
+    assert 'id="batch-kept"' in response.content.decode()
+    assert client_for(trader).get(reverse("risk:warning")).context["batch_kept"] is None
     many = " ".join(f"Q{n}.HK" for n in range(201))
     response = client_for(trader).post(reverse("liquidation:batch"), {**data, "only": many}, follow=True)
     assert "At most 200 stocks; 201 were given." in response.content.decode()

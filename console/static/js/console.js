@@ -125,7 +125,24 @@
     if (bar && window.ResizeObserver) new ResizeObserver(set).observe(bar);
   }
 
-  document.addEventListener("DOMContentLoaded", () => { start(); updateBatchBar(); updatePickForms(); trackBatchHeight(); });
+  // A refused batch comes back with its rows ticked and its bar as it was typed (#batch-kept).
+  function restoreBatch() {
+    const kept = document.getElementById("batch-kept");
+    if (!kept) return;
+    const { calls, fields } = JSON.parse(kept.textContent);
+    const wanted = new Set(calls.map(String));
+    document.querySelectorAll('#call-list input[name="calls"]').forEach((box) => { box.checked = wanted.has(box.value); });
+    Object.entries(fields).forEach(([name, values]) => {
+      document.querySelectorAll("#batch [name], [form=batch][name]").forEach((field) => {
+        if (field.name !== name || field.type === "hidden" || field.type === "submit") return;
+        if (field.type === "checkbox" || field.type === "radio") field.checked = values.includes(field.value);
+        else if (field.multiple) Array.from(field.options).forEach((option) => { option.selected = values.includes(option.value); });
+        else field.value = values[0] || "";
+      });
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", () => { restoreBatch(); start(); updateBatchBar(); updatePickForms(); trackBatchHeight(); });
 })();
 
 // What the confirmation quotes follows the form: typed into since, it is out of date until the page
