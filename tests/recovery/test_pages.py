@@ -103,6 +103,9 @@ def test_short_stock_recovery_lists_the_scan_and_a_trader_marks_one_done(trader)
         ("M1", "X.HK"): (300, "not_shortable"),
     }
     assert 'data-testid="scan-time"' in page.content.decode()
+    # Each row leads to its account's page: its positions, cash and calls.
+    link = f'<a href="{reverse("risk:account", args=["M1"])}" data-testid="account-link">M1</a>'
+    assert link in page.content.decode()
 
     item = rows[("M1", "X.HK")]
     client.post(reverse("recovery:short-status", args=[item.pk]), {"status": "done", "remark": "bought back"})
