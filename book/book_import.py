@@ -95,7 +95,7 @@ def _write(book: Book, now, as_of, explicit_time: bool, result: ImportResult) ->
         _check_references(book)
         desks = _import_desks(book, result)
         instruments, changed_instruments = _import_instruments(book, as_of, explicit_time, result)
-        changed_accounts, cash_rose = _import_accounts(book, desks, instruments, result)
+        changed_accounts, cash_changed = _import_accounts(book, desks, instruments, result)
         _import_lending(book, instruments, as_of, result)
         # The apps above the book follow it in this transaction (the risk app recomputes the accounts
         # it moved); what they cannot follow refuses the file.
@@ -105,7 +105,7 @@ def _write(book: Book, now, as_of, explicit_time: bool, result: ImportResult) ->
             instrument_ids=changed_instruments,
             currencies=changed_currencies,
             account_nos=[a.account_no for a in book.accounts],
-            deposits=cash_rose,
+            deposits=cash_changed,
             at=as_of,
             now=now,
             by_admin=False,
@@ -365,19 +365,18 @@ def _import_accounts(
         for r in book.accounts
         if r.positions is not None
     }
-    cash_rose: set[int] = set()
-    changed |= _replace_rows(
-        CashBalance, "currency", "amount", [a.pk for a in with_cash], cash_wanted, "cash", result, rose=cash_rose
+    cash_changed = _replace_rows(
+        CashBalance, "currency", "amount", [a.pk for a in with_cash], cash_wanted, "cash", result
     )
+    changed |= cash_changed
     changed |= _replace_rows(
         Position, "instrument_id", "quantity", [a.pk for a in with_positions], positions_wanted, "positions", result
     )
-    return changed, cash_rose
+    return changed, cash_changed
 
 
-def _replace_rows(model, key_field, value_field, account_ids, wanted, label, result, rose=None) -> set[int]:
-    """Make each account's rows exactly ``wanted[account_id]`` ({key: value}); return accounts changed.
-    ``rose``, if given, gets the accounts one of whose values went up (a row gone counts as 0)."""
+def _replace_rows(model, key_field, value_field, account_ids, wanted, label, result) -> set[int]:
+    """Make each account's rows exactly ``wanted[account_id]`` ({key: value}); return accounts changed."""
     changed: set[int] = set()
     stale, to_update, to_create = [], [], []
     for start in range(0, len(account_ids), 5000):
@@ -388,22 +387,17 @@ def _replace_rows(model, key_field, value_field, account_ids, wanted, label, res
         for account_id in chunk:
             rows, target = existing[account_id], wanted[account_id]
             for key, row in rows.items():
-                old, new = getattr(row, value_field), target.get(key, 0)
                 if key not in target:
                     stale.append(row.pk)
-                elif old != new:
-                    setattr(row, value_field, new)
-                    to_update.append(row)
-                if old != new or key not in target:
                     changed.add(account_id)
-                if new > old and rose is not None:
-                    rose.add(account_id)
+                elif getattr(row, value_field) != target[key]:
+                    setattr(row, value_field, target[key])
+                    to_update.append(row)
+                    changed.add(account_id)
             for key, value in target.items():
                 if key not in rows:
                     to_create.append(model(account_id=account_id, **{key_field: key, value_field: value}))
                     changed.add(account_id)
-                    if value > 0 and rose is not None:
-                        rose.add(account_id)
     for start in range(0, len(stale), 5000):
         model.objects.filter(pk__in=stale[start : start + 5000]).delete()
     model.objects.bulk_update(to_update, [value_field], batch_size=2000)

@@ -5,7 +5,7 @@
     written and before it commits, with what moved: ``account_ids`` (accounts whose terms, cash or
     positions changed), ``instrument_ids`` (instruments whose terms changed), ``currencies`` (FX rates
     that changed), ``account_nos`` (every account named in the file), ``deposits`` (accounts whose cash
-    rose in some currency), ``at`` (the book's time), ``now`` and ``by_admin`` (an edit in the admin, not a file). A
+    lines changed), ``at`` (the book's time), ``now`` and ``by_admin`` (an edit in the admin, not a file). A
     receiver returns a :class:`BookEffect`; a failure in any receiver's effect refuses the whole file,
     so the book and what follows from it commit together.
 

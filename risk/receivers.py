@@ -8,11 +8,12 @@ import logging
 from django.conf import settings
 from django.dispatch import receiver
 
-from book.models import Account
+from book.models import Account, CashBalance
 from book.signals import BookEffect, book_written, prices_changed
 from console.queue import QUEUE_AWAY, Outage
 
-from . import services
+from . import selectors, services
+from .calculations import MissingFxRate, round_money, total_cash_hkd
 from .models import AccountRisk, CloseCause
 
 logger = logging.getLogger(__name__)
@@ -29,9 +30,13 @@ def recompute_written_book(
     if not affected:
         return BookEffect()
     # A call opened or closed by a book happens at the book's time (a replayed statement or a
-    # scenario); a call closed as its cash rose is closed by a deposit, any other by the market; a call an
+    # scenario); a call closed as its cash in HKD rose is closed by a deposit, any other by the market; a call an
     # edit in the admin closes, by that edit.
-    causes = dict.fromkeys(affected, CloseCause.ADMIN) if by_admin else dict.fromkeys(deposits, CloseCause.DEPOSIT)
+    causes = (
+        dict.fromkeys(affected, CloseCause.ADMIN)
+        if by_admin
+        else dict.fromkeys(cash_rose(deposits), CloseCause.DEPOSIT)
+    )
     # An account that could not be recomputed before this change either (its figures_problem says why)
     # is not the change's doing: warned of, not refused for.
     before = {
@@ -41,7 +46,8 @@ def recompute_written_book(
         )
         if account_id in affected
     }
-    result = services.recompute_accounts(account_ids=affected, now=now, at=at, causes=causes)
+    # What it could not do refuses the change (or is warned of): said there, not logged as lost figures.
+    result = services.recompute_accounts(account_ids=affected, now=now, at=at, causes=causes, say_failed=False)
     return BookEffect(
         recomputed=result.accounts,
         failed={no: why for no, why in result.failed.items() if no not in before},
@@ -51,6 +57,30 @@ def recompute_written_book(
             if no in before
         ],
     )
+
+
+def cash_rose(account_ids) -> set[int]:
+    """Of these accounts whose cash lines changed, those whose cash in HKD is now more than their stored
+    figures say: paid in. A fee, a withdrawal or a conversion between currencies is no deposit."""
+    account_ids = set(account_ids)
+    if not account_ids:
+        return set()
+    before = dict(AccountRisk.objects.filter(account_id__in=account_ids).values_list("account_id", "total_cash"))
+    lines: dict[int, dict] = {account_id: {} for account_id in account_ids}
+    for account_id, currency, amount in CashBalance.objects.filter(account_id__in=account_ids).values_list(
+        "account_id", "currency", "amount"
+    ):
+        lines[account_id][currency] = amount
+    fx = selectors.fx_rates_current()
+    rose = set()
+    for account_id, cash in lines.items():
+        try:
+            now = round_money(total_cash_hkd(cash, fx))
+        except MissingFxRate:
+            continue  # not recomputed either: its call stays as it is
+        if account_id not in before or now > before[account_id]:
+            rose.add(account_id)
+    return rose
 
 
 @receiver(prices_changed, dispatch_uid="risk.queue_holders_recompute")

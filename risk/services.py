@@ -87,12 +87,15 @@ def recompute_accounts(
     causes: Mapping[int, str] | None = None,
     chunk_size: int | None = None,
     at_of: Callable[[list[int]], Mapping[int, datetime]] | None = None,
+    say_failed: bool = True,
 ) -> RecomputeResult:
     """Recompute and store the figures of these accounts (the holders of the instruments ``holders_of``;
     all when both are None), then
     open, follow and close their margin calls. ``at`` is when the change that caused this happened
     (default ``now``), or per account ``at_of`` (see :func:`calls.sync_calls`); ``causes`` gives a
-    close cause per account (default: the market).
+    close cause per account (default: the market). Accounts it could not recompute (``failed``) are
+    logged as an error, unless ``say_failed`` is False: a caller that says it itself (a pass alerts, an
+    import or an admin's save is refused with the reasons, so nothing was stored).
 
     Each chunk is one transaction that holds the recompute lock from reading the book to storing
     figures and calls, so a slower recompute never overwrites a newer one's figures."""
@@ -115,6 +118,8 @@ def recompute_accounts(
         with transaction.atomic():
             _recompute_lock()
             result.add(_recompute_chunk(lookups, now, at, causes, asked, at_of))
+    if result.failed and say_failed:
+        logger.error("%s", NotRecomputed(result.failed))
     return result
 
 
@@ -254,9 +259,6 @@ def _store_with_pure_engine(lookups, now) -> tuple[RecomputeResult, list[int]]:
         if why:
             result.failed[account_no] = why
             problems[pk] = why
-            # Said by the caller, which knows what it means: a pass alerts, an import or an admin's save
-            # is refused (then nothing was stored), the recompute command fails.
-            logger.info("account %s not recomputed: %s", account_no, why)
             continue
         stored["call_type"] = stored["call_type"] or ""
         if before.get(pk) != tuple(stored[name] for name in AccountRisk.FIGURE_FIELDS):
@@ -288,7 +290,9 @@ def follow_prices(
     instrument_ids = sorted(set(instrument_ids))
     read_at = timezone.now()
     seen = pending.versions(instrument_ids)
-    result = recompute_accounts(holders_of=instrument_ids, at=at, now=now, at_of=_tick_times(instrument_ids))
+    result = recompute_accounts(
+        holders_of=instrument_ids, at=at, now=now, at_of=_tick_times(instrument_ids), say_failed=False
+    )
     if result.failed:
         # Some holders' figures did not follow (a missing FX rate, figures too large to store): the
         # marks of the prices they hold stay, so the sweep retries and alerts until the book is
@@ -412,11 +416,19 @@ def follow_pending(*, marks: list | None = None, now: datetime | None = None) ->
     return result
 
 
-class HoldersNotRecomputed(Exception):
+class NotRecomputed(Exception):
+    """Accounts whose figures could not be recomputed, the first five named with why."""
+
+    noun = "account(s)"
+
     def __init__(self, failed: Mapping[str, str]):
         shown = "; ".join(f"{no}: {why}" for no, why in sorted(failed.items())[:5])
         more = f" (and {len(failed) - 5} more)" if len(failed) > 5 else ""
-        super().__init__(f"{len(failed)} holder(s) not recomputed: {shown}{more}")
+        super().__init__(f"{len(failed)} {self.noun} not recomputed: {shown}{more}")
+
+
+class HoldersNotRecomputed(NotRecomputed):
+    noun = "holder(s)"
 
 
 def _too_large_to_store(stored: dict) -> str:

@@ -244,6 +244,19 @@ def test_a_call_a_book_closes_by_its_prices_though_its_cash_fell_is_closed_by_th
     assert (the_call().status, the_call().close_cause) == ("closed", "market")
 
 
+def test_a_conversion_between_currencies_while_prices_meet_the_call_is_not_a_deposit(import_book):
+    book = one_stock_book()
+    book["fx_rates"] = {"USD": "7.8"}
+    import_book(book)
+
+    later = one_stock_book(as_of="2026-12-24T09:45:00+08:00", price="130", cash="-67800")
+    later["fx_rates"] = {"USD": "7.8"}
+    later["accounts"][0]["cash"]["USD"] = "1000"  # HKD 7,800 turned into USD 1,000: no more cash in HKD
+    import_book(later)
+
+    assert (the_call().status, the_call().close_cause) == ("closed", "market")
+
+
 def test_a_debt_cleared_from_the_book_closes_the_call_by_a_deposit(import_book):
     import_book(one_stock_book())
     book = one_stock_book(as_of="2026-12-24T09:45:00+08:00")
@@ -735,3 +748,18 @@ def test_a_deadline_may_move_to_a_time_before_a_sessions_close(import_book, trad
 
     call.refresh_from_db()
     assert call.deadline == at("2027-01-05T10:00:00+08:00")
+
+
+def test_a_full_recompute_says_an_account_it_could_not_recompute_as_an_error(import_book, caplog):
+    import logging
+
+    from book.models import CashBalance
+    from risk.tasks import recompute_all
+
+    import_book(one_stock_book())
+    CashBalance.objects.filter(account__account_no="T1").update(currency="JPY")  # no FX rate: not recomputed
+
+    assert recompute_all()["failed"] == 1
+
+    errors = [record.getMessage() for record in caplog.records if record.levelno >= logging.ERROR]
+    assert errors == ["1 account(s) not recomputed: T1: no FX rate for currency 'JPY'"]
