@@ -34,6 +34,7 @@ from console.querysets import visible_desks
 from console.redirects import back_to
 from console.text import first_few
 from risk.calculations import MissingFxRate, round_figures, round_money
+from risk.call_views import head_context
 from risk.models import MarginCall
 
 from . import auto, live, prices, services, tasks
@@ -230,6 +231,8 @@ class CallOrdersView(ConsoleMixin, View):
             raise Http404(_("No such call."))
         context = orders_context(request, call=call, account=call.account)
         context["changed"] = streams.marked(request.GET.get("changed", ""))
+        # The call's head comes along: a fill has moved its figures (recomputed in the fill's transaction).
+        context |= {**head_context(call, timezone.now()), "head": True}
         return render(request, "liquidation/_call_orders.html", context)
 
 

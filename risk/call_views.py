@@ -141,10 +141,19 @@ class CallListView(ListPage):
 
 
 class FreshnessView(ConsoleMixin, View):
-    """The figures' freshness, polled by the open list pages (it changes with no call changing)."""
+    """The figures' freshness, polled by the open pages (it changes with no call changing). A call's
+    page names its call (``?call=``): its head comes along, as the prices have moved its figures."""
 
     def get(self, request):
-        return render(request, "risk/_freshness.html", {"freshness": selectors.freshness(timezone.now())})
+        now = timezone.now()
+        context = {"freshness": selectors.freshness(now)}
+        if "call" in request.GET:
+            pk = parse_id(request.GET["call"])
+            if pk is None:
+                raise Http404(_("No such call."))
+            call = _call_or_404(request, pk)
+            context |= {**head_context(call, now), "freshness_call": call.pk, "head": True, "oob": True}
+        return render(request, "risk/_freshness.html", context)
 
 
 class IntradayListView(CallListView):
@@ -212,7 +221,6 @@ def tiles_context(call, long_outstanding_days, snapshots, now) -> dict:
     call amount now or at the close)."""
     return {
         "call": call,
-        "rendered_ms": int(now.timestamp() * 1000),
         "elapsed_hours": calls.elapsed_hours(call.triggered_at, call.closed_at or now),
         "overdue": call.is_open and call.deadline < now,
         "deadline_at_close": call.deadline == session_close(call.deadline.astimezone(HONG_KONG).date()),
@@ -222,18 +230,13 @@ def tiles_context(call, long_outstanding_days, snapshots, now) -> dict:
     }
 
 
-class CallTilesView(ConsoleMixin, View):
-    """The live part of a call's page: its head and tiles, fetched again as the call's figures change
-    (a fill, a price), with its type and status."""
-
-    def get(self, request, pk):
-        call = _call_or_404(request, pk)
-        now = timezone.now()
-        snapshots = [] if call.is_open else list(call.snapshots.filter(kind="close").defer("book"))
-        context = tiles_context(call, selectors.long_outstanding_days(call.account.kind), snapshots, now)
-        context["figures"] = AccountRisk.objects.filter(account_id=call.account_id).first()
-        context["oob"] = True
-        return render(request, "risk/_call_tiles.html", context)
+def head_context(call, now) -> dict:
+    """The call page's head as a live refresh swaps it in (``risk/_call_tiles.html`` with ``oob``): after
+    a fill (the orders part) or a price (the freshness poll)."""
+    snapshots = [] if call.is_open else list(call.snapshots.filter(kind="close").defer("book"))
+    context = tiles_context(call, selectors.long_outstanding_days(call.account.kind), snapshots, now)
+    context["figures"] = AccountRisk.objects.filter(account_id=call.account_id).first()
+    return context
 
 
 class SnapshotView(ConsoleMixin, View):

@@ -12,7 +12,6 @@ urlpatterns = [
     path("calls/freshness/", call_views.FreshnessView.as_view(), name="freshness"),
     path("calls/exception/", call_views.ExceptionBatchView.as_view(), name="exception-batch"),
     path("calls/<int:pk>/", call_views.CallDetailView.as_view(), name="call"),
-    path("calls/<int:pk>/tiles/", call_views.CallTilesView.as_view(), name="call-tiles"),
     path("calls/<int:pk>/snapshots/<int:snapshot_pk>/", call_views.SnapshotView.as_view(), name="snapshot"),
     path("calls/<int:pk>/remark/", call_views.RemarkView.as_view(), name="call-remark"),
     path("calls/<int:pk>/deadline/", call_views.DeadlineView.as_view(), name="call-deadline"),

@@ -54,3 +54,23 @@ def test_the_viewer_sees_notices_but_no_form(page: Page, console_server, book):
     page.goto(f"{console_server.url}/calls/{call.pk}/")
     expect(page.get_by_test_id("notices-panel")).to_be_visible()
     expect(page.get_by_test_id("notice-form")).to_have_count(0)
+
+
+def test_a_refused_message_comes_back_with_its_channels_as_the_trader_left_them(page: Page, console_server, book):
+    make_user("trader", "RiskWarningFull")
+    log_in(page, console_server, "trader", "pw-trader")
+    page.goto(f"{console_server.url}/risk-warning/")
+    page.locator('#call-list input[name="calls"]').first.check()
+    email, sms = page.locator('[name="channels"][value="email"]'), page.locator('[name="channels"][value="sms"]')
+    expect(email).to_be_checked()
+    email.uncheck()
+    sms.uncheck()
+    page.locator('[name="text"]').fill("Please call us")
+    confirm_next(page)
+    page.get_by_test_id("batch-send-notice").click()
+
+    expect(page.locator(".messages")).to_be_visible()
+    expect(page.locator('[name="text"]')).to_have_value("Please call us")
+    expect(page.locator('#call-list input[name="calls"]').first).to_be_checked()
+    expect(email).not_to_be_checked()  # not ticked again by default, to send what was left out
+    expect(sms).not_to_be_checked()

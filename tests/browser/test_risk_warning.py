@@ -50,6 +50,23 @@ def test_a_tick_updates_the_row_live_with_its_mark(page: Page, console_server, b
     expect(page.locator("#count-active")).to_have_text("1")  # the tab counts follow too
 
 
+def test_a_calls_page_head_follows_a_tick_with_its_freshness(page: Page, console_server, book):
+    from risk.models import MarginCall
+
+    make_user("viewer", "RiskWarningReadOnly")
+    log_in(page, console_server, "viewer", "pw-viewer")
+    call = MarginCall.objects.get(account__account_no="T1")
+    page.goto(f"{console_server.url}/calls/{call.pk}/")
+    expect(page.get_by_test_id("amount-now").locator(".value")).to_have_text("10,000.00")
+    expect(page.get_by_test_id("call-type")).to_have_text("Margin call")
+
+    # 100 -> 95: the call amount grows to 12,500 and the call becomes a force call.
+    ticks.apply_and_recompute([{"symbol": "S.HK", "price": "95", "time": "2026-11-20T11:00:00+08:00"}])
+
+    expect(page.get_by_test_id("amount-now").locator(".value")).to_have_text("12,500.00", timeout=8000)
+    expect(page.get_by_test_id("call-type")).to_have_text("Force call")
+
+
 def test_the_rows_hold_still_while_some_are_ticked_and_follow_once_none_is(page: Page, console_server, book):
     make_user("trader", "RiskWarningFull")
     log_in(page, console_server, "trader", "pw-trader")

@@ -109,7 +109,6 @@ ROUTES: dict[str, Route] = {
     "risk:history": Route("page"),
     "risk:account": Route("page", args=lambda call: [call.account.account_no], desk_scoped=True),
     "risk:call": Route("page", args=lambda call: [call.pk], desk_scoped=True),
-    "risk:call-tiles": Route("page", args=lambda call: [call.pk], desk_scoped=True),
     "risk:snapshot": Route(
         "page", args=lambda call: [call.pk, call.snapshots.values_list("pk", flat=True).first()], desk_scoped=True
     ),

@@ -51,7 +51,7 @@ def views_of(call):
         reverse("risk:intraday"),
         reverse("risk:history"),
         reverse("risk:call", args=[call.pk]),
-        reverse("risk:call-tiles", args=[call.pk]),
+        reverse("risk:freshness") + f"?call={call.pk}",
         reverse("risk:snapshot", args=[call.pk, snapshot.pk]),
     ]
     actions = [
@@ -124,34 +124,37 @@ def test_the_viewer_sees_no_action_buttons(call, viewer):
         assert 'name="calls"' not in html
 
 
-def test_the_call_pages_head_follows_its_figures_live(call, viewer, desk_trader):
+def test_the_call_pages_head_follows_its_figures_with_the_freshness_it_polls(call, viewer, desk_trader):
     page = client_for(viewer).get(reverse("risk:call", args=[call.pk])).content.decode()
-    assert f'data-only="{call.pk}"' in page
-    assert f'data-refresh="{reverse("risk:call-tiles", args=[call.pk])}"' in page
-    # A fill or a price moved the account: the part fetched again reads the figures as they are now,
-    # with the call's type and status swapped in beside it.
+    assert f'hx-get="{reverse("risk:freshness")}?call={call.pk}"' in page
+    # A price moved the account: the poll brings the head as it is now, with the call's type and status.
     AccountRisk.objects.filter(account_id=call.account_id).update(call_amount=Decimal("4321.00"))
     MarginCall.objects.filter(pk=call.pk).update(call_type="force_call", call_amount=Decimal("4321.00"))
 
-    part = client_for(viewer).get(reverse("risk:call-tiles", args=[call.pk])).content.decode()
+    part = client_for(viewer).get(reverse("risk:freshness"), {"call": call.pk}).content.decode()
 
+    assert f'hx-get="{reverse("risk:freshness")}?call={call.pk}"' in part  # the next poll names it too
+    assert '<div class="tiles" id="call-tiles" hx-swap-oob="true">' in part
     assert (
         'data-testid="amount-now"><span class="label">Call amount now (HKD)</span><span class="value small">4,321.00<'
         in part
     )
     assert 'id="call-type" data-testid="call-type" hx-swap-oob="true">Force call<' in part
     assert 'id="call-status" data-testid="call-status" hx-swap-oob="true"' in part
-    assert client_for(desk_trader).get(reverse("risk:call-tiles", args=[call.pk])).status_code == 404
+    # A list's poll brings no head; another desk's call, or no call, is a 404.
+    assert "call-tiles" not in client_for(viewer).get(reverse("risk:freshness")).content.decode()
+    assert client_for(desk_trader).get(reverse("risk:freshness"), {"call": call.pk}).status_code == 404
+    assert client_for(viewer).get(reverse("risk:freshness"), {"call": "x\x00"}).status_code == 404
 
 
-def test_a_closed_calls_head_is_not_live(import_book, call, trader):
+def test_a_closed_calls_head_is_drawn_without_a_poll(import_book, call, trader):
     import_book(one_stock_book(desk="HK2", account_no="T2", as_of="2026-12-24T09:45:00+08:00", cash="-40000"))
     closed = MarginCall.objects.get(account__account_no="T2")
 
     page = client_for(trader).get(reverse("risk:call", args=[closed.pk])).content.decode()
 
     assert 'id="call-tiles"' in page
-    assert "data-only=" not in page
+    assert "freshness" not in page
 
 
 def test_a_desk_trader_lists_only_their_desks_calls(call, desk_trader, trader):

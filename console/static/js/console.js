@@ -1,5 +1,5 @@
 // Live parts of a page: an element with data-stream (an event stream URL), data-refresh (where its
-// fragment is fetched) and an id; with data-only, only that record's changes refetch it. The stream tells which records changed; the fragment is fetched
+// fragment is fetched) and an id. The stream tells which records changed; the fragment is fetched
 // again (one request at a time, bursts merged) with those ids, so the server marks them "updated".
 // Ticked boxes inside it survive the refresh (those ticked while it was on its way too). A list with
 // data-hold holds still while a box in it is ticked (its rows do not move under the trader's hand): the
@@ -81,13 +81,9 @@
     streamUrl.searchParams.set("since", part.dataset.since || "");
     const source = new EventSource(streamUrl.pathname + streamUrl.search);
     const name = part.dataset.event || "calls";
-    // data-only: the part shows one record of the stream's (one call of the list's kind).
-    const only = part.dataset.only ? Number(part.dataset.only) : null;
     source.addEventListener(name, (event) => {
       // An empty list means "refetch everything" (the page missed too much to mark it).
-      const changed = JSON.parse(event.data)[name] || [];
-      if (only !== null && changed.length && !changed.includes(only)) return;
-      changed.forEach((id) => pending.add(id));
+      (JSON.parse(event.data)[name] || []).forEach((changed) => pending.add(changed));
       schedule();
     });
     // "refused": this user has as many live pages open as allowed; stop rather than retry.
@@ -132,13 +128,13 @@
     const { calls, fields } = JSON.parse(kept.textContent);
     const wanted = new Set(calls.map(String));
     document.querySelectorAll('#call-list input[name="calls"]').forEach((box) => { box.checked = wanted.has(box.value); });
-    Object.entries(fields).forEach(([name, values]) => {
-      document.querySelectorAll("#batch [name], [form=batch][name]").forEach((field) => {
-        if (field.name !== name || field.type === "hidden" || field.type === "submit") return;
-        if (field.type === "checkbox" || field.type === "radio") field.checked = values.includes(field.value);
-        else if (field.multiple) Array.from(field.options).forEach((option) => { option.selected = values.includes(option.value); });
-        else field.value = values[0] || "";
-      });
+    document.querySelectorAll("#batch [name], [form=batch][name]").forEach((field) => {
+      if (field.name === "calls" || field.type === "hidden" || field.type === "submit") return;
+      // A box left unticked was not sent: it comes back unticked, whatever it starts as.
+      const values = fields[field.name] || [];
+      if (field.type === "checkbox" || field.type === "radio") field.checked = values.includes(field.value);
+      else if (field.multiple) Array.from(field.options).forEach((option) => { option.selected = values.includes(option.value); });
+      else if (field.name in fields) field.value = values[0] || "";
     });
   }
 
