@@ -4,6 +4,7 @@ correct: once, and only just after the refusal (not a day later, on a call reope
 from __future__ import annotations
 
 import time
+from urllib.parse import urlsplit
 
 from .fields import parse_id
 
@@ -28,14 +29,17 @@ BATCH_KEY = "batch-typed"
 NOT_KEPT = frozenset({"csrfmiddlewaretoken", "next", "key", "action", "calls"})
 
 
-def keep_batch(request) -> None:
+def keep_batch(request, back: str) -> None:
+    """Keep what a refused batch held for ``back``, the list page it goes back to (another tab's list,
+    or the other list, does not take it)."""
     post = request.POST
     calls = [pk for pk in map(parse_id, post.getlist("calls")[:1000]) if pk is not None]
     # A bar has a handful of boxes: a forged request with thousands is not kept whole in the session.
     names = [name for name in post if name not in NOT_KEPT and len(name) <= 40][:10]
     fields = {name: [value[:2000] for value in post.getlist(name)[:5]] for name in names}
-    keep(request, BATCH_KEY, {"calls": calls, "fields": fields})
+    keep(request, f"{BATCH_KEY}:{urlsplit(back).path}", {"calls": calls, "fields": fields})
 
 
 def take_batch(request) -> dict | None:
-    return take(request, BATCH_KEY)
+    """What a refused batch held, on the list page it went back to (this request's)."""
+    return take(request, f"{BATCH_KEY}:{request.path}")

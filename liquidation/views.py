@@ -512,7 +512,7 @@ class BatchView(ConsoleMixin, View):
             errors = form_errors(form)
             self.audit_refusal(request, f"refused: {errors}"[:200])
             messages.error(request, errors)
-            typed_memory.keep_batch(request)
+            typed_memory.keep_batch(request, back)
             return HttpResponseRedirect(back)
         wanted = form.cleaned_data["calls"]
         calls = list(

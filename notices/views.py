@@ -91,7 +91,7 @@ class SendView(ConsoleMixin, View):
             errors = form_errors(form)
             self.audit_refusal(request, f"refused: {errors}"[:200])
             messages.error(request, errors)
-            typed_memory.keep_batch(request)
+            typed_memory.keep_batch(request, back)
             return HttpResponseRedirect(back)
         ids = form.cleaned_data["calls"]
         calls = _visible_calls(request, ids)
@@ -110,7 +110,7 @@ class SendView(ConsoleMixin, View):
             )
         except services.Refused as refusal:
             messages.error(request, printable(str(refusal)))
-            typed_memory.keep_batch(request)
+            typed_memory.keep_batch(request, back)
             return HttpResponseRedirect(back)
         say_queued(request, asked=bool(open_calls), written=written)
         if closed := len(calls) - len(open_calls):

@@ -351,7 +351,7 @@ class ExceptionBatchView(ConsoleMixin, View):
             errors = form_errors(form)
             audit.record(request.user, self.action, detail={"errors": errors}, outcome="refused")
             messages.error(request, errors)
-            typed_memory.keep_batch(request)
+            typed_memory.keep_batch(request, back)
             return HttpResponseRedirect(back)
         wanted = form.cleaned_data["calls"]
         allowed = list(MarginCall.objects.visible_to(request.user).filter(pk__in=wanted).values_list("pk", flat=True))

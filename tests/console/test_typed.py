@@ -8,10 +8,12 @@ def test_a_refused_batch_keeps_only_a_bar_sized_part_of_what_was_posted(rf):
 
     post = {"calls": ["1", "x", "2"], "csrfmiddlewaretoken": "t", "reason": "r" * 5000, "channels": ["a"] * 50}
     post |= {f"box{n}": str(n) for n in range(100)}
-    request = rf.post("/", post)
+    request = rf.post("/risk-warning/", post)
     request.session = SessionStore()
 
-    typed.keep_batch(request)
+    typed.keep_batch(request, "/intraday/?tab=active")
+    assert typed.take_batch(request) is None  # for the list it goes back to, not another
+    request.path = "/intraday/"
     kept = typed.take_batch(request)
 
     assert kept["calls"] == [1, 2]
