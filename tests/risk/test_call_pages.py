@@ -249,6 +249,10 @@ def test_a_bad_filter_value_is_named_and_ignored(call, trader, query):
     assert response.context["form"].errors
     assert 'class="error filter-errors"' in response.content.decode()
     assert len(response.context["rows"]) == 2
+    # Each field named once before its errors, as the CSV's refusal names it.
+    line = re.search(r'class="error filter-errors" role="alert">(.*?)</p>', response.content.decode()).group(1)
+    for field in response.context["form"]:
+        assert line.count(f"{field.label}: ") <= 1, line
 
 
 @pytest.mark.parametrize(
