@@ -28,6 +28,7 @@ def main():
     parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", ""))
     parser.add_argument("--redis-url", default="", help="e.g. redis://127.0.0.1:6379/14")
     parser.add_argument("--repeat", type=int, default=5, help="bodies of each size")
+    parser.add_argument("--stocks", type=int, default=max(SIZES), help="the largest body (and the stocks made)")
     args = parser.parse_args()
     if args.redis_url:
         os.environ["REDIS_URL"] = args.redis_url
@@ -43,8 +44,9 @@ def main():
     from book.ticks import apply_ticks
     from margincall.celery import app
 
+    sizes = [size for size in SIZES if size < args.stocks] + [args.stocks]
     Instrument.objects.bulk_create(
-        Instrument(symbol=f"T{n}.HK", price=Decimal("10"), lot_size=100) for n in range(max(SIZES))
+        Instrument(symbol=f"T{n}.HK", price=Decimal("10"), lot_size=100) for n in range(args.stocks)
     )
     api_token = ApiToken(name="bench")
     secret = api_token.issue()
@@ -79,9 +81,11 @@ def main():
             pending.mark(found.values(), now=timezone.now())
 
     where = "queued for a worker" if args.redis_url else "run in the request"
-    print(f"{connection.vendor}; {max(SIZES):,} stocks; the pass {where}; {args.repeat} bodies of each size; median ms")
+    print(
+        f"{connection.vendor}; {args.stocks:,} stocks; the pass {where}; {args.repeat} bodies of each size; median ms"
+    )
     print(f"{'ticks':>7} {'request':>9} {'per tick':>9} {'write':>8} {'one UPDATE each':>16} {'ratio':>6}")
-    for size in SIZES:
+    for size in sizes:
         request, ours, naive = [], [], []
         for way, times in ((by_api, request), (write, ours), (one_update_each, naive)):
             for _ in range(args.repeat):

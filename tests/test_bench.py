@@ -51,6 +51,7 @@ TINY = {
         [r"ratio [\d.]+x", r"batch of 20 calls planned and placed"],
     ),
     "notices": (["--accounts", "300", "--calls", "30"], [r"daily job over \d+ eligible open calls", r"delivered"]),
+    "tick_body": (["--stocks", "100", "--repeat", "1"], [r"ticks +request +per tick", r"\n +100 +[\d.]+ .* [\d.]+\n"]),
     "tick_latency": (
         ["--accounts", "300", "--calls", "30", "--ticks", "3"],
         [r"3 ticks, 0 missed", r"tick -> row with mark +p50 +\d+ ms"],
