@@ -26,6 +26,7 @@ from console.fields import date_alone, has_impossible_offset
 from console.text import KEY_PROBLEMS, blank, character_name, edge_forbidden, fold, key_problem, printable
 
 from . import models as m
+from . import times
 
 HONG_KONG = ZoneInfo("Asia/Hong_Kong")
 CURRENCY_CODE = re.compile(r"[A-Z]{3}")
@@ -248,7 +249,7 @@ def parse_date(value: Any) -> dt.date:
         date = dt.date.fromisoformat(text)
     except ValueError:
         raise FieldError(refusal) from None
-    if not m.EARLIEST.date() <= date < m.END.date():
+    if not times.is_possible_date(date):
         raise FieldError(f"must be from {m.EARLIEST.date()} to before {m.END.date()}, got {describe(value)}")
     return date
 

@@ -31,9 +31,14 @@ def validate_possible_time(value: dt.datetime | None) -> None:
         )
 
 
+def is_possible_date(value: dt.date) -> bool:
+    """A date within the times this system keeps."""
+    return EARLIEST.date() <= value < END.date()
+
+
 def validate_possible_date(value: dt.date | None) -> None:
     """A date of the book (an option's expiry) within the times this system keeps."""
-    if value is not None and not (EARLIEST.date() <= value < END.date()):
+    if value is not None and not is_possible_date(value):
         raise ValidationError(
             _("%(value)s is not a date this system keeps (from %(earliest)s to before %(end)s)."),
             params={"value": value.isoformat(), "earliest": EARLIEST.date(), "end": END.date()},

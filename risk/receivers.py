@@ -6,9 +6,10 @@ from __future__ import annotations
 import logging
 
 from django.conf import settings
+from django.db.models import Q
 from django.dispatch import receiver
 
-from book.models import Account, CashBalance
+from book.models import Account
 from book.signals import BookEffect, book_written, prices_changed
 from console.queue import QUEUE_AWAY, Outage
 
@@ -66,16 +67,12 @@ def cash_rose(account_ids) -> set[int]:
     if not account_ids:
         return set()
     before = dict(AccountRisk.objects.filter(account_id__in=account_ids).values_list("account_id", "total_cash"))
-    lines: dict[int, dict] = {account_id: {} for account_id in account_ids}
-    for account_id, currency, amount in CashBalance.objects.filter(account_id__in=account_ids).values_list(
-        "account_id", "currency", "amount"
-    ):
-        lines[account_id][currency] = amount
+    lines = selectors.cash_by_account(Q(account_id__in=account_ids))
     fx = selectors.fx_rates_current()
     rose = set()
-    for account_id, cash in lines.items():
+    for account_id in account_ids:
         try:
-            now = round_money(total_cash_hkd(cash, fx))
+            now = round_money(total_cash_hkd(lines[account_id], fx))
         except MissingFxRate:
             continue  # not recomputed either: its call stays as it is
         if account_id not in before or now > before[account_id]:

@@ -1,5 +1,6 @@
 """Reads of the book. Querysets where a caller may narrow further; plain data for the engine."""
 
+from collections import defaultdict
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -8,7 +9,7 @@ from django.conf import settings
 from django.db.models import Count, Max, Q, QuerySet, Sum
 from django.utils import timezone
 
-from book.models import Account, AccountKind, FxRate, Instrument, Position
+from book.models import Account, AccountKind, CashBalance, FxRate, Instrument, Position
 from book.trading_calendar import is_trading
 from console.lists import Selection
 
@@ -19,6 +20,17 @@ from .models import CALL_KINDS, AccountRisk, CallStatus, MarginCall, RuleSet
 
 def fx_rates_current() -> dict[str, Decimal]:
     return dict(FxRate.objects.values_list("currency", "rate"))
+
+
+def cash_by_account(accounts: Q) -> dict[int, dict[str, Decimal]]:
+    """The cash lines ({currency: amount}) of each account ``accounts`` picks (a filter on
+    ``account_id``); an account with none reads as {}."""
+    cash: dict[int, dict[str, Decimal]] = defaultdict(dict)
+    for account_id, currency, amount in CashBalance.objects.filter(accounts).values_list(
+        "account_id", "currency", "amount"
+    ):
+        cash[account_id][currency] = amount
+    return cash
 
 
 def call_coefficients() -> dict[str, Decimal]:

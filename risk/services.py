@@ -223,11 +223,7 @@ def _store_with_pure_engine(lookups, now) -> tuple[RecomputeResult, list[int]]:
             valuations[instrument_id] = error
     for account_id, instrument_id, quantity in positions:
         holdings[account_id].append((valuations[instrument_id], quantity))
-    cash: dict[int, dict] = defaultdict(dict)
-    for account_id, currency, amount in CashBalance.objects.filter(account_filter).values_list(
-        "account_id", "currency", "amount"
-    ):
-        cash[account_id][currency] = amount
+    cash = selectors.cash_by_account(account_filter)
 
     before = {
         row[0]: tuple(row[1:])

@@ -8,7 +8,9 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 
-from book.models import Account, CashBalance, Position
+from django.db.models import Q
+
+from book.models import Account, Position
 
 from . import calculations, selectors
 from .models import AccountRisk, CallSnapshot
@@ -47,11 +49,7 @@ def account_books(account_ids: Iterable[int]) -> dict[int, dict]:
             **{name: _text(value) for name, value in zip(TERMS, terms, strict=True)},
             "call_coefficient": _text(coefficients.get(kind, calculations.ONE)),
         }
-    cash: dict[int, dict] = defaultdict(dict)
-    for account_id, currency, amount in CashBalance.objects.filter(account_id__in=books).values_list(
-        "account_id", "currency", "amount"
-    ):
-        cash[account_id][currency] = amount
+    cash = selectors.cash_by_account(Q(account_id__in=books))
     currencies: dict[int, set] = defaultdict(set)
     # A currency with no FX rate: its lines are kept with no HKD value, and the book says which (the
     # snapshot is the call's record; it is written, not dropped).
