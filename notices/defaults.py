@@ -27,6 +27,13 @@ TEXTS = {
             "its net asset ratio is {ratio}. The deadline is {deadline} (Hong Kong time).\n\n{broker}",
             "{broker}: reminder, account {account} still has a margin call of HKD {call_amount}. Deadline {deadline}.",
         ),
+        "debit": (
+            "Debit balance on account {account}",
+            "Dear {name},\n\nYour account {account} has a debit balance and holds no positions: a deposit of HKD "
+            "{call_amount} is due before {deadline} (Hong Kong time). Please deposit funds by then.\n\n{broker}",
+            "{broker}: account {account} has a debit balance and no positions. Please deposit HKD {call_amount} "
+            "before {deadline}.",
+        ),
         "manual": (
             "About your account {account}",
             "Dear {name},\n\nAbout the margin call on your account {account} (HKD {call_amount}, deadline "
@@ -75,6 +82,12 @@ TEXTS = {
             "{ratio}。截止时间为香港时间 {deadline}。\n\n{broker}",
             "{broker}：提示，账户 {account} 仍需追加保证金港币 {call_amount}，截止 {deadline}。",
         ),
+        "debit": (
+            "账户 {account} 欠款通知",
+            "{name} 您好：\n\n您的账户 {account} 出现欠款且并无持仓，须于香港时间 {deadline} 前存入港币 "
+            "{call_amount}。请按时存入资金。\n\n{broker}",
+            "{broker}：账户 {account} 出现欠款且无持仓，请于 {deadline} 前存入港币 {call_amount}。",
+        ),
         "manual": (
             "关于您的账户 {account}",
             "{name} 您好：\n\n关于您账户 {account} 的追加保证金（港币 {call_amount}，截止 {deadline}），"
@@ -122,6 +135,12 @@ TEXTS = {
             "{name} 您好：\n\n您的帳戶 {account} 仍需追加保證金港幣 {call_amount}（類型：{type}），淨資產比率 "
             "{ratio}。截止時間為香港時間 {deadline}。\n\n{broker}",
             "{broker}：提示，帳戶 {account} 仍需追加保證金港幣 {call_amount}，截止 {deadline}。",
+        ),
+        "debit": (
+            "帳戶 {account} 欠款通知",
+            "{name} 您好：\n\n您的帳戶 {account} 出現欠款且並無持倉，須於香港時間 {deadline} 前存入港幣 "
+            "{call_amount}。請按時存入資金。\n\n{broker}",
+            "{broker}：帳戶 {account} 出現欠款且無持倉，請於 {deadline} 前存入港幣 {call_amount}。",
         ),
         "manual": (
             "關於您的帳戶 {account}",

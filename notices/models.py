@@ -23,6 +23,9 @@ class NoticeKind(models.TextChoices):
     TRIGGER = "trigger", _("Call opened")
     FORCE_CALL = "force_call", _("Force call")
     DAILY = "daily", _("Daily")
+    # The system's opening and daily notice to a debit call: a debt with no position, which only a
+    # deposit meets (the trigger and daily texts tell of a ratio and of positions to reduce).
+    DEBIT = "debit", _("Debit balance")
     MANUAL = "manual", _("Message from the desk")
     LIQUIDATION = "liquidation", _("Liquidation placed")
     RECOVERY = "recovery", _("Stock recovery")
@@ -33,7 +36,7 @@ class NoticeKind(models.TextChoices):
 CALL_NOTICE_KINDS = tuple(kind for kind in NoticeKind if kind not in RECOVERY_KINDS)
 
 # The kinds the system sends once per call per XHKG trading day (the trigger counts as its day's).
-DAILY_KINDS = (NoticeKind.TRIGGER, NoticeKind.DAILY)
+DAILY_KINDS = (NoticeKind.TRIGGER, NoticeKind.DAILY, NoticeKind.DEBIT)
 
 
 class Channel(models.TextChoices):

@@ -289,10 +289,18 @@ def system_notices(kind: str, call_ids: Iterable[int], *, now: dt.datetime | Non
     for call in calls:
         channels_of_kind = channels_for(kind, rules[call.kind])
         if kind == NoticeKind.TRIGGER:
-            wanted.append(Wanted(call, kind, "trigger", channels_of_kind, day=trading_day(call.triggered_at)))
+            wanted.append(
+                Wanted(call, worded(call, kind), "trigger", channels_of_kind, day=trading_day(call.triggered_at))
+            )
         else:  # at most one a trading day: a call that eases and escalates again is not told each time
             wanted.append(Wanted(call, kind, f"force_call:{trading_day(now)}", channels_of_kind))
     return write(wanted, now=now)
+
+
+def worded(call: MarginCall, kind: str) -> str:
+    """The kind of text a call's trigger or daily notice is written from: the debit one for a debit
+    call (a debt with no position: it has no ratio and no position to reduce; a deposit meets it)."""
+    return NoticeKind.DEBIT if call.call_type == CallType.DEBIT else kind
 
 
 def _send_held_again(call_ids: list[int], now: dt.datetime) -> None:
@@ -369,7 +377,10 @@ def daily_notices(now: dt.datetime | None = None) -> list[Notice]:
         for start in range(0, len(calls), 1000):
             chunk = calls[start : start + 1000]
             written += write(
-                [Wanted(call, NoticeKind.DAILY, f"daily:{day}", channels_of_kind, day=day) for call in chunk],
+                [
+                    Wanted(call, worded(call, NoticeKind.DAILY), f"daily:{day}", channels_of_kind, day=day)
+                    for call in chunk
+                ],
                 now=written_at,
             )
     return written
@@ -387,6 +398,17 @@ def misfit(calls: Sequence[MarginCall], kind: str, text: str = "") -> str:
     if kind == NoticeKind.FORCE_CALL:
         wrong = sorted(call.account.account_no for call in calls if call.call_type != CallType.FORCE_CALL)
         why = _("The force-call template is for force calls only, and these are not: %(accounts)s.")
+    elif kind == NoticeKind.DEBIT:
+        wrong = sorted(call.account.account_no for call in calls if call.call_type != CallType.DEBIT)
+        why = _(
+            "The debit template is for debit calls only (a debt with no position), and these are not: %(accounts)s."
+        )
+    elif kind in (NoticeKind.TRIGGER, NoticeKind.DAILY):
+        wrong = sorted(call.account.account_no for call in calls if call.call_type == CallType.DEBIT)
+        why = _(
+            "This template tells of a net asset ratio and of positions to reduce, and these debit calls have no "
+            "position: %(accounts)s. The debit template is written for them."
+        )
     elif kind == NoticeKind.LIQUIDATION:
         placed = answered(calls_with_orders, call_ids=[call.pk for call in calls])
         wrong = sorted(call.account.account_no for call in calls if call.pk not in placed)
@@ -599,7 +621,7 @@ def _published(call_id: int) -> None:
 
 # The system's notices about a call: none goes to a call past its deadline or marked exception, and
 # none is sent again to one either.
-SYSTEM_KINDS = (NoticeKind.TRIGGER, NoticeKind.FORCE_CALL, NoticeKind.DAILY)
+SYSTEM_KINDS = (NoticeKind.TRIGGER, NoticeKind.FORCE_CALL, NoticeKind.DAILY, NoticeKind.DEBIT)
 # Why a delivery did not leave, on the delivery (by why_not_now()'s answer).
 NOT_SENT = {
     "closed": "not sent: its call closed before it went",

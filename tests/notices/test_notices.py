@@ -16,7 +16,7 @@ from django.urls import reverse
 from django.utils import translation
 
 from notices import services, tasks
-from notices.models import Delivery, Notice, NoticeTemplate
+from notices.models import Delivery, Notice, NoticeKind, NoticeTemplate
 from notices.placeholders import TemplateError, check, fill
 from risk.models import MarginCall
 from tests.books import one_stock_book
@@ -363,7 +363,7 @@ def test_the_demo_writes_sms_to_a_log_file(
 
 
 def test_default_templates_exist_in_three_languages_for_every_kind_and_channel():
-    assert NoticeTemplate.objects.count() == 7 * 3 * 3
+    assert NoticeTemplate.objects.count() == len(NoticeKind) * 3 * 3 == 8 * 3 * 3
     for template in NoticeTemplate.objects.all():
         template.full_clean()  # every placeholder is known
 
@@ -959,3 +959,52 @@ def test_a_gateway_clock_ahead_of_this_one_never_stores_a_delivery_time_in_the_f
     assert result["status"] == "applied"
     delivery.refresh_from_db()
     assert delivery.delivered_at <= timezone.now()
+
+
+# --- debit calls -----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def debit_call(import_book, django_capture_on_commit_callbacks, gateway):
+    """An account that owes HKD 5,000 and holds nothing: a debit call, opened at 10:00 on 23 December."""
+    book = one_stock_book(cash="-5000", quantity=0)
+    book["accounts"][0]["language"] = "zh-hant"
+    with django_capture_on_commit_callbacks(execute=True):
+        import_book(book)
+    call = MarginCall.objects.get(account__account_no="T1")
+    assert call.call_type == "debit"
+    return call
+
+
+def test_a_debit_call_is_told_of_its_debt_not_of_a_ratio_or_positions_to_reduce(debit_call):
+    """A debit call has no ratio and no position to sell: the trigger text ("net asset ratio is —,
+    deposit funds or reduce your positions") would tell its client nothing true beyond the amount."""
+    [notice] = Notice.objects.filter(call=debit_call)
+    assert (notice.kind, notice.key, notice.day) == ("debit", "trigger", dt.date(2026, 12, 23))
+    bodies = {d.channel: d.body for d in notice.deliveries.all()}
+    assert set(bodies) == {"email", "sms"}
+    for body in bodies.values():
+        for said in ("欠款", "無持倉", "5,000.00"):
+            assert said in body
+        for unsaid in ("比率", "減倉", "—"):
+            assert unsaid not in body
+    assert notice.deliveries.get(channel="email").subject == "帳戶 T1 欠款通知"
+
+
+def test_a_debit_calls_daily_notice_is_the_debit_text_once_a_day(
+    debit_call, called, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True), time_machine.travel(at("2026-12-24T17:00:00+08:00")):
+        written = services.daily_notices(at("2026-12-24T17:00:00+08:00"))
+    kinds = {notice.account.account_no: (notice.kind, notice.key) for notice in written}
+    assert kinds == {
+        "T1": ("debit", "daily:2026-12-24"),
+        "I200001": ("debit", "daily:2026-12-24"),  # the worked book's own debit call
+        "M100001": ("daily", "daily:2026-12-24"),
+    }
+    assert "欠款" in Notice.objects.get(call=debit_call, kind="debit", day="2026-12-24").deliveries.first().body
+    assert daily("2026-12-24T18:00:00+08:00", django_capture_on_commit_callbacks, account_no="T1") == []
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Notice.objects.create(
+            call=debit_call, account=debit_call.account, kind="debit", key="again", day=dt.date(2026, 12, 24)
+        )

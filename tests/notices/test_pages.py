@@ -296,3 +296,30 @@ def test_a_template_that_would_not_tell_the_truth_is_refused(call, trader, djang
     assert "1 notice queued." in sent([call], "force_call", key="misfit-key-0003")
     own = sent([margin_call], "liquidation", text="We will call you about {account}.", key="misfit-key-0004")
     assert "1 notice queued." in own  # a desk's own text is the desk's to word
+
+
+def test_a_debit_call_is_sent_the_debit_template_and_only_it_is(call, trader, django_capture_on_commit_callbacks):
+    """A debit call has no ratio and no position: the opening and daily texts tell of both, and the
+    debit text tells a client with positions that they have none."""
+    debit = MarginCall.objects.get(account__account_no="I200001")
+    assert (debit.call_type, call.call_type) == ("debit", "force_call")
+    client = client_for(trader)
+
+    def sent(calls, kind, key):
+        with django_capture_on_commit_callbacks(execute=True):
+            return client.post(
+                reverse("notices:send"),
+                {"calls": [c.pk for c in calls], "channels": ["email"], "kind": kind, "key": key, "text": ""},
+                follow=True,
+            ).content.decode()
+
+    for kind, key in (("trigger", "debit-key-0001"), ("daily", "debit-key-0002")):
+        refused = sent([call, debit], kind, key)
+        assert "these debit calls have no position: I200001. The debit template is written for them." in refused
+    refused = sent([call, debit], "debit", "debit-key-0003")
+    assert "for debit calls only (a debt with no position), and these are not: M100001." in refused
+    assert not Notice.objects.filter(kind__in=["trigger", "daily", "debit"], created_by__isnull=False).exists()
+
+    assert "1 notice queued." in sent([debit], "debit", "debit-key-0004")
+    body = Delivery.objects.get(notice__kind="debit", notice__created_by__isnull=False).body
+    assert "Your account I200001 has a debit balance and holds no positions: a deposit of HKD 5,030.00" in body
