@@ -24,7 +24,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy, ngettext_lazy
 
 from book.models import HKD, Instrument
-from book.trading_calendar import is_trading
+from book.trading_calendar import is_trading, next_trading
 from console import audit
 from console.text import Said, every_language, joined, say
 from risk import calls as call_locks
@@ -99,6 +99,32 @@ def set_time(
         ids = [call.pk for call in changed]
         transaction.on_commit(lambda: live.publish(ids))
     return changed
+
+
+def acted_on(at: datetime) -> datetime | None:
+    """When a time set is acted on: the time itself in continuous trading (or anywhere under
+    ``AUTO_LIQUIDATION_ANY_TIME``), else the first minute of trading after it (None past the calendar)."""
+    if settings.AUTO_LIQUIDATION_ANY_TIME or is_trading(at):
+        return at
+    return next_trading(at)
+
+
+def after_deadline(calls: list[MarginCall], at: datetime) -> tuple[list[MarginCall], list[MarginCall]]:
+    """Of these calls, the ones whose deadline is still to come but comes before a time set would be
+    acted on: (those whose rule set liquidates past the deadline, so at the deadline rather than at the
+    time; those left open past their deadline until the time)."""
+    moment = acted_on(at) or at
+    now = timezone.now()
+    late = [call for call in calls if now < call.deadline < moment]
+    if not late:
+        return [], []
+    past_deadline_kinds = set(
+        RuleSet.objects.filter(auto_liquidate_past_deadline=True).values_list("account_kind", flat=True)
+    )
+    return (
+        [call for call in late if call.kind in past_deadline_kinds],
+        [call for call in late if call.kind not in past_deadline_kinds],
+    )
 
 
 def due_calls(now: datetime) -> list[tuple[MarginCall, datetime]]:

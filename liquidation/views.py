@@ -118,6 +118,10 @@ def call_panel(request, *, call, account) -> str | None:
         and not settings.AUTO_LIQUIDATION_ANY_TIME
         and not is_trading(call.auto_liquidate_at)
     )
+    # A time acted on after the deadline: where the rule set liquidates past the deadline, that comes first.
+    if call.is_open and call.auto_liquidate_at is not None:
+        first, left = auto.after_deadline([call], call.auto_liquidate_at)
+        context["auto_after_deadline"] = "first" if first else "left" if left else ""
     if planned is not None:
         result, book = planned
         rules = services.rule_set(account.kind)
@@ -562,6 +566,7 @@ class BatchView(ConsoleMixin, View):
                 )
             if changed and action == "auto":
                 say_if_auto_waits(request, at)
+                say_if_after_deadline(request, changed, at)
             elif changed and action == "auto_deadline":  # the first deadline outside trading, if any
                 for moment in sorted({call.auto_liquidate_at for call in changed}):
                     if say_if_auto_waits(request, moment):
@@ -877,6 +882,37 @@ def say_if_auto_waits(request, at) -> bool:
         % {"at": _minute(at), "when": _minute(next_trading(at))},
     )
     return True
+
+
+def say_if_after_deadline(request, calls: list[MarginCall], at) -> None:
+    """Warn of calls whose deadline comes before an auto-liquidation time would be acted on: where their
+    rule set liquidates past the deadline, that comes first; else the call stays open past its deadline
+    until the time."""
+    first, left = auto.after_deadline(calls, at)
+    if first:
+        messages.warning(
+            request,
+            ngettext(
+                "%(count)d call's deadline comes before %(at)s (%(accounts)s): its rule set liquidates calls past "
+                "their deadline, so its plan is placed at the deadline.",
+                "%(count)d calls' deadlines come before %(at)s (%(accounts)s): their rule set liquidates calls "
+                "past their deadline, so their plans are placed at the deadline.",
+                len(first),
+            )
+            % {"count": len(first), "at": _minute(at), "accounts": _accounts_named([call.pk for call in first])},
+        )
+    if left:
+        messages.warning(
+            request,
+            ngettext(
+                "%(at)s is after the deadline of %(count)d call (%(accounts)s): it stays open past its deadline "
+                "until then, unless a trader liquidates it first.",
+                "%(at)s is after the deadline of %(count)d calls (%(accounts)s): they stay open past their "
+                "deadline until then, unless a trader liquidates them first.",
+                len(left),
+            )
+            % {"count": len(left), "at": _minute(at), "accounts": _accounts_named([call.pk for call in left])},
+        )
 
 
 def _minute(moment) -> str:

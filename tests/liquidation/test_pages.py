@@ -931,3 +931,38 @@ def test_of_two_runs_of_one_batch_one_failing_and_one_finishing_the_batch_is_don
     tasks._run_batch(batch)  # a late run fails after it finished
     batch.refresh_from_db()
     assert batch.status == "done"
+
+
+def test_an_auto_time_after_the_deadline_says_what_comes_first(call, trader):
+    """A time set after the call's deadline: the call stays open past it until then, or, where its rule
+    set liquidates past the deadline, the plan goes at the deadline. Both are said when set, and on the
+    call's page; a time before the deadline says neither."""
+    from django.utils import timezone
+
+    from risk.models import RuleSet
+
+    client = client_for(trader)
+    deadline = timezone.localtime(call.deadline).strftime("%Y-%m-%d %H:%M")
+    after = (timezone.localtime(call.deadline) + timezone.timedelta(days=1)).replace(hour=10, minute=0)
+    before = timezone.localtime(call.triggered_at).replace(hour=14, minute=0)
+
+    def set_at(moment):
+        data = {"calls": [call.pk], "action": "auto", "at": moment.strftime("%Y-%m-%dT%H:%M")}
+        said = client.post(reverse("liquidation:batch"), data, follow=True).content.decode()
+        page = client.get(reverse("risk:call", args=[call.pk])).content.decode()
+        return said, page
+
+    said, page = set_at(after)
+    at = after.strftime("%Y-%m-%d %H:%M")
+    assert f"{at} is after the deadline of 1 call (M100001): it stays open past its deadline until then" in said
+    assert f"The time set is after the call's deadline ({deadline}): the call stays open past its" in page
+
+    RuleSet.objects.update_or_create(account_kind="margin", defaults={"auto_liquidate_past_deadline": True})
+    said, page = set_at(after)
+    assert f"1 call&#x27;s deadline comes before {at} (M100001): its rule set liquidates calls past" in said
+    assert "liquidates calls past their deadline: the plan is placed at the deadline." in page
+
+    said, page = set_at(before)
+    assert "Auto-liquidation set on 1 call." in said
+    assert "deadline" not in said.split("Auto-liquidation set on 1 call.")[1].split("</ul>")[0]
+    assert 'data-testid="auto-after-deadline"' not in page
