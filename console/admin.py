@@ -17,9 +17,12 @@ from django.db import DataError, models, transaction
 from django.http import Http404, HttpResponseRedirect
 from django.utils.crypto import constant_time_compare, salted_hmac
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from guardian.admin import AdminGroupObjectPermissionsForm, AdminUserObjectPermissionsForm, GroupManage, UserManage
 
 from . import audit, fields
 from .models import AuditEntry
+from .querysets import VIEW_DESK
 from .text import validate_key
 
 YEARS = range(1900, 9999)  # a date hierarchy's year: its next year and its UTC bounds exist too
@@ -402,11 +405,80 @@ class PreviewedSave:
         ).hexdigest()
 
 
+# The one right on a desk the console reads (console.querysets.VIEW_DESK): who sees its accounts and calls.
+SEES_DESK = gettext_lazy("Sees this desk's accounts and calls")
+
+
+class _DeskRight:
+    """The desk's right, as the permission pages show their columns (a permission's codename and name)."""
+
+    codename = VIEW_DESK.split(".")[1]
+    name = SEES_DESK
+
+
+class _OneRight:
+    """guardian's grant form offering only the desk's right (adding, changing or deleting one desk
+    grants nothing in the console), and saving only it: another right a row holds is left as it is."""
+
+    def get_obj_perms_field_label(self):
+        return gettext_lazy("Access")
+
+    def get_obj_perms_field_choices(self):
+        return [(_DeskRight.codename, SEES_DESK)]
+
+    def get_obj_perms_field_widget(self):
+        return forms.CheckboxSelectMultiple
+
+
+class DeskUserRights(_OneRight, AdminUserObjectPermissionsForm):
+    pass
+
+
+class DeskGroupRights(_OneRight, AdminGroupObjectPermissionsForm):
+    pass
+
+
+class UserByName(UserManage):
+    user = forms.CharField(
+        label=gettext_lazy("Username"),
+        max_length=200,
+        error_messages={"does_not_exist": gettext_lazy("No user has this username.")},
+        help_text=gettext_lazy("The username the user logs in with."),
+    )
+
+
+class GroupByName(GroupManage):
+    group = forms.CharField(
+        label=gettext_lazy("Group"),
+        max_length=80,
+        error_messages={"does_not_exist": gettext_lazy("No group has this name.")},
+        help_text=gettext_lazy("Its members see the desk too."),
+    )
+
+
 class GuardedKeys:
     """django-guardian's object permission pages read their keys as the admin's others do: a key that
     is no row's ('abc', '١', a NUL) is a 404, not an error. Who may see a desk is who may act on its
     calls: giving it is managing users (or groups), not editing the desk, so these pages need the right
-    to change users (or groups) too."""
+    to change users (or groups) too. They offer the one right the console reads, in the reader's
+    language."""
+
+    def get_obj_perms_base_context(self, request, obj):
+        context = super().get_obj_perms_base_context(request, obj)
+        context["model_perms"] = [_DeskRight]
+        return context
+
+    def get_obj_perms_user_select_form(self, request):
+        return UserByName
+
+    def get_obj_perms_group_select_form(self, request):
+        return GroupByName
+
+    def get_obj_perms_manage_user_form(self, request):
+        return DeskUserRights
+
+    def get_obj_perms_manage_group_form(self, request):
+        return DeskGroupRights
 
     def obj_perms_manage_view(self, request, object_pk):
         if not is_key(self._pk_field(), object_pk):
@@ -463,12 +535,31 @@ class ReadOnlyAdmin(ModelAdmin):
         return False
 
 
+class ActionFilter(admin.SimpleListFilter):
+    """The log's actions by their names in the reader's language (the codes stay in the URL)."""
+
+    title = gettext_lazy("action")
+    parameter_name = "action"
+
+    def lookups(self, request, model_admin):
+        return sorted(((code, audit.named(code)) for code in audit.NAMES), key=lambda pair: pair[1])
+
+    def queryset(self, request, queryset):
+        return queryset.filter(action=self.value()) if self.value() else queryset
+
+
 @admin.register(AuditEntry)
 class AuditEntryAdmin(ReadOnlyAdmin):
-    list_display = ["at", "user", "action", "outcome"]
-    list_filter = ["action"]
+    list_display = ["at", "user", "action_name", "outcome"]
+    list_filter = [ActionFilter]
     search_fields = ["user__username", "action"]
     list_select_related = ["user"]
+    fields = ["at", "user", "action_name", "action", "targets", "detail", "outcome"]
+    readonly_fields = ["action_name"]
+
+    @admin.display(description=gettext_lazy("action"), ordering="action")
+    def action_name(self, entry):
+        return audit.named(entry.action)
 
 
 class ConsoleUserAdmin(AdminFields, UserAdmin):

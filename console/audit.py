@@ -4,10 +4,30 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from django.utils import timezone
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
 
 from .models import AuditEntry
 
 OUTCOME_LENGTH = AuditEntry._meta.get_field("outcome").max_length
+
+# What each action of the log is called in the admin, in the reader's language: the admin's own here,
+# each app's from its AppConfig.ready (:func:`name`). An action with no name is shown as stored.
+NAMES: dict[str, Promise] = {
+    "admin_add": _("Added in the admin"),
+    "admin_change": _("Changed in the admin"),
+    "admin_delete": _("Deleted in the admin"),
+    "admin_permissions": _("Desk permissions changed in the admin"),
+}
+
+
+def name(action: str, label: Promise) -> None:
+    """Name an action of the log (``end_call``: "End a call") for its readers."""
+    NAMES[action] = label
+
+
+def named(action: str) -> str:
+    return str(NAMES.get(action, action))
 
 
 def record(

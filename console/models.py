@@ -53,4 +53,6 @@ class AuditEntry(AppendOnly):
         ]
 
     def __str__(self):
-        return f"{timezone.localtime(self.at):%Y-%m-%d %H:%M:%S} {self.action} {self.outcome}"
+        from .audit import named
+
+        return f"{timezone.localtime(self.at):%Y-%m-%d %H:%M:%S} {named(self.action)} {self.outcome}"

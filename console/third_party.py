@@ -1,5 +1,6 @@
 """django-axes (login attempts and lockouts) as the admin shows it: its app under a name that says what
-it keeps, and the words of its admin pages, which the package ships with no Chinese.
+it keeps, and the words of its admin pages, which the package ships with no Chinese; and the words of
+django-guardian's desk permission pages, which it ships with no Traditional Chinese.
 
 The words are listed here so that ``makemessages`` keeps them in the console's catalogues (``locale/``), which
 Django reads before an app's own: a risk admin reading the admin in Chinese reads these in Chinese too.
@@ -46,4 +47,19 @@ AXES = (
     gettext_noop("Clean up expired attempts"),
     gettext_noop("Not set"),
     gettext_noop("Attempt Remaining"),
+)
+
+GUARDIAN = (
+    gettext_noop("Object permissions"),
+    gettext_noop("Users"),
+    gettext_noop("User permissions"),
+    gettext_noop("Groups"),
+    gettext_noop("Group permissions"),
+    gettext_noop("Manage user"),
+    gettext_noop("Manage group"),
+    gettext_noop("Edit"),
+    gettext_noop("Action"),
+    gettext_noop("Save"),
+    gettext_noop("Please correct the errors below."),
+    gettext_noop("Permissions saved."),
 )

@@ -13,7 +13,7 @@ class LiquidationConfig(AppConfig):
 
     def ready(self):
         from book.signals import book_written
-        from console import panels
+        from console import audit, panels
         from console.bootstrap import granting
         from console.permissions import register_action
         from risk.signals import call_ended
@@ -25,6 +25,10 @@ class LiquidationConfig(AppConfig):
         call_ended.connect(services.call_ended, dispatch_uid="liquidation.call_ended")
         register_action("liquidate", "liquidation.liquidate")
         register_action("cancel_order", "liquidation.cancel_order")
+        audit.name("liquidate", _("Liquidate"))
+        audit.name("liquidate_batch", _("Liquidate a batch"))
+        audit.name("cancel_order", _("Cancel orders"))
+        audit.name("set_auto_liquidation", _("Set the auto-liquidation time"))
         panels.register("call_detail", call_panel)
         panels.register("call_list_batch", batch_panel)
         post_migrate.connect(

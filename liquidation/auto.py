@@ -29,7 +29,7 @@ from console import audit
 from console.text import Said, every_language, joined, say
 from risk import calls as call_locks
 from risk import live
-from risk.models import CallStatus, MarginCall, RuleSet
+from risk.models import CallStatus, CallType, MarginCall, RuleSet
 
 from . import services
 from .models import LiquidationSwitch, Order, Source
@@ -109,32 +109,43 @@ def acted_on(at: datetime) -> datetime | None:
     return next_trading(at)
 
 
-def after_deadline(calls: list[MarginCall], at: datetime) -> tuple[list[MarginCall], list[MarginCall]]:
-    """Of these calls, the ones whose deadline is still to come but comes before a time set would be
-    acted on: (those whose rule set liquidates past the deadline, so at the deadline rather than at the
-    time; those left open past their deadline until the time)."""
+def past_deadline_kinds() -> set[str]:
+    """The account kinds whose rule set liquidates calls past their deadline by themselves."""
+    return set(RuleSet.objects.filter(auto_liquidate_past_deadline=True).values_list("account_kind", flat=True))
+
+
+def after_deadline(calls: list[MarginCall], at: datetime) -> tuple[list[tuple[MarginCall, datetime]], list[MarginCall]]:
+    """Of these calls (debit ones aside: they have nothing to sell), those whose deadline is acted on
+    before a time set would be, both read as acted on (a deadline at the close and a time that evening
+    are both acted on the next morning): (those whose rule set liquidates past the deadline, with when
+    it does, before the time; those whose deadline is still to come, left open past it until the time)."""
     moment = acted_on(at) or at
     now = timezone.now()
-    late = [call for call in calls if now < call.deadline < moment]
-    if not late:
-        return [], []
-    past_deadline_kinds = set(
-        RuleSet.objects.filter(auto_liquidate_past_deadline=True).values_list("account_kind", flat=True)
-    )
-    return (
-        [call for call in late if call.kind in past_deadline_kinds],
-        [call for call in late if call.kind not in past_deadline_kinds],
-    )
+    first, left = [], []
+    kinds = None
+    acted = {}
+    for call in calls:
+        if call.call_type == CallType.DEBIT:
+            continue
+        due = max(call.deadline, now)
+        if due not in acted:
+            acted[due] = acted_on(due) or due
+        if not acted[due] < moment:
+            continue
+        if kinds is None:
+            kinds = past_deadline_kinds()
+        if call.kind in kinds:
+            first.append((call, acted[due]))
+        elif call.deadline > now:
+            left.append(call)
+    return first, left
 
 
 def due_calls(now: datetime) -> list[tuple[MarginCall, datetime]]:
     """Open, non-exception calls whose time has come, with the setting they are due by."""
-    past_deadline_kinds = list(
-        RuleSet.objects.filter(auto_liquidate_past_deadline=True).values_list("account_kind", flat=True)
-    )
     calls = (
         MarginCall.objects.filter(closed_at__isnull=True, status=CallStatus.OPEN)
-        .filter(Q(auto_liquidate_at__lte=now) | Q(kind__in=past_deadline_kinds, deadline__lte=now))
+        .filter(Q(auto_liquidate_at__lte=now) | Q(kind__in=past_deadline_kinds(), deadline__lte=now))
         .select_related("account", "account__desk")
         .order_by("pk")
     )

@@ -113,15 +113,13 @@ def call_panel(request, *, call, account) -> str | None:
     context["debit_has_no_position"] = services.DEBIT_HAS_NO_POSITION
     context["automatic_off"] = call.is_open and not LiquidationSwitch.automatic_on()
     # A time outside HKEX's continuous trading (a session's close, a night): the plan waits for the next.
-    context["auto_waits_for_trading"] = (
-        call.auto_liquidate_at is not None
-        and not settings.AUTO_LIQUIDATION_ANY_TIME
-        and not is_trading(call.auto_liquidate_at)
-    )
+    if call.auto_liquidate_at is not None:
+        context["auto_waits_for_trading"] = auto.acted_on(call.auto_liquidate_at) != call.auto_liquidate_at
     # A time acted on after the deadline: where the rule set liquidates past the deadline, that comes first.
     if call.is_open and call.auto_liquidate_at is not None:
         first, left = auto.after_deadline([call], call.auto_liquidate_at)
         context["auto_after_deadline"] = "first" if first else "left" if left else ""
+        context["auto_deadline_acted"] = first[0][1] if first else None
     if planned is not None:
         result, book = planned
         rules = services.rule_set(account.kind)
@@ -874,12 +872,13 @@ def say_if_auto_waits(request, at) -> bool:
     """Warn that an auto-liquidation time is outside HKEX's continuous trading (a lunch break, a night, a
     holiday): the plan waits for trading to resume (unless ``AUTO_LIQUIDATION_ANY_TIME``). Whether it
     warned."""
-    if settings.AUTO_LIQUIDATION_ANY_TIME or is_trading(at):
+    when = auto.acted_on(at)
+    if when == at:
         return False
     messages.warning(
         request,
         _("%(at)s is outside HKEX continuous trading: the plan is placed when trading resumes (%(when)s).")
-        % {"at": _minute(at), "when": _minute(next_trading(at))},
+        % {"at": _minute(at), "when": _minute(when)},
     )
     return True
 
@@ -894,12 +893,14 @@ def say_if_after_deadline(request, calls: list[MarginCall], at) -> None:
             request,
             ngettext(
                 "%(count)d call's deadline comes before %(at)s (%(accounts)s): its rule set liquidates calls past "
-                "their deadline, so its plan is placed at the deadline.",
-                "%(count)d calls' deadlines come before %(at)s (%(accounts)s): their rule set liquidates calls "
-                "past their deadline, so their plans are placed at the deadline.",
+                "their deadline, so its plan is placed once the deadline has passed, in continuous trading, "
+                "before this time.",
+                "%(count)d calls' deadlines come before %(at)s (%(accounts)s): their rule sets liquidate calls "
+                "past their deadline, so their plans are placed once the deadline has passed, in continuous "
+                "trading, before this time.",
                 len(first),
             )
-            % {"count": len(first), "at": _minute(at), "accounts": _accounts_named([call.pk for call in first])},
+            % {"count": len(first), "at": _minute(at), "accounts": _accounts_named([call.pk for call, _ in first])},
         )
     if left:
         messages.warning(

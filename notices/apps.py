@@ -12,7 +12,7 @@ class NoticesConfig(AppConfig):
     verbose_name = _("Notices")
 
     def ready(self):
-        from console import panels
+        from console import audit, panels
         from console.bootstrap import granting
         from console.permissions import register_action
         from risk.signals import calls_changed
@@ -21,6 +21,7 @@ class NoticesConfig(AppConfig):
         from .views import batch_panel, call_panel
 
         register_action("send_notice", "notices.send_notice")
+        audit.name("send_notice", _("Send a notice"))
         panels.register("call_detail", call_panel)
         panels.register("call_list_batch", batch_panel)
         calls_changed.connect(receivers.calls_changed, dispatch_uid="notices.calls_changed")

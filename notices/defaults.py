@@ -29,8 +29,8 @@ TEXTS = {
         ),
         "debit": (
             "Debit balance on account {account}",
-            "Dear {name},\n\nYour account {account} has a debit balance and holds no positions: a deposit of HKD "
-            "{call_amount} is due before {deadline} (Hong Kong time). Please deposit funds by then.\n\n{broker}",
+            "Dear {name},\n\nYour account {account} has a debit balance and holds no positions. Please deposit "
+            "HKD {call_amount} before {deadline} (Hong Kong time).\n\n{broker}",
             "{broker}: account {account} has a debit balance and no positions. Please deposit HKD {call_amount} "
             "before {deadline}.",
         ),
@@ -84,8 +84,8 @@ TEXTS = {
         ),
         "debit": (
             "账户 {account} 欠款通知",
-            "{name} 您好：\n\n您的账户 {account} 出现欠款且并无持仓，须于香港时间 {deadline} 前存入港币 "
-            "{call_amount}。请按时存入资金。\n\n{broker}",
+            "{name} 您好：\n\n您的账户 {account} 出现欠款且并无持仓，请于香港时间 {deadline} 前存入港币 "
+            "{call_amount}。\n\n{broker}",
             "{broker}：账户 {account} 出现欠款且无持仓，请于 {deadline} 前存入港币 {call_amount}。",
         ),
         "manual": (
@@ -138,8 +138,8 @@ TEXTS = {
         ),
         "debit": (
             "帳戶 {account} 欠款通知",
-            "{name} 您好：\n\n您的帳戶 {account} 出現欠款且並無持倉，須於香港時間 {deadline} 前存入港幣 "
-            "{call_amount}。請按時存入資金。\n\n{broker}",
+            "{name} 您好：\n\n您的帳戶 {account} 出現欠款且並無持倉，請於香港時間 {deadline} 前存入港幣 "
+            "{call_amount}。\n\n{broker}",
             "{broker}：帳戶 {account} 出現欠款且無持倉，請於 {deadline} 前存入港幣 {call_amount}。",
         ),
         "manual": (

@@ -13,6 +13,7 @@ class RecoveryConfig(AppConfig):
 
     def ready(self):
         from book.signals import book_written, positions_changed
+        from console import audit
         from console.bootstrap import granting
         from console.permissions import register_action
         from liquidation import services as liquidation_services
@@ -21,6 +22,7 @@ class RecoveryConfig(AppConfig):
         from . import receivers
 
         register_action("recover", "recovery.recover")
+        audit.name("recover", _("Recover stock"))
         book_written.connect(receivers.book_written, dispatch_uid="recovery.book_written")
         positions_changed.connect(receivers.positions_changed, dispatch_uid="recovery.positions_changed")
         account_messages_settled.connect(receivers.account_messages_settled, dispatch_uid="recovery.messages_settled")

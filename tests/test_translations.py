@@ -86,3 +86,20 @@ def test_the_admin_words_of_django_axes_are_the_package_s_own():
     for language in ("zh_Hans", "zh_Hant"):
         known = {msgid for msgid, _plural, _forms, _fuzzy in entries(LOCALE / language / "LC_MESSAGES" / "django.po")}
         assert [word for word in AXES if word not in known] == [], language
+
+
+def test_the_words_of_django_guardian_s_pages_are_the_package_s_own():
+    """console.third_party lists django-guardian's words on its desk permission pages (its templates'
+    and its code's) to translate them; each must still be one of its words, and in the catalogues."""
+    import guardian
+
+    from console.third_party import GUARDIAN
+
+    root = Path(guardian.__file__).parent
+    code = "\n".join(path.read_text() for path in root.rglob("*.py"))
+    templates = "\n".join(path.read_text() for path in (root / "templates" / "admin" / "guardian").rglob("*.html"))
+    marked = set(MARKED.findall(code)) | set(re.findall(r"""{% trans(?:late)? "([^"]+)" %}""", templates))
+    assert [word for word in GUARDIAN if word not in marked] == []
+    for language in ("zh_Hans", "zh_Hant"):
+        known = {msgid for msgid, _plural, _forms, _fuzzy in entries(LOCALE / language / "LC_MESSAGES" / "django.po")}
+        assert [word for word in GUARDIAN if word not in known] == [], language

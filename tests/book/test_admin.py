@@ -835,6 +835,39 @@ def test_a_desks_permission_given_to_a_user_is_saved_and_audited(admin_client):
     assert (entry.detail["user"], entry.detail["permissions"]) == (str(user.pk), ["view_desk"])
 
 
+def test_a_desks_permission_pages_offer_only_its_one_right_in_the_reader_s_language(admin_client):
+    """Seeing a desk's accounts and calls is the one right on a desk the console reads: adding,
+    changing or deleting one desk grants nothing, so the pages offer only it, and a forged other right
+    is refused; one a row held already is left as it is."""
+    from django.contrib.auth.models import Group
+    from guardian.shortcuts import assign_perm, get_perms
+
+    from book.models import Desk
+
+    desk = Desk.objects.order_by("pk").first()
+    user = User.objects.create_user("desk7", password="Lo0ng-enough-pw")
+    group = Group.objects.create(name="Desk 7 team")
+    assign_perm("change_desk", user, desk)
+    admin_client.cookies["django_language"] = "zh-hant"
+    base = f"/admin/book/desk/{desk.pk}/permissions/"
+
+    pages = [admin_client.get(url).content.decode() for url in (base, f"{base}user-manage/{user.pk}/")]
+    pages.append(admin_client.get(f"{base}group-manage/{group.pk}/").content.decode())
+    forged = admin_client.post(f"{base}user-manage/{user.pk}/", {"permissions": ["view_desk", "delete_desk"]})
+    given = admin_client.post(f"{base}user-manage/{user.pk}/", {"permissions": ["view_desk"]})
+
+    for page in pages:
+        assert "可查看此團隊的帳戶及追收單" in page
+        assert "Can change desk" not in page
+        assert "Can delete desk" not in page
+        assert "Object permissions" not in page
+    assert "用戶名" in pages[0]
+    assert "群組權限" in pages[0]
+    assert forged.status_code == 200  # the form again, with its error
+    assert given.status_code == 302
+    assert sorted(get_perms(user, desk)) == ["change_desk", "view_desk"]
+
+
 def test_giving_desk_access_needs_the_right_to_manage_users_not_only_to_change_the_desk(admin_client):
     from django.contrib.auth.models import Permission
     from guardian.shortcuts import get_perms

@@ -960,7 +960,18 @@ def test_an_auto_time_after_the_deadline_says_what_comes_first(call, trader):
     RuleSet.objects.update_or_create(account_kind="margin", defaults={"auto_liquidate_past_deadline": True})
     said, page = set_at(after)
     assert f"1 call&#x27;s deadline comes before {at} (M100001): its rule set liquidates calls past" in said
-    assert "liquidates calls past their deadline: the plan is placed at the deadline." in page
+    assert "liquidates calls past their deadline: the plan is placed once the deadline has passed, at" in page
+    nine_thirty = after.replace(hour=9, minute=30).strftime("%Y-%m-%d %H:%M")  # the morning after the close
+    assert f"the plan is placed once the deadline has passed, at {nine_thirty}." in page
+
+    # The deadline itself, or a time that evening: both are acted on at the next morning's open.
+    for same in (timezone.localtime(call.deadline), timezone.localtime(call.deadline).replace(hour=18)):
+        said, page = set_at(same)
+        assert "Auto-liquidation set on 1 call." in said
+        assert "deadline comes before" not in said
+        assert 'data-testid="auto-after-deadline"' not in page
+    said = client.post(reverse("liquidation:batch"), {"calls": [call.pk], "action": "auto_deadline"}, follow=True)
+    assert "deadline comes before" not in said.content.decode()
 
     said, page = set_at(before)
     assert "Auto-liquidation set on 1 call." in said

@@ -1004,7 +1004,11 @@ def test_a_debit_calls_daily_notice_is_the_debit_text_once_a_day(
     }
     assert "欠款" in Notice.objects.get(call=debit_call, kind="debit", day="2026-12-24").deliveries.first().body
     assert daily("2026-12-24T18:00:00+08:00", django_capture_on_commit_callbacks, account_no="T1") == []
-    with pytest.raises(IntegrityError), transaction.atomic():
+    with pytest.raises(IntegrityError), transaction.atomic():  # one notice per call and trading day
         Notice.objects.create(
             call=debit_call, account=debit_call.account, kind="debit", key="again", day=dt.date(2026, 12, 24)
         )
+    # A debit notice counts for its day, as the trigger and daily ones do (the database lets it carry one).
+    Notice.objects.create(
+        call=debit_call, account=debit_call.account, kind="debit", key="next", day=dt.date(2026, 12, 28)
+    )

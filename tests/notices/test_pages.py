@@ -322,4 +322,4 @@ def test_a_debit_call_is_sent_the_debit_template_and_only_it_is(call, trader, dj
 
     assert "1 notice queued." in sent([debit], "debit", "debit-key-0004")
     body = Delivery.objects.get(notice__kind="debit", notice__created_by__isnull=False).body
-    assert "Your account I200001 has a debit balance and holds no positions: a deposit of HKD 5,030.00" in body
+    assert "Your account I200001 has a debit balance and holds no positions. Please deposit HKD 5,030.00" in body
