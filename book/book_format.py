@@ -223,7 +223,9 @@ def parse_datetime(value: Any) -> dt.datetime:
     # A time without an offset is Hong Kong time.
     moment = moment if moment.tzinfo else moment.replace(tzinfo=HONG_KONG)
     if has_impossible_offset(moment):
-        raise FieldError(f"has an offset from UTC no place keeps (at most 14 hours either way): {describe(value)}")
+        raise FieldError(
+            f"has an offset from UTC no place keeps (at most 14 hours either way, in whole minutes): {describe(value)}"
+        )
     if not has_utc_and_local_time(moment):
         raise FieldError(f"is out of range: {describe(value)}")
     return moment.astimezone(dt.UTC)

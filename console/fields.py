@@ -80,9 +80,14 @@ LARGEST_OFFSET = dt.timedelta(hours=14)
 
 
 def has_impossible_offset(moment: dt.datetime) -> bool:
-    """Whether an aware time's offset from UTC is one no place keeps."""
+    """Whether an aware time's offset from UTC is one no place keeps: beyond 14 hours, or, written in
+    the value, not in whole minutes (Python reads "+08:00:30", which ISO 8601 does not write; a zone's
+    own history may have seconds, as Hong Kong's local mean time of 1904 does)."""
     offset = moment.utcoffset()
-    return offset is not None and abs(offset) > LARGEST_OFFSET
+    if offset is None:
+        return False
+    written = isinstance(moment.tzinfo, dt.timezone)
+    return abs(offset) > LARGEST_OFFSET or (written and offset % dt.timedelta(minutes=1) != dt.timedelta(0))
 
 
 # A zone at the end of a value: Python reads "2026-12-10+08:00" as 08:00 on that day.
