@@ -61,9 +61,13 @@ def covered_calls_now() -> list[rules.CoveredCall]:
     )
 
 
-def lending_now() -> list[rules.Lending]:
-    """Every lending pool, reading only the shorts in the stocks the prime broker reports on."""
-    lendable = dict(LendingAvailability.objects.values_list("instrument__symbol", "lendable"))
+def lending_now(symbols: list[str] | None = None) -> list[rules.Lending]:
+    """Every lending pool (or these stocks' ones), reading only the shorts in the stocks the prime broker
+    reports on."""
+    pools = LendingAvailability.objects.all()
+    if symbols is not None:
+        pools = pools.filter(instrument__symbol__in=symbols)
+    lendable = dict(pools.values_list("instrument__symbol", "lendable"))
     holdings = _holdings(Position.objects.filter(quantity__lt=0, instrument__symbol__in=list(lendable)))
     return rules.short_stock(holdings, _instruments(lendable), lendable)[1]
 

@@ -200,19 +200,18 @@ class CoveredCallDetailView(ConsoleMixin, View):
                 "key": secrets.token_urlsafe(16),
                 "statuses": CaseStatus.choices,
                 "case_ids": [case.pk],
-                "messages_sent": case_messages(case),
+                "messages_sent": stock_messages(case, "covered_call"),
             },
         )
 
 
-def case_messages(case: CoveredCallCase) -> list:
-    """The covered-call messages sent about this account's underlying, newest first, with their deliveries."""
-    from notices.models import Notice, NoticeKind
+def stock_messages(row, kind: str) -> list:
+    """The messages of this kind sent about a case's or an item's stock (a message from before messages
+    named their stock stands for all the account's), newest first, with their deliveries."""
+    from notices.models import Notice
 
     return list(
-        Notice.objects.filter(
-            account_id=case.account_id, kind=NoticeKind.COVERED_CALL, stock=case.underlying.symbol, call__isnull=True
-        )
+        Notice.objects.filter(account_id=row.account_id, kind=kind, stock__in=[row.stock.symbol, ""], call__isnull=True)
         .select_related("created_by")
         .prefetch_related("deliveries")
         .order_by("-created_at", "-pk")[:MESSAGES_SHOWN]
@@ -240,6 +239,46 @@ def suggest_buy_backs(positions: list, shortfall: int, working: dict) -> None:
         contracts = rules.up_to_lots(shortfall, multiplier) // multiplier
         position.buy_back = min(position.free, rules.up_to_lots(contracts, position.instrument.lot_size))
         shortfall -= position.buy_back * multiplier
+
+
+class ShortStockDetailView(ConsoleMixin, View):
+    """One short position to buy back: what the scan found and the book now, the stock's lending pool,
+    the messages sent about it; buy to cover, message, status."""
+
+    def get(self, request, pk):
+        item = (
+            ShortStockItem.objects.filter(pk=pk, account__in=_visible_accounts(request.user))
+            .select_related("account", "instrument", "scan")
+            .first()
+        )
+        if item is None:
+            raise Http404(_("No such item."))
+        with_book_now([item])
+        pool = None
+        if item.reason == Reason.LENDING_POOL:
+            pool = next(iter(services.lending_now([item.instrument.symbol])), None)
+        # A resolved item is history: the short now (if it was found again) is the open item's, linked.
+        reopened = (
+            ShortStockItem.objects.filter(
+                account=item.account, instrument=item.instrument, resolved_at__isnull=True
+            ).first()
+            if item.resolved_at
+            else None
+        )
+        return render(
+            request,
+            "recovery/short_item.html",
+            {
+                "item": item,
+                "pool": pool,
+                "reopened": reopened,
+                "can_recover": can(request.user, RECOVER),
+                "key": secrets.token_urlsafe(16),
+                "statuses": CaseStatus.choices,
+                "item_ids": [item.pk],
+                "messages_sent": stock_messages(item, "recovery"),
+            },
+        )
 
 
 class ShortStockListView(ListPage):

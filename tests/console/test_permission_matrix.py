@@ -159,6 +159,7 @@ ROUTES: dict[str, Route] = {
         names_calls=False,
     ),
     "recovery:short-stock": Route("page"),
+    "recovery:short-item": Route("page", args=lambda call: [a_short_item(call)], desk_scoped=True),
     "recovery:short-status": Route(
         "action",
         args=lambda call: [a_short_item(call)],

@@ -758,3 +758,87 @@ def test_a_covered_call_message_is_settled_by_its_case_not_by_a_short_in_the_sam
 
     assert "1 asks for stock that is no longer to recover: not sent again." in covered.content.decode()
     assert "1 delivery queued again." in short.content.decode()
+
+
+def test_a_short_stock_item_has_a_page_of_its_own(trader, viewer, settings, django_capture_on_commit_callbacks):
+    """The scan's figures and the book now, the stock's lending pool, the messages sent about it; from
+    it a trader buys to cover, sends a message and sets the status. A viewer reads it; another desk's
+    trader does not find it."""
+    settings.LIQUIDATION_GATEWAY = "tests.liquidation.gateways.Holding"  # orders stay working
+    services.run_scan()
+    client = client_for(trader)
+    item = short_stock_rows(client)[("M1", "700.HK")]
+    page_url = reverse("recovery:short-item", args=[item.pk])
+    listed = client.get(reverse("recovery:short-stock")).content.decode()
+    assert f'<a href="{page_url}" data-testid="item-link">700.HK</a>' in listed
+
+    page = client.get(page_url)
+    html = page.content.decode()
+    shown = page.context["item"]
+    assert (shown.short_quantity, shown.quantity, shown.short_now, shown.on_order, shown.to_buy) == (
+        400,
+        100,
+        400,
+        0,
+        100,
+    )
+    pool = page.context["pool"]
+    assert (pool.lendable, pool.lent, pool.clients, pool.recall) == (300, 600, 2, 300)
+    assert "The lending pool is under water" in html
+    assert 'name="quantity" value="100" min="1" max="400"' in html
+    assert f'<input type="hidden" name="items" value="{item.pk}">' in html
+    assert "data-needs-pick" not in html
+
+    with django_capture_on_commit_callbacks(execute=True):
+        sent = client.post(
+            reverse("recovery:message"),
+            {"items": [item.pk], "channels": ["email"], "key": "item-page-key-1", "next": page_url},
+            follow=True,
+        )
+    assert sent.request["PATH_INFO"] == page_url
+    assert len(sent.context["messages_sent"]) == 1
+    bought = client.post(
+        reverse("recovery:buy-back"),
+        {"account": "M1", "symbol": "700.HK", "quantity": "100", "key": "item-page-key-2", "next": page_url},
+        follow=True,
+    )
+    assert "1 order placed." in bought.content.decode()
+    assert (bought.context["item"].on_order, bought.context["item"].to_buy) == (100, 0)
+    client.post(
+        reverse("recovery:short-status", args=[item.pk]), {"status": "contacted", "remark": "called", "next": page_url}
+    )
+    assert "Contacted · called" in client.get(page_url).content.decode()
+
+    read_only = client_for(viewer).get(page_url).content.decode()
+    assert "The lending pool is under water" in read_only
+    for form in ('data-testid="buy-to-cover"', 'data-testid="recovery-message"', "status-form"):
+        assert form not in read_only
+    hk1 = client_for(make_user("hk1only", "RiskWarningFull", all_desks=False, desks=["HK1"]))
+    assert hk1.get(page_url).status_code == 404  # M1 is HK2's
+    assert hk1.get(reverse("recovery:short-item", args=[999999])).status_code == 404
+
+
+def test_a_resolved_short_stock_item_keeps_its_page_and_links_the_open_one(trader):
+    from book.models import Position
+
+    services.run_scan()
+    client = client_for(trader)
+    item = short_stock_rows(client)[("M1", "X.HK")]
+    Position.objects.filter(account__account_no="M1", instrument__symbol="X.HK").update(quantity=0)
+    services.run_scan()
+    page_url = reverse("recovery:short-item", args=[item.pk])
+
+    resolved = client.get(page_url).content.decode()
+    assert 'data-testid="resolved"' in resolved
+    assert 'data-testid="reopened"' not in resolved
+    assert 'data-testid="recovery-message"' not in resolved
+    assert "status-form" not in resolved
+
+    Position.objects.filter(account__account_no="M1", instrument__symbol="X.HK").update(quantity=-300)
+    services.run_scan()
+    again = short_stock_rows(client)[("M1", "X.HK")]
+    assert again.pk != item.pk
+    assert (
+        f'href="{reverse("recovery:short-item", args=[again.pk])}" data-testid="reopened"'
+        in client.get(page_url).content.decode()
+    )
