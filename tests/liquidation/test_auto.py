@@ -400,3 +400,16 @@ def test_no_time_is_set_on_a_call_marked_exception(call, trader):
     page = client.get(reverse("risk:call", args=[call.pk])).content.decode()
     assert 'data-testid="auto-exception"' in page
     assert 'data-testid="set-auto"' not in page
+
+
+def test_a_debit_call_is_not_warned_of_a_plan_after_its_deadline(call):
+    """A debit call has no position to sell: a time after its deadline places nothing, so says nothing."""
+    from django.utils import timezone
+
+    from liquidation import auto
+
+    later = call.deadline + timezone.timedelta(days=1)
+    assert auto.after_deadline([call], later)[1] == [call]
+    call.call_type = "debit"
+
+    assert auto.after_deadline([call], later) == ([], [])

@@ -267,6 +267,16 @@ def test_the_notices_page_its_csv_and_the_call_details_read_a_fixed_number_of_qu
     assert few == many
 
 
+def sent_from_template(client, on_commit, calls, kind, key, text=""):
+    """The page after a trader sends these calls' clients a notice of this kind (its template, or ``text``)."""
+    with on_commit(execute=True):
+        return client.post(
+            reverse("notices:send"),
+            {"calls": [c.pk for c in calls], "channels": ["email"], "kind": kind, "key": key, "text": text},
+            follow=True,
+        ).content.decode()
+
+
 def test_a_template_that_would_not_tell_the_truth_is_refused(call, trader, django_capture_on_commit_callbacks):
     """The force-call template says the account is at the forced-liquidation level; the liquidation one
     that orders were placed: sent where that is not so, it would tell the client something false."""
@@ -275,12 +285,7 @@ def test_a_template_that_would_not_tell_the_truth_is_refused(call, trader, djang
     client = client_for(trader)
 
     def sent(calls, kind, text="", key="misfit-key-0001"):
-        with django_capture_on_commit_callbacks(execute=True):
-            return client.post(
-                reverse("notices:send"),
-                {"calls": [c.pk for c in calls], "channels": ["email"], "kind": kind, "key": key, "text": text},
-                follow=True,
-            ).content.decode()
+        return sent_from_template(client, django_capture_on_commit_callbacks, calls, kind, key, text)
 
     refused = sent([call, margin_call], "force_call")
     assert "The force-call template is for force calls only, and these are not: T2." in refused
@@ -306,12 +311,7 @@ def test_a_debit_call_is_sent_the_debit_template_and_only_it_is(call, trader, dj
     client = client_for(trader)
 
     def sent(calls, kind, key):
-        with django_capture_on_commit_callbacks(execute=True):
-            return client.post(
-                reverse("notices:send"),
-                {"calls": [c.pk for c in calls], "channels": ["email"], "kind": kind, "key": key, "text": ""},
-                follow=True,
-            ).content.decode()
+        return sent_from_template(client, django_capture_on_commit_callbacks, calls, kind, key)
 
     for kind, key in (("trigger", "debit-key-0001"), ("daily", "debit-key-0002")):
         refused = sent([call, debit], kind, key)
