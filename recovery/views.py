@@ -180,14 +180,7 @@ class CoveredCallDetailView(ConsoleMixin, View):
         rule = None if case.resolved_at else with_rules([case])[0].rule
         working = liquidation.working_quantities([case.account_id])
         suggest_buy_backs(positions, rule.shortfall if rule else 0, working)
-        # A resolved case is history: the shortfall now (if it came back) is the open case's, linked.
-        reopened = (
-            CoveredCallCase.objects.filter(
-                account=case.account, underlying=case.underlying, resolved_at__isnull=True
-            ).first()
-            if case.resolved_at
-            else None
-        )
+        reopened = open_again(case)
         return render(
             request,
             "recovery/covered_call.html",
@@ -203,6 +196,15 @@ class CoveredCallDetailView(ConsoleMixin, View):
                 "messages_sent": stock_messages(case, "covered_call"),
             },
         )
+
+
+def open_again(row):
+    """A resolved case's or item's open one, where the book shows the shortfall or the short again (its
+    page is history, and links it), or None."""
+    if row.resolved_at is None:
+        return None
+    stock = "underlying" if isinstance(row, CoveredCallCase) else "instrument"
+    return type(row).objects.filter(account=row.account, resolved_at__isnull=True, **{stock: row.stock}).first()
 
 
 def stock_messages(row, kind: str) -> list:
@@ -257,14 +259,7 @@ class ShortStockDetailView(ConsoleMixin, View):
         pool = None
         if item.reason == Reason.LENDING_POOL:
             pool = next(iter(services.lending_now([item.instrument.symbol])), None)
-        # A resolved item is history: the short now (if it was found again) is the open item's, linked.
-        reopened = (
-            ShortStockItem.objects.filter(
-                account=item.account, instrument=item.instrument, resolved_at__isnull=True
-            ).first()
-            if item.resolved_at
-            else None
-        )
+        reopened = open_again(item)
         return render(
             request,
             "recovery/short_item.html",
