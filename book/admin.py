@@ -104,6 +104,14 @@ def not_ahead(form: forms.ModelForm, name: str, message):
     return moment
 
 
+def not_before_floor(moment, message):
+    """A time the admin enters for what a feed also sends (a price, a lending report) may not be before
+    FEED_TIME_FLOOR, as the feed's may not."""
+    if moment is not None and moment < feed_floor():
+        raise forms.ValidationError(message, code="floor", params={"floor": settings.FEED_TIME_FLOOR})
+    return moment
+
+
 AS_OF_AHEAD = _("The as-of time may be at most %(seconds)s seconds ahead of now.")
 
 
@@ -120,13 +128,7 @@ class InstrumentForm(forms.ModelForm):
             raise forms.ValidationError(
                 _("A price that has a time keeps one: the feed refuses a tick older than it."), code="cleared"
             )
-        if moment is not None and moment < feed_floor():
-            raise forms.ValidationError(
-                _("The price time may not be before %(floor)s, the earliest a feed may send."),
-                code="floor",
-                params={"floor": settings.FEED_TIME_FLOOR},
-            )
-        return moment
+        return not_before_floor(moment, _("The price time may not be before %(floor)s, the earliest a feed may send."))
 
     def clean(self):
         data = super().clean()
@@ -230,7 +232,10 @@ class LendingAvailabilityForm(forms.ModelForm):
         return lendable
 
     def clean_as_of(self):
-        return not_ahead(self, "as_of", AS_OF_AHEAD)
+        moment = not_ahead(self, "as_of", AS_OF_AHEAD)
+        if "as_of" not in self.changed_data:
+            return moment
+        return not_before_floor(moment, _("The as-of time may not be before %(floor)s, the earliest a feed may send."))
 
 
 @admin.register(Desk)

@@ -23,7 +23,16 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 
 from console.fields import date_alone, has_impossible_offset
-from console.text import KEY_PROBLEMS, blank, character_name, edge_forbidden, fold, key_problem, printable
+from console.text import (
+    KEY_PROBLEMS,
+    blank,
+    character_name,
+    edge_forbidden,
+    fold,
+    hidden_in_address,
+    key_problem,
+    printable,
+)
 
 from . import models as m
 from . import times
@@ -265,6 +274,8 @@ def parse_phone(value: Any) -> str:
 
 def parse_email(value: Any) -> str:
     text = parse_text(value, max_length=254)
+    if text and (char := hidden_in_address(text)):
+        raise FieldError(f"is not an email address: it holds U+{ord(char):04X}, which none may: {describe(value)}")
     if text:
         try:
             validate_email(text)

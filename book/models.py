@@ -14,7 +14,7 @@ from django.db.models.functions import Upper
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from console.text import validate_key
+from console.text import validate_address, validate_key
 
 from .querysets import AccountQuerySet
 from .times import EARLIEST, END, validate_possible_date, validate_possible_time
@@ -159,7 +159,7 @@ class Account(models.Model):
     accrued_interest = amount_field(_("accrued interest"), validators=NOT_NEGATIVE_AMOUNT)
     debt_margin = amount_field(_("debt margin"), validators=NOT_NEGATIVE_AMOUNT)
     trading_limit = amount_field(_("trading limit"), validators=NOT_NEGATIVE_AMOUNT)
-    email = models.EmailField(_("email"), blank=True)
+    email = models.EmailField(_("email"), blank=True, validators=[validate_address])
     phone = models.CharField(_("phone"), max_length=32, blank=True, validators=[validate_phone])
     language = models.CharField(_("preferred language"), max_length=8, choices=Language, default=Language.EN)
 

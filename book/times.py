@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -26,7 +27,7 @@ def validate_possible_time(value: dt.datetime | None) -> None:
     if value is not None and not (EARLIEST <= value < END):
         raise ValidationError(
             _("%(value)s is not a time this system keeps (from %(earliest)s to before %(end)s)."),
-            params={"value": _in_utc(value), "earliest": _in_utc(EARLIEST), "end": _in_utc(END)},
+            params={"value": _as_given(value), "earliest": _in_utc(EARLIEST), "end": _in_utc(END)},
             code="impossible_time",
         )
 
@@ -46,13 +47,31 @@ def validate_possible_date(value: dt.date | None) -> None:
         )
 
 
-def _in_utc(moment: dt.datetime) -> str:
-    """A time as the range it is checked against is said: in UTC (a year-1 time in Hong Kong reads with
-    the zone's old local mean time offset, +07:36:42)."""
-    try:
-        return moment.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+def _as_given(moment: dt.datetime) -> str:
+    """A time as it was given: its date and wall time, with its zone's name (a form's, Hong Kong) or its
+    offset. Not converted: a year-1 time in Hong Kong would read with the zone's old local mean time
+    offset (+07:36:42), a time no one typed."""
+    offset = moment.utcoffset()
+    if not offset:
+        return _wall(moment) + " UTC"
+    if isinstance(moment.tzinfo, ZoneInfo):
+        given = f"{_wall(moment)} ({moment.tzinfo.key})"
+    else:
+        minutes = int(abs(offset).total_seconds()) // 60
+        given = f"{_wall(moment)}{'-' if offset < dt.timedelta(0) else '+'}{minutes // 60:02d}:{minutes % 60:02d}"
+    try:  # and as the range it is checked against is said
+        return f"{given}, {_in_utc(moment)}"
     except (OverflowError, ValueError):  # before year 1 or after 9999 in UTC
-        return moment.isoformat(sep=" ", timespec="minutes")
+        return given
+
+
+def _wall(moment: dt.datetime) -> str:
+    return f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d} {moment.hour:02d}:{moment.minute:02d}"
+
+
+def _in_utc(moment: dt.datetime) -> str:
+    """A time as the range it is checked against is said: in UTC."""
+    return _wall(moment.astimezone(dt.UTC)) + " UTC"
 
 
 def feed_floor() -> dt.datetime:

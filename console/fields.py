@@ -141,6 +141,50 @@ class SplitDateTimeField(forms.SplitDateTimeField):
         return super().clean(value)
 
 
+# What a tick box's value may be: ticked (as a browser sends it, "on", or as a link writes it) or not.
+TICKED = frozenset({"on", "1", "true", "True", "yes"})
+UNTICKED = frozenset({"", "0", "false", "False", "off", "no"})
+
+
+def _ticked(value) -> bool:
+    return value is True or (isinstance(value, str) and value in TICKED)
+
+
+class TickBox(forms.CheckboxInput):
+    """A tick box whose value reaches its field as sent (Django's reads any text but "false" as ticked),
+    drawn ticked only for a ticked value."""
+
+    def __init__(self, attrs=None):
+        super().__init__(attrs, check_test=_ticked)
+
+    def value_from_datadict(self, data, files, name):
+        return data.get(name)
+
+    def format_value(self, value):
+        return None  # no value attribute: ticked, a browser sends "on", whatever value came in
+
+
+class BoxField(forms.BooleanField):
+    """One tick box: ticked ("on", as a browser sends it, or 1/true), not ticked (absent, empty, 0/false);
+    any other value is named and refused, never read as ticked ("?overdue=0" is not a filter on)."""
+
+    widget = TickBox
+    default_error_messages = {"invalid": _("Not a tick-box value: %(value)s")}
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("required", False)
+        super().__init__(**kwargs)
+
+    def to_python(self, value):
+        if value is None or value is False or (isinstance(value, str) and value in UNTICKED):
+            return False
+        if _ticked(value):
+            return True
+        raise forms.ValidationError(
+            self.error_messages["invalid"], code="invalid", params={"value": printable(str(value))[:40]}
+        )
+
+
 class TickedField(forms.MultipleChoiceField):
     """Boxes ticked from a list of choices. An empty value (a box's value left blank) is no choice, so
     nothing ticked says "required"; a value that is no choice is named, printable."""

@@ -76,6 +76,31 @@ def character_name(char: str) -> str:
     return f"a control character ({code})"
 
 
+# What an address (an email, a gateway's URL) cannot hold anywhere: controls, formatting and invisible
+# characters (a zero-width space, a bidirectional mark), separators other than the space, surrogates,
+# private and unassigned code points. Sent on, such an address fails (an email's domain is refused by
+# IDNA) or reaches somewhere other than it reads.
+HIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+
+
+def hidden_in_address(text: str) -> str | None:
+    """The first character of an address that no address may hold, or None."""
+    for char in text:
+        if char == REPLACEMENT or unicodedata.category(char) in HIDDEN_CATEGORIES:
+            return char
+    return None
+
+
+def validate_address(value: str) -> None:
+    """Refuse an address holding a character it cannot (:func:`hidden_in_address`), naming it."""
+    if char := hidden_in_address(value):
+        raise ValidationError(
+            _("Contains %(char)s, which an address cannot hold: type it again."),
+            code="hidden_character",
+            params={"char": f"U+{ord(char):04X}"},
+        )
+
+
 def blank(text: str) -> bool:
     """Whether ``text`` shows nothing: spaces, line breaks and invisible characters (a zero-width space,
     a byte order mark) only. Such a reason or remark says nothing and is taken as none."""

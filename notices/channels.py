@@ -15,7 +15,7 @@ from django.core.mail import EmailMultiAlternatives
 from django.utils.html import escape, linebreaks
 
 from book.models import PHONE_RULE, not_a_phone
-from console.text import printable
+from console.text import hidden_in_address, printable
 
 from .models import Channel, Delivery, NoticeGateway
 
@@ -37,6 +37,9 @@ def send(delivery: Delivery) -> str:
     if delivery.channel != Channel.EMAIL and not_a_phone(delivery.recipient):
         shown = printable(delivery.recipient)[:40]
         raise Refused(f"the client's phone {shown!r} is not a phone number ({PHONE_RULE})")
+    if delivery.channel == Channel.EMAIL and (char := hidden_in_address(delivery.recipient)):
+        shown = printable(delivery.recipient)[:60]
+        raise Refused(f"the client's email {shown!r} is not an address mail can go to (it holds U+{ord(char):04X})")
     if delivery.channel == Channel.EMAIL:
         return _email(delivery)
     gateway = NoticeGateway.objects.filter(channel=delivery.channel, active=True).first()

@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from book.models import Account, Language
+from console.text import validate_address
 from risk.models import MarginCall
 
 from .placeholders import RECOVERY_KINDS, TemplateError, check
@@ -180,7 +181,12 @@ class NoticeGateway(models.Model):
     channel = models.CharField(
         _("channel"), max_length=8, choices=[(Channel.SMS, _("SMS")), (Channel.VOICE, _("Voice message"))], unique=True
     )
-    url = models.URLField(_("URL"), max_length=500, help_text=_("https://… (http:// only on a closed network)"))
+    url = models.URLField(
+        _("URL"),
+        max_length=500,
+        validators=[validate_address],
+        help_text=_("https://… (http:// only on a closed network)"),
+    )
     token = models.CharField(
         _("token"), max_length=500, blank=True, help_text=_("Sent as Authorization: Bearer <token>.")
     )

@@ -22,7 +22,7 @@ from book.times import as_stored
 from book.trading_calendar import is_session
 from console import audit
 from console.permissions import can
-from console.text import first_few
+from console.text import first_few, hidden_in_address
 from risk import calls as call_locks
 from risk import formatting, snapshots
 from risk import services as risk_services
@@ -473,6 +473,8 @@ def preview(calls: Sequence[MarginCall], *, kind: str, channels: Sequence[str], 
                 problem = "" if to else _("no address")
                 if to and channel != Channel.EMAIL and not_a_phone(to):
                     problem = _("not a phone number")
+                elif to and channel == Channel.EMAIL and hidden_in_address(to):
+                    problem = _("not an address mail can go to")
             except Refused as refusal:
                 language, subject, body, problem = "", "", "", str(refusal)
             rows.append(

@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 from book.book_format import has_utc_and_local_time, printable
 from console.fields import (
     OUT_OF_DATE,
+    BoxField,
     DateField,
     DateTimeField,
     DecimalField,
@@ -90,8 +91,8 @@ class CallFilterForm(forms.Form):
     tab = forms.ChoiceField(choices=[("active", _("Active")), ("exception", _("Exception"))], required=False)
     type = forms.ChoiceField(label=_("Type"), choices=[("", _("All types")), *CallType.choices], required=False)
     desk = forms.ChoiceField(label=_("Desk"), choices=[("", _("All desks"))], required=False)
-    overdue = forms.BooleanField(label=_("Deadline passed"), required=False)
-    long = forms.BooleanField(label=_("Long outstanding"), required=False)
+    overdue = BoxField(label=_("Deadline passed"))
+    long = BoxField(label=_("Long outstanding"))
     ratio_min = DecimalField(label=_("Ratio from (%)"), required=False, max_digits=9, decimal_places=2)
     ratio_max = DecimalField(label=_("Ratio to (%)"), required=False, max_digits=9, decimal_places=2)
     q = TextField(label=_("Account or name"), required=False, max_length=100)
@@ -139,6 +140,16 @@ class HistoryFilterForm(forms.Form):
     sort = forms.ChoiceField(label=_("Sort"), choices=_sort_choices(HISTORY_SORTS), required=False)
     page = IntegerField(label=_("Page"), min_value=1, max_value=MAX_PAGE, required=False)
 
+    def clean(self):
+        data = super().clean()
+        start, end = data.get("closed_from"), data.get("closed_to")
+        if start is not None and end is not None and start > end:  # as a reversed ratio range: neither end
+            self.add_error(
+                "closed_to", _("The last day must not be before the first; the list is not filtered by day.")
+            )
+            data.pop("closed_from", None)
+        return data
+
 
 class AccountSearchForm(forms.Form):
     q = TextField(label=_("Account number or name"), required=False, max_length=100)
@@ -159,7 +170,7 @@ class ExceptionForm(forms.Form):
 
 class EndCallForm(forms.Form):
     reason = FreeTextField(label=_("Reason"), max_length=1000)
-    cancel_orders = forms.BooleanField(label=_("Cancel its working orders too"), required=False)
+    cancel_orders = BoxField(label=_("Cancel its working orders too"))
 
     def clean_reason(self):
         reason = self.cleaned_data["reason"].strip()
@@ -220,6 +231,8 @@ class DeadlineForm(forms.Form):
         error_messages={
             "required": OUT_OF_DATE,
             "invalid": OUT_OF_DATE,
+            "min_value": OUT_OF_DATE,
+            "max_value": OUT_OF_DATE,
         },
     )
 

@@ -24,6 +24,7 @@ from book.models import (
 )
 from book.times import validate_possible_time
 from console.models import AppendOnly
+from console.text import printable
 
 from .querysets import AccountRiskQuerySet, MarginCallQuerySet
 
@@ -35,8 +36,8 @@ def validate_channels(value: str) -> None:
     unknown = [part for part in parts if part not in NOTICE_CHANNELS]
     if unknown:
         raise ValidationError(
-            _("Unknown channel %(channel)s: use email, sms or voice, separated by commas."),
-            params={"channel": unknown[0][:20]},
+            _("Unknown channel “%(channel)s”: use email, sms or voice, separated by commas."),
+            params={"channel": printable(unknown[0][:20])},
         )
     if len(set(parts)) != len(parts):
         raise ValidationError(_("A channel is named twice."))

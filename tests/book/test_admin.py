@@ -84,6 +84,9 @@ def test_an_inlines_autocomplete_given_what_is_no_key_shows_the_forms_error(admi
         ({"phone": "NaN"}, "Not a phone number: 6 to 15 digits"),
         ({"phone": "-1"}, "Not a phone number: 6 to 15 digits"),
         ({"phone": "1e400"}, "Not a phone number: 6 to 15 digits"),
+        ({"email": "client@exa\u202emple.com"}, "Contains U+202E, which an address cannot hold"),
+        ({"email": "a@\u200bexample.com"}, "Contains U+200B, which an address cannot hold"),
+        ({"email": "a@example.com\u200b"}, "Contains U+200B, which an address cannot hold"),
         (
             {
                 "cash_balances-TOTAL_FORMS": "1",
@@ -167,6 +170,7 @@ def test_a_lending_rows_stock_cannot_be_changed_so_no_other_stocks_pool_is_writt
     [
         ({"lendable": "-1"}, "Lendable shares cannot be negative."),
         ({"as_of_0": "2099-01-01"}, "The as-of time may be at most 300 seconds ahead of now."),
+        ({"as_of_0": "2019-01-01"}, "The as-of time may not be before 2020-01-01, the earliest a feed may send."),
     ],
 )
 def test_a_lending_row_with_a_bad_value_is_refused_on_its_field(admin_client, data, error):
@@ -723,6 +727,10 @@ def test_a_gateway_address_with_credentials_is_refused_and_one_with_a_query_is_a
         ("http://gateway.example:99999/sms", False, "The port must be a number from 1 to 65535."),
         ("http://gateway.example:0/sms", False, "The port must be a number from 1 to 65535."),
         ("gateway.example/sms", False, "Start the address with https:// (or http://): it is not guessed."),
+        ("http://x.invalid/\u202e", False, "Contains U+202E, which an address cannot hold"),
+        ("http://ex\u200bample.invalid/", False, "Contains U+200B, which an address cannot hold"),
+        ("http://x.invalid/a\u0085b", False, "Enter a valid URL."),
+        ("http://x.invalid/\u2066a", False, "Contains U+2066, which an address cannot hold"),
     ],
 )
 def test_a_gateway_on_an_ipv6_address_is_kept_and_a_port_out_of_range_refused(admin_client, url, saved, shown):

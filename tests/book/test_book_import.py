@@ -413,6 +413,7 @@ BAD_BOOKS = [
     (json.dumps({"fx_rates": {SURROGATE: "1"}}), 'fx_rates["\\ud800"]: must be a 3-letter upper-case currency code'),
     (json.dumps({"desks": [{"code": SURROGATE}]}), "desks[0].code: contains a lone surrogate (U+D800)"),
     (book_with(name="Chan \u202eTai Man"), "accounts[0].name: contains a bidirectional override (U+202E)"),
+    (book_with(email="a@\u200bexample.com"), "accounts[0].email: is not an email address: it holds U+200B"),
     (book_with(account_no="\u041c100001"), "accounts[0].account_no: mixes a Greek or Cyrillic letter (U+041C)"),
     (book_with(name="Chan Tai Man\x1c"), "accounts[0].name: contains a control character (U+001C)"),
     (book_with(name="\x85"), "accounts[0].name: contains a control character (U+0085)"),

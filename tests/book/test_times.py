@@ -233,8 +233,16 @@ def test_the_database_refuses_an_impossible_time_on_any_path(book, moment):
 @pytest.mark.parametrize(
     ("moment", "said"),
     [
-        (dt.datetime(2000, 1, 1, tzinfo=HONG_KONG), "1999-12-31 16:00 UTC"),  # typed in Hong Kong
-        (dt.datetime(1, 1, 1, tzinfo=HONG_KONG), "0001-01-01 00:00+07:36:42"),  # before year 1 in UTC: as given
+        # typed in Hong Kong: as typed, and in UTC as the range is said
+        (dt.datetime(2000, 1, 1, tzinfo=HONG_KONG), "2000-01-01 00:00 (Asia/Hong_Kong), 1999-12-31 16:00 UTC"),
+        # before year 1 in UTC: as typed alone (not with the zone's old local mean time offset, +07:36:42)
+        (dt.datetime(1, 1, 1, tzinfo=HONG_KONG), "0001-01-01 00:00 (Asia/Hong_Kong)"),
+        (dt.datetime(1, 1, 1, 10, tzinfo=HONG_KONG), "0001-01-01 10:00 (Asia/Hong_Kong), 0001-01-01 02:23 UTC"),
+        (
+            dt.datetime(2100, 1, 1, 9, tzinfo=dt.timezone(dt.timedelta(hours=-5))),
+            "2100-01-01 09:00-05:00, 2100-01-01 14:00 UTC",
+        ),
+        (dt.datetime(2100, 1, 1, tzinfo=dt.UTC), "2100-01-01 00:00 UTC"),
     ],
 )
 def test_an_impossible_time_is_said_as_its_range_is(moment, said):

@@ -203,6 +203,13 @@ def test_a_username_with_a_nul_is_refused_by_the_form(url):
 
     assert response.status_code == 200
     assert not is_logged_in(client)
+    assert "Null characters are not allowed." in response.content.decode()  # said, not a silent form again
+
+
+def test_a_password_with_a_nul_is_said_so_on_the_console_login():
+    response = log_in(from_address("10.0.0.9"), "trader", "\x00", LOGIN)
+
+    assert "Password: Null characters are not allowed." in response.content.decode()
 
 
 def test_the_admin_names_the_console_and_its_login_attempts_in_the_user_s_language(db):

@@ -15,6 +15,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import translation
 
+from book.models import Account
 from notices import services, tasks
 from notices.models import Delivery, Notice, NoticeKind, NoticeTemplate
 from notices.placeholders import TemplateError, check, fill
@@ -346,6 +347,25 @@ def test_a_phone_that_is_no_phone_number_fails_and_says_why(called, gateway, pho
     called.account.save(update_fields=["phone"])
     [row] = services.preview([called], kind="manual", channels=["sms"])
     assert row["problem"] == "not a phone number"
+
+
+@pytest.mark.parametrize("email", ["client@exa\u202emple.com", "a@\u200bexample.com", "a@example.com\u200b"])
+def test_an_email_address_mail_cannot_go_to_fails_and_says_why(called, email):
+    """Stored before addresses were checked: the delivery fails naming the character, with no traceback,
+    and the desk's preview says so first."""
+    delivery = m1("email")
+    Delivery.objects.filter(pk=delivery.pk).update(status="queued", attempts=0, recipient=email)
+    sent = len(mail.outbox)
+
+    assert services.deliver(delivery.pk) == "failed"
+
+    delivery.refresh_from_db()
+    assert "is not an address mail can go to (it holds U+20" in delivery.error
+    assert len(mail.outbox) == sent
+    Account.objects.filter(pk=called.account_id).update(email=email)
+    called.account.refresh_from_db()
+    [row] = services.preview([called], kind="manual", channels=["email"])
+    assert row["problem"] == "not an address mail can go to"
 
 
 def test_the_demo_writes_sms_to_a_log_file(

@@ -632,6 +632,21 @@ def test_nasty_history_filters_are_named_and_ignored(call, trader, query):
     assert response.context["form"].errors
 
 
+def test_a_reversed_history_day_range_is_said_and_not_applied(call, trader):
+    from risk.calls import end_call
+
+    end_call(call.pk, user=trader, reason="paid")
+    client = client_for(trader)
+    query = {"closed_from": "2026-12-30", "closed_to": "2026-12-01"}
+
+    page = client.get(reverse("risk:history"), query)
+    export = client.get(reverse("risk:history"), {**query, "format": "csv"})
+
+    assert "The last day must not be before the first; the list is not filtered by day." in page.content.decode()
+    assert [row.pk for row in page.context["rows"]] == [call.pk]  # the range the trader did not mean is not cut
+    assert export.status_code == 400  # refused, as any invalid filter, not an empty file
+
+
 @pytest.mark.parametrize(
     ("calls", "error"),
     [
@@ -949,9 +964,24 @@ def test_a_deadline_moved_since_the_page_was_drawn_is_not_moved_again_unseen(cal
         in stale.content.decode()
     )
     # A form made by hand without the deadline it saw, or with a tampered one, is out of date too.
-    for seen in ({}, {"shown": "abc"}):
+    for seen in ({}, {"shown": "abc"}, {"shown": "-1"}, {"shown": "1099511627777"}):
         blind = client.post(url, {"deadline": "2026-12-31T12:00", "reason": "mine", **seen}, follow=True)
         assert "The form is out of date: reload the page and try again." in blind.content.decode()
         assert ": The form is out of date" not in blind.content.decode()  # no label of a field never seen
     call.refresh_from_db()
     assert timezone.localtime(call.deadline).strftime("%Y-%m-%d %H:%M") == "2027-01-05 16:00"
+
+
+@pytest.mark.parametrize("value", ["0", "\u0000", "maybe", "false"])
+def test_a_tick_box_filter_is_on_only_when_ticked(call, trader, value):
+    """A list's box reads "on" (or 1/true) as ticked and nothing else: "?overdue=0" is not a filter on."""
+    client = client_for(trader)
+    ticked = client.get(reverse("risk:warning"), {"overdue": "on"})
+    other = client.get(reverse("risk:warning"), {"overdue": value})
+
+    assert ticked.context["form"].cleaned_data["overdue"] is True
+    assert "overdue" not in other.context["form"].cleaned_data or other.context["form"].cleaned_data["overdue"] is False
+    assert 'name="overdue" id="id_overdue" checked' in ticked.content.decode()
+    assert 'name="overdue" id="id_overdue" checked' not in other.content.decode()
+    if value not in ("0", "false"):  # not a box's value at all: named
+        assert "Not a tick-box value" in other.content.decode()

@@ -234,6 +234,19 @@ def test_a_rule_sets_price_limit_below_its_band_is_refused(book):
     assert rule_set.price_deviation_limit == Decimal("0.10")
 
 
+def test_a_rule_sets_unknown_channel_is_named_with_its_invisible_character_shown(book):
+    from risk.models import RuleSet
+
+    admin = User.objects.create_superuser("root", password="pw")
+    url = reverse("admin:risk_ruleset_change", args=[RuleSet.objects.get(account_kind="margin").pk])
+
+    response = client_for(admin).post(url, {**RULE_SET_FORM, "trigger_channels": "email,\u200bsms"})
+
+    assert response.context["adminform"].form.errors["trigger_channels"] == [
+        "Unknown channel “\\u200bsms”: use email, sms or voice, separated by commas."
+    ]
+
+
 def test_admin_rule_set_change_recomputes_that_kind(book):
     from risk.models import AccountRisk, RuleSet
 
