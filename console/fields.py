@@ -142,12 +142,12 @@ class SplitDateTimeField(forms.SplitDateTimeField):
 
 
 # What a tick box's value may be: ticked (as a browser sends it, "on", or as a link writes it) or not.
-TICKED = frozenset({"on", "1", "true", "True", "yes"})
-UNTICKED = frozenset({"", "0", "false", "False", "off", "no"})
+TICKED = frozenset({"on", "1", "true", "yes"})
+UNTICKED = frozenset({"", "0", "false", "off", "no"})
 
 
 def _ticked(value) -> bool:
-    return value is True or (isinstance(value, str) and value in TICKED)
+    return value is True or (isinstance(value, str) and value.lower() in TICKED)
 
 
 class TickBox(forms.CheckboxInput):
@@ -176,13 +176,19 @@ class BoxField(forms.BooleanField):
         super().__init__(**kwargs)
 
     def to_python(self, value):
-        if value is None or value is False or (isinstance(value, str) and value in UNTICKED):
+        if value is None or value is False or (isinstance(value, str) and value.lower() in UNTICKED):
             return False
         if _ticked(value):
             return True
         raise forms.ValidationError(
             self.error_messages["invalid"], code="invalid", params={"value": printable(str(value))[:40]}
         )
+
+    def has_changed(self, initial, data):
+        try:
+            return super().has_changed(initial, data)
+        except forms.ValidationError:  # a value that is no tick is a change (the form names it)
+            return True
 
 
 class TickedField(forms.MultipleChoiceField):

@@ -77,16 +77,19 @@ def character_name(char: str) -> str:
 
 
 # What an address (an email, a gateway's URL) cannot hold anywhere: controls, formatting and invisible
-# characters (a zero-width space, a bidirectional mark), separators other than the space, surrogates,
-# private and unassigned code points. Sent on, such an address fails (an email's domain is refused by
-# IDNA) or reaches somewhere other than it reads.
-HIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+# characters (a zero-width space, a bidirectional mark), spaces and other separators (a full-width space
+# an input method leaves), surrogates, private and unassigned code points, and the letters and marks
+# that show as nothing (the Hangul fillers, the blank Braille pattern, the combining grapheme joiner).
+# Sent on, such an address fails (an email's domain is refused by IDNA) or reaches somewhere other than
+# it reads (U+3164 in a domain is sent to an xn-- name).
+HIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zs", "Zl", "Zp"})
+SHOWN_AS_NOTHING = frozenset("\u115f\u1160\u3164\uffa0\u2800\u034f\u180e\ufffc")
 
 
 def hidden_in_address(text: str) -> str | None:
     """The first character of an address that no address may hold, or None."""
     for char in text:
-        if char == REPLACEMENT or unicodedata.category(char) in HIDDEN_CATEGORIES:
+        if char == REPLACEMENT or char in SHOWN_AS_NOTHING or unicodedata.category(char) in HIDDEN_CATEGORIES:
             return char
     return None
 

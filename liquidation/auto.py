@@ -115,19 +115,19 @@ def past_deadline_kinds() -> set[str]:
 
 
 def after_deadline(calls: list[MarginCall], at: datetime) -> tuple[list[tuple[MarginCall, datetime]], list[MarginCall]]:
-    """Of these calls (debit ones aside: they have nothing to sell), those whose deadline is acted on
-    before a time set would be, both read as acted on (a deadline at the close and a time that evening
+    """Of these calls (debit ones aside: they have nothing to sell), those whose deadline, still to come,
+    is acted on before a time set would be, both read as acted on (a deadline at the close and a time that evening
     are both acted on the next morning): (those whose rule set liquidates past the deadline, with when
-    it does, before the time; those whose deadline is still to come, left open past it until the time)."""
+    it does, before the time; those left open past their deadline until the time)."""
     moment = acted_on(at) or at
     now = timezone.now()
     first, left = [], []
     kinds = None
     acted = {}
     for call in calls:
-        if call.call_type == CallType.DEBIT:
+        if call.call_type == CallType.DEBIT or call.deadline <= now:
             continue
-        due = max(call.deadline, now)
+        due = call.deadline
         if due not in acted:
             acted[due] = acted_on(due) or due
         if not acted[due] < moment:
@@ -136,7 +136,7 @@ def after_deadline(calls: list[MarginCall], at: datetime) -> tuple[list[tuple[Ma
             kinds = past_deadline_kinds()
         if call.kind in kinds:
             first.append((call, acted[due]))
-        elif call.deadline > now:
+        else:
             left.append(call)
     return first, left
 

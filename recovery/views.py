@@ -255,9 +255,10 @@ class ShortStockDetailView(ConsoleMixin, View):
         )
         if item is None:
             raise Http404(_("No such item."))
-        with_book_now([item])
+        if item.resolved_at is None:  # a resolved item is history: the book now is the open one's, if any
+            with_book_now([item])
         pool = None
-        if item.reason == Reason.LENDING_POOL:
+        if item.reason == Reason.LENDING_POOL and item.resolved_at is None:
             pool = next(iter(services.lending_now([item.instrument.symbol])), None)
         reopened = open_again(item)
         return render(

@@ -32,6 +32,8 @@ def delivery_error(delivery) -> str:
             words = _("The client has no %(channel)s address.") % {"channel": channel}
         elif error.startswith("the client's phone "):
             words = _("The client's phone number is not one a gateway can send to.")
+        elif error.startswith("the client's email "):
+            words = _("The client's email address is not one mail can go to (it holds an invisible character).")
         elif re.match(r"no \w+ gateway is configured", error):
             words = _("No %(channel)s gateway is set up: ask a risk admin.") % {"channel": channel}
         elif re.match(r"\w+ gateway (answered|refused it)", error):

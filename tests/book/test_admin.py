@@ -87,6 +87,8 @@ def test_an_inlines_autocomplete_given_what_is_no_key_shows_the_forms_error(admi
         ({"email": "client@exa\u202emple.com"}, "Contains U+202E, which an address cannot hold"),
         ({"email": "a@\u200bexample.com"}, "Contains U+200B, which an address cannot hold"),
         ({"email": "a@example.com\u200b"}, "Contains U+200B, which an address cannot hold"),
+        ({"email": "a@exa\u3164mple.com"}, "Contains U+3164, which an address cannot hold"),
+        ({"email": "a@exa\u2009mple.com"}, "Contains U+2009, which an address cannot hold"),
         (
             {
                 "cash_balances-TOTAL_FORMS": "1",

@@ -413,3 +413,14 @@ def test_a_debit_call_is_not_warned_of_a_plan_after_its_deadline(call):
     call.call_type = "debit"
 
     assert auto.after_deadline([call], later) == ([], [])
+
+
+def test_a_call_past_its_deadline_is_not_warned_that_its_deadline_comes_first(call, time_machine):
+    """Past its deadline, a time set is a time from now: nothing comes before it."""
+    from django.utils import timezone
+
+    from liquidation import auto
+
+    time_machine.move_to(call.deadline + timezone.timedelta(hours=1))
+
+    assert auto.after_deadline([call], call.deadline + timezone.timedelta(days=2)) == ([], [])

@@ -19,6 +19,7 @@ from book.models import Account
 from notices import services, tasks
 from notices.models import Delivery, Notice, NoticeKind, NoticeTemplate
 from notices.placeholders import TemplateError, check, fill
+from notices.templatetags.notices import delivery_error
 from risk.models import MarginCall
 from tests.books import one_stock_book
 
@@ -349,7 +350,9 @@ def test_a_phone_that_is_no_phone_number_fails_and_says_why(called, gateway, pho
     assert row["problem"] == "not a phone number"
 
 
-@pytest.mark.parametrize("email", ["client@exa\u202emple.com", "a@\u200bexample.com", "a@example.com\u200b"])
+@pytest.mark.parametrize(
+    "email", ["client@exa\u202emple.com", "a@\u200bexample.com", "a@example.com\u3000", "a@exa\u3164mple.com"]
+)
 def test_an_email_address_mail_cannot_go_to_fails_and_says_why(called, email):
     """Stored before addresses were checked: the delivery fails naming the character, with no traceback,
     and the desk's preview says so first."""
@@ -360,7 +363,9 @@ def test_an_email_address_mail_cannot_go_to_fails_and_says_why(called, email):
     assert services.deliver(delivery.pk) == "failed"
 
     delivery.refresh_from_db()
-    assert "is not an address mail can go to (it holds U+20" in delivery.error
+    assert "is not an address mail can go to (it holds U+" in delivery.error
+    with translation.override("zh-hant"):
+        assert "電郵地址" in delivery_error(delivery)  # in the reader's words, not the stored English
     assert len(mail.outbox) == sent
     Account.objects.filter(pk=called.account_id).update(email=email)
     called.account.refresh_from_db()

@@ -977,6 +977,7 @@ def test_a_tick_box_filter_is_on_only_when_ticked(call, trader, value):
     """A list's box reads "on" (or 1/true) as ticked and nothing else: "?overdue=0" is not a filter on."""
     client = client_for(trader)
     ticked = client.get(reverse("risk:warning"), {"overdue": "on"})
+    assert client.get(reverse("risk:warning"), {"overdue": "TRUE"}).context["form"].cleaned_data["overdue"] is True
     other = client.get(reverse("risk:warning"), {"overdue": value})
 
     assert ticked.context["form"].cleaned_data["overdue"] is True
