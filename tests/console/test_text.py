@@ -49,4 +49,9 @@ def test_the_audit_log_names_its_actions_in_the_reader_s_language(db):
     assert ">end_call<" not in page
     assert ">someday_new<" in page  # an action with no name is shown as stored
     assert "?action=end_call" in page  # the filter, by name, keeps the code in its link
-    assert "發送通知" not in filtered.split("</thead>")[1]
+    assert "結束追收單" in filtered.split('id="result_list"')[1]
+    assert "發送通知" not in filtered.split('id="result_list"')[1]
+    searched = client.get(reverse("admin:console_auditentry_changelist"), {"q": "結束"}).content.decode()
+    rows = searched.split('id="result_list"')[1]
+    assert "結束追收單" in rows  # found by the name shown, not only by the stored code
+    assert "發送通知" not in rows
