@@ -424,7 +424,7 @@ class _OneRight:
         return gettext_lazy("Access")
 
     def get_obj_perms_field_choices(self):
-        return [(_DeskRight.codename, SEES_DESK)]
+        return [(_DeskRight.codename, _DeskRight.name)]
 
     def get_obj_perms_field_widget(self):
         return forms.CheckboxSelectMultiple

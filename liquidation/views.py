@@ -115,11 +115,11 @@ def call_panel(request, *, call, account) -> str | None:
     # A time outside HKEX's continuous trading (a session's close, a night): the plan waits for the next.
     if call.auto_liquidate_at is not None:
         context["auto_waits_for_trading"] = auto.acted_on(call.auto_liquidate_at) != call.auto_liquidate_at
-    # A time acted on after the deadline: where the rule set liquidates past the deadline, that comes first.
-    if call.is_open and call.auto_liquidate_at is not None:
-        first, left = auto.after_deadline([call], call.auto_liquidate_at)
-        context["auto_after_deadline"] = "first" if first else "left" if left else ""
-        context["auto_deadline_acted"] = first[0][1] if first else None
+        # Acted on after the deadline: where the rule set liquidates past the deadline, that comes first.
+        if call.is_open:
+            first, left = auto.after_deadline([call], call.auto_liquidate_at)
+            context["auto_after_deadline"] = "first" if first else "left" if left else ""
+            context["auto_deadline_acted"] = first[0][1] if first else None
     if planned is not None:
         result, book = planned
         rules = services.rule_set(account.kind)
