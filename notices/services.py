@@ -305,21 +305,46 @@ def worded(call: MarginCall, kind: str) -> str:
 
 def _send_held_again(call_ids: list[int], now: dt.datetime) -> None:
     """System notices that did not leave because their call closed first (its trigger notice, a
-    force-call or daily one): the call is open again, so they go now. A call whose newest notice is
-    among them shows it queued again."""
-    held = Delivery.objects.filter(
-        notice__call_id__in=call_ids, status=DeliveryStatus.FAILED, error=NOT_SENT["closed"]
-    ).values_list("pk", "notice_id", "notice__call_id")
-    held = list(held)
+    force-call or daily one): the call is open again, so they go now, written again from the call as it
+    is (its amount, deadline and type may have changed while it was closed; a trigger text is never sent
+    to a call that reopened as a debit one), to the client's address now, with a snapshot of what they
+    tell. A force-call notice of a call that is no longer a force call stays held. A call whose newest
+    notice is among them shows it queued again."""
+    held = list(
+        Delivery.objects.filter(
+            notice__call_id__in=call_ids, status=DeliveryStatus.FAILED, error=NOT_SENT["closed"]
+        ).select_related("notice__call__account__desk")
+    )
+    held = [delivery for delivery in held if _still_told(delivery.notice)]
     if not held:
         return
-    ids = [pk for pk, _notice, _call in held]
-    notices = {notice for _pk, notice, _call in held}
-    called = sorted({call for _pk, _notice, call in held})
+    templates = templates_for({_reworded(delivery.notice) for delivery in held})
+    notices = {delivery.notice_id for delivery in held}
+    called = sorted({delivery.notice.call_id for delivery in held})
     with transaction.atomic():
-        Delivery.objects.filter(pk__in=ids, status=DeliveryStatus.FAILED).update(
-            status=DeliveryStatus.QUEUED, error="", updated_at=now
-        )
+        for notice in {delivery.notice_id: delivery.notice for delivery in held}.values():
+            kind = _reworded(notice)
+            if kind != notice.kind:
+                Notice.objects.filter(pk=notice.pk).update(kind=kind)
+        ids = []
+        for delivery in held:
+            call = delivery.notice.call
+            language, subject, body = compose(
+                call, _reworded(delivery.notice), delivery.channel, templates, delivery.notice.text
+            )
+            if Delivery.objects.filter(pk=delivery.pk, status=DeliveryStatus.FAILED).update(
+                status=DeliveryStatus.QUEUED,
+                error="",
+                updated_at=now,
+                recipient=recipient(call.account, delivery.channel),
+                language=language,
+                subject=subject[:300],
+                body=body,
+            ):
+                ids.append(delivery.pk)
+        for channel, kind in SNAPSHOT_KINDS.items():
+            pairs = {(d.notice.call_id, d.notice.account_id) for d in held if d.channel == channel and d.pk in ids}
+            snapshots.take(pairs, kind=kind, key=f"notice:{channel}:{now.isoformat()}", at=now)
         newest = {}
         for call_id, notice_id in (
             Notice.objects.filter(call_id__in=called)
@@ -331,6 +356,20 @@ def _send_held_again(call_ids: list[int], now: dt.datetime) -> None:
         call_locks.lock(shown)
         MarginCall.objects.filter(pk__in=shown).update(last_notice_status=DeliveryStatus.QUEUED, updated_at=now)
         transaction.on_commit(lambda: _queue(ids, called))
+
+
+def _still_told(notice: Notice) -> bool:
+    """A held notice still tells the truth of its reopened call: a force-call notice only while the call
+    is a force call (a trigger, daily or debit notice is worded again for whatever the call is now)."""
+    return notice.kind != NoticeKind.FORCE_CALL or notice.call.call_type == CallType.FORCE_CALL
+
+
+def _reworded(notice: Notice) -> str:
+    """The kind a held opening or daily notice is written from for its call now (``worded``): the
+    debit text for a debit call, else the opening or daily text its key stands for."""
+    if notice.kind not in (NoticeKind.TRIGGER, NoticeKind.DAILY, NoticeKind.DEBIT):
+        return notice.kind
+    return worded(notice.call, NoticeKind.TRIGGER if notice.key == "trigger" else NoticeKind.DAILY)
 
 
 # How long the daily job leaves a call opened that day to its trigger notice (written on the worker a

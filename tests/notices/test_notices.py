@@ -4,6 +4,7 @@ gateways with retries, templates and placeholders, what gateways report back, an
 import datetime as dt
 import io
 import json
+from decimal import Decimal
 
 import pytest
 import time_machine
@@ -854,6 +855,81 @@ def test_a_trigger_notice_held_because_its_call_closed_goes_when_the_call_reopen
     assert len(gateway.received) == 1  # the SMS (the email has no gateway to count)
     assert Notice.objects.count() == 1
     assert MarginCall.objects.get().last_notice_status == "sent"
+
+
+def hold_the_opening_notice(import_book, django_capture_on_commit_callbacks, monkeypatch, *, price="100"):
+    """A call opens at ``price``, its deliveries wait in the queue, it closes, and they are held."""
+    book = one_stock_book(price="120")
+    book["accounts"][0].update(email="t1@example.com", phone="+85291234567")
+    with django_capture_on_commit_callbacks(execute=True):
+        import_book(book)
+    held = []
+    monkeypatch.setattr(tasks.deliver, "delay", held.append)
+    tick(price, "2026-12-23T11:00:00+08:00", django_capture_on_commit_callbacks)
+    tick("120", "2026-12-23T11:00:05+08:00", django_capture_on_commit_callbacks)
+    monkeypatch.undo()
+    with time_machine.travel(at("2026-12-23T11:00:07+08:00"), tick=False):
+        for delivery_id in held:
+            assert services.deliver(delivery_id) == "failed"
+    return MarginCall.objects.get()
+
+
+def test_a_held_notice_goes_with_its_reopened_calls_figures_to_the_clients_address_now(
+    import_book, django_capture_on_commit_callbacks, gateway, monkeypatch
+):
+    call = hold_the_opening_notice(import_book, django_capture_on_commit_callbacks, monkeypatch)
+    assert "10,000.00" in Delivery.objects.get(channel="sms").body  # as written when the call opened
+    Account.objects.filter(pk=call.account_id).update(email="new@example.com")
+
+    tick("110", "2026-12-23T11:05:00+08:00", django_capture_on_commit_callbacks)  # reopens, owing less
+
+    call.refresh_from_db()
+    assert call.call_amount == Decimal("5000.00")
+    deliveries = {d.channel: d for d in Delivery.objects.all()}
+    assert {d.status for d in deliveries.values()} == {"sent"}
+    assert "5,000.00" in deliveries["sms"].body
+    assert "10,000.00" not in deliveries["sms"].body
+    assert "5,000.00" in deliveries["email"].body
+    assert deliveries["email"].recipient == "new@example.com"
+    assert gateway.received[-1]["json"]["text"] == deliveries["sms"].body
+    # what the client was told is kept beside it, as for any notice
+    snapshot = call.snapshots.filter(kind="notice_sms").order_by("-taken_at").first()
+    assert (snapshot.taken_at, snapshot.call_amount) == (at("2026-12-23T11:05:01+08:00"), Decimal("5000.00"))
+
+
+def test_a_held_opening_notice_of_a_call_that_reopened_as_a_debit_is_worded_as_one(
+    import_book, django_capture_on_commit_callbacks, gateway, monkeypatch
+):
+    call = hold_the_opening_notice(import_book, django_capture_on_commit_callbacks, monkeypatch)
+    MarginCall.objects.filter(pk=call.pk).update(
+        status="open", closed_at=None, close_cause="", call_type="debit", nav_ratio=None
+    )
+
+    with django_capture_on_commit_callbacks(execute=True):
+        services._send_held_again([call.pk], at("2026-12-23T11:06:00+08:00"))
+
+    notice = Notice.objects.get()
+    assert (notice.kind, notice.key, notice.day) == ("debit", "trigger", dt.date(2026, 12, 23))
+    sms = notice.deliveries.get(channel="sms")
+    assert sms.status == "sent"
+    assert "debit balance" in sms.body
+    assert "ratio" not in sms.body
+    assert gateway.received[-1]["json"]["kind"] == "debit"
+
+
+def test_a_held_force_call_notice_stays_held_when_its_call_reopens_as_a_margin_call(
+    import_book, django_capture_on_commit_callbacks, gateway, monkeypatch
+):
+    call = hold_the_opening_notice(import_book, django_capture_on_commit_callbacks, monkeypatch)
+    Notice.objects.update(kind="force_call", key="force_call:2026-12-23", day=None)
+    MarginCall.objects.filter(pk=call.pk).update(status="open", closed_at=None, close_cause="", call_type="margin_call")
+    sent = len(gateway.received)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        services._send_held_again([call.pk], at("2026-12-23T11:06:00+08:00"))
+
+    assert set(Delivery.objects.values_list("status", "error")) == {("failed", services.NOT_SENT["closed"])}
+    assert len(gateway.received) == sent
 
 
 def test_a_delivery_waiting_in_the_queue_does_not_go_once_its_call_has_closed(called, gateway, trader, time_machine):
