@@ -32,6 +32,8 @@ CALL_ONLY = frozenset({"call_amount", "deadline", "type", "ratio", "triggered", 
 RECOVERY_ONLY = frozenset({"stock", "quantity", "due"})
 # The notice kinds about an account's stock to recover (short stock; shares for sold calls), not a call.
 RECOVERY_KINDS = frozenset({"recovery", "covered_call"})
+# A debit call (a debt with no position) has no net asset ratio: its notice would always read "—".
+NOT_IN_DEBIT = frozenset({"ratio"})
 
 TOKEN = re.compile(r"\{\{|\}\}|\{([^{}]*)\}|[{}]")
 
@@ -41,6 +43,8 @@ def known_for(kind: str | None) -> list[str]:
     if kind is None:
         return list(PLACEHOLDERS)
     excluded = CALL_ONLY if kind in RECOVERY_KINDS else RECOVERY_ONLY
+    if kind == "debit":
+        excluded = excluded | NOT_IN_DEBIT
     return [name for name in PLACEHOLDERS if name not in excluded]
 
 
@@ -60,6 +64,14 @@ def check(text: str, kind: str | None = None) -> None:
             raise TemplateError(_("A lone “%(brace)s”: write {{ or }} for a brace.") % {"brace": token})
         if match.group(1) not in known:
             values = {"name": match.group(1)[:40], "known": ", ".join(f"{{{name}}}" for name in known)}
+            if match.group(1) in NOT_IN_DEBIT and kind == "debit":
+                raise TemplateError(
+                    _(
+                        "{%(name)s} is not filled in a debit notice: a debit call has no net asset ratio. "
+                        "Known here: %(known)s."
+                    )
+                    % values
+                )
             if match.group(1) in PLACEHOLDERS:
                 about = _("stock recovery") if match.group(1) in RECOVERY_ONLY else _("a margin call")
                 raise TemplateError(

@@ -424,6 +424,22 @@ def test_a_template_names_only_what_a_notice_of_its_kind_fills():
     recovery.full_clean()
 
 
+def test_a_debit_text_may_not_name_the_ratio_a_debit_call_does_not_have(called, trader):
+    debit = NoticeTemplate.objects.get(kind="debit", channel="sms", language="en")
+    debit.body = "{account} owes {call_amount} at a ratio of {ratio}"
+    with pytest.raises(ValidationError, match=r"\{ratio\} is not filled in a debit notice"):
+        debit.full_clean()
+    debit.body = "{account} owes {call_amount} by {deadline}. {broker}"
+    debit.full_clean()
+    daily = NoticeTemplate.objects.get(kind="daily", channel="sms", language="en")
+    daily.body = "{account} is at {ratio}"
+    daily.full_clean()  # every other call's notice has its ratio
+    MarginCall.objects.filter(pk=called.pk).update(call_type="debit")
+    called.refresh_from_db()
+    with pytest.raises(services.Refused, match=r"\{ratio\} is not filled in a debit notice"):
+        services.send(user=trader, calls=[called], channels=["sms"], kind="debit", text="At {ratio}", key="k2abcdefg")
+
+
 def test_the_admins_preview_has_a_sample_for_every_placeholder():
     from notices.admin import SAMPLE
     from notices.placeholders import PLACEHOLDERS
