@@ -4,6 +4,7 @@ from django import forms
 from django.db.models.functions import Upper
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from book.models import Instrument
 from console.fields import OUT_OF_DATE, DateField, DateTimeField, IntegerField
@@ -57,7 +58,7 @@ class BatchForm(forms.Form):
 
     calls = CallIdsField()
     action = forms.ChoiceField(
-        label=_("Action"),
+        label=pgettext_lazy("form field", "Action"),
         choices=[
             ("liquidate", _("Liquidate")),
             ("auto", _("Auto-liquidate at")),

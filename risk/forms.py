@@ -6,6 +6,7 @@ from django import forms
 from django.db.models import Case, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from book.book_format import has_utc_and_local_time, printable
 from console.fields import (
@@ -157,7 +158,8 @@ class AccountSearchForm(forms.Form):
 
 class ExceptionForm(forms.Form):
     action = forms.ChoiceField(
-        label=_("Action"), choices=[("mark", _("Mark exception")), ("unmark", _("Unmark exception"))]
+        label=pgettext_lazy("form field", "Action"),
+        choices=[("mark", _("Mark exception")), ("unmark", _("Unmark exception"))],
     )
     reason = FreeTextField(label=_("Reason"), required=False, max_length=1000)
 

@@ -873,6 +873,11 @@ def test_a_desks_permission_pages_offer_only_its_one_right_in_the_reader_s_langu
         assert "Object permissions" not in page
     assert "用戶名" in pages[0]
     assert "群組權限" in pages[0]
+    # its words are the admin's own: the same "Save" as every admin page's buttons
+    change = admin_client.get(f"/admin/book/desk/{desk.pk}/change/").content.decode()
+    assert 'value="儲存"' in change
+    assert 'value="儲存"' in pages[1]
+    assert "保存" not in change + pages[1]
     assert forged.status_code == 200  # the form again, with its error
     assert given.status_code == 302
     assert sorted(get_perms(user, desk)) == ["change_desk", "view_desk"]

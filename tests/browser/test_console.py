@@ -32,7 +32,7 @@ def test_trader_logs_in_switches_language_and_reads_an_account(page: Page, conso
     page.get_by_role("button", name="繁體中文").click()
     expect(page.get_by_role("heading", name="帳戶")).to_be_visible()
 
-    page.get_by_placeholder("證券賬號或客戶名稱").fill("M100001")
+    page.get_by_placeholder("證券帳號或客戶名稱").fill("M100001")
     page.get_by_role("button", name="查找").click()
 
     expect(page).to_have_url(re.compile(r"/accounts/M100001/$"))
