@@ -62,8 +62,9 @@ logger = logging.getLogger(__name__)
 
 # The figures a call follows while open, after its type.
 FOLLOWED = ("call_type", "call_amount", "nav_ratio", "liquid_nav", "equity")
-# Closes that are not final: a call the market (or an admin's change) closed reopens if called again soon.
-REOPENABLE = (CloseCause.MARKET, CloseCause.ADMIN)
+# Closes that are not final: a call the market (or an admin's change, or a move to the cash kind) closed
+# reopens if called again soon.
+REOPENABLE = (CloseCause.MARKET, CloseCause.ADMIN, CloseCause.CASH_ACCOUNT)
 REOPENED_FIELDS = (
     "status",
     "closed_at",
@@ -143,7 +144,9 @@ def sync_calls(
         if has_call and open_kind != kind:  # the account moved to the other call kind: so does its call
             rekinded.setdefault(kind, []).append(call_id)
         if not has_call:
-            to_close.setdefault(causes.get(account_id, default_cause), []).append((call_id, account_id))
+            # An account moved to the cash kind is no longer called, whatever its figures say.
+            cause = CloseCause.CASH_ACCOUNT if kind not in CALL_KINDS else causes.get(account_id, default_cause)
+            to_close.setdefault(cause, []).append((call_id, account_id))
             to_follow.setdefault(open_type, []).append(call_id)
             continue
         if call_type != open_type:

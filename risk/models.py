@@ -333,6 +333,7 @@ class CloseCause(models.TextChoices):
     MARKET = "market", _("Market")
     ADMIN = "admin", _("Changed in the admin")  # a rule set, an instrument's terms, an FX rate or the book
     MANUAL = "manual", _("Ended by a trader")
+    CASH_ACCOUNT = "cash_account", _("Moved to a cash account")  # the account is no longer called
 
 
 class MarginCall(models.Model):

@@ -257,6 +257,21 @@ def test_a_conversion_between_currencies_while_prices_meet_the_call_is_not_a_dep
     assert (the_call().status, the_call().close_cause) == ("closed", "market")
 
 
+def test_an_account_moved_to_the_cash_kind_closes_its_call_as_such_and_reopens_if_moved_back(import_book):
+    import_book(one_stock_book())  # called at 10:00 on 23 December
+
+    import_book(one_stock_book(as_of="2026-12-23T10:30:00+08:00", kind="cash"))  # still short, but cash now
+
+    call = the_call()
+    assert (call.status, call.close_cause) == ("closed", "cash_account")
+    assert str(call.get_close_cause_display()) == "Moved to a cash account"
+
+    import_book(one_stock_book(as_of="2026-12-23T11:00:00+08:00"))  # a mistake, put right
+
+    call = the_call()
+    assert (call.status, call.close_cause, call.reopened_count) == ("open", "", 1)
+
+
 def test_a_debt_cleared_from_the_book_closes_the_call_by_a_deposit(import_book):
     import_book(one_stock_book())
     book = one_stock_book(as_of="2026-12-24T09:45:00+08:00")
