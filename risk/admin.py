@@ -11,9 +11,9 @@ from book.models import Account, Desk
 from console.admin import ModelAdmin, PreviewedSave, ReadOnlyAdmin, TabularInline, register_impact
 from console.text import first_few
 
-from . import services
+from . import formatting, services
 from .calls import CallChanges
-from .models import AccountRisk, CallRemark, CallSnapshot, DeadlineChange, MarginCall, RuleSet
+from .models import AccountRisk, CallRemark, CallSnapshot, CallType, DeadlineChange, MarginCall, RuleSet
 
 
 class CallsImpact:
@@ -67,6 +67,61 @@ class CallsImpact:
 
 
 register_impact(CallsImpact())
+
+
+class CallTermsImpact:
+    """Open calls a save leaves open but changes: eased from force call, moved to another call type, or
+    owing another amount (what their clients were told no longer holds). Counted, as the calls it opens and
+    closes, only from the recomputes of the accounts the save moved (``services.asked_call_changes``,
+    begun by :class:`CallsImpact`)."""
+
+    SHOWN = 5
+
+    def before(self):
+        return {
+            pk: (call_type, amount)
+            for pk, call_type, amount in MarginCall.objects.filter(closed_at__isnull=True).values_list(
+                "pk", "call_type", "call_amount"
+            )
+        }
+
+    def end(self, token) -> None:
+        pass
+
+    def after(self, token) -> list[str]:
+        changes = services.asked_call_changes.get() or CallChanges()
+        ids = sorted(({*changes.followed, *changes.eased} - {*changes.closed, *changes.escalated}) & token.keys())
+        rows = (
+            MarginCall.objects.filter(pk__in_ids=ids, closed_at__isnull=True)
+            .values_list("pk", "account__account_no", "call_type", "call_amount")
+            .order_by("account__account_no")
+        )
+        eased, retyped, owing = [], [], []
+        for pk, account_no, call_type, amount in rows:
+            was_type, was_amount = token[pk]
+            if call_type != was_type:
+                (eased if was_type == CallType.FORCE_CALL else retyped).append(
+                    f"{account_no} {CallType(was_type).label} → {CallType(call_type).label}"
+                )
+            if amount != was_amount:
+                owing.append(f"{account_no} {formatting.money(was_amount)} → {formatting.money(amount)}")
+        lines = []
+        for named, say in (
+            (eased, lambda n: ngettext(
+                "ease %(count)d force call (%(moves)s)", "ease %(count)d force calls (%(moves)s)", n)),
+            (retyped, lambda n: ngettext(
+                "change the type of %(count)d open call (%(moves)s)",
+                "change the type of %(count)d open calls (%(moves)s)", n)),
+            (owing, lambda n: ngettext(
+                "change the amount of %(count)d open call (%(moves)s)",
+                "change the amount of %(count)d open calls (%(moves)s)", n)),
+        ):  # fmt: skip
+            if named:
+                lines.append(say(len(named)) % {"count": len(named), "moves": first_few(named, self.SHOWN, "; ")})
+        return lines
+
+
+register_impact(CallTermsImpact())
 
 
 class DeskMoveImpact:

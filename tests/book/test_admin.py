@@ -57,6 +57,15 @@ def form_errors(response) -> str:
     return " ".join(errors)
 
 
+def post_confirmed(client, url, data):
+    """Post a change form; where it shows what saving does to margin calls, confirm that and post again."""
+    shown = client.post(url, data)
+    impact = shown.context and shown.context.get("console_impact")
+    if not impact:
+        return shown
+    return client.post(url, {**data, "_confirm_impact": impact["token"]})
+
+
 @pytest.mark.parametrize("value", NOT_KEYS)
 def test_an_autocomplete_given_what_is_no_key_shows_the_forms_error(admin_client, value):
     response = admin_client.post(reverse("admin:book_instrument_add"), {**INSTRUMENT, "underlying": value})
@@ -464,7 +473,7 @@ def test_an_admin_change_is_audited_with_what_it_was_and_is_and_secrets_are_not(
     url = reverse("admin:risk_ruleset_change", args=[rules.pk])
     form = admin_client.get(url).context["adminform"].form
     data = {name: value for name, value in form.initial.items() if value is not None and not isinstance(value, list)}
-    admin_client.post(url, {**data, "call_coefficient": "1.5"})
+    post_confirmed(admin_client, url, {**data, "call_coefficient": "1.5"})
     gateway = NoticeGateway.objects.create(channel="sms", url="https://gateway.example/sms", token="old-secret")
     admin_client.post(
         reverse("admin:notices_noticegateway_change", args=[gateway.pk]),
@@ -921,7 +930,8 @@ def test_an_fx_rate_change_that_calls_an_account_is_shown_then_saved_once_confir
 
     assert shown.context["console_impact"], form_errors(shown)
     assert shown.context["console_impact"]["lines"] == [
-        "open 1 margin call (U1); its client is sent the trigger notice"
+        "open 1 margin call (U1); its client is sent the trigger notice",
+        "change the amount of 1 open call (M100001 135,400.00 → 113,200.00)",  # it holds US dollars
     ]
     assert not MarginCall.objects.filter(account__account_no="U1").exists()
     # The page redraws the form's record of its initial values: a confirmation does not depend on them.
@@ -953,7 +963,8 @@ def test_what_a_change_is_shown_to_do_leaves_out_the_calls_the_market_moves_mean
     shown = admin_client.post(url, data)
 
     assert shown.context["console_impact"]["lines"] == [
-        "open 1 margin call (U1); its client is sent the trigger notice"
+        "open 1 margin call (U1); its client is sent the trigger notice",
+        "change the amount of 1 open call (M100001 135,400.00 → 113,200.00)",
     ], form_errors(shown)
     assert not MarginCall.objects.filter(account__account_no__in=["U1", "B1"]).exists()  # all undone
     saved = admin_client.post(url, {**data, "_confirm_impact": shown.context["console_impact"]["token"]})
@@ -982,10 +993,14 @@ def test_a_price_waiting_for_its_pass_is_followed_before_the_trial_and_not_shown
     url = reverse("admin:book_fxrate_change", args=[rate.pk])
     data = {"rate": "30", "as_of_0": "2026-12-23", "as_of_1": "11:00:00", "_save": "Save"}
 
-    saved = admin_client.post(url, data)
+    shown = admin_client.post(url, data)
 
-    # The change itself moves no call: saved at once, with nothing to confirm. B1's call is the market's.
-    assert saved.status_code == 302, saved.context and saved.context.get("console_impact")
+    # The change itself opens no call: B1's call is the market's. It owes a little less by the change.
+    assert shown.context["console_impact"]["lines"] == [
+        "change the amount of 2 open calls (B1 4,992.20 → 4,970.00; M100001 135,400.00 → 113,200.00)"
+    ]
+    saved = admin_client.post(url, {**data, "_confirm_impact": shown.context["console_impact"]["token"]})
+    assert saved.status_code == 302, form_errors(saved)
     assert FxRate.objects.get(currency="USD").rate == 30
     call = MarginCall.objects.get(account__account_no="B1")
     assert call.closed_at is None
@@ -1081,7 +1096,7 @@ def test_a_time_saved_as_the_form_shows_it_keeps_its_microseconds_and_is_not_aud
     shown = {"as_of_0": "2026-12-23", "as_of_1": "11:30:00"}  # the boxes show seconds
     data = {"rate": "7.9", **shown, **{f"initial-{name}": value for name, value in shown.items()}, "_save": "Save"}
 
-    saved = admin_client.post(url, data)
+    saved = post_confirmed(admin_client, url, data)
 
     assert saved.status_code == 302, form_errors(saved)
     rate.refresh_from_db()
@@ -1089,7 +1104,7 @@ def test_a_time_saved_as_the_form_shows_it_keeps_its_microseconds_and_is_not_aud
     entry = AuditEntry.objects.get(action="admin_change", detail__model="book.FxRate")
     assert set(entry.detail["changes"]) == {"rate"}
     # A time moved by a second is a change, saved and audited.
-    admin_client.post(url, {**data, "rate": "7.8", "as_of_1": "11:30:01"})
+    post_confirmed(admin_client, url, {**data, "rate": "7.8", "as_of_1": "11:30:01"})
     rate.refresh_from_db()
     assert rate.as_of == dt.datetime(2026, 12, 23, 3, 30, 1, tzinfo=dt.UTC)
     entry = AuditEntry.objects.filter(action="admin_change", detail__model="book.FxRate").latest("pk")
@@ -1104,6 +1119,37 @@ def instrument_form(admin_client, instrument):
     moment = timezone.localtime(data.pop("price_time"))
     data.update({"price_time_0": f"{moment:%Y-%m-%d}", "price_time_1": f"{moment:%H:%M:%S}"})
     return url, data
+
+
+def test_a_change_that_eases_or_moves_the_amount_of_open_calls_is_shown_before_it_is_saved(admin_client, import_book):
+    from risk.models import MarginCall
+    from tests.books import one_stock_book
+
+    import_book(one_stock_book(price="90"))  # equity 30,000 under a force margin of 36,000: a force call
+    # (so is T2, on desk HK2, with the same book)
+    call = MarginCall.objects.get(account__account_no="T1")
+    assert (call.call_type, call.call_amount) == ("force_call", Decimal("15000.00"))
+    url, data = instrument_form(admin_client, Instrument.objects.get(symbol="S.HK"))
+
+    eased = admin_client.post(url, {**data, "fm_rate": "0.3"})  # force margin 27,000: a margin call
+
+    assert eased.context["console_impact"]["lines"] == [
+        "ease 2 force calls (T1 Force call → Margin call; T2 Force call → Margin call)"
+    ]
+    assert MarginCall.objects.get(pk=call.pk).call_type == "force_call"  # not saved yet
+    confirmed = {**data, "fm_rate": "0.3", "_confirm_impact": eased.context["console_impact"]["token"]}
+    assert admin_client.post(url, confirmed).status_code == 302
+    assert MarginCall.objects.get(pk=call.pk).call_type == "margin_call"
+
+    url, data = instrument_form(admin_client, Instrument.objects.get(symbol="S.HK"))
+    owing = admin_client.post(url, {**data, "mm_rate": "0.55"})  # maintenance 49,500 on equity 30,000
+
+    assert owing.context["console_impact"]["lines"] == [
+        "change the amount of 2 open calls (T1 15,000.00 → 19,500.00; T2 15,000.00 → 19,500.00)"
+    ]
+    assert MarginCall.objects.get(pk=call.pk).call_amount == Decimal("15000.00")
+    # a change that moves no call's type or amount is saved at once
+    assert admin_client.post(url, {**data, "name": "Stock S (renamed)"}).status_code == 302
 
 
 @pytest.mark.parametrize(
