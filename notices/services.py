@@ -272,8 +272,9 @@ def system_notices(kind: str, call_ids: Iterable[int], *, now: dt.datetime | Non
     trigger notice counts as the daily notice of its trigger time's trading day, and goes once per
     call: a reopened call gets it only if its client was never told (the call closed before its
     notice was written, or before its deliveries left: those leave now). A force-call notice goes at
-    most once per call and trading day. As every system notice, none goes to a call past its deadline
-    or marked exception."""
+    most once per call and trading day (one held back by a close that day goes when the call
+    escalates again). As every system notice, none goes to a call past its deadline or marked
+    exception."""
     now = now or timezone.now()
     calls = [
         call
@@ -282,7 +283,7 @@ def system_notices(kind: str, call_ids: Iterable[int], *, now: dt.datetime | Non
         )
         if call.deadline > now and call.status != CallStatus.EXCEPTION
     ]
-    if kind == NoticeKind.TRIGGER and calls:
+    if calls:
         _send_held_again([call.pk for call in calls], now)
     rules = rules_by_kind()
     wanted = []
@@ -306,31 +307,44 @@ def worded(call: MarginCall, kind: str) -> str:
 def _send_held_again(call_ids: list[int], now: dt.datetime) -> None:
     """System notices that did not leave because their call closed first (its trigger notice, a
     force-call or daily one): the call is open again, so they go now, written again from the call as it
-    is (its amount, deadline and type may have changed while it was closed; a trigger text is never sent
-    to a call that reopened as a debit one), to the client's address now, with a snapshot of what they
-    tell. A force-call notice of a call that is no longer a force call stays held. A call whose newest
-    notice is among them shows it queued again."""
+    is (its amount, deadline and type may have changed while it was closed), to the client's address
+    now, with a snapshot of what they tell. A trigger or daily notice of a call that reopened as a debit
+    call is written from the debit text, and the other way round, unless one of its deliveries already
+    went. What would no longer tell the truth stays held (:func:`_still_held`). As every system notice,
+    none goes to a call past its deadline or marked exception. A call whose newest notice is among them
+    shows it queued again."""
     held = list(
         Delivery.objects.filter(
-            notice__call_id__in=call_ids, status=DeliveryStatus.FAILED, error=NOT_SENT["closed"]
-        ).select_related("notice__call__account__desk")
+            notice__call_id__in=call_ids,
+            notice__call__closed_at__isnull=True,
+            notice__call__deadline__gt=now,
+            status=DeliveryStatus.FAILED,
+            error=NOT_SENT["closed"],
+        )
+        .exclude(notice__call__status=CallStatus.EXCEPTION)
+        .select_related("notice__call__account__desk")
     )
-    held = [delivery for delivery in held if _still_told(delivery.notice)]
     if not held:
         return
-    templates = templates_for({_reworded(delivery.notice) for delivery in held})
+    # Notices some of whose deliveries are not held (one went before the call closed): their kind stays.
+    partly = set(
+        Delivery.objects.filter(notice_id__in={d.notice_id for d in held})
+        .exclude(pk__in=[d.pk for d in held])
+        .values_list("notice_id", flat=True)
+    )
+    kinds = {d.notice_id: _reworded(d.notice) for d in held}
+    held = [d for d in held if not _still_held(d.notice, kinds[d.notice_id], d.notice_id in partly, now)]
+    if not held:
+        return
+    templates = templates_for(set(kinds.values()))
     notices = {delivery.notice_id for delivery in held}
     called = sorted({delivery.notice.call_id for delivery in held})
     with transaction.atomic():
-        for notice in {delivery.notice_id: delivery.notice for delivery in held}.values():
-            kind = _reworded(notice)
-            if kind != notice.kind:
-                Notice.objects.filter(pk=notice.pk).update(kind=kind)
         ids = []
         for delivery in held:
             call = delivery.notice.call
             language, subject, body = compose(
-                call, _reworded(delivery.notice), delivery.channel, templates, delivery.notice.text
+                call, kinds[delivery.notice_id], delivery.channel, templates, delivery.notice.text
             )
             if Delivery.objects.filter(pk=delivery.pk, status=DeliveryStatus.FAILED).update(
                 status=DeliveryStatus.QUEUED,
@@ -342,6 +356,9 @@ def _send_held_again(call_ids: list[int], now: dt.datetime) -> None:
                 body=body,
             ):
                 ids.append(delivery.pk)
+        for notice in {d.notice_id: d.notice for d in held if d.pk in ids}.values():
+            if kinds[notice.pk] != notice.kind:
+                Notice.objects.filter(pk=notice.pk).update(kind=kinds[notice.pk])
         for channel, kind in SNAPSHOT_KINDS.items():
             pairs = {(d.notice.call_id, d.notice.account_id) for d in held if d.channel == channel and d.pk in ids}
             snapshots.take(pairs, kind=kind, key=f"notice:{channel}:{now.isoformat()}", at=now)
@@ -354,22 +371,46 @@ def _send_held_again(call_ids: list[int], now: dt.datetime) -> None:
             newest.setdefault(call_id, notice_id)
         shown = [call_id for call_id in called if newest.get(call_id) in notices]
         call_locks.lock(shown)
-        MarginCall.objects.filter(pk__in=shown).update(last_notice_status=DeliveryStatus.QUEUED, updated_at=now)
+        MarginCall.objects.filter(pk__in=shown).update(
+            last_notice_at=now, last_notice_status=DeliveryStatus.QUEUED, updated_at=now
+        )
         transaction.on_commit(lambda: _queue(ids, called))
 
 
-def _still_told(notice: Notice) -> bool:
-    """A held notice still tells the truth of its reopened call: a force-call notice only while the call
-    is a force call (a trigger, daily or debit notice is worded again for whatever the call is now)."""
-    return notice.kind != NoticeKind.FORCE_CALL or notice.call.call_type == CallType.FORCE_CALL
+def _still_held(notice: Notice, kind: str, partly_sent: bool, now: dt.datetime) -> bool:
+    """A held notice that stays held when its call reopens: one whose call no longer is what it tells
+    (a force call eased; a notice whose text would change kind after one of its deliveries went), or
+    the daily reminder of an earlier trading day (today's is written by the daily job)."""
+    if kind != notice.kind and partly_sent:
+        return True
+    if notice.key.startswith("daily:") and notice.day is not None and notice.day < trading_day(now):
+        return True
+    return bool(retyped(kind, notice.call))
 
 
 def _reworded(notice: Notice) -> str:
     """The kind a held opening or daily notice is written from for its call now (``worded``): the
     debit text for a debit call, else the opening or daily text its key stands for."""
-    if notice.kind not in (NoticeKind.TRIGGER, NoticeKind.DAILY, NoticeKind.DEBIT):
+    if notice.from_desk or notice.kind not in (NoticeKind.TRIGGER, NoticeKind.DAILY, NoticeKind.DEBIT):
         return notice.kind
-    return worded(notice.call, NoticeKind.TRIGGER if notice.key == "trigger" else NoticeKind.DAILY)
+    if notice.key == "trigger":
+        return worded(notice.call, NoticeKind.TRIGGER)
+    if notice.key.startswith("daily:"):
+        return worded(notice.call, NoticeKind.DAILY)
+    return notice.kind
+
+
+def retyped(kind: str, call: MarginCall) -> bool:
+    """A system notice of this kind no longer tells the truth of its call: a force-call notice of a call
+    that is no longer a force call, a trigger or daily text to a debit call, a debit text to one that
+    is not."""
+    if kind == NoticeKind.FORCE_CALL:
+        return call.call_type != CallType.FORCE_CALL
+    if kind in (NoticeKind.TRIGGER, NoticeKind.DAILY):
+        return call.call_type == CallType.DEBIT
+    if kind == NoticeKind.DEBIT:
+        return call.call_type != CallType.DEBIT
+    return False
 
 
 # How long the daily job leaves a call opened that day to its trigger notice (written on the worker a
@@ -668,12 +709,14 @@ NOT_SENT = {
     "closed": "not sent: its call closed before it went",
     "past_deadline": "not sent: its call's deadline passed before it went",
     "exception": "not sent: its call was marked exception before it went",
+    "retyped": "not sent: its call's type changed before it went",
 }
 
 
 def why_not_now(notice: Notice, now: dt.datetime, *, leaving: bool = False) -> str:
     """Why this notice may not go to its client now ("" when it may). The system's notices go only to an
-    open call, before its deadline, not marked exception. A desk's own message (from any template) is
+    open call, before its deadline, not marked exception, while they tell what the call is
+    (:func:`retyped`). A desk's own message (from any template) is
     the desk's: once sent it leaves whatever became of the call meanwhile (``leaving``: a delivery on
     its way), and it may be sent again while its call is open, or after it closed if it tells of a
     liquidation (the fills that closed the call are what it tells)."""
@@ -691,6 +734,8 @@ def why_not_now(notice: Notice, now: dt.datetime, *, leaving: bool = False) -> s
         return "past_deadline"
     if call.status == CallStatus.EXCEPTION:
         return "exception"
+    if retyped(notice.kind, call):
+        return "retyped"
     return ""
 
 
@@ -720,7 +765,7 @@ def answered(signal, **asked) -> set[int]:
 def resend(*, user, deliveries: Sequence[Delivery]) -> dict[str, list[int]]:
     """Queue failed deliveries again (the same text, to the client's current address). Returns the
     deliveries by outcome: ``queued``, or why not (``not_failed``, ``closed``, ``past_deadline``,
-    ``exception``; see :func:`why_not_again`; ``settled``: a message about stock that is no longer to
+    ``exception``, ``retyped``; see :func:`why_not_again`; ``settled``: a message about stock that is no longer to
     recover). Audited."""
     if not can(user, SEND_NOTICE):
         raise Refused(_("You may not send notices."))

@@ -283,6 +283,14 @@ def not_again(why: str, count: int) -> str:
             "%(count)d ask for stock that is no longer to recover: not sent again.",
             count,
         )
+    elif why == "retyped":
+        text = ngettext(
+            "%(count)d is the system's notice of a call whose type has changed since (a force call eased, a "
+            "debit call): not sent again.",
+            "%(count)d are the system's notices of calls whose type has changed since (a force call eased, a "
+            "debit call): not sent again.",
+            count,
+        )
     elif why == "exception":
         text = ngettext(
             "%(count)d is the system's notice about a call marked exception: not sent again.",

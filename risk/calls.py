@@ -144,8 +144,9 @@ def sync_calls(
         if has_call and open_kind != kind:  # the account moved to the other call kind: so does its call
             rekinded.setdefault(kind, []).append(call_id)
         if not has_call:
-            # An account moved to the cash kind is no longer called, whatever its figures say.
-            cause = CloseCause.CASH_ACCOUNT if kind not in CALL_KINDS else causes.get(account_id, default_cause)
+            cause = causes.get(account_id, default_cause)
+            if kind not in CALL_KINDS and cause in REOPENABLE:  # no longer called, whatever its figures say
+                cause = CloseCause.CASH_ACCOUNT
             to_close.setdefault(cause, []).append((call_id, account_id))
             to_follow.setdefault(open_type, []).append(call_id)
             continue

@@ -26,6 +26,7 @@ def delivery_error(delivery) -> str:
         NOT_SENT["closed"]: _("Not sent: its call closed before it went."),
         NOT_SENT["past_deadline"]: _("Not sent: its call's deadline passed before it went."),
         NOT_SENT["exception"]: _("Not sent: its call was marked exception before it went."),
+        NOT_SENT["retyped"]: _("Not sent: its call's type changed before it went."),
     }.get(error)
     if words is None:
         if error.startswith("the client has no "):

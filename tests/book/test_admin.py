@@ -57,15 +57,6 @@ def form_errors(response) -> str:
     return " ".join(errors)
 
 
-def post_confirmed(client, url, data):
-    """Post a change form; where it shows what saving does to margin calls, confirm that and post again."""
-    shown = client.post(url, data)
-    impact = shown.context and shown.context.get("console_impact")
-    if not impact:
-        return shown
-    return client.post(url, {**data, "_confirm_impact": impact["token"]})
-
-
 @pytest.mark.parametrize("value", NOT_KEYS)
 def test_an_autocomplete_given_what_is_no_key_shows_the_forms_error(admin_client, value):
     response = admin_client.post(reverse("admin:book_instrument_add"), {**INSTRUMENT, "underlying": value})
@@ -473,7 +464,7 @@ def test_an_admin_change_is_audited_with_what_it_was_and_is_and_secrets_are_not(
     url = reverse("admin:risk_ruleset_change", args=[rules.pk])
     form = admin_client.get(url).context["adminform"].form
     data = {name: value for name, value in form.initial.items() if value is not None and not isinstance(value, list)}
-    post_confirmed(admin_client, url, {**data, "call_coefficient": "1.5"})
+    confirmed(admin_client, url, {**data, "call_coefficient": "1.5"})
     gateway = NoticeGateway.objects.create(channel="sms", url="https://gateway.example/sms", token="old-secret")
     admin_client.post(
         reverse("admin:notices_noticegateway_change", args=[gateway.pk]),
@@ -880,7 +871,7 @@ def test_a_desks_permission_pages_offer_only_its_one_right_in_the_reader_s_langu
         assert "Can change desk" not in page
         assert "Can delete desk" not in page
         assert "Object permissions" not in page
-    assert "用戶名" in pages[0]
+    assert "使用者名稱" in pages[0]
     assert "群組權限" in pages[0]
     # its words are the admin's own: the same "Save" as every admin page's buttons
     change = admin_client.get(f"/admin/book/desk/{desk.pk}/change/").content.decode()
@@ -1096,7 +1087,7 @@ def test_a_time_saved_as_the_form_shows_it_keeps_its_microseconds_and_is_not_aud
     shown = {"as_of_0": "2026-12-23", "as_of_1": "11:30:00"}  # the boxes show seconds
     data = {"rate": "7.9", **shown, **{f"initial-{name}": value for name, value in shown.items()}, "_save": "Save"}
 
-    saved = post_confirmed(admin_client, url, data)
+    saved = confirmed(admin_client, url, data)
 
     assert saved.status_code == 302, form_errors(saved)
     rate.refresh_from_db()
@@ -1104,7 +1095,7 @@ def test_a_time_saved_as_the_form_shows_it_keeps_its_microseconds_and_is_not_aud
     entry = AuditEntry.objects.get(action="admin_change", detail__model="book.FxRate")
     assert set(entry.detail["changes"]) == {"rate"}
     # A time moved by a second is a change, saved and audited.
-    post_confirmed(admin_client, url, {**data, "rate": "7.8", "as_of_1": "11:30:01"})
+    confirmed(admin_client, url, {**data, "rate": "7.8", "as_of_1": "11:30:01"})
     rate.refresh_from_db()
     assert rate.as_of == dt.datetime(2026, 12, 23, 3, 30, 1, tzinfo=dt.UTC)
     entry = AuditEntry.objects.filter(action="admin_change", detail__model="book.FxRate").latest("pk")

@@ -948,6 +948,127 @@ def test_a_held_force_call_notice_stays_held_when_its_call_reopens_as_a_margin_c
     assert len(gateway.received) == sent
 
 
+def hold_the_force_call_notice(import_book, django_capture_on_commit_callbacks, monkeypatch):
+    """A margin call at 100 is told; it escalates at 90, its force-call notice waits in the queue, the
+    call closes at 120 and the notice is held; it reopens at 100 as a margin call: still held."""
+    book = one_stock_book(price="120")
+    book["accounts"][0].update(email="t1@example.com", phone="+85291234567")
+    with django_capture_on_commit_callbacks(execute=True):
+        import_book(book)
+    tick("100", "2026-12-23T11:00:00+08:00", django_capture_on_commit_callbacks)
+    held = []
+    monkeypatch.setattr(tasks.deliver, "delay", held.append)
+    tick("90", "2026-12-23T11:01:00+08:00", django_capture_on_commit_callbacks)
+    tick("120", "2026-12-23T11:02:00+08:00", django_capture_on_commit_callbacks)
+    monkeypatch.undo()
+    with time_machine.travel(at("2026-12-23T11:02:07+08:00"), tick=False):
+        for delivery_id in held:
+            assert services.deliver(delivery_id) == "failed"
+    tick("100", "2026-12-23T11:05:00+08:00", django_capture_on_commit_callbacks)
+    call = MarginCall.objects.get()
+    assert (call.closed_at, call.call_type) == (None, "margin_call")
+    assert set(Delivery.objects.filter(notice__kind="force_call").values_list("status", flat=True)) == {"failed"}
+    return call
+
+
+def test_a_held_force_call_notice_goes_when_its_call_escalates_again_the_same_day(
+    import_book, django_capture_on_commit_callbacks, gateway, monkeypatch
+):
+    hold_the_force_call_notice(import_book, django_capture_on_commit_callbacks, monkeypatch)
+
+    tick("95", "2026-12-23T11:10:00+08:00", django_capture_on_commit_callbacks)  # a force call again
+
+    notice = Notice.objects.get(kind="force_call")
+    assert set(notice.deliveries.values_list("status", flat=True)) == {"sent"}
+    sms = notice.deliveries.get(channel="sms")
+    assert "12,500.00" in sms.body  # owed at 95, not the 15,000.00 owed at 90
+    assert gateway.received[-1]["json"]["kind"] == "force_call"
+
+
+def test_a_held_force_call_notice_of_a_call_no_longer_one_is_not_sent_again_by_the_desk(
+    import_book, django_capture_on_commit_callbacks, gateway, monkeypatch
+):
+    from tests.conftest import make_user
+
+    hold_the_force_call_notice(import_book, django_capture_on_commit_callbacks, monkeypatch)
+    trader = make_user("trader", "RiskWarningFull")
+    sms = Delivery.objects.select_related("notice__call").get(notice__kind="force_call", channel="sms")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        outcomes = services.resend(user=trader, deliveries=[sms])
+
+    assert outcomes == {"queued": [], "retyped": [sms.pk]}
+    sms.refresh_from_db()
+    assert sms.status == "failed"
+
+
+def test_a_notice_one_of_whose_deliveries_went_keeps_its_kind_and_its_held_one_stays_held(
+    import_book, django_capture_on_commit_callbacks, gateway, monkeypatch
+):
+    book = one_stock_book(price="120")
+    book["accounts"][0].update(email="t1@example.com", phone="+85291234567")
+    with django_capture_on_commit_callbacks(execute=True):
+        import_book(book)
+    held = []
+    monkeypatch.setattr(tasks.deliver, "delay", held.append)
+    tick("100", "2026-12-23T11:00:00+08:00", django_capture_on_commit_callbacks)
+    monkeypatch.undo()
+    email = Delivery.objects.get(channel="email")
+    with time_machine.travel(at("2026-12-23T11:00:02+08:00"), tick=False):
+        assert services.deliver(email.pk) == "sent"  # the email went, as the trigger text
+    tick("120", "2026-12-23T11:00:05+08:00", django_capture_on_commit_callbacks)
+    with time_machine.travel(at("2026-12-23T11:00:07+08:00"), tick=False):
+        assert services.deliver(Delivery.objects.get(channel="sms").pk) == "failed"
+    call = MarginCall.objects.get()
+    MarginCall.objects.filter(pk=call.pk).update(
+        status="open", closed_at=None, close_cause="", call_type="debit", nav_ratio=None
+    )
+
+    with django_capture_on_commit_callbacks(execute=True):
+        services._send_held_again([call.pk], at("2026-12-23T11:06:00+08:00"))
+
+    assert Notice.objects.get().kind == "trigger"
+    assert Delivery.objects.get(channel="sms").status == "failed"
+
+
+def test_a_held_reminder_of_an_earlier_day_stays_held_when_its_call_reopens(
+    import_book, django_capture_on_commit_callbacks, gateway, monkeypatch
+):
+    book = one_stock_book(as_of="2026-12-22T10:00:00+08:00")
+    book["accounts"][0].update(email="t1@example.com", phone="+85291234567")
+    with django_capture_on_commit_callbacks(execute=True):
+        import_book(book)  # called on the 22nd
+    held = []
+    monkeypatch.setattr(tasks.deliver, "delay", held.append)
+    with django_capture_on_commit_callbacks(execute=True), time_machine.travel(at("2026-12-23T17:00:00+08:00")):
+        services.daily_notices(at("2026-12-23T17:00:00+08:00"))
+    tick("120", "2026-12-23T17:00:30+08:00", django_capture_on_commit_callbacks)  # closes before it leaves
+    monkeypatch.undo()
+    with time_machine.travel(at("2026-12-23T17:00:40+08:00"), tick=False):
+        for delivery_id in held:
+            assert services.deliver(delivery_id) == "failed"
+
+    tick("100", "2026-12-24T10:00:00+08:00", django_capture_on_commit_callbacks)  # reopens the next day
+
+    assert MarginCall.objects.get().closed_at is None
+    reminder = Notice.objects.get(kind="daily", day=dt.date(2026, 12, 23))
+    assert set(reminder.deliveries.values_list("status", flat=True)) == {"failed"}  # the 24th's is at 17:00
+
+
+def test_a_held_notice_of_a_call_marked_exception_meanwhile_is_not_sent_when_it_leaves_the_queue(
+    import_book, django_capture_on_commit_callbacks, gateway, monkeypatch
+):
+    call = hold_the_opening_notice(import_book, django_capture_on_commit_callbacks, monkeypatch)
+    MarginCall.objects.filter(pk=call.pk).update(status="exception", closed_at=None, close_cause="")
+    sent = len(gateway.received)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        services._send_held_again([call.pk], at("2026-12-23T11:06:00+08:00"))
+
+    assert set(Delivery.objects.values_list("status", "error")) == {("failed", services.NOT_SENT["closed"])}
+    assert len(gateway.received) == sent
+
+
 def test_a_delivery_waiting_in_the_queue_does_not_go_once_its_call_has_closed(called, gateway, trader, time_machine):
     from risk import calls
 

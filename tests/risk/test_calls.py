@@ -272,6 +272,15 @@ def test_an_account_moved_to_the_cash_kind_closes_its_call_as_such_and_reopens_i
     assert (call.status, call.close_cause, call.reopened_count) == ("open", "", 1)
 
 
+def test_a_deposit_with_a_move_to_the_cash_kind_closes_the_call_by_the_deposit(import_book):
+    import_book(one_stock_book())
+
+    import_book(one_stock_book(as_of="2026-12-23T10:30:00+08:00", kind="cash", cash="0"))  # paid in, and cash
+
+    call = the_call()
+    assert (call.status, call.close_cause, call.reopen_until) == ("closed", "deposit", None)
+
+
 def test_a_debt_cleared_from_the_book_closes_the_call_by_a_deposit(import_book):
     import_book(one_stock_book())
     book = one_stock_book(as_of="2026-12-24T09:45:00+08:00")

@@ -254,7 +254,7 @@ def test_admin_rule_set_change_recomputes_that_kind(book):
     rule_set = RuleSet.objects.get(account_kind="margin")
     url = reverse("admin:risk_ruleset_change", args=[rule_set.pk])
 
-    response = client_for(admin).post(url, RULE_SET_FORM)
+    response = confirmed(client_for(admin), url, RULE_SET_FORM)  # M100001's call owes more: shown first
     assert response.status_code == 302, response.context["adminform"].form.errors
 
     # MM 227,000 * 2 - equity 92,800 + interest 1,200
@@ -293,7 +293,8 @@ def test_a_rule_set_change_that_would_open_calls_is_shown_first_and_saved_only_w
 
     assert shown.status_code == 200
     assert shown.context["console_impact"]["lines"] == [
-        "open 1 margin call (M100002); its client is sent the trigger notice"
+        "open 1 margin call (M100002); its client is sent the trigger notice",
+        "change the amount of 1 open call (M100001 135,400.00 → 2,178,400.00)",
     ]
     html = shown.content.decode()
     assert 'data-testid="admin-impact"' in html
@@ -341,7 +342,7 @@ def test_admin_refuses_more_long_outstanding_days_than_a_date_goes_back(book, tr
     assert "less than or equal to 3650" in str(response.context["adminform"].form.errors["long_outstanding_days"])
     rule_set.refresh_from_db()
     assert rule_set.long_outstanding_days == 90
-    response = client_for(admin).post(url, {**RULE_SET_FORM, "long_outstanding_days": 3650})
+    response = confirmed(client_for(admin), url, {**RULE_SET_FORM, "long_outstanding_days": 3650})
     assert response.status_code == 302
     assert client_for(trader).get(reverse("risk:home"), {"long": "on"}).status_code == 200
 
