@@ -118,7 +118,8 @@ def after_deadline(calls: list[MarginCall], at: datetime) -> tuple[list[tuple[Ma
     """Of these calls (debit ones aside: they have nothing to sell), those whose deadline, still to come,
     is acted on before a time set would be, both read as acted on (a deadline at the close and a time that evening
     are both acted on the next morning): (those whose rule set liquidates past the deadline, with when
-    it does, before the time; those left open past their deadline until the time)."""
+    it does, before the time; those left open past their deadline until the time: all of them while the
+    risk admins' switch is off)."""
     moment = acted_on(at) or at
     now = timezone.now()
     first, left = [], []
@@ -138,6 +139,9 @@ def after_deadline(calls: list[MarginCall], at: datetime) -> tuple[list[tuple[Ma
             first.append((call, acted[due]))
         else:
             left.append(call)
+    if first and not LiquidationSwitch.automatic_on():  # switched off, nothing goes past a deadline either
+        left = sorted([*left, *(call for call, _due in first)], key=lambda call: call.pk)
+        first = []
     return first, left
 
 

@@ -424,3 +424,21 @@ def test_a_call_past_its_deadline_is_not_warned_that_its_deadline_comes_first(ca
     time_machine.move_to(call.deadline + timezone.timedelta(hours=1))
 
     assert auto.after_deadline([call], call.deadline + timezone.timedelta(days=2)) == ([], [])
+
+
+def test_while_the_switch_is_off_a_call_whose_rule_set_liquidates_past_the_deadline_is_said_to_stay_open(call):
+    """Switched off, no plan goes past a deadline either: the call stays open until the time set (and
+    the switch is on), as a call whose rule set waits for its time does."""
+    from django.utils import timezone
+
+    from liquidation import auto
+    from risk.models import RuleSet
+
+    RuleSet.objects.filter(account_kind=call.kind).update(auto_liquidate_past_deadline=True)
+    later = call.deadline + timezone.timedelta(days=1)
+    [(first, _when)], left = auto.after_deadline([call], later)
+    assert (first, left) == (call, [])
+
+    LiquidationSwitch.objects.update_or_create(pk=1, defaults={"automatic": False})
+
+    assert auto.after_deadline([call], later) == ([], [call])
