@@ -81,7 +81,9 @@ def character_name(char: str) -> str:
 # an input method leaves), surrogates, private and unassigned code points, and the letters and marks
 # that show as nothing (the Hangul fillers, the blank Braille pattern, the combining grapheme joiner).
 # Sent on, such an address fails (an email's domain is refused by IDNA) or reaches somewhere other than
-# it reads (U+3164 in a domain is sent to an xn-- name).
+# it reads (U+3164 in a domain is sent to an xn-- name; the zero-width joiners, which IDNA 2008 lets an
+# Indic name hold, are dropped by the IDNA 2003 encoding mail is sent with, so the mail would go to the
+# name without them).
 HIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zs", "Zl", "Zp"})
 SHOWN_AS_NOTHING = frozenset("\u115f\u1160\u3164\uffa0\u2800\u034f\u180e\ufffc")
 
