@@ -847,13 +847,18 @@ def test_a_call_that_closed_before_its_trigger_notice_was_written_gets_it_when_i
     assert list(Notice.objects.values_list("kind", flat=True)) == ["trigger"]
 
 
-def test_a_trigger_notice_held_because_its_call_closed_goes_when_the_call_reopens(
-    import_book, django_capture_on_commit_callbacks, gateway, monkeypatch
-):
+def reachable_client(import_book, django_capture_on_commit_callbacks):
+    """T1 holding S.HK at 120 (not called), with an email address and a phone to send to."""
     book = one_stock_book(price="120")
     book["accounts"][0].update(email="t1@example.com", phone="+85291234567")
     with django_capture_on_commit_callbacks(execute=True):
         import_book(book)
+
+
+def test_a_trigger_notice_held_because_its_call_closed_goes_when_the_call_reopens(
+    import_book, django_capture_on_commit_callbacks, gateway, monkeypatch
+):
+    reachable_client(import_book, django_capture_on_commit_callbacks)
     held = []
     monkeypatch.setattr(tasks.deliver, "delay", held.append)  # its deliveries wait in the queue
     tick("100", "2026-12-23T11:00:00+08:00", django_capture_on_commit_callbacks)
@@ -875,10 +880,7 @@ def test_a_trigger_notice_held_because_its_call_closed_goes_when_the_call_reopen
 
 def hold_the_opening_notice(import_book, django_capture_on_commit_callbacks, monkeypatch, *, price="100"):
     """A call opens at ``price``, its deliveries wait in the queue, it closes, and they are held."""
-    book = one_stock_book(price="120")
-    book["accounts"][0].update(email="t1@example.com", phone="+85291234567")
-    with django_capture_on_commit_callbacks(execute=True):
-        import_book(book)
+    reachable_client(import_book, django_capture_on_commit_callbacks)
     held = []
     monkeypatch.setattr(tasks.deliver, "delay", held.append)
     tick(price, "2026-12-23T11:00:00+08:00", django_capture_on_commit_callbacks)
@@ -951,10 +953,7 @@ def test_a_held_force_call_notice_stays_held_when_its_call_reopens_as_a_margin_c
 def hold_the_force_call_notice(import_book, django_capture_on_commit_callbacks, monkeypatch):
     """A margin call at 100 is told; it escalates at 90, its force-call notice waits in the queue, the
     call closes at 120 and the notice is held; it reopens at 100 as a margin call: still held."""
-    book = one_stock_book(price="120")
-    book["accounts"][0].update(email="t1@example.com", phone="+85291234567")
-    with django_capture_on_commit_callbacks(execute=True):
-        import_book(book)
+    reachable_client(import_book, django_capture_on_commit_callbacks)
     tick("100", "2026-12-23T11:00:00+08:00", django_capture_on_commit_callbacks)
     held = []
     monkeypatch.setattr(tasks.deliver, "delay", held.append)
@@ -1005,10 +1004,7 @@ def test_a_held_force_call_notice_of_a_call_no_longer_one_is_not_sent_again_by_t
 def test_a_notice_one_of_whose_deliveries_went_keeps_its_kind_and_its_held_one_stays_held(
     import_book, django_capture_on_commit_callbacks, gateway, monkeypatch
 ):
-    book = one_stock_book(price="120")
-    book["accounts"][0].update(email="t1@example.com", phone="+85291234567")
-    with django_capture_on_commit_callbacks(execute=True):
-        import_book(book)
+    reachable_client(import_book, django_capture_on_commit_callbacks)
     held = []
     monkeypatch.setattr(tasks.deliver, "delay", held.append)
     tick("100", "2026-12-23T11:00:00+08:00", django_capture_on_commit_callbacks)
