@@ -988,17 +988,21 @@ def test_a_held_force_call_notice_of_a_call_no_longer_one_is_not_sent_again_by_t
     import_book, django_capture_on_commit_callbacks, gateway, monkeypatch
 ):
     from tests.conftest import make_user
+    from tests.users import client_for
 
     hold_the_force_call_notice(import_book, django_capture_on_commit_callbacks, monkeypatch)
     trader = make_user("trader", "RiskWarningFull")
     sms = Delivery.objects.select_related("notice__call").get(notice__kind="force_call", channel="sms")
+    sent = len(gateway.received)
 
     with django_capture_on_commit_callbacks(execute=True):
-        outcomes = services.resend(user=trader, deliveries=[sms])
+        response = client_for(trader).post(reverse("notices:resend"), {"deliveries": [sms.pk]}, follow=True)
 
-    assert outcomes == {"queued": [], "retyped": [sms.pk]}
+    assert "1 is the system&#x27;s notice of a call whose type has changed since" in response.content.decode()
+    assert services.resend(user=trader, deliveries=[sms]) == {"queued": [], "retyped": [sms.pk]}
     sms.refresh_from_db()
     assert sms.status == "failed"
+    assert len(gateway.received) == sent
 
 
 def test_a_notice_one_of_whose_deliveries_went_keeps_its_kind_and_its_held_one_stays_held(
