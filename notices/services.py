@@ -326,10 +326,10 @@ def _send_held_again(call_ids: list[int], now: dt.datetime) -> None:
     )
     if not held:
         return
-    # Notices some of whose deliveries are not held (one went before the call closed): their kind stays.
+    # Notices one of whose deliveries went before the call closed: their kind stays.
     partly = set(
         Delivery.objects.filter(notice_id__in={d.notice_id for d in held})
-        .exclude(pk__in=[d.pk for d in held])
+        .filter(Q(sent_at__isnull=False) | Q(status__in=LEFT))
         .values_list("notice_id", flat=True)
     )
     kinds = {d.notice_id: _reworded(d.notice) for d in held}
@@ -381,6 +381,8 @@ def _still_held(notice: Notice, kind: str, partly_sent: bool, now: dt.datetime) 
     """A held notice that stays held when its call reopens: one whose call no longer is what it tells
     (a force call eased; a notice whose text would change kind after one of its deliveries went), or
     the daily reminder of an earlier trading day (today's is written by the daily job)."""
+    if notice.from_desk:  # a desk's message is never held; were it, it would go as the desk wrote it
+        return False
     if kind != notice.kind and partly_sent:
         return True
     if notice.key.startswith("daily:") and notice.day is not None and notice.day < trading_day(now):
@@ -705,6 +707,8 @@ def _published(call_id: int) -> None:
 # none is sent again to one either.
 SYSTEM_KINDS = (NoticeKind.TRIGGER, NoticeKind.FORCE_CALL, NoticeKind.DAILY, NoticeKind.DEBIT)
 # Why a delivery did not leave, on the delivery (by why_not_now()'s answer).
+# A delivery that left for its client (or is leaving): what it told cannot be taken back.
+LEFT = (DeliveryStatus.SENDING, DeliveryStatus.SENT, DeliveryStatus.DELIVERED)
 NOT_SENT = {
     "closed": "not sent: its call closed before it went",
     "past_deadline": "not sent: its call's deadline passed before it went",

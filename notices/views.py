@@ -286,9 +286,9 @@ def not_again(why: str, count: int) -> str:
     elif why == "retyped":
         text = ngettext(
             "%(count)d is the system's notice of a call whose type has changed since (a force call eased, a "
-            "debit call): not sent again.",
+            "call that became or stopped being a debit call): not sent again.",
             "%(count)d are the system's notices of calls whose type has changed since (a force call eased, a "
-            "debit call): not sent again.",
+            "call that became or stopped being a debit call): not sent again.",
             count,
         )
     elif why == "exception":

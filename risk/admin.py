@@ -101,7 +101,7 @@ class CallTermsImpact:
             was_type, was_amount = token[pk]
             if call_type != was_type:
                 (eased if was_type == CallType.FORCE_CALL else retyped).append(
-                    f"{account_no} {CallType(was_type).label} → {CallType(call_type).label}"
+                    f"{account_no} {self._label(was_type)} → {self._label(call_type)}"
                 )
             if amount != was_amount:
                 owing.append(f"{account_no} {formatting.money(was_amount)} → {formatting.money(amount)}")
@@ -119,6 +119,11 @@ class CallTermsImpact:
             if named:
                 lines.append(say(len(named)) % {"count": len(named), "moves": first_few(named, self.SHOWN, "; ")})
         return lines
+
+    @staticmethod
+    def _label(call_type: str) -> str:
+        """A call type as the admin reads it; one the console does not know, as it is stored."""
+        return str(dict(CallType.choices).get(call_type, call_type or "—"))
 
 
 register_impact(CallTermsImpact())

@@ -1143,6 +1143,14 @@ def test_a_change_that_eases_or_moves_the_amount_of_open_calls_is_shown_before_i
     assert admin_client.post(url, {**data, "name": "Stock S (renamed)"}).status_code == 302
 
 
+def test_a_call_type_the_console_does_not_know_is_shown_as_stored_in_what_a_save_would_do():
+    from risk.admin import CallTermsImpact
+
+    assert CallTermsImpact._label("force_call") == "Force call"
+    assert CallTermsImpact._label("") == "—"
+    assert CallTermsImpact._label("legacy_type") == "legacy_type"
+
+
 @pytest.mark.parametrize(
     ("price_time", "error"),
     [

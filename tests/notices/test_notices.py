@@ -1031,6 +1031,24 @@ def test_a_notice_one_of_whose_deliveries_went_keeps_its_kind_and_its_held_one_s
     assert Delivery.objects.get(channel="sms").status == "failed"
 
 
+def test_a_notice_none_of_whose_deliveries_went_is_worded_again_whatever_became_of_the_others(
+    import_book, django_capture_on_commit_callbacks, gateway, monkeypatch
+):
+    call = hold_the_opening_notice(import_book, django_capture_on_commit_callbacks, monkeypatch)
+    Delivery.objects.filter(channel="email").update(error="the client has no email address")  # never went
+    MarginCall.objects.filter(pk=call.pk).update(
+        status="open", closed_at=None, close_cause="", call_type="debit", nav_ratio=None
+    )
+
+    with django_capture_on_commit_callbacks(execute=True):
+        services._send_held_again([call.pk], at("2026-12-23T11:06:00+08:00"))
+
+    assert Notice.objects.get().kind == "debit"
+    sms = Delivery.objects.get(channel="sms")
+    assert sms.status == "sent"
+    assert "debit balance" in sms.body
+
+
 def test_a_held_reminder_of_an_earlier_day_stays_held_when_its_call_reopens(
     import_book, django_capture_on_commit_callbacks, gateway, monkeypatch
 ):
