@@ -73,7 +73,9 @@ class CallTermsImpact:
     """Open calls a save leaves open but changes: eased from force call, moved to another call type, or
     owing another amount (what their clients were told no longer holds). Counted, as the calls it opens and
     closes, only from the recomputes of the accounts the save moved (``services.asked_call_changes``,
-    begun by :class:`CallsImpact`)."""
+    begun by :class:`CallsImpact`, which follows the prices waiting first). A price's pass that commits
+    between this snapshot and the trial moves the amounts shown by the market too: the confirmation then
+    no longer matches, and the form is shown again with what saving does now."""
 
     SHOWN = 5
 
