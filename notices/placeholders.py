@@ -48,6 +48,11 @@ def known_for(kind: str | None) -> list[str]:
     return [name for name in PLACEHOLDERS if name not in excluded]
 
 
+def named(text: str) -> set[str]:
+    """The placeholders a text names (``{{`` and ``}}`` are literal braces, not placeholders)."""
+    return {match.group(1) for match in TOKEN.finditer(text) if match.group(1) is not None}
+
+
 class TemplateError(ValueError):
     """A text that names what no notice can fill, or has an unmatched brace."""
 

@@ -40,7 +40,7 @@ from .models import (
     NoticeKind,
     NoticeTemplate,
 )
-from .placeholders import PLACEHOLDERS, TemplateError, check, fill
+from .placeholders import NOT_IN_DEBIT, PLACEHOLDERS, TemplateError, check, fill, named
 from .signals import account_messages_settled, calls_with_orders
 
 logger = logging.getLogger(__name__)
@@ -474,9 +474,18 @@ def daily_notices(now: dt.datetime | None = None) -> list[Notice]:
 def misfit(calls: Sequence[MarginCall], kind: str, text: str = "") -> str:
     """Why this template does not tell the truth to some of these calls' clients ("" when it does): the
     force-call template says the account is at the forced-liquidation level, the liquidation one that
-    orders were placed. A desk's own text is the desk's to word."""
+    orders were placed. A desk's own text is the desk's to word, but may not name the ratio a debit call
+    does not have."""
     if text.strip():
-        return ""
+        wrong = []
+        if NOT_IN_DEBIT & named(text):
+            wrong = sorted(call.account.account_no for call in calls if call.call_type == CallType.DEBIT)
+        if not wrong:
+            return ""
+        return _(
+            "{ratio} would read “—” to these debit calls' clients: a debit call has no net asset ratio. Take it "
+            "out of the text, or leave these calls out: %(accounts)s."
+        ) % {"accounts": first_few(wrong)}
     if kind == NoticeKind.FORCE_CALL:
         wrong = sorted(call.account.account_no for call in calls if call.call_type != CallType.FORCE_CALL)
         why = _("The force-call template is for force calls only, and these are not: %(accounts)s.")

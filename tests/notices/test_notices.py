@@ -440,6 +440,19 @@ def test_a_debit_text_may_not_name_the_ratio_a_debit_call_does_not_have(called, 
         services.send(user=trader, calls=[called], channels=["sms"], kind="debit", text="At {ratio}", key="k2abcdefg")
 
 
+def test_a_desks_own_text_naming_the_ratio_is_refused_for_a_debit_call_and_sent_to_others(called, trader):
+    text = "Your ratio is {ratio}; please call us. {{ratio}} is its name."
+
+    [notice] = services.send(user=trader, calls=[called], channels=["sms"], text=text, key="k3abcdefg")
+    assert "{ratio}" in notice.deliveries.get().body  # the literal braces; the ratio itself is filled
+    MarginCall.objects.filter(pk=called.pk).update(call_type="debit")
+    called.refresh_from_db()
+
+    with pytest.raises(services.Refused, match=r"\{ratio\} would read “—” to these debit calls' clients.*M100001"):
+        services.send(user=trader, calls=[called], channels=["sms"], text=text, key="k4abcdefg")
+    assert services.send(user=trader, calls=[called], channels=["sms"], text="Call us {{ratio}}", key="k5abcdefg")
+
+
 def test_the_admins_preview_has_a_sample_for_every_placeholder():
     from notices.admin import SAMPLE
     from notices.placeholders import PLACEHOLDERS
