@@ -403,7 +403,8 @@ def _reworded(notice: Notice) -> str:
 
 
 def retyped(kind: str, call: MarginCall) -> bool:
-    """A system notice of this kind no longer tells the truth of its call: a force-call notice of a call
+    """A notice of this kind does not tell the truth of its call (a system one that was written before
+    the call's type changed; a desk's choice of template, :func:`misfit`): a force-call notice of a call
     that is no longer a force call, a trigger or daily text to a debit call, a debit text to one that
     is not."""
     if kind == NoticeKind.FORCE_CALL:
@@ -486,20 +487,19 @@ def misfit(calls: Sequence[MarginCall], kind: str, text: str = "") -> str:
             "{ratio} would read “—” to these debit calls' clients: a debit call has no net asset ratio. Take it "
             "out of the text, or leave these calls out: %(accounts)s."
         ) % {"accounts": first_few(wrong)}
-    if kind == NoticeKind.FORCE_CALL:
-        wrong = sorted(call.account.account_no for call in calls if call.call_type != CallType.FORCE_CALL)
-        why = _("The force-call template is for force calls only, and these are not: %(accounts)s.")
-    elif kind == NoticeKind.DEBIT:
-        wrong = sorted(call.account.account_no for call in calls if call.call_type != CallType.DEBIT)
-        why = _(
-            "The debit template is for debit calls only (a debt with no position), and these are not: %(accounts)s."
-        )
-    elif kind in (NoticeKind.TRIGGER, NoticeKind.DAILY):
-        wrong = sorted(call.account.account_no for call in calls if call.call_type == CallType.DEBIT)
-        why = _(
-            "This template tells of a net asset ratio and of positions to reduce, and these debit calls have no "
-            "position: %(accounts)s. The debit template is written for them."
-        )
+    if kind in (NoticeKind.FORCE_CALL, NoticeKind.DEBIT, NoticeKind.TRIGGER, NoticeKind.DAILY):
+        wrong = sorted(call.account.account_no for call in calls if retyped(kind, call))
+        if kind == NoticeKind.FORCE_CALL:
+            why = _("The force-call template is for force calls only, and these are not: %(accounts)s.")
+        elif kind == NoticeKind.DEBIT:
+            why = _(
+                "The debit template is for debit calls only (a debt with no position), and these are not: %(accounts)s."
+            )
+        else:
+            why = _(
+                "This template tells of a net asset ratio and of positions to reduce, and these debit calls have "
+                "no position: %(accounts)s. The debit template is written for them."
+            )
     elif kind == NoticeKind.LIQUIDATION:
         placed = answered(calls_with_orders, call_ids=[call.pk for call in calls])
         wrong = sorted(call.account.account_no for call in calls if call.pk not in placed)

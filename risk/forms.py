@@ -112,15 +112,22 @@ class CallFilterForm(forms.Form):
             data.pop("ratio_max", None)
             self.add_error(bad[0], _("The list is not filtered by ratio."))
             return data
-        low, high = data.get("ratio_min"), data.get("ratio_max")
-        if low is not None and high is not None and low > high:
-            # Neither bound is applied: a list cut at one end of a range the trader did not mean reads
-            # as a result.
-            self.add_error(
-                "ratio_max", _("The upper ratio must not be below the lower one; the list is not filtered by ratio.")
-            )
-            data.pop("ratio_min", None)
+        drop_reversed(
+            self,
+            "ratio_min",
+            "ratio_max",
+            _("The upper ratio must not be below the lower one; the list is not filtered by ratio."),
+        )
         return data
+
+
+def drop_reversed(form: forms.Form, low: str, high: str, message) -> None:
+    """A range whose high end is below its low one: said on the high end, and neither end applied (a list
+    cut at one end of a range the trader did not mean reads as a result)."""
+    start, end = form.cleaned_data.get(low), form.cleaned_data.get(high)
+    if start is not None and end is not None and start > end:
+        form.add_error(high, message)
+        form.cleaned_data.pop(low, None)
 
 
 DATE_INPUT = forms.DateInput(attrs={"type": "date"})
@@ -134,8 +141,8 @@ class HistoryFilterForm(forms.Form):
     )
     cause = forms.ChoiceField(label=_("Cause"), choices=[("", _("All causes")), *CloseCause.choices], required=False)
     type = forms.ChoiceField(label=_("Type"), choices=[("", _("All types")), *CallType.choices], required=False)
-    closed_from = DateField(label=_("Closed from"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    closed_to = DateField(label=_("Closed to"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    closed_from = DateField(label=_("Closed from"), required=False, widget=DATE_INPUT)
+    closed_to = DateField(label=_("Closed to"), required=False, widget=DATE_INPUT)
     q = TextField(label=_("Account or name"), required=False, max_length=100)
     account = TextField(label=_("Account"), required=False, max_length=32, widget=forms.HiddenInput)
     sort = forms.ChoiceField(label=_("Sort"), choices=_sort_choices(HISTORY_SORTS), required=False)
@@ -143,12 +150,12 @@ class HistoryFilterForm(forms.Form):
 
     def clean(self):
         data = super().clean()
-        start, end = data.get("closed_from"), data.get("closed_to")
-        if start is not None and end is not None and start > end:  # as a reversed ratio range: neither end
-            self.add_error(
-                "closed_to", _("The last day must not be before the first; the list is not filtered by day.")
-            )
-            data.pop("closed_from", None)
+        drop_reversed(
+            self,
+            "closed_from",
+            "closed_to",
+            _("The last day must not be before the first; the list is not filtered by day."),
+        )
         return data
 
 
