@@ -37,6 +37,7 @@ from .models import (
     LendingAvailability,
     PendingRecompute,
     Position,
+    PriceBand,
     missing_option_terms,
     validate_key,
 )
@@ -280,22 +281,53 @@ class AccountAdmin(PreviewedSave, ModelAdmin):
         recompute_after_edit(request, account_ids=[form.instance.pk])
 
 
+class HeldPriceFilter(admin.SimpleListFilter):
+    title = _("held price")
+    parameter_name = "held"
+
+    def lookups(self, request, model_admin):
+        return [("yes", _("Held by its price band"))]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(held_price__isnull=False) if self.value() == "yes" else queryset
+
+
 @admin.register(Instrument)
 class InstrumentAdmin(PreviewedSave, ModelAdmin):
     form = InstrumentForm
-    list_display = ["symbol", "name", "kind", "currency", "price", "status", "im_rate", "mm_rate", "fm_rate"]
-    list_filter = ["kind", "status", "currency"]
+    list_display = [
+        "symbol",
+        "name",
+        "kind",
+        "currency",
+        "price",
+        "held_price",
+        "status",
+        "im_rate",
+        "mm_rate",
+        "fm_rate",
+    ]
+    list_filter = [HeldPriceFilter, "kind", "status", "currency"]
     search_fields = ["symbol", "name"]
     autocomplete_fields = ["underlying"]
 
     def get_readonly_fields(self, request, obj=None):
         # The key the price feed, the lending report and the files name it by: renamed, their next items
-        # would be refused as an unknown symbol (or make a second instrument).
-        return ["symbol"] if obj is not None else []
+        # would be refused as an unknown symbol (or make a second instrument). A held price is the feed's.
+        return ["symbol", "held_price", "held_time"] if obj is not None else ["held_price", "held_time"]
 
     def save_model(self, request, obj, form, change):
+        if "price" in form.changed_data:  # the admin has said what the price is: a held tick is moot
+            obj.held_price = obj.held_time = None
         super().save_model(request, obj, form, change)
         recompute_after_edit(request, instrument_ids=[obj.pk])
+
+
+@admin.register(PriceBand)
+class PriceBandAdmin(ModelAdmin):
+    """How far one tick may move a price, per kind of instrument (book.ticks holds a tick beyond it)."""
+
+    list_display = ["kind", "max_move"]
 
 
 @admin.register(FxRate)

@@ -235,6 +235,8 @@ def _import_instruments(
         changes = {key: value for key, value in values.items() if getattr(instrument, key) != value}
         if "price" in values and ("price" in changes or (explicit_time and instrument.price_time != as_of)):
             changes["price_time"] = as_of
+        if "price" in values and instrument.held_price is not None:  # the book says what the price is
+            changes |= {"held_price": None, "held_time": None}
         if changes:
             for key, value in changes.items():
                 setattr(instrument, key, value)

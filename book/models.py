@@ -281,11 +281,27 @@ class Instrument(models.Model):
         default=True,
         help_text=_("Off for stock that may not be sold short (not an HKEX designated security, say)."),
     )
+    # A tick outside its kind's price band (PriceBand), held until a later tick near it confirms it.
+    held_price = models.DecimalField(
+        _("held price"),
+        max_digits=PRICE_DIGITS,
+        decimal_places=PRICE_PLACES,
+        null=True,
+        blank=True,
+        validators=PRICE_BOUNDS,
+        help_text=_(
+            "A tick that moved the price by more than its price band, not applied: a later tick within the band "
+            "of it confirms it. Saving a price here clears it."
+        ),
+    )
+    held_time = models.DateTimeField(_("held price time"), null=True, blank=True, validators=[validate_possible_time])
 
     class Meta:
         ordering = ["symbol"]
         verbose_name = _("instrument")
         verbose_name_plural = _("instruments")
+        # The few instruments with a held tick, read by every page that says how fresh its figures are.
+        indexes = [models.Index(fields=["symbol"], condition=Q(held_price__isnull=False), name="instrument_held")]
         constraints = [
             models.UniqueConstraint(
                 Upper("symbol"),
@@ -294,6 +310,10 @@ class Instrument(models.Model):
             ),
             models.CheckConstraint(condition=Q(price__gte=0), name="instrument_price_not_negative"),
             possible_time("price_time"),
+            possible_time("held_time"),
+            models.CheckConstraint(
+                condition=Q(held_price__gt=0) | Q(held_price__isnull=True), name="instrument_held_price_positive"
+            ),
             *[
                 models.CheckConstraint(
                     condition=Q(**{f"{rate}__gte": 0, f"{rate}__lte": 1}) | Q(**{f"{rate}__isnull": True}),
@@ -305,6 +325,44 @@ class Instrument(models.Model):
 
     def __str__(self):
         return self.symbol
+
+
+MAX_BAND_PERCENT = Decimal("10000")
+
+
+class PriceBand(models.Model):
+    """How far one tick may move an instrument's price, per kind of instrument: a tick further from the
+    stored price is held (not applied) until a later one within the band of it confirms it. A mistyped
+    price from the feed then never calls or liquidates anyone; a real move costs one tick's wait."""
+
+    kind = models.CharField(_("kind of instrument"), max_length=8, choices=InstrumentKind, unique=True)
+    max_move = models.DecimalField(
+        _("largest move of one tick (%)"),
+        max_digits=7,
+        decimal_places=2,
+        validators=[MinValueValidator(Decimal("0.01")), MaxValueValidator(MAX_BAND_PERCENT)],
+        help_text=_(
+            "A tick whose price is further than this from the stored price, in percent of it, is held until a "
+            "later tick within this of the held price confirms it. No band: every tick is applied."
+        ),
+    )
+
+    class Meta:
+        ordering = ["kind"]
+        verbose_name = _("price band")
+        verbose_name_plural = _("price bands")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(max_move__gt=0, max_move__lte=MAX_BAND_PERCENT), name="price_band_max_move_in_range"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.get_kind_display()}: {self.max_move}%"
+
+    @property
+    def fraction(self) -> Decimal:
+        return self.max_move / 100
 
 
 class CashBalance(models.Model):

@@ -1,8 +1,9 @@
 """Prices in: a list of ticks ``{"symbol", "price", "time"}``, each applied or refused with its reason.
 
 A tick is applied when its instrument exists, its price is a positive number that fits storage, its
-time is ISO 8601 (no offset means Hong Kong time), and it is not older than the stored price. The
-price is written at once; the holders are recomputed by the next recompute pass (``risk.tasks.recompute_pass``)."""
+time is ISO 8601 (no offset means Hong Kong time), it is not older than the stored price, and its
+kind's price band (:class:`book.models.PriceBand`, set in the admin; none by default) does not hold it.
+The price is written at once; the holders are recomputed by the next recompute pass (``risk.tasks.recompute_pass``)."""
 
 from __future__ import annotations
 
@@ -30,6 +31,7 @@ from .models import Instrument
 from .signals import prices_changed
 
 logger = logging.getLogger(__name__)
+alerts = logging.getLogger("margincall.alerts")
 
 MAX_TICKS = 10_000
 SYMBOL_LENGTH = 32  # Instrument.symbol
@@ -80,8 +82,46 @@ class TicksResult:
         return sum(outcome.applied for outcome in self.outcomes)
 
 
+@dataclass
+class Stored:
+    """An instrument's stored price as a batch of ticks meets it, moved along as the batch applies or holds."""
+
+    pk: int
+    kind: str
+    price: Decimal
+    time: datetime | None
+    held_price: Decimal | None
+    held_time: datetime | None
+
+
+def band_problem(tick: Tick, stored: Stored, band: Decimal | None) -> str:
+    """Why this tick is held by its kind's price band (a fraction of the stored price), or "" to apply it.
+    A tick further than the band from the stored price is held; a later one within the band of the held
+    price confirms that move and is applied. A tick within the band of the stored price is applied, and
+    the held one forgotten. No band, or no stored price to measure from: applied."""
+    if band is None or stored.price <= 0 or stored.time is None:
+        return ""
+    if abs(tick.price - stored.price) <= band * stored.price:
+        return ""
+    held, held_time = stored.held_price, stored.held_time
+    if held is not None and held_time is not None and tick.time > held_time and abs(tick.price - held) <= band * held:
+        return ""  # a later tick near the held price: the market did move that far
+    move = (tick.price - stored.price) / stored.price * 100
+    return (
+        f"held: {move:+.2f}% from the stored price {_plain(stored.price)}, more than the {_plain(band * 100)}%"
+        f" price band of its kind ({stored.kind}); a later tick within {_plain(band * 100)}% of"
+        f" {_plain(tick.price)} confirms it"
+    )
+
+
+def _plain(number: Decimal) -> str:
+    """A price or a percentage as a person writes it: no exponent, no trailing zeros."""
+    return f"{number.normalize():f}"
+
+
 def apply_ticks(items: list) -> TicksResult:
-    """Write each valid tick's price (unless a newer price is stored); report each item."""
+    """Write each valid tick's price (unless a newer price is stored, or its kind's price band holds it);
+    report each item. Runs in the caller's transaction (it locks the instruments it writes)."""
     outcomes: list[TickOutcome] = []
     parsed: list[tuple[int, Tick]] = []
     for index, item in enumerate(items):
@@ -93,29 +133,39 @@ def apply_ticks(items: list) -> TicksResult:
     # same stocks wait for each other and never deadlock. Read under the lock, the stored times are the
     # ones this batch writes over, so concurrent senders never move a price backwards.
     stored = {
-        symbol: (pk, price_time)
-        for symbol, pk, price_time in Instrument.objects.select_for_update()
+        row[0]: Stored(*row[1:])
+        for row in Instrument.objects.select_for_update()
         .filter(symbol__in={tick.symbol for _, tick in parsed})
         .order_by("pk")
-        .values_list("symbol", "pk", "price_time")
+        .values_list("symbol", "pk", "kind", "price", "price_time", "held_price", "held_time")
     }
+    bands = dict(m.PriceBand.objects.values_list("kind", "max_move")) if stored else {}
     written: dict[int, Tick] = {}  # each instrument's last applied tick: what is written
+    held: dict[int, Stored] = {}  # instruments whose last tick here was held: their held price is written
     latest = None
     for index, tick in parsed:
         if tick.symbol not in stored:
             outcomes.append(TickOutcome(index, tick.symbol, False, f"unknown symbol {tick.symbol!r}"))
             continue
-        instrument_id, stored_time = stored[tick.symbol]
-        if stored_time is not None and stored_time > tick.time:
-            reason = f"older than the stored price (tick {tick.time.isoformat()}, stored {stored_time.isoformat()})"
+        now = stored[tick.symbol]
+        if now.time is not None and now.time > tick.time:
+            reason = f"older than the stored price (tick {tick.time.isoformat()}, stored {now.time.isoformat()})"
             outcomes.append(TickOutcome(index, tick.symbol, False, reason))
             continue
+        band = bands.get(now.kind)
+        if problem := band_problem(tick, now, None if band is None else band / 100):
+            now.held_price, now.held_time = tick.price, tick.time
+            held[now.pk] = now
+            outcomes.append(TickOutcome(index, tick.symbol, False, problem))
+            alerts.warning("price of %s %s", tick.symbol, problem)
+            continue
         # A later tick of the same time wins: a feed stamps several trades of one second alike.
-        stored[tick.symbol] = instrument_id, tick.time
-        written[instrument_id] = tick
+        now.price, now.time, now.held_price, now.held_time = tick.price, tick.time, None, None
+        held.pop(now.pk, None)
+        written[now.pk] = tick
         outcomes.append(TickOutcome(index, tick.symbol, True))
         latest = tick.time if latest is None else max(latest, tick.time)
-    _write(written)
+    _write(written, held)
     changed = set(written)
     # In the prices' transaction: the holders' figures owe these prices a recompute until one runs.
     pending.mark(changed, now=timezone.now())
@@ -123,24 +173,43 @@ def apply_ticks(items: list) -> TicksResult:
     return TicksResult(outcomes, changed, latest)
 
 
-def _write(ticks: dict[int, Tick]) -> None:
-    """Each instrument's price and time, in the order of their ids (the order they were locked in), one
-    statement a row sent at once: a body of thousands of ticks costs no round trip per tick."""
+def _write(ticks: dict[int, Tick], held: dict[int, Stored]) -> None:
+    """Each instrument's price and time (its held tick cleared), then the ticks held, in the order of
+    their ids (the order they were locked in), one statement a row sent at once: a body of thousands
+    of ticks costs no round trip per tick."""
     meta, ops = Instrument._meta, connection.ops
+    table, pk = ops.quote_name(meta.db_table), ops.quote_name(meta.pk.column)
     price, price_time = meta.get_field("price"), meta.get_field("price_time")
+    held_price, held_time = meta.get_field("held_price"), meta.get_field("held_time")
+    decimal = ops.adapt_decimalfield_value
     with connection.cursor() as cursor:
-        cursor.executemany(
-            f"UPDATE {ops.quote_name(meta.db_table)} SET {ops.quote_name(price.column)} = %s, "
-            f"{ops.quote_name(price_time.column)} = %s WHERE {ops.quote_name(meta.pk.column)} = %s",
-            [
-                (
-                    ops.adapt_decimalfield_value(tick.price, price.max_digits, price.decimal_places),
-                    ops.adapt_datetimefield_value(tick.time),
-                    instrument_id,
-                )
-                for instrument_id, tick in sorted(ticks.items())
-            ],
-        )
+        if ticks:
+            cursor.executemany(
+                f"UPDATE {table} SET {ops.quote_name(price.column)} = %s, {ops.quote_name(price_time.column)} = %s,"
+                f" {ops.quote_name(held_price.column)} = NULL, {ops.quote_name(held_time.column)} = NULL"
+                f" WHERE {pk} = %s",
+                [
+                    (
+                        decimal(tick.price, price.max_digits, price.decimal_places),
+                        ops.adapt_datetimefield_value(tick.time),
+                        instrument_id,
+                    )
+                    for instrument_id, tick in sorted(ticks.items())
+                ],
+            )
+        if held:
+            cursor.executemany(
+                f"UPDATE {table} SET {ops.quote_name(held_price.column)} = %s, {ops.quote_name(held_time.column)} = %s"
+                f" WHERE {pk} = %s",
+                [
+                    (
+                        decimal(row.held_price, held_price.max_digits, held_price.decimal_places),
+                        ops.adapt_datetimefield_value(row.held_time),
+                        instrument_id,
+                    )
+                    for instrument_id, row in sorted(held.items())
+                ],
+            )
 
 
 def apply_and_recompute(items: list) -> TicksResult:

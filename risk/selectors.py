@@ -302,12 +302,19 @@ def closed_calls(user, values: dict) -> Selection:
 
 def freshness(now) -> dict:
     """How fresh the stored figures are: behind the market by the age of the oldest price whose
-    recompute has not run; stale past FIGURES_STALE_SECONDS. Every page that shows figures says it."""
+    recompute has not run; stale past FIGURES_STALE_SECONDS; and the prices their band holds. Every page
+    that shows figures says it."""
     from book import pending
 
     lag = pending.lag()
     seconds = lag.seconds(now)
     found = {"waiting": lag.waiting, "seconds": round(seconds), "stale": seconds > settings.FIGURES_STALE_SECONDS}
+    # Prices the feed sent that their price band holds: the figures do not follow them until confirmed.
+    held = list(
+        Instrument.objects.filter(held_price__isnull=False).order_by("symbol").values_list("symbol", flat=True)[:4]
+    )
+    if held:
+        found["held"] = ", ".join(held[:3]) + (", …" if len(held) > 3 else "")
     # Up to date with prices that have stopped coming: while HKEX trades, a feed quiet this long is said.
     if is_trading(now):
         last = Instrument.objects.aggregate(last=Max("price_time"))["last"]

@@ -570,6 +570,31 @@ def test_an_api_tokens_scopes_are_only_those_ticked(book, values):
     assert set(scopes) == set(values) <= set(ApiScope.values)
 
 
+@settings(FUZZ, max_examples=40)
+@given(
+    kind=st.one_of(nasty_text, st.sampled_from(["stock", "option"])),
+    max_move=st.one_of(nasty_text, st.decimals(allow_nan=True).map(str), st.sampled_from(["30", "0.01", "10000"])),
+)
+def test_a_price_band_is_saved_only_as_a_kind_and_a_move_it_can_use(book, kind, max_move):
+    from django.contrib import admin
+    from django.contrib.auth.models import User
+    from django.test import RequestFactory
+
+    from book.models import MAX_BAND_PERCENT, PriceBand
+
+    request = RequestFactory().post("/")
+    request.user = User(is_superuser=True, is_staff=True)
+    form_class = admin.site._registry[PriceBand].get_form(request)
+    form = form_class({"kind": kind, "max_move": max_move})
+
+    if not form.is_valid():
+        assert set(form.errors) <= {"kind", "max_move"}, form.errors
+        assert all(error for errors in form.errors.values() for error in errors)
+        return
+    assert form.cleaned_data["kind"] in ("stock", "option")
+    assert Decimal("0.01") <= form.cleaned_data["max_move"] <= MAX_BAND_PERCENT
+
+
 # --- POST /api/ticks -----------------------------------------------------------------------------
 
 

@@ -482,9 +482,9 @@ def test_the_list_runs_a_constant_number_of_queries(book, trader, import_book, d
     client = client_for(trader)
     client.get(reverse("risk:warning"))  # session and permission caches warm the same way each time
     # Session, user, two permission reads, desks, rule set, tab counts, filtered totals, the page's keys,
-    # its rows, days called, the figures' freshness and the last price's time (in trading), the automatic
-    # liquidation switch (the batch bar).
-    with django_assert_num_queries(14) as few:
+    # its rows, days called, the figures' freshness, the prices held by their band and the last price's
+    # time (in trading), the automatic liquidation switch (the batch bar).
+    with django_assert_num_queries(15) as few:
         client.get(reverse("risk:warning"))
     import_book({"accounts": [{"account_no": f"X{n}", "desk": "HK1", "cash": {"HKD": "-1000"}} for n in range(60)]})
     assert MarginCall.objects.filter(closed_at__isnull=True, account__kind="margin").count() == 62

@@ -56,7 +56,7 @@ def test_another_desks_account_is_not_found(desk_trader):
 def test_account_page_shows_the_stored_figures(trader, django_assert_max_num_queries):
     client = client_for(trader)
 
-    with django_assert_max_num_queries(12):
+    with django_assert_max_num_queries(13):
         response = client.get(reverse("risk:account", args=["M100001"]))
 
     html = response.content.decode()

@@ -1,0 +1,234 @@
+"""Price bands: a tick that moves its price further than its kind's band is held, not applied, until a
+later tick near it confirms the move; the admin and a book that say the price clear it."""
+
+import json
+import logging
+from datetime import datetime
+from decimal import Decimal
+
+import pytest
+from django.contrib.auth.models import User
+from django.test import Client
+from django.urls import reverse
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from book.models import ApiToken, Instrument, PendingRecompute, PriceBand
+from book.ticks import apply_ticks
+from risk.models import AccountRisk
+from tests.books import one_stock_book
+from tests.users import client_for, make_user
+
+pytestmark = pytest.mark.django_db
+URL = reverse("book:api-ticks")
+
+
+@pytest.fixture
+def token(db):
+    api_token = ApiToken(name="feed")
+    secret = api_token.issue()
+    api_token.save()
+    return secret
+
+
+@pytest.fixture
+def stock(import_book):
+    import_book(one_stock_book())  # S.HK at 100, stored at 10:00
+    return Instrument.objects.get(symbol="S.HK")
+
+
+def tick(price, minute, second=0):
+    return {"symbol": "S.HK", "price": price, "time": f"2026-12-23T10:{minute:02d}:{second:02d}+08:00"}
+
+
+def post(token, *ticks):
+    response = Client().post(
+        URL, data=json.dumps(list(ticks)), content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {token}"
+    )
+    assert response.status_code == 200, response.content
+    return response.json()["results"]
+
+
+def stored():
+    return Instrument.objects.values_list("price", "held_price").get(symbol="S.HK")
+
+
+def test_without_a_band_every_tick_is_applied(stock, token):
+    PriceBand.objects.create(kind="option", max_move=Decimal("20"))  # another kind's band
+
+    [result] = post(token, tick("1000", 30))
+
+    assert result["status"] == "applied"
+    assert stored() == (Decimal("1000"), None)
+
+
+def test_a_tick_beyond_the_band_is_held_and_moves_no_figure(stock, token, caplog):
+    PriceBand.objects.create(kind="stock", max_move=Decimal("20"))
+    equity = AccountRisk.objects.get(account__account_no="T1").equity
+
+    with caplog.at_level(logging.WARNING, logger="margincall.alerts"):
+        [result] = post(token, tick("130", 30))
+
+    assert result == {
+        "index": 0,
+        "symbol": "S.HK",
+        "status": "refused",
+        "reason": "held: +30.00% from the stored price 100, more than the 20% price band of its kind (stock);"
+        " a later tick within 20% of 130 confirms it",
+    }
+    assert stored() == (Decimal("100"), Decimal("130"))
+    assert not PendingRecompute.objects.exists()
+    assert AccountRisk.objects.get(account__account_no="T1").equity == equity
+    assert "price of S.HK held: +30.00%" in caplog.text
+
+
+def test_a_later_tick_near_the_held_price_confirms_the_move(stock, token):
+    PriceBand.objects.create(kind="stock", max_move=Decimal("20"))
+    post(token, tick("40", 30))  # -60%: held
+
+    [again] = post(token, tick("45", 30))  # near it, but stamped as the held one: no second tick
+    assert again["status"] == "refused"
+    assert stored() == (Decimal("100"), Decimal("45"))
+
+    [confirmed] = post(token, tick("44", 31))
+
+    assert confirmed["status"] == "applied"
+    assert stored() == (Decimal("44"), None)
+    assert PendingRecompute.objects.filter(instrument=stock).exists()
+
+
+def test_a_tick_near_the_stored_price_applies_and_forgets_the_held_one(stock, token):
+    PriceBand.objects.create(kind="stock", max_move=Decimal("20"))
+    post(token, tick("1000", 30))
+
+    [result] = post(token, tick("101", 31))
+    assert result["status"] == "applied"
+    assert stored() == (Decimal("101"), None)
+    [far] = post(token, tick("990", 32))  # held again: the stray 1,000 confirms nothing now
+    assert far["status"] == "refused"
+    assert stored() == (Decimal("101"), Decimal("990"))
+
+
+def test_a_move_of_exactly_the_band_is_applied(stock, token):
+    PriceBand.objects.create(kind="stock", max_move=Decimal("20"))
+
+    results = post(token, tick("80", 30), tick("96", 31))  # -20% of 100, then +20% of 80
+
+    assert [result["status"] for result in results] == ["applied", "applied"]
+    assert stored() == (Decimal("96"), None)
+
+
+def test_ticks_of_one_body_meet_each_other_in_order(stock, token):
+    PriceBand.objects.create(kind="stock", max_move=Decimal("20"))
+
+    first = post(token, tick("200", 30), tick("199", 31))  # held, then confirmed within the same body
+    assert [result["status"] for result in first] == ["refused", "applied"]
+    assert stored() == (Decimal("199"), None)
+
+    second = post(token, tick("210", 32), tick("500", 33))  # applied, then held
+    assert [result["status"] for result in second] == ["applied", "refused"]
+    assert stored() == (Decimal("210"), Decimal("500"))
+
+
+def test_the_admin_or_a_book_that_says_the_price_clears_a_held_tick(stock, token, import_book):
+    PriceBand.objects.create(kind="stock", max_move=Decimal("20"))
+    post(token, tick("300", 30))
+
+    import_book(one_stock_book(as_of="2026-12-23T10:40:00+08:00", price="290"))
+    assert stored() == (Decimal("290"), None)
+
+    post(token, tick("30", 41))
+    admin = client_for(User.objects.create_superuser("root", password="pw"))
+    url = reverse("admin:book_instrument_change", args=[stock.pk])
+    form = admin.get(url).context["adminform"].form
+    data = {name: value for name, value in form.initial.items() if value is not None and not isinstance(value, list)}
+    data.pop("price_time")
+    data.update({"price_time_0": "2026-12-23", "price_time_1": "10:42:00", "price": "31"})
+    shown = admin.post(url, data)
+    if shown.status_code == 200:  # the new price moves calls: confirmed as shown
+        shown = admin.post(url, {**data, "_confirm_impact": shown.context["console_impact"]["token"]})
+    assert shown.status_code == 302
+
+    assert stored() == (Decimal("31"), None)
+
+
+def test_the_desk_is_told_which_prices_are_held(stock, token):
+    PriceBand.objects.create(kind="stock", max_move=Decimal("20"))
+    trader = client_for(make_user("desk", "RiskWarningReadOnly"))
+    page = trader.get(reverse("risk:warning")).content.decode()
+    assert 'data-testid="prices-held"' not in page
+
+    post(token, tick("300", 30))
+    freshness = trader.get(reverse("risk:freshness")).content.decode()
+
+    assert "price held by its band: S.HK" in freshness
+    assert 'class="freshness stale"' in freshness
+
+
+@pytest.mark.parametrize(
+    ("value", "error"),
+    [
+        ("0", "greater than or equal to 0.01"),
+        ("-5", "greater than or equal to 0.01"),
+        ("10000.01", "less than or equal to 10000"),
+        ("NaN", "Enter a number"),
+        ("1e400", "no more than 7 digits in total"),
+        ("\x00", "Enter a number"),
+        ("٣٠", None),  # Django reads other scripts' digits as a number: 30
+    ],
+)
+def test_the_admin_refuses_a_band_that_cannot_be(db, value, error):
+    admin = client_for(User.objects.create_superuser("root", password="pw"))
+
+    response = admin.post(reverse("admin:book_priceband_add"), {"kind": "stock", "max_move": value})
+
+    if error is None:
+        assert response.status_code in (200, 302)
+        assert not PriceBand.objects.exclude(max_move__gt=0, max_move__lte=10000).exists()
+        return
+    assert response.status_code == 200
+    assert error in str(response.context["adminform"].form.errors["max_move"])
+    assert not PriceBand.objects.exists()
+
+
+prices = st.decimals(min_value=Decimal("0.01"), max_value=Decimal("1000"), places=2)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    band=st.decimals(min_value=Decimal("1"), max_value=Decimal("200"), places=2),
+    moves=st.lists(st.tuples(prices, st.booleans()), min_size=1, max_size=12),
+)
+def test_a_price_moves_beyond_the_band_only_where_a_later_tick_confirmed_it(stock, band, moves):
+    # Each tick is applied or held; a step of the stored price larger than the band is always the
+    # confirmation of a held price by a later tick within the band of it.
+    from django.db import transaction
+
+    Instrument.objects.filter(pk=stock.pk).update(
+        price=Decimal("100"),
+        price_time=datetime.fromisoformat("2026-12-23T10:00:00+08:00"),
+        held_price=None,
+        held_time=None,
+    )
+    PriceBand.objects.update_or_create(kind="stock", defaults={"max_move": band})
+    fraction = band / 100
+    second = 0
+    for price, later in moves:
+        second += 1 if later else 0
+        before_price, before_held, before_time = Instrument.objects.values_list("price", "held_price", "held_time").get(
+            pk=stock.pk
+        )
+        item = {"symbol": "S.HK", "price": str(price), "time": f"2026-12-23T10:50:{second:02d}+08:00"}
+        with transaction.atomic():
+            [outcome] = apply_ticks([item]).outcomes
+        after_price, after_held = stored()
+        if outcome.applied:
+            assert (after_price, after_held) == (price, None)
+            if abs(price - before_price) > fraction * before_price:
+                assert before_held is not None
+                assert abs(price - before_held) <= fraction * before_held
+                assert before_time.second < second
+        else:
+            assert outcome.reason.startswith("held: ")
+            assert (after_price, after_held) == (before_price, price)
+            assert abs(price - before_price) > fraction * before_price
