@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -29,6 +30,8 @@ from .models import (
 )
 from .signals import BookEffect, book_written
 
+# An FX rate that moves further than this in one book is said (currencies rarely move so in a day).
+FX_MOVE_WARNING = Decimal("0.1")
 # What moves an account's figures when it changes on an instrument.
 INSTRUMENT_RISK_FIELDS = set(Instrument.TERM_FIELDS)
 ACCOUNT_RISK_FIELDS = {"kind", "credit_limit", "accrued_interest", "debt_margin", "trading_limit"}
@@ -188,6 +191,12 @@ def _import_fx(book: Book, as_of: dt.datetime, explicit_time: bool, result: Impo
         elif current.rate != rate or (explicit_time and current.as_of != as_of):
             if current.rate != rate:
                 changed.add(currency)
+                move = (rate - current.rate) / current.rate
+                if abs(move) > FX_MOVE_WARNING:  # a slip of a digit moves every holding in it as much
+                    result.warnings.append(
+                        f"fx_rates.{currency}: {rate.normalize():f} is {move * 100:+.2f}% from the stored"
+                        f" {current.rate.normalize():f}, more than {FX_MOVE_WARNING * 100:.0f}%: check it"
+                    )
             current.rate, current.as_of = rate, as_of
             current.save(update_fields=["rate", "as_of"])
             result.count("fx_rates", updated=1)

@@ -137,6 +137,18 @@ def test_an_fx_change_recomputes_accounts_with_that_currency(import_book, worked
     assert row["total_cash"] == "-592300.00"
 
 
+def test_an_fx_rate_that_moves_more_than_a_tenth_is_written_and_said(import_book, worked_book):
+    import_book(worked_book)
+
+    slipped = import_book({"fx_rates": {"USD": "78", "CNY": "1.0"}})  # a digit too many; CNY -7.41%
+
+    assert slipped.warnings == ["fx_rates.USD: 78 is +900.00% from the stored 7.8, more than 10%: check it"]
+    assert FxRate.objects.get(currency="USD").rate == 78
+    assert import_book({"fx_rates": {"USD": "7.8"}}).warnings == [
+        "fx_rates.USD: 7.8 is -90.00% from the stored 78, more than 10%: check it"
+    ]
+
+
 @pytest.mark.parametrize(
     ("change", "message"),
     [
