@@ -317,7 +317,7 @@ class InstrumentAdmin(PreviewedSave, ModelAdmin):
         return ["symbol", "held_price", "held_time"] if obj is not None else ["held_price", "held_time"]
 
     def save_model(self, request, obj, form, change):
-        if "price" in form.changed_data:  # the admin has said what the price is: a held tick is moot
+        if {"price", "price_time"} & set(form.changed_data):  # the admin has said what the price is, as of when
             obj.held_price = obj.held_time = None
         super().save_model(request, obj, form, change)
         recompute_after_edit(request, instrument_ids=[obj.pk])

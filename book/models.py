@@ -291,7 +291,7 @@ class Instrument(models.Model):
         validators=PRICE_BOUNDS,
         help_text=_(
             "A tick that moved the price by more than its price band, not applied: a later tick within the band "
-            "of it confirms it. Saving a price here clears it."
+            "of it confirms it. Saving a price or a price time here clears it."
         ),
     )
     held_time = models.DateTimeField(_("held price time"), null=True, blank=True, validators=[validate_possible_time])

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
+from decimal import ROUND_UP, Decimal
 from typing import Any
 
 from django.db import connection, transaction
@@ -97,21 +97,34 @@ class Stored:
 def band_problem(tick: Tick, stored: Stored, band: Decimal | None) -> str:
     """Why this tick is held by its kind's price band (a fraction of the stored price), or "" to apply it.
     A tick further than the band from the stored price is held; a later one within the band of the held
-    price confirms that move and is applied. A tick within the band of the stored price is applied, and
-    the held one forgotten. No band, or no stored price to measure from: applied."""
-    if band is None or stored.price <= 0 or stored.time is None:
+    price (held after the stored price was) confirms that move and is applied. A tick within the band
+    of the stored price is applied. No band, or no price stored to measure from (0): applied."""
+    if band is None or stored.price <= 0:
         return ""
     if abs(tick.price - stored.price) <= band * stored.price:
         return ""
     held, held_time = stored.held_price, stored.held_time
-    if held is not None and held_time is not None and tick.time > held_time and abs(tick.price - held) <= band * held:
+    if (
+        held is not None
+        and held_time is not None
+        and tick.time > held_time
+        and (stored.time is None or held_time > stored.time)  # a price stored since says otherwise
+        and abs(tick.price - held) <= band * held
+    ):
         return ""  # a later tick near the held price: the market did move that far
-    move = (tick.price - stored.price) / stored.price * 100
     return (
-        f"held: {move:+.2f}% from the stored price {_plain(stored.price)}, more than the {_plain(band * 100)}%"
-        f" price band of its kind ({stored.kind}); a later tick within {_plain(band * 100)}% of"
-        f" {_plain(tick.price)} confirms it"
+        f"held: {_move(tick.price, stored.price)} from the stored price {_plain(stored.price)}, more than the"
+        f" {_plain(band * 100)}% price band of its kind ({stored.kind}); a later tick within {_plain(band * 100)}%"
+        f" of {_plain(tick.price)} confirms it"
     )
+
+
+def _move(price: Decimal, stored: Decimal) -> str:
+    """The move from the stored price in percent, rounded away from 0 so that a move past the band never
+    reads as the band itself (+20.01%, not +20.00%, for 120.004 against 100 and 20%); a fall stops at
+    -99.99% (a price is never 0)."""
+    move = ((price - stored) / stored * 100).quantize(Decimal("0.01"), rounding=ROUND_UP)
+    return f"{max(move, Decimal('-99.99')):+.2f}%"
 
 
 def _plain(number: Decimal) -> str:
@@ -141,7 +154,8 @@ def apply_ticks(items: list) -> TicksResult:
     }
     bands = dict(m.PriceBand.objects.values_list("kind", "max_move")) if stored else {}
     written: dict[int, Tick] = {}  # each instrument's last applied tick: what is written
-    held: dict[int, Stored] = {}  # instruments whose last tick here was held: their held price is written
+    moved: dict[int, Stored] = {}  # instruments whose held price this batch changed
+    held_said: list[str] = []
     latest = None
     for index, tick in parsed:
         if tick.symbol not in stored:
@@ -153,19 +167,26 @@ def apply_ticks(items: list) -> TicksResult:
             outcomes.append(TickOutcome(index, tick.symbol, False, reason))
             continue
         band = bands.get(now.kind)
+        # A tick stamped before the held one (a feed's late delivery) neither replaces nor forgets it.
+        before_held = now.held_time is not None and tick.time < now.held_time
         if problem := band_problem(tick, now, None if band is None else band / 100):
-            now.held_price, now.held_time = tick.price, tick.time
-            held[now.pk] = now
+            if not before_held:
+                now.held_price, now.held_time = tick.price, tick.time
+                moved[now.pk] = now
             outcomes.append(TickOutcome(index, tick.symbol, False, problem))
-            alerts.warning("price of %s %s", tick.symbol, problem)
+            held_said.append(f"price of {tick.symbol} {problem}")
             continue
         # A later tick of the same time wins: a feed stamps several trades of one second alike.
-        now.price, now.time, now.held_price, now.held_time = tick.price, tick.time, None, None
-        held.pop(now.pk, None)
+        now.price, now.time = tick.price, tick.time
+        if not before_held and now.held_price is not None:  # confirmed, or a stray the market came back from
+            now.held_price, now.held_time = None, None
+            moved[now.pk] = now
         written[now.pk] = tick
         outcomes.append(TickOutcome(index, tick.symbol, True))
         latest = tick.time if latest is None else max(latest, tick.time)
-    _write(written, held)
+    _write(written, moved)
+    if held_said:  # said once the prices are kept (a batch undone and written again says it once)
+        transaction.on_commit(lambda: [alerts.warning("%s", said) for said in held_said])
     changed = set(written)
     # In the prices' transaction: the holders' figures owe these prices a recompute until one runs.
     pending.mark(changed, now=timezone.now())
@@ -174,9 +195,9 @@ def apply_ticks(items: list) -> TicksResult:
 
 
 def _write(ticks: dict[int, Tick], held: dict[int, Stored]) -> None:
-    """Each instrument's price and time (its held tick cleared), then the ticks held, in the order of
-    their ids (the order they were locked in), one statement a row sent at once: a body of thousands
-    of ticks costs no round trip per tick."""
+    """Each instrument's price and time, then each held price this batch changed (set, or cleared by a
+    price applied), in the order of their ids (the order they were locked in), one statement a row sent
+    at once: a body of thousands of ticks costs no round trip per tick."""
     meta, ops = Instrument._meta, connection.ops
     table, pk = ops.quote_name(meta.db_table), ops.quote_name(meta.pk.column)
     price, price_time = meta.get_field("price"), meta.get_field("price_time")
@@ -185,8 +206,7 @@ def _write(ticks: dict[int, Tick], held: dict[int, Stored]) -> None:
     with connection.cursor() as cursor:
         if ticks:
             cursor.executemany(
-                f"UPDATE {table} SET {ops.quote_name(price.column)} = %s, {ops.quote_name(price_time.column)} = %s,"
-                f" {ops.quote_name(held_price.column)} = NULL, {ops.quote_name(held_time.column)} = NULL"
+                f"UPDATE {table} SET {ops.quote_name(price.column)} = %s, {ops.quote_name(price_time.column)} = %s"
                 f" WHERE {pk} = %s",
                 [
                     (
@@ -203,7 +223,9 @@ def _write(ticks: dict[int, Tick], held: dict[int, Stored]) -> None:
                 f" WHERE {pk} = %s",
                 [
                     (
-                        decimal(row.held_price, held_price.max_digits, held_price.decimal_places),
+                        None
+                        if row.held_price is None
+                        else decimal(row.held_price, held_price.max_digits, held_price.decimal_places),
                         ops.adapt_datetimefield_value(row.held_time),
                         instrument_id,
                     )

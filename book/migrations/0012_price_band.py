@@ -30,7 +30,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='instrument',
             name='held_price',
-            field=models.DecimalField(blank=True, decimal_places=6, help_text='A tick that moved the price by more than its price band, not applied: a later tick within the band of it confirms it. Saving a price here clears it.', max_digits=20, null=True, validators=[django.core.validators.MinValueValidator(Decimal('0')), django.core.validators.MaxValueValidator(Decimal('10000000000000'))], verbose_name='held price'),
+            field=models.DecimalField(blank=True, decimal_places=6, help_text='A tick that moved the price by more than its price band, not applied: a later tick within the band of it confirms it. Saving a price or a price time here clears it.', max_digits=20, null=True, validators=[django.core.validators.MinValueValidator(Decimal('0')), django.core.validators.MaxValueValidator(Decimal('10000000000000'))], verbose_name='held price'),
         ),
         migrations.AddField(
             model_name='instrument',
