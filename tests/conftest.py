@@ -116,3 +116,14 @@ def viewer(book):
 def desk_trader(book):
     """A trader granted only desk HK2."""
     return make_user("hk2trader", "RiskWarningFull", all_desks=False, desks=["HK2"])
+
+
+@pytest.fixture
+def token(db):
+    """The secret of an API token named "feed" that may post to every API."""
+    from book.models import ApiToken
+
+    api_token = ApiToken(name="feed")
+    secret = api_token.issue()
+    api_token.save()
+    return secret

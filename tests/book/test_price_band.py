@@ -14,7 +14,7 @@ from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from book.models import ApiToken, Instrument, PendingRecompute, PriceBand
+from book.models import Instrument, PendingRecompute, PriceBand
 from book.ticks import apply_ticks
 from risk.models import AccountRisk
 from tests.books import one_stock_book
@@ -22,14 +22,6 @@ from tests.users import client_for, make_user
 
 pytestmark = pytest.mark.django_db
 URL = reverse("book:api-ticks")
-
-
-@pytest.fixture
-def token(db):
-    api_token = ApiToken(name="feed")
-    secret = api_token.issue()
-    api_token.save()
-    return secret
 
 
 @pytest.fixture

@@ -14,14 +14,6 @@ pytestmark = pytest.mark.django_db
 URL = reverse("book:api-ticks")
 
 
-@pytest.fixture
-def token(db):
-    api_token = ApiToken(name="feed")
-    secret = api_token.issue()
-    api_token.save()
-    return secret
-
-
 def post(body, token=None, *, raw=False):
     headers = {"HTTP_AUTHORIZATION": f"Bearer {token}"} if token else {}
     data = body if raw else json.dumps(body)

@@ -39,14 +39,6 @@ def book(import_book, worked_book):
     import_book(one_stock_book())  # T1 on S.HK, a margin call triggered 2026-12-23 10:00
 
 
-@pytest.fixture
-def token(db):
-    api_token = ApiToken(name="feed")
-    secret = api_token.issue()
-    api_token.save()
-    return secret
-
-
 def post_ticks(items, token):
     return (
         Client()

@@ -20,16 +20,6 @@ from tests.books import one_stock_book
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def token(db):
-    from book.models import ApiToken
-
-    api_token = ApiToken(name="feed")
-    secret = api_token.issue()
-    api_token.save()
-    return secret
-
-
 def test_the_health_check_says_each_part_ok_and_how_far_the_figures_are_behind(import_book, settings):
     settings.REDIS_URL = ""
     import_book(one_stock_book())
