@@ -35,6 +35,7 @@ from book.signals import BookEffect, positions_changed
 from book.trading_calendar import is_trading
 from console import audit
 from console.fields import OUT_OF_DATE
+from console.locks import atomic_again
 from console.models import AuditEntry
 from console.permissions import can
 from console.text import Said, joined, say
@@ -1095,45 +1096,50 @@ def record_fill(order_id: int, quantity: int, price: Decimal, time: datetime, re
     """Book a fill: the position moves, the cash moves (in the instrument's currency, less the expected
     costs), the order follows, and the account is recomputed; a call met this way closes with cause
     ``liquidation``. A fill reported twice (same reference) or for an order no longer working (a cancel
-    won) is not booked."""
-    with transaction.atomic():
-        order = Order.objects.select_for_update().select_related("instrument", "account").filter(pk=order_id).first()
-        if order is None or not order.is_working or Fill.objects.filter(reference=reference).exists():
-            return None
-        quantity = min(quantity, order.remaining)
-        if quantity <= 0:
-            return None
-        instrument, account = order.instrument, order.account
-        # The exchange's fill is booked even where a book written since holds no position: it happened.
-        position, _created = Position.objects.select_for_update().get_or_create(
-            account=account, instrument=instrument, defaults={"quantity": 0}
+    won) is not booked. One the database undid to break a deadlock (a recompute pass, a book or another
+    fill writing the same rows) is booked again, so the gateway need not report it twice."""
+    what = f"the fill {reference!r} of order {order_id}"
+    return atomic_again(lambda: _record_fill(order_id, quantity, price, time, reference), what=what)
+
+
+def _record_fill(order_id: int, quantity: int, price: Decimal, time: datetime, reference: str) -> Fill | None:
+    order = Order.objects.select_for_update().select_related("instrument", "account").filter(pk=order_id).first()
+    if order is None or not order.is_working or Fill.objects.filter(reference=reference).exists():
+        return None
+    quantity = min(quantity, order.remaining)
+    if quantity <= 0:
+        return None
+    instrument, account = order.instrument, order.account
+    # The exchange's fill is booked even where a book written since holds no position: it happened.
+    position, _created = Position.objects.select_for_update().get_or_create(
+        account=account, instrument=instrument, defaults={"quantity": 0}
+    )
+    sign = 1 if order.side == Side.SELL else -1
+    rules = rule_set(account.kind)
+    with localcontext(ENGINE_CONTEXT):
+        value = quantity * price * instrument.multiplier  # in the instrument's currency
+        cost = value * rules.liquidation_cost_rate
+    position.quantity -= sign * quantity
+    if position.quantity:
+        position.save(update_fields=["quantity"])
+    else:
+        position.delete()
+    balance, _created = CashBalance.objects.select_for_update().get_or_create(
+        account=account, currency=instrument.currency, defaults={"amount": Decimal("0")}
+    )
+    balance.amount = balance.amount + round_money(sign * value - cost)
+    if abs(balance.amount) >= AMOUNT_LIMIT:
+        raise FillTooLarge(
+            f"a fill of {quantity} at {price} takes the {instrument.currency} balance to {balance.amount},"
+            " more than a cash balance can hold"
         )
-        sign = 1 if order.side == Side.SELL else -1
-        rules = rule_set(account.kind)
-        with localcontext(ENGINE_CONTEXT):
-            value = quantity * price * instrument.multiplier  # in the instrument's currency
-            cost = value * rules.liquidation_cost_rate
-        position.quantity -= sign * quantity
-        if position.quantity:
-            position.save(update_fields=["quantity"])
-        else:
-            position.delete()
-        balance, _created = CashBalance.objects.select_for_update().get_or_create(
-            account=account, currency=instrument.currency, defaults={"amount": Decimal("0")}
-        )
-        balance.amount = balance.amount + round_money(sign * value - cost)
-        if abs(balance.amount) >= AMOUNT_LIMIT:
-            raise FillTooLarge(
-                f"a fill of {quantity} at {price} takes the {instrument.currency} balance to {balance.amount},"
-                " more than a cash balance can hold"
-            )
-        balance.save(update_fields=["amount"])
-        order.filled_quantity += quantity
-        order.status = OrderStatus.FILLED if order.filled_quantity == order.quantity else OrderStatus.PARTIALLY_FILLED
-        order.updated_at = timezone.now()
-        order.save(update_fields=["filled_quantity", "status", "updated_at"])
-        fill = Fill.objects.create(order=order, quantity=quantity, price=price, time=time, reference=reference)
-        transaction.on_commit(lambda: live.publish([order_id]))
-        transaction.on_commit(lambda: _positions_moved(account.pk))
-        risk_services.recompute_accounts(account_ids=[account.pk], causes={account.pk: CloseCause.LIQUIDATION})
+    balance.save(update_fields=["amount"])
+    order.filled_quantity += quantity
+    order.status = OrderStatus.FILLED if order.filled_quantity == order.quantity else OrderStatus.PARTIALLY_FILLED
+    order.updated_at = timezone.now()
+    order.save(update_fields=["filled_quantity", "status", "updated_at"])
+    fill = Fill.objects.create(order=order, quantity=quantity, price=price, time=time, reference=reference)
+    transaction.on_commit(lambda: live.publish([order_id]))
+    transaction.on_commit(lambda: _positions_moved(account.pk))
+    risk_services.recompute_accounts(account_ids=[account.pk], causes={account.pk: CloseCause.LIQUIDATION})
     return fill

@@ -657,6 +657,32 @@ def test_a_fill_reported_twice_is_booked_once(account, trader):
     assert held(account, "A.HK") == 1900
 
 
+@pytest.mark.django_db(transaction=True)
+def test_a_fill_the_database_undid_to_break_a_deadlock_is_booked_again_once(account, trader, monkeypatch):
+    from django.db import OperationalError
+    from psycopg import errors
+
+    order = services.place(user=trader, account=account, wanted=[services.Wanted("A.HK", 200)])[0]
+    recompute, tries = services.risk_services.recompute_accounts, []
+
+    def deadlocked_once(*args, **kwargs):
+        tries.append(1)
+        if len(tries) == 1:  # after the position, the cash and the order are written: all of it undone
+            raise OperationalError("deadlock detected") from errors.DeadlockDetected("deadlock detected")
+        return recompute(*args, **kwargs)
+
+    monkeypatch.setattr(services.risk_services, "recompute_accounts", deadlocked_once)
+
+    fill = services.record_fill(order.pk, 100, D("380"), order.created_at, "gw-deadlock")
+
+    assert fill is not None
+    assert len(tries) == 2
+    order.refresh_from_db()
+    assert (order.filled_quantity, order.status) == (100, OrderStatus.PARTIALLY_FILLED)
+    assert held(account, "A.HK") == 1900  # moved once, not twice
+    assert order.fills.count() == 1
+
+
 # --- commands ---------------------------------------------------------------------------------------
 
 
