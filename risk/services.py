@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from book import pending
 from book.models import Account, CashBalance, Instrument, Position
+from console.locks import is_deadlock
 from console.queue import Outage
 
 from . import calculations, calls, selectors, sql_engine
@@ -342,6 +343,11 @@ class PassResult:
     recomputed: RecomputeResult = field(default_factory=RecomputeResult)
 
 
+# A pass that loses a deadlock (to a book write, a fill) runs again at once; past this many tries in a
+# row it is alerted on as any failure is.
+DEADLOCKS_SAID = 3
+
+
 def follow_pending(*, marks: list | None = None, now: datetime | None = None) -> PassResult:
     """Recompute, once, the union of the holders of every price still waiting for it (or of these
     pending ``marks``): however many ticks came in since the last pass (several for one stock: its
@@ -380,10 +386,14 @@ def follow_pending(*, marks: list | None = None, now: datetime | None = None) ->
             PASSES_AWAY.failed("recompute passes cannot run (%s): figures are not following the market", error)
             raise
         pending.failed(ids, error)
+        attempt = max(mark.attempts for mark in waiting) + 1
+        if is_deadlock(error) and attempt < DEADLOCKS_SAID:  # another writer of the same rows won; it has gone
+            logger.warning("recompute of the holders of instruments %s deadlocked with another writer; run again", ids)
+            raise
         alerts.error(
             "recompute of the holders of instruments %s failed (attempt %d): %s; the next pass or the sweep retries",
             ids,
-            max(mark.attempts for mark in waiting) + 1,
+            attempt,
             error,
             exc_info=True,
         )

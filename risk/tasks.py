@@ -10,11 +10,13 @@ from contextlib import suppress
 from celery import shared_task
 from django.conf import settings
 from django.core.cache import cache
+from django.db import OperationalError
 from django.utils import timezone
 
 from book import pending
 from book.models import Instrument
 from book.trading_calendar import is_session
+from console.locks import is_deadlock
 
 from . import services, snapshots
 from .models import CALL_KINDS, MarginCall, RuleSet, SnapshotKind
@@ -68,9 +70,19 @@ def request_pass() -> None:
 def recompute_pass() -> dict:
     """Recompute the holders of every price waiting for it, once (``services.follow_pending``). Prices
     that arrive while it runs queue the next pass. A failure leaves the prices marked: the next
-    price's pass or the sweep retries them."""
+    price's pass or the sweep retries them; one the database undid to break a deadlock queues the next
+    pass at once."""
     cache.delete(PASS_QUEUED)  # from here on, a new price queues the next pass
-    result = services.follow_pending()
+    try:
+        result = services.follow_pending()
+    except OperationalError as error:
+        if not is_deadlock(error):
+            raise
+        if max((mark.attempts for mark in pending.waiting()), default=0) >= services.DEADLOCKS_SAID:
+            raise  # deadlocked again and again: alerted on, and left to the sweep
+        # The writer that won has committed: the prices run again now, not at the sweep.
+        request_pass()
+        return {"instruments": 0, "deadlocked": True}
     return {
         "instruments": result.instruments,
         "lag_ms": round(result.lag_seconds * 1000),

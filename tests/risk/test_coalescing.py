@@ -143,3 +143,46 @@ def test_the_sweep_leaves_out_the_marks_a_pass_cleared_after_it_read_them(monkey
     monkeypatch.setattr(services, "follow_prices", lambda **kwargs: followed.append(kwargs) or real_follow(**kwargs))
     assert services.follow_pending(marks=late).instruments == 0
     assert followed == []  # its holders are not recomputed again
+
+
+def test_a_pass_that_loses_a_deadlock_runs_again_at_once_and_is_alerted_on_only_when_it_keeps_losing(
+    two_stocks, monkeypatch, caplog, django_capture_on_commit_callbacks
+):
+    from django.db import OperationalError
+    from psycopg import errors
+
+    _a, _b, holders = two_stocks
+    queued = []
+    monkeypatch.setattr(tasks.recompute_pass, "delay", lambda: queued.append(1))
+    with django_capture_on_commit_callbacks(execute=True):
+        ticks.apply_and_recompute(ticks_for(("A.HK", "40")))
+    queued.clear()
+    cache.delete(tasks.PASS_QUEUED)
+    real_follow, losses = services.follow_prices, []
+
+    def deadlocked(**kwargs):
+        if len(losses) < 3:
+            losses.append(1)
+            raise OperationalError("deadlock detected") from errors.DeadlockDetected("deadlock detected")
+        return real_follow(**kwargs)
+
+    monkeypatch.setattr(services, "follow_prices", deadlocked)
+
+    with caplog.at_level(logging.WARNING):
+        assert tasks.recompute_pass() == {"instruments": 0, "deadlocked": True}
+    assert queued == [1]  # run again now, not at the sweep
+    assert "deadlocked with another writer" in caplog.text
+    assert not [r for r in caplog.records if r.name == "margincall.alerts"]
+
+    cache.delete(tasks.PASS_QUEUED)
+    tasks.recompute_pass()  # the second loss: still said, not alerted
+    caplog.clear()
+    cache.delete(tasks.PASS_QUEUED)
+    with pytest.raises(OperationalError):  # the third in a row: alerted on, left to the sweep
+        tasks.recompute_pass()
+    assert [r for r in caplog.records if r.name == "margincall.alerts" and r.levelno == logging.ERROR]
+    assert queued == [1, 1]
+
+    assert tasks.recompute_pass()["instruments"] == 1  # then it wins
+    assert equity(holders["A"]) == Decimal("-20000.00")
+    assert not PendingRecompute.objects.exists()
