@@ -316,6 +316,15 @@ class InstrumentAdmin(PreviewedSave, ModelAdmin):
         # would be refused as an unknown symbol (or make a second instrument). A held price is the feed's.
         return ["symbol", "held_price", "held_time"] if obj is not None else ["held_price", "held_time"]
 
+    def get_fields(self, request, obj=None):
+        """As the model has them, the read-only ones where they belong: the symbol first, the held price
+        beside the price (the admin puts read-only fields last)."""
+        fields = [
+            name for name in super().get_fields(request, obj) if name not in ("symbol", "held_price", "held_time")
+        ]
+        after = fields.index("price_time") + 1
+        return ["symbol", *fields[:after], "held_price", "held_time", *fields[after:]]
+
     def save_model(self, request, obj, form, change):
         if {"price", "price_time"} & set(form.changed_data):  # the admin has said what the price is, as of when
             obj.held_price = obj.held_time = None
