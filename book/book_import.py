@@ -29,6 +29,7 @@ from .models import (
     missing_option_terms,
 )
 from .signals import BookEffect, book_written
+from .ticks import percent_move
 
 # An FX rate that moves further than this in one book is said (currencies rarely move so in a day).
 FX_MOVE_WARNING = Decimal("0.1")
@@ -191,11 +192,10 @@ def _import_fx(book: Book, as_of: dt.datetime, explicit_time: bool, result: Impo
         elif current.rate != rate or (explicit_time and current.as_of != as_of):
             if current.rate != rate:
                 changed.add(currency)
-                move = (rate - current.rate) / current.rate
-                if abs(move) > FX_MOVE_WARNING:  # a slip of a digit moves every holding in it as much
-                    result.warnings.append(
-                        f"fx_rates.{currency}: {rate.normalize():f} is {move * 100:+.2f}% from the stored"
-                        f" {current.rate.normalize():f}, more than {FX_MOVE_WARNING * 100:.0f}%: check it"
+                if abs(rate - current.rate) > FX_MOVE_WARNING * current.rate:  # a slipped digit moves every
+                    result.warnings.append(  # holding in it as much
+                        f"fx_rates.{currency}: {rate.normalize():f} is {percent_move(rate, current.rate)} from the"
+                        f" stored {current.rate.normalize():f}, more than {FX_MOVE_WARNING * 100:.0f}%: check it"
                     )
             current.rate, current.as_of = rate, as_of
             current.save(update_fields=["rate", "as_of"])

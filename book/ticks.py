@@ -108,22 +108,25 @@ def band_problem(tick: Tick, stored: Stored, band: Decimal | None) -> str:
         held is not None
         and held_time is not None
         and tick.time > held_time
-        and (stored.time is None or held_time > stored.time)  # a price stored since says otherwise
+        and (stored.time is None or held_time >= stored.time)  # a price stored since says otherwise
         and abs(tick.price - held) <= band * held
     ):
         return ""  # a later tick near the held price: the market did move that far
-    return (
-        f"held: {_move(tick.price, stored.price)} from the stored price {_plain(stored.price)}, more than the"
-        f" {_plain(band * 100)}% price band of its kind ({stored.kind}); a later tick within {_plain(band * 100)}%"
-        f" of {_plain(tick.price)} confirms it"
+    said = (
+        f"held: {percent_move(tick.price, stored.price)} from the stored price {_plain(stored.price)}, more than"
+        f" the {_plain(band * 100)}% price band of its kind ({stored.kind}); "
     )
+    if held_time is not None and tick.time < held_time:  # a late delivery: the held one stays
+        at = timezone.localtime(held_time).isoformat()
+        return said + f"stamped before the price held ({_plain(held)} at {at}), it is not kept"
+    return said + f"a later tick within {_plain(band * 100)}% of {_plain(tick.price)} confirms it"
 
 
-def _move(price: Decimal, stored: Decimal) -> str:
-    """The move from the stored price in percent, rounded away from 0 so that a move past the band never
-    reads as the band itself (+20.01%, not +20.00%, for 120.004 against 100 and 20%); a fall stops at
-    -99.99% (a price is never 0)."""
-    move = ((price - stored) / stored * 100).quantize(Decimal("0.01"), rounding=ROUND_UP)
+def percent_move(value: Decimal, stored: Decimal) -> str:
+    """The move from a stored (positive) value in percent, rounded away from 0 so that a move past a
+    limit never reads as the limit itself (+20.01%, not +20.00%, for 120.004 against 100 and 20%); a
+    fall stops at -99.99% (the value is never 0)."""
+    move = ((value - stored) / stored * 100).quantize(Decimal("0.01"), rounding=ROUND_UP)
     return f"{max(move, Decimal('-99.99')):+.2f}%"
 
 

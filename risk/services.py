@@ -343,11 +343,6 @@ class PassResult:
     recomputed: RecomputeResult = field(default_factory=RecomputeResult)
 
 
-# A pass that loses a deadlock (to a book write, a fill) runs again at once; past this many tries in a
-# row it is alerted on as any failure is.
-DEADLOCKS_SAID = 3
-
-
 def follow_pending(*, marks: list | None = None, now: datetime | None = None) -> PassResult:
     """Recompute, once, the union of the holders of every price still waiting for it (or of these
     pending ``marks``): however many ticks came in since the last pass (several for one stock: its
@@ -386,14 +381,13 @@ def follow_pending(*, marks: list | None = None, now: datetime | None = None) ->
             PASSES_AWAY.failed("recompute passes cannot run (%s): figures are not following the market", error)
             raise
         pending.failed(ids, error)
-        attempt = max(mark.attempts for mark in waiting) + 1
-        if is_deadlock(error) and attempt < DEADLOCKS_SAID:  # another writer of the same rows won; it has gone
-            logger.warning("recompute of the holders of instruments %s deadlocked with another writer; run again", ids)
+        if is_deadlock(error):  # another writer of the same rows won, and has gone: its caller runs it again
+            logger.warning("recompute of the holders of instruments %s deadlocked with another writer", ids)
             raise
         alerts.error(
             "recompute of the holders of instruments %s failed (attempt %d): %s; the next pass or the sweep retries",
             ids,
-            attempt,
+            max(mark.attempts for mark in waiting) + 1,
             error,
             exc_info=True,
         )

@@ -51,6 +51,11 @@ def recompute_instruments(self, instrument_ids: list[int], at: str | None = None
 
 
 PASS_QUEUED = "risk:recompute-pass-queued"
+# Passes that lost a deadlock in a row (reset by a pass that commits): each runs again at once, the
+# DEADLOCKS_ALERTED-th is alerted on and left to the sweep.
+PASS_DEADLOCKS = "risk:recompute-pass-deadlocks"
+PASS_DEADLOCKS_SECONDS = 300
+DEADLOCKS_ALERTED = 3
 
 
 def request_pass() -> None:
@@ -78,11 +83,15 @@ def recompute_pass() -> dict:
     except OperationalError as error:
         if not is_deadlock(error):
             raise
-        if max((mark.attempts for mark in pending.waiting()), default=0) >= services.DEADLOCKS_SAID:
-            raise  # deadlocked again and again: alerted on, and left to the sweep
+        cache.add(PASS_DEADLOCKS, 0, timeout=PASS_DEADLOCKS_SECONDS)
+        losses = cache.incr(PASS_DEADLOCKS)
+        if losses >= DEADLOCKS_ALERTED:
+            alerts.error("recompute passes lost %d deadlocks in a row; their prices are left to the sweep", losses)
+            raise
         # The writer that won has committed: the prices run again now, not at the sweep.
         request_pass()
         return {"instruments": 0, "deadlocked": True}
+    cache.delete(PASS_DEADLOCKS)
     return {
         "instruments": result.instruments,
         "lag_ms": round(result.lag_seconds * 1000),

@@ -147,6 +147,10 @@ def test_an_fx_rate_that_moves_more_than_a_tenth_is_written_and_said(import_book
     assert import_book({"fx_rates": {"USD": "7.8"}}).warnings == [
         "fx_rates.USD: 7.8 is -90.00% from the stored 78, more than 10%: check it"
     ]
+    assert import_book({"fx_rates": {"USD": "8.58031"}}).warnings == [  # +10.004%: never reads as 10% itself
+        "fx_rates.USD: 8.58031 is +10.01% from the stored 7.8, more than 10%: check it"
+    ]
+    assert import_book({"fx_rates": {"USD": "9.4"}}).warnings == []  # +9.55%
 
 
 @pytest.mark.parametrize(

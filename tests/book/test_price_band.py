@@ -157,6 +157,16 @@ def admin_save(stock, **changes):
     return shown
 
 
+def test_a_held_tick_of_the_stored_prices_second_is_confirmed_by_a_later_one(stock, token):
+    PriceBand.objects.create(kind="stock", max_move=Decimal("20"))
+    post(token, tick("300", 0))  # stamped as the stored price (10:00:00): a feed stamps a second's trades alike
+
+    [confirming] = post(token, tick("301", 1))
+
+    assert confirming["status"] == "applied"
+    assert stored() == (Decimal("301"), None)
+
+
 def test_a_held_price_confirms_nothing_once_a_newer_price_is_stored(stock, token):
     PriceBand.objects.create(kind="stock", max_move=Decimal("20"))
     post(token, tick("300", 30))
@@ -173,7 +183,7 @@ def test_a_tick_stamped_before_the_held_one_neither_replaces_nor_forgets_it(stoc
     post(token, tick("300", 35))
 
     [far] = post(token, tick("500", 33))  # delivered late
-    assert far["status"] == "refused"
+    assert far["reason"].endswith("; stamped before the price held (300 at 2026-12-23T10:35:00+08:00), it is not kept")
     assert Instrument.objects.values_list("held_price", "held_time__minute").get(pk=stock.pk) == (Decimal("300"), 35)
     [near] = post(token, tick("101", 34))
     assert near["status"] == "applied"
@@ -221,6 +231,9 @@ def test_the_desk_is_told_which_prices_are_held(stock, token):
 
     assert "price held by its band: S.HK" in freshness
     assert 'class="freshness stale"' in freshness
+    account = trader.get(reverse("risk:account", args=["T1"])).content.decode()
+    assert 'data-testid="held-price"' in account
+    assert "held: 300.00" in account
 
 
 @pytest.mark.parametrize(
