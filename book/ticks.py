@@ -180,10 +180,16 @@ def apply_ticks(items: list) -> TicksResult:
             held_said.append(f"price of {tick.symbol} {problem}")
             continue
         # A later tick of the same time wins: a feed stamps several trades of one second alike.
-        now.price, now.time = tick.price, tick.time
         if not before_held and now.held_price is not None:  # confirmed, or a stray the market came back from
+            if band is not None and abs(tick.price - now.price) > band / 100 * now.price:
+                at = timezone.localtime(now.held_time).isoformat()
+                held_said.append(
+                    f"price of {tick.symbol} {_plain(tick.price)} applied: it confirms the move from"
+                    f" {_plain(now.price)} held at {at}"
+                )
             now.held_price, now.held_time = None, None
             moved[now.pk] = now
+        now.price, now.time = tick.price, tick.time
         written[now.pk] = tick
         outcomes.append(TickOutcome(index, tick.symbol, True))
         latest = tick.time if latest is None else max(latest, tick.time)

@@ -75,7 +75,7 @@ def test_a_tick_beyond_the_band_is_held_and_moves_no_figure(stock, token, caplog
     assert "price of S.HK held: +30.00%" in caplog.text
 
 
-def test_a_later_tick_near_the_held_price_confirms_the_move(stock, token):
+def test_a_later_tick_near_the_held_price_confirms_the_move(stock, token, caplog, django_capture_on_commit_callbacks):
     PriceBand.objects.create(kind="stock", max_move=Decimal("20"))
     post(token, tick("40", 30))  # -60%: held
 
@@ -83,11 +83,14 @@ def test_a_later_tick_near_the_held_price_confirms_the_move(stock, token):
     assert again["status"] == "refused"
     assert stored() == (Decimal("100"), Decimal("45"))
 
-    [confirmed] = post(token, tick("44", 31))
+    with caplog.at_level(logging.WARNING, logger="margincall.alerts"), django_capture_on_commit_callbacks(execute=True):
+        [confirmed] = post(token, tick("44", 31))
+
+    assert "price of S.HK 44 applied: it confirms the move from 100 held at 2026-12-23T10:30:00+08:00" in caplog.text
 
     assert confirmed["status"] == "applied"
     assert stored() == (Decimal("44"), None)
-    assert PendingRecompute.objects.filter(instrument=stock).exists()
+    assert AccountRisk.objects.get(account__account_no="T1").equity == Decimal("-16000.00")  # 1,000 x 44 - 60,000
 
 
 def test_a_tick_near_the_stored_price_applies_and_forgets_the_held_one(stock, token):
