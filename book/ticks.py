@@ -185,7 +185,7 @@ def apply_ticks(items: list) -> TicksResult:
                 at = timezone.localtime(now.held_time).isoformat()
                 held_said.append(
                     f"price of {tick.symbol} {_plain(tick.price)} applied: it confirms the move from"
-                    f" {_plain(now.price)} held at {at}"
+                    f" {_plain(now.price)} to {_plain(now.held_price)} held at {at}"
                 )
             now.held_price, now.held_time = None, None
             moved[now.pk] = now

@@ -83,15 +83,18 @@ def recompute_pass() -> dict:
     except OperationalError as error:
         if not is_deadlock(error):
             raise
-        cache.add(PASS_DEADLOCKS, 0, timeout=PASS_DEADLOCKS_SECONDS)
-        losses = cache.incr(PASS_DEADLOCKS)
+        losses = _deadlocks_in_a_row()
         if losses >= DEADLOCKS_ALERTED:
             alerts.error("recompute passes lost %d deadlocks in a row; their prices are left to the sweep", losses)
             raise
         # The writer that won has committed: the prices run again now, not at the sweep.
-        request_pass()
+        try:
+            request_pass()
+        except Exception:
+            raise error from None  # the queue away too: the deadlock is what the pass met; the sweep follows
         return {"instruments": 0, "deadlocked": True}
-    cache.delete(PASS_DEADLOCKS)
+    with suppress(Exception):  # the figures are kept whatever the cache says
+        cache.delete(PASS_DEADLOCKS)
     return {
         "instruments": result.instruments,
         "lag_ms": round(result.lag_seconds * 1000),
@@ -99,6 +102,21 @@ def recompute_pass() -> dict:
         "pass_ms": round(result.seconds * 1000),
         **_summary(result.recomputed),
     }
+
+
+def _deadlocks_in_a_row() -> int:
+    """Count this pass's deadlock with those before it that no pass has committed since; with no cache
+    to count in, as many as are alerted on."""
+    try:
+        if cache.add(PASS_DEADLOCKS, 1, timeout=PASS_DEADLOCKS_SECONDS):
+            return 1
+        return cache.incr(PASS_DEADLOCKS)
+    except ValueError:  # a pass committed (or the count expired) between the two: this one is the first
+        cache.set(PASS_DEADLOCKS, 1, timeout=PASS_DEADLOCKS_SECONDS)
+        return 1
+    except Exception:
+        logger.warning("recompute passes' deadlocks cannot be counted: the cache is out of reach", exc_info=True)
+        return DEADLOCKS_ALERTED
 
 
 @shared_task(acks_late=True)

@@ -86,19 +86,24 @@ def test_a_later_tick_near_the_held_price_confirms_the_move(stock, token, caplog
     with caplog.at_level(logging.WARNING, logger="margincall.alerts"), django_capture_on_commit_callbacks(execute=True):
         [confirmed] = post(token, tick("44", 31))
 
-    assert "price of S.HK 44 applied: it confirms the move from 100 held at 2026-12-23T10:30:00+08:00" in caplog.text
+    confirming = "price of S.HK 44 applied: it confirms the move from 100 to 45 held at 2026-12-23T10:30:00+08:00"
+    assert confirming in caplog.text
 
     assert confirmed["status"] == "applied"
     assert stored() == (Decimal("44"), None)
     assert AccountRisk.objects.get(account__account_no="T1").equity == Decimal("-16000.00")  # 1,000 x 44 - 60,000
 
 
-def test_a_tick_near_the_stored_price_applies_and_forgets_the_held_one(stock, token):
+def test_a_tick_near_the_stored_price_applies_and_forgets_the_held_one(
+    stock, token, caplog, django_capture_on_commit_callbacks
+):
     PriceBand.objects.create(kind="stock", max_move=Decimal("20"))
     post(token, tick("1000", 30))
 
-    [result] = post(token, tick("101", 31))
+    with caplog.at_level(logging.WARNING, logger="margincall.alerts"), django_capture_on_commit_callbacks(execute=True):
+        [result] = post(token, tick("101", 31))
     assert result["status"] == "applied"
+    assert "applied: it confirms" not in caplog.text  # the market came back: not the held move
     assert stored() == (Decimal("101"), None)
     [far] = post(token, tick("990", 32))  # held again: the stray 1,000 confirms nothing now
     assert far["status"] == "refused"

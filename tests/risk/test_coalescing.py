@@ -195,3 +195,22 @@ def test_a_pass_that_loses_a_deadlock_runs_again_at_once_and_is_alerted_on_only_
         ticks.apply_and_recompute(ticks_for(("A.HK", "41"), seconds_ago=1))
     assert run_pass() == {"instruments": 0, "deadlocked": True}
     assert not alerted()
+
+
+def test_deadlocks_are_counted_from_one_when_the_count_went_meanwhile_and_alerted_on_with_no_cache(monkeypatch):
+    cache.set(tasks.PASS_DEADLOCKS, 1)
+
+    def gone(key, delta=1):  # a pass committed between the add and the incr
+        cache.delete(key)
+        raise ValueError(f"Key '{key}' not found.")
+
+    monkeypatch.setattr(cache, "incr", gone)
+    assert tasks._deadlocks_in_a_row() == 1
+    assert cache.get(tasks.PASS_DEADLOCKS) == 1
+
+    def away(*args, **kwargs):
+        raise ConnectionError("cache away")
+
+    monkeypatch.setattr(cache, "add", away)
+    assert tasks._deadlocks_in_a_row() == tasks.DEADLOCKS_ALERTED
+    cache.delete(tasks.PASS_DEADLOCKS)
