@@ -181,8 +181,13 @@ def apply_ticks(items: list) -> TicksResult:
             continue
         # A later tick of the same time wins: a feed stamps several trades of one second alike.
         if not before_held and now.held_price is not None:  # confirmed, or a stray the market came back from
-            if band is not None and abs(tick.price - now.price) > band / 100 * now.price:
-                at = timezone.localtime(now.held_time).isoformat()
+            at = timezone.localtime(now.held_time).isoformat()
+            if band is None:  # the band was taken away since: what it held is moot
+                held_said.append(
+                    f"price of {tick.symbol} {_plain(tick.price)} applied with no price band now: the price"
+                    f" {_plain(now.held_price)} held at {at} is forgotten"
+                )
+            elif abs(tick.price - now.price) > band / 100 * now.price:
                 held_said.append(
                     f"price of {tick.symbol} {_plain(tick.price)} applied: it confirms the move from"
                     f" {_plain(now.price)} to {_plain(now.held_price)} held at {at}"

@@ -110,6 +110,22 @@ def test_a_tick_near_the_stored_price_applies_and_forgets_the_held_one(
     assert stored() == (Decimal("101"), Decimal("990"))
 
 
+def test_a_band_taken_away_lets_the_next_tick_through_and_says_the_held_one_is_forgotten(
+    stock, token, caplog, django_capture_on_commit_callbacks
+):
+    PriceBand.objects.create(kind="stock", max_move=Decimal("20"))
+    post(token, tick("300", 30))
+    PriceBand.objects.all().delete()
+
+    with caplog.at_level(logging.WARNING, logger="margincall.alerts"), django_capture_on_commit_callbacks(execute=True):
+        [result] = post(token, tick("500", 31))
+
+    assert result["status"] == "applied"
+    assert stored() == (Decimal("500"), None)
+    forgotten = "price of S.HK 500 applied with no price band now: the price 300 held at 2026-12-23T10:30:00+08:00"
+    assert forgotten in caplog.text
+
+
 def test_a_move_of_exactly_the_band_is_applied(stock, token):
     PriceBand.objects.create(kind="stock", max_move=Decimal("20"))
 
