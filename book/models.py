@@ -291,7 +291,7 @@ class Instrument(models.Model):
         validators=PRICE_BOUNDS,
         help_text=_(
             "A tick that moved the price by more than its price band, not applied: a later tick within the band "
-            "of it confirms it. Saving a price or a price time here clears it."
+            "of it confirms it. Changing the price or its time here clears it."
         ),
     )
     held_time = models.DateTimeField(_("held price time"), null=True, blank=True, validators=[validate_possible_time])
@@ -331,9 +331,10 @@ MAX_BAND_PERCENT = Decimal("10000")
 
 
 class PriceBand(models.Model):
-    """How far one tick may move an instrument's price, per kind of instrument: a tick further from the
-    stored price is held (not applied) until a later one within the band of it confirms it. A mistyped
-    price from the feed then never calls or liquidates anyone; a real move costs one tick's wait."""
+    """How far one tick from the feed may move an instrument's price, per kind of instrument (not the rule
+    set's order price band): a tick further from the stored price is held (not applied) until a later one
+    within the band of it confirms it. A single stray tick then never calls or liquidates anyone; a real
+    move costs one tick's wait."""
 
     kind = models.CharField(_("kind of instrument"), max_length=8, choices=InstrumentKind, unique=True)
     max_move = models.DecimalField(
@@ -342,8 +343,9 @@ class PriceBand(models.Model):
         decimal_places=2,
         validators=[MinValueValidator(Decimal("0.01")), MaxValueValidator(MAX_BAND_PERCENT)],
         help_text=_(
-            "A tick whose price is further than this from the stored price, in percent of it, is held until a "
-            "later tick within this of the held price confirms it. No band: every tick is applied."
+            "In percent of the stored price (20 is 20%): a tick from the feed whose price is further than this "
+            "from the stored price is held until a later tick within this of the held price confirms it. No band: "
+            "every tick is applied."
         ),
     )
 
@@ -359,10 +361,6 @@ class PriceBand(models.Model):
 
     def __str__(self):
         return f"{self.get_kind_display()}: {self.max_move}%"
-
-    @property
-    def fraction(self) -> Decimal:
-        return self.max_move / 100
 
 
 class CashBalance(models.Model):

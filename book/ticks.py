@@ -157,48 +157,48 @@ def apply_ticks(items: list) -> TicksResult:
     }
     bands = dict(m.PriceBand.objects.values_list("kind", "max_move")) if stored else {}
     written: dict[int, Tick] = {}  # each instrument's last applied tick: what is written
-    moved: dict[int, Stored] = {}  # instruments whose held price this batch changed
+    held_changed: dict[int, Stored] = {}  # instruments whose held price this batch changed
     held_said: list[str] = []
     latest = None
     for index, tick in parsed:
         if tick.symbol not in stored:
             outcomes.append(TickOutcome(index, tick.symbol, False, f"unknown symbol {tick.symbol!r}"))
             continue
-        now = stored[tick.symbol]
-        if now.time is not None and now.time > tick.time:
-            reason = f"older than the stored price (tick {tick.time.isoformat()}, stored {now.time.isoformat()})"
+        current = stored[tick.symbol]
+        if current.time is not None and current.time > tick.time:
+            reason = f"older than the stored price (tick {tick.time.isoformat()}, stored {current.time.isoformat()})"
             outcomes.append(TickOutcome(index, tick.symbol, False, reason))
             continue
-        band = bands.get(now.kind)
+        band = bands.get(current.kind)
         # A tick stamped before the held one (a feed's late delivery) neither replaces nor forgets it.
-        before_held = now.held_time is not None and tick.time < now.held_time
-        if problem := band_problem(tick, now, None if band is None else band / 100):
+        before_held = current.held_time is not None and tick.time < current.held_time
+        if problem := band_problem(tick, current, None if band is None else band / 100):
             if not before_held:
-                now.held_price, now.held_time = tick.price, tick.time
-                moved[now.pk] = now
+                current.held_price, current.held_time = tick.price, tick.time
+                held_changed[current.pk] = current
             outcomes.append(TickOutcome(index, tick.symbol, False, problem))
             held_said.append(f"price of {tick.symbol} {problem}")
             continue
-        # A later tick of the same time wins: a feed stamps several trades of one second alike.
-        if not before_held and now.held_price is not None:  # confirmed, or a stray the market came back from
-            at = timezone.localtime(now.held_time).isoformat()
+        if not before_held and current.held_price is not None:  # confirmed, or a stray the market came back from
+            at = timezone.localtime(current.held_time).isoformat()
             if band is None:  # the band was taken away since: what it held is moot
                 held_said.append(
                     f"price of {tick.symbol} {_plain(tick.price)} applied with no price band now: the price"
-                    f" {_plain(now.held_price)} held at {at} is forgotten"
+                    f" {_plain(current.held_price)} held at {at} is forgotten"
                 )
-            elif abs(tick.price - now.price) > band / 100 * now.price:
+            elif abs(tick.price - current.price) > band / 100 * current.price:
                 held_said.append(
                     f"price of {tick.symbol} {_plain(tick.price)} applied: it confirms the move from"
-                    f" {_plain(now.price)} to {_plain(now.held_price)} held at {at}"
+                    f" {_plain(current.price)} to {_plain(current.held_price)} held at {at}"
                 )
-            now.held_price, now.held_time = None, None
-            moved[now.pk] = now
-        now.price, now.time = tick.price, tick.time
-        written[now.pk] = tick
+            current.held_price, current.held_time = None, None
+            held_changed[current.pk] = current
+        # A later tick of the same time wins: a feed stamps several trades of one second alike.
+        current.price, current.time = tick.price, tick.time
+        written[current.pk] = tick
         outcomes.append(TickOutcome(index, tick.symbol, True))
         latest = tick.time if latest is None else max(latest, tick.time)
-    _write(written, moved)
+    _write(written, held_changed)
     if held_said:  # said once the prices are kept (a batch undone and written again says it once)
         transaction.on_commit(lambda: [alerts.warning("%s", said) for said in held_said])
     changed = set(written)

@@ -1096,8 +1096,9 @@ def record_fill(order_id: int, quantity: int, price: Decimal, time: datetime, re
     """Book a fill: the position moves, the cash moves (in the instrument's currency, less the expected
     costs), the order follows, and the account is recomputed; a call met this way closes with cause
     ``liquidation``. A fill reported twice (same reference) or for an order no longer working (a cancel
-    won) is not booked. One the database undid to break a deadlock (a recompute pass, a book or another
-    fill writing the same rows) is booked again, so the gateway need not report it twice."""
+    won) is not booked. One the database undid to break a deadlock (a writer outside the console's
+    lock order) is booked again, whole, up to 3 tries in all (inside the caller's transaction: once, and
+    the caller runs it again)."""
     what = f"the fill {reference!r} of order {order_id}"
     return atomic_again(lambda: _record_fill(order_id, quantity, price, time, reference), what=what)
 

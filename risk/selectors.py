@@ -315,7 +315,7 @@ def freshness(now) -> dict:
     )
     if held:
         found["held"] = ", ".join(held[:3]) + (", …" if len(held) > 3 else "")
-        found["held_count"] = len(held)
+        found["held_count"] = len(held)  # up to 4: enough to choose the singular or the plural
     # Up to date with prices that have stopped coming: while HKEX trades, a feed quiet this long is said.
     if is_trading(now):
         last = Instrument.objects.aggregate(last=Max("price_time"))["last"]

@@ -348,7 +348,8 @@ def follow_pending(*, marks: list | None = None, now: datetime | None = None) ->
     pending ``marks``): however many ticks came in since the last pass (several for one stock: its
     latest price), one pass follows them all. Logs the lag (the age of the oldest price it followed,
     from its arrival to its stored figures); past ``FIGURES_STALE_SECONDS`` it is alerted on. A failure
-    is counted on the marks, alerted on and raised; the marks stay for the next pass or the sweep.
+    is counted on the marks and raised (alerted on, a deadlock only said); the marks stay for the next
+    pass or the sweep.
 
     On PostgreSQL the prices are read under the recompute lock, in the pass's transaction: a pass
     queued while another runs waits for it, then follows every price that came in meanwhile, not only
@@ -381,7 +382,7 @@ def follow_pending(*, marks: list | None = None, now: datetime | None = None) ->
             PASSES_AWAY.failed("recompute passes cannot run (%s): figures are not following the market", error)
             raise
         pending.failed(ids, error)
-        if is_deadlock(error):  # another writer of the same rows won, and has gone: its caller runs it again
+        if is_deadlock(error):  # another writer won, and has gone: recompute_pass runs it again, the sweep later
             logger.warning("recompute of the holders of instruments %s deadlocked with another writer", ids)
             raise
         alerts.error(

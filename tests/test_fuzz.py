@@ -589,10 +589,18 @@ def test_a_price_band_is_saved_only_as_a_kind_and_a_move_it_can_use(book, kind, 
 
     if not form.is_valid():
         assert set(form.errors) <= {"kind", "max_move"}, form.errors
-        assert all(error for errors in form.errors.values() for error in errors)
+        said = {"kind": ("Select a valid choice", "This field is required")}
+        said["max_move"] = ("Enter a number", "Ensure ", "This field is required")
+        for field, errors in form.errors.items():  # the admin's own words, naming what is wrong
+            assert all(error.startswith(said[field]) for error in errors), errors
+        assert not PriceBand.objects.exists()
         return
-    assert form.cleaned_data["kind"] in ("stock", "option")
-    assert Decimal("0.01") <= form.cleaned_data["max_move"] <= MAX_BAND_PERCENT
+    band = form.save()  # what the database keeps is what the form took
+    band.refresh_from_db()
+    assert band.kind in ("stock", "option")
+    assert Decimal("0.01") <= band.max_move <= MAX_BAND_PERCENT
+    assert band.max_move == form.cleaned_data["max_move"]
+    band.delete()
 
 
 # --- POST /api/ticks -----------------------------------------------------------------------------

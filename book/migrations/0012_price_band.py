@@ -19,7 +19,7 @@ class Migration(migrations.Migration):
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('kind', models.CharField(choices=[('stock', 'Stock'), ('option', 'Option')], max_length=8, unique=True, verbose_name='kind of instrument')),
-                ('max_move', models.DecimalField(decimal_places=2, help_text='A tick whose price is further than this from the stored price, in percent of it, is held until a later tick within this of the held price confirms it. No band: every tick is applied.', max_digits=7, validators=[django.core.validators.MinValueValidator(Decimal('0.01')), django.core.validators.MaxValueValidator(Decimal('10000'))], verbose_name='largest move of one tick (%)')),
+                ('max_move', models.DecimalField(decimal_places=2, help_text='In percent of the stored price (20 is 20%): a tick from the feed whose price is further than this from the stored price is held until a later tick within this of the held price confirms it. No band: every tick is applied.', max_digits=7, validators=[django.core.validators.MinValueValidator(Decimal('0.01')), django.core.validators.MaxValueValidator(Decimal('10000'))], verbose_name='largest move of one tick (%)')),
             ],
             options={
                 'verbose_name': 'price band',
@@ -30,7 +30,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='instrument',
             name='held_price',
-            field=models.DecimalField(blank=True, decimal_places=6, help_text='A tick that moved the price by more than its price band, not applied: a later tick within the band of it confirms it. Saving a price or a price time here clears it.', max_digits=20, null=True, validators=[django.core.validators.MinValueValidator(Decimal('0')), django.core.validators.MaxValueValidator(Decimal('10000000000000'))], verbose_name='held price'),
+            field=models.DecimalField(blank=True, decimal_places=6, help_text='A tick that moved the price by more than its price band, not applied: a later tick within the band of it confirms it. Changing the price or its time here clears it.', max_digits=20, null=True, validators=[django.core.validators.MinValueValidator(Decimal('0')), django.core.validators.MaxValueValidator(Decimal('10000000000000'))], verbose_name='held price'),
         ),
         migrations.AddField(
             model_name='instrument',
