@@ -93,6 +93,15 @@ class Stored:
     held_price: Decimal | None
     held_time: datetime | None
 
+    def before_held(self, tick: Tick) -> bool:
+        """Stamped before the held tick (a feed's late delivery): it neither replaces nor forgets it."""
+        return self.held_time is not None and tick.time < self.held_time
+
+
+def within(price: Decimal, reference: Decimal, band: Decimal) -> bool:
+    """Whether ``price`` is within ``band`` (a fraction) of ``reference``."""
+    return abs(price - reference) <= band * reference
+
 
 def band_problem(tick: Tick, stored: Stored, band: Decimal | None) -> str:
     """Why this tick is held by its kind's price band (a fraction of the stored price), or "" to apply it.
@@ -101,7 +110,7 @@ def band_problem(tick: Tick, stored: Stored, band: Decimal | None) -> str:
     of the stored price is applied. No band, or no price stored to measure from (0): applied."""
     if band is None or stored.price <= 0:
         return ""
-    if abs(tick.price - stored.price) <= band * stored.price:
+    if within(tick.price, stored.price, band):
         return ""
     held, held_time = stored.held_price, stored.held_time
     if (
@@ -109,14 +118,14 @@ def band_problem(tick: Tick, stored: Stored, band: Decimal | None) -> str:
         and held_time is not None
         and tick.time > held_time
         and (stored.time is None or held_time >= stored.time)  # a price stored since says otherwise
-        and abs(tick.price - held) <= band * held
+        and within(tick.price, held, band)
     ):
         return ""  # a later tick near the held price: the market did move that far
     said = (
         f"held: {percent_move(tick.price, stored.price)} from the stored price {_plain(stored.price)}, more than"
         f" the {_plain(band * 100)}% price band of its kind ({stored.kind}); "
     )
-    if held_time is not None and tick.time < held_time:  # a late delivery: the held one stays
+    if stored.before_held(tick):  # a late delivery: the held one stays
         at = timezone.localtime(held_time).isoformat()
         return said + f"stamped before the price held ({_plain(held)} at {at}), it is not kept"
     return said + f"a later tick within {_plain(band * 100)}% of {_plain(tick.price)} confirms it"
@@ -155,7 +164,8 @@ def apply_ticks(items: list) -> TicksResult:
         .order_by("pk")
         .values_list("symbol", "pk", "kind", "price", "price_time", "held_price", "held_time")
     }
-    bands = dict(m.PriceBand.objects.values_list("kind", "max_move")) if stored else {}
+    # Each kind's band as a fraction of the stored price.
+    bands = {kind: move / 100 for kind, move in m.PriceBand.objects.values_list("kind", "max_move")} if stored else {}
     written: dict[int, Tick] = {}  # each instrument's last applied tick: what is written
     held_changed: dict[int, Stored] = {}  # instruments whose held price this batch changed
     held_said: list[str] = []
@@ -170,9 +180,8 @@ def apply_ticks(items: list) -> TicksResult:
             outcomes.append(TickOutcome(index, tick.symbol, False, reason))
             continue
         band = bands.get(current.kind)
-        # A tick stamped before the held one (a feed's late delivery) neither replaces nor forgets it.
-        before_held = current.held_time is not None and tick.time < current.held_time
-        if problem := band_problem(tick, current, None if band is None else band / 100):
+        before_held = current.before_held(tick)
+        if problem := band_problem(tick, current, band):
             if not before_held:
                 current.held_price, current.held_time = tick.price, tick.time
                 held_changed[current.pk] = current
@@ -186,7 +195,7 @@ def apply_ticks(items: list) -> TicksResult:
                     f"price of {tick.symbol} {_plain(tick.price)} applied with no price band now: the price"
                     f" {_plain(current.held_price)} held at {at} is forgotten"
                 )
-            elif abs(tick.price - current.price) > band / 100 * current.price:
+            elif not within(tick.price, current.price, band):
                 held_said.append(
                     f"price of {tick.symbol} {_plain(tick.price)} applied: it confirms the move from"
                     f" {_plain(current.price)} to {_plain(current.held_price)} held at {at}"
