@@ -59,6 +59,55 @@ def build_called_book(accounts: int, calls: int, *, per_account: int = 10, instr
     )
 
 
+def add_closed_calls(count: int, *, days: int = 250, seed: int = 7) -> None:
+    """``count`` closed calls spread over the last ``days`` days, copied from the open ones' accounts
+    and figures: the History a broker's desk builds up in a year."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from risk.models import CloseCause, MarginCall
+
+    rng = random.Random(seed)
+    started = time.perf_counter()
+    models = list(MarginCall.objects.filter(closed_at__isnull=True).order_by("pk"))
+    causes = [CloseCause.DEPOSIT, CloseCause.LIQUIDATION, CloseCause.MARKET, CloseCause.MANUAL]
+    now = timezone.now()
+    made = []
+    for index in range(count):
+        model = models[index % len(models)]
+        closed = now - timedelta(seconds=rng.randrange(days * 86_400))
+        triggered = closed - timedelta(seconds=rng.randrange(3 * 86_400))
+        made.append(
+            MarginCall(
+                account_id=model.account_id,
+                kind=model.kind,
+                desk_id=model.desk_id,
+                status="closed",
+                call_type=model.call_type,
+                trigger_type=model.trigger_type,
+                triggered_at=triggered,
+                deadline=triggered + timedelta(days=2),
+                call_amount_at_trigger=model.call_amount_at_trigger,
+                nav_ratio_at_trigger=model.nav_ratio_at_trigger,
+                call_amount=model.call_amount,
+                nav_ratio=model.nav_ratio,
+                liquid_nav=model.liquid_nav,
+                equity=model.equity,
+                closed_at=closed,
+                updated_at=closed,
+                close_cause=rng.choice(causes),
+            )
+        )
+    MarginCall.objects.bulk_create(made, batch_size=5_000)
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE risk_margincall")
+    print(f"added {count:,} closed calls over {days} days ({time.perf_counter() - started:.0f} s)")
+
+
 def percentile(values, fraction):
     ordered = sorted(values)
     index = min(len(ordered) - 1, max(0, round(fraction * (len(ordered) - 1))))

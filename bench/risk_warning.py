@@ -2,7 +2,8 @@
 
 Builds 100,000 accounts with about 10,000 open calls in its own database (emptied first), then
 requests the page as a trader who sees every desk: the default view, sorted, filtered, searched, a
-deep page, the Exception tab; then, apart, the Accounts landing page. Prints p50/p95/max server time
+deep page, the Exception tab; then, apart, the Accounts landing page and History over a year of
+closed calls (200,000 by default). Prints p50/p95/max server time
 per view and the queries each ran.
 Server time is the whole Django request in-process (middleware, queries, template), without network.
 """
@@ -10,6 +11,7 @@ Server time is the whole Django request in-process (middleware, queries, templat
 import argparse
 import os
 import time
+from datetime import timedelta
 
 
 def count_queries(connection, run, *args, **kwargs) -> int:
@@ -31,20 +33,30 @@ def main():
     parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", ""))
     parser.add_argument("--accounts", type=int, default=100_000)
     parser.add_argument("--calls", type=int, default=10_000)
+    parser.add_argument("--closed", type=int, default=200_000, help="closed calls in History (default 200,000)")
     parser.add_argument("--requests", type=int, default=60, help="requests per view (default 60)")
     parser.add_argument("--reuse", action="store_true", help="use the book already in the database")
     args = parser.parse_args()
 
-    from bench.common import bench_desk_trader, bench_trader, build_called_book, percentile, setup_django
+    from bench.common import (
+        add_closed_calls,
+        bench_desk_trader,
+        bench_trader,
+        build_called_book,
+        percentile,
+        setup_django,
+    )
 
     os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/13")  # the calls' notices queue, unsent
     setup_django(args.database_url, fresh=not args.reuse)
     if not args.reuse:
         build_called_book(args.accounts, args.calls)
+        add_closed_calls(args.closed)
 
     from django.conf import settings
     from django.db import connection
     from django.test import Client
+    from django.utils import timezone
 
     from risk.models import MarginCall
 
@@ -66,7 +78,18 @@ def main():
         "exception tab": "/risk-warning/?tab=exception",
         "live refresh (htmx)": "/risk-warning/?changed=1,2,3",
     }
-    print(f"database: {connection.vendor}; open margin calls: {open_calls:,}; {args.requests} requests per view")
+    closed_calls = MarginCall.objects.filter(closed_at__isnull=False).count()
+    week = timezone.localdate() - timedelta(days=30)
+    history = {
+        "History (closed desc)": "/history/",
+        "History page 100": "/history/?page=100",
+        "History closed in a week": f"/history/?closed_from={week}&closed_to={week + timedelta(days=6)}",
+        "History search": "/history/?q=B00012",
+    }
+    print(
+        f"database: {connection.vendor}; open margin calls: {open_calls:,}; closed calls: {closed_calls:,};"
+        f" {args.requests} requests per view"
+    )
     desk_trader = Client()
     desk_trader.force_login(bench_desk_trader(["D3", "D4", "D5"]))
 
@@ -96,6 +119,8 @@ def main():
         print(f"  all views: p50 {percentile(everything, 0.5):.1f} ms, p95 {percentile(everything, 0.95):.1f} ms")
         # The landing page beside it (each desk's open calls and the book's counts), not in the figure above.
         measure(session, "Accounts page (landing)", "/")
+        for name, url in history.items():
+            measure(session, name, url)
 
 
 if __name__ == "__main__":

@@ -32,6 +32,24 @@ def validate_possible_time(value: dt.datetime | None) -> None:
         )
 
 
+# A day filter is asked of the stored time itself (not of its date, which no index serves), from the day's
+# first moment in the console's time zone. Clamped a day past the times this system keeps (every stored
+# time is within them), so a year-1 or year-9999 day is still a time the database compares.
+FIRST_DAY = EARLIEST.date() - dt.timedelta(days=1)
+LAST_DAY = END.date() + dt.timedelta(days=1)
+
+
+def local_day_start(day: dt.date, *, days_after: int = 0) -> dt.datetime:
+    """The first moment of ``day``, or of the day ``days_after`` it, in the console's time zone."""
+    day = min(max(day, FIRST_DAY), LAST_DAY) + dt.timedelta(days=days_after)
+    return timezone.make_aware(dt.datetime.combine(day, dt.time()))
+
+
+def on_local_day(field: str, day: dt.date) -> dict:
+    """The lookups of a stored time on ``day`` in the console's time zone (as ``__date=day`` is)."""
+    return {f"{field}__gte": local_day_start(day), f"{field}__lt": local_day_start(day, days_after=1)}
+
+
 def is_possible_date(value: dt.date) -> bool:
     """A date within the times this system keeps."""
     return EARLIEST.date() <= value < END.date()

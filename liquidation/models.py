@@ -19,6 +19,7 @@ from book.models import (
     possible_time,
 )
 from book.times import validate_possible_time
+from console.indexes import ListIndex
 from console.querysets import DeskScopedQuerySet
 from risk.models import MarginCall
 
@@ -114,7 +115,11 @@ class Order(models.Model):
             ),
             possible_time("created_at"),
         ]
-        indexes = [models.Index(fields=["account", "instrument", "status"], name="order_working_by_position")]
+        indexes = [
+            models.Index(fields=["account", "instrument", "status"], name="order_working_by_position"),
+            # The Orders list's order (newest first), so its pages and a day's orders are read from here.
+            ListIndex(F("created_at").desc(nulls_last=True), F("id").desc(), name="order_newest_first"),
+        ]
 
     def __str__(self):
         return f"{self.side} {self.quantity} {self.instrument_id} ({self.status})"

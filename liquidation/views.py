@@ -24,6 +24,7 @@ from django.views import View
 
 from book.book_format import printable
 from book.models import InstrumentStatus, Position
+from book.times import on_local_day
 from book.trading_calendar import is_trading, next_trading
 from console import audit, streams
 from console import typed as typed_memory
@@ -385,7 +386,7 @@ class OrderListView(ListPage):
                 Q(created_by__username=by) | Q(created_by__isnull=True) if system else Q(created_by__username=by)
             )
         if values.get("day"):
-            orders = orders.filter(created_at__date=values["day"])
+            orders = orders.filter(**on_local_day("created_at", values["day"]))
         return Selection(rows=orders, extra={"working_count": orders.filter(status__in=WORKING).count()})
 
     def row_values(self, rows, values, now, selection):

@@ -18,6 +18,7 @@ from django.views import View
 
 from book.book_format import printable
 from book.models import Account
+from book.times import on_local_day
 from console import typed as typed_memory
 from console.fields import form_errors, parse_id
 from console.lists import ListPage, Selection
@@ -180,7 +181,7 @@ class DeliveryListView(ListPage):
             if values.get(name):
                 deliveries = deliveries.filter(**{lookup: values[name]})
         if values.get("day"):
-            deliveries = deliveries.filter(queued_at__date=values["day"])
+            deliveries = deliveries.filter(**on_local_day("queued_at", values["day"]))
         failed = deliveries.filter(status=DeliveryStatus.FAILED).count()
         return Selection(rows=deliveries, extra={"failed_count": failed})
 

@@ -10,6 +10,7 @@ from django.db.models import Count, Max, Q, QuerySet, Sum
 from django.utils import timezone
 
 from book.models import Account, AccountKind, CashBalance, FxRate, Instrument, Position
+from book.times import local_day_start
 from book.trading_calendar import is_trading
 from console.lists import Selection
 
@@ -281,8 +282,6 @@ HISTORY_FILTERS = (
     ("kind", "kind"),
     ("cause", "close_cause"),
     ("type", "trigger_type"),
-    ("closed_from", "closed_at__date__gte"),
-    ("closed_to", "closed_at__date__lte"),
     ("account", "account__account_no"),  # one account's calls (its page links here)
 )
 
@@ -293,6 +292,10 @@ def closed_calls(user, values: dict) -> Selection:
     for name, lookup in HISTORY_FILTERS:
         if values.get(name):
             shown &= Q(**{lookup: values[name]})
+    if values.get("closed_from"):
+        shown &= Q(closed_at__gte=local_day_start(values["closed_from"]))
+    if values.get("closed_to"):
+        shown &= Q(closed_at__lt=local_day_start(values["closed_to"], days_after=1))
     return Selection(
         rows=MarginCall.objects.visible_to(user)
         .filter(shown, closed_at__isnull=False)

@@ -315,3 +315,21 @@ def test_the_start_up_checks_name_a_bad_time_setting(settings, monkeypatch):
     settings.BOOK_AS_OF_WINDOW_DAYS = 730
     monkeypatch.setattr(checks, "LAST_YEAR", 2030)  # a calendar whose holidays end too soon
     assert [problem.id for problem in checks.check_time_windows(None)] == ["risk.W001"]
+
+
+@pytest.mark.parametrize(
+    ("day", "start"),
+    [
+        (dt.date(2026, 12, 23), "2026-12-22T16:00:00+00:00"),  # Hong Kong's midnight
+        (dt.date(1, 1, 1), "1999-12-30T16:00:00+00:00"),  # a day before any stored time
+        (dt.date(9999, 12, 31), "2100-01-01T16:00:00+00:00"),  # a day after any stored time
+    ],
+)
+def test_a_day_filter_starts_at_hong_kong_midnight_within_the_times_kept(day, start):
+    from book.times import local_day_start, on_local_day
+
+    lookups = on_local_day("closed_at", day)
+
+    assert local_day_start(day) == lookups["closed_at__gte"] == dt.datetime.fromisoformat(start)
+    assert local_day_start(day).utcoffset() == dt.timedelta(hours=8)  # said in Hong Kong time
+    assert lookups["closed_at__lt"] == lookups["closed_at__gte"] + dt.timedelta(days=1)

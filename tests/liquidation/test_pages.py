@@ -977,3 +977,22 @@ def test_an_auto_time_after_the_deadline_says_what_comes_first(call, trader):
     assert "Auto-liquidation set on 1 call." in said
     assert "deadline" not in said.split("Auto-liquidation set on 1 call.")[1].split("</ul>")[0]
     assert 'data-testid="auto-after-deadline"' not in page
+
+
+def test_the_orders_day_is_a_hong_kong_day(call, trader):
+    from datetime import datetime
+
+    client = client_for(trader)
+    client.post(reverse("liquidation:call-liquidate", args=[call.pk]), plan_form(call))
+    late, early = Order.objects.order_by("pk")[:2]
+    Order.objects.filter(pk=early.pk).update(created_at=datetime.fromisoformat("2026-12-22T15:59:59.999999+00:00"))
+    Order.objects.filter(pk=late.pk).update(created_at=datetime.fromisoformat("2026-12-22T16:00:00+00:00"))
+
+    def shown(day):
+        page = client.get(reverse("liquidation:orders"), {"day": day})
+        assert not page.context["form"].errors
+        return [order.pk for order in page.context["rows"]]
+
+    assert shown("2026-12-22") == [early.pk]
+    assert shown("2026-12-23") == [late.pk]  # Hong Kong's midnight is 16:00 UTC
+    assert shown("0001-01-01") == shown("9999-12-31") == []

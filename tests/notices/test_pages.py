@@ -323,3 +323,23 @@ def test_a_debit_call_is_sent_the_debit_template_and_only_it_is(call, trader, dj
     assert "1 notice queued." in sent([debit], "debit", "debit-key-0004")
     body = Delivery.objects.get(notice__kind="debit", notice__created_by__isnull=False).body
     assert "Your account I200001 has a debit balance and holds no positions. Please deposit HKD 5,030.00" in body
+
+
+def test_the_notices_day_is_a_hong_kong_day(call, trader, django_capture_on_commit_callbacks):
+    from datetime import datetime
+
+    other = MarginCall.objects.get(account__account_no="T2")
+    send(client_for(trader), call, django_capture_on_commit_callbacks, calls=[call.pk, other.pk])
+    early, late = Delivery.objects.order_by("pk")
+    Delivery.objects.filter(pk=early.pk).update(queued_at=datetime.fromisoformat("2026-12-22T15:59:59.999999+00:00"))
+    Delivery.objects.filter(pk=late.pk).update(queued_at=datetime.fromisoformat("2026-12-22T16:00:00+00:00"))
+    client = client_for(trader)
+
+    def shown(day):
+        page = client.get(reverse("notices:list"), {"day": day})
+        assert not page.context["form"].errors
+        return [delivery.pk for delivery in page.context["rows"]]
+
+    assert shown("2026-12-22") == [early.pk]
+    assert shown("2026-12-23") == [late.pk]  # Hong Kong's midnight is 16:00 UTC
+    assert shown("0001-01-01") == shown("9999-12-31") == []

@@ -5,6 +5,7 @@ test_permission_matrix."""
 import csv
 import io
 import re
+from datetime import datetime
 from decimal import Decimal
 from typing import NamedTuple
 
@@ -986,3 +987,33 @@ def test_a_tick_box_filter_is_on_only_when_ticked(call, trader, value):
     assert 'name="overdue" id="id_overdue" checked' not in other.content.decode()
     if value not in ("0", "false"):  # not a box's value at all: named
         assert "Not a tick-box value" in other.content.decode()
+
+
+@pytest.mark.parametrize(
+    ("closed_at", "query", "shown"),
+    [
+        # Days are Hong Kong's: 16:00 UTC is the next day's midnight there.
+        ("2026-12-22T15:59:59.999999+00:00", {"closed_from": "2026-12-23"}, False),
+        ("2026-12-22T16:00:00+00:00", {"closed_from": "2026-12-23"}, True),
+        ("2026-12-22T16:00:00+00:00", {"closed_to": "2026-12-22"}, False),
+        ("2026-12-22T15:59:59.999999+00:00", {"closed_to": "2026-12-22"}, True),
+        ("2026-12-23T15:59:59+00:00", {"closed_from": "2026-12-23", "closed_to": "2026-12-23"}, True),
+        # The ends of the calendar are days too: the list is not cut, the page does not fail.
+        ("2026-12-22T16:00:00+00:00", {"closed_from": "0001-01-01", "closed_to": "9999-12-31"}, True),
+        ("2026-12-22T16:00:00+00:00", {"closed_from": "9999-12-31"}, False),
+        ("2026-12-22T16:00:00+00:00", {"closed_to": "0001-01-01"}, False),
+    ],
+)
+def test_history_days_are_hong_kong_days(call, trader, closed_at, query, shown):
+    from risk.calls import end_call
+
+    end_call(call.pk, user=trader, reason="paid")
+    MarginCall.objects.filter(pk=call.pk).update(closed_at=datetime.fromisoformat(closed_at))
+    client = client_for(trader)
+
+    page = client.get(reverse("risk:history"), query)
+    export = client.get(reverse("risk:history"), {**query, "format": "csv"})
+
+    assert not page.context["form"].errors
+    assert [row.pk for row in page.context["rows"]] == ([call.pk] if shown else [])
+    assert len(export.content.decode("utf-8-sig").splitlines()) == (2 if shown else 1)  # the header and the call
