@@ -5,8 +5,9 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
+from collections.abc import Callable
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from book.models import Account, AccountKind, Instrument, LendingAvailability, Position, option_expired
@@ -137,28 +138,49 @@ def _accounts(numbers) -> dict[str, tuple[int, str]]:
     }
 
 
+# Serialises the writers of covered-call cases (PostgreSQL: a transaction-level advisory lock; SQLite's
+# IMMEDIATE transactions serialise writers themselves).
+COVERED_CALL_LOCK_KEY = 0x6D63_6363  # "mccc"
+
+
+def _covered_call_lock() -> None:
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [COVERED_CALL_LOCK_KEY])
+
+
 def sync_covered_calls(
-    found: list[rules.CoveredCall], *, now: dt.datetime, account_ids: list[int] | None = None
+    read: Callable[[], list[rules.CoveredCall]],
+    *,
+    now: dt.datetime,
+    account_ids: list[int] | None = None,
+    found: list[rules.CoveredCall] | None = None,
 ) -> list[int]:
-    """Open a case for each shortfall without one; resolve the open cases the book no longer shows
-    (only those of ``account_ids`` when given). Returns the cases opened or resolved."""
-    accounts = _accounts(item.account_no for item in found)
-    stocks = dict(Instrument.objects.filter(symbol__in={i.underlying for i in found}).values_list("symbol", "pk"))
-    wanted = {(accounts[item.account_no][0], stocks[item.underlying]): item for item in found}
+    """Open a case for each shortfall ``read()`` finds in the book without one; resolve the open cases
+    it no longer shows (only those of ``account_ids`` when given). Returns the cases opened or resolved.
+    ``found``: what the caller has just read, to compare with first.
+
+    The book is read again under the lock before anything is written: a caller that read it before
+    another's change committed (a page loaded as a fill bought the calls back) neither reopens a case
+    that change resolved nor resolves one it opened."""
     unresolved = CoveredCallCase.objects.filter(resolved_at__isnull=True)
     if account_ids is not None:
         unresolved = unresolved.filter(account_id__in=account_ids)
-    if set(unresolved.values_list("account_id", "underlying_id")) == set(wanted):
+    if (
+        set(unresolved.values_list("account_id", "underlying_id"))
+        == _wanted(read() if found is None else found)[0].keys()
+    ):
         return []  # the cases already match the book: nothing is locked or written (a page's read)
     sessions = _due_sessions()
     with transaction.atomic():
+        _covered_call_lock()
+        wanted, kinds = _wanted(read())
         # Locked in one order (by id), as every writer of these cases locks them.
         open_cases = {
             (case.account_id, case.underlying_id): case for case in unresolved.select_for_update().order_by("pk")
         }
         gone = [case.pk for key, case in open_cases.items() if key not in wanted]
         CoveredCallCase.objects.filter(pk__in=gone).update(resolved_at=now, updated_at=now)
-        kinds = {pk: kind for pk, kind in accounts.values()}
         new = [key for key in wanted if key not in open_cases]
         CoveredCallCase.objects.bulk_create(
             [
@@ -184,11 +206,19 @@ def sync_covered_calls(
     return changed
 
 
+def _wanted(found: list[rules.CoveredCall]) -> tuple[dict[tuple[int, int], rules.CoveredCall], dict[int, str]]:
+    """The shortfalls found, by (account id, underlying id) as their cases are keyed; their accounts' kinds."""
+    accounts = _accounts(item.account_no for item in found)
+    stocks = dict(Instrument.objects.filter(symbol__in={i.underlying for i in found}).values_list("symbol", "pk"))
+    wanted = {(accounts[item.account_no][0], stocks[item.underlying]): item for item in found}
+    return wanted, dict(accounts.values())
+
+
 def follow_accounts(account_ids: list[int], *, now: dt.datetime | None = None) -> list[int]:
     """Check these accounts' covered calls again after their positions moved."""
     if not account_ids:
         return []
-    return sync_covered_calls(covered_calls_of(account_ids), now=now or timezone.now(), account_ids=account_ids)
+    return sync_covered_calls(lambda: covered_calls_of(account_ids), now=now or timezone.now(), account_ids=account_ids)
 
 
 def sync_short_stock(found: list[rules.ShortStock], scan: RecoveryScan, *, now: dt.datetime) -> None:
@@ -239,7 +269,7 @@ def run_scan(now: dt.datetime | None = None) -> RecoveryScan:
     result = book_scan()
     scan = RecoveryScan.objects.create(ran_at=now, items=len(result.short_stock))
     sync_short_stock(result.short_stock, scan, now=now)
-    sync_covered_calls(result.covered_calls, now=now)
+    sync_covered_calls(covered_calls_now, now=now, found=result.covered_calls)
     RecoveryScan.objects.filter(pk=scan.pk).update(seconds=round(time.perf_counter() - started, 3))
     logger.info(
         "recovery scan: %d short stock items, %d covered-call shortfalls",

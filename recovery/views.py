@@ -90,7 +90,7 @@ class CoveredCallListView(ListPage):
     dropped_from_query = ("page", "changed", "format")
 
     def select(self, request, values, now):
-        services.sync_covered_calls(services.covered_calls_now(), now=now)
+        services.sync_covered_calls(services.covered_calls_now, now=now)
         cases = CoveredCallCase.objects.filter(
             resolved_at__isnull=True, account__in=_visible_accounts(request.user)
         ).select_related("account", "underlying")

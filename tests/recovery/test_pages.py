@@ -92,6 +92,26 @@ def test_a_case_the_book_no_longer_shows_is_resolved(trader):
     assert CoveredCallCase.objects.get().resolved_at is not None
 
 
+def test_a_caller_that_read_the_book_before_a_change_does_not_undo_it(trader):
+    from book.models import Position
+
+    stale = services.covered_calls_now()  # A1 short of stock, read by a page just before it arrives
+    reads = [stale]
+
+    def page_read():  # the page's first read is that one; any later read is the book's
+        return reads.pop() if reads else services.covered_calls_now()
+
+    services.follow_accounts(list(Position.objects.filter(account__account_no="A1").values_list("account", flat=True)))
+    case = CoveredCallCase.objects.get(resolved_at__isnull=True)
+    Position.objects.filter(account__account_no="A1", instrument__symbol="700.HK").update(quantity=300)
+    assert services.follow_accounts([case.account_id]) == [case.pk]  # the stock's own follow resolves it
+
+    assert services.sync_covered_calls(page_read, now=timezone.now()) == []  # the page, late
+
+    assert not CoveredCallCase.objects.filter(resolved_at__isnull=True).exists()  # not opened again
+    assert not reads  # it did read the stale book first, and looked again before writing
+
+
 def test_short_stock_recovery_lists_the_scan_and_a_trader_marks_one_done(trader):
     services.run_scan()
     client = client_for(trader)
