@@ -61,7 +61,7 @@ def build_called_book(accounts: int, calls: int, *, per_account: int = 10, instr
 
 def add_closed_calls(count: int, *, days: int = 250, seed: int = 7) -> None:
     """``count`` closed calls spread over the last ``days`` days, copied from the open ones' accounts
-    and figures: the History a broker's desk builds up in a year."""
+    and figures: the History a broker's desk builds up over months."""
     from datetime import timedelta
 
     from django.utils import timezone
@@ -71,6 +71,8 @@ def add_closed_calls(count: int, *, days: int = 250, seed: int = 7) -> None:
     rng = random.Random(seed)
     started = time.perf_counter()
     models = list(MarginCall.objects.filter(closed_at__isnull=True).order_by("pk"))
+    if not models or not count:
+        return
     causes = [CloseCause.DEPOSIT, CloseCause.LIQUIDATION, CloseCause.MARKET, CloseCause.MANUAL]
     now = timezone.now()
     made = []

@@ -2,7 +2,7 @@
 
 Builds 100,000 accounts with about 10,000 open calls in its own database (emptied first), then
 requests the page as a trader who sees every desk: the default view, sorted, filtered, searched, a
-deep page, the Exception tab; then, apart, the Accounts landing page and History over a year of
+deep page, the Exception tab; then, apart, the Accounts landing page and History over 250 days of
 closed calls (200,000 by default). Prints p50/p95/max server time
 per view and the queries each ran.
 Server time is the whole Django request in-process (middleware, queries, template), without network.

@@ -33,10 +33,11 @@ def validate_possible_time(value: dt.datetime | None) -> None:
 
 
 # A day filter is asked of the stored time itself (not of its date, which no index serves), from the day's
-# first moment in the console's time zone. Clamped a day past the times this system keeps (every stored
-# time is within them), so a year-1 or year-9999 day is still a time the database compares.
-FIRST_DAY = EARLIEST.date() - dt.timedelta(days=1)
-LAST_DAY = END.date() + dt.timedelta(days=1)
+# first moment in the console's time zone. Clamped past the times this system keeps (every stored time is
+# within them), by more than a day in any zone, so a year-1 or year-9999 day is still a time the
+# database compares, and a day before or after them all holds none.
+FIRST_DAY = EARLIEST.date() - dt.timedelta(days=2)
+LAST_DAY = END.date() + dt.timedelta(days=2)
 
 
 def local_day_start(day: dt.date, *, days_after: int = 0) -> dt.datetime:

@@ -17,7 +17,7 @@ A list page is a :class:`ListPage` with a filter form, a selector and a template
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import batched
@@ -47,17 +47,40 @@ class Selection:
     extra: dict = field(default_factory=dict)
 
 
-def ordering(sorts: dict, sort: str):
+def ordering(sorts: dict, sort: str, *, filled: Collection[str] = ()):
     """``sort`` is a key of ``sorts`` (whose value is a field, ``-`` first when it reads best
     descending, or an expression to sort by, such as a rank of stored codes), ``-`` first for
-    descending; rows with no value go last either way."""
-    path = sorts[sort.lstrip("-")]
+    descending; rows with no value go last either way. A key in ``filled`` (a value on every row) is
+    sorted plainly, so that one index, read forwards or backwards, serves it both ways."""
+    key = sort.lstrip("-")
+    path = sorts[key]
     if isinstance(path, str):
         descending = sort.startswith("-") != path.startswith("-")
         expression = F(path.lstrip("-"))
     else:
         descending, expression = sort.startswith("-"), path
+    if key in filled:
+        return expression.desc() if descending else expression.asc()
     return expression.desc(nulls_last=True) if descending else expression.asc(nulls_last=True)
+
+
+def never_empty(model, sorts: dict) -> set[str]:
+    """The keys of ``sorts`` that name a field every row of ``model`` has a value for: no field or
+    relation on the way to it may be null."""
+    found = set()
+    for key, path in sorts.items():
+        if not isinstance(path, str):
+            continue
+        at, filled = model, True
+        for name in path.lstrip("-").split("__"):
+            step = at._meta.get_field(name)
+            if step.null:
+                filled = False
+                break
+            at = step.related_model if step.is_relation else at
+        if filled:
+            found.add(key)
+    return found
 
 
 def sort_choices(sorts: dict[str, str]) -> list[tuple[str, str]]:
@@ -92,6 +115,7 @@ class ListPage(ConsoleMixin, View):
     sorts: dict[str, str]
     default_sort: str
     tiebreak: str = "pk"  # after the sort, so pages never overlap
+    filled: Sequence[str] = ()  # sort keys of nullable fields that every row of this list has a value for
     page_size = PAGE_SIZE
     csv_name: str = ""  # "" when the list has no CSV; else the file name's start
     dropped_from_query: Sequence[str] = ("page", "format")  # what page links and sort links drop
@@ -121,7 +145,8 @@ class ListPage(ConsoleMixin, View):
         now = timezone.now()
         selection = self.select(request, values, now)
         sort = values.get("sort") or self.default_sort
-        ordered = selection.rows.order_by(ordering(self.sorts, sort), self.tiebreak)
+        filled = never_empty(selection.rows.model, self.sorts) | set(self.filled)
+        ordered = selection.rows.order_by(ordering(self.sorts, sort, filled=filled), self.tiebreak)
         # A file of other rows than asked for would pass for the list asked for: not exported.
         refused = form_errors(form, ignore=("page", "sort")) if self.csv_name else ""
         if self.csv_name and request.GET.get("format") == "csv":

@@ -23,10 +23,20 @@ def visible_desks(user) -> models.QuerySet:
     return get_objects_for_user(user, VIEW_DESK, klass=desk, accept_global_perms=False)
 
 
+def visible_desk_ids(user) -> list[int]:
+    """The ids of the desks a user sees, read once for this user object (a request's). Filtered by the
+    ids themselves, a list's query is planned for those desks' share of the rows: filtered by the
+    permissions' subquery, the database guesses, and reads every account to count a few desks'."""
+    ids = user.__dict__.get("_console_desk_ids")
+    if ids is None:
+        ids = user.__dict__["_console_desk_ids"] = sorted(visible_desks(user).values_list("pk", flat=True))
+    return ids
+
+
 class DeskScopedQuerySet(models.QuerySet):
     desk_lookup = "desk"  # the path from the model to its desk
 
     def visible_to(self, user) -> models.QuerySet:
         if user.has_perm(VIEW_DESK):
             return self
-        return self.filter(**{f"{self.desk_lookup}__in": visible_desks(user)})
+        return self.filter(**{f"{self.desk_lookup}__in": visible_desk_ids(user)})

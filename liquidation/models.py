@@ -19,7 +19,6 @@ from book.models import (
     possible_time,
 )
 from book.times import validate_possible_time
-from console.indexes import ListIndex
 from console.querysets import DeskScopedQuerySet
 from risk.models import MarginCall
 
@@ -118,7 +117,7 @@ class Order(models.Model):
         indexes = [
             models.Index(fields=["account", "instrument", "status"], name="order_working_by_position"),
             # The Orders list's order (newest first), so its pages and a day's orders are read from here.
-            ListIndex(F("created_at").desc(nulls_last=True), F("id").desc(), name="order_newest_first"),
+            models.Index(fields=["-created_at", "-id"], name="order_newest_first"),
         ]
 
     def __str__(self):

@@ -9,12 +9,11 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.db.models import F, Q
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from book.models import Account, Language
-from console.indexes import ListIndex
 from console.text import validate_address
 from risk.models import MarginCall
 
@@ -173,7 +172,7 @@ class Delivery(models.Model):
         indexes = [
             models.Index(fields=["status", "queued_at"], name="delivery_by_status"),
             # The Notices list's order (newest first): a year of daily notices is millions of rows.
-            ListIndex(F("queued_at").desc(nulls_last=True), F("id").desc(), name="delivery_newest_first"),
+            models.Index(fields=["-queued_at", "-id"], name="delivery_newest_first"),
         ]
 
     def __str__(self):

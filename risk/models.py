@@ -8,7 +8,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.db.models import F, Q
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -23,7 +23,6 @@ from book.models import (
     possible_time,
 )
 from book.times import validate_possible_time
-from console.indexes import ListIndex
 from console.models import AppendOnly
 from console.text import printable
 
@@ -427,18 +426,16 @@ class MarginCall(models.Model):
             ],
         ]
         indexes = [
-            # In the lists' own order (the biggest amount first, empty ones last, then the key), so a
-            # page of the default view, deep pages included, is read from the index, not sorted.
-            ListIndex(
-                F("kind"),
-                F("status"),
-                F("call_amount").desc(nulls_last=True),
-                F("id"),
+            # In the lists' own order (the biggest amount first, then the key; a trader's desks filtered on
+            # in the index), so a page of the default view, deep pages included, is read here, not sorted.
+            models.Index(
+                fields=["kind", "status", "-call_amount", "id"],
                 condition=Q(closed_at__isnull=True),
+                include=["desk"],
                 name="margin_call_open_by_amount",
             ),
-            # History's order (the last closed first), so its pages and a range of days are read from here.
-            ListIndex(F("closed_at").desc(nulls_last=True), F("id").desc(), name="margin_call_closed_at"),
+            # History's order (the last closed first), read either way, and a range of days.
+            models.Index(fields=["-closed_at", "-id"], include=["desk"], name="margin_call_closed_at"),
         ]
 
     def __str__(self):

@@ -43,8 +43,13 @@ TINY = {
     "engine": (["--accounts", "300", "--repeat", "1"], [r"full recompute", r"[\d.]+x the in-memory evaluation"]),
     "recompute": (["--accounts", "300"], [r"full recompute: 300 accounts", r"one price change: \d+ holders"]),
     "risk_warning": (
-        ["--accounts", "300", "--calls", "30", "--requests", "3"],
-        [r"all views: p50 [\d.]+ ms", r"Accounts page \(landing\) +p50"],
+        ["--accounts", "300", "--calls", "30", "--closed", "300", "--requests", "3"],
+        [
+            r"all views: p50 [\d.]+ ms",
+            r"Accounts page \(landing\) +p50",
+            r"closed calls: 300;",
+            r"History page 100 +p50",
+        ],
     ),
     "liquidation": (
         ["--accounts", "200", "--positions", "5", "--calls", "20"],

@@ -321,8 +321,8 @@ def test_the_start_up_checks_name_a_bad_time_setting(settings, monkeypatch):
     ("day", "start"),
     [
         (dt.date(2026, 12, 23), "2026-12-22T16:00:00+00:00"),  # Hong Kong's midnight
-        (dt.date(1, 1, 1), "1999-12-30T16:00:00+00:00"),  # a day before any stored time
-        (dt.date(9999, 12, 31), "2100-01-01T16:00:00+00:00"),  # a day after any stored time
+        (dt.date(1, 1, 1), "1999-12-29T16:00:00+00:00"),  # days before any stored time
+        (dt.date(9999, 12, 31), "2100-01-02T16:00:00+00:00"),  # days after any stored time
     ],
 )
 def test_a_day_filter_starts_at_hong_kong_midnight_within_the_times_kept(day, start):

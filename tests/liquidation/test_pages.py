@@ -984,7 +984,7 @@ def test_the_orders_day_is_a_hong_kong_day(call, trader):
 
     client = client_for(trader)
     client.post(reverse("liquidation:call-liquidate", args=[call.pk]), plan_form(call))
-    late, early = Order.objects.order_by("pk")[:2]
+    early, late = Order.objects.order_by("pk")[:2]
     Order.objects.filter(pk=early.pk).update(created_at=datetime.fromisoformat("2026-12-22T15:59:59.999999+00:00"))
     Order.objects.filter(pk=late.pk).update(created_at=datetime.fromisoformat("2026-12-22T16:00:00+00:00"))
 
