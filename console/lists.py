@@ -23,6 +23,7 @@ from datetime import datetime
 from itertools import batched
 
 from django import forms
+from django.core.exceptions import FieldDoesNotExist
 from django.db.models import F, QuerySet
 from django.http import HttpResponse, HttpResponseBadRequest
 from django.shortcuts import render
@@ -65,16 +66,21 @@ def ordering(sorts: dict, sort: str, *, filled: Collection[str] = ()):
 
 
 def never_empty(model, sorts: dict) -> set[str]:
-    """The keys of ``sorts`` that name a field every row of ``model`` has a value for: no field or
-    relation on the way to it may be null."""
+    """The keys of ``sorts`` that name a field every row of ``model`` has a value for: every step to it
+    a field that may not be null, or a relation to one row (a many-valued relation may have none; a
+    name that is not a field, such as a transform, is not vouched for)."""
     found = set()
     for key, path in sorts.items():
         if not isinstance(path, str):
             continue
         at, filled = model, True
         for name in path.lstrip("-").split("__"):
-            step = at._meta.get_field(name)
-            if step.null:
+            try:
+                step = at._meta.get_field(name)
+            except FieldDoesNotExist:
+                filled = False
+                break
+            if step.null or step.many_to_many or step.one_to_many or (step.is_relation and not step.concrete):
                 filled = False
                 break
             at = step.related_model if step.is_relation else at

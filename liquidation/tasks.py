@@ -9,6 +9,7 @@ from decimal import Decimal
 
 from celery import shared_task
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import F, Sum
 from django.utils import timezone
@@ -272,8 +273,11 @@ def _run_chunk(batch) -> bool:
     if not items:
         return False
     open_items = [item for item in items if item.call.is_open]
+    # Each chunk acts with its trader's rights as they are now: a desk or a role taken away meanwhile
+    # stops the rest (the rights a user object has read are kept on it).
+    trader = get_user_model().objects.get(pk=batch.created_by_id)
     requests = services.liquidate_calls(
-        user=batch.created_by,
+        user=trader,
         accounts=[item.call.account for item in open_items],
         only=batch.only or None,
         key=f"batch-{batch.key}",

@@ -166,11 +166,14 @@ def sync_covered_calls(
     unresolved = CoveredCallCase.objects.filter(resolved_at__isnull=True)
     if account_ids is not None:
         unresolved = unresolved.filter(account_id__in=account_ids)
-    if (
+    elif (
         set(unresolved.values_list("account_id", "underlying_id"))
         == _wanted(read() if found is None else found)[0].keys()
     ):
-        return []  # the cases already match the book: nothing is locked or written (a page's read)
+        # The cases already match the book: nothing is locked or written (a page's read, the scan's). A
+        # follow of a change always waits for the lock: a writer that read the book before the change may
+        # hold it, and is set right only by a check that comes after it.
+        return []
     sessions = _due_sessions()
     with transaction.atomic():
         _covered_call_lock()

@@ -6,7 +6,7 @@ import io
 import pytest
 from django.urls import reverse
 
-from liquidation.models import Order, OrderStatus
+from liquidation.models import Batch, Order, OrderStatus
 from risk.models import MarginCall
 from tests.users import client_for
 
@@ -996,3 +996,30 @@ def test_the_orders_day_is_a_hong_kong_day(call, trader):
     assert shown("2026-12-22") == [early.pk]
     assert shown("2026-12-23") == [late.pk]  # Hong Kong's midnight is 16:00 UTC
     assert shown("0001-01-01") == shown("9999-12-31") == []
+
+
+def test_a_batch_acts_with_its_trader_s_rights_as_they_are_at_each_chunk(
+    call, trader, monkeypatch, django_capture_on_commit_callbacks
+):
+    from django.contrib.auth.models import Permission
+
+    from liquidation import services, tasks
+
+    other = MarginCall.objects.get(account__account_no="T2")
+    monkeypatch.setattr(tasks, "BATCH_CHUNK", 1)
+    liquidate_calls = services.liquidate_calls
+
+    def then_desks_taken_away(**kwargs):
+        done = liquidate_calls(**kwargs)
+        trader.user_permissions.remove(Permission.objects.get(codename="view_desk"))  # after the first chunk
+        return done
+
+    monkeypatch.setattr(services, "liquidate_calls", then_desks_taken_away)
+    data = {"calls": [call.pk, other.pk], "action": "liquidate", "key": "batch-key-654321", "only": "a.hk s.hk"}
+    with django_capture_on_commit_callbacks(execute=True):
+        client_for(trader).post(reverse("liquidation:batch"), data)
+
+    [first, second] = Batch.objects.get().items.order_by("pk")
+    assert first.outcome == "placed"
+    assert second.outcome != "placed"  # its desk was no longer the trader's
+    assert list(Order.objects.values_list("account_id", flat=True)) == [first.call.account_id]

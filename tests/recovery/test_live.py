@@ -78,3 +78,54 @@ def test_a_fill_buying_back_the_calls_resolves_the_case_and_the_page_hears_it(tr
     async_to_sync(scenario)()
     case.refresh_from_db()
     assert case.resolved_at is not None
+
+
+@pytest.mark.postgres
+def test_a_change_s_follow_waits_for_a_writer_that_read_the_book_before_it(recovery_book):
+    """A page holds the cases' lock, having read the book (A1 short of stock: a case to open); a fill then
+    buys the stock and commits. The fill's follow waits for the page, then resolves what it opened."""
+    import threading
+    import time
+
+    from django.db import connections
+    from django.utils import timezone
+
+    from book.models import Position
+    from recovery import services
+
+    [a1] = set(Position.objects.filter(account__account_no="A1").values_list("account", flat=True))
+    CoveredCallCase.objects.all().delete()  # A1's short calls have just arrived: no case yet
+    read_under_lock, fill_committed = threading.Event(), threading.Event()
+    reads, result = [], {}
+
+    def page_read():
+        found = services.covered_calls_now()
+        reads.append(found)
+        if len(reads) == 2:  # the page's read under the lock: the fill commits before the page does
+            read_under_lock.set()
+            fill_committed.wait(10)
+        return found
+
+    def run(name, work):
+        try:
+            result[name] = work()
+        finally:
+            connections.close_all()
+
+    page = threading.Thread(
+        target=run, args=("page", lambda: services.sync_covered_calls(page_read, now=timezone.now()))
+    )
+    page.start()
+    assert read_under_lock.wait(10)
+    Position.objects.filter(account__account_no="A1", instrument__symbol="700.HK").update(quantity=300)  # the fill
+    follow = threading.Thread(target=run, args=("follow", lambda: services.follow_accounts([a1])))
+    follow.start()
+    time.sleep(0.5)
+    assert follow.is_alive()  # waiting for the page's lock, not answering from what it read alone
+    fill_committed.set()
+    page.join(20)
+    follow.join(20)
+
+    [opened] = result["page"]
+    assert result["follow"] == [opened]  # the page opened a case from the book it read; the follow resolved it
+    assert not CoveredCallCase.objects.filter(resolved_at__isnull=True).exists()
