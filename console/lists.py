@@ -36,6 +36,11 @@ from .fields import form_errors
 from .permissions import ConsoleMixin
 
 PAGE_SIZE = 50
+# A list that grows without end (History, Orders, Notices: millions of rows in a year) counts its rows up
+# to this many: past it the page says "more than", and pages stop at the last page it counts (narrow
+# the filters, or reverse the sort, to reach the rest; the CSV holds them all). Counting every row of
+# such a list would take longer than the page itself.
+COUNT_LIMIT = 10_000
 CSV_CHUNK = 2000
 
 
@@ -122,6 +127,7 @@ class ListPage(ConsoleMixin, View):
     default_sort: str
     tiebreak: str = "pk"  # after the sort, so pages never overlap
     filled: Sequence[str] = ()  # sort keys of nullable fields that every row of this list has a value for
+    count_limit: int | None = None  # COUNT_LIMIT for a list that grows without end; None counts every row
     page_size = PAGE_SIZE
     csv_name: str = ""  # "" when the list has no CSV; else the file name's start
     dropped_from_query: Sequence[str] = ("page", "format")  # what page links and sort links drop
@@ -160,7 +166,7 @@ class ListPage(ConsoleMixin, View):
                 text = _("Not exported: these filters are not valid: %(errors)s") % {"errors": refused}
                 return HttpResponseBadRequest(text, content_type="text/plain; charset=utf-8")
             return self.csv(ordered, now)
-        count = selection.count if selection.count is not None else selection.rows.count()
+        count, more = self.count(selection)
         rows, page, pages = page_of(ordered, count, values.get("page"), self.page_size)
         self.row_values(rows, values, now, selection)
         query = request.GET.copy()
@@ -170,6 +176,7 @@ class ListPage(ConsoleMixin, View):
             "form": form,
             "rows": rows,
             "count": count,
+            "count_more": more,  # more rows than counted: count is the limit
             "page": page,
             "pages": pages,
             "sort": sort,
@@ -183,6 +190,15 @@ class ListPage(ConsoleMixin, View):
         if request.htmx and self.partial:
             template = f"{template}#{self.partial}"
         return render(request, template, context)
+
+    def count(self, selection: Selection) -> tuple[int, bool]:
+        """The rows to page through, and whether there are more than that (past ``count_limit``)."""
+        if selection.count is not None:
+            return selection.count, False
+        if self.count_limit is None:
+            return selection.rows.count(), False
+        found = selection.rows.order_by()[: self.count_limit + 1].count()
+        return min(found, self.count_limit), found > self.count_limit
 
     def csv_chunk(self, rows: list) -> list:
         """A chunk of the file's rows before they are written: where a list reads what its rows need

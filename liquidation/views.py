@@ -29,7 +29,7 @@ from book.trading_calendar import is_trading, next_trading
 from console import audit, streams
 from console import typed as typed_memory
 from console.fields import OUT_OF_DATE, form_errors, parse_id
-from console.lists import ListPage, Selection
+from console.lists import COUNT_LIMIT, ListPage, Selection
 from console.permissions import ConsoleMixin, can, can_view
 from console.querysets import visible_desks
 from console.redirects import back_to
@@ -357,6 +357,7 @@ class OrderListView(ListPage):
     sorts = ORDER_SORTS
     default_sort = "-created"
     tiebreak = "-pk"
+    count_limit = COUNT_LIMIT
     csv_name = "liquidation-orders"
 
     dropped_from_query = ("page", "changed", "format")

@@ -21,7 +21,7 @@ from book.models import Account
 from book.times import on_local_day
 from console import typed as typed_memory
 from console.fields import form_errors, parse_id
-from console.lists import ListPage, Selection
+from console.lists import COUNT_LIMIT, ListPage, Selection
 from console.permissions import ConsoleMixin, can, can_view
 from console.redirects import back_to
 from risk.models import MarginCall
@@ -168,6 +168,7 @@ class DeliveryListView(ListPage):
     sorts = NOTICE_SORTS
     default_sort = "-queued"
     tiebreak = "-pk"
+    count_limit = COUNT_LIMIT
     csv_name = "notices"
 
     def select(self, request, values, now):

@@ -20,7 +20,7 @@ from book.trading_calendar import HONG_KONG, session_close
 from console import audit, panels, streams
 from console import typed as typed_memory
 from console.fields import form_errors, parse_id
-from console.lists import ListPage
+from console.lists import COUNT_LIMIT, ListPage
 from console.permissions import ConsoleMixin
 from console.querysets import visible_desks
 from console.redirects import back_to
@@ -295,6 +295,7 @@ class HistoryView(ListPage):
     default_sort = "-closed"
     tiebreak = "-pk"
     filled = ("closed",)  # every call in History is closed
+    count_limit = COUNT_LIMIT
     csv_name = "call-history"
 
     def select(self, request, values, now):

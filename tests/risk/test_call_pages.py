@@ -1017,3 +1017,39 @@ def test_history_days_are_hong_kong_days(call, trader, closed_at, query, shown):
     assert not page.context["form"].errors
     assert [row.pk for row in page.context["rows"]] == ([call.pk] if shown else [])
     assert len(export.content.decode("utf-8-sig").splitlines()) == (2 if shown else 1)  # the header and the call
+
+
+def test_history_counts_its_rows_up_to_a_limit_and_says_there_are_more(call, trader, monkeypatch):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from risk.call_views import HistoryView
+    from risk.calls import end_call
+
+    end_call(call.pk, user=trader, reason="paid")
+    closed = MarginCall.objects.get(pk=call.pk)
+    for _ in range(2):  # three closed calls in all
+        closed.pk = None
+        closed.save()
+    monkeypatch.setattr(HistoryView, "count_limit", 2)
+    monkeypatch.setattr(HistoryView, "page_size", 1)
+    client = client_for(trader)
+
+    with CaptureQueriesContext(connection) as queries:
+        page = client.get(reverse("risk:history"))
+    [counted] = [q["sql"] for q in queries if "COUNT(" in q["sql"]]  # read before the next request
+    html = page.content.decode()
+    export = client.get(reverse("risk:history"), {"format": "csv"}).content.decode("utf-8-sig")
+
+    assert (page.context["count"], page.context["count_more"], page.context["pages"]) == (2, True, 2)
+    assert "More than 2 closed calls" in html
+    assert "Page 1 of the first 2" in html
+    assert 'data-testid="more-rows"' in html
+    assert "LIMIT 3" in counted  # the rows are counted up to one past the limit, not all of them
+    assert len(export.splitlines()) == 4  # the CSV holds every row: the header and three calls
+
+    monkeypatch.setattr(HistoryView, "count_limit", 3)  # exactly the limit: counted, no "more"
+    page = client.get(reverse("risk:history"))
+    assert (page.context["count"], page.context["count_more"]) == (3, False)
+    assert "3 closed calls" in page.content.decode()
+    assert 'data-testid="more-rows"' not in page.content.decode()
