@@ -37,9 +37,9 @@ from .permissions import ConsoleMixin
 
 PAGE_SIZE = 50
 # A list that grows without end (History, Orders, Notices: millions of rows in a year) counts its rows up
-# to this many: past it the page says "more than", and pages stop at the last page it counts (narrow
-# the filters, or reverse the sort, to reach the rest; the CSV holds them all). Counting every row of
-# such a list would take longer than the page itself.
+# to this many: past it the page says "more than", and pages stop at the last page it counts (narrower
+# filters reach the rest; the CSV holds them all). Counting every row of such a list would take longer
+# than the page itself.
 COUNT_LIMIT = 10_000
 CSV_CHUNK = 2000
 

@@ -343,3 +343,28 @@ def test_the_notices_day_is_a_hong_kong_day(call, trader, django_capture_on_comm
     assert shown("2026-12-22") == [early.pk]
     assert shown("2026-12-23") == [late.pk]  # Hong Kong's midnight is 16:00 UTC
     assert shown("0001-01-01") == shown("9999-12-31") == []
+
+
+def test_the_notices_page_counts_up_to_a_limit_and_says_so(
+    call, trader, monkeypatch, django_capture_on_commit_callbacks
+):
+    from notices.views import DeliveryListView
+
+    other = MarginCall.objects.get(account__account_no="T2")
+    send(
+        client_for(trader),
+        call,
+        django_capture_on_commit_callbacks,
+        calls=[call.pk, other.pk],
+        channels=["email", "sms"],
+    )
+    assert Delivery.objects.count() == 4
+    monkeypatch.setattr(DeliveryListView, "count_limit", 2)
+    monkeypatch.setattr(DeliveryListView, "page_size", 1)
+
+    page = client_for(trader).get(reverse("notices:list"), {"page": "2"})
+    html = page.content.decode()
+
+    assert (page.context["count"], page.context["count_more"], page.context["page"]) == (2, True, 2)
+    assert "Page 2 of 2+" in html
+    assert "Showing the first 2 matches" in html

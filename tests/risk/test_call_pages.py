@@ -1035,21 +1035,27 @@ def test_history_counts_its_rows_up_to_a_limit_and_says_there_are_more(call, tra
     monkeypatch.setattr(HistoryView, "page_size", 1)
     client = client_for(trader)
 
+    def count_line(page) -> str:
+        return re.search(r'data-testid="count">(.*?)</p>', page.content.decode()).group(1)
+
     with CaptureQueriesContext(connection) as queries:
         page = client.get(reverse("risk:history"))
     [counted] = [q["sql"] for q in queries if "COUNT(" in q["sql"]]  # read before the next request
     html = page.content.decode()
     export = client.get(reverse("risk:history"), {"format": "csv"}).content.decode("utf-8-sig")
+    past_the_end = client.get(reverse("risk:history"), {"page": "9"})
 
     assert (page.context["count"], page.context["count_more"], page.context["pages"]) == (2, True, 2)
-    assert "More than 2 closed calls" in html
-    assert "Page 1 of the first 2" in html
-    assert 'data-testid="more-rows"' in html
+    assert count_line(page) == "More than 2 closed calls"
+    assert "Page 1 of 2+" in html
+    assert "Showing the first 2 matches: narrow the filters to see the rest; the CSV has them all." in html
     assert "LIMIT 3" in counted  # the rows are counted up to one past the limit, not all of them
+    assert "ORDER BY" not in counted  # nor sorted to be counted
     assert len(export.splitlines()) == 4  # the CSV holds every row: the header and three calls
+    assert (past_the_end.status_code, past_the_end.context["page"]) == (200, 2)  # the last page counted
 
     monkeypatch.setattr(HistoryView, "count_limit", 3)  # exactly the limit: counted, no "more"
     page = client.get(reverse("risk:history"))
     assert (page.context["count"], page.context["count_more"]) == (3, False)
-    assert "3 closed calls" in page.content.decode()
+    assert count_line(page) == "3 closed calls"
     assert 'data-testid="more-rows"' not in page.content.decode()
