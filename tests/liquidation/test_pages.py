@@ -980,22 +980,13 @@ def test_an_auto_time_after_the_deadline_says_what_comes_first(call, trader):
 
 
 def test_the_orders_day_is_a_hong_kong_day(call, trader):
-    from datetime import datetime
+    from tests.lists import check_days_are_hong_kong_days
 
     client = client_for(trader)
     client.post(reverse("liquidation:call-liquidate", args=[call.pk]), plan_form(call))
     early, late = Order.objects.order_by("pk")[:2]
-    Order.objects.filter(pk=early.pk).update(created_at=datetime.fromisoformat("2026-12-22T15:59:59.999999+00:00"))
-    Order.objects.filter(pk=late.pk).update(created_at=datetime.fromisoformat("2026-12-22T16:00:00+00:00"))
 
-    def shown(day):
-        page = client.get(reverse("liquidation:orders"), {"day": day})
-        assert not page.context["form"].errors
-        return [order.pk for order in page.context["rows"]]
-
-    assert shown("2026-12-22") == [early.pk]
-    assert shown("2026-12-23") == [late.pk]  # Hong Kong's midnight is 16:00 UTC
-    assert shown("0001-01-01") == shown("9999-12-31") == []
+    check_days_are_hong_kong_days(client, reverse("liquidation:orders"), early, late, "created_at")
 
 
 def test_a_batch_acts_with_its_trader_s_rights_as_they_are_at_each_chunk(

@@ -326,23 +326,13 @@ def test_a_debit_call_is_sent_the_debit_template_and_only_it_is(call, trader, dj
 
 
 def test_the_notices_day_is_a_hong_kong_day(call, trader, django_capture_on_commit_callbacks):
-    from datetime import datetime
+    from tests.lists import check_days_are_hong_kong_days
 
     other = MarginCall.objects.get(account__account_no="T2")
     send(client_for(trader), call, django_capture_on_commit_callbacks, calls=[call.pk, other.pk])
     early, late = Delivery.objects.order_by("pk")
-    Delivery.objects.filter(pk=early.pk).update(queued_at=datetime.fromisoformat("2026-12-22T15:59:59.999999+00:00"))
-    Delivery.objects.filter(pk=late.pk).update(queued_at=datetime.fromisoformat("2026-12-22T16:00:00+00:00"))
-    client = client_for(trader)
 
-    def shown(day):
-        page = client.get(reverse("notices:list"), {"day": day})
-        assert not page.context["form"].errors
-        return [delivery.pk for delivery in page.context["rows"]]
-
-    assert shown("2026-12-22") == [early.pk]
-    assert shown("2026-12-23") == [late.pk]  # Hong Kong's midnight is 16:00 UTC
-    assert shown("0001-01-01") == shown("9999-12-31") == []
+    check_days_are_hong_kong_days(client_for(trader), reverse("notices:list"), early, late, "queued_at")
 
 
 def test_the_notices_page_counts_up_to_a_limit_and_says_so(
