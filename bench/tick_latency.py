@@ -86,8 +86,8 @@ def main():
         threading.Thread(target=listen, args=(args.port, cookie, events), daemon=True).start()
         time.sleep(1.0)
         print(f"server pid {server.pid}, worker pid {worker.pid}; {len(pairs):,} (instrument, call) pairs")
-        to_event, to_row, missed = [], [], 0
-        warmup = 5
+        to_event, to_row, missed, warm_missed = [], [], 0, 0
+        warmup = 5  # ticks not measured: the server's and the worker's first requests (imports, connections)
         for n, (instrument_id, call_id, _account_id) in enumerate(pairs[: args.ticks + warmup]):
             prices[instrument_id] = (prices[instrument_id] * Decimal("1.003" if n % 2 else "0.997")).quantize(
                 Decimal("0.001")
@@ -105,7 +105,10 @@ def main():
             assert answer["applied"] == 1, answer
             seen = wait_for_call(events, call_id, timeout=10)
             if seen is None:
-                missed += 1
+                if n >= warmup:
+                    missed += 1
+                else:  # a worker still starting on a loaded machine: said below, not counted as missed
+                    warm_missed += 1
                 continue
             html = get(
                 args.port,
@@ -120,6 +123,8 @@ def main():
                 to_row.append((done - started) * 1000)
             time.sleep(0.1)
         print(f"{len(to_row)} ticks, {missed} missed (no event within 10 s)")
+        if warm_missed:
+            print(f"  {warm_missed} of {warmup} warm-up ticks (not measured) had no event within 10 s")
         for name, values in (("tick -> event on the page's stream", to_event), ("tick -> row with mark", to_row)):
             print(
                 f"  {name:36} p50 {percentile(values, 0.5):6.0f} ms  p95 {percentile(values, 0.95):6.0f} ms"
