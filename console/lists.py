@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cache
 from itertools import batched
 
 from django import forms
@@ -70,14 +71,17 @@ def ordering(sorts: dict, sort: str, *, filled: Collection[str] = ()):
     return expression.desc(nulls_last=True) if descending else expression.asc(nulls_last=True)
 
 
-def never_empty(model, sorts: dict) -> set[str]:
+def never_empty(model, sorts: dict) -> frozenset[str]:
     """The keys of ``sorts`` that name a field every row of ``model`` has a value for: every step to it
     a field that may not be null, or a relation to one row (a many-valued relation may have none; a
-    name that is not a field, such as a transform, is not vouched for)."""
+    name that is not a field, such as a transform, is not vouched for). Worked out once per list."""
+    return _never_empty(model, tuple((key, path) for key, path in sorts.items() if isinstance(path, str)))
+
+
+@cache
+def _never_empty(model, paths: tuple[tuple[str, str], ...]) -> frozenset[str]:
     found = set()
-    for key, path in sorts.items():
-        if not isinstance(path, str):
-            continue
+    for key, path in paths:
         at, filled = model, True
         for name in path.lstrip("-").split("__"):
             try:
@@ -91,7 +95,7 @@ def never_empty(model, sorts: dict) -> set[str]:
             at = step.related_model if step.is_relation else at
         if filled:
             found.add(key)
-    return found
+    return frozenset(found)
 
 
 def sort_choices(sorts: dict[str, str]) -> list[tuple[str, str]]:

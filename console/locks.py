@@ -10,12 +10,21 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from django.db import OperationalError, transaction
+from django.db import OperationalError, connection, transaction
 
 logger = logging.getLogger(__name__)
 
 TRIES = 3
 UNDONE = {"40P01", "40001"}  # deadlock_detected, serialization_failure
+
+
+def advisory_lock(key: int) -> None:
+    """Serialise one kind of writer across processes until this transaction ends (PostgreSQL: a
+    transaction-level advisory lock on ``key``; SQLite's IMMEDIATE transactions serialise writers
+    themselves)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [key])
 
 
 def is_deadlock(error: BaseException) -> bool:

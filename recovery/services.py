@@ -7,11 +7,12 @@ import logging
 import time
 from collections.abc import Callable
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from book.models import Account, AccountKind, Instrument, LendingAvailability, Position, option_expired
 from book.trading_calendar import call_deadline
+from console.locks import advisory_lock
 
 from . import live, rules
 from .models import CoveredCallCase, RecoveryScan, ShortStockItem
@@ -138,15 +139,7 @@ def _accounts(numbers) -> dict[str, tuple[int, str]]:
     }
 
 
-# Serialises the writers of covered-call cases (PostgreSQL: a transaction-level advisory lock; SQLite's
-# IMMEDIATE transactions serialise writers themselves).
-COVERED_CALL_LOCK_KEY = 0x6D63_6363  # "mccc"
-
-
-def _covered_call_lock() -> None:
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [COVERED_CALL_LOCK_KEY])
+COVERED_CALL_LOCK_KEY = 0x6D63_6363  # "mccc": the writers of covered-call cases, one at a time
 
 
 def sync_covered_calls(
@@ -176,7 +169,7 @@ def sync_covered_calls(
         return []
     sessions = _due_sessions()
     with transaction.atomic():
-        _covered_call_lock()
+        advisory_lock(COVERED_CALL_LOCK_KEY)
         wanted, kinds = _wanted(read())
         # Locked in one order (by id), as every writer of these cases locks them.
         open_cases = {

@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from book import pending
 from book.models import Account, CashBalance, Instrument, Position
-from console.locks import is_deadlock
+from console.locks import advisory_lock, is_deadlock
 from console.queue import Outage
 
 from . import calculations, calls, selectors, sql_engine
@@ -128,11 +128,8 @@ RECOMPUTE_LOCK_KEY = 0x6D63_7263  # "mcrc"
 
 
 def _recompute_lock() -> None:
-    """Serialise recomputes across processes (PostgreSQL: a transaction-level advisory lock; SQLite
-    serialises writers itself)."""
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [RECOMPUTE_LOCK_KEY])
+    """Serialise recomputes across processes (and against book writes, whose triggers take it too)."""
+    advisory_lock(RECOMPUTE_LOCK_KEY)
 
 
 def _recompute_chunk(lookups, now, at, causes, asked: set[int] | None, at_of=None) -> RecomputeResult:
