@@ -183,8 +183,12 @@ class DeliveryListView(ListPage):
                 deliveries = deliveries.filter(**{lookup: values[name]})
         if values.get("day"):
             deliveries = deliveries.filter(**on_local_day("queued_at", values["day"]))
-        failed = deliveries.filter(status=DeliveryStatus.FAILED).count()
-        return Selection(rows=deliveries, extra={"failed_count": failed})
+        extra = {}
+        if can(request.user, services.SEND_NOTICE):  # only a user who may send them again is told of them
+            limit = self.count_limit
+            failed = deliveries.filter(status=DeliveryStatus.FAILED).order_by()[: limit + 1].count()
+            extra = {"failed_count": min(failed, limit), "failed_more": failed > limit}
+        return Selection(rows=deliveries, extra=extra)
 
     def context(self, request, values, now, selection):
         return {"can_send": can(request.user, services.SEND_NOTICE)}

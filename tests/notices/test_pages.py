@@ -358,3 +358,36 @@ def test_the_notices_page_counts_up_to_a_limit_and_says_so(
     assert (page.context["count"], page.context["count_more"], page.context["page"]) == (2, True, 2)
     assert "Page 2 of 2+" in html
     assert "Showing the first 2 matches" in html
+
+
+def test_failed_deliveries_are_counted_up_to_the_limit_and_only_for_who_may_resend(
+    call, trader, viewer, monkeypatch, django_capture_on_commit_callbacks
+):
+    from notices.views import DeliveryListView
+
+    other = MarginCall.objects.get(account__account_no="T2")
+    send(
+        client_for(trader),
+        call,
+        django_capture_on_commit_callbacks,
+        calls=[call.pk, other.pk],
+        channels=["email", "sms"],
+    )
+    Delivery.objects.update(status="failed", error="gateway down")
+    url = reverse("notices:list")
+
+    html = client_for(trader).get(url).content.decode()
+    assert "4 failed deliveries" in html
+
+    monkeypatch.setattr(DeliveryListView, "count_limit", 3)
+    page = client_for(trader).get(url)
+    assert (page.context["failed_count"], page.context["failed_more"]) == (3, True)
+    assert "More than 3 failed deliveries" in page.content.decode()
+    assert page.context["count_more"]  # the list's own count says so too
+
+    monkeypatch.setattr(DeliveryListView, "count_limit", 4)  # exactly the limit: counted, no "more"
+    assert "4 failed deliveries" in client_for(trader).get(url).content.decode()
+
+    seen = client_for(viewer).get(url)
+    assert "failed_count" not in seen.context
+    assert "failed deliver" not in seen.content.decode()
