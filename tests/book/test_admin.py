@@ -1256,3 +1256,13 @@ def test_a_position_set_to_zero_in_the_admin_is_removed_as_the_import_removes_it
     assert not Position.objects.filter(pk=position.pk).exists()
     deleted = AuditEntry.objects.get(action="admin_delete", detail__model="book.Position")
     assert deleted.detail["pk"] == str(position.pk)
+
+
+@pytest.mark.parametrize(
+    ("language", "blank"), [("zh-hans", "- 请选择 -"), ("zh-hant", "- 請選擇 -"), ("en", "- Select an option -")]
+)
+def test_the_admin_action_menu_reads_in_the_users_language(admin_client, language, blank):
+    """Django's empty choice (new in 6.1) has no Chinese in Django's own catalogues: the project's say it."""
+    admin_client.cookies["django_language"] = language
+    page = admin_client.get("/admin/book/desk/").content.decode()
+    assert f'<option value="" selected>{blank}</option>' in page
