@@ -6,6 +6,7 @@ import random
 import subprocess
 import sys
 import time
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -108,6 +109,90 @@ def add_closed_calls(count: int, *, days: int = 250, seed: int = 7) -> None:
         with connection.cursor() as cursor:
             cursor.execute("ANALYZE risk_margincall")
     print(f"added {count:,} closed calls over {days} days ({time.perf_counter() - started:.0f} s)")
+
+
+def add_orders_and_notices(orders: int, notices: int, *, days: int = 250, seed: int = 7) -> None:
+    """``orders`` liquidation orders (filled but 1 in 50) and ``notices`` daily notices, each delivered by
+    email and SMS (1 in 50 failed), spread over the last ``days`` days on the open calls' accounts: the
+    Orders and Notices lists a broker's desk builds up over months."""
+    from datetime import timedelta
+
+    from django.db import connection
+    from django.utils import timezone
+
+    from book.models import Position
+    from liquidation.models import Order
+    from notices.models import Delivery, Notice
+    from risk.models import MarginCall
+
+    rng = random.Random(seed)
+    started = time.perf_counter()
+    calls = list(MarginCall.objects.filter(closed_at__isnull=True).order_by("pk").values_list("pk", "account_id"))
+    if not calls:
+        return
+    held = dict(
+        Position.objects.filter(account_id__in=[account for _, account in calls]).values_list(
+            "account_id", "instrument_id"
+        )
+    )
+    now = timezone.now()
+    made = []
+    for index in range(orders):
+        call_id, account_id = calls[index % len(calls)]
+        at = now - timedelta(seconds=rng.randrange(days * 86_400))
+        status = "cancelled" if index % 50 == 0 else "filled"
+        made.append(
+            Order(
+                account_id=account_id,
+                call_id=call_id,
+                instrument_id=held[account_id],
+                side="sell",
+                quantity=100,
+                filled_quantity=100 if status == "filled" else 0,
+                limit_price=Decimal("10.00"),
+                status=status,
+                source="batch",
+                created_at=at,
+                updated_at=at,
+            )
+        )
+    Order.objects.bulk_create(made, batch_size=5_000)
+    for start in range(0, notices, 20_000):
+        chunk = []
+        for index in range(start, min(notices, start + 20_000)):
+            call_id, account_id = calls[index % len(calls)]
+            day = (now - timedelta(days=rng.randrange(days))).date()
+            chunk.append(Notice(call_id=call_id, account_id=account_id, kind="daily", key=f"bench:{index}", day=day))
+        made_notices = Notice.objects.bulk_create(chunk, batch_size=5_000)
+        deliveries = []
+        for index, notice in enumerate(made_notices, start=start):
+            at = timezone.make_aware(datetime.combine(notice.day, datetime.min.time())) + timedelta(hours=17)
+            for channel in ("email", "sms"):
+                failed = (index + len(channel)) % 50 == 0
+                deliveries.append(
+                    Delivery(
+                        notice=notice,
+                        channel=channel,
+                        recipient="client@example.com" if channel == "email" else "+85291234567",
+                        language="en",
+                        body="Your account is margin-called.",
+                        status="failed" if failed else "delivered",
+                        error="gateway timed out" if failed else "",
+                        attempts=1,
+                        queued_at=at,
+                        updated_at=at,
+                    )
+                )
+        Delivery.objects.bulk_create(deliveries, batch_size=5_000)
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE liquidation_order")
+            cursor.execute("ANALYZE notices_notice")
+            cursor.execute("ANALYZE notices_delivery")
+    print(
+        f"added {orders:,} orders and {notices:,} notices ({2 * notices:,} deliveries) over {days} days"
+        f" ({time.perf_counter() - started:.0f} s)"
+    )
 
 
 def percentile(values, fraction):

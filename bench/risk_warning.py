@@ -1,10 +1,11 @@
 """Server time of the Risk Warning page: ``python -m bench.risk_warning --database-url postgres://...``.
 
 Builds 100,000 accounts with about 10,000 open calls in its own database (emptied first), then
-requests the page as a trader who sees every desk: the default view, sorted, filtered, searched, a
-deep page, the Exception tab; then, apart, the Accounts landing page and History over 250 days of
-closed calls (200,000 by default). Prints p50/p95/max server time
-per view and the queries each ran.
+requests the page as a trader who sees every desk, then as one who sees 3 desks of 10: the default
+view, sorted, filtered, searched, a deep page, the Exception tab; then, apart, the Accounts landing page,
+History over 250 days of closed calls (200,000 by default), and the lists that grow as long: Liquidation
+Orders (100,000 orders) and Notices (300,000 deliveries). Prints p50/p95/max server time per view and
+the queries each ran.
 Server time is the whole Django request in-process (middleware, queries, template), without network.
 """
 
@@ -34,12 +35,17 @@ def main():
     parser.add_argument("--accounts", type=int, default=100_000)
     parser.add_argument("--calls", type=int, default=10_000)
     parser.add_argument("--closed", type=int, default=200_000, help="closed calls in History (default 200,000)")
+    parser.add_argument("--orders", type=int, default=100_000, help="liquidation orders (default 100,000)")
+    parser.add_argument(
+        "--notices", type=int, default=150_000, help="daily notices, two deliveries each (default 150,000)"
+    )
     parser.add_argument("--requests", type=int, default=60, help="requests per view (default 60)")
     parser.add_argument("--reuse", action="store_true", help="use the book already in the database")
     args = parser.parse_args()
 
     from bench.common import (
         add_closed_calls,
+        add_orders_and_notices,
         bench_desk_trader,
         bench_trader,
         build_called_book,
@@ -52,12 +58,15 @@ def main():
     if not args.reuse:
         build_called_book(args.accounts, args.calls)
         add_closed_calls(args.closed)
+        add_orders_and_notices(args.orders, args.notices)
 
     from django.conf import settings
     from django.db import connection
     from django.test import Client
     from django.utils import timezone
 
+    from liquidation.models import Order
+    from notices.models import Delivery
     from risk.models import MarginCall
 
     settings.ALLOWED_HOSTS = ["*"]
@@ -86,9 +95,19 @@ def main():
         "History closed in a week": f"/history/?closed_from={week}&closed_to={week + timedelta(days=6)}",
         "History search": "/history/?q=B00012",
     }
+    day = timezone.localdate() - timedelta(days=30)
+    others = {
+        "Orders (newest first)": "/liquidation/orders/",
+        "Orders page 100": "/liquidation/orders/?page=100",
+        "Orders of a day": f"/liquidation/orders/?day={day}",
+        "Notices (newest first)": "/notices/",
+        "Notices page 100": "/notices/?page=100",
+        "Notices failed": "/notices/?status=failed",
+    }
+    orders, deliveries = Order.objects.count(), Delivery.objects.count()
     print(
         f"database: {connection.vendor}; open margin calls: {open_calls:,}; closed calls: {closed_calls:,};"
-        f" {args.requests} requests per view"
+        f" orders: {orders:,}; deliveries: {deliveries:,}; {args.requests} requests per view"
     )
     desk_trader = Client()
     desk_trader.force_login(bench_desk_trader(["D3", "D4", "D5"]))
@@ -119,7 +138,7 @@ def main():
         print(f"  all views: p50 {percentile(everything, 0.5):.1f} ms, p95 {percentile(everything, 0.95):.1f} ms")
         # The landing page beside it (each desk's open calls and the book's counts), not in the figure above.
         measure(session, "Accounts page (landing)", "/")
-        for name, url in history.items():
+        for name, url in {**history, **others}.items():
             measure(session, name, url)
 
 

@@ -16,14 +16,12 @@ def _rows(orders):
 
 
 def _changes_of(order_ids: list[int]) -> list[push.Change]:
-    return list(_rows(Order.objects.filter(pk__in=order_ids)).values_list("pk", "call_key", "account__desk_id"))
+    return list(_rows(Order.objects.filter(pk__in=order_ids)).values_list("pk", "call_key", "desk_id"))
 
 
 def _changed_since(moment) -> list[tuple]:
     return list(
-        _rows(Order.objects.filter(updated_at__gt=moment)).values_list(
-            "pk", "call_key", "account__desk_id", "updated_at"
-        )
+        _rows(Order.objects.filter(updated_at__gt=moment)).values_list("pk", "call_key", "desk_id", "updated_at")
     )
 
 

@@ -368,7 +368,7 @@ class OrderListView(ListPage):
     def select(self, request, values, now):
         orders = Order.objects.visible_to(request.user).select_related("account", "instrument", "created_by", "call")
         if values.get("desk"):
-            orders = orders.filter(account__desk__code=values["desk"])
+            orders = orders.filter(desk__code=values["desk"])
         if values.get("q"):
             orders = orders.filter(account__account_no__istartswith=values["q"].strip())
         if values.get("symbol"):

@@ -17,7 +17,6 @@ from django.utils.translation import ngettext, pgettext
 from django.views import View
 
 from book.book_format import printable
-from book.models import Account
 from book.times import on_local_day
 from console import typed as typed_memory
 from console.fields import form_errors, parse_id
@@ -172,8 +171,7 @@ class DeliveryListView(ListPage):
     csv_name = "notices"
 
     def select(self, request, values, now):
-        accounts = Account.objects.visible_to(request.user).values("pk")
-        deliveries = Delivery.objects.filter(notice__account__in=accounts).select_related(
+        deliveries = Delivery.objects.visible_to(request.user).select_related(
             "notice", "notice__account", "notice__created_by"
         )
         if values.get("q"):
@@ -246,11 +244,10 @@ class ResendView(ConsoleMixin, View):
         if not sent:
             messages.error(request, _("Select failed deliveries to send again."))
             return HttpResponseRedirect(back)
-        accounts = Account.objects.visible_to(request.user).values("pk")
         deliveries = list(
-            Delivery.objects.filter(pk__in=ids, notice__account__in=accounts).select_related(
-                "notice", "notice__account", "notice__call"
-            )
+            Delivery.objects.visible_to(request.user)
+            .filter(pk__in=ids)
+            .select_related("notice", "notice__account", "notice__call")
         )
         # a value that is no delivery's key names none: nothing is sent
         if len(ids) != len(sent) or len(deliveries) != len(set(ids)):

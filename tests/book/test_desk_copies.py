@@ -1,0 +1,108 @@
+"""Orders and deliveries carry their account's desk (book.desk_copies), kept in step by the database, and
+the desk scoping of their lists and actions follows it. (Calls: tests/risk/test_call_desk.py.)"""
+
+from decimal import Decimal
+
+import pytest
+from django.urls import reverse
+
+from book.models import Account, Desk, Instrument
+from liquidation.models import Order
+from notices.models import Delivery, Notice
+from tests.users import client_for
+
+
+def place_order(account_no: str) -> Order:
+    account = Account.objects.get(account_no=account_no)
+    return Order.objects.create(
+        account=account,
+        instrument=Instrument.objects.order_by("pk").first(),
+        side="sell",
+        quantity=100,
+        limit_price=Decimal("1.00"),
+    )
+
+
+def queue_delivery(account_no: str) -> Delivery:
+    account = Account.objects.get(account_no=account_no)
+    notice = Notice.objects.create(account=account, kind="manual", key=f"test:{account_no}")
+    return Delivery.objects.create(
+        notice=notice, channel="email", recipient="client@example.com", language="en", body="x"
+    )
+
+
+KINDS = {
+    "orders": (place_order, "liquidation:orders"),
+    "deliveries": (queue_delivery, "notices:list"),
+}
+
+
+def desk_of(row) -> str | None:
+    row = type(row).objects.get(pk=row.pk)
+    return row.desk.code if row.desk else None
+
+
+def listed_to(user, url_name, row) -> bool:
+    page = client_for(user).get(reverse(url_name))
+    return row.pk in {shown.pk for shown in page.context["rows"]}
+
+
+@pytest.fixture(params=KINDS)
+def kind(request, book):
+    return KINDS[request.param]
+
+
+def test_a_row_is_written_on_its_accounts_desk(kind):
+    make, _ = kind
+    assert desk_of(make("M100001")) == "HK1"
+    assert desk_of(make("T2")) == "HK2"
+
+
+def test_a_row_follows_its_account_to_another_desk_and_out_of_sight(kind, desk_trader, trader):
+    make, url_name = kind
+    row = make("T2")
+    assert listed_to(desk_trader, url_name, row)
+
+    account = Account.objects.get(account_no="T2")
+    account.desk = Desk.objects.get(code="HK1")
+    account.save()
+
+    assert desk_of(row) == "HK1"
+    assert not listed_to(desk_trader, url_name, row)
+    assert listed_to(trader, url_name, row)
+
+    Account.objects.filter(account_no="T2").update(desk=Desk.objects.get(code="HK2"))  # a bulk update too
+    assert desk_of(row) == "HK2"
+    assert listed_to(desk_trader, url_name, row)
+
+    Account.objects.filter(account_no="T2").update(desk=None)
+    assert desk_of(row) is None
+    assert not listed_to(desk_trader, url_name, row)
+    assert listed_to(trader, url_name, row)
+
+
+def test_a_row_cannot_be_written_onto_another_desk(kind):
+    make, _ = kind
+    row = make("M100001")
+    type(row).objects.filter(pk=row.pk).update(desk=Desk.objects.get(code="HK2"))
+    assert desk_of(row) == "HK1"
+    row.desk = Desk.objects.get(code="HK2")
+    row.save()
+    assert desk_of(row) == "HK1"
+
+
+def test_the_orders_desk_filter_reads_the_orders_desk(book, trader):
+    hk1, hk2 = place_order("M100001"), place_order("T2")
+    page = client_for(trader).get(reverse("liquidation:orders"), {"desk": "HK2"})
+    assert [row.pk for row in page.context["rows"]] == [hk2.pk]
+    Account.objects.filter(account_no="M100001").update(desk=Desk.objects.get(code="HK2"))
+    page = client_for(trader).get(reverse("liquidation:orders"), {"desk": "HK2"})
+    assert {row.pk for row in page.context["rows"]} == {hk1.pk, hk2.pk}
+
+
+def test_a_failed_delivery_of_another_desk_cannot_be_sent_again(book, desk_trader):
+    other = queue_delivery("M100001")  # desk HK1: not the desk trader's
+    Delivery.objects.filter(pk=other.pk).update(status="failed")
+    response = client_for(desk_trader).post(reverse("notices:resend"), {"deliveries": [str(other.pk)]})
+    assert response.status_code == 404
+    assert Delivery.objects.get(pk=other.pk).status == "failed"
