@@ -130,6 +130,7 @@ def add_orders_and_notices(orders: int, notices: int, *, days: int = 250, seed: 
     calls = list(MarginCall.objects.filter(closed_at__isnull=True).order_by("pk").values_list("pk", "account_id"))
     if not calls:
         return
+    notices = min(notices, len(calls) * days)  # one a call and day at most
     held = dict(
         Position.objects.filter(account_id__in=[account for _, account in calls]).values_list(
             "account_id", "instrument_id"
@@ -161,7 +162,8 @@ def add_orders_and_notices(orders: int, notices: int, *, days: int = 250, seed: 
         chunk = []
         for index in range(start, min(notices, start + 20_000)):
             call_id, account_id = calls[index % len(calls)]
-            day = (now - timedelta(days=rng.randrange(days))).date()
+            # one daily notice per call and day: the days of a call's notices differ (19 and 250 share no factor)
+            day = (now - timedelta(days=(index // len(calls)) * 19 % days)).date()
             chunk.append(Notice(call_id=call_id, account_id=account_id, kind="daily", key=f"bench:{index}", day=day))
         made_notices = Notice.objects.bulk_create(chunk, batch_size=5_000)
         deliveries = []

@@ -1,6 +1,6 @@
 """An order carries its account's desk, so a desk's Orders list reads the orders' table alone: its pages
 in the list's order, the desk read from the index. The database keeps it in step (book.desk_copies); the
-tests of ``tests/liquidation/test_order_desk.py`` fail if a later migration loses the triggers."""
+tests of ``tests/book/test_desk_copies.py`` fail if a later migration loses the triggers."""
 
 import django.db.models.deletion
 from django.db import migrations, models

@@ -1,6 +1,6 @@
 """A delivery carries its account's desk, so a desk's Notices list reads the deliveries' table alone: its
 pages in the list's order, the desk read from the index. The database keeps it in step (book.desk_copies);
-the tests of ``tests/notices/test_delivery_desk.py`` fail if a later migration loses the triggers."""
+the tests of ``tests/book/test_desk_copies.py`` fail if a later migration loses the triggers."""
 
 import django.db.models.deletion
 from django.db import migrations, models

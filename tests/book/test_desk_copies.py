@@ -106,3 +106,22 @@ def test_a_failed_delivery_of_another_desk_cannot_be_sent_again(book, desk_trade
     response = client_for(desk_trader).post(reverse("notices:resend"), {"deliveries": [str(other.pk)]})
     assert response.status_code == 404
     assert Delivery.objects.get(pk=other.pk).status == "failed"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_migrations_give_the_rows_there_are_their_accounts_desk_and_go_back(book):
+    from tests.migrations import migrate, migrate_to_latest
+
+    order, delivery = place_order("T2"), queue_delivery("M100001")
+    try:
+        apps = migrate([("liquidation", "0010_working_orders_counted"), ("notices", "0010_deliveries_newest_first")])
+        assert "desk" not in {field.name for field in apps.get_model("liquidation", "Order")._meta.fields}
+        apps = migrate([("liquidation", "0011_desk_copy"), ("notices", "0011_desk_copy")])
+        assert apps.get_model("liquidation", "Order").objects.get(pk=order.pk).desk.code == "HK2"
+        delivered = apps.get_model("notices", "Delivery").objects.values_list("pk", "desk__code")
+        assert dict(delivered)[delivery.pk] == "HK1"
+        assert all(desk for _, desk in delivered)  # the book's own notices too
+    finally:
+        migrate_to_latest()
+    Account.objects.filter(account_no="T2").update(desk=Desk.objects.get(code="HK1"))  # the triggers are back
+    assert desk_of(Order.objects.get()) == "HK1"
