@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal, InvalidOperation, localcontext
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Sum
 from django.db.models.functions import Mod
 from django.utils import timezone
@@ -615,7 +615,17 @@ def request_key(order_key: str) -> str:
 
 def lock_positions(account_ids: Sequence[int]) -> dict[tuple[int, str], Position]:
     """These accounts' positions by (account, symbol), locked in the caller's transaction in one order
-    for every placement (so two never deadlock): what is free to order is read after this."""
+    for every placement (so two never deadlock): what is free to order is read after this.
+
+    On PostgreSQL the accounts are held first (shared, as an order's desk trigger holds its account):
+    a book write that moves an account waits, or is waited for, before either holds a position the
+    other needs."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT id FROM {Account._meta.db_table} WHERE id = ANY(%s::bigint[]) ORDER BY id FOR SHARE",
+                [sorted(set(account_ids))],
+            )
     return {
         (position.account_id, position.instrument.symbol): position
         for position in Position.objects.select_for_update(of=("self",))

@@ -13,6 +13,7 @@ ORDERS = DeskCopy(
     account="{row}.account_id",
     path="account_id",
     rows_of_account="account_id = NEW.id",
+    lock_account=True,
 )
 
 

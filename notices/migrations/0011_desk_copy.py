@@ -13,6 +13,9 @@ DELIVERIES = DeskCopy(
     account="(SELECT account_id FROM notices_notice WHERE id = {row}.notice_id)",
     path="notice_id",
     rows_of_account="notice_id IN (SELECT id FROM notices_notice WHERE account_id = NEW.id)",
+    lock_account=True,
+    parent="notices_notice",
+    rows_of_parent="notice_id = NEW.id",
 )
 
 

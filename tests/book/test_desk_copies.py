@@ -1,9 +1,12 @@
 """Orders and deliveries carry their account's desk (book.desk_copies), kept in step by the database, and
 the desk scoping of their lists and actions follows it. (Calls: tests/risk/test_call_desk.py.)"""
 
+import threading
 from decimal import Decimal
 
+import psycopg
 import pytest
+from django.db import connection, transaction
 from django.urls import reverse
 
 from book.models import Account, Desk, Instrument
@@ -125,3 +128,56 @@ def test_the_migrations_give_the_rows_there_are_their_accounts_desk_and_go_back(
         migrate_to_latest()
     Account.objects.filter(account_no="T2").update(desk=Desk.objects.get(code="HK1"))  # the triggers are back
     assert desk_of(Order.objects.get()) == "HK1"
+
+
+def test_a_delivery_follows_its_notice_to_another_account(book):
+    delivery = queue_delivery("T2")
+    Notice.objects.filter(pk=delivery.notice_id).update(account=Account.objects.get(account_no="M100001"))
+    assert desk_of(delivery) == "HK1"
+
+
+def move_in_another_transaction(account_no: str, desk: str, *, commit: threading.Event, moved: threading.Event):
+    """Move an account to ``desk`` on a connection of its own; commit when told."""
+    params = connection.get_connection_params()
+    with psycopg.connect(**{key: value for key, value in params.items() if key != "cursor_factory"}) as other:
+        other.execute(
+            "UPDATE book_account SET desk_id = (SELECT id FROM book_desk WHERE code = %s) WHERE account_no = %s",
+            [desk, account_no],
+        )
+        moved.set()
+        commit.wait(10)
+        other.commit()
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("make", [place_order, queue_delivery], ids=["order", "delivery"])
+@pytest.mark.parametrize("first", ["row", "move"])
+def test_a_row_written_while_its_account_moves_desk_ends_on_the_new_desk(book, make, first):
+    """Either the move waits for the row's transaction and then moves it, or the row waits for the move
+    and reads the new desk: never a row left on the desk its account has left."""
+    commit, moved = threading.Event(), threading.Event()
+    mover = threading.Thread(
+        target=move_in_another_transaction, args=("T2", "HK1"), kwargs={"commit": commit, "moved": moved}
+    )
+    if first == "row":
+        with transaction.atomic():
+            row = make("T2")
+            mover.start()
+            assert not moved.wait(0.5)  # the move waits for the row's transaction
+            commit.set()
+        mover.join(10)
+    else:
+        mover.start()
+        assert moved.wait(10)
+        written = []
+        writer = threading.Thread(target=lambda: (written.append(make("T2")), connection.close()))
+        writer.start()
+        writer.join(0.5)
+        assert writer.is_alive()  # the row waits for the move
+        commit.set()
+        writer.join(10)
+        mover.join(10)
+        row = written[0]
+    assert Account.objects.get(account_no="T2").desk.code == "HK1"
+    assert desk_of(row) == "HK1"

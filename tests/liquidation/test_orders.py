@@ -973,7 +973,7 @@ def test_a_batch_reads_in_a_fixed_number_of_queries(import_book, account, trader
     for number in range(5):
         import_book(one_stock_book(desk="HK2", account_no=f"Q{number}"))
     accounts = list(Account.objects.all())
-    with django_assert_max_num_queries(21):
+    with django_assert_max_num_queries(23):
         services.liquidate_calls(user=trader, accounts=accounts)
     assert Order.objects.values("account").distinct().count() >= 5
 
