@@ -14,13 +14,11 @@ VIEW_DESK = f"{DESK_APP}.view_{DESK_MODEL.lower()}"
 
 def visible_desks(user) -> models.QuerySet:
     """The desks a user sees: every desk with the global ``book.view_desk`` permission, else the desks
-    granted to them or their groups (django-guardian object permissions)."""
-    from guardian.shortcuts import get_objects_for_user
-
+    granted to them or their groups (django-guardian object permissions), read once per request."""
     desk = apps.get_model(DESK_APP, DESK_MODEL)
     if user.has_perm(VIEW_DESK):
         return desk.objects.all()
-    return get_objects_for_user(user, VIEW_DESK, klass=desk, accept_global_perms=False)
+    return desk.objects.filter(pk__in=visible_desk_ids(user))
 
 
 def visible_desk_ids(user) -> list[int]:
@@ -29,8 +27,17 @@ def visible_desk_ids(user) -> list[int]:
     permissions' subquery, the database guesses, and reads every account to count a few desks'."""
     ids = user.__dict__.get("_console_desk_ids")
     if ids is None:
-        ids = user.__dict__["_console_desk_ids"] = sorted(visible_desks(user).values_list("pk", flat=True))
+        ids = user.__dict__["_console_desk_ids"] = sorted(_granted_desks(user).values_list("pk", flat=True))
     return ids
+
+
+def _granted_desks(user) -> models.QuerySet:
+    from guardian.shortcuts import get_objects_for_user
+
+    desk = apps.get_model(DESK_APP, DESK_MODEL)
+    if user.has_perm(VIEW_DESK):
+        return desk.objects.all()
+    return get_objects_for_user(user, VIEW_DESK, klass=desk, accept_global_perms=False)
 
 
 class DeskScopedQuerySet(models.QuerySet):
