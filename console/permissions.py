@@ -12,7 +12,7 @@ from django.utils.cache import add_never_cache_headers
 
 from . import audit
 from .bootstrap import FULL_GROUP, READ_ONLY_GROUP  # noqa: F401  (the groups, named here too)
-from .querysets import VIEW_DESK, visible_desks
+from .querysets import VIEW_DESK, visible_desk_ids
 
 VIEW_CONSOLE = "console.view_console"
 ACT_CONSOLE = "console.act_console"
@@ -60,7 +60,7 @@ def stream_desks(user) -> frozenset[int] | bool | None:
         return False
     if user.has_perm(VIEW_DESK):
         return None
-    return frozenset(visible_desks(user).values_list("pk", flat=True))
+    return frozenset(visible_desk_ids(user))
 
 
 class ConsoleMixin(AccessMixin):

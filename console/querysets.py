@@ -27,17 +27,15 @@ def visible_desk_ids(user) -> list[int]:
     permissions' subquery, the database guesses, and reads every account to count a few desks'."""
     ids = user.__dict__.get("_console_desk_ids")
     if ids is None:
-        ids = user.__dict__["_console_desk_ids"] = sorted(_granted_desks(user).values_list("pk", flat=True))
+        from guardian.shortcuts import get_objects_for_user
+
+        desk = apps.get_model(DESK_APP, DESK_MODEL)
+        if user.has_perm(VIEW_DESK):
+            granted = desk.objects.all()
+        else:
+            granted = get_objects_for_user(user, VIEW_DESK, klass=desk, accept_global_perms=False)
+        ids = user.__dict__["_console_desk_ids"] = sorted(granted.values_list("pk", flat=True))
     return ids
-
-
-def _granted_desks(user) -> models.QuerySet:
-    from guardian.shortcuts import get_objects_for_user
-
-    desk = apps.get_model(DESK_APP, DESK_MODEL)
-    if user.has_perm(VIEW_DESK):
-        return desk.objects.all()
-    return get_objects_for_user(user, VIEW_DESK, klass=desk, accept_global_perms=False)
 
 
 class DeskScopedQuerySet(models.QuerySet):

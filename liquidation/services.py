@@ -20,6 +20,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext, pgettext_lazy
 
+from book.lookups import among
 from book.models import (
     AMOUNT_LIMIT,
     HKD,
@@ -621,11 +622,9 @@ def lock_positions(account_ids: Sequence[int]) -> dict[tuple[int, str], Position
     a book write that moves an account waits, or is waited for, before either holds a position the
     other needs."""
     if connection.vendor == "postgresql":
+        listed, ids = among(sorted(set(account_ids)), connection)
         with connection.cursor() as cursor:
-            cursor.execute(
-                f"SELECT id FROM {Account._meta.db_table} WHERE id = ANY(%s::bigint[]) ORDER BY id FOR SHARE",
-                [sorted(set(account_ids))],
-            )
+            cursor.execute(f"SELECT id FROM {Account._meta.db_table} WHERE id {listed} ORDER BY id FOR SHARE", ids)
     return {
         (position.account_id, position.instrument.symbol): position
         for position in Position.objects.select_for_update(of=("self",))

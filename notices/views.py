@@ -181,15 +181,12 @@ class DeliveryListView(ListPage):
                 deliveries = deliveries.filter(**{lookup: values[name]})
         if values.get("day"):
             deliveries = deliveries.filter(**on_local_day("queued_at", values["day"]))
-        extra = {}
-        if can(request.user, services.SEND_NOTICE):  # only a user who may send them again is told of them
+        extra = {"can_send": can(request.user, services.SEND_NOTICE)}
+        if extra["can_send"]:  # only a user who may send them again is told of failed deliveries
             limit = self.count_limit
             failed = deliveries.filter(status=DeliveryStatus.FAILED).order_by()[: limit + 1].count()
-            extra = {"failed_count": min(failed, limit), "failed_more": failed > limit}
+            extra |= {"failed_count": min(failed, limit), "failed_more": failed > limit}
         return Selection(rows=deliveries, extra=extra)
-
-    def context(self, request, values, now, selection):
-        return {"can_send": can(request.user, services.SEND_NOTICE)}
 
     def csv_header(self):
         return [
