@@ -21,9 +21,15 @@ def when(value):
     shows. A list shows a few of these on every row: one conversion, no template date format."""
     if not value:
         return ""
-    local = timezone.localtime(value)
+    zone = timezone.get_current_timezone()
+    return when_in(value, zone, timezone.localtime(timezone=zone).year)
+
+
+def when_in(value, zone, this_year: int) -> str:
+    """:func:`when` of a time (not None) for a list that writes many: its zone and year read once."""
+    local = timezone.localtime(value, zone)
     full = f"{local.year:04d}-{local.month:02d}-{local.day:02d} {local.hour:02d}:{local.minute:02d}"
-    shown = full[5:] if local.year == timezone.localtime().year else full
+    shown = full[5:] if local.year == this_year else full
     return mark_safe(f'<span title="{full}">{shown}</span>')  # digits, dashes, a space and a colon only
 
 

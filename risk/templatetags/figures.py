@@ -31,6 +31,14 @@ def status_label(status):
 
 
 @register.simple_tag
+def call_rows(rows, can_act):
+    """The open-call lists' rows (:mod:`risk.rows`)."""
+    from risk.rows import call_rows
+
+    return call_rows(rows, can_act=bool(can_act))
+
+
+@register.simple_tag
 def call_type_label(call_type):
     return CallType(call_type).label if call_type else _("No call")
 

@@ -191,6 +191,44 @@ def test_the_risk_warning_list_shows_the_columns_and_totals(call, trader):
 
 
 @pytest.mark.parametrize(
+    ("language", "words"),
+    [
+        ("en", ["Force call", "passed", "reopened", "Exception: ", "Not sold", "Failed"]),
+        ("zh-hans", ["强平追保", "已过期", "重开", "异常单: ", "未卖出", "失败"]),
+        ("zh-hant", ["強平追保", "已過期", "重開", "異常單: ", "未賣出", "失敗"]),
+    ],
+)
+def test_a_list_row_escapes_what_people_typed_and_reads_in_the_readers_language(call, trader, language, words):
+    """The rows are written in Python (risk.rows): what a client's name, a remark or an exception's reason
+    holds is text, never markup; the row's words are the reader's."""
+    Account.objects.filter(pk=call.account_id).update(name='Chan "Tai" <b>Man</b> & Co')
+    MarginCall.objects.filter(pk=call.pk).update(
+        status="exception",
+        exception_reason="<script>alert(1)</script>" + "r" * 100,
+        remark='Said "<i>soon</i>"',
+        reopened_count=1,
+        deadline=timezone.now() - timezone.timedelta(hours=1),
+        last_notice_at=timezone.now(),
+        last_notice_status="failed",
+        auto_liquidation_note={"en": "Not sold <x>", "zh-hans": "未卖出 <x>", "zh-hant": "未賣出 <x>"},
+    )
+    session = client_for(trader)
+    session.cookies["django_language"] = language
+    html = session.get(reverse("risk:warning") + "?tab=exception").content.decode()
+
+    row = re.search(rf'<tr data-call="{call.pk}".*?</tr>', html, re.S).group(0)
+    assert [tag for tag in ("<script>", "<b>", "<i>") if tag in row] == []
+    assert "Chan &quot;Tai&quot; &lt;b&gt;Man&lt;/b&gt; &amp; Co" in row
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" + "r" * 100 + " · Said" in row  # the whole reason, in the title
+    assert re.search("&gt;r{40,79}(…|\\.\\.\\.) · Said", row)  # shown cut to 80 characters
+    assert "Said &quot;&lt;i&gt;soon&lt;/i&gt;&quot;" in row
+    assert "&lt;x&gt;</span>" in row
+    assert f'href="{reverse("risk:call", args=[call.pk])}"' in row
+    for word in words:
+        assert word in row, word
+
+
+@pytest.mark.parametrize(
     ("query", "expected"),
     [
         ({"type": "force_call"}, ["M100001"]),
