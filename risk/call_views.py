@@ -85,7 +85,10 @@ class CallListView(ListPage):
             "title": LIST_KINDS[self.kind]["title"],
             "list_url": reverse(LIST_KINDS[self.kind]["url"]),
             "rendered_ms": int(now.timestamp() * 1000),
-            "batch_panels": panels.render("call_list_batch", request, tab=selection.extra["tab"]),
+            # A live refresh draws the rows only, not the batch bar they would go in.
+            "batch_panels": []
+            if request.htmx
+            else panels.render("call_list_batch", request, tab=selection.extra["tab"]),
             # A refused batch's rows and bar, ticked and typed again (by console.js) on the page drawn whole.
             "batch_kept": None if request.htmx else typed_memory.take_batch(request),
             "freshness": selectors.freshness(now),

@@ -436,6 +436,9 @@ class MarginCall(models.Model):
             ),
             # History's order (the last closed first), read either way, and a range of days.
             models.Index(fields=["-closed_at", "-id"], include=["desk"], name="margin_call_closed_at"),
+            # An account's calls, and those open or closed since a time (the lists' days called in the
+            # last 30 days read their rows' accounts' calls here, not every call each account ever had).
+            models.Index(fields=["account", "closed_at"], name="margin_call_by_account"),
         ]
 
     def __str__(self):

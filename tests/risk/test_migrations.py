@@ -63,3 +63,76 @@ def test_an_auto_liquidation_note_is_kept_in_each_language_and_back(book):
     Account.objects.filter(pk=call.account_id).update(desk=Desk.objects.create(code="ZZ"))
     call.refresh_from_db()
     assert call.desk.code == "ZZ"
+
+
+def _other_connection():
+    import psycopg
+
+    params = connection.get_connection_params()
+    return psycopg.connect(**{key: value for key, value in params.items() if key != "cursor_factory"})
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_the_calls_by_account_index_is_built_while_calls_are_written(book):
+    """0020 builds its index CONCURRENTLY: while the build waits for a transaction that is writing calls,
+    another writer of calls goes on (a plain CREATE INDEX would hold it until the build ended)."""
+    import threading
+
+    from risk.models import MarginCall as Call
+    from tests.migrations import migrate, migrate_to_latest
+
+    first, second = Call.objects.order_by("pk").values_list("pk", flat=True)[:2]
+    migrate([("risk", "0019_lists_read_in_order")])
+    built = []
+
+    def build():
+        try:
+            migrate([("risk", "0020_calls_by_account")])
+            built.append(True)
+        finally:
+            connection.close()
+
+    with _other_connection() as writing, _other_connection() as writer:
+        writing.execute("UPDATE risk_margincall SET remark = remark WHERE id = %s", [first])  # left open
+        builder = threading.Thread(target=build)
+        builder.start()
+        builder.join(0.5)
+        assert builder.is_alive()  # the build waits for the open transaction
+        writer.execute("SET lock_timeout = '2s'")
+        writer.execute("UPDATE risk_margincall SET remark = 'written meanwhile' WHERE id = %s", [second])
+        writer.commit()  # not held by the build
+        writing.commit()
+        builder.join(10)
+    assert built == [True]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT indisvalid FROM pg_index WHERE indexrelid = 'margin_call_by_account'::regclass",
+        )
+        assert cursor.fetchone() == (True,)
+    assert Call.objects.get(pk=second).remark == "written meanwhile"
+
+    migrate([("risk", "0019_lists_read_in_order")])  # and back, concurrently too
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT to_regclass('margin_call_by_account')")
+        assert cursor.fetchone() == (None,)
+    migrate_to_latest()
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_an_index_built_online_is_refused_inside_a_transaction():
+    from django.db import NotSupportedError, models, transaction
+    from django.db.migrations.state import ProjectState
+
+    from console.online_indexes import AddIndexOnline
+    from tests.migrations import migrate
+
+    apps_state = ProjectState.from_apps(migrate([("risk", "0020_calls_by_account")]))
+    operation = AddIndexOnline("margincall", models.Index(fields=["closed_at"], name="margin_call_test_online"))
+    with (
+        transaction.atomic(),
+        connection.schema_editor(atomic=False) as editor,
+        pytest.raises(NotSupportedError, match="atomic = False"),
+    ):
+        operation.database_forwards("risk", editor, apps_state, apps_state)
