@@ -100,6 +100,7 @@ def main():
         "Orders (newest first)": "/liquidation/orders/",
         "Orders page 100": "/liquidation/orders/?page=100",
         "Orders of a day": f"/liquidation/orders/?day={day}",
+        "Orders of stock recovery": "/liquidation/orders/?source=recovery",  # none in this book
         "Notices (newest first)": "/notices/",
         "Notices page 100": "/notices/?page=100",
         "Notices failed": "/notices/?status=failed",

@@ -127,6 +127,10 @@ class Order(models.Model):
             models.Index(fields=["-created_at", "-id"], include=["desk"], name="order_newest_first"),
             # The few working orders, counted on every Orders page among all the orders ever placed.
             models.Index(fields=["status"], condition=Q(status__in=WORKING), name="order_working"),
+            # The list filtered to a source or a status, newest first: a rare one (stock recovery's orders,
+            # the rejected) read here, not found by reading every order.
+            models.Index(fields=["source", "-created_at", "-id"], include=["desk"], name="order_by_source"),
+            models.Index(fields=["status", "-created_at", "-id"], include=["desk"], name="order_by_status"),
         ]
 
     def __str__(self):
