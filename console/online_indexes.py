@@ -10,22 +10,20 @@ from django.db.migrations.operations import AddIndex
 
 class AddIndexOnline(AddIndex):
     def database_forwards(self, app_label, schema_editor, from_state, to_state):
-        if schema_editor.connection.vendor != "postgresql":
-            return super().database_forwards(app_label, schema_editor, from_state, to_state)
-        self._outside_a_transaction(schema_editor)
-        model = to_state.apps.get_model(app_label, self.model_name)
-        if self.allow_migrate_model(schema_editor.connection.alias, model):
-            schema_editor.add_index(model, self.index, concurrently=True)
+        if not self._online(app_label, schema_editor, to_state, schema_editor.add_index):
+            super().database_forwards(app_label, schema_editor, from_state, to_state)
 
     def database_backwards(self, app_label, schema_editor, from_state, to_state):
-        if schema_editor.connection.vendor != "postgresql":
-            return super().database_backwards(app_label, schema_editor, from_state, to_state)
-        self._outside_a_transaction(schema_editor)
-        model = from_state.apps.get_model(app_label, self.model_name)
-        if self.allow_migrate_model(schema_editor.connection.alias, model):
-            schema_editor.remove_index(model, self.index, concurrently=True)
+        if not self._online(app_label, schema_editor, from_state, schema_editor.remove_index):
+            super().database_backwards(app_label, schema_editor, from_state, to_state)
 
-    @staticmethod
-    def _outside_a_transaction(schema_editor):
+    def _online(self, app_label, schema_editor, state, change) -> bool:
+        """Build (or drop) the index concurrently on PostgreSQL; False elsewhere, for Django's own way."""
+        if schema_editor.connection.vendor != "postgresql":
+            return False
         if schema_editor.connection.in_atomic_block:
             raise NotSupportedError("An index built online needs a migration with atomic = False.")
+        model = state.apps.get_model(app_label, self.model_name)
+        if self.allow_migrate_model(schema_editor.connection.alias, model):
+            change(model, self.index, concurrently=True)
+        return True
