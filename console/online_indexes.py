@@ -2,7 +2,8 @@
 ``DROP INDEX CONCURRENTLY`` back), so a deploy that adds an index to a table of millions of rows does not
 hold the book's writes, the ticks' recompute or a trader's action for the length of the build. Such a
 migration says ``atomic = False`` (PostgreSQL builds concurrently only outside a transaction); elsewhere
-(SQLite, the embedded default) the index is built as Django's own ``AddIndex`` builds it."""
+(SQLite, the embedded default) the index is built as Django's own ``AddIndex`` builds it. A build that
+failed leaves an invalid index, which running the migration again drops and builds anew."""
 
 from django.db import NotSupportedError
 from django.db.migrations.operations import AddIndex
@@ -25,5 +26,20 @@ class AddIndexOnline(AddIndex):
             raise NotSupportedError("An index built online needs a migration with atomic = False.")
         model = state.apps.get_model(app_label, self.model_name)
         if self.allow_migrate_model(schema_editor.connection.alias, model):
+            if change == schema_editor.add_index:
+                self._drop_a_failed_build(schema_editor, model)
             change(model, self.index, concurrently=True)
         return True
+
+    def _drop_a_failed_build(self, schema_editor, model) -> None:
+        """A concurrent build that failed (cancelled, timed out, a duplicate key) leaves its index behind,
+        invalid: written to, never read, and in the way of building it again. Running the migration
+        again drops it first."""
+        with schema_editor.connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT NOT indisvalid FROM pg_index WHERE indexrelid = to_regclass(%s)",
+                [schema_editor.quote_name(self.index.name)],
+            )
+            found = cursor.fetchone()
+        if found and found[0]:
+            schema_editor.remove_index(model, self.index, concurrently=True)

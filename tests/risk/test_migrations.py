@@ -136,3 +136,30 @@ def test_an_index_built_online_is_refused_inside_a_transaction():
         pytest.raises(NotSupportedError, match="atomic = False"),
     ):
         operation.database_forwards("risk", editor, apps_state, apps_state)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_an_index_left_invalid_by_a_failed_build_is_built_again():
+    """A concurrent build that fails (cancelled, timed out) leaves an invalid index of the migration's
+    name; running the migration again drops it and builds it, rather than stopping at "already exists"."""
+    from tests.migrations import migrate, migrate_to_latest
+
+    migrate([("risk", "0019_lists_read_in_order")])
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE INDEX margin_call_by_account ON risk_margincall (closed_at)"
+        )  # a failed build's leftover
+        cursor.execute("UPDATE pg_index SET indisvalid = false WHERE indexrelid = 'margin_call_by_account'::regclass")
+
+    migrate([("risk", "0020_calls_by_account")])
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT indisvalid, pg_get_indexdef(indexrelid) FROM pg_index"
+            " WHERE indexrelid = 'margin_call_by_account'::regclass"
+        )
+        valid, definition = cursor.fetchone()
+    assert valid
+    assert "(account_id, closed_at)" in definition
+    migrate_to_latest()
