@@ -51,6 +51,7 @@ def main():
         build_called_book,
         percentile,
         setup_django,
+        vacuum,
     )
 
     os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/13")  # the calls' notices queue, unsent
@@ -59,6 +60,7 @@ def main():
         build_called_book(args.accounts, args.calls)
         add_closed_calls(args.closed)
         add_orders_and_notices(args.orders, args.notices)
+        vacuum()  # as autovacuum would after the loads (a server may run with it off)
 
     from django.conf import settings
     from django.db import connection

@@ -63,6 +63,8 @@ TINY = {
             r"closed calls: 300; orders: 200; deliveries: 200;",
             r"History page 100 +p50",
             r"Orders page 100 +p50",
+            r"Orders of stock recovery +p50",
+            r"vacuumed in \d+ s",
             r"Notices failed +p50",
         ],
     ),
