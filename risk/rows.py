@@ -20,8 +20,7 @@ from console.templatetags.console import sign_class, when_in
 from console.text import read
 
 from .formatting import money, percent
-from .models import CallType
-from .templatetags.figures import notice_status_label
+from .templatetags.figures import call_type_label, notice_status_label
 
 REOPENED = gettext_noop(
     "Reopened: the market or a change of its book closed it, and it was called again within the reopen window"
@@ -56,7 +55,7 @@ class Words:
     def call_type(self, call_type: str) -> str:
         key = ("type", call_type)
         if key not in self.labels:
-            self.labels[key] = escape(str(CallType(call_type).label if call_type else _("No call")))
+            self.labels[key] = escape(str(call_type_label(call_type)))
         return self.labels[key]
 
     def notice_status(self, status: str) -> str:
